@@ -1,0 +1,1 @@
+"""The gateway: Envoy's configuration template, its renderer, and what browsers load."""

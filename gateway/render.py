@@ -1,0 +1,140 @@
+"""Renders gateway/envoy.yaml.tmpl for one machine (`p13n up`) or for Kubernetes.
+
+The template says shared pieces once with YAML anchors; Envoy refuses unknown top-level
+keys, so the renderer resolves the anchors, drops the ``x-`` blocks that held them, adds
+the generated parts (status mappers, clusters) and writes JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import string
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+TEMPLATE = Path(__file__).with_name("envoy.yaml.tmpl")
+_HTTP_OPTIONS_TYPE = "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
+DESCRIPTOR = Path(__file__).resolve().parent.parent / "services" / "_gen" / "p13n.binpb"
+
+# HTTP status of a local reply → (google.rpc.Code, message override or None).
+# Overrides replace Envoy's terse texts with something a developer can act on.
+STATUS_CODES: dict[int, tuple[int, str | None]] = {
+    400: (3, None),
+    401: (16, None),
+    403: (7, None),
+    404: (5, "Unknown path or method; see the API reference"),
+    405: (12, None),
+    408: (4, "The request took too long to arrive"),
+    413: (3, "Request body too large: at most 64 KiB per event, 5 MiB per ingest request"),
+    415: (3, None),
+    429: (8, "Too many requests; slow down and retry later"),
+    431: (3, "Request headers too large"),
+    500: (13, "Internal error"),
+    502: (14, "A p13n service is unavailable; retry shortly"),
+    503: (14, "A p13n service is unavailable; retry shortly"),
+    504: (4, "A p13n service did not answer in time; retry shortly"),
+}
+
+
+@dataclass(frozen=True)
+class Upstream:
+    """Where one service listens, as Envoy should reach it."""
+
+    host: str
+    port: int
+
+
+@dataclass(frozen=True)
+class GatewayConfig:
+    """Everything the template needs."""
+
+    bind_host: str
+    data_port: int
+    admin_port: int
+    envoy_admin_port: int
+    auth: Upstream
+    profile: Upstream
+    offers: Upstream
+    descriptor: Path = DESCRIPTOR
+
+
+def _status_mapper(status: int, code: int, message: str | None) -> dict[str, Any]:
+    mapper: dict[str, Any] = {
+        "filter": {
+            "status_code_filter": {
+                "comparison": {
+                    "op": "EQ",
+                    "value": {"default_value": status, "runtime_key": f"p13n.status_{status}"},
+                }
+            }
+        },
+        "body_format_override": {"json_format": {"code": code, "message": "%LOCAL_REPLY_BODY%"}},
+    }
+    if message:
+        mapper["body"] = {"inline_string": message}
+    return mapper
+
+
+def _cluster(name: str, upstream: Upstream) -> dict[str, Any]:
+    return {
+        "name": name,
+        "type": "STRICT_DNS",
+        "dns_lookup_family": "V4_PREFERRED",
+        "connect_timeout": "0.25s",
+        "typed_extension_protocol_options": {
+            "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
+                "@type": _HTTP_OPTIONS_TYPE,
+                "explicit_http_config": {"http2_protocol_options": {}},
+            }
+        },
+        "load_assignment": {
+            "cluster_name": name,
+            "endpoints": [
+                {
+                    "lb_endpoints": [
+                        {
+                            "endpoint": {
+                                "address": {
+                                    "socket_address": {
+                                        "address": upstream.host,
+                                        "port_value": upstream.port,
+                                    }
+                                }
+                            }
+                        }
+                    ]
+                }
+            ],
+        },
+    }
+
+
+def build(config: GatewayConfig) -> dict[str, Any]:
+    """The Envoy bootstrap configuration as a dict."""
+    text = string.Template(TEMPLATE.read_text()).substitute(
+        ENVOY_ADMIN_PORT=config.envoy_admin_port,
+        BIND_HOST=config.bind_host,
+        DATA_PORT=config.data_port,
+        ADMIN_PORT=config.admin_port,
+        DESCRIPTOR=str(config.descriptor),
+    )
+    document = yaml.safe_load(text)
+    local_reply = document["x-local-reply"]
+    local_reply["mappers"] += [
+        _status_mapper(status, code, message) for status, (code, message) in STATUS_CODES.items()
+    ]
+    bootstrap = {key: value for key, value in document.items() if not key.startswith("x-")}
+    bootstrap["static_resources"]["clusters"] = [
+        _cluster("auth", config.auth),
+        _cluster("profile", config.profile),
+        _cluster("offers", config.offers),
+    ]
+    return bootstrap
+
+
+def render(config: GatewayConfig) -> str:
+    """The Envoy configuration as JSON text."""
+    return json.dumps(build(config), indent=1)

@@ -1,0 +1,1 @@
+"""p13n: the auth, profile and offers services and what they share."""

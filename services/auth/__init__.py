@@ -1,0 +1,1 @@
+"""The auth service: accounts, roles, flags, personalization services, tokens, ext_authz."""

@@ -1,0 +1,218 @@
+"""The gateway's per-request decision: who is calling, may they, and which CORS headers.
+
+Envoy asks before every request on both listeners (ext_authz). The decision follows
+DESIGN §2 exactly; it reads only the in-memory ``Directory`` so the hot path never waits on
+a database. Refusals of a token or Origin carry no CORS headers; everything after a
+successful public decision does, so the page can read later errors.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from p13n.auth.v1 import identity_pb2
+
+NAME = re.compile(r"^[a-z0-9_]{3,128}$")
+RESERVED_NAMES = frozenset({"public", "records", "v1"})
+
+PREFLIGHT_MAX_AGE = "600"
+ALLOWED_REQUEST_HEADERS = "content-type, wp13n-token, authorization"
+
+
+class Route(enum.Enum):
+    """What a request path asks for."""
+
+    PUBLIC = "public"  # POST /public/{db}/{table}
+    PRIVATE = "private"  # POST /{db}/{table}
+    INGEST = "ingest"  # POST /records/{db}/{table}
+    SIGN_IN = "sign_in"  # POST /v1/sessions
+    ADMIN = "admin"  # /v1/...
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class Request:
+    """The parts of Envoy's CheckRequest a decision reads."""
+
+    listener: str  # "data" or "admin", from the route's context extensions
+    method: str
+    path: str
+    headers: dict[str, str]  # lower-case names
+    client_ip: str  # the peer Envoy saw (X-Forwarded-For is not trusted)
+
+
+@dataclass
+class Decision:
+    """Allow with upstream headers, or deny with a status and a JSON body."""
+
+    status: int = 200
+    identity: identity_pb2.Identity | None = None  # forwarded upstream, signed
+    response_headers: dict[str, str] = field(default_factory=dict)
+    body: str = ""
+
+    @property
+    def allowed(self) -> bool:
+        return self.status == 200
+
+
+class Directory(Protocol):
+    """What the decision needs to know, served from memory."""
+
+    def identify_token(self, token: str) -> identity_pb2.Identity | None:
+        """The identity of an active personalization token string, else None."""
+
+    def token_allows_origin(self, identity: identity_pb2.Identity, origin: str) -> bool:
+        """Whether the token's public service allows ``origin``."""
+
+    def token_allows_ip(self, identity: identity_pb2.Identity, ip: str) -> bool:
+        """Whether the token's allowed IPs (if any) contain ``ip``."""
+
+    def identify_credentials(self, authorization: str) -> identity_pb2.Identity | None:
+        """The identity of an ``Authorization`` header (API key or session), else None."""
+
+    def preflight_allows(self, origin: str, database: str, table: str) -> bool:
+        """Whether an active public service using ``database.table`` allows ``origin``."""
+
+    def rate_limited(self, identity: identity_pb2.Identity | None, ip: str) -> bool:
+        """Whether this request exceeds the token's or the address's rate."""
+
+
+# google.rpc.Code numbers for the JSON error body, as the transcoder prints statuses.
+_GRPC_CODE = {400: 3, 401: 16, 403: 7, 404: 5, 413: 3, 415: 3, 429: 8, 503: 14}
+
+
+def _deny(status: int, message: str, cors: dict[str, str] | None = None) -> Decision:
+    body = json.dumps({"code": _GRPC_CODE.get(status, 2), "message": message, "details": []})
+    return Decision(status=status, body=body, response_headers=dict(cors or {}))
+
+
+def classify(method: str, path: str, listener: str) -> tuple[Route, str, str]:
+    """The route of a path on a listener, with the database and table it names."""
+    parts = path.split("?", 1)[0].split("/")[1:]
+    if listener == "admin":
+        if parts[:1] != ["v1"]:
+            return Route.UNKNOWN, "", ""
+        if parts == ["v1", "sessions"] and method == "POST":
+            return Route.SIGN_IN, "", ""
+        return Route.ADMIN, "", ""
+    if len(parts) == 3 and parts[0] in ("public", "records") and _names_ok(parts[1], parts[2]):
+        return (Route.PUBLIC if parts[0] == "public" else Route.INGEST), parts[1], parts[2]
+    if len(parts) == 2 and _names_ok(parts[0], parts[1]):
+        return Route.PRIVATE, parts[0], parts[1]
+    return Route.UNKNOWN, "", ""
+
+
+def _names_ok(database: str, table: str) -> bool:
+    return bool(NAME.match(database)) and bool(NAME.match(table)) and database not in RESERVED_NAMES
+
+
+UNKNOWN_DATA_PATH = (
+    "Unknown path. The data plane serves POST /public/{db}/{table}, POST /{db}/{table} and "
+    "POST /records/{db}/{table}; names match ^[a-z0-9_]{3,128}$ and public, records and v1 "
+    "are reserved"
+)
+UNKNOWN_ADMIN_PATH = "Unknown path. The admin API lives under /v1/"
+
+
+def decide(request: Request, directory: Directory) -> Decision:
+    """The whole decision for one request."""
+    route, database, table = classify(request.method, request.path, request.listener)
+    if route is Route.UNKNOWN:
+        return _deny(404, UNKNOWN_ADMIN_PATH if request.listener == "admin" else UNKNOWN_DATA_PATH)
+    if request.method == "OPTIONS":
+        return _preflight(request, route, database, table, directory)
+    if route is Route.SIGN_IN:
+        return Decision()
+    if route is Route.ADMIN:
+        return _admin(request, directory)
+    if route is Route.INGEST:
+        return _ingest(request, directory)
+    return _personalize(request, route, directory)
+
+
+def cors_headers(origin: str) -> dict[str, str]:
+    return {"access-control-allow-origin": origin, "vary": "Origin"}
+
+
+def _preflight(
+    request: Request, route: Route, database: str, table: str, directory: Directory
+) -> Decision:
+    origin = request.headers.get("origin", "")
+    if route is Route.PUBLIC and origin and directory.preflight_allows(origin, database, table):
+        headers = cors_headers(origin) | {
+            "access-control-allow-methods": "POST, OPTIONS",
+            "access-control-allow-headers": ALLOWED_REQUEST_HEADERS,
+            "access-control-max-age": PREFLIGHT_MAX_AGE,
+        }
+        return Decision(status=204, response_headers=headers)
+    return _deny(403, "Origin is not allowed for this path")
+
+
+def _personalize(request: Request, route: Route, directory: Directory) -> Decision:
+    token = request.headers.get("wp13n-token", "")
+    if not token:
+        if directory.rate_limited(None, request.client_ip):
+            return _deny(429, "Too many requests from this address")
+        return _deny(401, "Missing WP13n-Token header: expected account_id/reactor_id/secret")
+    identity = directory.identify_token(token)
+    if directory.rate_limited(identity, request.client_ip):
+        return _deny(429, "Too many requests; slow down and retry later")
+    if identity is None:
+        return _deny(401, "Unknown, malformed or revoked token")
+    if route is Route.PUBLIC:
+        return _public(request, identity, directory)
+    if not directory.token_allows_ip(identity, request.client_ip):
+        return _deny(403, "This token may not be used from this address")
+    return _allow(identity)
+
+
+def _public(request: Request, identity: identity_pb2.Identity, directory: Directory) -> Decision:
+    if identity.token_type != identity_pb2.TOKEN_TYPE_PUBLIC:
+        return _deny(403, "Private tokens cannot be used on /public paths; use a public token")
+    origin = request.headers.get("origin", "")
+    if not origin:
+        return _deny(403, "Missing Origin header: /public paths are for browsers")
+    if not directory.token_allows_origin(identity, origin):
+        return _deny(403, "Origin is not allowed for this token's service")
+    authorization = request.headers.get("authorization", "")
+    if authorization:
+        key = directory.identify_credentials(authorization)
+        if key is None or key.account_id != identity.account_id:
+            return _deny(401, "Unknown API key in Authorization")
+        if key.api_key_type != identity_pb2.API_KEY_TYPE_WRITE_ONLY:
+            return _deny(403, "Only write-only API keys may be sent from a browser")
+    decision = _allow(identity)
+    decision.response_headers = cors_headers(origin)
+    return decision
+
+
+def _ingest(request: Request, directory: Directory) -> Decision:
+    authorization = request.headers.get("authorization", "")
+    if not authorization:
+        return _deny(401, "Missing Authorization header: expected TD1 <API key>")
+    identity = directory.identify_credentials(authorization)
+    if directory.rate_limited(identity, request.client_ip):
+        return _deny(429, "Too many requests; slow down and retry later")
+    if identity is None or not identity.api_key_type:
+        return _deny(401, "Unknown API key in Authorization")
+    return _allow(identity)
+
+
+def _admin(request: Request, directory: Directory) -> Decision:
+    authorization = request.headers.get("authorization", "")
+    if not authorization:
+        return _deny(
+            401, "Missing Authorization header: expected TD1 <API key> or Bearer <session>"
+        )
+    identity = directory.identify_credentials(authorization)
+    if identity is None:
+        return _deny(401, "Unknown or expired credentials")
+    return _allow(identity)
+
+
+def _allow(identity: identity_pb2.Identity) -> Decision:
+    return Decision(identity=identity)

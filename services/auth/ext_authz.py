@@ -1,0 +1,76 @@
+"""Envoy's ``envoy.service.auth.v3.Authorization`` on top of the decision in ``authz``."""
+
+from __future__ import annotations
+
+import grpc
+from envoy.config.core.v3 import base_pb2
+from envoy.service.auth.v3 import external_auth_pb2, external_auth_pb2_grpc
+from envoy.type.v3 import http_status_pb2
+from google.rpc import code_pb2, status_pb2
+
+from services.auth import authz
+from services.common import identity as identities
+
+# Credentials stop at the gateway: services receive the signed identity instead.
+_STRIPPED_UPSTREAM = ["wp13n-token", "authorization"]
+
+
+def _header(name: str, value: str) -> base_pb2.HeaderValueOption:
+    return base_pb2.HeaderValueOption(
+        header=base_pb2.HeaderValue(key=name, value=value),
+        append_action=base_pb2.HeaderValueOption.OVERWRITE_IF_EXISTS_OR_ADD,
+    )
+
+
+def to_check_response(decision: authz.Decision, key: bytes) -> external_auth_pb2.CheckResponse:
+    """Envoy's form of a decision; the identity is signed on its way upstream."""
+    response_headers = [_header(k, v) for k, v in decision.response_headers.items()]
+    if decision.allowed:
+        upstream = []
+        if decision.identity is not None:
+            upstream.append(
+                _header(identities.IDENTITY_HEADER, identities.sign(decision.identity, key))
+            )
+        return external_auth_pb2.CheckResponse(
+            status=status_pb2.Status(code=code_pb2.OK),
+            ok_response=external_auth_pb2.OkHttpResponse(
+                headers=upstream,
+                headers_to_remove=_STRIPPED_UPSTREAM,
+                response_headers_to_add=response_headers,
+            ),
+        )
+    if decision.body:
+        response_headers.append(_header("content-type", "application/json"))
+    return external_auth_pb2.CheckResponse(
+        status=status_pb2.Status(code=code_pb2.PERMISSION_DENIED),
+        denied_response=external_auth_pb2.DeniedHttpResponse(
+            status=http_status_pb2.HttpStatus(code=decision.status),
+            headers=response_headers,
+            body=decision.body,
+        ),
+    )
+
+
+def to_request(check: external_auth_pb2.CheckRequest) -> authz.Request:
+    """The parts of Envoy's request that a decision reads."""
+    http = check.attributes.request.http
+    return authz.Request(
+        listener=check.attributes.context_extensions.get("listener", ""),
+        method=http.method,
+        path=http.path,
+        headers=dict(http.headers),
+        client_ip=check.attributes.source.address.socket_address.address,
+    )
+
+
+class AuthorizationServicer(external_auth_pb2_grpc.AuthorizationServicer):  # type: ignore[misc]
+    """Answers Envoy's Check from the in-memory directory."""
+
+    def __init__(self, directory: authz.Directory, key: bytes) -> None:
+        self._directory = directory
+        self._key = key
+
+    async def Check(
+        self, request: external_auth_pb2.CheckRequest, context: grpc.aio.ServicerContext
+    ) -> external_auth_pb2.CheckResponse:
+        return to_check_response(authz.decide(to_request(request), self._directory), self._key)

@@ -1,0 +1,101 @@
+"""Who may call which RPC, decided once per call before any handler runs.
+
+Each service declares a rule per method. Because the check runs in the interceptor, a caller
+without permission is refused before the handler can reveal whether a resource exists.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TypeAlias
+
+import grpc
+from p13n.auth.v1 import identity_pb2
+
+from services.common import identity as identities
+from services.common.errors import PermissionDenied, Unauthenticated
+
+Identity: TypeAlias = identity_pb2.Identity
+
+
+class Access(enum.Enum):
+    """The rule of one RPC."""
+
+    OPEN = "open"  # anyone: health, reflection, signing in
+    INTERNAL = "internal"  # another p13n service, with a signed identity
+    VIEWER = "viewer"  # the admin API, by role
+    EDITOR = "editor"
+    ADMIN = "admin"
+    DATA = "data"  # the data plane: gateway identity, or a direct call checked by auth
+
+
+_MIN_ROLE = {
+    Access.VIEWER: identity_pb2.ROLE_VIEWER,
+    Access.EDITOR: identity_pb2.ROLE_EDITOR,
+    Access.ADMIN: identity_pb2.ROLE_ADMIN,
+}
+
+_ALWAYS_OPEN = ("/grpc.health.v1.Health/", "/grpc.reflection.")
+
+# Authenticates a direct (not gateway) data-plane call from its metadata and peer address.
+DirectAuthenticator = Callable[[Mapping[str, str], str, str], Awaitable[Identity]]
+
+
+def rule_for(method: str, rules: Mapping[str, Access]) -> Access:
+    """The rule of a fully qualified method; unknown methods are internal (closed)."""
+    if method.startswith(_ALWAYS_OPEN):
+        return Access.OPEN
+    return rules.get(method, Access.INTERNAL)
+
+
+def peer_ip(peer: str) -> str:
+    """The IP address in a gRPC peer string such as ``ipv4:1.2.3.4:5`` or ``ipv6:[::1]:5``."""
+    kind, _, rest = peer.partition(":")
+    if kind == "ipv6":
+        return rest.rsplit(":", 1)[0].strip("[]")
+    if kind == "ipv4":
+        return rest.rsplit(":", 1)[0]
+    return ""
+
+
+async def authorize(
+    method: str,
+    rule: Access,
+    metadata: Mapping[str, str],
+    peer: str,
+    key: bytes,
+    direct: DirectAuthenticator | None,
+) -> Identity | None:
+    """Returns the caller's identity, or raises Unauthenticated / PermissionDenied."""
+    if rule is Access.OPEN:
+        header = metadata.get(identities.IDENTITY_HEADER)
+        return identities.verify(header, key) if header else None
+    header = metadata.get(identities.IDENTITY_HEADER)
+    if header:
+        identity = identities.verify(header, key)
+    elif rule is Access.DATA and direct is not None:
+        return await direct(metadata, peer_ip(peer), method)
+    else:
+        raise Unauthenticated(
+            "Credentials are required: call through the gateway with a token or API key",
+            reason="NO_CREDENTIALS",
+        )
+    if rule is Access.INTERNAL:
+        if not identity.caller_service:
+            raise PermissionDenied(reason="INTERNAL_ONLY")
+    elif rule is Access.DATA:
+        if not identity.token_type and not identity.api_key_type:
+            raise PermissionDenied(reason="DATA_PLANE_ONLY")
+    elif identity.role < _MIN_ROLE[rule]:
+        raise PermissionDenied(reason="ROLE_TOO_LOW")
+    return identity
+
+
+def metadata_dict(context: grpc.aio.ServicerContext) -> dict[str, str]:
+    """The call's invocation metadata as a dict of text values (binary headers skipped)."""
+    result: dict[str, str] = {}
+    for key, value in context.invocation_metadata() or ():
+        if isinstance(value, str):
+            result[key] = value
+    return result

@@ -1,0 +1,112 @@
+"""Typed configuration from environment variables, failing fast with a clear message.
+
+Every service reads the same ``Settings``: on one machine the suite shares ports and a data
+directory; on Kubernetes each Deployment sets the targets of the others.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class ConfigError(Exception):
+    """A setting is missing or malformed; the message names the variable and what is allowed."""
+
+
+def _port(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name, str(default))
+    try:
+        port = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a port number (0-65535)") from None
+    if not 0 <= port <= 65535:
+        raise ConfigError(f"{name}={raw!r} is not a port number (0-65535)")
+    return port
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, str(default))
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a number of seconds") from None
+    if value < 0:
+        raise ConfigError(f"{name}={raw!r} must not be negative")
+    return value
+
+
+def _key(env: Mapping[str, str], name: str, data_dir: Path, filename: str) -> bytes:
+    """A 32-byte key from hex in the environment, else from (or created in) the data dir.
+
+    Keys never come from a default in code: an installation that sets nothing gets its own
+    random key, kept beside its data so restarts keep working.
+    """
+    raw = env.get(name)
+    if raw is not None:
+        try:
+            key = bytes.fromhex(raw)
+        except ValueError:
+            raise ConfigError(f"{name} must be 64 hexadecimal characters (32 bytes)") from None
+        if len(key) != 32:
+            raise ConfigError(f"{name} must be 64 hexadecimal characters (32 bytes)")
+        return key
+    path = data_dir / filename
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_hex(32))
+    return bytes.fromhex(path.read_text().strip())
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a p13n process needs to know about its surroundings."""
+
+    data_dir: Path
+    bind_host: str
+    auth_port: int
+    profile_port: int
+    offers_port: int
+    data_port: int
+    admin_port: int
+    envoy_admin_port: int
+    auth_target: str
+    profile_target: str
+    offers_target: str
+    log_level: str
+    shutdown_grace: float
+    internal_key: bytes
+    secret_key: bytes
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        data_dir = Path(env.get("P13N_DATA_DIR", "./var")).resolve()
+        auth_port = _port(env, "P13N_AUTH_PORT", 50051)
+        profile_port = _port(env, "P13N_PROFILE_PORT", 50052)
+        offers_port = _port(env, "P13N_OFFERS_PORT", 50053)
+        log_level = env.get("P13N_LOG_LEVEL", "INFO").upper()
+        if log_level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ConfigError(f"P13N_LOG_LEVEL={log_level!r}: use DEBUG, INFO, WARNING or ERROR")
+        return cls(
+            data_dir=data_dir,
+            bind_host=env.get("P13N_BIND_HOST", "127.0.0.1"),
+            auth_port=auth_port,
+            profile_port=profile_port,
+            offers_port=offers_port,
+            data_port=_port(env, "P13N_DATA_PORT", 8080),
+            admin_port=_port(env, "P13N_ADMIN_PORT", 8081),
+            envoy_admin_port=_port(env, "P13N_ENVOY_ADMIN_PORT", 9901),
+            auth_target=env.get("P13N_AUTH_TARGET", f"127.0.0.1:{auth_port}"),
+            profile_target=env.get("P13N_PROFILE_TARGET", f"127.0.0.1:{profile_port}"),
+            offers_target=env.get("P13N_OFFERS_TARGET", f"127.0.0.1:{offers_port}"),
+            log_level=log_level,
+            shutdown_grace=_seconds(env, "P13N_SHUTDOWN_GRACE", 5.0),
+            internal_key=_key(env, "P13N_INTERNAL_KEY", data_dir, "internal.key"),
+            secret_key=_key(env, "P13N_SECRET_KEY", data_dir, "secret.key"),
+        )

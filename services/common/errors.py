@@ -1,0 +1,79 @@
+"""Domain errors every service raises, and the gRPC status each one becomes.
+
+The hierarchy (a client's mistake is never INTERNAL)::
+
+    P13nError
+    ├── InvalidArgument      INVALID_ARGUMENT   the request itself is wrong
+    ├── NotFound             NOT_FOUND          it names something that does not exist
+    ├── AlreadyExists        ALREADY_EXISTS     it would create a duplicate
+    ├── FailedPrecondition   FAILED_PRECONDITION the system is not in a state that allows it
+    ├── PermissionDenied     PERMISSION_DENIED  the caller may not do this
+    ├── Unauthenticated      UNAUTHENTICATED    the caller is not known
+    ├── ResourceExhausted    RESOURCE_EXHAUSTED a limit was hit
+    └── Unavailable          UNAVAILABLE        a dependency cannot answer now; retry
+
+Each error carries an AIP-193 ``reason`` (UPPER_SNAKE_CASE) that clients can switch on,
+and a message written for the developer who will read it.
+"""
+
+from __future__ import annotations
+
+import grpc
+
+PERMISSION_DENIED_MESSAGE = "You do not have permission to perform this action."
+
+
+class P13nError(Exception):
+    """A failure whose cause is known and whose message is safe to show the caller."""
+
+    code: grpc.StatusCode = grpc.StatusCode.UNKNOWN
+    default_reason = "UNKNOWN"
+
+    def __init__(self, message: str, *, reason: str | None = None, field: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.reason = reason or self.default_reason
+        self.field = field
+
+
+class InvalidArgument(P13nError):
+    code = grpc.StatusCode.INVALID_ARGUMENT
+    default_reason = "INVALID_ARGUMENT"
+
+
+class NotFound(P13nError):
+    code = grpc.StatusCode.NOT_FOUND
+    default_reason = "NOT_FOUND"
+
+
+class AlreadyExists(P13nError):
+    code = grpc.StatusCode.ALREADY_EXISTS
+    default_reason = "ALREADY_EXISTS"
+
+
+class FailedPrecondition(P13nError):
+    code = grpc.StatusCode.FAILED_PRECONDITION
+    default_reason = "FAILED_PRECONDITION"
+
+
+class PermissionDenied(P13nError):
+    code = grpc.StatusCode.PERMISSION_DENIED
+    default_reason = "PERMISSION_DENIED"
+
+    def __init__(self, message: str = PERMISSION_DENIED_MESSAGE, **kwargs: str) -> None:
+        super().__init__(message, **kwargs)
+
+
+class Unauthenticated(P13nError):
+    code = grpc.StatusCode.UNAUTHENTICATED
+    default_reason = "UNAUTHENTICATED"
+
+
+class ResourceExhausted(P13nError):
+    code = grpc.StatusCode.RESOURCE_EXHAUSTED
+    default_reason = "RESOURCE_EXHAUSTED"
+
+
+class Unavailable(P13nError):
+    code = grpc.StatusCode.UNAVAILABLE
+    default_reason = "UNAVAILABLE"

@@ -1,0 +1,37 @@
+"""The entry point shape every service shares: parse config, start, serve until signalled."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Awaitable, Callable
+
+import uvloop
+
+from services.common.config import ConfigError, Settings
+from services.common.logs import configure_logging
+from services.common.server import RunningServer, serve_until_signalled
+
+log = logging.getLogger(__name__)
+
+
+def run_service(
+    name: str,
+    create: Callable[[Settings], Awaitable[tuple[RunningServer, Callable[[], Awaitable[None]]]]],
+) -> None:
+    """Runs one service process: ``create`` returns the started server and its cleanup."""
+    try:
+        settings = Settings.from_env()
+    except ConfigError as error:
+        print(f"p13n-{name}: configuration error: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
+    configure_logging(name, settings.log_level)
+
+    async def serve() -> None:
+        running, close = await create(settings)
+        try:
+            await serve_until_signalled(running, settings.shutdown_grace)
+        finally:
+            await close()
+
+    uvloop.run(serve())

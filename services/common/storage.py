@@ -1,0 +1,63 @@
+"""The embedded store: one aiosqlite connection per database file, migrated on open.
+
+Durability first: WAL with ``synchronous=FULL`` means a committed transaction survives a
+crash or power loss, and a busy timeout lets the CLI (``p13n bootstrap``) write beside a
+running service. Migrations are an ordered list of SQL scripts; ``PRAGMA user_version``
+records how many have run, so each runs exactly once, inside a transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+import aiosqlite
+
+log = logging.getLogger(__name__)
+
+BUSY_TIMEOUT_MS = 5000
+
+
+async def open_database(path: Path, migrations: Sequence[str]) -> aiosqlite.Connection:
+    """Opens (creating if needed) the database at ``path`` and applies pending migrations."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # isolation_level=None: we issue BEGIN/COMMIT ourselves, so a transaction is exactly
+    # what the code says it is.
+    db = await aiosqlite.connect(path, isolation_level=None)
+    db.row_factory = aiosqlite.Row
+    await db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    await db.execute("PRAGMA journal_mode = WAL")
+    await db.execute("PRAGMA synchronous = FULL")
+    await db.execute("PRAGMA foreign_keys = ON")
+    await migrate(db, migrations)
+    return db
+
+
+async def migrate(db: aiosqlite.Connection, migrations: Sequence[str]) -> None:
+    """Runs the migrations that have not run yet, each in its own transaction."""
+    async with db.execute("PRAGMA user_version") as cursor:
+        row = await cursor.fetchone()
+    version = int(row[0]) if row else 0
+    if version > len(migrations):
+        raise RuntimeError(
+            f"{db!r} is at schema version {version}, newer than this code knows "
+            f"({len(migrations)}): run a newer p13n"
+        )
+    for number, script in enumerate(migrations[version:], start=version + 1):
+        await db.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in _statements(script):
+                await db.execute(statement)
+            await db.execute(f"PRAGMA user_version = {number}")
+            await db.execute("COMMIT")
+        except BaseException:
+            await db.execute("ROLLBACK")
+            raise
+        log.info("applied migration %s", number)
+
+
+def _statements(script: str) -> list[str]:
+    # Migrations are plain DDL without semicolons inside literals or triggers, so a split on
+    # ';' is exact; executescript() would commit implicitly and break the transaction.
+    return [s.strip() for s in script.split(";") if s.strip()]

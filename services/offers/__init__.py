@@ -1,0 +1,1 @@
+"""The offers service: personalizations, criteria, payloads, redaction, personalize paths."""

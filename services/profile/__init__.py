@@ -1,0 +1,1 @@
+"""The profile service: real-time configuration, events, stitching, attributes, imports."""

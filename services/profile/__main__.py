@@ -1,0 +1,5 @@
+"""Runs the profile service: `python -m services.profile`."""
+
+from services.profile.server import main
+
+main()

@@ -1,0 +1,230 @@
+"""`p13n up`: the whole suite on one machine, started in order and supervised.
+
+Order: auth (everything asks it), profile, offers, then Envoy; each must report healthy
+before the next starts, so the first request through the gateway finds everyone up. A child
+that dies is restarted with backoff; one that keeps dying (5 times in a minute) stops the
+suite with an error, because a crash loop hides the cause. On SIGTERM or Ctrl-C the gateway
+stops first (no new requests), then the services, each given its grace period before a kill.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from gateway.render import GatewayConfig, Upstream, render
+from services.common.config import Settings
+
+log = logging.getLogger("p13n.up")
+
+MAX_RESTARTS = 5
+RESTART_WINDOW = 60.0
+START_TIMEOUT = 30.0
+
+
+def _die_with_parent() -> None:
+    # A supervisor killed with SIGKILL cannot stop its children; the kernel can.
+    if sys.platform == "linux":
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+class Readiness:
+    """How to tell a child is ready to serve."""
+
+    def check(self) -> bool:
+        raise NotImplementedError
+
+
+@dataclass
+class GrpcHealthy(Readiness):
+    target: str
+
+    def check(self) -> bool:
+        try:
+            with grpc.insecure_channel(self.target) as channel:
+                reply = health_pb2_grpc.HealthStub(channel).Check(
+                    health_pb2.HealthCheckRequest(service=""), timeout=1
+                )
+            return bool(reply.status == health_pb2.HealthCheckResponse.SERVING)
+        except grpc.RpcError:
+            return False
+
+
+@dataclass
+class PortOpen(Readiness):
+    host: str
+    port: int
+
+    def check(self) -> bool:
+        with contextlib.suppress(OSError), socket.create_connection((self.host, self.port), 1):
+            return True
+        return False
+
+
+@dataclass
+class Child:
+    """One supervised process and how to tell it is ready."""
+
+    name: str
+    argv: list[str]
+    ready: Readiness
+    process: subprocess.Popen[bytes] | None = None
+    restarts: list[float] = field(default_factory=list)
+
+    def start(self, env: dict[str, str]) -> None:
+        # Own session: a terminal's Ctrl-C reaches only the supervisor, which stops
+        # children in order instead of all at once.
+        self.process = subprocess.Popen(
+            self.argv, env=env, start_new_session=True, preexec_fn=_die_with_parent
+        )
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def stop(self, grace: float) -> None:
+        if not self.alive():
+            return
+        assert self.process is not None
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=grace + 2)
+        except subprocess.TimeoutExpired:
+            log.warning("%s did not stop in time; killing it", self.name)
+            self.process.kill()
+            self.process.wait()
+
+
+def _wait_ready(child: Child, timeout: float = START_TIMEOUT) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not child.alive():
+            code = child.process.returncode if child.process else None
+            raise RuntimeError(f"{child.name} exited while starting (code {code})")
+        if child.ready.check():
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"{child.name} was not ready after {timeout:.0f}s")
+
+
+def build_children(settings: Settings) -> list[Child]:
+    """The suite's processes, in start order."""
+    envoy_config = settings.data_dir / "envoy.json"
+    envoy_config.write_text(
+        render(
+            GatewayConfig(
+                bind_host=settings.bind_host,
+                data_port=settings.data_port,
+                admin_port=settings.admin_port,
+                envoy_admin_port=settings.envoy_admin_port,
+                auth=Upstream("127.0.0.1", settings.auth_port),
+                profile=Upstream("127.0.0.1", settings.profile_port),
+                offers=Upstream("127.0.0.1", settings.offers_port),
+            )
+        )
+    )
+    python = sys.executable
+    envoy = str(Path(python).with_name("envoy"))
+    return [
+        Child("auth", [python, "-m", "services.auth"], GrpcHealthy(settings.auth_target)),
+        Child("profile", [python, "-m", "services.profile"], GrpcHealthy(settings.profile_target)),
+        Child("offers", [python, "-m", "services.offers"], GrpcHealthy(settings.offers_target)),
+        Child(
+            "envoy",
+            [envoy, "-c", str(envoy_config), "--log-level", "warn", "--concurrency", "2"],
+            PortOpen(settings.bind_host, settings.data_port),
+        ),
+    ]
+
+
+class Supervisor:
+    """Starts, watches and stops the children."""
+
+    def __init__(self, settings: Settings, children: list[Child]) -> None:
+        self._settings = settings
+        self._children = children
+        self._stopping = False
+        self._env = dict(os.environ)
+        # Every child must agree on the keys the supervisor's settings resolved.
+        self._env["P13N_DATA_DIR"] = str(settings.data_dir)
+        self._env["P13N_INTERNAL_KEY"] = settings.internal_key.hex()
+        self._env["P13N_SECRET_KEY"] = settings.secret_key.hex()
+
+    def request_stop(self, *_: object) -> None:
+        self._stopping = True
+
+    def start_all(self) -> None:
+        for child in self._children:
+            log.info("starting %s", child.name)
+            child.start(self._env)
+            _wait_ready(child)
+
+    def watch(self) -> int:
+        """Restarts dead children until asked to stop; returns the exit code."""
+        while not self._stopping:
+            for child in self._children:
+                if self._stopping or child.alive():
+                    continue
+                now = time.monotonic()
+                child.restarts = [t for t in child.restarts if now - t < RESTART_WINDOW]
+                if len(child.restarts) >= MAX_RESTARTS:
+                    log.error("%s keeps dying; stopping the suite", child.name)
+                    return 1
+                child.restarts.append(now)
+                delay = 0.2 * 2 ** (len(child.restarts) - 1)
+                log.warning(
+                    "%s exited (code %s); restarting in %.1fs",
+                    child.name,
+                    child.process and child.process.returncode,
+                    delay,
+                )
+                time.sleep(delay)
+                child.start(self._env)
+            time.sleep(0.2)
+        return 0
+
+    def stop_all(self) -> None:
+        for child in reversed(self._children):
+            child.stop(self._settings.shutdown_grace)
+
+
+def up(settings: Settings, demo: bool) -> int:
+    """Runs the suite until SIGTERM or Ctrl-C; returns the process exit code."""
+    logging.basicConfig(level=logging.INFO, format="p13n up: %(message)s")
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    supervisor = Supervisor(settings, build_children(settings))
+    signal.signal(signal.SIGTERM, supervisor.request_stop)
+    signal.signal(signal.SIGINT, supervisor.request_stop)
+    try:
+        supervisor.start_all()
+        if demo:
+            log.info("the demo shop is not built yet (issue 6); the bare suite is running")
+        host = settings.bind_host
+        print(
+            f"p13n is up.\n"
+            f"  data plane  http://{host}:{settings.data_port}  (POST /public/{{db}}/{{table}})\n"
+            f"  admin API   http://{host}:{settings.admin_port}/v1/\n"
+            f"  Envoy admin http://127.0.0.1:{settings.envoy_admin_port}\n"
+            f"  data dir    {settings.data_dir}\n"
+            f"Press Ctrl-C to stop.",
+            flush=True,
+        )
+        return supervisor.watch()
+    except RuntimeError as error:
+        log.error("%s", error)
+        return 1
+    finally:
+        supervisor.stop_all()
+        log.info("stopped")
