@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from services.common.config import ConfigError, Settings
+
+
+def test_defaults(tmp_path: Path) -> None:
+    settings = Settings.from_env({"P13N_DATA_DIR": str(tmp_path)})
+    assert (settings.data_port, settings.admin_port, settings.envoy_admin_port) == (8080, 8081, 9901)
+    assert settings.auth_target == "127.0.0.1:50051"
+    assert len(settings.internal_key) == 32
+
+
+def test_generated_keys_are_kept_in_the_data_dir(tmp_path: Path) -> None:
+    first = Settings.from_env({"P13N_DATA_DIR": str(tmp_path)})
+    second = Settings.from_env({"P13N_DATA_DIR": str(tmp_path)})
+    assert first.internal_key == second.internal_key
+    assert first.secret_key != first.internal_key
+    assert (tmp_path / "secret.key").stat().st_mode & 0o077 == 0
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        pytest.param({"P13N_DATA_PORT": "http"}, "P13N_DATA_PORT='http' is not a port", id="port-text"),
+        pytest.param({"P13N_ADMIN_PORT": "70000"}, "P13N_ADMIN_PORT='70000' is not a port", id="port-range"),
+        pytest.param({"P13N_LOG_LEVEL": "LOUD"}, "P13N_LOG_LEVEL='LOUD'", id="log-level"),
+        pytest.param({"P13N_SHUTDOWN_GRACE": "-1"}, "must not be negative", id="grace"),
+        pytest.param({"P13N_INTERNAL_KEY": "abcd"}, "64 hexadecimal characters", id="short-key"),
+        pytest.param({"P13N_SECRET_KEY": "zz" * 32}, "64 hexadecimal characters", id="bad-key"),
+    ],
+)
+def test_bad_values_fail_fast_naming_the_variable(
+    tmp_path: Path, env: dict[str, str], message: str
+) -> None:
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(")):
+        Settings.from_env({"P13N_DATA_DIR": str(tmp_path), **env})

@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+import pytest
+from p13n.auth.v1 import identity_pb2
+
+from services.common import identity
+from services.common.errors import Unauthenticated
+
+KEY = b"k" * 32
+
+
+def _identity() -> identity_pb2.Identity:
+    return identity_pb2.Identity(account_id="1", token_type=identity_pb2.TOKEN_TYPE_PUBLIC)
+
+
+def test_round_trip() -> None:
+    header = identity.sign(_identity(), KEY, now=1000)
+    decoded = identity.verify(header, KEY, clock=lambda: 1010)
+    assert decoded.account_id == "1"
+    assert decoded.token_type == identity_pb2.TOKEN_TYPE_PUBLIC
+
+
+@pytest.mark.parametrize(
+    ("mangle", "message"),
+    [
+        pytest.param(lambda h: h, "signature", id="other-key"),
+        pytest.param(lambda h: "x" + h, "signature|Malformed", id="tampered"),
+        pytest.param(lambda h: h.replace(".", ""), "Malformed", id="no-separator"),
+    ],
+)
+def test_forgeries_are_refused(mangle, message) -> None:  # type: ignore[no-untyped-def]
+    header = mangle(identity.sign(_identity(), b"x" * 32, now=1000))
+    with pytest.raises(Unauthenticated, match=message):
+        identity.verify(header, KEY, clock=lambda: 1000)
+
+
+def test_a_stale_identity_is_refused() -> None:
+    header = identity.sign(_identity(), KEY, now=1000)
+    with pytest.raises(Unauthenticated, match="too old"):
+        identity.verify(header, KEY, clock=lambda: 1000 + identity.MAX_AGE_SECONDS + 1)
+
+
+def test_a_changed_field_breaks_the_signature() -> None:
+    payload, mac = identity.sign(_identity(), KEY, now=1000).split(".")
+    forged = identity_pb2.Identity(account_id="2", issued_at=1000)
+    forged_payload = identity._b64(forged.SerializeToString(deterministic=True))
+    with pytest.raises(Unauthenticated, match="signature"):
+        identity.verify(f"{forged_payload}.{mac}", KEY, clock=lambda: 1000)

@@ -1,0 +1,160 @@
+"""The shared runner and interceptor against a real grpc.aio server on an ephemeral port."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import grpc
+import pytest
+from google.rpc import error_details_pb2, status_pb2
+from grpc_health.v1 import health_pb2
+from p13n.auth.v1 import identity_pb2, identity_service_pb2, identity_service_pb2_grpc
+
+from services.common import identity
+from services.common.access import Access
+from services.common.errors import InvalidArgument
+from services.common.server import Registration, RunningServer, start_server
+from support.ports import free_port, is_open
+
+KEY = os.urandom(32)
+NAME = "p13n.auth.v1.IdentityService"
+RULES = {
+    f"/{NAME}/CreateSession": Access.OPEN,
+    f"/{NAME}/GetMe": Access.VIEWER,
+    f"/{NAME}/CreateUser": Access.ADMIN,
+    f"/{NAME}/CreateApiKey": Access.ADMIN,
+}
+
+
+class _Servicer(identity_service_pb2_grpc.IdentityServiceServicer):  # type: ignore[misc]
+    async def CreateSession(self, request, context):  # type: ignore[no-untyped-def]  # noqa: N802
+        if request.email == "bad":
+            raise InvalidArgument("Email is invalid", reason="BAD_EMAIL", field="email")
+        raise ValueError("secret internal detail")
+
+    async def GetMe(self, request, context):  # type: ignore[no-untyped-def]  # noqa: N802
+        caller = identity.current.get()
+        return identity_service_pb2.Me(account_id=caller.account_id if caller else "")
+
+    async def CreateUser(self, request, context):  # type: ignore[no-untyped-def]  # noqa: N802
+        raise AssertionError("must not run: permission is checked before the handler")
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[RunningServer]:
+    running = await start_server(
+        [Registration(identity_service_pb2_grpc.add_IdentityServiceServicer_to_server,
+                      _Servicer(), NAME)],
+        host="127.0.0.1", port=0, key=KEY, rules=RULES,
+    )
+    yield running
+    await running.stop(0)
+
+
+def _metadata(role: int) -> tuple[tuple[str, str], ...]:
+    signed = identity.sign(identity_pb2.Identity(account_id="7", role=role), KEY)
+    return ((identity.IDENTITY_HEADER, signed),)
+
+
+async def test_domain_error_maps_to_its_code_with_error_info(server: RunningServer) -> None:
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+        stub = identity_service_pb2_grpc.IdentityServiceStub(channel)
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await stub.CreateSession(identity_service_pb2.CreateSessionRequest(email="bad"))
+    error = caught.value
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert error.details() == "Email is invalid"
+    details = dict(error.trailing_metadata())["grpc-status-details-bin"]
+    status = status_pb2.Status.FromString(details)
+    info = error_details_pb2.ErrorInfo()
+    assert status.details[0].Unpack(info)
+    assert (info.reason, info.domain, info.metadata["field"]) == ("BAD_EMAIL", "p13n.dev", "email")
+
+
+async def test_unexpected_error_is_internal_and_reveals_nothing(server: RunningServer) -> None:
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+        stub = identity_service_pb2_grpc.IdentityServiceStub(channel)
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await stub.CreateSession(identity_service_pb2.CreateSessionRequest(email="x"))
+    assert caught.value.code() == grpc.StatusCode.INTERNAL
+    assert "secret internal detail" not in (caught.value.details() or "")
+
+
+async def test_unimplemented_stays_unimplemented(server: RunningServer) -> None:
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+        stub = identity_service_pb2_grpc.IdentityServiceStub(channel)
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await stub.CreateApiKey(identity_service_pb2.CreateApiKeyRequest(),
+                                    metadata=_metadata(identity_pb2.ROLE_OWNER))
+    assert caught.value.code() == grpc.StatusCode.UNIMPLEMENTED
+
+
+@pytest.mark.parametrize(
+    ("metadata", "code"),
+    [
+        pytest.param((), grpc.StatusCode.UNAUTHENTICATED, id="no-identity"),
+        pytest.param(((identity.IDENTITY_HEADER, "forged.value"),),
+                     grpc.StatusCode.UNAUTHENTICATED, id="forged"),
+        pytest.param(_metadata(identity_pb2.ROLE_VIEWER), None, id="viewer-reads"),
+    ],
+)
+async def test_access_rules_on_a_viewer_method(
+    server: RunningServer, metadata: tuple[tuple[str, str], ...], code: grpc.StatusCode | None
+) -> None:
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+        stub = identity_service_pb2_grpc.IdentityServiceStub(channel)
+        if code is None:
+            me = await stub.GetMe(identity_service_pb2.GetMeRequest(), metadata=metadata)
+            assert me.account_id == "7"
+            return
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await stub.GetMe(identity_service_pb2.GetMeRequest(), metadata=metadata)
+    assert caught.value.code() == code
+
+
+async def test_permission_is_checked_before_the_handler(server: RunningServer) -> None:
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+        stub = identity_service_pb2_grpc.IdentityServiceStub(channel)
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await stub.CreateUser(identity_service_pb2.CreateUserRequest(),
+                                  metadata=_metadata(identity_pb2.ROLE_EDITOR))
+    assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    assert caught.value.details() == "You do not have permission to perform this action."
+
+
+async def test_stop_reports_not_serving(server: RunningServer) -> None:
+    await server.stop(0)
+    for name in ("", NAME):
+        reply = await server.health.Check(health_pb2.HealthCheckRequest(service=name), None)
+        assert reply.status == health_pb2.HealthCheckResponse.NOT_SERVING
+
+
+def test_sigterm_stops_a_service_process_cleanly(tmp_path: Path) -> None:
+    port = free_port()
+    env = {**os.environ, "P13N_DATA_DIR": str(tmp_path), "P13N_AUTH_PORT": str(port),
+           "P13N_SHUTDOWN_GRACE": "1"}
+    process = subprocess.Popen([sys.executable, "-m", "services.auth"], env=env,
+                               stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 20
+    while not is_open(port) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert is_open(port)
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(10) == 0
+    assert not is_open(port)
+    assert process.stderr is not None
+    assert "shutting down" in process.stderr.read()
+
+
+def test_a_bad_setting_stops_a_service_with_a_clear_message(tmp_path: Path) -> None:
+    env = {**os.environ, "P13N_DATA_DIR": str(tmp_path), "P13N_AUTH_PORT": "http"}
+    result = subprocess.run([sys.executable, "-m", "services.auth"], env=env,
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2
+    assert "P13N_AUTH_PORT='http' is not a port number" in result.stderr

@@ -1,0 +1,1 @@
+"""Test support: a suite running in a background thread, a real Envoy, a tiny HTTP client."""

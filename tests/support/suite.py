@@ -1,0 +1,148 @@
+"""The whole suite for end-to-end tests: services in a background event loop, a real Envoy.
+
+The services run in this process so a test can see what reached them (every call's method
+and metadata is recorded) and can stop and restart one; Envoy is the real binary.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Awaitable, Callable, Coroutine
+from concurrent.futures import Future
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import grpc
+
+from gateway.render import GatewayConfig, Upstream, render
+from services.auth.server import create_server as create_auth
+from services.common.config import Settings
+from services.common.server import RunningServer
+from services.offers.server import create_server as create_offers
+from services.profile.server import create_server as create_profile
+from support.ports import free_port, wait_open
+
+T = TypeVar("T")
+
+CREATORS = {"auth": create_auth, "profile": create_profile, "offers": create_offers}
+
+
+@dataclass(frozen=True)
+class Call:
+    method: str
+    metadata: dict[str, str]
+
+
+class Recorder(grpc.aio.ServerInterceptor):  # type: ignore[misc]
+    """Remembers every call that reached a service."""
+
+    def __init__(self) -> None:
+        self.calls: list[Call] = []
+
+    async def intercept_service(self, continuation: Any, details: Any) -> Any:
+        metadata = {k: v for k, v in (details.invocation_metadata or ()) if isinstance(v, str)}
+        self.calls.append(Call(details.method, metadata))
+        return await continuation(details)
+
+
+def suite_env(data_dir: Path) -> dict[str, str]:
+    """Environment for a suite on free ports with its own data directory and keys."""
+    return {
+        "P13N_DATA_DIR": str(data_dir),
+        "P13N_AUTH_PORT": str(free_port()),
+        "P13N_PROFILE_PORT": str(free_port()),
+        "P13N_OFFERS_PORT": str(free_port()),
+        "P13N_DATA_PORT": str(free_port()),
+        "P13N_ADMIN_PORT": str(free_port()),
+        "P13N_ENVOY_ADMIN_PORT": str(free_port()),
+        "P13N_INTERNAL_KEY": os.urandom(32).hex(),
+        "P13N_SECRET_KEY": os.urandom(32).hex(),
+        "P13N_SHUTDOWN_GRACE": "0.5",
+    }
+
+
+class Suite:
+    """Start with ``start()``; ``close()`` stops everything."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.env = suite_env(data_dir)
+        self.settings = Settings.from_env(self.env)
+        self.recorders = {name: Recorder() for name in CREATORS}
+        self._servers: dict[str, tuple[RunningServer, Callable[[], Awaitable[None]]]] = {}
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._envoy: subprocess.Popen[bytes] | None = None
+
+    @property
+    def data_port(self) -> int:
+        return self.settings.data_port
+
+    @property
+    def admin_port(self) -> int:
+        return self.settings.admin_port
+
+    def port_of(self, name: str) -> int:
+        return int(getattr(self.settings, f"{name}_port"))
+
+    def run(self, coroutine: Coroutine[Any, Any, T], timeout: float = 30) -> T:
+        """Runs a coroutine on the suite's loop and returns its result."""
+        future: Future[T] = asyncio.run_coroutine_threadsafe(coroutine, self._loop)
+        return future.result(timeout)
+
+    def start(self) -> None:
+        self._thread.start()
+        for name in CREATORS:
+            self.start_service(name)
+        config = self.settings.data_dir / "envoy.json"
+        config.write_text(render(self.gateway_config()))
+        envoy = str(Path(sys.executable).with_name("envoy"))
+        self._envoy = subprocess.Popen(
+            [envoy, "-c", str(config), "--log-level", "error", "--concurrency", "1",
+             "--disable-hot-restart"],
+            start_new_session=True,
+        )
+        wait_open(self.data_port)
+        wait_open(self.admin_port)
+
+    def gateway_config(self) -> GatewayConfig:
+        s = self.settings
+        return GatewayConfig(
+            bind_host="127.0.0.1",
+            data_port=s.data_port,
+            admin_port=s.admin_port,
+            envoy_admin_port=s.envoy_admin_port,
+            auth=Upstream("127.0.0.1", s.auth_port),
+            profile=Upstream("127.0.0.1", s.profile_port),
+            offers=Upstream("127.0.0.1", s.offers_port),
+        )
+
+    def start_service(self, name: str) -> None:
+        async def start() -> tuple[RunningServer, Callable[[], Awaitable[None]]]:
+            return await CREATORS[name](
+                self.settings, extra_interceptors=[self.recorders[name]]
+            )
+
+        self._servers[name] = self.run(start())
+
+    def stop_service(self, name: str) -> None:
+        running, close = self._servers.pop(name)
+
+        async def stop() -> None:
+            await running.stop(0)
+            await close()
+
+        self.run(stop())
+
+    def close(self) -> None:
+        if self._envoy is not None:
+            self._envoy.terminate()
+            self._envoy.wait(10)
+        for name in list(self._servers):
+            self.stop_service(name)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
