@@ -1,33 +1,90 @@
-"""The `p13n` command."""
+"""The `p13n` command: run the suite and operate it."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import json
 import sys
 
 from services.common.config import ConfigError, Settings
+from services.common.errors import P13nError
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="p13n", description="Real-time personalization, browser-safe."
     )
     commands = parser.add_subparsers(dest="command", required=True)
     up = commands.add_parser("up", help="start the whole suite on this machine")
-    up.add_argument(
-        "--demo", action="store_true", help="also load the demo and serve the demo shop"
+    up.add_argument("--demo", action="store_true", help="also load the demo and serve its shop")
+    boot = commands.add_parser(
+        "bootstrap", help="create the first account, its owner and a master API key"
     )
-    args = parser.parse_args(argv)
+    boot.add_argument("--email", required=True)
+    boot.add_argument("--password", required=True)
+    boot.add_argument("--account", required=True, help="the account's name")
+    boot.add_argument("--json", action="store_true", help="print the result as JSON")
+    flags = commands.add_parser("flags", help="feature flags of an account (operator)")
+    flag_commands = flags.add_subparsers(dest="flags_command", required=True)
+    flag_set = flag_commands.add_parser("set", help="turn a flag on or off")
+    flag_set.add_argument("--account", required=True, help="the account's id")
+    flag_set.add_argument("assignment", metavar="FLAG=on|off")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
     try:
         settings = Settings.from_env()
     except ConfigError as error:
         print(f"p13n: configuration error: {error}", file=sys.stderr)
         return 2
-    if args.command == "up":
-        from services.supervisor import up as run_up
+    try:
+        if args.command == "up":
+            from services.supervisor import up
 
-        return run_up(settings, demo=args.demo)
-    return 2
+            return up(settings, demo=args.demo)
+        if args.command == "bootstrap":
+            return _bootstrap(settings, args)
+        return _flags(settings, args)
+    except P13nError as error:
+        print(f"p13n {args.command}: {error.message}", file=sys.stderr)
+        return 1
+
+
+def _bootstrap(settings: Settings, args: argparse.Namespace) -> int:
+    from services.auth.operator import bootstrap
+
+    result = asyncio.run(
+        bootstrap(
+            settings.data_dir,
+            settings.secret_key,
+            email=args.email,
+            password=args.password,
+            account=args.account,
+        )
+    )
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(
+            f"account {result['account_id']} created with owner user {result['user_id']}.\n"
+            f"Master API key (shown once, keep it safe): {result['api_key']}"
+        )
+    return 0
+
+
+def _flags(settings: Settings, args: argparse.Namespace) -> int:
+    from services.auth.operator import set_flag
+
+    flag, _, value = args.assignment.partition("=")
+    if value not in ("on", "off"):
+        print("p13n flags set: expected FLAG=on or FLAG=off", file=sys.stderr)
+        return 2
+    asyncio.run(set_flag(settings.data_dir, args.account, flag, value == "on"))
+    print(f"{flag} is {value} for account {args.account}")
+    return 0
 
 
 if __name__ == "__main__":

@@ -143,8 +143,16 @@ def build_children(settings: Settings) -> list[Child]:
         Child("offers", [python, "-m", "services.offers"], GrpcHealthy(settings.offers_target)),
         Child(
             "envoy",
-            [envoy, "-c", str(envoy_config), "--log-level", "warn", "--concurrency", "2",
-             "--disable-hot-restart"],
+            [
+                envoy,
+                "-c",
+                str(envoy_config),
+                "--log-level",
+                "warn",
+                "--concurrency",
+                "2",
+                "--disable-hot-restart",
+            ],
             PortOpen(settings.bind_host, settings.data_port),
         ),
     ]

@@ -20,6 +20,7 @@ NAME = re.compile(r"^[a-z0-9_]{3,128}$")
 RESERVED_NAMES = frozenset({"public", "records", "v1"})
 
 PREFLIGHT_MAX_AGE = "600"
+EVENT_CONTENT_TYPES = frozenset({"application/json", "application/vnd.treasuredata.v1+json"})
 ALLOWED_REQUEST_HEADERS = "content-type, wp13n-token, authorization"
 
 
@@ -167,7 +168,19 @@ def _personalize(request: Request, route: Route, directory: Directory) -> Decisi
         return _public(request, identity, directory)
     if not directory.token_allows_ip(identity, request.client_ip):
         return _deny(403, "This token may not be used from this address")
-    return _allow(identity)
+    return _check_content_type(request, _allow(identity))
+
+
+def _check_content_type(request: Request, allowed: Decision) -> Decision:
+    """415 for an event that is not JSON; after a successful decision, so CORS stays on."""
+    content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if content_type in EVENT_CONTENT_TYPES:
+        return allowed
+    return _deny(
+        415,
+        "Content-Type must be application/json or application/vnd.treasuredata.v1+json",
+        allowed.response_headers,
+    )
 
 
 def _public(request: Request, identity: identity_pb2.Identity, directory: Directory) -> Decision:
@@ -187,7 +200,7 @@ def _public(request: Request, identity: identity_pb2.Identity, directory: Direct
             return _deny(403, "Only write-only API keys may be sent from a browser")
     decision = _allow(identity)
     decision.response_headers = cors_headers(origin)
-    return decision
+    return _check_content_type(request, decision)
 
 
 def _ingest(request: Request, directory: Directory) -> Decision:

@@ -1,30 +1,302 @@
-"""The in-memory view of tokens, keys and sessions that ``authz`` decides from.
+"""The in-memory view of credentials that every ext_authz decision reads.
 
-Until the auth issue lands it knows no credentials, so every request needing one is refused.
+The hot path never waits on a database: tokens, API keys, sessions and the services'
+origins are loaded into dicts keyed by the secrets' lookup hashes. A background task polls
+the store's ``generation`` every second and reloads on change, so a deleted token stops
+working in every auth process within about a second (DESIGN: within 5 s). A process
+reloads at once after its own changes, so a token it just created works immediately.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+import aiosqlite
 from p13n.auth.v1 import identity_pb2
+
+from services.auth import networks, origins, ratelimit, secrets
+from services.auth.errors import AuthError
+from services.auth.store import read_generation
+from services.common.storage import Database, fetch_all, fetch_one
+
+log = logging.getLogger(__name__)
+
+Identity = identity_pb2.Identity
+REFRESH_SECONDS = 1.0
+EVENT_TABLES_REFRESH_SECONDS = 2.0
+# Per client address: generous, because a whole office or mobile carrier can share one.
+ADDRESS_LIMIT = ratelimit.Limit(rate=5000.0, burst=10000)
+# Failed token or key attempts per address: enough for a typo, not for a scan.
+FAILURE_LIMIT = ratelimit.Limit(rate=5.0, burst=50)
+
+ROLES = {
+    "VIEWER": identity_pb2.ROLE_VIEWER,
+    "EDITOR": identity_pb2.ROLE_EDITOR,
+    "ADMIN": identity_pb2.ROLE_ADMIN,
+    "OWNER": identity_pb2.ROLE_OWNER,
+}
+API_KEY_TYPES = {
+    "MASTER": identity_pb2.API_KEY_TYPE_MASTER,
+    "WRITE_ONLY": identity_pb2.API_KEY_TYPE_WRITE_ONLY,
+}
+
+
+@dataclass(frozen=True)
+class TokenEntry:
+    identity: Identity
+    origins: origins.OriginMatcher
+    allowed_ips: tuple[str, ...]
+    limit: ratelimit.Limit | None
+
+
+@dataclass(frozen=True)
+class SessionEntry:
+    identity: Identity
+    expire_time: float
+
+
+@dataclass
+class Snapshot:
+    """Everything the decision needs, keyed for O(1) lookups."""
+
+    tokens: dict[bytes, TokenEntry] = field(default_factory=dict)
+    tokens_by_id: dict[str, TokenEntry] = field(default_factory=dict)
+    api_keys: dict[bytes, Identity] = field(default_factory=dict)
+    sessions: dict[bytes, SessionEntry] = field(default_factory=dict)
+    # parent segment id → the origin matchers of its public services
+    public_origins: dict[str, list[origins.OriginMatcher]] = field(default_factory=dict)
+
+
+def _limit(rate: int, burst: int) -> ratelimit.Limit | None:
+    if rate <= 0 and burst <= 0:
+        return None
+    default = ratelimit.DEFAULT_LIMIT
+    return ratelimit.Limit(rate=float(rate or default.rate), burst=burst or default.burst)
+
+
+async def load_snapshot(db: aiosqlite.Connection) -> Snapshot:
+    """Reads every credential and service into a new snapshot."""
+    snapshot = Snapshot()
+    matchers: dict[int, origins.OriginMatcher] = {}
+    for row in await fetch_all(db, "SELECT * FROM services"):
+        matcher = origins.OriginMatcher(_json_list(row["allowed_origins"]))
+        matchers[row["id"]] = matcher
+        if row["type"] == "PUBLIC":
+            snapshot.public_origins.setdefault(row["parent_segment_id"], []).append(matcher)
+    sql = (
+        "SELECT t.id, t.allowed_ips, t.lookup_hash, s.id AS service_id, s.account_id, "
+        "s.parent_segment_id, s.reactor_id, s.type, s.rate_per_second, s.rate_burst "
+        "FROM tokens t JOIN services s ON s.id = t.service_id"
+    )
+    for row in await fetch_all(db, sql):
+        identity = Identity(
+            account_id=str(row["account_id"]),
+            parent_segment_id=row["parent_segment_id"],
+            service_id=str(row["service_id"]),
+            reactor_id=row["reactor_id"],
+            token_id=str(row["id"]),
+            token_type=identity_pb2.TOKEN_TYPE_PUBLIC
+            if row["type"] == "PUBLIC"
+            else identity_pb2.TOKEN_TYPE_PRIVATE,
+        )
+        entry = TokenEntry(
+            identity=identity,
+            origins=matchers[row["service_id"]],
+            allowed_ips=tuple(_json_list(row["allowed_ips"])),
+            limit=_limit(row["rate_per_second"], row["rate_burst"]),
+        )
+        snapshot.tokens[bytes(row["lookup_hash"])] = entry
+        snapshot.tokens_by_id[identity.token_id] = entry
+    for row in await fetch_all(db, "SELECT id, account_id, type, lookup_hash FROM api_keys"):
+        snapshot.api_keys[bytes(row["lookup_hash"])] = _api_key_identity(row)
+    sql = (
+        "SELECT s.id, s.lookup_hash, s.expire_time, u.id AS user_id, u.account_id, u.role "
+        "FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.expire_time > ?"
+    )
+    for row in await fetch_all(db, sql, time.time()):
+        snapshot.sessions[bytes(row["lookup_hash"])] = _session_entry(row)
+    return snapshot
+
+
+def _json_list(text: str) -> list[str]:
+    return [str(v) for v in json.loads(text)]
+
+
+def _api_key_identity(row: aiosqlite.Row) -> Identity:
+    key_type = API_KEY_TYPES[row["type"]]
+    return Identity(
+        account_id=str(row["account_id"]),
+        api_key_type=key_type,
+        # A master key acts with full power; a write-only key has no admin role at all.
+        role=identity_pb2.ROLE_OWNER if row["type"] == "MASTER" else identity_pb2.ROLE_UNSPECIFIED,
+    )
+
+
+def _session_entry(row: aiosqlite.Row) -> SessionEntry:
+    identity = Identity(
+        account_id=str(row["account_id"]),
+        user_id=str(row["user_id"]),
+        role=ROLES[row["role"]],
+        session_id=str(row["id"]),
+    )
+    return SessionEntry(identity, row["expire_time"])
 
 
 class MemoryDirectory:
-    """Answers ``authz.Directory`` questions without touching a database."""
+    """Answers ``authz.Directory`` from the current snapshot; refreshed in the background."""
 
-    def identify_token(self, token: str) -> identity_pb2.Identity | None:
-        return None
+    def __init__(
+        self,
+        db: Database,
+        keys: secrets.SecretKeys,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._db = db
+        self._keys = keys
+        self._clock = clock
+        self._snapshot = Snapshot()
+        self._generation = -1
+        self._event_tables: dict[tuple[str, str], set[str]] = {}
+        # Separate limiters: a flood of client addresses must not evict token buckets.
+        self._addresses = ratelimit.RateLimiter(ADDRESS_LIMIT)
+        self._tokens = ratelimit.RateLimiter()
+        self._failures = ratelimit.RateLimiter(FAILURE_LIMIT)
 
-    def token_allows_origin(self, identity: identity_pb2.Identity, origin: str) -> bool:
-        return False
+    # -- loading -------------------------------------------------------------------
 
-    def token_allows_ip(self, identity: identity_pb2.Identity, ip: str) -> bool:
-        return False
+    async def reload(self) -> None:
+        """Loads a fresh snapshot now (after this process changed something)."""
+        async with self._db.reading() as db:
+            generation = await read_generation(db)
+            self._snapshot = await load_snapshot(db)
+        self._generation = generation
 
-    def identify_credentials(self, authorization: str) -> identity_pb2.Identity | None:
+    async def refresh_if_changed(self) -> None:
+        async with self._db.reading() as db:
+            generation = await read_generation(db)
+        if generation != self._generation:
+            await self.reload()
+
+    def set_event_tables(self, tables: dict[tuple[str, str], set[str]]) -> None:
+        self._event_tables = tables
+
+    async def run_refresher(
+        self, fetch_event_tables: Callable[[], Awaitable[dict[tuple[str, str], set[str]]]]
+    ) -> None:
+        """Polls the store and the profile service until cancelled."""
+        last_tables = 0.0
+        while True:
+            with contextlib.suppress(Exception):
+                await self.refresh_if_changed()
+            if time.monotonic() - last_tables >= EVENT_TABLES_REFRESH_SECONDS:
+                try:
+                    self.set_event_tables(await fetch_event_tables())
+                    last_tables = time.monotonic()
+                except Exception as error:  # the profile service may be starting
+                    log.debug("event tables not refreshed: %s", type(error).__name__)
+            await asyncio.sleep(REFRESH_SECONDS)
+
+    async def ensure_session(self, authorization: str) -> None:
+        """Loads a session created by another auth process since the last refresh."""
+        scheme, _, credential = authorization.partition(" ")
+        if scheme != "Bearer" or not credential:
+            return
+        lookup = self._session_hash(credential)
+        if lookup is None or lookup in self._snapshot.sessions:
+            return
+        sql = (
+            "SELECT s.id, s.lookup_hash, s.expire_time, u.id AS user_id, u.account_id, u.role "
+            "FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.lookup_hash = ?"
+        )
+        async with self._db.reading() as db:
+            row = await fetch_one(db, sql, lookup)
+        if row is not None:
+            self._snapshot.sessions[lookup] = _session_entry(row)
+
+    # -- authz.Directory -------------------------------------------------------------
+
+    def identify_token(self, token: str) -> Identity | None:
+        entry = self._token_entry(token)
+        return entry.identity if entry else None
+
+    def token_allows_origin(self, identity: Identity, origin: str) -> bool:
+        entry = self._entry_of(identity)
+        return entry is not None and entry.origins.matches(origin)
+
+    def token_allows_ip(self, identity: Identity, ip: str) -> bool:
+        entry = self._entry_of(identity)
+        if entry is None:
+            return False
+        return not entry.allowed_ips or networks.ip_allowed(ip, entry.allowed_ips)
+
+    def identify_credentials(self, authorization: str) -> Identity | None:
+        scheme, _, credential = authorization.partition(" ")
+        if scheme == "TD1":
+            try:
+                lookup = self._keys.lookup_hash(secrets.parse_api_key(credential.strip()))
+            except AuthError:
+                return None
+            return self._snapshot.api_keys.get(lookup)
+        if scheme == "Bearer":
+            session_hash = self._session_hash(credential.strip())
+            entry = self._snapshot.sessions.get(session_hash) if session_hash else None
+            if entry is None or entry.expire_time <= self._clock():
+                return None
+            return entry.identity
         return None
 
     def preflight_allows(self, origin: str, database: str, table: str) -> bool:
+        for parent_segment in self._event_tables.get((database, table), ()):
+            for matcher in self._snapshot.public_origins.get(parent_segment, ()):
+                if matcher.matches(origin):
+                    return True
         return False
 
-    def rate_limited(self, identity: identity_pb2.Identity | None, ip: str) -> bool:
+    def rate_limited(self, identity: Identity | None, ip: str) -> bool:
+        address = networks.parse_client_ip(ip)
+        key = networks.rate_limit_key(address) if address else ip
+        if not self._failures_allow(key, identity):
+            return True
+        if not self._addresses.check(key).allowed:
+            return True
+        if identity is not None and identity.token_id:
+            entry = self._entry_of(identity)
+            limit = entry.limit if entry else None
+            return not self._tokens.check(identity.token_id, limit).allowed
         return False
+
+    # -- helpers ---------------------------------------------------------------------
+
+    def _failures_allow(self, key: str, identity: Identity | None) -> bool:
+        if identity is None:
+            return self._failures.check(key).allowed
+        return True
+
+    def _token_entry(self, token: str) -> TokenEntry | None:
+        try:
+            parsed = secrets.parse_token(token)
+        except AuthError:
+            return None
+        entry = self._snapshot.tokens.get(self._keys.lookup_hash(parsed.secret))
+        if entry is None:
+            return None
+        # The ids in the string only name the token; they must agree with its record.
+        identity = entry.identity
+        if (parsed.account_id, parsed.reactor_id) != (identity.account_id, identity.reactor_id):
+            return None
+        return entry
+
+    def _entry_of(self, identity: Identity) -> TokenEntry | None:
+        return self._snapshot.tokens_by_id.get(identity.token_id)
+
+    def _session_hash(self, credential: str) -> bytes | None:
+        try:
+            return self._keys.lookup_hash(secrets.parse_session(credential))
+        except AuthError:
+            return None

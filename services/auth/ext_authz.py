@@ -9,6 +9,7 @@ from envoy.type.v3 import http_status_pb2
 from google.rpc import code_pb2, status_pb2
 
 from services.auth import authz
+from services.auth.directory import MemoryDirectory
 from services.common import identity as identities
 
 # Credentials stop at the gateway: services receive the signed identity instead.
@@ -66,11 +67,16 @@ def to_request(check: external_auth_pb2.CheckRequest) -> authz.Request:
 class AuthorizationServicer(external_auth_pb2_grpc.AuthorizationServicer):  # type: ignore[misc]
     """Answers Envoy's Check from the in-memory directory."""
 
-    def __init__(self, directory: authz.Directory, key: bytes) -> None:
+    def __init__(self, directory: MemoryDirectory, key: bytes) -> None:
         self._directory = directory
         self._key = key
 
     async def Check(
         self, request: external_auth_pb2.CheckRequest, context: grpc.aio.ServicerContext
     ) -> external_auth_pb2.CheckResponse:
-        return to_check_response(authz.decide(to_request(request), self._directory), self._key)
+        decision_request = to_request(request)
+        authorization = decision_request.headers.get("authorization", "")
+        if authorization:
+            # A session made by another auth process moments ago may not be in memory yet.
+            await self._directory.ensure_session(authorization)
+        return to_check_response(authz.decide(decision_request, self._directory), self._key)

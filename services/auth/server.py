@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable, Sequence
 
 import grpc
@@ -11,11 +13,25 @@ from p13n.auth.v1 import (
     internal_service_pb2_grpc,
     registry_service_pb2_grpc,
 )
+from p13n.profile.v1 import (
+    config_service_pb2,
+    config_service_pb2_grpc,
+    profile_service_pb2,
+    profile_service_pb2_grpc,
+)
 
+from services.auth import passwords, secrets
 from services.auth.directory import MemoryDirectory
+from services.auth.errors import NotFound
 from services.auth.ext_authz import AuthorizationServicer
+from services.auth.identity_service import IdentityServicer
+from services.auth.internal_service import InternalAuthServicer
+from services.auth.registry_service import RegistryServicer
+from services.auth.store import open_store
 from services.common.access import Access
+from services.common.clients import Channels, as_service, on_behalf_of_caller
 from services.common.config import Settings
+from services.common.errors import Unavailable
 from services.common.main import run_service
 from services.common.server import Registration, RunningServer, start_server
 
@@ -58,7 +74,39 @@ async def create_server(
     extra_interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
 ) -> tuple[RunningServer, Callable[[], Awaitable[None]]]:
     """Starts the auth service; returns it and a function that releases its resources."""
-    directory = MemoryDirectory()
+    db = await open_store(settings.data_dir)
+    keys = secrets.SecretKeys(settings.secret_key)
+    directory = MemoryDirectory(db, keys)
+    await directory.reload()
+    channels = Channels()
+    profile = profile_service_pb2_grpc.ProfileServiceStub(channels.get(settings.profile_target))
+    config = config_service_pb2_grpc.ConfigServiceStub(channels.get(settings.profile_target))
+
+    async def fetch_event_tables() -> dict[tuple[str, str], set[str]]:
+        reply = await profile.ListEventTables(
+            profile_service_pb2.ListEventTablesRequest(),
+            metadata=as_service("auth", settings.internal_key),
+            timeout=2,
+        )
+        tables: dict[tuple[str, str], set[str]] = {}
+        for table in reply.tables:
+            tables.setdefault((table.database, table.table), set()).add(table.parent_segment_id)
+        return tables
+
+    async def reactor_id_of(parent_segment_id: str) -> str:
+        # Asked on the caller's behalf: the profile service applies the caller's account.
+        try:
+            segment = await config.GetParentSegment(
+                config_service_pb2.GetParentSegmentRequest(parent_segment_id=parent_segment_id),
+                metadata=on_behalf_of_caller(),
+                timeout=5,
+            )
+        except grpc.aio.AioRpcError as error:
+            if error.code() == grpc.StatusCode.NOT_FOUND:
+                raise NotFound(f"Parent segment {parent_segment_id!r} not found") from None
+            raise Unavailable("The profile service cannot answer; retry shortly") from None
+        return str(segment.reactor_id)
+
     registrations = [
         Registration(
             external_auth_pb2_grpc.add_AuthorizationServicer_to_server,
@@ -67,17 +115,17 @@ async def create_server(
         ),
         Registration(
             identity_service_pb2_grpc.add_IdentityServiceServicer_to_server,
-            identity_service_pb2_grpc.IdentityServiceServicer(),
+            IdentityServicer(db, directory, keys, passwords.Passwords()),
             IDENTITY,
         ),
         Registration(
             registry_service_pb2_grpc.add_RegistryServiceServicer_to_server,
-            registry_service_pb2_grpc.RegistryServiceServicer(),
+            RegistryServicer(db, directory, keys, reactor_id_of),
             REGISTRY,
         ),
         Registration(
             internal_service_pb2_grpc.add_InternalAuthServiceServicer_to_server,
-            internal_service_pb2_grpc.InternalAuthServiceServicer(),
+            InternalAuthServicer(db, directory),
             INTERNAL,
         ),
     ]
@@ -89,9 +137,14 @@ async def create_server(
         rules=RULES,
         extra_interceptors=extra_interceptors,
     )
+    refresher = asyncio.create_task(directory.run_refresher(fetch_event_tables))
 
     async def close() -> None:
-        return None
+        refresher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await refresher
+        await channels.close()
+        await db.close()
 
     return running, close
 

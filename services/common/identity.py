@@ -27,6 +27,9 @@ MAX_AGE_SECONDS = 60
 current: contextvars.ContextVar[identity_pb2.Identity | None] = contextvars.ContextVar(
     "identity", default=None
 )
+# The signed header the identity came in, forwarded unchanged when a service calls another
+# on the caller's behalf (so the callee applies the caller's own permissions).
+current_header: contextvars.ContextVar[str] = contextvars.ContextVar("identity_header", default="")
 
 
 def _b64(data: bytes) -> str:

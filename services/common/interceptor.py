@@ -27,6 +27,7 @@ ERROR_DOMAIN = "p13n.dev"
 def status_details(error: P13nError) -> bytes:
     """The serialized ``google.rpc.Status`` carried in ``grpc-status-details-bin``."""
     info = error_details_pb2.ErrorInfo(reason=error.reason, domain=ERROR_DOMAIN)
+    info.metadata.update(getattr(error, "metadata", {}) or {})
     if error.field:
         info.metadata["field"] = error.field
     detail = any_pb2.Any()
@@ -75,6 +76,7 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
                 method, rule, metadata, context.peer(), self._key, self._direct
             )
             identity.current.set(caller)
+            identity.current_header.set(metadata.get(identity.IDENTITY_HEADER, ""))
 
         return _wrap(handler, prepare)
 

@@ -8,8 +8,10 @@ records how many have run, so each runs exactly once, inside a transaction.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
 import aiosqlite
@@ -65,3 +67,51 @@ def _statements(script: str) -> list[str]:
     # Migrations are plain DDL without semicolons inside literals or triggers, so a split on
     # ';' is exact; executescript() would commit implicitly and break the transaction.
     return [s.strip() for s in script.split(";") if s.strip()]
+
+
+async def fetch_all(db: aiosqlite.Connection, sql: str, *args: object) -> list[aiosqlite.Row]:
+    async with db.execute(sql, args) as cursor:
+        return list(await cursor.fetchall())
+
+
+async def fetch_one(db: aiosqlite.Connection, sql: str, *args: object) -> aiosqlite.Row | None:
+    async with db.execute(sql, args) as cursor:
+        row: aiosqlite.Row | None = await cursor.fetchone()
+        return row
+
+
+class Database:
+    """One connection shared by a process's coroutines, one transaction at a time.
+
+    A sqlite connection has a single transaction; without the lock two handlers could
+    interleave their statements inside each other's BEGIN/COMMIT.
+    """
+
+    def __init__(self, connection: aiosqlite.Connection) -> None:
+        self.connection = connection
+        self._lock = asyncio.Lock()
+
+    @classmethod
+    async def open(cls, path: Path, migrations: Sequence[str]) -> Database:
+        return cls(await open_database(path, migrations))
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        """A write transaction: committed when the block ends, rolled back if it raises."""
+        async with self._lock:
+            await self.connection.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.connection
+            except BaseException:
+                await self.connection.execute("ROLLBACK")
+                raise
+            await self.connection.execute("COMMIT")
+
+    @contextlib.asynccontextmanager
+    async def reading(self) -> AsyncIterator[aiosqlite.Connection]:
+        """Reads that must not see another coroutine's uncommitted writes."""
+        async with self._lock:
+            yield self.connection
+
+    async def close(self) -> None:
+        await self.connection.close()

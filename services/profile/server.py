@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable, Sequence
 
 import grpc
+from p13n.auth.v1 import internal_service_pb2, internal_service_pb2_grpc
+from p13n.offers.v1 import (
+    personalization_config_service_pb2,
+    personalization_config_service_pb2_grpc,
+)
 from p13n.profile.v1 import (
     config_service_pb2_grpc,
     ingest_service_pb2_grpc,
@@ -12,10 +18,16 @@ from p13n.profile.v1 import (
 )
 
 from services.common.access import Access
+from services.common.clients import Channels, as_service
 from services.common.config import Settings
+from services.common.errors import Unavailable
 from services.common.main import run_service
 from services.common.server import Registration, RunningServer, start_server
+from services.profile.config_service import ConfigServicer
+from services.profile.profile_service import ProfileServicer
+from services.profile.store import open_store
 
+FLAGS_TTL_SECONDS = 2.0
 CONFIG = "p13n.profile.v1.ConfigService"
 PROFILE = "p13n.profile.v1.ProfileService"
 INGEST = "p13n.profile.v1.IngestService"
@@ -49,15 +61,55 @@ async def create_server(
     extra_interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
 ) -> tuple[RunningServer, Callable[[], Awaitable[None]]]:
     """Starts the profile service; returns it and a function that releases its resources."""
+    db = await open_store(settings.data_dir)
+    channels = Channels()
+    auth = internal_service_pb2_grpc.InternalAuthServiceStub(channels.get(settings.auth_target))
+    offers = personalization_config_service_pb2_grpc.PersonalizationConfigServiceStub(
+        channels.get(settings.offers_target)
+    )
+    flag_cache: dict[str, tuple[float, frozenset[str]]] = {}
+
+    async def flags_of(account_id: str) -> frozenset[str]:
+        cached = flag_cache.get(account_id)
+        if cached and time.monotonic() - cached[0] < FLAGS_TTL_SECONDS:
+            return cached[1]
+        try:
+            reply = await auth.GetAccountFlags(
+                internal_service_pb2.GetAccountFlagsRequest(account_id=account_id),
+                metadata=as_service("profile", settings.internal_key),
+                timeout=2,
+            )
+        except grpc.aio.AioRpcError:
+            raise Unavailable("The auth service cannot answer; retry shortly") from None
+        flags = frozenset(reply.flags)
+        flag_cache[account_id] = (time.monotonic(), flags)
+        return flags
+
+    async def references(parent_segment_id: str, **reference: str) -> list[str]:
+        # Fail closed: when the offers service cannot answer, nothing referenced is deleted.
+        try:
+            reply = await offers.ListReferences(
+                personalization_config_service_pb2.ListReferencesRequest(
+                    parent_segment_id=parent_segment_id, **reference
+                ),
+                metadata=as_service("profile", settings.internal_key),
+                timeout=5,
+            )
+        except grpc.aio.AioRpcError:
+            raise Unavailable(
+                "The offers service cannot confirm that nothing references this; retry shortly"
+            ) from None
+        return list(reply.personalization_names)
+
     registrations = [
         Registration(
             config_service_pb2_grpc.add_ConfigServiceServicer_to_server,
-            config_service_pb2_grpc.ConfigServiceServicer(),
+            ConfigServicer(db, flags_of, references),
             CONFIG,
         ),
         Registration(
             profile_service_pb2_grpc.add_ProfileServiceServicer_to_server,
-            profile_service_pb2_grpc.ProfileServiceServicer(),
+            ProfileServicer(db),
             PROFILE,
         ),
         Registration(
@@ -76,7 +128,8 @@ async def create_server(
     )
 
     async def close() -> None:
-        return None
+        await channels.close()
+        await db.close()
 
     return running, close
 

@@ -9,7 +9,11 @@ from services.common.config import ConfigError, Settings
 
 def test_defaults(tmp_path: Path) -> None:
     settings = Settings.from_env({"P13N_DATA_DIR": str(tmp_path)})
-    assert (settings.data_port, settings.admin_port, settings.envoy_admin_port) == (8080, 8081, 9901)
+    assert (settings.data_port, settings.admin_port, settings.envoy_admin_port) == (
+        8080,
+        8081,
+        9901,
+    )
     assert settings.auth_target == "127.0.0.1:50051"
     assert len(settings.internal_key) == 32
 
@@ -25,8 +29,12 @@ def test_generated_keys_are_kept_in_the_data_dir(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("env", "message"),
     [
-        pytest.param({"P13N_DATA_PORT": "http"}, "P13N_DATA_PORT='http' is not a port", id="port-text"),
-        pytest.param({"P13N_ADMIN_PORT": "70000"}, "P13N_ADMIN_PORT='70000' is not a port", id="port-range"),
+        pytest.param(
+            {"P13N_DATA_PORT": "http"}, "P13N_DATA_PORT='http' is not a port", id="port-text"
+        ),
+        pytest.param(
+            {"P13N_ADMIN_PORT": "70000"}, "P13N_ADMIN_PORT='70000' is not a port", id="port-range"
+        ),
         pytest.param({"P13N_LOG_LEVEL": "LOUD"}, "P13N_LOG_LEVEL='LOUD'", id="log-level"),
         pytest.param({"P13N_SHUTDOWN_GRACE": "-1"}, "must not be negative", id="grace"),
         pytest.param({"P13N_INTERNAL_KEY": "abcd"}, "64 hexadecimal characters", id="short-key"),

@@ -41,7 +41,7 @@ def test_a_stale_identity_is_refused() -> None:
 
 
 def test_a_changed_field_breaks_the_signature() -> None:
-    payload, mac = identity.sign(_identity(), KEY, now=1000).split(".")
+    _, mac = identity.sign(_identity(), KEY, now=1000).split(".")
     forged = identity_pb2.Identity(account_id="2", issued_at=1000)
     forged_payload = identity._b64(forged.SerializeToString(deterministic=True))
     with pytest.raises(Unauthenticated, match="signature"):

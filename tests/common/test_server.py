@@ -15,12 +15,12 @@ import pytest
 from google.rpc import error_details_pb2, status_pb2
 from grpc_health.v1 import health_pb2
 from p13n.auth.v1 import identity_pb2, identity_service_pb2, identity_service_pb2_grpc
+from support.ports import free_port, is_open
 
 from services.common import identity
 from services.common.access import Access
 from services.common.errors import InvalidArgument
 from services.common.server import Registration, RunningServer, start_server
-from support.ports import free_port, is_open
 
 KEY = os.urandom(32)
 NAME = "p13n.auth.v1.IdentityService"
@@ -33,25 +33,31 @@ RULES = {
 
 
 class _Servicer(identity_service_pb2_grpc.IdentityServiceServicer):  # type: ignore[misc]
-    async def CreateSession(self, request, context):  # type: ignore[no-untyped-def]  # noqa: N802
+    async def CreateSession(self, request, context):  # type: ignore[no-untyped-def]
         if request.email == "bad":
             raise InvalidArgument("Email is invalid", reason="BAD_EMAIL", field="email")
         raise ValueError("secret internal detail")
 
-    async def GetMe(self, request, context):  # type: ignore[no-untyped-def]  # noqa: N802
+    async def GetMe(self, request, context):  # type: ignore[no-untyped-def]
         caller = identity.current.get()
         return identity_service_pb2.Me(account_id=caller.account_id if caller else "")
 
-    async def CreateUser(self, request, context):  # type: ignore[no-untyped-def]  # noqa: N802
+    async def CreateUser(self, request, context):  # type: ignore[no-untyped-def]
         raise AssertionError("must not run: permission is checked before the handler")
 
 
 @pytest.fixture
 async def server() -> AsyncIterator[RunningServer]:
     running = await start_server(
-        [Registration(identity_service_pb2_grpc.add_IdentityServiceServicer_to_server,
-                      _Servicer(), NAME)],
-        host="127.0.0.1", port=0, key=KEY, rules=RULES,
+        [
+            Registration(
+                identity_service_pb2_grpc.add_IdentityServiceServicer_to_server, _Servicer(), NAME
+            )
+        ],
+        host="127.0.0.1",
+        port=0,
+        key=KEY,
+        rules=RULES,
     )
     yield running
     await running.stop(0)
@@ -90,8 +96,10 @@ async def test_unimplemented_stays_unimplemented(server: RunningServer) -> None:
     async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
         stub = identity_service_pb2_grpc.IdentityServiceStub(channel)
         with pytest.raises(grpc.aio.AioRpcError) as caught:
-            await stub.CreateApiKey(identity_service_pb2.CreateApiKeyRequest(),
-                                    metadata=_metadata(identity_pb2.ROLE_OWNER))
+            await stub.CreateApiKey(
+                identity_service_pb2.CreateApiKeyRequest(),
+                metadata=_metadata(identity_pb2.ROLE_OWNER),
+            )
     assert caught.value.code() == grpc.StatusCode.UNIMPLEMENTED
 
 
@@ -99,8 +107,11 @@ async def test_unimplemented_stays_unimplemented(server: RunningServer) -> None:
     ("metadata", "code"),
     [
         pytest.param((), grpc.StatusCode.UNAUTHENTICATED, id="no-identity"),
-        pytest.param(((identity.IDENTITY_HEADER, "forged.value"),),
-                     grpc.StatusCode.UNAUTHENTICATED, id="forged"),
+        pytest.param(
+            ((identity.IDENTITY_HEADER, "forged.value"),),
+            grpc.StatusCode.UNAUTHENTICATED,
+            id="forged",
+        ),
         pytest.param(_metadata(identity_pb2.ROLE_VIEWER), None, id="viewer-reads"),
     ],
 )
@@ -122,8 +133,10 @@ async def test_permission_is_checked_before_the_handler(server: RunningServer) -
     async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
         stub = identity_service_pb2_grpc.IdentityServiceStub(channel)
         with pytest.raises(grpc.aio.AioRpcError) as caught:
-            await stub.CreateUser(identity_service_pb2.CreateUserRequest(),
-                                  metadata=_metadata(identity_pb2.ROLE_EDITOR))
+            await stub.CreateUser(
+                identity_service_pb2.CreateUserRequest(),
+                metadata=_metadata(identity_pb2.ROLE_EDITOR),
+            )
     assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED
     assert caught.value.details() == "You do not have permission to perform this action."
 
@@ -137,10 +150,15 @@ async def test_stop_reports_not_serving(server: RunningServer) -> None:
 
 def test_sigterm_stops_a_service_process_cleanly(tmp_path: Path) -> None:
     port = free_port()
-    env = {**os.environ, "P13N_DATA_DIR": str(tmp_path), "P13N_AUTH_PORT": str(port),
-           "P13N_SHUTDOWN_GRACE": "1"}
-    process = subprocess.Popen([sys.executable, "-m", "services.auth"], env=env,
-                               stderr=subprocess.PIPE, text=True)
+    env = {
+        **os.environ,
+        "P13N_DATA_DIR": str(tmp_path),
+        "P13N_AUTH_PORT": str(port),
+        "P13N_SHUTDOWN_GRACE": "1",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "services.auth"], env=env, stderr=subprocess.PIPE, text=True
+    )
     deadline = time.monotonic() + 20
     while not is_open(port) and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -154,7 +172,8 @@ def test_sigterm_stops_a_service_process_cleanly(tmp_path: Path) -> None:
 
 def test_a_bad_setting_stops_a_service_with_a_clear_message(tmp_path: Path) -> None:
     env = {**os.environ, "P13N_DATA_DIR": str(tmp_path), "P13N_AUTH_PORT": "http"}
-    result = subprocess.run([sys.executable, "-m", "services.auth"], env=env,
-                            capture_output=True, text=True, timeout=30)
+    result = subprocess.run(
+        [sys.executable, "-m", "services.auth"], env=env, capture_output=True, text=True, timeout=30
+    )
     assert result.returncode == 2
     assert "P13N_AUTH_PORT='http' is not a port number" in result.stderr

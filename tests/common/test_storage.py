@@ -47,7 +47,9 @@ async def test_a_failed_migration_leaves_nothing_half_done(tmp_path: Path) -> No
     db = await open_database(path, MIGRATIONS[:1])
     try:
         assert (await (await db.execute("PRAGMA user_version")).fetchone())[0] == 1
-        tables = await (await db.execute("SELECT name FROM sqlite_master WHERE type='table'")).fetchall()
+        tables = await (
+            await db.execute("SELECT name FROM sqlite_master WHERE type='table'")
+        ).fetchall()
         assert [r[0] for r in tables] == ["a"]
     finally:
         await db.close()

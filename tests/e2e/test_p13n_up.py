@@ -11,7 +11,6 @@ from pathlib import Path
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-
 from support.http import request
 from support.ports import is_open
 from support.suite import suite_env
@@ -39,8 +38,17 @@ def test_up_serves_and_sigterm_leaves_no_process_or_port(tmp_path: Path) -> None
     up = subprocess.Popen(
         [p13n, "up"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
-    ports = [int(env[k]) for k in ("P13N_AUTH_PORT", "P13N_PROFILE_PORT", "P13N_OFFERS_PORT",
-                                   "P13N_DATA_PORT", "P13N_ADMIN_PORT", "P13N_ENVOY_ADMIN_PORT")]
+    ports = [
+        int(env[k])
+        for k in (
+            "P13N_AUTH_PORT",
+            "P13N_PROFILE_PORT",
+            "P13N_OFFERS_PORT",
+            "P13N_DATA_PORT",
+            "P13N_ADMIN_PORT",
+            "P13N_ENVOY_ADMIN_PORT",
+        )
+    ]
     try:
         assert up.stdout is not None
         lines = []
@@ -82,7 +90,8 @@ def test_up_restarts_a_child_that_dies(tmp_path: Path) -> None:
         while "p13n is up" not in (line := up.stdout.readline()):
             assert line, "p13n up exited before it was up"
         offers = [
-            pid for pid in _processes_with_data_dir(tmp_path)
+            pid
+            for pid in _processes_with_data_dir(tmp_path)
             if b"services.offers" in Path(f"/proc/{pid}/cmdline").read_bytes()
         ]
         assert len(offers) == 1

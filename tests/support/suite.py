@@ -102,8 +102,16 @@ class Suite:
         config.write_text(render(self.gateway_config()))
         envoy = str(Path(sys.executable).with_name("envoy"))
         self._envoy = subprocess.Popen(
-            [envoy, "-c", str(config), "--log-level", "error", "--concurrency", "1",
-             "--disable-hot-restart"],
+            [
+                envoy,
+                "-c",
+                str(config),
+                "--log-level",
+                "error",
+                "--concurrency",
+                "1",
+                "--disable-hot-restart",
+            ],
             start_new_session=True,
         )
         wait_open(self.data_port)
@@ -123,9 +131,7 @@ class Suite:
 
     def start_service(self, name: str) -> None:
         async def start() -> tuple[RunningServer, Callable[[], Awaitable[None]]]:
-            return await CREATORS[name](
-                self.settings, extra_interceptors=[self.recorders[name]]
-            )
+            return await CREATORS[name](self.settings, extra_interceptors=[self.recorders[name]])
 
         self._servers[name] = self.run(start())
 

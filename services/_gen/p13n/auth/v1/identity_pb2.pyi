@@ -37,7 +37,7 @@ API_KEY_TYPE_MASTER: ApiKeyType
 API_KEY_TYPE_WRITE_ONLY: ApiKeyType
 
 class Identity(_message.Message):
-    __slots__ = ("account_id", "parent_segment_id", "service_id", "token_type", "user_id", "role", "api_key_type", "reactor_id", "token_id", "issued_at", "caller_service")
+    __slots__ = ("account_id", "parent_segment_id", "service_id", "token_type", "user_id", "role", "api_key_type", "reactor_id", "token_id", "issued_at", "caller_service", "session_id")
     ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
     PARENT_SEGMENT_ID_FIELD_NUMBER: _ClassVar[int]
     SERVICE_ID_FIELD_NUMBER: _ClassVar[int]
@@ -49,6 +49,7 @@ class Identity(_message.Message):
     TOKEN_ID_FIELD_NUMBER: _ClassVar[int]
     ISSUED_AT_FIELD_NUMBER: _ClassVar[int]
     CALLER_SERVICE_FIELD_NUMBER: _ClassVar[int]
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     account_id: str
     parent_segment_id: str
     service_id: str
@@ -60,4 +61,5 @@ class Identity(_message.Message):
     token_id: str
     issued_at: int
     caller_service: str
-    def __init__(self, account_id: _Optional[str] = ..., parent_segment_id: _Optional[str] = ..., service_id: _Optional[str] = ..., token_type: _Optional[_Union[TokenType, str]] = ..., user_id: _Optional[str] = ..., role: _Optional[_Union[Role, str]] = ..., api_key_type: _Optional[_Union[ApiKeyType, str]] = ..., reactor_id: _Optional[str] = ..., token_id: _Optional[str] = ..., issued_at: _Optional[int] = ..., caller_service: _Optional[str] = ...) -> None: ...
+    session_id: str
+    def __init__(self, account_id: _Optional[str] = ..., parent_segment_id: _Optional[str] = ..., service_id: _Optional[str] = ..., token_type: _Optional[_Union[TokenType, str]] = ..., user_id: _Optional[str] = ..., role: _Optional[_Union[Role, str]] = ..., api_key_type: _Optional[_Union[ApiKeyType, str]] = ..., reactor_id: _Optional[str] = ..., token_id: _Optional[str] = ..., issued_at: _Optional[int] = ..., caller_service: _Optional[str] = ..., session_id: _Optional[str] = ...) -> None: ...

@@ -1,0 +1,206 @@
+"""Signing in, re-authentication, the caller's own view, users and API keys."""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any
+
+from google.protobuf import empty_pb2, timestamp_pb2
+from p13n.auth.v1 import account_pb2, identity_pb2, identity_service_pb2, identity_service_pb2_grpc
+
+from services.auth import passwords, secrets, validation
+from services.auth.directory import API_KEY_TYPES, MemoryDirectory
+from services.auth.errors import AlreadyExists, InvalidArgument, NotFound, Unauthenticated
+from services.auth.store import bump_generation
+from services.common import identity as identities
+from services.common.storage import Database, fetch_all, fetch_one
+
+SESSION_SECONDS = 12 * 3600
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_BAD_LOGIN = "Email or password is incorrect"
+
+ROLE_NAMES = {
+    identity_pb2.ROLE_VIEWER: validation.Role.VIEWER,
+    identity_pb2.ROLE_EDITOR: validation.Role.EDITOR,
+    identity_pb2.ROLE_ADMIN: validation.Role.ADMIN,
+    identity_pb2.ROLE_OWNER: validation.Role.OWNER,
+}
+
+
+def timestamp(seconds: float) -> timestamp_pb2.Timestamp:
+    stamp = timestamp_pb2.Timestamp()
+    stamp.FromNanoseconds(int(seconds * 1e9))
+    return stamp
+
+
+def caller() -> identity_pb2.Identity:
+    """The verified identity of the current call (the interceptor guarantees one)."""
+    identity = identities.current.get()
+    if identity is None:
+        raise Unauthenticated("Credentials are required")
+    return identity
+
+
+class IdentityServicer(identity_service_pb2_grpc.IdentityServiceServicer):
+    def __init__(
+        self,
+        db: Database,
+        directory: MemoryDirectory,
+        keys: secrets.SecretKeys,
+        hasher: passwords.Passwords,
+    ) -> None:
+        self._db = db
+        self._directory = directory
+        self._keys = keys
+        self._passwords = hasher
+
+    async def CreateSession(
+        self, request: identity_service_pb2.CreateSessionRequest, context: Any
+    ) -> identity_service_pb2.CreateSessionResponse:
+        async with self._db.reading() as db:
+            user = await fetch_one(
+                db,
+                "SELECT id, password_hash FROM users WHERE email = ?",
+                request.email.strip().lower(),
+            )
+        stored = user["password_hash"] if user else None
+        # verify() spends the same time for an unknown email, so timing tells nothing.
+        if not self._passwords.verify(stored, request.password) or user is None:
+            raise Unauthenticated(_BAD_LOGIN, reason="BAD_CREDENTIALS")
+        secret = secrets.generate_secret(secrets.SecretKind.SESSION)
+        now = time.time()
+        async with self._db.transaction() as db:
+            await db.execute(
+                "INSERT INTO sessions (user_id, lookup_hash, expire_time, authenticated_time) "
+                "VALUES (?, ?, ?, ?)",
+                (user["id"], self._keys.lookup_hash(secret), now + SESSION_SECONDS, now),
+            )
+            await bump_generation(db)
+        await self._directory.reload()
+        return identity_service_pb2.CreateSessionResponse(
+            session_token=secret.reveal(), expires_at=timestamp(now + SESSION_SECONDS)
+        )
+
+    async def ReauthenticateSession(
+        self, request: identity_service_pb2.ReauthenticateSessionRequest, context: Any
+    ) -> identity_service_pb2.ReauthenticateSessionResponse:
+        me = caller()
+        if not me.session_id:
+            raise Unauthenticated(
+                "Re-authentication needs a session (Authorization: Bearer …)", reason="NO_SESSION"
+            )
+        async with self._db.reading() as db:
+            user = await fetch_one(
+                db, "SELECT password_hash FROM users WHERE id = ?", int(me.user_id)
+            )
+        if user is None or not self._passwords.verify(user["password_hash"], request.password):
+            raise Unauthenticated("Password is incorrect", reason="BAD_CREDENTIALS")
+        now = time.time()
+        async with self._db.transaction() as db:
+            await db.execute(
+                "UPDATE sessions SET authenticated_time = ? WHERE id = ?", (now, int(me.session_id))
+            )
+        window = validation.REAUTHENTICATION_WINDOW.total_seconds()
+        return identity_service_pb2.ReauthenticateSessionResponse(
+            reauthenticated_until=timestamp(now + window)
+        )
+
+    async def GetMe(
+        self, request: identity_service_pb2.GetMeRequest, context: Any
+    ) -> identity_service_pb2.Me:
+        me = caller()
+        async with self._db.reading() as db:
+            flags = await fetch_all(
+                db,
+                "SELECT flag FROM account_flags WHERE account_id = ? ORDER BY flag",
+                int(me.account_id),
+            )
+            user = await fetch_one(db, "SELECT email FROM users WHERE id = ?", int(me.user_id or 0))
+        return identity_service_pb2.Me(
+            account_id=me.account_id,
+            user_id=me.user_id,
+            email=user["email"] if user else "",
+            role=me.role,
+            api_key_type=me.api_key_type,
+            flags=[row["flag"] for row in flags],
+        )
+
+    async def CreateUser(
+        self, request: identity_service_pb2.CreateUserRequest, context: Any
+    ) -> account_pb2.User:
+        me = caller()
+        user = request.user
+        email = user.email.strip().lower()
+        if not _EMAIL.match(email):
+            raise InvalidArgument("user.email", "Email is invalid: expected name@domain.example")
+        if user.role not in ROLE_NAMES:
+            raise InvalidArgument(
+                "user.role", "Role can't be blank (VIEWER, EDITOR, ADMIN or OWNER)"
+            )
+        validation.require_can_grant(ROLE_NAMES.get(me.role), ROLE_NAMES[user.role])
+        passwords.check_password_policy(user.password, email=email)
+        password_hash = self._passwords.hash(user.password)
+        now = time.time()
+        async with self._db.transaction() as db:
+            if await fetch_one(db, "SELECT 1 FROM users WHERE email = ?", email):
+                raise AlreadyExists("Email has already been taken", reason="EMAIL_TAKEN")
+            cursor = await db.execute(
+                "INSERT INTO users (account_id, email, password_hash, role, create_time) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (int(me.account_id), email, password_hash, ROLE_NAMES[user.role].value, now),
+            )
+            user_id = cursor.lastrowid
+        return account_pb2.User(
+            id=str(user_id), email=email, role=user.role, create_time=timestamp(now)
+        )
+
+    async def CreateApiKey(
+        self, request: identity_service_pb2.CreateApiKeyRequest, context: Any
+    ) -> account_pb2.ApiKey:
+        me = caller()
+        names = {v: k for k, v in API_KEY_TYPES.items()}
+        key_type = names.get(request.api_key.type)
+        if key_type is None:
+            raise InvalidArgument("api_key.type", "Type can't be blank (MASTER or WRITE_ONLY)")
+        kind = (
+            secrets.SecretKind.MASTER_KEY
+            if key_type == "MASTER"
+            else secrets.SecretKind.WRITE_ONLY_KEY
+        )
+        secret = secrets.generate_secret(kind)
+        now = time.time()
+        async with self._db.transaction() as db:
+            cursor = await db.execute(
+                "INSERT INTO api_keys (account_id, type, lookup_hash, create_time) VALUES (?, ?, ?, ?)",
+                (int(me.account_id), key_type, self._keys.lookup_hash(secret), now),
+            )
+            key_id = cursor.lastrowid
+            await bump_generation(db)
+        await self._directory.reload()
+        return account_pb2.ApiKey(
+            id=str(key_id),
+            type=request.api_key.type,
+            key=secret.reveal(),
+            create_time=timestamp(now),
+        )
+
+    async def DeleteApiKey(
+        self, request: identity_service_pb2.DeleteApiKeyRequest, context: Any
+    ) -> empty_pb2.Empty:
+        me = caller()
+        async with self._db.transaction() as db:
+            cursor = await db.execute(
+                "DELETE FROM api_keys WHERE id = ? AND account_id = ?",
+                (_int_id(request.api_key_id), int(me.account_id)),
+            )
+            if cursor.rowcount == 0:
+                raise NotFound(f"API key {request.api_key_id!r} not found")
+            await bump_generation(db)
+        await self._directory.reload()
+        return empty_pb2.Empty()
+
+
+def _int_id(text: str) -> int:
+    """A path id as stored; a non-number names nothing (NOT_FOUND, not a 500)."""
+    return int(text) if text.isdigit() else -1

@@ -1,0 +1,58 @@
+"""Questions the other services ask the auth service (never exposed through the gateway)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from p13n.auth.v1 import internal_service_pb2, internal_service_pb2_grpc
+
+from services.auth.directory import MemoryDirectory
+from services.auth.errors import InvalidArgument, NotFound, PermissionDenied, Unauthenticated
+from services.common.storage import Database, fetch_all, fetch_one
+
+
+class InternalAuthServicer(internal_service_pb2_grpc.InternalAuthServiceServicer):
+    def __init__(self, db: Database, directory: MemoryDirectory) -> None:
+        self._db = db
+        self._directory = directory
+
+    async def AuthenticateCall(
+        self, request: internal_service_pb2.AuthenticateCallRequest, context: Any
+    ) -> internal_service_pb2.AuthenticateCallResponse:
+        """The same rules as the gateway's, for a call that did not pass through it."""
+        if request.kind == internal_service_pb2.CALL_KIND_PERSONALIZE:
+            if not request.token:
+                raise Unauthenticated(
+                    "Missing wp13n-token metadata: expected account_id/reactor_id/secret",
+                    reason="NO_TOKEN",
+                )
+            identity = self._directory.identify_token(request.token)
+            if identity is None:
+                raise Unauthenticated("Unknown, malformed or revoked token", reason="BAD_TOKEN")
+            if not self._directory.token_allows_ip(identity, request.peer_ip):
+                raise PermissionDenied(
+                    "This token may not be used from this address", reason="IP_NOT_ALLOWED"
+                )
+        elif request.kind == internal_service_pb2.CALL_KIND_INGEST:
+            found = self._directory.identify_credentials(request.authorization)
+            if found is None or not found.api_key_type:
+                raise Unauthenticated(
+                    "Missing or unknown API key: send authorization metadata TD1 <API key>",
+                    reason="BAD_API_KEY",
+                )
+            identity = found
+        else:
+            raise InvalidArgument("kind", "Call kind can't be blank")
+        return internal_service_pb2.AuthenticateCallResponse(identity=identity)
+
+    async def GetAccountFlags(
+        self, request: internal_service_pb2.GetAccountFlagsRequest, context: Any
+    ) -> internal_service_pb2.GetAccountFlagsResponse:
+        account_id = int(request.account_id) if request.account_id.isdigit() else -1
+        async with self._db.reading() as db:
+            if await fetch_one(db, "SELECT 1 FROM accounts WHERE id = ?", account_id) is None:
+                raise NotFound(f"Account {request.account_id!r} not found")
+            rows = await fetch_all(
+                db, "SELECT flag FROM account_flags WHERE account_id = ? ORDER BY flag", account_id
+            )
+        return internal_service_pb2.GetAccountFlagsResponse(flags=[row["flag"] for row in rows])

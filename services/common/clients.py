@@ -1,0 +1,53 @@
+"""Channels from one p13n service to another, and the identity each call carries.
+
+A call on behalf of the current caller forwards the caller's signed identity, so the callee
+applies the caller's own permissions; a call on the service's own behalf signs a service
+identity. Channels are created once per target and reused.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import grpc
+
+from services.common import identity
+from services.common.server import MAX_MESSAGE_BYTES
+
+Metadata = tuple[tuple[str, str], ...]
+
+
+class Channels:
+    """Lazily opened, shared grpc.aio channels keyed by target."""
+
+    def __init__(self) -> None:
+        self._channels: dict[str, grpc.aio.Channel] = {}
+
+    def get(self, target: str) -> Any:
+        channel = self._channels.get(target)
+        if channel is None:
+            channel = grpc.aio.insecure_channel(
+                target,
+                options=[
+                    ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+                    ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+                ],
+            )
+            self._channels[target] = channel
+        return channel
+
+    async def close(self) -> None:
+        for channel in self._channels.values():
+            await channel.close()
+        self._channels.clear()
+
+
+def on_behalf_of_caller() -> Metadata:
+    """Metadata that forwards the current caller's signed identity."""
+    header = identity.current_header.get()
+    return ((identity.IDENTITY_HEADER, header),) if header else ()
+
+
+def as_service(name: str, key: bytes) -> Metadata:
+    """Metadata for a call a service makes on its own behalf."""
+    return ((identity.IDENTITY_HEADER, identity.sign(identity.service_identity(name), key)),)

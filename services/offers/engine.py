@@ -1,0 +1,171 @@
+"""The engine: a parent segment's personalizations, compiled once, answered per request.
+
+``compile_personalizations`` validates and compiles the whole configuration; the result
+is immutable, so the gRPC layer can cache one per configuration version and share it
+between concurrent requests. Everything that can be wrong is found while compiling, so
+that ``evaluate`` cannot fail a request.
+
+On the public path a section that refers to anything sensitive is answered ``{}``
+without its criteria even being evaluated: its answer is then the same whether or not
+it would have matched, and nothing sensitive is read at all. Every other section is
+rendered when it matches and left out when it does not.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from services.offers.catalog import Catalog, ProfileView
+from services.offers.criteria import Condition, compile_criteria
+from services.offers.errors import InvalidConfigError, expect_name, expect_object
+from services.offers.redaction import sensitive_references
+from services.offers.rendering import ConfigWarning, Payload, compile_payload
+
+
+@dataclass(frozen=True)
+class Personalization:
+    """A personalization as the admin API stores it: its sections are plain JSON."""
+
+    name: str
+    trigger_events: Sequence[str]
+    sections: Sequence[Mapping[str, object]]
+
+
+@dataclass(frozen=True)
+class SectionOutcome:
+    """How one section fared in an evaluation: what the preview API shows.
+
+    ``matched`` is None when the section was not evaluated, because the public path
+    redacts it; ``redacted_for_public`` says whether it would be, on either path.
+    """
+
+    personalization: str
+    section: str
+    matched: bool | None
+    redacted_for_public: bool
+    sensitive_references: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class _Section:
+    name: str
+    matches: Condition
+    payload: Payload
+    sensitive_references: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class _Personalization:
+    name: str
+    trigger_events: frozenset[str]
+    sections: tuple[_Section, ...]
+
+
+@dataclass(frozen=True)
+class CompiledConfig:
+    """A parent segment's personalizations, ready to answer requests."""
+
+    personalizations: tuple[_Personalization, ...]
+    warnings: tuple[ConfigWarning, ...]
+
+    def evaluate(
+        self,
+        matched_event_names: Iterable[str],
+        view: ProfileView,
+        event: Mapping[str, object],
+        *,
+        public: bool,
+    ) -> tuple[dict[str, dict[str, object]], list[SectionOutcome]]:
+        """Answer one request: the ``offers`` object and how each section fared.
+
+        Every personalization that one of ``matched_event_names`` (the event definitions
+        the incoming event matched) triggers contributes its sections, in order.
+        """
+        matched = frozenset(matched_event_names)
+        offers: dict[str, dict[str, object]] = {}
+        outcomes: list[SectionOutcome] = []
+        for personalization in self.personalizations:
+            if personalization.trigger_events.isdisjoint(matched):
+                continue
+            for section in personalization.sections:
+                redacted = bool(section.sensitive_references)
+                hit: bool | None = None
+                if public and redacted:
+                    offers[section.name] = {}
+                else:
+                    hit = section.matches(view, event)
+                    if hit:
+                        offers[section.name] = section.payload.render(view)
+                outcomes.append(
+                    SectionOutcome(
+                        personalization.name,
+                        section.name,
+                        hit,
+                        redacted,
+                        section.sensitive_references,
+                    )
+                )
+        return offers, outcomes
+
+
+def compile_personalizations(
+    catalog: Catalog, personalizations: Iterable[Personalization]
+) -> CompiledConfig:
+    """Validate and compile a parent segment's personalizations against its ``catalog``.
+
+    Raises ``InvalidConfigError`` naming the personalization and the path within it.
+    Section names are unique across the parent segment; a name used twice is reported
+    at its later use, so a save passes the personalization being saved last.
+    """
+    compiled: list[_Personalization] = []
+    warnings: list[ConfigWarning] = []
+    owners: dict[str, str] = {}
+    for personalization in personalizations:
+        try:
+            result = _compile_personalization(catalog, personalization, owners)
+        except InvalidConfigError as error:
+            raise error.within(personalization.name) from None
+        compiled.append(result)
+        warnings.extend(
+            dataclasses.replace(warning, personalization=personalization.name)
+            for section in result.sections
+            for warning in section.payload.warnings
+        )
+    return CompiledConfig(tuple(compiled), tuple(warnings))
+
+
+def _compile_personalization(
+    catalog: Catalog, personalization: Personalization, owners: dict[str, str]
+) -> _Personalization:
+    """Compile one personalization; ``owners`` maps each section name seen to its owner."""
+    if not personalization.trigger_events:
+        raise InvalidConfigError(
+            "trigger_events", "name at least one event definition that triggers it"
+        )
+    triggers = frozenset(
+        catalog.event(name, f"trigger_events[{i}]")
+        for i, name in enumerate(personalization.trigger_events)
+    )
+    sections = []
+    for i, section in enumerate(personalization.sections):
+        path = f"sections[{i}]"
+        node = expect_object(section, path, required=["name"], optional=["criteria", "payload"])
+        name = expect_name(node["name"], f"{path}.name")
+        if name in owners:
+            raise InvalidConfigError(
+                f"{path}.name",
+                f"section name {name!r} is already used in personalization {owners[name]!r}; "
+                "section names are unique within a parent segment",
+            )
+        owners[name] = personalization.name
+        sections.append(
+            _Section(
+                name,
+                compile_criteria(node.get("criteria"), catalog, f"{path}.criteria"),
+                compile_payload(node.get("payload"), catalog, f"{path}.payload"),
+                tuple(sensitive_references(node, catalog)),
+            )
+        )
+    return _Personalization(personalization.name, triggers, tuple(sections))

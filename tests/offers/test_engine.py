@@ -1,0 +1,531 @@
+"""Engine: the guide's examples, the redaction rule end to end, configuration errors, and
+the property that no sensitive value ever reaches a public answer."""
+
+from __future__ import annotations
+
+import copy
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from hypothesis import find, given, settings
+from hypothesis import strategies as st
+
+from services.offers.catalog import Attribute, AttributeType, Catalog, ProfileView, Sensitivity
+from services.offers.engine import (
+    CompiledConfig,
+    Personalization,
+    SectionOutcome,
+    compile_personalizations,
+)
+from services.offers.errors import InvalidConfigError
+from services.offers.rendering import ConfigWarning
+
+SINGLE, LIST, COUNTER, IMPORTED = list(AttributeType)
+NON_SENSITIVE = Sensitivity.NON_SENSITIVE
+
+GUIDE_EVENT: dict[str, object] = {
+    "td_client_id": "42a508e2-d9b1-4baa-9eb2-6c3fb8bd5e16",
+    "td_url": "https://treasuredemos.com/retail/shop/women",
+    "td_path": "/retail/shop/women",
+    "product_name": "women\u2019s-tank-top",
+    "product_category": "women",
+    "product_list": ["women\u2019s-running-shoes", "kids\u2019-hoodie", "women\u2019s-tank-top"],
+    "category_list": ["women", "kids"],
+}
+
+HOMEPAGE = Personalization(
+    "Homepage",
+    ["page_view"],
+    [
+        {
+            "name": "Welcome Banner",
+            "criteria": {},
+            "payload": [{"name": "welcome_message", "static": "Hello, new user!"}],
+        },
+        {
+            "name": "Loyalty Discount",
+            "payload": [
+                {"name": "discount_code", "static": "LOYAL-15"},
+                {"name": "membership_tier", "attribute": "membership_tier"},
+            ],
+        },
+    ],
+)
+
+
+def section(name: str, criteria: object = None) -> dict[str, object]:
+    return {"name": name, "criteria": criteria, "payload": [{"name": "id", "static": name}]}
+
+
+def test_guide_welcome_banner_and_redacted_loyalty_discount(
+    catalog: Catalog, view: ProfileView
+) -> None:
+    config = compile_personalizations(catalog, [HOMEPAGE])
+    offers, _ = config.evaluate(["page_view"], view, GUIDE_EVENT, public=True)
+    assert json.dumps({"offers": offers}) == json.dumps(
+        {
+            "offers": {
+                "Welcome Banner": {"attributes": {"welcome_message": "Hello, new user!"}},
+                "Loyalty Discount": {},
+            }
+        }
+    )
+
+
+def test_guide_silver_rewards_prints_28700_as_a_number() -> None:
+    catalog = Catalog(
+        {
+            "first_name": Attribute(SINGLE, NON_SENSITIVE),
+            "tier": Attribute(IMPORTED, NON_SENSITIVE),
+            "total_purchase": Attribute(COUNTER),
+            "items_purchased": Attribute(LIST, aggregations={"product": NON_SENSITIVE}),
+        },
+        events=frozenset({"page_view"}),
+    )
+    rewards = Personalization(
+        "Rewards",
+        ["page_view"],
+        [
+            {
+                "name": "Welcome Banner",
+                "payload": [
+                    {
+                        "name": "welcome_message",
+                        "static": "Welcome to our website! Enjoy your shopping!",
+                    }
+                ],
+            },
+            {
+                "name": "Silver rewards just for you!",
+                "criteria": {"attribute": "tier", "op": "eq", "value": "silver"},
+                "payload": [
+                    {"name": "first_name", "attribute": "first_name"},
+                    {"name": "total_purchase", "attribute": "total_purchase"},
+                    {
+                        "name": "items_purchased",
+                        "attribute": "items_purchased",
+                        "aggregation": "product",
+                    },
+                    {"name": "order_summary", "static": "Here is your order summary!"},
+                    {"name": "thank_you_message", "static": "Thank you for shopping with us!"},
+                    {
+                        "name": "promotions_message",
+                        "static": "Enjoy your 15% discount for your next purchase!",
+                    },
+                ],
+            },
+        ],
+    )
+    view = ProfileView({"first_name": "John", "tier": "silver", "total_purchase": 28700.0})
+    config = compile_personalizations(catalog, [rewards])
+    offers, _ = config.evaluate(["page_view"], view, GUIDE_EVENT, public=True)
+    assert offers == {
+        "Welcome Banner": {
+            "attributes": {"welcome_message": "Welcome to our website! Enjoy your shopping!"}
+        },
+        "Silver rewards just for you!": {
+            "attributes": {
+                "first_name": "John",
+                "total_purchase": 28700,
+                "items_purchased": [],
+                "order_summary": "Here is your order summary!",
+                "thank_you_message": "Thank you for shopping with us!",
+                "promotions_message": "Enjoy your 15% discount for your next purchase!",
+            }
+        },
+    }
+    text = json.dumps({"offers": offers})
+    assert '"total_purchase": 28700,' in text
+    assert "28700.0" not in text
+
+
+def test_a_sensitive_sections_public_answer_does_not_depend_on_its_criteria(
+    catalog: Catalog, event: dict[str, object]
+) -> None:
+    vip_offer = section("VIP offer", {"attribute": "membership_tier", "op": "eq", "value": "plat"})
+    config = compile_personalizations(
+        catalog, [Personalization("Offers", ["page_view"], [vip_offer])]
+    )
+    matching = ProfileView({"membership_tier": "plat"})
+    others = [ProfileView({"membership_tier": "bronze"}), ProfileView()]
+    public = config.evaluate(["page_view"], matching, event, public=True)
+    assert public[0] == {"VIP offer": {}}
+    for other in others:
+        assert config.evaluate(["page_view"], other, event, public=True) == public
+    # Privately the criteria do tell the profiles apart.
+    assert config.evaluate(["page_view"], matching, event, public=False)[0] == {
+        "VIP offer": {"attributes": {"id": "VIP offer"}}
+    }
+    for other in others:
+        assert config.evaluate(["page_view"], other, event, public=False)[0] == {}
+
+
+def test_the_private_path_answers_sensitive_sections_in_full(
+    catalog: Catalog, view: ProfileView
+) -> None:
+    config = compile_personalizations(catalog, [HOMEPAGE])
+    offers, _ = config.evaluate(["page_view"], view, GUIDE_EVENT, public=False)
+    assert offers == {
+        "Welcome Banner": {"attributes": {"welcome_message": "Hello, new user!"}},
+        "Loyalty Discount": {
+            "attributes": {"discount_code": "LOYAL-15", "membership_tier": "platinum"}
+        },
+    }
+
+
+def test_a_non_matching_section_is_left_out(catalog: Catalog, view: ProfileView) -> None:
+    sections = [section("gold", {"attribute": "tier", "op": "eq", "value": "gold"})]
+    sections.append(section("silver", {"attribute": "tier", "op": "eq", "value": "silver"}))
+    config = compile_personalizations(catalog, [Personalization("P", ["page_view"], sections)])
+    for public in (True, False):
+        offers, _ = config.evaluate(["page_view"], view, {}, public=public)
+        assert offers == {"gold": {"attributes": {"id": "gold"}}}
+
+
+def test_outcomes_say_what_the_preview_shows(catalog: Catalog, view: ProfileView) -> None:
+    config = compile_personalizations(catalog, [HOMEPAGE])
+    _, public = config.evaluate(["page_view"], view, {}, public=True)
+    _, private = config.evaluate(["page_view"], view, {}, public=False)
+    welcome = SectionOutcome("Homepage", "Welcome Banner", True, False, ())
+    assert public == [
+        welcome,
+        SectionOutcome("Homepage", "Loyalty Discount", None, True, ("membership_tier",)),
+    ]
+    assert private == [
+        welcome,
+        SectionOutcome("Homepage", "Loyalty Discount", True, True, ("membership_tier",)),
+    ]
+
+
+def _config(catalog: Catalog) -> CompiledConfig:
+    return compile_personalizations(
+        catalog,
+        [
+            Personalization("A", ["page_view"], [section("a1"), section("a2")]),
+            Personalization("B", ["add_to_cart", "purchase"], [section("b")]),
+            Personalization("C", ["purchase"], [section("c")]),
+        ],
+    )
+
+
+@pytest.mark.parametrize(
+    ("matched", "sections"),
+    [
+        pytest.param(["purchase"], ["b", "c"], id="two-triggered"),
+        pytest.param(["add_to_cart"], ["b"], id="any-trigger-is-enough"),
+        pytest.param(iter(["purchase", "page_view"]), ["a1", "a2", "b", "c"], id="in-order"),
+        pytest.param([], [], id="none-matched"),
+        pytest.param(["signup"], [], id="unknown-event"),
+    ],
+)
+def test_only_triggered_personalizations_answer(
+    matched: list[str], sections: list[str], catalog: Catalog, view: ProfileView
+) -> None:
+    offers, outcomes = _config(catalog).evaluate(matched, view, {}, public=True)
+    assert list(offers) == sections
+    assert [outcome.section for outcome in outcomes] == sections
+
+
+def test_a_compiled_config_does_not_see_later_changes_to_its_input(
+    catalog: Catalog, view: ProfileView
+) -> None:
+    sections = [section("a", {"attribute": "tier", "op": "eq", "value": "gold"})]
+    triggers = ["page_view"]
+    config = compile_personalizations(catalog, [Personalization("P", triggers, sections)])
+    sections[0]["criteria"] = {"attribute": "tier", "op": "eq", "value": "silver"}
+    sections[0]["payload"] = []
+    sections.append(section("b"))
+    triggers[0] = "purchase"
+    offers, _ = config.evaluate(["page_view"], view, {}, public=True)
+    assert offers == {"a": {"attributes": {"id": "a"}}}
+
+
+def _p(name: str, sections: list[Any], triggers: tuple[str, ...] = ("page_view",)) -> object:
+    return Personalization(name, list(triggers), sections)
+
+
+GT_ON_LIST = {"attribute": "recent_products", "aggregation": "brand", "op": "gt", "value": 3}
+ERRORS = [
+    pytest.param(
+        [_p("P", [], ("page_view", "page_veiw"))],
+        "P",
+        "trigger_events[1]",
+        "no event definition named 'page_veiw' in this parent segment; did you mean 'page_view'?",
+        id="unknown-trigger",
+    ),
+    pytest.param(
+        [_p("P", [], ())], "P", "trigger_events", "name at least one event", id="no-triggers"
+    ),
+    pytest.param(
+        [_p("P", ["x"])], "P", "sections[0]", "expected an object, got a string", id="section-str"
+    ),
+    pytest.param(
+        [_p("P", [{"payload": []}])], "P", "sections[0].name", "is required", id="no-section-name"
+    ),
+    pytest.param(
+        [_p("P", [{"name": "a", "criterion": {}}])],
+        "P",
+        "sections[0].criterion",
+        "unknown key 'criterion'; expected name, criteria, payload",
+        id="section-unknown-key",
+    ),
+    pytest.param(
+        [_p("P", [section("a"), section("a")])],
+        "P",
+        "sections[1].name",
+        "section name 'a' is already used in personalization 'P'; "
+        "section names are unique within a parent segment",
+        id="duplicate-section-name",
+    ),
+    pytest.param(
+        [_p("P", [section("a")]), _p("Q", [section("b"), section("a")])],
+        "Q",
+        "sections[1].name",
+        "already used in personalization 'P'",
+        id="duplicate-across-the-parent-segment",
+    ),
+    pytest.param(
+        [
+            _p("P", [section("a"), section("b", {"all": [GT_ON_LIST]})]),
+        ],
+        "P",
+        "sections[1].criteria.all[0].op",
+        "op 'gt' does not apply to LIST aggregation 'recent_products/brand'",
+        id="criteria",
+    ),
+    pytest.param(
+        [_p("P", [{"name": "a", "payload": [{"name": "x", "attribute": "nope"}]}])],
+        "P",
+        "sections[0].payload[0].attribute",
+        "no attribute named 'nope'",
+        id="payload",
+    ),
+]
+
+
+@pytest.mark.parametrize(("personalizations", "owner", "path", "message"), ERRORS)
+def test_invalid(
+    personalizations: list[Personalization],
+    owner: str,
+    path: str,
+    message: str,
+    catalog: Catalog,
+) -> None:
+    with pytest.raises(InvalidConfigError) as caught:
+        compile_personalizations(catalog, personalizations)
+    assert (caught.value.personalization, caught.value.path) == (owner, path)
+    assert message in caught.value.message
+    assert str(caught.value).startswith(f"personalization {owner!r}: {path}: ")
+
+
+def test_warnings_name_their_personalization_and_section(catalog: Catalog) -> None:
+    fields = [{"name": f"f{i}", "static": i} for i in range(21)]
+    config = compile_personalizations(
+        catalog,
+        [
+            Personalization("Quiet", ["page_view"], [section("a")]),
+            Personalization(
+                "Loud", ["page_view"], [section("b"), {"name": "c", "payload": fields}]
+            ),
+        ],
+    )
+    assert config.warnings == (
+        ConfigWarning(
+            "sections[1].payload",
+            "21 fields: more than 20 slows the page down; consider splitting the section",
+            "Loud",
+        ),
+    )
+
+
+# The property: random catalogs, sections, profiles and events. Sensitive values are unique
+# markers, so that a leak is a substring; the rule for what is secret is restated here on
+# purpose, independently of redaction.py.
+
+SENSITIVITIES = st.sampled_from(list(Sensitivity))
+POOL: list[object] = ["red", "blue", 1, 2.5, True]
+EVENTS = ["view", "click"]
+MARK = "SECRET"
+
+
+@dataclass(frozen=True)
+class World:
+    catalog: Catalog
+    personalizations: list[Personalization]
+    secret_sections: frozenset[str]
+    always_matching: dict[str, list[str]]  # non-secret sections without criteria -> aliases
+    view: ProfileView
+    twin: ProfileView  # the same profile with other sensitive values
+    event: dict[str, object]
+    matched: list[str]
+
+
+def _is_secret(catalog: Catalog, name: str, aggregation: str | None = None) -> bool:
+    if name.startswith("segment:"):
+        return catalog.segments[name.removeprefix("segment:")] is not NON_SENSITIVE
+    attribute = catalog.attributes[name]
+    if attribute.type is COUNTER:
+        return False
+    if attribute.type is LIST:
+        if aggregation is None:
+            return any(_is_secret(catalog, name, each) for each in attribute.aggregations)
+        wholly = attribute.sensitivity is Sensitivity.SENSITIVE
+        return wholly or attribute.aggregations[aggregation] is not NON_SENSITIVE
+    return attribute.sensitivity is not NON_SENSITIVE
+
+
+@st.composite
+def worlds(draw: st.DrawFn) -> World:
+    attributes = {}
+    for i in range(draw(st.integers(1, 5))):
+        kind = draw(st.sampled_from(list(AttributeType)))
+        count = draw(st.integers(1, 3)) if kind is LIST else 0
+        aggregations = {f"g{j}": draw(SENSITIVITIES) for j in range(count)}
+        attributes[f"a{i}"] = Attribute(kind, draw(SENSITIVITIES), aggregations, max_items=3)
+    segments = {f"s{i}": draw(SENSITIVITIES) for i in range(draw(st.integers(0, 3)))}
+    catalog = Catalog(attributes, segments, frozenset(EVENTS))
+
+    def pick(options: list[Any]) -> Any:
+        return draw(st.sampled_from(options))
+
+    def subset(options: list[str]) -> set[str]:
+        return draw(st.sets(st.sampled_from(options))) if options else set()
+
+    # The profile's non-sensitive data, shared by the view and its twin.
+    public_values: dict[str, Any] = {}
+    for name, attribute in attributes.items():
+        if attribute.type is COUNTER:
+            public_values[name] = float(draw(st.integers(0, 3)))
+        elif attribute.type is LIST:
+            public_values[name] = {
+                agg: draw(st.lists(st.sampled_from(POOL), max_size=3))
+                for agg in attribute.aggregations
+                if not _is_secret(catalog, name, agg)
+            }
+        elif not _is_secret(catalog, name) and draw(st.booleans()):
+            public_values[name] = pick(POOL)
+    secret_segments = sorted(s for s in segments if _is_secret(catalog, f"segment:{s}"))
+    public_members = subset(sorted(set(segments) - set(secret_segments)))
+
+    def profile(mark: str) -> ProfileView:
+        values = {name: copy.deepcopy(value) for name, value in public_values.items()}
+        for name, attribute in attributes.items():
+            for agg in attribute.aggregations:
+                if _is_secret(catalog, name, agg):
+                    items = range(draw(st.integers(0, 3)))
+                    values[name][agg] = [f"{mark}<{name}/{agg}#{k}>" for k in items]
+            if attribute.type is not LIST and _is_secret(catalog, name) and draw(st.booleans()):
+                values[name] = f"{mark}<{name}>"
+        return ProfileView(values, frozenset(public_members | subset(secret_segments)))
+
+    def leaf() -> tuple[dict[str, object], bool]:
+        kind = pick(["attribute", "event", "segment"] if segments else ["attribute", "event"])
+        if kind == "event":
+            op = pick(["eq", "neq", "contains", "exists"])
+            operand = {} if op == "exists" else {"value": pick(POOL)}
+            return {"event": pick(["e0", "e1"]), "op": op, **operand}, False
+        if kind == "segment":
+            segment = pick(sorted(segments))
+            return {"segment": segment}, _is_secret(catalog, f"segment:{segment}")
+        name = pick(sorted(attributes))
+        attribute = attributes[name]
+        if attribute.type is COUNTER:
+            op = pick(["eq", "neq", "gt", "lt", "in"])
+            value = draw(st.integers(0, 3))
+            return {"attribute": name, "op": op, "value": [value] if op == "in" else value}, False
+        ops = ["contains", "in", "exists", "not_exists"]
+        if attribute.type is LIST:
+            agg = pick(sorted(attribute.aggregations))
+            node: dict[str, object] = {"attribute": name, "aggregation": agg}
+            candidates = [*POOL, *(f"{MARK}<{name}/{agg}#{k}>" for k in range(3))]
+            secret = _is_secret(catalog, name, agg)
+        else:
+            node, candidates = {"attribute": name}, [*POOL, f"{MARK}<{name}>"]
+            ops, secret = [*ops, "eq", "neq"], _is_secret(catalog, name)
+        op = pick(ops)
+        if op in ("exists", "not_exists"):
+            return node | {"op": op}, secret
+        many = st.lists(st.sampled_from(candidates), min_size=1)
+        return node | {"op": op, "value": draw(many) if op == "in" else pick(candidates)}, secret
+
+    def criteria() -> tuple[object, bool]:
+        leaves = [leaf() for _ in range(draw(st.integers(0, 3)))]
+        if not leaves:
+            return pick([{}, None]), False
+        if len(leaves) == 1 and draw(st.booleans()):
+            return leaves[0]
+        nodes = [node for node, _ in leaves]
+        tree = pick([{"all": nodes}, {"any": nodes}, {"not": {"any": nodes}}])
+        return tree, any(secret for _, secret in leaves)
+
+    def field(alias: str) -> tuple[dict[str, object], bool]:
+        kind = pick(["static", "attribute", "segment"] if segments else ["static", "attribute"])
+        if kind == "static":
+            value = draw(st.text("abcxyz", max_size=4) | st.integers() | st.lists(st.integers()))
+            return {"name": alias, "static": value}, False
+        if kind == "segment":
+            segment = pick(sorted(segments))
+            return {"name": alias, "segment": segment}, _is_secret(catalog, f"segment:{segment}")
+        name = pick(sorted(attributes))
+        aggregations = sorted(attributes[name].aggregations)
+        agg = draw(st.none() | st.sampled_from(aggregations)) if aggregations else None
+        node = {"name": alias, "attribute": name} | ({"aggregation": agg} if agg else {})
+        return node, _is_secret(catalog, name, agg)
+
+    sections: list[list[dict[str, object]]] = [[], []]
+    secret_sections, always_matching = set(), {}
+    for k, owner in enumerate(draw(st.lists(st.integers(0, 1), min_size=1, max_size=5))):
+        name, (tree, secret) = f"sec{k}", criteria()
+        fields = [field(f"f{i}") for i in range(draw(st.integers(0, 4)))]
+        sections[owner].append({"name": name, "criteria": tree, "payload": [f for f, _ in fields]})
+        if secret or any(s for _, s in fields):
+            secret_sections.add(name)
+        elif not tree:
+            always_matching[name] = [f"f{i}" for i in range(len(fields))]
+    triggers = st.lists(st.sampled_from(EVENTS), min_size=1, unique=True)
+    return World(
+        catalog,
+        [Personalization(f"p{i}", draw(triggers), s) for i, s in enumerate(sections)],
+        frozenset(secret_sections),
+        always_matching,
+        profile(MARK),
+        profile(f"{MARK}'"),
+        {"e0": pick([*POOL, None]), "e1": draw(st.lists(st.sampled_from(POOL)))},
+        draw(st.lists(st.sampled_from(EVENTS), unique=True)),
+    )
+
+
+@settings(max_examples=300, deadline=None)
+@given(world=worlds())
+def test_no_sensitive_value_ever_reaches_the_public_answer(world: World) -> None:
+    config = compile_personalizations(world.catalog, world.personalizations)
+    public, _ = config.evaluate(world.matched, world.view, world.event, public=True)
+    private, outcomes = config.evaluate(world.matched, world.view, world.event, public=False)
+
+    assert MARK not in json.dumps(public)
+    twin, _ = config.evaluate(world.matched, world.twin, world.event, public=True)
+    assert twin == public, "changing only sensitive data changed the public answer"
+    for outcome in outcomes:
+        name = outcome.section
+        assert outcome.redacted_for_public is (name in world.secret_sections)
+        if name in world.secret_sections:
+            assert public[name] == {}
+        else:
+            assert public.get(name) == private.get(name)
+            assert (name in public) is outcome.matched
+        if name in world.always_matching:
+            assert list(public[name]["attributes"]) == world.always_matching[name]  # type: ignore[call-overload]
+    assert set(public) == {o.section for o in outcomes if o.redacted_for_public or o.matched}
+
+
+def test_the_property_can_see_a_leak() -> None:
+    """Without redaction the worlds above do leak, so the property is not vacuous."""
+
+    def leaks(world: World) -> bool:
+        config = compile_personalizations(world.catalog, world.personalizations)
+        private, _ = config.evaluate(world.matched, world.view, world.event, public=False)
+        return MARK in json.dumps(private)
+
+    assert leaks(find(worlds(), leaks))
