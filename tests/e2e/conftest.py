@@ -4,6 +4,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from support.admin import Account
 from support.suite import Suite
 
 
@@ -15,3 +16,9 @@ def suite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Suite]:
         yield running
     finally:
         running.close()
+
+
+@pytest.fixture(scope="module")
+def account(suite: Suite) -> Account:
+    """An account with both feature flags on, through the real admin API."""
+    return Account.create(suite)

@@ -1,0 +1,49 @@
+"""The shortest path a user takes: configure through the admin API, call the data plane."""
+
+from __future__ import annotations
+
+import time
+
+from support.admin import Account
+from support.http import request
+from support.suite import Suite
+
+
+def test_a_public_token_from_an_allowed_origin_passes_the_gateway(
+    suite: Suite, account: Account
+) -> None:
+    ps = account.parent_segment()
+    account.event(ps, "page_view", "shop_db", "page_views")
+    service = account.service(ps, "Web", origins=["https://*.shop.example"])
+    token = account.token(ps, service)
+    reply = request(
+        "POST",
+        suite.data_port,
+        "/public/shop_db/page_views",
+        headers={"wp13n-token": token, "origin": "https://m.shop.example"},
+        body={"td_client_id": "abc"},
+    )
+    # Whatever the offers service answers, the decision let it through with CORS.
+    assert reply.headers.get("access-control-allow-origin") == "https://m.shop.example"
+    refused = request(
+        "POST",
+        suite.data_port,
+        "/public/shop_db/page_views",
+        headers={"wp13n-token": token, "origin": "https://shop.example.evil.com"},
+        body={"td_client_id": "abc"},
+    )
+    assert refused.status == 403
+    assert refused.cors_headers() == {}
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:  # the preflight table list refreshes every 2 s
+        preflight = request(
+            "OPTIONS",
+            suite.data_port,
+            "/public/shop_db/page_views",
+            headers={"origin": "https://m.shop.example", "access-control-request-method": "POST"},
+        )
+        if preflight.status == 204:
+            break
+        time.sleep(0.2)
+    assert preflight.status == 204
+    assert preflight.headers["access-control-allow-origin"] == "https://m.shop.example"
