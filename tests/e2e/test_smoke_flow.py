@@ -47,3 +47,42 @@ def test_a_public_token_from_an_allowed_origin_passes_the_gateway(
         time.sleep(0.2)
     assert preflight.status == 204
     assert preflight.headers["access-control-allow-origin"] == "https://m.shop.example"
+
+
+def test_a_70_kib_event_is_413_json_with_cors(suite: Suite, account: Account) -> None:
+    ps = account.parent_segment("Big bodies")
+    account.event(ps, "page_view", "big_db", "page_views")
+    token = account.token(ps, account.service(ps, "Web", origins=["https://shop.example"]))
+    reply = request(
+        "POST",
+        suite.data_port,
+        "/public/big_db/page_views",
+        headers={"wp13n-token": token, "origin": "https://shop.example"},
+        body={"td_client_id": "abc", "padding": "x" * 70 * 1024},
+    )
+    assert reply.status == 413
+    assert reply.headers["content-type"] == "application/json"
+    assert reply.json()["code"] == 3
+    assert "64 KiB" in reply.json()["message"]
+    # The token and Origin were accepted, so the page may read why it failed.
+    assert reply.headers["access-control-allow-origin"] == "https://shop.example"
+
+
+def test_a_non_json_content_type_is_415_with_cors(suite: Suite, account: Account) -> None:
+    ps = account.parent_segment("Content types")
+    account.event(ps, "page_view", "ct_db", "page_views")
+    token = account.token(ps, account.service(ps, "Web", origins=["https://shop.example"]))
+    reply = request(
+        "POST",
+        suite.data_port,
+        "/public/ct_db/page_views",
+        headers={
+            "wp13n-token": token,
+            "origin": "https://shop.example",
+            "content-type": "text/plain",
+        },
+        body="td_client_id=abc",
+    )
+    assert reply.status == 415
+    assert reply.json()["code"] == 3
+    assert reply.headers["access-control-allow-origin"] == "https://shop.example"
