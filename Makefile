@@ -8,7 +8,7 @@ BUF := .tools/node_modules/.bin/buf
 GEN := services/_gen
 PROTOS := $(shell find protos -name '*.proto' | sort)
 
-.PHONY: up test venv protos check-protos lint typecheck unit bench clean
+.PHONY: up test venv protos check-protos fmt lint bench clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -47,6 +47,11 @@ check-protos: venv $(BUF)
 	$(BUF) lint $(GEN)/p13n.binpb --path p13n
 	git diff --exit-code --stat -- $(GEN) || (echo 'services/_gen is stale: run `make protos` and commit it' >&2; exit 1)
 	test -z "$$(git status --porcelain -- $(GEN))" || (git status --porcelain -- $(GEN); echo 'services/_gen has untracked changes: run `make protos` and commit' >&2; exit 1)
+
+## fmt: format and auto-fix the code.
+fmt: venv
+	$(BIN)/ruff format services gateway tests
+	$(BIN)/ruff check --fix services gateway tests
 
 lint: venv
 	$(BIN)/ruff check services gateway tests

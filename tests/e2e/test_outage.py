@@ -12,13 +12,17 @@ from support.suite import Suite
 def _offers_call(suite: Suite, account: Account, ps: str) -> tuple[int, dict[str, object], float]:
     started = time.monotonic()
     reply = request(
-        "GET", suite.admin_port, f"/v1/parent_segments/{ps}/personalizations",
+        "GET",
+        suite.admin_port,
+        f"/v1/parent_segments/{ps}/personalizations",
         headers={"authorization": f"TD1 {account.api_key}"},
     )
     return reply.status, reply.json(), time.monotonic() - started
 
 
-def test_offers_stopped_is_503_within_a_second_then_recovers(suite: Suite, account: Account) -> None:
+def test_offers_stopped_is_503_within_a_second_then_recovers(
+    suite: Suite, account: Account
+) -> None:
     ps = account.parent_segment("Outage")
     status, _, _ = _offers_call(suite, account, ps)
     assert status != 503
