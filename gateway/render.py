@@ -18,6 +18,8 @@ import yaml
 TEMPLATE = Path(__file__).with_name("envoy.yaml.tmpl")
 _HTTP_OPTIONS_TYPE = "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
 DESCRIPTOR = Path(__file__).resolve().parent.parent / "services" / "_gen" / "p13n.binpb"
+# Where deploy/Dockerfile's `pip install .` puts the descriptor set inside the image.
+KUBERNETES_DESCRIPTOR = Path("/usr/local/lib/python3.11/site-packages/services/_gen/p13n.binpb")
 
 # HTTP status of a local reply → (google.rpc.Code, message override or None).
 # Overrides replace Envoy's terse texts with something a developer can act on.

@@ -30,6 +30,10 @@ def _parser() -> argparse.ArgumentParser:
     flag_set = flag_commands.add_parser("set", help="turn a flag on or off")
     flag_set.add_argument("--account", required=True, help="the account's id")
     flag_set.add_argument("assignment", metavar="FLAG=on|off")
+    gateway = commands.add_parser("gateway-config", help="print the Envoy configuration (JSON)")
+    gateway.add_argument(
+        "--kubernetes", action="store_true", help="listen on 0.0.0.0, reach services by name"
+    )
     return parser
 
 
@@ -47,6 +51,9 @@ def main(argv: list[str] | None = None) -> int:
             return up(settings, demo=args.demo)
         if args.command == "bootstrap":
             return _bootstrap(settings, args)
+        if args.command == "gateway-config":
+            print(_gateway_config(settings, kubernetes=args.kubernetes))
+            return 0
         return _flags(settings, args)
     except P13nError as error:
         print(f"p13n {args.command}: {error.message}", file=sys.stderr)
@@ -73,6 +80,35 @@ def _bootstrap(settings: Settings, args: argparse.Namespace) -> int:
             f"Master API key (shown once, keep it safe): {result['api_key']}"
         )
     return 0
+
+
+def _gateway_config(settings: Settings, *, kubernetes: bool) -> str:
+    from gateway.render import KUBERNETES_DESCRIPTOR, GatewayConfig, Upstream, render
+
+    if kubernetes:
+        return render(
+            GatewayConfig(
+                bind_host="0.0.0.0",
+                data_port=8080,
+                admin_port=8081,
+                envoy_admin_port=9901,
+                auth=Upstream("p13n-auth", 50051),
+                profile=Upstream("p13n-profile", 50052),
+                offers=Upstream("p13n-offers", 50053),
+                descriptor=KUBERNETES_DESCRIPTOR,
+            )
+        )
+    return render(
+        GatewayConfig(
+            bind_host=settings.bind_host,
+            data_port=settings.data_port,
+            admin_port=settings.admin_port,
+            envoy_admin_port=settings.envoy_admin_port,
+            auth=Upstream("127.0.0.1", settings.auth_port),
+            profile=Upstream("127.0.0.1", settings.profile_port),
+            offers=Upstream("127.0.0.1", settings.offers_port),
+        )
+    )
 
 
 def _flags(settings: Settings, args: argparse.Namespace) -> int:

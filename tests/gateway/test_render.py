@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from gateway.render import GatewayConfig, Upstream, build, render
 
@@ -61,3 +62,33 @@ def test_every_listener_runs_ext_authz_before_the_transcoder() -> None:
         assert manager["use_remote_address"] is True
         routes = manager["route_config"]["virtual_hosts"][0]["routes"]
         assert routes[-1]["match"] == {"prefix": "/"}, "a catch-all route keeps ext_authz on"
+
+
+def test_committed_kubernetes_config_is_fresh_and_valid(tmp_path: Path) -> None:
+    root = Path(__file__).resolve().parents[2]
+    p13n = str(Path(sys.executable).with_name("p13n"))
+    rendered = subprocess.run(
+        [p13n, "gateway-config", "--kubernetes"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"P13N_DATA_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"},
+        timeout=60,
+    ).stdout
+    committed = (root / "deploy" / "gateway-config.json").read_text()
+    assert rendered == committed, (
+        "run: p13n gateway-config --kubernetes > deploy/gateway-config.json"
+    )
+
+
+def test_every_service_has_a_deployment_with_probes_and_keys() -> None:
+    root = Path(__file__).resolve().parents[2]
+    for name in ("auth", "profile", "offers"):
+        documents = list(yaml.safe_load_all((root / "deploy" / f"{name}.yaml").read_text()))
+        deployment = next(d for d in documents if d["kind"] == "Deployment")
+        container = deployment["spec"]["template"]["spec"]["containers"][0]
+        assert container["command"] == ["python", "-m", f"services.{name}"]
+        assert "grpc" in container["readinessProbe"]
+        secrets = {e["name"] for e in container["env"] if "valueFrom" in e}
+        assert secrets == {"P13N_INTERNAL_KEY", "P13N_SECRET_KEY"}
+        assert any(d["kind"] == "Service" for d in documents)
