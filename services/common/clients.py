@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import grpc
+from p13n.auth.v1 import identity_pb2
 
 from services.common import identity
 from services.common.server import MAX_MESSAGE_BYTES
@@ -17,11 +18,20 @@ from services.common.server import MAX_MESSAGE_BYTES
 Metadata = tuple[tuple[str, str], ...]
 
 
+# gRPC waits up to two minutes between reconnection attempts by default; calls that must
+# fail fast (no wait_for_ready) would then fail for that long after the callee is back.
+FAST_RECONNECT: tuple[tuple[str, int], ...] = (
+    ("grpc.initial_reconnect_backoff_ms", 100),
+    ("grpc.max_reconnect_backoff_ms", 1000),
+)
+
+
 class Channels:
     """Lazily opened, shared grpc.aio channels keyed by target."""
 
-    def __init__(self) -> None:
+    def __init__(self, options: tuple[tuple[str, int], ...] = ()) -> None:
         self._channels: dict[str, grpc.aio.Channel] = {}
+        self._options = options
 
     def get(self, target: str) -> Any:
         channel = self._channels.get(target)
@@ -31,6 +41,7 @@ class Channels:
                 options=[
                     ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
                     ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+                    *self._options,
                 ],
             )
             self._channels[target] = channel
@@ -51,3 +62,19 @@ def on_behalf_of_caller() -> Metadata:
 def as_service(name: str, key: bytes) -> Metadata:
     """Metadata for a call a service makes on its own behalf."""
     return ((identity.IDENTITY_HEADER, identity.sign(identity.service_identity(name), key)),)
+
+
+def on_behalf_of_caller_as(name: str, key: bytes) -> Metadata:
+    """Metadata forwarding the current caller's identity through an internal-only RPC.
+
+    The caller's identity is re-signed with ``caller_service`` set, so that the callee's
+    internal rule accepts it while still seeing whose request it serves (account, parent
+    segment, token). Without a current caller it is ``as_service(name, key)``.
+    """
+    caller = identity.current.get()
+    if caller is None:
+        return as_service(name, key)
+    forwarded = identity_pb2.Identity()
+    forwarded.CopyFrom(caller)
+    forwarded.caller_service = name
+    return ((identity.IDENTITY_HEADER, identity.sign(forwarded, key)),)

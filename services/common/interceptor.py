@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import grpc
@@ -110,12 +110,18 @@ def _wrap(
 
         return wrapped
 
-    def streaming(behavior: Callable[..., AsyncIterator[Any]]) -> Callable[..., AsyncIterator[Any]]:
-        async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+    def streaming(behavior: Callable[..., Any]) -> Callable[..., Awaitable[None]]:
+        # A streaming handler is an async generator or a coroutine that calls
+        # context.write() itself (the stock Health/Watch); serve both as the latter.
+        async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> None:
             try:
                 await prepare(context)
-                async for response in behavior(request, context):
-                    yield response
+                responses = behavior(request, context)
+                if hasattr(responses, "__aiter__"):
+                    async for response in responses:
+                        await context.write(response)
+                else:
+                    await responses
             except grpc.aio.AbortError:
                 raise
             except Exception as exc:

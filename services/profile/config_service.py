@@ -25,6 +25,8 @@ from services.profile.store import config_changed
 FlagsLookup = Callable[[str], Awaitable[frozenset[str]]]
 # Names the personalizations that reference an attribute/aggregation/segment (offers).
 ReferencesLookup = Callable[..., Awaitable[list[str]]]
+# Records batch segment members (a unit of the group-commit writer); returns how many.
+MembersImport = Callable[[str, api.ImportSegmentMembersRequest], Awaitable[int]]
 
 
 def _account() -> str:
@@ -94,10 +96,17 @@ def _page(rows: list[aiosqlite.Row], size: int) -> tuple[list[aiosqlite.Row], st
 
 
 class ConfigServicer(config_service_pb2_grpc.ConfigServiceServicer):
-    def __init__(self, db: Database, flags: FlagsLookup, references: ReferencesLookup) -> None:
+    def __init__(
+        self,
+        db: Database,
+        flags: FlagsLookup,
+        references: ReferencesLookup,
+        import_members: MembersImport | None = None,
+    ) -> None:
         self._db = db
         self._flags = flags
         self._references = references
+        self._import_members = import_members
 
     # -- parent segments ---------------------------------------------------------------
 
@@ -556,6 +565,14 @@ class ConfigServicer(config_service_pb2_grpc.ConfigServiceServicer):
             await db.execute("DELETE FROM segments WHERE id = ?", (row["id"],))
             await config_changed(db, segment["id"])
         return empty_pb2.Empty()
+
+    async def ImportSegmentMembers(
+        self, request: api.ImportSegmentMembersRequest, context: Any
+    ) -> Any:
+        if self._import_members is None:
+            raise FailedPrecondition("Importing segment members is not available here")
+        imported = await self._import_members(_account(), request)
+        return api.ImportSegmentMembersResponse(imported=imported)
 
     async def _refuse_if_referenced(
         self, parent_segment_id: str, noun: str, name: str, **reference: str

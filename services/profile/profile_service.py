@@ -1,53 +1,231 @@
-"""The profile service's data and internal RPCs: configuration snapshots, event tables.
+"""The profile service's RPCs: Track, profiles, the merge log, imports, configuration snapshots.
 
-Track, profiles, imports and the merge log arrive with the profile issue; until then the
-generated base answers UNIMPLEMENTED for them.
+Handlers stay thin: they decode and check the request, then hand a unit of work to the
+group-commit writer (writes) or read under the store's lock (reads). The transaction logic
+lives in ``tracking`` and ``imports``.
 """
 
 from __future__ import annotations
 
+import functools
+import json
+import time
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+from google.protobuf import timestamp_pb2
+from p13n.auth.v1 import identity_pb2
+from p13n.profile.v1 import profile_pb2, profile_service_pb2_grpc
 from p13n.profile.v1 import profile_service_pb2 as api
-from p13n.profile.v1 import profile_service_pb2_grpc
 
-from services.common.errors import NotFound
-from services.common.storage import Database, fetch_all, fetch_one
-from services.profile.config_service import (
-    attribute_message,
-    event_message,
-    segment_message,
-    stitching_key_message,
-)
+from services.common import identity as identities
+from services.common.errors import InvalidArgument, NotFound, PermissionDenied, Unauthenticated
+from services.common.paging import page_after, page_size
+from services.common.storage import Database, fetch_all
+from services.profile import attributes, events, imports, profiles, tracking
+from services.profile.decoding import refuse_undecodable
+from services.profile.group_commit import GroupCommit
+from services.profile.realtime import ConfigCache, load_realtime_config
+from services.profile.stitching import Identity
+
+_OUTCOMES = {
+    "merge": profile_pb2.MERGE_OUTCOME_MERGED,
+    "refused": profile_pb2.MERGE_OUTCOME_REFUSED,
+}
 
 
-async def load_realtime_config(db: Any, parent_segment_id: str) -> api.RealtimeConfig:
-    """A parent segment's whole configuration, read in one go."""
-    segment_id = int(parent_segment_id) if parent_segment_id.isdigit() else -1
-    row = await fetch_one(db, "SELECT * FROM parent_segments WHERE id = ?", segment_id)
-    if row is None:
-        raise NotFound(f"Parent segment {parent_segment_id!r} not found")
+def caller() -> identity_pb2.Identity:
+    found = identities.current.get()
+    if found is None or not found.account_id:
+        raise Unauthenticated("Credentials are required")
+    return found
 
-    async def children(table: str) -> list[Any]:
-        return await fetch_all(
-            db, f"SELECT * FROM {table} WHERE parent_segment_id = ? ORDER BY id", segment_id
-        )
 
-    return api.RealtimeConfig(
-        version=row["config_version"],
-        parent_segment_id=str(row["id"]),
-        account_id=row["account_id"],
-        primary_key=row["primary_key"],
-        events=[event_message(r) for r in await children("event_definitions")],
-        attributes=[attribute_message(r) for r in await children("attributes")],
-        stitching_keys=[stitching_key_message(r) for r in await children("stitching_keys")],
-        segments=[segment_message(r) for r in await children("segments")],
+def timestamp(seconds: float) -> timestamp_pb2.Timestamp:
+    stamp = timestamp_pb2.Timestamp()
+    # Microseconds: what a double of epoch seconds holds exactly, without float noise.
+    stamp.FromMicroseconds(round(seconds * 1e6))
+    return stamp
+
+
+def _identity(identity: Identity) -> profile_pb2.Identity:
+    return profile_pb2.Identity(
+        key=identity.key, value=identity.value, first_seen=timestamp(identity.first_seen)
     )
 
 
 class ProfileServicer(profile_service_pb2_grpc.ProfileServiceServicer):
-    def __init__(self, db: Database) -> None:
+    def __init__(
+        self,
+        db: Database,
+        writer: GroupCommit,
+        configs: ConfigCache,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self._db = db
+        self._writer = writer
+        self._configs = configs
+        self._clock = clock
+
+    async def Track(self, request: api.TrackRequest, context: Any) -> api.TrackResponse:
+        refuse_undecodable(request)
+        event = events.checked(request.event)
+        now = self._clock()  # the server's receive time; a client `time` is only kept
+        if request.dry_run:
+            async with self._db.reading() as conn:
+                config = await self._configs.get(conn, request.parent_segment_id)
+                decided = await tracking.plan(
+                    conn, config, request.database, request.table, event[0], now
+                )
+            return decided.response
+        work = functools.partial(
+            tracking.track,
+            configs=self._configs,
+            parent_segment_id=request.parent_segment_id,
+            database=request.database,
+            table=request.table,
+            event=event,
+            now=now,
+        )
+        return await self._writer.run(work, remaining=context.time_remaining())
+
+    async def GetProfile(self, request: api.GetProfileRequest, context: Any) -> profile_pb2.Profile:
+        account = caller().account_id
+        async with self._db.reading() as conn:
+            config = await imports.config_for(
+                conn, self._configs, account, request.parent_segment_id
+            )
+            if config.key(request.key) is None:
+                raise InvalidArgument(
+                    f"Key {request.key!r} is not a stitching key of this parent segment",
+                    field="key",
+                )
+            found = await profiles.owner_of(
+                conn, config.parent_segment_id, request.key, request.value
+            )
+            if found is not None:
+                canonical, state, cluster = found.canonical_id, found.state, found.identities
+            else:
+                # A value known only from imports is a profile-to-be: show what it will carry.
+                first_seen = await profiles.batch_first_seen(
+                    conn, config.parent_segment_id, request.key, request.value
+                )
+                if first_seen is None:
+                    raise NotFound(
+                        f"No profile has {request.key} {request.value!r} in parent segment "
+                        f"{config.parent_segment_id}"
+                    )
+                canonical = request.value if request.key == config.primary_key else None
+                state, cluster = (
+                    attributes.ProfileState(),
+                    (Identity(request.key, request.value, first_seen),),
+                )
+            batch = await tracking.batch_values(conn, config, cluster)
+        values = attributes.current_values(state, config.specs, self._clock()) | batch.imported
+        return profile_pb2.Profile(
+            canonical_id=canonical or "",
+            identities=[
+                _identity(i) for i in sorted(cluster, key=lambda i: (i.first_seen, i.key, i.value))
+            ],
+            attributes=[
+                profile_pb2.AttributeValue(
+                    name=name, value=events.to_value(values[name]), sensitivity_summary=summary
+                )
+                for name, summary in config.summaries.items()
+                if name in values
+            ],
+            segments=[
+                profile_pb2.SegmentMembership(name=name, sensitivity=sensitivity)  # type: ignore[arg-type]
+                for name, sensitivity in batch.segments
+            ],
+        )
+
+    async def ListMergeLog(
+        self, request: api.ListMergeLogRequest, context: Any
+    ) -> api.ListMergeLogResponse:
+        account = caller().account_id
+        size = page_size(request.page_size)
+        async with self._db.reading() as conn:
+            config = await imports.config_for(
+                conn, self._configs, account, request.parent_segment_id
+            )
+            rows = await profiles.merge_log_page(
+                conn, config.parent_segment_id, page_after(request.page_token), size
+            )
+        return api.ListMergeLogResponse(
+            entries=[
+                profile_pb2.MergeLogEntry(
+                    id=str(row["id"]),
+                    time=timestamp(row["time"]),
+                    outcome=_OUTCOMES.get(row["outcome"], profile_pb2.MERGE_OUTCOME_UNSPECIFIED),
+                    surviving_profile=row["surviving_profile"],
+                    absorbed_profiles=json.loads(row["absorbed_profiles"]),
+                    linking_values=[
+                        _identity(Identity(k, v, t))
+                        for k, v, t in json.loads(row["linking_values"])
+                    ],
+                    reason=row["reason"],
+                )
+                for row in rows[:size]
+            ],
+            next_page_token=str(rows[size - 1]["id"]) if len(rows) > size else "",
+        )
+
+    async def ImportAttributes(
+        self, request: api.ImportAttributesRequest, context: Any
+    ) -> api.ImportAttributesResponse:
+        refuse_undecodable(request)
+        work = functools.partial(
+            imports.import_attributes,
+            configs=self._configs,
+            account_id=caller().account_id,
+            parent_segment_id=request.parent_segment_id,
+            key_name=request.key,
+            records=request.records,
+            now=self._clock(),
+        )
+        return api.ImportAttributesResponse(imported=await self._writer.run(work))
+
+    async def StreamImportAttributes(
+        self, request_iterator: AsyncIterator[api.StreamImportAttributesRequest], context: Any
+    ) -> AsyncIterator[api.StreamImportAttributesResponse]:
+        """Each chunk is validated and committed on its own, then reported: a failed chunk
+        stops the stream with an error naming the record, and what was reported stays."""
+        who = caller()
+        # Reached directly with an API key (client streaming cannot pass the JSON gateway),
+        # so the role is checked here: a write-only key may send events, not import data.
+        if who.role < identity_pb2.ROLE_EDITOR:
+            raise PermissionDenied(reason="ROLE_TOO_LOW")
+        target: tuple[str, str] | None = None
+        total = 0
+        async for chunk in request_iterator:
+            refuse_undecodable(chunk)
+            named = (chunk.parent_segment_id, chunk.key)
+            if target is None:
+                if not all(named):
+                    raise InvalidArgument(
+                        "The first chunk must name parent_segment_id and key", field="key"
+                    )
+                target = named
+            elif any(named) and named != target:
+                raise InvalidArgument(
+                    "Every chunk must name the first chunk's parent segment and key, or neither",
+                    field="key",
+                )
+            work = functools.partial(
+                imports.import_attributes,
+                configs=self._configs,
+                account_id=who.account_id,
+                parent_segment_id=target[0],
+                key_name=target[1],
+                records=chunk.records,
+                now=self._clock(),
+                first_index=total,
+            )
+            total += await self._writer.run(work)
+            yield api.StreamImportAttributesResponse(imported=total)
+        if target is None:
+            yield api.StreamImportAttributesResponse(imported=0)
 
     async def GetRealtimeConfig(
         self, request: api.GetRealtimeConfigRequest, context: Any

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Awaitable, Callable, Sequence
 
@@ -12,6 +13,7 @@ from p13n.offers.v1 import (
     personalization_config_service_pb2_grpc,
 )
 from p13n.profile.v1 import (
+    config_service_pb2,
     config_service_pb2_grpc,
     ingest_service_pb2_grpc,
     profile_service_pb2_grpc,
@@ -23,8 +25,13 @@ from services.common.config import Settings
 from services.common.errors import Unavailable
 from services.common.main import run_service
 from services.common.server import Registration, RunningServer, start_server
-from services.profile.config_service import ConfigServicer
+from services.common.storage import Database
+from services.profile import decoding, imports
+from services.profile.config_service import ConfigServicer, FlagsLookup, ReferencesLookup
+from services.profile.group_commit import GroupCommit
+from services.profile.ingest_service import IngestServicer, direct_authenticator
 from services.profile.profile_service import ProfileServicer
+from services.profile.realtime import ConfigCache
 from services.profile.store import open_store
 
 FLAGS_TTL_SECONDS = 2.0
@@ -47,7 +54,9 @@ RULES: dict[str, Access] = {
     f"/{PROFILE}/GetProfile": Access.VIEWER,
     f"/{PROFILE}/ListMergeLog": Access.VIEWER,
     f"/{PROFILE}/ImportAttributes": Access.EDITOR,
-    f"/{PROFILE}/StreamImportAttributes": Access.EDITOR,
+    # Client streaming cannot pass the JSON gateway, so the CLI calls it directly with an
+    # API key, authenticated like a direct ingest call; the handler then requires EDITOR.
+    f"/{PROFILE}/StreamImportAttributes": Access.DATA,
     f"/{PROFILE}/Track": Access.INTERNAL,
     f"/{PROFILE}/GetRealtimeConfig": Access.INTERNAL,
     f"/{PROFILE}/ListEventTables": Access.INTERNAL,
@@ -62,6 +71,9 @@ async def create_server(
 ) -> tuple[RunningServer, Callable[[], Awaitable[None]]]:
     """Starts the profile service; returns it and a function that releases its resources."""
     db = await open_store(settings.data_dir)
+    writer = GroupCommit(db)
+    writer.start()
+    configs = ConfigCache()
     channels = Channels()
     auth = internal_service_pb2_grpc.InternalAuthServiceStub(channels.get(settings.auth_target))
     offers = personalization_config_service_pb2_grpc.PersonalizationConfigServiceStub(
@@ -101,37 +113,70 @@ async def create_server(
             ) from None
         return list(reply.personalization_names)
 
-    registrations = [
-        Registration(
-            config_service_pb2_grpc.add_ConfigServiceServicer_to_server,
-            ConfigServicer(db, flags_of, references),
-            CONFIG,
-        ),
-        Registration(
-            profile_service_pb2_grpc.add_ProfileServiceServicer_to_server,
-            ProfileServicer(db),
-            PROFILE,
-        ),
-        Registration(
-            ingest_service_pb2_grpc.add_IngestServiceServicer_to_server,
-            ingest_service_pb2_grpc.IngestServiceServicer(),
-            INGEST,
-        ),
-    ]
-    running = await start_server(
-        registrations,
-        host=settings.bind_host,
-        port=settings.profile_port if port is None else port,
-        key=settings.internal_key,
-        rules=RULES,
-        extra_interceptors=extra_interceptors,
-    )
+    registrations = servicers(db, writer, configs, flags_of, references)
+    try:
+        running = await start_server(
+            registrations,
+            host=settings.bind_host,
+            port=settings.profile_port if port is None else port,
+            key=settings.internal_key,
+            rules=RULES,
+            direct=direct_authenticator(auth, settings.internal_key),
+            extra_interceptors=extra_interceptors,
+        )
+    except BaseException:
+        await writer.close()
+        await db.close()
+        raise
 
     async def close() -> None:
+        # The server has stopped taking calls; let the writer finish its batch first.
+        await writer.close()
         await channels.close()
         await db.close()
 
     return running, close
+
+
+def servicers(
+    db: Database,
+    writer: GroupCommit,
+    configs: ConfigCache,
+    flags_of: FlagsLookup,
+    references: ReferencesLookup,
+    clock: Callable[[], float] = time.time,
+) -> list[Registration]:
+    """The three servicers over one store; tests pass their own collaborators and clock."""
+
+    async def import_members(
+        account_id: str, request: config_service_pb2.ImportSegmentMembersRequest
+    ) -> int:
+        work = functools.partial(
+            imports.import_members,
+            configs=configs,
+            account_id=account_id,
+            request=request,
+            now=clock(),
+        )
+        return await writer.run(work)
+
+    return [
+        Registration(
+            config_service_pb2_grpc.add_ConfigServiceServicer_to_server,
+            ConfigServicer(db, flags_of, references, import_members),
+            CONFIG,
+        ),
+        Registration(
+            decoding.register(profile_service_pb2_grpc.add_ProfileServiceServicer_to_server),
+            ProfileServicer(db, writer, configs, clock),
+            PROFILE,
+        ),
+        Registration(
+            decoding.register(ingest_service_pb2_grpc.add_IngestServiceServicer_to_server),
+            IngestServicer(writer, configs, clock),
+            INGEST,
+        ),
+    ]
 
 
 def main() -> None:

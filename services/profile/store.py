@@ -3,7 +3,8 @@
 Configuration changes bump the parent segment's ``config_version`` (callers cache what they
 derive from a configuration per version) and the global ``generation`` (the auth service's
 preflight table list). Events of every ``db.table`` share one physical table, indexed by
-``(database, table_name)``: a table is a name that event definitions refer to, not DDL.
+``(account_id, database, table_name)``: a table is a name that event definitions refer to,
+not DDL, and two accounts may both have a ``shop_db.page_views``.
 """
 
 from __future__ import annotations
@@ -65,6 +66,74 @@ MIGRATIONS = [
       value INTEGER NOT NULL
     );
     INSERT INTO generation (id, value) VALUES (1, 0)
+    """,
+    # 2: the data path. Identities, imported values and memberships are keyed by
+    # (parent segment, key, value) so that one indexed probe answers "who owns this value";
+    # imported values and memberships are not attached to profiles but joined through the
+    # profile's identities when it is read, so merges never have to move them.
+    """
+    CREATE TABLE events (
+      id INTEGER PRIMARY KEY,
+      account_id TEXT NOT NULL,
+      database TEXT NOT NULL,
+      table_name TEXT NOT NULL,
+      time REAL NOT NULL,
+      client_time TEXT,
+      body TEXT NOT NULL
+    );
+    CREATE INDEX events_by_table ON events (account_id, database, table_name, id);
+    CREATE TABLE profiles (
+      id INTEGER PRIMARY KEY,
+      parent_segment_id INTEGER NOT NULL REFERENCES parent_segments(id) ON DELETE CASCADE,
+      canonical_id TEXT,
+      cluster_size INTEGER NOT NULL,
+      state TEXT NOT NULL,
+      update_time REAL NOT NULL
+    );
+    CREATE INDEX profiles_by_segment ON profiles (parent_segment_id);
+    CREATE TABLE identities (
+      parent_segment_id INTEGER NOT NULL REFERENCES parent_segments(id) ON DELETE CASCADE,
+      key TEXT NOT NULL,
+      value TEXT NOT NULL,
+      profile_id INTEGER NOT NULL REFERENCES profiles(id) ON DELETE CASCADE,
+      first_seen REAL NOT NULL,
+      PRIMARY KEY (parent_segment_id, key, value)
+    ) WITHOUT ROWID;
+    CREATE INDEX identities_by_profile ON identities (profile_id);
+    CREATE TABLE imported_values (
+      parent_segment_id INTEGER NOT NULL REFERENCES parent_segments(id) ON DELETE CASCADE,
+      key TEXT NOT NULL,
+      value TEXT NOT NULL,
+      attributes TEXT NOT NULL,
+      update_time REAL NOT NULL,
+      PRIMARY KEY (parent_segment_id, key, value)
+    ) WITHOUT ROWID;
+    CREATE TABLE segment_members (
+      parent_segment_id INTEGER NOT NULL REFERENCES parent_segments(id) ON DELETE CASCADE,
+      key TEXT NOT NULL,
+      value TEXT NOT NULL,
+      segment_id INTEGER NOT NULL REFERENCES segments(id) ON DELETE CASCADE,
+      add_time REAL NOT NULL,
+      PRIMARY KEY (parent_segment_id, key, value, segment_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX segment_members_by_segment ON segment_members (segment_id);
+    CREATE TABLE merge_log (
+      id INTEGER PRIMARY KEY,
+      parent_segment_id INTEGER NOT NULL REFERENCES parent_segments(id) ON DELETE CASCADE,
+      time REAL NOT NULL,
+      outcome TEXT NOT NULL,
+      surviving_profile TEXT NOT NULL,
+      absorbed_profiles TEXT NOT NULL,
+      linking_values TEXT NOT NULL,
+      reason TEXT NOT NULL
+    );
+    CREATE INDEX merge_log_by_segment ON merge_log (parent_segment_id, id);
+    CREATE TABLE skipped_values (
+      parent_segment_id INTEGER NOT NULL REFERENCES parent_segments(id) ON DELETE CASCADE,
+      attribute TEXT NOT NULL,
+      count INTEGER NOT NULL,
+      PRIMARY KEY (parent_segment_id, attribute)
+    ) WITHOUT ROWID
     """,
 ]
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import grpc
 import pytest
 from google.rpc import error_details_pb2, status_pb2
-from grpc_health.v1 import health_pb2
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 from p13n.auth.v1 import identity_pb2, identity_service_pb2, identity_service_pb2_grpc
 from support.ports import free_port, is_open
 
@@ -177,3 +177,12 @@ def test_a_bad_setting_stops_a_service_with_a_clear_message(tmp_path: Path) -> N
     )
     assert result.returncode == 2
     assert "P13N_AUTH_PORT='http' is not a port number" in result.stderr
+
+
+async def test_health_watch_streams_through_the_interceptor(server: RunningServer) -> None:
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        call = stub.Watch(health_pb2.HealthCheckRequest(service=NAME))
+        first = await call.read()
+        call.cancel()
+    assert first.status == health_pb2.HealthCheckResponse.SERVING

@@ -30,15 +30,18 @@ def request(
     body: bytes | str | dict[str, Any] | list[Any] | None = None,
     host: str = "127.0.0.1",
     timeout: float = 10.0,
+    source: str | None = None,
 ) -> Response:
-    """Sends one request on a fresh connection."""
+    """Sends one request on a fresh connection (from the local address ``source``, if given)."""
     if isinstance(body, (dict, list)):
         body = json.dumps(body)
     if isinstance(body, str):
         body = body.encode()
     all_headers = {"content-type": "application/json"} if body is not None else {}
     all_headers.update(headers or {})
-    connection = http.client.HTTPConnection(host, port, timeout=timeout)
+    connection = http.client.HTTPConnection(
+        host, port, timeout=timeout, source_address=(source, 0) if source else None
+    )
     try:
         connection.request(method, path, body=body, headers=all_headers)
         reply = connection.getresponse()

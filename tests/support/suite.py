@@ -69,8 +69,8 @@ def suite_env(data_dir: Path) -> dict[str, str]:
 class Suite:
     """Start with ``start()``; ``close()`` stops everything."""
 
-    def __init__(self, data_dir: Path) -> None:
-        self.env = suite_env(data_dir)
+    def __init__(self, data_dir: Path, env: dict[str, str] | None = None) -> None:
+        self.env = suite_env(data_dir) | (env or {})
         self.settings = Settings.from_env(self.env)
         self.recorders = {name: Recorder() for name in CREATORS}
         self._servers: dict[str, tuple[RunningServer, Callable[[], Awaitable[None]]]] = {}

@@ -1,0 +1,158 @@
+"""Group commit: concurrent writers share one transaction, and so one fsync.
+
+With ``synchronous=FULL`` every COMMIT waits for the disk. Committing each event alone would
+cap throughput at the disk's fsync rate, so one writer task takes every unit of work that is
+waiting, runs them one after another inside a single ``BEGIN IMMEDIATE … COMMIT`` and only
+then resolves their futures: a caller is answered only once its writes are durable.
+
+A batch forms by itself: while one batch commits, new units queue up and become the next
+batch, so there is no timer and an idle service commits a lone unit at once.
+
+Each unit runs inside its own SAVEPOINT. A unit that raises (a refused event, an unexpected
+error) is rolled back to its savepoint and fails alone; the others in the batch still
+commit. If COMMIT itself fails, every unit of the batch fails: nothing of it was written.
+
+Units run one at a time, in arrival order, on the one connection; so a unit reads what the
+units before it wrote, and a read-modify-write of a profile cannot interleave with another.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sqlite3
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+import aiosqlite
+
+from services.common.errors import Unavailable
+from services.common.storage import Database
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+Work = Callable[[aiosqlite.Connection], Awaitable[T]]
+
+# Bounds how long one transaction holds the write lock (reads wait for it).
+MAX_BATCH = 256
+
+
+@dataclass
+class _Unit(Generic[T]):
+    work: Work[T]
+    future: asyncio.Future[T]
+    deadline: float | None  # loop time after which the caller no longer waits
+
+
+class GroupCommit:
+    """One writer task per database; ``run`` submits a unit and waits until it is durable."""
+
+    def __init__(self, db: Database, max_batch: int = MAX_BATCH) -> None:
+        self._db = db
+        self._max_batch = max_batch
+        self._queue: asyncio.Queue[_Unit[Any]] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+        self.batches = 0  # committed transactions, for tests and logs
+        self.units = 0  # units that took part in them
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._loop(), name="group-commit")
+
+    async def run(self, work: Work[T], remaining: float | None = None) -> T:
+        """Runs ``work`` in the next batch; returns its result once the batch is committed.
+
+        ``remaining`` is the caller's remaining time: a unit still queued when it has passed is
+        dropped, because nobody would read its answer. (A unit already running when its
+        caller goes away still commits; the caller then simply was not told.)
+        """
+        if self._task is None or self._task.done():
+            raise Unavailable("The profile store is not accepting writes; retry shortly")
+        loop = asyncio.get_running_loop()
+        deadline = None if remaining is None else loop.time() + remaining
+        unit: _Unit[T] = _Unit(work, loop.create_future(), deadline)
+        self._queue.put_nowait(unit)
+        # Cancelling the caller (client gone, deadline) cancels the future: the writer skips it.
+        return await unit.future
+
+    async def close(self) -> None:
+        """Stops the writer after its current batch; units still queued fail."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        queued = []
+        while not self._queue.empty():
+            queued.append(self._queue.get_nowait())
+        _fail(queued, Unavailable("The profile service is shutting down"))
+
+    async def _loop(self) -> None:
+        while True:
+            batch = [await self._queue.get()]
+            while len(batch) < self._max_batch and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            try:
+                await self._commit(batch)
+            except asyncio.CancelledError:
+                _fail(batch, Unavailable("The profile service is shutting down"))
+                raise
+            except Exception as exc:  # the writer must outlive any one batch
+                log.exception("group commit failed")
+                _fail(batch, exc)
+
+    async def _commit(self, batch: list[_Unit[Any]]) -> None:
+        now = asyncio.get_running_loop().time()
+        live = []
+        for unit in batch:
+            if unit.deadline is not None and now > unit.deadline:
+                unit.future.cancel()
+            if not unit.future.done():
+                live.append(unit)
+        if not live:
+            return
+        outcomes: list[tuple[bool, Any]] = []
+        try:
+            async with self._db.transaction() as conn:
+                for unit in live:
+                    outcomes.append(await _run_unit(conn, unit))
+        except Exception as exc:  # COMMIT (or BEGIN) failed: nothing of the batch is written
+            log.exception("group commit of %s units failed", len(live))
+            busy = isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc)
+            _fail(live, Unavailable("The profile store is busy; retry shortly") if busy else exc)
+            await self._recover()
+            return
+        self.batches += 1
+        self.units += len(live)
+        for unit, (ok, value) in zip(live, outcomes, strict=True):
+            if unit.future.done():  # the caller left while the batch ran
+                continue
+            if ok:
+                unit.future.set_result(value)
+            else:
+                unit.future.set_exception(value)
+
+    async def _recover(self) -> None:
+        # A failed COMMIT can leave the transaction open; the next BEGIN would then fail too.
+        async with self._db.reading() as conn:
+            if conn.in_transaction:
+                await conn.execute("ROLLBACK")
+
+
+def _fail(units: list[_Unit[Any]], exc: BaseException) -> None:
+    for unit in units:
+        if not unit.future.done():
+            unit.future.set_exception(exc)
+
+
+async def _run_unit(conn: aiosqlite.Connection, unit: _Unit[Any]) -> tuple[bool, Any]:
+    await conn.execute("SAVEPOINT unit")
+    try:
+        value = await unit.work(conn)
+    except Exception as exc:
+        await conn.execute("ROLLBACK TO unit")
+        await conn.execute("RELEASE unit")
+        return False, exc
+    await conn.execute("RELEASE unit")
+    return True, value

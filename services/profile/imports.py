@@ -1,0 +1,187 @@
+"""Batch data: imported attribute values and batch segment members, keyed by key values.
+
+Both are stored per (stitching key, value) and joined through a profile's identities when it
+is read, so they apply at once, to a profile that already exists or to one that appears
+later, and survive merges untouched. A value must be one the key would accept from an
+event (its regex and exclusions), and the key must be usable on the real-time path (not
+``workflow_only``): otherwise no real-time profile could ever carry it.
+
+Imported values: only attributes of type IMPORTED; each value a string, number, boolean or
+null (null clears it), at most 500 bytes. Re-importing a value replaces the attributes it
+names and keeps the others. A request is validated whole before anything is written.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import aiosqlite
+from p13n.profile.v1 import config_service_pb2
+from p13n.profile.v1 import profile_service_pb2 as api
+
+from services.common.errors import InvalidArgument, NotFound
+from services.profile import attributes, events
+from services.profile.realtime import Config, ConfigCache
+from services.profile.stitching import StitchingKey, identity_value
+
+
+@dataclass(frozen=True)
+class Row:
+    """One validated import record: a key value and its attributes (None clears one)."""
+
+    value: str
+    attributes: dict[str, object]
+
+
+async def config_for(
+    conn: aiosqlite.Connection, configs: ConfigCache, account_id: str, parent_segment_id: str
+) -> Config:
+    """The parent segment's configuration, NotFound unless it belongs to the caller's account."""
+    try:
+        config = await configs.get(conn, parent_segment_id)
+    except NotFound:
+        config = None
+    if config is None or config.account_id != account_id:
+        raise NotFound(f"Parent segment {parent_segment_id!r} not found")
+    return config
+
+
+def import_key(config: Config, name: str) -> StitchingKey:
+    key = config.key(name)
+    if key is None:
+        known = ", ".join(k.name for k in config.keys)
+        raise InvalidArgument(
+            f"Key {name!r} is not a stitching key of this parent segment (keys: {known})",
+            reason="UNKNOWN_KEY",
+            field="key",
+        )
+    if key.workflow_only:
+        raise InvalidArgument(
+            f"Key {name!r} is workflow-only: real-time profiles never carry its values, so "
+            "import by a key that events use",
+            reason="WORKFLOW_ONLY_KEY",
+            field="key",
+        )
+    return key
+
+
+def key_value(key: StitchingKey, raw: str, where: str) -> str:
+    value = identity_value(raw)
+    if value is None or not key.accepts(value):
+        raise InvalidArgument(
+            f"{where}: {raw[:100]!r} is not a usable value of key {key.name!r} "
+            "(blank, over 500 bytes, not matching its regex, or excluded)",
+            reason="BAD_KEY_VALUE",
+            field=where,
+        )
+    return value
+
+
+def validate_records(
+    config: Config, key: StitchingKey, records: Iterable[api.ImportRecord], first_index: int = 0
+) -> list[Row]:
+    """Validated rows; InvalidArgument names the first bad record (counted from
+    ``first_index``, so a streamed import names the record's place in the whole file)."""
+    rows = []
+    imported = set(config.imported)
+    for index, record in enumerate(records, start=first_index):
+        where = f"records[{index}]"
+        value = key_value(key, record.value, f"{where}.value")
+        try:
+            given = events.decode(record.attributes)
+        except events.EventError as error:
+            raise InvalidArgument(f"{where}.attributes: {error}", field=where) from None
+        checked: dict[str, object] = {}
+        for name, raw in given.items():
+            field = f"{where}.attributes.{name}"
+            if name not in imported:
+                raise InvalidArgument(
+                    f"{field}: {name!r} is not an IMPORTED attribute of this parent segment; "
+                    "only imported attributes can be loaded",
+                    reason="NOT_IMPORTED_ATTRIBUTE",
+                    field=field,
+                )
+            checked[name] = _imported_value(raw, field)
+        rows.append(Row(value, checked))
+    return rows
+
+
+def _imported_value(raw: object, field: str) -> object:
+    if raw is None:
+        return None
+    value = attributes.scalar(raw)
+    if value is None:
+        raise InvalidArgument(
+            f"{field}: an imported value is a string, number, boolean or null",
+            reason="BAD_IMPORTED_VALUE",
+            field=field,
+        )
+    if len(events.encode_value(value).encode("utf-8")) > attributes.MAX_VALUE_BYTES:
+        raise InvalidArgument(
+            f"{field}: the value is over {attributes.MAX_VALUE_BYTES} bytes",
+            reason="VALUE_TOO_LARGE",
+            field=field,
+        )
+    return value
+
+
+async def write_attributes(
+    conn: aiosqlite.Connection, config: Config, key: str, rows: Sequence[Row], now: float
+) -> None:
+    # json_patch merges the new attributes into what is there, and a null removes one (a
+    # first import may store a null: it reads as no value).
+    await conn.executemany(
+        "INSERT INTO imported_values (parent_segment_id, key, value, attributes, update_time) "
+        "VALUES (?, ?, ?, ?, ?) "
+        "ON CONFLICT (parent_segment_id, key, value) DO UPDATE SET "
+        "attributes = json_patch(attributes, excluded.attributes), "
+        "update_time = excluded.update_time",
+        [
+            (config.parent_segment_id, key, row.value, json.dumps(row.attributes), now)
+            for row in rows
+        ],
+    )
+
+
+async def import_attributes(
+    conn: aiosqlite.Connection,
+    configs: ConfigCache,
+    account_id: str,
+    parent_segment_id: str,
+    key_name: str,
+    records: Sequence[api.ImportRecord],
+    now: float,
+    first_index: int = 0,
+) -> int:
+    """One import request (or one streamed chunk) as a unit of the writer."""
+    config = await config_for(conn, configs, account_id, parent_segment_id)
+    key = import_key(config, key_name)
+    rows = validate_records(config, key, records, first_index)
+    await write_attributes(conn, config, key.name, rows, now)
+    return len(rows)
+
+
+async def import_members(
+    conn: aiosqlite.Connection,
+    configs: ConfigCache,
+    account_id: str,
+    request: config_service_pb2.ImportSegmentMembersRequest,
+    now: float,
+) -> int:
+    """ImportSegmentMembers as a unit of the writer; returns the distinct values recorded."""
+    config = await config_for(conn, configs, account_id, request.parent_segment_id)
+    segment_id = int(request.segment_id) if request.segment_id.isdigit() else -1
+    if segment_id not in config.segments:
+        raise NotFound(
+            f"Segment {request.segment_id!r} not found in parent segment {config.parent_segment_id}"
+        )
+    key = import_key(config, request.key)
+    values = {key_value(key, raw, f"values[{i}]") for i, raw in enumerate(request.values)}
+    await conn.executemany(
+        "INSERT OR IGNORE INTO segment_members "
+        "(parent_segment_id, key, value, segment_id, add_time) VALUES (?, ?, ?, ?, ?)",
+        [(config.parent_segment_id, key.name, value, segment_id, now) for value in values],
+    )
+    return len(values)

@@ -1,0 +1,121 @@
+"""The Ingest API: 1 to 500 events for one table, all or nothing, answered once durable.
+
+Through the gateway the caller is the API key's signed identity; a direct gRPC caller is
+authenticated by the auth service (``direct_authenticator``). Records are decoded and
+checked before the transaction (JSON object, nesting, 1 MiB each); that every record has a
+usable identifier in every parent segment it goes to is checked inside it, against the
+configuration of that moment, before anything is written.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import grpc
+from p13n.auth.v1 import identity_pb2, internal_service_pb2, internal_service_pb2_grpc
+from p13n.profile.v1 import ingest_service_pb2 as api
+from p13n.profile.v1 import ingest_service_pb2_grpc
+
+from services.common import identity as identities
+from services.common.access import DirectAuthenticator
+from services.common.clients import as_service
+from services.common.errors import (
+    InvalidArgument,
+    P13nError,
+    PermissionDenied,
+    Unauthenticated,
+    Unavailable,
+)
+from services.profile import config_rules, events, tracking
+from services.profile.decoding import refuse_undecodable
+from services.profile.group_commit import GroupCommit
+from services.profile.realtime import ConfigCache
+
+MAX_RECORDS = 500
+
+
+class IngestServicer(ingest_service_pb2_grpc.IngestServiceServicer):
+    def __init__(
+        self, writer: GroupCommit, configs: ConfigCache, clock: Callable[[], float] = time.time
+    ) -> None:
+        self._writer = writer
+        self._configs = configs
+        self._clock = clock
+
+    async def IngestRecords(
+        self, request: api.IngestRecordsRequest, context: Any
+    ) -> api.IngestRecordsResponse:
+        caller = identities.current.get()
+        if caller is None or not caller.api_key_type or not caller.account_id:
+            raise PermissionDenied(
+                "The Ingest API takes an API key: Authorization: TD1 <API key>",
+                reason="API_KEY_REQUIRED",
+            )
+        refuse_undecodable(request)
+        config_rules.check_table_name("Database", request.database, "database")
+        config_rules.check_table_name("Table", request.table, "table")
+        count = len(request.records)
+        if not 1 <= count <= MAX_RECORDS:
+            raise InvalidArgument(
+                f"A request carries 1 to {MAX_RECORDS} records (got {count}); split larger batches",
+                reason="RECORD_COUNT",
+                field="records",
+            )
+        records = [
+            events.checked(record, f"records[{index}]")
+            for index, record in enumerate(request.records)
+        ]
+        work = functools.partial(
+            tracking.ingest,
+            configs=self._configs,
+            account_id=caller.account_id,
+            database=request.database,
+            table=request.table,
+            records=records,
+            now=self._clock(),
+        )
+        received = await self._writer.run(work, remaining=context.time_remaining())
+        return api.IngestRecordsResponse(received=received)
+
+
+def direct_authenticator(
+    auth: internal_service_pb2_grpc.InternalAuthServiceStub, key: bytes
+) -> DirectAuthenticator:
+    """Authenticates a direct (not gateway) call by asking the auth service, as Envoy does."""
+
+    async def authenticate(
+        metadata: Mapping[str, str], peer_ip: str, method: str
+    ) -> identity_pb2.Identity:
+        authorization = metadata.get("authorization", "")
+        if not authorization:
+            raise Unauthenticated(
+                "Missing authorization metadata: expected TD1 <API key>", reason="NO_CREDENTIALS"
+            )
+        try:
+            reply = await auth.AuthenticateCall(
+                internal_service_pb2.AuthenticateCallRequest(
+                    kind=internal_service_pb2.CALL_KIND_INGEST,
+                    authorization=authorization,
+                    peer_ip=peer_ip,
+                ),
+                metadata=as_service("profile", key),
+                timeout=2,
+            )
+        except grpc.aio.AioRpcError as error:
+            raise _refusal(error) from None
+        decided: identity_pb2.Identity = reply.identity
+        return decided
+
+    return authenticate
+
+
+def _refusal(error: grpc.aio.AioRpcError) -> P13nError:
+    code = error.code()
+    if code == grpc.StatusCode.UNAUTHENTICATED:
+        return Unauthenticated(error.details() or "Unknown API key", reason="BAD_API_KEY")
+    if code == grpc.StatusCode.PERMISSION_DENIED:
+        return PermissionDenied(reason="CALL_REFUSED")
+    return Unavailable("The auth service cannot answer; retry shortly")

@@ -1,0 +1,262 @@
+"""Profiles in the store: who owns which identity, each profile's state, and the merge log.
+
+Only storage lives here; what to do (stitching decisions, attribute arithmetic) is decided by
+the pure modules and carried out by ``tracking``. Lookups by many (key, value) pairs pass the
+pairs as one JSON parameter and ``CROSS JOIN`` them to the table, which keeps the join order
+"probe the primary key once per pair" for any number of pairs.
+
+Imported values and batch memberships are stored per (key, value), not per profile, and are
+joined through a profile's identities when it is read: a merge unites identities, and with
+them everything imported for any of them, without moving a row.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import aiosqlite
+
+from services.common.storage import fetch_all, fetch_one
+from services.profile.attributes import ProfileState
+from services.profile.stitching import Identity, ProfileIdentities
+
+Pair = tuple[str, str]
+
+_BY_PAIRS = (
+    "FROM json_each(?) AS j CROSS JOIN {table} AS t "
+    "ON t.parent_segment_id = ? AND t.key = j.value ->> 0 AND t.value = j.value ->> 1"
+)
+
+
+@dataclass(frozen=True)
+class StoredProfile:
+    id: int
+    canonical_id: str | None
+    cluster_size: int
+    state: ProfileState
+    identities: tuple[Identity, ...]
+
+    def for_stitching(self) -> ProfileIdentities:
+        return ProfileIdentities(str(self.id), self.identities, self.cluster_size)
+
+    def label(self) -> str:
+        return label(self.canonical_id, self.identities)
+
+
+def label(canonical_id: str | None, identities: Iterable[Identity]) -> str:
+    """How the merge log names a profile: its canonical id, else its oldest identity.
+
+    A profile that never saw a primary-key value has no canonical id; ``key:value`` of its
+    oldest identity still lets support find it (GetProfile by that key and value).
+    """
+    if canonical_id:
+        return canonical_id
+    oldest = min(identities, key=lambda i: (i.first_seen, i.key, i.value), default=None)
+    return f"{oldest.key}:{oldest.value}" if oldest else ""
+
+
+def _pairs(pairs: Iterable[Pair]) -> str:
+    return json.dumps([[key, value] for key, value in pairs])
+
+
+async def owners(
+    conn: aiosqlite.Connection, parent_segment_id: int, pairs: Iterable[Pair]
+) -> list[StoredProfile]:
+    """The profiles owning at least one of ``pairs``."""
+    rows = await fetch_all(
+        conn,
+        "SELECT DISTINCT t.profile_id " + _BY_PAIRS.format(table="identities"),
+        _pairs(pairs),
+        parent_segment_id,
+    )
+    return await load(conn, [int(row[0]) for row in rows])
+
+
+async def owner_of(
+    conn: aiosqlite.Connection, parent_segment_id: int, key: str, value: str
+) -> StoredProfile | None:
+    found = await owners(conn, parent_segment_id, [(key, value)])
+    return found[0] if found else None
+
+
+async def load(conn: aiosqlite.Connection, ids: Sequence[int]) -> list[StoredProfile]:
+    if not ids:
+        return []
+    wanted = json.dumps(list(ids))
+    rows = await fetch_all(
+        conn,
+        "SELECT id, canonical_id, cluster_size, state FROM profiles "
+        "WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id",
+        wanted,
+    )
+    identities: dict[int, list[Identity]] = {}
+    for row in await fetch_all(
+        conn,
+        "SELECT profile_id, key, value, first_seen FROM identities "
+        "WHERE profile_id IN (SELECT value FROM json_each(?))",
+        wanted,
+    ):
+        identities.setdefault(int(row[0]), []).append(Identity(row[1], row[2], float(row[3])))
+    return [
+        StoredProfile(
+            id=int(row[0]),
+            canonical_id=row[1],
+            cluster_size=int(row[2]),
+            state=ProfileState.from_json(json.loads(row[3])),
+            identities=tuple(sorted(identities.get(int(row[0]), ()))),
+        )
+        for row in rows
+    ]
+
+
+async def imported_records(
+    conn: aiosqlite.Connection, parent_segment_id: int, pairs: Iterable[Pair]
+) -> dict[Pair, dict[str, object]]:
+    """Imported attribute values by the (key, value) they were imported for."""
+    rows = await fetch_all(
+        conn,
+        "SELECT t.key, t.value, t.attributes " + _BY_PAIRS.format(table="imported_values"),
+        _pairs(pairs),
+        parent_segment_id,
+    )
+    return {(row[0], row[1]): json.loads(row[2]) for row in rows}
+
+
+async def segment_ids(
+    conn: aiosqlite.Connection, parent_segment_id: int, pairs: Iterable[Pair]
+) -> set[int]:
+    """The batch segments any of ``pairs`` was imported into."""
+    rows = await fetch_all(
+        conn,
+        "SELECT DISTINCT t.segment_id " + _BY_PAIRS.format(table="segment_members"),
+        _pairs(pairs),
+        parent_segment_id,
+    )
+    return {int(row[0]) for row in rows}
+
+
+async def batch_first_seen(
+    conn: aiosqlite.Connection, parent_segment_id: int, key: str, value: str
+) -> float | None:
+    """When a key value was first imported (attributes or membership); None if never."""
+    rows = await fetch_all(
+        conn,
+        "SELECT min(update_time) FROM imported_values "
+        "WHERE parent_segment_id = ? AND key = ? AND value = ? "
+        "UNION ALL SELECT min(add_time) FROM segment_members "
+        "WHERE parent_segment_id = ? AND key = ? AND value = ?",
+        *(parent_segment_id, key, value) * 2,
+    )
+    times = [float(row[0]) for row in rows if row[0] is not None]
+    return min(times) if times else None
+
+
+async def create(
+    conn: aiosqlite.Connection,
+    parent_segment_id: int,
+    canonical_id: str | None,
+    state: ProfileState,
+    now: float,
+) -> int:
+    cursor = await conn.execute(
+        "INSERT INTO profiles (parent_segment_id, canonical_id, cluster_size, state, update_time) "
+        "VALUES (?, ?, 1, ?, ?)",
+        (parent_segment_id, canonical_id, json.dumps(state.to_json()), now),
+    )
+    return int(cursor.lastrowid or 0)
+
+
+async def save(
+    conn: aiosqlite.Connection,
+    profile_id: int,
+    canonical_id: str | None,
+    cluster_size: int,
+    state: ProfileState,
+    now: float,
+) -> None:
+    await conn.execute(
+        "UPDATE profiles SET canonical_id = ?, cluster_size = ?, state = ?, update_time = ? "
+        "WHERE id = ?",
+        (canonical_id, cluster_size, json.dumps(state.to_json()), now, profile_id),
+    )
+
+
+async def absorb(conn: aiosqlite.Connection, survivor: int, absorbed: Sequence[int]) -> None:
+    """Moves the absorbed profiles' identities to the survivor and deletes them."""
+    wanted = json.dumps(list(absorbed))
+    await conn.execute(
+        "UPDATE identities SET profile_id = ? WHERE profile_id IN (SELECT value FROM json_each(?))",
+        (survivor, wanted),
+    )
+    await conn.execute(
+        "DELETE FROM profiles WHERE id IN (SELECT value FROM json_each(?))", (wanted,)
+    )
+
+
+async def attach(
+    conn: aiosqlite.Connection,
+    parent_segment_id: int,
+    profile_id: int,
+    identities: Iterable[Identity],
+) -> None:
+    await conn.executemany(
+        "INSERT INTO identities (parent_segment_id, key, value, profile_id, first_seen) "
+        "VALUES (?, ?, ?, ?, ?)",
+        [(parent_segment_id, i.key, i.value, profile_id, i.first_seen) for i in identities],
+    )
+
+
+async def log_merge(
+    conn: aiosqlite.Connection,
+    parent_segment_id: int,
+    *,
+    time: float,
+    outcome: str,
+    surviving: str,
+    absorbed: Sequence[str],
+    linking: Sequence[Identity],
+    reason: str,
+) -> None:
+    await conn.execute(
+        "INSERT INTO merge_log (parent_segment_id, time, outcome, surviving_profile, "
+        "absorbed_profiles, linking_values, reason) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (
+            parent_segment_id,
+            time,
+            outcome,
+            surviving,
+            json.dumps(list(absorbed)),
+            json.dumps([list(i) for i in linking]),
+            reason,
+        ),
+    )
+
+
+async def merge_log_page(
+    conn: aiosqlite.Connection, parent_segment_id: int, before: int, size: int
+) -> list[aiosqlite.Row]:
+    """Up to ``size + 1`` entries, newest first, with ids below ``before`` (0: from the top)."""
+    return await fetch_all(
+        conn,
+        "SELECT * FROM merge_log WHERE parent_segment_id = ? AND (? = 0 OR id < ?) "
+        "ORDER BY id DESC LIMIT ?",
+        parent_segment_id,
+        before,
+        before,
+        size + 1,
+    )
+
+
+async def count_skipped(conn: aiosqlite.Connection, parent_segment_id: int, attribute: str) -> int:
+    """Counts one value not written for being over 500 bytes; returns the running count."""
+    row = await fetch_one(
+        conn,
+        "INSERT INTO skipped_values (parent_segment_id, attribute, count) VALUES (?, ?, 1) "
+        "ON CONFLICT (parent_segment_id, attribute) DO UPDATE SET count = count + 1 "
+        "RETURNING count",
+        parent_segment_id,
+        attribute,
+    )
+    return int(row[0]) if row else 0

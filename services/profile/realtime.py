@@ -1,0 +1,229 @@
+"""A parent segment's real-time configuration, compiled once per version for the data path.
+
+Every event needs the segment's event definitions (with compiled filter regexes), stitching
+keys and attribute specs. Reading and compiling them per event would dominate the cost of
+an event, so ``ConfigCache`` keeps the compiled form per parent segment and re-reads it only
+when the segment's ``config_version`` moved. The version is read inside the caller's
+transaction, so an event is always handled with the configuration committed at that moment.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import aiosqlite
+from p13n.profile.v1 import profile_service_pb2 as api
+from p13n.profile.v1 import realtime_config_pb2 as pb
+
+from services.common.errors import NotFound
+from services.common.storage import fetch_all, fetch_one
+from services.profile import attributes
+from services.profile.config_service import (
+    attribute_message,
+    event_message,
+    segment_message,
+    stitching_key_message,
+)
+from services.profile.stitching import StitchingKey
+
+
+@dataclass(frozen=True)
+class EventMatcher:
+    """One event definition: its table and its filters, all of which must full-match."""
+
+    name: str
+    database: str
+    table: str
+    filters: tuple[tuple[str, re.Pattern[str]], ...]
+
+    def matches(self, database: str, table: str, event: Mapping[str, object]) -> bool:
+        if (database, table) != (self.database, self.table):
+            return False
+        for field, pattern in self.filters:
+            text = filter_text(event.get(field))
+            if text is None or pattern.fullmatch(text) is None:
+                return False
+        return True
+
+
+@dataclass(frozen=True)
+class Config:
+    """What the data path needs of one parent segment at one ``version``."""
+
+    parent_segment_id: int
+    account_id: str
+    version: int
+    create_time: float
+    primary_key: str
+    events: tuple[EventMatcher, ...]
+    keys: tuple[StitchingKey, ...]
+    specs: tuple[attributes.AttributeSpec, ...]  # SINGLE, LIST and COUNTER, in config order
+    triggers: Mapping[str, tuple[attributes.AttributeSpec, ...]]  # event name -> its specs
+    imported: tuple[str, ...]  # names of the IMPORTED attributes, in config order
+    summaries: Mapping[str, str]  # attribute name -> "Sensitive", "2/3 Sensitive", ...
+    segments: Mapping[int, tuple[str, int]]  # segment id -> (name, Sensitivity)
+
+    @property
+    def tables(self) -> frozenset[tuple[str, str]]:
+        return frozenset((e.database, e.table) for e in self.events)
+
+    def matched(self, database: str, table: str, event: Mapping[str, object]) -> list[str]:
+        return [e.name for e in self.events if e.matches(database, table, event)]
+
+    def triggered(self, matched: list[str]) -> list[attributes.AttributeSpec]:
+        """The attributes that the matched event definitions update, each once."""
+        seen: dict[str, attributes.AttributeSpec] = {}
+        for name in matched:
+            for spec in self.triggers.get(name, ()):
+                seen.setdefault(spec.name, spec)
+        return list(seen.values())
+
+    def key(self, name: str) -> StitchingKey | None:
+        return next((key for key in self.keys if key.name == name), None)
+
+
+def filter_text(raw: object) -> str | None:
+    """The string value a filter regex is matched against; None never matches.
+
+    Strings as they are, numbers as JSON writes them (``42``, ``1.5``), booleans as
+    ``true``/``false``. A missing field, null, an array or an object matches no filter.
+    """
+    if isinstance(raw, bool):
+        return "true" if raw else "false"
+    if isinstance(raw, int | float | str):
+        value = attributes.scalar(raw)
+        return None if value is None else value if isinstance(value, str) else str(value)
+    return None
+
+
+async def load_realtime_config(
+    conn: aiosqlite.Connection, parent_segment_id: str
+) -> api.RealtimeConfig:
+    """A parent segment's whole configuration, read in one go."""
+    segment_id = int(parent_segment_id) if parent_segment_id.isdigit() else -1
+    row = await fetch_one(conn, "SELECT * FROM parent_segments WHERE id = ?", segment_id)
+    if row is None:
+        raise NotFound(f"Parent segment {parent_segment_id!r} not found")
+
+    async def children(table: str) -> list[aiosqlite.Row]:
+        return await fetch_all(
+            conn, f"SELECT * FROM {table} WHERE parent_segment_id = ? ORDER BY id", segment_id
+        )
+
+    return api.RealtimeConfig(
+        version=row["config_version"],
+        parent_segment_id=str(row["id"]),
+        account_id=row["account_id"],
+        primary_key=row["primary_key"],
+        events=[event_message(r) for r in await children("event_definitions")],
+        attributes=[attribute_message(r) for r in await children("attributes")],
+        stitching_keys=[stitching_key_message(r) for r in await children("stitching_keys")],
+        segments=[segment_message(r) for r in await children("segments")],
+    )
+
+
+def compile_config(config: api.RealtimeConfig, create_time: float) -> Config:
+    specs: list[attributes.AttributeSpec] = []
+    triggers: dict[str, list[attributes.AttributeSpec]] = {}
+    imported: list[str] = []
+    for attribute in config.attributes:
+        spec = _spec(attribute)
+        if isinstance(spec, attributes.ImportedSpec):
+            imported.append(spec.name)
+            continue
+        specs.append(spec)
+        triggers.setdefault(attribute.event, []).append(spec)
+    return Config(
+        parent_segment_id=int(config.parent_segment_id),
+        account_id=config.account_id,
+        version=config.version,
+        create_time=create_time,
+        primary_key=config.primary_key,
+        events=tuple(
+            EventMatcher(
+                e.name,
+                e.database,
+                e.table,
+                tuple((f.field, re.compile(f.regex)) for f in e.filters),
+            )
+            for e in config.events
+        ),
+        keys=tuple(
+            StitchingKey(
+                k.name, k.regex or None, frozenset(k.exclusions), workflow_only=k.workflow_only
+            )
+            for k in config.stitching_keys
+        ),
+        specs=tuple(specs),
+        triggers={name: tuple(found) for name, found in triggers.items()},
+        imported=tuple(imported),
+        summaries={a.name: a.sensitivity_summary for a in config.attributes},
+        segments={int(s.id): (s.name, s.sensitivity) for s in config.segments},
+    )
+
+
+def _spec(attribute: pb.Attribute) -> attributes.AttributeSpec:
+    if attribute.type == pb.ATTRIBUTE_TYPE_SINGLE:
+        return attributes.SingleSpec(attribute.name, attribute.field)
+    if attribute.type == pb.ATTRIBUTE_TYPE_LIST:
+        return attributes.ListSpec(
+            attribute.name,
+            tuple(attributes.Aggregation(a.name, a.field) for a in attribute.list.aggregations),
+            attribute.list.max_items,
+            attribute.list.expire_days,
+        )
+    if attribute.type == pb.ATTRIBUTE_TYPE_COUNTER:
+        return attributes.CounterSpec(
+            attribute.name, attribute.counter.window, attribute.counter.sum_field or None
+        )
+    return attributes.ImportedSpec(attribute.name)
+
+
+class ConfigCache:
+    """Compiled configurations by parent segment, valid while their version is unchanged."""
+
+    def __init__(self) -> None:
+        self._configs: dict[int, Config] = {}
+        self._tables: tuple[int, dict[tuple[str, str, str], tuple[int, ...]]] = (-1, {})
+        self.loads = 0  # how often a configuration was read and compiled (tests watch it)
+
+    async def get(self, conn: aiosqlite.Connection, parent_segment_id: str) -> Config:
+        """The segment's current configuration; NotFound when there is no such segment."""
+        segment_id = int(parent_segment_id) if parent_segment_id.isdigit() else -1
+        row = await fetch_one(
+            conn,
+            "SELECT config_version, create_time FROM parent_segments WHERE id = ?",
+            segment_id,
+        )
+        if row is None:
+            raise NotFound(f"Parent segment {parent_segment_id!r} not found")
+        cached = self._configs.get(segment_id)
+        # Ids of deleted segments can be reused; the creation time tells the two apart.
+        if cached and (cached.version, cached.create_time) == (row[0], row[1]):
+            return cached
+        config = compile_config(await load_realtime_config(conn, str(segment_id)), row[1])
+        self._configs[segment_id] = config
+        self.loads += 1
+        return config
+
+    async def segments_with_table(
+        self, conn: aiosqlite.Connection, account_id: str, database: str, table: str
+    ) -> tuple[int, ...]:
+        """The account's parent segments that have ``database.table`` as an event table."""
+        row = await fetch_one(conn, "SELECT value FROM generation WHERE id = 1")
+        generation = int(row[0]) if row else 0
+        if self._tables[0] != generation:
+            rows = await fetch_all(
+                conn,
+                "SELECT DISTINCT p.account_id, e.database, e.table_name, p.id "
+                "FROM event_definitions e JOIN parent_segments p ON p.id = e.parent_segment_id "
+                "ORDER BY p.id",
+            )
+            tables: dict[tuple[str, str, str], tuple[int, ...]] = {}
+            for r in rows:
+                where = (r[0], r[1], r[2])
+                tables[where] = (*tables.get(where, ()), int(r[3]))
+            self._tables = (generation, tables)
+        return self._tables[1].get((account_id, database, table), ())

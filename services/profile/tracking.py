@@ -1,0 +1,241 @@
+"""The Track transaction: store an event, stitch its profile, update attributes, answer.
+
+``plan`` only reads: it resolves the profiles that own the event's identities, asks
+``stitching.plan_stitch`` what to do, merges and applies the event to attribute states in
+memory, and computes the answer. ``carry_out`` then writes exactly what the plan says. A
+dry run (preview) is ``plan`` alone, so it gives the same answer and provably writes
+nothing. Both run inside one transaction of the group-commit writer, after the units queued
+before them, so a plan always starts from every committed (or earlier-in-batch) write and
+concurrent events for one visitor cannot lose an update.
+
+Ingest applies each record exactly as Track does, to every parent segment of the account
+that has the record's table as an event table; the records are all-or-nothing because they
+form one unit of the writer.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import aiosqlite
+from p13n.profile.v1 import profile_service_pb2 as api
+
+from services.common.errors import InvalidArgument, NotFound
+from services.profile import attributes, events, profiles
+from services.profile.realtime import Config, ConfigCache
+from services.profile.stitching import (
+    Identity,
+    Outcome,
+    StitchDecision,
+    imported_values,
+    no_identifier_message,
+    plan_stitch,
+    usable_identities,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What an event does to one parent segment's profiles, decided but not yet written."""
+
+    config: Config
+    decision: StitchDecision
+    involved: dict[str, profiles.StoredProfile]  # the profiles owning the event's identities
+    state: attributes.ProfileState  # the target profile's state after the event
+    identities: tuple[Identity, ...]  # the target profile's identities after the event
+    skipped: tuple[str, ...]  # attributes whose value was over 500 bytes
+    response: api.TrackResponse
+
+
+@dataclass(frozen=True)
+class BatchValues:
+    """A cluster's imported values and batch segments (joined through its identities)."""
+
+    imported: dict[str, object]
+    segments: list[tuple[str, int]]  # (name, Sensitivity), by name
+
+
+async def batch_values(
+    conn: aiosqlite.Connection, config: Config, identities: Sequence[Identity]
+) -> BatchValues:
+    pairs = [(i.key, i.value) for i in identities]
+    records = await profiles.imported_records(conn, config.parent_segment_id, pairs)
+    values = imported_values(identities, records, config.primary_key)
+    segment_ids = await profiles.segment_ids(conn, config.parent_segment_id, pairs)
+    return BatchValues(
+        imported={name: values[name] for name in config.imported if name in values},
+        segments=sorted(config.segments[s] for s in segment_ids if s in config.segments),
+    )
+
+
+def require_identities(
+    config: Config, event: events.Event, where: str = ""
+) -> list[tuple[str, str]]:
+    found = usable_identities(event, config.keys)
+    if not found:
+        message = no_identifier_message(config.keys)
+        raise InvalidArgument(
+            f"{where}: {message}" if where else message, reason="NO_IDENTIFIER", field=where
+        )
+    return found
+
+
+async def plan(
+    conn: aiosqlite.Connection,
+    config: Config,
+    database: str,
+    table: str,
+    event: events.Event,
+    now: float,
+) -> Plan:
+    """Decides what the event does; reads only."""
+    if (database, table) not in config.tables:
+        raise NotFound(
+            f"Table {database}.{table} is not an event table of parent segment "
+            f"{config.parent_segment_id}: create an event definition for it first",
+            reason="UNKNOWN_EVENT_TABLE",
+        )
+    found = require_identities(config, event)
+    owners = await profiles.owners(conn, config.parent_segment_id, found)
+    decision = plan_stitch(found, [p.for_stitching() for p in owners], config.primary_key, now)
+    involved = {str(p.id): p for p in owners}
+    if decision.outcome is Outcome.MERGE:
+        assert decision.survivor is not None
+        merging = [involved[decision.survivor], *(involved[a] for a in decision.absorbed)]
+        base = attributes.merge_states([p.state for p in merging], config.specs)
+        identities = (*(i for p in merging for i in p.identities), *decision.attach)
+    elif decision.target is not None:
+        target = involved[decision.target]
+        base, identities = target.state, (*target.identities, *decision.attach)
+    else:
+        base, identities = attributes.ProfileState(), decision.attach
+    matched = config.matched(database, table, event)
+    applied = attributes.apply_event(base, config.triggered(matched), event, now)
+    batch = await batch_values(conn, config, identities)
+    values = attributes.current_values(applied.state, config.specs, now) | batch.imported
+    response = api.TrackResponse(
+        canonical_id=decision.canonical_id or "",
+        attributes=events.to_struct(values),
+        segments=[name for name, _ in batch.segments],
+        matched_events=matched,
+        config_version=config.version,
+    )
+    return Plan(config, decision, involved, applied.state, identities, applied.skipped, response)
+
+
+async def carry_out(conn: aiosqlite.Connection, plan: Plan, now: float) -> None:
+    """Writes what ``plan`` decided: profile, identities, merge log, skip counts."""
+    decision, segment = plan.decision, plan.config.parent_segment_id
+    if decision.outcome is Outcome.MERGE:
+        assert decision.survivor is not None
+        await profiles.absorb(conn, int(decision.survivor), [int(a) for a in decision.absorbed])
+    if decision.target is None:
+        target = await profiles.create(conn, segment, decision.canonical_id, plan.state, now)
+    else:
+        target = int(decision.target)
+        await profiles.save(
+            conn, target, decision.canonical_id, decision.cluster_size, plan.state, now
+        )
+    await profiles.attach(conn, segment, target, decision.attach)
+    if decision.outcome is not Outcome.NO_MERGE:
+        await _log_merge(conn, plan)
+    for name in plan.skipped:
+        count = await profiles.count_skipped(conn, segment, name)
+        # Name and size only: the value itself may be personal data.
+        log.warning(
+            "parent segment %s attribute %s: a value over %s bytes was not written (%s so far)",
+            segment,
+            name,
+            attributes.MAX_VALUE_BYTES,
+            count,
+        )
+
+
+async def _log_merge(conn: aiosqlite.Connection, plan: Plan) -> None:
+    decision = plan.decision
+    receiver = profiles.label(decision.canonical_id, plan.identities)
+    if decision.outcome is Outcome.MERGE:
+        others = list(decision.absorbed)
+    else:  # refused: every profile the event linked, other than the one it went to
+        linked = [decision.survivor, *decision.absorbed]
+        others = [p for p in linked if p is not None and p != decision.target]
+    known = {(i.key, i.value): i for i in plan.identities}
+    for profile in plan.involved.values():
+        known.update({(i.key, i.value): i for i in profile.identities})
+    linking = [known.get(pair, Identity(*pair, decision.time)) for pair in decision.linking]
+    await profiles.log_merge(
+        conn,
+        plan.config.parent_segment_id,
+        time=decision.time,
+        outcome=decision.outcome.value,
+        surviving=receiver,
+        absorbed=[plan.involved[p].label() for p in others],
+        linking=linking,
+        reason=decision.reason,
+    )
+
+
+async def store_event(
+    conn: aiosqlite.Connection,
+    account_id: str,
+    database: str,
+    table: str,
+    now: float,
+    stored: Sequence[tuple[events.Event, str]],
+) -> None:
+    """Appends events (decoded, JSON body) to ``database.table`` at server time ``now``."""
+    await conn.executemany(
+        "INSERT INTO events (account_id, database, table_name, time, client_time, body) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        [(account_id, database, table, now, events.client_time(e), body) for e, body in stored],
+    )
+
+
+async def track(
+    conn: aiosqlite.Connection,
+    configs: ConfigCache,
+    parent_segment_id: str,
+    database: str,
+    table: str,
+    event: tuple[events.Event, str],
+    now: float,
+) -> api.TrackResponse:
+    """One Track call as a unit of the group-commit writer."""
+    config = await configs.get(conn, parent_segment_id)
+    decided = await plan(conn, config, database, table, event[0], now)
+    await store_event(conn, config.account_id, database, table, now, [event])
+    await carry_out(conn, decided, now)
+    return decided.response
+
+
+async def ingest(
+    conn: aiosqlite.Connection,
+    configs: ConfigCache,
+    account_id: str,
+    database: str,
+    table: str,
+    records: Sequence[tuple[events.Event, str]],
+    now: float,
+) -> int:
+    """One IngestRecords call as a unit: every record or none."""
+    segment_ids = await configs.segments_with_table(conn, account_id, database, table)
+    if not segment_ids:
+        raise NotFound(
+            f"Table {database}.{table} is not an event table of any parent segment of this "
+            "account: create an event definition for it first",
+            reason="UNKNOWN_EVENT_TABLE",
+        )
+    configs_used = [await configs.get(conn, str(s)) for s in segment_ids]
+    # Validate every record before writing any, so the error names the first bad record.
+    for index, (event, _) in enumerate(records):
+        for config in configs_used:
+            require_identities(config, event, f"records[{index}]")
+    await store_event(conn, account_id, database, table, now, records)
+    for event, _ in records:
+        for config in configs_used:
+            await carry_out(conn, await plan(conn, config, database, table, event, now), now)
+    return len(records)

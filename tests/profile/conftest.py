@@ -1,0 +1,57 @@
+"""Fixtures: a real profile service per test (see support.profile_harness) and a shop."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from support.profile_harness import Service, running_service
+
+
+@pytest.fixture
+async def service(tmp_path: Path) -> AsyncIterator[Service]:
+    async with running_service(tmp_path) as running:
+        yield running
+
+
+@pytest.fixture
+async def shop(service: Service) -> str:
+    """A parent segment keyed by td_client_id (primary) and user_id, with one attribute of
+    each kind on page views."""
+    ps = await service.parent_segment()
+    await service.key(ps, "user_id", "u[0-9]+", "u0")
+    await service.event(ps, "page_view", "shop_db", "page_views")
+    await service.event(ps, "product_view", "shop_db", "page_views", td_path="/products/.*")
+    await service.attribute(
+        ps,
+        name="views",
+        type="ATTRIBUTE_TYPE_COUNTER",
+        event="page_view",
+        counter={"window": "total"},
+    )
+    await service.attribute(
+        ps,
+        name="last_path",
+        type="ATTRIBUTE_TYPE_SINGLE",
+        event="page_view",
+        field="td_path",
+        sensitivity="SENSITIVITY_NON_SENSITIVE",
+    )
+    await service.attribute(
+        ps,
+        name="recent",
+        type="ATTRIBUTE_TYPE_LIST",
+        event="product_view",
+        list={
+            "max_items": 100,
+            "expire_days": 30,
+            "aggregations": [
+                {"name": "products", "field": "product", "sensitivity": "SENSITIVITY_NON_SENSITIVE"}
+            ],
+        },
+    )
+    await service.attribute(
+        ps, name="tier", type="ATTRIBUTE_TYPE_IMPORTED", sensitivity="SENSITIVITY_SENSITIVE"
+    )
+    return ps

@@ -1,0 +1,166 @@
+"""The group-commit writer over a real SQLite file: shared commits, isolation of failures.
+
+A "gate" unit holds the writer inside a batch until the test opens it, so that the units
+submitted meanwhile are known to form the next batch: no sleeps, no timing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiosqlite
+import pytest
+
+from services.common.storage import Database
+from services.profile.group_commit import GroupCommit
+
+MIGRATIONS = [
+    "CREATE TABLE parent (id INTEGER PRIMARY KEY);"
+    "CREATE TABLE rows (name TEXT PRIMARY KEY, parent INTEGER REFERENCES parent(id))"
+]
+
+
+@pytest.fixture
+async def db(tmp_path: Path) -> AsyncIterator[Database]:
+    database = await Database.open(tmp_path / "x.db", MIGRATIONS)
+    yield database
+    await database.close()
+
+
+@pytest.fixture
+async def writer(db: Database) -> AsyncIterator[GroupCommit]:
+    commit = GroupCommit(db)
+    commit.start()
+    yield commit
+    await commit.close()
+
+
+def committed(path: Path) -> list[str]:
+    """What another connection sees: only committed rows."""
+    with sqlite3.connect(path) as other:
+        return sorted(r[0] for r in other.execute("SELECT name FROM rows"))
+
+
+def insert(name: str, fail: bool = False):  # type: ignore[no-untyped-def]
+    async def work(conn: aiosqlite.Connection) -> str:
+        await conn.execute("INSERT INTO rows (name) VALUES (?)", (name,))
+        if fail:
+            raise ValueError(f"{name} refused")
+        return name
+
+    return work
+
+
+class Gate:
+    """A unit that keeps its batch open until ``open()``."""
+
+    def __init__(self) -> None:
+        self.entered = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def __call__(self, conn: aiosqlite.Connection) -> None:
+        self.entered.set()
+        await self.release.wait()
+
+    def open(self) -> None:
+        self.release.set()
+
+
+async def test_a_result_is_returned_only_once_committed(
+    writer: GroupCommit, tmp_path: Path
+) -> None:
+    for n in range(3):
+        name = await writer.run(insert(f"r{n}"))
+        # Another connection sees the row at the moment its unit returns.
+        assert name in committed(tmp_path / "x.db")
+
+
+async def test_units_waiting_together_share_one_transaction(writer: GroupCommit) -> None:
+    gate = Gate()
+    held = asyncio.create_task(writer.run(gate))
+    await gate.entered.wait()
+    batches = writer.batches
+    waiting = [asyncio.create_task(writer.run(insert(f"r{n}"))) for n in range(20)]
+    await asyncio.sleep(0)  # let the tasks enqueue (no timing: a single loop turn)
+    gate.open()
+    assert await asyncio.gather(*waiting) == [f"r{n}" for n in range(20)]
+    await held
+    assert writer.batches == batches + 2  # the gate's batch, then all twenty at once
+
+
+async def test_a_failing_unit_fails_alone(writer: GroupCommit, tmp_path: Path) -> None:
+    gate = Gate()
+    held = asyncio.create_task(writer.run(gate))
+    await gate.entered.wait()
+    good1 = asyncio.create_task(writer.run(insert("a")))
+    bad = asyncio.create_task(writer.run(insert("b", fail=True)))
+    good2 = asyncio.create_task(writer.run(insert("c")))
+    await asyncio.sleep(0)
+    gate.open()
+    await held
+    assert await good1 == "a"
+    assert await good2 == "c"
+    with pytest.raises(ValueError, match="b refused"):
+        await bad
+    assert committed(tmp_path / "x.db") == ["a", "c"]
+
+
+async def test_a_failed_commit_fails_the_whole_batch_and_the_writer_recovers(
+    writer: GroupCommit, tmp_path: Path
+) -> None:
+    async def breaks_commit(conn: aiosqlite.Connection) -> None:
+        # A deferred foreign key violation is only detected by COMMIT.
+        await conn.execute("PRAGMA defer_foreign_keys = ON")
+        await conn.execute("INSERT INTO rows (name, parent) VALUES ('orphan', 42)")
+
+    gate = Gate()
+    held = asyncio.create_task(writer.run(gate))
+    await gate.entered.wait()
+    good = asyncio.create_task(writer.run(insert("a")))
+    bad = asyncio.create_task(writer.run(breaks_commit))
+    await asyncio.sleep(0)
+    gate.open()
+    await held
+    for unit in (good, bad):
+        with pytest.raises(sqlite3.IntegrityError):
+            await unit
+    assert committed(tmp_path / "x.db") == []
+    assert await writer.run(insert("after")) == "after"
+    assert committed(tmp_path / "x.db") == ["after"]
+
+
+async def test_a_caller_that_gave_up_before_its_turn_writes_nothing(
+    writer: GroupCommit, tmp_path: Path
+) -> None:
+    gate = Gate()
+    held = asyncio.create_task(writer.run(gate))
+    await gate.entered.wait()
+    abandoned = asyncio.create_task(writer.run(insert("gone")))
+    expired = asyncio.create_task(writer.run(insert("late"), remaining=0))
+    kept = asyncio.create_task(writer.run(insert("kept")))
+    await asyncio.sleep(0)
+    abandoned.cancel()
+    gate.open()
+    await held
+    assert await kept == "kept"
+    for unit in (abandoned, expired):
+        with pytest.raises(asyncio.CancelledError):
+            await unit
+    assert committed(tmp_path / "x.db") == ["kept"]
+
+
+async def test_closing_fails_queued_units(db: Database) -> None:
+    commit = GroupCommit(db)
+    commit.start()
+    gate = Gate()
+    held = asyncio.create_task(commit.run(gate))
+    await gate.entered.wait()
+    queued = asyncio.create_task(commit.run(insert("never")))
+    await asyncio.sleep(0)
+    await commit.close()
+    for unit in (held, queued):
+        with pytest.raises(Exception, match="shutting down"):
+            await unit

@@ -1,0 +1,144 @@
+"""IngestRecords against the service: all or nothing, limits, and profiles updated as by Track."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import grpc
+import pytest
+from google.protobuf import json_format
+from p13n.auth.v1 import identity_pb2
+from p13n.profile.v1 import ingest_service_pb2 as api
+from support.profile_harness import Service, api_key, metadata
+
+from services.profile.events import to_struct
+
+
+async def ingest(
+    service: Service, records: list[dict[str, Any]], table: str = "page_views", **kw: Any
+) -> int:
+    reply = await service.ingest.IngestRecords(
+        api.IngestRecordsRequest(
+            database="shop_db", table=table, records=[to_struct(r) for r in records]
+        ),
+        metadata=kw.get("metadata", api_key()),
+    )
+    return int(reply.received)
+
+
+def views(profile: Any) -> Any:
+    return {a.name: json_format.MessageToDict(a.value) for a in profile.attributes}["views"]
+
+
+async def test_records_are_stored_and_update_profiles_like_track(
+    service: Service, shop: str
+) -> None:
+    received = await ingest(
+        service,
+        [
+            {"td_client_id": "c1", "td_path": "/a", "time": "2025-01-01T00:00:00Z"},
+            {"td_client_id": "c2"},
+            {"td_client_id": "c2", "user_id": "u1"},
+            {"td_client_id": "c1", "user_id": "u1"},
+        ],
+    )
+    assert received == 4
+    assert service.rows("SELECT count(*) FROM events") == [(4,)]
+    assert service.rows("SELECT client_time FROM events WHERE client_time IS NOT NULL") == [
+        ('"2025-01-01T00:00:00Z"',)
+    ]
+    profile = await service.get_profile(shop, "user_id", "u1")
+    assert profile.canonical_id == "c1"
+    assert views(profile) == 4
+    assert service.table_counts()["merge_log"] == 1
+
+
+async def test_one_record_without_identifier_stores_nothing(service: Service, shop: str) -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await ingest(service, [{"td_client_id": "c1"}, {"td_client_id": "c2"}, {"page": "x"}])
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert caught.value.details() == (
+        "records[2]: event has no identifier: expected one of td_client_id, user_id"
+    )
+    assert service.table_counts() == dict.fromkeys(service.table_counts(), 0)
+
+
+@pytest.mark.parametrize(
+    ("records", "message"),
+    [
+        pytest.param([], "1 to 500 records (got 0)", id="none"),
+        pytest.param([{"td_client_id": "c"}] * 501, "1 to 500 records (got 501)", id="501"),
+        pytest.param(
+            [{"td_client_id": "c"}, {"td_client_id": "c", "blob": "x" * (1024 * 1024)}],
+            "records[1] is larger than 1 MiB",
+            id="record-over-1MiB",
+        ),
+    ],
+)
+async def test_request_limits(
+    service: Service, shop: str, records: list[dict[str, Any]], message: str
+) -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await ingest(service, records)
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert message in (caught.value.details() or "")
+    assert service.rows("SELECT count(*) FROM events") == [(0,)]
+
+
+async def test_500_records_are_accepted(service: Service, shop: str) -> None:
+    assert await ingest(service, [{"td_client_id": f"c{n % 10}"} for n in range(500)]) == 500
+    assert views(await service.get_profile(shop, "td_client_id", "c3")) == 50
+
+
+async def test_a_table_of_no_parent_segment_of_the_account_is_not_found(
+    service: Service, shop: str
+) -> None:
+    for table, key in [("orders", api_key()), ("page_views", api_key(account="2"))]:
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await ingest(service, [{"td_client_id": "c1"}], table=table, metadata=key)
+        assert caught.value.code() == grpc.StatusCode.NOT_FOUND
+    assert service.rows("SELECT count(*) FROM events") == [(0,)]
+
+
+async def test_every_parent_segment_using_the_table_is_updated(service: Service, shop: str) -> None:
+    other = await service.parent_segment(primary_key="user_id")
+    await service.event(other, "any_view", "shop_db", "page_views")
+    await service.attribute(
+        other,
+        name="views",
+        type="ATTRIBUTE_TYPE_COUNTER",
+        event="any_view",
+        counter={"window": "total"},
+    )
+    # Each record needs an identifier in every parent segment it goes to.
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await ingest(service, [{"td_client_id": "c1"}])
+    assert "expected one of user_id" in (caught.value.details() or "")
+    await ingest(service, [{"td_client_id": "c1", "user_id": "u5"}])
+    assert service.rows("SELECT count(*) FROM events") == [(1,)]  # stored once
+    assert views(await service.get_profile(shop, "td_client_id", "c1")) == 1
+    assert views(await service.get_profile(other, "user_id", "u5")) == 1
+
+
+@pytest.mark.parametrize(
+    "who",
+    [
+        pytest.param(
+            identity_pb2.Identity(account_id="1", role=identity_pb2.ROLE_OWNER), id="session"
+        ),
+        pytest.param(
+            identity_pb2.Identity(account_id="1", token_type=identity_pb2.TOKEN_TYPE_PRIVATE),
+            id="personalization-token",
+        ),
+    ],
+)
+async def test_only_an_api_key_may_ingest(
+    service: Service, shop: str, who: identity_pb2.Identity
+) -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await ingest(service, [{"td_client_id": "c1"}], metadata=metadata(who))
+    assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await service.ingest.IngestRecords(api.IngestRecordsRequest())  # no credentials at all
+    assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    assert service.rows("SELECT count(*) FROM events") == [(0,)]
