@@ -127,6 +127,9 @@ def decide(request: Request, directory: Directory) -> Decision:
     if request.method == "OPTIONS":
         return _preflight(request, route, database, table, directory)
     if route is Route.SIGN_IN:
+        # Every sign-in counts against the address's failure budget: no password guessing.
+        if directory.rate_limited(None, request.client_ip):
+            return _deny(429, "Too many sign-in attempts from this address; retry later")
         return Decision()
     if route is Route.ADMIN:
         return _admin(request, directory)

@@ -156,6 +156,7 @@ class MemoryDirectory:
         db: Database,
         keys: secrets.SecretKeys,
         clock: Callable[[], float] = time.time,
+        address_limit: ratelimit.Limit = ADDRESS_LIMIT,
     ) -> None:
         self._db = db
         self._keys = keys
@@ -164,7 +165,7 @@ class MemoryDirectory:
         self._generation = -1
         self._event_tables: dict[tuple[str, str], set[str]] = {}
         # Separate limiters: a flood of client addresses must not evict token buckets.
-        self._addresses = ratelimit.RateLimiter(ADDRESS_LIMIT)
+        self._addresses = ratelimit.RateLimiter(address_limit)
         self._tokens = ratelimit.RateLimiter()
         self._failures = ratelimit.RateLimiter(FAILURE_LIMIT)
 

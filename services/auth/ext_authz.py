@@ -76,7 +76,8 @@ class AuthorizationServicer(external_auth_pb2_grpc.AuthorizationServicer):  # ty
     ) -> external_auth_pb2.CheckResponse:
         decision_request = to_request(request)
         authorization = decision_request.headers.get("authorization", "")
-        if authorization:
+        if authorization and decision_request.listener == "admin":
             # A session made by another auth process moments ago may not be in memory yet.
+            # Admin listener only: the data plane decides from memory alone.
             await self._directory.ensure_session(authorization)
         return to_check_response(authz.decide(decision_request, self._directory), self._key)

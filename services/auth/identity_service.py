@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import re
 import time
 from typing import Any
@@ -16,7 +18,10 @@ from services.auth.store import bump_generation
 from services.common import identity as identities
 from services.common.storage import Database, fetch_all, fetch_one
 
+log = logging.getLogger(__name__)
+
 SESSION_SECONDS = 12 * 3600
+HASHING_CONCURRENCY = 4
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _BAD_LOGIN = "Email or password is incorrect"
 
@@ -54,6 +59,17 @@ class IdentityServicer(identity_service_pb2_grpc.IdentityServiceServicer):
         self._directory = directory
         self._keys = keys
         self._passwords = hasher
+        # argon2 takes ~0.1 s and 64 MiB: off the event loop (ext_authz shares it), and
+        # a few at a time, so a flood of sign-ins can neither stall decisions nor eat memory.
+        self._hashing = asyncio.Semaphore(HASHING_CONCURRENCY)
+
+    async def _verify(self, stored_hash: str | None, password: str) -> bool:
+        async with self._hashing:
+            return await asyncio.to_thread(self._passwords.verify, stored_hash, password)
+
+    async def _hash(self, password: str) -> str:
+        async with self._hashing:
+            return await asyncio.to_thread(self._passwords.hash, password)
 
     async def CreateSession(
         self, request: identity_service_pb2.CreateSessionRequest, context: Any
@@ -66,11 +82,13 @@ class IdentityServicer(identity_service_pb2_grpc.IdentityServiceServicer):
             )
         stored = user["password_hash"] if user else None
         # verify() spends the same time for an unknown email, so timing tells nothing.
-        if not self._passwords.verify(stored, request.password) or user is None:
+        if not await self._verify(stored, request.password) or user is None:
             raise Unauthenticated(_BAD_LOGIN, reason="BAD_CREDENTIALS")
         secret = secrets.generate_secret(secrets.SecretKind.SESSION)
         now = time.time()
         async with self._db.transaction() as db:
+            # Expired sessions can never be used again; keep the table small.
+            await db.execute("DELETE FROM sessions WHERE expire_time <= ?", (now,))
             await db.execute(
                 "INSERT INTO sessions (user_id, lookup_hash, expire_time, authenticated_time) "
                 "VALUES (?, ?, ?, ?)",
@@ -78,6 +96,7 @@ class IdentityServicer(identity_service_pb2_grpc.IdentityServiceServicer):
             )
             await bump_generation(db)
         await self._directory.reload()
+        log.info("user %s signed in", user["id"])
         return identity_service_pb2.CreateSessionResponse(
             session_token=secret.reveal(), expires_at=timestamp(now + SESSION_SECONDS)
         )
@@ -94,13 +113,14 @@ class IdentityServicer(identity_service_pb2_grpc.IdentityServiceServicer):
             user = await fetch_one(
                 db, "SELECT password_hash FROM users WHERE id = ?", int(me.user_id)
             )
-        if user is None or not self._passwords.verify(user["password_hash"], request.password):
+        if user is None or not await self._verify(user["password_hash"], request.password):
             raise Unauthenticated("Password is incorrect", reason="BAD_CREDENTIALS")
         now = time.time()
         async with self._db.transaction() as db:
             await db.execute(
                 "UPDATE sessions SET authenticated_time = ? WHERE id = ?", (now, int(me.session_id))
             )
+        log.info("user %s re-authenticated session %s", me.user_id, me.session_id)
         window = validation.REAUTHENTICATION_WINDOW.total_seconds()
         return identity_service_pb2.ReauthenticateSessionResponse(
             reauthenticated_until=timestamp(now + window)
@@ -140,7 +160,7 @@ class IdentityServicer(identity_service_pb2_grpc.IdentityServiceServicer):
             )
         validation.require_can_grant(ROLE_NAMES.get(me.role), ROLE_NAMES[user.role])
         passwords.check_password_policy(user.password, email=email)
-        password_hash = self._passwords.hash(user.password)
+        password_hash = await self._hash(user.password)
         now = time.time()
         async with self._db.transaction() as db:
             if await fetch_one(db, "SELECT 1 FROM users WHERE email = ?", email):
@@ -151,6 +171,7 @@ class IdentityServicer(identity_service_pb2_grpc.IdentityServiceServicer):
                 (int(me.account_id), email, password_hash, ROLE_NAMES[user.role].value, now),
             )
             user_id = cursor.lastrowid
+        log.info("user %s created with role %s", user_id, ROLE_NAMES[user.role].value)
         return account_pb2.User(
             id=str(user_id), email=email, role=user.role, create_time=timestamp(now)
         )
@@ -178,6 +199,7 @@ class IdentityServicer(identity_service_pb2_grpc.IdentityServiceServicer):
             key_id = cursor.lastrowid
             await bump_generation(db)
         await self._directory.reload()
+        log.info("%s API key %s created in account %s", key_type, key_id, me.account_id)
         return account_pb2.ApiKey(
             id=str(key_id),
             type=request.api_key.type,

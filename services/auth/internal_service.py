@@ -6,8 +6,14 @@ from typing import Any
 
 from p13n.auth.v1 import internal_service_pb2, internal_service_pb2_grpc
 
-from services.auth.directory import MemoryDirectory
-from services.auth.errors import InvalidArgument, NotFound, PermissionDenied, Unauthenticated
+from services.auth.directory import Identity, MemoryDirectory
+from services.auth.errors import (
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+    ResourceExhausted,
+    Unauthenticated,
+)
 from services.common.storage import Database, fetch_all, fetch_one
 
 
@@ -27,6 +33,7 @@ class InternalAuthServicer(internal_service_pb2_grpc.InternalAuthServiceServicer
                     reason="NO_TOKEN",
                 )
             identity = self._directory.identify_token(request.token)
+            self._check_rate(identity, request.peer_ip)
             if identity is None:
                 raise Unauthenticated("Unknown, malformed or revoked token", reason="BAD_TOKEN")
             if not self._directory.token_allows_ip(identity, request.peer_ip):
@@ -35,6 +42,7 @@ class InternalAuthServicer(internal_service_pb2_grpc.InternalAuthServiceServicer
                 )
         elif request.kind == internal_service_pb2.CALL_KIND_INGEST:
             found = self._directory.identify_credentials(request.authorization)
+            self._check_rate(found, request.peer_ip)
             if found is None or not found.api_key_type:
                 raise Unauthenticated(
                     "Missing or unknown API key: send authorization metadata TD1 <API key>",
@@ -44,6 +52,13 @@ class InternalAuthServicer(internal_service_pb2_grpc.InternalAuthServiceServicer
         else:
             raise InvalidArgument("kind", "Call kind can't be blank")
         return internal_service_pb2.AuthenticateCallResponse(identity=identity)
+
+    def _check_rate(self, identity: Identity | None, peer_ip: str) -> None:
+        """The gateway's rate limits, per token and per address (failures included)."""
+        if self._directory.rate_limited(identity, peer_ip):
+            raise ResourceExhausted(
+                "Too many requests; slow down and retry later", reason="RATE_LIMITED"
+            )
 
     async def GetAccountFlags(
         self, request: internal_service_pb2.GetAccountFlagsRequest, context: Any

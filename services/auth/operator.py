@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from services.auth import passwords, secrets, validation
-from services.auth.store import bump_generation, open_store
+from services.auth.store import bump_generation, check_secret_key, open_store
 from services.common.errors import FailedPrecondition, InvalidArgument, NotFound
 from services.common.storage import fetch_one
 
@@ -34,6 +34,7 @@ async def bootstrap(
     now = time.time()
     db = await open_store(data_dir)
     try:
+        await check_secret_key(db, secret_key)
         async with db.transaction() as conn:
             if await fetch_one(conn, "SELECT 1 FROM accounts WHERE name = ?", account.strip()):
                 raise FailedPrecondition(

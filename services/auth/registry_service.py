@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -21,6 +22,8 @@ from services.auth.store import ServiceRow, TokenRow, bump_generation
 from services.common.paging import page_after, page_size
 from services.common.storage import Database, fetch_all, fetch_one
 
+log = logging.getLogger(__name__)
+
 # Looks up a parent segment through the profile service's contract: its reactor id.
 ParentSegmentLookup = Callable[[str], Awaitable[str]]
 
@@ -35,6 +38,19 @@ MAX_RATE = 100_000
 
 def _int_id(text: str) -> int:
     return int(text) if text.isdigit() else -1
+
+
+def _who() -> str:
+    """The caller as an audit line names it: ids only, never a credential."""
+    me = caller()
+    if me.user_id:
+        return f"user {me.user_id}"
+    return f"an API key of account {me.account_id}"
+
+
+def _populated(service: pb.PersonalizationService) -> set[str]:
+    """AIP-134: without an update mask, the fields the caller set are the ones to update."""
+    return {field.name for field, _ in service.ListFields()} & _UPDATABLE
 
 
 def _service_message(row: ServiceRow) -> pb.PersonalizationService:
@@ -198,7 +214,7 @@ class RegistryServicer(registry_service_pb2_grpc.RegistryServiceServicer):
     async def UpdateService(
         self, request: registry_service_pb2.UpdateServiceRequest, context: Any
     ) -> pb.PersonalizationService:
-        paths = set(request.update_mask.paths)
+        paths = set(request.update_mask.paths) or _populated(request.service)
         unknown = paths - _UPDATABLE
         if unknown:
             raise InvalidArgument(
@@ -245,6 +261,7 @@ class RegistryServicer(registry_service_pb2_grpc.RegistryServiceServicer):
             await db.execute("DELETE FROM services WHERE id = ?", (current.id,))
             await bump_generation(db)
         await self._directory.reload()
+        log.info("service %s and its tokens deleted by %s", current.id, _who())
         return empty_pb2.Empty()
 
     async def CreateToken(
@@ -255,6 +272,8 @@ class RegistryServicer(registry_service_pb2_grpc.RegistryServiceServicer):
         async with self._db.transaction() as db:
             service = await self._service(db, request.parent_segment_id, request.service_id)
             service_type = validation.ServiceType(service.type)
+            # The m2-1 flag covers public services and their tokens.
+            validation.check_service_type_allowed(service_type, await self._flags(db))
             names = await fetch_all(db, "SELECT name FROM tokens WHERE service_id = ?", service.id)
             name = validation.validate_name(token.name, [row["name"] for row in names])
             allowed_ips = validation.validate_token_allowed_ips(
@@ -298,6 +317,7 @@ class RegistryServicer(registry_service_pb2_grpc.RegistryServiceServicer):
             row = await self._token(db, service, str(token_id))
             await bump_generation(db)
         await self._directory.reload()
+        log.info("token %s created in service %s by %s", row.id, service.id, _who())
         full = secrets.make_token(str(service.account_id), service.reactor_id, secret)
         return _token_message(row, full.reveal())
 
@@ -345,6 +365,7 @@ class RegistryServicer(registry_service_pb2_grpc.RegistryServiceServicer):
             await db.execute("DELETE FROM tokens WHERE id = ?", (token.id,))
             await bump_generation(db)
         await self._directory.reload()
+        log.info("token %s of service %s deleted by %s", token.id, service.id, _who())
         return empty_pb2.Empty()
 
     async def RevealToken(
@@ -366,5 +387,6 @@ class RegistryServicer(registry_service_pb2_grpc.RegistryServiceServicer):
             service = await self._service(db, request.parent_segment_id, request.service_id)
             token = await self._token(db, service, request.token_id)
         secret = self._keys.decrypt(token.encrypted_secret, str(token.id))
+        log.info("token %s of service %s revealed to %s", token.id, service.id, _who())
         full = secrets.make_token(str(service.account_id), service.reactor_id, secret)
         return _token_message(token, full.reveal())

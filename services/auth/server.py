@@ -20,14 +20,14 @@ from p13n.profile.v1 import (
     profile_service_pb2_grpc,
 )
 
-from services.auth import passwords, secrets
+from services.auth import passwords, ratelimit, secrets
 from services.auth.directory import MemoryDirectory
 from services.auth.errors import NotFound
 from services.auth.ext_authz import AuthorizationServicer
 from services.auth.identity_service import IdentityServicer
 from services.auth.internal_service import InternalAuthServicer
 from services.auth.registry_service import RegistryServicer
-from services.auth.store import open_store
+from services.auth.store import check_secret_key, open_store
 from services.common.access import Access
 from services.common.clients import Channels, as_service, on_behalf_of_caller
 from services.common.config import Settings
@@ -76,7 +76,9 @@ async def create_server(
     """Starts the auth service; returns it and a function that releases its resources."""
     db = await open_store(settings.data_dir)
     keys = secrets.SecretKeys(settings.secret_key)
-    directory = MemoryDirectory(db, keys)
+    await check_secret_key(db, settings.secret_key)
+    address_limit = ratelimit.Limit(rate=float(settings.address_rate), burst=settings.address_burst)
+    directory = MemoryDirectory(db, keys, address_limit=address_limit)
     await directory.reload()
     channels = Channels()
     profile = profile_service_pb2_grpc.ProfileServiceStub(channels.get(settings.profile_target))
@@ -87,6 +89,8 @@ async def create_server(
             profile_service_pb2.ListEventTablesRequest(),
             metadata=as_service("auth", settings.internal_key),
             timeout=2,
+            # Wait out a reconnect backoff (the profile service may start after us).
+            wait_for_ready=True,
         )
         tables: dict[tuple[str, str], set[str]] = {}
         for table in reply.tables:
@@ -100,6 +104,7 @@ async def create_server(
                 config_service_pb2.GetParentSegmentRequest(parent_segment_id=parent_segment_id),
                 metadata=on_behalf_of_caller(),
                 timeout=5,
+                wait_for_ready=True,
             )
         except grpc.aio.AioRpcError as error:
             if error.code() == grpc.StatusCode.NOT_FOUND:

@@ -8,6 +8,8 @@ every auth process polls to refresh its in-memory directory.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import time
 from dataclasses import dataclass
@@ -15,7 +17,8 @@ from pathlib import Path
 
 import aiosqlite
 
-from services.common.storage import Database
+from services.common.errors import FailedPrecondition
+from services.common.storage import Database, fetch_one
 
 MIGRATIONS = [
     """
@@ -82,7 +85,21 @@ MIGRATIONS = [
     );
     INSERT INTO generation (id, value) VALUES (1, 0)
     """,
+    # A fingerprint of P13N_SECRET_KEY, so that a process with another key (a CLI run
+    # without the suite's key) fails loudly instead of writing hashes nobody can match.
+    """
+    CREATE TABLE secret_key_check (
+      id INTEGER PRIMARY KEY CHECK (id = 1),
+      fingerprint BLOB NOT NULL
+    )
+    """,
 ]
+
+WRONG_KEY_MESSAGE = (
+    "P13N_SECRET_KEY is not the key this data directory's auth database was created with. "
+    "Use the running suite's key: its P13N_SECRET_KEY, or unset it to read secret.key from "
+    "the data directory"
+)
 
 
 def database_path(data_dir: Path) -> Path:
@@ -91,6 +108,19 @@ def database_path(data_dir: Path) -> Path:
 
 async def open_store(data_dir: Path) -> Database:
     return await Database.open(database_path(data_dir), MIGRATIONS)
+
+
+async def check_secret_key(db: Database, secret_key: bytes) -> None:
+    """Records the key's fingerprint on first use; refuses a different key afterwards."""
+    fingerprint = hmac.new(secret_key, b"p13n auth secret key check", hashlib.sha256).digest()
+    async with db.transaction() as conn:
+        row = await fetch_one(conn, "SELECT fingerprint FROM secret_key_check WHERE id = 1")
+        if row is None:
+            await conn.execute(
+                "INSERT INTO secret_key_check (id, fingerprint) VALUES (1, ?)", (fingerprint,)
+            )
+        elif not hmac.compare_digest(bytes(row["fingerprint"]), fingerprint):
+            raise FailedPrecondition(WRONG_KEY_MESSAGE, reason="WRONG_SECRET_KEY")
 
 
 async def bump_generation(db: aiosqlite.Connection) -> None:

@@ -39,6 +39,13 @@ def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
     return value
 
 
+def _count(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name, str(default))
+    if not raw.isdigit() or int(raw) < 1:
+        raise ConfigError(f"{name}={raw!r} must be a whole number of at least 1")
+    return int(raw)
+
+
 def _key(env: Mapping[str, str], name: str, data_dir: Path, filename: str) -> bytes:
     """A 32-byte key from hex in the environment, else from (or created in) the data dir.
 
@@ -75,6 +82,7 @@ class Settings:
     data_port: int
     admin_port: int
     envoy_admin_port: int
+    demo_port: int
     auth_target: str
     profile_target: str
     offers_target: str
@@ -82,6 +90,9 @@ class Settings:
     shutdown_grace: float
     internal_key: bytes
     secret_key: bytes
+    # Data-plane requests per client address: sustained rate per second and burst.
+    address_rate: int = 5000
+    address_burst: int = 10000
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -102,6 +113,7 @@ class Settings:
             data_port=_port(env, "P13N_DATA_PORT", 8080),
             admin_port=_port(env, "P13N_ADMIN_PORT", 8081),
             envoy_admin_port=_port(env, "P13N_ENVOY_ADMIN_PORT", 9901),
+            demo_port=_port(env, "P13N_DEMO_PORT", 8000),
             auth_target=env.get("P13N_AUTH_TARGET", f"127.0.0.1:{auth_port}"),
             profile_target=env.get("P13N_PROFILE_TARGET", f"127.0.0.1:{profile_port}"),
             offers_target=env.get("P13N_OFFERS_TARGET", f"127.0.0.1:{offers_port}"),
@@ -109,4 +121,6 @@ class Settings:
             shutdown_grace=_seconds(env, "P13N_SHUTDOWN_GRACE", 5.0),
             internal_key=_key(env, "P13N_INTERNAL_KEY", data_dir, "internal.key"),
             secret_key=_key(env, "P13N_SECRET_KEY", data_dir, "secret.key"),
+            address_rate=_count(env, "P13N_ADDRESS_RATE", 5000),
+            address_burst=_count(env, "P13N_ADDRESS_BURST", 10000),
         )
