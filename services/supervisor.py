@@ -26,6 +26,9 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from gateway.render import GatewayConfig, Upstream, render
 from services.common.config import Settings
+from services.demo.loader import DemoError, load_demo, shop_origin
+from services.demo.shop import page_config_path
+from services.demo.state import state_path
 
 log = logging.getLogger("p13n.up")
 
@@ -180,6 +183,13 @@ class Supervisor:
             child.start(self._env)
             _wait_ready(child)
 
+    def add(self, child: Child) -> None:
+        """Starts one more child, after the others; it is supervised and stopped first."""
+        self._children.append(child)
+        log.info("starting %s", child.name)
+        child.start(self._env)
+        _wait_ready(child)
+
     def watch(self) -> int:
         """Restarts dead children until asked to stop; returns the exit code."""
         while not self._stopping:
@@ -218,22 +228,41 @@ def up(settings: Settings, demo: bool) -> int:
     signal.signal(signal.SIGINT, supervisor.request_stop)
     try:
         supervisor.start_all()
-        if demo:
-            log.info("the demo shop is not built yet (issue 6); the bare suite is running")
+        demo_lines = _start_demo(settings, supervisor) if demo else ""
         host = settings.bind_host
         print(
             f"p13n is up.\n"
             f"  data plane  http://{host}:{settings.data_port}  (POST /public/{{db}}/{{table}})\n"
             f"  admin API   http://{host}:{settings.admin_port}/v1/\n"
             f"  Envoy admin http://127.0.0.1:{settings.envoy_admin_port}\n"
+            f"{demo_lines}"
             f"  data dir    {settings.data_dir}\n"
             f"Press Ctrl-C to stop.",
             flush=True,
         )
         return supervisor.watch()
-    except RuntimeError as error:
+    except (RuntimeError, DemoError) as error:
         log.error("%s", error)
         return 1
     finally:
         supervisor.stop_all()
         log.info("stopped")
+
+
+def _start_demo(settings: Settings, supervisor: Supervisor) -> str:
+    """Loads the demo through the admin API, starts its shop; returns the lines to print."""
+    origin = shop_origin(settings)
+    log.info("loading the demo configuration")
+    loaded = load_demo(settings, origin)
+    page_config_path(settings.data_dir).write_text(loaded.page.dump())
+    supervisor.add(
+        Child(
+            "demo-shop",
+            [sys.executable, "-m", "services.demo"],
+            PortOpen(settings.bind_host, settings.demo_port),
+        )
+    )
+    return (
+        f"  demo shop   {origin}/  (open it in a browser)\n"
+        f"  demo keys   {state_path(settings.data_dir)}  (API key, tokens; owner only)\n"
+    )

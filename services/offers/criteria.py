@@ -29,7 +29,11 @@ Semantics:
 - ``in``: the value equals one of the listed values; for a list, any of its items does.
 - ``contains``: a list has an item equal to the value, or a string has it as a substring.
 - ``starts_with`` and ``regex`` apply to strings only; ``regex`` must match the whole
-  string, as event filters and stitching keys do.
+  string, as event filters and stitching keys do. Patterns are RE2's syntax and run on
+  RE2, in time linear in the input: the pattern is an editor's, but on the public path
+  the string is anyone's, and a backtracking engine would let one crafted event stall
+  the service (``(a+)+b`` against 64 KiB of ``a``). Backreferences and lookarounds,
+  which RE2 lacks, are refused on save; ``\\d``, ``\\w`` and ``\\s`` are ASCII only.
 - A COUNTER nothing has incremented is 0, so ``exists``/``not_exists`` do not apply.
 - A LIST is tested one aggregation at a time: a leaf without one would be ambiguous.
 """
@@ -37,9 +41,10 @@ Semantics:
 from __future__ import annotations
 
 import operator
-import re
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple, TypeGuard
+
+import re2
 
 from services.offers.catalog import AttributeType, Catalog, ProfileView
 from services.offers.errors import InvalidConfigError, expect_name, expect_object, json_type
@@ -231,10 +236,27 @@ def _compile_test(
     if op == "starts_with":
         return lambda value: isinstance(value, str) and value.startswith(text)
     try:
-        pattern = re.compile(text)
-    except re.error as error:
-        raise InvalidConfigError(path, f"invalid regular expression: {error}") from None
+        pattern = re2.compile(text, _RE2_OPTIONS)
+    except re2.error as error:
+        raise InvalidConfigError(
+            path, f"invalid regular expression: {_re2_message(error)}"
+        ) from None
     return lambda value: isinstance(value, str) and pattern.fullmatch(value) is not None
+
+
+def _re2_options() -> Any:
+    options = re2.Options()
+    options.log_errors = False  # a refused pattern is the editor's mistake, reported to them
+    options.never_capture = True  # only whether it matches counts; lets RE2 use its DFA
+    return options
+
+
+_RE2_OPTIONS = _re2_options()
+
+
+def _re2_message(error: Exception) -> str:
+    reason = error.args[0] if error.args else error
+    return reason.decode(errors="replace") if isinstance(reason, bytes) else str(reason)
 
 
 def _is_number(value: object) -> TypeGuard[int | float]:

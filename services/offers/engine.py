@@ -109,30 +109,103 @@ class CompiledConfig:
                 )
         return offers, outcomes
 
+    def explain(
+        self,
+        matched_event_names: Iterable[str],
+        view: ProfileView,
+        event: Mapping[str, object],
+    ) -> Explanation:
+        """Both answers, and an outcome for every section, triggered or not (preview).
+
+        A section of a personalization the event does not trigger is reported as not
+        matched: that is what both paths would do with it.
+        """
+        matched = frozenset(matched_event_names)
+        public, _ = self.evaluate(matched, view, event, public=True)
+        private, evaluated = self.evaluate(matched, view, event, public=False)
+        by_name = {outcome.section: outcome for outcome in evaluated}
+        outcomes = [
+            by_name.get(section.name)
+            or SectionOutcome(
+                personalization.name,
+                section.name,
+                False,
+                bool(section.sensitive_references),
+                section.sensitive_references,
+            )
+            for personalization in self.personalizations
+            for section in personalization.sections
+        ]
+        triggered = tuple(
+            p.name for p in self.personalizations if not p.trigger_events.isdisjoint(matched)
+        )
+        return Explanation(public, private, outcomes, triggered)
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """What preview shows: both answers, every section's outcome, what was triggered."""
+
+    public: dict[str, dict[str, object]]
+    private: dict[str, dict[str, object]]
+    outcomes: list[SectionOutcome]
+    triggered: tuple[str, ...]
+
 
 def compile_personalizations(
-    catalog: Catalog, personalizations: Iterable[Personalization]
+    catalog: Catalog,
+    personalizations: Iterable[Personalization],
+    *,
+    reserved: Mapping[str, str] | None = None,
 ) -> CompiledConfig:
     """Validate and compile a parent segment's personalizations against its ``catalog``.
 
     Raises ``InvalidConfigError`` naming the personalization and the path within it.
     Section names are unique across the parent segment; a name used twice is reported
     at its later use, so a save passes the personalization being saved last.
+    ``reserved`` maps the section names of personalizations compiled elsewhere (the
+    others of the parent segment, when one is saved) to their owners.
     """
     compiled: list[_Personalization] = []
-    warnings: list[ConfigWarning] = []
+    owners = dict(reserved or {})
+    for personalization in personalizations:
+        try:
+            compiled.append(_compile_personalization(catalog, personalization, owners))
+        except InvalidConfigError as error:
+            raise error.within(personalization.name) from None
+    return _config(compiled)
+
+
+def compile_each(
+    catalog: Catalog, personalizations: Iterable[Personalization]
+) -> tuple[CompiledConfig, list[InvalidConfigError]]:
+    """Like ``compile_personalizations``, but one that no longer compiles is left out.
+
+    Every personalization was valid when it was saved, but the parent segment's
+    configuration can change under it (an attribute's type, an aggregation renamed).
+    Serving must go on for the others: the broken one is left out (it answers nothing,
+    which reveals nothing) and returned as an error to log and show in preview.
+    """
+    compiled: list[_Personalization] = []
+    errors: list[InvalidConfigError] = []
     owners: dict[str, str] = {}
     for personalization in personalizations:
         try:
-            result = _compile_personalization(catalog, personalization, owners)
+            compiled.append(_compile_personalization(catalog, personalization, dict(owners)))
         except InvalidConfigError as error:
-            raise error.within(personalization.name) from None
-        compiled.append(result)
-        warnings.extend(
-            dataclasses.replace(warning, personalization=personalization.name)
-            for section in result.sections
-            for warning in section.payload.warnings
-        )
+            errors.append(error.within(personalization.name))
+            continue
+        owners.update((section.name, personalization.name) for section in compiled[-1].sections)
+    return _config(compiled), errors
+
+
+def _config(compiled: list[_Personalization]) -> CompiledConfig:
+    warnings = [
+        dataclasses.replace(warning, personalization=personalization.name)
+        for personalization in compiled
+        for section in personalization.sections
+        for warning in section.payload.warnings
+    ]
     return CompiledConfig(tuple(compiled), tuple(warnings))
 
 

@@ -33,13 +33,18 @@ def sensitive_references(section: Mapping[str, object], catalog: Catalog) -> lis
     LIST aggregation and ``"segment:vip"`` for a segment.
     """
     names: set[str] = set()
-    for kind, name, aggregation in _references([section.get("criteria"), section.get("payload")]):
+    for kind, name, aggregation in references([section.get("criteria"), section.get("payload")]):
         names.update(_sensitive(kind, name, aggregation, catalog))
     return sorted(names)
 
 
-def _references(node: object) -> Iterator[tuple[str, str, str | None]]:
-    """Yield ``(kind, name, aggregation)`` for every reference anywhere in ``node``."""
+def references(node: object) -> Iterator[tuple[str, str, str | None]]:
+    """Yield ``(kind, name, aggregation)`` for every reference anywhere in ``node``.
+
+    ``kind`` is ``"attribute"`` or ``"segment"``. The same walk serves redaction and the
+    profile service's question whether a deletion would break a personalization, so the
+    two can never disagree about what a section refers to.
+    """
     if isinstance(node, Mapping):
         if "attribute" in node:
             aggregation = node.get("aggregation")
@@ -49,10 +54,10 @@ def _references(node: object) -> Iterator[tuple[str, str, str | None]]:
             yield "segment", str(node["segment"]), None
         for key, child in node.items():
             if key != "static":
-                yield from _references(child)
+                yield from references(child)
     elif isinstance(node, list):
         for child in node:
-            yield from _references(child)
+            yield from references(child)
 
 
 def _sensitive(kind: str, name: str, aggregation: str | None, catalog: Catalog) -> Iterator[str]:

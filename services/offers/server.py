@@ -5,12 +5,22 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 
 import grpc
-from p13n.offers.v1 import personalization_config_service_pb2_grpc, personalize_service_pb2_grpc
+from p13n.auth.v1 import internal_service_pb2_grpc
+from p13n.offers.v1 import personalization_config_service_pb2, personalize_service_pb2
+from p13n.profile.v1 import profile_service_pb2_grpc
 
+from services.common import handlers
 from services.common.access import Access
+from services.common.clients import FAST_RECONNECT, Channels
 from services.common.config import Settings
 from services.common.main import run_service
 from services.common.server import Registration, RunningServer, start_server
+from services.offers.compiled_cache import CompiledCache
+from services.offers.direct_auth import direct_authenticator
+from services.offers.personalization_service import PersonalizationServicer
+from services.offers.personalize_service import PersonalizeServicer
+from services.offers.profile_client import ProfileClient
+from services.offers.store import PersonalizationStore
 
 PERSONALIZE = "p13n.offers.v1.PersonalizeService"
 CONFIG = "p13n.offers.v1.PersonalizationConfigService"
@@ -34,29 +44,54 @@ async def create_server(
     extra_interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
 ) -> tuple[RunningServer, Callable[[], Awaitable[None]]]:
     """Starts the offers service; returns it and a function that releases its resources."""
+    store = await PersonalizationStore.open(settings.data_dir)
+    # The data path fails fast when profile or auth is down (no wait_for_ready), so it
+    # must also notice quickly when they are back.
+    channels = Channels(options=FAST_RECONNECT)
+    profile = ProfileClient(
+        profile_service_pb2_grpc.ProfileServiceStub(channels.get(settings.profile_target)),
+        settings.internal_key,
+    )
+    auth = internal_service_pb2_grpc.InternalAuthServiceStub(channels.get(settings.auth_target))
+    cache = CompiledCache(profile.realtime_config, store)
     registrations = [
         Registration(
-            personalize_service_pb2_grpc.add_PersonalizeServiceServicer_to_server,
-            personalize_service_pb2_grpc.PersonalizeServiceServicer(),
+            # Registered by descriptor: a too-deeply nested event is INVALID_ARGUMENT, and
+            # answers are encoded in section order (services/offers/wire.py).
+            handlers.register(
+                personalize_service_pb2.DESCRIPTOR.services_by_name["PersonalizeService"]
+            ),
+            PersonalizeServicer(profile, cache),
             PERSONALIZE,
         ),
         Registration(
-            personalization_config_service_pb2_grpc.add_PersonalizationConfigServiceServicer_to_server,
-            personalization_config_service_pb2_grpc.PersonalizationConfigServiceServicer(),
+            handlers.register(
+                personalization_config_service_pb2.DESCRIPTOR.services_by_name[
+                    "PersonalizationConfigService"
+                ]
+            ),
+            PersonalizationServicer(store, profile),
             CONFIG,
         ),
     ]
-    running = await start_server(
-        registrations,
-        host=settings.bind_host,
-        port=settings.offers_port if port is None else port,
-        key=settings.internal_key,
-        rules=RULES,
-        extra_interceptors=extra_interceptors,
-    )
+    try:
+        running = await start_server(
+            registrations,
+            host=settings.bind_host,
+            port=settings.offers_port if port is None else port,
+            key=settings.internal_key,
+            rules=RULES,
+            direct=direct_authenticator(auth, settings.internal_key),
+            extra_interceptors=extra_interceptors,
+        )
+    except BaseException:
+        await channels.close()
+        await store.close()
+        raise
 
     async def close() -> None:
-        return None
+        await channels.close()
+        await store.close()
 
     return running, close
 

@@ -603,7 +603,7 @@ def _mask(request: Any, allowed: set[str]) -> set[str]:
 def _apply_mask(target: Any, changes: Any, paths: set[str]) -> None:
     for path in paths:
         field = target.DESCRIPTOR.fields_by_name[path]
-        if field.label == field.LABEL_REPEATED:
+        if field.is_repeated:
             target.ClearField(path)
             getattr(target, path).extend(getattr(changes, path))
         elif field.message_type is not None:

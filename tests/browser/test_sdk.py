@@ -20,16 +20,9 @@ from typing import Any, Literal, cast
 from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Page
 
 SDK_PATH = Path(__file__).resolve().parents[2] / "gateway" / "sdk" / "p13n.js"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 TOKEN = "12345/3/p13n_pub_testsecret"
 DATABASE = "shop_db"
 STORAGE_KEY = "p13n_td_client_id"
@@ -279,14 +272,6 @@ def servers() -> Iterator[Servers]:
     for server in (api, site):
         server.shutdown()
         server.server_close()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""A small shop's parent segment, one visitor's profile and one incoming event.
+"""A small shop's parent segment, one visitor's profile and one incoming event; and a running
+offers service for the service-level tests.
 
 Values are floats where the profile service would send them (protobuf doubles), so that
 the tests exercise what production sees.
@@ -6,7 +7,11 @@ the tests exercise what production sees.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from pathlib import Path
+
 import pytest
+from support.offers_harness import Offers, running_offers
 
 from services.offers.catalog import Attribute, AttributeType, Catalog, ProfileView, Sensitivity
 
@@ -90,3 +95,10 @@ def event() -> dict[str, object]:
         "meta": {"k": 1},
         "date": "2024-05-01",
     }
+
+
+@pytest.fixture
+async def offers(tmp_path: Path) -> AsyncIterator[Offers]:
+    """A real offers service with stand-ins for profile and auth (support.offers_harness)."""
+    async with running_offers(tmp_path) as running:
+        yield running

@@ -341,8 +341,20 @@ ERRORS = [
     pytest.param(
         field("p", "regex", "(a"),
         "criteria.value",
-        "invalid regular expression: missing ), unterminated subpattern at position 0",
+        "invalid regular expression: missing ): (a",
         id="bad-regex",
+    ),
+    pytest.param(
+        field("p", "regex", "(a)\\1"),
+        "criteria.value",
+        "invalid regular expression: invalid escape sequence: \\1",
+        id="regex-backreference-is-not-re2",
+    ),
+    pytest.param(
+        field("p", "regex", "(?=a)a"),
+        "criteria.value",
+        "invalid regular expression: invalid perl operator: (?=",
+        id="regex-lookahead-is-not-re2",
     ),
     pytest.param(
         {"segment": "vip", "op": "eq", "value": "yes"},
@@ -383,6 +395,17 @@ def test_compiled_criteria_do_not_read_the_json_again(
     criteria["all"] = []
     assert condition(view, event)
     assert compile_criteria(original, catalog)(view, event)
+
+
+def test_a_regex_runs_in_linear_time_on_hostile_input(catalog: Catalog) -> None:
+    """``(a+)+b`` backtracks exponentially in Python's ``re``; RE2 answers at once.
+
+    No timing is asserted: with a backtracking engine this test would not finish at all.
+    """
+    condition = compile_criteria(field("td_path", "regex", "(a+)+b"), catalog)
+    hostile = {"td_path": "a" * 64 * 1024}
+    assert condition(ProfileView(), hostile) is False
+    assert condition(ProfileView(), {"td_path": "aaab"}) is True
 
 
 JSON = st.recursive(

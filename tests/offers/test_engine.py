@@ -3,20 +3,19 @@ the property that no sensitive value ever reaches a public answer."""
 
 from __future__ import annotations
 
-import copy
 import json
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from hypothesis import find, given, settings
-from hypothesis import strategies as st
+from support.offers_worlds import MARK, World, worlds
 
 from services.offers.catalog import Attribute, AttributeType, Catalog, ProfileView, Sensitivity
 from services.offers.engine import (
     CompiledConfig,
     Personalization,
     SectionOutcome,
+    compile_each,
     compile_personalizations,
 )
 from services.offers.errors import InvalidConfigError
@@ -228,6 +227,48 @@ def test_only_triggered_personalizations_answer(
     assert [outcome.section for outcome in outcomes] == sections
 
 
+def test_explain_reports_every_section_triggered_or_not(
+    catalog: Catalog, view: ProfileView
+) -> None:
+    explained = compile_personalizations(
+        catalog, [HOMEPAGE, _p("Cart", [section("c")], ("purchase",))]
+    ).explain(["page_view"], view, {})
+    assert explained.public == {
+        "Welcome Banner": {"attributes": {"welcome_message": "Hello, new user!"}},
+        "Loyalty Discount": {},
+    }
+    assert explained.private["Loyalty Discount"] == {
+        "attributes": {"discount_code": "LOYAL-15", "membership_tier": "platinum"}
+    }
+    assert [(o.section, o.matched, o.redacted_for_public) for o in explained.outcomes] == [
+        ("Welcome Banner", True, False),
+        ("Loyalty Discount", True, True),
+        ("c", False, False),
+    ]
+    assert explained.triggered == ("Homepage",)
+
+
+def test_reserved_section_names_belong_to_other_personalizations(catalog: Catalog) -> None:
+    with pytest.raises(InvalidConfigError) as caught:
+        compile_personalizations(catalog, [HOMEPAGE], reserved={"Loyalty Discount": "Old"})
+    assert (caught.value.personalization, caught.value.path) == ("Homepage", "sections[1].name")
+    assert "already used in personalization 'Old'" in caught.value.message
+
+
+def test_compile_each_leaves_out_what_no_longer_compiles(
+    catalog: Catalog, view: ProfileView
+) -> None:
+    broken = _p("Broken", [section("x", {"attribute": "gone", "op": "exists"})])
+    # The same section name in a later personalization: the broken one owns nothing.
+    reuse = _p("Reuse", [section("x")])
+    config, errors = compile_each(catalog, [broken, HOMEPAGE, reuse])
+    assert [(e.personalization, e.path) for e in errors] == [
+        ("Broken", "sections[0].criteria.attribute")
+    ]
+    offers, _ = config.evaluate(["page_view"], view, {}, public=True)
+    assert list(offers) == ["Welcome Banner", "Loyalty Discount", "x"]
+
+
 def test_a_compiled_config_does_not_see_later_changes_to_its_input(
     catalog: Catalog, view: ProfileView
 ) -> None:
@@ -337,163 +378,6 @@ def test_warnings_name_their_personalization_and_section(catalog: Catalog) -> No
             "21 fields: more than 20 slows the page down; consider splitting the section",
             "Loud",
         ),
-    )
-
-
-# The property: random catalogs, sections, profiles and events. Sensitive values are unique
-# markers, so that a leak is a substring; the rule for what is secret is restated here on
-# purpose, independently of redaction.py.
-
-SENSITIVITIES = st.sampled_from(list(Sensitivity))
-POOL: list[object] = ["red", "blue", 1, 2.5, True]
-EVENTS = ["view", "click"]
-MARK = "SECRET"
-
-
-@dataclass(frozen=True)
-class World:
-    catalog: Catalog
-    personalizations: list[Personalization]
-    secret_sections: frozenset[str]
-    always_matching: dict[str, list[str]]  # non-secret sections without criteria -> aliases
-    view: ProfileView
-    twin: ProfileView  # the same profile with other sensitive values
-    event: dict[str, object]
-    matched: list[str]
-
-
-def _is_secret(catalog: Catalog, name: str, aggregation: str | None = None) -> bool:
-    if name.startswith("segment:"):
-        return catalog.segments[name.removeprefix("segment:")] is not NON_SENSITIVE
-    attribute = catalog.attributes[name]
-    if attribute.type is COUNTER:
-        return False
-    if attribute.type is LIST:
-        if aggregation is None:
-            return any(_is_secret(catalog, name, each) for each in attribute.aggregations)
-        wholly = attribute.sensitivity is Sensitivity.SENSITIVE
-        return wholly or attribute.aggregations[aggregation] is not NON_SENSITIVE
-    return attribute.sensitivity is not NON_SENSITIVE
-
-
-@st.composite
-def worlds(draw: st.DrawFn) -> World:
-    attributes = {}
-    for i in range(draw(st.integers(1, 5))):
-        kind = draw(st.sampled_from(list(AttributeType)))
-        count = draw(st.integers(1, 3)) if kind is LIST else 0
-        aggregations = {f"g{j}": draw(SENSITIVITIES) for j in range(count)}
-        attributes[f"a{i}"] = Attribute(kind, draw(SENSITIVITIES), aggregations, max_items=3)
-    segments = {f"s{i}": draw(SENSITIVITIES) for i in range(draw(st.integers(0, 3)))}
-    catalog = Catalog(attributes, segments, frozenset(EVENTS))
-
-    def pick(options: list[Any]) -> Any:
-        return draw(st.sampled_from(options))
-
-    def subset(options: list[str]) -> set[str]:
-        return draw(st.sets(st.sampled_from(options))) if options else set()
-
-    # The profile's non-sensitive data, shared by the view and its twin.
-    public_values: dict[str, Any] = {}
-    for name, attribute in attributes.items():
-        if attribute.type is COUNTER:
-            public_values[name] = float(draw(st.integers(0, 3)))
-        elif attribute.type is LIST:
-            public_values[name] = {
-                agg: draw(st.lists(st.sampled_from(POOL), max_size=3))
-                for agg in attribute.aggregations
-                if not _is_secret(catalog, name, agg)
-            }
-        elif not _is_secret(catalog, name) and draw(st.booleans()):
-            public_values[name] = pick(POOL)
-    secret_segments = sorted(s for s in segments if _is_secret(catalog, f"segment:{s}"))
-    public_members = subset(sorted(set(segments) - set(secret_segments)))
-
-    def profile(mark: str) -> ProfileView:
-        values = {name: copy.deepcopy(value) for name, value in public_values.items()}
-        for name, attribute in attributes.items():
-            for agg in attribute.aggregations:
-                if _is_secret(catalog, name, agg):
-                    items = range(draw(st.integers(0, 3)))
-                    values[name][agg] = [f"{mark}<{name}/{agg}#{k}>" for k in items]
-            if attribute.type is not LIST and _is_secret(catalog, name) and draw(st.booleans()):
-                values[name] = f"{mark}<{name}>"
-        return ProfileView(values, frozenset(public_members | subset(secret_segments)))
-
-    def leaf() -> tuple[dict[str, object], bool]:
-        kind = pick(["attribute", "event", "segment"] if segments else ["attribute", "event"])
-        if kind == "event":
-            op = pick(["eq", "neq", "contains", "exists"])
-            operand = {} if op == "exists" else {"value": pick(POOL)}
-            return {"event": pick(["e0", "e1"]), "op": op, **operand}, False
-        if kind == "segment":
-            segment = pick(sorted(segments))
-            return {"segment": segment}, _is_secret(catalog, f"segment:{segment}")
-        name = pick(sorted(attributes))
-        attribute = attributes[name]
-        if attribute.type is COUNTER:
-            op = pick(["eq", "neq", "gt", "lt", "in"])
-            value = draw(st.integers(0, 3))
-            return {"attribute": name, "op": op, "value": [value] if op == "in" else value}, False
-        ops = ["contains", "in", "exists", "not_exists"]
-        if attribute.type is LIST:
-            agg = pick(sorted(attribute.aggregations))
-            node: dict[str, object] = {"attribute": name, "aggregation": agg}
-            candidates = [*POOL, *(f"{MARK}<{name}/{agg}#{k}>" for k in range(3))]
-            secret = _is_secret(catalog, name, agg)
-        else:
-            node, candidates = {"attribute": name}, [*POOL, f"{MARK}<{name}>"]
-            ops, secret = [*ops, "eq", "neq"], _is_secret(catalog, name)
-        op = pick(ops)
-        if op in ("exists", "not_exists"):
-            return node | {"op": op}, secret
-        many = st.lists(st.sampled_from(candidates), min_size=1)
-        return node | {"op": op, "value": draw(many) if op == "in" else pick(candidates)}, secret
-
-    def criteria() -> tuple[object, bool]:
-        leaves = [leaf() for _ in range(draw(st.integers(0, 3)))]
-        if not leaves:
-            return pick([{}, None]), False
-        if len(leaves) == 1 and draw(st.booleans()):
-            return leaves[0]
-        nodes = [node for node, _ in leaves]
-        tree = pick([{"all": nodes}, {"any": nodes}, {"not": {"any": nodes}}])
-        return tree, any(secret for _, secret in leaves)
-
-    def field(alias: str) -> tuple[dict[str, object], bool]:
-        kind = pick(["static", "attribute", "segment"] if segments else ["static", "attribute"])
-        if kind == "static":
-            value = draw(st.text("abcxyz", max_size=4) | st.integers() | st.lists(st.integers()))
-            return {"name": alias, "static": value}, False
-        if kind == "segment":
-            segment = pick(sorted(segments))
-            return {"name": alias, "segment": segment}, _is_secret(catalog, f"segment:{segment}")
-        name = pick(sorted(attributes))
-        aggregations = sorted(attributes[name].aggregations)
-        agg = draw(st.none() | st.sampled_from(aggregations)) if aggregations else None
-        node = {"name": alias, "attribute": name} | ({"aggregation": agg} if agg else {})
-        return node, _is_secret(catalog, name, agg)
-
-    sections: list[list[dict[str, object]]] = [[], []]
-    secret_sections, always_matching = set(), {}
-    for k, owner in enumerate(draw(st.lists(st.integers(0, 1), min_size=1, max_size=5))):
-        name, (tree, secret) = f"sec{k}", criteria()
-        fields = [field(f"f{i}") for i in range(draw(st.integers(0, 4)))]
-        sections[owner].append({"name": name, "criteria": tree, "payload": [f for f, _ in fields]})
-        if secret or any(s for _, s in fields):
-            secret_sections.add(name)
-        elif not tree:
-            always_matching[name] = [f"f{i}" for i in range(len(fields))]
-    triggers = st.lists(st.sampled_from(EVENTS), min_size=1, unique=True)
-    return World(
-        catalog,
-        [Personalization(f"p{i}", draw(triggers), s) for i, s in enumerate(sections)],
-        frozenset(secret_sections),
-        always_matching,
-        profile(MARK),
-        profile(f"{MARK}'"),
-        {"e0": pick([*POOL, None]), "e1": draw(st.lists(st.sampled_from(POOL)))},
-        draw(st.lists(st.sampled_from(EVENTS), unique=True)),
     )
 
 

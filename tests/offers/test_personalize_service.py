@@ -1,0 +1,393 @@
+"""The personalize RPCs against a real offers server (profile and auth are stand-ins).
+
+What is asserted is what leaves the service: the response's bytes, statuses and messages,
+and what reached the profile service.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import grpc
+import pytest
+from p13n.auth.v1 import identity_pb2
+from p13n.offers.v1 import personalize_service_pb2
+from support.offers_harness import (
+    ACCOUNT,
+    OTHER_ACCOUNT,
+    PRIVATE,
+    PUBLIC,
+    Offers,
+    Visitor,
+    token_holder,
+    wire_order,
+)
+
+from services.common import identity
+from services.offers.catalog import Catalog
+
+HOMEPAGE = {
+    "name": "Homepage",
+    "trigger_events": ["page_view"],
+    "sections": [
+        {
+            "name": "Welcome Banner",
+            "payload": [{"name": "welcome_message", "static": "Hello, new user!"}],
+        },
+        {
+            "name": "Loyalty Discount",
+            "payload": [
+                {"name": "discount_code", "static": "LOYAL-15"},
+                {"name": "membership_tier", "attribute": "membership_tier"},
+            ],
+        },
+    ],
+}
+VIP = {
+    "name": "VIP",
+    "trigger_events": ["page_view"],
+    "sections": [
+        {
+            "name": "VIP offer",
+            "criteria": {"attribute": "membership_tier", "op": "eq", "value": "platinum"},
+            "payload": [{"name": "code", "static": "VIP-20"}],
+        }
+    ],
+}
+EVENT = {"td_client_id": "c-1", "td_path": "/sale/shoes"}
+
+
+def offers_of(data: bytes) -> dict[str, Any]:
+    response = personalize_service_pb2.PersonalizeResponse.FromString(data)
+    return {
+        name: dict(offer.attributes) if offer.HasField("attributes") else {}
+        for name, offer in response.offers.items()
+    }
+
+
+async def shop(offers: Offers, catalog: Catalog, *bodies: dict[str, Any], **visitor: Any) -> str:
+    ps = offers.segment(catalog)
+    for body in bodies:
+        await offers.create(ps, body)
+    offers.profile.visitors[ps] = Visitor(matched_events=["page_view"], **visitor)
+    return ps
+
+
+async def test_welcome_banner_and_a_redacted_loyalty_discount_side_by_side(
+    offers: Offers, catalog: Catalog
+) -> None:
+    ps = await shop(offers, catalog, HOMEPAGE, attributes={"membership_tier": "platinum"})
+    data = await offers.public(ps, EVENT)
+    assert offers_of(data) == {
+        "Welcome Banner": {"welcome_message": "Hello, new user!"},
+        "Loyalty Discount": {},
+    }
+    # Section order is kept on the wire, where the gateway's transcoder takes it from.
+    assert wire_order(data) == [
+        ("Welcome Banner", ["welcome_message"]),
+        ("Loyalty Discount", []),
+    ]
+    assert b"platinum" not in data
+
+
+async def test_sections_keep_their_order_whatever_their_names(
+    offers: Offers, catalog: Catalog
+) -> None:
+    names = ["zeta", "Alpha", "mid", "b", "Ω", "a"]
+    body = {
+        "name": "Many",
+        "trigger_events": ["page_view"],
+        "sections": [
+            {"name": n, "payload": [{"name": f, "static": f} for f in ("z", "a", "m")]}
+            for n in names
+        ],
+    }
+    ps = await shop(offers, catalog, body)
+    assert wire_order(await offers.public(ps, EVENT)) == [(n, ["z", "a", "m"]) for n in names]
+
+
+async def test_a_sensitive_sections_public_answer_does_not_depend_on_its_criteria(
+    offers: Offers, catalog: Catalog
+) -> None:
+    ps = await shop(offers, catalog, VIP)
+    answers = []
+    for tier in ("platinum", "bronze", None):
+        offers.profile.visitors[ps] = Visitor({"membership_tier": tier}, (), ["page_view"])
+        answers.append(await offers.public(ps, EVENT))
+    assert offers_of(answers[0]) == {"VIP offer": {}}
+    assert answers[1] == answers[0] and answers[2] == answers[0]
+    # Privately the criteria do tell the visitors apart.
+    offers.profile.visitors[ps] = Visitor({"membership_tier": "bronze"}, (), ["page_view"])
+    assert offers_of(await offers.private(ps, EVENT)) == {}
+
+
+async def test_the_private_path_answers_sensitive_sections_in_full(
+    offers: Offers, catalog: Catalog
+) -> None:
+    ps = await shop(offers, catalog, HOMEPAGE, VIP, attributes={"membership_tier": "platinum"})
+    assert offers_of(await offers.private(ps, EVENT)) == {
+        "Welcome Banner": {"welcome_message": "Hello, new user!"},
+        "Loyalty Discount": {"discount_code": "LOYAL-15", "membership_tier": "platinum"},
+        "VIP offer": {"code": "VIP-20"},
+    }
+
+
+async def test_a_public_token_on_the_private_path_gets_exactly_the_public_answer(
+    offers: Offers, catalog: Catalog
+) -> None:
+    ps = await shop(offers, catalog, HOMEPAGE, VIP, attributes={"membership_tier": "platinum"})
+    public = await offers.public(ps, EVENT)
+    assert await offers.private(ps, EVENT, token_type=PUBLIC) == public
+    assert b"platinum" not in public
+
+
+async def test_a_private_token_is_refused_on_the_public_path(
+    offers: Offers, catalog: Catalog
+) -> None:
+    ps = await shop(offers, catalog, HOMEPAGE)
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await offers.raw("PublicPersonalize", ps, EVENT, token_holder(ps, PRIVATE))
+    assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    assert "use a public token" in (caught.value.details() or "")
+    assert offers.profile.tracked == []
+
+
+async def test_numbers_arrive_as_numbers(offers: Offers, catalog: Catalog) -> None:
+    body = {
+        "name": "Rewards",
+        "trigger_events": ["page_view"],
+        "sections": [
+            {
+                "name": "Silver rewards just for you!",
+                "criteria": {"attribute": "tier", "op": "eq", "value": "silver"},
+                "payload": [{"name": "total_purchase", "attribute": "total_purchase"}],
+            }
+        ],
+    }
+    ps = await shop(offers, catalog, body, attributes={"tier": "silver", "total_purchase": 28700})
+    answer = offers_of(await offers.public(ps, EVENT))
+    assert answer == {"Silver rewards just for you!": {"total_purchase": 28700}}
+
+
+def nested(levels: int) -> dict[str, Any]:
+    """An event whose nesting is ``levels`` deep (the event object itself is level 1)."""
+    event: dict[str, Any] = {"td_client_id": "c-1"}
+    inner = event
+    for _ in range(levels - 1):
+        inner["n"] = {}
+        inner = inner["n"]
+    return event
+
+
+@pytest.mark.parametrize(
+    ("levels", "code"),
+    [
+        pytest.param(32, None, id="32-levels-pass"),
+        pytest.param(33, grpc.StatusCode.INVALID_ARGUMENT, id="33-levels-refused"),
+        # Too deep for protobuf to decode at all: still the client's mistake, not INTERNAL.
+        pytest.param(60, grpc.StatusCode.INVALID_ARGUMENT, id="60-levels-undecodable"),
+    ],
+)
+async def test_event_nesting_is_limited_to_32_levels(
+    offers: Offers, catalog: Catalog, levels: int, code: grpc.StatusCode | None
+) -> None:
+    ps = await shop(offers, catalog, HOMEPAGE)
+    if code is None:
+        assert "Welcome Banner" in offers_of(await offers.public(ps, nested(levels)))
+        return
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await offers.public(ps, nested(levels))
+    assert caught.value.code() == code
+    assert "32 levels" in (caught.value.details() or "")
+    assert offers.profile.tracked == []
+
+
+@pytest.mark.parametrize(
+    ("event", "database", "code", "message"),
+    [
+        pytest.param(
+            {}, "shop_db", grpc.StatusCode.INVALID_ARGUMENT, "event has no identifier", id="empty"
+        ),
+        pytest.param(
+            EVENT, "other_db", grpc.StatusCode.NOT_FOUND, "not an event table", id="unknown-table"
+        ),
+    ],
+)
+async def test_the_profile_services_verdict_on_the_event_is_passed_on(
+    offers: Offers,
+    catalog: Catalog,
+    event: dict[str, Any],
+    database: str,
+    code: grpc.StatusCode,
+    message: str,
+) -> None:
+    ps = await shop(offers, catalog, HOMEPAGE)
+    request = personalize_service_pb2.PublicPersonalizeRequest(
+        database=database, table="page_views"
+    )
+    request.event.update(event)
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await offers.personalize.PublicPersonalize(request, metadata=token_holder(ps, PUBLIC))
+    assert caught.value.code() == code
+    assert message in (caught.value.details() or "")
+
+
+async def test_track_carries_the_callers_identity_as_the_offers_service(
+    offers: Offers, catalog: Catalog
+) -> None:
+    ps = await shop(offers, catalog, HOMEPAGE)
+    await offers.public(ps, EVENT)
+    (request, caller) = offers.profile.tracked[-1]
+    assert (request.parent_segment_id, request.database, request.table) == (
+        ps,
+        "shop_db",
+        "page_views",
+    )
+    assert dict(request.event)["td_path"] == "/sale/shoes"
+    assert not request.dry_run
+    assert caller is not None
+    assert (caller.account_id, caller.parent_segment_id, caller.token_type) == (ACCOUNT, ps, PUBLIC)
+    assert caller.caller_service == "offers"
+
+
+@pytest.mark.parametrize(
+    "outage", [grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED], ids=str
+)
+async def test_a_profile_outage_is_unavailable(
+    offers: Offers, catalog: Catalog, outage: grpc.StatusCode
+) -> None:
+    ps = await shop(offers, catalog, HOMEPAGE)
+    offers.profile.outage = outage
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await offers.public(ps, EVENT)
+    assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
+    assert "profile service did not answer" in (caught.value.details() or "")
+
+
+async def test_a_hung_profile_service_is_unavailable_within_the_callers_deadline(
+    offers: Offers, catalog: Catalog
+) -> None:
+    """The Track call gets the caller's remaining deadline less a margin: the caller hears
+    UNAVAILABLE from offers, not its own DEADLINE_EXCEEDED."""
+    ps = await shop(offers, catalog, HOMEPAGE)
+    offers.profile.hold = release = asyncio.Event()
+    request = personalize_service_pb2.PublicPersonalizeRequest(
+        database="shop_db", table="page_views"
+    )
+    request.event.update(EVENT)
+    try:
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await offers.personalize.PublicPersonalize(
+                request, metadata=token_holder(ps, PUBLIC), timeout=1.0
+            )
+    finally:
+        release.set()
+    assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
+
+
+async def test_the_compiled_configuration_is_reused_until_something_changes(
+    offers: Offers, catalog: Catalog
+) -> None:
+    ps = await shop(offers, catalog, HOMEPAGE)
+    await offers.public(ps, EVENT)
+    reads = offers.profile.config_reads
+    for _ in range(3):
+        await offers.public(ps, EVENT)
+    assert offers.profile.config_reads == reads
+
+    await offers.create(ps, VIP)  # a personalization changed: rebuilt at the next request
+    reads = offers.profile.config_reads
+    assert "VIP offer" in offers_of(await offers.public(ps, EVENT))
+    assert offers.profile.config_reads == reads + 1
+
+    offers.change_config(ps, catalog)  # the configuration's version grew
+    await offers.public(ps, EVENT)
+    assert offers.profile.config_reads == reads + 2
+
+
+async def test_a_personalization_broken_by_a_configuration_change_is_left_out(
+    offers: Offers, catalog: Catalog
+) -> None:
+    ps = await shop(offers, catalog, HOMEPAGE, VIP, attributes={"membership_tier": "platinum"})
+    attributes = {k: v for k, v in catalog.attributes.items() if k != "membership_tier"}
+    offers.change_config(ps, Catalog(attributes, catalog.segments, catalog.events))
+    assert offers_of(await offers.private(ps, EVENT)) == {}
+    offers.change_config(ps, catalog)
+    assert set(offers_of(await offers.private(ps, EVENT))) == {
+        "Welcome Banner",
+        "Loyalty Discount",
+        "VIP offer",
+    }
+
+
+async def test_a_token_of_another_account_finds_no_parent_segment(
+    offers: Offers, catalog: Catalog
+) -> None:
+    ps = await shop(offers, catalog, HOMEPAGE)
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await offers.raw(
+            "PublicPersonalize", ps, EVENT, token_holder(ps, PUBLIC, account=OTHER_ACCOUNT)
+        )
+    assert caught.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+# Direct gRPC calls (DESIGN §2 "Internal gRPC clients").
+
+
+def _private_token(offers: Offers, ps: str) -> str:
+    token = f"{ACCOUNT}/{ps}/p13n_priv_direct"
+    offers.auth.tokens[token] = identity_pb2.Identity(
+        account_id=ACCOUNT, parent_segment_id=ps, token_type=PRIVATE
+    )
+    return token
+
+
+async def test_a_direct_call_with_a_private_token_is_answered_in_full(
+    offers: Offers, catalog: Catalog
+) -> None:
+    ps = await shop(offers, catalog, HOMEPAGE, attributes={"membership_tier": "platinum"})
+    token = _private_token(offers, ps)
+    data = await offers.raw("PrivatePersonalize", ps, EVENT, (("wp13n-token", token),))
+    assert offers_of(data)["Loyalty Discount"]["membership_tier"] == "platinum"
+    assert offers.auth.asked == [(token, "127.0.0.1")]
+
+
+async def test_a_direct_call_with_a_forged_identity_is_refused(
+    offers: Offers, catalog: Catalog
+) -> None:
+    ps = await shop(offers, catalog, HOMEPAGE)
+    forged = identity_pb2.Identity(account_id=ACCOUNT, parent_segment_id=ps, token_type=PRIVATE)
+    metadata = (
+        (identity.IDENTITY_HEADER, identity.sign(forged, b"not the suite's key" * 2)),
+        ("wp13n-token", _private_token(offers, ps)),
+    )
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await offers.raw("PrivatePersonalize", ps, EVENT, metadata)
+    assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    assert offers.profile.tracked == [] and offers.auth.asked == []
+
+
+@pytest.mark.parametrize(
+    ("method", "token", "code"),
+    [
+        pytest.param("PrivatePersonalize", None, grpc.StatusCode.UNAUTHENTICATED, id="no-token"),
+        pytest.param(
+            "PrivatePersonalize", "7/1/p13n_priv_bad", grpc.StatusCode.UNAUTHENTICATED, id="bad"
+        ),
+        pytest.param(
+            "PublicPersonalize", "valid", grpc.StatusCode.PERMISSION_DENIED, id="public-direct"
+        ),
+    ],
+)
+async def test_direct_calls_that_are_refused(
+    offers: Offers, catalog: Catalog, method: str, token: str | None, code: grpc.StatusCode
+) -> None:
+    ps = await shop(offers, catalog, HOMEPAGE)
+    if token == "valid":
+        token = _private_token(offers, ps)
+    metadata = (("wp13n-token", token),) if token else ()
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await offers.raw(method, ps, EVENT, metadata)
+    assert caught.value.code() == code
+    assert offers.profile.tracked == []

@@ -1,0 +1,323 @@
+"""A real offers service on an ephemeral port, with stand-ins for profile and auth.
+
+The offers service is the production one (``create_server``: interceptor, access rules,
+store, cache). The profile and auth services are fakes the test scripts, served behind the
+production interceptor with the production rules for the RPCs offers calls, so a call that
+offers makes with the wrong identity is refused here as it would be in the suite.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import os
+from collections.abc import AsyncIterator, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import grpc
+from google.protobuf import json_format
+from p13n.auth.v1 import identity_pb2, internal_service_pb2, internal_service_pb2_grpc
+from p13n.offers.v1 import (
+    personalization_config_service_pb2,
+    personalization_config_service_pb2_grpc,
+    personalization_pb2,
+    personalize_service_pb2,
+    personalize_service_pb2_grpc,
+)
+from p13n.profile.v1 import profile_service_pb2, profile_service_pb2_grpc
+from p13n.profile.v1 import realtime_config_pb2 as pb
+
+from services.auth import server as auth_server
+from services.common import identity
+from services.common.config import Settings
+from services.common.errors import InvalidArgument, NotFound, Unauthenticated
+from services.common.server import Registration, RunningServer, start_server
+from services.offers.catalog import AttributeType, Catalog, Sensitivity
+from services.offers.server import create_server
+from services.profile import server as profile_server
+
+KEY = os.urandom(32)
+ACCOUNT = "7"
+OTHER_ACCOUNT = "8"
+TABLE = ("shop_db", "page_views")
+Metadata = tuple[tuple[str, str], ...]
+
+_TYPES = {
+    AttributeType.SINGLE: pb.ATTRIBUTE_TYPE_SINGLE,
+    AttributeType.LIST: pb.ATTRIBUTE_TYPE_LIST,
+    AttributeType.COUNTER: pb.ATTRIBUTE_TYPE_COUNTER,
+    AttributeType.IMPORTED: pb.ATTRIBUTE_TYPE_IMPORTED,
+}
+_SENSITIVITIES = {
+    Sensitivity.UNSPECIFIED: pb.SENSITIVITY_UNSPECIFIED,
+    Sensitivity.SENSITIVE: pb.SENSITIVITY_SENSITIVE,
+    Sensitivity.NON_SENSITIVE: pb.SENSITIVITY_NON_SENSITIVE,
+}
+
+
+def signed(who: identity_pb2.Identity) -> Metadata:
+    return ((identity.IDENTITY_HEADER, identity.sign(who, KEY)),)
+
+
+def editor(account: str = ACCOUNT) -> Metadata:
+    return signed(identity_pb2.Identity(account_id=account, role=identity_pb2.ROLE_EDITOR))
+
+
+def token_holder(ps: str, token_type: int, account: str = ACCOUNT) -> Metadata:
+    """What the gateway forwards for a request carrying a token of ``ps``."""
+    return signed(
+        identity_pb2.Identity(account_id=account, parent_segment_id=ps, token_type=token_type)
+    )
+
+
+PUBLIC, PRIVATE = identity_pb2.TOKEN_TYPE_PUBLIC, identity_pb2.TOKEN_TYPE_PRIVATE
+
+
+def realtime_config(ps: str, catalog: Catalog, version: int, account: str) -> Any:
+    """The profile service's answer for a parent segment with ``catalog``'s names."""
+    return profile_service_pb2.RealtimeConfig(
+        version=version,
+        parent_segment_id=ps,
+        account_id=account,
+        primary_key="td_client_id",
+        events=[
+            pb.EventDefinition(name=name, database=TABLE[0], table=TABLE[1])
+            for name in sorted(catalog.events)
+        ],
+        attributes=[
+            pb.Attribute(
+                name=name,
+                type=_TYPES[a.type],
+                sensitivity=_SENSITIVITIES[a.sensitivity],
+                list=pb.ListSettings(
+                    max_items=a.max_items,
+                    aggregations=[
+                        pb.ListAggregation(name=g, sensitivity=_SENSITIVITIES[s])
+                        for g, s in a.aggregations.items()
+                    ],
+                )
+                if a.type is AttributeType.LIST
+                else None,
+            )
+            for name, a in catalog.attributes.items()
+        ],
+        segments=[
+            pb.Segment(name=name, sensitivity=_SENSITIVITIES[s])
+            for name, s in catalog.segments.items()
+        ],
+    )
+
+
+@dataclass
+class Visitor:
+    """What the fake Track answers for a parent segment."""
+
+    attributes: Mapping[str, object] = field(default_factory=dict)
+    segments: Iterable[str] = ()
+    matched_events: Iterable[str] = ()
+
+
+class FakeProfile(profile_service_pb2_grpc.ProfileServiceServicer):
+    def __init__(self) -> None:
+        self.configs: dict[str, Any] = {}
+        self.visitors: dict[str, Visitor] = {}
+        self.tracked: list[tuple[Any, identity_pb2.Identity | None]] = []
+        self.config_reads = 0
+        self.outage: grpc.StatusCode | None = None
+        self.hold: asyncio.Event | None = None  # Track waits for it: a hung service
+
+    async def Track(self, request: Any, context: Any) -> Any:
+        self.tracked.append((request, identity.current.get()))
+        if self.hold is not None:
+            await self.hold.wait()
+        if self.outage is not None:
+            await context.abort(self.outage, "the fake profile service is down")
+        config = self.configs.get(request.parent_segment_id)
+        if config is None or (request.database, request.table) != TABLE:
+            raise NotFound(f"{request.database}.{request.table} is not an event table")
+        if "td_client_id" not in request.event.fields:
+            raise InvalidArgument(
+                "event has no identifier: expected one of td_client_id",
+                reason="NO_IDENTIFIER",
+                field="event",
+            )
+        visitor = self.visitors.get(request.parent_segment_id, Visitor())
+        response = profile_service_pb2.TrackResponse(
+            canonical_id=request.event.fields["td_client_id"].string_value,
+            segments=sorted(visitor.segments),
+            matched_events=list(visitor.matched_events),
+            config_version=config.version,
+        )
+        response.attributes.update(dict(visitor.attributes))
+        return response
+
+    async def GetRealtimeConfig(self, request: Any, context: Any) -> Any:
+        self.config_reads += 1
+        if self.outage is not None:
+            await context.abort(self.outage, "the fake profile service is down")
+        config = self.configs.get(request.parent_segment_id)
+        if config is None:
+            raise NotFound(f"Parent segment {request.parent_segment_id!r} not found")
+        return config
+
+
+class FakeAuth(internal_service_pb2_grpc.InternalAuthServiceServicer):
+    def __init__(self) -> None:
+        self.tokens: dict[str, identity_pb2.Identity] = {}
+        self.asked: list[tuple[str, str]] = []
+
+    async def AuthenticateCall(self, request: Any, context: Any) -> Any:
+        self.asked.append((request.token, request.peer_ip))
+        found = self.tokens.get(request.token)
+        if request.kind != internal_service_pb2.CALL_KIND_PERSONALIZE or found is None:
+            raise Unauthenticated("Unknown, malformed or revoked token", reason="BAD_TOKEN")
+        return internal_service_pb2.AuthenticateCallResponse(identity=found)
+
+
+@dataclass
+class Offers:
+    """The running offers service, its fakes, stubs on one channel, and set-up shortcuts."""
+
+    port: int
+    profile: FakeProfile
+    auth: FakeAuth
+    channel: Any
+    _ids: Any = field(default_factory=lambda: itertools.count(1))
+
+    @property
+    def config(self) -> Any:
+        return personalization_config_service_pb2_grpc.PersonalizationConfigServiceStub(
+            self.channel
+        )
+
+    @property
+    def personalize(self) -> Any:
+        return personalize_service_pb2_grpc.PersonalizeServiceStub(self.channel)
+
+    def segment(self, catalog: Catalog, account: str = ACCOUNT) -> str:
+        """A new parent segment with ``catalog``'s names, at configuration version 1."""
+        ps = str(next(self._ids))
+        self.profile.configs[ps] = realtime_config(ps, catalog, 1, account)
+        return ps
+
+    def change_config(self, ps: str, catalog: Catalog) -> None:
+        old = self.profile.configs[ps]
+        self.profile.configs[ps] = realtime_config(ps, catalog, old.version + 1, old.account_id)
+
+    async def create(self, ps: str, body: Mapping[str, object]) -> Any:
+        message = json_format.ParseDict(body, personalization_pb2.Personalization())
+        return await self.config.CreatePersonalization(
+            personalization_config_service_pb2.CreatePersonalizationRequest(
+                parent_segment_id=ps, personalization=message
+            ),
+            metadata=editor(),
+        )
+
+    async def raw(
+        self, method: str, ps: str, event: Mapping[str, object], metadata: Metadata
+    ) -> bytes:
+        """The response's bytes exactly as they leave the service."""
+        request_type = (
+            personalize_service_pb2.PublicPersonalizeRequest
+            if method == "PublicPersonalize"
+            else personalize_service_pb2.PrivatePersonalizeRequest
+        )
+        request = request_type(database=TABLE[0], table=TABLE[1])
+        request.event.update(dict(event))
+        call = self.channel.unary_unary(
+            f"/p13n.offers.v1.PersonalizeService/{method}",
+            request_serializer=request_type.SerializeToString,
+            response_deserializer=None,
+        )
+        data: bytes = await call(request, metadata=metadata)
+        return data
+
+    async def public(self, ps: str, event: Mapping[str, object]) -> bytes:
+        return await self.raw("PublicPersonalize", ps, event, token_holder(ps, PUBLIC))
+
+    async def private(
+        self, ps: str, event: Mapping[str, object], token_type: int = PRIVATE
+    ) -> bytes:
+        return await self.raw("PrivatePersonalize", ps, event, token_holder(ps, token_type))
+
+
+@contextlib.asynccontextmanager
+async def running_offers(data_dir: Path) -> AsyncIterator[Offers]:
+    """The offers service with its fakes, until the block ends."""
+    fake_profile, fake_auth = FakeProfile(), FakeAuth()
+    profile = await _serve(
+        Registration(
+            profile_service_pb2_grpc.add_ProfileServiceServicer_to_server,
+            fake_profile,
+            profile_server.PROFILE,
+        ),
+        profile_server.RULES,
+    )
+    auth = await _serve(
+        Registration(
+            internal_service_pb2_grpc.add_InternalAuthServiceServicer_to_server,
+            fake_auth,
+            auth_server.INTERNAL,
+        ),
+        auth_server.RULES,
+    )
+    settings = Settings.from_env(
+        {
+            "P13N_DATA_DIR": str(data_dir),
+            "P13N_INTERNAL_KEY": KEY.hex(),
+            "P13N_SECRET_KEY": os.urandom(32).hex(),
+            "P13N_PROFILE_TARGET": f"127.0.0.1:{profile.port}",
+            "P13N_AUTH_TARGET": f"127.0.0.1:{auth.port}",
+        }
+    )
+    offers, close = await create_server(settings, port=0)
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{offers.port}") as channel:
+            yield Offers(offers.port, fake_profile, fake_auth, channel)
+    finally:
+        await offers.stop(0)
+        await close()
+        await profile.stop(0)
+        await auth.stop(0)
+
+
+async def _serve(registration: Registration, rules: Any) -> RunningServer:
+    return await start_server([registration], host="127.0.0.1", port=0, key=KEY, rules=rules)
+
+
+def wire_order(data: bytes) -> list[tuple[str, list[str]]]:
+    """Each section of an encoded PersonalizeResponse with its attribute names, in the
+    order they are on the wire (which is the order the gateway prints them in)."""
+    sections = []
+    for _, entry in message_fields(data):
+        parts = dict(message_fields(entry))
+        attributes = dict(message_fields(parts.get(2, b""))).get(1, b"")
+        names = [dict(message_fields(item))[1].decode() for _, item in message_fields(attributes)]
+        sections.append((parts[1].decode(), names))
+    return sections
+
+
+def message_fields(data: bytes) -> list[tuple[int, bytes]]:
+    """The length-delimited fields of a message (the only kind on the levels read here)."""
+    found, i = [], 0
+    while i < len(data):
+        tag, i = _varint(data, i)
+        assert tag & 7 == 2, f"field {tag >> 3} is not length-delimited"
+        size, i = _varint(data, i)
+        found.append((tag >> 3, data[i : i + size]))
+        i += size
+    return found
+
+
+def _varint(data: bytes, i: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        byte = data[i]
+        i += 1
+        value |= (byte & 0x7F) << shift
+        shift += 7
+        if byte < 0x80:
+            return value, i
