@@ -199,7 +199,7 @@ def _public(request: Request, identity: identity_pb2.Identity, directory: Direct
         key = directory.identify_credentials(authorization)
         if key is None or key.account_id != identity.account_id:
             return _deny(401, "Unknown API key in Authorization")
-        if key.api_key_type != identity_pb2.API_KEY_TYPE_WRITE_ONLY:
+        if key.api_key_type != identity_pb2.WRITE_ONLY:
             return _deny(403, "Only write-only API keys may be sent from a browser")
     decision = _allow(identity)
     decision.response_headers = cors_headers(origin)

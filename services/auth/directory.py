@@ -36,14 +36,14 @@ ADDRESS_LIMIT = ratelimit.Limit(rate=5000.0, burst=10000)
 FAILURE_LIMIT = ratelimit.Limit(rate=5.0, burst=50)
 
 ROLES = {
-    "VIEWER": identity_pb2.ROLE_VIEWER,
-    "EDITOR": identity_pb2.ROLE_EDITOR,
-    "ADMIN": identity_pb2.ROLE_ADMIN,
-    "OWNER": identity_pb2.ROLE_OWNER,
+    "VIEWER": identity_pb2.VIEWER,
+    "EDITOR": identity_pb2.EDITOR,
+    "ADMIN": identity_pb2.ADMIN,
+    "OWNER": identity_pb2.OWNER,
 }
 API_KEY_TYPES = {
-    "MASTER": identity_pb2.API_KEY_TYPE_MASTER,
-    "WRITE_ONLY": identity_pb2.API_KEY_TYPE_WRITE_ONLY,
+    "MASTER": identity_pb2.MASTER,
+    "WRITE_ONLY": identity_pb2.WRITE_ONLY,
 }
 
 
@@ -134,7 +134,7 @@ def _api_key_identity(row: aiosqlite.Row) -> Identity:
         account_id=str(row["account_id"]),
         api_key_type=key_type,
         # A master key acts with full power; a write-only key has no admin role at all.
-        role=identity_pb2.ROLE_OWNER if row["type"] == "MASTER" else identity_pb2.ROLE_UNSPECIFIED,
+        role=identity_pb2.OWNER if row["type"] == "MASTER" else identity_pb2.ROLE_UNSPECIFIED,
     )
 
 

@@ -26,10 +26,10 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _BAD_LOGIN = "Email or password is incorrect"
 
 ROLE_NAMES = {
-    identity_pb2.ROLE_VIEWER: validation.Role.VIEWER,
-    identity_pb2.ROLE_EDITOR: validation.Role.EDITOR,
-    identity_pb2.ROLE_ADMIN: validation.Role.ADMIN,
-    identity_pb2.ROLE_OWNER: validation.Role.OWNER,
+    identity_pb2.VIEWER: validation.Role.VIEWER,
+    identity_pb2.EDITOR: validation.Role.EDITOR,
+    identity_pb2.ADMIN: validation.Role.ADMIN,
+    identity_pb2.OWNER: validation.Role.OWNER,
 }
 
 

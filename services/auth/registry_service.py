@@ -28,8 +28,8 @@ log = logging.getLogger(__name__)
 ParentSegmentLookup = Callable[[str], Awaitable[str]]
 
 _TYPES = {
-    pb.SERVICE_TYPE_PUBLIC: validation.ServiceType.PUBLIC,
-    pb.SERVICE_TYPE_PRIVATE: validation.ServiceType.PRIVATE,
+    pb.PUBLIC: validation.ServiceType.PUBLIC,
+    pb.PRIVATE: validation.ServiceType.PRIVATE,
 }
 _TYPE_ENUM = {v.value: k for k, v in _TYPES.items()}
 _UPDATABLE = {"name", "description", "allowed_origins", "rate_limit", "type"}

@@ -31,9 +31,9 @@ class Access(enum.Enum):
 
 
 _MIN_ROLE = {
-    Access.VIEWER: identity_pb2.ROLE_VIEWER,
-    Access.EDITOR: identity_pb2.ROLE_EDITOR,
-    Access.ADMIN: identity_pb2.ROLE_ADMIN,
+    Access.VIEWER: identity_pb2.VIEWER,
+    Access.EDITOR: identity_pb2.EDITOR,
+    Access.ADMIN: identity_pb2.ADMIN,
 }
 
 _ALWAYS_OPEN = ("/grpc.health.v1.Health/", "/grpc.reflection.")

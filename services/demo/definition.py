@@ -56,17 +56,17 @@ EVENTS: list[dict[str, Any]] = [
     },
 ]
 
-_NON_SENSITIVE = "SENSITIVITY_NON_SENSITIVE"
+_NON_SENSITIVE = "NON_SENSITIVE"
 ATTRIBUTES: list[dict[str, Any]] = [
     {
         "name": "membership_tier",
-        "type": "ATTRIBUTE_TYPE_IMPORTED",
-        "sensitivity": "SENSITIVITY_SENSITIVE",
+        "type": "IMPORTED",
+        "sensitivity": "SENSITIVE",
     },
-    {"name": "total_purchase", "type": "ATTRIBUTE_TYPE_IMPORTED", "sensitivity": _NON_SENSITIVE},
+    {"name": "total_purchase", "type": "IMPORTED", "sensitivity": _NON_SENSITIVE},
     {
         "name": "recently_viewed",
-        "type": "ATTRIBUTE_TYPE_LIST",
+        "type": "LIST",
         "event": PRODUCT_VIEW,
         "list": {
             "max_items": 10,
@@ -78,13 +78,13 @@ ATTRIBUTES: list[dict[str, Any]] = [
     },
     {
         "name": "product_views",
-        "type": "ATTRIBUTE_TYPE_COUNTER",
+        "type": "COUNTER",
         "event": PRODUCT_VIEW,
         "counter": {"window": "30d"},
     },
     {
         "name": "last_category",
-        "type": "ATTRIBUTE_TYPE_SINGLE",
+        "type": "SINGLE",
         "event": PRODUCT_VIEW,
         "field": "product_category",
         "sensitivity": _NON_SENSITIVE,
@@ -100,13 +100,13 @@ SEGMENT_MEMBERS: dict[str, dict[str, Any]] = {
 PUBLIC_SERVICE: dict[str, Any] = {
     "name": "Demo shop (browser)",
     "description": "The demo shop page's public token; allowed from the shop's origin only.",
-    "type": "SERVICE_TYPE_PUBLIC",
+    "type": "PUBLIC",
 }
 PUBLIC_TOKEN: dict[str, Any] = {"name": "shop-page"}
 PRIVATE_SERVICE: dict[str, Any] = {
     "name": "Demo backend (server)",
     "description": "A server-side token: sees sensitive sections; from this machine only.",
-    "type": "SERVICE_TYPE_PRIVATE",
+    "type": "PRIVATE",
 }
 PRIVATE_TOKEN: dict[str, Any] = {"name": "backend", "allowed_ips": ["127.0.0.1/32", "::1/128"]}
 

@@ -25,14 +25,14 @@ from services.offers.upstream import failure
 SERVICE = "offers"
 
 _TYPES: dict[int, AttributeType] = {
-    pb.ATTRIBUTE_TYPE_SINGLE: AttributeType.SINGLE,
-    pb.ATTRIBUTE_TYPE_LIST: AttributeType.LIST,
-    pb.ATTRIBUTE_TYPE_COUNTER: AttributeType.COUNTER,
-    pb.ATTRIBUTE_TYPE_IMPORTED: AttributeType.IMPORTED,
+    pb.SINGLE: AttributeType.SINGLE,
+    pb.LIST: AttributeType.LIST,
+    pb.COUNTER: AttributeType.COUNTER,
+    pb.IMPORTED: AttributeType.IMPORTED,
 }
 _SENSITIVITIES: dict[int, Sensitivity] = {
-    pb.SENSITIVITY_SENSITIVE: Sensitivity.SENSITIVE,
-    pb.SENSITIVITY_NON_SENSITIVE: Sensitivity.NON_SENSITIVE,
+    pb.SENSITIVE: Sensitivity.SENSITIVE,
+    pb.NON_SENSITIVE: Sensitivity.NON_SENSITIVE,
 }
 
 

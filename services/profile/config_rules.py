@@ -26,11 +26,13 @@ FLAG_SENSITIVITY = "eng-lc-realtime-personalization-m2-2"
 SENSITIVITY_BLANK = "Sensitivity can't be blank"
 COUNTER_SENSITIVE = "Counter attributes cannot be sensitive"
 
+# How a sensitivity is stored in the segments table, and back.
 SENSITIVITY_NAMES = {
     pb.SENSITIVITY_UNSPECIFIED: "UNSPECIFIED",
-    pb.SENSITIVITY_SENSITIVE: "SENSITIVE",
-    pb.SENSITIVITY_NON_SENSITIVE: "NON_SENSITIVE",
+    pb.SENSITIVE: "SENSITIVE",
+    pb.NON_SENSITIVE: "NON_SENSITIVE",
 }
+SENSITIVITY_VALUES = {name: value for value, name in SENSITIVITY_NAMES.items()}
 
 
 def check_table_name(kind: str, value: str, field: str) -> None:
@@ -118,7 +120,7 @@ def validate_attribute(
         raise InvalidArgument(
             "Type can't be blank (SINGLE, LIST, COUNTER or IMPORTED)", field="attribute.type"
         )
-    if kind == pb.ATTRIBUTE_TYPE_IMPORTED:
+    if kind == pb.IMPORTED:
         if attribute.event:
             raise InvalidArgument(
                 "Imported attributes are not updated by events: leave event empty",
@@ -129,11 +131,11 @@ def validate_attribute(
             f"Event {attribute.event!r} is not an event definition of this parent segment",
             field="attribute.event",
         )
-    if kind == pb.ATTRIBUTE_TYPE_SINGLE and not attribute.field:
+    if kind == pb.SINGLE and not attribute.field:
         raise InvalidArgument("Field can't be blank", field="attribute.field")
-    if kind == pb.ATTRIBUTE_TYPE_COUNTER:
+    if kind == pb.COUNTER:
         _validate_counter(attribute, result)
-    elif kind == pb.ATTRIBUTE_TYPE_LIST:
+    elif kind == pb.LIST:
         _validate_list(attribute, result, flags)
     else:
         result.sensitivity = _sensitivity(attribute.sensitivity, flags, "attribute.sensitivity")  # type: ignore[assignment]
@@ -142,7 +144,7 @@ def validate_attribute(
 
 
 def _validate_counter(attribute: pb.Attribute, result: pb.Attribute) -> None:
-    if attribute.sensitivity == pb.SENSITIVITY_SENSITIVE:
+    if attribute.sensitivity == pb.SENSITIVE:
         raise InvalidArgument(
             COUNTER_SENSITIVE, reason="COUNTER_SENSITIVE", field="attribute.sensitivity"
         )
@@ -151,7 +153,7 @@ def _validate_counter(attribute: pb.Attribute, result: pb.Attribute) -> None:
     except ValueError as error:
         raise InvalidArgument(str(error), field="attribute.counter.window") from None
     # Counters expose only aggregate behaviour: always non-sensitive, flag or not.
-    result.sensitivity = pb.SENSITIVITY_NON_SENSITIVE
+    result.sensitivity = pb.NON_SENSITIVE
 
 
 def _validate_list(attribute: pb.Attribute, result: pb.Attribute, flags: Collection[str]) -> None:
@@ -186,11 +188,11 @@ def _validate_list(attribute: pb.Attribute, result: pb.Attribute, flags: Collect
 
 def sensitivity_summary(attribute: pb.Attribute) -> str:
     """ "x/y Sensitive" for a list (unspecified counts as sensitive), else the sensitivity."""
-    if attribute.type == pb.ATTRIBUTE_TYPE_LIST:
+    if attribute.type == pb.LIST:
         aggregations = attribute.list.aggregations
-        sensitive = sum(1 for a in aggregations if a.sensitivity != pb.SENSITIVITY_NON_SENSITIVE)
+        sensitive = sum(1 for a in aggregations if a.sensitivity != pb.NON_SENSITIVE)
         return f"{sensitive}/{len(aggregations)} Sensitive"
     return {
-        pb.SENSITIVITY_SENSITIVE: "Sensitive",
-        pb.SENSITIVITY_NON_SENSITIVE: "Non-Sensitive",
+        pb.SENSITIVE: "Sensitive",
+        pb.NON_SENSITIVE: "Non-Sensitive",
     }.get(attribute.sensitivity, "Unspecified")

@@ -87,7 +87,7 @@ def segment_message(row: aiosqlite.Row) -> pb.Segment:
     return pb.Segment(
         id=str(row["id"]),
         name=row["name"],
-        sensitivity=f"SENSITIVITY_{row['sensitivity']}",  # the enum accepts its value names
+        sensitivity=config_rules.SENSITIVITY_VALUES[row["sensitivity"]],
     )
 
 

@@ -29,8 +29,8 @@ from services.profile.realtime import ConfigCache, load_realtime_config
 from services.profile.stitching import Identity
 
 _OUTCOMES = {
-    "merge": profile_pb2.MERGE_OUTCOME_MERGED,
-    "refused": profile_pb2.MERGE_OUTCOME_REFUSED,
+    "merge": profile_pb2.MERGED,
+    "refused": profile_pb2.REFUSED,
 }
 
 
@@ -194,7 +194,7 @@ class ProfileServicer(profile_service_pb2_grpc.ProfileServiceServicer):
         who = caller()
         # Reached directly with an API key (client streaming cannot pass the JSON gateway),
         # so the role is checked here: a write-only key may send events, not import data.
-        if who.role < identity_pb2.ROLE_EDITOR:
+        if who.role < identity_pb2.EDITOR:
             raise PermissionDenied(reason="ROLE_TOO_LOW")
         target: tuple[str, str] | None = None
         total = 0

@@ -165,16 +165,16 @@ def compile_config(config: api.RealtimeConfig, create_time: float) -> Config:
 
 
 def _spec(attribute: pb.Attribute) -> attributes.AttributeSpec:
-    if attribute.type == pb.ATTRIBUTE_TYPE_SINGLE:
+    if attribute.type == pb.SINGLE:
         return attributes.SingleSpec(attribute.name, attribute.field)
-    if attribute.type == pb.ATTRIBUTE_TYPE_LIST:
+    if attribute.type == pb.LIST:
         return attributes.ListSpec(
             attribute.name,
             tuple(attributes.Aggregation(a.name, a.field) for a in attribute.list.aggregations),
             attribute.list.max_items,
             attribute.list.expire_days,
         )
-    if attribute.type == pb.ATTRIBUTE_TYPE_COUNTER:
+    if attribute.type == pb.COUNTER:
         return attributes.CounterSpec(
             attribute.name, attribute.counter.window, attribute.counter.sum_field or None
         )

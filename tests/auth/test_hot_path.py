@@ -97,17 +97,17 @@ async def loaded(tmp_path: Path) -> AsyncIterator[Loaded]:
 
     registry = RegistryServicer(store, directory, keys, reactor_of)
     people = IdentityServicer(store, directory, keys, passwords.Passwords())
-    owner = identity_pb2.Identity(account_id=boot["account_id"], role=identity_pb2.ROLE_OWNER)
+    owner = identity_pb2.Identity(account_id=boot["account_id"], role=identity_pb2.OWNER)
     with acting_as(owner):
         tokens = {}
-        for name, kind in (("Web", pb.SERVICE_TYPE_PUBLIC), ("Backend", pb.SERVICE_TYPE_PRIVATE)):
+        for name, kind in (("Web", pb.PUBLIC), ("Backend", pb.PRIVATE)):
             service = await registry.CreateService(
                 registry_service_pb2.CreateServiceRequest(
                     parent_segment_id="ps1",
                     service=pb.PersonalizationService(
                         name=name,
                         type=kind,
-                        allowed_origins=[ORIGIN] if kind == pb.SERVICE_TYPE_PUBLIC else [],
+                        allowed_origins=[ORIGIN] if kind == pb.PUBLIC else [],
                     ),
                 ),
                 None,
@@ -121,7 +121,7 @@ async def loaded(tmp_path: Path) -> AsyncIterator[Loaded]:
             tokens[name] = token.token
         write_only = await people.CreateApiKey(
             identity_service_pb2.CreateApiKeyRequest(
-                api_key=account_pb2.ApiKey(type=identity_pb2.API_KEY_TYPE_WRITE_ONLY)
+                api_key=account_pb2.ApiKey(type=identity_pb2.WRITE_ONLY)
             ),
             None,
         )

@@ -98,7 +98,7 @@ async def test_unimplemented_stays_unimplemented(server: RunningServer) -> None:
         with pytest.raises(grpc.aio.AioRpcError) as caught:
             await stub.CreateApiKey(
                 identity_service_pb2.CreateApiKeyRequest(),
-                metadata=_metadata(identity_pb2.ROLE_OWNER),
+                metadata=_metadata(identity_pb2.OWNER),
             )
     assert caught.value.code() == grpc.StatusCode.UNIMPLEMENTED
 
@@ -112,7 +112,7 @@ async def test_unimplemented_stays_unimplemented(server: RunningServer) -> None:
             grpc.StatusCode.UNAUTHENTICATED,
             id="forged",
         ),
-        pytest.param(_metadata(identity_pb2.ROLE_VIEWER), None, id="viewer-reads"),
+        pytest.param(_metadata(identity_pb2.VIEWER), None, id="viewer-reads"),
     ],
 )
 async def test_access_rules_on_a_viewer_method(
@@ -135,7 +135,7 @@ async def test_permission_is_checked_before_the_handler(server: RunningServer) -
         with pytest.raises(grpc.aio.AioRpcError) as caught:
             await stub.CreateUser(
                 identity_service_pb2.CreateUserRequest(),
-                metadata=_metadata(identity_pb2.ROLE_EDITOR),
+                metadata=_metadata(identity_pb2.EDITOR),
             )
     assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED
     assert caught.value.details() == "You do not have permission to perform this action."

@@ -88,7 +88,7 @@ def test_bootstrap_prints_an_account_that_works(suite: Suite, first: dict[str, s
     me = _wait_for_me(suite, first["api_key"])
     assert me.status == 200, me.body
     assert me.json()["account_id"] == first["account_id"]
-    assert me.json()["api_key_type"] == "API_KEY_TYPE_MASTER"
+    assert me.json()["api_key_type"] == "MASTER"
     signed_in = request(
         "POST",
         suite.admin_port,
@@ -139,7 +139,7 @@ def test_flags_set_turns_public_services_on_and_off(suite: Suite, first: dict[st
     def create(name: str) -> Response:
         body = {
             "name": name,
-            "type": "SERVICE_TYPE_PUBLIC",
+            "type": "PUBLIC",
             "allowed_origins": ["https://a.example"],
         }
         return _admin(suite, key, "POST", services, body)

@@ -45,7 +45,7 @@ def creds(account: Account) -> Creds:
         services,
         {
             "name": "Slow",
-            "type": "SERVICE_TYPE_PRIVATE",
+            "type": "PRIVATE",
             "rate_limit": {"requests_per_second": 1, "burst": 3},
         },
     )["id"]
@@ -91,7 +91,7 @@ def test_a_write_only_key_for_ingest(
     identity = _ask(
         suite, stub, kind=INGEST, authorization=f"TD1 {creds.write_only}", peer_ip="127.0.0.1"
     )
-    assert identity.api_key_type == identity_pb2.API_KEY_TYPE_WRITE_ONLY
+    assert identity.api_key_type == identity_pb2.WRITE_ONLY
 
 
 @pytest.mark.parametrize(

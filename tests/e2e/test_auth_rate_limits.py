@@ -52,7 +52,7 @@ def tokens(account: Account) -> Tokens:
         services,
         {
             "name": "Slow",
-            "type": "SERVICE_TYPE_PUBLIC",
+            "type": "PUBLIC",
             "allowed_origins": [ORIGIN],
             "rate_limit": {"requests_per_second": 1, "burst": 3},
         },

@@ -236,23 +236,22 @@ REAL_CALLS: dict[str, Callable[[Real], Call]] = {
     "IdentityService/CreateUser": lambda r: (
         "POST",
         "/v1/users",
-        {"email": f"{r.name()}@roles.example", "password": PASSWORD, "role": "ROLE_VIEWER"},
+        {"email": f"{r.name()}@roles.example", "password": PASSWORD, "role": "VIEWER"},
     ),
     "IdentityService/CreateApiKey": lambda r: (
         "POST",
         "/v1/api_keys",
-        {"type": "API_KEY_TYPE_WRITE_ONLY"},
+        {"type": "WRITE_ONLY"},
     ),
     "IdentityService/DeleteApiKey": lambda r: (
         "DELETE",
-        "/v1/api_keys/"
-        + r.account.ok("POST", "/v1/api_keys", {"type": "API_KEY_TYPE_WRITE_ONLY"})["id"],
+        "/v1/api_keys/" + r.account.ok("POST", "/v1/api_keys", {"type": "WRITE_ONLY"})["id"],
         None,
     ),
     "RegistryService/CreateService": lambda r: (
         "POST",
         r.services,
-        {"name": r.name(), "type": "SERVICE_TYPE_PRIVATE"},
+        {"name": r.name(), "type": "PRIVATE"},
     ),
     "RegistryService/GetService": lambda r: ("GET", f"{r.services}/{r.service}", None),
     "RegistryService/ListServices": lambda r: ("GET", r.services, None),
@@ -324,7 +323,7 @@ def test_a_refused_delete_changes_nothing(
 def test_no_one_grants_more_than_their_own_role(
     real: Real, credentials: dict[str, str], creator: str, role: str, allowed: bool
 ) -> None:
-    body = {"email": f"{real.name()}@grant.example", "password": PASSWORD, "role": f"ROLE_{role}"}
+    body = {"email": f"{real.name()}@grant.example", "password": PASSWORD, "role": role}
     reply = real.account.call("POST", "/v1/users", body, authorization=credentials[creator])
     if allowed:
         assert reply.status == 200, reply.body

@@ -55,7 +55,7 @@ PRIVATE_TOKENS = "/v1/parent_segments/{ps}/services/{private}/tokens"
 
 
 def _service(name: str, type_: str = "PRIVATE") -> dict[str, Any]:
-    return {"name": name, "type": f"SERVICE_TYPE_{type_}"}
+    return {"name": name, "type": type_}
 
 
 @pytest.mark.parametrize(
@@ -83,11 +83,11 @@ def _service(name: str, type_: str = "PRIVATE") -> dict[str, Any]:
             id="rename-dup",
         ),
         pytest.param(
-            "PATCH", PUBLIC + "?update_mask=type", {"type": "SERVICE_TYPE_PRIVATE"},
+            "PATCH", PUBLIC + "?update_mask=type", {"type": "PRIVATE"},
             INVALID_ARGUMENT, TYPE_IMMUTABLE, id="type-change-with-mask",
         ),
         pytest.param(
-            "PATCH", PUBLIC, {"name": "Web", "type": "SERVICE_TYPE_PRIVATE"},
+            "PATCH", PUBLIC, {"name": "Web", "type": "PRIVATE"},
             INVALID_ARGUMENT, TYPE_IMMUTABLE, id="type-change-implied-mask",
         ),
         pytest.param("POST", PUBLIC_TOKENS, {"name": ""}, INVALID_ARGUMENT, BLANK, id="token-empty"),
@@ -127,7 +127,7 @@ def test_refusal_message_is_exact(
     [
         pytest.param("POST", SERVICES, _service("s" * 100), id="service-100"),
         pytest.param("POST", SERVICES, _service("  Padded  "), id="service-padded"),
-        pytest.param("PATCH", PUBLIC + "?update_mask=type", {"type": "SERVICE_TYPE_PUBLIC"},
+        pytest.param("PATCH", PUBLIC + "?update_mask=type", {"type": "PUBLIC"},
                      id="type-unchanged"),
         pytest.param("POST", PUBLIC_TOKENS, {"name": "t" * 100}, id="token-100"),
         pytest.param(
@@ -145,11 +145,9 @@ def test_the_limits_themselves_are_accepted(
 
 
 def test_type_is_kept_and_other_fields_update(account: Account, world: World) -> None:
-    updated = account.ok(
-        "PATCH", world.path(PUBLIC), {"description": "the shop", "type": "SERVICE_TYPE_PUBLIC"}
-    )
-    assert (updated["description"], updated["type"]) == ("the shop", "SERVICE_TYPE_PUBLIC")
-    assert account.ok("GET", world.path(PUBLIC))["type"] == "SERVICE_TYPE_PUBLIC"
+    updated = account.ok("PATCH", world.path(PUBLIC), {"description": "the shop", "type": "PUBLIC"})
+    assert (updated["description"], updated["type"]) == ("the shop", "PUBLIC")
+    assert account.ok("GET", world.path(PUBLIC))["type"] == "PUBLIC"
 
 
 def test_51st_token_of_a_service_and_201st_of_a_parent_segment(account: Account) -> None:
@@ -183,12 +181,12 @@ def test_public_service_needs_flag_m2_1(suite: Suite) -> None:
     account = Account.create(suite, flags=())
     ps = account.parent_segment("No flags")
     path = f"/v1/parent_segments/{ps}/services"
-    body = {"name": "Web", "type": "SERVICE_TYPE_PUBLIC", "allowed_origins": ["https://a.example"]}
+    body = {"name": "Web", "type": "PUBLIC", "allowed_origins": ["https://a.example"]}
     refused = account.call("POST", path, body)
     assert (refused.status, refused.json()["code"]) == FAILED_PRECONDITION, refused.body
     assert FLAG in refused.json()["message"]
     # Private services need no flag.
-    account.ok("POST", path, {"name": "Backend", "type": "SERVICE_TYPE_PRIVATE"})
+    account.ok("POST", path, {"name": "Backend", "type": "PRIVATE"})
 
     asyncio.run(operator.set_flag(suite.settings.data_dir, account.account_id, FLAG, True))
     public = account.ok("POST", path, body)["id"]

@@ -25,7 +25,7 @@ def shop(account: Account) -> GuideShop:
         f"/v1/parent_segments/{shop.ps}/attributes",
         {
             "name": "last_path",
-            "type": "ATTRIBUTE_TYPE_SINGLE",
+            "type": "SINGLE",
             "event": "page_view",
             "field": "td_path",
             "sensitivity": NON_SENSITIVE,

@@ -19,10 +19,10 @@ def ps(account: Account) -> str:
 def _attribute(**fields: Any) -> dict[str, Any]:
     return {
         "name": "a",
-        "type": "ATTRIBUTE_TYPE_SINGLE",
+        "type": "SINGLE",
         "event": "page_view",
         "field": "x",
-        "sensitivity": "SENSITIVITY_NON_SENSITIVE",
+        "sensitivity": "NON_SENSITIVE",
         **fields,
     }
 
@@ -37,8 +37,8 @@ def _attribute(**fields: Any) -> dict[str, Any]:
         ),
         pytest.param(
             _attribute(
-                type="ATTRIBUTE_TYPE_COUNTER",
-                sensitivity="SENSITIVITY_SENSITIVE",
+                type="COUNTER",
+                sensitivity="SENSITIVE",
                 counter={"window": "7d"},
             ),
             "Counter attributes cannot be sensitive",
@@ -46,7 +46,7 @@ def _attribute(**fields: Any) -> dict[str, Any]:
         ),
         pytest.param(
             _attribute(
-                type="ATTRIBUTE_TYPE_COUNTER",
+                type="COUNTER",
                 sensitivity="SENSITIVITY_UNSPECIFIED",
                 counter={"window": "90d"},
             ),
@@ -55,14 +55,12 @@ def _attribute(**fields: Any) -> dict[str, Any]:
         ),
         pytest.param(
             _attribute(
-                type="ATTRIBUTE_TYPE_LIST",
+                type="LIST",
                 sensitivity="SENSITIVITY_UNSPECIFIED",
                 list={
                     "max_items": 101,
                     "expire_days": 7,
-                    "aggregations": [
-                        {"name": "p", "field": "p", "sensitivity": "SENSITIVITY_SENSITIVE"}
-                    ],
+                    "aggregations": [{"name": "p", "field": "p", "sensitivity": "SENSITIVE"}],
                 },
             ),
             "Max items must be from 1 to 100",
@@ -70,14 +68,12 @@ def _attribute(**fields: Any) -> dict[str, Any]:
         ),
         pytest.param(
             _attribute(
-                type="ATTRIBUTE_TYPE_LIST",
+                type="LIST",
                 sensitivity="SENSITIVITY_UNSPECIFIED",
                 list={
                     "max_items": 10,
                     "expire_days": 61,
-                    "aggregations": [
-                        {"name": "p", "field": "p", "sensitivity": "SENSITIVITY_SENSITIVE"}
-                    ],
+                    "aggregations": [{"name": "p", "field": "p", "sensitivity": "SENSITIVE"}],
                 },
             ),
             "Expire days must be from 1 to 60",
@@ -85,7 +81,7 @@ def _attribute(**fields: Any) -> dict[str, Any]:
         ),
         pytest.param(
             _attribute(
-                type="ATTRIBUTE_TYPE_LIST",
+                type="LIST",
                 sensitivity="SENSITIVITY_UNSPECIFIED",
                 list={
                     "max_items": 10,
@@ -141,7 +137,7 @@ def test_a_list_shows_how_many_aggregations_are_sensitive(account: Account, ps: 
         f"/v1/parent_segments/{ps}/attributes",
         {
             "name": "recent",
-            "type": "ATTRIBUTE_TYPE_LIST",
+            "type": "LIST",
             "event": "page_view",
             "list": {
                 "max_items": 10,
@@ -150,9 +146,9 @@ def test_a_list_shows_how_many_aggregations_are_sensitive(account: Account, ps: 
                     {
                         "name": "product",
                         "field": "product",
-                        "sensitivity": "SENSITIVITY_NON_SENSITIVE",
+                        "sensitivity": "NON_SENSITIVE",
                     },
-                    {"name": "email", "field": "email", "sensitivity": "SENSITIVITY_SENSITIVE"},
+                    {"name": "email", "field": "email", "sensitivity": "SENSITIVE"},
                 ],
             },
         },
@@ -183,15 +179,13 @@ def test_every_resource_can_be_updated_by_mask(account: Account, ps: str) -> Non
         {"exclusions": ["0", "test"]},
     )
     assert key["exclusions"] == ["0", "test"]
-    segment = account.ok(
-        "POST", f"{base}/segments", {"name": "vip", "sensitivity": "SENSITIVITY_SENSITIVE"}
-    )
+    segment = account.ok("POST", f"{base}/segments", {"name": "vip", "sensitivity": "SENSITIVE"})
     segment = account.ok(
         "PATCH",
         f"{base}/segments/{segment['id']}?update_mask=sensitivity",
-        {"sensitivity": "SENSITIVITY_NON_SENSITIVE"},
+        {"sensitivity": "NON_SENSITIVE"},
     )
-    assert segment["sensitivity"] == "SENSITIVITY_NON_SENSITIVE"
+    assert segment["sensitivity"] == "NON_SENSITIVE"
     parent = account.ok("PATCH", f"{base}?update_mask=description", {"description": "changed"})
     assert parent["description"] == "changed"
     refused = account.call(
@@ -224,7 +218,7 @@ def test_without_the_sensitivity_flag_attributes_are_unspecified(suite: Suite) -
     refused = account.call(
         "POST",
         f"/v1/parent_segments/{ps}/attributes",
-        _attribute(name="b", sensitivity="SENSITIVITY_NON_SENSITIVE"),
+        _attribute(name="b", sensitivity="NON_SENSITIVE"),
     )
     assert refused.status == 400
     assert "eng-lc-realtime-personalization-m2-2" in refused.json()["message"]

@@ -45,7 +45,7 @@ def ps(account: Account) -> str:
         f"/v1/parent_segments/{ps}/attributes",
         {
             "name": "views",
-            "type": "ATTRIBUTE_TYPE_COUNTER",
+            "type": "COUNTER",
             "event": "page_view",
             "counter": {"window": "total"},
         },

@@ -30,8 +30,8 @@ def ps(account: Account) -> str:
             f"/v1/parent_segments/{ps}/attributes",
             {
                 "name": name,
-                "type": "ATTRIBUTE_TYPE_IMPORTED",
-                "sensitivity": f"SENSITIVITY_{sensitivity}",
+                "type": "IMPORTED",
+                "sensitivity": sensitivity,
             },
         )
     return ps
@@ -113,7 +113,7 @@ def test_json_imports_and_segment_members_through_the_admin_api(
     vip = account.ok(
         "POST",
         f"/v1/parent_segments/{ps}/segments",
-        {"name": "vip", "sensitivity": "SENSITIVITY_SENSITIVE"},
+        {"name": "vip", "sensitivity": "SENSITIVE"},
     )["id"]
     members = account.ok(
         "POST",
@@ -123,7 +123,7 @@ def test_json_imports_and_segment_members_through_the_admin_api(
     assert members == {"imported": 2}
     found = profile(account, ps, "td_client_id", "c1")
     assert attributes(found)["tier"] == ("gold", "Sensitive")
-    assert found["segments"] == [{"name": "vip", "sensitivity": "SENSITIVITY_SENSITIVE"}]
+    assert found["segments"] == [{"name": "vip", "sensitivity": "SENSITIVE"}]
 
     refused = account.call(
         "POST",

@@ -28,7 +28,7 @@ def ps(account: Account) -> str:
         f"/v1/parent_segments/{ps}/attributes",
         {
             "name": "views",
-            "type": "ATTRIBUTE_TYPE_COUNTER",
+            "type": "COUNTER",
             "event": "page_view",
             "counter": {"window": "total"},
         },
@@ -84,7 +84,7 @@ def test_a_batch_is_stored_and_updates_profiles(suite: Suite, account: Account, 
     assert views(found) == 4
     log = account.ok("GET", f"/v1/parent_segments/{ps}/merge_log")
     assert log["entries"][0]["surviving_profile"] == "ok1"
-    assert log["entries"][0]["outcome"] == "MERGE_OUTCOME_MERGED"
+    assert log["entries"][0]["outcome"] == "MERGED"
 
 
 def test_a_batch_with_one_bad_record_stores_nothing(

@@ -26,32 +26,30 @@ async def shop(service: Service) -> str:
     await service.attribute(
         ps,
         name="views",
-        type="ATTRIBUTE_TYPE_COUNTER",
+        type="COUNTER",
         event="page_view",
         counter={"window": "total"},
     )
     await service.attribute(
         ps,
         name="last_path",
-        type="ATTRIBUTE_TYPE_SINGLE",
+        type="SINGLE",
         event="page_view",
         field="td_path",
-        sensitivity="SENSITIVITY_NON_SENSITIVE",
+        sensitivity="NON_SENSITIVE",
     )
     await service.attribute(
         ps,
         name="recent",
-        type="ATTRIBUTE_TYPE_LIST",
+        type="LIST",
         event="product_view",
         list={
             "max_items": 100,
             "expire_days": 30,
             "aggregations": [
-                {"name": "products", "field": "product", "sensitivity": "SENSITIVITY_NON_SENSITIVE"}
+                {"name": "products", "field": "product", "sensitivity": "NON_SENSITIVE"}
             ],
         },
     )
-    await service.attribute(
-        ps, name="tier", type="ATTRIBUTE_TYPE_IMPORTED", sensitivity="SENSITIVITY_SENSITIVE"
-    )
+    await service.attribute(ps, name="tier", type="IMPORTED", sensitivity="SENSITIVE")
     return ps

@@ -61,9 +61,7 @@ async def test_a_value_imported_before_its_profile_exists_reaches_it(
 async def test_reimporting_replaces_named_values_and_null_clears(
     service: Service, shop: str
 ) -> None:
-    await service.attribute(
-        shop, name="score", type="ATTRIBUTE_TYPE_IMPORTED", sensitivity="SENSITIVITY_NON_SENSITIVE"
-    )
+    await service.attribute(shop, name="score", type="IMPORTED", sensitivity="NON_SENSITIVE")
     await service.track(shop, {"td_client_id": "c1"})
     await import_attributes(service, shop, "td_client_id", ("c1", {"tier": "gold", "score": 7}))
     await import_attributes(service, shop, "td_client_id", ("c1", {"score": 8}))
@@ -212,8 +210,8 @@ async def test_segment_members_show_on_profiles_with_their_sensitivity(
 
     profile = await service.get_profile(shop, "td_client_id", "c1")
     assert [(s.name, s.sensitivity) for s in profile.segments] == [
-        ("newsletter", 2),  # SENSITIVITY_NON_SENSITIVE
-        ("vip", 1),  # SENSITIVITY_SENSITIVE
+        ("newsletter", 2),  # NON_SENSITIVE
+        ("vip", 1),  # SENSITIVE
     ]
     reply = await service.track(shop, {"td_client_id": "c1"})
     assert list(reply.segments) == ["newsletter", "vip"]

@@ -106,7 +106,7 @@ async def test_every_parent_segment_using_the_table_is_updated(service: Service,
     await service.attribute(
         other,
         name="views",
-        type="ATTRIBUTE_TYPE_COUNTER",
+        type="COUNTER",
         event="any_view",
         counter={"window": "total"},
     )
@@ -123,9 +123,7 @@ async def test_every_parent_segment_using_the_table_is_updated(service: Service,
 @pytest.mark.parametrize(
     "who",
     [
-        pytest.param(
-            identity_pb2.Identity(account_id="1", role=identity_pb2.ROLE_OWNER), id="session"
-        ),
+        pytest.param(identity_pb2.Identity(account_id="1", role=identity_pb2.OWNER), id="session"),
         pytest.param(
             identity_pb2.Identity(account_id="1", token_type=identity_pb2.TOKEN_TYPE_PRIVATE),
             id="personalization-token",

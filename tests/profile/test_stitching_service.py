@@ -61,7 +61,7 @@ async def test_anonymous_browsing_then_login_links_two_profiles(
         assert attributes(profile)["recent"] == {"products": ["hat"]}
     assert service.rows("SELECT count(*) FROM profiles") == [(1,)]
     [entry] = await merge_log(service, shop)
-    assert entry["outcome"] == "MERGE_OUTCOME_MERGED"
+    assert entry["outcome"] == "MERGED"
     assert entry["surviving_profile"] == "laptop"
     assert entry["absorbed_profiles"] == ["phone"]
     assert {(i["key"], i["value"]) for i in entry["linking_values"]} == {
@@ -145,7 +145,7 @@ async def test_merge_protection_refuses_the_51st_profile_and_logs_it(
     assert attributes(d50)["views"] == 2 and attributes(d50)["last_path"] == "/x"
     assert (await service.get_profile(shop, "user_id", "u1")).canonical_id == "d00"
     refused = (await merge_log(service, shop))[0]
-    assert refused["outcome"] == "MERGE_OUTCOME_REFUSED"
+    assert refused["outcome"] == "REFUSED"
     assert refused["reason"] == "merge would put 51 profiles into one (limit 50)"
     assert refused["surviving_profile"] == "d50"
     assert refused["absorbed_profiles"] == ["d00"]
@@ -161,7 +161,7 @@ async def test_merge_protection_refuses_a_101st_value_of_one_key(
     assert len((await service.get_profile(shop, "td_client_id", "bot")).identities) == 101
     assert attributes(await service.get_profile(shop, "td_client_id", "bot"))["views"] == 101
     refused = (await merge_log(service, shop))[0]
-    assert refused["outcome"] == "MERGE_OUTCOME_REFUSED"
+    assert refused["outcome"] == "REFUSED"
     assert "101 values of key 'user_id'" in refused["reason"]
 
 

@@ -205,10 +205,10 @@ async def test_configuration_is_read_once_per_version(service: Service, shop: st
     await service.attribute(
         shop,
         name="first_path",
-        type="ATTRIBUTE_TYPE_SINGLE",
+        type="SINGLE",
         event="page_view",
         field="td_path",
-        sensitivity="SENSITIVITY_NON_SENSITIVE",
+        sensitivity="NON_SENSITIVE",
     )
     reply = answer(await service.track(shop, {"td_client_id": "c1", "td_path": "/new"}))
     assert service.configs.loads == loads + 1
@@ -221,7 +221,7 @@ async def test_server_time_drives_windows_not_the_client_time(service: Service) 
     await service.attribute(
         ps,
         name="views_1h",
-        type="ATTRIBUTE_TYPE_COUNTER",
+        type="COUNTER",
         event="page_view",
         counter={"window": "1h"},
     )

@@ -87,7 +87,7 @@ class Account:
     def service(
         self, ps: str, name: str, type_: str = "PUBLIC", origins: list[str] | None = None
     ) -> str:
-        body: dict[str, Any] = {"name": name, "type": f"SERVICE_TYPE_{type_}"}
+        body: dict[str, Any] = {"name": name, "type": type_}
         if origins is not None:
             body["allowed_origins"] = origins
         return str(self.ok("POST", f"/v1/parent_segments/{ps}/services", body)["id"])

@@ -42,12 +42,12 @@ def sign_in(suite: Suite, email: str, password: str = PASSWORD) -> str:
 def add_user(account: Account, role: str) -> User:
     """A user of ``role`` created by the account's master key, signed in."""
     email = f"{role.lower()}-user-{next(_users)}@{account.email.split('@')[1]}"
-    account.ok("POST", "/v1/users", {"email": email, "password": PASSWORD, "role": f"ROLE_{role}"})
+    account.ok("POST", "/v1/users", {"email": email, "password": PASSWORD, "role": role})
     return User(email, sign_in(account.suite, email))
 
 
 def api_key(account: Account, key_type: str) -> str:
-    created = account.ok("POST", "/v1/api_keys", {"type": f"API_KEY_TYPE_{key_type}"})
+    created = account.ok("POST", "/v1/api_keys", {"type": key_type})
     return str(created["key"])
 
 

@@ -46,15 +46,15 @@ TABLE = ("shop_db", "page_views")
 Metadata = tuple[tuple[str, str], ...]
 
 _TYPES = {
-    AttributeType.SINGLE: pb.ATTRIBUTE_TYPE_SINGLE,
-    AttributeType.LIST: pb.ATTRIBUTE_TYPE_LIST,
-    AttributeType.COUNTER: pb.ATTRIBUTE_TYPE_COUNTER,
-    AttributeType.IMPORTED: pb.ATTRIBUTE_TYPE_IMPORTED,
+    AttributeType.SINGLE: pb.SINGLE,
+    AttributeType.LIST: pb.LIST,
+    AttributeType.COUNTER: pb.COUNTER,
+    AttributeType.IMPORTED: pb.IMPORTED,
 }
 _SENSITIVITIES = {
     Sensitivity.UNSPECIFIED: pb.SENSITIVITY_UNSPECIFIED,
-    Sensitivity.SENSITIVE: pb.SENSITIVITY_SENSITIVE,
-    Sensitivity.NON_SENSITIVE: pb.SENSITIVITY_NON_SENSITIVE,
+    Sensitivity.SENSITIVE: pb.SENSITIVE,
+    Sensitivity.NON_SENSITIVE: pb.NON_SENSITIVE,
 }
 
 
@@ -63,7 +63,7 @@ def signed(who: identity_pb2.Identity) -> Metadata:
 
 
 def editor(account: str = ACCOUNT) -> Metadata:
-    return signed(identity_pb2.Identity(account_id=account, role=identity_pb2.ROLE_EDITOR))
+    return signed(identity_pb2.Identity(account_id=account, role=identity_pb2.EDITOR))
 
 
 def token_holder(ps: str, token_type: int, account: str = ACCOUNT) -> Metadata:

@@ -17,8 +17,8 @@ from support.http import Response, request
 
 ORIGIN = "https://shop.example"
 DATABASE = "shop_db"
-SENSITIVE = "SENSITIVITY_SENSITIVE"
-NON_SENSITIVE = "SENSITIVITY_NON_SENSITIVE"
+SENSITIVE = "SENSITIVE"
+NON_SENSITIVE = "NON_SENSITIVE"
 MEMBER = "member-1"  # the visitor whose back-office data was imported
 TIER = "platinum"  # their SENSITIVE membership tier: never in a public answer
 
@@ -101,7 +101,7 @@ class GuideShop:
         ):
             attribute = {
                 "name": name,
-                "type": "ATTRIBUTE_TYPE_IMPORTED",
+                "type": "IMPORTED",
                 "sensitivity": sensitivity,
             }
             account.ok("POST", f"{base}/attributes", attribute)
@@ -110,7 +110,7 @@ class GuideShop:
             f"{base}/attributes",
             {
                 "name": "total_purchase",
-                "type": "ATTRIBUTE_TYPE_COUNTER",
+                "type": "COUNTER",
                 "event": "purchase",
                 "counter": {"window": "total", "sum_field": "amount"},
             },
@@ -120,7 +120,7 @@ class GuideShop:
             f"{base}/attributes",
             {
                 "name": "items_purchased",
-                "type": "ATTRIBUTE_TYPE_LIST",
+                "type": "LIST",
                 "event": "purchase",
                 "list": {
                     "max_items": 10,

@@ -57,19 +57,15 @@ def metadata(who: identity_pb2.Identity) -> tuple[tuple[str, str], ...]:
 
 
 def editor(account: str = ACCOUNT) -> tuple[tuple[str, str], ...]:
-    return metadata(identity_pb2.Identity(account_id=account, role=identity_pb2.ROLE_EDITOR))
+    return metadata(identity_pb2.Identity(account_id=account, role=identity_pb2.EDITOR))
 
 
 def offers() -> tuple[tuple[str, str], ...]:
     return metadata(identity.service_identity("offers"))
 
 
-def api_key(account: str = ACCOUNT, role: int = identity_pb2.ROLE_OWNER) -> Any:
-    key_type = (
-        identity_pb2.API_KEY_TYPE_MASTER
-        if role == identity_pb2.ROLE_OWNER
-        else identity_pb2.API_KEY_TYPE_WRITE_ONLY
-    )
+def api_key(account: str = ACCOUNT, role: int = identity_pb2.OWNER) -> Any:
+    key_type = identity_pb2.MASTER if role == identity_pb2.OWNER else identity_pb2.WRITE_ONLY
     return metadata(identity_pb2.Identity(account_id=account, api_key_type=key_type, role=role))
 
 
@@ -138,7 +134,7 @@ class Service:
         created = await self.config.CreateSegment(
             config_service_pb2.CreateSegmentRequest(
                 parent_segment_id=ps,
-                segment=pb.Segment(name=name, sensitivity=f"SENSITIVITY_{sensitivity}"),
+                segment=pb.Segment(name=name, sensitivity=sensitivity),  # type: ignore[arg-type]
             ),
             metadata=editor(),
         )

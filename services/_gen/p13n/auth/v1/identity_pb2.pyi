@@ -8,10 +8,10 @@ DESCRIPTOR: _descriptor.FileDescriptor
 class Role(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     ROLE_UNSPECIFIED: _ClassVar[Role]
-    ROLE_VIEWER: _ClassVar[Role]
-    ROLE_EDITOR: _ClassVar[Role]
-    ROLE_ADMIN: _ClassVar[Role]
-    ROLE_OWNER: _ClassVar[Role]
+    VIEWER: _ClassVar[Role]
+    EDITOR: _ClassVar[Role]
+    ADMIN: _ClassVar[Role]
+    OWNER: _ClassVar[Role]
 
 class TokenType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -22,19 +22,19 @@ class TokenType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
 class ApiKeyType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     API_KEY_TYPE_UNSPECIFIED: _ClassVar[ApiKeyType]
-    API_KEY_TYPE_MASTER: _ClassVar[ApiKeyType]
-    API_KEY_TYPE_WRITE_ONLY: _ClassVar[ApiKeyType]
+    MASTER: _ClassVar[ApiKeyType]
+    WRITE_ONLY: _ClassVar[ApiKeyType]
 ROLE_UNSPECIFIED: Role
-ROLE_VIEWER: Role
-ROLE_EDITOR: Role
-ROLE_ADMIN: Role
-ROLE_OWNER: Role
+VIEWER: Role
+EDITOR: Role
+ADMIN: Role
+OWNER: Role
 TOKEN_TYPE_UNSPECIFIED: TokenType
 TOKEN_TYPE_PUBLIC: TokenType
 TOKEN_TYPE_PRIVATE: TokenType
 API_KEY_TYPE_UNSPECIFIED: ApiKeyType
-API_KEY_TYPE_MASTER: ApiKeyType
-API_KEY_TYPE_WRITE_ONLY: ApiKeyType
+MASTER: ApiKeyType
+WRITE_ONLY: ApiKeyType
 
 class Identity(_message.Message):
     __slots__ = ("account_id", "parent_segment_id", "service_id", "token_type", "user_id", "role", "api_key_type", "reactor_id", "token_id", "issued_at", "caller_service", "session_id")

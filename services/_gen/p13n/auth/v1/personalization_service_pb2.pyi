@@ -13,11 +13,11 @@ DESCRIPTOR: _descriptor.FileDescriptor
 class ServiceType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     SERVICE_TYPE_UNSPECIFIED: _ClassVar[ServiceType]
-    SERVICE_TYPE_PUBLIC: _ClassVar[ServiceType]
-    SERVICE_TYPE_PRIVATE: _ClassVar[ServiceType]
+    PUBLIC: _ClassVar[ServiceType]
+    PRIVATE: _ClassVar[ServiceType]
 SERVICE_TYPE_UNSPECIFIED: ServiceType
-SERVICE_TYPE_PUBLIC: ServiceType
-SERVICE_TYPE_PRIVATE: ServiceType
+PUBLIC: ServiceType
+PRIVATE: ServiceType
 
 class RateLimit(_message.Message):
     __slots__ = ("requests_per_second", "burst")

@@ -15,11 +15,11 @@ DESCRIPTOR: _descriptor.FileDescriptor
 class MergeOutcome(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     MERGE_OUTCOME_UNSPECIFIED: _ClassVar[MergeOutcome]
-    MERGE_OUTCOME_MERGED: _ClassVar[MergeOutcome]
-    MERGE_OUTCOME_REFUSED: _ClassVar[MergeOutcome]
+    MERGED: _ClassVar[MergeOutcome]
+    REFUSED: _ClassVar[MergeOutcome]
 MERGE_OUTCOME_UNSPECIFIED: MergeOutcome
-MERGE_OUTCOME_MERGED: MergeOutcome
-MERGE_OUTCOME_REFUSED: MergeOutcome
+MERGED: MergeOutcome
+REFUSED: MergeOutcome
 
 class Identity(_message.Message):
     __slots__ = ("key", "value", "first_seen")

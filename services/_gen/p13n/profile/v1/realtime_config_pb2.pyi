@@ -10,24 +10,24 @@ DESCRIPTOR: _descriptor.FileDescriptor
 class Sensitivity(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     SENSITIVITY_UNSPECIFIED: _ClassVar[Sensitivity]
-    SENSITIVITY_SENSITIVE: _ClassVar[Sensitivity]
-    SENSITIVITY_NON_SENSITIVE: _ClassVar[Sensitivity]
+    SENSITIVE: _ClassVar[Sensitivity]
+    NON_SENSITIVE: _ClassVar[Sensitivity]
 
 class AttributeType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     ATTRIBUTE_TYPE_UNSPECIFIED: _ClassVar[AttributeType]
-    ATTRIBUTE_TYPE_SINGLE: _ClassVar[AttributeType]
-    ATTRIBUTE_TYPE_LIST: _ClassVar[AttributeType]
-    ATTRIBUTE_TYPE_COUNTER: _ClassVar[AttributeType]
-    ATTRIBUTE_TYPE_IMPORTED: _ClassVar[AttributeType]
+    SINGLE: _ClassVar[AttributeType]
+    LIST: _ClassVar[AttributeType]
+    COUNTER: _ClassVar[AttributeType]
+    IMPORTED: _ClassVar[AttributeType]
 SENSITIVITY_UNSPECIFIED: Sensitivity
-SENSITIVITY_SENSITIVE: Sensitivity
-SENSITIVITY_NON_SENSITIVE: Sensitivity
+SENSITIVE: Sensitivity
+NON_SENSITIVE: Sensitivity
 ATTRIBUTE_TYPE_UNSPECIFIED: AttributeType
-ATTRIBUTE_TYPE_SINGLE: AttributeType
-ATTRIBUTE_TYPE_LIST: AttributeType
-ATTRIBUTE_TYPE_COUNTER: AttributeType
-ATTRIBUTE_TYPE_IMPORTED: AttributeType
+SINGLE: AttributeType
+LIST: AttributeType
+COUNTER: AttributeType
+IMPORTED: AttributeType
 
 class EventFilter(_message.Message):
     __slots__ = ("field", "regex")
