@@ -20,6 +20,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -44,15 +45,14 @@ def _die_with_parent() -> None:
         libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
-class Readiness:
+class Readiness(Protocol):
     """How to tell a child is ready to serve."""
 
-    def check(self) -> bool:
-        raise NotImplementedError
+    def check(self) -> bool: ...
 
 
 @dataclass
-class GrpcHealthy(Readiness):
+class GrpcHealthy:
     target: str
 
     def check(self) -> bool:
@@ -67,7 +67,7 @@ class GrpcHealthy(Readiness):
 
 
 @dataclass
-class PortOpen(Readiness):
+class PortOpen:
     host: str
     port: int
 
