@@ -28,7 +28,10 @@ from services.common.storage import Database, fetch_all, fetch_one
 log = logging.getLogger(__name__)
 
 Identity = identity_pb2.Identity
+EventTablesFetch = Callable[[], Awaitable[dict[tuple[str, str], set[str]]]]
 REFRESH_SECONDS = 1.0
+# A preflight that finds no table asks again at most this often.
+PREFLIGHT_MISS_REFRESH_SECONDS = 0.5
 EVENT_TABLES_REFRESH_SECONDS = 2.0
 # Per client address: generous, because a whole office or mobile carrier can share one.
 ADDRESS_LIMIT = ratelimit.Limit(rate=5000.0, burst=10000)
@@ -164,6 +167,9 @@ class MemoryDirectory:
         self._snapshot = Snapshot()
         self._generation = -1
         self._event_tables: dict[tuple[str, str], set[str]] = {}
+        self._fetch_event_tables: EventTablesFetch | None = None
+        self._tables_fetched_at = float("-inf")
+        self._tables_lock = asyncio.Lock()
         # Separate limiters: a flood of client addresses must not evict token buckets.
         self._addresses = ratelimit.RateLimiter(address_limit)
         self._tokens = ratelimit.RateLimiter()
@@ -187,21 +193,31 @@ class MemoryDirectory:
     def set_event_tables(self, tables: dict[tuple[str, str], set[str]]) -> None:
         self._event_tables = tables
 
-    async def run_refresher(
-        self, fetch_event_tables: Callable[[], Awaitable[dict[tuple[str, str], set[str]]]]
-    ) -> None:
+    async def run_refresher(self, fetch_event_tables: EventTablesFetch) -> None:
         """Polls the store and the profile service until cancelled."""
-        last_tables = 0.0
+        self._fetch_event_tables = fetch_event_tables
         while True:
             with contextlib.suppress(Exception):
                 await self.refresh_if_changed()
-            if time.monotonic() - last_tables >= EVENT_TABLES_REFRESH_SECONDS:
-                try:
-                    self.set_event_tables(await fetch_event_tables())
-                    last_tables = time.monotonic()
-                except Exception as error:  # the profile service may be starting
-                    log.debug("event tables not refreshed: %s", type(error).__name__)
+            await self.refresh_event_tables(max_age=EVENT_TABLES_REFRESH_SECONDS)
             await asyncio.sleep(REFRESH_SECONDS)
+
+    async def refresh_event_tables(self, max_age: float) -> None:
+        """Asks the profile service for the event tables if the list is older than ``max_age``.
+
+        Also called when a preflight finds no table: an event definition created a moment
+        ago then works at once, and concurrent misses share one fetch.
+        """
+        if self._fetch_event_tables is None:
+            return
+        async with self._tables_lock:
+            if time.monotonic() - self._tables_fetched_at < max_age:
+                return
+            try:
+                self.set_event_tables(await self._fetch_event_tables())
+                self._tables_fetched_at = time.monotonic()
+            except Exception as error:  # the profile service may be starting
+                log.debug("event tables not refreshed: %s", type(error).__name__)
 
     async def ensure_session(self, authorization: str) -> None:
         """Loads a session created by another auth process since the last refresh."""
