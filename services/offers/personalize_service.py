@@ -22,14 +22,14 @@ from p13n.profile.v1 import profile_service_pb2 as profile_api
 
 from services.common import identity
 from services.common.errors import InvalidArgument, PermissionDenied
+
+# The event rules (nesting at most 32 levels, integral numbers as ints) are shared with the
+# profile service, which stores the event: one decoder, so both services refuse alike.
+from services.common.events import EventError, decode
 from services.offers import wire
 from services.offers.compiled_cache import CompiledCache
 from services.offers.profile_client import ProfileClient, view_of
 from services.offers.upstream import Deadline
-
-# The event rules (nesting at most 32 levels, integral numbers as ints) are the profile
-# service's, which stores the event: one decoder, so both services refuse alike.
-from services.profile.events import EventError, decode
 
 _TOKEN_TYPES = (identity_pb2.TOKEN_TYPE_PUBLIC, identity_pb2.TOKEN_TYPE_PRIVATE)
 

@@ -21,8 +21,9 @@ import aiosqlite
 from p13n.profile.v1 import config_service_pb2
 from p13n.profile.v1 import profile_service_pb2 as api
 
+from services.common import events
 from services.common.errors import InvalidArgument, NotFound
-from services.profile import attributes, events
+from services.profile import attributes
 from services.profile.realtime import Config, ConfigCache
 from services.profile.stitching import StitchingKey, identity_value
 

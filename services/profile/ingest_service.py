@@ -19,6 +19,7 @@ from p13n.auth.v1 import identity_pb2, internal_service_pb2, internal_service_pb
 from p13n.profile.v1 import ingest_service_pb2 as api
 from p13n.profile.v1 import ingest_service_pb2_grpc
 
+from services.common import events
 from services.common import identity as identities
 from services.common.access import DirectAuthenticator
 from services.common.clients import as_service
@@ -29,7 +30,7 @@ from services.common.errors import (
     Unauthenticated,
     Unavailable,
 )
-from services.profile import config_rules, events, tracking
+from services.profile import config_rules, tracking
 from services.profile.decoding import refuse_undecodable
 from services.profile.group_commit import GroupCommit
 from services.profile.realtime import ConfigCache

@@ -18,11 +18,12 @@ from p13n.auth.v1 import identity_pb2
 from p13n.profile.v1 import profile_pb2, profile_service_pb2_grpc
 from p13n.profile.v1 import profile_service_pb2 as api
 
+from services.common import events
 from services.common import identity as identities
 from services.common.errors import InvalidArgument, NotFound, PermissionDenied, Unauthenticated
 from services.common.paging import page_after, page_size
 from services.common.storage import Database, fetch_all
-from services.profile import attributes, events, imports, profiles, tracking
+from services.profile import attributes, imports, profiles, tracking
 from services.profile.decoding import refuse_undecodable
 from services.profile.group_commit import GroupCommit
 from services.profile.realtime import ConfigCache, load_realtime_config

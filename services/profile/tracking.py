@@ -22,8 +22,9 @@ from dataclasses import dataclass
 import aiosqlite
 from p13n.profile.v1 import profile_service_pb2 as api
 
+from services.common import events
 from services.common.errors import InvalidArgument, NotFound
-from services.profile import attributes, events, profiles
+from services.profile import attributes, profiles
 from services.profile.realtime import Config, ConfigCache
 from services.profile.stitching import (
     Identity,

@@ -30,7 +30,7 @@ from support.admin import Account
 from support.suite import Suite
 
 from services.common import identity
-from services.profile.events import to_struct
+from services.common.events import to_struct
 
 SENDERS = 16
 KILL_AFTER = 200  # acknowledged events before the kill

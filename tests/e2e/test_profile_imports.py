@@ -13,7 +13,7 @@ from support.admin import Account
 from support.http import request
 from support.suite import Suite
 
-from services.profile.events import to_struct
+from services.common.events import to_struct
 
 ROWS = 100_000
 CHUNK = 5_000

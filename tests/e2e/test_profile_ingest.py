@@ -13,7 +13,7 @@ from support.admin import Account
 from support.http import Response, request
 from support.suite import Suite
 
-from services.profile.events import to_struct
+from services.common.events import to_struct
 
 TABLE = "/records/shop_db/page_views"
 

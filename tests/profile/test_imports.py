@@ -13,7 +13,7 @@ from p13n.profile.v1 import config_service_pb2
 from p13n.profile.v1 import profile_service_pb2 as api
 from support.profile_harness import Service, api_key, editor
 
-from services.profile.events import to_struct
+from services.common.events import to_struct
 
 
 def records(*pairs: tuple[str, dict[str, Any]]) -> list[api.ImportRecord]:

@@ -11,7 +11,7 @@ from p13n.auth.v1 import identity_pb2
 from p13n.profile.v1 import ingest_service_pb2 as api
 from support.profile_harness import Service, api_key, metadata
 
-from services.profile.events import to_struct
+from services.common.events import to_struct
 
 
 async def ingest(

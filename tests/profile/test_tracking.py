@@ -19,7 +19,7 @@ from support.profile_harness import (
     proto_field,
 )
 
-from services.profile.events import to_struct
+from services.common.events import to_struct
 
 
 def answer(reply: profile_service_pb2.TrackResponse) -> dict[str, Any]:

@@ -30,11 +30,11 @@ from p13n.profile.v1 import (
 from p13n.profile.v1 import realtime_config_pb2 as pb
 
 from services.common import identity
+from services.common.events import to_struct
 from services.common.server import RunningServer, start_server
 from services.common.storage import Database
 from services.profile import server as profile_server
 from services.profile.config_rules import FLAG_SENSITIVITY
-from services.profile.events import to_struct
 from services.profile.group_commit import GroupCommit
 from services.profile.realtime import ConfigCache
 from services.profile.store import database_path, open_store
