@@ -50,13 +50,13 @@ check-protos: venv $(BUF)
 
 ## fmt: format and auto-fix the code.
 fmt: venv
-	$(BIN)/ruff format services gateway tests
-	$(BIN)/ruff check --fix services gateway tests
+	$(BIN)/ruff format services gateway tests bench
+	$(BIN)/ruff check --fix services gateway tests bench
 
 lint: venv
-	$(BIN)/ruff check services gateway tests
-	$(BIN)/ruff format --check services gateway tests
-	$(BIN)/mypy services gateway
+	$(BIN)/ruff check services gateway tests bench
+	$(BIN)/ruff format --check services gateway tests bench
+	$(BIN)/mypy services gateway bench
 
 ## test: lints, contract freshness and every test (unit, service, Envoy end-to-end, browser).
 test: check-protos lint

@@ -1,0 +1,87 @@
+"""One measurement: a load against a port while the CPU of the processes behind it is read."""
+
+from __future__ import annotations
+
+import json
+import statistics
+import subprocess
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+from bench.procs import CpuMeter, Pids
+from bench.wrk import Load, run_wrk
+
+
+@dataclass(frozen=True)
+class Target:
+    """A path to drive and the processes that serve it, by role."""
+
+    name: str
+    port: int
+    pids: Pids
+
+
+@dataclass(frozen=True)
+class Traffic:
+    """Who the visitors are: the token, the pool of ids, how long product lists are."""
+
+    token: str
+    pool: int
+    list_len: int = 5
+
+
+def _with_cpu(row: dict[str, Any], cpu: dict[str, float], requests: int) -> dict[str, Any]:
+    row["cpu_s"] = {name: round(seconds, 3) for name, seconds in cpu.items()}
+    row["cpu_per_request_s"] = {
+        name: seconds / requests if requests else 0.0 for name, seconds in cpu.items()
+    }
+    return row
+
+
+def closed_loop(target: Target, load: Load, traffic: Traffic) -> dict[str, Any]:
+    """wrk at full speed: the maximum rate, with closed-loop latencies."""
+    meter = CpuMeter(target.pids)
+    meter.start()
+    result = run_wrk(
+        target.port, load, token=traffic.token, pool=traffic.pool, list_len=traffic.list_len
+    )
+    cpu = meter.stop()
+    return _with_cpu(result.as_dict(), cpu, result.requests)
+
+
+def open_loop(target: Target, rate: float, duration: float, traffic: Traffic) -> dict[str, Any]:
+    """The open-loop generator at a fixed rate: latency as a visitor sees it at that load."""
+    meter = CpuMeter(target.pids)
+    meter.start()
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench.openloop",
+            f"--port={target.port}",
+            f"--rate={rate:.1f}",
+            f"--duration={duration}",
+            f"--token={traffic.token}",
+            f"--pool={traffic.pool}",
+            f"--list-len={traffic.list_len}",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    cpu = meter.stop()
+    if done.returncode != 0:
+        raise RuntimeError(f"open-loop generator failed: {done.stderr[-2000:]}")
+    row: dict[str, Any] = json.loads(done.stdout)
+    row["duration"] = duration
+    return _with_cpu(row, cpu, row["requests"])
+
+
+def median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The run with the median rate, with every run's rate kept beside it."""
+    ordered = sorted(runs, key=lambda r: r["req_per_s"])
+    chosen = dict(ordered[(len(ordered) - 1) // 2])
+    chosen["runs_req_per_s"] = [r["req_per_s"] for r in runs]
+    chosen["median_req_per_s"] = statistics.median(r["req_per_s"] for r in runs)
+    return chosen

@@ -1,0 +1,79 @@
+"""CPU time and resident memory of processes, read from /proc.
+
+CPU seconds per request come from ``utime + stime`` before and after a load run, so they
+count every thread of the process (gRPC's poller threads, Envoy's workers) and nothing else.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+from dataclasses import dataclass
+from pathlib import Path
+
+_TICKS = os.sysconf("SC_CLK_TCK")
+_PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU seconds the process has used so far."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    # The command name may hold spaces; fields resume after its closing parenthesis.
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / _TICKS
+
+
+def rss_bytes(pid: int) -> int:
+    """Resident set size now."""
+    return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * _PAGE
+
+
+def peak_rss_bytes(pid: int) -> int:
+    """The high-water mark of the resident set (VmHWM)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds the whole machine spent not idle (all cores), from /proc/stat."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    # guest time is already counted in user and nice.
+    return (sum(fields[:8]) - idle) / _TICKS
+
+
+def children_cpu_seconds() -> float:
+    """CPU of this process's waited-for children (the load generator, once it exits)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+Pids = dict[str, list[int]]
+"""Processes by role: a role may run as several processes."""
+
+
+def _total(pids: list[int]) -> float:
+    return sum(cpu_seconds(pid) for pid in pids)
+
+
+@dataclass
+class CpuMeter:
+    """CPU seconds used by each role's processes between ``start()`` and ``stop()``."""
+
+    pids: Pids
+
+    def start(self) -> None:
+        self._before = {name: _total(pids) for name, pids in self.pids.items()}
+        self._children_before = children_cpu_seconds()
+        self._machine_before = machine_busy_seconds()
+
+    def stop(self) -> dict[str, float]:
+        """Each role's CPU, the load generator's, and ``other``: everything else on the
+        machine in the meantime (other work competing for the cores: noise)."""
+        machine = machine_busy_seconds() - self._machine_before
+        used = {name: _total(pids) - self._before[name] for name, pids in self.pids.items()}
+        used["loadgen"] = children_cpu_seconds() - self._children_before
+        used["other"] = max(0.0, machine - sum(used.values()))
+        return used

@@ -1,0 +1,147 @@
+"""The bench's results as JSON and as a markdown table."""
+
+from __future__ import annotations
+
+import json
+import platform
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from bench.suite import venv_bin
+
+ROW_NAMES = {
+    "F1": "F1 Envoy direct_response",
+    "F2": "F2 Envoy → transcoder → trivial grpc.aio",
+    "F3": "F3 F2 + ext_authz (trivial allow-all)",
+    "F3r": "F3r F2 + ext_authz (real auth service, real token)",
+    "T": "T F3r + relay → real profile Track (P without offers' logic)",
+    "P": "P public personalize (full path)",
+}
+
+
+def machine() -> dict[str, Any]:
+    cpu = ""
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    envoy = subprocess.run(
+        [venv_bin("envoy"), "--version"], capture_output=True, text=True, check=False
+    ).stdout.strip()
+    return {
+        "cpus": len([x for x in Path("/proc/cpuinfo").read_text().split("\n\n") if x.strip()]),
+        "cpu_model": cpu,
+        "python": platform.python_version(),
+        "kernel": platform.release(),
+        "envoy": envoy.split("version:")[-1].strip()[:80],
+    }
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
+def _cpu_cell(cpu_per_request: dict[str, float]) -> str:
+    parts = [f"{name} {seconds * 1e6:.0f}" for name, seconds in cpu_per_request.items()]
+    return ", ".join(parts)
+
+
+def throughput_table(rows: dict[str, dict[str, Any]]) -> str:
+    lines = [
+        "| path | req/s | p50 ms | p95 ms | p99 ms | errors | CPU µs/request by process |",
+        "|---|---:|---:|---:|---:|---:|---|",
+    ]
+    for key, row in rows.items():
+        if "skipped" in row:
+            lines.append(f"| {ROW_NAMES.get(key, key)} | - | - | - | - | - | {row['skipped']} |")
+            continue
+        latency = row["latency_ms"]
+        errors = sum(row["errors"].values())
+        lines.append(
+            f"| {ROW_NAMES.get(key, key)} | {row['req_per_s']:.0f} | {_ms(latency['p50'])} | "
+            f"{_ms(latency['p95'])} | {_ms(latency['p99'])} | {errors} | "
+            f"{_cpu_cell(row['cpu_per_request_s'])} |"
+        )
+    return "\n".join(lines)
+
+
+def _profile_section(profile: dict[str, Any]) -> list[str]:
+    out = [f"## Hot path profile (py-spy under {profile['path']}'s load)", ""]
+    for name, summary in profile["processes"].items():
+        if "skipped" in summary:
+            out += [f"- {name}: {summary['skipped']}", ""]
+            continue
+        out.append(
+            f"**{name}**: {summary['samples']} samples; p13n's own code on the stack in "
+            f"{summary['p13n_code_pct']}% of them."
+        )
+        out.append("")
+        out.append("| inclusive % | function | | self % | function |")
+        out.append("|---:|---|---|---:|---|")
+        for (fi, pi), (fs, ps) in zip(summary["inclusive_pct"], summary["self_pct"], strict=False):
+            out.append(f"| {pi} | `{fi}` | | {ps} | `{fs}` |")
+        out.append("")
+    return out
+
+
+def markdown(results: dict[str, Any]) -> str:
+    out = [f"# p13n bench — {results['started']}", ""]
+    out.append(f"Command: `{results['command']}`  ")
+    m = results["machine"]
+    out.append(f"Machine: {m['cpus']} x {m['cpu_model']}, Python {m['python']}, Envoy {m['envoy']}")
+    out.append("")
+    s = results["settings"]
+    out.append(
+        f"Load: wrk -t{s['threads']} -c{s['connections']}, {s['duration']:.0f} s per run, "
+        f"median of {s['repeat']} interleaved runs; {s['profiles']} preloaded profiles, "
+        f"pool of {s['pool']} td_client_ids, {s['personalizations']} personalizations."
+    )
+    out += ["", throughput_table(results["rows"]), ""]
+    if results.get("ratios"):
+        r = results["ratios"]
+        out.append("| ratio | value | target |")
+        out.append("|---|---:|---|")
+        for name, value in r.items():
+            target = "≥ 0.5" if name == "P/F2" else ""
+            out.append(f"| {name} req/s | {value:.2f} | {target} |")
+        out.append("")
+    half = results.get("half_rate")
+    if half:
+        lat = half["latency_ms"]
+        out.append(
+            f"{half['path']} at half of its max rate (open loop, {half['target_rate']:.0f} req/s for "
+            f"{half['duration']:.0f} s): p50 {lat['p50']:.2f} ms, p95 {lat['p95']:.2f} ms "
+            f"(target ≤ 10), p99 {lat['p99']:.2f} ms (target ≤ 25), max {lat['max']:.2f} ms; "
+            f"achieved {half['achieved_rate']:.0f} req/s, statuses {half['statuses']}."
+        )
+        if "profile_sqlite_round_trips_per_request" in half:
+            out.append("")
+            out.append(
+                "aiosqlite round trips per request in the profile service: "
+                f"{half['profile_sqlite_round_trips_per_request']}"
+            )
+        out.append("")
+    if results.get("profile"):
+        out += _profile_section(results["profile"])
+    for name, scale in results.get("scale", {}).items():
+        if name == "path":
+            continue
+        out.append(f"## Scale ({results['scale']['path']}): {name}")
+        out.append("")
+        out.append("```json")
+        out.append(json.dumps(scale, indent=1))
+        out.append("```")
+        out.append("")
+    for note in results.get("notes", []):
+        out.append(f"- {note}")
+    return "\n".join(out) + "\n"
+
+
+def write(results: dict[str, Any], directory: Path, name: str) -> tuple[Path, Path]:
+    directory.mkdir(parents=True, exist_ok=True)
+    json_path = directory / f"{name}.json"
+    md_path = directory / f"{name}.md"
+    json_path.write_text(json.dumps(results, indent=1) + "\n")
+    md_path.write_text(markdown(results))
+    return json_path, md_path

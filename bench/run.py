@@ -1,0 +1,307 @@
+"""`make bench`: the personalize path against the floor of its own stack, in one run.
+
+    python -m bench.run              # F1, F2, F3, F3r, T and P at full speed, then P at half
+    python -m bench.run --smoke      # seconds long, for CI: every step once, tiny loads
+    python -m bench.run --scale      # also: 1 vs 100 personalizations, lists at 100 items,
+                                     # 10,000 vs 1,000,000 profiles (the last takes long)
+    python -m bench.run --profile 20 # also: py-spy profiles of the services under P's load
+
+The suite is ``p13n up`` on a temporary data directory; the floors are trivial servers
+behind an Envoy configured from the gateway's own template (bench/floor_envoy.py). Results go
+to ``bench/results/<name>.json`` and ``.md``; the markdown is printed too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import random
+import shlex
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from bench import report, scale, sqlcount, workload
+from bench.configure import ConfigurationError, Configured, configure
+from bench.floors import Floors, RealServices
+from bench.http import call
+from bench.measure import Target, Traffic, closed_loop, median_run, open_loop
+from bench.preload import import_attributes, ingest_profiles
+from bench.profiling import record
+from bench.suite import Suite
+from bench.wrk import Load
+
+RESULTS = Path(__file__).with_name("results")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__)
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.add_argument("--smoke", action="store_true", help="seconds long; for CI")
+    parser.add_argument("--profiles", type=int, default=10_000, help="profiles to preload")
+    parser.add_argument("--personalizations", type=int, default=20)
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds per wrk run")
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--threads", type=int, default=1, help="wrk threads")
+    parser.add_argument("--repeat", type=int, default=3, help="interleaved runs per path")
+    parser.add_argument("--half-duration", type=float, default=20.0, help="open-loop seconds")
+    parser.add_argument("--scale", action="store_true", help="also the scale runs")
+    parser.add_argument("--scale-profiles", type=int, default=1_000_000)
+    parser.add_argument("--list-pool", type=int, default=1_000, help="visitors in the list run")
+    parser.add_argument("--scale-repeat", type=int, default=3, help="open-loop runs per point")
+    parser.add_argument(
+        "--profile",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="py-spy the services under P's load for SECONDS",
+    )
+    parser.add_argument(
+        "--count-sqlite",
+        action="store_true",
+        help="count the profile service's aiosqlite round trips per request (half-rate run)",
+    )
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--name", default="", help="result file name (default: a timestamp)")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary data dir")
+    return parser
+
+
+def _smoke(args: argparse.Namespace) -> None:
+    args.profiles = min(args.profiles, 200)
+    args.duration, args.repeat, args.connections, args.half_duration = 1.0, 1, 4, 2.0
+
+
+def _preload(suite: Suite, setup: Configured, args: argparse.Namespace, results: Any) -> None:
+    """Profiles through the Ingest API, then their imported attributes."""
+    loaded = ingest_profiles(suite.data_port, setup, 0, args.profiles)
+    results["preload"] = {
+        "profiles": args.profiles,
+        "via": "Ingest API, batches of 500, 4 in flight",
+        "seconds": round(loaded.seconds, 2),
+        "records_per_s": round(loaded.rate, 1),
+    }
+    try:
+        imported = import_attributes(setup, 0, args.profiles)
+        results["preload"]["imported_attributes_s"] = round(imported.seconds, 2)
+    except ConfigurationError as error:
+        results["notes"].append(f"imported attributes not loaded: {error}")
+
+
+def _prepare_p(suite: Suite, setup: Configured, args: argparse.Namespace, results: Any) -> str:
+    """Personalizations and one good answer; else why P cannot run ('' when it can)."""
+    try:
+        setup.set_personalizations(args.personalizations)
+    except ConfigurationError as error:
+        return f"personalizations cannot be created yet: {error}"
+    body = workload.page_event(0, random.Random(1))
+    reply = call(
+        "POST",
+        suite.data_port,
+        f"/public/{workload.DATABASE}/{workload.PAGE_TABLE}",
+        body,
+        {"wp13n-token": setup.public_token, "origin": workload.ORIGIN},
+    )
+    if reply.status != 200 or "offers" not in reply.json():
+        return f"the public path answers {reply.status}: {reply.body[:200]!r}"
+    results["sample_answer"] = reply.json()
+    return ""
+
+
+def _targets(floors: Floors, suite: Suite, p_ready: bool) -> list[Target]:
+    f, s = floors.pids(), suite.pids()
+    handler = {"envoy": f["envoy"], "handler": f["offers"]}
+    targets = [
+        Target("F1", floors.ports["F1"], {"envoy": f["envoy"]}),
+        Target("F2", floors.ports["F2"], handler),
+        Target("F3", floors.ports["F3"], handler | {"authz": f["authz"]}),
+        Target("F3r", floors.ports["F3r"], handler | {"auth": s["auth"]}),
+        Target(
+            "T",
+            floors.ports["T"],
+            {"envoy": f["envoy"], "relay": f["relay"], "auth": s["auth"], "profile": s["profile"]},
+        ),
+    ]
+    if p_ready:
+        targets.append(
+            Target("P", suite.data_port, {k: s[k] for k in ("envoy", "auth", "profile", "offers")})
+        )
+    return targets
+
+
+def _measure(
+    targets: list[Target], load: Load, traffic: Traffic, repeat: int
+) -> dict[str, dict[str, Any]]:
+    warm = Load(duration=1, connections=load.connections, threads=load.threads)
+    for target in targets:
+        closed_loop(target, warm, traffic)
+    runs: dict[str, list[dict[str, Any]]] = {t.name: [] for t in targets}
+    # Interleaved, so a slow minute of the machine touches every path alike.
+    for _ in range(repeat):
+        for target in targets:
+            runs[target.name].append(closed_loop(target, load, traffic))
+    return {name: median_run(r) for name, r in runs.items()}
+
+
+def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
+    started = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    results: dict[str, Any] = {
+        "started": started,
+        "command": shlex.join(["python", "-m", "bench.run", *sys.argv[1:]]),
+        "machine": report.machine(),
+        "settings": {
+            "profiles": args.profiles,
+            "pool": args.profiles,
+            "personalizations": args.personalizations,
+            "duration": args.duration,
+            "connections": args.connections,
+            "threads": args.threads,
+            "repeat": args.repeat,
+            "load_generator": "wrk + bench/load.lua",
+        },
+        "rows": {},
+        "notes": [],
+    }
+    counts = work / "sqlcount"
+    hook = sqlcount.env(counts) if args.count_sqlite else {}
+    suite, floors = Suite(work / "suite", extra_env=hook), Floors(work / "floors")
+    try:
+        suite.start()
+        setup = configure(suite)
+        floors.start(
+            RealServices(
+                auth_port=suite.auth_port,
+                profile_target=f"127.0.0.1:{suite.ports['P13N_PROFILE_PORT']}",
+                parent_segment_id=setup.parent_segment_id,
+                internal_key=suite.internal_key(),
+            )
+        )
+        _preload(suite, setup, args, results)
+        why_not = _prepare_p(suite, setup, args, results)
+        if why_not:
+            results["notes"].append(f"P not measured: {why_not}")
+        load = Load(args.duration, args.connections, args.threads)
+        traffic = Traffic(setup.public_token, max(1, args.profiles))
+        targets = _targets(floors, suite, not why_not)
+        results["rows"] = _measure(targets, load, traffic, args.repeat)
+        if args.profile:
+            # The full path when it works, else the longest part of it that does (T).
+            hot = targets[-1]
+            results["profile"] = {
+                "path": hot.name,
+                "processes": record(
+                    {k: v for k, v in hot.pids.items() if k != "envoy"},
+                    args.profile,
+                    lambda: closed_loop(hot, Load(args.profile + 2, args.connections), traffic),
+                ),
+            }
+        rows = results["rows"]
+        if why_not:
+            rows["P"] = {"skipped": why_not[:120]}
+        else:
+            results["ratios"] = {
+                f"P/{floor}": rows["P"]["median_req_per_s"] / rows[floor]["median_req_per_s"]
+                for floor in ("F2", "F3", "F3r", "T")
+            }
+        # Half of the full path's maximum; until P exists, of T's (P without offers).
+        hot = targets[-1]
+        half = rows[hot.name]["median_req_per_s"] / 2
+        profile_pids = suite.pids()["profile"]
+        before = [sqlcount.read(counts, pid) for pid in profile_pids] if hook else []
+        results["half_rate"] = {
+            "path": hot.name,
+            **open_loop(hot, half, args.half_duration, traffic),
+        }
+        if hook:
+            after = [sqlcount.read(counts, pid) for pid in profile_pids]
+            results["half_rate"]["profile_sqlite_round_trips_per_request"] = round(
+                (sum(after) - sum(before)) / results["half_rate"]["requests"], 2
+            )
+        if args.scale:
+            results["scale"] = _scale(args, work, suite, setup, hot, load, traffic, half)
+        return results
+    except Exception:
+        print("p13n up said (last lines):\n" + "".join(suite.output[-30:]), file=sys.stderr)
+        raise
+    finally:
+        floors.stop()
+        suite.stop()
+
+
+def _scale(
+    args: argparse.Namespace,
+    work: Path,
+    suite: Suite,
+    setup: Configured,
+    hot: Target,
+    load: Load,
+    traffic: Traffic,
+    half: float,
+) -> dict[str, Any]:
+    seconds, repeat = args.half_duration, args.scale_repeat
+    found: dict[str, Any] = {"path": hot.name}
+
+    def attempt(name: str, step: Any) -> None:
+        # One failed scale step is reported, not fatal: the others' figures still count.
+        try:
+            found[name] = step()
+        except Exception as error:
+            found[name] = {"skipped": f"failed: {type(error).__name__}: {error}"[:300]}
+
+    if hot.name == "P":
+        attempt(
+            "personalizations",
+            lambda: scale.personalizations(
+                setup, hot, load, traffic, seconds, repeat, args.personalizations
+            ),
+        )
+        attempt(
+            "lists_100",
+            lambda: scale.lists(
+                work / "lists", load, half, seconds, repeat, args.list_pool, args.personalizations
+            ),
+        )
+    else:
+        found["personalizations"] = found["lists_100"] = {"skipped": "needs P"}
+    # Last: it grows the store for good.
+    attempt(
+        "profiles",
+        lambda: scale.profiles(
+            suite,
+            setup,
+            hot,
+            load,
+            traffic,
+            half,
+            seconds,
+            repeat,
+            args.profiles,
+            args.scale_profiles,
+        ),
+    )
+    return found
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.smoke:
+        _smoke(args)
+    work = Path(tempfile.mkdtemp(prefix="p13n-bench-"))
+    try:
+        results = run(args, work)
+    finally:
+        if args.keep:
+            print(f"data kept in {work}", file=sys.stderr)
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+    name = args.name or ("smoke" if args.smoke else results["started"][:16].replace(" ", "-"))
+    json_path, md_path = report.write(results, args.out, name.replace(":", ""))
+    print(md_path.read_text())
+    print(f"results: {json_path} {md_path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

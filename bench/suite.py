@@ -1,0 +1,170 @@
+"""The real suite as a user runs it: ``p13n up`` in a subprocess on free ports.
+
+The supervisor's children are found through /proc by the data directory in their
+environment, then told apart by their command line, so the bench can read each one's CPU
+and memory. ``stop()`` sends SIGTERM to ``p13n up``, which stops its children in order.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROCESS_NAMES = ("envoy", "auth", "profile", "offers")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def venv_bin(name: str) -> str:
+    """A console script installed beside this interpreter (p13n, envoy)."""
+    return str(Path(sys.executable).with_name(name))
+
+
+def _classify(cmdline: bytes) -> str | None:
+    argv = cmdline.split(b"\0")
+    for role in ("auth", "profile", "offers"):
+        if f"services.{role}".encode() in argv:
+            return role
+    if argv and argv[0].endswith(b"envoy"):
+        return "envoy"
+    return None
+
+
+def processes_of(data_dir: Path) -> dict[str, list[int]]:
+    """The suite's processes by role, found by ``P13N_DATA_DIR`` in their environment.
+
+    A role may have several processes (a service run as workers sharing a port).
+    """
+    marker = f"P13N_DATA_DIR={data_dir}".encode()
+    found: dict[str, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if marker not in (entry / "environ").read_bytes().split(b"\0"):
+                continue
+            role = _classify((entry / "cmdline").read_bytes())
+        except OSError:
+            continue
+        if role:
+            found.setdefault(role, []).append(int(entry.name))
+    return found
+
+
+@dataclass
+class Suite:
+    """``p13n up`` on ``data_dir`` with every port free and chosen here."""
+
+    data_dir: Path
+    extra_env: dict[str, str] = field(default_factory=dict)
+    ports: dict[str, int] = field(default_factory=dict)
+    output: list[str] = field(default_factory=list)
+    _process: subprocess.Popen[str] | None = None
+
+    @property
+    def data_port(self) -> int:
+        return self.ports["P13N_DATA_PORT"]
+
+    @property
+    def admin_port(self) -> int:
+        return self.ports["P13N_ADMIN_PORT"]
+
+    @property
+    def auth_port(self) -> int:
+        return self.ports["P13N_AUTH_PORT"]
+
+    def env(self) -> dict[str, str]:
+        return {
+            **os.environ,
+            "P13N_DATA_DIR": str(self.data_dir),
+            "P13N_LOG_LEVEL": "WARNING",
+            **{k: str(v) for k, v in self.ports.items()},
+            **self.extra_env,
+        }
+
+    def start(self, timeout: float = 90.0) -> None:
+        for name in (
+            "P13N_AUTH_PORT",
+            "P13N_PROFILE_PORT",
+            "P13N_OFFERS_PORT",
+            "P13N_DATA_PORT",
+            "P13N_ADMIN_PORT",
+            "P13N_ENVOY_ADMIN_PORT",
+            "P13N_DEMO_PORT",
+        ):
+            self.ports[name] = free_port()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._process = subprocess.Popen(
+            [venv_bin("p13n"), "up"],
+            env=self.env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        ready = threading.Event()
+        threading.Thread(target=self._drain, args=(ready,), daemon=True).start()
+        if not ready.wait(timeout) or self._process.poll() is not None:
+            self.stop()
+            raise RuntimeError("p13n up did not come up:\n" + "".join(self.output[-40:]))
+
+    def _drain(self, ready: threading.Event) -> None:
+        # Keep reading so the suite never blocks on a full pipe; keep the tail for errors.
+        assert self._process is not None and self._process.stdout is not None
+        for line in self._process.stdout:
+            self.output.append(line)
+            del self.output[:-200]
+            if "p13n is up" in line:
+                ready.set()
+        ready.set()
+
+    def pids(self) -> dict[str, list[int]]:
+        found = processes_of(self.data_dir)
+        missing = [name for name in PROCESS_NAMES if name not in found]
+        if missing:
+            raise RuntimeError(f"suite processes not found: {missing}")
+        return found
+
+    def internal_key(self) -> bytes:
+        """The key services sign identities with (``p13n up`` made it in the data dir)."""
+        return bytes.fromhex((self.data_dir / "internal.key").read_text().strip())
+
+    def run_cli(self, *args: str) -> str:
+        """Runs a ``p13n`` operator command against this suite's data directory."""
+        done = subprocess.run(
+            [venv_bin("p13n"), *args], env=self.env(), capture_output=True, text=True, check=False
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"p13n {' '.join(args[:2])} failed: {done.stderr.strip()}")
+        return done.stdout
+
+    def stop(self) -> None:
+        if self._process is None or self._process.poll() is not None:
+            return
+        self._process.send_signal(signal.SIGTERM)
+        try:
+            self._process.wait(60)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait()
+
+
+def wait_for(check: object, timeout: float, what: str) -> None:
+    """Polls ``check()`` until it is true."""
+    assert callable(check)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.2)
+    raise TimeoutError(f"{what} not within {timeout:.0f}s")
