@@ -11,9 +11,12 @@ import json
 import string
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
+
+if TYPE_CHECKING:
+    from services.common.config import Settings
 
 TEMPLATE = Path(__file__).with_name("envoy.yaml.tmpl")
 _HTTP_OPTIONS_TYPE = "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
@@ -61,6 +64,33 @@ class GatewayConfig:
     profile: Upstream
     offers: Upstream
     descriptor: Path = DESCRIPTOR
+
+    @classmethod
+    def on_one_machine(cls, settings: Settings) -> GatewayConfig:
+        """`p13n up` and the tests: every service on loopback at its configured port."""
+        return cls(
+            bind_host=settings.bind_host,
+            data_port=settings.data_port,
+            admin_port=settings.admin_port,
+            envoy_admin_port=settings.envoy_admin_port,
+            auth=Upstream("127.0.0.1", settings.auth_port),
+            profile=Upstream("127.0.0.1", settings.profile_port),
+            offers=Upstream("127.0.0.1", settings.offers_port),
+        )
+
+    @classmethod
+    def on_kubernetes(cls) -> GatewayConfig:
+        """deploy/: listen on every interface, reach each service by its Service name."""
+        return cls(
+            bind_host="0.0.0.0",
+            data_port=8080,
+            admin_port=8081,
+            envoy_admin_port=9901,
+            auth=Upstream("p13n-auth", 50051),
+            profile=Upstream("p13n-profile", 50052),
+            offers=Upstream("p13n-offers", 50053),
+            descriptor=KUBERNETES_DESCRIPTOR,
+        )
 
 
 def _status_mapper(status: int, code: int, message: str | None) -> dict[str, Any]:

@@ -83,32 +83,10 @@ def _bootstrap(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _gateway_config(settings: Settings, *, kubernetes: bool) -> str:
-    from gateway.render import KUBERNETES_DESCRIPTOR, GatewayConfig, Upstream, render
+    from gateway.render import GatewayConfig, render
 
-    if kubernetes:
-        return render(
-            GatewayConfig(
-                bind_host="0.0.0.0",
-                data_port=8080,
-                admin_port=8081,
-                envoy_admin_port=9901,
-                auth=Upstream("p13n-auth", 50051),
-                profile=Upstream("p13n-profile", 50052),
-                offers=Upstream("p13n-offers", 50053),
-                descriptor=KUBERNETES_DESCRIPTOR,
-            )
-        )
-    return render(
-        GatewayConfig(
-            bind_host=settings.bind_host,
-            data_port=settings.data_port,
-            admin_port=settings.admin_port,
-            envoy_admin_port=settings.envoy_admin_port,
-            auth=Upstream("127.0.0.1", settings.auth_port),
-            profile=Upstream("127.0.0.1", settings.profile_port),
-            offers=Upstream("127.0.0.1", settings.offers_port),
-        )
-    )
+    config = GatewayConfig.on_kubernetes() if kubernetes else GatewayConfig.on_one_machine(settings)
+    return render(config)
 
 
 def _flags(settings: Settings, args: argparse.Namespace) -> int:

@@ -25,7 +25,7 @@ from typing import Protocol
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from gateway.render import GatewayConfig, Upstream, render
+from gateway.render import GatewayConfig, render
 from services.common.config import Settings
 from services.demo.loader import DemoError, load_demo, shop_origin
 from services.demo.shop import page_config_path
@@ -125,19 +125,7 @@ def _wait_ready(child: Child, timeout: float = START_TIMEOUT) -> None:
 def build_children(settings: Settings) -> list[Child]:
     """The suite's processes, in start order."""
     envoy_config = settings.data_dir / "envoy.json"
-    envoy_config.write_text(
-        render(
-            GatewayConfig(
-                bind_host=settings.bind_host,
-                data_port=settings.data_port,
-                admin_port=settings.admin_port,
-                envoy_admin_port=settings.envoy_admin_port,
-                auth=Upstream("127.0.0.1", settings.auth_port),
-                profile=Upstream("127.0.0.1", settings.profile_port),
-                offers=Upstream("127.0.0.1", settings.offers_port),
-            )
-        )
-    )
+    envoy_config.write_text(render(GatewayConfig.on_one_machine(settings)))
     python = sys.executable
     envoy = str(Path(python).with_name("envoy"))
     return [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 from pathlib import Path
@@ -9,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from gateway.render import GatewayConfig, Upstream, build, render
+from gateway.render import DESCRIPTOR, GatewayConfig, Upstream, build, render
 
 LOCAL = GatewayConfig(
     bind_host="127.0.0.1",
@@ -20,15 +21,8 @@ LOCAL = GatewayConfig(
     profile=Upstream("127.0.0.1", 50052),
     offers=Upstream("127.0.0.1", 50053),
 )
-KUBERNETES = GatewayConfig(
-    bind_host="0.0.0.0",
-    data_port=8080,
-    admin_port=8081,
-    envoy_admin_port=9901,
-    auth=Upstream("p13n-auth", 50051),
-    profile=Upstream("p13n-profile", 50052),
-    offers=Upstream("p13n-offers", 50053),
-)
+# The descriptor set at its path on this machine: the image's path exists only in the image.
+KUBERNETES = dataclasses.replace(GatewayConfig.on_kubernetes(), descriptor=DESCRIPTOR)
 
 
 @pytest.mark.parametrize(
@@ -64,7 +58,7 @@ def test_every_listener_runs_ext_authz_before_the_transcoder() -> None:
         assert routes[-1]["match"] == {"prefix": "/"}, "a catch-all route keeps ext_authz on"
 
 
-def test_committed_kubernetes_config_is_fresh_and_valid(tmp_path: Path) -> None:
+def test_committed_kubernetes_config_is_fresh(tmp_path: Path) -> None:
     root = Path(__file__).resolve().parents[2]
     p13n = str(Path(sys.executable).with_name("p13n"))
     rendered = subprocess.run(

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 import grpc
 
-from gateway.render import GatewayConfig, Upstream, render
+from gateway.render import GatewayConfig, render
 from services.auth.server import create_server as create_auth
 from services.common.config import Settings
 from services.common.server import RunningServer
@@ -118,16 +118,7 @@ class Suite:
         wait_open(self.admin_port)
 
     def gateway_config(self) -> GatewayConfig:
-        s = self.settings
-        return GatewayConfig(
-            bind_host="127.0.0.1",
-            data_port=s.data_port,
-            admin_port=s.admin_port,
-            envoy_admin_port=s.envoy_admin_port,
-            auth=Upstream("127.0.0.1", s.auth_port),
-            profile=Upstream("127.0.0.1", s.profile_port),
-            offers=Upstream("127.0.0.1", s.offers_port),
-        )
+        return GatewayConfig.on_one_machine(self.settings)
 
     def start_service(self, name: str) -> None:
         async def start() -> tuple[RunningServer, Callable[[], Awaitable[None]]]:
