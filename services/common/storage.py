@@ -11,12 +11,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Sequence
+import sqlite3
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
+from typing import Any, TypeVar
 
 import aiosqlite
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 BUSY_TIMEOUT_MS = 5000
 
@@ -80,6 +84,32 @@ async def fetch_one(db: aiosqlite.Connection, sql: str, *args: object) -> aiosql
         return row
 
 
+def query_all(conn: sqlite3.Connection, sql: str, *args: object) -> list[sqlite3.Row]:
+    """``fetch_all`` for code already running on the database thread."""
+    return conn.execute(sql, args).fetchall()
+
+
+def query_one(conn: sqlite3.Connection, sql: str, *args: object) -> sqlite3.Row | None:
+    """``fetch_one`` for code already running on the database thread."""
+    found: sqlite3.Row | None = conn.execute(sql, args).fetchone()
+    return found
+
+
+async def run_sync(db: aiosqlite.Connection, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Runs ``fn(sqlite3_connection, *args)`` on aiosqlite's thread: one hop for all of it.
+
+    Each ``await db.execute(...)`` is a round trip to aiosqlite's worker thread and back
+    (a queue put, a thread wake-up, a future resolved on the loop). A function that issues
+    many statements is far cheaper run whole on that thread, where statements are plain
+    sqlite3 calls. aiosqlite runs every callable of a connection on its one thread, in
+    order, so ``fn`` is serialized with every other use of the connection; the caller
+    still holds the ``Database`` lock when atomicity with other coroutines matters.
+    (``_execute`` and ``_conn`` are private to aiosqlite: the two it builds its own methods on.)
+    """
+    result: T = await db._execute(fn, db._conn, *args, **kwargs)
+    return result
+
+
 class Database:
     """One connection shared by a process's coroutines, one transaction at a time.
 
@@ -112,6 +142,11 @@ class Database:
         """Reads that must not see another coroutine's uncommitted writes."""
         async with self._lock:
             yield self.connection
+
+    async def run_sync(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """``run_sync`` under this database's lock (for reads and whole transactions)."""
+        async with self._lock:
+            return await run_sync(self.connection, fn, *args, **kwargs)
 
     async def close(self) -> None:
         await self.connection.close()

@@ -14,6 +14,13 @@ commit. If COMMIT itself fails, every unit of the batch fails: nothing of it was
 
 Units run one at a time, in arrival order, on the one connection; so a unit reads what the
 units before it wrote, and a read-modify-write of a profile cannot interleave with another.
+
+A unit is either async (``run``: it awaits aiosqlite, one trip to the database thread and back
+per statement) or synchronous (``run_sync``: a plain function of a ``sqlite3`` connection).
+A batch of synchronous units runs whole on the database thread — BEGIN, each unit in its
+SAVEPOINT, COMMIT — as one call, so a Track costs one hop however many statements it makes.
+A batch that mixes the two kinds keeps the async path, running each synchronous unit in one
+hop of its own; the semantics above are the same either way.
 """
 
 from __future__ import annotations
@@ -29,12 +36,13 @@ from typing import Any, Generic, TypeVar
 import aiosqlite
 
 from services.common.errors import Unavailable
-from services.common.storage import Database
+from services.common.storage import Database, run_sync
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 Work = Callable[[aiosqlite.Connection], Awaitable[T]]
+SyncWork = Callable[[sqlite3.Connection], T]
 
 # Bounds how long one transaction holds the write lock (reads wait for it).
 MAX_BATCH = 256
@@ -42,7 +50,8 @@ MAX_BATCH = 256
 
 @dataclass
 class _Unit(Generic[T]):
-    work: Work[T]
+    work: Work[T] | SyncWork[T]
+    sync: bool  # work is a SyncWork, run on the database thread
     future: asyncio.Future[T]
     deadline: float | None  # loop time after which the caller no longer waits
 
@@ -68,11 +77,21 @@ class GroupCommit:
         dropped, because nobody would read its answer. (A unit already running when its
         caller goes away still commits; the caller then simply was not told.)
         """
+        return await self._submit(work, False, remaining)
+
+    async def run_sync(self, work: SyncWork[T], remaining: float | None = None) -> T:
+        """As ``run``, for a synchronous unit: ``work(conn)`` runs on the database thread.
+
+        It must not block on anything but SQLite (it holds the batch's write transaction).
+        """
+        return await self._submit(work, True, remaining)
+
+    async def _submit(self, work: Work[T] | SyncWork[T], sync: bool, remaining: float | None) -> T:
         if self._task is None or self._task.done():
             raise Unavailable("The profile store is not accepting writes; retry shortly")
         loop = asyncio.get_running_loop()
         deadline = None if remaining is None else loop.time() + remaining
-        unit: _Unit[T] = _Unit(work, loop.create_future(), deadline)
+        unit: _Unit[T] = _Unit(work, sync, loop.create_future(), deadline)
         self._queue.put_nowait(unit)
         # Cancelling the caller (client gone, deadline) cancels the future: the writer skips it.
         return await unit.future
@@ -114,9 +133,12 @@ class GroupCommit:
             return
         outcomes: list[tuple[bool, Any]] = []
         try:
-            async with self._db.transaction() as conn:
-                for unit in live:
-                    outcomes.append(await _run_unit(conn, unit))
+            if all(unit.sync for unit in live):
+                outcomes = await self._db.run_sync(_sync_batch, [unit.work for unit in live])
+            else:
+                async with self._db.transaction() as conn:
+                    for unit in live:
+                        outcomes.append(await _run_unit(conn, unit))
         except Exception as exc:  # COMMIT (or BEGIN) failed: nothing of the batch is written
             log.exception("group commit of %s units failed", len(live))
             busy = isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc)
@@ -146,7 +168,34 @@ def _fail(units: list[_Unit[Any]], exc: BaseException) -> None:
             unit.future.set_exception(exc)
 
 
+def _sync_batch(conn: sqlite3.Connection, works: list[SyncWork[Any]]) -> list[tuple[bool, Any]]:
+    """A whole batch on the database thread: what ``Database.transaction`` and ``_run_unit``
+    do, statement for statement, without returning to the event loop in between."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        outcomes = [_sync_unit(conn, work) for work in works]
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")  # if it raises, _recover rolls back, as on the async path
+    return outcomes
+
+
+def _sync_unit(conn: sqlite3.Connection, work: SyncWork[Any]) -> tuple[bool, Any]:
+    conn.execute("SAVEPOINT unit")
+    try:
+        value = work(conn)
+    except Exception as exc:
+        conn.execute("ROLLBACK TO unit")
+        conn.execute("RELEASE unit")
+        return False, exc
+    conn.execute("RELEASE unit")
+    return True, value
+
+
 async def _run_unit(conn: aiosqlite.Connection, unit: _Unit[Any]) -> tuple[bool, Any]:
+    if unit.sync:
+        return await run_sync(conn, _sync_unit, unit.work)
     await conn.execute("SAVEPOINT unit")
     try:
         value = await unit.work(conn)

@@ -14,6 +14,7 @@ names and keeps the others. A request is validated whole before anything is writ
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -23,6 +24,7 @@ from p13n.profile.v1 import profile_service_pb2 as api
 
 from services.common import events
 from services.common.errors import InvalidArgument, NotFound
+from services.common.storage import run_sync
 from services.profile import attributes
 from services.profile.realtime import Config, ConfigCache
 from services.profile.stitching import StitchingKey, identity_value
@@ -36,12 +38,12 @@ class Row:
     attributes: dict[str, object]
 
 
-async def config_for(
-    conn: aiosqlite.Connection, configs: ConfigCache, account_id: str, parent_segment_id: str
+def config_for(
+    conn: sqlite3.Connection, configs: ConfigCache, account_id: str, parent_segment_id: str
 ) -> Config:
     """The parent segment's configuration, NotFound unless it belongs to the caller's account."""
     try:
-        config = await configs.get(conn, parent_segment_id)
+        config = configs.get(conn, parent_segment_id)
     except NotFound:
         config = None
     if config is None or config.account_id != account_id:
@@ -157,7 +159,7 @@ async def import_attributes(
     first_index: int = 0,
 ) -> int:
     """One import request (or one streamed chunk) as a unit of the writer."""
-    config = await config_for(conn, configs, account_id, parent_segment_id)
+    config = await run_sync(conn, config_for, configs, account_id, parent_segment_id)
     key = import_key(config, key_name)
     rows = validate_records(config, key, records, first_index)
     await write_attributes(conn, config, key.name, rows, now)
@@ -172,7 +174,7 @@ async def import_members(
     now: float,
 ) -> int:
     """ImportSegmentMembers as a unit of the writer; returns the distinct values recorded."""
-    config = await config_for(conn, configs, account_id, request.parent_segment_id)
+    config = await run_sync(conn, config_for, configs, account_id, request.parent_segment_id)
     segment_id = int(request.segment_id) if request.segment_id.isdigit() else -1
     if segment_id not in config.segments:
         raise NotFound(

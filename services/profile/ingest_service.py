@@ -78,7 +78,7 @@ class IngestServicer(ingest_service_pb2_grpc.IngestServiceServicer):
             records=records,
             now=self._clock(),
         )
-        received = await self._writer.run(work, remaining=context.time_remaining())
+        received = await self._writer.run_sync(work, remaining=context.time_remaining())
         return api.IngestRecordsResponse(received=received)
 
 

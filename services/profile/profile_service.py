@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
+import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -26,7 +27,7 @@ from services.common.storage import Database, fetch_all
 from services.profile import attributes, imports, profiles, tracking
 from services.profile.decoding import refuse_undecodable
 from services.profile.group_commit import GroupCommit
-from services.profile.realtime import ConfigCache, load_realtime_config
+from services.profile.realtime import Config, ConfigCache, load_realtime_config
 from services.profile.stitching import Identity
 
 _OUTCOMES = {
@@ -72,13 +73,15 @@ class ProfileServicer(profile_service_pb2_grpc.ProfileServiceServicer):
         refuse_undecodable(request)
         event = events.checked(request.event)
         now = self._clock()  # the server's receive time; a client `time` is only kept
-        if request.dry_run:
-            async with self._db.reading() as conn:
-                config = await self._configs.get(conn, request.parent_segment_id)
-                decided = await tracking.plan(
+        if request.dry_run:  # plan alone: reads only, in one hop to the database thread
+
+            def preview(conn: sqlite3.Connection) -> api.TrackResponse:
+                config = self._configs.get(conn, request.parent_segment_id)
+                return tracking.plan(
                     conn, config, request.database, request.table, event[0], now
-                )
-            return decided.response
+                ).response
+
+            return await self._db.run_sync(preview)
         work = functools.partial(
             tracking.track,
             configs=self._configs,
@@ -88,40 +91,46 @@ class ProfileServicer(profile_service_pb2_grpc.ProfileServiceServicer):
             event=event,
             now=now,
         )
-        return await self._writer.run(work, remaining=context.time_remaining())
+        return await self._writer.run_sync(work, remaining=context.time_remaining())
+
+    def _read_profile(
+        self, conn: sqlite3.Connection, account: str, request: api.GetProfileRequest
+    ) -> tuple[
+        Config, str | None, attributes.ProfileState, tuple[Identity, ...], tracking.BatchValues
+    ]:
+        """GetProfile's reads, on the database thread (``Database.run_sync``)."""
+        config = imports.config_for(conn, self._configs, account, request.parent_segment_id)
+        if config.key(request.key) is None:
+            raise InvalidArgument(
+                f"Key {request.key!r} is not a stitching key of this parent segment",
+                field="key",
+            )
+        found = profiles.owner_of(conn, config.parent_segment_id, request.key, request.value)
+        if found is not None:
+            canonical, state, cluster = found.canonical_id, found.state, found.identities
+        else:
+            # A value known only from imports is a profile-to-be: show what it will carry.
+            first_seen = profiles.batch_first_seen(
+                conn, config.parent_segment_id, request.key, request.value
+            )
+            if first_seen is None:
+                raise NotFound(
+                    f"No profile has {request.key} {request.value!r} in parent segment "
+                    f"{config.parent_segment_id}"
+                )
+            canonical = request.value if request.key == config.primary_key else None
+            state, cluster = (
+                attributes.ProfileState(),
+                (Identity(request.key, request.value, first_seen),),
+            )
+        batch = tracking.batch_values(conn, config, cluster)
+        return config, canonical, state, tuple(cluster), batch
 
     async def GetProfile(self, request: api.GetProfileRequest, context: Any) -> profile_pb2.Profile:
         account = caller().account_id
-        async with self._db.reading() as conn:
-            config = await imports.config_for(
-                conn, self._configs, account, request.parent_segment_id
-            )
-            if config.key(request.key) is None:
-                raise InvalidArgument(
-                    f"Key {request.key!r} is not a stitching key of this parent segment",
-                    field="key",
-                )
-            found = await profiles.owner_of(
-                conn, config.parent_segment_id, request.key, request.value
-            )
-            if found is not None:
-                canonical, state, cluster = found.canonical_id, found.state, found.identities
-            else:
-                # A value known only from imports is a profile-to-be: show what it will carry.
-                first_seen = await profiles.batch_first_seen(
-                    conn, config.parent_segment_id, request.key, request.value
-                )
-                if first_seen is None:
-                    raise NotFound(
-                        f"No profile has {request.key} {request.value!r} in parent segment "
-                        f"{config.parent_segment_id}"
-                    )
-                canonical = request.value if request.key == config.primary_key else None
-                state, cluster = (
-                    attributes.ProfileState(),
-                    (Identity(request.key, request.value, first_seen),),
-                )
-            batch = await tracking.batch_values(conn, config, cluster)
+        config, canonical, state, cluster, batch = await self._db.run_sync(
+            self._read_profile, account, request
+        )
         values = attributes.current_values(state, config.specs, self._clock()) | batch.imported
         return profile_pb2.Profile(
             canonical_id=canonical or "",
@@ -146,13 +155,14 @@ class ProfileServicer(profile_service_pb2_grpc.ProfileServiceServicer):
     ) -> api.ListMergeLogResponse:
         account = caller().account_id
         size = page_size(request.page_size)
-        async with self._db.reading() as conn:
-            config = await imports.config_for(
-                conn, self._configs, account, request.parent_segment_id
-            )
-            rows = await profiles.merge_log_page(
+
+        def read(conn: sqlite3.Connection) -> list[sqlite3.Row]:
+            config = imports.config_for(conn, self._configs, account, request.parent_segment_id)
+            return profiles.merge_log_page(
                 conn, config.parent_segment_id, page_after(request.page_token), size
             )
+
+        rows = await self._db.run_sync(read)
         return api.ListMergeLogResponse(
             entries=[
                 profile_pb2.MergeLogEntry(
@@ -231,8 +241,7 @@ class ProfileServicer(profile_service_pb2_grpc.ProfileServiceServicer):
     async def GetRealtimeConfig(
         self, request: api.GetRealtimeConfigRequest, context: Any
     ) -> api.RealtimeConfig:
-        async with self._db.reading() as db:
-            return await load_realtime_config(db, request.parent_segment_id)
+        return await self._db.run_sync(load_realtime_config, request.parent_segment_id)
 
     async def ListEventTables(
         self, request: api.ListEventTablesRequest, context: Any

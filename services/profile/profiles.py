@@ -1,7 +1,11 @@
 """Profiles in the store: who owns which identity, each profile's state, and the merge log.
 
-Only storage lives here; what to do (stitching decisions, attribute arithmetic) is decided by
-the pure modules and carried out by ``tracking``. Lookups by many (key, value) pairs pass the
+Every function here is synchronous and takes a plain ``sqlite3`` connection: it runs on the
+database thread, inside a group-commit batch or a ``run_sync`` call (``storage.run_sync``),
+so a statement costs no trip between the event loop and that thread.
+
+Only storage lives here; what to do (stitching decisions, attribute arithmetic) is decided
+by the pure modules and carried out by ``tracking``. Lookups by many (key, value) pairs pass the
 pairs as one JSON parameter and ``CROSS JOIN`` them to the table, which keeps the join order
 "probe the primary key once per pair" for any number of pairs.
 
@@ -13,12 +17,11 @@ them everything imported for any of them, without moving a row.
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-import aiosqlite
-
-from services.common.storage import fetch_all, fetch_one
+from services.common.storage import query_all, query_one
 from services.profile.attributes import ProfileState
 from services.profile.stitching import Identity, ProfileIdentities
 
@@ -61,38 +64,38 @@ def _pairs(pairs: Iterable[Pair]) -> str:
     return json.dumps([[key, value] for key, value in pairs])
 
 
-async def owners(
-    conn: aiosqlite.Connection, parent_segment_id: int, pairs: Iterable[Pair]
+def owners(
+    conn: sqlite3.Connection, parent_segment_id: int, pairs: Iterable[Pair]
 ) -> list[StoredProfile]:
     """The profiles owning at least one of ``pairs``."""
-    rows = await fetch_all(
+    rows = query_all(
         conn,
         "SELECT DISTINCT t.profile_id " + _BY_PAIRS.format(table="identities"),
         _pairs(pairs),
         parent_segment_id,
     )
-    return await load(conn, [int(row[0]) for row in rows])
+    return load(conn, [int(row[0]) for row in rows])
 
 
-async def owner_of(
-    conn: aiosqlite.Connection, parent_segment_id: int, key: str, value: str
+def owner_of(
+    conn: sqlite3.Connection, parent_segment_id: int, key: str, value: str
 ) -> StoredProfile | None:
-    found = await owners(conn, parent_segment_id, [(key, value)])
+    found = owners(conn, parent_segment_id, [(key, value)])
     return found[0] if found else None
 
 
-async def load(conn: aiosqlite.Connection, ids: Sequence[int]) -> list[StoredProfile]:
+def load(conn: sqlite3.Connection, ids: Sequence[int]) -> list[StoredProfile]:
     if not ids:
         return []
     wanted = json.dumps(list(ids))
-    rows = await fetch_all(
+    rows = query_all(
         conn,
         "SELECT id, canonical_id, cluster_size, state FROM profiles "
         "WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id",
         wanted,
     )
     identities: dict[int, list[Identity]] = {}
-    for row in await fetch_all(
+    for row in query_all(
         conn,
         "SELECT profile_id, key, value, first_seen FROM identities "
         "WHERE profile_id IN (SELECT value FROM json_each(?))",
@@ -111,11 +114,11 @@ async def load(conn: aiosqlite.Connection, ids: Sequence[int]) -> list[StoredPro
     ]
 
 
-async def imported_records(
-    conn: aiosqlite.Connection, parent_segment_id: int, pairs: Iterable[Pair]
+def imported_records(
+    conn: sqlite3.Connection, parent_segment_id: int, pairs: Iterable[Pair]
 ) -> dict[Pair, dict[str, object]]:
     """Imported attribute values by the (key, value) they were imported for."""
-    rows = await fetch_all(
+    rows = query_all(
         conn,
         "SELECT t.key, t.value, t.attributes " + _BY_PAIRS.format(table="imported_values"),
         _pairs(pairs),
@@ -124,11 +127,11 @@ async def imported_records(
     return {(row[0], row[1]): json.loads(row[2]) for row in rows}
 
 
-async def segment_ids(
-    conn: aiosqlite.Connection, parent_segment_id: int, pairs: Iterable[Pair]
+def segment_ids(
+    conn: sqlite3.Connection, parent_segment_id: int, pairs: Iterable[Pair]
 ) -> set[int]:
     """The batch segments any of ``pairs`` was imported into."""
-    rows = await fetch_all(
+    rows = query_all(
         conn,
         "SELECT DISTINCT t.segment_id " + _BY_PAIRS.format(table="segment_members"),
         _pairs(pairs),
@@ -137,11 +140,11 @@ async def segment_ids(
     return {int(row[0]) for row in rows}
 
 
-async def batch_first_seen(
-    conn: aiosqlite.Connection, parent_segment_id: int, key: str, value: str
+def batch_first_seen(
+    conn: sqlite3.Connection, parent_segment_id: int, key: str, value: str
 ) -> float | None:
     """When a key value was first imported (attributes or membership); None if never."""
-    rows = await fetch_all(
+    rows = query_all(
         conn,
         "SELECT min(update_time) FROM imported_values "
         "WHERE parent_segment_id = ? AND key = ? AND value = ? "
@@ -153,14 +156,14 @@ async def batch_first_seen(
     return min(times) if times else None
 
 
-async def create(
-    conn: aiosqlite.Connection,
+def create(
+    conn: sqlite3.Connection,
     parent_segment_id: int,
     canonical_id: str | None,
     state: ProfileState,
     now: float,
 ) -> int:
-    cursor = await conn.execute(
+    cursor = conn.execute(
         "INSERT INTO profiles (parent_segment_id, canonical_id, cluster_size, state, update_time) "
         "VALUES (?, ?, 1, ?, ?)",
         (parent_segment_id, canonical_id, json.dumps(state.to_json()), now),
@@ -168,48 +171,46 @@ async def create(
     return int(cursor.lastrowid or 0)
 
 
-async def save(
-    conn: aiosqlite.Connection,
+def save(
+    conn: sqlite3.Connection,
     profile_id: int,
     canonical_id: str | None,
     cluster_size: int,
     state: ProfileState,
     now: float,
 ) -> None:
-    await conn.execute(
+    conn.execute(
         "UPDATE profiles SET canonical_id = ?, cluster_size = ?, state = ?, update_time = ? "
         "WHERE id = ?",
         (canonical_id, cluster_size, json.dumps(state.to_json()), now, profile_id),
     )
 
 
-async def absorb(conn: aiosqlite.Connection, survivor: int, absorbed: Sequence[int]) -> None:
+def absorb(conn: sqlite3.Connection, survivor: int, absorbed: Sequence[int]) -> None:
     """Moves the absorbed profiles' identities to the survivor and deletes them."""
     wanted = json.dumps(list(absorbed))
-    await conn.execute(
+    conn.execute(
         "UPDATE identities SET profile_id = ? WHERE profile_id IN (SELECT value FROM json_each(?))",
         (survivor, wanted),
     )
-    await conn.execute(
-        "DELETE FROM profiles WHERE id IN (SELECT value FROM json_each(?))", (wanted,)
-    )
+    conn.execute("DELETE FROM profiles WHERE id IN (SELECT value FROM json_each(?))", (wanted,))
 
 
-async def attach(
-    conn: aiosqlite.Connection,
+def attach(
+    conn: sqlite3.Connection,
     parent_segment_id: int,
     profile_id: int,
     identities: Iterable[Identity],
 ) -> None:
-    await conn.executemany(
+    conn.executemany(
         "INSERT INTO identities (parent_segment_id, key, value, profile_id, first_seen) "
         "VALUES (?, ?, ?, ?, ?)",
         [(parent_segment_id, i.key, i.value, profile_id, i.first_seen) for i in identities],
     )
 
 
-async def log_merge(
-    conn: aiosqlite.Connection,
+def log_merge(
+    conn: sqlite3.Connection,
     parent_segment_id: int,
     *,
     time: float,
@@ -219,7 +220,7 @@ async def log_merge(
     linking: Sequence[Identity],
     reason: str,
 ) -> None:
-    await conn.execute(
+    conn.execute(
         "INSERT INTO merge_log (parent_segment_id, time, outcome, surviving_profile, "
         "absorbed_profiles, linking_values, reason) VALUES (?, ?, ?, ?, ?, ?, ?)",
         (
@@ -234,11 +235,11 @@ async def log_merge(
     )
 
 
-async def merge_log_page(
-    conn: aiosqlite.Connection, parent_segment_id: int, before: int, size: int
-) -> list[aiosqlite.Row]:
+def merge_log_page(
+    conn: sqlite3.Connection, parent_segment_id: int, before: int, size: int
+) -> list[sqlite3.Row]:
     """Up to ``size + 1`` entries, newest first, with ids below ``before`` (0: from the top)."""
-    return await fetch_all(
+    return query_all(
         conn,
         "SELECT * FROM merge_log WHERE parent_segment_id = ? AND (? = 0 OR id < ?) "
         "ORDER BY id DESC LIMIT ?",
@@ -249,9 +250,9 @@ async def merge_log_page(
     )
 
 
-async def count_skipped(conn: aiosqlite.Connection, parent_segment_id: int, attribute: str) -> int:
+def count_skipped(conn: sqlite3.Connection, parent_segment_id: int, attribute: str) -> int:
     """Counts one value not written for being over 500 bytes; returns the running count."""
-    row = await fetch_one(
+    row = query_one(
         conn,
         "INSERT INTO skipped_values (parent_segment_id, attribute, count) VALUES (?, ?, 1) "
         "ON CONFLICT (parent_segment_id, attribute) DO UPDATE SET count = count + 1 "

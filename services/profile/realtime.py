@@ -5,20 +5,23 @@ keys and attribute specs. Reading and compiling them per event would dominate th
 an event, so ``ConfigCache`` keeps the compiled form per parent segment and re-reads it only
 when the segment's ``config_version`` moved. The version is read inside the caller's
 transaction, so an event is always handled with the configuration committed at that moment.
+
+The reads are synchronous, on a plain ``sqlite3`` connection: they run on the database thread
+as part of a group-commit batch, or through ``storage.run_sync`` from async code.
 """
 
 from __future__ import annotations
 
 import re
+import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-import aiosqlite
 from p13n.profile.v1 import profile_service_pb2 as api
 from p13n.profile.v1 import realtime_config_pb2 as pb
 
 from services.common.errors import NotFound
-from services.common.storage import fetch_all, fetch_one
+from services.common.storage import query_all, query_one
 from services.profile import attributes
 from services.profile.config_service import (
     attribute_message,
@@ -98,17 +101,15 @@ def filter_text(raw: object) -> str | None:
     return None
 
 
-async def load_realtime_config(
-    conn: aiosqlite.Connection, parent_segment_id: str
-) -> api.RealtimeConfig:
+def load_realtime_config(conn: sqlite3.Connection, parent_segment_id: str) -> api.RealtimeConfig:
     """A parent segment's whole configuration, read in one go."""
     segment_id = int(parent_segment_id) if parent_segment_id.isdigit() else -1
-    row = await fetch_one(conn, "SELECT * FROM parent_segments WHERE id = ?", segment_id)
+    row = query_one(conn, "SELECT * FROM parent_segments WHERE id = ?", segment_id)
     if row is None:
         raise NotFound(f"Parent segment {parent_segment_id!r} not found")
 
-    async def children(table: str) -> list[aiosqlite.Row]:
-        return await fetch_all(
+    def children(table: str) -> list[sqlite3.Row]:
+        return query_all(
             conn, f"SELECT * FROM {table} WHERE parent_segment_id = ? ORDER BY id", segment_id
         )
 
@@ -117,10 +118,10 @@ async def load_realtime_config(
         parent_segment_id=str(row["id"]),
         account_id=row["account_id"],
         primary_key=row["primary_key"],
-        events=[event_message(r) for r in await children("event_definitions")],
-        attributes=[attribute_message(r) for r in await children("attributes")],
-        stitching_keys=[stitching_key_message(r) for r in await children("stitching_keys")],
-        segments=[segment_message(r) for r in await children("segments")],
+        events=[event_message(r) for r in children("event_definitions")],
+        attributes=[attribute_message(r) for r in children("attributes")],
+        stitching_keys=[stitching_key_message(r) for r in children("stitching_keys")],
+        segments=[segment_message(r) for r in children("segments")],
     )
 
 
@@ -189,10 +190,10 @@ class ConfigCache:
         self._tables: tuple[int, dict[tuple[str, str, str], tuple[int, ...]]] = (-1, {})
         self.loads = 0  # how often a configuration was read and compiled (tests watch it)
 
-    async def get(self, conn: aiosqlite.Connection, parent_segment_id: str) -> Config:
+    def get(self, conn: sqlite3.Connection, parent_segment_id: str) -> Config:
         """The segment's current configuration; NotFound when there is no such segment."""
         segment_id = int(parent_segment_id) if parent_segment_id.isdigit() else -1
-        row = await fetch_one(
+        row = query_one(
             conn,
             "SELECT config_version, create_time FROM parent_segments WHERE id = ?",
             segment_id,
@@ -203,19 +204,19 @@ class ConfigCache:
         # Ids of deleted segments can be reused; the creation time tells the two apart.
         if cached and (cached.version, cached.create_time) == (row[0], row[1]):
             return cached
-        config = compile_config(await load_realtime_config(conn, str(segment_id)), row[1])
+        config = compile_config(load_realtime_config(conn, str(segment_id)), row[1])
         self._configs[segment_id] = config
         self.loads += 1
         return config
 
-    async def segments_with_table(
-        self, conn: aiosqlite.Connection, account_id: str, database: str, table: str
+    def segments_with_table(
+        self, conn: sqlite3.Connection, account_id: str, database: str, table: str
     ) -> tuple[int, ...]:
         """The account's parent segments that have ``database.table`` as an event table."""
-        row = await fetch_one(conn, "SELECT value FROM generation WHERE id = 1")
+        row = query_one(conn, "SELECT value FROM generation WHERE id = 1")
         generation = int(row[0]) if row else 0
         if self._tables[0] != generation:
-            rows = await fetch_all(
+            rows = query_all(
                 conn,
                 "SELECT DISTINCT p.account_id, e.database, e.table_name, p.id "
                 "FROM event_definitions e JOIN parent_segments p ON p.id = e.parent_segment_id "

@@ -8,6 +8,10 @@ nothing. Both run inside one transaction of the group-commit writer, after the u
 before them, so a plan always starts from every committed (or earlier-in-batch) write and
 concurrent events for one visitor cannot lose an update.
 
+Everything here is synchronous on a plain ``sqlite3`` connection and runs on the database
+thread: a whole Track (configuration, reads, stitching, attribute arithmetic, writes) is one
+step of the group-commit batch, with no trip back to the event loop between statements.
+
 Ingest applies each record exactly as Track does, to every parent segment of the account
 that has the record's table as an event table; the records are all-or-nothing because they
 form one unit of the writer.
@@ -16,10 +20,10 @@ form one unit of the writer.
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import aiosqlite
 from p13n.profile.v1 import profile_service_pb2 as api
 
 from services.common import events
@@ -60,13 +64,13 @@ class BatchValues:
     segments: list[tuple[str, int]]  # (name, Sensitivity), by name
 
 
-async def batch_values(
-    conn: aiosqlite.Connection, config: Config, identities: Sequence[Identity]
+def batch_values(
+    conn: sqlite3.Connection, config: Config, identities: Sequence[Identity]
 ) -> BatchValues:
     pairs = [(i.key, i.value) for i in identities]
-    records = await profiles.imported_records(conn, config.parent_segment_id, pairs)
+    records = profiles.imported_records(conn, config.parent_segment_id, pairs)
     values = imported_values(identities, records, config.primary_key)
-    segment_ids = await profiles.segment_ids(conn, config.parent_segment_id, pairs)
+    segment_ids = profiles.segment_ids(conn, config.parent_segment_id, pairs)
     return BatchValues(
         imported={name: values[name] for name in config.imported if name in values},
         segments=sorted(config.segments[s] for s in segment_ids if s in config.segments),
@@ -85,8 +89,8 @@ def require_identities(
     return found
 
 
-async def plan(
-    conn: aiosqlite.Connection,
+def plan(
+    conn: sqlite3.Connection,
     config: Config,
     database: str,
     table: str,
@@ -101,7 +105,7 @@ async def plan(
             reason="UNKNOWN_EVENT_TABLE",
         )
     found = require_identities(config, event)
-    owners = await profiles.owners(conn, config.parent_segment_id, found)
+    owners = profiles.owners(conn, config.parent_segment_id, found)
     decision = plan_stitch(found, [p.for_stitching() for p in owners], config.primary_key, now)
     involved = {str(p.id): p for p in owners}
     if decision.outcome is Outcome.MERGE:
@@ -116,7 +120,7 @@ async def plan(
         base, identities = attributes.ProfileState(), decision.attach
     matched = config.matched(database, table, event)
     applied = attributes.apply_event(base, config.triggered(matched), event, now)
-    batch = await batch_values(conn, config, identities)
+    batch = batch_values(conn, config, identities)
     values = attributes.current_values(applied.state, config.specs, now) | batch.imported
     response = api.TrackResponse(
         canonical_id=decision.canonical_id or "",
@@ -128,24 +132,22 @@ async def plan(
     return Plan(config, decision, involved, applied.state, identities, applied.skipped, response)
 
 
-async def carry_out(conn: aiosqlite.Connection, plan: Plan, now: float) -> None:
+def carry_out(conn: sqlite3.Connection, plan: Plan, now: float) -> None:
     """Writes what ``plan`` decided: profile, identities, merge log, skip counts."""
     decision, segment = plan.decision, plan.config.parent_segment_id
     if decision.outcome is Outcome.MERGE:
         assert decision.survivor is not None
-        await profiles.absorb(conn, int(decision.survivor), [int(a) for a in decision.absorbed])
+        profiles.absorb(conn, int(decision.survivor), [int(a) for a in decision.absorbed])
     if decision.target is None:
-        target = await profiles.create(conn, segment, decision.canonical_id, plan.state, now)
+        target = profiles.create(conn, segment, decision.canonical_id, plan.state, now)
     else:
         target = int(decision.target)
-        await profiles.save(
-            conn, target, decision.canonical_id, decision.cluster_size, plan.state, now
-        )
-    await profiles.attach(conn, segment, target, decision.attach)
+        profiles.save(conn, target, decision.canonical_id, decision.cluster_size, plan.state, now)
+    profiles.attach(conn, segment, target, decision.attach)
     if decision.outcome is not Outcome.NO_MERGE:
-        await _log_merge(conn, plan)
+        _log_merge(conn, plan)
     for name in plan.skipped:
-        count = await profiles.count_skipped(conn, segment, name)
+        count = profiles.count_skipped(conn, segment, name)
         # Name and size only: the value itself may be personal data.
         log.warning(
             "parent segment %s attribute %s: a value over %s bytes was not written (%s so far)",
@@ -156,7 +158,7 @@ async def carry_out(conn: aiosqlite.Connection, plan: Plan, now: float) -> None:
         )
 
 
-async def _log_merge(conn: aiosqlite.Connection, plan: Plan) -> None:
+def _log_merge(conn: sqlite3.Connection, plan: Plan) -> None:
     decision = plan.decision
     receiver = profiles.label(decision.canonical_id, plan.identities)
     if decision.outcome is Outcome.MERGE:
@@ -168,7 +170,7 @@ async def _log_merge(conn: aiosqlite.Connection, plan: Plan) -> None:
     for profile in plan.involved.values():
         known.update({(i.key, i.value): i for i in profile.identities})
     linking = [known.get(pair, Identity(*pair, decision.time)) for pair in decision.linking]
-    await profiles.log_merge(
+    profiles.log_merge(
         conn,
         plan.config.parent_segment_id,
         time=decision.time,
@@ -180,8 +182,8 @@ async def _log_merge(conn: aiosqlite.Connection, plan: Plan) -> None:
     )
 
 
-async def store_event(
-    conn: aiosqlite.Connection,
+def store_event(
+    conn: sqlite3.Connection,
     account_id: str,
     database: str,
     table: str,
@@ -189,15 +191,15 @@ async def store_event(
     stored: Sequence[tuple[events.Event, str]],
 ) -> None:
     """Appends events (decoded, JSON body) to ``database.table`` at server time ``now``."""
-    await conn.executemany(
+    conn.executemany(
         "INSERT INTO events (account_id, database, table_name, time, client_time, body) "
         "VALUES (?, ?, ?, ?, ?, ?)",
         [(account_id, database, table, now, events.client_time(e), body) for e, body in stored],
     )
 
 
-async def track(
-    conn: aiosqlite.Connection,
+def track(
+    conn: sqlite3.Connection,
     configs: ConfigCache,
     parent_segment_id: str,
     database: str,
@@ -206,15 +208,15 @@ async def track(
     now: float,
 ) -> api.TrackResponse:
     """One Track call as a unit of the group-commit writer."""
-    config = await configs.get(conn, parent_segment_id)
-    decided = await plan(conn, config, database, table, event[0], now)
-    await store_event(conn, config.account_id, database, table, now, [event])
-    await carry_out(conn, decided, now)
+    config = configs.get(conn, parent_segment_id)
+    decided = plan(conn, config, database, table, event[0], now)
+    store_event(conn, config.account_id, database, table, now, [event])
+    carry_out(conn, decided, now)
     return decided.response
 
 
-async def ingest(
-    conn: aiosqlite.Connection,
+def ingest(
+    conn: sqlite3.Connection,
     configs: ConfigCache,
     account_id: str,
     database: str,
@@ -223,20 +225,20 @@ async def ingest(
     now: float,
 ) -> int:
     """One IngestRecords call as a unit: every record or none."""
-    segment_ids = await configs.segments_with_table(conn, account_id, database, table)
+    segment_ids = configs.segments_with_table(conn, account_id, database, table)
     if not segment_ids:
         raise NotFound(
             f"Table {database}.{table} is not an event table of any parent segment of this "
             "account: create an event definition for it first",
             reason="UNKNOWN_EVENT_TABLE",
         )
-    configs_used = [await configs.get(conn, str(s)) for s in segment_ids]
+    configs_used = [configs.get(conn, str(s)) for s in segment_ids]
     # Validate every record before writing any, so the error names the first bad record.
     for index, (event, _) in enumerate(records):
         for config in configs_used:
             require_identities(config, event, f"records[{index}]")
-    await store_event(conn, account_id, database, table, now, records)
+    store_event(conn, account_id, database, table, now, records)
     for event, _ in records:
         for config in configs_used:
-            await carry_out(conn, await plan(conn, config, database, table, event, now), now)
+            carry_out(conn, plan(conn, config, database, table, event, now), now)
     return len(records)

@@ -164,3 +164,81 @@ async def test_closing_fails_queued_units(db: Database) -> None:
     for unit in (held, queued):
         with pytest.raises(Exception, match="shutting down"):
             await unit
+
+
+def insert_sync(name: str, fail: bool = False):  # type: ignore[no-untyped-def]
+    def work(conn: sqlite3.Connection) -> str:
+        conn.execute("INSERT INTO rows (name) VALUES (?)", (name,))
+        if fail:
+            raise ValueError(f"{name} refused")
+        return name
+
+    return work
+
+
+async def test_synchronous_units_share_one_transaction_and_fail_alone(
+    writer: GroupCommit, tmp_path: Path
+) -> None:
+    gate = Gate()
+    held = asyncio.create_task(writer.run(gate))
+    await gate.entered.wait()
+    batches = writer.batches
+    good1 = asyncio.create_task(writer.run_sync(insert_sync("a")))
+    bad = asyncio.create_task(writer.run_sync(insert_sync("b", fail=True)))
+    good2 = asyncio.create_task(writer.run_sync(insert_sync("c")))
+    await asyncio.sleep(0)
+    gate.open()
+    await held
+    assert await good1 == "a"
+    assert await good2 == "c"
+    with pytest.raises(ValueError, match="b refused"):
+        await bad
+    assert writer.batches == batches + 2  # the gate's batch, then the three on the thread
+    assert committed(tmp_path / "x.db") == ["a", "c"]
+    # Alone, a synchronous unit is answered once committed.
+    assert await writer.run_sync(insert_sync("d")) == "d"
+    assert "d" in committed(tmp_path / "x.db")
+
+
+async def test_a_batch_mixing_both_kinds_commits_once(writer: GroupCommit, tmp_path: Path) -> None:
+    gate = Gate()
+    held = asyncio.create_task(writer.run(gate))
+    await gate.entered.wait()
+    batches = writer.batches
+    units = [
+        asyncio.create_task(writer.run_sync(insert_sync("s1"))),
+        asyncio.create_task(writer.run(insert("a1"))),
+        asyncio.create_task(writer.run_sync(insert_sync("s2", fail=True))),
+    ]
+    await asyncio.sleep(0)
+    gate.open()
+    await held
+    assert await units[0] == "s1"
+    assert await units[1] == "a1"
+    with pytest.raises(ValueError, match="s2 refused"):
+        await units[2]
+    assert writer.batches == batches + 2
+    assert committed(tmp_path / "x.db") == ["a1", "s1"]
+
+
+async def test_a_failed_commit_of_synchronous_units_fails_them_all(
+    writer: GroupCommit, tmp_path: Path
+) -> None:
+    def breaks_commit(conn: sqlite3.Connection) -> None:
+        conn.execute("PRAGMA defer_foreign_keys = ON")
+        conn.execute("INSERT INTO rows (name, parent) VALUES ('orphan', 42)")
+
+    gate = Gate()
+    held = asyncio.create_task(writer.run(gate))
+    await gate.entered.wait()
+    good = asyncio.create_task(writer.run_sync(insert_sync("a")))
+    bad = asyncio.create_task(writer.run_sync(breaks_commit))
+    await asyncio.sleep(0)
+    gate.open()
+    await held
+    for unit in (good, bad):
+        with pytest.raises(sqlite3.IntegrityError):
+            await unit
+    assert committed(tmp_path / "x.db") == []
+    assert await writer.run_sync(insert_sync("after")) == "after"
+    assert committed(tmp_path / "x.db") == ["after"]
