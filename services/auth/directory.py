@@ -136,8 +136,9 @@ def _api_key_identity(row: aiosqlite.Row) -> Identity:
     return Identity(
         account_id=str(row["account_id"]),
         api_key_type=key_type,
-        # A master key acts with full power; a write-only key has no admin role at all.
-        role=identity_pb2.OWNER if row["type"] == "MASTER" else identity_pb2.ROLE_UNSPECIFIED,
+        # A master key acts as an ADMIN: everything but granting OWNER, so an admin cannot
+        # mint a key to become an owner. A write-only key has no admin role at all.
+        role=identity_pb2.ADMIN if row["type"] == "MASTER" else identity_pb2.ROLE_UNSPECIFIED,
     )
 
 

@@ -11,9 +11,15 @@ from typing import Any
 from google.protobuf import empty_pb2, timestamp_pb2
 from p13n.auth.v1 import account_pb2, identity_pb2, identity_service_pb2, identity_service_pb2_grpc
 
-from services.auth import passwords, secrets, validation
+from services.auth import passwords, ratelimit, secrets, validation
 from services.auth.directory import API_KEY_TYPES, MemoryDirectory
-from services.auth.errors import AlreadyExists, InvalidArgument, NotFound, Unauthenticated
+from services.auth.errors import (
+    AlreadyExists,
+    InvalidArgument,
+    NotFound,
+    ResourceExhausted,
+    Unauthenticated,
+)
 from services.auth.store import bump_generation
 from services.common import identity as identities
 from services.common.storage import Database, fetch_all, fetch_one
@@ -21,6 +27,8 @@ from services.common.storage import Database, fetch_all, fetch_one
 log = logging.getLogger(__name__)
 
 SESSION_SECONDS = 12 * 3600
+# Ten tries at once, then one a minute, per session.
+REAUTH_LIMIT = ratelimit.Limit(rate=1 / 60, burst=10)
 HASHING_CONCURRENCY = 4
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _BAD_LOGIN = "Email or password is incorrect"
@@ -59,6 +67,9 @@ class IdentityServicer(identity_service_pb2_grpc.IdentityServiceServicer):
         self._directory = directory
         self._keys = keys
         self._passwords = hasher
+        # Guesses of a session's password (a stolen session token would otherwise try
+        # without limit until the re-authentication that reveals secrets succeeds).
+        self._reauth_attempts = ratelimit.RateLimiter(REAUTH_LIMIT)
         # argon2 takes ~0.1 s and 64 MiB: off the event loop (ext_authz shares it), and
         # a few at a time, so a flood of sign-ins can neither stall decisions nor eat memory.
         self._hashing = asyncio.Semaphore(HASHING_CONCURRENCY)
@@ -108,6 +119,12 @@ class IdentityServicer(identity_service_pb2_grpc.IdentityServiceServicer):
         if not me.session_id:
             raise Unauthenticated(
                 "Re-authentication needs a session (Authorization: Bearer …)", reason="NO_SESSION"
+            )
+        if not self._reauth_attempts.check(me.session_id).allowed:
+            raise ResourceExhausted(
+                "Too many re-authentication attempts for this session; wait a minute or sign in "
+                "again",
+                reason="REAUTHENTICATION_RATE_LIMITED",
             )
         async with self._db.reading() as db:
             user = await fetch_one(

@@ -141,12 +141,18 @@ class ConfigServicer(config_service_pb2_grpc.ConfigServiceServicer):
             name = validate_name(
                 segment.name, [r["name"] for r in others], field="parent_segment.name"
             )
-            cursor = await db.execute(
-                "INSERT INTO parent_segments (account_id, name, description, reactor_id, "
-                "primary_key, create_time) VALUES (?, ?, ?, '', ?, ?)",
-                (account, name, segment.description, primary_key, now),
+            # Never an id a deleted segment had (SQLite would reuse the highest one).
+            newest = await fetch_one(
+                db,
+                "SELECT MAX(id) AS id FROM (SELECT id FROM parent_segments "
+                "UNION ALL SELECT id FROM retired_parent_segment_ids)",
             )
-            segment_id = int(cursor.lastrowid or 0)
+            segment_id = int(newest["id"] or 0) + 1 if newest else 1
+            await db.execute(
+                "INSERT INTO parent_segments (id, account_id, name, description, reactor_id, "
+                "primary_key, create_time) VALUES (?, ?, ?, ?, '', ?, ?)",
+                (segment_id, account, name, segment.description, primary_key, now),
+            )
             # The reactor id appears in tokens; the segment's id is unique and stable.
             await db.execute(
                 "UPDATE parent_segments SET reactor_id = ? WHERE id = ?",
@@ -219,6 +225,7 @@ class ConfigServicer(config_service_pb2_grpc.ConfigServiceServicer):
         async with self._db.transaction() as db:
             row = await self._segment_row(db, request.parent_segment_id)
             await db.execute("DELETE FROM parent_segments WHERE id = ?", (row["id"],))
+            await db.execute("INSERT INTO retired_parent_segment_ids (id) VALUES (?)", (row["id"],))
             await db.execute("UPDATE generation SET value = value + 1 WHERE id = 1")
         return empty_pb2.Empty()
 

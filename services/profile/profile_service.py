@@ -73,10 +73,14 @@ class ProfileServicer(profile_service_pb2_grpc.ProfileServiceServicer):
         refuse_undecodable(request)
         event = events.checked(request.event)
         now = self._clock()  # the server's receive time; a client `time` is only kept
+        caller = identities.current.get()
+        account_id = caller.account_id if caller else ""
         if request.dry_run:  # plan alone: reads only, in one hop to the database thread
 
             def preview(conn: sqlite3.Connection) -> api.TrackResponse:
-                config = self._configs.get(conn, request.parent_segment_id)
+                config = tracking.config_of_account(
+                    self._configs, conn, request.parent_segment_id, account_id
+                )
                 return tracking.plan(
                     conn, config, request.database, request.table, event[0], now
                 ).response
@@ -90,6 +94,7 @@ class ProfileServicer(profile_service_pb2_grpc.ProfileServiceServicer):
             table=request.table,
             event=event,
             now=now,
+            account_id=account_id,
         )
         return await self._writer.run_sync(work, remaining=context.time_remaining())
 

@@ -135,6 +135,11 @@ MIGRATIONS = [
       PRIMARY KEY (parent_segment_id, attribute)
     ) WITHOUT ROWID
     """,
+    # Ids of deleted parent segments are never given out again: tokens, services and
+    # personalizations elsewhere name a segment by id (and its reactor id is its id).
+    """
+    CREATE TABLE retired_parent_segment_ids (id INTEGER PRIMARY KEY)
+    """,
 ]
 
 

@@ -198,6 +198,20 @@ def store_event(
     )
 
 
+def config_of_account(
+    configs: ConfigCache, conn: sqlite3.Connection, parent_segment_id: str, account_id: str
+) -> Config:
+    """The parent segment's configuration, if it belongs to the caller's account.
+
+    A token names its parent segment by id; the account it was issued in must own that
+    segment, or a token left over from a deleted segment could reach another account's.
+    """
+    config = configs.get(conn, parent_segment_id)
+    if account_id and config.account_id != account_id:
+        raise NotFound(f"Parent segment {parent_segment_id!r} not found")
+    return config
+
+
 def track(
     conn: sqlite3.Connection,
     configs: ConfigCache,
@@ -206,9 +220,10 @@ def track(
     table: str,
     event: tuple[events.Event, str],
     now: float,
+    account_id: str = "",
 ) -> api.TrackResponse:
     """One Track call as a unit of the group-commit writer."""
-    config = configs.get(conn, parent_segment_id)
+    config = config_of_account(configs, conn, parent_segment_id, account_id)
     decided = plan(conn, config, database, table, event[0], now)
     store_event(conn, config.account_id, database, table, now, [event])
     carry_out(conn, decided, now)

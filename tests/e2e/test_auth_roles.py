@@ -317,7 +317,9 @@ def test_a_refused_delete_changes_nothing(
         pytest.param("ADMIN", "ADMIN", True, id="admin-creates-admin"),
         pytest.param("ADMIN", "OWNER", False, id="admin-cannot-create-owner"),
         pytest.param("OWNER", "OWNER", True, id="owner-creates-owner"),
-        pytest.param("MASTER", "OWNER", True, id="master-key-creates-owner"),
+        # A master key acts as an ADMIN: otherwise an admin could mint one to become owner.
+        pytest.param("MASTER", "OWNER", False, id="master-key-cannot-create-owner"),
+        pytest.param("MASTER", "ADMIN", True, id="master-key-creates-admin"),
     ],
 )
 def test_no_one_grants_more_than_their_own_role(

@@ -4,9 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import grpc
 import pytest
+from p13n.auth.v1 import identity_pb2
+from p13n.profile.v1 import profile_service_pb2, profile_service_pb2_grpc
 from support.admin import Account
 from support.suite import Suite
+
+from services.common import identity
+from services.common.events import to_struct
 
 
 @pytest.fixture(scope="module")
@@ -248,3 +254,40 @@ def test_per_segment_limits(account: Account, resource: str, limit: int, body: A
     reply = account.call("POST", f"/v1/parent_segments/{ps}/{resource}", body(limit))
     assert reply.status == 400
     assert f"at most {limit}" in reply.json()["message"]
+
+
+def test_a_deleted_parent_segments_id_is_never_given_again(suite: Suite) -> None:
+    first, second = Account.create(suite), Account.create(suite)
+    deleted = first.parent_segment("Short-lived")
+    first.ok("DELETE", f"/v1/parent_segments/{deleted}")
+    assert second.parent_segment("Newcomer") != deleted
+
+
+def test_track_refuses_a_parent_segment_of_another_account(suite: Suite) -> None:
+    owner, other = Account.create(suite), Account.create(suite)
+    ps = owner.parent_segment("Owned")
+    owner.event(ps, "page_view", "own_db", "page_views")
+    forwarded = identity_pb2.Identity(
+        account_id=other.account_id,
+        parent_segment_id=ps,
+        caller_service="offers",
+        token_type=identity_pb2.TOKEN_TYPE_PRIVATE,
+    )
+    metadata = ((identity.IDENTITY_HEADER, identity.sign(forwarded, suite.settings.internal_key)),)
+    request = profile_service_pb2.TrackRequest(
+        parent_segment_id=ps,
+        database="own_db",
+        table="page_views",
+        event=to_struct({"td_client_id": "visitor-1"}),
+    )
+    with grpc.insecure_channel(f"127.0.0.1:{suite.port_of('profile')}") as channel:
+        stub = profile_service_pb2_grpc.ProfileServiceStub(channel)
+        with pytest.raises(grpc.RpcError) as refused:
+            stub.Track(request, metadata=metadata, timeout=10)
+        assert refused.value.code() == grpc.StatusCode.NOT_FOUND
+        own = identity_pb2.Identity()
+        own.CopyFrom(forwarded)
+        own.account_id = owner.account_id
+        signed = identity.sign(own, suite.settings.internal_key)
+        tracked = stub.Track(request, metadata=((identity.IDENTITY_HEADER, signed),), timeout=10)
+    assert tracked.canonical_id == "visitor-1"

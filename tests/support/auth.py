@@ -40,9 +40,17 @@ def sign_in(suite: Suite, email: str, password: str = PASSWORD) -> str:
 
 
 def add_user(account: Account, role: str) -> User:
-    """A user of ``role`` created by the account's master key, signed in."""
+    """A user of ``role`` created by the account's owner (a master key acts as an ADMIN,
+    which may not grant OWNER), signed in."""
     email = f"{role.lower()}-user-{next(_users)}@{account.email.split('@')[1]}"
-    account.ok("POST", "/v1/users", {"email": email, "password": PASSWORD, "role": role})
+    owner = f"Bearer {sign_in(account.suite, account.email)}"
+    reply = account.call(
+        "POST",
+        "/v1/users",
+        {"email": email, "password": PASSWORD, "role": role},
+        authorization=owner,
+    )
+    assert reply.status == 200, reply.body
     return User(email, sign_in(account.suite, email))
 
 
