@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
 import grpc
 from google.protobuf import any_pb2
+from google.protobuf.message import DecodeError
 from google.rpc import error_details_pb2, status_pb2
 
 from services.common import access, identity, logs
-from services.common.errors import P13nError
+from services.common.errors import InvalidArgument, P13nError
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +103,7 @@ def _wrap(
         async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> Any:
             try:
                 await prepare(context)
-                return await behavior(request, context)
+                return await behavior(_decoded(request), context)
             except grpc.aio.AbortError:
                 raise
             except Exception as exc:
@@ -116,7 +117,7 @@ def _wrap(
         async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> None:
             try:
                 await prepare(context)
-                responses = behavior(request, context)
+                responses = behavior(_decoded(request), context)
                 if hasattr(responses, "__aiter__"):
                     async for response in responses:
                         await context.write(response)
@@ -130,7 +131,7 @@ def _wrap(
         return wrapped
 
     codec = {
-        "request_deserializer": handler.request_deserializer,
+        "request_deserializer": _tolerant(handler.request_deserializer),
         "response_serializer": handler.response_serializer,
     }
     if handler.unary_unary:
@@ -140,3 +141,54 @@ def _wrap(
     if handler.unary_stream:
         return grpc.unary_stream_rpc_method_handler(streaming(handler.unary_stream), **codec)
     return grpc.stream_stream_rpc_method_handler(streaming(handler.stream_stream), **codec)
+
+
+class _Undecodable:
+    """Stands for a request message the protobuf runtime refused to decode."""
+
+    def __repr__(self) -> str:
+        return "UNDECODABLE"
+
+
+_UNDECODABLE: Any = _Undecodable()
+
+
+def _tolerant(deserialize: Callable[[bytes], Any] | None) -> Callable[[bytes], Any] | None:
+    """A deserializer that hands undecodable bytes on instead of failing the call.
+
+    The protobuf runtime refuses messages nested more than 100 levels, and a JSON level of
+    an event costs about three inside a ``google.protobuf.Struct``: an event nested some 34
+    levels cannot even be decoded. gRPC would answer INTERNAL (a 500 at the gateway);
+    deciding after the access check lets it be the client's mistake it is.
+    """
+    if deserialize is None:
+        return None
+
+    def tolerant(data: bytes) -> Any:
+        try:
+            return deserialize(data)
+        except DecodeError:
+            return _UNDECODABLE
+
+    return tolerant
+
+
+def _refuse(request: Any) -> Any:
+    if request is _UNDECODABLE:
+        raise InvalidArgument(
+            "The request could not be decoded: events may be nested at most 32 levels deep",
+            reason="UNDECODABLE_REQUEST",
+        )
+    return request
+
+
+def _decoded(request: Any) -> Any:
+    """The request, refusing an undecodable one; a request stream is checked per message."""
+    if hasattr(request, "__aiter__"):
+
+        async def checked() -> AsyncIterator[Any]:
+            async for message in request:
+                yield _refuse(message)
+
+        return checked()
+    return _refuse(request)

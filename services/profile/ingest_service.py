@@ -31,7 +31,6 @@ from services.common.errors import (
     Unavailable,
 )
 from services.profile import config_rules, tracking
-from services.profile.decoding import refuse_undecodable
 from services.profile.group_commit import GroupCommit
 from services.profile.realtime import ConfigCache
 
@@ -55,7 +54,6 @@ class IngestServicer(ingest_service_pb2_grpc.IngestServiceServicer):
                 "The Ingest API takes an API key: Authorization: TD1 <API key>",
                 reason="API_KEY_REQUIRED",
             )
-        refuse_undecodable(request)
         config_rules.check_table_name("Database", request.database, "database")
         config_rules.check_table_name("Table", request.table, "table")
         count = len(request.records)

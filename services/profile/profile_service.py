@@ -25,7 +25,6 @@ from services.common.errors import InvalidArgument, NotFound, PermissionDenied, 
 from services.common.paging import page_after, page_size
 from services.common.storage import Database, fetch_all
 from services.profile import attributes, imports, profiles, tracking
-from services.profile.decoding import refuse_undecodable
 from services.profile.group_commit import GroupCommit
 from services.profile.realtime import Config, ConfigCache, load_realtime_config
 from services.profile.stitching import Identity
@@ -70,7 +69,6 @@ class ProfileServicer(profile_service_pb2_grpc.ProfileServiceServicer):
         self._clock = clock
 
     async def Track(self, request: api.TrackRequest, context: Any) -> api.TrackResponse:
-        refuse_undecodable(request)
         event = events.checked(request.event)
         now = self._clock()  # the server's receive time; a client `time` is only kept
         caller = identities.current.get()
@@ -190,7 +188,6 @@ class ProfileServicer(profile_service_pb2_grpc.ProfileServiceServicer):
     async def ImportAttributes(
         self, request: api.ImportAttributesRequest, context: Any
     ) -> api.ImportAttributesResponse:
-        refuse_undecodable(request)
         work = functools.partial(
             imports.import_attributes,
             configs=self._configs,
@@ -215,7 +212,6 @@ class ProfileServicer(profile_service_pb2_grpc.ProfileServiceServicer):
         target: tuple[str, str] | None = None
         total = 0
         async for chunk in request_iterator:
-            refuse_undecodable(chunk)
             named = (chunk.parent_segment_id, chunk.key)
             if target is None:
                 if not all(named):

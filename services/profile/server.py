@@ -26,7 +26,7 @@ from services.common.errors import Unavailable
 from services.common.main import run_service
 from services.common.server import Registration, RunningServer, start_server
 from services.common.storage import Database
-from services.profile import decoding, imports
+from services.profile import imports
 from services.profile.config_service import ConfigServicer, FlagsLookup, ReferencesLookup
 from services.profile.group_commit import GroupCommit
 from services.profile.ingest_service import IngestServicer, direct_authenticator
@@ -167,12 +167,12 @@ def servicers(
             CONFIG,
         ),
         Registration(
-            decoding.register(profile_service_pb2_grpc.add_ProfileServiceServicer_to_server),
+            profile_service_pb2_grpc.add_ProfileServiceServicer_to_server,
             ProfileServicer(db, writer, configs, clock),
             PROFILE,
         ),
         Registration(
-            decoding.register(ingest_service_pb2_grpc.add_IngestServiceServicer_to_server),
+            ingest_service_pb2_grpc.add_IngestServiceServicer_to_server,
             IngestServicer(writer, configs, clock),
             INGEST,
         ),
