@@ -28,10 +28,13 @@ from services.common.storage import Database, fetch_all, fetch_one
 log = logging.getLogger(__name__)
 
 Identity = identity_pb2.Identity
-EventTablesFetch = Callable[[], Awaitable[dict[tuple[str, str], set[str]]]]
+# Fetches the event tables within a budget in seconds; ``patient`` waits out a reconnect.
+EventTablesFetch = Callable[[float, bool], Awaitable[dict[tuple[str, str], set[str]]]]
 REFRESH_SECONDS = 1.0
 # A preflight that finds no table asks again at most this often.
 PREFLIGHT_MISS_REFRESH_SECONDS = 0.5
+# Envoy gives ext_authz 1 s; the look-up a preflight miss triggers gets a fraction of it.
+PREFLIGHT_FETCH_SECONDS = 0.25
 EVENT_TABLES_REFRESH_SECONDS = 2.0
 # Per client address: generous, because a whole office or mobile carrier can share one.
 ADDRESS_LIMIT = ratelimit.Limit(rate=5000.0, burst=10000)
@@ -200,22 +203,30 @@ class MemoryDirectory:
         while True:
             with contextlib.suppress(Exception):
                 await self.refresh_if_changed()
-            await self.refresh_event_tables(max_age=EVENT_TABLES_REFRESH_SECONDS)
+            await self._refresh_event_tables(EVENT_TABLES_REFRESH_SECONDS, budget=2.0, patient=True)
             await asyncio.sleep(REFRESH_SECONDS)
 
-    async def refresh_event_tables(self, max_age: float) -> None:
-        """Asks the profile service for the event tables if the list is older than ``max_age``.
+    async def refresh_event_tables_for_preflight(self) -> None:
+        """Looks the event tables up again when a preflight found none for its table.
 
-        Also called when a preflight finds no table: an event definition created a moment
-        ago then works at once, and concurrent misses share one fetch.
+        An event definition created a moment ago then works at once. It must fit inside
+        Envoy's ext_authz timeout: a short budget, no waiting for a reconnect, and no
+        waiting behind a fetch already in flight.
         """
+        if self._tables_lock.locked():
+            return
+        await self._refresh_event_tables(
+            PREFLIGHT_MISS_REFRESH_SECONDS, budget=PREFLIGHT_FETCH_SECONDS, patient=False
+        )
+
+    async def _refresh_event_tables(self, max_age: float, *, budget: float, patient: bool) -> None:
         if self._fetch_event_tables is None:
             return
         async with self._tables_lock:
             if time.monotonic() - self._tables_fetched_at < max_age:
                 return
             try:
-                self.set_event_tables(await self._fetch_event_tables())
+                self.set_event_tables(await self._fetch_event_tables(budget, patient))
                 self._tables_fetched_at = time.monotonic()
             except Exception as error:  # the profile service may be starting
                 log.debug("event tables not refreshed: %s", type(error).__name__)

@@ -9,7 +9,7 @@ from envoy.type.v3 import http_status_pb2
 from google.rpc import code_pb2, status_pb2
 
 from services.auth import authz
-from services.auth.directory import PREFLIGHT_MISS_REFRESH_SECONDS, MemoryDirectory
+from services.auth.directory import MemoryDirectory
 from services.common import identity as identities
 
 # Credentials stop at the gateway: services receive the signed identity instead.
@@ -83,6 +83,6 @@ class AuthorizationServicer(external_auth_pb2_grpc.AuthorizationServicer):  # ty
         decision = authz.decide(decision_request, self._directory)
         if decision_request.method == "OPTIONS" and not decision.response_headers:
             # The table may have been defined since the list was fetched: look once more.
-            await self._directory.refresh_event_tables(max_age=PREFLIGHT_MISS_REFRESH_SECONDS)
+            await self._directory.refresh_event_tables_for_preflight()
             decision = authz.decide(decision_request, self._directory)
         return to_check_response(decision, self._key)

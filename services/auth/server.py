@@ -84,13 +84,14 @@ async def create_server(
     profile = profile_service_pb2_grpc.ProfileServiceStub(channels.get(settings.profile_target))
     config = config_service_pb2_grpc.ConfigServiceStub(channels.get(settings.profile_target))
 
-    async def fetch_event_tables() -> dict[tuple[str, str], set[str]]:
+    async def fetch_event_tables(budget: float, patient: bool) -> dict[tuple[str, str], set[str]]:
         reply = await profile.ListEventTables(
             profile_service_pb2.ListEventTablesRequest(),
             metadata=as_service("auth", settings.internal_key),
-            timeout=2,
-            # Wait out a reconnect backoff (the profile service may start after us).
-            wait_for_ready=True,
+            timeout=budget,
+            # The background poll waits out a reconnect (the profile service may start
+            # after us); a preflight cannot wait.
+            wait_for_ready=patient,
         )
         tables: dict[tuple[str, str], set[str]] = {}
         for table in reply.tables:
