@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.floor_envoy import write_envoy_config
-from bench.suite import free_port, venv_bin, wait_for
+from bench.suite import venv_bin, wait_for
+from services.common.ports import free_port
 
 
 @dataclass(frozen=True)

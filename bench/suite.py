@@ -8,9 +8,7 @@ and memory. ``stop()`` sends SIGTERM to ``p13n up``, which stops its children in
 from __future__ import annotations
 
 import os
-import random
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -18,29 +16,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from services.common.ports import free_port
+
 PROCESS_NAMES = ("envoy", "auth", "profile", "offers")
-
-
-_EPHEMERAL = Path("/proc/sys/net/ipv4/ip_local_port_range")
-
-
-def free_port() -> int:
-    """A port nothing listens on, chosen outside the kernel's ephemeral range.
-
-    Port 0 would hand out a port from the range the kernel also gives outgoing
-    connections, so between choosing it and the service binding it, any client's
-    connection may take it. Below that range only listeners compete.
-    """
-    low, _ = (int(n) for n in _EPHEMERAL.read_text().split()) if _EPHEMERAL.exists() else (32768, 0)
-    for _ in range(1000):
-        port = random.randrange(10000, low)
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise OSError("no free port below the ephemeral range")
 
 
 def venv_bin(name: str) -> str:

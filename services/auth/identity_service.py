@@ -8,7 +8,7 @@ import re
 import time
 from typing import Any
 
-from google.protobuf import empty_pb2, timestamp_pb2
+from google.protobuf import empty_pb2
 from p13n.auth.v1 import account_pb2, identity_pb2, identity_service_pb2, identity_service_pb2_grpc
 
 from services.auth import passwords, ratelimit, secrets, validation
@@ -22,6 +22,7 @@ from services.auth.errors import (
 )
 from services.auth.store import bump_generation
 from services.common import identity as identities
+from services.common.convert import path_id, timestamp
 from services.common.storage import Database, fetch_all, fetch_one
 
 log = logging.getLogger(__name__)
@@ -39,12 +40,6 @@ ROLE_NAMES = {
     identity_pb2.ADMIN: validation.Role.ADMIN,
     identity_pb2.OWNER: validation.Role.OWNER,
 }
-
-
-def timestamp(seconds: float) -> timestamp_pb2.Timestamp:
-    stamp = timestamp_pb2.Timestamp()
-    stamp.FromNanoseconds(int(seconds * 1e9))
-    return stamp
 
 
 def caller() -> identity_pb2.Identity:
@@ -231,15 +226,10 @@ class IdentityServicer(identity_service_pb2_grpc.IdentityServiceServicer):
         async with self._db.transaction() as db:
             cursor = await db.execute(
                 "DELETE FROM api_keys WHERE id = ? AND account_id = ?",
-                (_int_id(request.api_key_id), int(me.account_id)),
+                (path_id(request.api_key_id), int(me.account_id)),
             )
             if cursor.rowcount == 0:
                 raise NotFound(f"API key {request.api_key_id!r} not found")
             await bump_generation(db)
         await self._directory.reload()
         return empty_pb2.Empty()
-
-
-def _int_id(text: str) -> int:
-    """A path id as stored; a non-number names nothing (NOT_FOUND, not a 500)."""
-    return int(text) if text.isdigit() else -1

@@ -17,8 +17,9 @@ from p13n.auth.v1 import registry_service_pb2, registry_service_pb2_grpc
 from services.auth import secrets, validation
 from services.auth.directory import MemoryDirectory
 from services.auth.errors import InvalidArgument, NotFound
-from services.auth.identity_service import caller, timestamp
+from services.auth.identity_service import caller
 from services.auth.store import ServiceRow, TokenRow, bump_generation
+from services.common.convert import path_id, timestamp
 from services.common.paging import page_after, page_size
 from services.common.storage import Database, fetch_all, fetch_one
 
@@ -34,10 +35,6 @@ _TYPES = {
 _TYPE_ENUM = {v.value: k for k, v in _TYPES.items()}
 _UPDATABLE = {"name", "description", "allowed_origins", "rate_limit", "type"}
 MAX_RATE = 100_000
-
-
-def _int_id(text: str) -> int:
-    return int(text) if text.isdigit() else -1
 
 
 def _who() -> str:
@@ -110,7 +107,7 @@ class RegistryServicer(registry_service_pb2_grpc.RegistryServiceServicer):
         row = await fetch_one(
             db,
             "SELECT * FROM services WHERE id = ? AND account_id = ? AND parent_segment_id = ?",
-            _int_id(service_id),
+            path_id(service_id),
             int(caller().account_id),
             parent_segment_id,
         )
@@ -327,7 +324,7 @@ class RegistryServicer(registry_service_pb2_grpc.RegistryServiceServicer):
         row = await fetch_one(
             db,
             "SELECT * FROM tokens WHERE id = ? AND service_id = ?",
-            _int_id(token_id),
+            path_id(token_id),
             service.id,
         )
         if row is None:
@@ -374,7 +371,7 @@ class RegistryServicer(registry_service_pb2_grpc.RegistryServiceServicer):
         me = caller()
         async with self._db.reading() as db:
             session = await fetch_one(
-                db, "SELECT authenticated_time FROM sessions WHERE id = ?", _int_id(me.session_id)
+                db, "SELECT authenticated_time FROM sessions WHERE id = ?", path_id(me.session_id)
             )
             authenticated = (
                 datetime.datetime.fromtimestamp(session["authenticated_time"], datetime.UTC)

@@ -11,9 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, cast
 
-from google.protobuf import json_format, struct_pb2, timestamp_pb2
+from google.protobuf import json_format, struct_pb2
 from p13n.offers.v1 import personalization_pb2 as pb
 
+from services.common.convert import timestamp
 from services.offers.rendering import ConfigWarning, to_json
 from services.offers.store import Record
 
@@ -60,8 +61,8 @@ def personalization_message(record: Record, warnings: Iterable[str] = ()) -> pb.
         trigger_events=record.trigger_events,
         sections=[_section_message(section) for section in record.sections],
         warnings=warnings,
-        create_time=_timestamp(record.create_time),
-        update_time=_timestamp(record.update_time),
+        create_time=timestamp(record.create_time),
+        update_time=timestamp(record.update_time),
     )
 
 
@@ -94,9 +95,3 @@ def _value(value: object) -> struct_pb2.Value:
 
 def warning_text(warning: ConfigWarning) -> str:
     return f"{warning.path}: {warning.message}"
-
-
-def _timestamp(seconds: float) -> timestamp_pb2.Timestamp:
-    stamp = timestamp_pb2.Timestamp()
-    stamp.FromNanoseconds(int(seconds * 1e9))
-    return stamp

@@ -19,6 +19,7 @@ from typing import Any
 
 import aiosqlite
 
+from services.common.convert import path_id
 from services.common.errors import NotFound
 from services.common.storage import Database, fetch_all, fetch_one
 from services.offers.engine import Personalization
@@ -85,10 +86,6 @@ def _json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
-def _int_id(text: str) -> int:
-    return int(text) if text.isdigit() else -1
-
-
 class Writer:
     """The writes of one transaction, scoped to one parent segment."""
 
@@ -129,7 +126,7 @@ class Writer:
                 _json(list(draft.trigger_events)),
                 _json(list(draft.sections)),
                 time.time(),
-                _int_id(personalization_id),
+                path_id(personalization_id),
                 self._segment,
             ),
         )
@@ -138,7 +135,7 @@ class Writer:
     async def delete(self, personalization_id: str) -> None:
         await self._db.execute(
             "DELETE FROM personalizations WHERE id = ? AND parent_segment_id = ?",
-            (_int_id(personalization_id), self._segment),
+            (path_id(personalization_id), self._segment),
         )
 
 
@@ -209,7 +206,7 @@ async def _one(
     row = await fetch_one(
         connection,
         "SELECT * FROM personalizations WHERE id = ? AND parent_segment_id = ?",
-        _int_id(personalization_id),
+        path_id(personalization_id),
         parent_segment_id,
     )
     if row is None:

@@ -8,12 +8,13 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiosqlite
-from google.protobuf import empty_pb2, json_format, timestamp_pb2
+from google.protobuf import empty_pb2, json_format
 from p13n.profile.v1 import config_service_pb2 as api
 from p13n.profile.v1 import config_service_pb2_grpc, parent_segment_pb2
 from p13n.profile.v1 import realtime_config_pb2 as pb
 
 from services.common import identity as identities
+from services.common.convert import path_id, timestamp
 from services.common.errors import FailedPrecondition, InvalidArgument, NotFound, Unauthenticated
 from services.common.names import validate_name
 from services.common.paging import page_after, page_size
@@ -36,16 +37,6 @@ def _account() -> str:
     return caller.account_id
 
 
-def _int_id(text: str) -> int:
-    return int(text) if text.isdigit() else -1
-
-
-def _timestamp(seconds: float) -> timestamp_pb2.Timestamp:
-    stamp = timestamp_pb2.Timestamp()
-    stamp.FromNanoseconds(int(seconds * 1e9))
-    return stamp
-
-
 def parent_segment_message(row: aiosqlite.Row) -> parent_segment_pb2.ParentSegment:
     return parent_segment_pb2.ParentSegment(
         id=str(row["id"]),
@@ -53,7 +44,7 @@ def parent_segment_message(row: aiosqlite.Row) -> parent_segment_pb2.ParentSegme
         description=row["description"],
         reactor_id=row["reactor_id"],
         primary_key=row["primary_key"],
-        create_time=_timestamp(row["create_time"]),
+        create_time=timestamp(row["create_time"]),
     )
 
 
@@ -114,7 +105,7 @@ class ConfigServicer(config_service_pb2_grpc.ConfigServiceServicer):
         row = await fetch_one(
             db,
             "SELECT * FROM parent_segments WHERE id = ? AND account_id = ?",
-            _int_id(parent_segment_id),
+            path_id(parent_segment_id),
             _account(),
         )
         if row is None:
@@ -237,7 +228,7 @@ class ConfigServicer(config_service_pb2_grpc.ConfigServiceServicer):
         row = await fetch_one(
             db,
             f"SELECT * FROM {table} WHERE id = ? AND parent_segment_id = ?",
-            _int_id(child_id),
+            path_id(child_id),
             segment["id"],
         )
         if row is None:

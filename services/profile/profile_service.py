@@ -14,13 +14,13 @@ import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-from google.protobuf import timestamp_pb2
 from p13n.auth.v1 import identity_pb2
 from p13n.profile.v1 import profile_pb2, profile_service_pb2_grpc
 from p13n.profile.v1 import profile_service_pb2 as api
 
 from services.common import events
 from services.common import identity as identities
+from services.common.convert import timestamp
 from services.common.errors import InvalidArgument, NotFound, PermissionDenied, Unauthenticated
 from services.common.paging import page_after, page_size
 from services.common.storage import Database, fetch_all
@@ -40,13 +40,6 @@ def caller() -> identity_pb2.Identity:
     if found is None or not found.account_id:
         raise Unauthenticated("Credentials are required")
     return found
-
-
-def timestamp(seconds: float) -> timestamp_pb2.Timestamp:
-    stamp = timestamp_pb2.Timestamp()
-    # Microseconds: what a double of epoch seconds holds exactly, without float noise.
-    stamp.FromMicroseconds(round(seconds * 1e6))
-    return stamp
 
 
 def _identity(identity: Identity) -> profile_pb2.Identity:

@@ -1,0 +1,28 @@
+"""Free loopback ports for running a whole suite beside others (the tests, the benchmark)."""
+
+from __future__ import annotations
+
+import random
+import socket
+from pathlib import Path
+
+_EPHEMERAL = Path("/proc/sys/net/ipv4/ip_local_port_range")
+
+
+def free_port() -> int:
+    """A port nothing listens on, chosen outside the kernel's ephemeral range.
+
+    Port 0 would hand out a port from the range the kernel also gives outgoing
+    connections, so between choosing it and the service binding it, any client's
+    connection may take it. Below that range only listeners compete.
+    """
+    low, _ = (int(n) for n in _EPHEMERAL.read_text().split()) if _EPHEMERAL.exists() else (32768, 0)
+    for _ in range(1000):
+        port = random.randrange(10000, low)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise OSError("no free port below the ephemeral range")
