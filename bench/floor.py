@@ -19,26 +19,25 @@ import grpc
 import uvloop
 from envoy.config.core.v3 import base_pb2
 from envoy.service.auth.v3 import external_auth_pb2, external_auth_pb2_grpc
-from google.protobuf import struct_pb2
+from google.api import httpbody_pb2
 from google.rpc import code_pb2, status_pb2
-from p13n.offers.v1 import (
-    personalization_pb2,
-    personalize_service_pb2,
-    personalize_service_pb2_grpc,
-)
+from p13n.offers.v1 import personalize_service_pb2_grpc
 from p13n.profile.v1 import profile_service_pb2, profile_service_pb2_grpc
 
 from services.common.clients import as_service
 
 
 class TrivialPersonalize(personalize_service_pb2_grpc.PersonalizeServiceServicer):
-    """One constant answer, built once: the cheapest handler grpc.aio can run."""
+    """One constant answer, built once: the cheapest handler grpc.aio can run.
+
+    It is JSON in a ``google.api.HttpBody``, as the real PublicPersonalize answers, so that
+    the gateway does for the floor what it does for P: copy the body, not print protobuf.
+    """
 
     def __init__(self) -> None:
-        attributes = struct_pb2.Struct()
-        attributes.update({"title": "Hello"})
-        self._reply = personalize_service_pb2.PersonalizeResponse(
-            offers={"hero": personalization_pb2.Offer(attributes=attributes)}
+        self._reply = httpbody_pb2.HttpBody(
+            content_type="application/json",
+            data=b'{"offers":{"hero":{"attributes":{"title":"Hello"}}}}',
         )
 
     async def PublicPersonalize(self, request: Any, context: Any) -> Any:

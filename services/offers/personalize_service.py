@@ -8,6 +8,10 @@ the compiled personalizations come from the cache, so nothing else is read or pa
 Which answer a caller gets: the public path requires a public token and redacts; the
 private path answers in full only to a private token. A public token is readable by
 anyone who opens the page, so on the private path it gets exactly the public answer.
+
+How it is encoded (``wire.py``): the gateway's two paths (PublicPersonalize,
+PrivatePersonalizeHttp) answer the JSON itself in a ``google.api.HttpBody``; a backend
+calling PrivatePersonalize directly gets the typed ``PersonalizeResponse``.
 """
 
 from __future__ import annotations
@@ -46,18 +50,26 @@ class PersonalizeServicer(personalize_service_pb2_grpc.PersonalizeServiceService
                 "Private tokens cannot be used on /public paths; use a public token",
                 reason="PRIVATE_TOKEN_ON_PUBLIC_PATH",
             )
-        return await self._answer(request, context, caller, public=True)
+        return wire.json_body(await self._answer(request, context, caller, public=True))
 
     async def PrivatePersonalize(
         self, request: api.PrivatePersonalizeRequest, context: Any
     ) -> bytes:
         caller = _token_holder()
         public = caller.token_type != identity_pb2.TOKEN_TYPE_PRIVATE
-        return await self._answer(request, context, caller, public=public)
+        offers = await self._answer(request, context, caller, public=public)
+        return wire.personalize_response(offers)
+
+    async def PrivatePersonalizeHttp(
+        self, request: api.PrivatePersonalizeHttpRequest, context: Any
+    ) -> bytes:
+        caller = _token_holder()
+        public = caller.token_type != identity_pb2.TOKEN_TYPE_PRIVATE
+        return wire.json_body(await self._answer(request, context, caller, public=public))
 
     async def _answer(
         self, request: Any, context: Any, caller: identity_pb2.Identity, *, public: bool
-    ) -> bytes:
+    ) -> dict[str, dict[str, object]]:
         deadline = Deadline.of(context)
         event = decode_event(request.event)
         tracked = await self._profile.track(
@@ -78,7 +90,7 @@ class PersonalizeServicer(personalize_service_pb2_grpc.PersonalizeServiceService
         offers, _ = compiled.config.evaluate(
             tracked.matched_events, view_of(tracked), event, public=public
         )
-        return wire.personalize_response(offers)
+        return offers
 
 
 def decode_event(struct: struct_pb2.Struct) -> dict[str, object]:

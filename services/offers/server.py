@@ -28,6 +28,7 @@ CONFIG = "p13n.offers.v1.PersonalizationConfigService"
 RULES: dict[str, Access] = {
     f"/{PERSONALIZE}/PublicPersonalize": Access.DATA,
     f"/{PERSONALIZE}/PrivatePersonalize": Access.DATA,
+    f"/{PERSONALIZE}/PrivatePersonalizeHttp": Access.DATA,
     f"/{CONFIG}/GetPersonalization": Access.VIEWER,
     f"/{CONFIG}/ListPersonalizations": Access.VIEWER,
     f"/{CONFIG}/PreviewPersonalization": Access.VIEWER,
@@ -56,8 +57,8 @@ async def create_server(
     cache = CompiledCache(profile.realtime_config, store)
     registrations = [
         Registration(
-            # Registered by descriptor: a too-deeply nested event is INVALID_ARGUMENT, and
-            # answers are encoded in section order (services/offers/wire.py).
+            # Registered by descriptor: the handlers answer bytes they encoded themselves,
+            # in section order (services/offers/wire.py).
             handlers.register(
                 personalize_service_pb2.DESCRIPTOR.services_by_name["PersonalizeService"]
             ),

@@ -1,18 +1,31 @@
-"""The protobuf wire form of answers whose order matters: sections, and fields in them.
-
-DESIGN §2 answers ``{"offers": {...}}`` in section order, and a payload's fields are
-ordered. Both travel as protobuf maps (``map<string, Offer>``, and the ``Struct`` of each
-section's attributes), which the protobuf runtime serializes in hash order. The gateway's
-transcoder prints a JSON object's members in the order their entries arrive on the wire
-(verified with Envoy 1.40), so the answer is encoded here, entry by entry, in order.
-Any protobuf parser reads the bytes as the ordinary message: a map is just repeated entries.
+"""The encoded answers, in the order DESIGN §2 gives them: sections, and fields in them.
 
 Only JSON values occur (``rendering.to_json`` has made integral floats ints and non-finite
-floats null); numbers travel as doubles, as ``google.protobuf.Value`` carries them.
+floats null).
+
+The gateway's paths answer ``google.api.HttpBody``: the JSON ``{"offers": {...}}`` as text,
+which keeps every order natively and which the gateway's transcoder sends as the HTTP body
+(``json_body``). It is the JSON the transcoder printed when these answers were protobuf
+messages, byte for byte in every string: besides what JSON requires, it escapes ``<``, ``>``
+and the invisible and line-separating characters that protobuf's JSON printer escapes, so
+a page that embeds an answer in HTML or a script is no worse off. Numbers print as Python
+prints them (shortest round-trip; ``1000000000000000`` where the printer wrote ``1e+15``):
+the same values.
+
+Direct gRPC callers of PrivatePersonalize and the preview API get typed messages instead,
+whose order matters too: sections and payload fields travel as protobuf maps (``map<string,
+Offer>``, and the ``Struct`` of each section's attributes), which the protobuf runtime
+serializes in hash order, while the gateway's transcoder prints a JSON object's members in
+the order their entries arrive on the wire (verified with Envoy 1.40). So those are encoded
+here, entry by entry, in order (``personalize_response``); any protobuf parser reads the
+bytes as the ordinary message: a map is just repeated entries. Numbers travel as doubles,
+as ``google.protobuf.Value`` carries them.
 """
 
 from __future__ import annotations
 
+import json
+import re
 import struct
 from collections.abc import Iterable, Mapping
 
@@ -22,6 +35,36 @@ Offers = Mapping[str, Mapping[str, object]]
 """The engine's answer: section name -> ``{}`` (redacted) or ``{"attributes": {...}}``."""
 
 _VARINT, _I64, _LEN = 0, 1, 2
+
+# protobuf's JSON printer (json/internal/writer.cc, MustEscape) escapes these beyond what
+# JSON requires; json.dumps already escapes the rest (quote, backslash, controls < 0x20)
+# alike. They occur only inside strings, so the finished text can be escaped as a whole.
+_PRINTER_ESCAPES = re.compile(
+    "[<>\x7f-\x9f\xad\u0600-\u0603\u06dd\u070f\u17b4\u17b5\u200b-\u200f"
+    "\u2028-\u202e\u2060-\u2064\u206a-\u206f\ufeff\ufff9-\ufffb"
+    "\U0001d173-\U0001d17a\U000e0001\U000e0020-\U000e007f]"
+)
+# HttpBody: content_type = 1, data = 2.
+_JSON_BODY = b"\x0a\x10application/json\x12"
+
+
+def json_body(offers: Offers) -> bytes:
+    """A ``google.api.HttpBody`` holding ``{"offers": {...}}`` as JSON, in order."""
+    text = json.dumps(
+        {"offers": offers}, ensure_ascii=False, separators=(",", ":"), allow_nan=False
+    )
+    if _PRINTER_ESCAPES.search(text) is not None:
+        text = _PRINTER_ESCAPES.sub(_u_escape, text)
+    data = text.encode()
+    return _JSON_BODY + _varint(len(data)) + data
+
+
+def _u_escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    if code < 0x10000:
+        return f"\\u{code:04x}"
+    code -= 0x10000
+    return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
 
 
 def personalize_response(offers: Offers) -> bytes:

@@ -157,7 +157,7 @@ def _assert_fallback_shown(page: Page, result: dict[str, Any]) -> None:
 
 
 def _offers_calls(suite: Suite) -> list[str]:
-    personalize = ("/PublicPersonalize", "/PrivatePersonalize")
+    personalize = ("/PublicPersonalize", "/PrivatePersonalize", "/PrivatePersonalizeHttp")
     return [c.method for c in suite.recorders["offers"].calls if c.method.endswith(personalize)]
 
 

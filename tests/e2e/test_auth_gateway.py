@@ -178,7 +178,8 @@ def test_private_path_takes_both_token_types_and_never_sends_cors(
     assert passed_auth(reply), reply.body
     assert reply.cors_headers() == {}
     (call,) = _reached_offers(suite, before)
-    assert call.method.endswith("/PrivatePersonalize")
+    # The gateway's private path (a direct gRPC caller uses PrivatePersonalize).
+    assert call.method.endswith("/PrivatePersonalizeHttp")
     assert _identity(suite, call).token_id == world.token_ids[token]
 
 

@@ -89,6 +89,12 @@ def test_client_trust_headers_never_reach_a_service(suite: Suite) -> None:
         ),
         pytest.param(
             "data",
+            "/p13n.offers.v1.PersonalizeService/PrivatePersonalizeHttp",
+            "application/json",
+            id="data-json-to-grpc-path-http-body",
+        ),
+        pytest.param(
+            "data",
             "/p13n.offers.v1.PersonalizeService/PublicPersonalize",
             "application/grpc",
             id="data-native-grpc",

@@ -25,6 +25,7 @@ def test_welcome_banner_and_loyalty_discount_side_by_side(shop: GuideShop) -> No
     reply = shop.public("page_views", {"td_client_id": "new-visitor", "td_path": "/"})
     assert reply.status == 200, reply.body
     assert reply.headers["access-control-allow-origin"] == ORIGIN
+    assert reply.headers["content-type"] == "application/json"
     # The bytes a page receives: sections in order, the sensitive one as {}.
     assert reply.body == (
         b'{"offers":{"Welcome Banner":{"attributes":{"welcome_message":"Hello, new user!"}},'
@@ -71,6 +72,7 @@ def test_a_sensitive_sections_public_answer_does_not_depend_on_its_criteria(
 def test_the_private_path_returns_sensitive_sections_in_full(shop: GuideShop) -> None:
     reply = shop.private("page_views", {"td_client_id": MEMBER})
     assert reply.status == 200, reply.body
+    assert reply.headers["content-type"] == "application/json"
     assert reply.json()["offers"]["Loyalty Discount"] == {
         "attributes": {"discount_code": "LOYAL-15", "membership_tier": TIER}
     }
@@ -129,3 +131,49 @@ def test_a_table_that_is_no_event_table_is_404(shop: GuideShop) -> None:
     assert reply.status == 404
     assert reply.json()["code"] == 5
     assert reply.headers["access-control-allow-origin"] == ORIGIN
+
+
+def test_strings_reach_the_page_escaped_as_the_gateway_always_printed_them(
+    shop: GuideShop,
+) -> None:
+    """The service writes the JSON itself; a visitor's own text (here a path) and an
+    editor's (a static value) still arrive with <, > and invisible or line-separating
+    characters escaped, byte for byte as Envoy's protobuf printer did."""
+    account, ps = shop.account, shop.ps
+    account.event(ps, "escape_check", "shop_db", "escape_checks")
+    account.ok(
+        "POST",
+        f"/v1/parent_segments/{ps}/attributes",
+        {
+            "name": "escape_path",
+            "type": "SINGLE",
+            "event": "escape_check",
+            "field": "td_path",
+            "sensitivity": "NON_SENSITIVE",
+        },
+    )
+    account.ok(
+        "POST",
+        f"/v1/parent_segments/{ps}/personalizations",
+        {
+            "name": "Escapes",
+            "trigger_events": ["escape_check"],
+            "sections": [
+                {
+                    "name": "<b>",
+                    "payload": [
+                        {"name": "static", "static": "</script>\u2028\ufeff\U0001d173 é"},
+                        {"name": "path", "attribute": "escape_path"},
+                    ],
+                }
+            ],
+        },
+    )
+    event = {"td_client_id": "escaper", "td_path": "/<x>\u2029\u00ad"}
+    reply = shop.public("escape_checks", event)
+    assert reply.status == 200, reply.body
+    assert reply.body == (
+        b'{"offers":{"\\u003cb\\u003e":{"attributes":{'
+        b'"static":"\\u003c/script\\u003e\\u2028\\ufeff\\ud834\\udd73 \xc3\xa9",'
+        b'"path":"/\\u003cx\\u003e\\u2029\\u00ad"}}}}'
+    )

@@ -3,22 +3,27 @@ personalize RPCs, read as the bytes that leave the service.
 
 For random configurations (attributes, aggregations and segments with random
 sensitivities; sections referring to random subsets of them in payload and criteria) and
-random events: no sensitive value ever appears in the raw bytes of a public response, a
-profile differing only in sensitive values gets byte-identical public answers, and every
-non-sensitive section that matches is answered publicly exactly as privately.
+random events: no sensitive value ever appears in the raw bytes of a public response (nor
+in its JSON once decoded), a profile differing only in sensitive values gets byte-identical
+public answers, and every non-sensitive section that matches is answered publicly exactly
+as privately. The private path's two encodings (JSON for the gateway, typed for direct
+callers) carry the same answer.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+from google.protobuf import json_format
 from hypothesis import HealthCheck, given, settings
 from p13n.offers.v1 import personalize_service_pb2
-from support.offers_harness import Offers, Visitor, wire_order
+from support.offers_harness import Offers, Visitor, json_of, json_order, wire_order
 from support.offers_worlds import MARK, World, worlds
 
 from services.offers.catalog import ProfileView
 from services.offers.engine import Personalization
+from services.offers.rendering import to_json
 
 
 def _body(personalization: Personalization) -> dict[str, Any]:
@@ -56,14 +61,20 @@ async def test_no_sensitive_value_ever_leaves_in_a_public_response(
 
     offers.profile.visitors[ps] = _visitor(world.view, world)
     public = await offers.public(ps, event)
-    private = await offers.private(ps, event)
+    private = await offers.private_http(ps, event)
+    typed = await offers.private(ps, event)
     offers.profile.visitors[ps] = _visitor(world.twin, world)
     twin = await offers.public(ps, event)
 
     assert MARK.encode() not in public
+    public_offers = json.loads(json_of(public))["offers"]
+    assert MARK not in json.dumps(public_offers, ensure_ascii=False)
     assert twin == public, "changing only sensitive values changed the public answer"
-    public_offers = personalize_service_pb2.PersonalizeResponse.FromString(public).offers
-    private_offers = personalize_service_pb2.PersonalizeResponse.FromString(private).offers
+    private_offers = json.loads(json_of(private))["offers"]
+    typed_answer = personalize_service_pb2.PersonalizeResponse.FromString(typed)
+    # MessageToDict leaves an empty map out.
+    assert to_json(json_format.MessageToDict(typed_answer).get("offers", {})) == private_offers
+    assert wire_order(typed) == json_order(json_of(private))
     triggered = [
         section["name"]
         for p in world.personalizations
@@ -72,7 +83,7 @@ async def test_no_sensitive_value_ever_leaves_in_a_public_response(
     ]
     for name in triggered:
         if name in world.secret_sections:
-            assert not public_offers[name].HasField("attributes")
+            assert public_offers[name] == {}
         elif name in private_offers:
             assert public_offers[name] == private_offers[name]
         else:
@@ -80,5 +91,6 @@ async def test_no_sensitive_value_ever_leaves_in_a_public_response(
     answered = [n for n in triggered if n in world.secret_sections or n in private_offers]
     # In section order; a section that always matches has its fields in payload order.
     assert [
-        (n, fields if n in world.always_matching else None) for n, fields in wire_order(public)
+        (n, fields if n in world.always_matching else None)
+        for n, fields in json_order(json_of(public))
     ] == [(n, world.always_matching.get(n)) for n in answered]

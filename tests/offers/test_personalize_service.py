@@ -1,12 +1,15 @@
 """The personalize RPCs against a real offers server (profile and auth are stand-ins).
 
 What is asserted is what leaves the service: the response's bytes, statuses and messages,
-and what reached the profile service.
+and what reached the profile service. The gateway's paths (PublicPersonalize,
+PrivatePersonalizeHttp) answer the JSON in a ``google.api.HttpBody``; a direct caller of
+PrivatePersonalize gets a typed ``PersonalizeResponse``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 import grpc
@@ -20,6 +23,8 @@ from support.offers_harness import (
     PUBLIC,
     Offers,
     Visitor,
+    json_of,
+    json_order,
     token_holder,
     wire_order,
 )
@@ -59,11 +64,19 @@ EVENT = {"td_client_id": "c-1", "td_path": "/sale/shoes"}
 
 
 def offers_of(data: bytes) -> dict[str, Any]:
+    """A typed answer's sections: name -> attributes (``{}`` when redacted)."""
     response = personalize_service_pb2.PersonalizeResponse.FromString(data)
     return {
         name: dict(offer.attributes) if offer.HasField("attributes") else {}
         for name, offer in response.offers.items()
     }
+
+
+def json_offers_of(data: bytes) -> dict[str, Any]:
+    """A JSON answer's sections, in the same form as ``offers_of``."""
+    answer = json.loads(json_of(data))
+    assert list(answer) == ["offers"]
+    return {name: section.get("attributes", {}) for name, section in answer["offers"].items()}
 
 
 async def shop(offers: Offers, catalog: Catalog, *bodies: dict[str, Any], **visitor: Any) -> str:
@@ -79,15 +92,11 @@ async def test_welcome_banner_and_a_redacted_loyalty_discount_side_by_side(
 ) -> None:
     ps = await shop(offers, catalog, HOMEPAGE, attributes={"membership_tier": "platinum"})
     data = await offers.public(ps, EVENT)
-    assert offers_of(data) == {
-        "Welcome Banner": {"welcome_message": "Hello, new user!"},
-        "Loyalty Discount": {},
-    }
-    # Section order is kept on the wire, where the gateway's transcoder takes it from.
-    assert wire_order(data) == [
-        ("Welcome Banner", ["welcome_message"]),
-        ("Loyalty Discount", []),
-    ]
+    # The bytes the gateway sends to the browser as they are: sections in order, compact.
+    assert json_of(data) == (
+        b'{"offers":{"Welcome Banner":{"attributes":{"welcome_message":"Hello, new user!"}},'
+        b'"Loyalty Discount":{}}}'
+    )
     assert b"platinum" not in data
 
 
@@ -104,7 +113,11 @@ async def test_sections_keep_their_order_whatever_their_names(
         ],
     }
     ps = await shop(offers, catalog, body)
-    assert wire_order(await offers.public(ps, EVENT)) == [(n, ["z", "a", "m"]) for n in names]
+    expected = [(n, ["z", "a", "m"]) for n in names]
+    assert json_order(json_of(await offers.public(ps, EVENT))) == expected
+    assert json_order(json_of(await offers.private_http(ps, EVENT))) == expected
+    # A direct caller's typed answer keeps the order on the wire.
+    assert wire_order(await offers.private(ps, EVENT)) == expected
 
 
 async def test_a_sensitive_sections_public_answer_does_not_depend_on_its_criteria(
@@ -115,22 +128,25 @@ async def test_a_sensitive_sections_public_answer_does_not_depend_on_its_criteri
     for tier in ("platinum", "bronze", None):
         offers.profile.visitors[ps] = Visitor({"membership_tier": tier}, (), ["page_view"])
         answers.append(await offers.public(ps, EVENT))
-    assert offers_of(answers[0]) == {"VIP offer": {}}
+    assert json_of(answers[0]) == b'{"offers":{"VIP offer":{}}}'
     assert answers[1] == answers[0] and answers[2] == answers[0]
     # Privately the criteria do tell the visitors apart.
     offers.profile.visitors[ps] = Visitor({"membership_tier": "bronze"}, (), ["page_view"])
     assert offers_of(await offers.private(ps, EVENT)) == {}
+    assert json_of(await offers.private_http(ps, EVENT)) == b'{"offers":{}}'
 
 
 async def test_the_private_path_answers_sensitive_sections_in_full(
     offers: Offers, catalog: Catalog
 ) -> None:
     ps = await shop(offers, catalog, HOMEPAGE, VIP, attributes={"membership_tier": "platinum"})
-    assert offers_of(await offers.private(ps, EVENT)) == {
+    full = {
         "Welcome Banner": {"welcome_message": "Hello, new user!"},
         "Loyalty Discount": {"discount_code": "LOYAL-15", "membership_tier": "platinum"},
         "VIP offer": {"code": "VIP-20"},
     }
+    assert offers_of(await offers.private(ps, EVENT)) == full
+    assert json_offers_of(await offers.private_http(ps, EVENT)) == full
 
 
 async def test_a_public_token_on_the_private_path_gets_exactly_the_public_answer(
@@ -138,8 +154,13 @@ async def test_a_public_token_on_the_private_path_gets_exactly_the_public_answer
 ) -> None:
     ps = await shop(offers, catalog, HOMEPAGE, VIP, attributes={"membership_tier": "platinum"})
     public = await offers.public(ps, EVENT)
-    assert await offers.private(ps, EVENT, token_type=PUBLIC) == public
+    assert await offers.private_http(ps, EVENT, token_type=PUBLIC) == public
     assert b"platinum" not in public
+    # A direct caller holding a public token gets the same answer, typed.
+    typed = await offers.private(ps, EVENT, token_type=PUBLIC)
+    assert b"platinum" not in typed
+    assert offers_of(typed) == json_offers_of(public)
+    assert wire_order(typed) == json_order(json_of(public))
 
 
 async def test_a_private_token_is_refused_on_the_public_path(
@@ -166,8 +187,9 @@ async def test_numbers_arrive_as_numbers(offers: Offers, catalog: Catalog) -> No
         ],
     }
     ps = await shop(offers, catalog, body, attributes={"tier": "silver", "total_purchase": 28700})
-    answer = offers_of(await offers.public(ps, EVENT))
-    assert answer == {"Silver rewards just for you!": {"total_purchase": 28700}}
+    assert json_of(await offers.public(ps, EVENT)) == (
+        b'{"offers":{"Silver rewards just for you!":{"attributes":{"total_purchase":28700}}}}'
+    )
 
 
 def nested(levels: int) -> dict[str, Any]:
@@ -194,7 +216,7 @@ async def test_event_nesting_is_limited_to_32_levels(
 ) -> None:
     ps = await shop(offers, catalog, HOMEPAGE)
     if code is None:
-        assert "Welcome Banner" in offers_of(await offers.public(ps, nested(levels)))
+        assert "Welcome Banner" in json_offers_of(await offers.public(ps, nested(levels)))
         return
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await offers.public(ps, nested(levels))
@@ -298,7 +320,7 @@ async def test_the_compiled_configuration_is_reused_until_something_changes(
 
     await offers.create(ps, VIP)  # a personalization changed: rebuilt at the next request
     reads = offers.profile.config_reads
-    assert "VIP offer" in offers_of(await offers.public(ps, EVENT))
+    assert "VIP offer" in json_offers_of(await offers.public(ps, EVENT))
     assert offers.profile.config_reads == reads + 1
 
     offers.change_config(ps, catalog)  # the configuration's version grew
@@ -377,6 +399,13 @@ async def test_a_direct_call_with_a_forged_identity_is_refused(
         ),
         pytest.param(
             "PublicPersonalize", "valid", grpc.StatusCode.PERMISSION_DENIED, id="public-direct"
+        ),
+        # The gateway's private path: a direct caller uses PrivatePersonalize.
+        pytest.param(
+            "PrivatePersonalizeHttp",
+            "valid",
+            grpc.StatusCode.PERMISSION_DENIED,
+            id="private-http-direct",
         ),
     ],
 )

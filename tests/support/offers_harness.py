@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import json
 import os
 from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+from google.api import httpbody_pb2
 from google.protobuf import json_format
 from p13n.auth.v1 import identity_pb2, internal_service_pb2, internal_service_pb2_grpc
 from p13n.offers.v1 import (
@@ -220,11 +222,7 @@ class Offers:
         self, method: str, ps: str, event: Mapping[str, object], metadata: Metadata
     ) -> bytes:
         """The response's bytes exactly as they leave the service."""
-        request_type = (
-            personalize_service_pb2.PublicPersonalizeRequest
-            if method == "PublicPersonalize"
-            else personalize_service_pb2.PrivatePersonalizeRequest
-        )
+        request_type = getattr(personalize_service_pb2, f"{method}Request")
         request = request_type(database=TABLE[0], table=TABLE[1])
         request.event.update(dict(event))
         call = self.channel.unary_unary(
@@ -236,12 +234,20 @@ class Offers:
         return data
 
     async def public(self, ps: str, event: Mapping[str, object]) -> bytes:
+        """The browser path's answer: an encoded ``google.api.HttpBody`` (see ``json_of``)."""
         return await self.raw("PublicPersonalize", ps, event, token_holder(ps, PUBLIC))
 
     async def private(
         self, ps: str, event: Mapping[str, object], token_type: int = PRIVATE
     ) -> bytes:
+        """A direct caller's answer: an encoded ``PersonalizeResponse``."""
         return await self.raw("PrivatePersonalize", ps, event, token_holder(ps, token_type))
+
+    async def private_http(
+        self, ps: str, event: Mapping[str, object], token_type: int = PRIVATE
+    ) -> bytes:
+        """The gateway's private path's answer: an encoded ``google.api.HttpBody``."""
+        return await self.raw("PrivatePersonalizeHttp", ps, event, token_holder(ps, token_type))
 
 
 @contextlib.asynccontextmanager
@@ -286,6 +292,26 @@ async def running_offers(data_dir: Path) -> AsyncIterator[Offers]:
 
 async def _serve(registration: Registration, rules: Any) -> RunningServer:
     return await start_server([registration], host="127.0.0.1", port=0, key=KEY, rules=rules)
+
+
+def json_of(data: bytes) -> bytes:
+    """The JSON an encoded ``google.api.HttpBody`` answer carries; it must say it is JSON."""
+    body = httpbody_pb2.HttpBody.FromString(data)
+    assert body.content_type == "application/json", body.content_type
+    assert not body.extensions
+    return body.data
+
+
+def json_order(body: bytes) -> list[tuple[str, list[str]]]:
+    """Each section of a JSON answer ``{"offers": {...}}`` with its attribute names, in the
+    order they are in the text (which is the order the browser sees them in)."""
+    answer = json.loads(body, object_pairs_hook=lambda pairs: pairs)
+    assert [key for key, _ in answer] == ["offers"]
+    sections = []
+    for name, section in answer[0][1]:
+        attributes = dict(section).get("attributes", [])
+        sections.append((name, [key for key, _ in attributes]))
+    return sections
 
 
 def wire_order(data: bytes) -> list[tuple[str, list[str]]]:

@@ -3,6 +3,7 @@
 import grpc
 import warnings
 
+from google.api import httpbody_pb2 as google_dot_api_dot_httpbody__pb2
 from p13n.offers.v1 import personalize_service_pb2 as p13n_dot_offers_dot_v1_dot_personalize__service__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
@@ -29,6 +30,11 @@ class PersonalizeServiceStub:
     """PersonalizeService is the data plane: one event in, the visitor's offers out.
     The caller's identity comes from the gateway (signed) or, for direct gRPC calls, from the
     `wp13n-token` metadata checked against the auth service.
+
+    The two RPCs the gateway serves answer `google.api.HttpBody`: their answers are only ever
+    read as JSON over HTTP, so the service writes the JSON `{"offers": {...}}` itself. Section
+    and payload order are then kept natively (a protobuf map has no order), and the gateway's
+    transcoder copies the bytes and the `Content-Type` instead of printing protobuf as JSON.
     """
 
     def __init__(self, channel):
@@ -40,12 +46,17 @@ class PersonalizeServiceStub:
         self.PublicPersonalize = channel.unary_unary(
                 '/p13n.offers.v1.PersonalizeService/PublicPersonalize',
                 request_serializer=p13n_dot_offers_dot_v1_dot_personalize__service__pb2.PublicPersonalizeRequest.SerializeToString,
-                response_deserializer=p13n_dot_offers_dot_v1_dot_personalize__service__pb2.PersonalizeResponse.FromString,
+                response_deserializer=google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
                 _registered_method=True)
         self.PrivatePersonalize = channel.unary_unary(
                 '/p13n.offers.v1.PersonalizeService/PrivatePersonalize',
                 request_serializer=p13n_dot_offers_dot_v1_dot_personalize__service__pb2.PrivatePersonalizeRequest.SerializeToString,
                 response_deserializer=p13n_dot_offers_dot_v1_dot_personalize__service__pb2.PersonalizeResponse.FromString,
+                _registered_method=True)
+        self.PrivatePersonalizeHttp = channel.unary_unary(
+                '/p13n.offers.v1.PersonalizeService/PrivatePersonalizeHttp',
+                request_serializer=p13n_dot_offers_dot_v1_dot_personalize__service__pb2.PrivatePersonalizeHttpRequest.SerializeToString,
+                response_deserializer=google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
                 _registered_method=True)
 
 
@@ -53,10 +64,16 @@ class PersonalizeServiceServicer:
     """PersonalizeService is the data plane: one event in, the visitor's offers out.
     The caller's identity comes from the gateway (signed) or, for direct gRPC calls, from the
     `wp13n-token` metadata checked against the auth service.
+
+    The two RPCs the gateway serves answer `google.api.HttpBody`: their answers are only ever
+    read as JSON over HTTP, so the service writes the JSON `{"offers": {...}}` itself. Section
+    and payload order are then kept natively (a protobuf map has no order), and the gateway's
+    transcoder copies the bytes and the `Content-Type` instead of printing protobuf as JSON.
     """
 
     def PublicPersonalize(self, request, context):
         """The browser path: a public token; sections referencing anything sensitive are `{}`.
+        Answers `{"offers": {...}}` as `application/json`.
         Returns NOT_FOUND when `database.table` is not an event table of the token's parent
         segment, INVALID_ARGUMENT for an event that is not a usable JSON object, UNAVAILABLE
         when the profile service cannot answer in time.
@@ -66,8 +83,18 @@ class PersonalizeServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def PrivatePersonalize(self, request, context):
-        """The server path: sensitive sections are answered in full for private tokens only.
+        """The server path for backends calling over gRPC directly: sensitive sections are
+        answered in full for private tokens only, as a typed message.
         Returns the errors of PublicPersonalize, and PERMISSION_DENIED for a refused address.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PrivatePersonalizeHttp(self, request, context):
+        """The server path through the gateway: the answer of PrivatePersonalize, as the JSON
+        `{"offers": {...}}` (`application/json`). Only the gateway may call it.
+        Returns the errors of PrivatePersonalize.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -79,12 +106,17 @@ def add_PersonalizeServiceServicer_to_server(servicer, server):
             'PublicPersonalize': grpc.unary_unary_rpc_method_handler(
                     servicer.PublicPersonalize,
                     request_deserializer=p13n_dot_offers_dot_v1_dot_personalize__service__pb2.PublicPersonalizeRequest.FromString,
-                    response_serializer=p13n_dot_offers_dot_v1_dot_personalize__service__pb2.PersonalizeResponse.SerializeToString,
+                    response_serializer=google_dot_api_dot_httpbody__pb2.HttpBody.SerializeToString,
             ),
             'PrivatePersonalize': grpc.unary_unary_rpc_method_handler(
                     servicer.PrivatePersonalize,
                     request_deserializer=p13n_dot_offers_dot_v1_dot_personalize__service__pb2.PrivatePersonalizeRequest.FromString,
                     response_serializer=p13n_dot_offers_dot_v1_dot_personalize__service__pb2.PersonalizeResponse.SerializeToString,
+            ),
+            'PrivatePersonalizeHttp': grpc.unary_unary_rpc_method_handler(
+                    servicer.PrivatePersonalizeHttp,
+                    request_deserializer=p13n_dot_offers_dot_v1_dot_personalize__service__pb2.PrivatePersonalizeHttpRequest.FromString,
+                    response_serializer=google_dot_api_dot_httpbody__pb2.HttpBody.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -98,6 +130,11 @@ class PersonalizeService:
     """PersonalizeService is the data plane: one event in, the visitor's offers out.
     The caller's identity comes from the gateway (signed) or, for direct gRPC calls, from the
     `wp13n-token` metadata checked against the auth service.
+
+    The two RPCs the gateway serves answer `google.api.HttpBody`: their answers are only ever
+    read as JSON over HTTP, so the service writes the JSON `{"offers": {...}}` itself. Section
+    and payload order are then kept natively (a protobuf map has no order), and the gateway's
+    transcoder copies the bytes and the `Content-Type` instead of printing protobuf as JSON.
     """
 
     @staticmethod
@@ -116,7 +153,7 @@ class PersonalizeService:
             target,
             '/p13n.offers.v1.PersonalizeService/PublicPersonalize',
             p13n_dot_offers_dot_v1_dot_personalize__service__pb2.PublicPersonalizeRequest.SerializeToString,
-            p13n_dot_offers_dot_v1_dot_personalize__service__pb2.PersonalizeResponse.FromString,
+            google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
             options,
             channel_credentials,
             insecure,
@@ -144,6 +181,33 @@ class PersonalizeService:
             '/p13n.offers.v1.PersonalizeService/PrivatePersonalize',
             p13n_dot_offers_dot_v1_dot_personalize__service__pb2.PrivatePersonalizeRequest.SerializeToString,
             p13n_dot_offers_dot_v1_dot_personalize__service__pb2.PersonalizeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PrivatePersonalizeHttp(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/p13n.offers.v1.PersonalizeService/PrivatePersonalizeHttp',
+            p13n_dot_offers_dot_v1_dot_personalize__service__pb2.PrivatePersonalizeHttpRequest.SerializeToString,
+            google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
             options,
             channel_credentials,
             insecure,
