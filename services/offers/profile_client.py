@@ -10,16 +10,15 @@ are validated and compiled.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import grpc
-from google.protobuf import json_format
 from p13n.profile.v1 import profile_service_pb2 as api
 from p13n.profile.v1 import realtime_config_pb2 as pb
 
 from services.common.clients import as_service, on_behalf_of_caller_as
 from services.offers.catalog import Attribute, AttributeType, Catalog, ProfileView, Sensitivity
-from services.offers.rendering import to_json
 from services.offers.upstream import failure
 
 SERVICE = "offers"
@@ -94,8 +93,13 @@ def _sensitivity(value: int) -> Sensitivity:
 
 
 def view_of(response: api.TrackResponse) -> ProfileView:
-    """The profile as Track answered it."""
-    values = to_json(json_format.MessageToDict(response.attributes))
+    """The profile as Track answered it.
+
+    The values are read as they are: rendering passes every value it answers through
+    ``to_json`` (integral floats as ints, non-finite ones as null), and criteria compare
+    numbers by value, so nothing here needs converting.
+    """
+    values = json.loads(response.attributes_json) if response.attributes_json else {}
     return ProfileView(
         attributes=values if isinstance(values, dict) else {},
         segments=frozenset(response.segments),

@@ -124,7 +124,8 @@ def plan(
     values = attributes.current_values(applied.state, config.specs, now) | batch.imported
     response = api.TrackResponse(
         canonical_id=decision.canonical_id or "",
-        attributes=events.to_struct(values),
+        # JSON text, read with one json.loads by offers (see TrackResponse.attributes_json).
+        attributes_json=events.encode_value(values),
         segments=[name for name, _ in batch.segments],
         matched_events=matched,
         config_version=config.version,

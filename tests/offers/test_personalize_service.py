@@ -174,7 +174,20 @@ async def test_a_private_token_is_refused_on_the_public_path(
     assert offers.profile.tracked == []
 
 
-async def test_numbers_arrive_as_numbers(offers: Offers, catalog: Catalog) -> None:
+@pytest.mark.parametrize(
+    ("total", "printed"),
+    [
+        pytest.param(28700, b"28700", id="int"),
+        # An integral double (a sum of doubles) prints as the integer it is.
+        pytest.param(28700.0, b"28700", id="integral-double"),
+        pytest.param(287.5, b"287.5", id="fraction"),
+        # A sum can overflow to infinity; JSON has no such number.
+        pytest.param(float("inf"), b"null", id="infinity"),
+    ],
+)
+async def test_numbers_arrive_as_numbers(
+    offers: Offers, catalog: Catalog, total: float, printed: bytes
+) -> None:
     body = {
         "name": "Rewards",
         "trigger_events": ["page_view"],
@@ -186,9 +199,11 @@ async def test_numbers_arrive_as_numbers(offers: Offers, catalog: Catalog) -> No
             }
         ],
     }
-    ps = await shop(offers, catalog, body, attributes={"tier": "silver", "total_purchase": 28700})
+    ps = await shop(offers, catalog, body, attributes={"tier": "silver", "total_purchase": total})
     assert json_of(await offers.public(ps, EVENT)) == (
-        b'{"offers":{"Silver rewards just for you!":{"attributes":{"total_purchase":28700}}}}'
+        b'{"offers":{"Silver rewards just for you!":{"attributes":{"total_purchase":'
+        + printed
+        + b"}}}}"
     )
 
 

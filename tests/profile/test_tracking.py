@@ -23,7 +23,10 @@ from services.common.events import to_struct
 
 
 def answer(reply: profile_service_pb2.TrackResponse) -> dict[str, Any]:
-    return json_format.MessageToDict(reply, preserving_proto_field_name=True)
+    """The reply as JSON, its attributes' JSON text read in place."""
+    fields = json_format.MessageToDict(reply, preserving_proto_field_name=True)
+    fields["attributes"] = json.loads(fields.pop("attributes_json"))
+    return fields
 
 
 async def test_an_event_is_stored_with_server_and_client_time_and_answered(
@@ -47,6 +50,16 @@ async def test_an_event_is_stored_with_server_and_client_time_and_answered(
     # Integral numbers stay integers in the stored body, as the client wrote them.
     assert json.loads(body) == event
     assert '"time":12345' in body
+
+
+async def test_attributes_are_answered_as_json_text_with_integers_kept(
+    service: Service, shop: str
+) -> None:
+    for product in ("shoe", 'b"é'):
+        event = {"td_client_id": "c1", "td_path": "/products/7", "product": product}
+        raw = (await service.track(shop, event)).attributes_json
+    # Compact, UTF-8 as is; integers stay integers, lists stay lists (newest first).
+    assert raw == '{"views":2,"last_path":"/products/7","recent":{"products":["b\\"é","shoe"]}}'
 
 
 async def test_an_event_matching_no_definition_is_still_stored(service: Service, shop: str) -> None:

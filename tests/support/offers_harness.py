@@ -147,14 +147,13 @@ class FakeProfile(profile_service_pb2_grpc.ProfileServiceServicer):
                 field="event",
             )
         visitor = self.visitors.get(request.parent_segment_id, Visitor())
-        response = profile_service_pb2.TrackResponse(
+        return profile_service_pb2.TrackResponse(
             canonical_id=request.event.fields["td_client_id"].string_value,
+            attributes_json=json.dumps(dict(visitor.attributes)),
             segments=sorted(visitor.segments),
             matched_events=list(visitor.matched_events),
             config_version=config.version,
         )
-        response.attributes.update(dict(visitor.attributes))
-        return response
 
     async def GetRealtimeConfig(self, request: Any, context: Any) -> Any:
         self.config_reads += 1

@@ -28,7 +28,7 @@ from p13n.profile.v1 import profile_pb2 as p13n_dot_profile_dot_v1_dot_profile__
 from p13n.profile.v1 import realtime_config_pb2 as p13n_dot_profile_dot_v1_dot_realtime__config__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%p13n/profile/v1/profile_service.proto\x12\x0fp13n.profile.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1dp13n/profile/v1/profile.proto\x1a%p13n/profile/v1/realtime_config.proto\"\x83\x01\n\x0cTrackRequest\x12\x19\n\x11parent_segment_id\x18\x01 \x01(\t\x12\x10\n\x08\x64\x61tabase\x18\x02 \x01(\t\x12\r\n\x05table\x18\x03 \x01(\t\x12&\n\x05\x65vent\x18\x04 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x0f\n\x07\x64ry_run\x18\x05 \x01(\x08\"\x94\x01\n\rTrackResponse\x12\x14\n\x0c\x63\x61nonical_id\x18\x01 \x01(\t\x12+\n\nattributes\x18\x02 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x10\n\x08segments\x18\x03 \x03(\t\x12\x16\n\x0ematched_events\x18\x04 \x03(\t\x12\x16\n\x0e\x63onfig_version\x18\x05 \x01(\x03\"5\n\x18GetRealtimeConfigRequest\x12\x19\n\x11parent_segment_id\x18\x01 \x01(\t\"\xaa\x02\n\x0eRealtimeConfig\x12\x0f\n\x07version\x18\x01 \x01(\x03\x12\x19\n\x11parent_segment_id\x18\x02 \x01(\t\x12\x30\n\x06\x65vents\x18\x03 \x03(\x0b\x32 .p13n.profile.v1.EventDefinition\x12.\n\nattributes\x18\x04 \x03(\x0b\x32\x1a.p13n.profile.v1.Attribute\x12\x35\n\x0estitching_keys\x18\x05 \x03(\x0b\x32\x1d.p13n.profile.v1.StitchingKey\x12*\n\x08segments\x18\x06 \x03(\x0b\x32\x18.p13n.profile.v1.Segment\x12\x13\n\x0bprimary_key\x18\x07 \x01(\t\x12\x12\n\naccount_id\x18\x08 \x01(\t\"\x18\n\x16ListEventTablesRequest\"H\n\nEventTable\x12\x19\n\x11parent_segment_id\x18\x01 \x01(\t\x12\x10\n\x08\x64\x61tabase\x18\x02 \x01(\t\x12\r\n\x05table\x18\x03 \x01(\t\"F\n\x17ListEventTablesResponse\x12+\n\x06tables\x18\x01 \x03(\x0b\x32\x1b.p13n.profile.v1.EventTable\"J\n\x11GetProfileRequest\x12\x19\n\x11parent_segment_id\x18\x01 \x01(\t\x12\x0b\n\x03key\x18\x02 \x01(\t\x12\r\n\x05value\x18\x03 \x01(\t\"W\n\x13ListMergeLogRequest\x12\x19\n\x11parent_segment_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"`\n\x14ListMergeLogResponse\x12/\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x1e.p13n.profile.v1.MergeLogEntry\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"J\n\x0cImportRecord\x12\r\n\x05value\x18\x01 \x01(\t\x12+\n\nattributes\x18\x02 \x01(\x0b\x32\x17.google.protobuf.Struct\"q\n\x17ImportAttributesRequest\x12\x19\n\x11parent_segment_id\x18\x01 \x01(\t\x12\x0b\n\x03key\x18\x02 \x01(\t\x12.\n\x07records\x18\x03 \x03(\x0b\x32\x1d.p13n.profile.v1.ImportRecord\",\n\x18ImportAttributesResponse\x12\x10\n\x08imported\x18\x01 \x01(\x05\"w\n\x1dStreamImportAttributesRequest\x12\x19\n\x11parent_segment_id\x18\x01 \x01(\t\x12\x0b\n\x03key\x18\x02 \x01(\t\x12.\n\x07records\x18\x03 \x03(\x0b\x32\x1d.p13n.profile.v1.ImportRecord\"2\n\x1eStreamImportAttributesResponse\x12\x10\n\x08imported\x18\x01 \x01(\x03\x32\xf2\x06\n\x0eProfileService\x12\x46\n\x05Track\x12\x1d.p13n.profile.v1.TrackRequest\x1a\x1e.p13n.profile.v1.TrackResponse\x12_\n\x11GetRealtimeConfig\x12).p13n.profile.v1.GetRealtimeConfigRequest\x1a\x1f.p13n.profile.v1.RealtimeConfig\x12\x64\n\x0fListEventTables\x12\'.p13n.profile.v1.ListEventTablesRequest\x1a(.p13n.profile.v1.ListEventTablesResponse\x12\x92\x01\n\nGetProfile\x12\".p13n.profile.v1.GetProfileRequest\x1a\x18.p13n.profile.v1.Profile\"F\x82\xd3\xe4\x93\x02@\x12>/v1/parent_segments/{parent_segment_id}/profiles/{key}/{value}\x12\x96\x01\n\x0cListMergeLog\x12$.p13n.profile.v1.ListMergeLogRequest\x1a%.p13n.profile.v1.ListMergeLogResponse\"9\x82\xd3\xe4\x93\x02\x33\x12\x31/v1/parent_segments/{parent_segment_id}/merge_log\x12\xa3\x01\n\x10ImportAttributes\x12(.p13n.profile.v1.ImportAttributesRequest\x1a).p13n.profile.v1.ImportAttributesResponse\":\x82\xd3\xe4\x93\x02\x34\"//v1/parent_segments/{parent_segment_id}/imports:\x01*\x12}\n\x16StreamImportAttributes\x12..p13n.profile.v1.StreamImportAttributesRequest\x1a/.p13n.profile.v1.StreamImportAttributesResponse(\x01\x30\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%p13n/profile/v1/profile_service.proto\x12\x0fp13n.profile.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1dp13n/profile/v1/profile.proto\x1a%p13n/profile/v1/realtime_config.proto\"\x83\x01\n\x0cTrackRequest\x12\x19\n\x11parent_segment_id\x18\x01 \x01(\t\x12\x10\n\x08\x64\x61tabase\x18\x02 \x01(\t\x12\r\n\x05table\x18\x03 \x01(\t\x12&\n\x05\x65vent\x18\x04 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x0f\n\x07\x64ry_run\x18\x05 \x01(\x08\"\x92\x01\n\rTrackResponse\x12\x14\n\x0c\x63\x61nonical_id\x18\x01 \x01(\t\x12\x17\n\x0f\x61ttributes_json\x18\x06 \x01(\t\x12\x10\n\x08segments\x18\x03 \x03(\t\x12\x16\n\x0ematched_events\x18\x04 \x03(\t\x12\x16\n\x0e\x63onfig_version\x18\x05 \x01(\x03J\x04\x08\x02\x10\x03R\nattributes\"5\n\x18GetRealtimeConfigRequest\x12\x19\n\x11parent_segment_id\x18\x01 \x01(\t\"\xaa\x02\n\x0eRealtimeConfig\x12\x0f\n\x07version\x18\x01 \x01(\x03\x12\x19\n\x11parent_segment_id\x18\x02 \x01(\t\x12\x30\n\x06\x65vents\x18\x03 \x03(\x0b\x32 .p13n.profile.v1.EventDefinition\x12.\n\nattributes\x18\x04 \x03(\x0b\x32\x1a.p13n.profile.v1.Attribute\x12\x35\n\x0estitching_keys\x18\x05 \x03(\x0b\x32\x1d.p13n.profile.v1.StitchingKey\x12*\n\x08segments\x18\x06 \x03(\x0b\x32\x18.p13n.profile.v1.Segment\x12\x13\n\x0bprimary_key\x18\x07 \x01(\t\x12\x12\n\naccount_id\x18\x08 \x01(\t\"\x18\n\x16ListEventTablesRequest\"H\n\nEventTable\x12\x19\n\x11parent_segment_id\x18\x01 \x01(\t\x12\x10\n\x08\x64\x61tabase\x18\x02 \x01(\t\x12\r\n\x05table\x18\x03 \x01(\t\"F\n\x17ListEventTablesResponse\x12+\n\x06tables\x18\x01 \x03(\x0b\x32\x1b.p13n.profile.v1.EventTable\"J\n\x11GetProfileRequest\x12\x19\n\x11parent_segment_id\x18\x01 \x01(\t\x12\x0b\n\x03key\x18\x02 \x01(\t\x12\r\n\x05value\x18\x03 \x01(\t\"W\n\x13ListMergeLogRequest\x12\x19\n\x11parent_segment_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"`\n\x14ListMergeLogResponse\x12/\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x1e.p13n.profile.v1.MergeLogEntry\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"J\n\x0cImportRecord\x12\r\n\x05value\x18\x01 \x01(\t\x12+\n\nattributes\x18\x02 \x01(\x0b\x32\x17.google.protobuf.Struct\"q\n\x17ImportAttributesRequest\x12\x19\n\x11parent_segment_id\x18\x01 \x01(\t\x12\x0b\n\x03key\x18\x02 \x01(\t\x12.\n\x07records\x18\x03 \x03(\x0b\x32\x1d.p13n.profile.v1.ImportRecord\",\n\x18ImportAttributesResponse\x12\x10\n\x08imported\x18\x01 \x01(\x05\"w\n\x1dStreamImportAttributesRequest\x12\x19\n\x11parent_segment_id\x18\x01 \x01(\t\x12\x0b\n\x03key\x18\x02 \x01(\t\x12.\n\x07records\x18\x03 \x03(\x0b\x32\x1d.p13n.profile.v1.ImportRecord\"2\n\x1eStreamImportAttributesResponse\x12\x10\n\x08imported\x18\x01 \x01(\x03\x32\xf2\x06\n\x0eProfileService\x12\x46\n\x05Track\x12\x1d.p13n.profile.v1.TrackRequest\x1a\x1e.p13n.profile.v1.TrackResponse\x12_\n\x11GetRealtimeConfig\x12).p13n.profile.v1.GetRealtimeConfigRequest\x1a\x1f.p13n.profile.v1.RealtimeConfig\x12\x64\n\x0fListEventTables\x12\'.p13n.profile.v1.ListEventTablesRequest\x1a(.p13n.profile.v1.ListEventTablesResponse\x12\x92\x01\n\nGetProfile\x12\".p13n.profile.v1.GetProfileRequest\x1a\x18.p13n.profile.v1.Profile\"F\x82\xd3\xe4\x93\x02@\x12>/v1/parent_segments/{parent_segment_id}/profiles/{key}/{value}\x12\x96\x01\n\x0cListMergeLog\x12$.p13n.profile.v1.ListMergeLogRequest\x1a%.p13n.profile.v1.ListMergeLogResponse\"9\x82\xd3\xe4\x93\x02\x33\x12\x31/v1/parent_segments/{parent_segment_id}/merge_log\x12\xa3\x01\n\x10ImportAttributes\x12(.p13n.profile.v1.ImportAttributesRequest\x1a).p13n.profile.v1.ImportAttributesResponse\":\x82\xd3\xe4\x93\x02\x34\"//v1/parent_segments/{parent_segment_id}/imports:\x01*\x12}\n\x16StreamImportAttributes\x12..p13n.profile.v1.StreamImportAttributesRequest\x1a/.p13n.profile.v1.StreamImportAttributesResponse(\x01\x30\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -44,33 +44,33 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_TRACKREQUEST']._serialized_start=189
   _globals['_TRACKREQUEST']._serialized_end=320
   _globals['_TRACKRESPONSE']._serialized_start=323
-  _globals['_TRACKRESPONSE']._serialized_end=471
-  _globals['_GETREALTIMECONFIGREQUEST']._serialized_start=473
-  _globals['_GETREALTIMECONFIGREQUEST']._serialized_end=526
-  _globals['_REALTIMECONFIG']._serialized_start=529
-  _globals['_REALTIMECONFIG']._serialized_end=827
-  _globals['_LISTEVENTTABLESREQUEST']._serialized_start=829
-  _globals['_LISTEVENTTABLESREQUEST']._serialized_end=853
-  _globals['_EVENTTABLE']._serialized_start=855
-  _globals['_EVENTTABLE']._serialized_end=927
-  _globals['_LISTEVENTTABLESRESPONSE']._serialized_start=929
-  _globals['_LISTEVENTTABLESRESPONSE']._serialized_end=999
-  _globals['_GETPROFILEREQUEST']._serialized_start=1001
-  _globals['_GETPROFILEREQUEST']._serialized_end=1075
-  _globals['_LISTMERGELOGREQUEST']._serialized_start=1077
-  _globals['_LISTMERGELOGREQUEST']._serialized_end=1164
-  _globals['_LISTMERGELOGRESPONSE']._serialized_start=1166
-  _globals['_LISTMERGELOGRESPONSE']._serialized_end=1262
-  _globals['_IMPORTRECORD']._serialized_start=1264
-  _globals['_IMPORTRECORD']._serialized_end=1338
-  _globals['_IMPORTATTRIBUTESREQUEST']._serialized_start=1340
-  _globals['_IMPORTATTRIBUTESREQUEST']._serialized_end=1453
-  _globals['_IMPORTATTRIBUTESRESPONSE']._serialized_start=1455
-  _globals['_IMPORTATTRIBUTESRESPONSE']._serialized_end=1499
-  _globals['_STREAMIMPORTATTRIBUTESREQUEST']._serialized_start=1501
-  _globals['_STREAMIMPORTATTRIBUTESREQUEST']._serialized_end=1620
-  _globals['_STREAMIMPORTATTRIBUTESRESPONSE']._serialized_start=1622
-  _globals['_STREAMIMPORTATTRIBUTESRESPONSE']._serialized_end=1672
-  _globals['_PROFILESERVICE']._serialized_start=1675
-  _globals['_PROFILESERVICE']._serialized_end=2557
+  _globals['_TRACKRESPONSE']._serialized_end=469
+  _globals['_GETREALTIMECONFIGREQUEST']._serialized_start=471
+  _globals['_GETREALTIMECONFIGREQUEST']._serialized_end=524
+  _globals['_REALTIMECONFIG']._serialized_start=527
+  _globals['_REALTIMECONFIG']._serialized_end=825
+  _globals['_LISTEVENTTABLESREQUEST']._serialized_start=827
+  _globals['_LISTEVENTTABLESREQUEST']._serialized_end=851
+  _globals['_EVENTTABLE']._serialized_start=853
+  _globals['_EVENTTABLE']._serialized_end=925
+  _globals['_LISTEVENTTABLESRESPONSE']._serialized_start=927
+  _globals['_LISTEVENTTABLESRESPONSE']._serialized_end=997
+  _globals['_GETPROFILEREQUEST']._serialized_start=999
+  _globals['_GETPROFILEREQUEST']._serialized_end=1073
+  _globals['_LISTMERGELOGREQUEST']._serialized_start=1075
+  _globals['_LISTMERGELOGREQUEST']._serialized_end=1162
+  _globals['_LISTMERGELOGRESPONSE']._serialized_start=1164
+  _globals['_LISTMERGELOGRESPONSE']._serialized_end=1260
+  _globals['_IMPORTRECORD']._serialized_start=1262
+  _globals['_IMPORTRECORD']._serialized_end=1336
+  _globals['_IMPORTATTRIBUTESREQUEST']._serialized_start=1338
+  _globals['_IMPORTATTRIBUTESREQUEST']._serialized_end=1451
+  _globals['_IMPORTATTRIBUTESRESPONSE']._serialized_start=1453
+  _globals['_IMPORTATTRIBUTESRESPONSE']._serialized_end=1497
+  _globals['_STREAMIMPORTATTRIBUTESREQUEST']._serialized_start=1499
+  _globals['_STREAMIMPORTATTRIBUTESREQUEST']._serialized_end=1618
+  _globals['_STREAMIMPORTATTRIBUTESRESPONSE']._serialized_start=1620
+  _globals['_STREAMIMPORTATTRIBUTESRESPONSE']._serialized_end=1670
+  _globals['_PROFILESERVICE']._serialized_start=1673
+  _globals['_PROFILESERVICE']._serialized_end=2555
 # @@protoc_insertion_point(module_scope)

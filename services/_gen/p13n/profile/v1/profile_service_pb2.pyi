@@ -25,18 +25,18 @@ class TrackRequest(_message.Message):
     def __init__(self, parent_segment_id: _Optional[str] = ..., database: _Optional[str] = ..., table: _Optional[str] = ..., event: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., dry_run: _Optional[bool] = ...) -> None: ...
 
 class TrackResponse(_message.Message):
-    __slots__ = ("canonical_id", "attributes", "segments", "matched_events", "config_version")
+    __slots__ = ("canonical_id", "attributes_json", "segments", "matched_events", "config_version")
     CANONICAL_ID_FIELD_NUMBER: _ClassVar[int]
-    ATTRIBUTES_FIELD_NUMBER: _ClassVar[int]
+    ATTRIBUTES_JSON_FIELD_NUMBER: _ClassVar[int]
     SEGMENTS_FIELD_NUMBER: _ClassVar[int]
     MATCHED_EVENTS_FIELD_NUMBER: _ClassVar[int]
     CONFIG_VERSION_FIELD_NUMBER: _ClassVar[int]
     canonical_id: str
-    attributes: _struct_pb2.Struct
+    attributes_json: str
     segments: _containers.RepeatedScalarFieldContainer[str]
     matched_events: _containers.RepeatedScalarFieldContainer[str]
     config_version: int
-    def __init__(self, canonical_id: _Optional[str] = ..., attributes: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., segments: _Optional[_Iterable[str]] = ..., matched_events: _Optional[_Iterable[str]] = ..., config_version: _Optional[int] = ...) -> None: ...
+    def __init__(self, canonical_id: _Optional[str] = ..., attributes_json: _Optional[str] = ..., segments: _Optional[_Iterable[str]] = ..., matched_events: _Optional[_Iterable[str]] = ..., config_version: _Optional[int] = ...) -> None: ...
 
 class GetRealtimeConfigRequest(_message.Message):
     __slots__ = ("parent_segment_id",)
