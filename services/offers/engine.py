@@ -70,6 +70,21 @@ class CompiledConfig:
     personalizations: tuple[_Personalization, ...]
     warnings: tuple[ConfigWarning, ...]
 
+    def answer(
+        self,
+        matched_event_names: Iterable[str],
+        view: ProfileView,
+        event: Mapping[str, object],
+        *,
+        public: bool,
+    ) -> dict[str, dict[str, object]]:
+        """Answer one request: the ``offers`` object.
+
+        Every personalization that one of ``matched_event_names`` (the event definitions
+        the incoming event matched) triggers contributes its sections, in order.
+        """
+        return self._evaluate(frozenset(matched_event_names), view, event, public, None)
+
     def evaluate(
         self,
         matched_event_names: Iterable[str],
@@ -78,14 +93,21 @@ class CompiledConfig:
         *,
         public: bool,
     ) -> tuple[dict[str, dict[str, object]], list[SectionOutcome]]:
-        """Answer one request: the ``offers`` object and how each section fared.
-
-        Every personalization that one of ``matched_event_names`` (the event definitions
-        the incoming event matched) triggers contributes its sections, in order.
-        """
-        matched = frozenset(matched_event_names)
-        offers: dict[str, dict[str, object]] = {}
+        """``answer``, and how each triggered section fared (what preview shows)."""
         outcomes: list[SectionOutcome] = []
+        offers = self._evaluate(frozenset(matched_event_names), view, event, public, outcomes)
+        return offers, outcomes
+
+    def _evaluate(
+        self,
+        matched: frozenset[str],
+        view: ProfileView,
+        event: Mapping[str, object],
+        public: bool,
+        outcomes: list[SectionOutcome] | None,
+    ) -> dict[str, dict[str, object]]:
+        # The personalize paths pass no ``outcomes``: only preview reads them.
+        offers: dict[str, dict[str, object]] = {}
         for personalization in self.personalizations:
             if personalization.trigger_events.isdisjoint(matched):
                 continue
@@ -98,16 +120,17 @@ class CompiledConfig:
                     hit = section.matches(view, event)
                     if hit:
                         offers[section.name] = section.payload.render(view)
-                outcomes.append(
-                    SectionOutcome(
-                        personalization.name,
-                        section.name,
-                        hit,
-                        redacted,
-                        section.sensitive_references,
+                if outcomes is not None:
+                    outcomes.append(
+                        SectionOutcome(
+                            personalization.name,
+                            section.name,
+                            hit,
+                            redacted,
+                            section.sensitive_references,
+                        )
                     )
-                )
-        return offers, outcomes
+        return offers
 
     def explain(
         self,

@@ -87,10 +87,9 @@ class PersonalizeServicer(personalize_service_pb2_grpc.PersonalizeServiceService
             tracked.config_version,
             budget=deadline.timeout(),
         )
-        offers, _ = compiled.config.evaluate(
+        return compiled.config.answer(
             tracked.matched_events, view_of(tracked), event, public=public
         )
-        return offers
 
 
 def decode_event(struct: struct_pb2.Struct) -> dict[str, object]:

@@ -389,6 +389,9 @@ def test_no_sensitive_value_ever_reaches_the_public_answer(world: World) -> None
     private, outcomes = config.evaluate(world.matched, world.view, world.event, public=False)
 
     assert MARK not in json.dumps(public)
+    # The personalize paths' answer, which keeps no outcomes, is the same.
+    assert config.answer(world.matched, world.view, world.event, public=True) == public
+    assert config.answer(world.matched, world.view, world.event, public=False) == private
     twin, _ = config.evaluate(world.matched, world.twin, world.event, public=True)
     assert twin == public, "changing only sensitive data changed the public answer"
     for outcome in outcomes:

@@ -53,6 +53,14 @@ def test_the_encoding_is_the_message_in_order(offers: dict[str, Any]) -> None:
     ]
 
 
+@pytest.mark.parametrize("size", [127, 128, 16383, 16384, 2_100_000], ids=str)
+def test_lengths_of_every_varint_size(size: int) -> None:
+    # A length takes one byte below 128, two below 16384, then three and more.
+    offers = {"s": {"attributes": {"text": "é" * (size // 2) + "x" * (size % 2)}}}
+    data = wire.personalize_response(offers)
+    assert api.PersonalizeResponse.FromString(data) == _message(offers)
+
+
 def test_a_redacted_section_and_an_empty_one_differ() -> None:
     data = wire.personalize_response({"redacted": {}, "empty": {"attributes": {}}})
     offers = api.PersonalizeResponse.FromString(data).offers
