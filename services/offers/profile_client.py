@@ -11,6 +11,7 @@ are validated and compiled.
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 import grpc
@@ -22,6 +23,7 @@ from services.offers.catalog import Attribute, AttributeType, Catalog, ProfileVi
 from services.offers.upstream import failure
 
 SERVICE = "offers"
+_EXACT_INTEGER = 2**53
 
 _TYPES: dict[int, AttributeType] = {
     pb.SINGLE: AttributeType.SINGLE,
@@ -97,10 +99,24 @@ def view_of(response: api.TrackResponse) -> ProfileView:
 
     The values are read as they are: rendering passes every value it answers through
     ``to_json`` (integral floats as ints, non-finite ones as null), and criteria compare
-    numbers by value, so nothing here needs converting.
+    numbers by value. Only integers beyond 2**53 become doubles, as every number was when
+    Track carried a ``google.protobuf.Struct``: a browser reads them as doubles anyway.
     """
-    values = json.loads(response.attributes_json) if response.attributes_json else {}
+    values = _VALUES.decode(response.attributes_json) if response.attributes_json else {}
     return ProfileView(
         attributes=values if isinstance(values, dict) else {},
         segments=frozenset(response.segments),
     )
+
+
+def _integer(text: str) -> int | float:
+    value = int(text)
+    if -_EXACT_INTEGER <= value <= _EXACT_INTEGER:
+        return value
+    try:
+        return float(value)
+    except OverflowError:  # rendering prints a non-finite number as null
+        return math.inf if value > 0 else -math.inf
+
+
+_VALUES = json.JSONDecoder(parse_int=_integer)
