@@ -1,24 +1,27 @@
 """A real profile store with many profiles, built in minutes, and the Track unit timed on it.
 
-    python -m bench.bigstore build DIR --profiles 1000000
-    python -m bench.bigstore track DIR --profiles 1000000 [--cache-kib N] [--mmap-mib N]
+    python -m bench.bigstore build DIR --profiles 1000000     # about 4 minutes, 1.9 GB
+    python -m bench.bigstore track DIR [--pool N] [--settings old|new] [--rate N]
+                                       [--cache-kib N] [--mmap-mib N] [--autocheckpoint N]
 
 ``build`` makes ``DIR/profile.db`` as the benchmark's preload would: the bench's
 configuration (``bench/workload.py``) through the real ``ConfigServicer``, imported attributes
 for the first 10,000 visitors through the real import unit, and one product view per visitor
 through ``tracking.ingest``, the unit the Ingest API runs, 500 records a unit. Only the
 build's own durability is relaxed (``synchronous=OFF``, thousands of records a transaction),
-which changes how fast the file is written, not what is in it.
+which changes how fast the file is written, not what is in it. ``track`` writes to the
+store, so time each run on a fresh copy of it.
 
-``track`` opens the store with the profile service's settings (``--settings new``: its page
-cache, and its checkpoint thread running beside the batches) or SQLite's defaults (``old``:
-checkpoints inside COMMIT), which ``--cache-kib``, ``--mmap-mib`` and ``--autocheckpoint``
-override, and runs Track units for random visitors of the
-pool, 60 % page views and 40 % product views as in the load, in group-commit batches through
-``group_commit._sync_batch`` on a plain ``sqlite3`` connection: exactly what the database
-thread runs. It reports the time of each Track unit (configuration, reads, stitching,
-attribute arithmetic, writes; not the COMMIT, which is the disk's fsync), the COMMIT time
-separately, and the process's resident memory.
+``track`` runs Track units for random visitors of the pool (60 % page views, 40 % product
+views, as in the load) in group-commit batches through ``group_commit._sync_batch`` on a
+plain ``sqlite3`` connection: exactly what the database thread runs. ``--settings new``
+opens the store as the profile service does (``store.TUNING``: its page cache, and its
+checkpoint thread running beside the batches); ``old`` with SQLite's defaults (checkpoints
+inside COMMIT). ``--rate`` paces the batches (flat out by default) and then reports, per
+batch, the time from when it was due to the end of its COMMIT. It prints JSON: the time of
+each Track unit (configuration, reads, stitching, attribute arithmetic, writes; not the
+COMMIT), the COMMIT's, the serving thread's read syscalls per unit (pages SQLite's cache did
+not hold) and the process's resident memory.
 """
 
 from __future__ import annotations

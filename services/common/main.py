@@ -30,9 +30,10 @@ def run_service(
 
     async def serve() -> None:
         running, close = await create(settings)
-        _freeze_startup_objects()
         try:
-            await serve_until_signalled(running, settings.shutdown_grace)
+            await serve_until_signalled(
+                running, settings.shutdown_grace, settled=_freeze_startup_objects
+            )
         finally:
             await close()
 
