@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import sys
 from collections.abc import Awaitable, Callable
@@ -30,8 +31,23 @@ def run_service(
     async def serve() -> None:
         running, close = await create(settings)
         try:
-            await serve_until_signalled(running, settings.shutdown_grace)
+            await serve_until_signalled(
+                running, settings.shutdown_grace, settled=_freeze_startup_objects
+            )
         finally:
             await close()
 
     uvloop.run(serve())
+
+
+def _freeze_startup_objects() -> None:
+    """Keeps what start-up made (modules, protobuf descriptors, grpc) out of collections.
+
+    A full (generation 2) collection walks every tracked object; in a started service that
+    is some 30,000 objects made at start-up and alive until exit, and the walk paused each
+    service for 14 to 19 ms, on the request path, about every 30 s at 200 requests/s
+    (``python -m bench.gcpauses``). Frozen, they are never walked again, and a full
+    collection walks only what was made since. The thresholds stay Python's own.
+    """
+    gc.collect()
+    gc.freeze()

@@ -95,12 +95,20 @@ async def start_server(
     return running
 
 
-async def serve_until_signalled(running: RunningServer, grace: float) -> None:
-    """Serves until SIGTERM or SIGINT, then shuts down gracefully."""
+async def serve_until_signalled(
+    running: RunningServer, grace: float, settled: Callable[[], None] | None = None
+) -> None:
+    """Serves until SIGTERM or SIGINT, then shuts down gracefully.
+
+    ``settled`` runs once the signal handlers are in place, so that a signal arriving
+    while it runs still shuts the server down gracefully.
+    """
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    if settled is not None:
+        settled()
     log.info("serving on port %s", running.port)
     await stop.wait()
     log.info("shutting down (grace %.1fs)", grace)

@@ -4,6 +4,10 @@ Durability first: WAL with ``synchronous=FULL`` means a committed transaction su
 crash or power loss, and a busy timeout lets the CLI (``p13n bootstrap``) write beside a
 running service. Migrations are an ordered list of SQL scripts; ``PRAGMA user_version``
 records how many have run, so each runs exactly once, inside a transaction.
+
+A busy database (the profile store) is opened with a ``Tuning``: a larger page cache, and
+WAL checkpoints from a thread of their own instead of inside the writer's COMMIT
+(``services.common.checkpoints``). The others keep SQLite's defaults.
 """
 
 from __future__ import annotations
@@ -13,19 +17,38 @@ import contextlib
 import logging
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 import aiosqlite
+
+from services.common.checkpoints import Checkpointer, CheckpointPolicy, checkpoint
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
 BUSY_TIMEOUT_MS = 5000
+DEFAULT_CACHE_KIB = 2000  # SQLite's own default page cache (``PRAGMA cache_size = -2000``)
 
 
-async def open_database(path: Path, migrations: Sequence[str]) -> aiosqlite.Connection:
+@dataclass(frozen=True)
+class Tuning:
+    """How a database is opened beyond the settings every database gets.
+
+    ``cache_kib`` bounds SQLite's page cache of the serving connection (it counts in the
+    process's resident memory); ``checkpoints``, when given, moves WAL checkpoints off the
+    serving connection to a ``Checkpointer``.
+    """
+
+    cache_kib: int = DEFAULT_CACHE_KIB
+    checkpoints: CheckpointPolicy | None = None
+
+
+async def open_database(
+    path: Path, migrations: Sequence[str], tuning: Tuning = Tuning()
+) -> aiosqlite.Connection:
     """Opens (creating if needed) the database at ``path`` and applies pending migrations."""
     path.parent.mkdir(parents=True, exist_ok=True)
     # isolation_level=None: we issue BEGIN/COMMIT ourselves, so a transaction is exactly
@@ -33,15 +56,26 @@ async def open_database(path: Path, migrations: Sequence[str]) -> aiosqlite.Conn
     db = await aiosqlite.connect(path, isolation_level=None)
     db.row_factory = aiosqlite.Row
     try:
-        await db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        await db.execute("PRAGMA journal_mode = WAL")
-        await db.execute("PRAGMA synchronous = FULL")
-        await db.execute("PRAGMA foreign_keys = ON")
+        await run_sync(db, configure, tuning)
         await migrate(db, migrations)
     except BaseException:
         await db.close()
         raise
     return db
+
+
+def configure(conn: sqlite3.Connection, tuning: Tuning = Tuning()) -> None:
+    """The serving connection's settings (durability first, see the module docstring)."""
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = FULL")
+    conn.execute("PRAGMA foreign_keys = ON")
+    conn.execute(f"PRAGMA cache_size = -{tuning.cache_kib}")
+    if tuning.checkpoints is not None:
+        conn.execute("PRAGMA wal_autocheckpoint = 0")
+        # After a burst the WAL file is cut back to this size when it is next reused.
+        page = int(conn.execute("PRAGMA page_size").fetchone()[0])
+        conn.execute(f"PRAGMA journal_size_limit = {tuning.checkpoints.max_frames * page}")
 
 
 async def migrate(db: aiosqlite.Connection, migrations: Sequence[str]) -> None:
@@ -117,18 +151,39 @@ class Database:
     interleave their statements inside each other's BEGIN/COMMIT.
     """
 
-    def __init__(self, connection: aiosqlite.Connection) -> None:
+    def __init__(
+        self, connection: aiosqlite.Connection, checkpointer: Checkpointer | None = None
+    ) -> None:
         self.connection = connection
+        self.checkpointer = checkpointer
         self._lock = asyncio.Lock()
 
     @classmethod
-    async def open(cls, path: Path, migrations: Sequence[str]) -> Database:
-        return cls(await open_database(path, migrations))
+    async def open(
+        cls, path: Path, migrations: Sequence[str], tuning: Tuning = Tuning()
+    ) -> Database:
+        connection = await open_database(path, migrations, tuning)
+        if tuning.checkpoints is None:
+            return cls(connection)
+        checkpointer = Checkpointer(path, tuning.checkpoints)
+        checkpointer.start()
+        return cls(connection, checkpointer)
+
+    def before_write(self, conn: sqlite3.Connection) -> None:
+        """Call on the database thread before BEGIN of a write transaction.
+
+        Lets the checkpointer finish a checkpoint the writer never paused for (see
+        ``services.common.checkpoints``); does nothing otherwise.
+        """
+        if self.checkpointer is not None:
+            self.checkpointer.before_write(conn)
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
         """A write transaction: committed when the block ends, rolled back if it raises."""
         async with self._lock:
+            if self.checkpointer is not None and self.checkpointer.help_wanted:
+                await run_sync(self.connection, self.checkpointer.before_write)
             await self.connection.execute("BEGIN IMMEDIATE")
             try:
                 yield self.connection
@@ -149,4 +204,12 @@ class Database:
             return await run_sync(self.connection, fn, *args, **kwargs)
 
     async def close(self) -> None:
+        """Closes the store; with a checkpointer, the WAL is first copied and emptied."""
+        checkpointer, self.checkpointer = self.checkpointer, None
+        if checkpointer is not None:
+            await asyncio.to_thread(checkpointer.stop)
+            async with self._lock:
+                done = await run_sync(self.connection, checkpoint, "TRUNCATE")
+            if done.busy:
+                log.warning("the final checkpoint was busy; the WAL is left for the next open")
         await self.connection.close()

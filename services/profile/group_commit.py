@@ -134,7 +134,9 @@ class GroupCommit:
         outcomes: list[tuple[bool, Any]] = []
         try:
             if all(unit.sync for unit in live):
-                outcomes = await self._db.run_sync(_sync_batch, [unit.work for unit in live])
+                outcomes = await self._db.run_sync(
+                    _sync_batch, [unit.work for unit in live], self._db.before_write
+                )
             else:
                 async with self._db.transaction() as conn:
                     for unit in live:
@@ -168,9 +170,17 @@ def _fail(units: list[_Unit[Any]], exc: BaseException) -> None:
             unit.future.set_exception(exc)
 
 
-def _sync_batch(conn: sqlite3.Connection, works: list[SyncWork[Any]]) -> list[tuple[bool, Any]]:
+def _sync_batch(
+    conn: sqlite3.Connection,
+    works: list[SyncWork[Any]],
+    before: Callable[[sqlite3.Connection], None] | None = None,
+) -> list[tuple[bool, Any]]:
     """A whole batch on the database thread: what ``Database.transaction`` and ``_run_unit``
-    do, statement for statement, without returning to the event loop in between."""
+    do, statement for statement, without returning to the event loop in between.
+
+    ``before`` runs first, outside the transaction (``Database.before_write``)."""
+    if before is not None:
+        before(conn)
     conn.execute("BEGIN IMMEDIATE")
     try:
         outcomes = [_sync_unit(conn, work) for work in works]

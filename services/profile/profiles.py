@@ -7,7 +7,9 @@ so a statement costs no trip between the event loop and that thread.
 Only storage lives here; what to do (stitching decisions, attribute arithmetic) is decided
 by the pure modules and carried out by ``tracking``. Lookups by many (key, value) pairs pass the
 pairs as one JSON parameter and ``CROSS JOIN`` them to the table, which keeps the join order
-"probe the primary key once per pair" for any number of pairs.
+"probe the primary key once per pair" for any number of pairs. Most events carry a single
+identity, so a lookup by one pair probes the primary key directly, and a profile comes back
+with its identities from one statement (one row per identity).
 
 Imported values and batch memberships are stored per (key, value), not per profile, and are
 joined through a profile's identities when it is read: a merge unites identities, and with
@@ -60,6 +62,23 @@ def label(canonical_id: str | None, identities: Iterable[Identity]) -> str:
     return f"{oldest.key}:{oldest.value}" if oldest else ""
 
 
+# A profile and its identities, one row per identity, for the profiles a WHERE picks.
+_PROFILE_ROWS = (
+    "SELECT p.id, p.canonical_id, p.cluster_size, p.state, i.key, i.value, i.first_seen "
+    "FROM profiles AS p JOIN identities AS i ON i.profile_id = p.id "
+)
+_OWNER_OF_PAIR = (
+    _PROFILE_ROWS + "WHERE p.id = (SELECT profile_id FROM identities "
+    "WHERE parent_segment_id = ? AND key = ? AND value = ?)"
+)
+_OWNERS_OF_PAIRS = (
+    _PROFILE_ROWS
+    + "WHERE p.id IN (SELECT t.profile_id "
+    + _BY_PAIRS.format(table="identities")
+    + ") ORDER BY p.id"
+)
+
+
 def _pairs(pairs: Iterable[Pair]) -> str:
     return json.dumps([[key, value] for key, value in pairs])
 
@@ -67,14 +86,32 @@ def _pairs(pairs: Iterable[Pair]) -> str:
 def owners(
     conn: sqlite3.Connection, parent_segment_id: int, pairs: Iterable[Pair]
 ) -> list[StoredProfile]:
-    """The profiles owning at least one of ``pairs``."""
-    rows = query_all(
-        conn,
-        "SELECT DISTINCT t.profile_id " + _BY_PAIRS.format(table="identities"),
-        _pairs(pairs),
-        parent_segment_id,
-    )
-    return load(conn, [int(row[0]) for row in rows])
+    """The profiles owning at least one of ``pairs``, by id."""
+    wanted = list(pairs)
+    if len(wanted) == 1:
+        ((key, value),) = wanted
+        rows = query_all(conn, _OWNER_OF_PAIR, parent_segment_id, key, value)
+    else:
+        rows = query_all(conn, _OWNERS_OF_PAIRS, _pairs(wanted), parent_segment_id)
+    return _profiles(rows)
+
+
+def _profiles(rows: Iterable[sqlite3.Row]) -> list[StoredProfile]:
+    """Profiles from ``_PROFILE_ROWS`` rows, in the order the rows name them."""
+    grouped: dict[int, tuple[sqlite3.Row, list[Identity]]] = {}
+    for row in rows:
+        profile = grouped.setdefault(int(row[0]), (row, []))
+        profile[1].append(Identity(row[4], row[5], float(row[6])))
+    return [
+        StoredProfile(
+            id=int(row[0]),
+            canonical_id=row[1],
+            cluster_size=int(row[2]),
+            state=ProfileState.from_json(json.loads(row[3])),
+            identities=tuple(sorted(identities)),
+        )
+        for row, identities in grouped.values()
+    ]
 
 
 def owner_of(
@@ -84,46 +121,28 @@ def owner_of(
     return found[0] if found else None
 
 
-def load(conn: sqlite3.Connection, ids: Sequence[int]) -> list[StoredProfile]:
-    if not ids:
-        return []
-    wanted = json.dumps(list(ids))
-    rows = query_all(
-        conn,
-        "SELECT id, canonical_id, cluster_size, state FROM profiles "
-        "WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id",
-        wanted,
-    )
-    identities: dict[int, list[Identity]] = {}
-    for row in query_all(
-        conn,
-        "SELECT profile_id, key, value, first_seen FROM identities "
-        "WHERE profile_id IN (SELECT value FROM json_each(?))",
-        wanted,
-    ):
-        identities.setdefault(int(row[0]), []).append(Identity(row[1], row[2], float(row[3])))
-    return [
-        StoredProfile(
-            id=int(row[0]),
-            canonical_id=row[1],
-            cluster_size=int(row[2]),
-            state=ProfileState.from_json(json.loads(row[3])),
-            identities=tuple(sorted(identities.get(int(row[0]), ()))),
-        )
-        for row in rows
-    ]
-
-
 def imported_records(
     conn: sqlite3.Connection, parent_segment_id: int, pairs: Iterable[Pair]
 ) -> dict[Pair, dict[str, object]]:
     """Imported attribute values by the (key, value) they were imported for."""
-    rows = query_all(
-        conn,
-        "SELECT t.key, t.value, t.attributes " + _BY_PAIRS.format(table="imported_values"),
-        _pairs(pairs),
-        parent_segment_id,
-    )
+    wanted = list(pairs)
+    if len(wanted) == 1:
+        ((key, value),) = wanted
+        rows = query_all(
+            conn,
+            "SELECT key, value, attributes FROM imported_values "
+            "WHERE parent_segment_id = ? AND key = ? AND value = ?",
+            parent_segment_id,
+            key,
+            value,
+        )
+    else:
+        rows = query_all(
+            conn,
+            "SELECT t.key, t.value, t.attributes " + _BY_PAIRS.format(table="imported_values"),
+            _pairs(wanted),
+            parent_segment_id,
+        )
     return {(row[0], row[1]): json.loads(row[2]) for row in rows}
 
 
@@ -131,12 +150,24 @@ def segment_ids(
     conn: sqlite3.Connection, parent_segment_id: int, pairs: Iterable[Pair]
 ) -> set[int]:
     """The batch segments any of ``pairs`` was imported into."""
-    rows = query_all(
-        conn,
-        "SELECT DISTINCT t.segment_id " + _BY_PAIRS.format(table="segment_members"),
-        _pairs(pairs),
-        parent_segment_id,
-    )
+    wanted = list(pairs)
+    if len(wanted) == 1:
+        ((key, value),) = wanted
+        rows = query_all(
+            conn,
+            "SELECT segment_id FROM segment_members "
+            "WHERE parent_segment_id = ? AND key = ? AND value = ?",
+            parent_segment_id,
+            key,
+            value,
+        )
+    else:
+        rows = query_all(
+            conn,
+            "SELECT DISTINCT t.segment_id " + _BY_PAIRS.format(table="segment_members"),
+            _pairs(wanted),
+            parent_segment_id,
+        )
     return {int(row[0]) for row in rows}
 
 
@@ -156,6 +187,12 @@ def batch_first_seen(
     return min(times) if times else None
 
 
+def _state_json(state: ProfileState) -> str:
+    # Compact: 9 % fewer bytes a row than json.dumps' default (measured on the bench's store),
+    # so fewer pages to write, log and checkpoint; json.loads reads either form.
+    return json.dumps(state.to_json(), separators=(",", ":"))
+
+
 def create(
     conn: sqlite3.Connection,
     parent_segment_id: int,
@@ -166,7 +203,7 @@ def create(
     cursor = conn.execute(
         "INSERT INTO profiles (parent_segment_id, canonical_id, cluster_size, state, update_time) "
         "VALUES (?, ?, 1, ?, ?)",
-        (parent_segment_id, canonical_id, json.dumps(state.to_json()), now),
+        (parent_segment_id, canonical_id, _state_json(state), now),
     )
     return int(cursor.lastrowid or 0)
 
@@ -182,7 +219,7 @@ def save(
     conn.execute(
         "UPDATE profiles SET canonical_id = ?, cluster_size = ?, state = ?, update_time = ? "
         "WHERE id = ?",
-        (canonical_id, cluster_size, json.dumps(state.to_json()), now, profile_id),
+        (canonical_id, cluster_size, _state_json(state), now, profile_id),
     )
 
 

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import aiosqlite
 
-from services.common.storage import Database
+from services.common.checkpoints import CheckpointPolicy
+from services.common.storage import Database, Tuning
 
 MIGRATIONS = [
     """
@@ -147,8 +148,15 @@ def database_path(data_dir: Path) -> Path:
     return data_dir / "profile.db"
 
 
+# The hot store: every Track and Ingest record writes here. Checkpoints run beside the
+# group-commit writer instead of inside its COMMIT, and the page cache holds the interior
+# pages of the profile, identity and import B-trees of a large store (docs/decisions.md,
+# "Profile store at a million profiles", has the measurements).
+TUNING = Tuning(cache_kib=64 * 1024, checkpoints=CheckpointPolicy())
+
+
 async def open_store(data_dir: Path) -> Database:
-    return await Database.open(database_path(data_dir), MIGRATIONS)
+    return await Database.open(database_path(data_dir), MIGRATIONS, TUNING)
 
 
 async def config_changed(db: aiosqlite.Connection, parent_segment_id: int) -> None:
