@@ -87,13 +87,24 @@ def owners(
     conn: sqlite3.Connection, parent_segment_id: int, pairs: Iterable[Pair]
 ) -> list[StoredProfile]:
     """The profiles owning at least one of ``pairs``, by id."""
+    return _profiles(_rows(conn, _OWNER_OF_PAIR, _OWNERS_OF_PAIRS, parent_segment_id, pairs))
+
+
+def _rows(
+    conn: sqlite3.Connection,
+    one_pair_sql: str,
+    pairs_sql: str,
+    parent_segment_id: int,
+    pairs: Iterable[Pair],
+) -> list[sqlite3.Row]:
+    """Rows for ``pairs``: the usual single pair probes the key directly (``one_pair_sql``
+    takes segment, key, value); several go through ``json_each`` (``pairs_sql`` takes the
+    pairs as JSON, then the segment)."""
     wanted = list(pairs)
     if len(wanted) == 1:
         ((key, value),) = wanted
-        rows = query_all(conn, _OWNER_OF_PAIR, parent_segment_id, key, value)
-    else:
-        rows = query_all(conn, _OWNERS_OF_PAIRS, _pairs(wanted), parent_segment_id)
-    return _profiles(rows)
+        return query_all(conn, one_pair_sql, parent_segment_id, key, value)
+    return query_all(conn, pairs_sql, _pairs(wanted), parent_segment_id)
 
 
 def _profiles(rows: Iterable[sqlite3.Row]) -> list[StoredProfile]:
@@ -125,24 +136,14 @@ def imported_records(
     conn: sqlite3.Connection, parent_segment_id: int, pairs: Iterable[Pair]
 ) -> dict[Pair, dict[str, object]]:
     """Imported attribute values by the (key, value) they were imported for."""
-    wanted = list(pairs)
-    if len(wanted) == 1:
-        ((key, value),) = wanted
-        rows = query_all(
-            conn,
-            "SELECT key, value, attributes FROM imported_values "
-            "WHERE parent_segment_id = ? AND key = ? AND value = ?",
-            parent_segment_id,
-            key,
-            value,
-        )
-    else:
-        rows = query_all(
-            conn,
-            "SELECT t.key, t.value, t.attributes " + _BY_PAIRS.format(table="imported_values"),
-            _pairs(wanted),
-            parent_segment_id,
-        )
+    rows = _rows(
+        conn,
+        "SELECT key, value, attributes FROM imported_values "
+        "WHERE parent_segment_id = ? AND key = ? AND value = ?",
+        "SELECT t.key, t.value, t.attributes " + _BY_PAIRS.format(table="imported_values"),
+        parent_segment_id,
+        pairs,
+    )
     return {(row[0], row[1]): json.loads(row[2]) for row in rows}
 
 
@@ -150,24 +151,14 @@ def segment_ids(
     conn: sqlite3.Connection, parent_segment_id: int, pairs: Iterable[Pair]
 ) -> set[int]:
     """The batch segments any of ``pairs`` was imported into."""
-    wanted = list(pairs)
-    if len(wanted) == 1:
-        ((key, value),) = wanted
-        rows = query_all(
-            conn,
-            "SELECT segment_id FROM segment_members "
-            "WHERE parent_segment_id = ? AND key = ? AND value = ?",
-            parent_segment_id,
-            key,
-            value,
-        )
-    else:
-        rows = query_all(
-            conn,
-            "SELECT DISTINCT t.segment_id " + _BY_PAIRS.format(table="segment_members"),
-            _pairs(wanted),
-            parent_segment_id,
-        )
+    rows = _rows(
+        conn,
+        "SELECT segment_id FROM segment_members "
+        "WHERE parent_segment_id = ? AND key = ? AND value = ?",
+        "SELECT DISTINCT t.segment_id " + _BY_PAIRS.format(table="segment_members"),
+        parent_segment_id,
+        pairs,
+    )
     return {int(row[0]) for row in rows}
 
 
