@@ -44,8 +44,7 @@ import operator
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple, TypeGuard
 
-import re2
-
+from services.common.regex import RegexError, compile_linear, regex_message
 from services.offers.catalog import AttributeType, Catalog, ProfileView
 from services.offers.errors import InvalidConfigError, expect_name, expect_object, json_type
 
@@ -236,27 +235,12 @@ def _compile_test(
     if op == "starts_with":
         return lambda value: isinstance(value, str) and value.startswith(text)
     try:
-        pattern = re2.compile(text, _RE2_OPTIONS)
-    except re2.error as error:
+        pattern = compile_linear(text)
+    except RegexError as error:
         raise InvalidConfigError(
-            path, f"invalid regular expression: {_re2_message(error)}"
+            path, f"invalid regular expression: {regex_message(error)}"
         ) from None
     return lambda value: isinstance(value, str) and pattern.fullmatch(value) is not None
-
-
-def _re2_options() -> Any:
-    options = re2.Options()
-    options.log_errors = False  # a refused pattern is the editor's mistake, reported to them
-    options.never_capture = True  # only whether it matches counts; lets RE2 use its DFA
-    return options
-
-
-_RE2_OPTIONS = _re2_options()
-
-
-def _re2_message(error: Exception) -> str:
-    reason = error.args[0] if error.args else error
-    return reason.decode(errors="replace") if isinstance(reason, bytes) else str(reason)
 
 
 def _is_number(value: object) -> TypeGuard[int | float]:

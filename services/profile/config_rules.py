@@ -12,6 +12,7 @@ from collections.abc import Collection
 from p13n.profile.v1 import realtime_config_pb2 as pb
 
 from services.common.errors import FailedPrecondition, InvalidArgument
+from services.profile import patterns
 from services.profile.counters import parse_window
 
 NAME = re.compile(r"^[a-z0-9_]{3,128}$")
@@ -49,10 +50,18 @@ def check_table_name(kind: str, value: str, field: str) -> None:
 
 
 def check_regex(pattern: str, field: str) -> None:
+    """Refuse a pattern Python's ``re`` cannot parse or RE2 cannot run (see ``patterns``)."""
     try:
-        re.compile(pattern)
-    except re.error as error:
+        patterns.check(pattern)
+    except patterns.InvalidPattern as error:
         raise InvalidArgument(f"Regex {pattern!r} is invalid: {error}", field=field) from None
+    except patterns.UnsupportedPattern as error:
+        raise InvalidArgument(
+            f"Regex {pattern!r} is not supported: {error} (patterns run on RE2, which has no "
+            "backreferences or lookarounds)",
+            reason="REGEX_UNSUPPORTED",
+            field=field,
+        ) from None
 
 
 def validate_event_definition(event: pb.EventDefinition, count_others: int) -> None:

@@ -12,7 +12,6 @@ as part of a group-commit batch, or through ``storage.run_sync`` from async code
 
 from __future__ import annotations
 
-import re
 import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -21,8 +20,9 @@ from p13n.profile.v1 import profile_service_pb2 as api
 from p13n.profile.v1 import realtime_config_pb2 as pb
 
 from services.common.errors import NotFound
+from services.common.regex import Matcher
 from services.common.storage import query_all, query_one
-from services.profile import attributes
+from services.profile import attributes, patterns
 from services.profile.config_service import (
     attribute_message,
     event_message,
@@ -39,14 +39,14 @@ class EventMatcher:
     name: str
     database: str
     table: str
-    filters: tuple[tuple[str, re.Pattern[str]], ...]
+    filters: tuple[tuple[str, Matcher], ...]  # on RE2: the values are visitors' (``patterns``)
 
     def matches(self, database: str, table: str, event: Mapping[str, object]) -> bool:
         if (database, table) != (self.database, self.table):
             return False
         for field, pattern in self.filters:
             text = filter_text(event.get(field))
-            if text is None or pattern.fullmatch(text) is None:
+            if text is None or not patterns.fullmatches(pattern, text):
                 return False
         return True
 
@@ -136,6 +136,7 @@ def compile_config(config: api.RealtimeConfig, create_time: float) -> Config:
             continue
         specs.append(spec)
         triggers.setdefault(attribute.event, []).append(spec)
+    where = f"parent segment {config.parent_segment_id}, "
     return Config(
         parent_segment_id=int(config.parent_segment_id),
         account_id=config.account_id,
@@ -147,7 +148,10 @@ def compile_config(config: api.RealtimeConfig, create_time: float) -> Config:
                 e.name,
                 e.database,
                 e.table,
-                tuple((f.field, re.compile(f.regex)) for f in e.filters),
+                tuple(
+                    (f.field, patterns.load(f.regex, f"{where}event definition {e.name!r}"))
+                    for f in e.filters
+                ),
             )
             for e in config.events
         ),

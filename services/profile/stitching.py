@@ -30,13 +30,14 @@ Rules:
 from __future__ import annotations
 
 import json
-import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import NamedTuple
 
+from services.common.regex import Matcher
+from services.profile import patterns
 from services.profile.attributes import scalar
 
 MAX_PROFILES_PER_MERGE = 50
@@ -52,20 +53,24 @@ class StitchingKey:
     regex: str | None = None
     exclusions: frozenset[str] = frozenset()
     workflow_only: bool = False
+    _matcher: Matcher | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not self.name:
             raise ValueError("Name can't be blank")
         if self.regex is not None:
             try:
-                re.compile(self.regex)
-            except re.error as exc:
+                patterns.check_syntax(self.regex)
+            except patterns.InvalidPattern as exc:
                 raise ValueError(f"Regex is invalid: {exc}") from exc
+            # On RE2 (see ``patterns``): the value is a visitor's and this runs in the writer.
+            matcher = patterns.load(self.regex, f"stitching key {self.name!r}")
+            object.__setattr__(self, "_matcher", matcher)
 
     def accepts(self, value: str) -> bool:
         if value in self.exclusions:
             return False
-        return self.regex is None or re.fullmatch(self.regex, value) is not None
+        return self._matcher is None or patterns.fullmatches(self._matcher, value)
 
 
 class Identity(NamedTuple):

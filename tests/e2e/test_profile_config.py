@@ -291,3 +291,20 @@ def test_track_refuses_a_parent_segment_of_another_account(suite: Suite) -> None
         signed = identity.sign(own, suite.settings.internal_key)
         tracked = stub.Track(request, metadata=((identity.IDENTITY_HEADER, signed),), timeout=10)
     assert tracked.canonical_id == "visitor-1"
+
+
+def test_a_regex_re2_cannot_run_is_refused(account: Account, ps: str) -> None:
+    reply = account.call(
+        "POST",
+        f"/v1/parent_segments/{ps}/events",
+        {
+            "name": "backref",
+            "database": "cfg_db",
+            "table": "page_views",
+            "filters": [{"field": "td_path", "regex": "(a)\\1"}],
+        },
+    )
+    assert reply.status == 400, reply.body
+    assert reply.json()["message"].startswith(
+        "Regex '(a)\\\\1' is not supported: invalid escape sequence: \\1"
+    )
