@@ -75,6 +75,11 @@ async def create_server(
             CONFIG,
         ),
     ]
+
+    async def close() -> None:
+        await channels.close()
+        await store.close()
+
     try:
         running = await start_server(
             registrations,
@@ -86,14 +91,8 @@ async def create_server(
             extra_interceptors=extra_interceptors,
         )
     except BaseException:
-        await channels.close()
-        await store.close()
+        await close()
         raise
-
-    async def close() -> None:
-        await channels.close()
-        await store.close()
-
     return running, close
 
 

@@ -114,6 +114,13 @@ async def create_server(
         return list(reply.personalization_names)
 
     registrations = servicers(db, writer, configs, flags_of, references)
+
+    async def close() -> None:
+        # The server has stopped taking calls; let the writer finish its batch first.
+        await writer.close()
+        await channels.close()
+        await db.close()
+
     try:
         running = await start_server(
             registrations,
@@ -125,16 +132,8 @@ async def create_server(
             extra_interceptors=extra_interceptors,
         )
     except BaseException:
-        await writer.close()
-        await db.close()
+        await close()
         raise
-
-    async def close() -> None:
-        # The server has stopped taking calls; let the writer finish its batch first.
-        await writer.close()
-        await channels.close()
-        await db.close()
-
     return running, close
 
 
