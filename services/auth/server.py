@@ -135,23 +135,29 @@ async def create_server(
             INTERNAL,
         ),
     ]
-    running = await start_server(
-        registrations,
-        host=settings.bind_host,
-        port=settings.auth_port if port is None else port,
-        key=settings.internal_key,
-        rules=RULES,
-        extra_interceptors=extra_interceptors,
-    )
-    refresher = asyncio.create_task(directory.run_refresher(fetch_event_tables))
+    refresher: asyncio.Task[None] | None = None
 
     async def close() -> None:
-        refresher.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await refresher
+        if refresher is not None:
+            refresher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await refresher
         await channels.close()
         await db.close()
 
+    try:
+        running = await start_server(
+            registrations,
+            host=settings.bind_host,
+            port=settings.auth_port if port is None else port,
+            key=settings.internal_key,
+            rules=RULES,
+            extra_interceptors=extra_interceptors,
+        )
+    except BaseException:
+        await close()
+        raise
+    refresher = asyncio.create_task(directory.run_refresher(fetch_event_tables))
     return running, close
 
 
