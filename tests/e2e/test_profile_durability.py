@@ -39,17 +39,7 @@ KILL_AFTER = 200  # acknowledged events before the kill
 @pytest.fixture(scope="module")
 def ps(account: Account) -> str:
     ps = account.parent_segment()
-    account.event(ps, "page_view", "shop_db", "page_views")
-    account.ok(
-        "POST",
-        f"/v1/parent_segments/{ps}/attributes",
-        {
-            "name": "views",
-            "type": "COUNTER",
-            "event": "page_view",
-            "counter": {"window": "total"},
-        },
-    )
+    account.counted_page_views(ps)
     return ps
 
 

@@ -22,17 +22,7 @@ TABLE = "/records/shop_db/page_views"
 def ps(account: Account) -> str:
     ps = account.parent_segment()
     account.ok("POST", f"/v1/parent_segments/{ps}/stitching_keys", {"name": "user_id"})
-    account.event(ps, "page_view", "shop_db", "page_views")
-    account.ok(
-        "POST",
-        f"/v1/parent_segments/{ps}/attributes",
-        {
-            "name": "views",
-            "type": "COUNTER",
-            "event": "page_view",
-            "counter": {"window": "total"},
-        },
-    )
+    account.counted_page_views(ps)
     return ps
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from hypothesis import find, given, settings
+from support import offers_shop as shop
 from support.offers_worlds import MARK, World, worlds
 
 from services.offers.catalog import Attribute, AttributeType, Catalog, ProfileView, Sensitivity
@@ -35,22 +36,7 @@ GUIDE_EVENT: dict[str, object] = {
 }
 
 HOMEPAGE = Personalization(
-    "Homepage",
-    ["page_view"],
-    [
-        {
-            "name": "Welcome Banner",
-            "criteria": {},
-            "payload": [{"name": "welcome_message", "static": "Hello, new user!"}],
-        },
-        {
-            "name": "Loyalty Discount",
-            "payload": [
-                {"name": "discount_code", "static": "LOYAL-15"},
-                {"name": "membership_tier", "attribute": "membership_tier"},
-            ],
-        },
-    ],
+    shop.HOMEPAGE["name"], shop.HOMEPAGE["trigger_events"], shop.HOMEPAGE["sections"]
 )
 
 
@@ -96,25 +82,7 @@ def test_guide_silver_rewards_prints_28700_as_a_number() -> None:
                     }
                 ],
             },
-            {
-                "name": "Silver rewards just for you!",
-                "criteria": {"attribute": "tier", "op": "eq", "value": "silver"},
-                "payload": [
-                    {"name": "first_name", "attribute": "first_name"},
-                    {"name": "total_purchase", "attribute": "total_purchase"},
-                    {
-                        "name": "items_purchased",
-                        "attribute": "items_purchased",
-                        "aggregation": "product",
-                    },
-                    {"name": "order_summary", "static": "Here is your order summary!"},
-                    {"name": "thank_you_message", "static": "Thank you for shopping with us!"},
-                    {
-                        "name": "promotions_message",
-                        "static": "Enjoy your 15% discount for your next purchase!",
-                    },
-                ],
-            },
+            *shop.REWARDS["sections"],
         ],
     )
     view = ProfileView({"first_name": "John", "tier": "silver", "total_purchase": 28700.0})

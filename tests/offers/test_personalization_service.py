@@ -61,22 +61,8 @@ async def test_create_get_list_update_delete(offers: Offers, catalog: Catalog) -
     ps = offers.segment(catalog)
     created = await offers.create(ps, BANNER)
     assert created.id and created.create_time.seconds
-    assert json_format.MessageToDict(created, preserving_proto_field_name=True)["sections"] == [
-        {
-            "name": "Welcome Banner",
-            "criteria": {"event": "td_path", "op": "starts_with", "value": "/sale"},
-            "payload": [{"name": "welcome_message", "static": "Hello, new user!"}],
-        },
-        {
-            "name": "Loyalty Discount",
-            "criteria": {"attribute": "membership_tier", "op": "eq", "value": "platinum"},
-            "payload": [
-                {"name": "discount_code", "static": "LOYAL-15"},
-                {"name": "brands", "attribute": "recent_products", "aggregation": "brand"},
-                {"name": "vip", "segment": "vip"},
-            ],
-        },
-    ]
+    stored = json_format.MessageToDict(created, preserving_proto_field_name=True)["sections"]
+    assert stored == BANNER["sections"]  # as given, in order
     key = {"parent_segment_id": ps, "personalization_id": created.id}
     got = await offers.config.GetPersonalization(
         api.GetPersonalizationRequest(**key), metadata=editor()

@@ -7,6 +7,7 @@ submitted meanwhile are known to form the next batch: no sleeps, no timing.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -69,6 +70,19 @@ class Gate:
         self.release.set()
 
 
+@contextlib.asynccontextmanager
+async def next_batch(writer: GroupCommit) -> AsyncIterator[None]:
+    """Holds the writer inside a gate's batch: the units submitted in the block form the next
+    batch, which runs once the block ends (after one loop turn to let them enqueue)."""
+    gate = Gate()
+    held = asyncio.create_task(writer.run(gate))
+    await gate.entered.wait()
+    yield
+    await asyncio.sleep(0)  # let the tasks enqueue (no timing: a single loop turn)
+    gate.open()
+    await held
+
+
 async def test_a_result_is_returned_only_once_committed(
     writer: GroupCommit, tmp_path: Path
 ) -> None:
@@ -79,28 +93,18 @@ async def test_a_result_is_returned_only_once_committed(
 
 
 async def test_units_waiting_together_share_one_transaction(writer: GroupCommit) -> None:
-    gate = Gate()
-    held = asyncio.create_task(writer.run(gate))
-    await gate.entered.wait()
-    batches = writer.batches
-    waiting = [asyncio.create_task(writer.run(insert(f"r{n}"))) for n in range(20)]
-    await asyncio.sleep(0)  # let the tasks enqueue (no timing: a single loop turn)
-    gate.open()
+    async with next_batch(writer):
+        batches = writer.batches
+        waiting = [asyncio.create_task(writer.run(insert(f"r{n}"))) for n in range(20)]
     assert await asyncio.gather(*waiting) == [f"r{n}" for n in range(20)]
-    await held
     assert writer.batches == batches + 2  # the gate's batch, then all twenty at once
 
 
 async def test_a_failing_unit_fails_alone(writer: GroupCommit, tmp_path: Path) -> None:
-    gate = Gate()
-    held = asyncio.create_task(writer.run(gate))
-    await gate.entered.wait()
-    good1 = asyncio.create_task(writer.run(insert("a")))
-    bad = asyncio.create_task(writer.run(insert("b", fail=True)))
-    good2 = asyncio.create_task(writer.run(insert("c")))
-    await asyncio.sleep(0)
-    gate.open()
-    await held
+    async with next_batch(writer):
+        good1 = asyncio.create_task(writer.run(insert("a")))
+        bad = asyncio.create_task(writer.run(insert("b", fail=True)))
+        good2 = asyncio.create_task(writer.run(insert("c")))
     assert await good1 == "a"
     assert await good2 == "c"
     with pytest.raises(ValueError, match="b refused"):
@@ -116,14 +120,9 @@ async def test_a_failed_commit_fails_the_whole_batch_and_the_writer_recovers(
         await conn.execute("PRAGMA defer_foreign_keys = ON")
         await conn.execute("INSERT INTO rows (name, parent) VALUES ('orphan', 42)")
 
-    gate = Gate()
-    held = asyncio.create_task(writer.run(gate))
-    await gate.entered.wait()
-    good = asyncio.create_task(writer.run(insert("a")))
-    bad = asyncio.create_task(writer.run(breaks_commit))
-    await asyncio.sleep(0)
-    gate.open()
-    await held
+    async with next_batch(writer):
+        good = asyncio.create_task(writer.run(insert("a")))
+        bad = asyncio.create_task(writer.run(breaks_commit))
     for unit in (good, bad):
         with pytest.raises(sqlite3.IntegrityError):
             await unit
@@ -179,16 +178,11 @@ def insert_sync(name: str, fail: bool = False):  # type: ignore[no-untyped-def]
 async def test_synchronous_units_share_one_transaction_and_fail_alone(
     writer: GroupCommit, tmp_path: Path
 ) -> None:
-    gate = Gate()
-    held = asyncio.create_task(writer.run(gate))
-    await gate.entered.wait()
-    batches = writer.batches
-    good1 = asyncio.create_task(writer.run_sync(insert_sync("a")))
-    bad = asyncio.create_task(writer.run_sync(insert_sync("b", fail=True)))
-    good2 = asyncio.create_task(writer.run_sync(insert_sync("c")))
-    await asyncio.sleep(0)
-    gate.open()
-    await held
+    async with next_batch(writer):
+        batches = writer.batches
+        good1 = asyncio.create_task(writer.run_sync(insert_sync("a")))
+        bad = asyncio.create_task(writer.run_sync(insert_sync("b", fail=True)))
+        good2 = asyncio.create_task(writer.run_sync(insert_sync("c")))
     assert await good1 == "a"
     assert await good2 == "c"
     with pytest.raises(ValueError, match="b refused"):
@@ -201,18 +195,13 @@ async def test_synchronous_units_share_one_transaction_and_fail_alone(
 
 
 async def test_a_batch_mixing_both_kinds_commits_once(writer: GroupCommit, tmp_path: Path) -> None:
-    gate = Gate()
-    held = asyncio.create_task(writer.run(gate))
-    await gate.entered.wait()
-    batches = writer.batches
-    units = [
-        asyncio.create_task(writer.run_sync(insert_sync("s1"))),
-        asyncio.create_task(writer.run(insert("a1"))),
-        asyncio.create_task(writer.run_sync(insert_sync("s2", fail=True))),
-    ]
-    await asyncio.sleep(0)
-    gate.open()
-    await held
+    async with next_batch(writer):
+        batches = writer.batches
+        units = [
+            asyncio.create_task(writer.run_sync(insert_sync("s1"))),
+            asyncio.create_task(writer.run(insert("a1"))),
+            asyncio.create_task(writer.run_sync(insert_sync("s2", fail=True))),
+        ]
     assert await units[0] == "s1"
     assert await units[1] == "a1"
     with pytest.raises(ValueError, match="s2 refused"):
@@ -228,14 +217,9 @@ async def test_a_failed_commit_of_synchronous_units_fails_them_all(
         conn.execute("PRAGMA defer_foreign_keys = ON")
         conn.execute("INSERT INTO rows (name, parent) VALUES ('orphan', 42)")
 
-    gate = Gate()
-    held = asyncio.create_task(writer.run(gate))
-    await gate.entered.wait()
-    good = asyncio.create_task(writer.run_sync(insert_sync("a")))
-    bad = asyncio.create_task(writer.run_sync(breaks_commit))
-    await asyncio.sleep(0)
-    gate.open()
-    await held
+    async with next_batch(writer):
+        good = asyncio.create_task(writer.run_sync(insert_sync("a")))
+        bad = asyncio.create_task(writer.run_sync(breaks_commit))
     for unit in (good, bad):
         with pytest.raises(sqlite3.IntegrityError):
             await unit

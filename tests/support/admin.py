@@ -84,6 +84,14 @@ class Account:
         result: dict[str, Any] = self.ok("POST", f"/v1/parent_segments/{ps}/events", body)
         return result
 
+    def counted_page_views(self, ps: str) -> None:
+        """A ``page_view`` event on shop_db.page_views and a ``views`` COUNTER of it (all time)."""
+        self.event(ps, "page_view", "shop_db", "page_views")
+        body = {"name": "views", "type": "COUNTER", "event": "page_view"}
+        self.ok(
+            "POST", f"/v1/parent_segments/{ps}/attributes", {**body, "counter": {"window": "total"}}
+        )
+
     def service(
         self, ps: str, name: str, type_: str = "PUBLIC", origins: list[str] | None = None
     ) -> str:
