@@ -18,6 +18,8 @@ and a message written for the developer who will read it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import grpc
 
 PERMISSION_DENIED_MESSAGE = "You do not have permission to perform this action."
@@ -29,11 +31,19 @@ class P13nError(Exception):
     code: grpc.StatusCode = grpc.StatusCode.UNKNOWN
     default_reason = "UNKNOWN"
 
-    def __init__(self, message: str, *, reason: str | None = None, field: str = "") -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        field: str = "",
+        reason: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
-        self.reason = reason or self.default_reason
         self.field = field
+        self.reason = reason or self.default_reason
+        self.metadata: Mapping[str, str] = dict(metadata or {})
 
 
 class InvalidArgument(P13nError):
@@ -60,8 +70,15 @@ class PermissionDenied(P13nError):
     code = grpc.StatusCode.PERMISSION_DENIED
     default_reason = "PERMISSION_DENIED"
 
-    def __init__(self, message: str = PERMISSION_DENIED_MESSAGE, **kwargs: str) -> None:
-        super().__init__(message, **kwargs)
+    def __init__(
+        self,
+        message: str = PERMISSION_DENIED_MESSAGE,
+        *,
+        field: str = "",
+        reason: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(message, field=field, reason=reason, metadata=metadata)
 
 
 class Unauthenticated(P13nError):
