@@ -21,8 +21,8 @@ import aiosqlite
 from p13n.auth.v1 import identity_pb2
 
 from services.auth import networks, origins, ratelimit, secrets
-from services.auth.errors import AuthError
 from services.auth.store import read_generation
+from services.common.errors import P13nError
 from services.common.storage import Database, fetch_all, fetch_one
 
 log = logging.getLogger(__name__)
@@ -269,7 +269,7 @@ class MemoryDirectory:
         if scheme == "TD1":
             try:
                 lookup = self._keys.lookup_hash(secrets.parse_api_key(credential.strip()))
-            except AuthError:
+            except P13nError:
                 return None
             return self._snapshot.api_keys.get(lookup)
         if scheme == "Bearer":
@@ -310,7 +310,7 @@ class MemoryDirectory:
     def _token_entry(self, token: str) -> TokenEntry | None:
         try:
             parsed = secrets.parse_token(token)
-        except AuthError:
+        except P13nError:
             return None
         entry = self._snapshot.tokens.get(self._keys.lookup_hash(parsed.secret))
         if entry is None:
@@ -327,5 +327,5 @@ class MemoryDirectory:
     def _session_hash(self, credential: str) -> bytes | None:
         try:
             return self._keys.lookup_hash(secrets.parse_session(credential))
-        except AuthError:
+        except P13nError:
             return None

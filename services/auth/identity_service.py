@@ -13,16 +13,16 @@ from p13n.auth.v1 import account_pb2, identity_pb2, identity_service_pb2, identi
 
 from services.auth import passwords, ratelimit, secrets, validation
 from services.auth.directory import API_KEY_TYPES, MemoryDirectory
-from services.auth.errors import (
+from services.auth.store import bump_generation
+from services.common import identity as identities
+from services.common.convert import path_id, timestamp
+from services.common.errors import (
     AlreadyExists,
     InvalidArgument,
     NotFound,
     ResourceExhausted,
     Unauthenticated,
 )
-from services.auth.store import bump_generation
-from services.common import identity as identities
-from services.common.convert import path_id, timestamp
 from services.common.storage import Database, fetch_all, fetch_one
 
 log = logging.getLogger(__name__)
@@ -165,10 +165,12 @@ class IdentityServicer(identity_service_pb2_grpc.IdentityServiceServicer):
         user = request.user
         email = user.email.strip().lower()
         if not _EMAIL.match(email):
-            raise InvalidArgument("user.email", "Email is invalid: expected name@domain.example")
+            raise InvalidArgument(
+                "Email is invalid: expected name@domain.example", field="user.email"
+            )
         if user.role not in ROLE_NAMES:
             raise InvalidArgument(
-                "user.role", "Role can't be blank (VIEWER, EDITOR, ADMIN or OWNER)"
+                "Role can't be blank (VIEWER, EDITOR, ADMIN or OWNER)", field="user.role"
             )
         validation.require_can_grant(ROLE_NAMES.get(me.role), ROLE_NAMES[user.role])
         passwords.check_password_policy(user.password, email=email)
@@ -195,7 +197,9 @@ class IdentityServicer(identity_service_pb2_grpc.IdentityServiceServicer):
         names = {v: k for k, v in API_KEY_TYPES.items()}
         key_type = names.get(request.api_key.type)
         if key_type is None:
-            raise InvalidArgument("api_key.type", "Type can't be blank (MASTER or WRITE_ONLY)")
+            raise InvalidArgument(
+                "Type can't be blank (MASTER or WRITE_ONLY)", field="api_key.type"
+            )
         kind = (
             secrets.SecretKind.MASTER_KEY
             if key_type == "MASTER"

@@ -7,7 +7,7 @@ from typing import Any
 from p13n.auth.v1 import internal_service_pb2, internal_service_pb2_grpc
 
 from services.auth.directory import Identity, MemoryDirectory
-from services.auth.errors import (
+from services.common.errors import (
     InvalidArgument,
     NotFound,
     PermissionDenied,
@@ -50,7 +50,7 @@ class InternalAuthServicer(internal_service_pb2_grpc.InternalAuthServiceServicer
                 )
             identity = found
         else:
-            raise InvalidArgument("kind", "Call kind can't be blank")
+            raise InvalidArgument("Call kind can't be blank", field="kind")
         return internal_service_pb2.AuthenticateCallResponse(identity=identity)
 
     def _check_rate(self, identity: Identity | None, peer_ip: str) -> None:

@@ -16,10 +16,10 @@ from p13n.auth.v1 import registry_service_pb2, registry_service_pb2_grpc
 
 from services.auth import secrets, validation
 from services.auth.directory import MemoryDirectory
-from services.auth.errors import InvalidArgument, NotFound
 from services.auth.identity_service import caller
 from services.auth.store import ServiceRow, TokenRow, bump_generation
 from services.common.convert import path_id, timestamp
+from services.common.errors import InvalidArgument, NotFound
 from services.common.paging import page_after, page_size
 from services.common.storage import Database, fetch_all, fetch_one
 
@@ -82,8 +82,8 @@ def _rate_limit(limit: pb.RateLimit) -> tuple[int, int]:
     ):
         if not 0 <= value <= MAX_RATE:
             raise InvalidArgument(
-                f"service.rate_limit.{field}",
                 f"Rate limit {field} must be between 0 (the default) and {MAX_RATE}",
+                field=f"service.rate_limit.{field}",
             )
     return limit.requests_per_second, limit.burst
 
@@ -215,9 +215,9 @@ class RegistryServicer(registry_service_pb2_grpc.RegistryServiceServicer):
         unknown = paths - _UPDATABLE
         if unknown:
             raise InvalidArgument(
-                "update_mask",
                 f"Cannot update {', '.join(sorted(unknown))}; updatable fields are "
                 "name, description, allowed_origins and rate_limit",
+                field="update_mask",
             )
         changes = request.service
         async with self._db.transaction() as db:
