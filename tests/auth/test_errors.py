@@ -87,7 +87,7 @@ def test_invalid_argument_takes_the_message_first_and_the_field_by_keyword() -> 
     assert str(error) == "Name can't be blank"
     assert error.reason == "NAME_BLANK"
     with pytest.raises(TypeError):
-        InvalidArgument("Name can't be blank", "name")  # type: ignore[misc]
+        InvalidArgument("Name can't be blank", "name")  # type: ignore[call-arg]
 
 
 @pytest.mark.parametrize(
