@@ -11,19 +11,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-import aiosqlite
 from p13n.auth.v1 import identity_pb2
 
 from services.auth import networks, origins, ratelimit, secrets
-from services.auth.errors import AuthError
-from services.auth.store import read_generation
-from services.common.storage import Database, fetch_all, fetch_one
+from services.auth.store_protocols import (
+    ApiKeyCredential,
+    Credentials,
+    CredentialStore,
+    SessionCredential,
+)
+from services.common.errors import P13nError
 
 log = logging.getLogger(__name__)
 
@@ -86,73 +88,61 @@ def _limit(rate: int, burst: int) -> ratelimit.Limit | None:
     return ratelimit.Limit(rate=float(rate or default.rate), burst=burst or default.burst)
 
 
-async def load_snapshot(db: aiosqlite.Connection) -> Snapshot:
-    """Reads every credential and service into a new snapshot."""
+def build_snapshot(credentials: Credentials) -> Snapshot:
+    """Keys every credential and service of a load for the decision's look-ups."""
     snapshot = Snapshot()
+    services = {service.id: service for service in credentials.services}
     matchers: dict[int, origins.OriginMatcher] = {}
-    for row in await fetch_all(db, "SELECT * FROM services"):
-        matcher = origins.OriginMatcher(_json_list(row["allowed_origins"]))
-        matchers[row["id"]] = matcher
-        if row["type"] == "PUBLIC":
-            snapshot.public_origins.setdefault(row["parent_segment_id"], []).append(matcher)
-    sql = (
-        "SELECT t.id, t.allowed_ips, t.lookup_hash, s.id AS service_id, s.account_id, "
-        "s.parent_segment_id, s.reactor_id, s.type, s.rate_per_second, s.rate_burst "
-        "FROM tokens t JOIN services s ON s.id = t.service_id"
-    )
-    for row in await fetch_all(db, sql):
+    for service in credentials.services:
+        matcher = origins.OriginMatcher(service.allowed_origins)
+        matchers[service.id] = matcher
+        if service.type == "PUBLIC":
+            snapshot.public_origins.setdefault(service.parent_segment_id, []).append(matcher)
+    for token in credentials.tokens:
+        service = services[token.service_id]
         identity = Identity(
-            account_id=str(row["account_id"]),
-            parent_segment_id=row["parent_segment_id"],
-            service_id=str(row["service_id"]),
-            reactor_id=row["reactor_id"],
-            token_id=str(row["id"]),
+            account_id=str(service.account_id),
+            parent_segment_id=service.parent_segment_id,
+            service_id=str(service.id),
+            reactor_id=service.reactor_id,
+            token_id=str(token.id),
             token_type=identity_pb2.TOKEN_TYPE_PUBLIC
-            if row["type"] == "PUBLIC"
+            if service.type == "PUBLIC"
             else identity_pb2.TOKEN_TYPE_PRIVATE,
         )
         entry = TokenEntry(
             identity=identity,
-            origins=matchers[row["service_id"]],
-            allowed_ips=tuple(_json_list(row["allowed_ips"])),
-            limit=_limit(row["rate_per_second"], row["rate_burst"]),
+            origins=matchers[service.id],
+            allowed_ips=tuple(token.allowed_ips),
+            limit=_limit(service.rate_per_second, service.rate_burst),
         )
-        snapshot.tokens[bytes(row["lookup_hash"])] = entry
+        snapshot.tokens[token.lookup_hash] = entry
         snapshot.tokens_by_id[identity.token_id] = entry
-    for row in await fetch_all(db, "SELECT id, account_id, type, lookup_hash FROM api_keys"):
-        snapshot.api_keys[bytes(row["lookup_hash"])] = _api_key_identity(row)
-    sql = (
-        "SELECT s.id, s.lookup_hash, s.expire_time, u.id AS user_id, u.account_id, u.role "
-        "FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.expire_time > ?"
-    )
-    for row in await fetch_all(db, sql, time.time()):
-        snapshot.sessions[bytes(row["lookup_hash"])] = _session_entry(row)
+    for key in credentials.api_keys:
+        snapshot.api_keys[key.lookup_hash] = _api_key_identity(key)
+    for session in credentials.sessions:
+        snapshot.sessions[session.lookup_hash] = _session_entry(session)
     return snapshot
 
 
-def _json_list(text: str) -> list[str]:
-    return [str(v) for v in json.loads(text)]
-
-
-def _api_key_identity(row: aiosqlite.Row) -> Identity:
-    key_type = API_KEY_TYPES[row["type"]]
+def _api_key_identity(key: ApiKeyCredential) -> Identity:
     return Identity(
-        account_id=str(row["account_id"]),
-        api_key_type=key_type,
+        account_id=str(key.account_id),
+        api_key_type=API_KEY_TYPES[key.type],
         # A master key acts as an ADMIN: everything but granting OWNER, so an admin cannot
         # mint a key to become an owner. A write-only key has no admin role at all.
-        role=identity_pb2.ADMIN if row["type"] == "MASTER" else identity_pb2.ROLE_UNSPECIFIED,
+        role=identity_pb2.ADMIN if key.type == "MASTER" else identity_pb2.ROLE_UNSPECIFIED,
     )
 
 
-def _session_entry(row: aiosqlite.Row) -> SessionEntry:
+def _session_entry(session: SessionCredential) -> SessionEntry:
     identity = Identity(
-        account_id=str(row["account_id"]),
-        user_id=str(row["user_id"]),
-        role=ROLES[row["role"]],
-        session_id=str(row["id"]),
+        account_id=str(session.account_id),
+        user_id=str(session.user_id),
+        role=ROLES[session.role],
+        session_id=str(session.id),
     )
-    return SessionEntry(identity, row["expire_time"])
+    return SessionEntry(identity, session.expire_time)
 
 
 class MemoryDirectory:
@@ -160,12 +150,12 @@ class MemoryDirectory:
 
     def __init__(
         self,
-        db: Database,
+        store: CredentialStore,
         keys: secrets.SecretKeys,
         clock: Callable[[], float] = time.time,
         address_limit: ratelimit.Limit = ADDRESS_LIMIT,
     ) -> None:
-        self._db = db
+        self._store = store
         self._keys = keys
         self._clock = clock
         self._snapshot = Snapshot()
@@ -183,15 +173,12 @@ class MemoryDirectory:
 
     async def reload(self) -> None:
         """Loads a fresh snapshot now (after this process changed something)."""
-        async with self._db.reading() as db:
-            generation = await read_generation(db)
-            self._snapshot = await load_snapshot(db)
-        self._generation = generation
+        credentials = await self._store.credentials(time.time())
+        self._snapshot = build_snapshot(credentials)
+        self._generation = credentials.generation
 
     async def refresh_if_changed(self) -> None:
-        async with self._db.reading() as db:
-            generation = await read_generation(db)
-        if generation != self._generation:
+        if await self._store.generation() != self._generation:
             await self.reload()
 
     def set_event_tables(self, tables: dict[tuple[str, str], set[str]]) -> None:
@@ -239,14 +226,9 @@ class MemoryDirectory:
         lookup = self._session_hash(credential)
         if lookup is None or lookup in self._snapshot.sessions:
             return
-        sql = (
-            "SELECT s.id, s.lookup_hash, s.expire_time, u.id AS user_id, u.account_id, u.role "
-            "FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.lookup_hash = ?"
-        )
-        async with self._db.reading() as db:
-            row = await fetch_one(db, sql, lookup)
-        if row is not None:
-            self._snapshot.sessions[lookup] = _session_entry(row)
+        session = await self._store.session(lookup)
+        if session is not None:
+            self._snapshot.sessions[lookup] = _session_entry(session)
 
     # -- authz.Directory -------------------------------------------------------------
 
@@ -269,7 +251,7 @@ class MemoryDirectory:
         if scheme == "TD1":
             try:
                 lookup = self._keys.lookup_hash(secrets.parse_api_key(credential.strip()))
-            except AuthError:
+            except P13nError:
                 return None
             return self._snapshot.api_keys.get(lookup)
         if scheme == "Bearer":
@@ -310,7 +292,7 @@ class MemoryDirectory:
     def _token_entry(self, token: str) -> TokenEntry | None:
         try:
             parsed = secrets.parse_token(token)
-        except AuthError:
+        except P13nError:
             return None
         entry = self._snapshot.tokens.get(self._keys.lookup_hash(parsed.secret))
         if entry is None:
@@ -327,5 +309,5 @@ class MemoryDirectory:
     def _session_hash(self, credential: str) -> bytes | None:
         try:
             return self._keys.lookup_hash(secrets.parse_session(credential))
-        except AuthError:
+        except P13nError:
             return None

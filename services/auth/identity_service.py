@@ -13,17 +13,17 @@ from p13n.auth.v1 import account_pb2, identity_pb2, identity_service_pb2, identi
 
 from services.auth import passwords, ratelimit, secrets, validation
 from services.auth.directory import API_KEY_TYPES, MemoryDirectory
-from services.auth.errors import (
+from services.auth.messages import ROLE_NAMES
+from services.auth.store_protocols import IdentityStore
+from services.common import identity as identities
+from services.common.convert import path_id, timestamp
+from services.common.errors import (
     AlreadyExists,
     InvalidArgument,
     NotFound,
     ResourceExhausted,
     Unauthenticated,
 )
-from services.auth.store import bump_generation
-from services.common import identity as identities
-from services.common.convert import path_id, timestamp
-from services.common.storage import Database, fetch_all, fetch_one
 
 log = logging.getLogger(__name__)
 
@@ -33,13 +33,6 @@ REAUTH_LIMIT = ratelimit.Limit(rate=1 / 60, burst=10)
 HASHING_CONCURRENCY = 4
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _BAD_LOGIN = "Email or password is incorrect"
-
-ROLE_NAMES = {
-    identity_pb2.VIEWER: validation.Role.VIEWER,
-    identity_pb2.EDITOR: validation.Role.EDITOR,
-    identity_pb2.ADMIN: validation.Role.ADMIN,
-    identity_pb2.OWNER: validation.Role.OWNER,
-}
 
 
 def caller() -> identity_pb2.Identity:
@@ -53,12 +46,12 @@ def caller() -> identity_pb2.Identity:
 class IdentityServicer(identity_service_pb2_grpc.IdentityServiceServicer):
     def __init__(
         self,
-        db: Database,
+        store: IdentityStore,
         directory: MemoryDirectory,
         keys: secrets.SecretKeys,
         hasher: passwords.Passwords,
     ) -> None:
-        self._db = db
+        self._store = store
         self._directory = directory
         self._keys = keys
         self._passwords = hasher
@@ -80,29 +73,18 @@ class IdentityServicer(identity_service_pb2_grpc.IdentityServiceServicer):
     async def CreateSession(
         self, request: identity_service_pb2.CreateSessionRequest, context: Any
     ) -> identity_service_pb2.CreateSessionResponse:
-        async with self._db.reading() as db:
-            user = await fetch_one(
-                db,
-                "SELECT id, password_hash FROM users WHERE email = ?",
-                request.email.strip().lower(),
-            )
-        stored = user["password_hash"] if user else None
+        user = await self._store.login(request.email.strip().lower())
+        stored = user.password_hash if user else None
         # verify() spends the same time for an unknown email, so timing tells nothing.
         if not await self._verify(stored, request.password) or user is None:
             raise Unauthenticated(_BAD_LOGIN, reason="BAD_CREDENTIALS")
         secret = secrets.generate_secret(secrets.SecretKind.SESSION)
         now = time.time()
-        async with self._db.transaction() as db:
-            # Expired sessions can never be used again; keep the table small.
-            await db.execute("DELETE FROM sessions WHERE expire_time <= ?", (now,))
-            await db.execute(
-                "INSERT INTO sessions (user_id, lookup_hash, expire_time, authenticated_time) "
-                "VALUES (?, ?, ?, ?)",
-                (user["id"], self._keys.lookup_hash(secret), now + SESSION_SECONDS, now),
-            )
-            await bump_generation(db)
+        await self._store.create_session(
+            user.user_id, self._keys.lookup_hash(secret), now + SESSION_SECONDS, now
+        )
         await self._directory.reload()
-        log.info("user %s signed in", user["id"])
+        log.info("user %s signed in", user.user_id)
         return identity_service_pb2.CreateSessionResponse(
             session_token=secret.reveal(), expires_at=timestamp(now + SESSION_SECONDS)
         )
@@ -121,17 +103,11 @@ class IdentityServicer(identity_service_pb2_grpc.IdentityServiceServicer):
                 "again",
                 reason="REAUTHENTICATION_RATE_LIMITED",
             )
-        async with self._db.reading() as db:
-            user = await fetch_one(
-                db, "SELECT password_hash FROM users WHERE id = ?", int(me.user_id)
-            )
-        if user is None or not await self._verify(user["password_hash"], request.password):
+        stored = await self._store.password_hash(int(me.user_id))
+        if stored is None or not await self._verify(stored, request.password):
             raise Unauthenticated("Password is incorrect", reason="BAD_CREDENTIALS")
         now = time.time()
-        async with self._db.transaction() as db:
-            await db.execute(
-                "UPDATE sessions SET authenticated_time = ? WHERE id = ?", (now, int(me.session_id))
-            )
+        await self._store.mark_authenticated(int(me.session_id), now)
         log.info("user %s re-authenticated session %s", me.user_id, me.session_id)
         window = validation.REAUTHENTICATION_WINDOW.total_seconds()
         return identity_service_pb2.ReauthenticateSessionResponse(
@@ -142,20 +118,14 @@ class IdentityServicer(identity_service_pb2_grpc.IdentityServiceServicer):
         self, request: identity_service_pb2.GetMeRequest, context: Any
     ) -> identity_service_pb2.Me:
         me = caller()
-        async with self._db.reading() as db:
-            flags = await fetch_all(
-                db,
-                "SELECT flag FROM account_flags WHERE account_id = ? ORDER BY flag",
-                int(me.account_id),
-            )
-            user = await fetch_one(db, "SELECT email FROM users WHERE id = ?", int(me.user_id or 0))
+        mine = await self._store.me(int(me.account_id), int(me.user_id or 0))
         return identity_service_pb2.Me(
             account_id=me.account_id,
             user_id=me.user_id,
-            email=user["email"] if user else "",
+            email=mine.email or "",
             role=me.role,
             api_key_type=me.api_key_type,
-            flags=[row["flag"] for row in flags],
+            flags=mine.flags,
         )
 
     async def CreateUser(
@@ -165,24 +135,22 @@ class IdentityServicer(identity_service_pb2_grpc.IdentityServiceServicer):
         user = request.user
         email = user.email.strip().lower()
         if not _EMAIL.match(email):
-            raise InvalidArgument("user.email", "Email is invalid: expected name@domain.example")
+            raise InvalidArgument(
+                "Email is invalid: expected name@domain.example", field="user.email"
+            )
         if user.role not in ROLE_NAMES:
             raise InvalidArgument(
-                "user.role", "Role can't be blank (VIEWER, EDITOR, ADMIN or OWNER)"
+                "Role can't be blank (VIEWER, EDITOR, ADMIN or OWNER)", field="user.role"
             )
         validation.require_can_grant(ROLE_NAMES.get(me.role), ROLE_NAMES[user.role])
         passwords.check_password_policy(user.password, email=email)
         password_hash = await self._hash(user.password)
         now = time.time()
-        async with self._db.transaction() as db:
-            if await fetch_one(db, "SELECT 1 FROM users WHERE email = ?", email):
-                raise AlreadyExists("Email has already been taken", reason="EMAIL_TAKEN")
-            cursor = await db.execute(
-                "INSERT INTO users (account_id, email, password_hash, role, create_time) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (int(me.account_id), email, password_hash, ROLE_NAMES[user.role].value, now),
-            )
-            user_id = cursor.lastrowid
+        user_id = await self._store.create_user(
+            int(me.account_id), email, password_hash, ROLE_NAMES[user.role].value, now
+        )
+        if user_id is None:
+            raise AlreadyExists("Email has already been taken", reason="EMAIL_TAKEN")
         log.info("user %s created with role %s", user_id, ROLE_NAMES[user.role].value)
         return account_pb2.User(
             id=str(user_id), email=email, role=user.role, create_time=timestamp(now)
@@ -195,7 +163,9 @@ class IdentityServicer(identity_service_pb2_grpc.IdentityServiceServicer):
         names = {v: k for k, v in API_KEY_TYPES.items()}
         key_type = names.get(request.api_key.type)
         if key_type is None:
-            raise InvalidArgument("api_key.type", "Type can't be blank (MASTER or WRITE_ONLY)")
+            raise InvalidArgument(
+                "Type can't be blank (MASTER or WRITE_ONLY)", field="api_key.type"
+            )
         kind = (
             secrets.SecretKind.MASTER_KEY
             if key_type == "MASTER"
@@ -203,13 +173,9 @@ class IdentityServicer(identity_service_pb2_grpc.IdentityServiceServicer):
         )
         secret = secrets.generate_secret(kind)
         now = time.time()
-        async with self._db.transaction() as db:
-            cursor = await db.execute(
-                "INSERT INTO api_keys (account_id, type, lookup_hash, create_time) VALUES (?, ?, ?, ?)",
-                (int(me.account_id), key_type, self._keys.lookup_hash(secret), now),
-            )
-            key_id = cursor.lastrowid
-            await bump_generation(db)
+        key_id = await self._store.create_api_key(
+            int(me.account_id), key_type, self._keys.lookup_hash(secret), now
+        )
         await self._directory.reload()
         log.info("%s API key %s created in account %s", key_type, key_id, me.account_id)
         return account_pb2.ApiKey(
@@ -223,13 +189,7 @@ class IdentityServicer(identity_service_pb2_grpc.IdentityServiceServicer):
         self, request: identity_service_pb2.DeleteApiKeyRequest, context: Any
     ) -> empty_pb2.Empty:
         me = caller()
-        async with self._db.transaction() as db:
-            cursor = await db.execute(
-                "DELETE FROM api_keys WHERE id = ? AND account_id = ?",
-                (path_id(request.api_key_id), int(me.account_id)),
-            )
-            if cursor.rowcount == 0:
-                raise NotFound(f"API key {request.api_key_id!r} not found")
-            await bump_generation(db)
+        if not await self._store.delete_api_key(int(me.account_id), path_id(request.api_key_id)):
+            raise NotFound(f"API key {request.api_key_id!r} not found")
         await self._directory.reload()
         return empty_pb2.Empty()

@@ -7,19 +7,19 @@ from typing import Any
 from p13n.auth.v1 import internal_service_pb2, internal_service_pb2_grpc
 
 from services.auth.directory import Identity, MemoryDirectory
-from services.auth.errors import (
+from services.auth.store_protocols import AccountStore
+from services.common.errors import (
     InvalidArgument,
     NotFound,
     PermissionDenied,
     ResourceExhausted,
     Unauthenticated,
 )
-from services.common.storage import Database, fetch_all, fetch_one
 
 
 class InternalAuthServicer(internal_service_pb2_grpc.InternalAuthServiceServicer):
-    def __init__(self, db: Database, directory: MemoryDirectory) -> None:
-        self._db = db
+    def __init__(self, store: AccountStore, directory: MemoryDirectory) -> None:
+        self._store = store
         self._directory = directory
 
     async def AuthenticateCall(
@@ -50,7 +50,7 @@ class InternalAuthServicer(internal_service_pb2_grpc.InternalAuthServiceServicer
                 )
             identity = found
         else:
-            raise InvalidArgument("kind", "Call kind can't be blank")
+            raise InvalidArgument("Call kind can't be blank", field="kind")
         return internal_service_pb2.AuthenticateCallResponse(identity=identity)
 
     def _check_rate(self, identity: Identity | None, peer_ip: str) -> None:
@@ -64,10 +64,7 @@ class InternalAuthServicer(internal_service_pb2_grpc.InternalAuthServiceServicer
         self, request: internal_service_pb2.GetAccountFlagsRequest, context: Any
     ) -> internal_service_pb2.GetAccountFlagsResponse:
         account_id = int(request.account_id) if request.account_id.isdigit() else -1
-        async with self._db.reading() as db:
-            if await fetch_one(db, "SELECT 1 FROM accounts WHERE id = ?", account_id) is None:
-                raise NotFound(f"Account {request.account_id!r} not found")
-            rows = await fetch_all(
-                db, "SELECT flag FROM account_flags WHERE account_id = ? ORDER BY flag", account_id
-            )
-        return internal_service_pb2.GetAccountFlagsResponse(flags=[row["flag"] for row in rows])
+        flags = await self._store.account_flags(account_id)
+        if flags is None:
+            raise NotFound(f"Account {request.account_id!r} not found")
+        return internal_service_pb2.GetAccountFlagsResponse(flags=flags)

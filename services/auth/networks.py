@@ -17,7 +17,7 @@ import ipaddress
 from collections.abc import Iterable, Sequence
 from typing import Final
 
-from services.auth.errors import InvalidArgument
+from services.common.errors import InvalidArgument
 
 __all__ = [
     "MAX_ALLOWED_IPS",
@@ -43,12 +43,12 @@ def parse_allowed_ip(text: str, *, field: str = _FIELD) -> IPNetwork:
     entry = text.strip()
     shown = f'"{entry[:100]}"'
     if not entry:
-        raise InvalidArgument(field, "Allowed ip can't be blank", reason="ALLOWED_IP_INVALID")
+        raise InvalidArgument("Allowed ip can't be blank", field=field, reason="ALLOWED_IP_INVALID")
     if "%" in entry:
         raise InvalidArgument(
-            field,
             f"Allowed ip {shown} must not have a zone (%...): "
             "zones name a local interface and never appear on a client address",
+            field=field,
             reason="ALLOWED_IP_INVALID",
         )
     try:
@@ -58,15 +58,15 @@ def parse_allowed_ip(text: str, *, field: str = _FIELD) -> IPNetwork:
             network = ipaddress.ip_network(entry, strict=False)
         except ValueError:
             raise InvalidArgument(
-                field,
                 f"Allowed ip {shown} is not an IPv4 or IPv6 address or CIDR, "
                 'e.g. "203.0.113.7", "203.0.113.0/24" or "2001:db8::/32"',
+                field=field,
                 reason="ALLOWED_IP_INVALID",
             ) from None
         raise InvalidArgument(
-            field,
             f"Allowed ip {shown} has host bits set: use {network} for the whole network, "
             f"or {entry.partition('/')[0]} alone for one address",
+            field=field,
             reason="ALLOWED_IP_INVALID",
         ) from None
     return _unmap_network(network)
@@ -80,9 +80,9 @@ def validate_allowed_ips(entries: Sequence[str]) -> list[str]:
     """
     if len(entries) > MAX_ALLOWED_IPS:
         raise InvalidArgument(
-            _FIELD,
             f"Allowed ips is too long (maximum is {MAX_ALLOWED_IPS} entries); "
             "a wider CIDR such as 203.0.113.0/24 can replace many addresses",
+            field=_FIELD,
             reason="ALLOWED_IPS_TOO_MANY",
             metadata={"maximum": str(MAX_ALLOWED_IPS)},
         )

@@ -26,7 +26,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from services.auth.errors import InvalidArgument
+from services.common.errors import InvalidArgument
 
 __all__ = [
     "MAX_ALLOWED_ORIGINS",
@@ -93,12 +93,12 @@ def parse_allowed_origin(text: str, *, field: str = _FIELD) -> AllowedOrigin:
     """Validate and normalise one allowed origin as a user typed it.
 
     Surrounding whitespace is ignored (it comes from copy and paste). Raises
-    ``InvalidArgument(field, ...)`` saying what is wrong and what to write.
+    ``InvalidArgument(..., field=field)`` saying what is wrong and what to write.
     """
     try:
         return _parse(text.strip(), allow_wildcard=True)
     except _Invalid as invalid:
-        raise InvalidArgument(field, str(invalid), reason="ALLOWED_ORIGIN_INVALID") from None
+        raise InvalidArgument(str(invalid), field=field, reason="ALLOWED_ORIGIN_INVALID") from None
 
 
 def validate_allowed_origins(entries: Sequence[str]) -> list[str]:
@@ -108,9 +108,9 @@ def validate_allowed_origins(entries: Sequence[str]) -> list[str]:
     """
     if len(entries) > MAX_ALLOWED_ORIGINS:
         raise InvalidArgument(
-            _FIELD,
             f"Allowed origins is too long (maximum is {MAX_ALLOWED_ORIGINS} entries); "
             "a wildcard such as https://*.shop.example can replace many subdomains",
+            field=_FIELD,
             reason="ALLOWED_ORIGINS_TOO_MANY",
             metadata={"maximum": str(MAX_ALLOWED_ORIGINS)},
         )

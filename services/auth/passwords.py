@@ -18,7 +18,7 @@ from typing import Final
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import VerificationError
 
-from services.auth.errors import InvalidArgument
+from services.common.errors import InvalidArgument
 
 __all__ = [
     "MAX_PASSWORD_LENGTH",
@@ -40,31 +40,31 @@ _FIELD: Final = "password"
 def check_password_policy(password: str, *, email: str = "") -> None:
     """Refuse a new password that is blank, too short, too long or the email itself.
 
-    Raises ``InvalidArgument("password", ...)``; the messages follow the
+    Raises ``InvalidArgument(..., field="password")``; the messages follow the
     wording of the design's name rules so users meet one style.
     """
     normalized = _normalize(password)
     if not normalized.strip():
-        raise InvalidArgument(_FIELD, "Password can't be blank", reason="PASSWORD_BLANK")
+        raise InvalidArgument("Password can't be blank", field=_FIELD, reason="PASSWORD_BLANK")
     if len(normalized) < MIN_PASSWORD_LENGTH:
         raise InvalidArgument(
-            _FIELD,
             f"Password is too short (minimum is {MIN_PASSWORD_LENGTH} characters); "
             "a passphrase of a few unrelated words is long enough and easy to type",
+            field=_FIELD,
             reason="PASSWORD_TOO_SHORT",
             metadata={"minimum": str(MIN_PASSWORD_LENGTH)},
         )
     if len(normalized) > MAX_PASSWORD_LENGTH:
         raise InvalidArgument(
-            _FIELD,
             f"Password is too long (maximum is {MAX_PASSWORD_LENGTH} characters)",
+            field=_FIELD,
             reason="PASSWORD_TOO_LONG",
             metadata={"maximum": str(MAX_PASSWORD_LENGTH)},
         )
     if email and normalized.casefold() == _normalize(email).strip().casefold():
         raise InvalidArgument(
-            _FIELD,
             "Password can't be the same as the email address",
+            field=_FIELD,
             reason="PASSWORD_IS_EMAIL",
         )
 

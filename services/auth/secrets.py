@@ -42,7 +42,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from services.auth.errors import Unauthenticated
+from services.common.errors import Unauthenticated
 
 __all__ = [
     "API_KEY_KINDS",
@@ -123,7 +123,7 @@ SECRET_PATTERN: Final = re.compile(
 class DecryptionFailed(Exception):
     """A stored encrypted copy could not be opened with this key and record id.
 
-    Deliberately not an ``AuthError``: it means a wrong key or corrupt storage,
+    Deliberately not a ``P13nError``: it means a wrong key or corrupt storage,
     a server fault that must surface as INTERNAL, never as the caller's mistake.
     """
 

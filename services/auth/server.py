@@ -22,7 +22,6 @@ from p13n.profile.v1 import (
 
 from services.auth import passwords, ratelimit, secrets
 from services.auth.directory import MemoryDirectory
-from services.auth.errors import NotFound
 from services.auth.ext_authz import AuthorizationServicer
 from services.auth.identity_service import IdentityServicer
 from services.auth.internal_service import InternalAuthServicer
@@ -31,7 +30,7 @@ from services.auth.store import check_secret_key, open_store
 from services.common.access import Access
 from services.common.clients import Channels, as_service, on_behalf_of_caller
 from services.common.config import Settings
-from services.common.errors import Unavailable
+from services.common.errors import NotFound, Unavailable
 from services.common.main import run_service
 from services.common.server import Registration, RunningServer, start_server
 

@@ -1,4 +1,8 @@
-"""The auth service's durable state: accounts, flags, users, keys, sessions, services, tokens.
+"""The auth service's durable state in SQLite: accounts, flags, users, keys, sessions, services, tokens.
+
+The SQLite backend of the Protocols in ``services.auth.store_protocols``: ``open_store``
+returns one ``SqliteAuthStore`` that is every part of ``AuthStore`` at once, each part in its
+own module (``registry_store``, ``identity_store``, ``credential_store``).
 
 Secrets are never stored in clear: API keys, session tokens and token secrets are kept as
 an HMAC lookup hash; token secrets also as an AES-GCM copy for reveal; passwords as
@@ -10,13 +14,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
-import time
-from dataclasses import dataclass
 from pathlib import Path
 
-import aiosqlite
-
+from services.auth.credential_store import SqliteCredentialStore
+from services.auth.identity_store import SqliteIdentityStore
+from services.auth.registry_store import SqliteRegistryStore
+from services.auth.store_protocols import AuthStore
 from services.common.errors import FailedPrecondition
 from services.common.storage import Database, fetch_one
 
@@ -102,93 +105,32 @@ WRONG_KEY_MESSAGE = (
 )
 
 
+class SqliteAuthStore(SqliteRegistryStore, SqliteIdentityStore, SqliteCredentialStore):
+    """``AuthStore`` on one SQLite database (each base class is one part of it)."""
+
+    async def check_secret_key(self, secret_key: bytes) -> None:
+        fingerprint = hmac.new(secret_key, b"p13n auth secret key check", hashlib.sha256).digest()
+        async with self._db.transaction() as conn:
+            row = await fetch_one(conn, "SELECT fingerprint FROM secret_key_check WHERE id = 1")
+            if row is None:
+                await conn.execute(
+                    "INSERT INTO secret_key_check (id, fingerprint) VALUES (1, ?)", (fingerprint,)
+                )
+            elif not hmac.compare_digest(bytes(row["fingerprint"]), fingerprint):
+                raise FailedPrecondition(WRONG_KEY_MESSAGE, reason="WRONG_SECRET_KEY")
+
+    async def close(self) -> None:
+        await self._db.close()
+
+
 def database_path(data_dir: Path) -> Path:
     return data_dir / "auth.db"
 
 
-async def open_store(data_dir: Path) -> Database:
-    return await Database.open(database_path(data_dir), MIGRATIONS)
+async def open_store(data_dir: Path) -> SqliteAuthStore:
+    return SqliteAuthStore(await Database.open(database_path(data_dir), MIGRATIONS))
 
 
-async def check_secret_key(db: Database, secret_key: bytes) -> None:
+async def check_secret_key(store: AuthStore, secret_key: bytes) -> None:
     """Records the key's fingerprint on first use; refuses a different key afterwards."""
-    fingerprint = hmac.new(secret_key, b"p13n auth secret key check", hashlib.sha256).digest()
-    async with db.transaction() as conn:
-        row = await fetch_one(conn, "SELECT fingerprint FROM secret_key_check WHERE id = 1")
-        if row is None:
-            await conn.execute(
-                "INSERT INTO secret_key_check (id, fingerprint) VALUES (1, ?)", (fingerprint,)
-            )
-        elif not hmac.compare_digest(bytes(row["fingerprint"]), fingerprint):
-            raise FailedPrecondition(WRONG_KEY_MESSAGE, reason="WRONG_SECRET_KEY")
-
-
-async def bump_generation(db: aiosqlite.Connection) -> None:
-    """Tells every auth process that its directory is stale (call inside a transaction)."""
-    await db.execute("UPDATE generation SET value = value + 1 WHERE id = 1")
-
-
-async def read_generation(db: aiosqlite.Connection) -> int:
-    async with db.execute("SELECT value FROM generation WHERE id = 1") as cursor:
-        row = await cursor.fetchone()
-    return int(row[0]) if row else 0
-
-
-@dataclass(frozen=True)
-class ServiceRow:
-    id: int
-    account_id: int
-    parent_segment_id: str
-    reactor_id: str
-    name: str
-    description: str
-    type: str
-    allowed_origins: list[str]
-    rate_per_second: int
-    rate_burst: int
-    create_time: float
-    update_time: float
-
-    @classmethod
-    def from_row(cls, row: aiosqlite.Row) -> ServiceRow:
-        return cls(
-            id=row["id"],
-            account_id=row["account_id"],
-            parent_segment_id=row["parent_segment_id"],
-            reactor_id=row["reactor_id"],
-            name=row["name"],
-            description=row["description"],
-            type=row["type"],
-            allowed_origins=json.loads(row["allowed_origins"]),
-            rate_per_second=row["rate_per_second"],
-            rate_burst=row["rate_burst"],
-            create_time=row["create_time"],
-            update_time=row["update_time"],
-        )
-
-
-@dataclass(frozen=True)
-class TokenRow:
-    id: int
-    service_id: int
-    name: str
-    allowed_ips: list[str]
-    lookup_hash: bytes
-    encrypted_secret: bytes
-    create_time: float
-
-    @classmethod
-    def from_row(cls, row: aiosqlite.Row) -> TokenRow:
-        return cls(
-            id=row["id"],
-            service_id=row["service_id"],
-            name=row["name"],
-            allowed_ips=json.loads(row["allowed_ips"]),
-            lookup_hash=bytes(row["lookup_hash"]),
-            encrypted_secret=bytes(row["encrypted_secret"]),
-            create_time=row["create_time"],
-        )
-
-
-def now() -> float:
-    return time.time()
+    await store.check_secret_key(secret_key)

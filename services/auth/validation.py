@@ -2,28 +2,36 @@
 
 The messages quoted in the design (DESIGN §4) are users' search terms, so they
 are constants here, spelled exactly once; tests compare against literal copies
-of the design's wording, not against these constants. Each check raises an
-``AuthError`` carrying the request field at fault and a stable ``reason``.
+of the design's wording, not against these constants. Each check raises one of the
+shared errors (``services.common.errors``) carrying the request field at fault and a
+stable ``reason``. The rules of names are every service's, so they live in
+``services.common.names`` and are re-exported here for the auth service's callers.
 """
 
 from __future__ import annotations
 
 import enum
 import functools
-import unicodedata
 from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Final
 
 from services.auth import networks, origins
-from services.auth.errors import (
+from services.common.errors import (
+    PERMISSION_DENIED_MESSAGE,  # one spelling for the suite
     FailedPrecondition,
     InvalidArgument,
     PermissionDenied,
     ResourceExhausted,
     Unauthenticated,
 )
-from services.common.errors import PERMISSION_DENIED_MESSAGE  # one spelling for the suite
+from services.common.names import (
+    MAX_NAME_LENGTH,
+    NAME_BLANK_MESSAGE,
+    NAME_TAKEN_MESSAGE,
+    NAME_TOO_LONG_MESSAGE,
+    validate_name,
+)
 
 __all__ = [
     "ALLOWED_IPS_ON_PUBLIC_MESSAGE",
@@ -53,7 +61,6 @@ __all__ = [
     "validate_token_allowed_ips",
 ]
 
-MAX_NAME_LENGTH: Final = 100
 MAX_TOKENS_PER_SERVICE: Final = 50
 MAX_TOKENS_PER_PARENT_SEGMENT: Final = 200
 REAUTHENTICATION_WINDOW: Final = timedelta(minutes=10)
@@ -62,9 +69,6 @@ FLAG_PUBLIC_SERVICES: Final = "eng-lc-realtime-personalization-m2-1"
 FLAG_ATTRIBUTE_SENSITIVITY: Final = "eng-lc-realtime-personalization-m2-2"
 
 # Wording fixed by the design.
-NAME_BLANK_MESSAGE: Final = "Name can't be blank"
-NAME_TOO_LONG_MESSAGE: Final = f"Name is too long (maximum is {MAX_NAME_LENGTH} characters)"
-NAME_TAKEN_MESSAGE: Final = "Name has already been taken"
 ALLOWED_IPS_ON_PUBLIC_MESSAGE: Final = (
     "Allowed ips must not be set when the parent service is public"
 )
@@ -76,7 +80,6 @@ ALLOWED_ORIGINS_ON_PRIVATE_MESSAGE: Final = (
     "Allowed origins must not be set when the service is private"
 )
 _SERVICE_TYPE_BLANK_MESSAGE: Final = "Type can't be blank (choose PUBLIC or PRIVATE)"
-_NAME_CONTROL_MESSAGE: Final = "Name must not contain control characters such as line breaks"
 
 
 class ServiceType(enum.Enum):
@@ -136,38 +139,12 @@ def require_can_grant(actor: Role | None, granted: Role) -> None:
         raise PermissionDenied(PERMISSION_DENIED_MESSAGE, reason="ROLE_ABOVE_OWN")
 
 
-def validate_name(name: str, other_names: Collection[str]) -> str:
-    """Check a service's or token's name and return it without surrounding blanks.
-
-    ``other_names`` are the names of the *other* services of the parent segment
-    (or tokens of the service) -- on a rename, leave the resource's own name
-    out. Uniqueness ignores case and Unicode compatibility forms, so that "Shop"
-    and "shop" cannot both exist and confuse whoever picks one from a list.
-    """
-    stripped = name.strip()
-    if not stripped:
-        raise InvalidArgument("name", NAME_BLANK_MESSAGE, reason="NAME_BLANK")
-    if len(stripped) > MAX_NAME_LENGTH:
-        raise InvalidArgument(
-            "name",
-            NAME_TOO_LONG_MESSAGE,
-            reason="NAME_TOO_LONG",
-            metadata={"maximum": str(MAX_NAME_LENGTH)},
-        )
-    if any(unicodedata.category(c) == "Cc" for c in stripped):
-        raise InvalidArgument("name", _NAME_CONTROL_MESSAGE, reason="NAME_CONTROL_CHARACTERS")
-    key = _name_key(stripped)
-    if any(_name_key(other) == key for other in other_names):
-        # INVALID_ARGUMENT, not ALREADY_EXISTS: the name is a field of the
-        # resource, not its identity (the id is), as the contract states.
-        raise InvalidArgument("name", NAME_TAKEN_MESSAGE, reason="NAME_TAKEN")
-    return stripped
-
-
 def check_service_type_allowed(service_type: ServiceType | None, flags: Collection[str]) -> None:
     """Refuse a missing type, or a public service when the account lacks the m2-1 flag."""
     if service_type is None:
-        raise InvalidArgument("type", _SERVICE_TYPE_BLANK_MESSAGE, reason="SERVICE_TYPE_BLANK")
+        raise InvalidArgument(
+            _SERVICE_TYPE_BLANK_MESSAGE, field="type", reason="SERVICE_TYPE_BLANK"
+        )
     if service_type is ServiceType.PUBLIC and FLAG_PUBLIC_SERVICES not in flags:
         raise FailedPrecondition(
             f"Public services are not enabled for this account: the feature flag "
@@ -182,7 +159,7 @@ def check_service_type_unchanged(current: ServiceType, requested: ServiceType | 
     """Refuse an update that names a different type; ``None`` means not in the update."""
     if requested is not None and requested is not current:
         raise InvalidArgument(
-            "type", SERVICE_TYPE_IMMUTABLE_MESSAGE, reason="SERVICE_TYPE_IMMUTABLE"
+            SERVICE_TYPE_IMMUTABLE_MESSAGE, field="type", reason="SERVICE_TYPE_IMMUTABLE"
         )
 
 
@@ -193,8 +170,8 @@ def validate_service_allowed_origins(
     if service_type is ServiceType.PRIVATE:
         if allowed_origins:
             raise InvalidArgument(
-                "allowed_origins",
                 ALLOWED_ORIGINS_ON_PRIVATE_MESSAGE,
+                field="allowed_origins",
                 reason="ALLOWED_ORIGINS_ON_PRIVATE_SERVICE",
             )
         return []
@@ -206,8 +183,8 @@ def validate_token_allowed_ips(service_type: ServiceType, allowed_ips: Sequence[
     if service_type is ServiceType.PUBLIC:
         if allowed_ips:
             raise InvalidArgument(
-                "allowed_ips",
                 ALLOWED_IPS_ON_PUBLIC_MESSAGE,
+                field="allowed_ips",
                 reason="ALLOWED_IPS_ON_PUBLIC_SERVICE",
             )
         return []
@@ -252,7 +229,3 @@ def require_recent_authentication(authenticated_at: datetime | None, now: dateti
         if timedelta(0) <= age <= REAUTHENTICATION_WINDOW:
             return
     raise Unauthenticated(REAUTHENTICATION_REQUIRED_MESSAGE, reason="REAUTHENTICATION_REQUIRED")
-
-
-def _name_key(name: str) -> str:
-    return unicodedata.normalize("NFKC", name.strip()).casefold()

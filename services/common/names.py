@@ -1,6 +1,8 @@
 """Names of configuration resources: required, at most 100 characters, unique in their scope.
 
-The messages are exact (DESIGN §4): they are what users search for.
+One implementation for every service (auth's services and tokens, profile's and offers'
+configuration), so a name rule never differs between two admin screens. The messages are
+exact (DESIGN §4): they are what users search for.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ _NAME_CONTROL_MESSAGE = "Name must not contain control characters such as line b
 def validate_name(name: str, other_names: Collection[str], *, field: str = "name") -> str:
     """Checks a name and returns it without surrounding blanks.
 
+    ``field`` is the request field the error names (``name``, ``token.name``, ...).
+
     ``other_names`` are the names of the *other* resources in the same scope (leave the
     resource's own name out on a rename). Uniqueness ignores case and Unicode compatibility
     forms, so that "Shop" and "shop" cannot both exist and confuse whoever picks one.
@@ -28,7 +32,12 @@ def validate_name(name: str, other_names: Collection[str], *, field: str = "name
     if not stripped:
         raise InvalidArgument(NAME_BLANK_MESSAGE, reason="NAME_BLANK", field=field)
     if len(stripped) > MAX_NAME_LENGTH:
-        raise InvalidArgument(NAME_TOO_LONG_MESSAGE, reason="NAME_TOO_LONG", field=field)
+        raise InvalidArgument(
+            NAME_TOO_LONG_MESSAGE,
+            reason="NAME_TOO_LONG",
+            field=field,
+            metadata={"maximum": str(MAX_NAME_LENGTH)},
+        )
     if any(unicodedata.category(c) == "Cc" for c in stripped):
         raise InvalidArgument(_NAME_CONTROL_MESSAGE, reason="NAME_CONTROL_CHARACTERS", field=field)
     key = _name_key(stripped)

@@ -24,7 +24,7 @@ from services.auth.directory import MemoryDirectory
 from services.auth.ext_authz import AuthorizationServicer
 from services.auth.identity_service import IdentityServicer
 from services.auth.registry_service import RegistryServicer
-from services.auth.store import MIGRATIONS, database_path
+from services.auth.store import MIGRATIONS, SqliteAuthStore, database_path
 from services.auth.validation import FLAG_PUBLIC_SERVICES
 from services.common import identity as identities
 from services.common.storage import Database, open_database
@@ -87,16 +87,18 @@ async def loaded(tmp_path: Path) -> AsyncIterator[Loaded]:
         account="Shop",
     )
     await operator.set_flag(tmp_path, boot["account_id"], FLAG_PUBLIC_SERVICES, True)
+    # The tripwire sits under the SQLite store, so every query of every part trips it.
     store = Tripwire(await open_database(database_path(tmp_path), MIGRATIONS))
+    auth_store = SqliteAuthStore(store)
     keys = secrets.SecretKeys(SECRET_KEY)
-    directory = MemoryDirectory(store, keys)
+    directory = MemoryDirectory(auth_store, keys)
     await directory.reload()
 
     async def reactor_of(parent_segment_id: str) -> str:
         return "r1"
 
-    registry = RegistryServicer(store, directory, keys, reactor_of)
-    people = IdentityServicer(store, directory, keys, passwords.Passwords())
+    registry = RegistryServicer(auth_store, directory, keys, reactor_of)
+    people = IdentityServicer(auth_store, directory, keys, passwords.Passwords())
     owner = identity_pb2.Identity(account_id=boot["account_id"], role=identity_pb2.OWNER)
     with acting_as(owner):
         tokens = {}

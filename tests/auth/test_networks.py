@@ -6,7 +6,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.auth.errors import InvalidArgument
 from services.auth.networks import (
     MAX_ALLOWED_IPS,
     ip_allowed,
@@ -15,6 +14,7 @@ from services.auth.networks import (
     rate_limit_key,
     validate_allowed_ips,
 )
+from services.common.errors import InvalidArgument
 
 # --- validation on save -------------------------------------------------------------
 

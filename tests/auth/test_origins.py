@@ -4,7 +4,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.auth.errors import InvalidArgument
 from services.auth.origins import (
     MAX_ALLOWED_ORIGINS,
     AllowedOrigin,
@@ -15,6 +14,7 @@ from services.auth.origins import (
     parse_origin,
     validate_allowed_origins,
 )
+from services.common.errors import InvalidArgument
 
 # --- validation on save -----------------------------------------------------------
 

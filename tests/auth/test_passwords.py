@@ -6,13 +6,13 @@ import pytest
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError
 
-from services.auth.errors import InvalidArgument
 from services.auth.passwords import (
     MAX_PASSWORD_LENGTH,
     MIN_PASSWORD_LENGTH,
     Passwords,
     check_password_policy,
 )
+from services.common.errors import InvalidArgument
 
 GOOD = "correct horse battery staple"
 

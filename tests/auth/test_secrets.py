@@ -9,7 +9,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.auth.errors import Unauthenticated
 from services.auth.secrets import (
     SECRET_PATTERN,
     DecryptionFailed,
@@ -23,6 +22,7 @@ from services.auth.secrets import (
     parse_session,
     parse_token,
 )
+from services.common.errors import Unauthenticated
 
 BASE62 = string.digits + string.ascii_uppercase + string.ascii_lowercase  # ASCII order
 MASTER = bytes(range(32))
@@ -440,7 +440,8 @@ def test_decryption_refuses_malformed_copies(blob: bytes) -> None:
 
 
 def test_decryption_failure_is_not_a_caller_error() -> None:
-    # It must surface as INTERNAL, so it must not be an AuthError.
-    from services.auth.errors import AuthError
+    # It must surface as INTERNAL, so it must not be one of the errors the interceptor
+    # maps to a client's mistake.
+    from services.common.errors import P13nError
 
-    assert not issubclass(DecryptionFailed, AuthError)
+    assert not issubclass(DecryptionFailed, P13nError)

@@ -10,14 +10,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.auth.errors import (
-    AuthError,
-    FailedPrecondition,
-    InvalidArgument,
-    PermissionDenied,
-    ResourceExhausted,
-    Unauthenticated,
-)
 from services.auth.validation import (
     PERMISSION_DENIED_MESSAGE,
     Role,
@@ -32,12 +24,20 @@ from services.auth.validation import (
     validate_service_allowed_origins,
     validate_token_allowed_ips,
 )
+from services.common.errors import (
+    FailedPrecondition,
+    InvalidArgument,
+    P13nError,
+    PermissionDenied,
+    ResourceExhausted,
+    Unauthenticated,
+)
 
 PUBLIC, PRIVATE = ServiceType.PUBLIC, ServiceType.PRIVATE
 M2_1 = "eng-lc-realtime-personalization-m2-1"
 
 
-def _refusal(cls: type[AuthError], call: object, *args: object, **kwargs: object) -> AuthError:
+def _refusal(cls: type[P13nError], call: object, *args: object, **kwargs: object) -> P13nError:
     assert callable(call)
     with pytest.raises(cls) as caught:
         call(*args, **kwargs)
