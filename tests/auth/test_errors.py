@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-import grpc
 import pytest
+from google.rpc import code_pb2
 
 from services.auth import errors
 from services.auth.errors import (
@@ -33,7 +33,7 @@ def test_each_error_is_the_shared_error_the_interceptor_maps(
 ) -> None:
     assert issubclass(cls, AuthError)
     assert issubclass(cls, shared)
-    assert cls.code is grpc.StatusCode[code]
+    assert cls.code == code_pb2.Code.Value(code)
     assert cls.default_reason == code
 
 
