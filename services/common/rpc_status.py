@@ -5,8 +5,9 @@ This is the one module that maps ``P13nError`` to gRPC, both ways:
 - out: ``status_of`` builds the ``google.rpc.Status`` the interceptor sends in
   ``grpc-status-details-bin``: an ``ErrorInfo`` (reason, domain, metadata) always and,
   when the error names a request field, a ``BadRequest`` whose ``FieldViolation`` says
-  which field and why. Envoy's transcoder prints both in the JSON body's ``details``.
-  The field is also kept in ``ErrorInfo.metadata["field"]``, which clients already read.
+  which field, why (the message) and the same reason. Envoy's transcoder prints both in
+  the JSON body's ``details`` (error_details.proto is in its descriptor set). The field
+  stays in ``ErrorInfo.metadata["field"]`` too, which clients already read.
 - in: ``details_of`` reads the same details back from a call to another service, so a
   verdict passed on keeps the callee's reason and field.
 
@@ -58,7 +59,7 @@ def status_of(error: P13nError) -> status_pb2.Status:
     if error.field:
         info.metadata["field"] = error.field
         violation = error_details_pb2.BadRequest.FieldViolation(
-            field=error.field, description=error.message
+            field=error.field, description=error.message, reason=error.reason
         )
         details.append(error_details_pb2.BadRequest(field_violations=[violation]))
     return status_pb2.Status(

@@ -71,7 +71,11 @@ def test_error_info_always_and_a_field_violation_iff_a_field(field: str) -> None
     bad_request = details[1]
     assert isinstance(bad_request, error_details_pb2.BadRequest)
     [violation] = bad_request.field_violations
-    assert (violation.field, violation.description) == ("name", "Name can't be blank")
+    assert (violation.field, violation.description, violation.reason) == (
+        "name",
+        "Name can't be blank",
+        "NAME_BLANK",
+    )
 
 
 def test_the_default_reason_is_the_code_name() -> None:
