@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from services.common.status_codes import code_for_http_status
+
 if TYPE_CHECKING:
     from services.common.config import Settings
 
@@ -24,23 +26,24 @@ DESCRIPTOR = Path(__file__).resolve().parent.parent / "services" / "_gen" / "p13
 # Where deploy/Dockerfile's `pip install .` puts the descriptor set inside the image.
 KUBERNETES_DESCRIPTOR = Path("/usr/local/lib/python3.11/site-packages/services/_gen/p13n.binpb")
 
-# HTTP status of a local reply → (google.rpc.Code, message override or None).
+# HTTP status of a local reply → message override or None; the google.rpc.Code its JSON
+# body carries comes from the suite's one table (services.common.status_codes).
 # Overrides replace Envoy's terse texts with something a developer can act on.
-STATUS_CODES: dict[int, tuple[int, str | None]] = {
-    400: (3, None),
-    401: (16, None),
-    403: (7, None),
-    404: (5, "Unknown path or method; see the API reference"),
-    405: (12, None),
-    408: (4, "The request took too long to arrive"),
-    413: (3, "Request body too large: at most 64 KiB per event, 5 MiB per ingest request"),
-    415: (3, None),
-    429: (8, "Too many requests; slow down and retry later"),
-    431: (3, "Request headers too large"),
-    500: (13, "Internal error"),
-    502: (14, "A p13n service is unavailable; retry shortly"),
-    503: (14, "A p13n service is unavailable; retry shortly"),
-    504: (4, "A p13n service did not answer in time; retry shortly"),
+LOCAL_REPLY_MESSAGES: dict[int, str | None] = {
+    400: None,
+    401: None,
+    403: None,
+    404: "Unknown path or method; see the API reference",
+    405: None,
+    408: "The request took too long to arrive",
+    413: "Request body too large: at most 64 KiB per event, 5 MiB per ingest request",
+    415: None,
+    429: "Too many requests; slow down and retry later",
+    431: "Request headers too large",
+    500: "Internal error",
+    502: "A p13n service is unavailable; retry shortly",
+    503: "A p13n service is unavailable; retry shortly",
+    504: "A p13n service did not answer in time; retry shortly",
 }
 
 
@@ -156,7 +159,8 @@ def build(config: GatewayConfig) -> dict[str, Any]:
     document = yaml.safe_load(text)
     local_reply = document["x-local-reply"]
     local_reply["mappers"] += [
-        _status_mapper(status, code, message) for status, (code, message) in STATUS_CODES.items()
+        _status_mapper(status, code_for_http_status(status), message)
+        for status, message in LOCAL_REPLY_MESSAGES.items()
     ]
     bootstrap = {key: value for key, value in document.items() if not key.startswith("x-")}
     bootstrap["static_resources"]["clusters"] = [

@@ -16,6 +16,8 @@ from typing import Protocol
 
 from p13n.auth.v1 import identity_pb2
 
+from services.common.status_codes import code_for_http_status
+
 NAME = re.compile(r"^[a-z0-9_]{3,128}$")
 RESERVED_NAMES = frozenset({"public", "records", "v1"})
 
@@ -82,12 +84,10 @@ class Directory(Protocol):
         """Whether this request exceeds the token's or the address's rate."""
 
 
-# google.rpc.Code numbers for the JSON error body, as the transcoder prints statuses.
-_GRPC_CODE = {400: 3, 401: 16, 403: 7, 404: 5, 413: 3, 415: 3, 429: 8, 503: 14}
-
-
 def _deny(status: int, message: str, cors: dict[str, str] | None = None) -> Decision:
-    body = json.dumps({"code": _GRPC_CODE.get(status, 2), "message": message, "details": []})
+    # The body reads like a google.rpc.Status as the transcoder prints a service's answer.
+    code = code_for_http_status(status)
+    body = json.dumps({"code": code, "message": message, "details": []})
     return Decision(status=status, body=body, response_headers=dict(cors or {}))
 
 

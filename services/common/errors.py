@@ -1,4 +1,4 @@
-"""Domain errors every service raises, and the gRPC status each one becomes.
+"""Domain errors every service raises, and the google.rpc code each one stands for.
 
 The hierarchy (a client's mistake is never INTERNAL)::
 
@@ -13,14 +13,20 @@ The hierarchy (a client's mistake is never INTERNAL)::
     └── Unavailable          UNAVAILABLE        a dependency cannot answer now; retry
 
 Each error carries an AIP-193 ``reason`` (UPPER_SNAKE_CASE) that clients can switch on,
-and a message written for the developer who will read it.
+``metadata`` for its ``google.rpc.ErrorInfo``, the request ``field`` at fault when there
+is one, and a message written for the developer who will read it.
+
+The codes are ``google.rpc.code_pb2`` numbers, not ``grpc.StatusCode``: the domain
+modules that raise these stay free of grpc, and the one place that speaks gRPC
+(``services.common.rpc_status``, used by the interceptor) maps them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import ClassVar
 
-import grpc
+from google.rpc import code_pb2
 
 PERMISSION_DENIED_MESSAGE = "You do not have permission to perform this action."
 
@@ -28,8 +34,8 @@ PERMISSION_DENIED_MESSAGE = "You do not have permission to perform this action."
 class P13nError(Exception):
     """A failure whose cause is known and whose message is safe to show the caller."""
 
-    code: grpc.StatusCode = grpc.StatusCode.UNKNOWN
-    default_reason = "UNKNOWN"
+    code: ClassVar[int] = code_pb2.UNKNOWN
+    default_reason: ClassVar[str] = "UNKNOWN"
 
     def __init__(
         self,
@@ -47,27 +53,27 @@ class P13nError(Exception):
 
 
 class InvalidArgument(P13nError):
-    code = grpc.StatusCode.INVALID_ARGUMENT
+    code = code_pb2.INVALID_ARGUMENT
     default_reason = "INVALID_ARGUMENT"
 
 
 class NotFound(P13nError):
-    code = grpc.StatusCode.NOT_FOUND
+    code = code_pb2.NOT_FOUND
     default_reason = "NOT_FOUND"
 
 
 class AlreadyExists(P13nError):
-    code = grpc.StatusCode.ALREADY_EXISTS
+    code = code_pb2.ALREADY_EXISTS
     default_reason = "ALREADY_EXISTS"
 
 
 class FailedPrecondition(P13nError):
-    code = grpc.StatusCode.FAILED_PRECONDITION
+    code = code_pb2.FAILED_PRECONDITION
     default_reason = "FAILED_PRECONDITION"
 
 
 class PermissionDenied(P13nError):
-    code = grpc.StatusCode.PERMISSION_DENIED
+    code = code_pb2.PERMISSION_DENIED
     default_reason = "PERMISSION_DENIED"
 
     def __init__(
@@ -82,15 +88,15 @@ class PermissionDenied(P13nError):
 
 
 class Unauthenticated(P13nError):
-    code = grpc.StatusCode.UNAUTHENTICATED
+    code = code_pb2.UNAUTHENTICATED
     default_reason = "UNAUTHENTICATED"
 
 
 class ResourceExhausted(P13nError):
-    code = grpc.StatusCode.RESOURCE_EXHAUSTED
+    code = code_pb2.RESOURCE_EXHAUSTED
     default_reason = "RESOURCE_EXHAUSTED"
 
 
 class Unavailable(P13nError):
-    code = grpc.StatusCode.UNAVAILABLE
+    code = code_pb2.UNAVAILABLE
     default_reason = "UNAVAILABLE"

@@ -1,8 +1,10 @@
 """The one server interceptor: access rules first, then domain errors mapped to statuses.
 
-A ``P13nError`` becomes its status code with a ``google.rpc.ErrorInfo`` detail (AIP-193), so
-the gateway prints ``{"code", "message", "details"}`` JSON. Anything unexpected becomes
-INTERNAL with a generic message and a logged traceback: the caller learns nothing internal.
+A ``P13nError`` becomes its status code and message, with the ``google.rpc.ErrorInfo`` and
+(for a field error) ``google.rpc.BadRequest`` details that ``services.common.rpc_status``
+builds (AIP-193), so the gateway prints ``{"code", "message", "details"}`` JSON. Anything
+unexpected becomes INTERNAL with a generic message and a logged traceback: the caller
+learns nothing internal.
 """
 
 from __future__ import annotations
@@ -13,36 +15,20 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
 import grpc
-from google.protobuf import any_pb2
 from google.protobuf.message import DecodeError
-from google.rpc import error_details_pb2, status_pb2
 
 from services.common import access, identity, logs
 from services.common.errors import InvalidArgument, P13nError
+from services.common.rpc_status import DETAILS_KEY, grpc_code, status_details
 
 log = logging.getLogger(__name__)
-
-ERROR_DOMAIN = "p13n.dev"
-
-
-def status_details(error: P13nError) -> bytes:
-    """The serialized ``google.rpc.Status`` carried in ``grpc-status-details-bin``."""
-    info = error_details_pb2.ErrorInfo(reason=error.reason, domain=ERROR_DOMAIN)
-    info.metadata.update(getattr(error, "metadata", {}) or {})
-    if error.field:
-        info.metadata["field"] = error.field
-    detail = any_pb2.Any()
-    detail.Pack(info)
-    status = status_pb2.Status(code=error.code.value[0], message=error.message, details=[detail])
-    serialized: bytes = status.SerializeToString()
-    return serialized
 
 
 async def _abort(context: grpc.aio.ServicerContext, error: P13nError) -> None:
     await context.abort(
-        error.code,
+        grpc_code(error.code),
         error.message,
-        trailing_metadata=(("grpc-status-details-bin", status_details(error)),),
+        trailing_metadata=((DETAILS_KEY, status_details(error)),),
     )
 
 

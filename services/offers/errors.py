@@ -1,40 +1,73 @@
-"""Errors of the offers service's domain logic.
+"""Errors of the offers service's domain logic, in the suite's one tree.
 
-    OffersError                 root: everything the offers domain raises on purpose
-    └── InvalidConfigError      a personalization that cannot be compiled: the client's
-                                mistake (INVALID_ARGUMENT), located by a field path
+    P13nError                       (services.common.errors)
+    └── InvalidArgument             INVALID_ARGUMENT
+        └── InvalidConfigError      a personalization that cannot be compiled: the
+                                    client's mistake, located by a field path
 
 The path is relative to the personalization resource (``sections[1].criteria.all[0].op``)
-so that the gRPC layer can put it into a ``google.rpc.BadRequest.FieldViolation``
-as is. The helpers below are the few shape checks every configuration parser here
-needs, kept beside the error they raise so that every message reads alike.
+and is the error's ``field``, so the interceptor puts it into a
+``google.rpc.BadRequest.FieldViolation`` as is; the caller reads ``path: problem``. The
+helpers below are the few shape checks every configuration parser here needs, kept
+beside the error they raise so that every message reads alike.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 
-
-class OffersError(Exception):
-    """Root of the offers domain's errors, so that one ``except`` can catch them all."""
+from services.common.errors import InvalidArgument
 
 
-class InvalidConfigError(OffersError):
-    """A personalization is invalid at ``path``; ``message`` tells the user what to change.
+class InvalidConfigError(InvalidArgument):
+    """A personalization is invalid at ``path``; ``problem`` tells the user what to change.
 
-    ``personalization`` names the personalization when several were compiled together.
+    ``personalization`` names the personalization when several were compiled together;
+    it shows in ``str()`` (the logs), never in the caller's ``message``, which is about
+    the one being saved or previewed. ``preface`` and ``reason`` say in what context the
+    mistake was found (``recast``).
     """
 
-    def __init__(self, path: str, message: str, *, personalization: str | None = None) -> None:
+    default_reason = "INVALID_PERSONALIZATION"
+
+    def __init__(
+        self,
+        path: str,
+        problem: str,
+        *,
+        personalization: str | None = None,
+        reason: str | None = None,
+        preface: str = "",
+    ) -> None:
+        super().__init__(f"{preface}{path}: {problem}", field=path, reason=reason)
         self.path = path
-        self.message = message
+        self.problem = problem
         self.personalization = personalization
-        where = f"personalization {personalization!r}: {path}" if personalization else path
-        super().__init__(f"{where}: {message}")
+        self.preface = preface
+
+    def __str__(self) -> str:
+        where = f"personalization {self.personalization!r}: " if self.personalization else ""
+        return f"{where}{self.path}: {self.problem}"
 
     def within(self, personalization: str) -> InvalidConfigError:
         """Return this error attributed to ``personalization``."""
-        return InvalidConfigError(self.path, self.message, personalization=personalization)
+        return InvalidConfigError(
+            self.path,
+            self.problem,
+            personalization=personalization,
+            reason=self.reason,
+            preface=self.preface,
+        )
+
+    def recast(self, reason: str, preface: str = "") -> InvalidConfigError:
+        """Return this error as found in another context: its ``reason``, its preface."""
+        return InvalidConfigError(
+            self.path,
+            self.problem,
+            personalization=self.personalization,
+            reason=reason,
+            preface=preface,
+        )
 
 
 def json_type(value: object) -> str:

@@ -38,6 +38,7 @@ from services.offers.upstream import Deadline
 
 MAX_DESCRIPTION_LENGTH = 1000
 _MASKABLE = ("name", "description", "trigger_events", "sections")
+_OUTDATED = "The personalization no longer fits the parent segment's configuration: "
 
 
 class PersonalizationServicer(
@@ -139,12 +140,8 @@ class PersonalizationServicer(
         try:
             compiled = compile_personalizations(catalog, [record.personalization()])
         except InvalidConfigError as error:
-            raise InvalidArgument(
-                f"The personalization no longer fits the parent segment's configuration: "
-                f"{error.path}: {error.message}",
-                reason="PERSONALIZATION_OUTDATED",
-                field=error.path,
-            ) from None
+            # Valid when saved: what is wrong now is the parent segment's configuration.
+            raise error.recast("PERSONALIZATION_OUTDATED", _OUTDATED) from None
         # A dry run: the event is applied to the profile in memory only, nothing is stored.
         tracked = await self._profile.track(
             profile_api.TrackRequest(
@@ -193,12 +190,7 @@ def _validated(draft: Draft, others: list[Record], catalog: Catalog) -> tuple[Dr
         str(section.get("name")): other.name for other in others for section in other.sections
     }
     candidate = Personalization(name, draft.trigger_events, draft.sections)
-    try:
-        compiled = compile_personalizations(catalog, [candidate], reserved=reserved)
-    except InvalidConfigError as error:
-        raise InvalidArgument(
-            f"{error.path}: {error.message}", reason="INVALID_PERSONALIZATION", field=error.path
-        ) from None
+    compiled = compile_personalizations(catalog, [candidate], reserved=reserved)
     validated = Draft(name, draft.description, draft.trigger_events, draft.sections)
     return validated, [warning_text(w) for w in compiled.warnings]
 
@@ -209,7 +201,7 @@ def _current_warnings(record: Record, catalog: Catalog) -> list[str]:
         compiled = compile_personalizations(catalog, [record.personalization()])
     except InvalidConfigError as error:
         return [
-            f"{error.path}: {error.message} (the parent segment's configuration changed "
+            f"{error.message} (the parent segment's configuration changed "
             "since this was saved; until it is fixed, it answers nothing)"
         ]
     return [warning_text(w) for w in compiled.warnings]

@@ -14,7 +14,6 @@ from collections.abc import Iterable, Mapping
 
 from p13n.offers.v1 import personalization_config_service_pb2 as api
 
-from services.common.errors import InvalidArgument
 from services.offers import wire
 from services.offers.catalog import Catalog, ProfileView
 from services.offers.engine import CompiledConfig
@@ -32,9 +31,8 @@ def with_override(
     try:
         return _overridden(view, override, catalog)
     except InvalidConfigError as error:
-        raise InvalidArgument(
-            f"{error.path}: {error.message}", reason="INVALID_PROFILE_OVERRIDE", field=error.path
-        ) from None
+        # The catalog's lookups say "invalid personalization"; here it is the override.
+        raise error.recast("INVALID_PROFILE_OVERRIDE") from None
 
 
 def _overridden(view: ProfileView, override: Mapping[str, object], catalog: Catalog) -> ProfileView:

@@ -6,10 +6,10 @@ the caller (Envoy, or a direct client) gives up. Through the gateway the deadlin
 Envoy's route timeout; a direct caller without a deadline gets ``DEFAULT_BUDGET`` (the
 gateway's own route timeout), so no call can hang.
 
-Failures: an outage (UNAVAILABLE, DEADLINE_EXCEEDED, CANCELLED) becomes UNAVAILABLE, which
-the gateway answers as 503 at once; a verdict about the request itself (bad event, unknown
-table, refused token, rate limit) is passed on with the callee's message and reason, since
-it is written for the same developer; anything else is a fault here (INTERNAL, logged).
+Failures are read by the suite's one translator (``services.common.remote_errors``): an
+outage becomes UNAVAILABLE, which the gateway answers as 503 at once; a verdict about the
+request itself (bad event, unknown table, refused token, rate limit) is passed on with
+the callee's message and reason; anything else is a fault here (INTERNAL, logged).
 """
 
 from __future__ import annotations
@@ -19,24 +19,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import grpc
-from google.rpc import error_details_pb2, status_pb2
 
-from services.common import errors
+from services.common.remote_errors import translate, unavailable
 
 DEFAULT_BUDGET = 5.0
 MARGIN = 0.1
-
-_OUTAGES = frozenset(
-    {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.CANCELLED}
-)
-_PASSED_ON: dict[grpc.StatusCode, type[errors.P13nError]] = {
-    grpc.StatusCode.INVALID_ARGUMENT: errors.InvalidArgument,
-    grpc.StatusCode.NOT_FOUND: errors.NotFound,
-    grpc.StatusCode.FAILED_PRECONDITION: errors.FailedPrecondition,
-    grpc.StatusCode.PERMISSION_DENIED: errors.PermissionDenied,
-    grpc.StatusCode.UNAUTHENTICATED: errors.Unauthenticated,
-    grpc.StatusCode.RESOURCE_EXHAUSTED: errors.ResourceExhausted,
-}
 
 
 @dataclass(frozen=True)
@@ -74,27 +61,8 @@ def _gateway_timeout(context: Any) -> float:
 
 def failure(error: grpc.aio.AioRpcError, service: str) -> Exception:
     """What a failed call to ``service`` means for the request that made it."""
-    code = error.code()
-    if code in _OUTAGES:
-        return errors.Unavailable(
-            f"The {service} service did not answer in time; retry shortly",
-            reason=f"{service.upper()}_UNAVAILABLE",
-        )
-    kind = _PASSED_ON.get(code)
-    if kind is None:
-        unexpected: Exception = error
-        return unexpected
-    reason, field = _error_info(error)
-    return kind(error.details() or code.name, reason=reason or None, field=field)
-
-
-def _error_info(error: grpc.aio.AioRpcError) -> tuple[str, str]:
-    """The reason and field of the callee's ``google.rpc.ErrorInfo``, if it sent one."""
-    for key, value in error.trailing_metadata() or ():
-        if key != "grpc-status-details-bin" or not isinstance(value, bytes):
-            continue
-        for detail in status_pb2.Status.FromString(value).details:
-            info = error_details_pb2.ErrorInfo()
-            if detail.Unpack(info):
-                return info.reason, info.metadata.get("field", "")
-    return "", ""
+    outage = unavailable(
+        f"The {service} service did not answer in time; retry shortly",
+        reason=f"{service.upper()}_UNAVAILABLE",
+    )
+    return translate(error, outage=outage)

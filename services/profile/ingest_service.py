@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import grpc
+from google.rpc import code_pb2
 from p13n.auth.v1 import identity_pb2, internal_service_pb2, internal_service_pb2_grpc
 from p13n.profile.v1 import ingest_service_pb2 as api
 from p13n.profile.v1 import ingest_service_pb2_grpc
@@ -23,13 +24,8 @@ from services.common import events
 from services.common import identity as identities
 from services.common.access import DirectAuthenticator
 from services.common.clients import as_service
-from services.common.errors import (
-    InvalidArgument,
-    P13nError,
-    PermissionDenied,
-    Unauthenticated,
-    Unavailable,
-)
+from services.common.errors import InvalidArgument, PermissionDenied, Unauthenticated
+from services.common.remote_errors import Rule, translate, unavailable
 from services.profile import config_rules, tracking
 from services.profile.group_commit import GroupCommit
 from services.profile.realtime import ConfigCache
@@ -111,10 +107,15 @@ def direct_authenticator(
     return authenticate
 
 
-def _refusal(error: grpc.aio.AioRpcError) -> P13nError:
-    code = error.code()
-    if code == grpc.StatusCode.UNAUTHENTICATED:
-        return Unauthenticated(error.details() or "Unknown API key", reason="BAD_API_KEY")
-    if code == grpc.StatusCode.PERMISSION_DENIED:
-        return PermissionDenied(reason="CALL_REFUSED")
-    return Unavailable("The auth service cannot answer; retry shortly")
+_AUTH_DOWN = unavailable("The auth service cannot answer; retry shortly")
+_REFUSALS: Mapping[int, Rule] = {
+    code_pb2.UNAUTHENTICATED: lambda refused: Unauthenticated(
+        refused.message or "Unknown API key", reason="BAD_API_KEY"
+    ),
+    code_pb2.PERMISSION_DENIED: lambda _: PermissionDenied(reason="CALL_REFUSED"),
+}
+
+
+def _refusal(error: grpc.aio.AioRpcError) -> Exception:
+    # Only a refused key or call is the caller's; any other answer is auth not answering.
+    return translate(error, outage=_AUTH_DOWN, verdicts=_REFUSALS, otherwise=_AUTH_DOWN)

@@ -12,8 +12,8 @@ import inspect
 import pkgutil
 from types import ModuleType
 
-import grpc
 import pytest
+from google.rpc import code_pb2
 
 import services.auth
 from services.auth import passwords, validation
@@ -53,7 +53,7 @@ def test_each_error_is_the_shared_error_the_interceptor_maps(
     cls: type[common.P13nError], code: str
 ) -> None:
     assert issubclass(cls, common.P13nError)
-    assert cls.code is grpc.StatusCode[code]
+    assert cls.code == code_pb2.Code.Value(code)
     assert cls.default_reason == code
 
 

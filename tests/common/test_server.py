@@ -83,6 +83,18 @@ async def test_domain_error_maps_to_its_code_with_error_info(server: RunningServ
     assert (info.reason, info.domain, info.metadata["field"]) == ("BAD_EMAIL", "p13n.dev", "email")
 
 
+async def test_a_field_error_carries_a_field_violation(server: RunningServer) -> None:
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+        stub = identity_service_pb2_grpc.IdentityServiceStub(channel)
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await stub.CreateSession(identity_service_pb2.CreateSessionRequest(email="bad"))
+    details = dict(caught.value.trailing_metadata())["grpc-status-details-bin"]
+    bad_request = error_details_pb2.BadRequest()
+    assert status_pb2.Status.FromString(details).details[1].Unpack(bad_request)
+    [violation] = bad_request.field_violations
+    assert (violation.field, violation.description) == ("email", "Email is invalid")
+
+
 async def test_unexpected_error_is_internal_and_reveals_nothing(server: RunningServer) -> None:
     async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
         stub = identity_service_pb2_grpc.IdentityServiceStub(channel)

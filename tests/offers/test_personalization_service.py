@@ -22,6 +22,7 @@ from support.offers_harness import (
 )
 
 from services.common import identity
+from services.common.rpc_status import details_of
 from services.offers.catalog import Catalog
 
 BANNER = {
@@ -202,13 +203,19 @@ async def test_a_parent_segment_of_another_account_is_not_found(
     assert error.details() == f"Parent segment {ps!r} not found"
 
 
-async def test_a_personalization_the_configuration_outgrew_says_so_in_its_warnings(
-    offers: Offers, catalog: Catalog
-) -> None:
+async def outgrown(offers: Offers, catalog: Catalog) -> tuple[str, Any]:
+    """A saved BANNER whose parent segment then lost an attribute it renders."""
     ps = offers.segment(catalog)
     created = await offers.create(ps, BANNER)
     attributes = {k: v for k, v in catalog.attributes.items() if k != "recent_products"}
     offers.change_config(ps, Catalog(attributes, catalog.segments, catalog.events))
+    return ps, created
+
+
+async def test_a_personalization_the_configuration_outgrew_says_so_in_its_warnings(
+    offers: Offers, catalog: Catalog
+) -> None:
+    ps, created = await outgrown(offers, catalog)
     got = await offers.config.GetPersonalization(
         api.GetPersonalizationRequest(parent_segment_id=ps, personalization_id=created.id),
         metadata=editor(),
@@ -410,3 +417,56 @@ async def test_preview_refuses_a_bad_profile_override(
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert (error.details() or "").startswith(field)
     assert field_of(error) == field
+
+
+async def test_a_refused_save_names_its_reason_and_the_field_violation(
+    offers: Offers, catalog: Catalog
+) -> None:
+    ps = offers.segment(catalog)
+    sections = [{"name": "S", "payload": [{"name": "x", "attribute": "tire"}]}]
+    error = await error_of(offers.create(ps, body(sections=sections)))
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert (error.details() or "").startswith("sections[0].payload[0].attribute: ")
+    sent = details_of(error.trailing_metadata())
+    assert (sent.reason, sent.field) == (
+        "INVALID_PERSONALIZATION",
+        "sections[0].payload[0].attribute",
+    )
+    assert violation_of(error) == ("sections[0].payload[0].attribute", error.details())
+
+
+def violation_of(error: grpc.aio.AioRpcError) -> tuple[str, str]:
+    """The one ``google.rpc.BadRequest.FieldViolation`` of the error."""
+    details = dict(error.trailing_metadata() or ())["grpc-status-details-bin"]
+    bad_request = error_details_pb2.BadRequest()
+    assert any(d.Unpack(bad_request) for d in status_pb2.Status.FromString(details).details)
+    [violation] = bad_request.field_violations
+    return violation.field, violation.description
+
+
+async def test_a_bad_profile_override_says_so_in_its_reason(
+    offers: Offers, catalog: Catalog
+) -> None:
+    ps = offers.segment(catalog)
+    created = await offers.create(ps, BANNER)
+    override = {"attributes": {"tire": "x"}}
+    error = await error_of(preview(offers, preview_request(ps, created.id, profile=override)))
+    assert details_of(error.trailing_metadata()).reason == "INVALID_PROFILE_OVERRIDE"
+    assert violation_of(error)[0] == "profile.attributes.tire"
+
+
+async def test_previewing_a_personalization_the_configuration_outgrew_is_refused(
+    offers: Offers, catalog: Catalog
+) -> None:
+    ps, created = await outgrown(offers, catalog)
+    error = await error_of(preview(offers, preview_request(ps, created.id)))
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert (error.details() or "").startswith(
+        "The personalization no longer fits the parent segment's configuration: "
+        "sections[1].payload[1].attribute: no attribute named 'recent_products'"
+    )
+    sent = details_of(error.trailing_metadata())
+    assert (sent.reason, sent.field) == (
+        "PERSONALIZATION_OUTDATED",
+        "sections[1].payload[1].attribute",
+    )

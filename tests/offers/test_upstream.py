@@ -8,6 +8,7 @@ import grpc
 import pytest
 
 from services.common import errors
+from services.common.rpc_status import DETAILS_KEY, status_details
 from services.offers.upstream import DEFAULT_BUDGET, MARGIN, Deadline, failure
 
 
@@ -74,3 +75,27 @@ def test_failures_become_what_they_mean_for_the_request(
 def test_an_unexpected_failure_is_not_blamed_on_the_client() -> None:
     error = _Error(grpc.StatusCode.INTERNAL, "boom")
     assert failure(error, "profile") is error
+
+
+def test_an_outage_says_which_service_in_its_message_and_reason() -> None:
+    mapped = failure(_Error(grpc.StatusCode.DEADLINE_EXCEEDED, "late"), "profile")
+    assert isinstance(mapped, errors.Unavailable)
+    assert (mapped.message, mapped.reason) == (
+        "The profile service did not answer in time; retry shortly",
+        "PROFILE_UNAVAILABLE",
+    )
+
+
+def test_a_verdict_keeps_the_callees_reason_and_field() -> None:
+    sent = errors.InvalidArgument("not an event table", field="table", reason="UNKNOWN_TABLE")
+    trailers = grpc.aio.Metadata((DETAILS_KEY, status_details(sent)))
+    error = grpc.aio.AioRpcError(
+        grpc.StatusCode.INVALID_ARGUMENT, grpc.aio.Metadata(), trailers, "not an event table"
+    )
+    mapped = failure(error, "profile")
+    assert isinstance(mapped, errors.InvalidArgument)
+    assert (mapped.message, mapped.reason, mapped.field) == (
+        "not an event table",
+        "UNKNOWN_TABLE",
+        "table",
+    )
