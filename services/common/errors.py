@@ -51,6 +51,11 @@ class P13nError(Exception):
         self.reason = reason or self.default_reason
         self.metadata: Mapping[str, str] = dict(metadata or {})
 
+    def __repr__(self) -> str:
+        # Logs and test failures show which field and reason, not only the message.
+        name = type(self).__name__
+        return f"{name}({self.message!r}, field={self.field!r}, reason={self.reason!r})"
+
 
 class InvalidArgument(P13nError):
     code = code_pb2.INVALID_ARGUMENT

@@ -149,3 +149,10 @@ def test_permission_denied_says_the_designs_words_by_default() -> None:
     error = PermissionDenied(reason="ROLE_TOO_LOW")
     assert error.message == "You do not have permission to perform this action."
     assert error.reason == "ROLE_TOO_LOW"
+
+
+def test_repr_shows_message_field_and_reason() -> None:
+    error = InvalidArgument("Service type cannot be changed", field="type", reason="X")
+    assert repr(error) == (
+        "InvalidArgument('Service type cannot be changed', field='type', reason='X')"
+    )
