@@ -16,30 +16,21 @@ from typing import Any, Protocol, TypeVar
 from google.protobuf import empty_pb2
 from p13n.profile.v1 import config_service_pb2 as api
 from p13n.profile.v1 import config_service_pb2_grpc
-from p13n.profile.v1 import realtime_config_pb2 as pb
 
 from services.common import identity as identities
 from services.common.errors import FailedPrecondition, InvalidArgument, Unauthenticated
 from services.common.names import validate_name
 from services.common.paging import page_after, page_size
-from services.profile import config_rules
+from services.profile import config_steps as steps
 from services.profile.config_store import (
     ATTRIBUTES,
     EVENTS,
     SEGMENTS,
     STITCHING_KEYS,
-    ConfigReader,
     ConfigStore,
-    ConfigWriter,
     Kind,
     M,
 )
-
-# Makes the child to store from the one given (in the request, or the stored one with the
-# request's changes applied), validated against the names of the segment's other children.
-Prepare = Callable[[ConfigReader, int, M, list[str]], Awaitable[M]]
-# A check inside a deletion's transaction, before anything is deleted.
-DeleteCheck = Callable[[ConfigWriter, int, str], Awaitable[None]]
 
 # Answers the account's feature flags (asked of the auth service).
 FlagsLookup = Callable[[str], Awaitable[frozenset[str]]]
@@ -165,7 +156,7 @@ class ConfigServicer(config_service_pb2_grpc.ConfigServiceServicer):
         return _page(found, size)
 
     async def _create(
-        self, kind: Kind[M], parent_segment_id: str, given: M, prepare: Prepare[M]
+        self, kind: Kind[M], parent_segment_id: str, given: M, prepare: steps.Prepare[M]
     ) -> M:
         """Stores what ``prepare`` makes of ``given`` (validated against the segment's other
         children's names, inside the transaction: a refusal leaves nothing written)."""
@@ -181,7 +172,7 @@ class ConfigServicer(config_service_pb2_grpc.ConfigServiceServicer):
         parent_segment_id: str,
         child_id: str,
         changes: tuple[M, set[str]],
-        prepare: Prepare[M],
+        prepare: steps.Prepare[M],
     ) -> M:
         """Applies the masked ``changes`` to the stored child and stores what ``prepare``
         makes of the result (in one transaction, as ``_create``)."""
@@ -189,7 +180,7 @@ class ConfigServicer(config_service_pb2_grpc.ConfigServiceServicer):
             segment = await store.parent_segment(_account(), parent_segment_id)
             merged = await store.child(kind, int(segment.id), child_id)
             stored_id = int(merged.id)
-            _apply_mask(merged, *changes)
+            steps.apply_mask(merged, *changes)
             names = await store.names(kind, int(segment.id), stored_id)
             child = await prepare(store, int(segment.id), merged, names)
             return await store.update(kind, int(segment.id), stored_id, child)
@@ -200,7 +191,7 @@ class ConfigServicer(config_service_pb2_grpc.ConfigServiceServicer):
         parent_segment_id: str,
         child_id: str,
         reference: str,
-        check: DeleteCheck | None = None,
+        check: steps.DeleteCheck | None = None,
     ) -> None:
         """Deletes a child unless a personalization (in the offers service) refers to it.
 
@@ -223,15 +214,7 @@ class ConfigServicer(config_service_pb2_grpc.ConfigServiceServicer):
     async def CreateEventDefinition(
         self, request: api.CreateEventDefinitionRequest, context: Any
     ) -> Any:
-        async def prepare(
-            store: ConfigReader, segment_id: int, event: pb.EventDefinition, names: list[str]
-        ) -> pb.EventDefinition:
-            named = pb.EventDefinition()
-            named.CopyFrom(event)
-            named.name = validate_name(event.name, names, field="event.name")
-            config_rules.validate_event_definition(event, len(names))
-            return named
-
+        prepare = functools.partial(steps.event, creating=True)
         return await self._create(EVENTS, request.parent_segment_id, request.event, prepare)
 
     async def GetEventDefinition(self, request: api.GetEventDefinitionRequest, context: Any) -> Any:
@@ -244,15 +227,8 @@ class ConfigServicer(config_service_pb2_grpc.ConfigServiceServicer):
     async def UpdateEventDefinition(
         self, request: api.UpdateEventDefinitionRequest, context: Any
     ) -> Any:
-        paths = _mask(request, {"name", "database", "table", "filters"})
-
-        async def prepare(
-            store: ConfigReader, segment_id: int, merged: pb.EventDefinition, names: list[str]
-        ) -> pb.EventDefinition:
-            merged.name = validate_name(merged.name, names, field="event.name")
-            config_rules.validate_event_definition(merged, 0)
-            return merged
-
+        paths = steps.mask_paths(request, {"name", "database", "table", "filters"})
+        prepare = functools.partial(steps.event, creating=False)
         return await self._update(
             EVENTS, request.parent_segment_id, request.event_id, (request.event, paths), prepare
         )
@@ -265,7 +241,7 @@ class ConfigServicer(config_service_pb2_grpc.ConfigServiceServicer):
             request.parent_segment_id,
             request.event_id,
             "event",
-            _refuse_if_used_by_attributes,
+            steps.refuse_if_used_by_attributes,
         )
         return empty_pb2.Empty()
 
@@ -273,7 +249,7 @@ class ConfigServicer(config_service_pb2_grpc.ConfigServiceServicer):
 
     async def CreateAttribute(self, request: api.CreateAttributeRequest, context: Any) -> Any:
         flags = await self._flags(_account())
-        prepare = functools.partial(_attribute, flags=flags, creating=True)
+        prepare = functools.partial(steps.attribute, flags=flags, creating=True)
         return await self._create(ATTRIBUTES, request.parent_segment_id, request.attribute, prepare)
 
     async def GetAttribute(self, request: api.GetAttributeRequest, context: Any) -> Any:
@@ -284,9 +260,11 @@ class ConfigServicer(config_service_pb2_grpc.ConfigServiceServicer):
         return api.ListAttributesResponse(attributes=page, next_page_token=token)
 
     async def UpdateAttribute(self, request: api.UpdateAttributeRequest, context: Any) -> Any:
-        paths = _mask(request, {"name", "event", "field", "sensitivity", "list", "counter"})
+        paths = steps.mask_paths(
+            request, {"name", "event", "field", "sensitivity", "list", "counter"}
+        )
         flags = await self._flags(_account())
-        prepare = functools.partial(_attribute, flags=flags, creating=False)
+        prepare = functools.partial(steps.attribute, flags=flags, creating=False)
         return await self._update(
             ATTRIBUTES,
             request.parent_segment_id,
@@ -304,15 +282,7 @@ class ConfigServicer(config_service_pb2_grpc.ConfigServiceServicer):
     # -- stitching keys ------------------------------------------------------------------
 
     async def CreateStitchingKey(self, request: api.CreateStitchingKeyRequest, context: Any) -> Any:
-        async def prepare(
-            store: ConfigReader, segment_id: int, key: pb.StitchingKey, names: list[str]
-        ) -> pb.StitchingKey:
-            named = pb.StitchingKey()
-            named.CopyFrom(key)
-            named.name = validate_name(key.name, names, field="stitching_key.name")
-            config_rules.validate_stitching_key(key, len(names))
-            return named
-
+        prepare = functools.partial(steps.stitching_key, creating=True)
         return await self._create(
             STITCHING_KEYS, request.parent_segment_id, request.stitching_key, prepare
         )
@@ -325,15 +295,8 @@ class ConfigServicer(config_service_pb2_grpc.ConfigServiceServicer):
         return api.ListStitchingKeysResponse(stitching_keys=page, next_page_token=token)
 
     async def UpdateStitchingKey(self, request: api.UpdateStitchingKeyRequest, context: Any) -> Any:
-        paths = _mask(request, {"regex", "exclusions", "workflow_only"})
-
-        async def prepare(
-            store: ConfigReader, segment_id: int, merged: pb.StitchingKey, names: list[str]
-        ) -> pb.StitchingKey:
-            # The name is not maskable (events and imports refer to a key by it).
-            config_rules.validate_stitching_key(merged, 0)
-            return merged
-
+        paths = steps.mask_paths(request, {"regex", "exclusions", "workflow_only"})
+        prepare = functools.partial(steps.stitching_key, creating=False)
         return await self._update(
             STITCHING_KEYS,
             request.parent_segment_id,
@@ -357,7 +320,7 @@ class ConfigServicer(config_service_pb2_grpc.ConfigServiceServicer):
 
     async def CreateSegment(self, request: api.CreateSegmentRequest, context: Any) -> Any:
         flags = await self._flags(_account())
-        prepare = functools.partial(_segment, flags=flags)
+        prepare = functools.partial(steps.segment, flags=flags)
         return await self._create(SEGMENTS, request.parent_segment_id, request.segment, prepare)
 
     async def GetSegment(self, request: api.GetSegmentRequest, context: Any) -> Any:
@@ -368,9 +331,9 @@ class ConfigServicer(config_service_pb2_grpc.ConfigServiceServicer):
         return api.ListSegmentsResponse(segments=page, next_page_token=token)
 
     async def UpdateSegment(self, request: api.UpdateSegmentRequest, context: Any) -> Any:
-        paths = _mask(request, {"name", "sensitivity"})
+        paths = steps.mask_paths(request, {"name", "sensitivity"})
         flags = await self._flags(_account())
-        prepare = functools.partial(_segment, flags=flags)
+        prepare = functools.partial(steps.segment, flags=flags)
         return await self._update(
             SEGMENTS,
             request.parent_segment_id,
@@ -403,63 +366,3 @@ class ConfigServicer(config_service_pb2_grpc.ConfigServiceServicer):
                 "Remove it from them first.",
                 reason="REFERENCED_BY_PERSONALIZATIONS",
             )
-
-
-async def _attribute(
-    store: ConfigReader,
-    segment_id: int,
-    given: pb.Attribute,
-    names: list[str],
-    *,
-    flags: frozenset[str],
-    creating: bool,
-) -> pb.Attribute:
-    """The attribute to store; a new one counts against the segment's limit."""
-    attribute = config_rules.validate_attribute(
-        given, await store.event_names(segment_id), flags, len(names) if creating else 0
-    )
-    attribute.name = validate_name(given.name, names, field="attribute.name")
-    return attribute
-
-
-async def _segment(
-    store: ConfigReader,
-    segment_id: int,
-    given: pb.Segment,
-    names: list[str],
-    *,
-    flags: frozenset[str],
-) -> pb.Segment:
-    name = validate_name(given.name, names, field="segment.name")
-    validated = config_rules.validate_segment(given, flags)
-    return pb.Segment(name=name, sensitivity=validated.sensitivity)
-
-
-async def _refuse_if_used_by_attributes(store: ConfigReader, segment_id: int, event: str) -> None:
-    users = [a.name for a in await store.attributes(segment_id) if a.event == event]
-    if users:
-        raise FailedPrecondition(
-            f"Event definition {event!r} is used by attributes: {', '.join(users)}"
-        )
-
-
-def _mask(request: Any, allowed: set[str]) -> set[str]:
-    paths = set(request.update_mask.paths)
-    unknown = paths - allowed
-    if unknown or not paths:
-        raise InvalidArgument(
-            f"update_mask must name some of: {', '.join(sorted(allowed))}", field="update_mask"
-        )
-    return paths
-
-
-def _apply_mask(target: Any, changes: Any, paths: set[str]) -> None:
-    for path in paths:
-        field = target.DESCRIPTOR.fields_by_name[path]
-        if field.is_repeated:
-            target.ClearField(path)
-            getattr(target, path).extend(getattr(changes, path))
-        elif field.message_type is not None:
-            getattr(target, path).CopyFrom(getattr(changes, path))
-        else:
-            setattr(target, path, getattr(changes, path))
