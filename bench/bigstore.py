@@ -13,7 +13,7 @@ which changes how fast the file is written, not what is in it. ``track`` writes 
 store, so time each run on a fresh copy of it.
 
 ``track`` runs Track units for random visitors of the pool (60 % page views, 40 % product
-views, as in the load) in group-commit batches through ``group_commit._sync_batch`` on a
+views, as in the load) in group-commit batches through ``group_commit.run_sync_batch`` on a
 plain ``sqlite3`` connection: exactly what the database thread runs. ``--settings new``
 opens the store as the profile service does (``store.TUNING``: its page cache, and its
 checkpoint thread running beside the batches); ``old`` with SQLite's defaults (checkpoints
@@ -55,6 +55,7 @@ from services.profile import group_commit, imports, tracking
 from services.profile.config_rules import FLAG_SENSITIVITY
 from services.profile.config_service import ConfigServicer
 from services.profile.realtime import ConfigCache
+from services.profile.sqlite_config import SqliteConfigStore
 from services.profile.store import MIGRATIONS, TUNING, database_path
 
 ACCOUNT = "bench"
@@ -75,7 +76,7 @@ async def _configure(path: Path) -> str:
     """The bench's parent segment, through the config service's own handlers."""
     db = await storage.Database.open(path, MIGRATIONS)
     identities.current.set(identity_pb2.Identity(account_id=ACCOUNT))
-    config = ConfigServicer(db, _flags, _references)
+    config = ConfigServicer(SqliteConfigStore(db), _flags, _references)
     try:
         ps = await config.CreateParentSegment(
             config_api.CreateParentSegmentRequest(
@@ -288,7 +289,7 @@ def track(directory: Path, args: argparse.Namespace) -> dict[str, Any]:
                 )
             began = time.perf_counter()
             before = checkpointer.before_write if checkpointer else None
-            outcomes = group_commit._sync_batch(conn, works, before)
+            outcomes = group_commit.run_sync_batch(conn, works, before)
             ended = time.perf_counter()
             total = (ended - began) * 1e3
             commit_ms.append(total - sum(unit_us[-len(works) :]) / 1e3)

@@ -3,7 +3,9 @@
 Python imports ``sitecustomize`` at start-up from ``PYTHONPATH``; the bench puts this
 directory there for the suite it starts, and nowhere else. Every call aiosqlite hands to
 its connection thread passes through ``Connection._execute``; on SIGUSR1 the process
-writes its count so far to ``$P13N_SQLCOUNT_DIR/<pid>``.
+writes its count so far to ``$P13N_SQLCOUNT_DIR/<pid>``. That name is aiosqlite's, private:
+the product's one use of it is ``services.common.aiosqlite_thread``, whose test
+(``tests/common/test_aiosqlite_thread.py``) fails if the pinned aiosqlite renames it.
 """
 
 from __future__ import annotations

@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 
 import aiosqlite
 
+from services.common.aiosqlite_thread import call_on_thread
 from services.common.checkpoints import Checkpointer, CheckpointPolicy, checkpoint
 
 log = logging.getLogger(__name__)
@@ -138,10 +139,9 @@ async def run_sync(db: aiosqlite.Connection, fn: Callable[..., T], *args: Any, *
     sqlite3 calls. aiosqlite runs every callable of a connection on its one thread, in
     order, so ``fn`` is serialized with every other use of the connection; the caller
     still holds the ``Database`` lock when atomicity with other coroutines matters.
-    (``_execute`` and ``_conn`` are private to aiosqlite: the two it builds its own methods on.)
+    (aiosqlite has no public call for this: ``aiosqlite_thread`` adapts its private one.)
     """
-    result: T = await db._execute(fn, db._conn, *args, **kwargs)
-    return result
+    return await call_on_thread(db, fn, *args, **kwargs)
 
 
 class Database:

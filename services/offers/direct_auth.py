@@ -2,23 +2,23 @@
 
 A backend that calls the offers service without the gateway sends its private token as
 ``wp13n-token`` metadata. The token, and the address it comes from, are checked by the
-auth service with the gateway's own rules (``AuthenticateCall``), so revoking a token or
-narrowing its allowed IPs applies here at once. An ``x-p13n-identity`` header is never
-taken on trust: the interceptor verifies its signature before this is even asked, so a
-forged one is refused there.
+auth service with the gateway's own rules (``services.common.direct_auth``), so revoking a
+token or narrowing its allowed IPs applies here at once. An ``x-p13n-identity`` header is
+never taken on trust: the interceptor verifies its signature before this is even asked, so
+a forged one is refused there.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any
 
-import grpc
 from p13n.auth.v1 import identity_pb2, internal_service_pb2
 
 from services.common.access import DirectAuthenticator
-from services.common.clients import as_service
-from services.common.errors import PermissionDenied, Unauthenticated
+from services.common.direct_auth import DirectCall, auth_service_authenticator
+from services.common.errors import PermissionDenied
 from services.offers.upstream import failure
 
 TOKEN_METADATA = "wp13n-token"
@@ -26,9 +26,20 @@ DIRECT_METHOD = "/p13n.offers.v1.PersonalizeService/PrivatePersonalize"
 # Checking a token is a lookup in the auth service's memory; a second is generous.
 AUTH_TIMEOUT = 1.0
 
+CALL = DirectCall(
+    service="offers",
+    kind=internal_service_pb2.CALL_KIND_PERSONALIZE,
+    metadata_key=TOKEN_METADATA,
+    request_field="token",
+    missing_message="Missing wp13n-token metadata: expected account_id/reactor_id/secret",
+    missing_reason="NO_TOKEN",
+    timeout=AUTH_TIMEOUT,
+)
+
 
 def direct_authenticator(stub: Any, key: bytes) -> DirectAuthenticator:
     """The ``direct`` authenticator of the offers server, asking ``stub`` (auth)."""
+    ask = auth_service_authenticator(stub, key, CALL, functools.partial(failure, service="auth"))
 
     async def authenticate(
         metadata: Mapping[str, str], peer_ip: str, method: str
@@ -40,23 +51,6 @@ def direct_authenticator(stub: Any, key: bytes) -> DirectAuthenticator:
                 "browsers, through the gateway",
                 reason="DIRECT_CALL_NOT_ALLOWED",
             )
-        token = metadata.get(TOKEN_METADATA, "")
-        if not token:
-            raise Unauthenticated(
-                "Missing wp13n-token metadata: expected account_id/reactor_id/secret",
-                reason="NO_TOKEN",
-            )
-        try:
-            reply = await stub.AuthenticateCall(
-                internal_service_pb2.AuthenticateCallRequest(
-                    kind=internal_service_pb2.CALL_KIND_PERSONALIZE, token=token, peer_ip=peer_ip
-                ),
-                metadata=as_service("offers", key),
-                timeout=AUTH_TIMEOUT,
-            )
-        except grpc.aio.AioRpcError as error:
-            raise failure(error, "auth") from None
-        identity: identity_pb2.Identity = reply.identity
-        return identity
+        return await ask(metadata, peer_ip, method)
 
     return authenticate

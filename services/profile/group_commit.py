@@ -135,7 +135,7 @@ class GroupCommit:
         try:
             if all(unit.sync for unit in live):
                 outcomes = await self._db.run_sync(
-                    _sync_batch, [unit.work for unit in live], self._db.before_write
+                    run_sync_batch, [unit.work for unit in live], self._db.before_write
                 )
             else:
                 async with self._db.transaction() as conn:
@@ -170,13 +170,15 @@ def _fail(units: list[_Unit[Any]], exc: BaseException) -> None:
             unit.future.set_exception(exc)
 
 
-def _sync_batch(
+def run_sync_batch(
     conn: sqlite3.Connection,
     works: list[SyncWork[Any]],
     before: Callable[[sqlite3.Connection], None] | None = None,
 ) -> list[tuple[bool, Any]]:
     """A whole batch on the database thread: what ``Database.transaction`` and ``_run_unit``
     do, statement for statement, without returning to the event loop in between.
+
+    Public so that ``bench/bigstore.py`` times exactly what the writer runs.
 
     ``before`` runs first, outside the transaction (``Database.before_write``)."""
     if before is not None:

@@ -13,7 +13,6 @@ names and keeps the others. A request is validated whole before anything is writ
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -25,7 +24,7 @@ from p13n.profile.v1 import profile_service_pb2 as api
 from services.common import events
 from services.common.errors import InvalidArgument, NotFound
 from services.common.storage import run_sync
-from services.profile import attributes
+from services.profile import attributes, batch_store
 from services.profile.realtime import Config, ConfigCache
 from services.profile.stitching import StitchingKey, identity_value
 
@@ -130,24 +129,6 @@ def _imported_value(raw: object, field: str) -> object:
     return value
 
 
-async def write_attributes(
-    conn: aiosqlite.Connection, config: Config, key: str, rows: Sequence[Row], now: float
-) -> None:
-    # json_patch merges the new attributes into what is there, and a null removes one (a
-    # first import may store a null: it reads as no value).
-    await conn.executemany(
-        "INSERT INTO imported_values (parent_segment_id, key, value, attributes, update_time) "
-        "VALUES (?, ?, ?, ?, ?) "
-        "ON CONFLICT (parent_segment_id, key, value) DO UPDATE SET "
-        "attributes = json_patch(attributes, excluded.attributes), "
-        "update_time = excluded.update_time",
-        [
-            (config.parent_segment_id, key, row.value, json.dumps(row.attributes), now)
-            for row in rows
-        ],
-    )
-
-
 async def import_attributes(
     conn: aiosqlite.Connection,
     configs: ConfigCache,
@@ -162,7 +143,9 @@ async def import_attributes(
     config = await run_sync(conn, config_for, configs, account_id, parent_segment_id)
     key = import_key(config, key_name)
     rows = validate_records(config, key, records, first_index)
-    await write_attributes(conn, config, key.name, rows, now)
+    await batch_store.write_imported_values(
+        conn, config.parent_segment_id, key.name, [(row.value, row.attributes) for row in rows], now
+    )
     return len(rows)
 
 
@@ -182,9 +165,7 @@ async def import_members(
         )
     key = import_key(config, request.key)
     values = {key_value(key, raw, f"values[{i}]") for i, raw in enumerate(request.values)}
-    await conn.executemany(
-        "INSERT OR IGNORE INTO segment_members "
-        "(parent_segment_id, key, value, segment_id, add_time) VALUES (?, ?, ?, ?, ?)",
-        [(config.parent_segment_id, key.name, value, segment_id, now) for value in values],
+    await batch_store.add_segment_members(
+        conn, config.parent_segment_id, key.name, segment_id, values, now
     )
     return len(values)

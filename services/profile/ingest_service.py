@@ -9,36 +9,31 @@ configuration of that moment, before anything is written.
 
 from __future__ import annotations
 
-import functools
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import grpc
 from google.rpc import code_pb2
-from p13n.auth.v1 import identity_pb2, internal_service_pb2, internal_service_pb2_grpc
+from p13n.auth.v1 import internal_service_pb2, internal_service_pb2_grpc
 from p13n.profile.v1 import ingest_service_pb2 as api
 from p13n.profile.v1 import ingest_service_pb2_grpc
 
 from services.common import events
 from services.common import identity as identities
 from services.common.access import DirectAuthenticator
-from services.common.clients import as_service
+from services.common.direct_auth import DirectCall, auth_service_authenticator
 from services.common.errors import InvalidArgument, PermissionDenied, Unauthenticated
 from services.common.remote_errors import Rule, translate, unavailable
-from services.profile import config_rules, tracking
-from services.profile.group_commit import GroupCommit
-from services.profile.realtime import ConfigCache
+from services.profile import config_rules
+from services.profile.profile_store import ProfileStore
 
 MAX_RECORDS = 500
 
 
 class IngestServicer(ingest_service_pb2_grpc.IngestServiceServicer):
-    def __init__(
-        self, writer: GroupCommit, configs: ConfigCache, clock: Callable[[], float] = time.time
-    ) -> None:
-        self._writer = writer
-        self._configs = configs
+    def __init__(self, store: ProfileStore, clock: Callable[[], float] = time.time) -> None:
+        self._store = store
         self._clock = clock
 
     async def IngestRecords(
@@ -63,48 +58,34 @@ class IngestServicer(ingest_service_pb2_grpc.IngestServiceServicer):
             events.checked(record, f"records[{index}]")
             for index, record in enumerate(request.records)
         ]
-        work = functools.partial(
-            tracking.ingest,
-            configs=self._configs,
-            account_id=caller.account_id,
-            database=request.database,
-            table=request.table,
-            records=records,
-            now=self._clock(),
+        received = await self._store.ingest(
+            caller.account_id,
+            request.database,
+            request.table,
+            records,
+            self._clock(),
+            remaining=context.time_remaining(),
         )
-        received = await self._writer.run_sync(work, remaining=context.time_remaining())
         return api.IngestRecordsResponse(received=received)
+
+
+# A direct Ingest call carries the API key as a gateway call does: ``Authorization: TD1 <key>``.
+DIRECT_CALL = DirectCall(
+    service="profile",
+    kind=internal_service_pb2.CALL_KIND_INGEST,
+    metadata_key="authorization",
+    request_field="authorization",
+    missing_message="Missing authorization metadata: expected TD1 <API key>",
+    missing_reason="NO_CREDENTIALS",
+    timeout=2,
+)
 
 
 def direct_authenticator(
     auth: internal_service_pb2_grpc.InternalAuthServiceStub, key: bytes
 ) -> DirectAuthenticator:
     """Authenticates a direct (not gateway) call by asking the auth service, as Envoy does."""
-
-    async def authenticate(
-        metadata: Mapping[str, str], peer_ip: str, method: str
-    ) -> identity_pb2.Identity:
-        authorization = metadata.get("authorization", "")
-        if not authorization:
-            raise Unauthenticated(
-                "Missing authorization metadata: expected TD1 <API key>", reason="NO_CREDENTIALS"
-            )
-        try:
-            reply = await auth.AuthenticateCall(
-                internal_service_pb2.AuthenticateCallRequest(
-                    kind=internal_service_pb2.CALL_KIND_INGEST,
-                    authorization=authorization,
-                    peer_ip=peer_ip,
-                ),
-                metadata=as_service("profile", key),
-                timeout=2,
-            )
-        except grpc.aio.AioRpcError as error:
-            raise _refusal(error) from None
-        decided: identity_pb2.Identity = reply.identity
-        return decided
-
-    return authenticate
+    return auth_service_authenticator(auth, key, DIRECT_CALL, _refusal)
 
 
 _AUTH_DOWN = unavailable("The auth service cannot answer; retry shortly")

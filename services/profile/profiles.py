@@ -1,4 +1,4 @@
-"""Profiles in the store: who owns which identity, each profile's state, and the merge log.
+"""Profiles in the store: who owns which identity, each profile's state, the merge log, events.
 
 Every function here is synchronous and takes a plain ``sqlite3`` connection: it runs on the
 database thread, inside a group-commit batch or a ``run_sync`` call (``storage.run_sync``),
@@ -23,6 +23,7 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from services.common import events
 from services.common.storage import query_all, query_one
 from services.profile.attributes import ProfileState
 from services.profile.stitching import Identity, ProfileIdentities
@@ -289,3 +290,19 @@ def count_skipped(conn: sqlite3.Connection, parent_segment_id: int, attribute: s
         attribute,
     )
     return int(row[0]) if row else 0
+
+
+def store_events(
+    conn: sqlite3.Connection,
+    account_id: str,
+    database: str,
+    table: str,
+    now: float,
+    stored: Sequence[tuple[events.Event, str]],
+) -> None:
+    """Appends events (decoded, JSON body) to ``database.table`` at server time ``now``."""
+    conn.executemany(
+        "INSERT INTO events (account_id, database, table_name, time, client_time, body) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        [(account_id, database, table, now, events.client_time(e), body) for e, body in stored],
+    )

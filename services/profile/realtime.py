@@ -6,8 +6,9 @@ an event, so ``ConfigCache`` keeps the compiled form per parent segment and re-r
 when the segment's ``config_version`` moved. The version is read inside the caller's
 transaction, so an event is always handled with the configuration committed at that moment.
 
-The reads are synchronous, on a plain ``sqlite3`` connection: they run on the database thread
-as part of a group-commit batch, or through ``storage.run_sync`` from async code.
+The reads are synchronous, on a plain ``sqlite3`` connection (``realtime_store`` holds their
+SQL): they run on the database thread as part of a group-commit batch, or through
+``storage.run_sync`` from async code.
 """
 
 from __future__ import annotations
@@ -19,16 +20,10 @@ from dataclasses import dataclass
 from p13n.profile.v1 import profile_service_pb2 as api
 from p13n.profile.v1 import realtime_config_pb2 as pb
 
+from services.common.convert import path_id
 from services.common.errors import NotFound
 from services.common.regex import Matcher
-from services.common.storage import query_all, query_one
-from services.profile import attributes, patterns
-from services.profile.config_service import (
-    attribute_message,
-    event_message,
-    segment_message,
-    stitching_key_message,
-)
+from services.profile import attributes, patterns, realtime_store
 from services.profile.stitching import StitchingKey
 
 
@@ -101,30 +96,6 @@ def filter_text(raw: object) -> str | None:
     return None
 
 
-def load_realtime_config(conn: sqlite3.Connection, parent_segment_id: str) -> api.RealtimeConfig:
-    """A parent segment's whole configuration, read in one go."""
-    segment_id = int(parent_segment_id) if parent_segment_id.isdigit() else -1
-    row = query_one(conn, "SELECT * FROM parent_segments WHERE id = ?", segment_id)
-    if row is None:
-        raise NotFound(f"Parent segment {parent_segment_id!r} not found")
-
-    def children(table: str) -> list[sqlite3.Row]:
-        return query_all(
-            conn, f"SELECT * FROM {table} WHERE parent_segment_id = ? ORDER BY id", segment_id
-        )
-
-    return api.RealtimeConfig(
-        version=row["config_version"],
-        parent_segment_id=str(row["id"]),
-        account_id=row["account_id"],
-        primary_key=row["primary_key"],
-        events=[event_message(r) for r in children("event_definitions")],
-        attributes=[attribute_message(r) for r in children("attributes")],
-        stitching_keys=[stitching_key_message(r) for r in children("stitching_keys")],
-        segments=[segment_message(r) for r in children("segments")],
-    )
-
-
 def compile_config(config: api.RealtimeConfig, create_time: float) -> Config:
     specs: list[attributes.AttributeSpec] = []
     triggers: dict[str, list[attributes.AttributeSpec]] = {}
@@ -191,24 +162,22 @@ class ConfigCache:
 
     def __init__(self) -> None:
         self._configs: dict[int, Config] = {}
-        self._tables: tuple[int, dict[tuple[str, str, str], tuple[int, ...]]] = (-1, {})
+        self._tables: tuple[int, realtime_store.TableIndex] = (-1, {})
         self.loads = 0  # how often a configuration was read and compiled (tests watch it)
 
     def get(self, conn: sqlite3.Connection, parent_segment_id: str) -> Config:
         """The segment's current configuration; NotFound when there is no such segment."""
-        segment_id = int(parent_segment_id) if parent_segment_id.isdigit() else -1
-        row = query_one(
-            conn,
-            "SELECT config_version, create_time FROM parent_segments WHERE id = ?",
-            segment_id,
-        )
-        if row is None:
+        segment_id = path_id(parent_segment_id)
+        version = realtime_store.config_version(conn, segment_id)
+        if version is None:
             raise NotFound(f"Parent segment {parent_segment_id!r} not found")
         cached = self._configs.get(segment_id)
         # Ids of deleted segments can be reused; the creation time tells the two apart.
-        if cached and (cached.version, cached.create_time) == (row[0], row[1]):
+        if cached and (cached.version, cached.create_time) == version:
             return cached
-        config = compile_config(load_realtime_config(conn, str(segment_id)), row[1])
+        config = compile_config(
+            realtime_store.load_realtime_config(conn, str(segment_id)), version[1]
+        )
         self._configs[segment_id] = config
         self.loads += 1
         return config
@@ -217,18 +186,7 @@ class ConfigCache:
         self, conn: sqlite3.Connection, account_id: str, database: str, table: str
     ) -> tuple[int, ...]:
         """The account's parent segments that have ``database.table`` as an event table."""
-        row = query_one(conn, "SELECT value FROM generation WHERE id = 1")
-        generation = int(row[0]) if row else 0
+        generation = realtime_store.generation(conn)
         if self._tables[0] != generation:
-            rows = query_all(
-                conn,
-                "SELECT DISTINCT p.account_id, e.database, e.table_name, p.id "
-                "FROM event_definitions e JOIN parent_segments p ON p.id = e.parent_segment_id "
-                "ORDER BY p.id",
-            )
-            tables: dict[tuple[str, str, str], tuple[int, ...]] = {}
-            for r in rows:
-                where = (r[0], r[1], r[2])
-                tables[where] = (*tables.get(where, ()), int(r[3]))
-            self._tables = (generation, tables)
+            self._tables = (generation, realtime_store.table_index(conn))
         return self._tables[1].get((account_id, database, table), ())

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import time
 from collections.abc import Awaitable, Callable, Sequence
 
@@ -26,12 +25,13 @@ from services.common.errors import Unavailable
 from services.common.main import run_service
 from services.common.server import Registration, RunningServer, start_server
 from services.common.storage import Database
-from services.profile import imports
 from services.profile.config_service import ConfigServicer, FlagsLookup, ReferencesLookup
 from services.profile.group_commit import GroupCommit
 from services.profile.ingest_service import IngestServicer, direct_authenticator
 from services.profile.profile_service import ProfileServicer
 from services.profile.realtime import ConfigCache
+from services.profile.sqlite_config import SqliteConfigStore
+from services.profile.sqlite_profile import SqliteProfileStore
 from services.profile.store import open_store
 
 FLAGS_TTL_SECONDS = 2.0
@@ -146,33 +146,27 @@ def servicers(
     clock: Callable[[], float] = time.time,
 ) -> list[Registration]:
     """The three servicers over one store; tests pass their own collaborators and clock."""
+    store = SqliteProfileStore(db, writer, configs)
 
     async def import_members(
         account_id: str, request: config_service_pb2.ImportSegmentMembersRequest
     ) -> int:
-        work = functools.partial(
-            imports.import_members,
-            configs=configs,
-            account_id=account_id,
-            request=request,
-            now=clock(),
-        )
-        return await writer.run(work)
+        return await store.import_members(account_id, request, clock())
 
     return [
         Registration(
             config_service_pb2_grpc.add_ConfigServiceServicer_to_server,
-            ConfigServicer(db, flags_of, references, import_members),
+            ConfigServicer(SqliteConfigStore(db), flags_of, references, import_members),
             CONFIG,
         ),
         Registration(
             profile_service_pb2_grpc.add_ProfileServiceServicer_to_server,
-            ProfileServicer(db, writer, configs, clock),
+            ProfileServicer(store, clock),
             PROFILE,
         ),
         Registration(
             ingest_service_pb2_grpc.add_IngestServiceServicer_to_server,
-            IngestServicer(writer, configs, clock),
+            IngestServicer(store, clock),
             INGEST,
         ),
     ]

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import aiosqlite
-
 from services.common.checkpoints import CheckpointPolicy
 from services.common.storage import Database, Tuning
 
@@ -157,12 +155,3 @@ TUNING = Tuning(cache_kib=64 * 1024, checkpoints=CheckpointPolicy())
 
 async def open_store(data_dir: Path) -> Database:
     return await Database.open(database_path(data_dir), MIGRATIONS, TUNING)
-
-
-async def config_changed(db: aiosqlite.Connection, parent_segment_id: int) -> None:
-    """Marks a parent segment's configuration as changed (call inside the transaction)."""
-    await db.execute(
-        "UPDATE parent_segments SET config_version = config_version + 1 WHERE id = ?",
-        (parent_segment_id,),
-    )
-    await db.execute("UPDATE generation SET value = value + 1 WHERE id = 1")

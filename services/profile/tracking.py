@@ -183,22 +183,6 @@ def _log_merge(conn: sqlite3.Connection, plan: Plan) -> None:
     )
 
 
-def store_event(
-    conn: sqlite3.Connection,
-    account_id: str,
-    database: str,
-    table: str,
-    now: float,
-    stored: Sequence[tuple[events.Event, str]],
-) -> None:
-    """Appends events (decoded, JSON body) to ``database.table`` at server time ``now``."""
-    conn.executemany(
-        "INSERT INTO events (account_id, database, table_name, time, client_time, body) "
-        "VALUES (?, ?, ?, ?, ?, ?)",
-        [(account_id, database, table, now, events.client_time(e), body) for e, body in stored],
-    )
-
-
 def config_of_account(
     configs: ConfigCache, conn: sqlite3.Connection, parent_segment_id: str, account_id: str
 ) -> Config:
@@ -226,7 +210,7 @@ def track(
     """One Track call as a unit of the group-commit writer."""
     config = config_of_account(configs, conn, parent_segment_id, account_id)
     decided = plan(conn, config, database, table, event[0], now)
-    store_event(conn, config.account_id, database, table, now, [event])
+    profiles.store_events(conn, config.account_id, database, table, now, [event])
     carry_out(conn, decided, now)
     return decided.response
 
@@ -253,7 +237,7 @@ def ingest(
     for index, (event, _) in enumerate(records):
         for config in configs_used:
             require_identities(config, event, f"records[{index}]")
-    store_event(conn, account_id, database, table, now, records)
+    profiles.store_events(conn, account_id, database, table, now, records)
     for event, _ in records:
         for config in configs_used:
             carry_out(conn, plan(conn, config, database, table, event, now), now)

@@ -1,0 +1,130 @@
+"""What the configuration handlers need of a store: the seam a second backend plugs into.
+
+``ConfigServicer`` is typed against these Protocols only; ``sqlite_config.SqliteConfigStore``
+is today's implementation, and a PostgreSQL one is a second class beside it, not an edit of
+the handlers. The handlers validate between reads and writes of one transaction (a name
+must be unique among the segment's others, an event definition in use cannot go), so the
+store hands out a reader or a writer scoped to one transaction rather than one call per
+statement.
+
+What any implementation must guarantee:
+
+- ``writing()`` is one serializable transaction: everything written in the block commits
+  together when it ends, and nothing of it is visible or kept if the block raises (a
+  request refused halfway leaves nothing half-written). Reads through the writer see the
+  writes made before them in the same block.
+- A commit is durable before ``writing()`` returns (the SQLite store runs WAL with
+  ``synchronous=FULL``): a configuration the API confirmed survives a crash.
+- ``reading()`` sees only committed data, never another request's open transaction.
+- Every write to a parent segment's configuration (its children, its name) makes the data
+  path notice: SQLite bumps the segment's ``config_version`` and the global ``generation``
+  in the same transaction (``sqlite_config.config_changed``), which ``realtime.ConfigCache`` reads.
+- Ids are never reused: a deleted parent segment's id is never given out again.
+- Not found is ``NotFound`` with the messages the SQLite store uses (they are the API's).
+"""
+
+from __future__ import annotations
+
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from typing import Generic, Protocol, TypeVar
+
+from p13n.profile.v1 import parent_segment_pb2
+from p13n.profile.v1 import realtime_config_pb2 as pb
+
+# A child of a parent segment; each has an ``id`` and a ``name``.
+M = TypeVar("M", pb.EventDefinition, pb.Attribute, pb.StitchingKey, pb.Segment)
+ParentSegment = parent_segment_pb2.ParentSegment
+
+
+@dataclass(frozen=True)
+class Kind(Generic[M]):
+    """A kind of configuration a parent segment owns (its children)."""
+
+    collection: str  # where a store keeps them (the SQLite table)
+    noun: str  # how messages name one: "Event definition 7 not found ..."
+    message: type[M]
+
+
+EVENTS = Kind("event_definitions", "Event definition", pb.EventDefinition)
+ATTRIBUTES = Kind("attributes", "Attribute", pb.Attribute)
+STITCHING_KEYS = Kind("stitching_keys", "Stitching key", pb.StitchingKey)
+SEGMENTS = Kind("segments", "Segment", pb.Segment)
+
+
+class ConfigReader(Protocol):
+    """Reads within one transaction (or one consistent read)."""
+
+    async def parent_segment(self, account_id: str, parent_segment_id: str) -> ParentSegment:
+        """The account's parent segment; NotFound when the account has none by that id."""
+        ...
+
+    async def parent_segments(self, account_id: str, after: int, limit: int) -> list[ParentSegment]:
+        """Up to ``limit`` of the account's parent segments with ids above ``after``, by id."""
+        ...
+
+    async def parent_segment_names(
+        self, account_id: str, except_id: int | None = None
+    ) -> list[str]:
+        """The names of the account's parent segments, but the one ``except_id``."""
+        ...
+
+    async def child(self, kind: Kind[M], segment_id: int, child_id: str) -> M:
+        """One child of the segment; NotFound when it has none by that id."""
+        ...
+
+    async def children(self, kind: Kind[M], segment_id: int, after: int, limit: int) -> list[M]:
+        """Up to ``limit`` children with ids above ``after``, by id."""
+        ...
+
+    async def names(self, kind: Kind[M], segment_id: int, except_id: int = -1) -> list[str]:
+        """The names of the segment's children of ``kind``, but the one ``except_id``."""
+        ...
+
+    async def event_names(self, segment_id: int) -> list[str]:
+        """The names of the segment's event definitions (what attributes may refer to)."""
+        ...
+
+    async def attributes(self, segment_id: int) -> list[pb.Attribute]:
+        """Every attribute of the segment."""
+        ...
+
+
+class ConfigWriter(ConfigReader, Protocol):
+    """Reads and writes of one transaction; what it returns is read back after the write."""
+
+    async def create_parent_segment(
+        self, account_id: str, name: str, description: str, primary_key: str, now: float
+    ) -> ParentSegment:
+        """A new parent segment with a never-used id, and its primary key as a stitching key."""
+        ...
+
+    async def update_parent_segment(
+        self, account_id: str, segment_id: int, name: str, description: str
+    ) -> ParentSegment: ...
+
+    async def delete_parent_segment(self, segment_id: int) -> None:
+        """Deletes it and everything it owns; its id is retired."""
+        ...
+
+    async def insert(self, kind: Kind[M], segment_id: int, child: M) -> M:
+        """Stores ``child`` (its id is ignored) and returns it with the id it was given."""
+        ...
+
+    async def update(self, kind: Kind[M], segment_id: int, child_id: int, child: M) -> M:
+        """Replaces the stored child's fields with ``child``'s (its id is ignored)."""
+        ...
+
+    async def delete(self, kind: Kind[M], segment_id: int, child_id: int) -> None: ...
+
+
+class ConfigStore(Protocol):
+    """Parent segments and their real-time configuration."""
+
+    def reading(self) -> AbstractAsyncContextManager[ConfigReader]:
+        """A consistent read of committed data."""
+        ...
+
+    def writing(self) -> AbstractAsyncContextManager[ConfigWriter]:
+        """One atomic, durable write transaction (see the module docstring)."""
+        ...

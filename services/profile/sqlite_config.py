@@ -1,0 +1,271 @@
+"""The configuration store in SQLite: the SQL behind ``config_store``'s Protocols.
+
+Every parent segment's children (event definitions, attributes, stitching keys, segments)
+live in a table of their own keyed by ``parent_segment_id``; each table is described once
+here (its columns and how a message fills them), so the generic reads and writes below
+are the only SQL for all four. A write inside ``writing()`` also marks the segment's
+configuration as changed (``store.config_changed``) in the same transaction.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, cast
+
+import aiosqlite
+from google.protobuf.message import Message
+from p13n.profile.v1 import realtime_config_pb2 as pb
+
+from services.common.convert import path_id
+from services.common.errors import NotFound
+from services.common.storage import Database, fetch_all, fetch_one
+from services.profile import config_rows, config_rules
+from services.profile.config_store import (
+    ConfigReader,
+    ConfigWriter,
+    Kind,
+    M,
+    ParentSegment,
+)
+
+
+@dataclass(frozen=True)
+class _Table:
+    """How one kind of child is stored."""
+
+    message: Callable[[config_rows.Row], Message]
+    # column -> its value for a message, for INSERT (and, for ``updated``, UPDATE)
+    columns: Callable[[Any], Mapping[str, object]]
+    updated: tuple[str, ...]  # the columns an update writes
+
+
+_TABLES: dict[str, _Table] = {
+    "event_definitions": _Table(
+        config_rows.event_message,
+        lambda e: {
+            "name": e.name,
+            "database": e.database,
+            "table_name": e.table,
+            "filters": config_rows.filters_json(e),
+        },
+        ("name", "database", "table_name", "filters"),
+    ),
+    "attributes": _Table(
+        config_rows.attribute_message,
+        lambda a: {"name": a.name, "spec": config_rows.attribute_spec_json(a)},
+        ("name", "spec"),
+    ),
+    "stitching_keys": _Table(
+        config_rows.stitching_key_message,
+        lambda k: {
+            "name": k.name,
+            "regex": k.regex,
+            "exclusions": config_rows.exclusions_json(k),
+            "workflow_only": int(k.workflow_only),
+        },
+        # A key's name is what events and imports refer to it by: fixed at creation.
+        ("regex", "exclusions", "workflow_only"),
+    ),
+    "segments": _Table(
+        config_rows.segment_message,
+        lambda s: {
+            "name": s.name,
+            "sensitivity": config_rules.SENSITIVITY_NAMES[s.sensitivity],
+        },
+        ("name", "sensitivity"),
+    ),
+}
+
+
+def _as(kind: Kind[M], row: aiosqlite.Row) -> M:
+    return cast(M, _TABLES[kind.collection].message(row))
+
+
+class SqliteConfigReader(ConfigReader):
+    """Reads on the store's connection, inside whatever transaction holds it."""
+
+    def __init__(self, connection: aiosqlite.Connection) -> None:
+        self._db = connection
+
+    async def parent_segment(self, account_id: str, parent_segment_id: str) -> ParentSegment:
+        row = await fetch_one(
+            self._db,
+            "SELECT * FROM parent_segments WHERE id = ? AND account_id = ?",
+            path_id(parent_segment_id),
+            account_id,
+        )
+        if row is None:
+            raise NotFound(f"Parent segment {parent_segment_id!r} not found")
+        return config_rows.parent_segment_message(row)
+
+    async def parent_segments(self, account_id: str, after: int, limit: int) -> list[ParentSegment]:
+        rows = await fetch_all(
+            self._db,
+            "SELECT * FROM parent_segments WHERE account_id = ? AND id > ? ORDER BY id LIMIT ?",
+            account_id,
+            after,
+            limit,
+        )
+        return [config_rows.parent_segment_message(r) for r in rows]
+
+    async def parent_segment_names(
+        self, account_id: str, except_id: int | None = None
+    ) -> list[str]:
+        if except_id is None:
+            rows = await fetch_all(
+                self._db, "SELECT name FROM parent_segments WHERE account_id = ?", account_id
+            )
+        else:
+            rows = await fetch_all(
+                self._db,
+                "SELECT name FROM parent_segments WHERE account_id = ? AND id != ?",
+                account_id,
+                except_id,
+            )
+        return [r["name"] for r in rows]
+
+    async def child(self, kind: Kind[M], segment_id: int, child_id: str) -> M:
+        row = await fetch_one(
+            self._db,
+            f"SELECT * FROM {kind.collection} WHERE id = ? AND parent_segment_id = ?",
+            path_id(child_id),
+            segment_id,
+        )
+        if row is None:
+            raise NotFound(f"{kind.noun} {child_id!r} not found in parent segment {segment_id}")
+        return _as(kind, row)
+
+    async def children(self, kind: Kind[M], segment_id: int, after: int, limit: int) -> list[M]:
+        rows = await fetch_all(
+            self._db,
+            f"SELECT * FROM {kind.collection} WHERE parent_segment_id = ? AND id > ? "
+            "ORDER BY id LIMIT ?",
+            segment_id,
+            after,
+            limit,
+        )
+        return [_as(kind, r) for r in rows]
+
+    async def names(self, kind: Kind[M], segment_id: int, except_id: int = -1) -> list[str]:
+        rows = await fetch_all(
+            self._db,
+            f"SELECT name FROM {kind.collection} WHERE parent_segment_id = ? AND id != ?",
+            segment_id,
+            except_id,
+        )
+        return [r["name"] for r in rows]
+
+    async def event_names(self, segment_id: int) -> list[str]:
+        rows = await fetch_all(
+            self._db, "SELECT name FROM event_definitions WHERE parent_segment_id = ?", segment_id
+        )
+        return [r["name"] for r in rows]
+
+    async def attributes(self, segment_id: int) -> list[pb.Attribute]:
+        rows = await fetch_all(
+            self._db, "SELECT * FROM attributes WHERE parent_segment_id = ?", segment_id
+        )
+        return [config_rows.attribute_message(r) for r in rows]
+
+
+class SqliteConfigWriter(SqliteConfigReader, ConfigWriter):
+    """Reads and writes inside one ``Database.transaction``."""
+
+    async def create_parent_segment(
+        self, account_id: str, name: str, description: str, primary_key: str, now: float
+    ) -> ParentSegment:
+        # Never an id a deleted segment had (SQLite would reuse the highest one).
+        newest = await fetch_one(
+            self._db,
+            "SELECT MAX(id) AS id FROM (SELECT id FROM parent_segments "
+            "UNION ALL SELECT id FROM retired_parent_segment_ids)",
+        )
+        segment_id = int(newest["id"] or 0) + 1 if newest else 1
+        await self._db.execute(
+            "INSERT INTO parent_segments (id, account_id, name, description, reactor_id, "
+            "primary_key, create_time) VALUES (?, ?, ?, ?, '', ?, ?)",
+            (segment_id, account_id, name, description, primary_key, now),
+        )
+        # The reactor id appears in tokens; the segment's id is unique and stable.
+        await self._db.execute(
+            "UPDATE parent_segments SET reactor_id = ? WHERE id = ?",
+            (str(segment_id), segment_id),
+        )
+        # The primary key is a stitching key; create it so events can be stitched at once.
+        await self._db.execute(
+            "INSERT INTO stitching_keys (parent_segment_id, name, regex, exclusions, "
+            "workflow_only) VALUES (?, ?, '', '[]', 0)",
+            (segment_id, primary_key),
+        )
+        await config_changed(self._db, segment_id)
+        return await self.parent_segment(account_id, str(segment_id))
+
+    async def update_parent_segment(
+        self, account_id: str, segment_id: int, name: str, description: str
+    ) -> ParentSegment:
+        await self._db.execute(
+            "UPDATE parent_segments SET name = ?, description = ? WHERE id = ?",
+            (name, description, segment_id),
+        )
+        await config_changed(self._db, segment_id)
+        return await self.parent_segment(account_id, str(segment_id))
+
+    async def delete_parent_segment(self, segment_id: int) -> None:
+        await self._db.execute("DELETE FROM parent_segments WHERE id = ?", (segment_id,))
+        await self._db.execute(
+            "INSERT INTO retired_parent_segment_ids (id) VALUES (?)", (segment_id,)
+        )
+        await self._db.execute("UPDATE generation SET value = value + 1 WHERE id = 1")
+
+    async def insert(self, kind: Kind[M], segment_id: int, child: M) -> M:
+        values: Mapping[str, object] = _TABLES[kind.collection].columns(child)
+        cursor = await self._db.execute(
+            f"INSERT INTO {kind.collection} (parent_segment_id, {', '.join(values)}) "
+            f"VALUES (?{', ?' * len(values)})",
+            (segment_id, *values.values()),
+        )
+        await config_changed(self._db, segment_id)
+        return await self.child(kind, segment_id, str(cursor.lastrowid))
+
+    async def update(self, kind: Kind[M], segment_id: int, child_id: int, child: M) -> M:
+        table: _Table = _TABLES[kind.collection]
+        values: Mapping[str, object] = table.columns(child)
+        await self._db.execute(
+            f"UPDATE {kind.collection} SET {', '.join(f'{c} = ?' for c in table.updated)} "
+            "WHERE id = ?",
+            (*(values[c] for c in table.updated), child_id),
+        )
+        await config_changed(self._db, segment_id)
+        return await self.child(kind, segment_id, str(child_id))
+
+    async def delete(self, kind: Kind[M], segment_id: int, child_id: int) -> None:
+        await self._db.execute(f"DELETE FROM {kind.collection} WHERE id = ?", (child_id,))
+        await config_changed(self._db, segment_id)
+
+
+class SqliteConfigStore:
+    """``ConfigStore`` over the profile service's SQLite ``Database``."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    @contextlib.asynccontextmanager
+    async def reading(self) -> AsyncIterator[ConfigReader]:
+        async with self._db.reading() as connection:
+            yield SqliteConfigReader(connection)
+
+    @contextlib.asynccontextmanager
+    async def writing(self) -> AsyncIterator[ConfigWriter]:
+        async with self._db.transaction() as connection:
+            yield SqliteConfigWriter(connection)
+
+
+async def config_changed(db: aiosqlite.Connection, parent_segment_id: int) -> None:
+    """Marks a parent segment's configuration as changed (call inside the transaction)."""
+    await db.execute(
+        "UPDATE parent_segments SET config_version = config_version + 1 WHERE id = ?",
+        (parent_segment_id,),
+    )
+    await db.execute("UPDATE generation SET value = value + 1 WHERE id = 1")

@@ -1,0 +1,160 @@
+"""The configuration store's contract (``config_store``), run against every implementation.
+
+These are the guarantees the handlers rely on and a second backend must keep: a write
+block is all or nothing, every configuration write is noticed by the data path, ids of
+deleted parent segments never come back, NotFound says what the API says. Today the only
+implementation is SQLite; a PostgreSQL one joins ``STORES``.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from p13n.profile.v1 import realtime_config_pb2 as pb
+
+from services.common.errors import NotFound
+from services.common.storage import Database
+from services.profile import realtime_store
+from services.profile.config_store import ATTRIBUTES, EVENTS, SEGMENTS, ConfigStore
+from services.profile.sqlite_config import SqliteConfigStore
+from services.profile.store import database_path, open_store
+
+ACCOUNT = "1"
+
+
+class Boom(Exception):
+    pass
+
+
+async def _sqlite(tmp_path: Path) -> tuple[ConfigStore, Callable[[], Awaitable[None]], Path]:
+    db: Database = await open_store(tmp_path)
+    return SqliteConfigStore(db), db.close, database_path(tmp_path)
+
+
+STORES = [pytest.param(_sqlite, id="sqlite")]
+
+
+@dataclass(frozen=True)
+class Opened:
+    store: ConfigStore
+    path: Path  # the file the data path reads (``realtime_store``)
+
+
+@pytest.fixture(params=STORES)
+async def opened(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Opened]:
+    store, close, path = await request.param(tmp_path)
+    try:
+        yield Opened(store, path)
+    finally:
+        await close()
+
+
+@pytest.fixture
+def store(opened: Opened) -> ConfigStore:
+    return opened.store
+
+
+def _versions(path: Path, segment_id: int) -> tuple[tuple[int, float] | None, int]:
+    """(config_version, create_time) and the generation, as the data path reads them."""
+    with sqlite3.connect(path) as conn:
+        return realtime_store.config_version(conn, segment_id), realtime_store.generation(conn)
+
+
+async def _segment(store: ConfigStore, name: str = "Shoppers") -> int:
+    async with store.writing() as writer:
+        created = await writer.create_parent_segment(ACCOUNT, name, "", "td_client_id", 1.0)
+    return int(created.id)
+
+
+async def test_a_block_that_raises_keeps_nothing(store: ConfigStore, opened: Opened) -> None:
+    segment_id = await _segment(store)
+    before = _versions(opened.path, segment_id)
+    with pytest.raises(Boom):
+        async with store.writing() as writer:
+            await writer.insert(
+                EVENTS, segment_id, pb.EventDefinition(name="view", database="d", table="t")
+            )
+            await writer.insert(ATTRIBUTES, segment_id, pb.Attribute(name="a", event="view"))
+            raise Boom
+    async with store.reading() as reader:
+        assert await reader.names(EVENTS, segment_id) == []
+        assert await reader.attributes(segment_id) == []
+    assert _versions(opened.path, segment_id) == before
+
+
+async def test_every_write_is_noticed_by_the_data_path(store: ConfigStore, opened: Opened) -> None:
+    segment_id = await _segment(store)
+    seen = [_versions(opened.path, segment_id)]
+    async with store.writing() as writer:
+        event = await writer.insert(
+            EVENTS, segment_id, pb.EventDefinition(name="view", database="d", table="t")
+        )
+    seen.append(_versions(opened.path, segment_id))
+    event.table = "u"
+    async with store.writing() as writer:
+        updated = await writer.update(EVENTS, segment_id, int(event.id), event)
+    seen.append(_versions(opened.path, segment_id))
+    async with store.writing() as writer:
+        await writer.delete(EVENTS, segment_id, int(event.id))
+    seen.append(_versions(opened.path, segment_id))
+
+    assert updated.table == "u" and updated.id == event.id
+    config_versions = [v[0][0] for v in seen if v[0]]
+    generations = [v[1] for v in seen]
+    assert config_versions == sorted(set(config_versions))  # strictly growing
+    assert generations == sorted(set(generations))
+
+
+async def test_writes_read_back_what_was_stored_with_its_new_id(store: ConfigStore) -> None:
+    segment_id = await _segment(store)
+    async with store.writing() as writer:
+        first = await writer.insert(SEGMENTS, segment_id, pb.Segment(id="99", name="vip"))
+        second = await writer.insert(SEGMENTS, segment_id, pb.Segment(name="new"))
+    async with store.reading() as reader:
+        assert await reader.child(SEGMENTS, segment_id, first.id) == first
+        page = await reader.children(SEGMENTS, segment_id, after=0, limit=10)
+    assert first.id != "99" and first.name == "vip"
+    assert page == [first, second]
+
+
+async def test_a_deleted_parent_segments_id_is_never_given_out_again(store: ConfigStore) -> None:
+    first = await _segment(store, "One")
+    second = await _segment(store, "Two")
+    async with store.writing() as writer:
+        await writer.delete_parent_segment(second)
+    third = await _segment(store, "Three")
+    assert third not in {first, second}
+    with pytest.raises(NotFound, match=f"Parent segment '{second}' not found"):
+        async with store.reading() as reader:
+            await reader.parent_segment(ACCOUNT, str(second))
+
+
+@pytest.mark.parametrize(
+    ("account", "parent", "child", "message"),
+    [
+        pytest.param("2", "own", None, "Parent segment '{own}' not found", id="other-account"),
+        pytest.param(ACCOUNT, "x", None, "Parent segment 'x' not found", id="not-a-number"),
+        pytest.param(
+            ACCOUNT,
+            "own",
+            "42",
+            "Event definition '42' not found in parent segment {own}",
+            id="child",
+        ),
+    ],
+)
+async def test_not_found_says_what_the_api_says(
+    store: ConfigStore, account: str, parent: str, child: str | None, message: str
+) -> None:
+    own = str(await _segment(store))
+    parent_id = own if parent == "own" else parent
+    with pytest.raises(NotFound) as raised:
+        async with store.reading() as reader:
+            segment = await reader.parent_segment(account, parent_id)
+            if child is not None:
+                await reader.child(EVENTS, int(segment.id), child)
+    assert str(raised.value) == message.format(own=own)
