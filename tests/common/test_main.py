@@ -39,6 +39,7 @@ def test_a_started_service_has_frozen_its_start_up_objects(tmp_path: Path) -> No
         "P13N_DATA_DIR": str(tmp_path),
         "P13N_AUTH_PORT": str(port),
         "P13N_SHUTDOWN_GRACE": "1",
+        "P13N_DRAIN_SECONDS": "0",
     }
     process = subprocess.Popen([sys.executable, "-m", "services.auth"], env=env)
     try:
