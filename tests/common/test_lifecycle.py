@@ -21,6 +21,7 @@ from typing import Any
 
 import grpc
 import pytest
+import yaml
 from envoy.service.auth.v3 import external_auth_pb2, external_auth_pb2_grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from support.leaks import Snapshot, port_is_free, recording_channels
@@ -226,3 +227,22 @@ async def test_a_second_signal_cuts_the_drain_short(tmp_path: Path) -> None:
             await shutdown
         assert loop.time() - signalled < 10
     assert port_is_free(port)
+
+
+@pytest.mark.parametrize("service", list(LIFESPANS))
+def test_a_deployment_waits_for_the_drain_and_the_grace_before_killing(service: str) -> None:
+    """deploy/: Kubernetes kills a pod ``terminationGracePeriodSeconds`` after SIGTERM; the
+    service needs its drain and its grace before then, and its drain must outlast the
+    failed readiness probes that take it out of its Service."""
+    path = Path(__file__).resolve().parents[2] / "deploy" / f"{service}.yaml"
+    deployment = next(d for d in yaml.safe_load_all(path.read_text()) if d["kind"] == "Deployment")
+    pod = deployment["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    env = {e["name"]: e["value"] for e in container["env"] if "value" in e}
+    settings = Settings.from_env(
+        {"P13N_INTERNAL_KEY": "00" * 32, "P13N_SECRET_KEY": "00" * 32, **env}
+    )
+    probe = container["readinessProbe"]
+    unready_after = probe.get("failureThreshold", 3) * probe.get("periodSeconds", 10)
+    assert settings.drain_seconds > unready_after
+    assert pod["terminationGracePeriodSeconds"] > settings.drain_seconds + settings.shutdown_grace

@@ -16,6 +16,7 @@ from google.rpc import error_details_pb2, status_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from p13n.auth.v1 import identity_pb2, identity_service_pb2, identity_service_pb2_grpc
 from support.ports import free_port, is_open
+from support.processes import start_service
 
 from services.common import identity
 from services.common.access import Access
@@ -165,16 +166,7 @@ async def test_leaving_serving_stops_the_server_and_frees_its_port() -> None:
 
 def test_sigterm_stops_a_service_process_cleanly(tmp_path: Path) -> None:
     port = free_port()
-    env = {
-        **os.environ,
-        "P13N_DATA_DIR": str(tmp_path),
-        "P13N_AUTH_PORT": str(port),
-        "P13N_SHUTDOWN_GRACE": "1",
-        "P13N_DRAIN_SECONDS": "0",
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "services.auth"], env=env, stderr=subprocess.PIPE, text=True
-    )
+    process = start_service("auth", tmp_path, port, P13N_DRAIN_SECONDS="0")
     deadline = time.monotonic() + 20
     while not is_open(port) and time.monotonic() < deadline:
         time.sleep(0.05)
