@@ -52,6 +52,10 @@ class Injected(Exception):
     """The failure a test put in a service's start."""
 
 
+class Started(Exception):
+    """Raised in the serving block: the start did not fail where the test meant it to."""
+
+
 def _raise(*_: Any, **__: Any) -> Any:
     raise Injected
 
@@ -104,7 +108,9 @@ async def test_a_start_that_fails_at_any_step_leaves_nothing_open(
     settings = _settings(tmp_path, service, port)
     expected: type[BaseException] = Injected
     with contextlib.ExitStack() as blockers:
-        if failure == PORT_TAKEN:
+        if failure == AFTER_START:
+            expected = Started
+        elif failure == PORT_TAKEN:
             taken = blockers.enter_context(socket.socket())
             taken.bind(("127.0.0.1", port))
             taken.listen()
@@ -114,13 +120,13 @@ async def test_a_start_that_fails_at_any_step_leaves_nothing_open(
                 pass  # records the fingerprint of the first key
             settings = _settings(tmp_path, service, port)
             expected = FailedPrecondition
-        elif failure != AFTER_START:
+        else:
             monkeypatch.setattr(failure, _raise)
         snapshot = Snapshot.take()
         with recording_channels(monkeypatch, snapshot), pytest.raises(expected):
             async with LIFESPANS[service](settings) as running:
                 assert running.port == port
-                raise Injected
+                raise Started
     assert snapshot.left_open(tmp_path) == {}
     assert port_is_free(port)
     if failure in (PORT_TAKEN, AFTER_START):
