@@ -92,7 +92,7 @@ async def lifespan(
         yield await stack.enter_async_context(
             serving_from(
                 settings,
-                servicers(db, writer, ConfigCache(), auth.flags_of, offers.references),
+                registrations(db, writer, ConfigCache(), auth.flags_of, offers.references),
                 port=settings.profile_port if port is None else port,
                 rules=RULES,
                 direct=direct_authenticator(auth_stub, settings.internal_key),
@@ -117,7 +117,7 @@ async def storage(data_dir: Path) -> AsyncIterator[tuple[Database, GroupCommit]]
         yield db, writer
 
 
-def servicers(
+def registrations(
     db: Database,
     writer: GroupCommit,
     configs: ConfigCache,

@@ -1,6 +1,6 @@
 """A real profile service on an ephemeral port over a real SQLite file, with an injected clock.
 
-The servicers are the production ones (``server.servicers``) behind the production
+The servicers are the production ones (``server.registrations``) behind the production
 interceptor and access rules; only the collaborators in other services are stand-ins (the
 account's feature flags, the personalizations that reference something) and time is a
 ``Clock`` the test moves.
@@ -201,7 +201,7 @@ async def running_service(data_dir: Path) -> AsyncIterator[Service]:
         db, writer = await stack.enter_async_context(profile_server.storage(data_dir))
         running = await stack.enter_async_context(
             serving(
-                profile_server.servicers(db, writer, configs, _flags, _references, clock),
+                profile_server.registrations(db, writer, configs, _flags, _references, clock),
                 host="127.0.0.1",
                 port=0,
                 key=KEY,
