@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 
 import grpc
 from envoy.service.auth.v3 import external_auth_pb2_grpc
@@ -13,26 +12,23 @@ from p13n.auth.v1 import (
     internal_service_pb2_grpc,
     registry_service_pb2_grpc,
 )
-from p13n.profile.v1 import (
-    config_service_pb2,
-    config_service_pb2_grpc,
-    profile_service_pb2,
-    profile_service_pb2_grpc,
-)
+from p13n.profile.v1 import config_service_pb2_grpc, profile_service_pb2_grpc
 
 from services.auth import passwords, ratelimit, secrets
 from services.auth.directory import MemoryDirectory
 from services.auth.ext_authz import AuthorizationServicer
 from services.auth.identity_service import IdentityServicer
 from services.auth.internal_service import InternalAuthServicer
+from services.auth.profile_client import ProfileClient
 from services.auth.registry_service import RegistryServicer
 from services.auth.store import check_secret_key, open_store
+from services.auth.store_protocols import AuthStore
 from services.common.access import Access
-from services.common.clients import Channels, as_service, on_behalf_of_caller
+from services.common.clients import Channels
 from services.common.config import Settings
-from services.common.errors import NotFound, Unavailable
+from services.common.lifecycle import background
 from services.common.main import run_service
-from services.common.server import Registration, RunningServer, start_server
+from services.common.server import Registration, RunningServer, serving_from
 
 IDENTITY = "p13n.auth.v1.IdentityService"
 REGISTRY = "p13n.auth.v1.RegistryService"
@@ -67,55 +63,66 @@ RULES: dict[str, Access] = {
 }
 
 
-async def create_server(
+@contextlib.asynccontextmanager
+async def lifespan(
     settings: Settings,
+    *,
     port: int | None = None,
     extra_interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
-) -> tuple[RunningServer, Callable[[], Awaitable[None]]]:
-    """Starts the auth service; returns it and a function that releases its resources."""
-    db = await open_store(settings.data_dir)
-    keys = secrets.SecretKeys(settings.secret_key)
-    await check_secret_key(db, settings.secret_key)
-    address_limit = ratelimit.Limit(rate=float(settings.address_rate), burst=settings.address_burst)
-    directory = MemoryDirectory(db, keys, address_limit=address_limit)
-    await directory.reload()
-    channels = Channels()
-    profile = profile_service_pb2_grpc.ProfileServiceStub(channels.get(settings.profile_target))
-    config = config_service_pb2_grpc.ConfigServiceStub(channels.get(settings.profile_target))
+) -> AsyncIterator[RunningServer]:
+    """The auth service, serving for the block: store, channels, refresher, server.
 
-    async def fetch_event_tables(budget: float, patient: bool) -> dict[tuple[str, str], set[str]]:
-        reply = await profile.ListEventTables(
-            profile_service_pb2.ListEventTablesRequest(),
-            metadata=as_service("auth", settings.internal_key),
-            timeout=budget,
-            # The background poll waits out a reconnect (the profile service may start
-            # after us); a preflight cannot wait.
-            wait_for_ready=patient,
+    Each step is pushed on the stack as it is opened, so a failure at any step releases
+    what came before it, in reverse; ``port`` (0 for any) and ``extra_interceptors`` are
+    for tests.
+    """
+    async with contextlib.AsyncExitStack() as stack:
+        db = await open_store(settings.data_dir)
+        stack.push_async_callback(db.close)
+        keys = secrets.SecretKeys(settings.secret_key)
+        await check_secret_key(db, settings.secret_key)
+        address_limit = ratelimit.Limit(
+            rate=float(settings.address_rate), burst=settings.address_burst
         )
-        tables: dict[tuple[str, str], set[str]] = {}
-        for table in reply.tables:
-            tables.setdefault((table.database, table.table), set()).add(table.parent_segment_id)
-        return tables
-
-    async def reactor_id_of(parent_segment_id: str) -> str:
-        # Asked on the caller's behalf: the profile service applies the caller's account.
-        try:
-            segment = await config.GetParentSegment(
-                config_service_pb2.GetParentSegmentRequest(parent_segment_id=parent_segment_id),
-                metadata=on_behalf_of_caller(),
-                timeout=5,
-                wait_for_ready=True,
+        directory = MemoryDirectory(db, keys, address_limit=address_limit)
+        await directory.reload()
+        channels = await stack.enter_async_context(Channels())
+        profile = ProfileClient(
+            profile_service_pb2_grpc.ProfileServiceStub(channels.get(settings.profile_target)),
+            config_service_pb2_grpc.ConfigServiceStub(channels.get(settings.profile_target)),
+            settings.internal_key,
+        )
+        # Started before the server and stopped after it: no call ever sees a directory
+        # that has stopped refreshing.
+        await stack.enter_async_context(
+            background(
+                "auth-directory-refresher",
+                lambda: directory.run_refresher(profile.event_tables),
             )
-        except grpc.aio.AioRpcError as error:
-            if error.code() == grpc.StatusCode.NOT_FOUND:
-                raise NotFound(f"Parent segment {parent_segment_id!r} not found") from None
-            raise Unavailable("The profile service cannot answer; retry shortly") from None
-        return str(segment.reactor_id)
+        )
+        yield await stack.enter_async_context(
+            serving_from(
+                settings,
+                registrations(db, directory, keys, profile, settings.internal_key),
+                port=settings.auth_port if port is None else port,
+                rules=RULES,
+                extra_interceptors=extra_interceptors,
+            )
+        )
 
-    registrations = [
+
+def registrations(
+    db: AuthStore,
+    directory: MemoryDirectory,
+    keys: secrets.SecretKeys,
+    profile: ProfileClient,
+    internal_key: bytes,
+) -> list[Registration]:
+    """The four servicers over one store and one in-memory directory."""
+    return [
         Registration(
             external_auth_pb2_grpc.add_AuthorizationServicer_to_server,
-            AuthorizationServicer(directory, settings.internal_key),
+            AuthorizationServicer(directory, internal_key),
             ENVOY_AUTHZ,
         ),
         Registration(
@@ -125,7 +132,7 @@ async def create_server(
         ),
         Registration(
             registry_service_pb2_grpc.add_RegistryServiceServicer_to_server,
-            RegistryServicer(db, directory, keys, reactor_id_of),
+            RegistryServicer(db, directory, keys, profile.reactor_id_of),
             REGISTRY,
         ),
         Registration(
@@ -134,31 +141,7 @@ async def create_server(
             INTERNAL,
         ),
     ]
-    refresher: asyncio.Task[None] | None = None
-
-    async def close() -> None:
-        if refresher is not None:
-            refresher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await refresher
-        await channels.close()
-        await db.close()
-
-    try:
-        running = await start_server(
-            registrations,
-            host=settings.bind_host,
-            port=settings.auth_port if port is None else port,
-            key=settings.internal_key,
-            rules=RULES,
-            extra_interceptors=extra_interceptors,
-        )
-    except BaseException:
-        await close()
-        raise
-    refresher = asyncio.create_task(directory.run_refresher(fetch_event_tables))
-    return running, close
 
 
 def main() -> None:
-    run_service("auth", create_server)
+    run_service("auth", lifespan)

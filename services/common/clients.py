@@ -2,11 +2,13 @@
 
 A call on behalf of the current caller forwards the caller's signed identity, so the callee
 applies the caller's own permissions; a call on the service's own behalf signs a service
-identity. Channels are created once per target and reused.
+identity. Channels are created once per target and reused, and closed together when the
+service's lifespan leaves its ``async with Channels()`` step.
 """
 
 from __future__ import annotations
 
+from types import TracebackType
 from typing import Any
 
 import grpc
@@ -51,6 +53,17 @@ class Channels:
         for channel in self._channels.values():
             await channel.close()
         self._channels.clear()
+
+    async def __aenter__(self) -> Channels:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.close()
 
 
 def on_behalf_of_caller() -> Metadata:

@@ -6,11 +6,20 @@ directory; on Kubernetes each Deployment sets the targets of the others.
 
 from __future__ import annotations
 
+import math
 import os
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+
+# How long a stopping service keeps serving after it reports NOT_SERVING, so that whoever
+# balances across it stops sending first. Kubernetes probes readiness every 10 s by default
+# (``periodSeconds``), and removing a terminating pod from its Service's endpoints reaches
+# kube-proxy and the gateway's DNS a few seconds later; 15 s outlasts one default period
+# plus that propagation. A Deployment that probes more often sets less (deploy/*.yaml);
+# ``p13n up`` sets 0, because nothing balances across its processes.
+DEFAULT_DRAIN_SECONDS = 15.0
 
 
 class ConfigError(Exception):
@@ -34,6 +43,9 @@ def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
         value = float(raw)
     except ValueError:
         raise ConfigError(f"{name}={raw!r} is not a number of seconds") from None
+    # "nan" and "inf" parse as floats; a delay of either would never end.
+    if not math.isfinite(value):
+        raise ConfigError(f"{name}={raw!r} is not a number of seconds")
     if value < 0:
         raise ConfigError(f"{name}={raw!r} must not be negative")
     return value
@@ -88,6 +100,7 @@ class Settings:
     offers_target: str
     log_level: str
     shutdown_grace: float
+    drain_seconds: float
     internal_key: bytes
     secret_key: bytes
     # Data-plane requests per client address: sustained rate per second and burst.
@@ -119,6 +132,7 @@ class Settings:
             offers_target=env.get("P13N_OFFERS_TARGET", f"127.0.0.1:{offers_port}"),
             log_level=log_level,
             shutdown_grace=_seconds(env, "P13N_SHUTDOWN_GRACE", 5.0),
+            drain_seconds=_seconds(env, "P13N_DRAIN_SECONDS", DEFAULT_DRAIN_SECONDS),
             internal_key=_key(env, "P13N_INTERNAL_KEY", data_dir, "internal.key"),
             secret_key=_key(env, "P13N_SECRET_KEY", data_dir, "secret.key"),
             address_rate=_count(env, "P13N_ADDRESS_RATE", 5000),

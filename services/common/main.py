@@ -1,26 +1,23 @@
-"""The entry point shape every service shares: parse config, start, serve until signalled."""
+"""The entry point shape every service shares: parse config, enter the lifespan, serve until
+signalled, drain; leaving the lifespan stops the server and releases the rest in reverse."""
 
 from __future__ import annotations
 
 import gc
 import logging
 import sys
-from collections.abc import Awaitable, Callable
 
 import uvloop
 
 from services.common.config import ConfigError, Settings
+from services.common.lifecycle import Lifespan, serve_until_signalled
 from services.common.logs import configure_logging
-from services.common.server import RunningServer, serve_until_signalled
 
 log = logging.getLogger(__name__)
 
 
-def run_service(
-    name: str,
-    create: Callable[[Settings], Awaitable[tuple[RunningServer, Callable[[], Awaitable[None]]]]],
-) -> None:
-    """Runs one service process: ``create`` returns the started server and its cleanup."""
+def run_service(name: str, lifespan: Lifespan) -> None:
+    """Runs one service process over ``lifespan``, its resources from store to server."""
     try:
         settings = Settings.from_env()
     except ConfigError as error:
@@ -29,13 +26,10 @@ def run_service(
     configure_logging(name, settings.log_level)
 
     async def serve() -> None:
-        running, close = await create(settings)
-        try:
+        async with lifespan(settings) as running:
             await serve_until_signalled(
-                running, settings.shutdown_grace, settled=_freeze_startup_objects
+                running, settings.drain_seconds, settled=_freeze_startup_objects
             )
-        finally:
-            await close()
 
     uvloop.run(serve())
 

@@ -1,16 +1,16 @@
 """Runs a grpc.aio server the same way for every service.
 
 Health is reported per fully qualified service name (and for the whole server under "");
-reflection is on so ``grpcurl`` works; on SIGTERM or SIGINT health turns NOT_SERVING first,
-so that balancers stop sending, then ``stop(grace)`` lets calls in flight finish.
+reflection is on so ``grpcurl`` works. ``serving`` is the server as one step of a service's
+lifespan (``services.common.lifecycle``): entered, it listens and reports SERVING; left, it
+reports NOT_SERVING and ``stop(grace)`` lets calls in flight finish.
 """
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 import logging
-import signal
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +19,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from services.common import access
+from services.common.config import Settings
 from services.common.interceptor import ServiceInterceptor
 
 log = logging.getLogger(__name__)
@@ -55,21 +56,34 @@ class RunningServer:
             await self.health.set(name, status)
 
     async def stop(self, grace: float) -> None:
+        """Reports NOT_SERVING and stops; calls in flight get ``grace`` seconds to finish.
+
+        Stopping again does nothing more, so a test may stop a server at once (grace 0)
+        before its lifespan ends and stops it with the configured grace.
+        """
         await self.set_serving(False)
+        log.info("stopping (grace %.1fs)", grace)
         await self.server.stop(grace)
 
 
-async def start_server(
+@contextlib.asynccontextmanager
+async def serving(
     registrations: Sequence[Registration],
     *,
     host: str,
     port: int,
     key: bytes,
     rules: Mapping[str, access.Access],
+    grace: float,
     direct: access.DirectAuthenticator | None = None,
     extra_interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
-) -> RunningServer:
-    """Starts a server on ``host:port`` (0 picks a free port) and marks it SERVING."""
+) -> AsyncIterator[RunningServer]:
+    """Serves on ``host:port`` (0 picks a free port), SERVING until the block ends.
+
+    Binding is the last thing before ``start``: grpc.aio releases a bound port only by
+    stopping a started server (an unstarted one keeps listening until the process exits),
+    so nothing that can fail may come between the two.
+    """
     server = grpc.aio.server(
         interceptors=[*extra_interceptors, ServiceInterceptor(rules, key, direct)],
         options=[
@@ -86,30 +100,40 @@ async def start_server(
     reflection.enable_server_reflection(
         (*names, health.SERVICE_NAME, reflection.SERVICE_NAME), server
     )
-    bound = server.add_insecure_port(f"{host}:{port}")
-    if bound == 0:
-        raise OSError(f"cannot listen on {host}:{port}")
+    address = f"{host}:{port}"
+    try:
+        bound = server.add_insecure_port(address)
+    except RuntimeError as error:  # grpc's answer when the port is taken
+        raise OSError(f"cannot listen on {address}") from error
+    if bound == 0:  # the same answer from older grpc releases
+        raise OSError(f"cannot listen on {address}")
     await server.start()
     running = RunningServer(server, bound, health_servicer, names)
-    await running.set_serving(True)
-    return running
+    try:
+        await running.set_serving(True)
+        log.info("serving on port %s", bound)
+        yield running
+    finally:
+        await running.stop(grace)
 
 
-async def serve_until_signalled(
-    running: RunningServer, grace: float, settled: Callable[[], None] | None = None
-) -> None:
-    """Serves until SIGTERM or SIGINT, then shuts down gracefully.
-
-    ``settled`` runs once the signal handlers are in place, so that a signal arriving
-    while it runs still shuts the server down gracefully.
-    """
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    if settled is not None:
-        settled()
-    log.info("serving on port %s", running.port)
-    await stop.wait()
-    log.info("shutting down (grace %.1fs)", grace)
-    await running.stop(grace)
+def serving_from(
+    settings: Settings,
+    registrations: Sequence[Registration],
+    *,
+    port: int,
+    rules: Mapping[str, access.Access],
+    direct: access.DirectAuthenticator | None = None,
+    extra_interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
+) -> contextlib.AbstractAsyncContextManager[RunningServer]:
+    """``serving`` as a service runs it: bind host, internal key and grace from ``settings``."""
+    return serving(
+        registrations,
+        host=settings.bind_host,
+        port=port,
+        key=settings.internal_key,
+        rules=rules,
+        grace=settings.shutdown_grace,
+        direct=direct,
+        extra_interceptors=extra_interceptors,
+    )

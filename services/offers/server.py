@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+import contextlib
+from collections.abc import AsyncIterator, Sequence
 
 import grpc
 from p13n.auth.v1 import internal_service_pb2_grpc
@@ -14,7 +15,7 @@ from services.common.access import Access
 from services.common.clients import FAST_RECONNECT, Channels
 from services.common.config import Settings
 from services.common.main import run_service
-from services.common.server import Registration, RunningServer, start_server
+from services.common.server import Registration, RunningServer, serving_from
 from services.offers.compiled_cache import CompiledCache
 from services.offers.direct_auth import direct_authenticator
 from services.offers.personalization_service import PersonalizationServicer
@@ -39,23 +40,46 @@ RULES: dict[str, Access] = {
 }
 
 
-async def create_server(
+@contextlib.asynccontextmanager
+async def lifespan(
     settings: Settings,
+    *,
     port: int | None = None,
     extra_interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
-) -> tuple[RunningServer, Callable[[], Awaitable[None]]]:
-    """Starts the offers service; returns it and a function that releases its resources."""
-    store = await PersonalizationStore.open(settings.data_dir)
-    # The data path fails fast when profile or auth is down (no wait_for_ready), so it
-    # must also notice quickly when they are back.
-    channels = Channels(options=FAST_RECONNECT)
-    profile = ProfileClient(
-        profile_service_pb2_grpc.ProfileServiceStub(channels.get(settings.profile_target)),
-        settings.internal_key,
-    )
-    auth = internal_service_pb2_grpc.InternalAuthServiceStub(channels.get(settings.auth_target))
+) -> AsyncIterator[RunningServer]:
+    """The offers service, serving for the block: store, channels, server.
+
+    Each step is pushed on the stack as it is opened, so a failure at any step releases
+    what came before it, in reverse; ``port`` (0 for any) and ``extra_interceptors`` are
+    for tests.
+    """
+    async with contextlib.AsyncExitStack() as stack:
+        store = await PersonalizationStore.open(settings.data_dir)
+        stack.push_async_callback(store.close)
+        # The data path fails fast when profile or auth is down (no wait_for_ready), so it
+        # must also notice quickly when they are back.
+        channels = await stack.enter_async_context(Channels(options=FAST_RECONNECT))
+        profile = ProfileClient(
+            profile_service_pb2_grpc.ProfileServiceStub(channels.get(settings.profile_target)),
+            settings.internal_key,
+        )
+        auth = internal_service_pb2_grpc.InternalAuthServiceStub(channels.get(settings.auth_target))
+        yield await stack.enter_async_context(
+            serving_from(
+                settings,
+                registrations(store, profile),
+                port=settings.offers_port if port is None else port,
+                rules=RULES,
+                direct=direct_authenticator(auth, settings.internal_key),
+                extra_interceptors=extra_interceptors,
+            )
+        )
+
+
+def registrations(store: PersonalizationStore, profile: ProfileClient) -> list[Registration]:
+    """The two servicers over one store; the personalize paths read it through one cache."""
     cache = CompiledCache(profile.realtime_config, store)
-    registrations = [
+    return [
         Registration(
             # Registered by descriptor: the handlers answer bytes they encoded themselves,
             # in section order (services/offers/wire.py).
@@ -76,25 +100,6 @@ async def create_server(
         ),
     ]
 
-    async def close() -> None:
-        await channels.close()
-        await store.close()
-
-    try:
-        running = await start_server(
-            registrations,
-            host=settings.bind_host,
-            port=settings.offers_port if port is None else port,
-            key=settings.internal_key,
-            rules=RULES,
-            direct=direct_authenticator(auth, settings.internal_key),
-            extra_interceptors=extra_interceptors,
-        )
-    except BaseException:
-        await close()
-        raise
-    return running, close
-
 
 def main() -> None:
-    run_service("offers", create_server)
+    run_service("offers", lifespan)

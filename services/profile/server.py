@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from pathlib import Path
 
 import grpc
-from p13n.auth.v1 import internal_service_pb2, internal_service_pb2_grpc
-from p13n.offers.v1 import (
-    personalization_config_service_pb2,
-    personalization_config_service_pb2_grpc,
-)
+from p13n.auth.v1 import internal_service_pb2_grpc
+from p13n.offers.v1 import personalization_config_service_pb2_grpc
 from p13n.profile.v1 import (
     config_service_pb2,
     config_service_pb2_grpc,
@@ -19,22 +18,22 @@ from p13n.profile.v1 import (
 )
 
 from services.common.access import Access
-from services.common.clients import Channels, as_service
+from services.common.clients import Channels
 from services.common.config import Settings
-from services.common.errors import Unavailable
 from services.common.main import run_service
-from services.common.server import Registration, RunningServer, start_server
+from services.common.server import Registration, RunningServer, serving_from
 from services.common.storage import Database
+from services.profile.auth_client import AuthClient
 from services.profile.config_service import ConfigServicer, FlagsLookup, ReferencesLookup
 from services.profile.group_commit import GroupCommit
 from services.profile.ingest_service import IngestServicer, direct_authenticator
+from services.profile.offers_client import OffersClient
 from services.profile.profile_service import ProfileServicer
 from services.profile.realtime import ConfigCache
 from services.profile.sqlite_config import SqliteConfigStore
 from services.profile.sqlite_profile import SqliteProfileStore
 from services.profile.store import open_store
 
-FLAGS_TTL_SECONDS = 2.0
 CONFIG = "p13n.profile.v1.ConfigService"
 PROFILE = "p13n.profile.v1.ProfileService"
 INGEST = "p13n.profile.v1.IngestService"
@@ -64,80 +63,61 @@ RULES: dict[str, Access] = {
 }
 
 
-async def create_server(
+@contextlib.asynccontextmanager
+async def lifespan(
     settings: Settings,
+    *,
     port: int | None = None,
     extra_interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
-) -> tuple[RunningServer, Callable[[], Awaitable[None]]]:
-    """Starts the profile service; returns it and a function that releases its resources."""
-    db = await open_store(settings.data_dir)
-    writer = GroupCommit(db)
-    writer.start()
-    configs = ConfigCache()
-    channels = Channels()
-    auth = internal_service_pb2_grpc.InternalAuthServiceStub(channels.get(settings.auth_target))
-    offers = personalization_config_service_pb2_grpc.PersonalizationConfigServiceStub(
-        channels.get(settings.offers_target)
-    )
-    flag_cache: dict[str, tuple[float, frozenset[str]]] = {}
+) -> AsyncIterator[RunningServer]:
+    """The profile service, serving for the block: store and writer, channels, server.
 
-    async def flags_of(account_id: str) -> frozenset[str]:
-        cached = flag_cache.get(account_id)
-        if cached and time.monotonic() - cached[0] < FLAGS_TTL_SECONDS:
-            return cached[1]
-        try:
-            reply = await auth.GetAccountFlags(
-                internal_service_pb2.GetAccountFlagsRequest(account_id=account_id),
-                metadata=as_service("profile", settings.internal_key),
-                timeout=2,
-            )
-        except grpc.aio.AioRpcError:
-            raise Unavailable("The auth service cannot answer; retry shortly") from None
-        flags = frozenset(reply.flags)
-        flag_cache[account_id] = (time.monotonic(), flags)
-        return flags
-
-    async def references(parent_segment_id: str, **reference: str) -> list[str]:
-        # Fail closed: when the offers service cannot answer, nothing referenced is deleted.
-        try:
-            reply = await offers.ListReferences(
-                personalization_config_service_pb2.ListReferencesRequest(
-                    parent_segment_id=parent_segment_id, **reference
-                ),
-                metadata=as_service("profile", settings.internal_key),
-                timeout=5,
-            )
-        except grpc.aio.AioRpcError:
-            raise Unavailable(
-                "The offers service cannot confirm that nothing references this; retry shortly"
-            ) from None
-        return list(reply.personalization_names)
-
-    registrations = servicers(db, writer, configs, flags_of, references)
-
-    async def close() -> None:
-        # The server has stopped taking calls; let the writer finish its batch first.
-        await writer.close()
-        await channels.close()
-        await db.close()
-
-    try:
-        running = await start_server(
-            registrations,
-            host=settings.bind_host,
-            port=settings.profile_port if port is None else port,
-            key=settings.internal_key,
-            rules=RULES,
-            direct=direct_authenticator(auth, settings.internal_key),
-            extra_interceptors=extra_interceptors,
+    Each step is pushed on the stack as it is opened, so a failure at any step releases
+    what came before it, in reverse; ``port`` (0 for any) and ``extra_interceptors`` are
+    for tests.
+    """
+    async with contextlib.AsyncExitStack() as stack:
+        db, writer = await stack.enter_async_context(storage(settings.data_dir))
+        channels = await stack.enter_async_context(Channels())
+        auth_stub = internal_service_pb2_grpc.InternalAuthServiceStub(
+            channels.get(settings.auth_target)
         )
-    except BaseException:
-        await close()
-        raise
-    return running, close
+        auth = AuthClient(auth_stub, settings.internal_key)
+        offers = OffersClient(
+            personalization_config_service_pb2_grpc.PersonalizationConfigServiceStub(
+                channels.get(settings.offers_target)
+            ),
+            settings.internal_key,
+        )
+        yield await stack.enter_async_context(
+            serving_from(
+                settings,
+                registrations(db, writer, ConfigCache(), auth.flags_of, offers.references),
+                port=settings.profile_port if port is None else port,
+                rules=RULES,
+                direct=direct_authenticator(auth_stub, settings.internal_key),
+                extra_interceptors=extra_interceptors,
+            )
+        )
 
 
-def servicers(
+@contextlib.asynccontextmanager
+async def storage(data_dir: Path) -> AsyncIterator[tuple[Database, GroupCommit]]:
+    """The profile store and its one writer, for the block.
+
+    The writer stops before the store closes, finishing its batch; by then the server has
+    stopped taking calls, so nothing new is queued.
+    """
+    async with contextlib.AsyncExitStack() as stack:
+        db = await open_store(data_dir)
+        stack.push_async_callback(db.close)
+        writer = GroupCommit(db)
+        writer.start()
+        stack.push_async_callback(writer.close)
+        yield db, writer
+
+
+def registrations(
     db: Database,
     writer: GroupCommit,
     configs: ConfigCache,
@@ -173,4 +153,4 @@ def servicers(
 
 
 def main() -> None:
-    run_service("profile", create_server)
+    run_service("profile", lifespan)

@@ -18,6 +18,16 @@ def test_defaults(tmp_path: Path) -> None:
     assert len(settings.internal_key) == 32
 
 
+def test_the_default_drain_outlasts_a_default_kubernetes_readiness_period(tmp_path: Path) -> None:
+    readiness_period = 10.0  # Kubernetes' default readinessProbe.periodSeconds
+    settings = Settings.from_env({"P13N_DATA_DIR": str(tmp_path)})
+    assert settings.drain_seconds > readiness_period
+    assert (
+        Settings.from_env({"P13N_DATA_DIR": str(tmp_path), "P13N_DRAIN_SECONDS": "0"}).drain_seconds
+        == 0
+    )
+
+
 def test_generated_keys_are_kept_in_the_data_dir(tmp_path: Path) -> None:
     first = Settings.from_env({"P13N_DATA_DIR": str(tmp_path)})
     second = Settings.from_env({"P13N_DATA_DIR": str(tmp_path)})
@@ -37,6 +47,22 @@ def test_generated_keys_are_kept_in_the_data_dir(tmp_path: Path) -> None:
         ),
         pytest.param({"P13N_LOG_LEVEL": "LOUD"}, "P13N_LOG_LEVEL='LOUD'", id="log-level"),
         pytest.param({"P13N_SHUTDOWN_GRACE": "-1"}, "must not be negative", id="grace"),
+        pytest.param({"P13N_DRAIN_SECONDS": "-0.5"}, "must not be negative", id="drain-negative"),
+        pytest.param(
+            {"P13N_DRAIN_SECONDS": "15s"},
+            "P13N_DRAIN_SECONDS='15s' is not a number",
+            id="drain-unit",
+        ),
+        pytest.param(
+            {"P13N_DRAIN_SECONDS": "inf"},
+            "P13N_DRAIN_SECONDS='inf' is not a number",
+            id="drain-inf",
+        ),
+        pytest.param(
+            {"P13N_SHUTDOWN_GRACE": "nan"},
+            "P13N_SHUTDOWN_GRACE='nan' is not a number",
+            id="grace-nan",
+        ),
         pytest.param({"P13N_INTERNAL_KEY": "abcd"}, "64 hexadecimal characters", id="short-key"),
         pytest.param({"P13N_SECRET_KEY": "zz" * 32}, "64 hexadecimal characters", id="bad-key"),
     ],

@@ -1,7 +1,9 @@
-"""The shared entry point: a started service keeps its start-up objects out of collections."""
+"""The shared entry point: a started service keeps its start-up objects out of collections,
+and a stopping one drains."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -11,7 +13,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 from support.ports import free_port, is_open
+from support.processes import start_service
 
 HOOK = Path(__file__).resolve().parents[2] / "bench" / "gcpause"
 
@@ -39,6 +44,7 @@ def test_a_started_service_has_frozen_its_start_up_objects(tmp_path: Path) -> No
         "P13N_DATA_DIR": str(tmp_path),
         "P13N_AUTH_PORT": str(port),
         "P13N_SHUTDOWN_GRACE": "1",
+        "P13N_DRAIN_SECONDS": "0",
     }
     process = subprocess.Popen([sys.executable, "-m", "services.auth"], env=env)
     try:
@@ -56,3 +62,39 @@ def test_a_started_service_has_frozen_its_start_up_objects(tmp_path: Path) -> No
     finally:
         process.send_signal(signal.SIGTERM)
         assert process.wait(10) == 0
+
+
+def _health(port: int) -> int:
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+        reply = health_pb2_grpc.HealthStub(channel).Check(
+            health_pb2.HealthCheckRequest(service=""), timeout=5
+        )
+    return int(reply.status)
+
+
+def test_a_service_process_drains_after_sigterm_until_a_second_signal(tmp_path: Path) -> None:
+    """The runner reads the drain from the environment: after SIGTERM the process answers
+    NOT_SERVING and keeps serving for the drain (30 s here); Ctrl-C then ends it at once."""
+    port = free_port()
+    process = start_service("auth", tmp_path, port, P13N_DRAIN_SECONDS="30")
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            with contextlib.suppress(grpc.RpcError):
+                if _health(port) == health_pb2.HealthCheckResponse.SERVING:
+                    break
+            time.sleep(0.05)
+        assert _health(port) == health_pb2.HealthCheckResponse.SERVING
+        process.send_signal(signal.SIGTERM)
+        while _health(port) == health_pb2.HealthCheckResponse.SERVING:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        assert _health(port) == health_pb2.HealthCheckResponse.NOT_SERVING
+        assert process.poll() is None
+        process.send_signal(signal.SIGINT)
+        assert process.wait(10) == 0
+    finally:
+        process.kill()
+    assert not is_open(port)
+    assert process.stderr is not None
+    assert "a second signal cut the drain short" in process.stderr.read()

@@ -16,11 +16,12 @@ from google.rpc import error_details_pb2, status_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from p13n.auth.v1 import identity_pb2, identity_service_pb2, identity_service_pb2_grpc
 from support.ports import free_port, is_open
+from support.processes import start_service
 
 from services.common import identity
 from services.common.access import Access
 from services.common.errors import InvalidArgument
-from services.common.server import Registration, RunningServer, start_server
+from services.common.server import Registration, RunningServer, serving
 
 KEY = os.urandom(32)
 NAME = "p13n.auth.v1.IdentityService"
@@ -48,7 +49,7 @@ class _Servicer(identity_service_pb2_grpc.IdentityServiceServicer):  # type: ign
 
 @pytest.fixture
 async def server() -> AsyncIterator[RunningServer]:
-    running = await start_server(
+    async with serving(
         [
             Registration(
                 identity_service_pb2_grpc.add_IdentityServiceServicer_to_server, _Servicer(), NAME
@@ -58,9 +59,9 @@ async def server() -> AsyncIterator[RunningServer]:
         port=0,
         key=KEY,
         rules=RULES,
-    )
-    yield running
-    await running.stop(0)
+        grace=0,
+    ) as running:
+        yield running
 
 
 def _metadata(role: int) -> tuple[tuple[str, str], ...]:
@@ -160,17 +161,24 @@ async def test_stop_reports_not_serving(server: RunningServer) -> None:
         assert reply.status == health_pb2.HealthCheckResponse.NOT_SERVING
 
 
+async def test_leaving_serving_stops_the_server_and_frees_its_port() -> None:
+    port = free_port()
+    registration = Registration(
+        identity_service_pb2_grpc.add_IdentityServiceServicer_to_server, _Servicer(), NAME
+    )
+    async with serving(
+        [registration], host="127.0.0.1", port=port, key=KEY, rules=RULES, grace=0
+    ) as running:
+        assert running.port == port
+        assert is_open(port)
+    assert not is_open(port)
+    reply = await running.health.Check(health_pb2.HealthCheckRequest(service=NAME), None)
+    assert reply.status == health_pb2.HealthCheckResponse.NOT_SERVING
+
+
 def test_sigterm_stops_a_service_process_cleanly(tmp_path: Path) -> None:
     port = free_port()
-    env = {
-        **os.environ,
-        "P13N_DATA_DIR": str(tmp_path),
-        "P13N_AUTH_PORT": str(port),
-        "P13N_SHUTDOWN_GRACE": "1",
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "services.auth"], env=env, stderr=subprocess.PIPE, text=True
-    )
+    process = start_service("auth", tmp_path, port, P13N_DRAIN_SECONDS="0")
     deadline = time.monotonic() + 20
     while not is_open(port) and time.monotonic() < deadline:
         time.sleep(0.05)

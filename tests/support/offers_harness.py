@@ -1,6 +1,6 @@
 """A real offers service on an ephemeral port, with stand-ins for profile and auth.
 
-The offers service is the production one (``create_server``: interceptor, access rules,
+The offers service is the production one (``lifespan``: interceptor, access rules,
 store, cache). The profile and auth services are fakes the test scripts, served behind the
 production interceptor with the production rules for the RPCs offers calls, so a call that
 offers makes with the wrong identity is refused here as it would be in the suite.
@@ -14,6 +14,7 @@ import itertools
 import json
 import os
 from collections.abc import AsyncIterator, Iterable, Mapping
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,9 +37,9 @@ from services.auth import server as auth_server
 from services.common import identity
 from services.common.config import Settings
 from services.common.errors import InvalidArgument, NotFound, Unauthenticated
-from services.common.server import Registration, RunningServer, start_server
+from services.common.server import Registration, RunningServer, serving
+from services.offers import server as offers_server
 from services.offers.catalog import AttributeType, Catalog, Sensitivity
-from services.offers.server import create_server
 from services.profile import server as profile_server
 
 KEY = os.urandom(32)
@@ -253,44 +254,47 @@ class Offers:
 async def running_offers(data_dir: Path) -> AsyncIterator[Offers]:
     """The offers service with its fakes, until the block ends."""
     fake_profile, fake_auth = FakeProfile(), FakeAuth()
-    profile = await _serve(
-        Registration(
-            profile_service_pb2_grpc.add_ProfileServiceServicer_to_server,
-            fake_profile,
-            profile_server.PROFILE,
-        ),
-        profile_server.RULES,
-    )
-    auth = await _serve(
-        Registration(
-            internal_service_pb2_grpc.add_InternalAuthServiceServicer_to_server,
-            fake_auth,
-            auth_server.INTERNAL,
-        ),
-        auth_server.RULES,
-    )
-    settings = Settings.from_env(
-        {
-            "P13N_DATA_DIR": str(data_dir),
-            "P13N_INTERNAL_KEY": KEY.hex(),
-            "P13N_SECRET_KEY": os.urandom(32).hex(),
-            "P13N_PROFILE_TARGET": f"127.0.0.1:{profile.port}",
-            "P13N_AUTH_TARGET": f"127.0.0.1:{auth.port}",
-        }
-    )
-    offers, close = await create_server(settings, port=0)
-    try:
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{offers.port}") as channel:
-            yield Offers(offers.port, fake_profile, fake_auth, channel)
-    finally:
-        await offers.stop(0)
-        await close()
-        await profile.stop(0)
-        await auth.stop(0)
+    async with contextlib.AsyncExitStack() as stack:
+        profile = await stack.enter_async_context(
+            _serving(
+                Registration(
+                    profile_service_pb2_grpc.add_ProfileServiceServicer_to_server,
+                    fake_profile,
+                    profile_server.PROFILE,
+                ),
+                profile_server.RULES,
+            )
+        )
+        auth = await stack.enter_async_context(
+            _serving(
+                Registration(
+                    internal_service_pb2_grpc.add_InternalAuthServiceServicer_to_server,
+                    fake_auth,
+                    auth_server.INTERNAL,
+                ),
+                auth_server.RULES,
+            )
+        )
+        settings = Settings.from_env(
+            {
+                "P13N_DATA_DIR": str(data_dir),
+                "P13N_INTERNAL_KEY": KEY.hex(),
+                "P13N_SECRET_KEY": os.urandom(32).hex(),
+                "P13N_PROFILE_TARGET": f"127.0.0.1:{profile.port}",
+                "P13N_AUTH_TARGET": f"127.0.0.1:{auth.port}",
+                # Stopped at once when the test ends, whatever is still in flight.
+                "P13N_SHUTDOWN_GRACE": "0",
+            }
+        )
+        offers = await stack.enter_async_context(offers_server.lifespan(settings, port=0))
+        channel = await stack.enter_async_context(
+            grpc.aio.insecure_channel(f"127.0.0.1:{offers.port}")
+        )
+        yield Offers(offers.port, fake_profile, fake_auth, channel)
 
 
-async def _serve(registration: Registration, rules: Any) -> RunningServer:
-    return await start_server([registration], host="127.0.0.1", port=0, key=KEY, rules=rules)
+def _serving(registration: Registration, rules: Any) -> AbstractAsyncContextManager[RunningServer]:
+    return serving([registration], host="127.0.0.1", port=0, key=KEY, rules=rules, grace=0)
 
 
 def json_of(data: bytes) -> bytes:

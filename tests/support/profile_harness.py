@@ -1,6 +1,6 @@
 """A real profile service on an ephemeral port over a real SQLite file, with an injected clock.
 
-The servicers are the production ones (``server.servicers``) behind the production
+The servicers are the production ones (``server.registrations``) behind the production
 interceptor and access rules; only the collaborators in other services are stand-ins (the
 account's feature flags, the personalizations that reference something) and time is a
 ``Clock`` the test moves.
@@ -31,13 +31,13 @@ from p13n.profile.v1 import realtime_config_pb2 as pb
 
 from services.common import identity
 from services.common.events import to_struct
-from services.common.server import RunningServer, start_server
+from services.common.server import RunningServer, serving
 from services.common.storage import Database
 from services.profile import server as profile_server
 from services.profile.config_rules import FLAG_SENSITIVITY
 from services.profile.group_commit import GroupCommit
 from services.profile.realtime import ConfigCache
-from services.profile.store import database_path, open_store
+from services.profile.store import database_path
 
 KEY = os.urandom(32)
 ACCOUNT = "1"
@@ -195,20 +195,23 @@ async def _references(parent_segment_id: str, **reference: str) -> list[str]:
 @contextlib.asynccontextmanager
 async def running_service(data_dir: Path) -> AsyncIterator[Service]:
     """Starts the service over ``data_dir``; stops it and closes the store on exit."""
-    db = await open_store(data_dir)
-    writer = GroupCommit(db)
-    writer.start()
     configs = ConfigCache()
     clock = Clock()
-    running = await start_server(
-        profile_server.servicers(db, writer, configs, _flags, _references, clock),
-        host="127.0.0.1",
-        port=0,
-        key=KEY,
-        rules=profile_server.RULES,
-    )
-    channel = grpc.aio.insecure_channel(f"127.0.0.1:{running.port}")
-    try:
+    async with contextlib.AsyncExitStack() as stack:
+        db, writer = await stack.enter_async_context(profile_server.storage(data_dir))
+        running = await stack.enter_async_context(
+            serving(
+                profile_server.registrations(db, writer, configs, _flags, _references, clock),
+                host="127.0.0.1",
+                port=0,
+                key=KEY,
+                rules=profile_server.RULES,
+                grace=0,
+            )
+        )
+        channel = await stack.enter_async_context(
+            grpc.aio.insecure_channel(f"127.0.0.1:{running.port}")
+        )
         yield Service(
             running=running,
             db=db,
@@ -221,11 +224,6 @@ async def running_service(data_dir: Path) -> AsyncIterator[Service]:
             ingest=ingest_service_pb2_grpc.IngestServiceStub(channel),
             channel=channel,
         )
-    finally:
-        await channel.close()
-        await running.stop(0)
-        await writer.close()
-        await db.close()
 
 
 def _varint(number: int) -> bytes:

@@ -7,11 +7,12 @@ and metadata is recorded) and can stop and restart one; Envoy is the real binary
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import subprocess
 import sys
 import threading
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Coroutine
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,16 +21,16 @@ from typing import Any, TypeVar
 import grpc
 
 from gateway.render import GatewayConfig, render
-from services.auth.server import create_server as create_auth
+from services.auth.server import lifespan as auth_lifespan
 from services.common.config import Settings
 from services.common.server import RunningServer
-from services.offers.server import create_server as create_offers
-from services.profile.server import create_server as create_profile
+from services.offers.server import lifespan as offers_lifespan
+from services.profile.server import lifespan as profile_lifespan
 from support.ports import free_port, wait_open
 
 T = TypeVar("T")
 
-CREATORS = {"auth": create_auth, "profile": create_profile, "offers": create_offers}
+LIFESPANS = {"auth": auth_lifespan, "profile": profile_lifespan, "offers": offers_lifespan}
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,8 @@ def suite_env(data_dir: Path) -> dict[str, str]:
         "P13N_INTERNAL_KEY": os.urandom(32).hex(),
         "P13N_SECRET_KEY": os.urandom(32).hex(),
         "P13N_SHUTDOWN_GRACE": "0.5",
+        # As `p13n up` runs them: nothing balances across one machine's services.
+        "P13N_DRAIN_SECONDS": "0",
     }
 
 
@@ -72,8 +75,8 @@ class Suite:
     def __init__(self, data_dir: Path, env: dict[str, str] | None = None) -> None:
         self.env = suite_env(data_dir) | (env or {})
         self.settings = Settings.from_env(self.env)
-        self.recorders = {name: Recorder() for name in CREATORS}
-        self._servers: dict[str, tuple[RunningServer, Callable[[], Awaitable[None]]]] = {}
+        self.recorders = {name: Recorder() for name in LIFESPANS}
+        self._servers: dict[str, tuple[RunningServer, contextlib.AsyncExitStack]] = {}
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._envoy: subprocess.Popen[bytes] | None = None
@@ -96,7 +99,7 @@ class Suite:
 
     def start(self) -> None:
         self._thread.start()
-        for name in CREATORS:
+        for name in LIFESPANS:
             self.start_service(name)
         config = self.settings.data_dir / "envoy.json"
         config.write_text(render(self.gateway_config()))
@@ -121,17 +124,21 @@ class Suite:
         return GatewayConfig.on_one_machine(self.settings)
 
     def start_service(self, name: str) -> None:
-        async def start() -> tuple[RunningServer, Callable[[], Awaitable[None]]]:
-            return await CREATORS[name](self.settings, extra_interceptors=[self.recorders[name]])
+        async def start() -> tuple[RunningServer, contextlib.AsyncExitStack]:
+            # Held open across calls of ``run``; ``stop_service`` leaves it.
+            stack = contextlib.AsyncExitStack()
+            lifespan = LIFESPANS[name](self.settings, extra_interceptors=[self.recorders[name]])
+            return await stack.enter_async_context(lifespan), stack
 
         self._servers[name] = self.run(start())
 
     def stop_service(self, name: str) -> None:
-        running, close = self._servers.pop(name)
+        """Stops a service at once (an outage: calls in flight are cut), then releases it."""
+        running, stack = self._servers.pop(name)
 
         async def stop() -> None:
             await running.stop(0)
-            await close()
+            await stack.aclose()
 
         self.run(stop())
 

@@ -1,0 +1,92 @@
+"""A service's life: its resources opened in order and released in reverse, then a drain.
+
+Each service states its resources as one async context manager (its ``lifespan``), built on
+a ``contextlib.AsyncExitStack``: every resource is pushed on the stack the moment it is
+opened, so a failure at any step of start-up releases exactly what was opened so far, in
+reverse, and so does the end of a normal run. The models are starlette's lifespan and
+grpc's ``async_greeter_server_with_graceful_shutdown.py``.
+
+Shutdown has three phases. On SIGTERM or SIGINT health turns NOT_SERVING; then, for the
+drain delay, the server keeps answering everything (calls in flight and new ones) while
+whoever balances across it (a Kubernetes readiness probe, a load balancer's health check)
+notices and stops sending; then the lifespan ends, which stops the server with its grace
+and releases the rest. A second signal cuts the drain short: an operator pressing Ctrl-C
+twice means "now".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import AsyncIterator, Callable, Coroutine
+from contextlib import AbstractAsyncContextManager
+from typing import Any
+
+from services.common.config import Settings
+from services.common.server import RunningServer
+
+log = logging.getLogger(__name__)
+
+SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+# What each service exposes: its resources, entered by ``services.common.main.run_service``
+# and by tests (which pass a port, 0 for any, and interceptors of their own).
+Lifespan = Callable[[Settings], AbstractAsyncContextManager[RunningServer]]
+
+
+@contextlib.asynccontextmanager
+async def background(
+    name: str, work: Callable[[], Coroutine[Any, Any, None]]
+) -> AsyncIterator[asyncio.Task[None]]:
+    """Runs ``work()`` as a task for the block; on leaving, cancels it and waits for it.
+
+    ``work`` is called only on entry, so a step that fails before this one leaves no
+    coroutine that was never awaited.
+    """
+    task = asyncio.create_task(work(), name=name)
+    try:
+        yield task
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def drain(running: RunningServer, seconds: float, cut_short: asyncio.Event) -> None:
+    """Reports NOT_SERVING, then keeps serving for ``seconds`` or until ``cut_short`` is set."""
+    await running.set_serving(False)
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(cut_short.wait(), seconds)
+
+
+async def serve_until_signalled(
+    running: RunningServer, drain_seconds: float, settled: Callable[[], None] | None = None
+) -> None:
+    """Serves until SIGTERM or SIGINT, then drains; the caller's lifespan then stops it.
+
+    ``settled`` runs once the signal handlers are in place, so that a signal arriving
+    while it runs still shuts the server down gracefully. The handlers are removed on
+    return: a signal during the final ``stop(grace)`` then has its default effect, which
+    is what a third Ctrl-C asks for.
+    """
+    first, second = asyncio.Event(), asyncio.Event()
+
+    def on_signal() -> None:
+        (second if first.is_set() else first).set()
+
+    loop = asyncio.get_running_loop()
+    for sig in SIGNALS:
+        loop.add_signal_handler(sig, on_signal)
+    try:
+        if settled is not None:
+            settled()
+        await first.wait()
+        log.info("shutting down: NOT_SERVING, draining for %.1fs", drain_seconds)
+        await drain(running, drain_seconds, cut_short=second)
+        if second.is_set():
+            log.info("a second signal cut the drain short")
+    finally:
+        for sig in SIGNALS:
+            loop.remove_signal_handler(sig)

@@ -1,0 +1,51 @@
+"""The profile service's question to the auth service: an account's feature flags.
+
+Which attribute and segment settings an account may use (sensitivity, for one) depends on
+its flags. They change rarely and are asked on every such write, so answers are kept for a
+short while;
+when the auth service cannot answer, the write is refused as UNAVAILABLE rather than
+checked against flags that may be wrong.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import grpc
+from p13n.auth.v1 import internal_service_pb2
+
+from services.common.clients import as_service
+from services.common.errors import Unavailable
+
+SERVICE = "profile"
+FLAGS_TTL_SECONDS = 2.0
+FLAGS_TIMEOUT = 2.0
+
+
+class AuthClient:
+    """The auth service as the profile service uses it (``stub``: ``InternalAuthServiceStub``)."""
+
+    def __init__(self, stub: Any, key: bytes, clock: Callable[[], float] = time.monotonic) -> None:
+        self._stub = stub
+        self._key = key
+        self._clock = clock
+        self._flags: dict[str, tuple[float, frozenset[str]]] = {}
+
+    async def flags_of(self, account_id: str) -> frozenset[str]:
+        """The account's feature flags, at most ``FLAGS_TTL_SECONDS`` old."""
+        cached = self._flags.get(account_id)
+        if cached and self._clock() - cached[0] < FLAGS_TTL_SECONDS:
+            return cached[1]
+        try:
+            reply = await self._stub.GetAccountFlags(
+                internal_service_pb2.GetAccountFlagsRequest(account_id=account_id),
+                metadata=as_service(SERVICE, self._key),
+                timeout=FLAGS_TIMEOUT,
+            )
+        except grpc.aio.AioRpcError:
+            raise Unavailable("The auth service cannot answer; retry shortly") from None
+        flags = frozenset(reply.flags)
+        self._flags[account_id] = (self._clock(), flags)
+        return flags

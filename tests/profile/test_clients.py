@@ -1,0 +1,99 @@
+"""The profile service's clients of auth (flags, kept briefly) and offers (references).
+
+Both fail closed: when the other service cannot answer, the write that asked is refused as
+UNAVAILABLE instead of being decided on a guess.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import grpc
+import pytest
+from p13n.auth.v1 import internal_service_pb2
+from p13n.offers.v1 import personalization_config_service_pb2
+
+from services.common import identity
+from services.common.errors import Unavailable
+from services.profile.auth_client import FLAGS_TTL_SECONDS, AuthClient
+from services.profile.offers_client import OffersClient
+
+KEY = os.urandom(32)
+
+
+def _down() -> grpc.aio.AioRpcError:
+    return grpc.aio.AioRpcError(
+        grpc.StatusCode.UNAVAILABLE, grpc.aio.Metadata(), grpc.aio.Metadata(), "connection refused"
+    )
+
+
+class _Auth:
+    def __init__(self) -> None:
+        self.asked: list[tuple[str, str]] = []
+        self.flags = ["sensitivity"]
+        self.down = False
+
+    async def GetAccountFlags(
+        self, request: internal_service_pb2.GetAccountFlagsRequest, **kwargs: Any
+    ) -> internal_service_pb2.GetAccountFlagsResponse:
+        if self.down:
+            raise _down()
+        caller = identity.verify(dict(kwargs["metadata"])[identity.IDENTITY_HEADER], KEY)
+        self.asked.append((request.account_id, caller.caller_service))
+        return internal_service_pb2.GetAccountFlagsResponse(flags=self.flags)
+
+
+class _Clock:
+    now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_flags_are_asked_as_the_profile_service_and_kept_for_their_ttl() -> None:
+    auth, clock = _Auth(), _Clock()
+    client = AuthClient(auth, KEY, clock)
+    assert await client.flags_of("7") == frozenset({"sensitivity"})
+    auth.flags = []
+    clock.now += FLAGS_TTL_SECONDS - 0.1
+    assert await client.flags_of("7") == frozenset({"sensitivity"})
+    assert auth.asked == [("7", "profile")]
+    clock.now += 0.2
+    assert await client.flags_of("7") == frozenset()
+    assert len(auth.asked) == 2
+
+
+async def test_flags_when_auth_cannot_answer_are_unavailable() -> None:
+    auth = _Auth()
+    auth.down = True
+    with pytest.raises(Unavailable, match="The auth service cannot answer; retry shortly"):
+        await AuthClient(auth, KEY).flags_of("7")
+
+
+class _Offers:
+    def __init__(self, names: list[str] | None) -> None:
+        self.names = names
+        self.requests: list[personalization_config_service_pb2.ListReferencesRequest] = []
+
+    async def ListReferences(
+        self, request: personalization_config_service_pb2.ListReferencesRequest, **_: Any
+    ) -> personalization_config_service_pb2.ListReferencesResponse:
+        if self.names is None:
+            raise _down()
+        self.requests.append(request)
+        return personalization_config_service_pb2.ListReferencesResponse(
+            personalization_names=self.names
+        )
+
+
+async def test_references_name_the_personalizations_using_it() -> None:
+    offers = _Offers(["welcome"])
+    names = await OffersClient(offers, KEY).references("12", attribute="views")
+    assert names == ["welcome"]
+    assert (offers.requests[0].parent_segment_id, offers.requests[0].attribute) == ("12", "views")
+
+
+async def test_references_when_offers_cannot_answer_refuse_the_delete() -> None:
+    with pytest.raises(Unavailable, match="cannot confirm that nothing references this"):
+        await OffersClient(_Offers(None), KEY).references("12", segment="buyers")
