@@ -73,7 +73,7 @@
   // fires at timeoutMs; the margin covers that gap, nothing more.
   const PREHIDE_MARGIN_MS = 500;
   const UUID_V4_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
-  // The server's rule (DESIGN §2), so a typo is reported here rather than as a 404.
+  // The server's rule (docs/design.md#names), so a typo is reported here rather than as a 404.
   // ('v1' is reserved too, but already too short.)
   const NAME_RE = /^[a-z0-9_]{3,128}$/;
   const RESERVED_NAMES = ['public', 'records'];

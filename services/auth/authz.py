@@ -1,7 +1,7 @@
 """The gateway's per-request decision: who is calling, may they, and which CORS headers.
 
 Envoy asks before every request on both listeners (ext_authz). The decision follows
-DESIGN §2 exactly; it reads only the in-memory ``Directory`` so the hot path never waits on
+docs/design.md#data-plane exactly; it reads only the in-memory ``Directory`` so the hot path never waits on
 a database. Refusals of a token or Origin carry no CORS headers; everything after a
 successful public decision does, so the page can read later errors.
 """

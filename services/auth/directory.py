@@ -3,7 +3,7 @@
 The hot path never waits on a database: tokens, API keys, sessions and the services'
 origins are loaded into dicts keyed by the secrets' lookup hashes. A background task polls
 the store's ``generation`` every second and reloads on change, so a deleted token stops
-working in every auth process within about a second (DESIGN: within 5 s). A process
+working in every auth process within about a second (docs/design.md#tokens: within 5 s). A process
 reloads at once after its own changes, so a token it just created works immediately.
 """
 

@@ -1,4 +1,4 @@
-"""Personalization services and their tokens (DESIGN §3, §4 "Services and tokens")."""
+"""Personalization services and their tokens (docs/design.md#admin-auth, docs/design.md#tokens)."""
 
 from __future__ import annotations
 

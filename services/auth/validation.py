@@ -1,6 +1,6 @@
 """The rules of services, tokens, roles and flags, with their exact messages.
 
-The messages quoted in the design (DESIGN §4) are users' search terms, so they
+The messages quoted in the design (docs/design.md#messages) are users' search terms, so they
 are constants here, spelled exactly once; tests compare against literal copies
 of the design's wording, not against these constants. Each check raises one of the
 shared errors (``services.common.errors``) carrying the request field at fault and a

@@ -2,7 +2,7 @@
 
 One implementation for every service (auth's services and tokens, profile's and offers'
 configuration), so a name rule never differs between two admin screens. The messages are
-exact (DESIGN §4): they are what users search for.
+exact (docs/design.md#domain-rules): they are what users search for.
 """
 
 from __future__ import annotations

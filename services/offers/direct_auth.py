@@ -1,4 +1,4 @@
-"""Direct gRPC calls to PrivatePersonalize, authenticated by the auth service (DESIGN §2).
+"""Direct gRPC calls to PrivatePersonalize, authenticated by the auth service (docs/design.md#grpc-clients).
 
 A backend that calls the offers service without the gateway sends its private token as
 ``wp13n-token`` metadata. The token, and the address it comes from, are checked by the

@@ -1,6 +1,6 @@
 """Between the admin API's messages and the JSON the engine compiles and the store keeps.
 
-A section is kept as the JSON of DESIGN §4 (``{"name", "criteria", "payload"}``), so the
+A section is kept as the JSON of docs/design.md#personalizations (``{"name", "criteria", "payload"}``), so the
 engine reports mistakes by paths a user recognises (``sections[1].payload[0].attribute``).
 Numbers arrive as protobuf doubles; integral ones are kept as ints, so what is read back
 looks like what was written.

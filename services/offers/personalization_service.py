@@ -1,4 +1,4 @@
-"""Personalizations through the admin API (DESIGN §3), preview, and ListReferences.
+"""Personalizations through the admin API (docs/design.md#admin-offers), preview, and ListReferences.
 
 Every admin call first asks the profile service for the parent segment's configuration:
 it says which account owns the segment (a segment of another account is NOT_FOUND, so

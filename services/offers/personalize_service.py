@@ -1,4 +1,4 @@
-"""The data plane: one event in, the visitor's offers out (DESIGN §2).
+"""The data plane: one event in, the visitor's offers out (docs/design.md#data-plane).
 
 Who is asking comes from the signed identity the gateway forwarded, or from the auth
 service's verdict on a direct call's ``wp13n-token`` (see ``direct_auth.py``); the

@@ -1,4 +1,4 @@
-"""Preview: what both paths would answer for a hypothetical event, and why (DESIGN §3).
+"""Preview: what both paths would answer for a hypothetical event, and why (docs/design.md#preview).
 
 The profile comes from a dry-run ``Track`` (the event applied in memory, nothing stored),
 optionally overridden: ``{"attributes": {name: value}, "segments": [name, ...]}`` replaces

@@ -1,4 +1,4 @@
-"""The encoded answers, in the order DESIGN §2 gives them: sections, and fields in them.
+"""The encoded answers, in the order docs/design.md#public-path gives them: sections, and fields in them.
 
 Only JSON values occur (``rendering.to_json`` has made integral floats ints and non-finite
 floats null).

@@ -1,4 +1,4 @@
-"""Validation of a parent segment's real-time configuration (DESIGN §2 names, §4 rules).
+"""Validation of a parent segment's real-time configuration (docs/design.md#names, #attributes, #stitching).
 
 Pure: the service passes in what already exists and the account's flags. Messages are
 exact where the design gives them and actionable everywhere.

@@ -1,4 +1,4 @@
-"""Parent segments and their real-time configuration (DESIGN §3 profile service).
+"""Parent segments and their real-time configuration (docs/design.md#admin-profile).
 
 The handlers validate and decide; the store (``config_store.ConfigStore``, SQLite today)
 reads and writes. A request's checks that depend on stored data (a unique name, an event

@@ -1,6 +1,6 @@
 """The design's rules, checked against the design's own wording.
 
-Expected messages are literal copies of DESIGN §4, never the module's
+Expected messages are literal copies of docs/design.md#messages, never the module's
 constants, so that a change of wording fails here.
 """
 

@@ -1,4 +1,4 @@
-"""Token, Origin, CORS and IP decisions of DESIGN §2, through the real Envoy.
+"""Token, Origin, CORS and IP decisions of docs/design.md#data-plane, through the real Envoy.
 
 A request the decision lets through reaches the offers service carrying a signed identity;
 one it refuses gets its 4xx with no ``Access-Control-*`` header and reaches nothing.

@@ -1,6 +1,6 @@
 """InternalAuthService.AuthenticateCall: the gateway's rules for calls that bypass it.
 
-The offers and profile services ask it about direct gRPC calls (DESIGN §2 "Internal gRPC
+The offers and profile services ask it about direct gRPC calls (docs/design.md#grpc-clients "Internal gRPC
 clients"); only a p13n service (a signed service identity) may ask.
 """
 

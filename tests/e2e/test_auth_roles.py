@@ -6,7 +6,7 @@ services) is called twice: on resources that do not exist, where a forbidden cal
 get PERMISSION_DENIED and never NOT_FOUND (permission is checked before existence), and,
 for the auth service's own actions, on real resources, where an allowed caller succeeds.
 
-The minimum role of each action is written here from DESIGN §4 ("Managing services,
+The minimum role of each action is written here from docs/design.md#roles ("Managing services,
 tokens, users, keys needs ADMIN or OWNER"; EDITOR configures segments, attributes and
 personalizations; VIEWER reads), not read from the services' rules.
 """

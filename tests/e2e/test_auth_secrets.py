@@ -28,7 +28,7 @@ from services.auth.store import database_path
 PUBLIC_PATH = "/public/shop_db/page_views"
 PRIVATE_PATH = "/shop_db/page_views"
 REAUTHENTICATION_REQUIRED = "Re-authentication required"
-WITHIN = 5.0  # DESIGN §4: a deletion takes effect on the data path within 5 seconds
+WITHIN = 5.0  # docs/design.md#tokens: a deletion takes effect on the data path within 5 seconds
 
 
 @dataclass(frozen=True)

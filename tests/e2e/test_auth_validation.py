@@ -1,4 +1,4 @@
-"""Every validation message and limit of services and tokens (DESIGN §4), through Envoy.
+"""Every validation message and limit of services and tokens (docs/design.md#tokens), through Envoy.
 
 The expected messages are literal copies of the design's wording, not the constants of
 the code under test, so a changed message fails here.

@@ -1,4 +1,4 @@
-"""Direct gRPC calls to PrivatePersonalize, not through Envoy (DESIGN §2 "Internal gRPC
+"""Direct gRPC calls to PrivatePersonalize, not through Envoy (docs/design.md#grpc-clients "Internal gRPC
 clients"): a token in ``wp13n-token`` is checked by the auth service; identity metadata a
 caller could forge is refused."""
 

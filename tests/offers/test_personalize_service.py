@@ -375,7 +375,7 @@ async def test_a_token_of_another_account_finds_no_parent_segment(
     assert caught.value.code() == grpc.StatusCode.NOT_FOUND
 
 
-# Direct gRPC calls (DESIGN §2 "Internal gRPC clients").
+# Direct gRPC calls (docs/design.md#grpc-clients).
 
 
 def _private_token(offers: Offers, ps: str) -> str:
