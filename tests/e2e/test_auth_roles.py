@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from google.api import annotations_pb2  # type: ignore[import-untyped]
+from google.api import annotations_pb2
 from google.protobuf import descriptor_pb2
 from support.admin import PASSWORD, Account
 from support.auth import PERMISSION_DENIED, add_user, api_key

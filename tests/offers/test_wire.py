@@ -135,7 +135,8 @@ PRINTED_BY_THE_GATEWAY = [
 def _body(data: bytes) -> bytes:
     body = httpbody_pb2.HttpBody.FromString(data)
     assert body.content_type == "application/json"
-    return body.data
+    payload: bytes = body.data  # google.api's modules are untyped here
+    return payload
 
 
 @given(offers=SECTIONS)

@@ -167,7 +167,7 @@ async def test_a_streamed_import_reports_progress_per_chunk(service: Service, sh
 async def test_a_bad_record_stops_the_stream_naming_it_and_keeps_earlier_chunks(
     service: Service, shop: str
 ) -> None:
-    rows = [(f"c{n}", {"tier": "x"}) for n in range(300)]
+    rows: list[tuple[str, dict[str, object]]] = [(f"c{n}", {"tier": "x"}) for n in range(300)]
     rows[250] = ("c250", {"views": 1})
     progress: list[int] = []
     with pytest.raises(grpc.aio.AioRpcError) as caught:
