@@ -107,7 +107,7 @@ def compile_criteria(criteria: object, catalog: Catalog, path: str = "criteria")
     return _compile(criteria, catalog, path)
 
 
-def _always(view: ProfileView, event: Mapping[str, object]) -> bool:
+def _always(_view: ProfileView, _event: Mapping[str, object]) -> bool:
     return True
 
 
@@ -165,10 +165,10 @@ def _compile_leaf(node: Mapping[str, object], kind: str, catalog: Catalog, path:
 def _subject(node: Mapping[str, object], kind: str, catalog: Catalog, path: str) -> _Subject:
     if kind == "event":
         field = expect_name(node["event"], f"{path}.event")
-        return _Subject("value", f"event field {field!r}", lambda view, e: _present(e.get(field)))
+        return _Subject("value", f"event field {field!r}", lambda _view, e: _present(e.get(field)))
     if kind == "segment":
         segment = catalog.segment(node["segment"], f"{path}.segment")
-        return _Subject("segment", f"segment {segment!r}", lambda view, e: segment in view.segments)
+        return _Subject("segment", f"segment {segment!r}", lambda view, _e: segment in view.segments)
     name, attribute = catalog.attribute(node["attribute"], f"{path}.attribute")
     if attribute.type is AttributeType.LIST or "aggregation" in node:
         if "aggregation" not in node:
@@ -180,11 +180,11 @@ def _subject(node: Mapping[str, object], kind: str, catalog: Catalog, path: str)
         return _Subject(
             "list",
             f"LIST aggregation '{name}/{aggregation}'",
-            lambda view, e: _present(view.items(name, aggregation)),
+            lambda view, _e: _present(view.items(name, aggregation)),
         )
     if attribute.type is AttributeType.COUNTER:
-        return _Subject("counter", f"counter {name!r}", lambda view, e: view.counter(name))
-    return _Subject("value", f"attribute {name!r}", lambda view, e: _present(view.scalar(name)))
+        return _Subject("counter", f"counter {name!r}", lambda view, _e: view.counter(name))
+    return _Subject("value", f"attribute {name!r}", lambda view, _e: _present(view.scalar(name)))
 
 
 def _compile_test(
