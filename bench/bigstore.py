@@ -64,11 +64,11 @@ UNIT = 500  # records per ingest unit, the Ingest API's maximum
 UNITS_PER_TRANSACTION = 40
 
 
-async def _flags(account_id: str) -> frozenset[str]:
+async def _flags(_account_id: str) -> frozenset[str]:
     return frozenset({FLAG_SENSITIVITY})
 
 
-async def _references(parent_segment_id: str, **reference: str) -> list[str]:
+async def _references(_parent_segment_id: str, **_reference: str) -> list[str]:
     return []
 
 

@@ -185,11 +185,11 @@ def _parent_segment(name: str, primary_key: str) -> parent_segment_pb2.ParentSeg
     return parent_segment_pb2.ParentSegment(name=name, primary_key=primary_key)
 
 
-async def _flags(account_id: str) -> frozenset[str]:
+async def _flags(_account_id: str) -> frozenset[str]:
     return frozenset({FLAG_SENSITIVITY})
 
 
-async def _references(parent_segment_id: str, **reference: str) -> list[str]:
+async def _references(_parent_segment_id: str, **_reference: str) -> list[str]:
     return []
 
 
