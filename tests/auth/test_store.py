@@ -130,7 +130,7 @@ def test_sqlite_classes_implement_every_method_with_its_signature(
 
 
 @pytest.fixture(params=["sqlite"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[AuthStore]:
+async def store(tmp_path: Path) -> AsyncIterator[AuthStore]:
     opened: AuthStore = await open_store(tmp_path)
     try:
         yield opened

@@ -108,13 +108,13 @@ async def test_the_wal_stays_bounded_under_sustained_writes(
     checkpointer = tuned.checkpointer
     assert checkpointer is not None
     if not writer_helps:
-        checkpointer.before_write = lambda conn: None  # type: ignore[method-assign]
+        checkpointer.before_write = lambda _conn: None  # type: ignore[method-assign]
     path = tmp_path / "x.db"
     other = checkpoints.connect(path)  # the checkpoint thread's kind of connection
     writer = GroupCommit(tuned)
     writer.start()
 
-    def background_pass(conn: sqlite3.Connection) -> None:
+    def background_pass(_conn: sqlite3.Connection) -> None:
         # A pass while a batch is open: the batch commits after it, every time.
         checkpointer.run_once(other)
 

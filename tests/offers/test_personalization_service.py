@@ -263,7 +263,7 @@ async def test_list_references(
     assert list(reply.personalization_names) == names
 
 
-async def test_list_references_is_internal(offers: Offers, catalog: Catalog) -> None:
+async def test_list_references_is_internal(offers: Offers) -> None:
     error = await error_of(
         offers.config.ListReferences(
             api.ListReferencesRequest(parent_segment_id="1", attribute="tier"), metadata=editor()

@@ -168,7 +168,7 @@ async def test_a_private_token_is_refused_on_the_public_path(
 ) -> None:
     ps = await shop(offers, catalog, HOMEPAGE)
     with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await offers.raw("PublicPersonalize", ps, EVENT, token_holder(ps, PRIVATE))
+        await offers.raw("PublicPersonalize", EVENT, token_holder(ps, PRIVATE))
     assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED
     assert "use a public token" in (caught.value.details() or "")
     assert offers.profile.tracked == []
@@ -370,7 +370,7 @@ async def test_a_token_of_another_account_finds_no_parent_segment(
     ps = await shop(offers, catalog, HOMEPAGE)
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await offers.raw(
-            "PublicPersonalize", ps, EVENT, token_holder(ps, PUBLIC, account=OTHER_ACCOUNT)
+            "PublicPersonalize", EVENT, token_holder(ps, PUBLIC, account=OTHER_ACCOUNT)
         )
     assert caught.value.code() == grpc.StatusCode.NOT_FOUND
 
@@ -391,7 +391,7 @@ async def test_a_direct_call_with_a_private_token_is_answered_in_full(
 ) -> None:
     ps = await shop(offers, catalog, HOMEPAGE, attributes={"membership_tier": "platinum"})
     token = _private_token(offers, ps)
-    data = await offers.raw("PrivatePersonalize", ps, EVENT, (("wp13n-token", token),))
+    data = await offers.raw("PrivatePersonalize", EVENT, (("wp13n-token", token),))
     assert offers_of(data)["Loyalty Discount"]["membership_tier"] == "platinum"
     assert offers.auth.asked == [(token, "127.0.0.1")]
 
@@ -406,7 +406,7 @@ async def test_a_direct_call_with_a_forged_identity_is_refused(
         ("wp13n-token", _private_token(offers, ps)),
     )
     with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await offers.raw("PrivatePersonalize", ps, EVENT, metadata)
+        await offers.raw("PrivatePersonalize", EVENT, metadata)
     assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED
     assert offers.profile.tracked == [] and offers.auth.asked == []
 
@@ -438,6 +438,6 @@ async def test_direct_calls_that_are_refused(
         token = _private_token(offers, ps)
     metadata = (("wp13n-token", token),) if token else ()
     with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await offers.raw(method, ps, EVENT, metadata)
+        await offers.raw(method, EVENT, metadata)
     assert caught.value.code() == code
     assert offers.profile.tracked == []

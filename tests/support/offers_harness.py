@@ -222,10 +222,9 @@ class Offers:
             metadata=editor(),
         )
 
-    async def raw(
-        self, method: str, ps: str, event: Mapping[str, object], metadata: Metadata
-    ) -> bytes:
-        """The response's bytes exactly as they leave the service."""
+    async def raw(self, method: str, event: Mapping[str, object], metadata: Metadata) -> bytes:
+        """The response's bytes exactly as they leave the service (the parent segment is
+        the one ``metadata``'s token names)."""
         request_type = getattr(personalize_service_pb2, f"{method}Request")
         request = request_type(database=TABLE[0], table=TABLE[1])
         request.event.update(dict(event))
@@ -239,19 +238,19 @@ class Offers:
 
     async def public(self, ps: str, event: Mapping[str, object]) -> bytes:
         """The browser path's answer: an encoded ``google.api.HttpBody`` (see ``json_of``)."""
-        return await self.raw("PublicPersonalize", ps, event, token_holder(ps, PUBLIC))
+        return await self.raw("PublicPersonalize", event, token_holder(ps, PUBLIC))
 
     async def private(
         self, ps: str, event: Mapping[str, object], token_type: identity_pb2.TokenType = PRIVATE
     ) -> bytes:
         """A direct caller's answer: an encoded ``PersonalizeResponse``."""
-        return await self.raw("PrivatePersonalize", ps, event, token_holder(ps, token_type))
+        return await self.raw("PrivatePersonalize", event, token_holder(ps, token_type))
 
     async def private_http(
         self, ps: str, event: Mapping[str, object], token_type: identity_pb2.TokenType = PRIVATE
     ) -> bytes:
         """The gateway's private path's answer: an encoded ``google.api.HttpBody``."""
-        return await self.raw("PrivatePersonalizeHttp", ps, event, token_holder(ps, token_type))
+        return await self.raw("PrivatePersonalizeHttp", event, token_holder(ps, token_type))
 
 
 @contextlib.asynccontextmanager
