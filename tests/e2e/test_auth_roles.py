@@ -25,7 +25,6 @@ from google.protobuf import descriptor_pb2
 from support.admin import PASSWORD, Account
 from support.auth import PERMISSION_DENIED, add_user, api_key
 from support.http import Response
-from support.suite import Suite
 
 import services
 
