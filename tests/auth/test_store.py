@@ -244,7 +244,9 @@ async def test_expired_sessions_are_not_loaded_but_can_be_looked_up(store: AuthS
     loaded = await store.credentials(NOW + 50)
     assert [s.lookup_hash for s in loaded.sessions] == [b"new"]
     old = await store.session(b"old")
-    assert old is not None and old.role == "OWNER" and old.account_id == account.account_id
+    assert old is not None
+    assert old.role == "OWNER"
+    assert old.account_id == account.account_id
 
 
 async def test_bootstrap_conflicts_and_unknown_accounts_write_nothing(store: AuthStore) -> None:

@@ -129,7 +129,8 @@ async def test_a_sensitive_sections_public_answer_does_not_depend_on_its_criteri
         offers.profile.visitors[ps] = Visitor({"membership_tier": tier}, (), ["page_view"])
         answers.append(await offers.public(ps, EVENT))
     assert json_of(answers[0]) == b'{"offers":{"VIP offer":{}}}'
-    assert answers[1] == answers[0] and answers[2] == answers[0]
+    assert answers[1] == answers[0]
+    assert answers[2] == answers[0]
     # Privately the criteria do tell the visitors apart.
     offers.profile.visitors[ps] = Visitor({"membership_tier": "bronze"}, (), ["page_view"])
     assert offers_of(await offers.private(ps, EVENT)) == {}
@@ -408,7 +409,8 @@ async def test_a_direct_call_with_a_forged_identity_is_refused(
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await offers.raw("PrivatePersonalize", EVENT, metadata)
     assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED
-    assert offers.profile.tracked == [] and offers.auth.asked == []
+    assert offers.profile.tracked == []
+    assert offers.auth.asked == []
 
 
 @pytest.mark.parametrize(

@@ -77,7 +77,8 @@ def test_the_preview_encoding_carries_both_answers_in_order() -> None:
         ["careful"],
     )
     parsed = config_api.PreviewPersonalizationResponse.FromString(data)
-    assert list(parsed.sections) == sections and list(parsed.warnings) == ["careful"]
+    assert list(parsed.sections) == sections
+    assert list(parsed.warnings) == ["careful"]
     parts = dict(message_fields(data))
     assert wire_order(parts[1]) == [("b", []), ("a", ["y", "x"])]
     assert wire_order(parts[2]) == [("b", ["s"]), ("a", ["y", "x"])]

@@ -102,7 +102,8 @@ async def test_every_write_is_noticed_by_the_data_path(store: ConfigStore, opene
         await writer.delete(EVENTS, segment_id, int(event.id))
     seen.append(_versions(opened.path, segment_id))
 
-    assert updated.table == "u" and updated.id == event.id
+    assert updated.table == "u"
+    assert updated.id == event.id
     config_versions = [v[0][0] for v in seen if v[0]]
     generations = [v[1] for v in seen]
     assert config_versions == sorted(set(config_versions))  # strictly growing
@@ -117,7 +118,8 @@ async def test_writes_read_back_what_was_stored_with_its_new_id(store: ConfigSto
     async with store.reading() as reader:
         assert await reader.child(SEGMENTS, segment_id, first.id) == first
         page = await reader.children(SEGMENTS, segment_id, after=0, limit=10)
-    assert first.id != "99" and first.name == "vip"
+    assert first.id != "99"
+    assert first.name == "vip"
     assert page == [first, second]
 
 
