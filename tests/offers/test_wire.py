@@ -202,5 +202,5 @@ def test_an_empty_answer_and_a_redacted_section() -> None:
 
 def test_a_non_finite_number_is_refused_rather_than_printed_as_invalid_json() -> None:
     # rendering.to_json makes them null before they get here.
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="not JSON compliant"):
         wire.json_body({"s": {"attributes": {"n": float("nan")}}})
