@@ -112,7 +112,7 @@ def test_a_clock_stepping_back_neither_refills_nor_counts_twice(clock: FakeClock
 )
 def test_limits_must_allow_something(rate: float, burst: int) -> None:
     with pytest.raises(
-        ValueError, match="^(rate must be a positive number|burst must be at least 1)"
+        ValueError, match=r"^(rate must be a positive number|burst must be at least 1)"
     ):
         Limit(rate=rate, burst=burst)
 

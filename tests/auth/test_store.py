@@ -155,10 +155,14 @@ async def test_a_refused_write_leaves_nothing_behind_not_even_the_generation(
 ) -> None:
     account = await _account(store)
     before = await store.generation()
-    with pytest.raises(FailedPrecondition):
+
+    async def insert_then_refuse() -> None:
         async with store.registry_writing() as writer:
             await writer.insert_service(account.account_id, _draft("Web"), NOW)
             raise FailedPrecondition("refused after the insert")
+
+    with pytest.raises(FailedPrecondition, match="refused after the insert"):
+        await insert_then_refuse()
     assert await store.generation() == before
     async with store.registry_reading() as reader:
         assert await reader.services_after(account.account_id, "ps1", 0, 10) == []
