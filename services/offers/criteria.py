@@ -168,7 +168,9 @@ def _subject(node: Mapping[str, object], kind: str, catalog: Catalog, path: str)
         return _Subject("value", f"event field {field!r}", lambda _view, e: _present(e.get(field)))
     if kind == "segment":
         segment = catalog.segment(node["segment"], f"{path}.segment")
-        return _Subject("segment", f"segment {segment!r}", lambda view, _e: segment in view.segments)
+        return _Subject(
+            "segment", f"segment {segment!r}", lambda view, _e: segment in view.segments
+        )
     name, attribute = catalog.attribute(node["attribute"], f"{path}.attribute")
     if attribute.type is AttributeType.LIST or "aggregation" in node:
         if "aggregation" not in node:
@@ -202,18 +204,29 @@ def _compile_test(
     expected = _expected(op, subject.kind)
     target = node["value"]
     if op == "in":
-        if not isinstance(target, list) or not target:
-            got = "" if isinstance(target, list) else f", got {json_type(target)}"
-            raise InvalidConfigError(path, f"op 'in' needs a non-empty list of values{got}")
-        for i, item in enumerate(target):
-            _check(item, expected, f"{path}[{i}]", op, subject)
-        keys = frozenset(_key(item) for item in target)
-        return lambda value: (
-            any(_key(item) in keys for item in value)
-            if isinstance(value, list)
-            else _key(value) in keys
-        )
+        return _compile_in(target, expected, subject, path)
     _check(target, expected, path, op, subject)
+    return _compile_against(op, target, path)
+
+
+def _compile_in(
+    target: object, expected: _Expected, subject: _Subject, path: str
+) -> Callable[[object], bool]:
+    if not isinstance(target, list) or not target:
+        got = "" if isinstance(target, list) else f", got {json_type(target)}"
+        raise InvalidConfigError(path, f"op 'in' needs a non-empty list of values{got}")
+    for i, item in enumerate(target):
+        _check(item, expected, f"{path}[{i}]", "in", subject)
+    keys = frozenset(_key(item) for item in target)
+    return lambda value: (
+        any(_key(item) in keys for item in value)
+        if isinstance(value, list)
+        else _key(value) in keys
+    )
+
+
+def _compile_against(op: str, target: object, path: str) -> Callable[[object], bool]:
+    """The test of a one-value ``op`` against ``target``, already checked for its type."""
     if op in ("eq", "neq"):
         key = _key(target)
         if op == "eq":

@@ -189,16 +189,20 @@ async def test_leaving_serving_stops_the_server_and_frees_its_port() -> None:
 
 def test_sigterm_stops_a_service_process_cleanly(tmp_path: Path) -> None:
     port = free_port()
-    process = start_service("auth", tmp_path, port, P13N_DRAIN_SECONDS="0")
-    deadline = time.monotonic() + 20
-    while not is_open(port) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert is_open(port)
-    process.send_signal(signal.SIGTERM)
-    assert process.wait(10) == 0
-    assert not is_open(port)
-    assert process.stderr is not None
-    assert "shutting down" in process.stderr.read()
+    # The with block closes the process's stderr pipe (and reaps it) whatever happens.
+    with start_service("auth", tmp_path, port, P13N_DRAIN_SECONDS="0") as process:
+        try:
+            deadline = time.monotonic() + 20
+            while not is_open(port) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert is_open(port)
+            process.send_signal(signal.SIGTERM)
+            assert process.wait(10) == 0
+        finally:
+            process.kill()
+        assert not is_open(port)
+        assert process.stderr is not None
+        assert "shutting down" in process.stderr.read()
 
 
 def test_a_bad_setting_stops_a_service_with_a_clear_message(tmp_path: Path) -> None:
