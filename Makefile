@@ -53,10 +53,11 @@ fmt: venv
 	$(BIN)/ruff format services gateway tests bench
 	$(BIN)/ruff check --fix services gateway tests bench
 
+## lint: ruff (rules and format) and mypy --strict over the product, bench and tests.
 lint: venv
 	$(BIN)/ruff check services gateway tests bench
 	$(BIN)/ruff format --check services gateway tests bench
-	$(BIN)/mypy services gateway bench
+	$(BIN)/mypy services gateway bench tests
 
 ## test: lints, contract freshness and every test (unit, service, Envoy end-to-end, browser).
 test: check-protos lint

@@ -64,11 +64,11 @@ UNIT = 500  # records per ingest unit, the Ingest API's maximum
 UNITS_PER_TRANSACTION = 40
 
 
-async def _flags(account_id: str) -> frozenset[str]:
+async def _flags(_account_id: str) -> frozenset[str]:
     return frozenset({FLAG_SENSITIVITY})
 
 
-async def _references(parent_segment_id: str, **reference: str) -> list[str]:
+async def _references(_parent_segment_id: str, **_reference: str) -> list[str]:
     return []
 
 
@@ -221,10 +221,8 @@ def _summary(values: list[float], digits: int) -> dict[str, float]:
     }
 
 
-def track(directory: Path, args: argparse.Namespace) -> dict[str, Any]:
-    meta = json.loads((directory / "bigstore.json").read_text())
-    ps, pool = meta["parent_segment_id"], args.pool or meta["profiles"]
-    path = database_path(directory)
+def _tuned(path: Path, args: argparse.Namespace) -> tuple[sqlite3.Connection, Checkpointer | None]:
+    """The connection Track runs on, tuned as ``args`` asks, and its checkpoint thread if any."""
     conn = _connect(path)
     # "old": SQLite's defaults, checkpoints inside COMMIT; "new": the profile store's tuning,
     # with its checkpoint thread running beside the batches.
@@ -243,6 +241,14 @@ def track(directory: Path, args: argparse.Namespace) -> dict[str, Any]:
         conn.execute(f"PRAGMA mmap_size = {args.mmap_mib * 2**20}")
     if args.autocheckpoint is not None:
         conn.execute(f"PRAGMA wal_autocheckpoint = {args.autocheckpoint}")
+    return conn, checkpointer
+
+
+def track(directory: Path, args: argparse.Namespace) -> dict[str, Any]:
+    meta = json.loads((directory / "bigstore.json").read_text())
+    ps, pool = meta["parent_segment_id"], args.pool or meta["profiles"]
+    path = database_path(directory)
+    conn, checkpointer = _tuned(path, args)
     settings = {
         name: conn.execute(f"PRAGMA {name}").fetchone()[0]
         for name in ("cache_size", "mmap_size", "wal_autocheckpoint", "synchronous", "journal_mode")

@@ -23,6 +23,7 @@ from google.api import httpbody_pb2
 from google.rpc import code_pb2, status_pb2
 from p13n.offers.v1 import personalize_service_pb2_grpc
 from p13n.profile.v1 import profile_service_pb2, profile_service_pb2_grpc
+from typing_extensions import override
 
 from services.common.clients import as_service
 
@@ -40,6 +41,7 @@ class TrivialPersonalize(personalize_service_pb2_grpc.PersonalizeServiceServicer
             data=b'{"offers":{"hero":{"attributes":{"title":"Hello"}}}}',
         )
 
+    @override
     async def PublicPersonalize(self, request: Any, context: Any) -> Any:
         return self._reply
 
@@ -68,6 +70,7 @@ class TrackRelay(TrivialPersonalize):
             self._signed = (time.monotonic(), metadata)
         return metadata
 
+    @override
     async def PublicPersonalize(self, request: Any, context: Any) -> Any:
         await self._track(
             profile_service_pb2.TrackRequest(
@@ -85,6 +88,7 @@ class TrackRelay(TrivialPersonalize):
 class AllowAll(external_auth_pb2_grpc.AuthorizationServicer):  # type: ignore[misc]
     """Allows every request; echoes the Origin as the real service does for a good token."""
 
+    @override
     async def Check(self, request: Any, context: Any) -> Any:
         origin = request.attributes.request.http.headers.get("origin", "")
         headers = [

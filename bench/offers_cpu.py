@@ -140,10 +140,10 @@ class _Record:
 class _Store:
     """The personalization store as the cache reads it: nothing is ever written."""
 
-    def revision(self, parent_segment_id: str) -> int:
+    def revision(self, _parent_segment_id: str) -> int:
         return 1
 
-    async def records(self, parent_segment_id: str) -> list[_Record]:
+    async def records(self, _parent_segment_id: str) -> list[_Record]:
         return [_Record(body) for body in workload.personalizations(20)]
 
 
@@ -157,7 +157,8 @@ class _Profile:
             "product": track_answer(values, ["product_view"]),
         }
 
-    async def track(self, request: profile_api.TrackRequest, budget: float) -> Any:
+    # The servicer passes ``budget=`` by name; a stand-in that answers at once ignores it.
+    async def track(self, request: profile_api.TrackRequest, budget: float) -> Any:  # noqa: ARG002
         request.SerializeToString()
         if request.table == workload.PRODUCT_TABLE:
             kind = "product"
@@ -176,7 +177,7 @@ class _Context:
         return _GATEWAY_METADATA
 
 
-async def _fetch(parent_segment_id: str, budget: float) -> profile_api.RealtimeConfig:
+async def _fetch(_parent_segment_id: str, _budget: float) -> profile_api.RealtimeConfig:
     return realtime_config()
 
 

@@ -68,7 +68,7 @@ def percentile(sorted_values: list[float], p: float) -> float:
 
 
 async def run(
-    port: int, rate: float, duration: float, requests: list[bytes], max_connections: int
+    port: int, rate: float, requests: list[bytes], max_connections: int
 ) -> dict[str, Any]:
     idle: list[Connection] = []
     opened = 0
@@ -142,7 +142,7 @@ def main() -> None:
     requests = _requests(
         max(1, round(args.rate * args.duration)), args.token, args.pool, args.list_len, args.seed
     )
-    result = uvloop.run(run(args.port, args.rate, args.duration, requests, args.max_connections))
+    result = uvloop.run(run(args.port, args.rate, requests, args.max_connections))
     print(json.dumps(result))
 
 

@@ -115,7 +115,8 @@ class Suite:
 
     def _drain(self, ready: threading.Event) -> None:
         # Keep reading so the suite never blocks on a full pipe; keep the tail for errors.
-        assert self._process is not None and self._process.stdout is not None
+        assert self._process is not None
+        assert self._process.stdout is not None
         for line in self._process.stdout:
             self.output.append(line)
             del self.output[:-200]

@@ -10,6 +10,7 @@ from typing import Any
 
 from google.protobuf import empty_pb2
 from p13n.auth.v1 import account_pb2, identity_pb2, identity_service_pb2, identity_service_pb2_grpc
+from typing_extensions import override
 
 from services.auth import passwords, ratelimit, secrets, validation
 from services.auth.directory import API_KEY_TYPES, MemoryDirectory
@@ -70,6 +71,7 @@ class IdentityServicer(identity_service_pb2_grpc.IdentityServiceServicer):
         async with self._hashing:
             return await asyncio.to_thread(self._passwords.hash, password)
 
+    @override
     async def CreateSession(
         self, request: identity_service_pb2.CreateSessionRequest, context: Any
     ) -> identity_service_pb2.CreateSessionResponse:
@@ -89,6 +91,7 @@ class IdentityServicer(identity_service_pb2_grpc.IdentityServiceServicer):
             session_token=secret.reveal(), expires_at=timestamp(now + SESSION_SECONDS)
         )
 
+    @override
     async def ReauthenticateSession(
         self, request: identity_service_pb2.ReauthenticateSessionRequest, context: Any
     ) -> identity_service_pb2.ReauthenticateSessionResponse:
@@ -114,6 +117,7 @@ class IdentityServicer(identity_service_pb2_grpc.IdentityServiceServicer):
             reauthenticated_until=timestamp(now + window)
         )
 
+    @override
     async def GetMe(
         self, request: identity_service_pb2.GetMeRequest, context: Any
     ) -> identity_service_pb2.Me:
@@ -128,6 +132,7 @@ class IdentityServicer(identity_service_pb2_grpc.IdentityServiceServicer):
             flags=mine.flags,
         )
 
+    @override
     async def CreateUser(
         self, request: identity_service_pb2.CreateUserRequest, context: Any
     ) -> account_pb2.User:
@@ -156,6 +161,7 @@ class IdentityServicer(identity_service_pb2_grpc.IdentityServiceServicer):
             id=str(user_id), email=email, role=user.role, create_time=timestamp(now)
         )
 
+    @override
     async def CreateApiKey(
         self, request: identity_service_pb2.CreateApiKeyRequest, context: Any
     ) -> account_pb2.ApiKey:
@@ -185,6 +191,7 @@ class IdentityServicer(identity_service_pb2_grpc.IdentityServiceServicer):
             create_time=timestamp(now),
         )
 
+    @override
     async def DeleteApiKey(
         self, request: identity_service_pb2.DeleteApiKeyRequest, context: Any
     ) -> empty_pb2.Empty:

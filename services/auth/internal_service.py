@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from p13n.auth.v1 import internal_service_pb2, internal_service_pb2_grpc
+from typing_extensions import override
 
 from services.auth.directory import Identity, MemoryDirectory
 from services.auth.store_protocols import AccountStore
@@ -22,6 +23,7 @@ class InternalAuthServicer(internal_service_pb2_grpc.InternalAuthServiceServicer
         self._store = store
         self._directory = directory
 
+    @override
     async def AuthenticateCall(
         self, request: internal_service_pb2.AuthenticateCallRequest, context: Any
     ) -> internal_service_pb2.AuthenticateCallResponse:
@@ -60,6 +62,7 @@ class InternalAuthServicer(internal_service_pb2_grpc.InternalAuthServiceServicer
                 "Too many requests; slow down and retry later", reason="RATE_LIMITED"
             )
 
+    @override
     async def GetAccountFlags(
         self, request: internal_service_pb2.GetAccountFlagsRequest, context: Any
     ) -> internal_service_pb2.GetAccountFlagsResponse:

@@ -179,17 +179,7 @@ def _wildcard_parent(origin: Origin) -> str:
 
 def _parse(text: str, *, allow_wildcard: bool) -> AllowedOrigin:
     shown = _show(text)
-    if not text:
-        raise _Invalid("Allowed origin can't be blank")
-    if len(text) > _MAX_ORIGIN_LEN:
-        raise _Invalid(
-            f"Allowed origin {shown} is too long (maximum is {_MAX_ORIGIN_LEN} characters)"
-        )
-    if text.lower() == "null":
-        raise _Invalid(
-            'Allowed origin "null" is not allowed: sandboxed frames and local files send it, '
-            "so it would let any such page in"
-        )
+    _refuse_unusable(text)
     match = _URL_RE.fullmatch(text)
     if match is None:
         raise _Invalid(
@@ -219,6 +209,21 @@ def _parse(text: str, *, allow_wildcard: bool) -> AllowedOrigin:
             raise _Invalid("a request origin cannot be a wildcard")
         return AllowedOrigin(scheme, _wildcard_host(host_text[2:], scheme, shown), port, True)
     return AllowedOrigin(scheme, _host(host_text, shown), port, False)
+
+
+def _refuse_unusable(text: str) -> None:
+    # Refusals before the text is read as a URL: nothing there, too much, or "null".
+    if not text:
+        raise _Invalid("Allowed origin can't be blank")
+    if len(text) > _MAX_ORIGIN_LEN:
+        raise _Invalid(
+            f"Allowed origin {_show(text)} is too long (maximum is {_MAX_ORIGIN_LEN} characters)"
+        )
+    if text.lower() == "null":
+        raise _Invalid(
+            'Allowed origin "null" is not allowed: sandboxed frames and local files send it, '
+            "so it would let any such page in"
+        )
 
 
 def _split_port(authority: str, scheme: str, shown: str) -> tuple[str, int]:

@@ -11,6 +11,7 @@ from typing import Any
 from google.protobuf import empty_pb2
 from p13n.auth.v1 import personalization_service_pb2 as pb
 from p13n.auth.v1 import registry_service_pb2, registry_service_pb2_grpc
+from typing_extensions import override
 
 from services.auth import secrets, validation
 from services.auth.directory import MemoryDirectory
@@ -77,6 +78,7 @@ class RegistryServicer(registry_service_pb2_grpc.RegistryServiceServicer):
         self._keys = keys
         self._parent_segment = parent_segment
 
+    @override
     async def CreateService(
         self, request: registry_service_pb2.CreateServiceRequest, context: Any
     ) -> pb.PersonalizationService:
@@ -110,6 +112,7 @@ class RegistryServicer(registry_service_pb2_grpc.RegistryServiceServicer):
         await self._directory.reload()
         return service_message(record)
 
+    @override
     async def GetService(
         self, request: registry_service_pb2.GetServiceRequest, context: Any
     ) -> pb.PersonalizationService:
@@ -118,6 +121,7 @@ class RegistryServicer(registry_service_pb2_grpc.RegistryServiceServicer):
                 await _service(reader, request.parent_segment_id, request.service_id)
             )
 
+    @override
     async def ListServices(
         self, request: registry_service_pb2.ListServicesRequest, context: Any
     ) -> registry_service_pb2.ListServicesResponse:
@@ -134,6 +138,7 @@ class RegistryServicer(registry_service_pb2_grpc.RegistryServiceServicer):
             next_page_token=str(services[-1].id) if more else "",
         )
 
+    @override
     async def UpdateService(
         self, request: registry_service_pb2.UpdateServiceRequest, context: Any
     ) -> pb.PersonalizationService:
@@ -176,6 +181,7 @@ class RegistryServicer(registry_service_pb2_grpc.RegistryServiceServicer):
         await self._directory.reload()
         return service_message(record)
 
+    @override
     async def DeleteService(
         self, request: registry_service_pb2.DeleteServiceRequest, context: Any
     ) -> empty_pb2.Empty:
@@ -186,6 +192,7 @@ class RegistryServicer(registry_service_pb2_grpc.RegistryServiceServicer):
         log.info("service %s and its tokens deleted by %s", current.id, _who())
         return empty_pb2.Empty()
 
+    @override
     async def CreateToken(
         self, request: registry_service_pb2.CreateTokenRequest, context: Any
     ) -> pb.Token:
@@ -226,6 +233,7 @@ class RegistryServicer(registry_service_pb2_grpc.RegistryServiceServicer):
         full = secrets.make_token(str(service.account_id), service.reactor_id, secret)
         return token_message(record, full.reveal())
 
+    @override
     async def ListTokens(
         self, request: registry_service_pb2.ListTokensRequest, context: Any
     ) -> registry_service_pb2.ListTokensResponse:
@@ -241,6 +249,7 @@ class RegistryServicer(registry_service_pb2_grpc.RegistryServiceServicer):
             next_page_token=str(tokens[-1].id) if more else "",
         )
 
+    @override
     async def DeleteToken(
         self, request: registry_service_pb2.DeleteTokenRequest, context: Any
     ) -> empty_pb2.Empty:
@@ -252,6 +261,7 @@ class RegistryServicer(registry_service_pb2_grpc.RegistryServiceServicer):
         log.info("token %s of service %s deleted by %s", token.id, service.id, _who())
         return empty_pb2.Empty()
 
+    @override
     async def RevealToken(
         self, request: registry_service_pb2.RevealTokenRequest, context: Any
     ) -> pb.Token:

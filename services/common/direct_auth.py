@@ -44,8 +44,10 @@ def auth_service_authenticator(
 ) -> DirectAuthenticator:
     """Authenticates a direct call by asking ``stub`` (an ``InternalAuthServiceStub``)."""
 
+    # A DirectAuthenticator: the method is the caller's to use; the auth service needs only
+    # the credential and the peer.
     async def authenticate(
-        metadata: Mapping[str, str], peer_ip: str, method: str
+        metadata: Mapping[str, str], peer_ip: str, _method: str
     ) -> identity_pb2.Identity:
         credential = metadata.get(call.metadata_key, "")
         if not credential:

@@ -79,54 +79,69 @@ async def _handle_failure(context: grpc.aio.ServicerContext, exc: BaseException)
     await context.abort(grpc.StatusCode.INTERNAL, "Internal error; it has been logged")
 
 
+# Runs before the handler (authentication, request id); raising refuses the call.
+_Prepare = Callable[[grpc.aio.ServicerContext], Awaitable[None]]
+
+
 def _wrap(
     handler: grpc.RpcMethodHandler,
-    prepare: Callable[[grpc.aio.ServicerContext], Awaitable[None]],
+    prepare: _Prepare,
 ) -> grpc.RpcMethodHandler:
     """The same handler, with ``prepare`` run first and failures mapped."""
-
-    def unary(behavior: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
-        async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> Any:
-            try:
-                await prepare(context)
-                return await behavior(_decoded(request), context)
-            except grpc.aio.AbortError:
-                raise
-            except Exception as exc:
-                await _handle_failure(context, exc)
-
-        return wrapped
-
-    def streaming(behavior: Callable[..., Any]) -> Callable[..., Awaitable[None]]:
-        # A streaming handler is an async generator or a coroutine that calls
-        # context.write() itself (the stock Health/Watch); serve both as the latter.
-        async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> None:
-            try:
-                await prepare(context)
-                responses = behavior(_decoded(request), context)
-                if hasattr(responses, "__aiter__"):
-                    async for response in responses:
-                        await context.write(response)
-                else:
-                    await responses
-            except grpc.aio.AbortError:
-                raise
-            except Exception as exc:
-                await _handle_failure(context, exc)
-
-        return wrapped
-
     codec = {
         "request_deserializer": _tolerant(handler.request_deserializer),
         "response_serializer": handler.response_serializer,
     }
     if handler.unary_unary:
-        return grpc.unary_unary_rpc_method_handler(unary(handler.unary_unary), **codec)
+        return grpc.unary_unary_rpc_method_handler(_unary(handler.unary_unary, prepare), **codec)
     if handler.stream_unary:
-        return grpc.stream_unary_rpc_method_handler(unary(handler.stream_unary), **codec)
+        return grpc.stream_unary_rpc_method_handler(_unary(handler.stream_unary, prepare), **codec)
     if handler.unary_stream:
-        return grpc.unary_stream_rpc_method_handler(streaming(handler.unary_stream), **codec)
-    return grpc.stream_stream_rpc_method_handler(streaming(handler.stream_stream), **codec)
+        return grpc.unary_stream_rpc_method_handler(
+            _streaming(handler.unary_stream, prepare), **codec
+        )
+    return grpc.stream_stream_rpc_method_handler(
+        _streaming(handler.stream_stream, prepare), **codec
+    )
+
+
+def _unary(
+    behavior: Callable[..., Awaitable[Any]],
+    prepare: _Prepare,
+) -> Callable[..., Awaitable[Any]]:
+    async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> Any:
+        try:
+            await prepare(context)
+            return await behavior(_decoded(request), context)
+        except grpc.aio.AbortError:
+            raise
+        except Exception as exc:
+            await _handle_failure(context, exc)
+
+    return wrapped
+
+
+def _streaming(
+    behavior: Callable[..., Any],
+    prepare: _Prepare,
+) -> Callable[..., Awaitable[None]]:
+    # A streaming handler is an async generator or a coroutine that calls
+    # context.write() itself (the stock Health/Watch); serve both as the latter.
+    async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> None:
+        try:
+            await prepare(context)
+            responses = behavior(_decoded(request), context)
+            if hasattr(responses, "__aiter__"):
+                async for response in responses:
+                    await context.write(response)
+            else:
+                await responses
+        except grpc.aio.AbortError:
+            raise
+        except Exception as exc:
+            await _handle_failure(context, exc)
+
+    return wrapped
 
 
 class _Undecodable:

@@ -107,7 +107,7 @@ def compile_criteria(criteria: object, catalog: Catalog, path: str = "criteria")
     return _compile(criteria, catalog, path)
 
 
-def _always(view: ProfileView, event: Mapping[str, object]) -> bool:
+def _always(_view: ProfileView, _event: Mapping[str, object]) -> bool:
     return True
 
 
@@ -165,10 +165,12 @@ def _compile_leaf(node: Mapping[str, object], kind: str, catalog: Catalog, path:
 def _subject(node: Mapping[str, object], kind: str, catalog: Catalog, path: str) -> _Subject:
     if kind == "event":
         field = expect_name(node["event"], f"{path}.event")
-        return _Subject("value", f"event field {field!r}", lambda view, e: _present(e.get(field)))
+        return _Subject("value", f"event field {field!r}", lambda _view, e: _present(e.get(field)))
     if kind == "segment":
         segment = catalog.segment(node["segment"], f"{path}.segment")
-        return _Subject("segment", f"segment {segment!r}", lambda view, e: segment in view.segments)
+        return _Subject(
+            "segment", f"segment {segment!r}", lambda view, _e: segment in view.segments
+        )
     name, attribute = catalog.attribute(node["attribute"], f"{path}.attribute")
     if attribute.type is AttributeType.LIST or "aggregation" in node:
         if "aggregation" not in node:
@@ -180,11 +182,11 @@ def _subject(node: Mapping[str, object], kind: str, catalog: Catalog, path: str)
         return _Subject(
             "list",
             f"LIST aggregation '{name}/{aggregation}'",
-            lambda view, e: _present(view.items(name, aggregation)),
+            lambda view, _e: _present(view.items(name, aggregation)),
         )
     if attribute.type is AttributeType.COUNTER:
-        return _Subject("counter", f"counter {name!r}", lambda view, e: view.counter(name))
-    return _Subject("value", f"attribute {name!r}", lambda view, e: _present(view.scalar(name)))
+        return _Subject("counter", f"counter {name!r}", lambda view, _e: view.counter(name))
+    return _Subject("value", f"attribute {name!r}", lambda view, _e: _present(view.scalar(name)))
 
 
 def _compile_test(
@@ -202,18 +204,29 @@ def _compile_test(
     expected = _expected(op, subject.kind)
     target = node["value"]
     if op == "in":
-        if not isinstance(target, list) or not target:
-            got = "" if isinstance(target, list) else f", got {json_type(target)}"
-            raise InvalidConfigError(path, f"op 'in' needs a non-empty list of values{got}")
-        for i, item in enumerate(target):
-            _check(item, expected, f"{path}[{i}]", op, subject)
-        keys = frozenset(_key(item) for item in target)
-        return lambda value: (
-            any(_key(item) in keys for item in value)
-            if isinstance(value, list)
-            else _key(value) in keys
-        )
+        return _compile_in(target, expected, subject, path)
     _check(target, expected, path, op, subject)
+    return _compile_against(op, target, path)
+
+
+def _compile_in(
+    target: object, expected: _Expected, subject: _Subject, path: str
+) -> Callable[[object], bool]:
+    if not isinstance(target, list) or not target:
+        got = "" if isinstance(target, list) else f", got {json_type(target)}"
+        raise InvalidConfigError(path, f"op 'in' needs a non-empty list of values{got}")
+    for i, item in enumerate(target):
+        _check(item, expected, f"{path}[{i}]", "in", subject)
+    keys = frozenset(_key(item) for item in target)
+    return lambda value: (
+        any(_key(item) in keys for item in value)
+        if isinstance(value, list)
+        else _key(value) in keys
+    )
+
+
+def _compile_against(op: str, target: object, path: str) -> Callable[[object], bool]:
+    """The test of a one-value ``op`` against ``target``, already checked for its type."""
     if op in ("eq", "neq"):
         key = _key(target)
         if op == "eq":

@@ -15,6 +15,7 @@ from google.protobuf import empty_pb2
 from p13n.offers.v1 import personalization_config_service_pb2 as api
 from p13n.offers.v1 import personalization_config_service_pb2_grpc, personalization_pb2
 from p13n.profile.v1 import profile_service_pb2 as profile_api
+from typing_extensions import override
 
 from services.common import identity
 from services.common.errors import InvalidArgument, NotFound, Unauthenticated
@@ -60,6 +61,7 @@ class PersonalizationServicer(
             raise NotFound(f"Parent segment {parent_segment_id!r} not found")
         return catalog_of(config)
 
+    @override
     async def CreatePersonalization(
         self, request: api.CreatePersonalizationRequest, context: Any
     ) -> personalization_pb2.Personalization:
@@ -70,6 +72,7 @@ class PersonalizationServicer(
             record = await writer.insert(draft)
         return personalization_message(record, warnings)
 
+    @override
     async def GetPersonalization(
         self, request: api.GetPersonalizationRequest, context: Any
     ) -> personalization_pb2.Personalization:
@@ -77,6 +80,7 @@ class PersonalizationServicer(
         record = await self._store.record(request.parent_segment_id, request.personalization_id)
         return personalization_message(record, _current_warnings(record, catalog))
 
+    @override
     async def ListPersonalizations(
         self, request: api.ListPersonalizationsRequest, context: Any
     ) -> api.ListPersonalizationsResponse:
@@ -91,6 +95,7 @@ class PersonalizationServicer(
             next_page_token=records[size - 1].id if len(records) > size else "",
         )
 
+    @override
     async def UpdatePersonalization(
         self, request: api.UpdatePersonalizationRequest, context: Any
     ) -> personalization_pb2.Personalization:
@@ -116,6 +121,7 @@ class PersonalizationServicer(
             record = await writer.update(current.id, draft)
         return personalization_message(record, warnings)
 
+    @override
     async def DeletePersonalization(
         self, request: api.DeletePersonalizationRequest, context: Any
     ) -> empty_pb2.Empty:
@@ -125,6 +131,7 @@ class PersonalizationServicer(
             await writer.delete(record.id)
         return empty_pb2.Empty()
 
+    @override
     async def PreviewPersonalization(
         self, request: api.PreviewPersonalizationRequest, context: Any
     ) -> bytes:
@@ -158,6 +165,7 @@ class PersonalizationServicer(
             compiled, record.trigger_events, tracked.matched_events, view, event
         )
 
+    @override
     async def ListReferences(
         self, request: api.ListReferencesRequest, context: Any
     ) -> api.ListReferencesResponse:

@@ -23,6 +23,7 @@ from p13n.auth.v1 import identity_pb2
 from p13n.offers.v1 import personalize_service_pb2 as api
 from p13n.offers.v1 import personalize_service_pb2_grpc
 from p13n.profile.v1 import profile_service_pb2 as profile_api
+from typing_extensions import override
 
 from services.common import identity
 from services.common.errors import InvalidArgument, PermissionDenied
@@ -43,6 +44,7 @@ class PersonalizeServicer(personalize_service_pb2_grpc.PersonalizeServiceService
         self._profile = profile
         self._cache = cache
 
+    @override
     async def PublicPersonalize(self, request: api.PublicPersonalizeRequest, context: Any) -> bytes:
         caller = _token_holder()
         if caller.token_type != identity_pb2.TOKEN_TYPE_PUBLIC:
@@ -52,6 +54,7 @@ class PersonalizeServicer(personalize_service_pb2_grpc.PersonalizeServiceService
             )
         return wire.json_body(await self._answer(request, context, caller, public=True))
 
+    @override
     async def PrivatePersonalize(
         self, request: api.PrivatePersonalizeRequest, context: Any
     ) -> bytes:
@@ -60,6 +63,7 @@ class PersonalizeServicer(personalize_service_pb2_grpc.PersonalizeServiceService
         offers = await self._answer(request, context, caller, public=public)
         return wire.personalize_response(offers)
 
+    @override
     async def PrivatePersonalizeHttp(
         self, request: api.PrivatePersonalizeHttpRequest, context: Any
     ) -> bytes:

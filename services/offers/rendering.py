@@ -126,7 +126,7 @@ def _compile_field(field: object, catalog: Catalog, path: str) -> tuple[str, Get
     if "static" in node:
         value = to_json(node["static"])
         # to_json copies containers, so that no two responses share a mutable value.
-        return alias, lambda view: to_json(value), _json_bytes(value)
+        return alias, lambda _view: to_json(value), _json_bytes(value)
     if "segment" in node:
         segment = catalog.segment(node["segment"], f"{path}.segment")
         return alias, lambda view: segment in view.segments, len("false")

@@ -16,6 +16,7 @@ from typing import Any, Protocol, TypeVar
 from google.protobuf import empty_pb2
 from p13n.profile.v1 import config_service_pb2 as api
 from p13n.profile.v1 import config_service_pb2_grpc
+from typing_extensions import override
 
 from services.common import identity as identities
 from services.common.errors import FailedPrecondition, InvalidArgument, Unauthenticated
@@ -74,6 +75,7 @@ class ConfigServicer(config_service_pb2_grpc.ConfigServiceServicer):
 
     # -- parent segments ---------------------------------------------------------------
 
+    @override
     async def CreateParentSegment(
         self, request: api.CreateParentSegmentRequest, context: Any
     ) -> Any:
@@ -97,10 +99,12 @@ class ConfigServicer(config_service_pb2_grpc.ConfigServiceServicer):
                 account, name, segment.description, primary_key, now
             )
 
+    @override
     async def GetParentSegment(self, request: api.GetParentSegmentRequest, context: Any) -> Any:
         async with self._store.reading() as store:
             return await store.parent_segment(_account(), request.parent_segment_id)
 
+    @override
     async def ListParentSegments(self, request: api.ListParentSegmentsRequest, context: Any) -> Any:
         size = page_size(request.page_size)
         async with self._store.reading() as store:
@@ -110,6 +114,7 @@ class ConfigServicer(config_service_pb2_grpc.ConfigServiceServicer):
         page, token = _page(found, size)
         return api.ListParentSegmentsResponse(parent_segments=page, next_page_token=token)
 
+    @override
     async def UpdateParentSegment(
         self, request: api.UpdateParentSegmentRequest, context: Any
     ) -> Any:
@@ -131,6 +136,7 @@ class ConfigServicer(config_service_pb2_grpc.ConfigServiceServicer):
             description = changes.description if "description" in paths else segment.description
             return await store.update_parent_segment(account, segment_id, name, description)
 
+    @override
     async def DeleteParentSegment(
         self, request: api.DeleteParentSegmentRequest, context: Any
     ) -> Any:
@@ -211,19 +217,23 @@ class ConfigServicer(config_service_pb2_grpc.ConfigServiceServicer):
 
     # -- event definitions ---------------------------------------------------------------
 
+    @override
     async def CreateEventDefinition(
         self, request: api.CreateEventDefinitionRequest, context: Any
     ) -> Any:
         prepare = functools.partial(steps.event, creating=True)
         return await self._create(EVENTS, request.parent_segment_id, request.event, prepare)
 
+    @override
     async def GetEventDefinition(self, request: api.GetEventDefinitionRequest, context: Any) -> Any:
         return await self._get(EVENTS, request.parent_segment_id, request.event_id)
 
+    @override
     async def ListEvents(self, request: api.ListEventsRequest, context: Any) -> Any:
         page, token = await self._list(EVENTS, request)
         return api.ListEventsResponse(events=page, next_page_token=token)
 
+    @override
     async def UpdateEventDefinition(
         self, request: api.UpdateEventDefinitionRequest, context: Any
     ) -> Any:
@@ -233,6 +243,7 @@ class ConfigServicer(config_service_pb2_grpc.ConfigServiceServicer):
             EVENTS, request.parent_segment_id, request.event_id, (request.event, paths), prepare
         )
 
+    @override
     async def DeleteEventDefinition(
         self, request: api.DeleteEventDefinitionRequest, context: Any
     ) -> Any:
@@ -247,18 +258,22 @@ class ConfigServicer(config_service_pb2_grpc.ConfigServiceServicer):
 
     # -- attributes ----------------------------------------------------------------------
 
+    @override
     async def CreateAttribute(self, request: api.CreateAttributeRequest, context: Any) -> Any:
         flags = await self._flags(_account())
         prepare = functools.partial(steps.attribute, flags=flags, creating=True)
         return await self._create(ATTRIBUTES, request.parent_segment_id, request.attribute, prepare)
 
+    @override
     async def GetAttribute(self, request: api.GetAttributeRequest, context: Any) -> Any:
         return await self._get(ATTRIBUTES, request.parent_segment_id, request.attribute_id)
 
+    @override
     async def ListAttributes(self, request: api.ListAttributesRequest, context: Any) -> Any:
         page, token = await self._list(ATTRIBUTES, request)
         return api.ListAttributesResponse(attributes=page, next_page_token=token)
 
+    @override
     async def UpdateAttribute(self, request: api.UpdateAttributeRequest, context: Any) -> Any:
         paths = steps.mask_paths(
             request, {"name", "event", "field", "sensitivity", "list", "counter"}
@@ -273,6 +288,7 @@ class ConfigServicer(config_service_pb2_grpc.ConfigServiceServicer):
             prepare,
         )
 
+    @override
     async def DeleteAttribute(self, request: api.DeleteAttributeRequest, context: Any) -> Any:
         await self._delete_unreferenced(
             ATTRIBUTES, request.parent_segment_id, request.attribute_id, "attribute"
@@ -281,19 +297,23 @@ class ConfigServicer(config_service_pb2_grpc.ConfigServiceServicer):
 
     # -- stitching keys ------------------------------------------------------------------
 
+    @override
     async def CreateStitchingKey(self, request: api.CreateStitchingKeyRequest, context: Any) -> Any:
         prepare = functools.partial(steps.stitching_key, creating=True)
         return await self._create(
             STITCHING_KEYS, request.parent_segment_id, request.stitching_key, prepare
         )
 
+    @override
     async def GetStitchingKey(self, request: api.GetStitchingKeyRequest, context: Any) -> Any:
         return await self._get(STITCHING_KEYS, request.parent_segment_id, request.stitching_key_id)
 
+    @override
     async def ListStitchingKeys(self, request: api.ListStitchingKeysRequest, context: Any) -> Any:
         page, token = await self._list(STITCHING_KEYS, request)
         return api.ListStitchingKeysResponse(stitching_keys=page, next_page_token=token)
 
+    @override
     async def UpdateStitchingKey(self, request: api.UpdateStitchingKeyRequest, context: Any) -> Any:
         paths = steps.mask_paths(request, {"regex", "exclusions", "workflow_only"})
         prepare = functools.partial(steps.stitching_key, creating=False)
@@ -305,6 +325,7 @@ class ConfigServicer(config_service_pb2_grpc.ConfigServiceServicer):
             prepare,
         )
 
+    @override
     async def DeleteStitchingKey(self, request: api.DeleteStitchingKeyRequest, context: Any) -> Any:
         async with self._store.writing() as store:
             segment = await store.parent_segment(_account(), request.parent_segment_id)
@@ -318,18 +339,22 @@ class ConfigServicer(config_service_pb2_grpc.ConfigServiceServicer):
 
     # -- batch segments ------------------------------------------------------------------
 
+    @override
     async def CreateSegment(self, request: api.CreateSegmentRequest, context: Any) -> Any:
         flags = await self._flags(_account())
         prepare = functools.partial(steps.segment, flags=flags)
         return await self._create(SEGMENTS, request.parent_segment_id, request.segment, prepare)
 
+    @override
     async def GetSegment(self, request: api.GetSegmentRequest, context: Any) -> Any:
         return await self._get(SEGMENTS, request.parent_segment_id, request.segment_id)
 
+    @override
     async def ListSegments(self, request: api.ListSegmentsRequest, context: Any) -> Any:
         page, token = await self._list(SEGMENTS, request)
         return api.ListSegmentsResponse(segments=page, next_page_token=token)
 
+    @override
     async def UpdateSegment(self, request: api.UpdateSegmentRequest, context: Any) -> Any:
         paths = steps.mask_paths(request, {"name", "sensitivity"})
         flags = await self._flags(_account())
@@ -342,12 +367,14 @@ class ConfigServicer(config_service_pb2_grpc.ConfigServiceServicer):
             prepare,
         )
 
+    @override
     async def DeleteSegment(self, request: api.DeleteSegmentRequest, context: Any) -> Any:
         await self._delete_unreferenced(
             SEGMENTS, request.parent_segment_id, request.segment_id, "segment"
         )
         return empty_pb2.Empty()
 
+    @override
     async def ImportSegmentMembers(
         self, request: api.ImportSegmentMembersRequest, context: Any
     ) -> Any:

@@ -26,13 +26,14 @@ Prepare = Callable[[ConfigReader, int, M, list[str]], Awaitable[M]]
 DeleteCheck = Callable[[ConfigWriter, int, str], Awaitable[None]]
 
 
-# The children's ``Prepare`` steps. ``creating``: a new child counts against the segment's
-# limit of its kind (an update replaces one, so it counts nothing).
+# The children's ``Prepare`` steps. They share one signature, so a step that needs no stored
+# state takes ``_store`` and ``_segment_id`` unused. ``creating``: a new child counts against
+# the segment's limit of its kind (an update replaces one, so it counts nothing).
 
 
 async def event(
-    store: ConfigReader,
-    segment_id: int,
+    _store: ConfigReader,
+    _segment_id: int,
     given: pb.EventDefinition,
     names: list[str],
     *,
@@ -46,8 +47,8 @@ async def event(
 
 
 async def stitching_key(
-    store: ConfigReader,
-    segment_id: int,
+    _store: ConfigReader,
+    _segment_id: int,
     given: pb.StitchingKey,
     names: list[str],
     *,
@@ -79,8 +80,8 @@ async def attribute(
 
 
 async def segment(
-    store: ConfigReader,
-    segment_id: int,
+    _store: ConfigReader,
+    _segment_id: int,
     given: pb.Segment,
     names: list[str],
     *,

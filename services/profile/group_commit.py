@@ -122,13 +122,7 @@ class GroupCommit:
                 _fail(batch, exc)
 
     async def _commit(self, batch: list[_Unit[Any]]) -> None:
-        now = asyncio.get_running_loop().time()
-        live = []
-        for unit in batch:
-            if unit.deadline is not None and now > unit.deadline:
-                unit.future.cancel()
-            if not unit.future.done():
-                live.append(unit)
+        live = _live(batch, asyncio.get_running_loop().time())
         if not live:
             return
         outcomes: list[tuple[bool, Any]] = []
@@ -162,6 +156,17 @@ class GroupCommit:
         async with self._db.reading() as conn:
             if conn.in_transaction:
                 await conn.execute("ROLLBACK")
+
+
+def _live(batch: list[_Unit[Any]], now: float) -> list[_Unit[Any]]:
+    """The units still wanted: a unit past its deadline is cancelled, not run."""
+    live = []
+    for unit in batch:
+        if unit.deadline is not None and now > unit.deadline:
+            unit.future.cancel()
+        if not unit.future.done():
+            live.append(unit)
+    return live
 
 
 def _fail(units: list[_Unit[Any]], exc: BaseException) -> None:

@@ -18,6 +18,7 @@ from google.rpc import code_pb2
 from p13n.auth.v1 import internal_service_pb2, internal_service_pb2_grpc
 from p13n.profile.v1 import ingest_service_pb2 as api
 from p13n.profile.v1 import ingest_service_pb2_grpc
+from typing_extensions import override
 
 from services.common import events
 from services.common import identity as identities
@@ -36,6 +37,7 @@ class IngestServicer(ingest_service_pb2_grpc.IngestServiceServicer):
         self._store = store
         self._clock = clock
 
+    @override
     async def IngestRecords(
         self, request: api.IngestRecordsRequest, context: Any
     ) -> api.IngestRecordsResponse:

@@ -53,7 +53,7 @@ def check_syntax(pattern: str) -> None:
 
 
 class _Never:
-    def fullmatch(self, text: str) -> None:
+    def fullmatch(self, _text: str) -> None:
         return None
 
 

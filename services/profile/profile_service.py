@@ -14,6 +14,7 @@ from typing import Any
 from p13n.auth.v1 import identity_pb2
 from p13n.profile.v1 import profile_pb2, profile_service_pb2_grpc
 from p13n.profile.v1 import profile_service_pb2 as api
+from typing_extensions import override
 
 from services.common import events
 from services.common import identity as identities
@@ -36,6 +37,7 @@ class ProfileServicer(profile_service_pb2_grpc.ProfileServiceServicer):
         self._store = store
         self._clock = clock
 
+    @override
     async def Track(self, request: api.TrackRequest, context: Any) -> api.TrackResponse:
         event = events.checked(request.event)
         now = self._clock()  # the server's receive time; a client `time` is only kept
@@ -60,6 +62,7 @@ class ProfileServicer(profile_service_pb2_grpc.ProfileServiceServicer):
             remaining=context.time_remaining(),
         )
 
+    @override
     async def GetProfile(self, request: api.GetProfileRequest, context: Any) -> profile_pb2.Profile:
         account = caller().account_id
         view = await self._store.profile(
@@ -71,6 +74,7 @@ class ProfileServicer(profile_service_pb2_grpc.ProfileServiceServicer):
         )
         return profile_message(view, values)
 
+    @override
     async def ListMergeLog(
         self, request: api.ListMergeLogRequest, context: Any
     ) -> api.ListMergeLogResponse:
@@ -84,6 +88,7 @@ class ProfileServicer(profile_service_pb2_grpc.ProfileServiceServicer):
             next_page_token=entries[size - 1].id if len(entries) > size else "",
         )
 
+    @override
     async def ImportAttributes(
         self, request: api.ImportAttributesRequest, context: Any
     ) -> api.ImportAttributesResponse:
@@ -96,6 +101,7 @@ class ProfileServicer(profile_service_pb2_grpc.ProfileServiceServicer):
         )
         return api.ImportAttributesResponse(imported=imported)
 
+    @override
     async def StreamImportAttributes(
         self, request_iterator: AsyncIterator[api.StreamImportAttributesRequest], context: Any
     ) -> AsyncIterator[api.StreamImportAttributesResponse]:
@@ -128,11 +134,13 @@ class ProfileServicer(profile_service_pb2_grpc.ProfileServiceServicer):
         if target is None:
             yield api.StreamImportAttributesResponse(imported=0)
 
+    @override
     async def GetRealtimeConfig(
         self, request: api.GetRealtimeConfigRequest, context: Any
     ) -> api.RealtimeConfig:
         return await self._store.realtime_config(request.parent_segment_id)
 
+    @override
     async def ListEventTables(
         self, request: api.ListEventTablesRequest, context: Any
     ) -> api.ListEventTablesResponse:

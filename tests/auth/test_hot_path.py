@@ -94,7 +94,7 @@ async def loaded(tmp_path: Path) -> AsyncIterator[Loaded]:
     directory = MemoryDirectory(auth_store, keys)
     await directory.reload()
 
-    async def reactor_of(parent_segment_id: str) -> str:
+    async def reactor_of(_parent_segment_id: str) -> str:
         return "r1"
 
     registry = RegistryServicer(auth_store, directory, keys, reactor_of)

@@ -26,7 +26,7 @@ class _Profile:
         self.calls: list[dict[str, Any]] = []
 
     async def ListEventTables(
-        self, request: profile_service_pb2.ListEventTablesRequest, **kwargs: Any
+        self, _request: profile_service_pb2.ListEventTablesRequest, **kwargs: Any
     ) -> profile_service_pb2.ListEventTablesResponse:
         self.calls.append(kwargs)
         table = profile_service_pb2.EventTable

@@ -111,12 +111,14 @@ def test_a_clock_stepping_back_neither_refills_nor_counts_twice(clock: FakeClock
     ],
 )
 def test_limits_must_allow_something(rate: float, burst: int) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(
+        ValueError, match=r"^(rate must be a positive number|burst must be at least 1)"
+    ):
         Limit(rate=rate, burst=burst)
 
 
 def test_max_keys_must_be_positive() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="max_keys must be at least 1"):
         RateLimiter(max_keys=0)
 
 

@@ -130,7 +130,7 @@ def test_sqlite_classes_implement_every_method_with_its_signature(
 
 
 @pytest.fixture(params=["sqlite"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[AuthStore]:
+async def store(tmp_path: Path) -> AsyncIterator[AuthStore]:
     opened: AuthStore = await open_store(tmp_path)
     try:
         yield opened
@@ -155,10 +155,14 @@ async def test_a_refused_write_leaves_nothing_behind_not_even_the_generation(
 ) -> None:
     account = await _account(store)
     before = await store.generation()
-    with pytest.raises(FailedPrecondition):
+
+    async def insert_then_refuse() -> None:
         async with store.registry_writing() as writer:
             await writer.insert_service(account.account_id, _draft("Web"), NOW)
             raise FailedPrecondition("refused after the insert")
+
+    with pytest.raises(FailedPrecondition, match="refused after the insert"):
+        await insert_then_refuse()
     assert await store.generation() == before
     async with store.registry_reading() as reader:
         assert await reader.services_after(account.account_id, "ps1", 0, 10) == []
@@ -244,7 +248,9 @@ async def test_expired_sessions_are_not_loaded_but_can_be_looked_up(store: AuthS
     loaded = await store.credentials(NOW + 50)
     assert [s.lookup_hash for s in loaded.sessions] == [b"new"]
     old = await store.session(b"old")
-    assert old is not None and old.role == "OWNER" and old.account_id == account.account_id
+    assert old is not None
+    assert old.role == "OWNER"
+    assert old.account_id == account.account_id
 
 
 async def test_bootstrap_conflicts_and_unknown_accounts_write_nothing(store: AuthStore) -> None:

@@ -344,7 +344,7 @@ def test_stale_authentication_is_refused(authenticated_at: datetime | None) -> N
 
 def test_naive_times_are_a_programming_error() -> None:
     naive = datetime(2025, 1, 1, 12, 0)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="must be timezone-aware"):
         require_recent_authentication(naive, NOW)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="must be timezone-aware"):
         require_recent_authentication(NOW, naive)

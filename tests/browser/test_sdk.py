@@ -310,7 +310,11 @@ def tab(browser: Browser) -> Iterator[Tab]:
 
 
 @pytest.fixture
-def page(tab: Tab, servers: Servers, endpoint: EndpointState) -> Iterator[Page]:
+def page(
+    tab: Tab,
+    servers: Servers,
+    endpoint: EndpointState,  # noqa: ARG001 - requested for its reset of the endpoint
+) -> Iterator[Page]:
     """The shared tab as a first-time visitor, on /index.html; fails the test on a page error."""
     tab.page.context.clear_cookies()
     tab.page.goto(f"{servers.site}/index.html")
@@ -322,7 +326,10 @@ def page(tab: Tab, servers: Servers, endpoint: EndpointState) -> Iterator[Page]:
 
 
 @pytest.fixture
-def fresh_page(browser: Browser, endpoint: EndpointState) -> Iterator[Page]:
+def fresh_page(
+    browser: Browser,
+    endpoint: EndpointState,  # noqa: ARG001 - requested for its reset of the endpoint
+) -> Iterator[Page]:
     """A tab of its own, for tests that install init scripts; not yet navigated."""
     tab = _open_tab(browser)
     yield tab.page
@@ -619,7 +626,7 @@ def test_bad_input_never_throws_and_sends_nothing(
     assert endpoint.posts == []
 
 
-def test_init_without_options_does_not_throw(page: Page, servers: Servers) -> None:
+def test_init_without_options_does_not_throw(page: Page) -> None:
     result = page.evaluate("() => p13n.init().send({page: 'x'})")
     assert (result["ok"], result["reason"], result["offers"]) == (False, "config", {})
 
@@ -720,9 +727,7 @@ def test_prehide_and_render_work_under_a_strict_csp(page: Page, servers: Servers
 # ---- rendering --------------------------------------------------------------------------
 
 
-def test_render_shows_markup_in_data_as_text(
-    page: Page, servers: Servers, endpoint: EndpointState
-) -> None:
+def test_render_shows_markup_in_data_as_text(page: Page, servers: Servers) -> None:
     seen = page.evaluate(
         """async (o) => {
           const client = p13n.init(o);

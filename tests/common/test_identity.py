@@ -42,7 +42,10 @@ def test_a_stale_identity_is_refused() -> None:
 
 def test_a_changed_field_breaks_the_signature() -> None:
     _, mac = identity.sign(_identity(), KEY, now=1000).split(".")
-    forged = identity_pb2.Identity(account_id="2", issued_at=1000)
-    forged_payload = identity._b64(forged.SerializeToString(deterministic=True))
+    # The forged identity's payload, as sign() writes it (the payload does not depend on the
+    # key), joined to the genuine identity's MAC.
+    forged_payload, _ = identity.sign(
+        identity_pb2.Identity(account_id="2"), b"other key".ljust(32), now=1000
+    ).split(".")
     with pytest.raises(Unauthenticated, match="signature"):
         identity.verify(f"{forged_payload}.{mac}", KEY, clock=lambda: 1000)

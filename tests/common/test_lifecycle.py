@@ -123,10 +123,14 @@ async def test_a_start_that_fails_at_any_step_leaves_nothing_open(
         else:
             monkeypatch.setattr(failure, _raise)
         snapshot = Snapshot.take()
-        with recording_channels(monkeypatch, snapshot), pytest.raises(expected):
+
+        async def start_then_stop() -> None:
             async with LIFESPANS[service](settings) as running:
                 assert running.port == port
                 raise Started
+
+        with recording_channels(monkeypatch, snapshot), pytest.raises(expected):
+            await start_then_stop()
     assert snapshot.left_open(tmp_path) == {}
     assert port_is_free(port)
     if failure in (PORT_TAKEN, AFTER_START):

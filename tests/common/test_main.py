@@ -76,25 +76,26 @@ def test_a_service_process_drains_after_sigterm_until_a_second_signal(tmp_path: 
     """The runner reads the drain from the environment: after SIGTERM the process answers
     NOT_SERVING and keeps serving for the drain (30 s here); Ctrl-C then ends it at once."""
     port = free_port()
-    process = start_service("auth", tmp_path, port, P13N_DRAIN_SECONDS="30")
-    try:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            with contextlib.suppress(grpc.RpcError):
-                if _health(port) == health_pb2.HealthCheckResponse.SERVING:
-                    break
-            time.sleep(0.05)
-        assert _health(port) == health_pb2.HealthCheckResponse.SERVING
-        process.send_signal(signal.SIGTERM)
-        while _health(port) == health_pb2.HealthCheckResponse.SERVING:
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
-        assert _health(port) == health_pb2.HealthCheckResponse.NOT_SERVING
-        assert process.poll() is None
-        process.send_signal(signal.SIGINT)
-        assert process.wait(10) == 0
-    finally:
-        process.kill()
-    assert not is_open(port)
-    assert process.stderr is not None
-    assert "a second signal cut the drain short" in process.stderr.read()
+    # The with block closes the process's stderr pipe (and reaps it) whatever happens.
+    with start_service("auth", tmp_path, port, P13N_DRAIN_SECONDS="30") as process:
+        try:
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline:
+                with contextlib.suppress(grpc.RpcError):
+                    if _health(port) == health_pb2.HealthCheckResponse.SERVING:
+                        break
+                time.sleep(0.05)
+            assert _health(port) == health_pb2.HealthCheckResponse.SERVING
+            process.send_signal(signal.SIGTERM)
+            while _health(port) == health_pb2.HealthCheckResponse.SERVING:
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+            assert _health(port) == health_pb2.HealthCheckResponse.NOT_SERVING
+            assert process.poll() is None
+            process.send_signal(signal.SIGINT)
+            assert process.wait(10) == 0
+        finally:
+            process.kill()
+        assert not is_open(port)
+        assert process.stderr is not None
+        assert "a second signal cut the drain short" in process.stderr.read()

@@ -9,14 +9,16 @@ import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import grpc
 import pytest
 from google.rpc import error_details_pb2, status_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from p13n.auth.v1 import identity_pb2, identity_service_pb2, identity_service_pb2_grpc
+from p13n.auth.v1 import account_pb2, identity_pb2, identity_service_pb2, identity_service_pb2_grpc
 from support.ports import free_port, is_open
 from support.processes import start_service
+from typing_extensions import override
 
 from services.common import identity
 from services.common.access import Access
@@ -33,17 +35,26 @@ RULES = {
 }
 
 
-class _Servicer(identity_service_pb2_grpc.IdentityServiceServicer):  # type: ignore[misc]
-    async def CreateSession(self, request, context):  # type: ignore[no-untyped-def]
+class _Servicer(identity_service_pb2_grpc.IdentityServiceServicer):
+    @override
+    async def CreateSession(
+        self, request: identity_service_pb2.CreateSessionRequest, context: Any
+    ) -> identity_service_pb2.CreateSessionResponse:
         if request.email == "bad":
             raise InvalidArgument("Email is invalid", reason="BAD_EMAIL", field="email")
         raise ValueError("secret internal detail")
 
-    async def GetMe(self, request, context):  # type: ignore[no-untyped-def]
+    @override
+    async def GetMe(
+        self, request: identity_service_pb2.GetMeRequest, context: Any
+    ) -> identity_service_pb2.Me:
         caller = identity.current.get()
         return identity_service_pb2.Me(account_id=caller.account_id if caller else "")
 
-    async def CreateUser(self, request, context):  # type: ignore[no-untyped-def]
+    @override
+    async def CreateUser(
+        self, request: identity_service_pb2.CreateUserRequest, context: Any
+    ) -> account_pb2.User:
         raise AssertionError("must not run: permission is checked before the handler")
 
 
@@ -64,7 +75,7 @@ async def server() -> AsyncIterator[RunningServer]:
         yield running
 
 
-def _metadata(role: int) -> tuple[tuple[str, str], ...]:
+def _metadata(role: identity_pb2.Role) -> tuple[tuple[str, str], ...]:
     signed = identity.sign(identity_pb2.Identity(account_id="7", role=role), KEY)
     return ((identity.IDENTITY_HEADER, signed),)
 
@@ -178,16 +189,20 @@ async def test_leaving_serving_stops_the_server_and_frees_its_port() -> None:
 
 def test_sigterm_stops_a_service_process_cleanly(tmp_path: Path) -> None:
     port = free_port()
-    process = start_service("auth", tmp_path, port, P13N_DRAIN_SECONDS="0")
-    deadline = time.monotonic() + 20
-    while not is_open(port) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert is_open(port)
-    process.send_signal(signal.SIGTERM)
-    assert process.wait(10) == 0
-    assert not is_open(port)
-    assert process.stderr is not None
-    assert "shutting down" in process.stderr.read()
+    # The with block closes the process's stderr pipe (and reaps it) whatever happens.
+    with start_service("auth", tmp_path, port, P13N_DRAIN_SECONDS="0") as process:
+        try:
+            deadline = time.monotonic() + 20
+            while not is_open(port) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert is_open(port)
+            process.send_signal(signal.SIGTERM)
+            assert process.wait(10) == 0
+        finally:
+            process.kill()
+        assert not is_open(port)
+        assert process.stderr is not None
+        assert "shutting down" in process.stderr.read()
 
 
 def test_a_bad_setting_stops_a_service_with_a_clear_message(tmp_path: Path) -> None:

@@ -98,6 +98,7 @@ def test_bootstrap_prints_an_account_that_works(suite: Suite, first: dict[str, s
     assert signed_in.status == 200, signed_in.body
 
 
+@pytest.mark.usefixtures("first")
 @pytest.mark.parametrize(
     ("email", "account", "named"),
     [
@@ -107,7 +108,7 @@ def test_bootstrap_prints_an_account_that_works(suite: Suite, first: dict[str, s
     ],
 )
 def test_bootstrap_twice_fails_clearly_and_changes_nothing(
-    suite: Suite, first: dict[str, str], email: str, account: str, named: str
+    suite: Suite, email: str, account: str, named: str
 ) -> None:
     before = _dump(suite)
     run = _bootstrap(suite, email, account)
@@ -119,7 +120,8 @@ def test_bootstrap_twice_fails_clearly_and_changes_nothing(
     assert _dump(suite) == before
 
 
-def test_bootstrap_with_another_secret_key_is_refused(suite: Suite, first: dict[str, str]) -> None:
+@pytest.mark.usefixtures("first")
+def test_bootstrap_with_another_secret_key_is_refused(suite: Suite) -> None:
     """A key that is not the suite's would store hashes the suite can never match."""
     before = _dump(suite)
     run = _bootstrap(suite, "stray@cli.example", "Stray shop", P13N_SECRET_KEY="ab" * 32)

@@ -257,7 +257,8 @@ def _preflight(suite: Suite, origin: str) -> Response:
     )
 
 
-def test_preflight_follows_the_allowed_origins(suite: Suite, world: World) -> None:
+@pytest.mark.usefixtures("world")
+def test_preflight_follows_the_allowed_origins(suite: Suite) -> None:
     import time
 
     deadline = time.monotonic() + 5  # the event-table list is refreshed every 2 s

@@ -20,12 +20,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from google.api import annotations_pb2  # type: ignore[import-untyped]
+from google.api import annotations_pb2
 from google.protobuf import descriptor_pb2
 from support.admin import PASSWORD, Account
 from support.auth import PERMISSION_DENIED, add_user, api_key
 from support.http import Response
-from support.suite import Suite
 
 import services
 
@@ -227,18 +226,18 @@ def real(account: Account) -> Real:
 Call = tuple[str, str, dict[str, Any] | None]
 
 REAL_CALLS: dict[str, Callable[[Real], Call]] = {
-    "IdentityService/ReauthenticateSession": lambda r: (
+    "IdentityService/ReauthenticateSession": lambda _r: (
         "POST",
         "/v1/sessions:reauthenticate",
         {"password": PASSWORD},
     ),
-    "IdentityService/GetMe": lambda r: ("GET", "/v1/me", None),
+    "IdentityService/GetMe": lambda _r: ("GET", "/v1/me", None),
     "IdentityService/CreateUser": lambda r: (
         "POST",
         "/v1/users",
         {"email": f"{r.name()}@roles.example", "password": PASSWORD, "role": "VIEWER"},
     ),
-    "IdentityService/CreateApiKey": lambda r: (
+    "IdentityService/CreateApiKey": lambda _r: (
         "POST",
         "/v1/api_keys",
         {"type": "WRITE_ONLY"},
@@ -299,9 +298,7 @@ def test_auth_action_on_real_resources(
         assert reply.status == 200, reply.body
 
 
-def test_a_refused_delete_changes_nothing(
-    real: Real, credentials: dict[str, str], suite: Suite
-) -> None:
+def test_a_refused_delete_changes_nothing(real: Real, credentials: dict[str, str]) -> None:
     service = real.new_service()
     for principal in ("EDITOR", "VIEWER", "WRITE_ONLY"):
         reply = real.account.call(

@@ -48,6 +48,8 @@ def _up_demo(env: dict[str, str]) -> Iterator[str]:
     finally:
         up.send_signal(signal.SIGTERM)
         code = up.wait(30)
+        assert up.stdout is not None
+        up.stdout.close()  # the pipe is ours to close
     assert code == 0
 
 

@@ -67,7 +67,7 @@ def _forged(shop: GuideShop, key: bytes) -> str:
     "header",
     [
         pytest.param(lambda shop: _forged(shop, os.urandom(32)), id="signed-with-another-key"),
-        pytest.param(lambda shop: "eyJhY2NvdW50X2lkIjoiMSJ9.bm90YW1hYw", id="garbage"),
+        pytest.param(lambda _shop: "eyJhY2NvdW50X2lkIjoiMSJ9.bm90YW1hYw", id="garbage"),
     ],
 )
 def test_forged_identity_metadata_is_refused(shop: GuideShop, stub: Any, header: Any) -> None:

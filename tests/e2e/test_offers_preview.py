@@ -64,7 +64,8 @@ def test_preview_leaves_the_event_table_and_the_profile_unchanged(
     suite: Suite, shop: GuideShop
 ) -> None:
     events, member, ghost = _stored_events(suite), _profile(shop, MEMBER), _profile(shop, "ghost")
-    assert member[0] == 200 and ghost[0] == 404
+    assert member[0] == 200
+    assert ghost[0] == 404
 
     seen = _preview(shop, "Breadcrumb", {"event": {"td_client_id": MEMBER, "td_path": "/preview"}})
     new = _preview(shop, "Breadcrumb", {"event": {"td_client_id": "ghost", "td_path": "/new"}})

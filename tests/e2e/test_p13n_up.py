@@ -73,6 +73,8 @@ def test_up_serves_and_sigterm_leaves_no_process_or_port(tmp_path: Path) -> None
     finally:
         up.send_signal(signal.SIGTERM)
         code = up.wait(30)
+        assert up.stdout is not None
+        up.stdout.close()  # the pipe is ours to close
     assert code == 0
     assert _processes_with_data_dir(tmp_path) == []
     assert [p for p in ports if is_open(p)] == []
@@ -105,6 +107,8 @@ def test_up_restarts_a_child_that_dies(tmp_path: Path) -> None:
     finally:
         up.send_signal(signal.SIGTERM)
         up.wait(30)
+        assert up.stdout is not None
+        up.stdout.close()  # the pipe is ours to close
     assert _processes_with_data_dir(tmp_path) == []
 
 

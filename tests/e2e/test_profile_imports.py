@@ -101,9 +101,7 @@ def suite_ingest(suite: Suite, account: Account, record: dict[str, Any]) -> Any:
     return reply.json()
 
 
-def test_json_imports_and_segment_members_through_the_admin_api(
-    suite: Suite, account: Account, ps: str
-) -> None:
+def test_json_imports_and_segment_members_through_the_admin_api(account: Account, ps: str) -> None:
     imported = account.ok(
         "POST",
         f"/v1/parent_segments/{ps}/imports",

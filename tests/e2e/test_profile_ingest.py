@@ -77,9 +77,8 @@ def test_a_batch_is_stored_and_updates_profiles(suite: Suite, account: Account, 
     assert log["entries"][0]["outcome"] == "MERGED"
 
 
-def test_a_batch_with_one_bad_record_stores_nothing(
-    suite: Suite, account: Account, ps: str
-) -> None:
+@pytest.mark.usefixtures("ps")
+def test_a_batch_with_one_bad_record_stores_nothing(suite: Suite, account: Account) -> None:
     records: list[Any] = [{"td_client_id": "bad1"}] * 3 + [{"page": "/no-id"}]
     reply = ingest(suite, account, {"records": records})
     assert reply.status == 400
@@ -93,18 +92,18 @@ def test_a_batch_with_one_bad_record_stores_nothing(
     assert stored(suite, "bad1") == 0
 
 
+@pytest.mark.usefixtures("ps")
 @pytest.mark.parametrize(
     ("count", "status"), [pytest.param(500, 200, id="500"), pytest.param(501, 400, id="501")]
 )
-def test_at_most_500_records(
-    suite: Suite, account: Account, ps: str, count: int, status: int
-) -> None:
+def test_at_most_500_records(suite: Suite, account: Account, count: int, status: int) -> None:
     reply = ingest(suite, account, {"records": [{"td_client_id": f"n{count}"}] * count})
     assert reply.status == status
     assert stored(suite, f"n{count}") == (count if status == 200 else 0)
 
 
-def test_a_request_over_5_mib_is_413(suite: Suite, account: Account, ps: str) -> None:
+@pytest.mark.usefixtures("ps")
+def test_a_request_over_5_mib_is_413(suite: Suite, account: Account) -> None:
     blob = "x" * (900 * 1024)
     reply = ingest(
         suite, account, {"records": [{"td_client_id": "big", "blob": blob} for _ in range(6)]}
@@ -114,7 +113,8 @@ def test_a_request_over_5_mib_is_413(suite: Suite, account: Account, ps: str) ->
     assert stored(suite, "big") == 0
 
 
-def test_a_record_over_1_mib_is_400_naming_it(suite: Suite, account: Account, ps: str) -> None:
+@pytest.mark.usefixtures("ps")
+def test_a_record_over_1_mib_is_400_naming_it(suite: Suite, account: Account) -> None:
     records = [{"td_client_id": "big1"}, {"td_client_id": "big1", "blob": "x" * (1 << 20)}]
     reply = ingest(suite, account, {"records": records})
     assert reply.status == 400
@@ -122,10 +122,9 @@ def test_a_record_over_1_mib_is_400_naming_it(suite: Suite, account: Account, ps
     assert stored(suite, "big1") == 0
 
 
+@pytest.mark.usefixtures("ps")
 @pytest.mark.parametrize("depth", [33, 40])
-def test_nesting_deeper_than_32_levels_is_400(
-    suite: Suite, account: Account, ps: str, depth: int
-) -> None:
+def test_nesting_deeper_than_32_levels_is_400(suite: Suite, account: Account, depth: int) -> None:
     deep: Any = "leaf"
     for _ in range(depth - 1):
         deep = {"x": deep}
@@ -135,9 +134,8 @@ def test_nesting_deeper_than_32_levels_is_400(
     assert stored(suite, "deep") == 0
 
 
-def test_a_table_of_no_parent_segment_of_the_account_is_404(
-    suite: Suite, account: Account, ps: str
-) -> None:
+@pytest.mark.usefixtures("ps")
+def test_a_table_of_no_parent_segment_of_the_account_is_404(suite: Suite, account: Account) -> None:
     reply = ingest(suite, account, {"records": [{"td_client_id": "x"}]}, "/records/shop_db/orders")
     assert reply.status == 404
     assert "shop_db.orders" in reply.json()["message"]
@@ -153,8 +151,9 @@ def direct(suite: Suite) -> Iterator[Any]:
     channel.close()
 
 
+@pytest.mark.usefixtures("ps")
 def test_a_direct_grpc_call_is_authenticated_by_the_auth_service(
-    suite: Suite, account: Account, ps: str, direct: Any
+    suite: Suite, account: Account, direct: Any
 ) -> None:
     request_ = ingest_service_pb2.IngestRecordsRequest(
         database="shop_db", table="page_views", records=[to_struct({"td_client_id": "grpc1"})]

@@ -251,7 +251,9 @@ def test_a_compiled_config_does_not_see_later_changes_to_its_input(
     assert offers == {"a": {"attributes": {"id": "a"}}}
 
 
-def _p(name: str, sections: list[Any], triggers: tuple[str, ...] = ("page_view",)) -> object:
+def _p(
+    name: str, sections: list[Any], triggers: tuple[str, ...] = ("page_view",)
+) -> Personalization:
     return Personalization(name, list(triggers), sections)
 
 

@@ -61,7 +61,8 @@ async def error_of(call: Any) -> grpc.aio.AioRpcError:
 async def test_create_get_list_update_delete(offers: Offers, catalog: Catalog) -> None:
     ps = offers.segment(catalog)
     created = await offers.create(ps, BANNER)
-    assert created.id and created.create_time.seconds
+    assert created.id
+    assert created.create_time.seconds
     stored = json_format.MessageToDict(created, preserving_proto_field_name=True)["sections"]
     assert stored == BANNER["sections"]  # as given, in order
     key = {"parent_segment_id": ps, "personalization_id": created.id}
@@ -263,7 +264,7 @@ async def test_list_references(
     assert list(reply.personalization_names) == names
 
 
-async def test_list_references_is_internal(offers: Offers, catalog: Catalog) -> None:
+async def test_list_references_is_internal(offers: Offers) -> None:
     error = await error_of(
         offers.config.ListReferences(
             api.ListReferencesRequest(parent_segment_id="1", attribute="tier"), metadata=editor()

@@ -129,7 +129,8 @@ async def test_a_sensitive_sections_public_answer_does_not_depend_on_its_criteri
         offers.profile.visitors[ps] = Visitor({"membership_tier": tier}, (), ["page_view"])
         answers.append(await offers.public(ps, EVENT))
     assert json_of(answers[0]) == b'{"offers":{"VIP offer":{}}}'
-    assert answers[1] == answers[0] and answers[2] == answers[0]
+    assert answers[1] == answers[0]
+    assert answers[2] == answers[0]
     # Privately the criteria do tell the visitors apart.
     offers.profile.visitors[ps] = Visitor({"membership_tier": "bronze"}, (), ["page_view"])
     assert offers_of(await offers.private(ps, EVENT)) == {}
@@ -168,7 +169,7 @@ async def test_a_private_token_is_refused_on_the_public_path(
 ) -> None:
     ps = await shop(offers, catalog, HOMEPAGE)
     with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await offers.raw("PublicPersonalize", ps, EVENT, token_holder(ps, PRIVATE))
+        await offers.raw("PublicPersonalize", EVENT, token_holder(ps, PRIVATE))
     assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED
     assert "use a public token" in (caught.value.details() or "")
     assert offers.profile.tracked == []
@@ -370,7 +371,7 @@ async def test_a_token_of_another_account_finds_no_parent_segment(
     ps = await shop(offers, catalog, HOMEPAGE)
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await offers.raw(
-            "PublicPersonalize", ps, EVENT, token_holder(ps, PUBLIC, account=OTHER_ACCOUNT)
+            "PublicPersonalize", EVENT, token_holder(ps, PUBLIC, account=OTHER_ACCOUNT)
         )
     assert caught.value.code() == grpc.StatusCode.NOT_FOUND
 
@@ -391,7 +392,7 @@ async def test_a_direct_call_with_a_private_token_is_answered_in_full(
 ) -> None:
     ps = await shop(offers, catalog, HOMEPAGE, attributes={"membership_tier": "platinum"})
     token = _private_token(offers, ps)
-    data = await offers.raw("PrivatePersonalize", ps, EVENT, (("wp13n-token", token),))
+    data = await offers.raw("PrivatePersonalize", EVENT, (("wp13n-token", token),))
     assert offers_of(data)["Loyalty Discount"]["membership_tier"] == "platinum"
     assert offers.auth.asked == [(token, "127.0.0.1")]
 
@@ -406,9 +407,10 @@ async def test_a_direct_call_with_a_forged_identity_is_refused(
         ("wp13n-token", _private_token(offers, ps)),
     )
     with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await offers.raw("PrivatePersonalize", ps, EVENT, metadata)
+        await offers.raw("PrivatePersonalize", EVENT, metadata)
     assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED
-    assert offers.profile.tracked == [] and offers.auth.asked == []
+    assert offers.profile.tracked == []
+    assert offers.auth.asked == []
 
 
 @pytest.mark.parametrize(
@@ -438,6 +440,6 @@ async def test_direct_calls_that_are_refused(
         token = _private_token(offers, ps)
     metadata = (("wp13n-token", token),) if token else ()
     with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await offers.raw(method, ps, EVENT, metadata)
+        await offers.raw(method, EVENT, metadata)
     assert caught.value.code() == code
     assert offers.profile.tracked == []

@@ -77,7 +77,8 @@ def test_the_preview_encoding_carries_both_answers_in_order() -> None:
         ["careful"],
     )
     parsed = config_api.PreviewPersonalizationResponse.FromString(data)
-    assert list(parsed.sections) == sections and list(parsed.warnings) == ["careful"]
+    assert list(parsed.sections) == sections
+    assert list(parsed.warnings) == ["careful"]
     parts = dict(message_fields(data))
     assert wire_order(parts[1]) == [("b", []), ("a", ["y", "x"])]
     assert wire_order(parts[2]) == [("b", ["s"]), ("a", ["y", "x"])]
@@ -135,7 +136,8 @@ PRINTED_BY_THE_GATEWAY = [
 def _body(data: bytes) -> bytes:
     body = httpbody_pb2.HttpBody.FromString(data)
     assert body.content_type == "application/json"
-    return body.data
+    payload: bytes = body.data  # google.api's modules are untyped here
+    return payload
 
 
 @given(offers=SECTIONS)
@@ -146,10 +148,12 @@ def test_the_json_body_is_the_answer_in_order(offers: dict[str, Any]) -> None:
     assert json_order(text.encode()) == [
         (name, list(section.get("attributes", {}))) for name, section in offers.items()
     ]
-    # Compact: json.dumps's own text, but for the printer's extra escapes.
-    assert wire._PRINTER_ESCAPES.search(text) is None
+    # Compact: json.dumps's own text, but for the printer's extra escapes. The test reads
+    # wire's private table of those escapes so that a character added there is checked here.
+    escapes = wire._PRINTER_ESCAPES  # noqa: SLF001
+    assert escapes.search(text) is None
     plain = json.dumps({"offers": offers}, ensure_ascii=False, separators=(",", ":"))
-    if wire._PRINTER_ESCAPES.search(plain) is None:
+    if escapes.search(plain) is None:
         assert text == plain
 
 
@@ -198,5 +202,5 @@ def test_an_empty_answer_and_a_redacted_section() -> None:
 
 def test_a_non_finite_number_is_refused_rather_than_printed_as_invalid_json() -> None:
     # rendering.to_json makes them null before they get here.
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="not JSON compliant"):
         wire.json_body({"s": {"attributes": {"n": float("nan")}}})

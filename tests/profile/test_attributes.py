@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import re
 from collections.abc import Sequence
 from fractions import Fraction
 from typing import Any
@@ -95,9 +96,8 @@ def test_parse_window_refuses(window: str) -> None:
         "Window must be 'total' or from 1h to 60d in whole hours or days, such as '12h' or '7d'"
         f" (got {window!r})"
     )
-    with pytest.raises(ValueError) as refused:
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
         parse_window(window)
-    assert str(refused.value) == message
 
 
 @pytest.mark.parametrize(
@@ -152,9 +152,8 @@ def test_parse_window_refuses(window: str) -> None:
     ],
 )
 def test_spec_refusals(make: Any, message: str) -> None:
-    with pytest.raises(ValueError) as refused:
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
         make()
-    assert str(refused.value) == message
 
 
 def test_spec_limits_are_inclusive() -> None:

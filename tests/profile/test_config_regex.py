@@ -124,4 +124,5 @@ async def test_a_stored_regex_re2_refuses_loads_and_matches_nothing(
     logged = " ".join(record.getMessage() for record in caplog.records)
     assert f"parent segment {ps}, event definition 'hit'" in logged
     assert "stitching key 'user_id'" in logged
-    assert "uu" not in logged and "aa" not in logged
+    assert "uu" not in logged
+    assert "aa" not in logged

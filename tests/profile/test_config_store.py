@@ -73,13 +73,17 @@ async def _segment(store: ConfigStore, name: str = "Shoppers") -> int:
 async def test_a_block_that_raises_keeps_nothing(store: ConfigStore, opened: Opened) -> None:
     segment_id = await _segment(store)
     before = _versions(opened.path, segment_id)
-    with pytest.raises(Boom):
+
+    async def insert_then_fail() -> None:
         async with store.writing() as writer:
             await writer.insert(
                 EVENTS, segment_id, pb.EventDefinition(name="view", database="d", table="t")
             )
             await writer.insert(ATTRIBUTES, segment_id, pb.Attribute(name="a", event="view"))
             raise Boom
+
+    with pytest.raises(Boom):
+        await insert_then_fail()
     async with store.reading() as reader:
         assert await reader.names(EVENTS, segment_id) == []
         assert await reader.attributes(segment_id) == []
@@ -102,7 +106,8 @@ async def test_every_write_is_noticed_by_the_data_path(store: ConfigStore, opene
         await writer.delete(EVENTS, segment_id, int(event.id))
     seen.append(_versions(opened.path, segment_id))
 
-    assert updated.table == "u" and updated.id == event.id
+    assert updated.table == "u"
+    assert updated.id == event.id
     config_versions = [v[0][0] for v in seen if v[0]]
     generations = [v[1] for v in seen]
     assert config_versions == sorted(set(config_versions))  # strictly growing
@@ -117,7 +122,8 @@ async def test_writes_read_back_what_was_stored_with_its_new_id(store: ConfigSto
     async with store.reading() as reader:
         assert await reader.child(SEGMENTS, segment_id, first.id) == first
         page = await reader.children(SEGMENTS, segment_id, after=0, limit=10)
-    assert first.id != "99" and first.name == "vip"
+    assert first.id != "99"
+    assert first.name == "vip"
     assert page == [first, second]
 
 
@@ -152,9 +158,13 @@ async def test_not_found_says_what_the_api_says(
 ) -> None:
     own = str(await _segment(store))
     parent_id = own if parent == "own" else parent
-    with pytest.raises(NotFound) as raised:
+
+    async def look_up() -> None:
         async with store.reading() as reader:
             segment = await reader.parent_segment(account, parent_id)
             if child is not None:
                 await reader.child(EVENTS, int(segment.id), child)
+
+    with pytest.raises(NotFound) as raised:
+        await look_up()
     assert str(raised.value) == message.format(own=own)

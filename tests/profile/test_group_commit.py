@@ -62,7 +62,7 @@ class Gate:
         self.entered = asyncio.Event()
         self.release = asyncio.Event()
 
-    async def __call__(self, conn: aiosqlite.Connection) -> None:
+    async def __call__(self, _conn: aiosqlite.Connection) -> None:
         self.entered.set()
         await self.release.wait()
 

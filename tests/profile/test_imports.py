@@ -167,14 +167,18 @@ async def test_a_streamed_import_reports_progress_per_chunk(service: Service, sh
 async def test_a_bad_record_stops_the_stream_naming_it_and_keeps_earlier_chunks(
     service: Service, shop: str
 ) -> None:
-    rows = [(f"c{n}", {"tier": "x"}) for n in range(300)]
+    rows: list[tuple[str, dict[str, object]]] = [(f"c{n}", {"tier": "x"}) for n in range(300)]
     rows[250] = ("c250", {"views": 1})
     progress: list[int] = []
-    with pytest.raises(grpc.aio.AioRpcError) as caught:
+
+    async def stream() -> None:
         async for reply in service.profile.StreamImportAttributes(
             chunks(shop, "td_client_id", rows, 100), metadata=api_key()
         ):
             progress.append(reply.imported)
+
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await stream()
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "records[250]" in (caught.value.details() or "")
     assert progress == [100, 200]

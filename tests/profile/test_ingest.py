@@ -53,7 +53,8 @@ async def test_records_are_stored_and_update_profiles_like_track(
     assert service.table_counts()["merge_log"] == 1
 
 
-async def test_one_record_without_identifier_stores_nothing(service: Service, shop: str) -> None:
+@pytest.mark.usefixtures("shop")
+async def test_one_record_without_identifier_stores_nothing(service: Service) -> None:
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await ingest(service, [{"td_client_id": "c1"}, {"td_client_id": "c2"}, {"page": "x"}])
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
@@ -63,6 +64,7 @@ async def test_one_record_without_identifier_stores_nothing(service: Service, sh
     assert service.table_counts() == dict.fromkeys(service.table_counts(), 0)
 
 
+@pytest.mark.usefixtures("shop")
 @pytest.mark.parametrize(
     ("records", "message"),
     [
@@ -76,7 +78,7 @@ async def test_one_record_without_identifier_stores_nothing(service: Service, sh
     ],
 )
 async def test_request_limits(
-    service: Service, shop: str, records: list[dict[str, Any]], message: str
+    service: Service, records: list[dict[str, Any]], message: str
 ) -> None:
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await ingest(service, records)
@@ -90,9 +92,8 @@ async def test_500_records_are_accepted(service: Service, shop: str) -> None:
     assert views(await service.get_profile(shop, "td_client_id", "c3")) == 50
 
 
-async def test_a_table_of_no_parent_segment_of_the_account_is_not_found(
-    service: Service, shop: str
-) -> None:
+@pytest.mark.usefixtures("shop")
+async def test_a_table_of_no_parent_segment_of_the_account_is_not_found(service: Service) -> None:
     for table, key in [("orders", api_key()), ("page_views", api_key(account="2"))]:
         with pytest.raises(grpc.aio.AioRpcError) as caught:
             await ingest(service, [{"td_client_id": "c1"}], table=table, metadata=key)
@@ -120,6 +121,7 @@ async def test_every_parent_segment_using_the_table_is_updated(service: Service,
     assert views(await service.get_profile(other, "user_id", "u5")) == 1
 
 
+@pytest.mark.usefixtures("shop")
 @pytest.mark.parametrize(
     "who",
     [
@@ -130,9 +132,7 @@ async def test_every_parent_segment_using_the_table_is_updated(service: Service,
         ),
     ],
 )
-async def test_only_an_api_key_may_ingest(
-    service: Service, shop: str, who: identity_pb2.Identity
-) -> None:
+async def test_only_an_api_key_may_ingest(service: Service, who: identity_pb2.Identity) -> None:
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await ingest(service, [{"td_client_id": "c1"}], metadata=metadata(who))
     assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED

@@ -73,6 +73,7 @@ def test_one_pair_finds_its_profile_with_every_identity(
     assert profiles.owners(conn, 2, [("user_id", "u1")]) == []  # another parent segment
 
 
+@pytest.mark.usefixtures("two")
 @pytest.mark.parametrize(
     ("pairs", "expected"),
     [
@@ -85,7 +86,6 @@ def test_one_pair_finds_its_profile_with_every_identity(
 )
 def test_one_and_many_pairs_agree(
     conn: sqlite3.Connection,
-    two: tuple[int, int],
     pairs: list[tuple[str, str]],
     expected: list[str],
 ) -> None:
@@ -97,9 +97,8 @@ def test_one_and_many_pairs_agree(
             assert profiles.owners(conn, PS, [(identity.key, identity.value)]) == [profile]
 
 
-def test_batch_values_by_one_pair_and_by_many_agree(
-    conn: sqlite3.Connection, two: tuple[int, int]
-) -> None:
+@pytest.mark.usefixtures("two")
+def test_batch_values_by_one_pair_and_by_many_agree(conn: sqlite3.Connection) -> None:
     u1, phone = ("user_id", "u1"), ("td_client_id", "phone")
     assert profiles.imported_records(conn, PS, [u1]) == {u1: {"tier": "gold"}}
     assert profiles.imported_records(conn, PS, [u1, phone]) == {u1: {"tier": "gold"}}

@@ -142,7 +142,8 @@ async def test_merge_protection_refuses_the_51st_profile_and_logs_it(
     assert service.rows("SELECT count(*) FROM profiles") == [(2,)]
     d50 = await service.get_profile(shop, "td_client_id", "d50")
     assert identities(d50) == {("td_client_id", "d50")}
-    assert attributes(d50)["views"] == 2 and attributes(d50)["last_path"] == "/x"
+    assert attributes(d50)["views"] == 2
+    assert attributes(d50)["last_path"] == "/x"
     assert (await service.get_profile(shop, "user_id", "u1")).canonical_id == "d00"
     refused = (await merge_log(service, shop))[0]
     assert refused["outcome"] == "REFUSED"

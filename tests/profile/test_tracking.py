@@ -299,7 +299,7 @@ async def test_an_event_whose_caller_gave_up_in_the_queue_is_not_stored(
     release = asyncio.Event()
     entered = asyncio.Event()
 
-    async def hold(conn: Any) -> None:
+    async def hold(_conn: Any) -> None:
         entered.set()
         await release.wait()
 

@@ -32,6 +32,7 @@ from p13n.offers.v1 import (
 )
 from p13n.profile.v1 import profile_service_pb2, profile_service_pb2_grpc
 from p13n.profile.v1 import realtime_config_pb2 as pb
+from typing_extensions import override
 
 from services.auth import server as auth_server
 from services.common import identity
@@ -69,7 +70,7 @@ def editor(account: str = ACCOUNT) -> Metadata:
     return signed(identity_pb2.Identity(account_id=account, role=identity_pb2.EDITOR))
 
 
-def token_holder(ps: str, token_type: int, account: str = ACCOUNT) -> Metadata:
+def token_holder(ps: str, token_type: identity_pb2.TokenType, account: str = ACCOUNT) -> Metadata:
     """What the gateway forwards for a request carrying a token of ``ps``."""
     return signed(
         identity_pb2.Identity(account_id=account, parent_segment_id=ps, token_type=token_type)
@@ -132,6 +133,7 @@ class FakeProfile(profile_service_pb2_grpc.ProfileServiceServicer):
         self.outage: grpc.StatusCode | None = None
         self.hold: asyncio.Event | None = None  # Track waits for it: a hung service
 
+    @override
     async def Track(self, request: Any, context: Any) -> Any:
         self.tracked.append((request, identity.current.get()))
         if self.hold is not None:
@@ -156,6 +158,7 @@ class FakeProfile(profile_service_pb2_grpc.ProfileServiceServicer):
             config_version=config.version,
         )
 
+    @override
     async def GetRealtimeConfig(self, request: Any, context: Any) -> Any:
         self.config_reads += 1
         if self.outage is not None:
@@ -171,6 +174,7 @@ class FakeAuth(internal_service_pb2_grpc.InternalAuthServiceServicer):
         self.tokens: dict[str, identity_pb2.Identity] = {}
         self.asked: list[tuple[str, str]] = []
 
+    @override
     async def AuthenticateCall(self, request: Any, context: Any) -> Any:
         self.asked.append((request.token, request.peer_ip))
         found = self.tokens.get(request.token)
@@ -210,7 +214,7 @@ class Offers:
         self.profile.configs[ps] = realtime_config(ps, catalog, old.version + 1, old.account_id)
 
     async def create(self, ps: str, body: Mapping[str, object]) -> Any:
-        message = json_format.ParseDict(body, personalization_pb2.Personalization())
+        message = json_format.ParseDict(dict(body), personalization_pb2.Personalization())
         return await self.config.CreatePersonalization(
             personalization_config_service_pb2.CreatePersonalizationRequest(
                 parent_segment_id=ps, personalization=message
@@ -218,10 +222,9 @@ class Offers:
             metadata=editor(),
         )
 
-    async def raw(
-        self, method: str, ps: str, event: Mapping[str, object], metadata: Metadata
-    ) -> bytes:
-        """The response's bytes exactly as they leave the service."""
+    async def raw(self, method: str, event: Mapping[str, object], metadata: Metadata) -> bytes:
+        """The response's bytes exactly as they leave the service (the parent segment is
+        the one ``metadata``'s token names)."""
         request_type = getattr(personalize_service_pb2, f"{method}Request")
         request = request_type(database=TABLE[0], table=TABLE[1])
         request.event.update(dict(event))
@@ -235,19 +238,19 @@ class Offers:
 
     async def public(self, ps: str, event: Mapping[str, object]) -> bytes:
         """The browser path's answer: an encoded ``google.api.HttpBody`` (see ``json_of``)."""
-        return await self.raw("PublicPersonalize", ps, event, token_holder(ps, PUBLIC))
+        return await self.raw("PublicPersonalize", event, token_holder(ps, PUBLIC))
 
     async def private(
-        self, ps: str, event: Mapping[str, object], token_type: int = PRIVATE
+        self, ps: str, event: Mapping[str, object], token_type: identity_pb2.TokenType = PRIVATE
     ) -> bytes:
         """A direct caller's answer: an encoded ``PersonalizeResponse``."""
-        return await self.raw("PrivatePersonalize", ps, event, token_holder(ps, token_type))
+        return await self.raw("PrivatePersonalize", event, token_holder(ps, token_type))
 
     async def private_http(
-        self, ps: str, event: Mapping[str, object], token_type: int = PRIVATE
+        self, ps: str, event: Mapping[str, object], token_type: identity_pb2.TokenType = PRIVATE
     ) -> bytes:
         """The gateway's private path's answer: an encoded ``google.api.HttpBody``."""
-        return await self.raw("PrivatePersonalizeHttp", ps, event, token_holder(ps, token_type))
+        return await self.raw("PrivatePersonalizeHttp", event, token_holder(ps, token_type))
 
 
 @contextlib.asynccontextmanager
@@ -302,7 +305,8 @@ def json_of(data: bytes) -> bytes:
     body = httpbody_pb2.HttpBody.FromString(data)
     assert body.content_type == "application/json", body.content_type
     assert not body.extensions
-    return body.data
+    payload: bytes = body.data  # google.api's modules are untyped here
+    return payload
 
 
 def json_order(body: bytes) -> list[tuple[str, list[str]]]:

@@ -22,7 +22,8 @@ NON_SENSITIVE = "NON_SENSITIVE"
 MEMBER = "member-1"  # the visitor whose back-office data was imported
 TIER = "platinum"  # their SENSITIVE membership tier: never in a public answer
 
-HOMEPAGE = {
+# The personalizations as the JSON bodies the admin API takes.
+HOMEPAGE: dict[str, Any] = {
     "name": "Homepage",
     "trigger_events": ["page_view"],
     "sections": [
@@ -40,7 +41,7 @@ HOMEPAGE = {
         },
     ],
 }
-REWARDS = {
+REWARDS: dict[str, Any] = {
     "name": "Rewards",
     "trigger_events": ["page_view"],
     "sections": [
@@ -66,7 +67,7 @@ REWARDS = {
     ],
 }
 # Triggered by its own event, so a whole answer holds nothing but this sensitive section.
-VIP = {
+VIP: dict[str, Any] = {
     "name": "VIP",
     "trigger_events": ["vip_check"],
     "sections": [

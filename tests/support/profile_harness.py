@@ -64,7 +64,7 @@ def offers() -> tuple[tuple[str, str], ...]:
     return metadata(identity.service_identity("offers"))
 
 
-def api_key(account: str = ACCOUNT, role: int = identity_pb2.OWNER) -> Any:
+def api_key(account: str = ACCOUNT, role: identity_pb2.Role = identity_pb2.OWNER) -> Any:
     key_type = identity_pb2.MASTER if role == identity_pb2.OWNER else identity_pb2.WRITE_ONLY
     return metadata(identity_pb2.Identity(account_id=account, api_key_type=key_type, role=role))
 
@@ -134,7 +134,7 @@ class Service:
         created = await self.config.CreateSegment(
             config_service_pb2.CreateSegmentRequest(
                 parent_segment_id=ps,
-                segment=pb.Segment(name=name, sensitivity=sensitivity),  # type: ignore[arg-type]
+                segment=pb.Segment(name=name, sensitivity=sensitivity),
             ),
             metadata=editor(),
         )
@@ -145,7 +145,7 @@ class Service:
     async def track(
         self, ps: str, event: dict[str, Any], table: str = "page_views", dry_run: bool = False
     ) -> profile_service_pb2.TrackResponse:
-        return await self.profile.Track(
+        response: profile_service_pb2.TrackResponse = await self.profile.Track(
             profile_service_pb2.TrackRequest(
                 parent_segment_id=ps,
                 database="shop_db",
@@ -155,6 +155,7 @@ class Service:
             ),
             metadata=offers(),
         )
+        return response
 
     async def get_profile(self, ps: str, key: str, value: str) -> Any:
         return await self.profile.GetProfile(
@@ -184,11 +185,11 @@ def _parent_segment(name: str, primary_key: str) -> parent_segment_pb2.ParentSeg
     return parent_segment_pb2.ParentSegment(name=name, primary_key=primary_key)
 
 
-async def _flags(account_id: str) -> frozenset[str]:
+async def _flags(_account_id: str) -> frozenset[str]:
     return frozenset({FLAG_SENSITIVITY})
 
 
-async def _references(parent_segment_id: str, **reference: str) -> list[str]:
+async def _references(_parent_segment_id: str, **_reference: str) -> list[str]:
     return []
 
 

@@ -150,3 +150,4 @@ class Suite:
             self.stop_service(name)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
+        self._loop.close()  # its selector and self-pipe sockets; raises if it did not stop
