@@ -68,7 +68,9 @@ check-breaking: $(BUF)
 ## contract-baseline: accept the current contracts as the baseline: an explicit, reviewed act
 # for a deliberate break before v1 (commit the refreshed file with the change that needs it).
 contract-baseline: venv $(BUF)
-	$(BUF) build protos --exclude-source-info -o -#format=json | $(BIN)/python -m json.tool --indent 1 > $(BASELINE)
+	set -o pipefail; $(BUF) build protos --exclude-source-info -o -#format=json \
+	  | $(BIN)/python -m json.tool --indent 1 > $(BASELINE).tmp
+	mv $(BASELINE).tmp $(BASELINE)
 
 ## fmt: format and auto-fix the code.
 fmt: venv
