@@ -12,14 +12,17 @@ a page that embeds an answer in HTML or a script is no worse off. Numbers print 
 prints them (shortest round-trip; ``1000000000000000`` where the printer wrote ``1e+15``):
 the same values.
 
-Direct gRPC callers of PrivatePersonalize and the preview API get typed messages instead,
-whose order matters too: sections and payload fields travel as protobuf maps (``map<string,
-Offer>``, and the ``Struct`` of each section's attributes), which the protobuf runtime
-serializes in hash order, while the gateway's transcoder prints a JSON object's members in
-the order their entries arrive on the wire (verified with Envoy 1.40). So those are encoded
-here, entry by entry, in order (``personalize_response``); any protobuf parser reads the
-bytes as the ordinary message: a map is just repeated entries. Numbers travel as doubles,
-as ``google.protobuf.Value`` carries them.
+Direct gRPC callers of PrivatePersonalize get the typed ``PersonalizeResponse``, whose
+``offers`` is a repeated ``SectionOffer`` in section order: the contract itself says the
+order. The preview API's two answers are ``PreviewOffers`` maps instead, so that their JSON
+through the gateway is exactly the paths' ``{"offers": {...}}``; there the order is kept on
+the wire, since the gateway's transcoder prints a JSON object's members in the order their
+entries arrive (verified with Envoy 1.40) while the protobuf runtime serializes maps in hash
+order. Both are encoded here, entry by entry, in order: a ``SectionOffer`` has the field
+numbers of a ``map<string, Offer>`` entry (name = 1, offer = 2), so one encoding is both
+messages, and a client built when the typed answer was a map reads the same bytes. Each
+section's attributes are a ``Struct`` (a map too), encoded in order alike. Numbers travel
+as doubles, as ``google.protobuf.Value`` carries them.
 """
 
 from __future__ import annotations
@@ -73,8 +76,9 @@ def _u_escape(match: re.Match[str]) -> str:
 
 
 def personalize_response(offers: Offers) -> bytes:
-    """A ``PersonalizeResponse`` whose ``offers`` keep the order of ``offers``."""
-    # OffersEntry: key = 1, value = 2; Offer: attributes = 1 (absent when redacted).
+    """A ``PersonalizeResponse`` (or ``PreviewOffers``) with the sections of ``offers``, in order."""
+    # SectionOffer (and a map entry): name = 1, offer = 2; Offer: attributes = 1 (absent
+    # when redacted).
     return b"".join(
         [_field(_F1, _key(name) + _field(_F2, _offer(section))) for name, section in offers.items()]
     )

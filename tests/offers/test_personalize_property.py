@@ -72,8 +72,10 @@ async def test_no_sensitive_value_ever_leaves_in_a_public_response(
     assert twin == public, "changing only sensitive values changed the public answer"
     private_offers = json.loads(json_of(private))["offers"]
     typed_answer = personalize_service_pb2.PersonalizeResponse.FromString(typed)
-    # MessageToDict leaves an empty map out.
-    assert to_json(json_format.MessageToDict(typed_answer).get("offers", {})) == private_offers
+    # MessageToDict leaves an empty list out; the typed answer lists the sections in order.
+    typed_offers = json_format.MessageToDict(typed_answer).get("offers", [])
+    assert [section["name"] for section in typed_offers] == list(private_offers)
+    assert to_json({s["name"]: s["offer"] for s in typed_offers}) == private_offers
     assert wire_order(typed) == json_order(json_of(private))
     triggered = [
         str(section["name"])  # the world names every section with a string

@@ -67,8 +67,8 @@ def offers_of(data: bytes) -> dict[str, Any]:
     """A typed answer's sections: name -> attributes (``{}`` when redacted)."""
     response = personalize_service_pb2.PersonalizeResponse.FromString(data)
     return {
-        name: dict(offer.attributes) if offer.HasField("attributes") else {}
-        for name, offer in response.offers.items()
+        section.name: dict(section.offer.attributes) if section.offer.HasField("attributes") else {}
+        for section in response.offers
     }
 
 

@@ -36,7 +36,8 @@ SECTIONS = st.dictionaries(
 def _message(offers: dict[str, Any]) -> api.PersonalizeResponse:
     message = api.PersonalizeResponse()
     for name, section in offers.items():
-        offer = message.offers[name]
+        offer = message.offers.add(name=name).offer
+        offer.SetInParent()
         if "attributes" in section:
             offer.attributes.update(section["attributes"])
             offer.SetInParent()
@@ -63,9 +64,10 @@ def test_lengths_of_every_varint_size(size: int) -> None:
 
 def test_a_redacted_section_and_an_empty_one_differ() -> None:
     data = wire.personalize_response({"redacted": {}, "empty": {"attributes": {}}})
-    offers = api.PersonalizeResponse.FromString(data).offers
-    assert not offers["redacted"].HasField("attributes")
-    assert offers["empty"].HasField("attributes")
+    redacted, empty = api.PersonalizeResponse.FromString(data).offers
+    assert (redacted.name, empty.name) == ("redacted", "empty")
+    assert not redacted.offer.HasField("attributes")
+    assert empty.offer.HasField("attributes")
 
 
 def test_the_preview_encoding_carries_both_answers_in_order() -> None:

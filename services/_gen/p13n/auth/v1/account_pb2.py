@@ -22,19 +22,38 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from p13n.auth.v1 import identity_pb2 as p13n_dot_auth_dot_v1_dot_identity__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ap13n/auth/v1/account.proto\x12\x0cp13n.auth.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1bp13n/auth/v1/identity.proto\"\x86\x01\n\x04User\x12\n\n\x02id\x18\x01 \x01(\t\x12\r\n\x05\x65mail\x18\x02 \x01(\t\x12\x10\n\x08password\x18\x03 \x01(\t\x12 \n\x04role\x18\x04 \x01(\x0e\x32\x12.p13n.auth.v1.Role\x12/\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"z\n\x06\x41piKey\x12\n\n\x02id\x18\x01 \x01(\t\x12&\n\x04type\x18\x02 \x01(\x0e\x32\x18.p13n.auth.v1.ApiKeyType\x12\x0b\n\x03key\x18\x03 \x01(\t\x12/\n\x0b\x63reate_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestampb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ap13n/auth/v1/account.proto\x12\x0cp13n.auth.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1bp13n/auth/v1/identity.proto\"\xa5\x01\n\x04User\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x13\n\x05\x65mail\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12\x17\n\x08password\x18\x03 \x01(\tB\x05\xe2\x41\x02\x02\x04\x12&\n\x04role\x18\x04 \x01(\x0e\x32\x12.p13n.auth.v1.RoleB\x04\xe2\x41\x01\x02\x12\x35\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\"\x92\x01\n\x06\x41piKey\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12,\n\x04type\x18\x02 \x01(\x0e\x32\x18.p13n.auth.v1.ApiKeyTypeB\x04\xe2\x41\x01\x02\x12\x11\n\x03key\x18\x03 \x01(\tB\x04\xe2\x41\x01\x03\x12\x35\n\x0b\x63reate_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'p13n.auth.v1.account_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_USER']._serialized_start=107
-  _globals['_USER']._serialized_end=241
-  _globals['_APIKEY']._serialized_start=243
-  _globals['_APIKEY']._serialized_end=365
+  _globals['_USER'].fields_by_name['id']._loaded_options = None
+  _globals['_USER'].fields_by_name['id']._serialized_options = b'\342A\001\003'
+  _globals['_USER'].fields_by_name['email']._loaded_options = None
+  _globals['_USER'].fields_by_name['email']._serialized_options = b'\342A\001\002'
+  _globals['_USER'].fields_by_name['password']._loaded_options = None
+  _globals['_USER'].fields_by_name['password']._serialized_options = b'\342A\002\002\004'
+  _globals['_USER'].fields_by_name['role']._loaded_options = None
+  _globals['_USER'].fields_by_name['role']._serialized_options = b'\342A\001\002'
+  _globals['_USER'].fields_by_name['create_time']._loaded_options = None
+  _globals['_USER'].fields_by_name['create_time']._serialized_options = b'\342A\001\003'
+  _globals['_APIKEY'].fields_by_name['id']._loaded_options = None
+  _globals['_APIKEY'].fields_by_name['id']._serialized_options = b'\342A\001\003'
+  _globals['_APIKEY'].fields_by_name['type']._loaded_options = None
+  _globals['_APIKEY'].fields_by_name['type']._serialized_options = b'\342A\001\002'
+  _globals['_APIKEY'].fields_by_name['key']._loaded_options = None
+  _globals['_APIKEY'].fields_by_name['key']._serialized_options = b'\342A\001\003'
+  _globals['_APIKEY'].fields_by_name['create_time']._loaded_options = None
+  _globals['_APIKEY'].fields_by_name['create_time']._serialized_options = b'\342A\001\003'
+  _globals['_USER']._serialized_start=140
+  _globals['_USER']._serialized_end=305
+  _globals['_APIKEY']._serialized_start=308
+  _globals['_APIKEY']._serialized_end=454
 # @@protoc_insertion_point(module_scope)

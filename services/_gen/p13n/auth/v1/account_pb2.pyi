@@ -1,5 +1,6 @@
 import datetime
 
+from google.api import field_behavior_pb2 as _field_behavior_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from p13n.auth.v1 import identity_pb2 as _identity_pb2
 from google.protobuf import descriptor as _descriptor

@@ -74,15 +74,17 @@ class IdentityServiceServicer:
     """
 
     def CreateSession(self, request, context):
-        """Signs in with email and password. Returns UNAUTHENTICATED if they do not match.
+        """Signs in with email and password. Returns UNAUTHENTICATED if they do not match,
+        RESOURCE_EXHAUSTED past the sign-in rate limit.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ReauthenticateSession(self, request, context):
-        """Refreshes the authentication time of the calling session, needed to reveal secrets.
-        Returns UNAUTHENTICATED if the password is wrong or the caller has no session.
+        """Refreshes the authentication time of the calling session, needed to reveal secrets. Returns
+        UNAUTHENTICATED if the password is wrong or the caller has no session, RESOURCE_EXHAUSTED
+        after too many attempts for the session.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -104,7 +106,8 @@ class IdentityServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def CreateApiKey(self, request, context):
-        """Creates an API key and shows it once. Returns PERMISSION_DENIED below ADMIN.
+        """Creates an API key and shows it once. Returns PERMISSION_DENIED below ADMIN,
+        INVALID_ARGUMENT for a missing type.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -55,8 +55,9 @@ class InternalAuthServiceServicer:
 
     def AuthenticateCall(self, request, context):
         """Authenticates a direct gRPC call to another service from the credentials it carried.
-        Returns UNAUTHENTICATED for missing or unknown credentials and PERMISSION_DENIED
-        for a token used from a refused address.
+        Returns INVALID_ARGUMENT for a missing kind, UNAUTHENTICATED for missing or unknown
+        credentials, PERMISSION_DENIED for a token used from a refused address, and
+        RESOURCE_EXHAUSTED past the gateway's rate limits.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

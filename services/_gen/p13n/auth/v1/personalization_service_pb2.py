@@ -22,22 +22,57 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n*p13n/auth/v1/personalization_service.proto\x12\x0cp13n.auth.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"7\n\tRateLimit\x12\x1b\n\x13requests_per_second\x18\x01 \x01(\x05\x12\r\n\x05\x62urst\x18\x02 \x01(\x05\"\xb3\x02\n\x16PersonalizationService\x12\n\n\x02id\x18\x01 \x01(\t\x12\x19\n\x11parent_segment_id\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x04 \x01(\t\x12\'\n\x04type\x18\x05 \x01(\x0e\x32\x19.p13n.auth.v1.ServiceType\x12\x17\n\x0f\x61llowed_origins\x18\x06 \x03(\t\x12+\n\nrate_limit\x18\x07 \x01(\x0b\x32\x17.p13n.auth.v1.RateLimit\x12/\n\x0b\x63reate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x8a\x01\n\x05Token\x12\n\n\x02id\x18\x01 \x01(\t\x12\x12\n\nservice_id\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x13\n\x0b\x61llowed_ips\x18\x04 \x03(\t\x12\r\n\x05token\x18\x05 \x01(\t\x12/\n\x0b\x63reate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp*D\n\x0bServiceType\x12\x1c\n\x18SERVICE_TYPE_UNSPECIFIED\x10\x00\x12\n\n\x06PUBLIC\x10\x01\x12\x0b\n\x07PRIVATE\x10\x02\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n*p13n/auth/v1/personalization_service.proto\x12\x0cp13n.auth.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"C\n\tRateLimit\x12!\n\x13requests_per_second\x18\x01 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x13\n\x05\x62urst\x18\x02 \x01(\x05\x42\x04\xe2\x41\x01\x01\"\xea\x02\n\x16PersonalizationService\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x1f\n\x11parent_segment_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x03\x12\x12\n\x04name\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02\x12\x19\n\x0b\x64\x65scription\x18\x04 \x01(\tB\x04\xe2\x41\x01\x01\x12.\n\x04type\x18\x05 \x01(\x0e\x32\x19.p13n.auth.v1.ServiceTypeB\x05\xe2\x41\x02\x02\x05\x12\x1d\n\x0f\x61llowed_origins\x18\x06 \x03(\tB\x04\xe2\x41\x01\x01\x12\x31\n\nrate_limit\x18\x07 \x01(\x0b\x32\x17.p13n.auth.v1.RateLimitB\x04\xe2\x41\x01\x01\x12\x35\n\x0b\x63reate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x35\n\x0bupdate_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\"\xae\x01\n\x05Token\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x18\n\nservice_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x03\x12\x12\n\x04name\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02\x12\x19\n\x0b\x61llowed_ips\x18\x04 \x03(\tB\x04\xe2\x41\x01\x01\x12\x13\n\x05token\x18\x05 \x01(\tB\x04\xe2\x41\x01\x03\x12\x35\n\x0b\x63reate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03*D\n\x0bServiceType\x12\x1c\n\x18SERVICE_TYPE_UNSPECIFIED\x10\x00\x12\n\n\x06PUBLIC\x10\x01\x12\x0b\n\x07PRIVATE\x10\x02\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'p13n.auth.v1.personalization_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_SERVICETYPE']._serialized_start=601
-  _globals['_SERVICETYPE']._serialized_end=669
-  _globals['_RATELIMIT']._serialized_start=93
-  _globals['_RATELIMIT']._serialized_end=148
-  _globals['_PERSONALIZATIONSERVICE']._serialized_start=151
-  _globals['_PERSONALIZATIONSERVICE']._serialized_end=458
-  _globals['_TOKEN']._serialized_start=461
-  _globals['_TOKEN']._serialized_end=599
+  _globals['_RATELIMIT'].fields_by_name['requests_per_second']._loaded_options = None
+  _globals['_RATELIMIT'].fields_by_name['requests_per_second']._serialized_options = b'\342A\001\001'
+  _globals['_RATELIMIT'].fields_by_name['burst']._loaded_options = None
+  _globals['_RATELIMIT'].fields_by_name['burst']._serialized_options = b'\342A\001\001'
+  _globals['_PERSONALIZATIONSERVICE'].fields_by_name['id']._loaded_options = None
+  _globals['_PERSONALIZATIONSERVICE'].fields_by_name['id']._serialized_options = b'\342A\001\003'
+  _globals['_PERSONALIZATIONSERVICE'].fields_by_name['parent_segment_id']._loaded_options = None
+  _globals['_PERSONALIZATIONSERVICE'].fields_by_name['parent_segment_id']._serialized_options = b'\342A\001\003'
+  _globals['_PERSONALIZATIONSERVICE'].fields_by_name['name']._loaded_options = None
+  _globals['_PERSONALIZATIONSERVICE'].fields_by_name['name']._serialized_options = b'\342A\001\002'
+  _globals['_PERSONALIZATIONSERVICE'].fields_by_name['description']._loaded_options = None
+  _globals['_PERSONALIZATIONSERVICE'].fields_by_name['description']._serialized_options = b'\342A\001\001'
+  _globals['_PERSONALIZATIONSERVICE'].fields_by_name['type']._loaded_options = None
+  _globals['_PERSONALIZATIONSERVICE'].fields_by_name['type']._serialized_options = b'\342A\002\002\005'
+  _globals['_PERSONALIZATIONSERVICE'].fields_by_name['allowed_origins']._loaded_options = None
+  _globals['_PERSONALIZATIONSERVICE'].fields_by_name['allowed_origins']._serialized_options = b'\342A\001\001'
+  _globals['_PERSONALIZATIONSERVICE'].fields_by_name['rate_limit']._loaded_options = None
+  _globals['_PERSONALIZATIONSERVICE'].fields_by_name['rate_limit']._serialized_options = b'\342A\001\001'
+  _globals['_PERSONALIZATIONSERVICE'].fields_by_name['create_time']._loaded_options = None
+  _globals['_PERSONALIZATIONSERVICE'].fields_by_name['create_time']._serialized_options = b'\342A\001\003'
+  _globals['_PERSONALIZATIONSERVICE'].fields_by_name['update_time']._loaded_options = None
+  _globals['_PERSONALIZATIONSERVICE'].fields_by_name['update_time']._serialized_options = b'\342A\001\003'
+  _globals['_TOKEN'].fields_by_name['id']._loaded_options = None
+  _globals['_TOKEN'].fields_by_name['id']._serialized_options = b'\342A\001\003'
+  _globals['_TOKEN'].fields_by_name['service_id']._loaded_options = None
+  _globals['_TOKEN'].fields_by_name['service_id']._serialized_options = b'\342A\001\003'
+  _globals['_TOKEN'].fields_by_name['name']._loaded_options = None
+  _globals['_TOKEN'].fields_by_name['name']._serialized_options = b'\342A\001\002'
+  _globals['_TOKEN'].fields_by_name['allowed_ips']._loaded_options = None
+  _globals['_TOKEN'].fields_by_name['allowed_ips']._serialized_options = b'\342A\001\001'
+  _globals['_TOKEN'].fields_by_name['token']._loaded_options = None
+  _globals['_TOKEN'].fields_by_name['token']._serialized_options = b'\342A\001\003'
+  _globals['_TOKEN'].fields_by_name['create_time']._loaded_options = None
+  _globals['_TOKEN'].fields_by_name['create_time']._serialized_options = b'\342A\001\003'
+  _globals['_SERVICETYPE']._serialized_start=737
+  _globals['_SERVICETYPE']._serialized_end=805
+  _globals['_RATELIMIT']._serialized_start=126
+  _globals['_RATELIMIT']._serialized_end=193
+  _globals['_PERSONALIZATIONSERVICE']._serialized_start=196
+  _globals['_PERSONALIZATIONSERVICE']._serialized_end=558
+  _globals['_TOKEN']._serialized_start=561
+  _globals['_TOKEN']._serialized_end=735
 # @@protoc_insertion_point(module_scope)

@@ -23,18 +23,79 @@ _sym_db = _symbol_database.Default()
 
 
 from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
+from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 from google.protobuf import empty_pb2 as google_dot_protobuf_dot_empty__pb2
 from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mask__pb2
 from p13n.auth.v1 import personalization_service_pb2 as p13n_dot_auth_dot_v1_dot_personalization__service__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#p13n/auth/v1/registry_service.proto\x12\x0cp13n.auth.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a*p13n/auth/v1/personalization_service.proto\"h\n\x14\x43reateServiceRequest\x12\x19\n\x11parent_segment_id\x18\x01 \x01(\t\x12\x35\n\x07service\x18\x02 \x01(\x0b\x32$.p13n.auth.v1.PersonalizationService\"B\n\x11GetServiceRequest\x12\x19\n\x11parent_segment_id\x18\x01 \x01(\t\x12\x12\n\nservice_id\x18\x02 \x01(\t\"W\n\x13ListServicesRequest\x12\x19\n\x11parent_segment_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"g\n\x14ListServicesResponse\x12\x36\n\x08services\x18\x01 \x03(\x0b\x32$.p13n.auth.v1.PersonalizationService\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xad\x01\n\x14UpdateServiceRequest\x12\x19\n\x11parent_segment_id\x18\x01 \x01(\t\x12\x12\n\nservice_id\x18\x02 \x01(\t\x12\x35\n\x07service\x18\x03 \x01(\x0b\x32$.p13n.auth.v1.PersonalizationService\x12/\n\x0bupdate_mask\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"E\n\x14\x44\x65leteServiceRequest\x12\x19\n\x11parent_segment_id\x18\x01 \x01(\t\x12\x12\n\nservice_id\x18\x02 \x01(\t\"g\n\x12\x43reateTokenRequest\x12\x19\n\x11parent_segment_id\x18\x01 \x01(\t\x12\x12\n\nservice_id\x18\x02 \x01(\t\x12\"\n\x05token\x18\x03 \x01(\x0b\x32\x13.p13n.auth.v1.Token\"i\n\x11ListTokensRequest\x12\x19\n\x11parent_segment_id\x18\x01 \x01(\t\x12\x12\n\nservice_id\x18\x02 \x01(\t\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\"R\n\x12ListTokensResponse\x12#\n\x06tokens\x18\x01 \x03(\x0b\x32\x13.p13n.auth.v1.Token\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"U\n\x12\x44\x65leteTokenRequest\x12\x19\n\x11parent_segment_id\x18\x01 \x01(\t\x12\x12\n\nservice_id\x18\x02 \x01(\t\x12\x10\n\x08token_id\x18\x03 \x01(\t\"U\n\x12RevealTokenRequest\x12\x19\n\x11parent_segment_id\x18\x01 \x01(\t\x12\x12\n\nservice_id\x18\x02 \x01(\t\x12\x10\n\x08token_id\x18\x03 \x01(\t2\xa9\x0b\n\x0fRegistryService\x12\x9c\x01\n\rCreateService\x12\".p13n.auth.v1.CreateServiceRequest\x1a$.p13n.auth.v1.PersonalizationService\"A\x82\xd3\xe4\x93\x02;\"0/v1/parent_segments/{parent_segment_id}/services:\x07service\x12\x9a\x01\n\nGetService\x12\x1f.p13n.auth.v1.GetServiceRequest\x1a$.p13n.auth.v1.PersonalizationService\"E\x82\xd3\xe4\x93\x02?\x12=/v1/parent_segments/{parent_segment_id}/services/{service_id}\x12\x8f\x01\n\x0cListServices\x12!.p13n.auth.v1.ListServicesRequest\x1a\".p13n.auth.v1.ListServicesResponse\"8\x82\xd3\xe4\x93\x02\x32\x12\x30/v1/parent_segments/{parent_segment_id}/services\x12\xa9\x01\n\rUpdateService\x12\".p13n.auth.v1.UpdateServiceRequest\x1a$.p13n.auth.v1.PersonalizationService\"N\x82\xd3\xe4\x93\x02H2=/v1/parent_segments/{parent_segment_id}/services/{service_id}:\x07service\x12\x92\x01\n\rDeleteService\x12\".p13n.auth.v1.DeleteServiceRequest\x1a\x16.google.protobuf.Empty\"E\x82\xd3\xe4\x93\x02?*=/v1/parent_segments/{parent_segment_id}/services/{service_id}\x12\x99\x01\n\x0b\x43reateToken\x12 .p13n.auth.v1.CreateTokenRequest\x1a\x13.p13n.auth.v1.Token\"S\x82\xd3\xe4\x93\x02M\"D/v1/parent_segments/{parent_segment_id}/services/{service_id}/tokens:\x05token\x12\x9d\x01\n\nListTokens\x12\x1f.p13n.auth.v1.ListTokensRequest\x1a .p13n.auth.v1.ListTokensResponse\"L\x82\xd3\xe4\x93\x02\x46\x12\x44/v1/parent_segments/{parent_segment_id}/services/{service_id}/tokens\x12\xa0\x01\n\x0b\x44\x65leteToken\x12 .p13n.auth.v1.DeleteTokenRequest\x1a\x16.google.protobuf.Empty\"W\x82\xd3\xe4\x93\x02Q*O/v1/parent_segments/{parent_segment_id}/services/{service_id}/tokens/{token_id}\x12\xa7\x01\n\x0bRevealToken\x12 .p13n.auth.v1.RevealTokenRequest\x1a\x13.p13n.auth.v1.Token\"a\x82\xd3\xe4\x93\x02[\"V/v1/parent_segments/{parent_segment_id}/services/{service_id}/tokens/{token_id}:reveal:\x01*b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#p13n/auth/v1/registry_service.proto\x12\x0cp13n.auth.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a*p13n/auth/v1/personalization_service.proto\"t\n\x14\x43reateServiceRequest\x12\x1f\n\x11parent_segment_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12;\n\x07service\x18\x02 \x01(\x0b\x32$.p13n.auth.v1.PersonalizationServiceB\x04\xe2\x41\x01\x02\"N\n\x11GetServiceRequest\x12\x1f\n\x11parent_segment_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x18\n\nservice_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\"i\n\x13ListServicesRequest\x12\x1f\n\x11parent_segment_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x17\n\tpage_size\x18\x02 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x18\n\npage_token\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01\"s\n\x14ListServicesResponse\x12<\n\x08services\x18\x01 \x03(\x0b\x32$.p13n.auth.v1.PersonalizationServiceB\x04\xe2\x41\x01\x03\x12\x1d\n\x0fnext_page_token\x18\x02 \x01(\tB\x04\xe2\x41\x01\x03\"\xc5\x01\n\x14UpdateServiceRequest\x12\x1f\n\x11parent_segment_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x18\n\nservice_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12;\n\x07service\x18\x03 \x01(\x0b\x32$.p13n.auth.v1.PersonalizationServiceB\x04\xe2\x41\x01\x02\x12\x35\n\x0bupdate_mask\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.FieldMaskB\x04\xe2\x41\x01\x01\"Q\n\x14\x44\x65leteServiceRequest\x12\x1f\n\x11parent_segment_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x18\n\nservice_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\"y\n\x12\x43reateTokenRequest\x12\x1f\n\x11parent_segment_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x18\n\nservice_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12(\n\x05token\x18\x03 \x01(\x0b\x32\x13.p13n.auth.v1.TokenB\x04\xe2\x41\x01\x02\"\x81\x01\n\x11ListTokensRequest\x12\x1f\n\x11parent_segment_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x18\n\nservice_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12\x17\n\tpage_size\x18\x03 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x18\n\npage_token\x18\x04 \x01(\tB\x04\xe2\x41\x01\x01\"^\n\x12ListTokensResponse\x12)\n\x06tokens\x18\x01 \x03(\x0b\x32\x13.p13n.auth.v1.TokenB\x04\xe2\x41\x01\x03\x12\x1d\n\x0fnext_page_token\x18\x02 \x01(\tB\x04\xe2\x41\x01\x03\"g\n\x12\x44\x65leteTokenRequest\x12\x1f\n\x11parent_segment_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x18\n\nservice_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12\x16\n\x08token_id\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02\"g\n\x12RevealTokenRequest\x12\x1f\n\x11parent_segment_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x18\n\nservice_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12\x16\n\x08token_id\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02\x32\xa9\x0b\n\x0fRegistryService\x12\x9c\x01\n\rCreateService\x12\".p13n.auth.v1.CreateServiceRequest\x1a$.p13n.auth.v1.PersonalizationService\"A\x82\xd3\xe4\x93\x02;\"0/v1/parent_segments/{parent_segment_id}/services:\x07service\x12\x9a\x01\n\nGetService\x12\x1f.p13n.auth.v1.GetServiceRequest\x1a$.p13n.auth.v1.PersonalizationService\"E\x82\xd3\xe4\x93\x02?\x12=/v1/parent_segments/{parent_segment_id}/services/{service_id}\x12\x8f\x01\n\x0cListServices\x12!.p13n.auth.v1.ListServicesRequest\x1a\".p13n.auth.v1.ListServicesResponse\"8\x82\xd3\xe4\x93\x02\x32\x12\x30/v1/parent_segments/{parent_segment_id}/services\x12\xa9\x01\n\rUpdateService\x12\".p13n.auth.v1.UpdateServiceRequest\x1a$.p13n.auth.v1.PersonalizationService\"N\x82\xd3\xe4\x93\x02H2=/v1/parent_segments/{parent_segment_id}/services/{service_id}:\x07service\x12\x92\x01\n\rDeleteService\x12\".p13n.auth.v1.DeleteServiceRequest\x1a\x16.google.protobuf.Empty\"E\x82\xd3\xe4\x93\x02?*=/v1/parent_segments/{parent_segment_id}/services/{service_id}\x12\x99\x01\n\x0b\x43reateToken\x12 .p13n.auth.v1.CreateTokenRequest\x1a\x13.p13n.auth.v1.Token\"S\x82\xd3\xe4\x93\x02M\"D/v1/parent_segments/{parent_segment_id}/services/{service_id}/tokens:\x05token\x12\x9d\x01\n\nListTokens\x12\x1f.p13n.auth.v1.ListTokensRequest\x1a .p13n.auth.v1.ListTokensResponse\"L\x82\xd3\xe4\x93\x02\x46\x12\x44/v1/parent_segments/{parent_segment_id}/services/{service_id}/tokens\x12\xa0\x01\n\x0b\x44\x65leteToken\x12 .p13n.auth.v1.DeleteTokenRequest\x1a\x16.google.protobuf.Empty\"W\x82\xd3\xe4\x93\x02Q*O/v1/parent_segments/{parent_segment_id}/services/{service_id}/tokens/{token_id}\x12\xa7\x01\n\x0bRevealToken\x12 .p13n.auth.v1.RevealTokenRequest\x1a\x13.p13n.auth.v1.Token\"a\x82\xd3\xe4\x93\x02[\"V/v1/parent_segments/{parent_segment_id}/services/{service_id}/tokens/{token_id}:reveal:\x01*b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'p13n.auth.v1.registry_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_CREATESERVICEREQUEST'].fields_by_name['parent_segment_id']._loaded_options = None
+  _globals['_CREATESERVICEREQUEST'].fields_by_name['parent_segment_id']._serialized_options = b'\342A\001\002'
+  _globals['_CREATESERVICEREQUEST'].fields_by_name['service']._loaded_options = None
+  _globals['_CREATESERVICEREQUEST'].fields_by_name['service']._serialized_options = b'\342A\001\002'
+  _globals['_GETSERVICEREQUEST'].fields_by_name['parent_segment_id']._loaded_options = None
+  _globals['_GETSERVICEREQUEST'].fields_by_name['parent_segment_id']._serialized_options = b'\342A\001\002'
+  _globals['_GETSERVICEREQUEST'].fields_by_name['service_id']._loaded_options = None
+  _globals['_GETSERVICEREQUEST'].fields_by_name['service_id']._serialized_options = b'\342A\001\002'
+  _globals['_LISTSERVICESREQUEST'].fields_by_name['parent_segment_id']._loaded_options = None
+  _globals['_LISTSERVICESREQUEST'].fields_by_name['parent_segment_id']._serialized_options = b'\342A\001\002'
+  _globals['_LISTSERVICESREQUEST'].fields_by_name['page_size']._loaded_options = None
+  _globals['_LISTSERVICESREQUEST'].fields_by_name['page_size']._serialized_options = b'\342A\001\001'
+  _globals['_LISTSERVICESREQUEST'].fields_by_name['page_token']._loaded_options = None
+  _globals['_LISTSERVICESREQUEST'].fields_by_name['page_token']._serialized_options = b'\342A\001\001'
+  _globals['_LISTSERVICESRESPONSE'].fields_by_name['services']._loaded_options = None
+  _globals['_LISTSERVICESRESPONSE'].fields_by_name['services']._serialized_options = b'\342A\001\003'
+  _globals['_LISTSERVICESRESPONSE'].fields_by_name['next_page_token']._loaded_options = None
+  _globals['_LISTSERVICESRESPONSE'].fields_by_name['next_page_token']._serialized_options = b'\342A\001\003'
+  _globals['_UPDATESERVICEREQUEST'].fields_by_name['parent_segment_id']._loaded_options = None
+  _globals['_UPDATESERVICEREQUEST'].fields_by_name['parent_segment_id']._serialized_options = b'\342A\001\002'
+  _globals['_UPDATESERVICEREQUEST'].fields_by_name['service_id']._loaded_options = None
+  _globals['_UPDATESERVICEREQUEST'].fields_by_name['service_id']._serialized_options = b'\342A\001\002'
+  _globals['_UPDATESERVICEREQUEST'].fields_by_name['service']._loaded_options = None
+  _globals['_UPDATESERVICEREQUEST'].fields_by_name['service']._serialized_options = b'\342A\001\002'
+  _globals['_UPDATESERVICEREQUEST'].fields_by_name['update_mask']._loaded_options = None
+  _globals['_UPDATESERVICEREQUEST'].fields_by_name['update_mask']._serialized_options = b'\342A\001\001'
+  _globals['_DELETESERVICEREQUEST'].fields_by_name['parent_segment_id']._loaded_options = None
+  _globals['_DELETESERVICEREQUEST'].fields_by_name['parent_segment_id']._serialized_options = b'\342A\001\002'
+  _globals['_DELETESERVICEREQUEST'].fields_by_name['service_id']._loaded_options = None
+  _globals['_DELETESERVICEREQUEST'].fields_by_name['service_id']._serialized_options = b'\342A\001\002'
+  _globals['_CREATETOKENREQUEST'].fields_by_name['parent_segment_id']._loaded_options = None
+  _globals['_CREATETOKENREQUEST'].fields_by_name['parent_segment_id']._serialized_options = b'\342A\001\002'
+  _globals['_CREATETOKENREQUEST'].fields_by_name['service_id']._loaded_options = None
+  _globals['_CREATETOKENREQUEST'].fields_by_name['service_id']._serialized_options = b'\342A\001\002'
+  _globals['_CREATETOKENREQUEST'].fields_by_name['token']._loaded_options = None
+  _globals['_CREATETOKENREQUEST'].fields_by_name['token']._serialized_options = b'\342A\001\002'
+  _globals['_LISTTOKENSREQUEST'].fields_by_name['parent_segment_id']._loaded_options = None
+  _globals['_LISTTOKENSREQUEST'].fields_by_name['parent_segment_id']._serialized_options = b'\342A\001\002'
+  _globals['_LISTTOKENSREQUEST'].fields_by_name['service_id']._loaded_options = None
+  _globals['_LISTTOKENSREQUEST'].fields_by_name['service_id']._serialized_options = b'\342A\001\002'
+  _globals['_LISTTOKENSREQUEST'].fields_by_name['page_size']._loaded_options = None
+  _globals['_LISTTOKENSREQUEST'].fields_by_name['page_size']._serialized_options = b'\342A\001\001'
+  _globals['_LISTTOKENSREQUEST'].fields_by_name['page_token']._loaded_options = None
+  _globals['_LISTTOKENSREQUEST'].fields_by_name['page_token']._serialized_options = b'\342A\001\001'
+  _globals['_LISTTOKENSRESPONSE'].fields_by_name['tokens']._loaded_options = None
+  _globals['_LISTTOKENSRESPONSE'].fields_by_name['tokens']._serialized_options = b'\342A\001\003'
+  _globals['_LISTTOKENSRESPONSE'].fields_by_name['next_page_token']._loaded_options = None
+  _globals['_LISTTOKENSRESPONSE'].fields_by_name['next_page_token']._serialized_options = b'\342A\001\003'
+  _globals['_DELETETOKENREQUEST'].fields_by_name['parent_segment_id']._loaded_options = None
+  _globals['_DELETETOKENREQUEST'].fields_by_name['parent_segment_id']._serialized_options = b'\342A\001\002'
+  _globals['_DELETETOKENREQUEST'].fields_by_name['service_id']._loaded_options = None
+  _globals['_DELETETOKENREQUEST'].fields_by_name['service_id']._serialized_options = b'\342A\001\002'
+  _globals['_DELETETOKENREQUEST'].fields_by_name['token_id']._loaded_options = None
+  _globals['_DELETETOKENREQUEST'].fields_by_name['token_id']._serialized_options = b'\342A\001\002'
+  _globals['_REVEALTOKENREQUEST'].fields_by_name['parent_segment_id']._loaded_options = None
+  _globals['_REVEALTOKENREQUEST'].fields_by_name['parent_segment_id']._serialized_options = b'\342A\001\002'
+  _globals['_REVEALTOKENREQUEST'].fields_by_name['service_id']._loaded_options = None
+  _globals['_REVEALTOKENREQUEST'].fields_by_name['service_id']._serialized_options = b'\342A\001\002'
+  _globals['_REVEALTOKENREQUEST'].fields_by_name['token_id']._loaded_options = None
+  _globals['_REVEALTOKENREQUEST'].fields_by_name['token_id']._serialized_options = b'\342A\001\002'
   _globals['_REGISTRYSERVICE'].methods_by_name['CreateService']._loaded_options = None
   _globals['_REGISTRYSERVICE'].methods_by_name['CreateService']._serialized_options = b'\202\323\344\223\002;\"0/v1/parent_segments/{parent_segment_id}/services:\007service'
   _globals['_REGISTRYSERVICE'].methods_by_name['GetService']._loaded_options = None
@@ -53,28 +114,28 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_REGISTRYSERVICE'].methods_by_name['DeleteToken']._serialized_options = b'\202\323\344\223\002Q*O/v1/parent_segments/{parent_segment_id}/services/{service_id}/tokens/{token_id}'
   _globals['_REGISTRYSERVICE'].methods_by_name['RevealToken']._loaded_options = None
   _globals['_REGISTRYSERVICE'].methods_by_name['RevealToken']._serialized_options = b'\202\323\344\223\002[\"V/v1/parent_segments/{parent_segment_id}/services/{service_id}/tokens/{token_id}:reveal:\001*'
-  _globals['_CREATESERVICEREQUEST']._serialized_start=190
-  _globals['_CREATESERVICEREQUEST']._serialized_end=294
-  _globals['_GETSERVICEREQUEST']._serialized_start=296
-  _globals['_GETSERVICEREQUEST']._serialized_end=362
-  _globals['_LISTSERVICESREQUEST']._serialized_start=364
-  _globals['_LISTSERVICESREQUEST']._serialized_end=451
-  _globals['_LISTSERVICESRESPONSE']._serialized_start=453
-  _globals['_LISTSERVICESRESPONSE']._serialized_end=556
-  _globals['_UPDATESERVICEREQUEST']._serialized_start=559
-  _globals['_UPDATESERVICEREQUEST']._serialized_end=732
-  _globals['_DELETESERVICEREQUEST']._serialized_start=734
-  _globals['_DELETESERVICEREQUEST']._serialized_end=803
-  _globals['_CREATETOKENREQUEST']._serialized_start=805
-  _globals['_CREATETOKENREQUEST']._serialized_end=908
-  _globals['_LISTTOKENSREQUEST']._serialized_start=910
-  _globals['_LISTTOKENSREQUEST']._serialized_end=1015
-  _globals['_LISTTOKENSRESPONSE']._serialized_start=1017
-  _globals['_LISTTOKENSRESPONSE']._serialized_end=1099
-  _globals['_DELETETOKENREQUEST']._serialized_start=1101
-  _globals['_DELETETOKENREQUEST']._serialized_end=1186
-  _globals['_REVEALTOKENREQUEST']._serialized_start=1188
-  _globals['_REVEALTOKENREQUEST']._serialized_end=1273
-  _globals['_REGISTRYSERVICE']._serialized_start=1276
-  _globals['_REGISTRYSERVICE']._serialized_end=2725
+  _globals['_CREATESERVICEREQUEST']._serialized_start=223
+  _globals['_CREATESERVICEREQUEST']._serialized_end=339
+  _globals['_GETSERVICEREQUEST']._serialized_start=341
+  _globals['_GETSERVICEREQUEST']._serialized_end=419
+  _globals['_LISTSERVICESREQUEST']._serialized_start=421
+  _globals['_LISTSERVICESREQUEST']._serialized_end=526
+  _globals['_LISTSERVICESRESPONSE']._serialized_start=528
+  _globals['_LISTSERVICESRESPONSE']._serialized_end=643
+  _globals['_UPDATESERVICEREQUEST']._serialized_start=646
+  _globals['_UPDATESERVICEREQUEST']._serialized_end=843
+  _globals['_DELETESERVICEREQUEST']._serialized_start=845
+  _globals['_DELETESERVICEREQUEST']._serialized_end=926
+  _globals['_CREATETOKENREQUEST']._serialized_start=928
+  _globals['_CREATETOKENREQUEST']._serialized_end=1049
+  _globals['_LISTTOKENSREQUEST']._serialized_start=1052
+  _globals['_LISTTOKENSREQUEST']._serialized_end=1181
+  _globals['_LISTTOKENSRESPONSE']._serialized_start=1183
+  _globals['_LISTTOKENSRESPONSE']._serialized_end=1277
+  _globals['_DELETETOKENREQUEST']._serialized_start=1279
+  _globals['_DELETETOKENREQUEST']._serialized_end=1382
+  _globals['_REVEALTOKENREQUEST']._serialized_start=1384
+  _globals['_REVEALTOKENREQUEST']._serialized_end=1487
+  _globals['_REGISTRYSERVICE']._serialized_start=1490
+  _globals['_REGISTRYSERVICE']._serialized_end=2939
 # @@protoc_insertion_point(module_scope)

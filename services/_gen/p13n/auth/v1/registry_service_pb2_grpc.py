@@ -91,38 +91,42 @@ class RegistryServiceServicer:
     """
 
     def CreateService(self, request, context):
-        """Creates a service. Returns INVALID_ARGUMENT for a blank, long or taken name, bad origins
-        or a missing type; FAILED_PRECONDITION naming the flag when public services are off;
-        NOT_FOUND when the parent segment does not exist.
+        """Creates a personalization service. Returns INVALID_ARGUMENT for a blank, long or taken
+        name, bad origins or a missing type; FAILED_PRECONDITION naming the flag when public
+        services are off; NOT_FOUND when the parent segment does not exist.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def GetService(self, request, context):
-        """Gets a service. Returns NOT_FOUND if it does not exist.
+        """Gets a personalization service. Returns NOT_FOUND if it does not exist.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ListServices(self, request, context):
-        """Lists a parent segment's services, oldest first.
+        """Lists a parent segment's personalization services, oldest first. Returns NOT_FOUND when the
+        parent segment does not exist, INVALID_ARGUMENT for a negative `page_size` or a bad
+        `page_token`.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def UpdateService(self, request, context):
-        """Updates the fields named in `update_mask`. Returns INVALID_ARGUMENT
-        "Service type cannot be changed" for a type change, NOT_FOUND if it does not exist.
+        """Updates the fields of a personalization service named in `update_mask` (or, with an empty
+        mask, the fields set in `service`), validated as on create. Returns INVALID_ARGUMENT
+        "Service type cannot be changed" for a type change and for other bad values, NOT_FOUND if
+        it does not exist.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def DeleteService(self, request, context):
-        """Deletes a service and its tokens; they stop working within 5 seconds.
+        """Deletes a personalization service and its tokens; they stop working within 5 seconds.
         Returns NOT_FOUND if it does not exist.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -132,14 +136,15 @@ class RegistryServiceServicer:
     def CreateToken(self, request, context):
         """Creates a token and shows its full string once. Returns INVALID_ARGUMENT for a bad name,
         allowed IPs on a public service or bad CIDRs; RESOURCE_EXHAUSTED past 50 tokens per service
-        or 200 per parent segment.
+        or 200 per parent segment; NOT_FOUND if the service does not exist.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ListTokens(self, request, context):
-        """Lists a service's tokens without their secrets.
+        """Lists a service's tokens without their secrets, oldest first. Returns NOT_FOUND if the
+        service does not exist, INVALID_ARGUMENT for a negative `page_size` or a bad `page_token`.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -154,7 +159,8 @@ class RegistryServiceServicer:
 
     def RevealToken(self, request, context):
         """Shows a token's full string. Returns UNAUTHENTICATED "Re-authentication required" unless
-        the caller's session re-authenticated within the last 10 minutes.
+        the caller's session re-authenticated within the last 10 minutes, NOT_FOUND if the token
+        does not exist.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -23,20 +23,94 @@ _sym_db = _symbol_database.Default()
 
 
 from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
+from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 from google.protobuf import empty_pb2 as google_dot_protobuf_dot_empty__pb2
 from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mask__pb2
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from p13n.offers.v1 import personalization_pb2 as p13n_dot_offers_dot_v1_dot_personalization__pb2
-from p13n.offers.v1 import personalize_service_pb2 as p13n_dot_offers_dot_v1_dot_personalize__service__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n3p13n/offers/v1/personalization_config_service.proto\x12\x0ep13n.offers.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a$p13n/offers/v1/personalization.proto\x1a(p13n/offers/v1/personalize_service.proto\"s\n\x1c\x43reatePersonalizationRequest\x12\x19\n\x11parent_segment_id\x18\x01 \x01(\t\x12\x38\n\x0fpersonalization\x18\x02 \x01(\x0b\x32\x1f.p13n.offers.v1.Personalization\"R\n\x19GetPersonalizationRequest\x12\x19\n\x11parent_segment_id\x18\x01 \x01(\t\x12\x1a\n\x12personalization_id\x18\x02 \x01(\t\"_\n\x1bListPersonalizationsRequest\x12\x19\n\x11parent_segment_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"r\n\x1cListPersonalizationsResponse\x12\x39\n\x10personalizations\x18\x01 \x03(\x0b\x32\x1f.p13n.offers.v1.Personalization\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xc0\x01\n\x1cUpdatePersonalizationRequest\x12\x19\n\x11parent_segment_id\x18\x01 \x01(\t\x12\x1a\n\x12personalization_id\x18\x02 \x01(\t\x12\x38\n\x0fpersonalization\x18\x03 \x01(\x0b\x32\x1f.p13n.offers.v1.Personalization\x12/\n\x0bupdate_mask\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"U\n\x1c\x44\x65letePersonalizationRequest\x12\x19\n\x11parent_segment_id\x18\x01 \x01(\t\x12\x1a\n\x12personalization_id\x18\x02 \x01(\t\"\xc9\x01\n\x1dPreviewPersonalizationRequest\x12\x19\n\x11parent_segment_id\x18\x01 \x01(\t\x12\x1a\n\x12personalization_id\x18\x02 \x01(\t\x12\x10\n\x08\x64\x61tabase\x18\x03 \x01(\t\x12\r\n\x05table\x18\x04 \x01(\t\x12&\n\x05\x65vent\x18\x05 \x01(\x0b\x32\x17.google.protobuf.Struct\x12(\n\x07profile\x18\x06 \x01(\x0b\x32\x17.google.protobuf.Struct\"j\n\x0eSectionPreview\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07matched\x18\x02 \x01(\x08\x12\x1b\n\x13redacted_for_public\x18\x03 \x01(\x08\x12\x1c\n\x14sensitive_references\x18\x04 \x03(\t\"\xe1\x01\n\x1ePreviewPersonalizationResponse\x12<\n\x0fpublic_response\x18\x01 \x01(\x0b\x32#.p13n.offers.v1.PersonalizeResponse\x12=\n\x10private_response\x18\x02 \x01(\x0b\x32#.p13n.offers.v1.PersonalizeResponse\x12\x30\n\x08sections\x18\x03 \x03(\x0b\x32\x1e.p13n.offers.v1.SectionPreview\x12\x10\n\x08warnings\x18\x04 \x03(\t\"z\n\x15ListReferencesRequest\x12\x19\n\x11parent_segment_id\x18\x01 \x01(\t\x12\x11\n\tattribute\x18\x02 \x01(\t\x12\x13\n\x0b\x61ggregation\x18\x03 \x01(\t\x12\x0f\n\x07segment\x18\x04 \x01(\t\x12\r\n\x05\x65vent\x18\x05 \x01(\t\"7\n\x16ListReferencesResponse\x12\x1d\n\x15personalization_names\x18\x01 \x03(\t2\x8f\n\n\x1cPersonalizationConfigService\x12\xb9\x01\n\x15\x43reatePersonalization\x12,.p13n.offers.v1.CreatePersonalizationRequest\x1a\x1f.p13n.offers.v1.Personalization\"Q\x82\xd3\xe4\x93\x02K\"8/v1/parent_segments/{parent_segment_id}/personalizations:\x0fpersonalization\x12\xb7\x01\n\x12GetPersonalization\x12).p13n.offers.v1.GetPersonalizationRequest\x1a\x1f.p13n.offers.v1.Personalization\"U\x82\xd3\xe4\x93\x02O\x12M/v1/parent_segments/{parent_segment_id}/personalizations/{personalization_id}\x12\xb3\x01\n\x14ListPersonalizations\x12+.p13n.offers.v1.ListPersonalizationsRequest\x1a,.p13n.offers.v1.ListPersonalizationsResponse\"@\x82\xd3\xe4\x93\x02:\x12\x38/v1/parent_segments/{parent_segment_id}/personalizations\x12\xce\x01\n\x15UpdatePersonalization\x12,.p13n.offers.v1.UpdatePersonalizationRequest\x1a\x1f.p13n.offers.v1.Personalization\"f\x82\xd3\xe4\x93\x02`2M/v1/parent_segments/{parent_segment_id}/personalizations/{personalization_id}:\x0fpersonalization\x12\xb4\x01\n\x15\x44\x65letePersonalization\x12,.p13n.offers.v1.DeletePersonalizationRequest\x1a\x16.google.protobuf.Empty\"U\x82\xd3\xe4\x93\x02O*M/v1/parent_segments/{parent_segment_id}/personalizations/{personalization_id}\x12\xd9\x01\n\x16PreviewPersonalization\x12-.p13n.offers.v1.PreviewPersonalizationRequest\x1a..p13n.offers.v1.PreviewPersonalizationResponse\"`\x82\xd3\xe4\x93\x02Z\"U/v1/parent_segments/{parent_segment_id}/personalizations/{personalization_id}:preview:\x01*\x12_\n\x0eListReferences\x12%.p13n.offers.v1.ListReferencesRequest\x1a&.p13n.offers.v1.ListReferencesResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n3p13n/offers/v1/personalization_config_service.proto\x12\x0ep13n.offers.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a$p13n/offers/v1/personalization.proto\"\x7f\n\x1c\x43reatePersonalizationRequest\x12\x1f\n\x11parent_segment_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12>\n\x0fpersonalization\x18\x02 \x01(\x0b\x32\x1f.p13n.offers.v1.PersonalizationB\x04\xe2\x41\x01\x02\"^\n\x19GetPersonalizationRequest\x12\x1f\n\x11parent_segment_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12 \n\x12personalization_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\"q\n\x1bListPersonalizationsRequest\x12\x1f\n\x11parent_segment_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x17\n\tpage_size\x18\x02 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x18\n\npage_token\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01\"~\n\x1cListPersonalizationsResponse\x12?\n\x10personalizations\x18\x01 \x03(\x0b\x32\x1f.p13n.offers.v1.PersonalizationB\x04\xe2\x41\x01\x03\x12\x1d\n\x0fnext_page_token\x18\x02 \x01(\tB\x04\xe2\x41\x01\x03\"\xd8\x01\n\x1cUpdatePersonalizationRequest\x12\x1f\n\x11parent_segment_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12 \n\x12personalization_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12>\n\x0fpersonalization\x18\x03 \x01(\x0b\x32\x1f.p13n.offers.v1.PersonalizationB\x04\xe2\x41\x01\x02\x12\x35\n\x0bupdate_mask\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.FieldMaskB\x04\xe2\x41\x01\x02\"a\n\x1c\x44\x65letePersonalizationRequest\x12\x1f\n\x11parent_segment_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12 \n\x12personalization_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\"\xed\x01\n\x1dPreviewPersonalizationRequest\x12\x1f\n\x11parent_segment_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12 \n\x12personalization_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12\x16\n\x08\x64\x61tabase\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02\x12\x13\n\x05table\x18\x04 \x01(\tB\x04\xe2\x41\x01\x02\x12,\n\x05\x65vent\x18\x05 \x01(\x0b\x32\x17.google.protobuf.StructB\x04\xe2\x41\x01\x02\x12.\n\x07profile\x18\x06 \x01(\x0b\x32\x17.google.protobuf.StructB\x04\xe2\x41\x01\x01\"\x82\x01\n\x0eSectionPreview\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x15\n\x07matched\x18\x02 \x01(\x08\x42\x04\xe2\x41\x01\x03\x12!\n\x13redacted_for_public\x18\x03 \x01(\x08\x42\x04\xe2\x41\x01\x03\x12\"\n\x14sensitive_references\x18\x04 \x03(\tB\x04\xe2\x41\x01\x03\"\x96\x01\n\rPreviewOffers\x12?\n\x06offers\x18\x01 \x03(\x0b\x32).p13n.offers.v1.PreviewOffers.OffersEntryB\x04\xe2\x41\x01\x03\x1a\x44\n\x0bOffersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12$\n\x05value\x18\x02 \x01(\x0b\x32\x15.p13n.offers.v1.Offer:\x02\x38\x01\"\xed\x01\n\x1ePreviewPersonalizationResponse\x12<\n\x0fpublic_response\x18\x01 \x01(\x0b\x32\x1d.p13n.offers.v1.PreviewOffersB\x04\xe2\x41\x01\x03\x12=\n\x10private_response\x18\x02 \x01(\x0b\x32\x1d.p13n.offers.v1.PreviewOffersB\x04\xe2\x41\x01\x03\x12\x36\n\x08sections\x18\x03 \x03(\x0b\x32\x1e.p13n.offers.v1.SectionPreviewB\x04\xe2\x41\x01\x03\x12\x16\n\x08warnings\x18\x04 \x03(\tB\x04\xe2\x41\x01\x03\"\x98\x01\n\x15ListReferencesRequest\x12\x1f\n\x11parent_segment_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x01\x12\x17\n\tattribute\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\x12\x19\n\x0b\x61ggregation\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01\x12\x15\n\x07segment\x18\x04 \x01(\tB\x04\xe2\x41\x01\x01\x12\x13\n\x05\x65vent\x18\x05 \x01(\tB\x04\xe2\x41\x01\x01\"=\n\x16ListReferencesResponse\x12#\n\x15personalization_names\x18\x01 \x03(\tB\x04\xe2\x41\x01\x03\x32\x8f\n\n\x1cPersonalizationConfigService\x12\xb9\x01\n\x15\x43reatePersonalization\x12,.p13n.offers.v1.CreatePersonalizationRequest\x1a\x1f.p13n.offers.v1.Personalization\"Q\x82\xd3\xe4\x93\x02K\"8/v1/parent_segments/{parent_segment_id}/personalizations:\x0fpersonalization\x12\xb7\x01\n\x12GetPersonalization\x12).p13n.offers.v1.GetPersonalizationRequest\x1a\x1f.p13n.offers.v1.Personalization\"U\x82\xd3\xe4\x93\x02O\x12M/v1/parent_segments/{parent_segment_id}/personalizations/{personalization_id}\x12\xb3\x01\n\x14ListPersonalizations\x12+.p13n.offers.v1.ListPersonalizationsRequest\x1a,.p13n.offers.v1.ListPersonalizationsResponse\"@\x82\xd3\xe4\x93\x02:\x12\x38/v1/parent_segments/{parent_segment_id}/personalizations\x12\xce\x01\n\x15UpdatePersonalization\x12,.p13n.offers.v1.UpdatePersonalizationRequest\x1a\x1f.p13n.offers.v1.Personalization\"f\x82\xd3\xe4\x93\x02`2M/v1/parent_segments/{parent_segment_id}/personalizations/{personalization_id}:\x0fpersonalization\x12\xb4\x01\n\x15\x44\x65letePersonalization\x12,.p13n.offers.v1.DeletePersonalizationRequest\x1a\x16.google.protobuf.Empty\"U\x82\xd3\xe4\x93\x02O*M/v1/parent_segments/{parent_segment_id}/personalizations/{personalization_id}\x12\xd9\x01\n\x16PreviewPersonalization\x12-.p13n.offers.v1.PreviewPersonalizationRequest\x1a..p13n.offers.v1.PreviewPersonalizationResponse\"`\x82\xd3\xe4\x93\x02Z\"U/v1/parent_segments/{parent_segment_id}/personalizations/{personalization_id}:preview:\x01*\x12_\n\x0eListReferences\x12%.p13n.offers.v1.ListReferencesRequest\x1a&.p13n.offers.v1.ListReferencesResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'p13n.offers.v1.personalization_config_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_CREATEPERSONALIZATIONREQUEST'].fields_by_name['parent_segment_id']._loaded_options = None
+  _globals['_CREATEPERSONALIZATIONREQUEST'].fields_by_name['parent_segment_id']._serialized_options = b'\342A\001\002'
+  _globals['_CREATEPERSONALIZATIONREQUEST'].fields_by_name['personalization']._loaded_options = None
+  _globals['_CREATEPERSONALIZATIONREQUEST'].fields_by_name['personalization']._serialized_options = b'\342A\001\002'
+  _globals['_GETPERSONALIZATIONREQUEST'].fields_by_name['parent_segment_id']._loaded_options = None
+  _globals['_GETPERSONALIZATIONREQUEST'].fields_by_name['parent_segment_id']._serialized_options = b'\342A\001\002'
+  _globals['_GETPERSONALIZATIONREQUEST'].fields_by_name['personalization_id']._loaded_options = None
+  _globals['_GETPERSONALIZATIONREQUEST'].fields_by_name['personalization_id']._serialized_options = b'\342A\001\002'
+  _globals['_LISTPERSONALIZATIONSREQUEST'].fields_by_name['parent_segment_id']._loaded_options = None
+  _globals['_LISTPERSONALIZATIONSREQUEST'].fields_by_name['parent_segment_id']._serialized_options = b'\342A\001\002'
+  _globals['_LISTPERSONALIZATIONSREQUEST'].fields_by_name['page_size']._loaded_options = None
+  _globals['_LISTPERSONALIZATIONSREQUEST'].fields_by_name['page_size']._serialized_options = b'\342A\001\001'
+  _globals['_LISTPERSONALIZATIONSREQUEST'].fields_by_name['page_token']._loaded_options = None
+  _globals['_LISTPERSONALIZATIONSREQUEST'].fields_by_name['page_token']._serialized_options = b'\342A\001\001'
+  _globals['_LISTPERSONALIZATIONSRESPONSE'].fields_by_name['personalizations']._loaded_options = None
+  _globals['_LISTPERSONALIZATIONSRESPONSE'].fields_by_name['personalizations']._serialized_options = b'\342A\001\003'
+  _globals['_LISTPERSONALIZATIONSRESPONSE'].fields_by_name['next_page_token']._loaded_options = None
+  _globals['_LISTPERSONALIZATIONSRESPONSE'].fields_by_name['next_page_token']._serialized_options = b'\342A\001\003'
+  _globals['_UPDATEPERSONALIZATIONREQUEST'].fields_by_name['parent_segment_id']._loaded_options = None
+  _globals['_UPDATEPERSONALIZATIONREQUEST'].fields_by_name['parent_segment_id']._serialized_options = b'\342A\001\002'
+  _globals['_UPDATEPERSONALIZATIONREQUEST'].fields_by_name['personalization_id']._loaded_options = None
+  _globals['_UPDATEPERSONALIZATIONREQUEST'].fields_by_name['personalization_id']._serialized_options = b'\342A\001\002'
+  _globals['_UPDATEPERSONALIZATIONREQUEST'].fields_by_name['personalization']._loaded_options = None
+  _globals['_UPDATEPERSONALIZATIONREQUEST'].fields_by_name['personalization']._serialized_options = b'\342A\001\002'
+  _globals['_UPDATEPERSONALIZATIONREQUEST'].fields_by_name['update_mask']._loaded_options = None
+  _globals['_UPDATEPERSONALIZATIONREQUEST'].fields_by_name['update_mask']._serialized_options = b'\342A\001\002'
+  _globals['_DELETEPERSONALIZATIONREQUEST'].fields_by_name['parent_segment_id']._loaded_options = None
+  _globals['_DELETEPERSONALIZATIONREQUEST'].fields_by_name['parent_segment_id']._serialized_options = b'\342A\001\002'
+  _globals['_DELETEPERSONALIZATIONREQUEST'].fields_by_name['personalization_id']._loaded_options = None
+  _globals['_DELETEPERSONALIZATIONREQUEST'].fields_by_name['personalization_id']._serialized_options = b'\342A\001\002'
+  _globals['_PREVIEWPERSONALIZATIONREQUEST'].fields_by_name['parent_segment_id']._loaded_options = None
+  _globals['_PREVIEWPERSONALIZATIONREQUEST'].fields_by_name['parent_segment_id']._serialized_options = b'\342A\001\002'
+  _globals['_PREVIEWPERSONALIZATIONREQUEST'].fields_by_name['personalization_id']._loaded_options = None
+  _globals['_PREVIEWPERSONALIZATIONREQUEST'].fields_by_name['personalization_id']._serialized_options = b'\342A\001\002'
+  _globals['_PREVIEWPERSONALIZATIONREQUEST'].fields_by_name['database']._loaded_options = None
+  _globals['_PREVIEWPERSONALIZATIONREQUEST'].fields_by_name['database']._serialized_options = b'\342A\001\002'
+  _globals['_PREVIEWPERSONALIZATIONREQUEST'].fields_by_name['table']._loaded_options = None
+  _globals['_PREVIEWPERSONALIZATIONREQUEST'].fields_by_name['table']._serialized_options = b'\342A\001\002'
+  _globals['_PREVIEWPERSONALIZATIONREQUEST'].fields_by_name['event']._loaded_options = None
+  _globals['_PREVIEWPERSONALIZATIONREQUEST'].fields_by_name['event']._serialized_options = b'\342A\001\002'
+  _globals['_PREVIEWPERSONALIZATIONREQUEST'].fields_by_name['profile']._loaded_options = None
+  _globals['_PREVIEWPERSONALIZATIONREQUEST'].fields_by_name['profile']._serialized_options = b'\342A\001\001'
+  _globals['_SECTIONPREVIEW'].fields_by_name['name']._loaded_options = None
+  _globals['_SECTIONPREVIEW'].fields_by_name['name']._serialized_options = b'\342A\001\003'
+  _globals['_SECTIONPREVIEW'].fields_by_name['matched']._loaded_options = None
+  _globals['_SECTIONPREVIEW'].fields_by_name['matched']._serialized_options = b'\342A\001\003'
+  _globals['_SECTIONPREVIEW'].fields_by_name['redacted_for_public']._loaded_options = None
+  _globals['_SECTIONPREVIEW'].fields_by_name['redacted_for_public']._serialized_options = b'\342A\001\003'
+  _globals['_SECTIONPREVIEW'].fields_by_name['sensitive_references']._loaded_options = None
+  _globals['_SECTIONPREVIEW'].fields_by_name['sensitive_references']._serialized_options = b'\342A\001\003'
+  _globals['_PREVIEWOFFERS_OFFERSENTRY']._loaded_options = None
+  _globals['_PREVIEWOFFERS_OFFERSENTRY']._serialized_options = b'8\001'
+  _globals['_PREVIEWOFFERS'].fields_by_name['offers']._loaded_options = None
+  _globals['_PREVIEWOFFERS'].fields_by_name['offers']._serialized_options = b'\342A\001\003'
+  _globals['_PREVIEWPERSONALIZATIONRESPONSE'].fields_by_name['public_response']._loaded_options = None
+  _globals['_PREVIEWPERSONALIZATIONRESPONSE'].fields_by_name['public_response']._serialized_options = b'\342A\001\003'
+  _globals['_PREVIEWPERSONALIZATIONRESPONSE'].fields_by_name['private_response']._loaded_options = None
+  _globals['_PREVIEWPERSONALIZATIONRESPONSE'].fields_by_name['private_response']._serialized_options = b'\342A\001\003'
+  _globals['_PREVIEWPERSONALIZATIONRESPONSE'].fields_by_name['sections']._loaded_options = None
+  _globals['_PREVIEWPERSONALIZATIONRESPONSE'].fields_by_name['sections']._serialized_options = b'\342A\001\003'
+  _globals['_PREVIEWPERSONALIZATIONRESPONSE'].fields_by_name['warnings']._loaded_options = None
+  _globals['_PREVIEWPERSONALIZATIONRESPONSE'].fields_by_name['warnings']._serialized_options = b'\342A\001\003'
+  _globals['_LISTREFERENCESREQUEST'].fields_by_name['parent_segment_id']._loaded_options = None
+  _globals['_LISTREFERENCESREQUEST'].fields_by_name['parent_segment_id']._serialized_options = b'\342A\001\001'
+  _globals['_LISTREFERENCESREQUEST'].fields_by_name['attribute']._loaded_options = None
+  _globals['_LISTREFERENCESREQUEST'].fields_by_name['attribute']._serialized_options = b'\342A\001\001'
+  _globals['_LISTREFERENCESREQUEST'].fields_by_name['aggregation']._loaded_options = None
+  _globals['_LISTREFERENCESREQUEST'].fields_by_name['aggregation']._serialized_options = b'\342A\001\001'
+  _globals['_LISTREFERENCESREQUEST'].fields_by_name['segment']._loaded_options = None
+  _globals['_LISTREFERENCESREQUEST'].fields_by_name['segment']._serialized_options = b'\342A\001\001'
+  _globals['_LISTREFERENCESREQUEST'].fields_by_name['event']._loaded_options = None
+  _globals['_LISTREFERENCESREQUEST'].fields_by_name['event']._serialized_options = b'\342A\001\001'
+  _globals['_LISTREFERENCESRESPONSE'].fields_by_name['personalization_names']._loaded_options = None
+  _globals['_LISTREFERENCESRESPONSE'].fields_by_name['personalization_names']._serialized_options = b'\342A\001\003'
   _globals['_PERSONALIZATIONCONFIGSERVICE'].methods_by_name['CreatePersonalization']._loaded_options = None
   _globals['_PERSONALIZATIONCONFIGSERVICE'].methods_by_name['CreatePersonalization']._serialized_options = b'\202\323\344\223\002K\"8/v1/parent_segments/{parent_segment_id}/personalizations:\017personalization'
   _globals['_PERSONALIZATIONCONFIGSERVICE'].methods_by_name['GetPersonalization']._loaded_options = None
@@ -49,28 +123,32 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_PERSONALIZATIONCONFIGSERVICE'].methods_by_name['DeletePersonalization']._serialized_options = b'\202\323\344\223\002O*M/v1/parent_segments/{parent_segment_id}/personalizations/{personalization_id}'
   _globals['_PERSONALIZATIONCONFIGSERVICE'].methods_by_name['PreviewPersonalization']._loaded_options = None
   _globals['_PERSONALIZATIONCONFIGSERVICE'].methods_by_name['PreviewPersonalization']._serialized_options = b'\202\323\344\223\002Z\"U/v1/parent_segments/{parent_segment_id}/personalizations/{personalization_id}:preview:\001*'
-  _globals['_CREATEPERSONALIZATIONREQUEST']._serialized_start=274
-  _globals['_CREATEPERSONALIZATIONREQUEST']._serialized_end=389
-  _globals['_GETPERSONALIZATIONREQUEST']._serialized_start=391
-  _globals['_GETPERSONALIZATIONREQUEST']._serialized_end=473
-  _globals['_LISTPERSONALIZATIONSREQUEST']._serialized_start=475
-  _globals['_LISTPERSONALIZATIONSREQUEST']._serialized_end=570
-  _globals['_LISTPERSONALIZATIONSRESPONSE']._serialized_start=572
-  _globals['_LISTPERSONALIZATIONSRESPONSE']._serialized_end=686
-  _globals['_UPDATEPERSONALIZATIONREQUEST']._serialized_start=689
-  _globals['_UPDATEPERSONALIZATIONREQUEST']._serialized_end=881
-  _globals['_DELETEPERSONALIZATIONREQUEST']._serialized_start=883
-  _globals['_DELETEPERSONALIZATIONREQUEST']._serialized_end=968
-  _globals['_PREVIEWPERSONALIZATIONREQUEST']._serialized_start=971
-  _globals['_PREVIEWPERSONALIZATIONREQUEST']._serialized_end=1172
-  _globals['_SECTIONPREVIEW']._serialized_start=1174
-  _globals['_SECTIONPREVIEW']._serialized_end=1280
-  _globals['_PREVIEWPERSONALIZATIONRESPONSE']._serialized_start=1283
-  _globals['_PREVIEWPERSONALIZATIONRESPONSE']._serialized_end=1508
-  _globals['_LISTREFERENCESREQUEST']._serialized_start=1510
-  _globals['_LISTREFERENCESREQUEST']._serialized_end=1632
-  _globals['_LISTREFERENCESRESPONSE']._serialized_start=1634
-  _globals['_LISTREFERENCESRESPONSE']._serialized_end=1689
-  _globals['_PERSONALIZATIONCONFIGSERVICE']._serialized_start=1692
-  _globals['_PERSONALIZATIONCONFIGSERVICE']._serialized_end=2987
+  _globals['_CREATEPERSONALIZATIONREQUEST']._serialized_start=265
+  _globals['_CREATEPERSONALIZATIONREQUEST']._serialized_end=392
+  _globals['_GETPERSONALIZATIONREQUEST']._serialized_start=394
+  _globals['_GETPERSONALIZATIONREQUEST']._serialized_end=488
+  _globals['_LISTPERSONALIZATIONSREQUEST']._serialized_start=490
+  _globals['_LISTPERSONALIZATIONSREQUEST']._serialized_end=603
+  _globals['_LISTPERSONALIZATIONSRESPONSE']._serialized_start=605
+  _globals['_LISTPERSONALIZATIONSRESPONSE']._serialized_end=731
+  _globals['_UPDATEPERSONALIZATIONREQUEST']._serialized_start=734
+  _globals['_UPDATEPERSONALIZATIONREQUEST']._serialized_end=950
+  _globals['_DELETEPERSONALIZATIONREQUEST']._serialized_start=952
+  _globals['_DELETEPERSONALIZATIONREQUEST']._serialized_end=1049
+  _globals['_PREVIEWPERSONALIZATIONREQUEST']._serialized_start=1052
+  _globals['_PREVIEWPERSONALIZATIONREQUEST']._serialized_end=1289
+  _globals['_SECTIONPREVIEW']._serialized_start=1292
+  _globals['_SECTIONPREVIEW']._serialized_end=1422
+  _globals['_PREVIEWOFFERS']._serialized_start=1425
+  _globals['_PREVIEWOFFERS']._serialized_end=1575
+  _globals['_PREVIEWOFFERS_OFFERSENTRY']._serialized_start=1507
+  _globals['_PREVIEWOFFERS_OFFERSENTRY']._serialized_end=1575
+  _globals['_PREVIEWPERSONALIZATIONRESPONSE']._serialized_start=1578
+  _globals['_PREVIEWPERSONALIZATIONRESPONSE']._serialized_end=1815
+  _globals['_LISTREFERENCESREQUEST']._serialized_start=1818
+  _globals['_LISTREFERENCESREQUEST']._serialized_end=1970
+  _globals['_LISTREFERENCESRESPONSE']._serialized_start=1972
+  _globals['_LISTREFERENCESRESPONSE']._serialized_end=2033
+  _globals['_PERSONALIZATIONCONFIGSERVICE']._serialized_start=2036
+  _globals['_PERSONALIZATIONCONFIGSERVICE']._serialized_end=3331
 # @@protoc_insertion_point(module_scope)

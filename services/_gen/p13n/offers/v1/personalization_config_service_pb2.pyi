@@ -1,9 +1,9 @@
 from google.api import annotations_pb2 as _annotations_pb2
+from google.api import field_behavior_pb2 as _field_behavior_pb2
 from google.protobuf import empty_pb2 as _empty_pb2
 from google.protobuf import field_mask_pb2 as _field_mask_pb2
 from google.protobuf import struct_pb2 as _struct_pb2
 from p13n.offers.v1 import personalization_pb2 as _personalization_pb2
-from p13n.offers.v1 import personalize_service_pb2 as _personalize_service_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
@@ -94,17 +94,30 @@ class SectionPreview(_message.Message):
     sensitive_references: _containers.RepeatedScalarFieldContainer[str]
     def __init__(self, name: _Optional[str] = ..., matched: _Optional[bool] = ..., redacted_for_public: _Optional[bool] = ..., sensitive_references: _Optional[_Iterable[str]] = ...) -> None: ...
 
+class PreviewOffers(_message.Message):
+    __slots__ = ("offers",)
+    class OffersEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: _personalization_pb2.Offer
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[_personalization_pb2.Offer, _Mapping]] = ...) -> None: ...
+    OFFERS_FIELD_NUMBER: _ClassVar[int]
+    offers: _containers.MessageMap[str, _personalization_pb2.Offer]
+    def __init__(self, offers: _Optional[_Mapping[str, _personalization_pb2.Offer]] = ...) -> None: ...
+
 class PreviewPersonalizationResponse(_message.Message):
     __slots__ = ("public_response", "private_response", "sections", "warnings")
     PUBLIC_RESPONSE_FIELD_NUMBER: _ClassVar[int]
     PRIVATE_RESPONSE_FIELD_NUMBER: _ClassVar[int]
     SECTIONS_FIELD_NUMBER: _ClassVar[int]
     WARNINGS_FIELD_NUMBER: _ClassVar[int]
-    public_response: _personalize_service_pb2.PersonalizeResponse
-    private_response: _personalize_service_pb2.PersonalizeResponse
+    public_response: PreviewOffers
+    private_response: PreviewOffers
     sections: _containers.RepeatedCompositeFieldContainer[SectionPreview]
     warnings: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, public_response: _Optional[_Union[_personalize_service_pb2.PersonalizeResponse, _Mapping]] = ..., private_response: _Optional[_Union[_personalize_service_pb2.PersonalizeResponse, _Mapping]] = ..., sections: _Optional[_Iterable[_Union[SectionPreview, _Mapping]]] = ..., warnings: _Optional[_Iterable[str]] = ...) -> None: ...
+    def __init__(self, public_response: _Optional[_Union[PreviewOffers, _Mapping]] = ..., private_response: _Optional[_Union[PreviewOffers, _Mapping]] = ..., sections: _Optional[_Iterable[_Union[SectionPreview, _Mapping]]] = ..., warnings: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ListReferencesRequest(_message.Message):
     __slots__ = ("parent_segment_id", "attribute", "aggregation", "segment", "event")

@@ -81,53 +81,66 @@ class PersonalizationConfigServiceServicer:
     """
 
     def CreatePersonalization(self, request, context):
-        """Creates a personalization. Returns INVALID_ARGUMENT naming the place in the tree for
-        unknown events, attributes, aggregations or segments, ops that do not fit the type,
-        invalid regexes, or a section name already used in the parent segment.
+        """Creates a personalization. Returns PERMISSION_DENIED below EDITOR, NOT_FOUND if the parent
+        segment does not exist, INVALID_ARGUMENT naming the place in the tree for a blank or taken
+        name, no trigger events, unknown events, attributes, aggregations or segments, ops that do
+        not fit the type, invalid regexes, or a section name already used in the parent segment.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def GetPersonalization(self, request, context):
-        """Gets a personalization. Returns NOT_FOUND if it does not exist.
+        """Gets a personalization. Returns PERMISSION_DENIED below VIEWER, NOT_FOUND if it or the
+        parent segment does not exist.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ListPersonalizations(self, request, context):
-        """Lists personalizations, oldest first.
+        """Lists a parent segment's personalizations, oldest first. Returns PERMISSION_DENIED below
+        VIEWER, NOT_FOUND if the parent segment does not exist, INVALID_ARGUMENT for a negative
+        `page_size` or a bad `page_token`.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def UpdatePersonalization(self, request, context):
-        """Updates the fields named in `update_mask`, validated as on create.
+        """Updates the fields of a personalization named in `update_mask` (name, description,
+        trigger_events, sections), validated as on create. Returns PERMISSION_DENIED below EDITOR,
+        INVALID_ARGUMENT for an empty mask, another field or a bad value, NOT_FOUND if it or the
+        parent segment does not exist.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def DeletePersonalization(self, request, context):
-        """Deletes a personalization. Returns NOT_FOUND if it does not exist.
+        """Deletes a personalization. Returns PERMISSION_DENIED below EDITOR, NOT_FOUND if it or the
+        parent segment does not exist.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def PreviewPersonalization(self, request, context):
-        """Shows what the public and the private path would answer for an event, without storing
-        the event or changing any profile. Returns NOT_FOUND if the personalization does not exist.
+        """Shows what the public and the private path would answer for an event, without storing the
+        event or changing any profile. Returns PERMISSION_DENIED below VIEWER, NOT_FOUND if the
+        personalization or the parent segment does not exist or `database.table` is not an event
+        table of it, INVALID_ARGUMENT for a missing database or table, a bad event or a bad profile
+        override, UNAVAILABLE when the profile service cannot answer in time.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ListReferences(self, request, context):
-        """Lists the personalizations that reference an attribute, aggregation or segment, so that
-        the profile service can refuse deleting it. Internal; not exposed through the gateway.
+        """Lists the personalizations that reference an attribute, aggregation, segment or event
+        definition, so that the profile service can refuse deleting it. Internal: only the profile
+        service calls it; not exposed through the gateway. Returns INVALID_ARGUMENT when none of
+        `attribute`, `segment` or `event` is named.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

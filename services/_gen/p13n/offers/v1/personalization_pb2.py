@@ -22,23 +22,64 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$p13n/offers/v1/personalization.proto\x12\x0ep13n.offers.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"}\n\x0cPayloadField\x12\x0c\n\x04name\x18\x01 \x01(\t\x12&\n\x06static\x18\x02 \x01(\x0b\x32\x16.google.protobuf.Value\x12\x11\n\tattribute\x18\x03 \x01(\t\x12\x13\n\x0b\x61ggregation\x18\x04 \x01(\t\x12\x0f\n\x07segment\x18\x05 \x01(\t\"q\n\x07Section\x12\x0c\n\x04name\x18\x01 \x01(\t\x12)\n\x08\x63riteria\x18\x02 \x01(\x0b\x32\x17.google.protobuf.Struct\x12-\n\x07payload\x18\x03 \x03(\x0b\x32\x1c.p13n.offers.v1.PayloadField\"\xf7\x01\n\x0fPersonalization\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\x12\x16\n\x0etrigger_events\x18\x04 \x03(\t\x12)\n\x08sections\x18\x05 \x03(\x0b\x32\x17.p13n.offers.v1.Section\x12\x10\n\x08warnings\x18\x06 \x03(\t\x12/\n\x0b\x63reate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"4\n\x05Offer\x12+\n\nattributes\x18\x01 \x01(\x0b\x32\x17.google.protobuf.Structb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$p13n/offers/v1/personalization.proto\x12\x0ep13n.offers.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x9b\x01\n\x0cPayloadField\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12,\n\x06static\x18\x02 \x01(\x0b\x32\x16.google.protobuf.ValueB\x04\xe2\x41\x01\x01\x12\x17\n\tattribute\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01\x12\x19\n\x0b\x61ggregation\x18\x04 \x01(\tB\x04\xe2\x41\x01\x01\x12\x15\n\x07segment\x18\x05 \x01(\tB\x04\xe2\x41\x01\x01\"\x83\x01\n\x07Section\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12/\n\x08\x63riteria\x18\x02 \x01(\x0b\x32\x17.google.protobuf.StructB\x04\xe2\x41\x01\x01\x12\x33\n\x07payload\x18\x03 \x03(\x0b\x32\x1c.p13n.offers.v1.PayloadFieldB\x04\xe2\x41\x01\x01\"\xa7\x02\n\x0fPersonalization\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x12\n\x04name\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12\x19\n\x0b\x64\x65scription\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01\x12\x1c\n\x0etrigger_events\x18\x04 \x03(\tB\x04\xe2\x41\x01\x02\x12/\n\x08sections\x18\x05 \x03(\x0b\x32\x17.p13n.offers.v1.SectionB\x04\xe2\x41\x01\x01\x12\x16\n\x08warnings\x18\x06 \x03(\tB\x04\xe2\x41\x01\x03\x12\x35\n\x0b\x63reate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x35\n\x0bupdate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\":\n\x05Offer\x12\x31\n\nattributes\x18\x01 \x01(\x0b\x32\x17.google.protobuf.StructB\x04\xe2\x41\x01\x03\"N\n\x0cSectionOffer\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12*\n\x05offer\x18\x02 \x01(\x0b\x32\x15.p13n.offers.v1.OfferB\x04\xe2\x41\x01\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'p13n.offers.v1.personalization_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_PAYLOADFIELD']._serialized_start=119
-  _globals['_PAYLOADFIELD']._serialized_end=244
-  _globals['_SECTION']._serialized_start=246
-  _globals['_SECTION']._serialized_end=359
-  _globals['_PERSONALIZATION']._serialized_start=362
-  _globals['_PERSONALIZATION']._serialized_end=609
-  _globals['_OFFER']._serialized_start=611
-  _globals['_OFFER']._serialized_end=663
+  _globals['_PAYLOADFIELD'].fields_by_name['name']._loaded_options = None
+  _globals['_PAYLOADFIELD'].fields_by_name['name']._serialized_options = b'\342A\001\002'
+  _globals['_PAYLOADFIELD'].fields_by_name['static']._loaded_options = None
+  _globals['_PAYLOADFIELD'].fields_by_name['static']._serialized_options = b'\342A\001\001'
+  _globals['_PAYLOADFIELD'].fields_by_name['attribute']._loaded_options = None
+  _globals['_PAYLOADFIELD'].fields_by_name['attribute']._serialized_options = b'\342A\001\001'
+  _globals['_PAYLOADFIELD'].fields_by_name['aggregation']._loaded_options = None
+  _globals['_PAYLOADFIELD'].fields_by_name['aggregation']._serialized_options = b'\342A\001\001'
+  _globals['_PAYLOADFIELD'].fields_by_name['segment']._loaded_options = None
+  _globals['_PAYLOADFIELD'].fields_by_name['segment']._serialized_options = b'\342A\001\001'
+  _globals['_SECTION'].fields_by_name['name']._loaded_options = None
+  _globals['_SECTION'].fields_by_name['name']._serialized_options = b'\342A\001\002'
+  _globals['_SECTION'].fields_by_name['criteria']._loaded_options = None
+  _globals['_SECTION'].fields_by_name['criteria']._serialized_options = b'\342A\001\001'
+  _globals['_SECTION'].fields_by_name['payload']._loaded_options = None
+  _globals['_SECTION'].fields_by_name['payload']._serialized_options = b'\342A\001\001'
+  _globals['_PERSONALIZATION'].fields_by_name['id']._loaded_options = None
+  _globals['_PERSONALIZATION'].fields_by_name['id']._serialized_options = b'\342A\001\003'
+  _globals['_PERSONALIZATION'].fields_by_name['name']._loaded_options = None
+  _globals['_PERSONALIZATION'].fields_by_name['name']._serialized_options = b'\342A\001\002'
+  _globals['_PERSONALIZATION'].fields_by_name['description']._loaded_options = None
+  _globals['_PERSONALIZATION'].fields_by_name['description']._serialized_options = b'\342A\001\001'
+  _globals['_PERSONALIZATION'].fields_by_name['trigger_events']._loaded_options = None
+  _globals['_PERSONALIZATION'].fields_by_name['trigger_events']._serialized_options = b'\342A\001\002'
+  _globals['_PERSONALIZATION'].fields_by_name['sections']._loaded_options = None
+  _globals['_PERSONALIZATION'].fields_by_name['sections']._serialized_options = b'\342A\001\001'
+  _globals['_PERSONALIZATION'].fields_by_name['warnings']._loaded_options = None
+  _globals['_PERSONALIZATION'].fields_by_name['warnings']._serialized_options = b'\342A\001\003'
+  _globals['_PERSONALIZATION'].fields_by_name['create_time']._loaded_options = None
+  _globals['_PERSONALIZATION'].fields_by_name['create_time']._serialized_options = b'\342A\001\003'
+  _globals['_PERSONALIZATION'].fields_by_name['update_time']._loaded_options = None
+  _globals['_PERSONALIZATION'].fields_by_name['update_time']._serialized_options = b'\342A\001\003'
+  _globals['_OFFER'].fields_by_name['attributes']._loaded_options = None
+  _globals['_OFFER'].fields_by_name['attributes']._serialized_options = b'\342A\001\003'
+  _globals['_SECTIONOFFER'].fields_by_name['name']._loaded_options = None
+  _globals['_SECTIONOFFER'].fields_by_name['name']._serialized_options = b'\342A\001\003'
+  _globals['_SECTIONOFFER'].fields_by_name['offer']._loaded_options = None
+  _globals['_SECTIONOFFER'].fields_by_name['offer']._serialized_options = b'\342A\001\003'
+  _globals['_PAYLOADFIELD']._serialized_start=153
+  _globals['_PAYLOADFIELD']._serialized_end=308
+  _globals['_SECTION']._serialized_start=311
+  _globals['_SECTION']._serialized_end=442
+  _globals['_PERSONALIZATION']._serialized_start=445
+  _globals['_PERSONALIZATION']._serialized_end=740
+  _globals['_OFFER']._serialized_start=742
+  _globals['_OFFER']._serialized_end=800
+  _globals['_SECTIONOFFER']._serialized_start=802
+  _globals['_SECTIONOFFER']._serialized_end=880
 # @@protoc_insertion_point(module_scope)

@@ -1,5 +1,6 @@
 import datetime
 
+from google.api import field_behavior_pb2 as _field_behavior_pb2
 from google.protobuf import struct_pb2 as _struct_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
@@ -59,3 +60,11 @@ class Offer(_message.Message):
     ATTRIBUTES_FIELD_NUMBER: _ClassVar[int]
     attributes: _struct_pb2.Struct
     def __init__(self, attributes: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
+
+class SectionOffer(_message.Message):
+    __slots__ = ("name", "offer")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    OFFER_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    offer: Offer
+    def __init__(self, name: _Optional[str] = ..., offer: _Optional[_Union[Offer, _Mapping]] = ...) -> None: ...

@@ -23,34 +23,51 @@ _sym_db = _symbol_database.Default()
 
 
 from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
+from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 from google.api import httpbody_pb2 as google_dot_api_dot_httpbody__pb2
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from p13n.offers.v1 import personalization_pb2 as p13n_dot_offers_dot_v1_dot_personalization__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(p13n/offers/v1/personalize_service.proto\x12\x0ep13n.offers.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x19google/api/httpbody.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a$p13n/offers/v1/personalization.proto\"c\n\x18PublicPersonalizeRequest\x12\x10\n\x08\x64\x61tabase\x18\x01 \x01(\t\x12\r\n\x05table\x18\x02 \x01(\t\x12&\n\x05\x65vent\x18\x03 \x01(\x0b\x32\x17.google.protobuf.Struct\"d\n\x19PrivatePersonalizeRequest\x12\x10\n\x08\x64\x61tabase\x18\x01 \x01(\t\x12\r\n\x05table\x18\x02 \x01(\t\x12&\n\x05\x65vent\x18\x03 \x01(\x0b\x32\x17.google.protobuf.Struct\"h\n\x1dPrivatePersonalizeHttpRequest\x12\x10\n\x08\x64\x61tabase\x18\x01 \x01(\t\x12\r\n\x05table\x18\x02 \x01(\t\x12&\n\x05\x65vent\x18\x03 \x01(\x0b\x32\x17.google.protobuf.Struct\"\x9c\x01\n\x13PersonalizeResponse\x12?\n\x06offers\x18\x01 \x03(\x0b\x32/.p13n.offers.v1.PersonalizeResponse.OffersEntry\x1a\x44\n\x0bOffersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12$\n\x05value\x18\x02 \x01(\x0b\x32\x15.p13n.offers.v1.Offer:\x02\x38\x01\x32\xfe\x02\n\x12PersonalizeService\x12~\n\x11PublicPersonalize\x12(.p13n.offers.v1.PublicPersonalizeRequest\x1a\x14.google.api.HttpBody\")\x82\xd3\xe4\x93\x02#\"\x1a/public/{database}/{table}:\x05\x65vent\x12\x64\n\x12PrivatePersonalize\x12).p13n.offers.v1.PrivatePersonalizeRequest\x1a#.p13n.offers.v1.PersonalizeResponse\x12\x81\x01\n\x16PrivatePersonalizeHttp\x12-.p13n.offers.v1.PrivatePersonalizeHttpRequest\x1a\x14.google.api.HttpBody\"\"\x82\xd3\xe4\x93\x02\x1c\"\x13/{database}/{table}:\x05\x65ventb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(p13n/offers/v1/personalize_service.proto\x12\x0ep13n.offers.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/httpbody.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a$p13n/offers/v1/personalization.proto\"u\n\x18PublicPersonalizeRequest\x12\x16\n\x08\x64\x61tabase\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x13\n\x05table\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12,\n\x05\x65vent\x18\x03 \x01(\x0b\x32\x17.google.protobuf.StructB\x04\xe2\x41\x01\x02\"v\n\x19PrivatePersonalizeRequest\x12\x16\n\x08\x64\x61tabase\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x13\n\x05table\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12,\n\x05\x65vent\x18\x03 \x01(\x0b\x32\x17.google.protobuf.StructB\x04\xe2\x41\x01\x02\"z\n\x1dPrivatePersonalizeHttpRequest\x12\x16\n\x08\x64\x61tabase\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x13\n\x05table\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12,\n\x05\x65vent\x18\x03 \x01(\x0b\x32\x17.google.protobuf.StructB\x04\xe2\x41\x01\x02\"I\n\x13PersonalizeResponse\x12\x32\n\x06offers\x18\x01 \x03(\x0b\x32\x1c.p13n.offers.v1.SectionOfferB\x04\xe2\x41\x01\x03\x32\xfe\x02\n\x12PersonalizeService\x12~\n\x11PublicPersonalize\x12(.p13n.offers.v1.PublicPersonalizeRequest\x1a\x14.google.api.HttpBody\")\x82\xd3\xe4\x93\x02#\"\x1a/public/{database}/{table}:\x05\x65vent\x12\x64\n\x12PrivatePersonalize\x12).p13n.offers.v1.PrivatePersonalizeRequest\x1a#.p13n.offers.v1.PersonalizeResponse\x12\x81\x01\n\x16PrivatePersonalizeHttp\x12-.p13n.offers.v1.PrivatePersonalizeHttpRequest\x1a\x14.google.api.HttpBody\"\"\x82\xd3\xe4\x93\x02\x1c\"\x13/{database}/{table}:\x05\x65ventb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'p13n.offers.v1.personalize_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_PERSONALIZERESPONSE_OFFERSENTRY']._loaded_options = None
-  _globals['_PERSONALIZERESPONSE_OFFERSENTRY']._serialized_options = b'8\001'
+  _globals['_PUBLICPERSONALIZEREQUEST'].fields_by_name['database']._loaded_options = None
+  _globals['_PUBLICPERSONALIZEREQUEST'].fields_by_name['database']._serialized_options = b'\342A\001\002'
+  _globals['_PUBLICPERSONALIZEREQUEST'].fields_by_name['table']._loaded_options = None
+  _globals['_PUBLICPERSONALIZEREQUEST'].fields_by_name['table']._serialized_options = b'\342A\001\002'
+  _globals['_PUBLICPERSONALIZEREQUEST'].fields_by_name['event']._loaded_options = None
+  _globals['_PUBLICPERSONALIZEREQUEST'].fields_by_name['event']._serialized_options = b'\342A\001\002'
+  _globals['_PRIVATEPERSONALIZEREQUEST'].fields_by_name['database']._loaded_options = None
+  _globals['_PRIVATEPERSONALIZEREQUEST'].fields_by_name['database']._serialized_options = b'\342A\001\002'
+  _globals['_PRIVATEPERSONALIZEREQUEST'].fields_by_name['table']._loaded_options = None
+  _globals['_PRIVATEPERSONALIZEREQUEST'].fields_by_name['table']._serialized_options = b'\342A\001\002'
+  _globals['_PRIVATEPERSONALIZEREQUEST'].fields_by_name['event']._loaded_options = None
+  _globals['_PRIVATEPERSONALIZEREQUEST'].fields_by_name['event']._serialized_options = b'\342A\001\002'
+  _globals['_PRIVATEPERSONALIZEHTTPREQUEST'].fields_by_name['database']._loaded_options = None
+  _globals['_PRIVATEPERSONALIZEHTTPREQUEST'].fields_by_name['database']._serialized_options = b'\342A\001\002'
+  _globals['_PRIVATEPERSONALIZEHTTPREQUEST'].fields_by_name['table']._loaded_options = None
+  _globals['_PRIVATEPERSONALIZEHTTPREQUEST'].fields_by_name['table']._serialized_options = b'\342A\001\002'
+  _globals['_PRIVATEPERSONALIZEHTTPREQUEST'].fields_by_name['event']._loaded_options = None
+  _globals['_PRIVATEPERSONALIZEHTTPREQUEST'].fields_by_name['event']._serialized_options = b'\342A\001\002'
+  _globals['_PERSONALIZERESPONSE'].fields_by_name['offers']._loaded_options = None
+  _globals['_PERSONALIZERESPONSE'].fields_by_name['offers']._serialized_options = b'\342A\001\003'
   _globals['_PERSONALIZESERVICE'].methods_by_name['PublicPersonalize']._loaded_options = None
   _globals['_PERSONALIZESERVICE'].methods_by_name['PublicPersonalize']._serialized_options = b'\202\323\344\223\002#\"\032/public/{database}/{table}:\005event'
   _globals['_PERSONALIZESERVICE'].methods_by_name['PrivatePersonalizeHttp']._loaded_options = None
   _globals['_PERSONALIZESERVICE'].methods_by_name['PrivatePersonalizeHttp']._serialized_options = b'\202\323\344\223\002\034\"\023/{database}/{table}:\005event'
-  _globals['_PUBLICPERSONALIZEREQUEST']._serialized_start=185
-  _globals['_PUBLICPERSONALIZEREQUEST']._serialized_end=284
-  _globals['_PRIVATEPERSONALIZEREQUEST']._serialized_start=286
-  _globals['_PRIVATEPERSONALIZEREQUEST']._serialized_end=386
-  _globals['_PRIVATEPERSONALIZEHTTPREQUEST']._serialized_start=388
-  _globals['_PRIVATEPERSONALIZEHTTPREQUEST']._serialized_end=492
-  _globals['_PERSONALIZERESPONSE']._serialized_start=495
-  _globals['_PERSONALIZERESPONSE']._serialized_end=651
-  _globals['_PERSONALIZERESPONSE_OFFERSENTRY']._serialized_start=583
-  _globals['_PERSONALIZERESPONSE_OFFERSENTRY']._serialized_end=651
-  _globals['_PERSONALIZESERVICE']._serialized_start=654
-  _globals['_PERSONALIZESERVICE']._serialized_end=1036
+  _globals['_PUBLICPERSONALIZEREQUEST']._serialized_start=218
+  _globals['_PUBLICPERSONALIZEREQUEST']._serialized_end=335
+  _globals['_PRIVATEPERSONALIZEREQUEST']._serialized_start=337
+  _globals['_PRIVATEPERSONALIZEREQUEST']._serialized_end=455
+  _globals['_PRIVATEPERSONALIZEHTTPREQUEST']._serialized_start=457
+  _globals['_PRIVATEPERSONALIZEHTTPREQUEST']._serialized_end=579
+  _globals['_PERSONALIZERESPONSE']._serialized_start=581
+  _globals['_PERSONALIZERESPONSE']._serialized_end=654
+  _globals['_PERSONALIZESERVICE']._serialized_start=657
+  _globals['_PERSONALIZESERVICE']._serialized_end=1039
 # @@protoc_insertion_point(module_scope)

@@ -1,11 +1,12 @@
 from google.api import annotations_pb2 as _annotations_pb2
+from google.api import field_behavior_pb2 as _field_behavior_pb2
 from google.api import httpbody_pb2 as _httpbody_pb2
 from google.protobuf import struct_pb2 as _struct_pb2
 from p13n.offers.v1 import personalization_pb2 as _personalization_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
-from collections.abc import Mapping as _Mapping
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
@@ -42,13 +43,6 @@ class PrivatePersonalizeHttpRequest(_message.Message):
 
 class PersonalizeResponse(_message.Message):
     __slots__ = ("offers",)
-    class OffersEntry(_message.Message):
-        __slots__ = ("key", "value")
-        KEY_FIELD_NUMBER: _ClassVar[int]
-        VALUE_FIELD_NUMBER: _ClassVar[int]
-        key: str
-        value: _personalization_pb2.Offer
-        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[_personalization_pb2.Offer, _Mapping]] = ...) -> None: ...
     OFFERS_FIELD_NUMBER: _ClassVar[int]
-    offers: _containers.MessageMap[str, _personalization_pb2.Offer]
-    def __init__(self, offers: _Optional[_Mapping[str, _personalization_pb2.Offer]] = ...) -> None: ...
+    offers: _containers.RepeatedCompositeFieldContainer[_personalization_pb2.SectionOffer]
+    def __init__(self, offers: _Optional[_Iterable[_Union[_personalization_pb2.SectionOffer, _Mapping]]] = ...) -> None: ...

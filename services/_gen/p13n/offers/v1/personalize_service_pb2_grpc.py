@@ -72,20 +72,22 @@ class PersonalizeServiceServicer:
     """
 
     def PublicPersonalize(self, request, context):
-        """The browser path: a public token; sections referencing anything sensitive are `{}`.
-        Answers `{"offers": {...}}` as `application/json`.
-        Returns NOT_FOUND when `database.table` is not an event table of the token's parent
-        segment, INVALID_ARGUMENT for an event that is not a usable JSON object, UNAVAILABLE
-        when the profile service cannot answer in time.
+        """The browser path: a public token; sections referencing anything sensitive are `{}`. Answers
+        `{"offers": {...}}` as `application/json`, sections in order. Returns PERMISSION_DENIED
+        without a personalization token or for a private token, NOT_FOUND when `database.table` is
+        not an event table of the token's parent segment, INVALID_ARGUMENT for an event that is not
+        a usable JSON object, UNAVAILABLE when the profile service cannot answer in time.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def PrivatePersonalize(self, request, context):
-        """The server path for backends calling over gRPC directly: sensitive sections are
-        answered in full for private tokens only, as a typed message.
-        Returns the errors of PublicPersonalize, and PERMISSION_DENIED for a refused address.
+        """The server path for backends calling over gRPC directly: sensitive sections are answered in
+        full for private tokens only (a public token gets the public answer), as a typed message.
+        Returns UNAUTHENTICATED for a missing or unknown `wp13n-token`, PERMISSION_DENIED for a
+        refused address, RESOURCE_EXHAUSTED past the token's rate limit, and the other errors of
+        PublicPersonalize.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -93,8 +95,8 @@ class PersonalizeServiceServicer:
 
     def PrivatePersonalizeHttp(self, request, context):
         """The server path through the gateway: the answer of PrivatePersonalize, as the JSON
-        `{"offers": {...}}` (`application/json`). Only the gateway may call it.
-        Returns the errors of PrivatePersonalize.
+        `{"offers": {...}}` (`application/json`). Only the gateway may call it. Returns
+        PERMISSION_DENIED without a personalization token, and the errors of PublicPersonalize.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

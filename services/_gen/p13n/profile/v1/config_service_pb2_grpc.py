@@ -179,188 +179,233 @@ class ConfigServiceServicer:
     """
 
     def CreateParentSegment(self, request, context):
-        """Creates a parent segment. Returns INVALID_ARGUMENT for a blank or taken name or an unknown primary key.
+        """Creates a parent segment. Returns PERMISSION_DENIED below EDITOR, INVALID_ARGUMENT for a
+        blank or taken name or a blank primary key.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def GetParentSegment(self, request, context):
-        """Gets a parent segment. Returns NOT_FOUND if it does not exist.
+        """Gets a parent segment. Returns PERMISSION_DENIED below VIEWER, NOT_FOUND if it does not
+        exist.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ListParentSegments(self, request, context):
-        """Lists parent segments, oldest first.
+        """Lists the account's parent segments, oldest first. Returns PERMISSION_DENIED below VIEWER,
+        INVALID_ARGUMENT for a negative `page_size` or a bad `page_token`.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def UpdateParentSegment(self, request, context):
-        """Updates the fields named in `update_mask`. Returns INVALID_ARGUMENT for a bad value,
-        NOT_FOUND if it does not exist.
+        """Updates the fields of a parent segment named in `update_mask` (name, description; an empty
+        mask changes nothing). Returns PERMISSION_DENIED below EDITOR, INVALID_ARGUMENT for another
+        field (the primary key is fixed at creation) or a blank or taken name, NOT_FOUND if it does
+        not exist.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def DeleteParentSegment(self, request, context):
-        """Deletes a parent segment. Returns NOT_FOUND if it does not exist.
+        """Deletes a parent segment and its configuration; its id is never reused. Returns
+        PERMISSION_DENIED below EDITOR, NOT_FOUND if it does not exist.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def CreateEventDefinition(self, request, context):
-        """Creates a event definition. Returns INVALID_ARGUMENT for a bad or reserved database or table name, an invalid filter regex, a taken name or past 100 definitions.
+        """Creates an event definition. Returns PERMISSION_DENIED below EDITOR, NOT_FOUND if the
+        parent segment does not exist, INVALID_ARGUMENT for a blank or taken name, a bad or
+        reserved database or table name, an invalid filter regex, or past 100 definitions.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def GetEventDefinition(self, request, context):
-        """Gets a event definition. Returns NOT_FOUND if it does not exist.
+        """Gets an event definition. Returns PERMISSION_DENIED below VIEWER, NOT_FOUND if it or the
+        parent segment does not exist.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ListEvents(self, request, context):
-        """Lists event definitions, oldest first.
+        """Lists a parent segment's event definitions, oldest first. Returns PERMISSION_DENIED below
+        VIEWER, NOT_FOUND if the parent segment does not exist, INVALID_ARGUMENT for a negative
+        `page_size` or a bad `page_token`.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def UpdateEventDefinition(self, request, context):
-        """Updates the fields named in `update_mask`. Returns INVALID_ARGUMENT for a bad value,
-        NOT_FOUND if it does not exist.
+        """Updates the fields of an event definition named in `update_mask` (name, database, table,
+        filters), validated as on create. Returns PERMISSION_DENIED below EDITOR, INVALID_ARGUMENT
+        for an empty mask, a field that cannot be changed or a bad value, NOT_FOUND if it or the
+        parent segment does not exist.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def DeleteEventDefinition(self, request, context):
-        """Deletes a event definition. Returns NOT_FOUND if it does not exist.
+        """Deletes an event definition. Returns PERMISSION_DENIED below EDITOR, NOT_FOUND if it or the
+        parent segment does not exist, FAILED_PRECONDITION when an attribute uses it or a
+        personalization references it, UNAVAILABLE when the offers service cannot say which do.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def CreateAttribute(self, request, context):
-        """Creates a attribute. Returns INVALID_ARGUMENT for a missing sensitivity, a sensitive counter, bad list or counter settings, an unknown event, a taken name or past 200 attributes.
+        """Creates an attribute. Returns PERMISSION_DENIED below EDITOR, NOT_FOUND if the parent
+        segment does not exist, INVALID_ARGUMENT for a blank or taken name, a missing type or
+        sensitivity, a sensitive counter, bad list or counter settings, an unknown event, or past
+        200 attributes; FAILED_PRECONDITION for a sensitivity while the account's sensitivity flag
+        is off.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def GetAttribute(self, request, context):
-        """Gets a attribute. Returns NOT_FOUND if it does not exist.
+        """Gets an attribute. Returns PERMISSION_DENIED below VIEWER, NOT_FOUND if it or the parent
+        segment does not exist.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ListAttributes(self, request, context):
-        """Lists attributes, oldest first.
+        """Lists a parent segment's attributes, oldest first. Returns PERMISSION_DENIED below VIEWER,
+        NOT_FOUND if the parent segment does not exist, INVALID_ARGUMENT for a negative `page_size`
+        or a bad `page_token`.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def UpdateAttribute(self, request, context):
-        """Updates the fields named in `update_mask`. Returns INVALID_ARGUMENT for a bad value,
-        NOT_FOUND if it does not exist.
+        """Updates the fields of an attribute named in `update_mask` (name, event, field, sensitivity,
+        list, counter), validated as on create. Returns PERMISSION_DENIED below EDITOR,
+        INVALID_ARGUMENT for an empty mask, a field that cannot be changed or a bad value,
+        NOT_FOUND if it or the parent segment does not exist.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def DeleteAttribute(self, request, context):
-        """Deletes a attribute. Returns NOT_FOUND if it does not exist, FAILED_PRECONDITION naming the personalizations that reference it.
+        """Deletes an attribute. Returns PERMISSION_DENIED below EDITOR, NOT_FOUND if it or the parent
+        segment does not exist, FAILED_PRECONDITION naming the personalizations that reference it,
+        UNAVAILABLE when the offers service cannot say which do.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def CreateStitchingKey(self, request, context):
-        """Creates a stitching key. Returns INVALID_ARGUMENT for an invalid regex, a taken name or past 200 keys.
+        """Creates a stitching key. Returns PERMISSION_DENIED below EDITOR, NOT_FOUND if the parent
+        segment does not exist, INVALID_ARGUMENT for a blank or taken name, an invalid regex, or
+        past 200 keys.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def GetStitchingKey(self, request, context):
-        """Gets a stitching key. Returns NOT_FOUND if it does not exist.
+        """Gets a stitching key. Returns PERMISSION_DENIED below VIEWER, NOT_FOUND if it or the parent
+        segment does not exist.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ListStitchingKeys(self, request, context):
-        """Lists stitching keys, oldest first.
+        """Lists a parent segment's stitching keys, oldest first. Returns PERMISSION_DENIED below
+        VIEWER, NOT_FOUND if the parent segment does not exist, INVALID_ARGUMENT for a negative
+        `page_size` or a bad `page_token`.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def UpdateStitchingKey(self, request, context):
-        """Updates the fields named in `update_mask`. Returns INVALID_ARGUMENT for a bad value,
-        NOT_FOUND if it does not exist.
+        """Updates the fields of a stitching key named in `update_mask` (regex, exclusions,
+        workflow_only), validated as on create. Returns PERMISSION_DENIED below EDITOR,
+        INVALID_ARGUMENT for an empty mask, a field that cannot be changed or a bad value,
+        NOT_FOUND if it or the parent segment does not exist.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def DeleteStitchingKey(self, request, context):
-        """Deletes a stitching key. Returns NOT_FOUND if it does not exist.
+        """Deletes a stitching key. Returns PERMISSION_DENIED below EDITOR, NOT_FOUND if it or the
+        parent segment does not exist, FAILED_PRECONDITION for the parent segment's primary key.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def CreateSegment(self, request, context):
-        """Creates a batch segment. Returns INVALID_ARGUMENT for a missing sensitivity or a taken name.
+        """Creates a batch segment. Returns PERMISSION_DENIED below EDITOR, NOT_FOUND if the parent
+        segment does not exist, INVALID_ARGUMENT for a blank or taken name or a missing
+        sensitivity; FAILED_PRECONDITION for a sensitivity while the account's sensitivity flag is
+        off.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def GetSegment(self, request, context):
-        """Gets a batch segment. Returns NOT_FOUND if it does not exist.
+        """Gets a batch segment. Returns PERMISSION_DENIED below VIEWER, NOT_FOUND if it or the parent
+        segment does not exist.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ListSegments(self, request, context):
-        """Lists batch segments, oldest first.
+        """Lists a parent segment's batch segments, oldest first. Returns PERMISSION_DENIED below
+        VIEWER, NOT_FOUND if the parent segment does not exist, INVALID_ARGUMENT for a negative
+        `page_size` or a bad `page_token`.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def UpdateSegment(self, request, context):
-        """Updates the fields named in `update_mask`. Returns INVALID_ARGUMENT for a bad value,
-        NOT_FOUND if it does not exist.
+        """Updates the fields of a batch segment named in `update_mask` (name, sensitivity), validated
+        as on create. Returns PERMISSION_DENIED below EDITOR, INVALID_ARGUMENT for an empty mask, a
+        field that cannot be changed or a bad value, NOT_FOUND if it or the parent segment does not
+        exist.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def DeleteSegment(self, request, context):
-        """Deletes a batch segment. Returns NOT_FOUND if it does not exist, FAILED_PRECONDITION naming the personalizations that reference it.
+        """Deletes a batch segment. Returns PERMISSION_DENIED below EDITOR, NOT_FOUND if it or the
+        parent segment does not exist, FAILED_PRECONDITION naming the personalizations that
+        reference it, UNAVAILABLE when the offers service cannot say which do.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ImportSegmentMembers(self, request, context):
-        """Adds profiles to a batch segment by the values of a stitching key. Returns NOT_FOUND for
-        an unknown segment, INVALID_ARGUMENT for an unknown or workflow-only key.
+        """Adds profiles to a batch segment by the values of a stitching key; unknown values become
+        profiles-to-be. Returns PERMISSION_DENIED below EDITOR, NOT_FOUND for an unknown parent
+        segment or segment, INVALID_ARGUMENT for an unknown or workflow-only key or a bad value.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

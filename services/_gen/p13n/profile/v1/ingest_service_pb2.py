@@ -23,22 +23,31 @@ _sym_db = _symbol_database.Default()
 
 
 from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
+from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$p13n/profile/v1/ingest_service.proto\x12\x0fp13n.profile.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1cgoogle/protobuf/struct.proto\"a\n\x14IngestRecordsRequest\x12\x10\n\x08\x64\x61tabase\x18\x01 \x01(\t\x12\r\n\x05table\x18\x02 \x01(\t\x12(\n\x07records\x18\x03 \x03(\x0b\x32\x17.google.protobuf.Struct\")\n\x15IngestRecordsResponse\x12\x10\n\x08received\x18\x01 \x01(\x05\x32\x98\x01\n\rIngestService\x12\x86\x01\n\rIngestRecords\x12%.p13n.profile.v1.IngestRecordsRequest\x1a&.p13n.profile.v1.IngestRecordsResponse\"&\x82\xd3\xe4\x93\x02 \"\x1b/records/{database}/{table}:\x01*b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$p13n/profile/v1/ingest_service.proto\x12\x0fp13n.profile.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1cgoogle/protobuf/struct.proto\"s\n\x14IngestRecordsRequest\x12\x16\n\x08\x64\x61tabase\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x13\n\x05table\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12.\n\x07records\x18\x03 \x03(\x0b\x32\x17.google.protobuf.StructB\x04\xe2\x41\x01\x02\"/\n\x15IngestRecordsResponse\x12\x16\n\x08received\x18\x01 \x01(\x05\x42\x04\xe2\x41\x01\x03\x32\x98\x01\n\rIngestService\x12\x86\x01\n\rIngestRecords\x12%.p13n.profile.v1.IngestRecordsRequest\x1a&.p13n.profile.v1.IngestRecordsResponse\"&\x82\xd3\xe4\x93\x02 \"\x1b/records/{database}/{table}:\x01*b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'p13n.profile.v1.ingest_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_INGESTRECORDSREQUEST'].fields_by_name['database']._loaded_options = None
+  _globals['_INGESTRECORDSREQUEST'].fields_by_name['database']._serialized_options = b'\342A\001\002'
+  _globals['_INGESTRECORDSREQUEST'].fields_by_name['table']._loaded_options = None
+  _globals['_INGESTRECORDSREQUEST'].fields_by_name['table']._serialized_options = b'\342A\001\002'
+  _globals['_INGESTRECORDSREQUEST'].fields_by_name['records']._loaded_options = None
+  _globals['_INGESTRECORDSREQUEST'].fields_by_name['records']._serialized_options = b'\342A\001\002'
+  _globals['_INGESTRECORDSRESPONSE'].fields_by_name['received']._loaded_options = None
+  _globals['_INGESTRECORDSRESPONSE'].fields_by_name['received']._serialized_options = b'\342A\001\003'
   _globals['_INGESTSERVICE'].methods_by_name['IngestRecords']._loaded_options = None
   _globals['_INGESTSERVICE'].methods_by_name['IngestRecords']._serialized_options = b'\202\323\344\223\002 \"\033/records/{database}/{table}:\001*'
-  _globals['_INGESTRECORDSREQUEST']._serialized_start=117
-  _globals['_INGESTRECORDSREQUEST']._serialized_end=214
-  _globals['_INGESTRECORDSRESPONSE']._serialized_start=216
-  _globals['_INGESTRECORDSRESPONSE']._serialized_end=257
-  _globals['_INGESTSERVICE']._serialized_start=260
-  _globals['_INGESTSERVICE']._serialized_end=412
+  _globals['_INGESTRECORDSREQUEST']._serialized_start=150
+  _globals['_INGESTRECORDSREQUEST']._serialized_end=265
+  _globals['_INGESTRECORDSRESPONSE']._serialized_start=267
+  _globals['_INGESTRECORDSRESPONSE']._serialized_end=314
+  _globals['_INGESTSERVICE']._serialized_start=317
+  _globals['_INGESTSERVICE']._serialized_end=469
 # @@protoc_insertion_point(module_scope)

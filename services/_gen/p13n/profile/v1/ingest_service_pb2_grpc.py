@@ -50,8 +50,9 @@ class IngestServiceServicer:
 
     def IngestRecords(self, request, context):
         """Stores 1 to 500 records all-or-nothing and answers only after they are durable. Returns
-        INVALID_ARGUMENT (and stores nothing) if any record is invalid, NOT_FOUND when
-        `database.table` is not an event table of the caller's account.
+        UNAUTHENTICATED without a known API key, INVALID_ARGUMENT (and stores nothing) if any
+        record is invalid, NOT_FOUND when `database.table` is not an event table of the caller's
+        account.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -22,16 +22,29 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$p13n/profile/v1/parent_segment.proto\x12\x0fp13n.profile.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x98\x01\n\rParentSegment\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\x12\x12\n\nreactor_id\x18\x04 \x01(\t\x12\x13\n\x0bprimary_key\x18\x05 \x01(\t\x12/\n\x0b\x63reate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestampb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$p13n/profile/v1/parent_segment.proto\x12\x0fp13n.profile.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xbd\x01\n\rParentSegment\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x12\n\x04name\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12\x19\n\x0b\x64\x65scription\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01\x12\x18\n\nreactor_id\x18\x04 \x01(\tB\x04\xe2\x41\x01\x03\x12\x1a\n\x0bprimary_key\x18\x05 \x01(\tB\x05\xe2\x41\x02\x02\x05\x12\x35\n\x0b\x63reate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'p13n.profile.v1.parent_segment_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_PARENTSEGMENT']._serialized_start=91
-  _globals['_PARENTSEGMENT']._serialized_end=243
+  _globals['_PARENTSEGMENT'].fields_by_name['id']._loaded_options = None
+  _globals['_PARENTSEGMENT'].fields_by_name['id']._serialized_options = b'\342A\001\003'
+  _globals['_PARENTSEGMENT'].fields_by_name['name']._loaded_options = None
+  _globals['_PARENTSEGMENT'].fields_by_name['name']._serialized_options = b'\342A\001\002'
+  _globals['_PARENTSEGMENT'].fields_by_name['description']._loaded_options = None
+  _globals['_PARENTSEGMENT'].fields_by_name['description']._serialized_options = b'\342A\001\001'
+  _globals['_PARENTSEGMENT'].fields_by_name['reactor_id']._loaded_options = None
+  _globals['_PARENTSEGMENT'].fields_by_name['reactor_id']._serialized_options = b'\342A\001\003'
+  _globals['_PARENTSEGMENT'].fields_by_name['primary_key']._loaded_options = None
+  _globals['_PARENTSEGMENT'].fields_by_name['primary_key']._serialized_options = b'\342A\002\002\005'
+  _globals['_PARENTSEGMENT'].fields_by_name['create_time']._loaded_options = None
+  _globals['_PARENTSEGMENT'].fields_by_name['create_time']._serialized_options = b'\342A\001\003'
+  _globals['_PARENTSEGMENT']._serialized_start=124
+  _globals['_PARENTSEGMENT']._serialized_end=313
 # @@protoc_insertion_point(module_scope)

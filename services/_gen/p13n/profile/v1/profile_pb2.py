@@ -22,28 +22,67 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from p13n.profile.v1 import realtime_config_pb2 as p13n_dot_profile_dot_v1_dot_realtime__config__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dp13n/profile/v1/profile.proto\x12\x0fp13n.profile.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a%p13n/profile/v1/realtime_config.proto\"V\n\x08Identity\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t\x12.\n\nfirst_seen\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"T\n\x11SegmentMembership\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x31\n\x0bsensitivity\x18\x02 \x01(\x0e\x32\x1c.p13n.profile.v1.Sensitivity\"b\n\x0e\x41ttributeValue\x12\x0c\n\x04name\x18\x01 \x01(\t\x12%\n\x05value\x18\x02 \x01(\x0b\x32\x16.google.protobuf.Value\x12\x1b\n\x13sensitivity_summary\x18\x03 \x01(\t\"\xb9\x01\n\x07Profile\x12\x14\n\x0c\x63\x61nonical_id\x18\x01 \x01(\t\x12-\n\nidentities\x18\x02 \x03(\x0b\x32\x19.p13n.profile.v1.Identity\x12\x33\n\nattributes\x18\x03 \x03(\x0b\x32\x1f.p13n.profile.v1.AttributeValue\x12\x34\n\x08segments\x18\x04 \x03(\x0b\x32\".p13n.profile.v1.SegmentMembership\"\xee\x01\n\rMergeLogEntry\x12\n\n\x02id\x18\x01 \x01(\t\x12(\n\x04time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\x07outcome\x18\x03 \x01(\x0e\x32\x1d.p13n.profile.v1.MergeOutcome\x12\x19\n\x11surviving_profile\x18\x04 \x01(\t\x12\x19\n\x11\x61\x62sorbed_profiles\x18\x05 \x03(\t\x12\x31\n\x0elinking_values\x18\x06 \x03(\x0b\x32\x19.p13n.profile.v1.Identity\x12\x0e\n\x06reason\x18\x07 \x01(\t*F\n\x0cMergeOutcome\x12\x1d\n\x19MERGE_OUTCOME_UNSPECIFIED\x10\x00\x12\n\n\x06MERGED\x10\x01\x12\x0b\n\x07REFUSED\x10\x02\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dp13n/profile/v1/profile.proto\x12\x0fp13n.profile.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a%p13n/profile/v1/realtime_config.proto\"h\n\x08Identity\x12\x11\n\x03key\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x13\n\x05value\x18\x02 \x01(\tB\x04\xe2\x41\x01\x03\x12\x34\n\nfirst_seen\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\"`\n\x11SegmentMembership\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x37\n\x0bsensitivity\x18\x02 \x01(\x0e\x32\x1c.p13n.profile.v1.SensitivityB\x04\xe2\x41\x01\x03\"t\n\x0e\x41ttributeValue\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12+\n\x05value\x18\x02 \x01(\x0b\x32\x16.google.protobuf.ValueB\x04\xe2\x41\x01\x03\x12!\n\x13sensitivity_summary\x18\x03 \x01(\tB\x04\xe2\x41\x01\x03\"\xd1\x01\n\x07Profile\x12\x1a\n\x0c\x63\x61nonical_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x33\n\nidentities\x18\x02 \x03(\x0b\x32\x19.p13n.profile.v1.IdentityB\x04\xe2\x41\x01\x03\x12\x39\n\nattributes\x18\x03 \x03(\x0b\x32\x1f.p13n.profile.v1.AttributeValueB\x04\xe2\x41\x01\x03\x12:\n\x08segments\x18\x04 \x03(\x0b\x32\".p13n.profile.v1.SegmentMembershipB\x04\xe2\x41\x01\x03\"\x98\x02\n\rMergeLogEntry\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12.\n\x04time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x34\n\x07outcome\x18\x03 \x01(\x0e\x32\x1d.p13n.profile.v1.MergeOutcomeB\x04\xe2\x41\x01\x03\x12\x1f\n\x11surviving_profile\x18\x04 \x01(\tB\x04\xe2\x41\x01\x03\x12\x1f\n\x11\x61\x62sorbed_profiles\x18\x05 \x03(\tB\x04\xe2\x41\x01\x03\x12\x37\n\x0elinking_values\x18\x06 \x03(\x0b\x32\x19.p13n.profile.v1.IdentityB\x04\xe2\x41\x01\x03\x12\x14\n\x06reason\x18\x07 \x01(\tB\x04\xe2\x41\x01\x03*F\n\x0cMergeOutcome\x12\x1d\n\x19MERGE_OUTCOME_UNSPECIFIED\x10\x00\x12\n\n\x06MERGED\x10\x01\x12\x0b\n\x07REFUSED\x10\x02\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'p13n.profile.v1.profile_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_MERGEOUTCOME']._serialized_start=855
-  _globals['_MERGEOUTCOME']._serialized_end=925
-  _globals['_IDENTITY']._serialized_start=152
-  _globals['_IDENTITY']._serialized_end=238
-  _globals['_SEGMENTMEMBERSHIP']._serialized_start=240
-  _globals['_SEGMENTMEMBERSHIP']._serialized_end=324
-  _globals['_ATTRIBUTEVALUE']._serialized_start=326
-  _globals['_ATTRIBUTEVALUE']._serialized_end=424
-  _globals['_PROFILE']._serialized_start=427
-  _globals['_PROFILE']._serialized_end=612
-  _globals['_MERGELOGENTRY']._serialized_start=615
-  _globals['_MERGELOGENTRY']._serialized_end=853
+  _globals['_IDENTITY'].fields_by_name['key']._loaded_options = None
+  _globals['_IDENTITY'].fields_by_name['key']._serialized_options = b'\342A\001\003'
+  _globals['_IDENTITY'].fields_by_name['value']._loaded_options = None
+  _globals['_IDENTITY'].fields_by_name['value']._serialized_options = b'\342A\001\003'
+  _globals['_IDENTITY'].fields_by_name['first_seen']._loaded_options = None
+  _globals['_IDENTITY'].fields_by_name['first_seen']._serialized_options = b'\342A\001\003'
+  _globals['_SEGMENTMEMBERSHIP'].fields_by_name['name']._loaded_options = None
+  _globals['_SEGMENTMEMBERSHIP'].fields_by_name['name']._serialized_options = b'\342A\001\003'
+  _globals['_SEGMENTMEMBERSHIP'].fields_by_name['sensitivity']._loaded_options = None
+  _globals['_SEGMENTMEMBERSHIP'].fields_by_name['sensitivity']._serialized_options = b'\342A\001\003'
+  _globals['_ATTRIBUTEVALUE'].fields_by_name['name']._loaded_options = None
+  _globals['_ATTRIBUTEVALUE'].fields_by_name['name']._serialized_options = b'\342A\001\003'
+  _globals['_ATTRIBUTEVALUE'].fields_by_name['value']._loaded_options = None
+  _globals['_ATTRIBUTEVALUE'].fields_by_name['value']._serialized_options = b'\342A\001\003'
+  _globals['_ATTRIBUTEVALUE'].fields_by_name['sensitivity_summary']._loaded_options = None
+  _globals['_ATTRIBUTEVALUE'].fields_by_name['sensitivity_summary']._serialized_options = b'\342A\001\003'
+  _globals['_PROFILE'].fields_by_name['canonical_id']._loaded_options = None
+  _globals['_PROFILE'].fields_by_name['canonical_id']._serialized_options = b'\342A\001\003'
+  _globals['_PROFILE'].fields_by_name['identities']._loaded_options = None
+  _globals['_PROFILE'].fields_by_name['identities']._serialized_options = b'\342A\001\003'
+  _globals['_PROFILE'].fields_by_name['attributes']._loaded_options = None
+  _globals['_PROFILE'].fields_by_name['attributes']._serialized_options = b'\342A\001\003'
+  _globals['_PROFILE'].fields_by_name['segments']._loaded_options = None
+  _globals['_PROFILE'].fields_by_name['segments']._serialized_options = b'\342A\001\003'
+  _globals['_MERGELOGENTRY'].fields_by_name['id']._loaded_options = None
+  _globals['_MERGELOGENTRY'].fields_by_name['id']._serialized_options = b'\342A\001\003'
+  _globals['_MERGELOGENTRY'].fields_by_name['time']._loaded_options = None
+  _globals['_MERGELOGENTRY'].fields_by_name['time']._serialized_options = b'\342A\001\003'
+  _globals['_MERGELOGENTRY'].fields_by_name['outcome']._loaded_options = None
+  _globals['_MERGELOGENTRY'].fields_by_name['outcome']._serialized_options = b'\342A\001\003'
+  _globals['_MERGELOGENTRY'].fields_by_name['surviving_profile']._loaded_options = None
+  _globals['_MERGELOGENTRY'].fields_by_name['surviving_profile']._serialized_options = b'\342A\001\003'
+  _globals['_MERGELOGENTRY'].fields_by_name['absorbed_profiles']._loaded_options = None
+  _globals['_MERGELOGENTRY'].fields_by_name['absorbed_profiles']._serialized_options = b'\342A\001\003'
+  _globals['_MERGELOGENTRY'].fields_by_name['linking_values']._loaded_options = None
+  _globals['_MERGELOGENTRY'].fields_by_name['linking_values']._serialized_options = b'\342A\001\003'
+  _globals['_MERGELOGENTRY'].fields_by_name['reason']._loaded_options = None
+  _globals['_MERGELOGENTRY'].fields_by_name['reason']._serialized_options = b'\342A\001\003'
+  _globals['_MERGEOUTCOME']._serialized_start=1002
+  _globals['_MERGEOUTCOME']._serialized_end=1072
+  _globals['_IDENTITY']._serialized_start=185
+  _globals['_IDENTITY']._serialized_end=289
+  _globals['_SEGMENTMEMBERSHIP']._serialized_start=291
+  _globals['_SEGMENTMEMBERSHIP']._serialized_end=387
+  _globals['_ATTRIBUTEVALUE']._serialized_start=389
+  _globals['_ATTRIBUTEVALUE']._serialized_end=505
+  _globals['_PROFILE']._serialized_start=508
+  _globals['_PROFILE']._serialized_end=717
+  _globals['_MERGELOGENTRY']._serialized_start=720
+  _globals['_MERGELOGENTRY']._serialized_end=1000
 # @@protoc_insertion_point(module_scope)

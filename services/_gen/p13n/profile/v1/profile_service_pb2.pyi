@@ -1,4 +1,5 @@
 from google.api import annotations_pb2 as _annotations_pb2
+from google.api import field_behavior_pb2 as _field_behavior_pb2
 from google.protobuf import struct_pb2 as _struct_pb2
 from p13n.profile.v1 import profile_pb2 as _profile_pb2
 from p13n.profile.v1 import realtime_config_pb2 as _realtime_config_pb2

@@ -83,56 +83,67 @@ class ProfileServiceServicer:
 
     def Track(self, request, context):
         """Stores an event, resolves or merges its profile and updates the profile's attributes, in
-        one transaction, and returns what the offers service needs to answer. Returns NOT_FOUND
-        when `database.table` is not an event table of the parent segment and INVALID_ARGUMENT
-        when the event has no usable identifier.
+        one transaction, and returns what the offers service needs to answer. Internal: only the
+        offers service calls it. Returns NOT_FOUND when `database.table` is not an event table of
+        the parent segment, INVALID_ARGUMENT when the event has no usable identifier or is not a
+        usable JSON object.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def GetRealtimeConfig(self, request, context):
-        """Returns a parent segment's whole real-time configuration with its version, so that
-        callers can cache what they derive from it. Returns NOT_FOUND for an unknown segment.
+        """Returns a parent segment's whole real-time configuration with its version, so that callers
+        can cache what they derive from it. Internal: only the offers service calls it. Returns
+        NOT_FOUND for an unknown parent segment.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ListEventTables(self, request, context):
-        """Lists every `database.table` used by an event definition, per parent segment, for
-        preflight decisions that carry no token.
+        """Lists every `database.table` used by an event definition, per parent segment, for preflight
+        decisions that carry no token. Internal: only the auth service calls it. Returns no error
+        of its own.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def GetProfile(self, request, context):
-        """Returns the stitched profile that owns a key value. Returns NOT_FOUND if none does.
+        """Returns the stitched profile that owns a key value. Returns PERMISSION_DENIED below VIEWER,
+        INVALID_ARGUMENT when `key` is not a stitching key of the parent segment, NOT_FOUND for an
+        unknown parent segment or when no profile has the value.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ListMergeLog(self, request, context):
-        """Lists the merge log, newest first.
+        """Lists the parent segment's merge log, newest first. Returns PERMISSION_DENIED below VIEWER,
+        NOT_FOUND if the parent segment does not exist, INVALID_ARGUMENT for a negative `page_size`
+        or a bad `page_token`.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ImportAttributes(self, request, context):
-        """Imports batch attribute values keyed by a stitching key's values, applied at once.
-        Returns INVALID_ARGUMENT for an unknown key or a value of an attribute that is not
-        IMPORTED; nothing is written then.
+        """Imports batch attribute values keyed by a stitching key's values, applied at once. Returns
+        PERMISSION_DENIED below EDITOR, NOT_FOUND if the parent segment does not exist,
+        INVALID_ARGUMENT naming the first bad record for an unknown key or a value of an attribute
+        that is not IMPORTED; nothing is written then.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def StreamImportAttributes(self, request_iterator, context):
-        """Imports a large file of batch attribute values as a stream of chunks; the first chunk
-        names the parent segment and key. Reports progress once per chunk.
+        """Imports a large file of batch attribute values as a stream of chunks; the first chunk names
+        the parent segment and key. Reports progress once per chunk. Returns PERMISSION_DENIED
+        below EDITOR, INVALID_ARGUMENT when the first chunk names no parent segment or key, a later
+        chunk names another, or a record is bad (chunks already reported stay applied), and the
+        errors of ImportAttributes.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
