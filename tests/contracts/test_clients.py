@@ -13,6 +13,7 @@ import os
 import subprocess
 from pathlib import Path
 
+import pytest
 from contracts.tooling import BUF, ROOT, Method
 
 # Prints every RPC @grpc/proto-loader found: a service definition maps method names to
@@ -39,9 +40,8 @@ def _proto_files() -> list[str]:
     return sorted(str(path.relative_to(protos)) for path in protos.rglob("*.proto"))
 
 
-def test_buf_curl_lists_every_rpc_from_the_protos_directory(
-    tools: Path, expected_methods: set[Method]
-) -> None:
+@pytest.mark.usefixtures("tools")
+def test_buf_curl_lists_every_rpc_from_the_protos_directory(expected_methods: set[Method]) -> None:
     listed = subprocess.run(
         [str(BUF), "curl", "--schema", "protos/", "--list-methods"],
         cwd=ROOT,

@@ -44,5 +44,6 @@ def test_the_readme_names_the_installed_version_and_the_licence_is_the_wheels() 
     version = metadata.version(DISTRIBUTION)
     assert f"`{DISTRIBUTION}=={version}`" in (VENDORED / "README.md").read_text()
     licence = metadata.distribution(DISTRIBUTION).read_text("licenses/LICENSE")
-    assert licence is not None and "Apache License" in licence
+    assert licence is not None
+    assert "Apache License" in licence
     assert (VENDORED / "LICENSE").read_text() == licence
