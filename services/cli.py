@@ -30,6 +30,9 @@ def _parser() -> argparse.ArgumentParser:
     flag_set = flag_commands.add_parser("set", help="turn a flag on or off")
     flag_set.add_argument("--account", required=True, help="the account's id")
     flag_set.add_argument("assignment", metavar="FLAG=on|off")
+    commands.add_parser(
+        "certs", help="list the components' certificates (component, SAN, not-after, fingerprint)"
+    )
     gateway = commands.add_parser("gateway-config", help="print the Envoy configuration (JSON)")
     gateway.add_argument(
         "--kubernetes", action="store_true", help="listen on 0.0.0.0, reach services by name"
@@ -51,6 +54,8 @@ def main(argv: list[str] | None = None) -> int:
             return up(settings, demo=args.demo)
         if args.command == "bootstrap":
             return _bootstrap(settings, args)
+        if args.command == "certs":
+            return _certs(settings)
         if args.command == "gateway-config":
             print(_gateway_config(settings, kubernetes=args.kubernetes))
             return 0
@@ -87,6 +92,21 @@ def _gateway_config(settings: Settings, *, kubernetes: bool) -> str:
 
     config = GatewayConfig.on_kubernetes() if kubernetes else GatewayConfig.on_one_machine(settings)
     return render(config)
+
+
+def _certs(settings: Settings) -> int:
+    from services.common.pki import describe
+
+    found = describe(settings.pki_dir)
+    if not found:
+        print(f"p13n certs: no certificates under {settings.pki_dir}; `p13n up` makes them")
+        return 1
+    for issued in found:
+        print(
+            f"{issued.component:8} {issued.san:24} {issued.not_after:%Y-%m-%dT%H:%M:%SZ}  "
+            f"{issued.fingerprint}  {issued.path}"
+        )
+    return 0
 
 
 def _flags(settings: Settings, args: argparse.Namespace) -> int:

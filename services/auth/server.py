@@ -24,6 +24,7 @@ from services.auth.registry_service import RegistryServicer
 from services.auth.store import check_secret_key, open_store
 from services.auth.store_protocols import AuthStore
 from services.common.access import Access
+from services.common.callers import AUTH, GATEWAY, OFFERS, PROFILE, only
 from services.common.clients import Channels
 from services.common.config import Settings
 from services.common.lifecycle import background
@@ -62,6 +63,15 @@ RULES: dict[str, Access] = {
     f"/{INTERNAL}/GetAccountFlags": Access.INTERNAL,
 }
 
+# Which component may call each method (its certificate's name): the decision ``Check``
+# returns is the gateway's alone to ask for, so no other process can mint an identity.
+CALLERS: dict[str, frozenset[str]] = {
+    **{method: only(GATEWAY) for method in RULES},
+    # The direct data-plane paths (services.common.direct_auth) ask for their callers.
+    f"/{INTERNAL}/AuthenticateCall": only(OFFERS, PROFILE),
+    f"/{INTERNAL}/GetAccountFlags": only(PROFILE),
+}
+
 
 @contextlib.asynccontextmanager
 async def lifespan(
@@ -86,10 +96,11 @@ async def lifespan(
         )
         directory = MemoryDirectory(db, keys, address_limit=address_limit)
         await directory.reload()
-        channels = await stack.enter_async_context(Channels())
+        channels = await stack.enter_async_context(Channels.of(settings, AUTH))
+        profile_channel = channels.get(settings.profile_target, PROFILE)
         profile = ProfileClient(
-            profile_service_pb2_grpc.ProfileServiceStub(channels.get(settings.profile_target)),
-            config_service_pb2_grpc.ConfigServiceStub(channels.get(settings.profile_target)),
+            profile_service_pb2_grpc.ProfileServiceStub(profile_channel),
+            config_service_pb2_grpc.ConfigServiceStub(profile_channel),
             settings.internal_key,
         )
         # Started before the server and stopped after it: no call ever sees a directory
@@ -104,8 +115,10 @@ async def lifespan(
             serving_from(
                 settings,
                 registrations(db, directory, keys, profile, settings.internal_key),
+                component=AUTH,
                 port=settings.auth_port if port is None else port,
                 rules=RULES,
+                callers=CALLERS,
                 extra_interceptors=extra_interceptors,
             )
         )

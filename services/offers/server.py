@@ -12,6 +12,7 @@ from p13n.profile.v1 import profile_service_pb2_grpc
 
 from services.common import handlers
 from services.common.access import Access
+from services.common.callers import AUTH, GATEWAY, OFFERS, PROFILE, only
 from services.common.clients import FAST_RECONNECT, Channels
 from services.common.config import Settings
 from services.common.main import run_service
@@ -39,6 +40,13 @@ RULES: dict[str, Access] = {
     f"/{CONFIG}/ListReferences": Access.INTERNAL,
 }
 
+# Which component may call each method (its certificate's name): everything comes through
+# the gateway, except the references profile asks for before deleting what they name.
+CALLERS: dict[str, frozenset[str]] = {
+    **{method: only(GATEWAY) for method in RULES},
+    f"/{CONFIG}/ListReferences": only(PROFILE),
+}
+
 
 @contextlib.asynccontextmanager
 async def lifespan(
@@ -58,18 +66,26 @@ async def lifespan(
         stack.push_async_callback(store.close)
         # The data path fails fast when profile or auth is down (no wait_for_ready), so it
         # must also notice quickly when they are back.
-        channels = await stack.enter_async_context(Channels(options=FAST_RECONNECT))
+        channels = await stack.enter_async_context(
+            Channels.of(settings, OFFERS, options=FAST_RECONNECT)
+        )
         profile = ProfileClient(
-            profile_service_pb2_grpc.ProfileServiceStub(channels.get(settings.profile_target)),
+            profile_service_pb2_grpc.ProfileServiceStub(
+                channels.get(settings.profile_target, PROFILE)
+            ),
             settings.internal_key,
         )
-        auth = internal_service_pb2_grpc.InternalAuthServiceStub(channels.get(settings.auth_target))
+        auth = internal_service_pb2_grpc.InternalAuthServiceStub(
+            channels.get(settings.auth_target, AUTH)
+        )
         yield await stack.enter_async_context(
             serving_from(
                 settings,
                 registrations(store, profile),
+                component=OFFERS,
                 port=settings.offers_port if port is None else port,
                 rules=RULES,
+                callers=CALLERS,
                 direct=direct_authenticator(auth, settings.internal_key),
                 extra_interceptors=extra_interceptors,
             )

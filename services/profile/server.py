@@ -18,6 +18,8 @@ from p13n.profile.v1 import (
 )
 
 from services.common.access import Access
+from services.common.callers import AUTH, CLI, GATEWAY, OFFERS, only
+from services.common.callers import PROFILE as PROFILE_COMPONENT
 from services.common.clients import Channels
 from services.common.config import Settings
 from services.common.main import run_service
@@ -62,6 +64,19 @@ RULES: dict[str, Access] = {
     f"/{INGEST}/IngestRecords": Access.DATA,
 }
 
+# Which component may call each method (its certificate's name): the admin and data APIs
+# come through the gateway; each internal RPC from the one service that needs it.
+CALLERS: dict[str, frozenset[str]] = {
+    **{method: only(GATEWAY) for method in RULES},
+    # Auth resolves a token's parent segment when it creates one (RegistryService).
+    f"/{CONFIG}/GetParentSegment": only(GATEWAY, AUTH),
+    # Client streaming cannot pass the JSON gateway: the CLI's direct path.
+    f"/{PROFILE}/StreamImportAttributes": only(GATEWAY, CLI),
+    f"/{PROFILE}/Track": only(OFFERS),
+    f"/{PROFILE}/GetRealtimeConfig": only(OFFERS),
+    f"/{PROFILE}/ListEventTables": only(AUTH),
+}
+
 
 @contextlib.asynccontextmanager
 async def lifespan(
@@ -78,14 +93,14 @@ async def lifespan(
     """
     async with contextlib.AsyncExitStack() as stack:
         db, writer = await stack.enter_async_context(storage(settings.data_dir))
-        channels = await stack.enter_async_context(Channels())
+        channels = await stack.enter_async_context(Channels.of(settings, PROFILE_COMPONENT))
         auth_stub = internal_service_pb2_grpc.InternalAuthServiceStub(
-            channels.get(settings.auth_target)
+            channels.get(settings.auth_target, AUTH)
         )
         auth = AuthClient(auth_stub, settings.internal_key)
         offers = OffersClient(
             personalization_config_service_pb2_grpc.PersonalizationConfigServiceStub(
-                channels.get(settings.offers_target)
+                channels.get(settings.offers_target, OFFERS)
             ),
             settings.internal_key,
         )
@@ -93,8 +108,10 @@ async def lifespan(
             serving_from(
                 settings,
                 registrations(db, writer, ConfigCache(), auth.flags_of, offers.references),
+                component=PROFILE_COMPONENT,
                 port=settings.profile_port if port is None else port,
                 rules=RULES,
+                callers=CALLERS,
                 direct=direct_authenticator(auth_stub, settings.internal_key),
                 extra_interceptors=extra_interceptors,
             )
