@@ -257,7 +257,7 @@ async def test_list_references(
             "sections": [{"name": "R", "payload": [{"name": "r", "attribute": "recent_products"}]}],
         },
     )
-    reply = await offers.config.ListReferences(
+    reply = await offers.config_as_profile.ListReferences(
         api.ListReferencesRequest(parent_segment_id=ps, **reference),
         metadata=signed(identity.service_identity("profile")),
     )

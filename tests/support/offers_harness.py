@@ -36,12 +36,14 @@ from typing_extensions import override
 
 from services.auth import server as auth_server
 from services.common import identity
+from services.common.callers import AUTH, GATEWAY, OFFERS, PROFILE, Callers
 from services.common.config import Settings
 from services.common.errors import InvalidArgument, NotFound, Unauthenticated
 from services.common.server import Registration, RunningServer, serving
 from services.offers import server as offers_server
 from services.offers.catalog import AttributeType, Catalog, Sensitivity
 from services.profile import server as profile_server
+from support.tls import aio_channel, server_credentials
 
 KEY = os.urandom(32)
 ACCOUNT = "7"
@@ -191,12 +193,20 @@ class Offers:
     profile: FakeProfile
     auth: FakeAuth
     channel: Any
+    # The same port as the profile service calls it (its certificate), for ListReferences.
+    as_profile: Any
     _ids: Any = field(default_factory=lambda: itertools.count(1))
 
     @property
     def config(self) -> Any:
         return personalization_config_service_pb2_grpc.PersonalizationConfigServiceStub(
             self.channel
+        )
+
+    @property
+    def config_as_profile(self) -> Any:
+        return personalization_config_service_pb2_grpc.PersonalizationConfigServiceStub(
+            self.as_profile
         )
 
     @property
@@ -257,6 +267,7 @@ class Offers:
 async def running_offers(data_dir: Path) -> AsyncIterator[Offers]:
     """The offers service with its fakes, until the block ends."""
     fake_profile, fake_auth = FakeProfile(), FakeAuth()
+    pki_dir = data_dir / "pki"  # where the offers service's settings look
     async with contextlib.AsyncExitStack() as stack:
         profile = await stack.enter_async_context(
             _serving(
@@ -266,6 +277,8 @@ async def running_offers(data_dir: Path) -> AsyncIterator[Offers]:
                     profile_server.PROFILE,
                 ),
                 profile_server.RULES,
+                profile_server.CALLERS,
+                server_credentials(pki_dir, PROFILE),
             )
         )
         auth = await stack.enter_async_context(
@@ -276,6 +289,8 @@ async def running_offers(data_dir: Path) -> AsyncIterator[Offers]:
                     auth_server.INTERNAL,
                 ),
                 auth_server.RULES,
+                auth_server.CALLERS,
+                server_credentials(pki_dir, AUTH),
             )
         )
         settings = Settings.from_env(
@@ -291,13 +306,27 @@ async def running_offers(data_dir: Path) -> AsyncIterator[Offers]:
         )
         offers = await stack.enter_async_context(offers_server.lifespan(settings, port=0))
         channel = await stack.enter_async_context(
-            grpc.aio.insecure_channel(f"127.0.0.1:{offers.port}")
+            aio_channel(settings.pki_dir, GATEWAY, offers.port, OFFERS)
         )
-        yield Offers(offers.port, fake_profile, fake_auth, channel)
+        as_profile = await stack.enter_async_context(
+            aio_channel(settings.pki_dir, PROFILE, offers.port, OFFERS)
+        )
+        yield Offers(offers.port, fake_profile, fake_auth, channel, as_profile)
 
 
-def _serving(registration: Registration, rules: Any) -> AbstractAsyncContextManager[RunningServer]:
-    return serving([registration], host="127.0.0.1", port=0, key=KEY, rules=rules, grace=0)
+def _serving(
+    registration: Registration, rules: Any, callers: Callers, credentials: grpc.ServerCredentials
+) -> AbstractAsyncContextManager[RunningServer]:
+    return serving(
+        [registration],
+        host="127.0.0.1",
+        port=0,
+        key=KEY,
+        rules=rules,
+        callers=callers,
+        credentials=credentials,
+        grace=0,
+    )
 
 
 def json_of(data: bytes) -> bytes:
