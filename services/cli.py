@@ -101,9 +101,10 @@ def _certs(settings: Settings) -> int:
     if not found:
         print(f"p13n certs: no certificates under {settings.pki_dir}; `p13n up` makes them")
         return 1
+    print(f"{'component':9} {'SAN':24} {'not after':20}  sha256 fingerprint  path")
     for issued in found:
         print(
-            f"{issued.component:8} {issued.san:24} {issued.not_after:%Y-%m-%dT%H:%M:%SZ}  "
+            f"{issued.component:9} {issued.san:24} {issued.not_after:%Y-%m-%dT%H:%M:%SZ}  "
             f"{issued.fingerprint}  {issued.path}"
         )
     return 0

@@ -59,7 +59,7 @@ def creds(account: Account) -> Creds:
 
 @pytest.fixture(scope="module")
 def stub(suite: Suite) -> Iterator[internal_service_pb2_grpc.InternalAuthServiceStub]:
-    with grpc.insecure_channel(f"127.0.0.1:{suite.port_of('auth')}") as channel:
+    with suite.channel("auth", caller="offers") as channel:
         yield internal_service_pb2_grpc.InternalAuthServiceStub(channel)
 
 
