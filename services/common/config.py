@@ -183,6 +183,6 @@ class Settings:
             address_rate=_count(env, "P13N_ADDRESS_RATE", 5000),
             address_burst=_count(env, "P13N_ADDRESS_BURST", 10000),
             pki_dir=data_dir / "pki",
-            tls_dir_override=Path(tls_dir).resolve() if tls_dir else None,
+            tls_dir_override=Path(tls_dir).absolute() if tls_dir else None,
             internal_tls=_internal_tls(env, bind_host, targets.values()),
         )
