@@ -37,6 +37,11 @@ def _parser() -> argparse.ArgumentParser:
     gateway.add_argument(
         "--kubernetes", action="store_true", help="listen on 0.0.0.0, reach services by name"
     )
+    gateway.add_argument(
+        "--sds-dir",
+        metavar="DIR",
+        help="also write the two SDS files (the gateway's certificate and CA) into DIR",
+    )
     return parser
 
 
@@ -57,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "certs":
             return _certs(settings)
         if args.command == "gateway-config":
-            print(_gateway_config(settings, kubernetes=args.kubernetes))
+            print(_gateway_config(settings, kubernetes=args.kubernetes, sds_dir=args.sds_dir))
             return 0
         return _flags(settings, args)
     except P13nError as error:
@@ -87,10 +92,15 @@ def _bootstrap(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def _gateway_config(settings: Settings, *, kubernetes: bool) -> str:
-    from gateway.render import GatewayConfig, render
+def _gateway_config(settings: Settings, *, kubernetes: bool, sds_dir: str | None) -> str:
+    from pathlib import Path
+
+    from gateway.render import GatewayConfig, render, sds_files
 
     config = GatewayConfig.on_kubernetes() if kubernetes else GatewayConfig.on_one_machine(settings)
+    if sds_dir is not None and config.tls is not None:
+        for name, text in sds_files(config.tls).items():
+            (Path(sds_dir) / name).write_text(text + "\n")
     return render(config)
 
 

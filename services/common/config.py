@@ -137,6 +137,8 @@ class Settings:
     tls_dir_override: Path | None = None
     # Mutual TLS on every internal hop; off only for the benchmark's comparison on loopback.
     internal_tls: bool = True
+    # A plaintext port answering only grpc.health.v1, for Kubernetes' probes (None: none).
+    health_port: int | None = None
 
     def tls_dir(self, component: str) -> Path:
         """The directory holding ``component``'s tls.crt, tls.key and ca.crt."""
@@ -185,4 +187,5 @@ class Settings:
             pki_dir=data_dir / "pki",
             tls_dir_override=Path(tls_dir).absolute() if tls_dir else None,
             internal_tls=_internal_tls(env, bind_host, targets.values()),
+            health_port=_port(env, "P13N_HEALTH_PORT", 0) if "P13N_HEALTH_PORT" in env else None,
         )

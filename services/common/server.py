@@ -22,6 +22,7 @@ from services.common import access, tls
 from services.common.callers import Callers
 from services.common.config import Settings
 from services.common.interceptor import ServiceInterceptor
+from services.common.probe import health_port
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +131,8 @@ async def serving(
         await running.stop(grace)
 
 
-def serving_from(
+@contextlib.asynccontextmanager
+async def serving_from(
     settings: Settings,
     registrations: Sequence[Registration],
     *,
@@ -140,20 +142,30 @@ def serving_from(
     callers: Callers,
     direct: access.DirectAuthenticator | None = None,
     extra_interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
-) -> contextlib.AbstractAsyncContextManager[RunningServer]:
+) -> AsyncIterator[RunningServer]:
     """``serving`` as a service runs it: bind host, internal key, grace and the
-    component's certificate from ``settings``."""
-    return serving(
-        registrations,
-        host=settings.bind_host,
-        port=port,
-        key=settings.internal_key,
-        rules=rules,
-        callers=callers,
-        credentials=(
-            tls.server_credentials(settings.tls_dir(component)) if settings.internal_tls else None
-        ),
-        grace=settings.shutdown_grace,
-        direct=direct,
-        extra_interceptors=extra_interceptors,
-    )
+    component's certificate from ``settings``, and the plaintext health port if set."""
+    async with contextlib.AsyncExitStack() as stack:
+        running = await stack.enter_async_context(
+            serving(
+                registrations,
+                host=settings.bind_host,
+                port=port,
+                key=settings.internal_key,
+                rules=rules,
+                callers=callers,
+                credentials=(
+                    tls.server_credentials(settings.tls_dir(component))
+                    if settings.internal_tls
+                    else None
+                ),
+                grace=settings.shutdown_grace,
+                direct=direct,
+                extra_interceptors=extra_interceptors,
+            )
+        )
+        if settings.health_port is not None:
+            await stack.enter_async_context(
+                health_port(running.health, settings.bind_host, settings.health_port)
+            )
+        yield running

@@ -260,3 +260,24 @@ def test_a_deployment_waits_for_the_drain_and_the_grace_before_killing(service: 
     unready_after = probe.get("failureThreshold", 3) * probe.get("periodSeconds", 10)
     assert settings.drain_seconds > unready_after
     assert pod["terminationGracePeriodSeconds"] > settings.drain_seconds + settings.shutdown_grace
+
+
+async def test_the_health_port_answers_health_and_nothing_else_in_plaintext(
+    tmp_path: Path,
+) -> None:
+    """Kubernetes' probes have no TLS: the health-only port serves them, the rest is not there."""
+    port, probe = free_port(), free_port()
+    settings = _settings(tmp_path, "auth", port, P13N_HEALTH_PORT=str(probe))
+    async with (
+        auth_server.lifespan(settings) as running,
+        grpc.aio.insecure_channel(f"127.0.0.1:{probe}") as channel,
+    ):
+        assert await _health(channel, running.names) == {health_pb2.HealthCheckResponse.SERVING}
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await external_auth_pb2_grpc.AuthorizationStub(channel).Check(
+                external_auth_pb2.CheckRequest(), timeout=5
+            )
+        assert caught.value.code() == grpc.StatusCode.UNIMPLEMENTED
+        await running.set_serving(False)
+        assert await _health(channel, running.names) == {health_pb2.HealthCheckResponse.NOT_SERVING}
+    assert port_is_free(probe)
