@@ -154,7 +154,7 @@ def _sds(name: str, path: Path) -> dict[str, Any]:
     }
 
 
-def _transport_socket(service: str, tls: GatewayTls) -> dict[str, Any]:
+def upstream_tls(service: str, tls: GatewayTls) -> dict[str, Any]:
     """Mutual TLS to ``service``: the gateway's certificate, p13n's CA, the server's name."""
     return {
         "name": "envoy.transport_sockets.tls",
@@ -219,7 +219,7 @@ def write(config: GatewayConfig, path: Path) -> None:
 def _cluster(name: str, upstream: Upstream, tls: GatewayTls | None) -> dict[str, Any]:
     cluster = _plain_cluster(name, upstream)
     if tls is not None:
-        cluster["transport_socket"] = _transport_socket(name, tls)
+        cluster["transport_socket"] = upstream_tls(name, tls)
     return cluster
 
 
