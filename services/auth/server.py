@@ -12,7 +12,8 @@ from p13n.auth.v1 import (
     internal_service_pb2_grpc,
     registry_service_pb2_grpc,
 )
-from p13n.profile.v1 import config_service_pb2_grpc, profile_service_pb2_grpc
+from p13n.profile.v1 import config_service_pb2_grpc
+from p13n.profile.v1 import internal_service_pb2_grpc as profile_internal_pb2_grpc
 
 from services.auth import passwords, ratelimit, secrets
 from services.auth.directory import MemoryDirectory
@@ -88,7 +89,9 @@ async def lifespan(
         await directory.reload()
         channels = await stack.enter_async_context(Channels())
         profile = ProfileClient(
-            profile_service_pb2_grpc.ProfileServiceStub(channels.get(settings.profile_target)),
+            profile_internal_pb2_grpc.InternalProfileServiceStub(
+                channels.get(settings.profile_target)
+            ),
             config_service_pb2_grpc.ConfigServiceStub(channels.get(settings.profile_target)),
             settings.internal_key,
         )
