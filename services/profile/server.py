@@ -46,7 +46,9 @@ INTERNAL = _INTERNAL.full_name
 _RESOURCES = ("ParentSegment", "EventDefinition", "Attribute", "StitchingKey", "Segment")
 
 RULES: dict[str, Access] = {
-    **{f"/{CONFIG}/{verb}{r}": Access.VIEWER for r in _RESOURCES for verb in ("Get", "List")},
+    **{f"/{CONFIG}/Get{r}": Access.VIEWER for r in _RESOURCES},
+    # Each List names what it lists: ListEventDefinitions, not ListEvents.
+    **{f"/{CONFIG}/List{r}s": Access.VIEWER for r in _RESOURCES},
     **{
         f"/{CONFIG}/{verb}{r}": Access.EDITOR
         for r in _RESOURCES

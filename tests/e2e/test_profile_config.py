@@ -308,3 +308,11 @@ def test_a_regex_re2_cannot_run_is_refused(account: Account, ps: str) -> None:
     assert reply.json()["message"].startswith(
         "Regex '(a)\\\\1' is not supported: invalid escape sequence: \\1"
     )
+
+
+def test_event_definitions_are_listed_under_events(account: Account) -> None:
+    """ListEventDefinitions keeps the HTTP contract ListEvents had: the path and the key."""
+    segment = account.parent_segment("Listed events")
+    created = account.event(segment, "page_view", "cfg_db", "page_views")
+    listed = account.ok("GET", f"/v1/parent_segments/{segment}/events")
+    assert listed == {"events": [created], "next_page_token": ""}
