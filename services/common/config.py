@@ -19,7 +19,7 @@ from pathlib import Path
 # the gateway's DNS a few seconds later; a balancer that polls health (a readiness probe
 # with failureThreshold 1, Envoy's active health check) sees NOT_SERVING within one
 # interval, 10 s by Kubernetes' default. 15 s outlasts either. A readiness probe that must
-# fail several times before the pod is unready needs more: failureThreshold ×
+# fail several times before the pod is unready needs more: failureThreshold times
 # periodSeconds, which deploy/*.yaml keep below their drain (tests/common/test_lifecycle.py
 # checks it). ``p13n up`` sets 0, because nothing balances across its processes.
 DEFAULT_DRAIN_SECONDS = 15.0
