@@ -6,12 +6,17 @@ import contextlib
 from collections.abc import AsyncIterator, Sequence
 
 import grpc
-from p13n.auth.v1 import internal_service_pb2_grpc
-from p13n.offers.v1 import personalization_config_service_pb2, personalize_service_pb2
-from p13n.profile.v1 import profile_service_pb2_grpc
+from p13n.auth.v1 import internal_service_pb2_grpc as auth_internal_pb2_grpc
+from p13n.offers.v1 import (
+    internal_service_pb2,
+    internal_service_pb2_grpc,
+    personalization_config_service_pb2,
+    personalize_service_pb2,
+)
+from p13n.profile.v1 import internal_service_pb2_grpc as profile_internal_pb2_grpc
 
 from services.common import handlers
-from services.common.access import Access
+from services.common.access import Access, every_method
 from services.common.callers import AUTH, GATEWAY, OFFERS, PROFILE, only
 from services.common.clients import FAST_RECONNECT, Channels
 from services.common.config import Settings
@@ -19,6 +24,7 @@ from services.common.main import run_service
 from services.common.server import Registration, RunningServer, serving_from
 from services.offers.compiled_cache import CompiledCache
 from services.offers.direct_auth import direct_authenticator
+from services.offers.internal_service import InternalOffersServicer
 from services.offers.personalization_service import PersonalizationServicer
 from services.offers.personalize_service import PersonalizeServicer
 from services.offers.profile_client import ProfileClient
@@ -26,6 +32,8 @@ from services.offers.store import PersonalizationStore
 
 PERSONALIZE = "p13n.offers.v1.PersonalizeService"
 CONFIG = "p13n.offers.v1.PersonalizationConfigService"
+_INTERNAL = internal_service_pb2.DESCRIPTOR.services_by_name["InternalOffersService"]
+INTERNAL = _INTERNAL.full_name
 
 RULES: dict[str, Access] = {
     f"/{PERSONALIZE}/PublicPersonalize": Access.DATA,
@@ -37,14 +45,15 @@ RULES: dict[str, Access] = {
     f"/{CONFIG}/CreatePersonalization": Access.EDITOR,
     f"/{CONFIG}/UpdatePersonalization": Access.EDITOR,
     f"/{CONFIG}/DeletePersonalization": Access.EDITOR,
-    f"/{CONFIG}/ListReferences": Access.INTERNAL,
+    **every_method(_INTERNAL, Access.INTERNAL),
 }
 
 # Which component may call each method (its certificate's name): everything comes through
 # the gateway, except the references profile asks for before deleting what they name.
+# An internal method not listed here is refused to every component.
 CALLERS: dict[str, frozenset[str]] = {
-    **{method: only(GATEWAY) for method in RULES},
-    f"/{CONFIG}/ListReferences": only(PROFILE),
+    **{method: only(GATEWAY) for method, rule in RULES.items() if rule is not Access.INTERNAL},
+    f"/{INTERNAL}/ListReferences": only(PROFILE),
 }
 
 
@@ -70,12 +79,12 @@ async def lifespan(
             Channels.of(settings, OFFERS, options=FAST_RECONNECT)
         )
         profile = ProfileClient(
-            profile_service_pb2_grpc.ProfileServiceStub(
+            profile_internal_pb2_grpc.InternalProfileServiceStub(
                 channels.get(settings.profile_target, PROFILE)
             ),
             settings.internal_key,
         )
-        auth = internal_service_pb2_grpc.InternalAuthServiceStub(
+        auth = auth_internal_pb2_grpc.InternalAuthServiceStub(
             channels.get(settings.auth_target, AUTH)
         )
         yield await stack.enter_async_context(
@@ -93,7 +102,7 @@ async def lifespan(
 
 
 def registrations(store: PersonalizationStore, profile: ProfileClient) -> list[Registration]:
-    """The two servicers over one store; the personalize paths read it through one cache."""
+    """The three servicers over one store; the personalize paths read it through one cache."""
     cache = CompiledCache(profile.realtime_config, store)
     return [
         Registration(
@@ -113,6 +122,11 @@ def registrations(store: PersonalizationStore, profile: ProfileClient) -> list[R
             ),
             PersonalizationServicer(store, profile),
             CONFIG,
+        ),
+        Registration(
+            internal_service_pb2_grpc.add_InternalOffersServiceServicer_to_server,
+            InternalOffersServicer(store),
+            INTERNAL,
         ),
     ]
 

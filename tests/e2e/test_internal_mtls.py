@@ -21,10 +21,11 @@ from cryptography import x509
 from envoy.service.auth.v3 import external_auth_pb2, external_auth_pb2_grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from p13n.auth.v1 import internal_service_pb2, internal_service_pb2_grpc
-from p13n.offers.v1 import personalization_config_service_pb2 as offers_config
-from p13n.offers.v1 import personalization_config_service_pb2_grpc as offers_config_grpc
+from p13n.offers.v1 import internal_service_pb2 as offers_internal
+from p13n.offers.v1 import internal_service_pb2_grpc as offers_internal_grpc
 from p13n.offers.v1 import personalize_service_pb2, personalize_service_pb2_grpc
-from p13n.profile.v1 import profile_service_pb2, profile_service_pb2_grpc
+from p13n.profile.v1 import internal_service_pb2 as profile_internal
+from p13n.profile.v1 import internal_service_pb2_grpc as profile_internal_grpc
 from support.admin import Account
 from support.auth import personalize
 from support.suite import Suite
@@ -98,8 +99,8 @@ def _check(channel: grpc.Channel) -> Any:
 
 
 def _track(channel: grpc.Channel) -> Any:
-    return profile_service_pb2_grpc.ProfileServiceStub(channel).Track(
-        profile_service_pb2.TrackRequest(), timeout=5
+    return profile_internal_grpc.InternalProfileServiceStub(channel).Track(
+        profile_internal.TrackRequest(), timeout=5
     )
 
 
@@ -110,8 +111,8 @@ def _private_http(channel: grpc.Channel) -> Any:
 
 
 def _references(channel: grpc.Channel) -> Any:
-    stub = offers_config_grpc.PersonalizationConfigServiceStub(channel)
-    return stub.ListReferences(offers_config.ListReferencesRequest(), timeout=5)
+    stub = offers_internal_grpc.InternalOffersServiceStub(channel)
+    return stub.ListReferences(offers_internal.ListReferencesRequest(), timeout=5)
 
 
 def _authenticate_call(channel: grpc.Channel) -> Any:
@@ -150,9 +151,15 @@ def _account_flags(channel: grpc.Channel) -> Any:
             id="account-flags",
         ),
         pytest.param(
-            "gateway", "profile", _track, "/p13n.profile.v1.ProfileService/Track", id="track"
+            "gateway",
+            "profile",
+            _track,
+            "/p13n.profile.v1.InternalProfileService/Track",
+            id="track",
         ),
-        pytest.param("cli", "profile", _track, "/p13n.profile.v1.ProfileService/Track", id="cli"),
+        pytest.param(
+            "cli", "profile", _track, "/p13n.profile.v1.InternalProfileService/Track", id="cli"
+        ),
         pytest.param(
             "profile",
             "offers",
@@ -164,7 +171,7 @@ def _account_flags(channel: grpc.Channel) -> Any:
             "auth",
             "offers",
             _references,
-            "/p13n.offers.v1.PersonalizationConfigService/ListReferences",
+            "/p13n.offers.v1.InternalOffersService/ListReferences",
             id="references",
         ),
     ],
