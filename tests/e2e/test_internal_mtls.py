@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime
 import socket
 import ssl
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ from p13n.profile.v1 import internal_service_pb2 as profile_internal
 from p13n.profile.v1 import internal_service_pb2_grpc as profile_internal_grpc
 from support.admin import Account
 from support.auth import personalize
+from support.http import request
 from support.suite import Suite
 
 from services.common import pki, tls
@@ -254,3 +256,29 @@ def _peer_serial(suite: Suite, port: int) -> int:
         der = wrapped.getpeercert(binary_form=True)
     assert der is not None
     return x509.load_der_x509_certificate(der).serial_number
+
+
+def _envoy_serials(suite: Suite) -> set[str]:
+    """The serial numbers of the certificates Envoy holds (its admin ``/certs``), in hex."""
+    found = request("GET", suite.settings.envoy_admin_port, "/certs").json()
+    return {
+        detail["serial_number"].lower().lstrip("0")
+        for entry in found["certificates"]
+        for detail in entry.get("cert_chain", [])
+    }
+
+
+def test_envoy_picks_up_a_renewed_gateway_certificate_without_a_restart(suite: Suite) -> None:
+    """The gateway's certificate is re-issued on disk; Envoy's SDS watch loads it."""
+    directory = suite.settings.tls_dir("gateway")
+    old = f"{_serial(directory / pki.CERT_FILE):x}"
+    assert old in _envoy_serials(suite)
+    authority = pki.Authority.load(suite.settings.pki_dir / "ca")
+    authority.issue("gateway", directory, datetime.datetime.now(datetime.UTC))
+    new = f"{_serial(directory / pki.CERT_FILE):x}"
+    deadline = time.monotonic() + 10
+    while new not in _envoy_serials(suite) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert new in _envoy_serials(suite)
+    # And the gateway still reaches the services with it.
+    assert Account.create(suite).account_id
