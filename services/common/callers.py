@@ -6,6 +6,13 @@ this module decides, in the interceptor, before the access rule and any handler.
 no list names is refused: a new RPC is closed until someone says who calls it. Health and
 reflection answer any component of the suite (`p13n up`'s readiness checks use ``cli``).
 
+The signed ``x-p13n-identity`` header keeps its job: it says on whose behalf a call is
+made (the end user's account, role and credential, decided by the auth service for the
+gateway). The caller's name says which component carries it. Because only the gateway may
+ask ``Check`` for an identity and only listed components may present one to a method, a
+process outside the suite can no longer obtain or replay one; the signature remains as
+a second lock against a component forwarding what it did not receive.
+
 When internal TLS is off (the benchmark's comparison run, loopback only:
 ``Settings.internal_tls``) there is no certificate and no name, and nothing is checked here.
 """

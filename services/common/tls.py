@@ -21,6 +21,8 @@ import threading
 from pathlib import Path
 
 import grpc
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 
 from services.common.pki import CA_FILE, CERT_FILE, KEY_FILE, TRUST_DOMAIN, server_name
 
@@ -58,6 +60,18 @@ def _configuration(directory: Path) -> grpc.ServerCertificateConfiguration:
     return grpc.ssl_server_certificate_configuration([(key, certificate)], root_certificates=ca)
 
 
+def _matching(directory: Path) -> grpc.ServerCertificateConfiguration:
+    """The configuration, once the key on disk is the certificate's (a renewal replaces
+    the key first, then the certificate: in between they do not match)."""
+    certificate, key, _ = _read(directory)
+    public = x509.load_pem_x509_certificate(certificate).public_key()
+    private = serialization.load_pem_private_key(key, None).public_key()
+    form = (serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    if public.public_bytes(*form) != private.public_bytes(*form):
+        raise ValueError(f"{directory}: the key does not match the certificate (yet)")
+    return _configuration(directory)
+
+
 class _Reloader:
     """grpc's certificate-configuration fetcher: a new configuration only after a change."""
 
@@ -72,7 +86,7 @@ class _Reloader:
                 signature = _signature(self._directory)
                 if signature == self._seen:
                     return None
-                configuration = _configuration(self._directory)
+                configuration = _matching(self._directory)
                 self._seen = signature
         except (OSError, TlsFilesMissing, ValueError) as error:
             # Mid-rotation (a file replaced, its partner not yet): keep serving the
