@@ -249,9 +249,9 @@ class Supervisor:
 def _renew(settings: Settings) -> None:
     """Makes the CA and the certificates on first start, renews those close to expiry.
 
-    The servers serve a renewed certificate to their next connection (their credentials
-    reload); a client channel reads its own certificate when it opens, and a renewed one is
-    still valid for the 30 days that are left of the old one (``pki.RENEW_BEFORE``).
+    The services pick a renewed certificate up without a restart: their servers at the
+    next handshake, their client channels within a minute (``services.common.reloading``);
+    Envoy through its SDS watch.
     """
     renewed = pki.ensure(settings.pki_dir)
     if renewed:

@@ -9,6 +9,7 @@ service's lifespan leaves its ``async with Channels()`` step.
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
@@ -17,6 +18,7 @@ from p13n.auth.v1 import identity_pb2
 
 from services.common import identity, tls
 from services.common.config import Settings
+from services.common.reloading import ReloadingChannel
 from services.common.server import MAX_MESSAGE_BYTES
 
 Metadata = tuple[tuple[str, str], ...]
@@ -53,17 +55,18 @@ def open_channel(
 class Channels:
     """Lazily opened, shared grpc.aio channels keyed by target, all as one component.
 
-    ``credentials`` is the component's own certificate (``Channels.of(settings, name)``);
-    None only when internal TLS is off.
+    ``tls_dir`` is the component's own certificate directory (``Channels.of(settings,
+    name)``); each channel follows a renewal there (``services.common.reloading``). None
+    only when internal TLS is off.
     """
 
     def __init__(
         self,
-        credentials: grpc.ChannelCredentials | None = None,
+        tls_dir: Path | None = None,
         options: tuple[tuple[str, int], ...] = (),
     ) -> None:
-        self._channels: dict[str, grpc.aio.Channel] = {}
-        self._credentials = credentials
+        self._channels: dict[str, Any] = {}
+        self._tls_dir = tls_dir
         self._options = options
 
     @classmethod
@@ -71,16 +74,19 @@ class Channels:
         cls, settings: Settings, component: str, options: tuple[tuple[str, int], ...] = ()
     ) -> Channels:
         """Channels that call as ``component``, as ``settings`` say (its certificate)."""
-        credentials = (
-            tls.channel_credentials(settings.tls_dir(component)) if settings.internal_tls else None
-        )
-        return cls(credentials, options)
+        return cls(settings.tls_dir(component) if settings.internal_tls else None, options)
 
     def get(self, target: str, server: str) -> Any:
         """The channel to component ``server`` (verified by its certificate) at ``target``."""
         channel = self._channels.get(target)
         if channel is None:
-            channel = open_channel(target, server, self._credentials, self._options)
+            if self._tls_dir is None:
+                channel = open_channel(target, server, None, self._options)
+            else:
+                channel = ReloadingChannel(
+                    lambda credentials: open_channel(target, server, credentials, self._options),
+                    self._tls_dir,
+                )
             self._channels[target] = channel
         return channel
 

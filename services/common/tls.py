@@ -10,8 +10,9 @@ next connection without a restart; connections already open keep the session the
 A client presents its component's certificate and verifies the server by the server's
 DNS name ``p13n-<component>`` (``pki.server_name``), set as the TLS target name, so one
 certificate verifies whether the target is ``127.0.0.1:50052`` or ``p13n-profile:50052``.
-A client reads its certificate when its channel opens (grpc has no dynamic channel
-credentials), so a renewed client certificate is used from the process's next start.
+A client channel's credentials are fixed when it opens (grpc has no dynamic channel
+credentials): ``services.common.reloading`` reopens a service's channels with the renewed
+certificate instead.
 """
 
 from __future__ import annotations
@@ -49,27 +50,27 @@ def _read(directory: Path) -> tuple[bytes, bytes, bytes]:
         ) from None
 
 
-def _signature(directory: Path) -> tuple[tuple[int, int, int], ...]:
+def signature(directory: Path) -> tuple[tuple[int, int, int], ...]:
     """What changes when any of the files is replaced (Kubernetes swaps a symlink)."""
     stats = [(directory / name).stat() for name in _FILES]
     return tuple((s.st_ino, s.st_mtime_ns, s.st_size) for s in stats)
 
 
-def _configuration(directory: Path) -> grpc.ServerCertificateConfiguration:
+def read_matching(directory: Path) -> tuple[bytes, bytes, bytes]:
+    """Certificate, key and CA, once the key on disk is the certificate's (a renewal
+    replaces the key first, then the certificate: in between they do not match)."""
     certificate, key, ca = _read(directory)
-    return grpc.ssl_server_certificate_configuration([(key, certificate)], root_certificates=ca)
-
-
-def _matching(directory: Path) -> grpc.ServerCertificateConfiguration:
-    """The configuration, once the key on disk is the certificate's (a renewal replaces
-    the key first, then the certificate: in between they do not match)."""
-    certificate, key, _ = _read(directory)
     public = x509.load_pem_x509_certificate(certificate).public_key()
     private = serialization.load_pem_private_key(key, None).public_key()
     form = (serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
     if public.public_bytes(*form) != private.public_bytes(*form):
         raise ValueError(f"{directory}: the key does not match the certificate (yet)")
-    return _configuration(directory)
+    return certificate, key, ca
+
+
+def _configuration(files: tuple[bytes, bytes, bytes]) -> grpc.ServerCertificateConfiguration:
+    certificate, key, ca = files
+    return grpc.ssl_server_certificate_configuration([(key, certificate)], root_certificates=ca)
 
 
 class _Reloader:
@@ -78,16 +79,16 @@ class _Reloader:
     def __init__(self, directory: Path) -> None:
         self._directory = directory
         self._lock = threading.Lock()
-        self._seen = _signature(directory)
+        self._seen = signature(directory)
 
     def __call__(self) -> grpc.ServerCertificateConfiguration | None:
         try:
             with self._lock:
-                signature = _signature(self._directory)
-                if signature == self._seen:
+                now = signature(self._directory)
+                if now == self._seen:
                     return None
-                configuration = _matching(self._directory)
-                self._seen = signature
+                configuration = _configuration(read_matching(self._directory))
+                self._seen = now
         except (OSError, TlsFilesMissing, ValueError) as error:
             # Mid-rotation (a file replaced, its partner not yet): keep serving the
             # previous certificate and look again at the next handshake.
@@ -99,7 +100,7 @@ class _Reloader:
 
 def server_credentials(directory: Path) -> grpc.ServerCredentials:
     """Credentials that require a client certificate issued by p13n's CA, reloaded on change."""
-    initial = _configuration(directory)
+    initial = _configuration(_read(directory))
     return grpc.dynamic_ssl_server_credentials(
         initial, _Reloader(directory), require_client_authentication=True
     )
@@ -107,7 +108,7 @@ def server_credentials(directory: Path) -> grpc.ServerCredentials:
 
 def channel_credentials(directory: Path) -> grpc.ChannelCredentials:
     """The component's certificate as a client's, trusting only p13n's CA."""
-    certificate, key, ca = _read(directory)
+    certificate, key, ca = read_matching(directory)
     return grpc.ssl_channel_credentials(
         root_certificates=ca, private_key=key, certificate_chain=certificate
     )
