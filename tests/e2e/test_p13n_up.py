@@ -9,6 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+import grpc
+import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from support.http import request
 from support.ports import is_open
@@ -50,6 +52,15 @@ def _assert_pki_made_by_up(data_dir: Path, env: dict[str, str]) -> None:
     ]
 
 
+def _assert_no_plaintext_way_in(env: dict[str, str]) -> None:
+    """The service processes `p13n up` runs answer no caller without a certificate."""
+    for name in ("AUTH", "PROFILE", "OFFERS"):
+        target = f"127.0.0.1:{env[f'P13N_{name}_PORT']}"
+        with grpc.insecure_channel(target) as channel, pytest.raises(grpc.RpcError) as refused:
+            health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=5)
+        assert refused.value.code() == grpc.StatusCode.UNAVAILABLE, name
+
+
 def test_up_serves_and_sigterm_leaves_no_process_or_port(tmp_path: Path) -> None:
     env = {**os.environ, **suite_env(tmp_path)}
     p13n = str(Path(sys.executable).with_name("p13n"))
@@ -89,6 +100,7 @@ def test_up_serves_and_sigterm_leaves_no_process_or_port(tmp_path: Path) -> None
             )
         assert health.status == health_pb2.HealthCheckResponse.SERVING
         _assert_pki_made_by_up(tmp_path, env)
+        _assert_no_plaintext_way_in(env)
         children = _processes_with_data_dir(tmp_path)
         assert len(children) >= 4, children  # three services and Envoy (and up itself)
     finally:
