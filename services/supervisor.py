@@ -30,7 +30,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -38,6 +38,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from gateway.render import GatewayConfig, write
 from services.common import pki, tls
 from services.common.callers import CLI
+from services.common.clients import FAST_RECONNECT
 from services.common.config import Settings
 from services.demo.loader import DemoError, load_demo, shop_origin
 from services.demo.shop import page_config_path
@@ -66,31 +67,46 @@ class Readiness(Protocol):
 
     def check(self) -> bool: ...
 
+    def close(self) -> None: ...
+
 
 @dataclass
 class GrpcHealthy:
-    """Serving, as the service's health service says over mutual TLS (as ``cli``)."""
+    """Serving, as the service's health service says over mutual TLS (as ``cli``).
+
+    One channel for the supervisor's life, not one per check: closing grpc's last channel
+    shuts grpc down on a thread of its own, and a fork (the next child's start) that lands
+    during that shutdown deadlocks in grpc's fork handler. Kept open, grpc stays up.
+    """
 
     target: str
     server: str
     credentials: grpc.ChannelCredentials | None
+    _channel: grpc.Channel | None = field(default=None, init=False, repr=False)
 
-    def _channel(self) -> grpc.Channel:
+    def _open(self) -> grpc.Channel:
+        # Reconnect quickly: the first checks come before the service listens.
+        options: list[tuple[str, Any]] = list(FAST_RECONNECT)
         if self.credentials is None:  # internal TLS off: the benchmark's comparison
-            return grpc.insecure_channel(self.target)
-        return grpc.secure_channel(
-            self.target, self.credentials, options=tls.target_options(self.server)
-        )
+            return grpc.insecure_channel(self.target, options=options)
+        options += tls.target_options(self.server)
+        return grpc.secure_channel(self.target, self.credentials, options=options)
 
     def check(self) -> bool:
+        if self._channel is None:
+            self._channel = self._open()
         try:
-            with self._channel() as channel:
-                reply = health_pb2_grpc.HealthStub(channel).Check(
-                    health_pb2.HealthCheckRequest(service=""), timeout=1
-                )
-            return bool(reply.status == health_pb2.HealthCheckResponse.SERVING)
+            reply = health_pb2_grpc.HealthStub(self._channel).Check(
+                health_pb2.HealthCheckRequest(service=""), timeout=1
+            )
         except grpc.RpcError:
             return False
+        return bool(reply.status == health_pb2.HealthCheckResponse.SERVING)
+
+    def close(self) -> None:
+        if self._channel is not None:
+            self._channel.close()
+            self._channel = None
 
 
 @dataclass
@@ -102,6 +118,9 @@ class PortOpen:
         with contextlib.suppress(OSError), socket.create_connection((self.host, self.port), 1):
             return True
         return False
+
+    def close(self) -> None:
+        pass
 
 
 @dataclass
@@ -244,6 +263,9 @@ class Supervisor:
     def stop_all(self) -> None:
         for child in reversed(self._children):
             child.stop(self._settings.shutdown_grace)
+        # Last: no child is started after this (see GrpcHealthy).
+        for child in self._children:
+            child.ready.close()
 
 
 def _renew(settings: Settings) -> None:
