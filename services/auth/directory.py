@@ -236,6 +236,20 @@ class MemoryDirectory:
             except Exception as error:  # the profile service may be starting
                 log.debug("event tables not refreshed: %s", type(error).__name__)
 
+    async def ensure_credentials(self, authorization: str, client_ip: str) -> None:
+        """Loads an admin credential another auth process created since the last poll.
+
+        Only for an address with failures left: a credential this process does not know is
+        otherwise a failure, and a key made a moment ago elsewhere must not count as one; a
+        scanner's address soon stops costing a look-up.
+        """
+        if self.admin_failures_wait(client_ip) or self.identify_credentials(authorization):
+            return
+        if authorization.startswith("TD1 "):
+            await self.refresh_if_changed()
+        else:
+            await self.ensure_session(authorization)
+
     async def ensure_session(self, authorization: str) -> None:
         """Loads a session created by another auth process since the last refresh."""
         scheme, _, credential = authorization.partition(" ")

@@ -1,0 +1,212 @@
+"""Failure limits on every credential check, through the real Envoy (docs/design.md#failure-limits).
+
+An attacker sends 1,000 wrong credentials from one loopback address; after the budget the
+gateway answers 429 with ``Retry-After`` and a message that says what to do, while the right
+credential from another loopback address still works. Each test uses its own 127.0.2.x
+addresses, so budgets never mix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pytest
+from support.admin import PASSWORD, Account
+from support.auth import add_user, api_key, passed_auth, sign_in
+from support.http import Response, request
+from support.suite import Suite
+
+from services.auth import failures, secrets
+from services.auth.directory import FAILURE_LIMIT
+
+ATTEMPTS = 1000
+ADMIN_BUDGET = failures.ADDRESS_FAILURES.burst
+INGEST_PATH = "/records/shop_db/page_views"
+# Longer than any stored password: refused without argon2, so 1,000 of them are quick.
+LONG_WRONG = "x" * 300
+
+
+@dataclass(frozen=True)
+class Attack:
+    name: str
+    attempt: Callable[[Suite, Account, str, int], Response]  # the n-th wrong try
+    right: Callable[[Suite, Account, str], Response]  # the owner's right try
+    budget: int  # wrong tries answered 401 before the first 429
+
+
+def _me(suite: Suite, authorization: str, source: str) -> Response:
+    return request(
+        "GET", suite.admin_port, "/v1/me", headers={"authorization": authorization}, source=source
+    )
+
+
+def _wrong_master_key(suite: Suite, _account: Account, source: str, _n: int) -> Response:
+    key = secrets.generate_secret(secrets.SecretKind.MASTER_KEY).reveal()
+    return _me(suite, f"TD1 {key}", source)
+
+
+def _wrong_session(suite: Suite, _account: Account, source: str, _n: int) -> Response:
+    session = secrets.generate_secret(secrets.SecretKind.SESSION).reveal()
+    return _me(suite, f"Bearer {session}", source)
+
+
+def _right_key(suite: Suite, account: Account, source: str) -> Response:
+    return _me(suite, f"TD1 {account.api_key}", source)
+
+
+def _sign_in(suite: Suite, email: str, password: str, source: str) -> Response:
+    body = {"email": email, "password": password}
+    return request("POST", suite.admin_port, "/v1/sessions", body=body, source=source)
+
+
+def _wrong_password(suite: Suite, account: Account, source: str, n: int) -> Response:
+    return _sign_in(suite, account.email, f"{n:04d}{LONG_WRONG}", source)
+
+
+def _right_password(suite: Suite, account: Account, source: str) -> Response:
+    return _sign_in(suite, account.email, PASSWORD, source)
+
+
+def _ingest(suite: Suite, key: str, source: str) -> Response:
+    body = {"records": [{"td_client_id": "visitor-1"}]}
+    headers = {"authorization": f"TD1 {key}"}
+    return request("POST", suite.data_port, INGEST_PATH, headers=headers, body=body, source=source)
+
+
+def _wrong_write_only_key(suite: Suite, _account: Account, source: str, _n: int) -> Response:
+    return _ingest(
+        suite, secrets.generate_secret(secrets.SecretKind.WRITE_ONLY_KEY).reveal(), source
+    )
+
+
+def _right_write_only_key(suite: Suite, account: Account, source: str) -> Response:
+    return _ingest(suite, api_key(account, "WRITE_ONLY"), source)
+
+
+ATTACKS = [
+    pytest.param(Attack("master key", _wrong_master_key, _right_key, ADMIN_BUDGET), id="api-key"),
+    pytest.param(Attack("session", _wrong_session, _right_key, ADMIN_BUDGET), id="session"),
+    pytest.param(
+        Attack("sign-in", _wrong_password, _right_password, ADMIN_BUDGET), id="create-session"
+    ),
+    pytest.param(
+        Attack("ingest key", _wrong_write_only_key, _right_write_only_key, FAILURE_LIMIT.burst),
+        id="write-only-ingest-key",
+    ),
+]
+_sources = iter(f"127.0.2.{n}" for n in range(1, 250))
+
+
+def _assert_too_many(reply: Response) -> None:
+    """A 429 a client can act on: JSON RESOURCE_EXHAUSTED, a message, a Retry-After."""
+    assert reply.status == 429, reply.body
+    assert reply.json()["code"] == 8
+    assert reply.json()["message"].startswith("Too many")
+    assert int(reply.headers["retry-after"]) >= 1
+
+
+@pytest.mark.parametrize("attack", ATTACKS)
+def test_a_thousand_wrong_credentials_meet_429_while_the_owner_gets_in(
+    suite: Suite, account: Account, attack: Attack
+) -> None:
+    attacker, owner = next(_sources), next(_sources)
+    replies = [attack.attempt(suite, account, attacker, n) for n in range(ATTEMPTS)]
+    statuses = [r.status for r in replies]
+    assert set(statuses[: attack.budget - 2]) == {401}, statuses[: attack.budget]
+    first_limited = statuses.index(429)
+    assert first_limited <= attack.budget + 2
+    # After the budget nothing gets through: the refill (one per 6 s, or 5/s on the data
+    # plane) lets only a few more tries be looked at.
+    assert statuses[first_limited:].count(401) <= 10, attack.name
+    for reply in replies[first_limited:]:
+        if reply.status == 429:
+            _assert_too_many(reply)
+    # The right credential, from another address, works meanwhile.
+    assert passed_auth(attack.right(suite, account, owner))
+
+
+@pytest.mark.parametrize(
+    ("attempt", "right"),
+    [
+        pytest.param(_wrong_master_key, _right_key, id="api-key"),
+        pytest.param(_wrong_password, _right_password, id="create-session"),
+    ],
+)
+def test_an_address_over_its_admin_budget_is_refused_even_a_right_credential(
+    suite: Suite,
+    account: Account,
+    attempt: Callable[[Suite, Account, str, int], Response],
+    right: Callable[[Suite, Account, str], Response],
+) -> None:
+    """Else the limit would only relabel wrong guesses, and a right guess would still pass."""
+    attacker = next(_sources)
+    for n in range(ADMIN_BUDGET + 1):
+        attempt(suite, account, attacker, n)
+    _assert_too_many(right(suite, account, attacker))
+
+
+def test_an_ingest_address_over_its_budget_still_sends_with_the_right_key(
+    suite: Suite, account: Account
+) -> None:
+    """The data plane refuses only the failures: servers share office and carrier addresses."""
+    shared = next(_sources)
+    for n in range(FAILURE_LIMIT.burst + 5):
+        _wrong_write_only_key(suite, account, shared, n)
+    assert _wrong_write_only_key(suite, account, shared, 0).status == 429
+    assert passed_auth(_right_write_only_key(suite, account, shared))
+
+
+def test_sign_in_guesses_from_many_addresses_do_not_lock_the_owner_out(
+    suite: Suite, account: Account
+) -> None:
+    """The account's budget (50) is spent from 12 addresses; the owner still signs in.
+
+    Once spent, an address that failed for this account is refused by the auth service
+    itself (not the gateway): its 429 carries Retry-After through the transcoder too.
+    """
+    owner = add_user(account, "EDITOR")
+    attackers = [next(_sources) for _ in range(12)]
+    for n, attacker in enumerate(attackers):
+        for m in range(5):
+            _sign_in(suite, owner.email, f"{n:02d}{m}{LONG_WRONG}", attacker)
+    refused = _sign_in(suite, owner.email, f"again{LONG_WRONG}", attackers[0])
+    _assert_too_many(refused)
+    assert "this account" in refused.json()["message"]
+    assert int(refused.headers["retry-after"]) > 60  # the per account and address refill
+    # Another account from the same attacking address is not affected.
+    assert _sign_in(suite, account.email, PASSWORD, attackers[0]).status == 200
+    # The owner, from an address that has not failed, signs in.
+    assert _sign_in(suite, owner.email, PASSWORD, next(_sources)).status == 200
+
+
+def _reauthenticate(suite: Suite, session: str, password: str, source: str) -> Response:
+    return request(
+        "POST",
+        suite.admin_port,
+        "/v1/sessions:reauthenticate",
+        headers={"authorization": f"Bearer {session}"},
+        body={"password": password},
+        source=source,
+    )
+
+
+def test_re_authentication_guesses_meet_429_while_the_owner_re_authenticates(
+    suite: Suite, account: Account
+) -> None:
+    """A stolen session guesses its user's password; the user's own session still works."""
+    user = add_user(account, "ADMIN")
+    stolen = sign_in(suite, user.email)
+    attacker, owner = next(_sources), next(_sources)
+    replies = [
+        _reauthenticate(suite, stolen, f"{n:04d}{LONG_WRONG}", attacker) for n in range(ATTEMPTS)
+    ]
+    statuses = [r.status for r in replies]
+    assert set(statuses[:5]) == {401}
+    first_limited = statuses.index(429)
+    assert first_limited <= ADMIN_BUDGET
+    assert statuses[first_limited:].count(401) <= 10
+    for reply in replies[first_limited:]:
+        if reply.status == 429:
+            _assert_too_many(reply)
+    assert _reauthenticate(suite, user.session, PASSWORD, owner).status == 200
