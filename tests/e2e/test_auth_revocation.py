@@ -157,7 +157,7 @@ def _personalize_with(suite: Suite, header: str) -> grpc.StatusCode:
                 event, metadata=((identity.IDENTITY_HEADER, header),), timeout=5
             )
         except grpc.RpcError as error:
-            return error.code()  # type: ignore[no-any-return]
+            return error.code()
     return grpc.StatusCode.OK
 
 
@@ -171,7 +171,7 @@ def _get_me_with(suite: Suite, header: str) -> grpc.StatusCode:
                 timeout=5,
             )
         except grpc.RpcError as error:
-            return error.code()  # type: ignore[no-any-return]
+            return error.code()
     return grpc.StatusCode.OK
 
 
