@@ -12,7 +12,7 @@ from typing import Any
 
 import grpc
 from google.rpc import code_pb2
-from p13n.profile.v1 import config_service_pb2, profile_service_pb2
+from p13n.profile.v1 import config_service_pb2, internal_service_pb2
 
 from services.common.clients import as_service, on_behalf_of_caller
 from services.common.errors import NotFound
@@ -30,7 +30,7 @@ EventTables = dict[tuple[str, str], set[str]]
 class ProfileClient:
     """The profile service as the auth service uses it.
 
-    ``profile`` is a ``ProfileServiceStub``, ``config`` a ``ConfigServiceStub``; ``key``
+    ``profile`` is an ``InternalProfileServiceStub``, ``config`` a ``ConfigServiceStub``; ``key``
     signs the calls the auth service makes on its own behalf.
     """
 
@@ -42,7 +42,7 @@ class ProfileClient:
     async def event_tables(self, budget: float, patient: bool) -> EventTables:
         """Parent segment ids per ``(database, table)`` of every event definition."""
         reply = await self._profile.ListEventTables(
-            profile_service_pb2.ListEventTablesRequest(),
+            internal_service_pb2.ListEventTablesRequest(),
             metadata=as_service(SERVICE, self._key),
             timeout=budget,
             # The background poll waits out a reconnect (the profile service may start

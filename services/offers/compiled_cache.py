@@ -18,7 +18,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from p13n.profile.v1 import profile_service_pb2 as profile_api
+from p13n.profile.v1 import internal_service_pb2 as profile_api
 
 from services.common.errors import NotFound, Unavailable
 from services.offers.catalog import Catalog

@@ -1,4 +1,4 @@
-"""Personalizations through the admin API (docs/design.md#admin-offers), preview, and ListReferences.
+"""Personalizations through the admin API (docs/design.md#admin-offers) and preview.
 
 Every admin call first asks the profile service for the parent segment's configuration:
 it says which account owns the segment (a segment of another account is NOT_FOUND, so
@@ -14,7 +14,7 @@ from typing import Any
 from google.protobuf import empty_pb2
 from p13n.offers.v1 import personalization_config_service_pb2 as api
 from p13n.offers.v1 import personalization_config_service_pb2_grpc, personalization_pb2
-from p13n.profile.v1 import profile_service_pb2 as profile_api
+from p13n.profile.v1 import internal_service_pb2 as profile_api
 from typing_extensions import override
 
 from services.common import identity
@@ -33,7 +33,6 @@ from services.offers.messages import (
 )
 from services.offers.personalize_service import decode_event
 from services.offers.profile_client import ProfileClient, catalog_of, view_of
-from services.offers.redaction import references
 from services.offers.store import Draft, PersonalizationStore, Record
 from services.offers.upstream import Deadline
 
@@ -165,17 +164,6 @@ class PersonalizationServicer(
             compiled, record.trigger_events, tracked.matched_events, view, event
         )
 
-    @override
-    async def ListReferences(
-        self, request: api.ListReferencesRequest, context: Any
-    ) -> api.ListReferencesResponse:
-        if not (request.attribute or request.segment or request.event):
-            raise InvalidArgument("Name an attribute, a segment or an event", field="attribute")
-        records = await self._store.records(request.parent_segment_id)
-        return api.ListReferencesResponse(
-            personalization_names=[r.name for r in records if _refers_to(r, request)]
-        )
-
 
 def _draft(message: personalization_pb2.Personalization) -> Draft:
     return Draft(
@@ -213,20 +201,3 @@ def _current_warnings(record: Record, catalog: Catalog) -> list[str]:
             "since this was saved; until it is fixed, it answers nothing)"
         ]
     return [warning_text(w) for w in compiled.warnings]
-
-
-def _refers_to(record: Record, request: api.ListReferencesRequest) -> bool:
-    if request.event and request.event in record.trigger_events:
-        return True
-    for kind, name, aggregation in references(list(record.sections)):
-        if kind == "segment" and name == request.segment:
-            return True
-        # A field naming a LIST without an aggregation renders all of them, so it refers
-        # to each one.
-        if (
-            kind == "attribute"
-            and name == request.attribute
-            and (not request.aggregation or aggregation in (None, request.aggregation))
-        ):
-            return True
-    return False

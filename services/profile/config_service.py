@@ -229,9 +229,11 @@ class ConfigServicer(config_service_pb2_grpc.ConfigServiceServicer):
         return await self._get(EVENTS, request.parent_segment_id, request.event_id)
 
     @override
-    async def ListEvents(self, request: api.ListEventsRequest, context: Any) -> Any:
+    async def ListEventDefinitions(
+        self, request: api.ListEventDefinitionsRequest, context: Any
+    ) -> Any:
         page, token = await self._list(EVENTS, request)
-        return api.ListEventsResponse(events=page, next_page_token=token)
+        return api.ListEventDefinitionsResponse(events=page, next_page_token=token)
 
     @override
     async def UpdateEventDefinition(

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import grpc
-from p13n.offers.v1 import personalization_config_service_pb2
+from p13n.offers.v1 import internal_service_pb2
 
 from services.common.clients import as_service
 from services.common.errors import Unavailable
@@ -22,7 +22,7 @@ REFERENCES_TIMEOUT = 5.0
 class OffersClient:
     """The offers service as the profile service uses it.
 
-    ``stub`` is a ``PersonalizationConfigServiceStub``.
+    ``stub`` is an ``InternalOffersServiceStub``.
     """
 
     def __init__(self, stub: Any, key: bytes) -> None:
@@ -33,7 +33,7 @@ class OffersClient:
         """Names of the personalizations that use ``reference`` (one keyword: its kind)."""
         try:
             reply = await self._stub.ListReferences(
-                personalization_config_service_pb2.ListReferencesRequest(
+                internal_service_pb2.ListReferencesRequest(
                     parent_segment_id=parent_segment_id, **reference
                 ),
                 metadata=as_service(SERVICE, self._key),

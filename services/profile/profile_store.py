@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from p13n.profile.v1 import config_service_pb2, profile_pb2
+from p13n.profile.v1 import internal_service_pb2 as internal
 from p13n.profile.v1 import profile_service_pb2 as api
 
 from services.common import events
@@ -59,7 +60,7 @@ class ProfileStore(Protocol):
         event: tuple[events.Event, str],
         now: float,
         remaining: float | None,
-    ) -> api.TrackResponse:
+    ) -> internal.TrackResponse:
         """Stores the event and updates the profile it stitches to ("" account: any)."""
         ...
 
@@ -71,7 +72,7 @@ class ProfileStore(Protocol):
         table: str,
         event: events.Event,
         now: float,
-    ) -> api.TrackResponse:
+    ) -> internal.TrackResponse:
         """What ``track`` would answer, writing nothing (a dry run)."""
         ...
 
@@ -117,10 +118,10 @@ class ProfileStore(Protocol):
         """Up to ``limit`` entries, newest first, with ids below ``before`` (0: the newest)."""
         ...
 
-    async def realtime_config(self, parent_segment_id: str) -> api.RealtimeConfig:
+    async def realtime_config(self, parent_segment_id: str) -> internal.RealtimeConfig:
         """A parent segment's whole configuration (for the offers service)."""
         ...
 
-    async def event_tables(self) -> list[api.EventTable]:
+    async def event_tables(self) -> list[internal.EventTable]:
         """Every parent segment's event tables (for the auth service's preflight)."""
         ...

@@ -17,7 +17,7 @@ import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from p13n.profile.v1 import profile_service_pb2 as api
+from p13n.profile.v1 import internal_service_pb2 as api
 from p13n.profile.v1 import realtime_config_pb2 as pb
 
 from services.common.convert import path_id

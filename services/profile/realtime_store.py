@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from p13n.profile.v1 import profile_service_pb2 as api
+from p13n.profile.v1 import internal_service_pb2 as api
 
 from services.common.convert import path_id
 from services.common.errors import NotFound

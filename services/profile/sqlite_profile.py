@@ -13,6 +13,7 @@ import sqlite3
 from collections.abc import Sequence
 
 from p13n.profile.v1 import config_service_pb2, profile_pb2
+from p13n.profile.v1 import internal_service_pb2 as internal
 from p13n.profile.v1 import profile_service_pb2 as api
 
 from services.common import events
@@ -49,7 +50,7 @@ class SqliteProfileStore(ProfileStore):
         event: tuple[events.Event, str],
         now: float,
         remaining: float | None,
-    ) -> api.TrackResponse:
+    ) -> internal.TrackResponse:
         return await self._writer.run_sync(
             lambda conn: tracking.track(
                 conn, self._configs, parent_segment_id, database, table, event, now, account_id
@@ -65,8 +66,8 @@ class SqliteProfileStore(ProfileStore):
         table: str,
         event: events.Event,
         now: float,
-    ) -> api.TrackResponse:
-        def preview(conn: sqlite3.Connection) -> api.TrackResponse:
+    ) -> internal.TrackResponse:
+        def preview(conn: sqlite3.Connection) -> internal.TrackResponse:
             # Plan alone: reads only, in one hop to the database thread.
             config = tracking.config_of_account(self._configs, conn, parent_segment_id, account_id)
             return tracking.plan(conn, config, database, table, event, now).response
@@ -152,10 +153,10 @@ class SqliteProfileStore(ProfileStore):
 
         return [_merge_entry(row) for row in await self._db.run_sync(read)]
 
-    async def realtime_config(self, parent_segment_id: str) -> api.RealtimeConfig:
+    async def realtime_config(self, parent_segment_id: str) -> internal.RealtimeConfig:
         return await self._db.run_sync(realtime_store.load_realtime_config, parent_segment_id)
 
-    async def event_tables(self) -> list[api.EventTable]:
+    async def event_tables(self) -> list[internal.EventTable]:
         def read(conn: sqlite3.Connection) -> list[sqlite3.Row]:
             return query_all(
                 conn,
@@ -163,7 +164,7 @@ class SqliteProfileStore(ProfileStore):
             )
 
         return [
-            api.EventTable(
+            internal.EventTable(
                 parent_segment_id=str(r["parent_segment_id"]),
                 database=r["database"],
                 table=r["table_name"],

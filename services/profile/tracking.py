@@ -24,7 +24,7 @@ import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from p13n.profile.v1 import profile_service_pb2 as api
+from p13n.profile.v1 import internal_service_pb2 as api
 
 from services.common import events
 from services.common.errors import InvalidArgument, NotFound

@@ -12,7 +12,7 @@ from typing import Any
 import grpc
 import pytest
 from p13n.auth.v1 import internal_service_pb2
-from p13n.offers.v1 import personalization_config_service_pb2
+from p13n.offers.v1 import internal_service_pb2 as offers_internal_pb2
 
 from services.common import identity
 from services.common.errors import Unavailable
@@ -74,17 +74,15 @@ async def test_flags_when_auth_cannot_answer_are_unavailable() -> None:
 class _Offers:
     def __init__(self, names: list[str] | None) -> None:
         self.names = names
-        self.requests: list[personalization_config_service_pb2.ListReferencesRequest] = []
+        self.requests: list[offers_internal_pb2.ListReferencesRequest] = []
 
     async def ListReferences(
-        self, request: personalization_config_service_pb2.ListReferencesRequest, **_: Any
-    ) -> personalization_config_service_pb2.ListReferencesResponse:
+        self, request: offers_internal_pb2.ListReferencesRequest, **_: Any
+    ) -> offers_internal_pb2.ListReferencesResponse:
         if self.names is None:
             raise _down()
         self.requests.append(request)
-        return personalization_config_service_pb2.ListReferencesResponse(
-            personalization_names=self.names
-        )
+        return offers_internal_pb2.ListReferencesResponse(personalization_names=self.names)
 
 
 async def test_references_name_the_personalizations_using_it() -> None:
