@@ -15,7 +15,7 @@ from google.rpc import code_pb2
 from p13n.profile.v1 import config_service_pb2, internal_service_pb2
 
 from services.common.clients import as_service, on_behalf_of_caller
-from services.common.errors import NotFound
+from services.common.errors import parent_segment_not_found
 from services.common.remote_errors import translate, unavailable
 
 SERVICE = "auth"
@@ -66,7 +66,7 @@ class ProfileClient:
         except grpc.aio.AioRpcError as error:
             # Only "no such parent segment" is the caller's; any other answer means the
             # profile service could not answer this, whatever it said.
-            not_found = NotFound(f"Parent segment {parent_segment_id!r} not found")
+            not_found = parent_segment_not_found(parent_segment_id)
             raise translate(
                 error,
                 outage=_PROFILE_DOWN,

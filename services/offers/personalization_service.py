@@ -18,9 +18,13 @@ from p13n.profile.v1 import internal_service_pb2 as profile_api
 from typing_extensions import override
 
 from services.common import identity
-from services.common.errors import InvalidArgument, NotFound, Unauthenticated
+from services.common.errors import (
+    InvalidArgument,
+    Unauthenticated,
+    parent_segment_not_found,
+)
 from services.common.names import validate_name
-from services.common.paging import page_after, page_size
+from services.common.paging import one_page, page_after, page_size
 from services.offers import preview
 from services.offers.catalog import Catalog
 from services.offers.engine import Personalization, compile_personalizations
@@ -57,7 +61,7 @@ class PersonalizationServicer(
             parent_segment_id, Deadline.of(context).timeout()
         )
         if config.account_id != caller.account_id:
-            raise NotFound(f"Parent segment {parent_segment_id!r} not found")
+            raise parent_segment_not_found(parent_segment_id)
         return catalog_of(config)
 
     @override
@@ -87,11 +91,12 @@ class PersonalizationServicer(
         after = page_after(request.page_token)
         catalog = await self._catalog(request.parent_segment_id, context)
         records = await self._store.page(request.parent_segment_id, after, size + 1)
+        page, token = one_page(records, size)
         return api.ListPersonalizationsResponse(
             personalizations=[
-                personalization_message(r, _current_warnings(r, catalog)) for r in records[:size]
+                personalization_message(r, _current_warnings(r, catalog)) for r in page
             ],
-            next_page_token=records[size - 1].id if len(records) > size else "",
+            next_page_token=token,
         )
 
     @override

@@ -13,10 +13,13 @@ import grpc
 from p13n.offers.v1 import internal_service_pb2
 
 from services.common.clients import as_service
-from services.common.errors import Unavailable
+from services.common.remote_errors import translate, unavailable
 
 SERVICE = "profile"
 REFERENCES_TIMEOUT = 5.0
+_OFFERS_DOWN = unavailable(
+    "The offers service cannot confirm that nothing references this; retry shortly"
+)
 
 
 class OffersClient:
@@ -39,8 +42,8 @@ class OffersClient:
                 metadata=as_service(SERVICE, self._key),
                 timeout=REFERENCES_TIMEOUT,
             )
-        except grpc.aio.AioRpcError:
-            raise Unavailable(
-                "The offers service cannot confirm that nothing references this; retry shortly"
-            ) from None
+        except grpc.aio.AioRpcError as error:
+            # An outage refuses the delete (fail closed); any other answer to this internal
+            # question is a fault here, logged as INTERNAL rather than hidden as a retry.
+            raise translate(error, outage=_OFFERS_DOWN, verdicts={}) from None
         return list(reply.personalization_names)

@@ -19,7 +19,7 @@ from typing_extensions import override
 
 from services.common import identity as identities
 from services.common.errors import InvalidArgument, PermissionDenied, Unauthenticated
-from services.common.paging import page_after, page_size
+from services.common.paging import one_page, page_after, page_size
 from services.profile import attributes
 from services.profile.messages import profile_message
 from services.profile.profile_store import ProfileStore
@@ -58,10 +58,8 @@ class ProfileServicer(profile_service_pb2_grpc.ProfileServiceServicer):
         entries = await self._store.merge_log(
             account, request.parent_segment_id, page_after(request.page_token), size + 1
         )
-        return api.ListMergeLogResponse(
-            entries=entries[:size],
-            next_page_token=entries[size - 1].id if len(entries) > size else "",
-        )
+        page, token = one_page(entries, size)
+        return api.ListMergeLogResponse(entries=page, next_page_token=token)
 
     @override
     async def ImportAttributes(

@@ -16,8 +16,8 @@ What any implementation must guarantee:
   (stitching, merges, attribute arithmetic) never interleaves with another.
 - ``remaining`` is the caller's time left: a write still queued when it has passed may be
   dropped, because nobody would read its answer.
-- Reads see only committed data. A parent segment of another account is ``NotFound``, with
-  the SQLite store's messages (they are the API's).
+- Reads see only committed data. A parent segment of another account is ``NotFound``,
+  in the API's words (``parent_segment_not_found``, ``profile_not_found``).
 """
 
 from __future__ import annotations
@@ -31,10 +31,16 @@ from p13n.profile.v1 import internal_service_pb2 as internal
 from p13n.profile.v1 import profile_service_pb2 as api
 
 from services.common import events
+from services.common.errors import NotFound
 from services.profile import attributes
 from services.profile.realtime import Config
 from services.profile.stitching import Identity
 from services.profile.tracking import BatchValues
+
+
+def profile_not_found(key: str, value: str, parent_segment_id: int | str) -> NotFound:
+    """No profile carries the identifier, in the API's words (every backend's)."""
+    return NotFound(f"No profile has {key} {value!r} in parent segment {parent_segment_id}")
 
 
 @dataclass(frozen=True)

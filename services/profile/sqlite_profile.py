@@ -18,12 +18,12 @@ from p13n.profile.v1 import profile_service_pb2 as api
 
 from services.common import events
 from services.common.convert import timestamp
-from services.common.errors import InvalidArgument, NotFound
+from services.common.errors import InvalidArgument
 from services.common.storage import Database, query_all
 from services.profile import attributes, imports, profiles, realtime_store, tracking
 from services.profile.group_commit import GroupCommit
 from services.profile.messages import identity_message
-from services.profile.profile_store import ProfileStore, ProfileView
+from services.profile.profile_store import ProfileStore, ProfileView, profile_not_found
 from services.profile.realtime import ConfigCache
 from services.profile.stitching import Identity
 
@@ -135,9 +135,7 @@ class SqliteProfileStore(ProfileStore):
             # A value known only from imports is a profile-to-be: show what it will carry.
             first_seen = profiles.batch_first_seen(conn, config.parent_segment_id, key, value)
             if first_seen is None:
-                raise NotFound(
-                    f"No profile has {key} {value!r} in parent segment {config.parent_segment_id}"
-                )
+                raise profile_not_found(key, value, config.parent_segment_id)
             canonical = value if key == config.primary_key else None
             state, cluster = attributes.ProfileState(), (Identity(key, value, first_seen),)
         batch = tracking.batch_values(conn, config, cluster)

@@ -108,3 +108,9 @@ def test_the_check_above_would_see_a_grpc_import() -> None:
     )
     assert result.returncode != 0
     assert "grpc" in result.stderr
+
+
+def test_a_parent_segment_not_found_reads_the_same_everywhere() -> None:
+    error = errors.parent_segment_not_found("12")
+    assert isinstance(error, errors.NotFound)
+    assert error.message == "Parent segment '12' not found"

@@ -95,3 +95,32 @@ async def test_references_name_the_personalizations_using_it() -> None:
 async def test_references_when_offers_cannot_answer_refuse_the_delete() -> None:
     with pytest.raises(Unavailable, match="cannot confirm that nothing references this"):
         await OffersClient(_Offers(None), KEY).references("12", segment="buyers")
+
+
+def _refused() -> grpc.aio.AioRpcError:
+    return grpc.aio.AioRpcError(
+        grpc.StatusCode.PERMISSION_DENIED, grpc.aio.Metadata(), grpc.aio.Metadata(), "no"
+    )
+
+
+class _Refusing:
+    """A callee that answers an internal question with a verdict: a misconfiguration here."""
+
+    async def GetAccountFlags(self, *_: Any, **__: Any) -> Any:
+        raise _refused()
+
+    async def ListReferences(self, *_: Any, **__: Any) -> Any:
+        raise _refused()
+
+
+async def test_a_refused_flags_question_is_a_fault_not_a_retry() -> None:
+    # Raised as is, the interceptor answers INTERNAL and logs it; UNAVAILABLE would hide it.
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await AuthClient(_Refusing(), KEY).flags_of("7")
+    assert raised.value.code() == grpc.StatusCode.PERMISSION_DENIED
+
+
+async def test_a_refused_references_question_is_a_fault_not_a_retry() -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await OffersClient(_Refusing(), KEY).references("12", segment="buyers")
+    assert raised.value.code() == grpc.StatusCode.PERMISSION_DENIED
