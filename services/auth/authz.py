@@ -88,6 +88,9 @@ class Directory(Protocol):
         address's failure budget.
         """
 
+    def data_credential_failed(self, ip: str) -> float:
+        """Spends one of ``ip``'s data-plane failures; seconds to wait if none was left."""
+
     def admin_failures_wait(self, ip: str) -> float:
         """Seconds until ``ip`` may have an admin credential checked again; 0.0 if it may."""
 
@@ -230,6 +233,10 @@ def _public(request: Request, identity: identity_pb2.Identity, directory: Direct
     if authorization:
         key = directory.identify_credentials(authorization)
         if key is None or key.account_id != identity.account_id:
+            # A public token is public: the key is the guess, and it costs a failure.
+            wait = directory.data_credential_failed(request.client_ip)
+            if wait:
+                return _too_many(SLOW_DOWN, wait)
             return _deny(401, "Unknown API key in Authorization")
         if key.api_key_type != identity_pb2.WRITE_ONLY:
             return _deny(403, "Only write-only API keys may be sent from a browser")

@@ -308,6 +308,10 @@ class MemoryDirectory:
                 return decision.retry_after or _LEAST_WAIT
         return 0.0
 
+    def data_credential_failed(self, ip: str) -> float:
+        decision = self._failures.check(address_key(ip))
+        return 0.0 if decision.allowed else decision.retry_after or _LEAST_WAIT
+
     def admin_failures_wait(self, ip: str) -> float:
         try:
             self.admin_failures.check_address(address_key(ip))

@@ -41,6 +41,9 @@ class _Directory:
     def rate_limited(self, _identity: identity_pb2.Identity | None, _ip: str) -> float:
         return 0.0
 
+    def data_credential_failed(self, _ip: str) -> float:
+        return 0.0
+
     def admin_failures_wait(self, ip: str) -> float:
         return self.waits.get(ip, 0.0)
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import pytest
 from support.admin import PASSWORD, Account
-from support.auth import add_user, api_key, passed_auth, sign_in
+from support.auth import SHOP, add_user, api_key, passed_auth, personalize, sign_in
 from support.http import Response, request
 from support.suite import Suite
 
@@ -26,15 +26,32 @@ ATTEMPTS = 1000
 ADMIN_LIMIT = failures.ADDRESS_FAILURES
 ADMIN_BUDGET = ADMIN_LIMIT.burst
 INGEST_PATH = "/records/shop_db/page_views"
+PUBLIC_PATH = "/public/shop_db/page_views"
 # Longer than any stored password: refused without argon2, so 1,000 of them are quick.
 LONG_WRONG = "x" * 300
 
 
 @dataclass(frozen=True)
+class Target:
+    """What the attacks aim at: the suite, an account, and its published public token."""
+
+    suite: Suite
+    account: Account
+    public_token: str
+
+
+@pytest.fixture(scope="module")
+def target(suite: Suite, account: Account) -> Target:
+    ps = account.parent_segment("Failure limits")
+    account.event(ps, "page_view", "shop_db", "page_views")
+    return Target(suite, account, account.token(ps, account.service(ps, "Web", "PUBLIC", [SHOP])))
+
+
+@dataclass(frozen=True)
 class Attack:
     name: str
-    attempt: Callable[[Suite, Account, str, int], Response]  # the n-th wrong try
-    right: Callable[[Suite, Account, str], Response]  # the owner's right try
+    attempt: Callable[[Target, str, int], Response]  # the n-th wrong try, from an address
+    right: Callable[[Target, str], Response]  # the owner's right try, from an address
     limit: Limit  # the failure budget the wrong tries spend
 
 
@@ -44,18 +61,18 @@ def _me(suite: Suite, authorization: str, source: str) -> Response:
     )
 
 
-def _wrong_master_key(suite: Suite, _account: Account, source: str, _n: int) -> Response:
+def _wrong_master_key(target: Target, source: str, _n: int) -> Response:
     key = secrets.generate_secret(secrets.SecretKind.MASTER_KEY).reveal()
-    return _me(suite, f"TD1 {key}", source)
+    return _me(target.suite, f"TD1 {key}", source)
 
 
-def _wrong_session(suite: Suite, _account: Account, source: str, _n: int) -> Response:
+def _wrong_session(target: Target, source: str, _n: int) -> Response:
     session = secrets.generate_secret(secrets.SecretKind.SESSION).reveal()
-    return _me(suite, f"Bearer {session}", source)
+    return _me(target.suite, f"Bearer {session}", source)
 
 
-def _right_key(suite: Suite, account: Account, source: str) -> Response:
-    return _me(suite, f"TD1 {account.api_key}", source)
+def _right_key(target: Target, source: str) -> Response:
+    return _me(target.suite, f"TD1 {target.account.api_key}", source)
 
 
 def _sign_in(suite: Suite, email: str, password: str, source: str) -> Response:
@@ -63,12 +80,12 @@ def _sign_in(suite: Suite, email: str, password: str, source: str) -> Response:
     return request("POST", suite.admin_port, "/v1/sessions", body=body, source=source)
 
 
-def _wrong_password(suite: Suite, account: Account, source: str, n: int) -> Response:
-    return _sign_in(suite, account.email, f"{n:04d}{LONG_WRONG}", source)
+def _wrong_password(target: Target, source: str, n: int) -> Response:
+    return _sign_in(target.suite, target.account.email, f"{n:04d}{LONG_WRONG}", source)
 
 
-def _right_password(suite: Suite, account: Account, source: str) -> Response:
-    return _sign_in(suite, account.email, PASSWORD, source)
+def _right_password(target: Target, source: str) -> Response:
+    return _sign_in(target.suite, target.account.email, PASSWORD, source)
 
 
 def _ingest(suite: Suite, key: str, source: str) -> Response:
@@ -77,14 +94,34 @@ def _ingest(suite: Suite, key: str, source: str) -> Response:
     return request("POST", suite.data_port, INGEST_PATH, headers=headers, body=body, source=source)
 
 
-def _wrong_write_only_key(suite: Suite, _account: Account, source: str, _n: int) -> Response:
-    return _ingest(
-        suite, secrets.generate_secret(secrets.SecretKind.WRITE_ONLY_KEY).reveal(), source
+def _wrong_write_only_key(target: Target, source: str, _n: int) -> Response:
+    key = secrets.generate_secret(secrets.SecretKind.WRITE_ONLY_KEY).reveal()
+    return _ingest(target.suite, key, source)
+
+
+def _right_write_only_key(target: Target, source: str) -> Response:
+    return _ingest(target.suite, api_key(target.account, "WRITE_ONLY"), source)
+
+
+def _from_browser(target: Target, key: str, source: str) -> Response:
+    """An event with a write-only key beside the public token, as a shop's page sends it."""
+    return personalize(
+        target.suite,
+        PUBLIC_PATH,
+        token=target.public_token,
+        origin=SHOP,
+        headers={"authorization": f"TD1 {key}"},
+        source=source,
     )
 
 
-def _right_write_only_key(suite: Suite, account: Account, source: str) -> Response:
-    return _ingest(suite, api_key(account, "WRITE_ONLY"), source)
+def _wrong_browser_key(target: Target, source: str, _n: int) -> Response:
+    key = secrets.generate_secret(secrets.SecretKind.WRITE_ONLY_KEY).reveal()
+    return _from_browser(target, key, source)
+
+
+def _right_browser_key(target: Target, source: str) -> Response:
+    return _from_browser(target, api_key(target.account, "WRITE_ONLY"), source)
 
 
 ATTACKS = [
@@ -96,6 +133,10 @@ ATTACKS = [
     pytest.param(
         Attack("ingest key", _wrong_write_only_key, _right_write_only_key, FAILURE_LIMIT),
         id="write-only-ingest-key",
+    ),
+    pytest.param(
+        Attack("browser key", _wrong_browser_key, _right_browser_key, FAILURE_LIMIT),
+        id="write-only-key-beside-a-public-token",
     ),
 ]
 _sources = iter(f"127.0.2.{n}" for n in range(1, 250))
@@ -111,11 +152,11 @@ def _assert_too_many(reply: Response) -> None:
 
 @pytest.mark.parametrize("attack", ATTACKS)
 def test_a_thousand_wrong_credentials_meet_429_while_the_owner_gets_in(
-    suite: Suite, account: Account, attack: Attack
+    target: Target, attack: Attack
 ) -> None:
     attacker, owner = next(_sources), next(_sources)
     started = time.monotonic()
-    replies = [attack.attempt(suite, account, attacker, n) for n in range(ATTEMPTS)]
+    replies = [attack.attempt(target, attacker, n) for n in range(ATTEMPTS)]
     elapsed = time.monotonic() - started
     statuses = [r.status for r in replies]
     burst = attack.limit.burst
@@ -129,7 +170,7 @@ def test_a_thousand_wrong_credentials_meet_429_while_the_owner_gets_in(
         if reply.status == 429:
             _assert_too_many(reply)
     # The right credential, from another address, works meanwhile.
-    assert passed_auth(attack.right(suite, account, owner))
+    assert passed_auth(attack.right(target, owner))
 
 
 @pytest.mark.parametrize(
@@ -140,27 +181,35 @@ def test_a_thousand_wrong_credentials_meet_429_while_the_owner_gets_in(
     ],
 )
 def test_an_address_over_its_admin_budget_is_refused_even_a_right_credential(
-    suite: Suite,
-    account: Account,
-    attempt: Callable[[Suite, Account, str, int], Response],
-    right: Callable[[Suite, Account, str], Response],
+    target: Target,
+    attempt: Callable[[Target, str, int], Response],
+    right: Callable[[Target, str], Response],
 ) -> None:
     """Else the limit would only relabel wrong guesses, and a right guess would still pass."""
     attacker = next(_sources)
     for n in range(ADMIN_BUDGET + 1):
-        attempt(suite, account, attacker, n)
-    _assert_too_many(right(suite, account, attacker))
+        attempt(target, attacker, n)
+    _assert_too_many(right(target, attacker))
 
 
-def test_an_ingest_address_over_its_budget_still_sends_with_the_right_key(
-    suite: Suite, account: Account
+@pytest.mark.parametrize(
+    ("attempt", "right"),
+    [
+        pytest.param(_wrong_write_only_key, _right_write_only_key, id="ingest-key"),
+        pytest.param(_wrong_browser_key, _right_browser_key, id="browser-key"),
+    ],
+)
+def test_a_data_plane_address_over_its_budget_still_sends_with_the_right_key(
+    target: Target,
+    attempt: Callable[[Target, str, int], Response],
+    right: Callable[[Target, str], Response],
 ) -> None:
     """The data plane refuses only the failures: servers share office and carrier addresses."""
     shared = next(_sources)
     for n in range(FAILURE_LIMIT.burst + 5):
-        _wrong_write_only_key(suite, account, shared, n)
-    assert _wrong_write_only_key(suite, account, shared, 0).status == 429
-    assert passed_auth(_right_write_only_key(suite, account, shared))
+        attempt(target, shared, n)
+    assert attempt(target, shared, 0).status == 429
+    assert passed_auth(right(target, shared))
 
 
 def test_sign_in_guesses_from_many_addresses_do_not_lock_the_owner_out(

@@ -41,6 +41,9 @@ class _Directory:
     def rate_limited(self, identity: identity_pb2.Identity | None, ip: str) -> float:
         return 1.0 if self._limited and (identity is None or bool(ip)) else 0.0
 
+    def data_credential_failed(self, ip: str) -> float:
+        return 1.0 if self._limited and ip else 0.0
+
     def admin_failures_wait(self, ip: str) -> float:
         return 1.0 if self._limited and ip else 0.0
 
