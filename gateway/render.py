@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from services.auth.grpc_door import GRPC_CONTENT_TYPE
 from services.common.status_codes import code_for_http_status
 
 if TYPE_CHECKING:
@@ -113,6 +114,37 @@ def _status_mapper(status: int, code: int, message: str | None) -> dict[str, Any
     return mapper
 
 
+def _grpc_status_mapper(status: int, code: int, message: str | None) -> dict[str, Any]:
+    """The same reply to a native gRPC client: Envoy keeps this grpc-status (instead of
+    guessing one from the HTTP status) and sends the body as grpc-message."""
+    mapper: dict[str, Any] = {
+        "filter": {
+            "and_filter": {
+                "filters": [
+                    {
+                        "header_filter": {
+                            "header": {
+                                "name": "content-type",
+                                "string_match": {"safe_regex": {"regex": GRPC_CONTENT_TYPE}},
+                            }
+                        }
+                    },
+                    _status_mapper(status, code, message)["filter"],
+                ]
+            }
+        },
+        "headers_to_add": [
+            {
+                "header": {"key": "grpc-status", "value": str(code)},
+                "append_action": "OVERWRITE_IF_EXISTS_OR_ADD",
+            }
+        ],
+    }
+    if message:
+        mapper["body"] = {"inline_string": message}
+    return mapper
+
+
 def _cluster(name: str, upstream: Upstream) -> dict[str, Any]:
     return {
         "name": name,
@@ -155,13 +187,17 @@ def build(config: GatewayConfig) -> dict[str, Any]:
         DATA_PORT=config.data_port,
         ADMIN_PORT=config.admin_port,
         DESCRIPTOR=str(config.descriptor),
+        GRPC_CONTENT_TYPE=GRPC_CONTENT_TYPE,
     )
     document = yaml.safe_load(text)
     local_reply = document["x-local-reply"]
-    local_reply["mappers"] += [
-        _status_mapper(status, code_for_http_status(status), message)
-        for status, message in LOCAL_REPLY_MESSAGES.items()
-    ]
+    # After the template's ext_authz mappers (a refusal keeps its own message and status);
+    # the first that matches wins, so gRPC clients' come before the JSON ones.
+    for mapper in (_grpc_status_mapper, _status_mapper):
+        local_reply["mappers"] += [
+            mapper(status, code_for_http_status(status), message)
+            for status, message in LOCAL_REPLY_MESSAGES.items()
+        ]
     bootstrap = {key: value for key, value in document.items() if not key.startswith("x-")}
     bootstrap["static_resources"]["clusters"] = [
         _cluster("auth", config.auth),
