@@ -124,7 +124,7 @@ def _grpc_status_mapper(status: int, code: int, message: str | None) -> dict[str
                     {
                         "header_filter": {
                             "header": {
-                                "name": "content-type",
+                                "name": "x-p13n-sent-content-type",
                                 "string_match": {"safe_regex": {"regex": GRPC_CONTENT_TYPE}},
                             }
                         }
