@@ -3,10 +3,10 @@ SHELL := /bin/bash
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-BUF_VERSION := 1.75.0
+# The npm tools are pinned, their dependencies too, by .tools/package.json and its lock.
+TOOLS_LOCK := .tools/package-lock.json
 BUF := .tools/node_modules/.bin/buf
 # A protobuf client nobody here wrote (tests/contracts loads protos/ with it).
-PROTO_LOADER_VERSION := 0.8.1
 PROTO_LOADER := .tools/node_modules/@grpc/proto-loader/package.json
 # The contracts `buf breaking` compares with: a committed image, refreshed only on purpose.
 BASELINE := protos/contract-baseline.json
@@ -28,13 +28,11 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 
 venv: $(VENV)/.installed
 
-$(BUF):
-	npm install --silent --no-audit --no-fund --prefix .tools @bufbuild/buf@$(BUF_VERSION)
+$(BUF) $(PROTO_LOADER): $(TOOLS_LOCK)
+	npm ci --silent --no-audit --no-fund --prefix .tools
+	touch $(BUF) $(PROTO_LOADER)
 
-$(PROTO_LOADER):
-	npm install --silent --no-audit --no-fund --prefix .tools @grpc/proto-loader@$(PROTO_LOADER_VERSION)
-
-## tools: the contract tools from npm (buf, @grpc/proto-loader), pinned, into .tools.
+## tools: the contract tools from npm (buf, @grpc/proto-loader), as locked, into .tools.
 tools: $(BUF) $(PROTO_LOADER)
 
 ## up: start the whole suite with the demo (SQLite under ./var).
@@ -91,4 +89,4 @@ bench: venv
 	$(BIN)/python -m bench.run
 
 clean:
-	rm -rf $(VENV) .tools var
+	rm -rf $(VENV) .tools/node_modules var

@@ -22,7 +22,7 @@ from envoy.service.auth.v3 import external_auth_pb2, external_auth_pb2_grpc
 from google.api import httpbody_pb2
 from google.rpc import code_pb2, status_pb2
 from p13n.offers.v1 import personalize_service_pb2_grpc
-from p13n.profile.v1 import profile_service_pb2, profile_service_pb2_grpc
+from p13n.profile.v1 import internal_service_pb2, internal_service_pb2_grpc
 from typing_extensions import override
 
 from services.common.clients import as_service
@@ -57,7 +57,7 @@ class TrackRelay(TrivialPersonalize):
     def __init__(self, profile_target: str, parent_segment_id: str, key: bytes) -> None:
         super().__init__()
         channel = grpc.aio.insecure_channel(profile_target)
-        self._track = profile_service_pb2_grpc.ProfileServiceStub(channel).Track
+        self._track = internal_service_pb2_grpc.InternalProfileServiceStub(channel).Track
         self._parent_segment_id = parent_segment_id
         self._key = key
         self._signed: tuple[float, Any] = (0.0, ())
@@ -73,7 +73,7 @@ class TrackRelay(TrivialPersonalize):
     @override
     async def PublicPersonalize(self, request: Any, context: Any) -> Any:
         await self._track(
-            profile_service_pb2.TrackRequest(
+            internal_service_pb2.TrackRequest(
                 parent_segment_id=self._parent_segment_id,
                 database=request.database,
                 table=request.table,

@@ -27,7 +27,7 @@ from typing import Any, cast
 
 from p13n.auth.v1 import identity_pb2
 from p13n.offers.v1 import personalize_service_pb2 as api
-from p13n.profile.v1 import profile_service_pb2 as profile_api
+from p13n.profile.v1 import internal_service_pb2 as profile_api
 from p13n.profile.v1 import realtime_config_pb2 as pb
 
 from bench import workload

@@ -122,11 +122,15 @@ def _grpc_status_mapper(status: int, code: int, message: str | None) -> dict[str
             "and_filter": {
                 "filters": [
                     {
-                        "header_filter": {
-                            "header": {
-                                "name": "x-p13n-sent-content-type",
-                                "string_match": {"safe_regex": {"regex": GRPC_CONTENT_TYPE}},
-                            }
+                        # Set by the template's p13n.mark_grpc_clients filter.
+                        "metadata_filter": {
+                            "matcher": {
+                                "filter": "p13n",
+                                "path": [{"key": "grpc_client"}],
+                                "value": {"bool_match": True},
+                            },
+                            # Envoy's default matches a request without the key.
+                            "match_if_key_not_found": False,
                         }
                     },
                     _status_mapper(status, code, message)["filter"],

@@ -12,10 +12,10 @@ from typing import Any
 
 import grpc
 from google.rpc import code_pb2
-from p13n.profile.v1 import config_service_pb2, profile_service_pb2
+from p13n.profile.v1 import config_service_pb2, internal_service_pb2
 
 from services.common.clients import as_service, on_behalf_of_caller
-from services.common.errors import NotFound
+from services.common.errors import parent_segment_not_found
 from services.common.remote_errors import translate, unavailable
 
 SERVICE = "auth"
@@ -30,7 +30,7 @@ EventTables = dict[tuple[str, str], set[str]]
 class ProfileClient:
     """The profile service as the auth service uses it.
 
-    ``profile`` is a ``ProfileServiceStub``, ``config`` a ``ConfigServiceStub``; ``key``
+    ``profile`` is an ``InternalProfileServiceStub``, ``config`` a ``ConfigServiceStub``; ``key``
     signs the calls the auth service makes on its own behalf.
     """
 
@@ -42,7 +42,7 @@ class ProfileClient:
     async def event_tables(self, budget: float, patient: bool) -> EventTables:
         """Parent segment ids per ``(database, table)`` of every event definition."""
         reply = await self._profile.ListEventTables(
-            profile_service_pb2.ListEventTablesRequest(),
+            internal_service_pb2.ListEventTablesRequest(),
             metadata=as_service(SERVICE, self._key),
             timeout=budget,
             # The background poll waits out a reconnect (the profile service may start
@@ -66,7 +66,7 @@ class ProfileClient:
         except grpc.aio.AioRpcError as error:
             # Only "no such parent segment" is the caller's; any other answer means the
             # profile service could not answer this, whatever it said.
-            not_found = NotFound(f"Parent segment {parent_segment_id!r} not found")
+            not_found = parent_segment_not_found(parent_segment_id)
             raise translate(
                 error,
                 outage=_PROFILE_DOWN,

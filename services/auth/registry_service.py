@@ -28,7 +28,7 @@ from services.auth.store_protocols import (
 )
 from services.common.convert import path_id
 from services.common.errors import InvalidArgument, NotFound
-from services.common.paging import page_after, page_size
+from services.common.paging import one_page, page_after, page_size
 
 log = logging.getLogger(__name__)
 
@@ -131,11 +131,9 @@ class RegistryServicer(registry_service_pb2_grpc.RegistryServiceServicer):
             services = await reader.services_after(
                 int(caller().account_id), request.parent_segment_id, after, size + 1
             )
-        more = len(services) > size
-        services = services[:size]
+        page, token = one_page(services, size)
         return registry_service_pb2.ListServicesResponse(
-            services=[service_message(s) for s in services],
-            next_page_token=str(services[-1].id) if more else "",
+            services=[service_message(s) for s in page], next_page_token=token
         )
 
     @override
@@ -242,11 +240,9 @@ class RegistryServicer(registry_service_pb2_grpc.RegistryServiceServicer):
         async with self._store.registry_reading() as reader:
             service = await _service(reader, request.parent_segment_id, request.service_id)
             tokens = await reader.tokens_after(service.id, after, size + 1)
-        more = len(tokens) > size
-        tokens = tokens[:size]
+        page, token = one_page(tokens, size)
         return registry_service_pb2.ListTokensResponse(
-            tokens=[token_message(t) for t in tokens],
-            next_page_token=str(tokens[-1].id) if more else "",
+            tokens=[token_message(t) for t in page], next_page_token=token
         )
 
     @override

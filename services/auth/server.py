@@ -9,10 +9,12 @@ import grpc
 from envoy.service.auth.v3 import external_auth_pb2_grpc
 from p13n.auth.v1 import (
     identity_service_pb2_grpc,
+    internal_service_pb2,
     internal_service_pb2_grpc,
     registry_service_pb2_grpc,
 )
-from p13n.profile.v1 import config_service_pb2_grpc, profile_service_pb2_grpc
+from p13n.profile.v1 import config_service_pb2_grpc
+from p13n.profile.v1 import internal_service_pb2_grpc as profile_internal_pb2_grpc
 
 from services.auth import passwords, ratelimit, secrets
 from services.auth.directory import MemoryDirectory
@@ -23,7 +25,7 @@ from services.auth.profile_client import ProfileClient
 from services.auth.registry_service import RegistryServicer
 from services.auth.store import check_secret_key, open_store
 from services.auth.store_protocols import AuthStore
-from services.common.access import Access
+from services.common.access import Access, every_method
 from services.common.clients import Channels
 from services.common.config import Settings
 from services.common.lifecycle import background
@@ -32,7 +34,8 @@ from services.common.server import Registration, RunningServer, serving_from
 
 IDENTITY = "p13n.auth.v1.IdentityService"
 REGISTRY = "p13n.auth.v1.RegistryService"
-INTERNAL = "p13n.auth.v1.InternalAuthService"
+_INTERNAL = internal_service_pb2.DESCRIPTOR.services_by_name["InternalAuthService"]
+INTERNAL = _INTERNAL.full_name
 ENVOY_AUTHZ = "envoy.service.auth.v3.Authorization"
 
 RULES: dict[str, Access] = {
@@ -58,8 +61,7 @@ RULES: dict[str, Access] = {
             "RevealToken",
         ]
     },
-    f"/{INTERNAL}/AuthenticateCall": Access.INTERNAL,
-    f"/{INTERNAL}/GetAccountFlags": Access.INTERNAL,
+    **every_method(_INTERNAL, Access.INTERNAL),
 }
 
 
@@ -88,7 +90,9 @@ async def lifespan(
         await directory.reload()
         channels = await stack.enter_async_context(Channels())
         profile = ProfileClient(
-            profile_service_pb2_grpc.ProfileServiceStub(channels.get(settings.profile_target)),
+            profile_internal_pb2_grpc.InternalProfileServiceStub(
+                channels.get(settings.profile_target)
+            ),
             config_service_pb2_grpc.ConfigServiceStub(channels.get(settings.profile_target)),
             settings.internal_key,
         )

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import TypeAlias
 
 import grpc
+from google.protobuf.descriptor import ServiceDescriptor
 from p13n.auth.v1 import identity_pb2
 
 from services.common import identity as identities
@@ -44,6 +45,15 @@ def rule_for(method: str, rules: Mapping[str, Access]) -> Access:
     if method.startswith(_ALWAYS_OPEN):
         return Access.OPEN
     return rules.get(method, Access.INTERNAL)
+
+
+def every_method(service: ServiceDescriptor, rule: Access) -> dict[str, Access]:
+    """One rule for every method of a service, read from its descriptor.
+
+    An ``Internal*`` service is INTERNAL as a whole: a method added to its proto gets the
+    rule without anyone remembering to list it.
+    """
+    return {f"/{service.full_name}/{method.name}": rule for method in service.methods}
 
 
 def authorize(rule: Access, metadata: Mapping[str, str], key: bytes) -> Identity | None:

@@ -8,6 +8,7 @@ service's lifespan leaves its ``async with Channels()`` step.
 
 from __future__ import annotations
 
+import asyncio
 from types import TracebackType
 from typing import Any
 
@@ -50,9 +51,12 @@ class Channels:
         return channel
 
     async def close(self) -> None:
-        for channel in self._channels.values():
-            await channel.close()
-        self._channels.clear()
+        # Every channel is closed even if one fails to; the first failure is raised after.
+        channels, self._channels = list(self._channels.values()), {}
+        outcomes = await asyncio.gather(*(c.close() for c in channels), return_exceptions=True)
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
 
     async def __aenter__(self) -> Channels:
         return self

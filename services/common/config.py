@@ -14,11 +14,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 # How long a stopping service keeps serving after it reports NOT_SERVING, so that whoever
-# balances across it stops sending first. Kubernetes probes readiness every 10 s by default
-# (``periodSeconds``), and removing a terminating pod from its Service's endpoints reaches
-# kube-proxy and the gateway's DNS a few seconds later; 15 s outlasts one default period
-# plus that propagation. A Deployment that probes more often sets less (deploy/*.yaml);
-# ``p13n up`` sets 0, because nothing balances across its processes.
+# balances across it stops sending first. Two signals tell a balancer: Kubernetes drops a
+# deleted pod from its Service's endpoints at once, and that change reaches kube-proxy and
+# the gateway's DNS a few seconds later; a balancer that polls health (a readiness probe
+# with failureThreshold 1, Envoy's active health check) sees NOT_SERVING within one
+# interval, 10 s by Kubernetes' default. 15 s outlasts either. A readiness probe that must
+# fail several times before the pod is unready needs more: failureThreshold times
+# periodSeconds, which deploy/*.yaml keep below their drain (tests/common/test_lifecycle.py
+# checks it). ``p13n up`` sets 0, because nothing balances across its processes.
 DEFAULT_DRAIN_SECONDS = 15.0
 
 

@@ -105,3 +105,11 @@ class ResourceExhausted(P13nError):
 class Unavailable(P13nError):
     code = code_pb2.UNAVAILABLE
     default_reason = "UNAVAILABLE"
+
+
+def parent_segment_not_found(parent_segment_id: str) -> NotFound:
+    """A parent segment the caller cannot see, in the one wording every service and store uses.
+
+    Another account's segment reads the same as a missing one, so ids reveal nothing.
+    """
+    return NotFound(f"Parent segment {parent_segment_id!r} not found")

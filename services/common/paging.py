@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Protocol, TypeVar
+
 from services.common.errors import InvalidArgument
 
 DEFAULT_PAGE_SIZE = 50
@@ -23,3 +26,20 @@ def page_after(token: str) -> int:
             "Page token is invalid: pass next_page_token unchanged", field="page_token"
         )
     return int(token)
+
+
+class _Identified(Protocol):
+    @property
+    def id(self) -> int | str: ...
+
+
+R = TypeVar("R", bound=_Identified)
+
+
+def one_page(found: Sequence[R], size: int) -> tuple[list[R], str]:
+    """One page of what was read with ``size + 1`` as its limit, and the next page's token.
+
+    Reading one more than a page tells whether another page follows without counting.
+    """
+    page = list(found[:size])
+    return page, (str(page[-1].id) if len(found) > size else "")

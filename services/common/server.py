@@ -106,7 +106,12 @@ async def serving(
         raise OSError(f"cannot listen on {address}") from error
     if bound == 0:  # the same answer from older grpc releases
         raise OSError(f"cannot listen on {address}")
-    await server.start()
+    try:
+        await server.start()
+    except BaseException:
+        # The port is bound already; a server that never started keeps it open.
+        await server.stop(0)
+        raise
     running = RunningServer(server, bound, health_servicer, names)
     try:
         await running.set_serving(True)

@@ -18,9 +18,9 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from p13n.profile.v1 import profile_service_pb2 as profile_api
+from p13n.profile.v1 import internal_service_pb2 as profile_api
 
-from services.common.errors import NotFound, Unavailable
+from services.common.errors import Unavailable, parent_segment_not_found
 from services.offers.catalog import Catalog
 from services.offers.engine import CompiledConfig, compile_each
 from services.offers.errors import InvalidConfigError
@@ -71,7 +71,7 @@ class CompiledCache:
                     reason="PROFILE_UNAVAILABLE",
                 ) from None
         if entry.account_id != account_id:
-            raise NotFound(f"Parent segment {parent_segment_id!r} not found")
+            raise parent_segment_not_found(parent_segment_id)
         return entry
 
     async def _rebuild(

@@ -1,4 +1,4 @@
-"""Personalizations through the admin API (docs/design.md#admin-offers), preview, and ListReferences.
+"""Personalizations through the admin API (docs/design.md#admin-offers) and preview.
 
 Every admin call first asks the profile service for the parent segment's configuration:
 it says which account owns the segment (a segment of another account is NOT_FOUND, so
@@ -14,13 +14,17 @@ from typing import Any
 from google.protobuf import empty_pb2
 from p13n.offers.v1 import personalization_config_service_pb2 as api
 from p13n.offers.v1 import personalization_config_service_pb2_grpc, personalization_pb2
-from p13n.profile.v1 import profile_service_pb2 as profile_api
+from p13n.profile.v1 import internal_service_pb2 as profile_api
 from typing_extensions import override
 
 from services.common import identity
-from services.common.errors import InvalidArgument, NotFound, Unauthenticated
+from services.common.errors import (
+    InvalidArgument,
+    Unauthenticated,
+    parent_segment_not_found,
+)
 from services.common.names import validate_name
-from services.common.paging import page_after, page_size
+from services.common.paging import one_page, page_after, page_size
 from services.offers import preview
 from services.offers.catalog import Catalog
 from services.offers.engine import Personalization, compile_personalizations
@@ -33,7 +37,6 @@ from services.offers.messages import (
 )
 from services.offers.personalize_service import decode_event
 from services.offers.profile_client import ProfileClient, catalog_of, view_of
-from services.offers.redaction import references
 from services.offers.store import Draft, PersonalizationStore, Record
 from services.offers.upstream import Deadline
 
@@ -58,7 +61,7 @@ class PersonalizationServicer(
             parent_segment_id, Deadline.of(context).timeout()
         )
         if config.account_id != caller.account_id:
-            raise NotFound(f"Parent segment {parent_segment_id!r} not found")
+            raise parent_segment_not_found(parent_segment_id)
         return catalog_of(config)
 
     @override
@@ -88,11 +91,12 @@ class PersonalizationServicer(
         after = page_after(request.page_token)
         catalog = await self._catalog(request.parent_segment_id, context)
         records = await self._store.page(request.parent_segment_id, after, size + 1)
+        page, token = one_page(records, size)
         return api.ListPersonalizationsResponse(
             personalizations=[
-                personalization_message(r, _current_warnings(r, catalog)) for r in records[:size]
+                personalization_message(r, _current_warnings(r, catalog)) for r in page
             ],
-            next_page_token=records[size - 1].id if len(records) > size else "",
+            next_page_token=token,
         )
 
     @override
@@ -165,17 +169,6 @@ class PersonalizationServicer(
             compiled, record.trigger_events, tracked.matched_events, view, event
         )
 
-    @override
-    async def ListReferences(
-        self, request: api.ListReferencesRequest, context: Any
-    ) -> api.ListReferencesResponse:
-        if not (request.attribute or request.segment or request.event):
-            raise InvalidArgument("Name an attribute, a segment or an event", field="attribute")
-        records = await self._store.records(request.parent_segment_id)
-        return api.ListReferencesResponse(
-            personalization_names=[r.name for r in records if _refers_to(r, request)]
-        )
-
 
 def _draft(message: personalization_pb2.Personalization) -> Draft:
     return Draft(
@@ -213,20 +206,3 @@ def _current_warnings(record: Record, catalog: Catalog) -> list[str]:
             "since this was saved; until it is fixed, it answers nothing)"
         ]
     return [warning_text(w) for w in compiled.warnings]
-
-
-def _refers_to(record: Record, request: api.ListReferencesRequest) -> bool:
-    if request.event and request.event in record.trigger_events:
-        return True
-    for kind, name, aggregation in references(list(record.sections)):
-        if kind == "segment" and name == request.segment:
-            return True
-        # A field naming a LIST without an aggregation renders all of them, so it refers
-        # to each one.
-        if (
-            kind == "attribute"
-            and name == request.attribute
-            and (not request.aggregation or aggregation in (None, request.aggregation))
-        ):
-            return True
-    return False

@@ -22,7 +22,7 @@ from google.protobuf import struct_pb2
 from p13n.auth.v1 import identity_pb2
 from p13n.offers.v1 import personalize_service_pb2 as api
 from p13n.offers.v1 import personalize_service_pb2_grpc
-from p13n.profile.v1 import profile_service_pb2 as profile_api
+from p13n.profile.v1 import internal_service_pb2 as profile_api
 from typing_extensions import override
 
 from services.common import identity

@@ -3,7 +3,7 @@
 ``Track`` is the data path's one round trip: it stores the event (or, for preview, only
 computes), stitches the profile and returns its attributes, segments and the event
 definitions the event matched. It carries the caller's identity, re-signed as the offers
-service's so that the internal-only RPC accepts it. ``GetRealtimeConfig`` is asked on the
+service's so that the internal service accepts it. ``GetRealtimeConfig`` is asked on the
 service's own behalf: it answers the parent segment's catalog, from which personalizations
 are validated and compiled.
 """
@@ -15,7 +15,7 @@ import math
 from typing import Any
 
 import grpc
-from p13n.profile.v1 import profile_service_pb2 as api
+from p13n.profile.v1 import internal_service_pb2 as api
 from p13n.profile.v1 import realtime_config_pb2 as pb
 
 from services.common.clients import as_service, on_behalf_of_caller_as
@@ -38,7 +38,10 @@ _SENSITIVITIES: dict[int, Sensitivity] = {
 
 
 class ProfileClient:
-    """The profile service as the offers service uses it."""
+    """The profile service as the offers service uses it.
+
+    ``stub`` is an ``InternalProfileServiceStub``.
+    """
 
     def __init__(self, stub: Any, key: bytes) -> None:
         self._stub = stub

@@ -6,16 +6,22 @@ import contextlib
 from collections.abc import AsyncIterator, Sequence
 
 import grpc
-from p13n.offers.v1 import personalization_config_service_pb2, personalize_service_pb2
-from p13n.profile.v1 import profile_service_pb2_grpc
+from p13n.offers.v1 import (
+    internal_service_pb2,
+    internal_service_pb2_grpc,
+    personalization_config_service_pb2,
+    personalize_service_pb2,
+)
+from p13n.profile.v1 import internal_service_pb2_grpc as profile_internal_pb2_grpc
 
 from services.common import handlers
-from services.common.access import Access
+from services.common.access import Access, every_method
 from services.common.clients import FAST_RECONNECT, Channels
 from services.common.config import Settings
 from services.common.main import run_service
 from services.common.server import Registration, RunningServer, serving_from
 from services.offers.compiled_cache import CompiledCache
+from services.offers.internal_service import InternalOffersServicer
 from services.offers.personalization_service import PersonalizationServicer
 from services.offers.personalize_service import PersonalizeServicer
 from services.offers.profile_client import ProfileClient
@@ -23,6 +29,8 @@ from services.offers.store import PersonalizationStore
 
 PERSONALIZE = "p13n.offers.v1.PersonalizeService"
 CONFIG = "p13n.offers.v1.PersonalizationConfigService"
+_INTERNAL = internal_service_pb2.DESCRIPTOR.services_by_name["InternalOffersService"]
+INTERNAL = _INTERNAL.full_name
 
 RULES: dict[str, Access] = {
     f"/{PERSONALIZE}/PublicPersonalize": Access.DATA,
@@ -34,7 +42,7 @@ RULES: dict[str, Access] = {
     f"/{CONFIG}/CreatePersonalization": Access.EDITOR,
     f"/{CONFIG}/UpdatePersonalization": Access.EDITOR,
     f"/{CONFIG}/DeletePersonalization": Access.EDITOR,
-    f"/{CONFIG}/ListReferences": Access.INTERNAL,
+    **every_method(_INTERNAL, Access.INTERNAL),
 }
 
 
@@ -58,7 +66,9 @@ async def lifespan(
         # also notice quickly when it is back.
         channels = await stack.enter_async_context(Channels(options=FAST_RECONNECT))
         profile = ProfileClient(
-            profile_service_pb2_grpc.ProfileServiceStub(channels.get(settings.profile_target)),
+            profile_internal_pb2_grpc.InternalProfileServiceStub(
+                channels.get(settings.profile_target)
+            ),
             settings.internal_key,
         )
         yield await stack.enter_async_context(
@@ -73,7 +83,7 @@ async def lifespan(
 
 
 def registrations(store: PersonalizationStore, profile: ProfileClient) -> list[Registration]:
-    """The two servicers over one store; the personalize paths read it through one cache."""
+    """The three servicers over one store; the personalize paths read it through one cache."""
     cache = CompiledCache(profile.realtime_config, store)
     return [
         Registration(
@@ -93,6 +103,11 @@ def registrations(store: PersonalizationStore, profile: ProfileClient) -> list[R
             ),
             PersonalizationServicer(store, profile),
             CONFIG,
+        ),
+        Registration(
+            internal_service_pb2_grpc.add_InternalOffersServiceServicer_to_server,
+            InternalOffersServicer(store),
+            INTERNAL,
         ),
     ]
 

@@ -17,11 +17,12 @@ import grpc
 from p13n.auth.v1 import internal_service_pb2
 
 from services.common.clients import as_service
-from services.common.errors import Unavailable
+from services.common.remote_errors import translate, unavailable
 
 SERVICE = "profile"
 FLAGS_TTL_SECONDS = 2.0
 FLAGS_TIMEOUT = 2.0
+_AUTH_DOWN = unavailable("The auth service cannot answer; retry shortly")
 
 
 class AuthClient:
@@ -44,8 +45,10 @@ class AuthClient:
                 metadata=as_service(SERVICE, self._key),
                 timeout=FLAGS_TIMEOUT,
             )
-        except grpc.aio.AioRpcError:
-            raise Unavailable("The auth service cannot answer; retry shortly") from None
+        except grpc.aio.AioRpcError as error:
+            # An outage refuses the write; any other answer to this internal question is a
+            # fault here, logged as INTERNAL rather than hidden as a retry.
+            raise translate(error, outage=_AUTH_DOWN, verdicts={}) from None
         flags = frozenset(reply.flags)
         self._flags[account_id] = (self._clock(), flags)
         return flags

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol, TypeVar
+from typing import Any
 
 from google.protobuf import empty_pb2
 from p13n.profile.v1 import config_service_pb2 as api
@@ -21,7 +21,7 @@ from typing_extensions import override
 from services.common import identity as identities
 from services.common.errors import FailedPrecondition, InvalidArgument, Unauthenticated
 from services.common.names import validate_name
-from services.common.paging import page_after, page_size
+from services.common.paging import one_page, page_after, page_size
 from services.profile import config_steps as steps
 from services.profile.config_store import (
     ATTRIBUTES,
@@ -46,18 +46,6 @@ def _account() -> str:
     if caller is None or not caller.account_id:
         raise Unauthenticated("Credentials are required")
     return caller.account_id
-
-
-class _Identified(Protocol):
-    id: str
-
-
-R = TypeVar("R", bound=_Identified)
-
-
-def _page(found: list[R], size: int) -> tuple[list[R], str]:
-    """One page of what was read with ``size + 1`` as its limit, and the next page's token."""
-    return found[:size], (found[size - 1].id if len(found) > size else "")
 
 
 class ConfigServicer(config_service_pb2_grpc.ConfigServiceServicer):
@@ -111,7 +99,7 @@ class ConfigServicer(config_service_pb2_grpc.ConfigServiceServicer):
             found = await store.parent_segments(
                 _account(), page_after(request.page_token), size + 1
             )
-        page, token = _page(found, size)
+        page, token = one_page(found, size)
         return api.ListParentSegmentsResponse(parent_segments=page, next_page_token=token)
 
     @override
@@ -159,7 +147,7 @@ class ConfigServicer(config_service_pb2_grpc.ConfigServiceServicer):
             found = await store.children(
                 kind, int(segment.id), page_after(request.page_token), size + 1
             )
-        return _page(found, size)
+        return one_page(found, size)
 
     async def _create(
         self, kind: Kind[M], parent_segment_id: str, given: M, prepare: steps.Prepare[M]
@@ -229,9 +217,11 @@ class ConfigServicer(config_service_pb2_grpc.ConfigServiceServicer):
         return await self._get(EVENTS, request.parent_segment_id, request.event_id)
 
     @override
-    async def ListEvents(self, request: api.ListEventsRequest, context: Any) -> Any:
+    async def ListEventDefinitions(
+        self, request: api.ListEventDefinitionsRequest, context: Any
+    ) -> Any:
         page, token = await self._list(EVENTS, request)
-        return api.ListEventsResponse(events=page, next_page_token=token)
+        return api.ListEventDefinitionsResponse(events=page, next_page_token=token)
 
     @override
     async def UpdateEventDefinition(

@@ -20,7 +20,8 @@ What any implementation must guarantee:
   path notice: SQLite bumps the segment's ``config_version`` and the global ``generation``
   in the same transaction (``sqlite_config.config_changed``), which ``realtime.ConfigCache`` reads.
 - Ids are never reused: a deleted parent segment's id is never given out again.
-- Not found is ``NotFound`` with the messages the SQLite store uses (they are the API's).
+- Not found is ``NotFound`` in the API's words, built by ``parent_segment_not_found`` and
+  ``Kind.not_found``, so no backend spells a message of its own.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ from typing import Generic, Protocol, TypeVar
 
 from p13n.profile.v1 import parent_segment_pb2
 from p13n.profile.v1 import realtime_config_pb2 as pb
+
+from services.common.errors import NotFound
 
 # A child of a parent segment; each has an ``id`` and a ``name``.
 M = TypeVar("M", pb.EventDefinition, pb.Attribute, pb.StitchingKey, pb.Segment)
@@ -44,6 +47,10 @@ class Kind(Generic[M]):
     collection: str  # where a store keeps them (the SQLite table)
     noun: str  # how messages name one: "Event definition 7 not found ..."
     message: type[M]
+
+    def not_found(self, child_id: str, segment_id: int) -> NotFound:
+        """One of these the segment does not have, in the API's words (every backend's)."""
+        return NotFound(f"{self.noun} {child_id!r} not found in parent segment {segment_id}")
 
 
 EVENTS = Kind("event_definitions", "Event definition", pb.EventDefinition)

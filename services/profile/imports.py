@@ -22,7 +22,7 @@ from p13n.profile.v1 import config_service_pb2
 from p13n.profile.v1 import profile_service_pb2 as api
 
 from services.common import events
-from services.common.errors import InvalidArgument, NotFound
+from services.common.errors import InvalidArgument, NotFound, parent_segment_not_found
 from services.common.storage import run_sync
 from services.profile import attributes, batch_store
 from services.profile.realtime import Config, ConfigCache
@@ -46,7 +46,7 @@ def config_for(
     except NotFound:
         config = None
     if config is None or config.account_id != account_id:
-        raise NotFound(f"Parent segment {parent_segment_id!r} not found")
+        raise parent_segment_not_found(parent_segment_id)
     return config
 
 

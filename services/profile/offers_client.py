@@ -10,19 +10,22 @@ from __future__ import annotations
 from typing import Any
 
 import grpc
-from p13n.offers.v1 import personalization_config_service_pb2
+from p13n.offers.v1 import internal_service_pb2
 
 from services.common.clients import as_service
-from services.common.errors import Unavailable
+from services.common.remote_errors import translate, unavailable
 
 SERVICE = "profile"
 REFERENCES_TIMEOUT = 5.0
+_OFFERS_DOWN = unavailable(
+    "The offers service cannot confirm that nothing references this; retry shortly"
+)
 
 
 class OffersClient:
     """The offers service as the profile service uses it.
 
-    ``stub`` is a ``PersonalizationConfigServiceStub``.
+    ``stub`` is an ``InternalOffersServiceStub``.
     """
 
     def __init__(self, stub: Any, key: bytes) -> None:
@@ -33,14 +36,14 @@ class OffersClient:
         """Names of the personalizations that use ``reference`` (one keyword: its kind)."""
         try:
             reply = await self._stub.ListReferences(
-                personalization_config_service_pb2.ListReferencesRequest(
+                internal_service_pb2.ListReferencesRequest(
                     parent_segment_id=parent_segment_id, **reference
                 ),
                 metadata=as_service(SERVICE, self._key),
                 timeout=REFERENCES_TIMEOUT,
             )
-        except grpc.aio.AioRpcError:
-            raise Unavailable(
-                "The offers service cannot confirm that nothing references this; retry shortly"
-            ) from None
+        except grpc.aio.AioRpcError as error:
+            # An outage refuses the delete (fail closed); any other answer to this internal
+            # question is a fault here, logged as INTERNAL rather than hidden as a retry.
+            raise translate(error, outage=_OFFERS_DOWN, verdicts={}) from None
         return list(reply.personalization_names)

@@ -1,8 +1,9 @@
-"""The profile service's RPCs: Track, profiles, the merge log, imports, configuration snapshots.
+"""The profile service's public RPCs: stitched profiles, the merge log, imports.
 
 Handlers stay thin: they decode and check the request, then call the store
 (``profile_store.ProfileStore``; SQLite today), whose writes are durable and atomic when
-it returns. The transaction logic lives in ``tracking`` and ``imports``.
+it returns. The transaction logic lives in ``imports``; the other services' questions
+(Track among them) are ``internal_service``'s.
 """
 
 from __future__ import annotations
@@ -16,10 +17,9 @@ from p13n.profile.v1 import profile_pb2, profile_service_pb2_grpc
 from p13n.profile.v1 import profile_service_pb2 as api
 from typing_extensions import override
 
-from services.common import events
 from services.common import identity as identities
 from services.common.errors import InvalidArgument, PermissionDenied, Unauthenticated
-from services.common.paging import page_after, page_size
+from services.common.paging import one_page, page_after, page_size
 from services.profile import attributes
 from services.profile.messages import profile_message
 from services.profile.profile_store import ProfileStore
@@ -36,31 +36,6 @@ class ProfileServicer(profile_service_pb2_grpc.ProfileServiceServicer):
     def __init__(self, store: ProfileStore, clock: Callable[[], float] = time.time) -> None:
         self._store = store
         self._clock = clock
-
-    @override
-    async def Track(self, request: api.TrackRequest, context: Any) -> api.TrackResponse:
-        event = events.checked(request.event)
-        now = self._clock()  # the server's receive time; a client `time` is only kept
-        caller = identities.current.get()
-        account_id = caller.account_id if caller else ""
-        if request.dry_run:
-            return await self._store.preview_track(
-                account_id,
-                request.parent_segment_id,
-                request.database,
-                request.table,
-                event[0],
-                now,
-            )
-        return await self._store.track(
-            account_id,
-            request.parent_segment_id,
-            request.database,
-            request.table,
-            event,
-            now,
-            remaining=context.time_remaining(),
-        )
 
     @override
     async def GetProfile(self, request: api.GetProfileRequest, context: Any) -> profile_pb2.Profile:
@@ -83,10 +58,8 @@ class ProfileServicer(profile_service_pb2_grpc.ProfileServiceServicer):
         entries = await self._store.merge_log(
             account, request.parent_segment_id, page_after(request.page_token), size + 1
         )
-        return api.ListMergeLogResponse(
-            entries=entries[:size],
-            next_page_token=entries[size - 1].id if len(entries) > size else "",
-        )
+        page, token = one_page(entries, size)
+        return api.ListMergeLogResponse(entries=page, next_page_token=token)
 
     @override
     async def ImportAttributes(
@@ -133,15 +106,3 @@ class ProfileServicer(profile_service_pb2_grpc.ProfileServiceServicer):
             yield api.StreamImportAttributesResponse(imported=total)
         if target is None:
             yield api.StreamImportAttributesResponse(imported=0)
-
-    @override
-    async def GetRealtimeConfig(
-        self, request: api.GetRealtimeConfigRequest, context: Any
-    ) -> api.RealtimeConfig:
-        return await self._store.realtime_config(request.parent_segment_id)
-
-    @override
-    async def ListEventTables(
-        self, request: api.ListEventTablesRequest, context: Any
-    ) -> api.ListEventTablesResponse:
-        return api.ListEventTablesResponse(tables=await self._store.event_tables())

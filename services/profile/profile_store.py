@@ -16,8 +16,8 @@ What any implementation must guarantee:
   (stitching, merges, attribute arithmetic) never interleaves with another.
 - ``remaining`` is the caller's time left: a write still queued when it has passed may be
   dropped, because nobody would read its answer.
-- Reads see only committed data. A parent segment of another account is ``NotFound``, with
-  the SQLite store's messages (they are the API's).
+- Reads see only committed data. A parent segment of another account is ``NotFound``,
+  in the API's words (``parent_segment_not_found``, ``profile_not_found``).
 """
 
 from __future__ import annotations
@@ -27,13 +27,20 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from p13n.profile.v1 import config_service_pb2, profile_pb2
+from p13n.profile.v1 import internal_service_pb2 as internal
 from p13n.profile.v1 import profile_service_pb2 as api
 
 from services.common import events
+from services.common.errors import NotFound
 from services.profile import attributes
 from services.profile.realtime import Config
 from services.profile.stitching import Identity
 from services.profile.tracking import BatchValues
+
+
+def profile_not_found(key: str, value: str, parent_segment_id: int | str) -> NotFound:
+    """No profile carries the identifier, in the API's words (every backend's)."""
+    return NotFound(f"No profile has {key} {value!r} in parent segment {parent_segment_id}")
 
 
 @dataclass(frozen=True)
@@ -59,7 +66,7 @@ class ProfileStore(Protocol):
         event: tuple[events.Event, str],
         now: float,
         remaining: float | None,
-    ) -> api.TrackResponse:
+    ) -> internal.TrackResponse:
         """Stores the event and updates the profile it stitches to ("" account: any)."""
         ...
 
@@ -71,7 +78,7 @@ class ProfileStore(Protocol):
         table: str,
         event: events.Event,
         now: float,
-    ) -> api.TrackResponse:
+    ) -> internal.TrackResponse:
         """What ``track`` would answer, writing nothing (a dry run)."""
         ...
 
@@ -117,10 +124,10 @@ class ProfileStore(Protocol):
         """Up to ``limit`` entries, newest first, with ids below ``before`` (0: the newest)."""
         ...
 
-    async def realtime_config(self, parent_segment_id: str) -> api.RealtimeConfig:
+    async def realtime_config(self, parent_segment_id: str) -> internal.RealtimeConfig:
         """A parent segment's whole configuration (for the offers service)."""
         ...
 
-    async def event_tables(self) -> list[api.EventTable]:
+    async def event_tables(self) -> list[internal.EventTable]:
         """Every parent segment's event tables (for the auth service's preflight)."""
         ...

@@ -17,11 +17,11 @@ import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from p13n.profile.v1 import profile_service_pb2 as api
+from p13n.profile.v1 import internal_service_pb2 as api
 from p13n.profile.v1 import realtime_config_pb2 as pb
 
 from services.common.convert import path_id
-from services.common.errors import NotFound
+from services.common.errors import parent_segment_not_found
 from services.common.regex import Matcher
 from services.profile import attributes, patterns, realtime_store
 from services.profile.stitching import StitchingKey
@@ -170,7 +170,7 @@ class ConfigCache:
         segment_id = path_id(parent_segment_id)
         version = realtime_store.config_version(conn, segment_id)
         if version is None:
-            raise NotFound(f"Parent segment {parent_segment_id!r} not found")
+            raise parent_segment_not_found(parent_segment_id)
         cached = self._configs.get(segment_id)
         # Ids of deleted segments can be reused; the creation time tells the two apart.
         if cached and (cached.version, cached.create_time) == version:

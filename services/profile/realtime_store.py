@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import sqlite3
 
-from p13n.profile.v1 import profile_service_pb2 as api
+from p13n.profile.v1 import internal_service_pb2 as api
 
 from services.common.convert import path_id
-from services.common.errors import NotFound
+from services.common.errors import parent_segment_not_found
 from services.common.storage import query_all, query_one
 from services.profile.config_rows import (
     attribute_message,
@@ -30,7 +30,7 @@ def load_realtime_config(conn: sqlite3.Connection, parent_segment_id: str) -> ap
     segment_id = path_id(parent_segment_id)
     row = query_one(conn, "SELECT * FROM parent_segments WHERE id = ?", segment_id)
     if row is None:
-        raise NotFound(f"Parent segment {parent_segment_id!r} not found")
+        raise parent_segment_not_found(parent_segment_id)
 
     def children(table: str) -> list[sqlite3.Row]:
         return query_all(

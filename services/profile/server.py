@@ -9,15 +9,17 @@ from pathlib import Path
 
 import grpc
 from p13n.auth.v1 import internal_service_pb2_grpc
-from p13n.offers.v1 import personalization_config_service_pb2_grpc
+from p13n.offers.v1 import internal_service_pb2_grpc as offers_internal_pb2_grpc
 from p13n.profile.v1 import (
     config_service_pb2,
     config_service_pb2_grpc,
     ingest_service_pb2_grpc,
     profile_service_pb2_grpc,
 )
+from p13n.profile.v1 import internal_service_pb2 as profile_internal_pb2
+from p13n.profile.v1 import internal_service_pb2_grpc as profile_internal_pb2_grpc
 
-from services.common.access import Access
+from services.common.access import Access, every_method
 from services.common.clients import Channels
 from services.common.config import Settings
 from services.common.main import run_service
@@ -27,6 +29,7 @@ from services.profile.auth_client import AuthClient
 from services.profile.config_service import ConfigServicer, FlagsLookup, ReferencesLookup
 from services.profile.group_commit import GroupCommit
 from services.profile.ingest_service import IngestServicer
+from services.profile.internal_service import InternalProfileServicer
 from services.profile.offers_client import OffersClient
 from services.profile.profile_service import ProfileServicer
 from services.profile.realtime import ConfigCache
@@ -37,13 +40,15 @@ from services.profile.store import open_store
 CONFIG = "p13n.profile.v1.ConfigService"
 PROFILE = "p13n.profile.v1.ProfileService"
 INGEST = "p13n.profile.v1.IngestService"
+_INTERNAL = profile_internal_pb2.DESCRIPTOR.services_by_name["InternalProfileService"]
+INTERNAL = _INTERNAL.full_name
 
 _RESOURCES = ("ParentSegment", "EventDefinition", "Attribute", "StitchingKey", "Segment")
-_PLURALS = ("ParentSegments", "Events", "Attributes", "StitchingKeys", "Segments")
 
 RULES: dict[str, Access] = {
     **{f"/{CONFIG}/Get{r}": Access.VIEWER for r in _RESOURCES},
-    **{f"/{CONFIG}/List{p}": Access.VIEWER for p in _PLURALS},
+    # Each List names what it lists: ListEventDefinitions, not ListEvents.
+    **{f"/{CONFIG}/List{r}s": Access.VIEWER for r in _RESOURCES},
     **{
         f"/{CONFIG}/{verb}{r}": Access.EDITOR
         for r in _RESOURCES
@@ -56,10 +61,8 @@ RULES: dict[str, Access] = {
     # Client streaming cannot pass the JSON transcoder: the admin listener lets this one
     # method in as native gRPC, with the admin API's credentials (services/auth/grpc_door.py).
     f"/{PROFILE}/StreamImportAttributes": Access.EDITOR,
-    f"/{PROFILE}/Track": Access.INTERNAL,
-    f"/{PROFILE}/GetRealtimeConfig": Access.INTERNAL,
-    f"/{PROFILE}/ListEventTables": Access.INTERNAL,
     f"/{INGEST}/IngestRecords": Access.DATA,
+    **every_method(_INTERNAL, Access.INTERNAL),
 }
 
 
@@ -84,7 +87,7 @@ async def lifespan(
             settings.internal_key,
         )
         offers = OffersClient(
-            personalization_config_service_pb2_grpc.PersonalizationConfigServiceStub(
+            offers_internal_pb2_grpc.InternalOffersServiceStub(
                 channels.get(settings.offers_target)
             ),
             settings.internal_key,
@@ -124,7 +127,7 @@ def registrations(
     references: ReferencesLookup,
     clock: Callable[[], float] = time.time,
 ) -> list[Registration]:
-    """The three servicers over one store; tests pass their own collaborators and clock."""
+    """The four servicers over one store; tests pass their own collaborators and clock."""
     store = SqliteProfileStore(db, writer, configs)
 
     async def import_members(
@@ -147,6 +150,11 @@ def registrations(
             ingest_service_pb2_grpc.add_IngestServiceServicer_to_server,
             IngestServicer(store, clock),
             INGEST,
+        ),
+        Registration(
+            profile_internal_pb2_grpc.add_InternalProfileServiceServicer_to_server,
+            InternalProfileServicer(store, clock),
+            INTERNAL,
         ),
     ]
 

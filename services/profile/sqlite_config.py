@@ -19,7 +19,7 @@ from google.protobuf.message import Message
 from p13n.profile.v1 import realtime_config_pb2 as pb
 
 from services.common.convert import path_id
-from services.common.errors import NotFound
+from services.common.errors import parent_segment_not_found
 from services.common.storage import Database, fetch_all, fetch_one
 from services.profile import config_rows, config_rules
 from services.profile.config_store import (
@@ -97,7 +97,7 @@ class SqliteConfigReader(ConfigReader):
             account_id,
         )
         if row is None:
-            raise NotFound(f"Parent segment {parent_segment_id!r} not found")
+            raise parent_segment_not_found(parent_segment_id)
         return config_rows.parent_segment_message(row)
 
     async def parent_segments(self, account_id: str, after: int, limit: int) -> list[ParentSegment]:
@@ -134,7 +134,7 @@ class SqliteConfigReader(ConfigReader):
             segment_id,
         )
         if row is None:
-            raise NotFound(f"{kind.noun} {child_id!r} not found in parent segment {segment_id}")
+            raise kind.not_found(child_id, segment_id)
         return _as(kind, row)
 
     async def children(self, kind: Kind[M], segment_id: int, after: int, limit: int) -> list[M]:

@@ -13,16 +13,17 @@ import sqlite3
 from collections.abc import Sequence
 
 from p13n.profile.v1 import config_service_pb2, profile_pb2
+from p13n.profile.v1 import internal_service_pb2 as internal
 from p13n.profile.v1 import profile_service_pb2 as api
 
 from services.common import events
 from services.common.convert import timestamp
-from services.common.errors import InvalidArgument, NotFound
+from services.common.errors import InvalidArgument
 from services.common.storage import Database, query_all
 from services.profile import attributes, imports, profiles, realtime_store, tracking
 from services.profile.group_commit import GroupCommit
 from services.profile.messages import identity_message
-from services.profile.profile_store import ProfileStore, ProfileView
+from services.profile.profile_store import ProfileStore, ProfileView, profile_not_found
 from services.profile.realtime import ConfigCache
 from services.profile.stitching import Identity
 
@@ -49,7 +50,7 @@ class SqliteProfileStore(ProfileStore):
         event: tuple[events.Event, str],
         now: float,
         remaining: float | None,
-    ) -> api.TrackResponse:
+    ) -> internal.TrackResponse:
         return await self._writer.run_sync(
             lambda conn: tracking.track(
                 conn, self._configs, parent_segment_id, database, table, event, now, account_id
@@ -65,8 +66,8 @@ class SqliteProfileStore(ProfileStore):
         table: str,
         event: events.Event,
         now: float,
-    ) -> api.TrackResponse:
-        def preview(conn: sqlite3.Connection) -> api.TrackResponse:
+    ) -> internal.TrackResponse:
+        def preview(conn: sqlite3.Connection) -> internal.TrackResponse:
             # Plan alone: reads only, in one hop to the database thread.
             config = tracking.config_of_account(self._configs, conn, parent_segment_id, account_id)
             return tracking.plan(conn, config, database, table, event, now).response
@@ -134,9 +135,7 @@ class SqliteProfileStore(ProfileStore):
             # A value known only from imports is a profile-to-be: show what it will carry.
             first_seen = profiles.batch_first_seen(conn, config.parent_segment_id, key, value)
             if first_seen is None:
-                raise NotFound(
-                    f"No profile has {key} {value!r} in parent segment {config.parent_segment_id}"
-                )
+                raise profile_not_found(key, value, config.parent_segment_id)
             canonical = value if key == config.primary_key else None
             state, cluster = attributes.ProfileState(), (Identity(key, value, first_seen),)
         batch = tracking.batch_values(conn, config, cluster)
@@ -152,10 +151,10 @@ class SqliteProfileStore(ProfileStore):
 
         return [_merge_entry(row) for row in await self._db.run_sync(read)]
 
-    async def realtime_config(self, parent_segment_id: str) -> api.RealtimeConfig:
+    async def realtime_config(self, parent_segment_id: str) -> internal.RealtimeConfig:
         return await self._db.run_sync(realtime_store.load_realtime_config, parent_segment_id)
 
-    async def event_tables(self) -> list[api.EventTable]:
+    async def event_tables(self) -> list[internal.EventTable]:
         def read(conn: sqlite3.Connection) -> list[sqlite3.Row]:
             return query_all(
                 conn,
@@ -163,7 +162,7 @@ class SqliteProfileStore(ProfileStore):
             )
 
         return [
-            api.EventTable(
+            internal.EventTable(
                 parent_segment_id=str(r["parent_segment_id"]),
                 database=r["database"],
                 table=r["table_name"],

@@ -24,10 +24,10 @@ import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from p13n.profile.v1 import profile_service_pb2 as api
+from p13n.profile.v1 import internal_service_pb2 as api
 
 from services.common import events
-from services.common.errors import InvalidArgument, NotFound
+from services.common.errors import InvalidArgument, NotFound, parent_segment_not_found
 from services.profile import attributes, profiles
 from services.profile.realtime import Config, ConfigCache
 from services.profile.stitching import (
@@ -193,7 +193,7 @@ def config_of_account(
     """
     config = configs.get(conn, parent_segment_id)
     if account_id and config.account_id != account_id:
-        raise NotFound(f"Parent segment {parent_segment_id!r} not found")
+        raise parent_segment_not_found(parent_segment_id)
     return config
 
 

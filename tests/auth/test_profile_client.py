@@ -8,7 +8,7 @@ from typing import Any
 
 import grpc
 import pytest
-from p13n.profile.v1 import config_service_pb2, parent_segment_pb2, profile_service_pb2
+from p13n.profile.v1 import config_service_pb2, internal_service_pb2, parent_segment_pb2
 
 from services.auth.profile_client import ProfileClient
 from services.common import identity
@@ -26,11 +26,11 @@ class _Profile:
         self.calls: list[dict[str, Any]] = []
 
     async def ListEventTables(
-        self, _request: profile_service_pb2.ListEventTablesRequest, **kwargs: Any
-    ) -> profile_service_pb2.ListEventTablesResponse:
+        self, _request: internal_service_pb2.ListEventTablesRequest, **kwargs: Any
+    ) -> internal_service_pb2.ListEventTablesResponse:
         self.calls.append(kwargs)
-        table = profile_service_pb2.EventTable
-        return profile_service_pb2.ListEventTablesResponse(
+        table = internal_service_pb2.EventTable
+        return internal_service_pb2.ListEventTablesResponse(
             tables=[
                 table(database="shop", table="views", parent_segment_id="1"),
                 table(database="shop", table="views", parent_segment_id="2"),

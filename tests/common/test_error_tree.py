@@ -65,6 +65,21 @@ def test_one_keyword_only_signature_with_copied_metadata() -> None:
         pytest.param("services.common.errors", id="common-errors"),
         pytest.param("services.common.status_codes", id="status-codes"),
         pytest.param("services.offers.errors", id="offers-errors"),
+        # The pure domain modules that raise them: they must stay free of grpc too.
+        *(
+            pytest.param(f"services.{name}", id=name.split(".")[1])
+            for name in (
+                "common.names",
+                "auth.validation",
+                "profile.config_rules",
+                "profile.stitching",
+                "profile.attributes",
+                "offers.engine",
+                "offers.criteria",
+                "offers.redaction",
+                "offers.rendering",
+            )
+        ),
     ],
 )
 def test_the_error_modules_import_no_grpc(module: str) -> None:
@@ -93,3 +108,9 @@ def test_the_check_above_would_see_a_grpc_import() -> None:
     )
     assert result.returncode != 0
     assert "grpc" in result.stderr
+
+
+def test_a_parent_segment_not_found_reads_the_same_everywhere() -> None:
+    error = errors.parent_segment_not_found("12")
+    assert isinstance(error, errors.NotFound)
+    assert error.message == "Parent segment '12' not found"

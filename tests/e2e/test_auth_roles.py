@@ -34,13 +34,7 @@ RANK = {"VIEWER": 1, "EDITOR": 2, "ADMIN": 3, "OWNER": 4}
 PRINCIPALS = {"OWNER": 4, "ADMIN": 3, "EDITOR": 2, "VIEWER": 1, "MASTER": 4, "WRITE_ONLY": 0}
 API_KEYS = ("MASTER", "WRITE_ONLY")
 
-_PROFILE_RESOURCES = {
-    "ParentSegment": "ParentSegments",
-    "EventDefinition": "Events",
-    "Attribute": "Attributes",
-    "StitchingKey": "StitchingKeys",
-    "Segment": "Segments",
-}
+_PROFILE_RESOURCES = ("ParentSegment", "EventDefinition", "Attribute", "StitchingKey", "Segment")
 
 MINIMUM_ROLE: dict[str, str] = {
     # Auth: the caller's own session and view.
@@ -66,7 +60,7 @@ MINIMUM_ROLE: dict[str, str] = {
     },
     # Profile: editors configure, viewers read.
     **{f"p13n.profile.v1.ConfigService/Get{r}": VIEWER for r in _PROFILE_RESOURCES},
-    **{f"p13n.profile.v1.ConfigService/List{p}": VIEWER for p in _PROFILE_RESOURCES.values()},
+    **{f"p13n.profile.v1.ConfigService/List{r}s": VIEWER for r in _PROFILE_RESOURCES},
     **{
         f"p13n.profile.v1.ConfigService/{verb}{r}": EDITOR
         for r in _PROFILE_RESOURCES

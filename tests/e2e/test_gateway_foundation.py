@@ -10,7 +10,7 @@ from support.suite import Suite
 
 NO_CORS: dict[str, str] = {}
 # Calls the services make to each other on their own, whatever the test does.
-BACKGROUND_CALLS = {"/p13n.profile.v1.ProfileService/ListEventTables"}
+BACKGROUND_CALLS = {"/p13n.profile.v1.InternalProfileService/ListEventTables"}
 
 
 def test_public_without_token_is_401_json_without_cors(suite: Suite) -> None:
@@ -101,9 +101,15 @@ def test_client_trust_headers_never_reach_a_service(suite: Suite) -> None:
         ),
         pytest.param(
             "admin",
-            "/p13n.profile.v1.ProfileService/Track",
+            "/p13n.profile.v1.InternalProfileService/Track",
             "application/grpc",
             id="admin-internal-rpc",
+        ),
+        pytest.param(
+            "admin",
+            "/p13n.profile.v1.ProfileService/Track",
+            "application/grpc",
+            id="admin-internal-rpc-old-name",
         ),
         pytest.param(
             "admin",
@@ -123,19 +129,19 @@ def test_paths_without_a_binding_still_pass_ext_authz(
     # A refused gRPC request is answered in gRPC's way (HTTP 200, status in headers the
     # gateway strips), so the proof is that no service saw it and nothing came back.
     assert 400 <= reply.status < 500 or (content_type == "application/grpc" and not reply.body)
-    for name in ("profile", "offers"):
-        reached = [
-            c
-            for c in suite.recorders[name].calls[before[name] :]
-            if c.method not in BACKGROUND_CALLS
-        ]
-        assert reached == []
-    business = [
-        c
-        for c in suite.recorders["auth"].calls[before["auth"] :]
-        if not c.method.startswith("/envoy.service.auth.v3.Authorization/")
+    assert _business_calls_since(suite, before) == []
+
+
+def _business_calls_since(suite: Suite, before: dict[str, int]) -> list[str]:
+    """The methods any service saw since ``before``, leaving out ext_authz and the calls the
+    services make to each other on their own."""
+    return [
+        c.method
+        for name, recorder in suite.recorders.items()
+        for c in recorder.calls[before[name] :]
+        if c.method not in BACKGROUND_CALLS
+        and not c.method.startswith("/envoy.service.auth.v3.Authorization/")
     ]
-    assert business == []
 
 
 @pytest.mark.parametrize("service", ["auth", "profile", "offers"])
@@ -153,11 +159,13 @@ def test_each_service_reports_serving(suite: Suite, service: str) -> None:
             "p13n.profile.v1.ConfigService",
             "p13n.profile.v1.ProfileService",
             "p13n.profile.v1.IngestService",
+            "p13n.profile.v1.InternalProfileService",
         ],
         "offers": [
             "",
             "p13n.offers.v1.PersonalizeService",
             "p13n.offers.v1.PersonalizationConfigService",
+            "p13n.offers.v1.InternalOffersService",
         ],
     }[service]
     with grpc.insecure_channel(f"127.0.0.1:{suite.port_of(service)}") as channel:
@@ -190,3 +198,31 @@ def test_header_with_underscore_is_rejected(suite: Suite) -> None:
         body={},
     )
     assert reply.status == 400
+
+
+INTERNAL_RPCS = [
+    "/p13n.profile.v1.InternalProfileService/Track",
+    "/p13n.profile.v1.InternalProfileService/GetRealtimeConfig",
+    "/p13n.profile.v1.InternalProfileService/ListEventTables",
+    "/p13n.offers.v1.InternalOffersService/ListReferences",
+    "/p13n.auth.v1.InternalAuthService/AuthenticateCall",
+    # Where they lived before the contract pass: no client may find them there either.
+    "/p13n.profile.v1.ProfileService/Track",
+    "/p13n.profile.v1.ProfileService/GetRealtimeConfig",
+    "/p13n.profile.v1.ProfileService/ListEventTables",
+    "/p13n.offers.v1.PersonalizationConfigService/ListReferences",
+]
+
+
+@pytest.mark.parametrize("port_name", ["data", "admin"])
+@pytest.mark.parametrize("path", INTERNAL_RPCS)
+def test_internal_rpcs_are_not_found_through_the_gateway(
+    suite: Suite, port_name: str, path: str
+) -> None:
+    """Each internal RPC, at its name and at the name it had before the contract pass."""
+    port = suite.data_port if port_name == "data" else suite.admin_port
+    before = {name: len(r.calls) for name, r in suite.recorders.items()}
+    reply = request("POST", port, path, headers={"content-type": "application/json"}, body={})
+    assert reply.status == 404
+    assert reply.json()["code"] == 5
+    assert _business_calls_since(suite, before) == []

@@ -246,6 +246,20 @@ def test_the_services_own_refusal_reaches_the_client(channel: grpc.Channel, worl
     assert "no_such_table" in answer.message
 
 
+def test_envoys_own_reply_is_a_grpc_status_from_the_table(
+    suite: Suite, channel: grpc.Channel, world: World
+) -> None:
+    # Past the door, with the service down: Envoy answers itself (a 503), as gRPC, with the
+    # gateway's message rather than its own "upstream connect error".
+    suite.stop_service("offers")
+    try:
+        answer = _personalize(channel, _token(world.here))
+    finally:
+        suite.start_service("offers")
+    assert answer.code == grpc.StatusCode.UNAVAILABLE
+    assert answer.message == "A p13n service is unavailable; retry shortly"
+
+
 # Everything else a gRPC client may try is refused with a gRPC status.
 
 

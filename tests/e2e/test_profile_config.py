@@ -7,7 +7,7 @@ from typing import Any
 import grpc
 import pytest
 from p13n.auth.v1 import identity_pb2
-from p13n.profile.v1 import profile_service_pb2, profile_service_pb2_grpc
+from p13n.profile.v1 import internal_service_pb2, internal_service_pb2_grpc
 from support.admin import Account
 from support.suite import Suite
 
@@ -274,14 +274,14 @@ def test_track_refuses_a_parent_segment_of_another_account(suite: Suite) -> None
         token_type=identity_pb2.TOKEN_TYPE_PRIVATE,
     )
     metadata = ((identity.IDENTITY_HEADER, identity.sign(forwarded, suite.settings.internal_key)),)
-    request = profile_service_pb2.TrackRequest(
+    request = internal_service_pb2.TrackRequest(
         parent_segment_id=ps,
         database="own_db",
         table="page_views",
         event=to_struct({"td_client_id": "visitor-1"}),
     )
     with grpc.insecure_channel(f"127.0.0.1:{suite.port_of('profile')}") as channel:
-        stub = profile_service_pb2_grpc.ProfileServiceStub(channel)
+        stub = internal_service_pb2_grpc.InternalProfileServiceStub(channel)
         with pytest.raises(grpc.RpcError) as refused:
             stub.Track(request, metadata=metadata, timeout=10)
         assert refused.value.code() == grpc.StatusCode.NOT_FOUND
@@ -308,3 +308,11 @@ def test_a_regex_re2_cannot_run_is_refused(account: Account, ps: str) -> None:
     assert reply.json()["message"].startswith(
         "Regex '(a)\\\\1' is not supported: invalid escape sequence: \\1"
     )
+
+
+def test_event_definitions_are_listed_under_events(account: Account) -> None:
+    """ListEventDefinitions keeps the HTTP contract ListEvents had: the path and the key."""
+    segment = account.parent_segment("Listed events")
+    created = account.event(segment, "page_view", "cfg_db", "page_views")
+    listed = account.ok("GET", f"/v1/parent_segments/{segment}/events")
+    assert listed == {"events": [created], "next_page_token": ""}

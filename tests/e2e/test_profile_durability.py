@@ -24,8 +24,8 @@ from typing import Any
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from p13n.profile.v1 import profile_service_pb2 as api
-from p13n.profile.v1 import profile_service_pb2_grpc
+from p13n.profile.v1 import internal_service_pb2 as api
+from p13n.profile.v1 import internal_service_pb2_grpc
 from support.admin import Account
 from support.suite import Suite
 
@@ -139,7 +139,7 @@ async def test_every_acknowledged_event_survives_kill_9(
 
     async with grpc.aio.insecure_channel(target) as channel:
         await serving(channel)
-        stub = profile_service_pb2_grpc.ProfileServiceStub(channel)
+        stub = internal_service_pb2_grpc.InternalProfileServiceStub(channel)
         senders = [asyncio.create_task(sender(stub)) for _ in range(SENDERS)]
         await enough.wait()
         profile_process.kill()  # while the senders' calls are in flight
@@ -150,7 +150,7 @@ async def test_every_acknowledged_event_survives_kill_9(
     profile_process.start()
     async with grpc.aio.insecure_channel(target) as channel:
         await serving(channel)
-        stub = profile_service_pb2_grpc.ProfileServiceStub(channel)
+        stub = internal_service_pb2_grpc.InternalProfileServiceStub(channel)
         for _ in range(10):
             assert await send(stub, next(numbers))
 

@@ -1,5 +1,5 @@
-"""Personalizations through the admin RPCs, preview and ListReferences, against a real
-offers server whose profile service is a stand-in."""
+"""Personalizations through the admin RPCs, preview and the internal ListReferences, against
+a real offers server whose profile service is a stand-in."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import grpc
 import pytest
 from google.protobuf import field_mask_pb2, json_format
 from google.rpc import error_details_pb2, status_pb2
+from p13n.offers.v1 import internal_service_pb2, personalization_pb2
 from p13n.offers.v1 import personalization_config_service_pb2 as api
-from p13n.offers.v1 import personalization_pb2
 from support.offers_harness import (
     OTHER_ACCOUNT,
     Offers,
@@ -257,8 +257,8 @@ async def test_list_references(
             "sections": [{"name": "R", "payload": [{"name": "r", "attribute": "recent_products"}]}],
         },
     )
-    reply = await offers.config.ListReferences(
-        api.ListReferencesRequest(parent_segment_id=ps, **reference),
+    reply = await offers.internal.ListReferences(
+        internal_service_pb2.ListReferencesRequest(parent_segment_id=ps, **reference),
         metadata=signed(identity.service_identity("profile")),
     )
     assert list(reply.personalization_names) == names
@@ -266,11 +266,40 @@ async def test_list_references(
 
 async def test_list_references_is_internal(offers: Offers) -> None:
     error = await error_of(
-        offers.config.ListReferences(
-            api.ListReferencesRequest(parent_segment_id="1", attribute="tier"), metadata=editor()
+        offers.internal.ListReferences(
+            internal_service_pb2.ListReferencesRequest(parent_segment_id="1", attribute="tier"),
+            metadata=editor(),
         )
     )
     assert error.code() == grpc.StatusCode.PERMISSION_DENIED
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        pytest.param(
+            {"attribute": "tier"},
+            "Parent segment id can't be blank: name the parent segment to search",
+            id="no-parent-segment",
+        ),
+        pytest.param(
+            {"parent_segment_id": "1"},
+            "Name an attribute, a segment or an event",
+            id="no-reference",
+        ),
+    ],
+)
+async def test_list_references_refuses_an_incomplete_question(
+    offers: Offers, fields: dict[str, str], message: str
+) -> None:
+    """An empty parent segment id would search nothing and answer "unused" (it is REQUIRED)."""
+    error = await error_of(
+        offers.internal.ListReferences(
+            internal_service_pb2.ListReferencesRequest(**fields),
+            metadata=signed(identity.service_identity("profile")),
+        )
+    )
+    assert (error.code(), error.details()) == (grpc.StatusCode.INVALID_ARGUMENT, message)
 
 
 # Preview.

@@ -12,7 +12,7 @@ from typing import Any
 import grpc
 import pytest
 from p13n.auth.v1 import internal_service_pb2
-from p13n.offers.v1 import personalization_config_service_pb2
+from p13n.offers.v1 import internal_service_pb2 as offers_internal_pb2
 
 from services.common import identity
 from services.common.errors import Unavailable
@@ -74,17 +74,15 @@ async def test_flags_when_auth_cannot_answer_are_unavailable() -> None:
 class _Offers:
     def __init__(self, names: list[str] | None) -> None:
         self.names = names
-        self.requests: list[personalization_config_service_pb2.ListReferencesRequest] = []
+        self.requests: list[offers_internal_pb2.ListReferencesRequest] = []
 
     async def ListReferences(
-        self, request: personalization_config_service_pb2.ListReferencesRequest, **_: Any
-    ) -> personalization_config_service_pb2.ListReferencesResponse:
+        self, request: offers_internal_pb2.ListReferencesRequest, **_: Any
+    ) -> offers_internal_pb2.ListReferencesResponse:
         if self.names is None:
             raise _down()
         self.requests.append(request)
-        return personalization_config_service_pb2.ListReferencesResponse(
-            personalization_names=self.names
-        )
+        return offers_internal_pb2.ListReferencesResponse(personalization_names=self.names)
 
 
 async def test_references_name_the_personalizations_using_it() -> None:
@@ -97,3 +95,32 @@ async def test_references_name_the_personalizations_using_it() -> None:
 async def test_references_when_offers_cannot_answer_refuse_the_delete() -> None:
     with pytest.raises(Unavailable, match="cannot confirm that nothing references this"):
         await OffersClient(_Offers(None), KEY).references("12", segment="buyers")
+
+
+def _refused() -> grpc.aio.AioRpcError:
+    return grpc.aio.AioRpcError(
+        grpc.StatusCode.PERMISSION_DENIED, grpc.aio.Metadata(), grpc.aio.Metadata(), "no"
+    )
+
+
+class _Refusing:
+    """A callee that answers an internal question with a verdict: a misconfiguration here."""
+
+    async def GetAccountFlags(self, *_: Any, **__: Any) -> Any:
+        raise _refused()
+
+    async def ListReferences(self, *_: Any, **__: Any) -> Any:
+        raise _refused()
+
+
+async def test_a_refused_flags_question_is_a_fault_not_a_retry() -> None:
+    # Raised as is, the interceptor answers INTERNAL and logs it; UNAVAILABLE would hide it.
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await AuthClient(_Refusing(), KEY).flags_of("7")
+    assert raised.value.code() == grpc.StatusCode.PERMISSION_DENIED
+
+
+async def test_a_refused_references_question_is_a_fault_not_a_retry() -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await OffersClient(_Refusing(), KEY).references("12", segment="buyers")
+    assert raised.value.code() == grpc.StatusCode.PERMISSION_DENIED

@@ -9,7 +9,7 @@ from typing import Any
 import grpc
 import pytest
 from google.protobuf import json_format
-from p13n.profile.v1 import config_service_pb2, profile_service_pb2
+from p13n.profile.v1 import config_service_pb2, internal_service_pb2, profile_service_pb2
 from support.profile_harness import (
     NOW,
     Service,
@@ -22,7 +22,7 @@ from support.profile_harness import (
 from services.common.events import to_struct
 
 
-def answer(reply: profile_service_pb2.TrackResponse) -> dict[str, Any]:
+def answer(reply: internal_service_pb2.TrackResponse) -> dict[str, Any]:
     """The reply as JSON, its attributes' JSON text read in place."""
     fields = json_format.MessageToDict(reply, preserving_proto_field_name=True)
     fields["attributes"] = json.loads(fields.pop("attributes_json"))
@@ -101,8 +101,8 @@ async def test_unknown_table_is_not_found_and_stores_nothing(service: Service, s
     assert caught.value.code() == grpc.StatusCode.NOT_FOUND
     assert "shop_db.orders is not an event table" in (caught.value.details() or "")
     with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await service.profile.Track(
-            profile_service_pb2.TrackRequest(
+        await service.internal.Track(
+            internal_service_pb2.TrackRequest(
                 parent_segment_id="999", database="shop_db", table="page_views"
             ),
             metadata=offers(),
@@ -168,7 +168,7 @@ async def test_nesting_too_deep_to_decode_is_invalid_argument_not_internal(
             proto_field(4, deep_struct_bytes(depth)),
         ]
     )
-    track = service.channel.unary_unary("/p13n.profile.v1.ProfileService/Track")
+    track = service.channel.unary_unary("/p13n.profile.v1.InternalProfileService/Track")
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await track(request, metadata=offers())
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
@@ -306,8 +306,8 @@ async def test_an_event_whose_caller_gave_up_in_the_queue_is_not_stored(
     held = asyncio.create_task(service.writer.run(hold))
     await entered.wait()
     with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await service.profile.Track(
-            profile_service_pb2.TrackRequest(
+        await service.internal.Track(
+            internal_service_pb2.TrackRequest(
                 parent_segment_id=shop,
                 database="shop_db",
                 table="page_views",

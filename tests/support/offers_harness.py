@@ -23,6 +23,7 @@ import grpc
 from google.api import httpbody_pb2
 from google.protobuf import json_format
 from p13n.auth.v1 import identity_pb2
+from p13n.offers.v1 import internal_service_pb2_grpc as offers_internal_pb2_grpc
 from p13n.offers.v1 import (
     personalization_config_service_pb2,
     personalization_config_service_pb2_grpc,
@@ -30,7 +31,8 @@ from p13n.offers.v1 import (
     personalize_service_pb2,
     personalize_service_pb2_grpc,
 )
-from p13n.profile.v1 import profile_service_pb2, profile_service_pb2_grpc
+from p13n.profile.v1 import internal_service_pb2 as profile_internal_pb2
+from p13n.profile.v1 import internal_service_pb2_grpc as profile_internal_pb2_grpc
 from p13n.profile.v1 import realtime_config_pb2 as pb
 from typing_extensions import override
 
@@ -81,7 +83,7 @@ PUBLIC, PRIVATE = identity_pb2.TOKEN_TYPE_PUBLIC, identity_pb2.TOKEN_TYPE_PRIVAT
 
 def realtime_config(ps: str, catalog: Catalog, version: int, account: str) -> Any:
     """The profile service's answer for a parent segment with ``catalog``'s names."""
-    return profile_service_pb2.RealtimeConfig(
+    return profile_internal_pb2.RealtimeConfig(
         version=version,
         parent_segment_id=ps,
         account_id=account,
@@ -123,7 +125,7 @@ class Visitor:
     matched_events: Iterable[str] = ()
 
 
-class FakeProfile(profile_service_pb2_grpc.ProfileServiceServicer):
+class FakeProfile(profile_internal_pb2_grpc.InternalProfileServiceServicer):
     def __init__(self) -> None:
         self.configs: dict[str, Any] = {}
         self.visitors: dict[str, Visitor] = {}
@@ -149,7 +151,7 @@ class FakeProfile(profile_service_pb2_grpc.ProfileServiceServicer):
                 field="event",
             )
         visitor = self.visitors.get(request.parent_segment_id, Visitor())
-        return profile_service_pb2.TrackResponse(
+        return profile_internal_pb2.TrackResponse(
             canonical_id=request.event.fields["td_client_id"].string_value,
             attributes_json=json.dumps(dict(visitor.attributes)),
             segments=sorted(visitor.segments),
@@ -182,6 +184,10 @@ class Offers:
         return personalization_config_service_pb2_grpc.PersonalizationConfigServiceStub(
             self.channel
         )
+
+    @property
+    def internal(self) -> Any:
+        return offers_internal_pb2_grpc.InternalOffersServiceStub(self.channel)
 
     @property
     def personalize(self) -> Any:
@@ -245,9 +251,9 @@ async def running_offers(data_dir: Path) -> AsyncIterator[Offers]:
         profile = await stack.enter_async_context(
             _serving(
                 Registration(
-                    profile_service_pb2_grpc.add_ProfileServiceServicer_to_server,
+                    profile_internal_pb2_grpc.add_InternalProfileServiceServicer_to_server,
                     fake_profile,
-                    profile_server.PROFILE,
+                    profile_server.INTERNAL,
                 ),
                 profile_server.RULES,
             )

@@ -23,6 +23,8 @@ from p13n.profile.v1 import (
     config_service_pb2,
     config_service_pb2_grpc,
     ingest_service_pb2_grpc,
+    internal_service_pb2,
+    internal_service_pb2_grpc,
     parent_segment_pb2,
     profile_service_pb2,
     profile_service_pb2_grpc,
@@ -82,6 +84,7 @@ class Service:
     config: Any
     profile: Any
     ingest: Any
+    internal: Any
     channel: grpc.aio.Channel
 
     # -- configuration, through the real ConfigService ------------------------------
@@ -144,9 +147,9 @@ class Service:
 
     async def track(
         self, ps: str, event: dict[str, Any], table: str = "page_views", dry_run: bool = False
-    ) -> profile_service_pb2.TrackResponse:
-        response: profile_service_pb2.TrackResponse = await self.profile.Track(
-            profile_service_pb2.TrackRequest(
+    ) -> internal_service_pb2.TrackResponse:
+        response: internal_service_pb2.TrackResponse = await self.internal.Track(
+            internal_service_pb2.TrackRequest(
                 parent_segment_id=ps,
                 database="shop_db",
                 table=table,
@@ -223,6 +226,7 @@ async def running_service(data_dir: Path) -> AsyncIterator[Service]:
             config=config_service_pb2_grpc.ConfigServiceStub(channel),
             profile=profile_service_pb2_grpc.ProfileServiceStub(channel),
             ingest=ingest_service_pb2_grpc.IngestServiceStub(channel),
+            internal=internal_service_pb2_grpc.InternalProfileServiceStub(channel),
             channel=channel,
         )
 

@@ -118,23 +118,3 @@ class PreviewPersonalizationResponse(_message.Message):
     sections: _containers.RepeatedCompositeFieldContainer[SectionPreview]
     warnings: _containers.RepeatedScalarFieldContainer[str]
     def __init__(self, public_response: _Optional[_Union[PreviewOffers, _Mapping]] = ..., private_response: _Optional[_Union[PreviewOffers, _Mapping]] = ..., sections: _Optional[_Iterable[_Union[SectionPreview, _Mapping]]] = ..., warnings: _Optional[_Iterable[str]] = ...) -> None: ...
-
-class ListReferencesRequest(_message.Message):
-    __slots__ = ("parent_segment_id", "attribute", "aggregation", "segment", "event")
-    PARENT_SEGMENT_ID_FIELD_NUMBER: _ClassVar[int]
-    ATTRIBUTE_FIELD_NUMBER: _ClassVar[int]
-    AGGREGATION_FIELD_NUMBER: _ClassVar[int]
-    SEGMENT_FIELD_NUMBER: _ClassVar[int]
-    EVENT_FIELD_NUMBER: _ClassVar[int]
-    parent_segment_id: str
-    attribute: str
-    aggregation: str
-    segment: str
-    event: str
-    def __init__(self, parent_segment_id: _Optional[str] = ..., attribute: _Optional[str] = ..., aggregation: _Optional[str] = ..., segment: _Optional[str] = ..., event: _Optional[str] = ...) -> None: ...
-
-class ListReferencesResponse(_message.Message):
-    __slots__ = ("personalization_names",)
-    PERSONALIZATION_NAMES_FIELD_NUMBER: _ClassVar[int]
-    personalization_names: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, personalization_names: _Optional[_Iterable[str]] = ...) -> None: ...

@@ -68,11 +68,6 @@ class PersonalizationConfigServiceStub:
                 request_serializer=p13n_dot_offers_dot_v1_dot_personalization__config__service__pb2.PreviewPersonalizationRequest.SerializeToString,
                 response_deserializer=p13n_dot_offers_dot_v1_dot_personalization__config__service__pb2.PreviewPersonalizationResponse.FromString,
                 _registered_method=True)
-        self.ListReferences = channel.unary_unary(
-                '/p13n.offers.v1.PersonalizationConfigService/ListReferences',
-                request_serializer=p13n_dot_offers_dot_v1_dot_personalization__config__service__pb2.ListReferencesRequest.SerializeToString,
-                response_deserializer=p13n_dot_offers_dot_v1_dot_personalization__config__service__pb2.ListReferencesResponse.FromString,
-                _registered_method=True)
 
 
 class PersonalizationConfigServiceServicer:
@@ -136,16 +131,6 @@ class PersonalizationConfigServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
-    def ListReferences(self, request, context):
-        """Lists the personalizations that reference an attribute, aggregation, segment or event
-        definition, so that the profile service can refuse deleting it. Internal: only the profile
-        service calls it; not exposed through the gateway. Returns INVALID_ARGUMENT when none of
-        `attribute`, `segment` or `event` is named.
-        """
-        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
-        context.set_details('Method not implemented!')
-        raise NotImplementedError('Method not implemented!')
-
 
 def add_PersonalizationConfigServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -178,11 +163,6 @@ def add_PersonalizationConfigServiceServicer_to_server(servicer, server):
                     servicer.PreviewPersonalization,
                     request_deserializer=p13n_dot_offers_dot_v1_dot_personalization__config__service__pb2.PreviewPersonalizationRequest.FromString,
                     response_serializer=p13n_dot_offers_dot_v1_dot_personalization__config__service__pb2.PreviewPersonalizationResponse.SerializeToString,
-            ),
-            'ListReferences': grpc.unary_unary_rpc_method_handler(
-                    servicer.ListReferences,
-                    request_deserializer=p13n_dot_offers_dot_v1_dot_personalization__config__service__pb2.ListReferencesRequest.FromString,
-                    response_serializer=p13n_dot_offers_dot_v1_dot_personalization__config__service__pb2.ListReferencesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -349,33 +329,6 @@ class PersonalizationConfigService:
             '/p13n.offers.v1.PersonalizationConfigService/PreviewPersonalization',
             p13n_dot_offers_dot_v1_dot_personalization__config__service__pb2.PreviewPersonalizationRequest.SerializeToString,
             p13n_dot_offers_dot_v1_dot_personalization__config__service__pb2.PreviewPersonalizationResponse.FromString,
-            options,
-            channel_credentials,
-            insecure,
-            call_credentials,
-            compression,
-            wait_for_ready,
-            timeout,
-            metadata,
-            _registered_method=True)
-
-    @staticmethod
-    def ListReferences(request,
-            target,
-            options=(),
-            channel_credentials=None,
-            call_credentials=None,
-            insecure=False,
-            compression=None,
-            wait_for_ready=None,
-            timeout=None,
-            metadata=None):
-        return grpc.experimental.unary_unary(
-            request,
-            target,
-            '/p13n.offers.v1.PersonalizationConfigService/ListReferences',
-            p13n_dot_offers_dot_v1_dot_personalization__config__service__pb2.ListReferencesRequest.SerializeToString,
-            p13n_dot_offers_dot_v1_dot_personalization__config__service__pb2.ListReferencesResponse.FromString,
             options,
             channel_credentials,
             insecure,

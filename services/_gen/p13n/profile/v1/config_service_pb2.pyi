@@ -72,7 +72,7 @@ class GetEventDefinitionRequest(_message.Message):
     event_id: str
     def __init__(self, parent_segment_id: _Optional[str] = ..., event_id: _Optional[str] = ...) -> None: ...
 
-class ListEventsRequest(_message.Message):
+class ListEventDefinitionsRequest(_message.Message):
     __slots__ = ("parent_segment_id", "page_size", "page_token")
     PARENT_SEGMENT_ID_FIELD_NUMBER: _ClassVar[int]
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
@@ -82,7 +82,7 @@ class ListEventsRequest(_message.Message):
     page_token: str
     def __init__(self, parent_segment_id: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
 
-class ListEventsResponse(_message.Message):
+class ListEventDefinitionsResponse(_message.Message):
     __slots__ = ("events", "next_page_token")
     EVENTS_FIELD_NUMBER: _ClassVar[int]
     NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]

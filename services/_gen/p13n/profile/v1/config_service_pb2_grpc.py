@@ -75,10 +75,10 @@ class ConfigServiceStub:
                 request_serializer=p13n_dot_profile_dot_v1_dot_config__service__pb2.GetEventDefinitionRequest.SerializeToString,
                 response_deserializer=p13n_dot_profile_dot_v1_dot_realtime__config__pb2.EventDefinition.FromString,
                 _registered_method=True)
-        self.ListEvents = channel.unary_unary(
-                '/p13n.profile.v1.ConfigService/ListEvents',
-                request_serializer=p13n_dot_profile_dot_v1_dot_config__service__pb2.ListEventsRequest.SerializeToString,
-                response_deserializer=p13n_dot_profile_dot_v1_dot_config__service__pb2.ListEventsResponse.FromString,
+        self.ListEventDefinitions = channel.unary_unary(
+                '/p13n.profile.v1.ConfigService/ListEventDefinitions',
+                request_serializer=p13n_dot_profile_dot_v1_dot_config__service__pb2.ListEventDefinitionsRequest.SerializeToString,
+                response_deserializer=p13n_dot_profile_dot_v1_dot_config__service__pb2.ListEventDefinitionsResponse.FromString,
                 _registered_method=True)
         self.UpdateEventDefinition = channel.unary_unary(
                 '/p13n.profile.v1.ConfigService/UpdateEventDefinition',
@@ -237,7 +237,7 @@ class ConfigServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
-    def ListEvents(self, request, context):
+    def ListEventDefinitions(self, request, context):
         """Lists a parent segment's event definitions, oldest first. Returns PERMISSION_DENIED below
         VIEWER, NOT_FOUND if the parent segment does not exist, INVALID_ARGUMENT for a negative
         `page_size` or a bad `page_token`.
@@ -449,10 +449,10 @@ def add_ConfigServiceServicer_to_server(servicer, server):
                     request_deserializer=p13n_dot_profile_dot_v1_dot_config__service__pb2.GetEventDefinitionRequest.FromString,
                     response_serializer=p13n_dot_profile_dot_v1_dot_realtime__config__pb2.EventDefinition.SerializeToString,
             ),
-            'ListEvents': grpc.unary_unary_rpc_method_handler(
-                    servicer.ListEvents,
-                    request_deserializer=p13n_dot_profile_dot_v1_dot_config__service__pb2.ListEventsRequest.FromString,
-                    response_serializer=p13n_dot_profile_dot_v1_dot_config__service__pb2.ListEventsResponse.SerializeToString,
+            'ListEventDefinitions': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListEventDefinitions,
+                    request_deserializer=p13n_dot_profile_dot_v1_dot_config__service__pb2.ListEventDefinitionsRequest.FromString,
+                    response_serializer=p13n_dot_profile_dot_v1_dot_config__service__pb2.ListEventDefinitionsResponse.SerializeToString,
             ),
             'UpdateEventDefinition': grpc.unary_unary_rpc_method_handler(
                     servicer.UpdateEventDefinition,
@@ -748,7 +748,7 @@ class ConfigService:
             _registered_method=True)
 
     @staticmethod
-    def ListEvents(request,
+    def ListEventDefinitions(request,
             target,
             options=(),
             channel_credentials=None,
@@ -761,9 +761,9 @@ class ConfigService:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/p13n.profile.v1.ConfigService/ListEvents',
-            p13n_dot_profile_dot_v1_dot_config__service__pb2.ListEventsRequest.SerializeToString,
-            p13n_dot_profile_dot_v1_dot_config__service__pb2.ListEventsResponse.FromString,
+            '/p13n.profile.v1.ConfigService/ListEventDefinitions',
+            p13n_dot_profile_dot_v1_dot_config__service__pb2.ListEventDefinitionsRequest.SerializeToString,
+            p13n_dot_profile_dot_v1_dot_config__service__pb2.ListEventDefinitionsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -26,62 +26,15 @@ from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from p13n.profile.v1 import profile_pb2 as p13n_dot_profile_dot_v1_dot_profile__pb2
-from p13n.profile.v1 import realtime_config_pb2 as p13n_dot_profile_dot_v1_dot_realtime__config__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%p13n/profile/v1/profile_service.proto\x12\x0fp13n.profile.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1dp13n/profile/v1/profile.proto\x1a%p13n/profile/v1/realtime_config.proto\"\xa1\x01\n\x0cTrackRequest\x12\x1f\n\x11parent_segment_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x16\n\x08\x64\x61tabase\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12\x13\n\x05table\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02\x12,\n\x05\x65vent\x18\x04 \x01(\x0b\x32\x17.google.protobuf.StructB\x04\xe2\x41\x01\x02\x12\x15\n\x07\x64ry_run\x18\x05 \x01(\x08\x42\x04\xe2\x41\x01\x01\"\xb0\x01\n\rTrackResponse\x12\x1a\n\x0c\x63\x61nonical_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x1d\n\x0f\x61ttributes_json\x18\x06 \x01(\tB\x04\xe2\x41\x01\x03\x12\x16\n\x08segments\x18\x03 \x03(\tB\x04\xe2\x41\x01\x03\x12\x1c\n\x0ematched_events\x18\x04 \x03(\tB\x04\xe2\x41\x01\x03\x12\x1c\n\x0e\x63onfig_version\x18\x05 \x01(\x03\x42\x04\xe2\x41\x01\x03J\x04\x08\x02\x10\x03R\nattributes\";\n\x18GetRealtimeConfigRequest\x12\x1f\n\x11parent_segment_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"\xda\x02\n\x0eRealtimeConfig\x12\x15\n\x07version\x18\x01 \x01(\x03\x42\x04\xe2\x41\x01\x03\x12\x1f\n\x11parent_segment_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x03\x12\x36\n\x06\x65vents\x18\x03 \x03(\x0b\x32 .p13n.profile.v1.EventDefinitionB\x04\xe2\x41\x01\x03\x12\x34\n\nattributes\x18\x04 \x03(\x0b\x32\x1a.p13n.profile.v1.AttributeB\x04\xe2\x41\x01\x03\x12;\n\x0estitching_keys\x18\x05 \x03(\x0b\x32\x1d.p13n.profile.v1.StitchingKeyB\x04\xe2\x41\x01\x03\x12\x30\n\x08segments\x18\x06 \x03(\x0b\x32\x18.p13n.profile.v1.SegmentB\x04\xe2\x41\x01\x03\x12\x19\n\x0bprimary_key\x18\x07 \x01(\tB\x04\xe2\x41\x01\x03\x12\x18\n\naccount_id\x18\x08 \x01(\tB\x04\xe2\x41\x01\x03\"\x18\n\x16ListEventTablesRequest\"Z\n\nEventTable\x12\x1f\n\x11parent_segment_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x16\n\x08\x64\x61tabase\x18\x02 \x01(\tB\x04\xe2\x41\x01\x03\x12\x13\n\x05table\x18\x03 \x01(\tB\x04\xe2\x41\x01\x03\"L\n\x17ListEventTablesResponse\x12\x31\n\x06tables\x18\x01 \x03(\x0b\x32\x1b.p13n.profile.v1.EventTableB\x04\xe2\x41\x01\x03\"\\\n\x11GetProfileRequest\x12\x1f\n\x11parent_segment_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x11\n\x03key\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12\x13\n\x05value\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02\"i\n\x13ListMergeLogRequest\x12\x1f\n\x11parent_segment_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x17\n\tpage_size\x18\x02 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x18\n\npage_token\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01\"l\n\x14ListMergeLogResponse\x12\x35\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x1e.p13n.profile.v1.MergeLogEntryB\x04\xe2\x41\x01\x03\x12\x1d\n\x0fnext_page_token\x18\x02 \x01(\tB\x04\xe2\x41\x01\x03\"V\n\x0cImportRecord\x12\x13\n\x05value\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x31\n\nattributes\x18\x02 \x01(\x0b\x32\x17.google.protobuf.StructB\x04\xe2\x41\x01\x01\"\x83\x01\n\x17ImportAttributesRequest\x12\x1f\n\x11parent_segment_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x11\n\x03key\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12\x34\n\x07records\x18\x03 \x03(\x0b\x32\x1d.p13n.profile.v1.ImportRecordB\x04\xe2\x41\x01\x01\"2\n\x18ImportAttributesResponse\x12\x16\n\x08imported\x18\x01 \x01(\x05\x42\x04\xe2\x41\x01\x03\"\x89\x01\n\x1dStreamImportAttributesRequest\x12\x1f\n\x11parent_segment_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x01\x12\x11\n\x03key\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\x12\x34\n\x07records\x18\x03 \x03(\x0b\x32\x1d.p13n.profile.v1.ImportRecordB\x04\xe2\x41\x01\x01\"8\n\x1eStreamImportAttributesResponse\x12\x16\n\x08imported\x18\x01 \x01(\x03\x42\x04\xe2\x41\x01\x03\x32\xf2\x06\n\x0eProfileService\x12\x46\n\x05Track\x12\x1d.p13n.profile.v1.TrackRequest\x1a\x1e.p13n.profile.v1.TrackResponse\x12_\n\x11GetRealtimeConfig\x12).p13n.profile.v1.GetRealtimeConfigRequest\x1a\x1f.p13n.profile.v1.RealtimeConfig\x12\x64\n\x0fListEventTables\x12\'.p13n.profile.v1.ListEventTablesRequest\x1a(.p13n.profile.v1.ListEventTablesResponse\x12\x92\x01\n\nGetProfile\x12\".p13n.profile.v1.GetProfileRequest\x1a\x18.p13n.profile.v1.Profile\"F\x82\xd3\xe4\x93\x02@\x12>/v1/parent_segments/{parent_segment_id}/profiles/{key}/{value}\x12\x96\x01\n\x0cListMergeLog\x12$.p13n.profile.v1.ListMergeLogRequest\x1a%.p13n.profile.v1.ListMergeLogResponse\"9\x82\xd3\xe4\x93\x02\x33\x12\x31/v1/parent_segments/{parent_segment_id}/merge_log\x12\xa3\x01\n\x10ImportAttributes\x12(.p13n.profile.v1.ImportAttributesRequest\x1a).p13n.profile.v1.ImportAttributesResponse\":\x82\xd3\xe4\x93\x02\x34\"//v1/parent_segments/{parent_segment_id}/imports:\x01*\x12}\n\x16StreamImportAttributes\x12..p13n.profile.v1.StreamImportAttributesRequest\x1a/.p13n.profile.v1.StreamImportAttributesResponse(\x01\x30\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%p13n/profile/v1/profile_service.proto\x12\x0fp13n.profile.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1dp13n/profile/v1/profile.proto\"\\\n\x11GetProfileRequest\x12\x1f\n\x11parent_segment_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x11\n\x03key\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12\x13\n\x05value\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02\"i\n\x13ListMergeLogRequest\x12\x1f\n\x11parent_segment_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x17\n\tpage_size\x18\x02 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x18\n\npage_token\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01\"l\n\x14ListMergeLogResponse\x12\x35\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x1e.p13n.profile.v1.MergeLogEntryB\x04\xe2\x41\x01\x03\x12\x1d\n\x0fnext_page_token\x18\x02 \x01(\tB\x04\xe2\x41\x01\x03\"V\n\x0cImportRecord\x12\x13\n\x05value\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x31\n\nattributes\x18\x02 \x01(\x0b\x32\x17.google.protobuf.StructB\x04\xe2\x41\x01\x01\"\x83\x01\n\x17ImportAttributesRequest\x12\x1f\n\x11parent_segment_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x11\n\x03key\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12\x34\n\x07records\x18\x03 \x03(\x0b\x32\x1d.p13n.profile.v1.ImportRecordB\x04\xe2\x41\x01\x01\"2\n\x18ImportAttributesResponse\x12\x16\n\x08imported\x18\x01 \x01(\x05\x42\x04\xe2\x41\x01\x03\"\x89\x01\n\x1dStreamImportAttributesRequest\x12\x1f\n\x11parent_segment_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x01\x12\x11\n\x03key\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\x12\x34\n\x07records\x18\x03 \x03(\x0b\x32\x1d.p13n.profile.v1.ImportRecordB\x04\xe2\x41\x01\x01\"8\n\x1eStreamImportAttributesResponse\x12\x16\n\x08imported\x18\x01 \x01(\x03\x42\x04\xe2\x41\x01\x03\x32\xe3\x04\n\x0eProfileService\x12\x92\x01\n\nGetProfile\x12\".p13n.profile.v1.GetProfileRequest\x1a\x18.p13n.profile.v1.Profile\"F\x82\xd3\xe4\x93\x02@\x12>/v1/parent_segments/{parent_segment_id}/profiles/{key}/{value}\x12\x96\x01\n\x0cListMergeLog\x12$.p13n.profile.v1.ListMergeLogRequest\x1a%.p13n.profile.v1.ListMergeLogResponse\"9\x82\xd3\xe4\x93\x02\x33\x12\x31/v1/parent_segments/{parent_segment_id}/merge_log\x12\xa3\x01\n\x10ImportAttributes\x12(.p13n.profile.v1.ImportAttributesRequest\x1a).p13n.profile.v1.ImportAttributesResponse\":\x82\xd3\xe4\x93\x02\x34\"//v1/parent_segments/{parent_segment_id}/imports:\x01*\x12}\n\x16StreamImportAttributes\x12..p13n.profile.v1.StreamImportAttributesRequest\x1a/.p13n.profile.v1.StreamImportAttributesResponse(\x01\x30\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'p13n.profile.v1.profile_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_TRACKREQUEST'].fields_by_name['parent_segment_id']._loaded_options = None
-  _globals['_TRACKREQUEST'].fields_by_name['parent_segment_id']._serialized_options = b'\342A\001\002'
-  _globals['_TRACKREQUEST'].fields_by_name['database']._loaded_options = None
-  _globals['_TRACKREQUEST'].fields_by_name['database']._serialized_options = b'\342A\001\002'
-  _globals['_TRACKREQUEST'].fields_by_name['table']._loaded_options = None
-  _globals['_TRACKREQUEST'].fields_by_name['table']._serialized_options = b'\342A\001\002'
-  _globals['_TRACKREQUEST'].fields_by_name['event']._loaded_options = None
-  _globals['_TRACKREQUEST'].fields_by_name['event']._serialized_options = b'\342A\001\002'
-  _globals['_TRACKREQUEST'].fields_by_name['dry_run']._loaded_options = None
-  _globals['_TRACKREQUEST'].fields_by_name['dry_run']._serialized_options = b'\342A\001\001'
-  _globals['_TRACKRESPONSE'].fields_by_name['canonical_id']._loaded_options = None
-  _globals['_TRACKRESPONSE'].fields_by_name['canonical_id']._serialized_options = b'\342A\001\003'
-  _globals['_TRACKRESPONSE'].fields_by_name['attributes_json']._loaded_options = None
-  _globals['_TRACKRESPONSE'].fields_by_name['attributes_json']._serialized_options = b'\342A\001\003'
-  _globals['_TRACKRESPONSE'].fields_by_name['segments']._loaded_options = None
-  _globals['_TRACKRESPONSE'].fields_by_name['segments']._serialized_options = b'\342A\001\003'
-  _globals['_TRACKRESPONSE'].fields_by_name['matched_events']._loaded_options = None
-  _globals['_TRACKRESPONSE'].fields_by_name['matched_events']._serialized_options = b'\342A\001\003'
-  _globals['_TRACKRESPONSE'].fields_by_name['config_version']._loaded_options = None
-  _globals['_TRACKRESPONSE'].fields_by_name['config_version']._serialized_options = b'\342A\001\003'
-  _globals['_GETREALTIMECONFIGREQUEST'].fields_by_name['parent_segment_id']._loaded_options = None
-  _globals['_GETREALTIMECONFIGREQUEST'].fields_by_name['parent_segment_id']._serialized_options = b'\342A\001\002'
-  _globals['_REALTIMECONFIG'].fields_by_name['version']._loaded_options = None
-  _globals['_REALTIMECONFIG'].fields_by_name['version']._serialized_options = b'\342A\001\003'
-  _globals['_REALTIMECONFIG'].fields_by_name['parent_segment_id']._loaded_options = None
-  _globals['_REALTIMECONFIG'].fields_by_name['parent_segment_id']._serialized_options = b'\342A\001\003'
-  _globals['_REALTIMECONFIG'].fields_by_name['events']._loaded_options = None
-  _globals['_REALTIMECONFIG'].fields_by_name['events']._serialized_options = b'\342A\001\003'
-  _globals['_REALTIMECONFIG'].fields_by_name['attributes']._loaded_options = None
-  _globals['_REALTIMECONFIG'].fields_by_name['attributes']._serialized_options = b'\342A\001\003'
-  _globals['_REALTIMECONFIG'].fields_by_name['stitching_keys']._loaded_options = None
-  _globals['_REALTIMECONFIG'].fields_by_name['stitching_keys']._serialized_options = b'\342A\001\003'
-  _globals['_REALTIMECONFIG'].fields_by_name['segments']._loaded_options = None
-  _globals['_REALTIMECONFIG'].fields_by_name['segments']._serialized_options = b'\342A\001\003'
-  _globals['_REALTIMECONFIG'].fields_by_name['primary_key']._loaded_options = None
-  _globals['_REALTIMECONFIG'].fields_by_name['primary_key']._serialized_options = b'\342A\001\003'
-  _globals['_REALTIMECONFIG'].fields_by_name['account_id']._loaded_options = None
-  _globals['_REALTIMECONFIG'].fields_by_name['account_id']._serialized_options = b'\342A\001\003'
-  _globals['_EVENTTABLE'].fields_by_name['parent_segment_id']._loaded_options = None
-  _globals['_EVENTTABLE'].fields_by_name['parent_segment_id']._serialized_options = b'\342A\001\003'
-  _globals['_EVENTTABLE'].fields_by_name['database']._loaded_options = None
-  _globals['_EVENTTABLE'].fields_by_name['database']._serialized_options = b'\342A\001\003'
-  _globals['_EVENTTABLE'].fields_by_name['table']._loaded_options = None
-  _globals['_EVENTTABLE'].fields_by_name['table']._serialized_options = b'\342A\001\003'
-  _globals['_LISTEVENTTABLESRESPONSE'].fields_by_name['tables']._loaded_options = None
-  _globals['_LISTEVENTTABLESRESPONSE'].fields_by_name['tables']._serialized_options = b'\342A\001\003'
   _globals['_GETPROFILEREQUEST'].fields_by_name['parent_segment_id']._loaded_options = None
   _globals['_GETPROFILEREQUEST'].fields_by_name['parent_segment_id']._serialized_options = b'\342A\001\002'
   _globals['_GETPROFILEREQUEST'].fields_by_name['key']._loaded_options = None
@@ -124,36 +77,22 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_PROFILESERVICE'].methods_by_name['ListMergeLog']._serialized_options = b'\202\323\344\223\0023\0221/v1/parent_segments/{parent_segment_id}/merge_log'
   _globals['_PROFILESERVICE'].methods_by_name['ImportAttributes']._loaded_options = None
   _globals['_PROFILESERVICE'].methods_by_name['ImportAttributes']._serialized_options = b'\202\323\344\223\0024\"//v1/parent_segments/{parent_segment_id}/imports:\001*'
-  _globals['_TRACKREQUEST']._serialized_start=222
-  _globals['_TRACKREQUEST']._serialized_end=383
-  _globals['_TRACKRESPONSE']._serialized_start=386
-  _globals['_TRACKRESPONSE']._serialized_end=562
-  _globals['_GETREALTIMECONFIGREQUEST']._serialized_start=564
-  _globals['_GETREALTIMECONFIGREQUEST']._serialized_end=623
-  _globals['_REALTIMECONFIG']._serialized_start=626
-  _globals['_REALTIMECONFIG']._serialized_end=972
-  _globals['_LISTEVENTTABLESREQUEST']._serialized_start=974
-  _globals['_LISTEVENTTABLESREQUEST']._serialized_end=998
-  _globals['_EVENTTABLE']._serialized_start=1000
-  _globals['_EVENTTABLE']._serialized_end=1090
-  _globals['_LISTEVENTTABLESRESPONSE']._serialized_start=1092
-  _globals['_LISTEVENTTABLESRESPONSE']._serialized_end=1168
-  _globals['_GETPROFILEREQUEST']._serialized_start=1170
-  _globals['_GETPROFILEREQUEST']._serialized_end=1262
-  _globals['_LISTMERGELOGREQUEST']._serialized_start=1264
-  _globals['_LISTMERGELOGREQUEST']._serialized_end=1369
-  _globals['_LISTMERGELOGRESPONSE']._serialized_start=1371
-  _globals['_LISTMERGELOGRESPONSE']._serialized_end=1479
-  _globals['_IMPORTRECORD']._serialized_start=1481
-  _globals['_IMPORTRECORD']._serialized_end=1567
-  _globals['_IMPORTATTRIBUTESREQUEST']._serialized_start=1570
-  _globals['_IMPORTATTRIBUTESREQUEST']._serialized_end=1701
-  _globals['_IMPORTATTRIBUTESRESPONSE']._serialized_start=1703
-  _globals['_IMPORTATTRIBUTESRESPONSE']._serialized_end=1753
-  _globals['_STREAMIMPORTATTRIBUTESREQUEST']._serialized_start=1756
-  _globals['_STREAMIMPORTATTRIBUTESREQUEST']._serialized_end=1893
-  _globals['_STREAMIMPORTATTRIBUTESRESPONSE']._serialized_start=1895
-  _globals['_STREAMIMPORTATTRIBUTESRESPONSE']._serialized_end=1951
-  _globals['_PROFILESERVICE']._serialized_start=1954
-  _globals['_PROFILESERVICE']._serialized_end=2836
+  _globals['_GETPROFILEREQUEST']._serialized_start=182
+  _globals['_GETPROFILEREQUEST']._serialized_end=274
+  _globals['_LISTMERGELOGREQUEST']._serialized_start=276
+  _globals['_LISTMERGELOGREQUEST']._serialized_end=381
+  _globals['_LISTMERGELOGRESPONSE']._serialized_start=383
+  _globals['_LISTMERGELOGRESPONSE']._serialized_end=491
+  _globals['_IMPORTRECORD']._serialized_start=493
+  _globals['_IMPORTRECORD']._serialized_end=579
+  _globals['_IMPORTATTRIBUTESREQUEST']._serialized_start=582
+  _globals['_IMPORTATTRIBUTESREQUEST']._serialized_end=713
+  _globals['_IMPORTATTRIBUTESRESPONSE']._serialized_start=715
+  _globals['_IMPORTATTRIBUTESRESPONSE']._serialized_end=765
+  _globals['_STREAMIMPORTATTRIBUTESREQUEST']._serialized_start=768
+  _globals['_STREAMIMPORTATTRIBUTESREQUEST']._serialized_end=905
+  _globals['_STREAMIMPORTATTRIBUTESRESPONSE']._serialized_start=907
+  _globals['_STREAMIMPORTATTRIBUTESRESPONSE']._serialized_end=963
+  _globals['_PROFILESERVICE']._serialized_start=966
+  _globals['_PROFILESERVICE']._serialized_end=1577
 # @@protoc_insertion_point(module_scope)

@@ -27,9 +27,10 @@ if _version_not_supported:
 
 
 class ProfileServiceStub:
-    """ProfileService stores events, stitches identities, computes attributes and imports batch
-    data. `Track`, `GetRealtimeConfig`, `ListEventTables` and `StreamImportAttributes` are
-    internal and not exposed through the gateway.
+    """ProfileService reads stitched profiles and the merge log and imports batch data.
+    `StreamImportAttributes` is not exposed through the gateway (client streaming cannot be
+    transcoded): the CLI calls it directly with an API key. Storing events is
+    InternalProfileService's `Track`.
     """
 
     def __init__(self, channel):
@@ -38,21 +39,6 @@ class ProfileServiceStub:
         Args:
             channel: A grpc.Channel.
         """
-        self.Track = channel.unary_unary(
-                '/p13n.profile.v1.ProfileService/Track',
-                request_serializer=p13n_dot_profile_dot_v1_dot_profile__service__pb2.TrackRequest.SerializeToString,
-                response_deserializer=p13n_dot_profile_dot_v1_dot_profile__service__pb2.TrackResponse.FromString,
-                _registered_method=True)
-        self.GetRealtimeConfig = channel.unary_unary(
-                '/p13n.profile.v1.ProfileService/GetRealtimeConfig',
-                request_serializer=p13n_dot_profile_dot_v1_dot_profile__service__pb2.GetRealtimeConfigRequest.SerializeToString,
-                response_deserializer=p13n_dot_profile_dot_v1_dot_profile__service__pb2.RealtimeConfig.FromString,
-                _registered_method=True)
-        self.ListEventTables = channel.unary_unary(
-                '/p13n.profile.v1.ProfileService/ListEventTables',
-                request_serializer=p13n_dot_profile_dot_v1_dot_profile__service__pb2.ListEventTablesRequest.SerializeToString,
-                response_deserializer=p13n_dot_profile_dot_v1_dot_profile__service__pb2.ListEventTablesResponse.FromString,
-                _registered_method=True)
         self.GetProfile = channel.unary_unary(
                 '/p13n.profile.v1.ProfileService/GetProfile',
                 request_serializer=p13n_dot_profile_dot_v1_dot_profile__service__pb2.GetProfileRequest.SerializeToString,
@@ -76,39 +62,11 @@ class ProfileServiceStub:
 
 
 class ProfileServiceServicer:
-    """ProfileService stores events, stitches identities, computes attributes and imports batch
-    data. `Track`, `GetRealtimeConfig`, `ListEventTables` and `StreamImportAttributes` are
-    internal and not exposed through the gateway.
+    """ProfileService reads stitched profiles and the merge log and imports batch data.
+    `StreamImportAttributes` is not exposed through the gateway (client streaming cannot be
+    transcoded): the CLI calls it directly with an API key. Storing events is
+    InternalProfileService's `Track`.
     """
-
-    def Track(self, request, context):
-        """Stores an event, resolves or merges its profile and updates the profile's attributes, in
-        one transaction, and returns what the offers service needs to answer. Internal: only the
-        offers service calls it. Returns NOT_FOUND when `database.table` is not an event table of
-        the parent segment, INVALID_ARGUMENT when the event has no usable identifier or is not a
-        usable JSON object.
-        """
-        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
-        context.set_details('Method not implemented!')
-        raise NotImplementedError('Method not implemented!')
-
-    def GetRealtimeConfig(self, request, context):
-        """Returns a parent segment's whole real-time configuration with its version, so that callers
-        can cache what they derive from it. Internal: only the offers service calls it. Returns
-        NOT_FOUND for an unknown parent segment.
-        """
-        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
-        context.set_details('Method not implemented!')
-        raise NotImplementedError('Method not implemented!')
-
-    def ListEventTables(self, request, context):
-        """Lists every `database.table` used by an event definition, per parent segment, for preflight
-        decisions that carry no token. Internal: only the auth service calls it. Returns no error
-        of its own.
-        """
-        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
-        context.set_details('Method not implemented!')
-        raise NotImplementedError('Method not implemented!')
 
     def GetProfile(self, request, context):
         """Returns the stitched profile that owns a key value. Returns PERMISSION_DENIED below VIEWER,
@@ -152,21 +110,6 @@ class ProfileServiceServicer:
 
 def add_ProfileServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
-            'Track': grpc.unary_unary_rpc_method_handler(
-                    servicer.Track,
-                    request_deserializer=p13n_dot_profile_dot_v1_dot_profile__service__pb2.TrackRequest.FromString,
-                    response_serializer=p13n_dot_profile_dot_v1_dot_profile__service__pb2.TrackResponse.SerializeToString,
-            ),
-            'GetRealtimeConfig': grpc.unary_unary_rpc_method_handler(
-                    servicer.GetRealtimeConfig,
-                    request_deserializer=p13n_dot_profile_dot_v1_dot_profile__service__pb2.GetRealtimeConfigRequest.FromString,
-                    response_serializer=p13n_dot_profile_dot_v1_dot_profile__service__pb2.RealtimeConfig.SerializeToString,
-            ),
-            'ListEventTables': grpc.unary_unary_rpc_method_handler(
-                    servicer.ListEventTables,
-                    request_deserializer=p13n_dot_profile_dot_v1_dot_profile__service__pb2.ListEventTablesRequest.FromString,
-                    response_serializer=p13n_dot_profile_dot_v1_dot_profile__service__pb2.ListEventTablesResponse.SerializeToString,
-            ),
             'GetProfile': grpc.unary_unary_rpc_method_handler(
                     servicer.GetProfile,
                     request_deserializer=p13n_dot_profile_dot_v1_dot_profile__service__pb2.GetProfileRequest.FromString,
@@ -196,91 +139,11 @@ def add_ProfileServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class ProfileService:
-    """ProfileService stores events, stitches identities, computes attributes and imports batch
-    data. `Track`, `GetRealtimeConfig`, `ListEventTables` and `StreamImportAttributes` are
-    internal and not exposed through the gateway.
+    """ProfileService reads stitched profiles and the merge log and imports batch data.
+    `StreamImportAttributes` is not exposed through the gateway (client streaming cannot be
+    transcoded): the CLI calls it directly with an API key. Storing events is
+    InternalProfileService's `Track`.
     """
-
-    @staticmethod
-    def Track(request,
-            target,
-            options=(),
-            channel_credentials=None,
-            call_credentials=None,
-            insecure=False,
-            compression=None,
-            wait_for_ready=None,
-            timeout=None,
-            metadata=None):
-        return grpc.experimental.unary_unary(
-            request,
-            target,
-            '/p13n.profile.v1.ProfileService/Track',
-            p13n_dot_profile_dot_v1_dot_profile__service__pb2.TrackRequest.SerializeToString,
-            p13n_dot_profile_dot_v1_dot_profile__service__pb2.TrackResponse.FromString,
-            options,
-            channel_credentials,
-            insecure,
-            call_credentials,
-            compression,
-            wait_for_ready,
-            timeout,
-            metadata,
-            _registered_method=True)
-
-    @staticmethod
-    def GetRealtimeConfig(request,
-            target,
-            options=(),
-            channel_credentials=None,
-            call_credentials=None,
-            insecure=False,
-            compression=None,
-            wait_for_ready=None,
-            timeout=None,
-            metadata=None):
-        return grpc.experimental.unary_unary(
-            request,
-            target,
-            '/p13n.profile.v1.ProfileService/GetRealtimeConfig',
-            p13n_dot_profile_dot_v1_dot_profile__service__pb2.GetRealtimeConfigRequest.SerializeToString,
-            p13n_dot_profile_dot_v1_dot_profile__service__pb2.RealtimeConfig.FromString,
-            options,
-            channel_credentials,
-            insecure,
-            call_credentials,
-            compression,
-            wait_for_ready,
-            timeout,
-            metadata,
-            _registered_method=True)
-
-    @staticmethod
-    def ListEventTables(request,
-            target,
-            options=(),
-            channel_credentials=None,
-            call_credentials=None,
-            insecure=False,
-            compression=None,
-            wait_for_ready=None,
-            timeout=None,
-            metadata=None):
-        return grpc.experimental.unary_unary(
-            request,
-            target,
-            '/p13n.profile.v1.ProfileService/ListEventTables',
-            p13n_dot_profile_dot_v1_dot_profile__service__pb2.ListEventTablesRequest.SerializeToString,
-            p13n_dot_profile_dot_v1_dot_profile__service__pb2.ListEventTablesResponse.FromString,
-            options,
-            channel_credentials,
-            insecure,
-            call_credentials,
-            compression,
-            wait_for_ready,
-            timeout,
-            metadata,
-            _registered_method=True)
 
     @staticmethod
     def GetProfile(request,
