@@ -114,29 +114,26 @@ def _status_mapper(status: int, code: int, message: str | None) -> dict[str, Any
     return mapper
 
 
-def _grpc_status_mapper(status: int, code: int, message: str | None) -> dict[str, Any]:
-    """The same reply to a native gRPC client: Envoy keeps this grpc-status (instead of
-    guessing one from the HTTP status) and sends the body as grpc-message."""
-    mapper: dict[str, Any] = {
-        "filter": {
-            "and_filter": {
-                "filters": [
-                    {
-                        # Set by the template's p13n.mark_grpc_clients filter.
-                        "metadata_filter": {
-                            "matcher": {
-                                "filter": "p13n",
-                                "path": [{"key": "grpc_client"}],
-                                "value": {"bool_match": True},
-                            },
-                            # Envoy's default matches a request without the key.
-                            "match_if_key_not_found": False,
-                        }
-                    },
-                    _status_mapper(status, code, message)["filter"],
-                ]
-            }
+# Set by the template's p13n.mark_grpc_clients filter on a native gRPC call.
+_GRPC_CLIENT = {
+    "metadata_filter": {
+        "matcher": {
+            "filter": "p13n",
+            "path": [{"key": "grpc_client"}],
+            "value": {"bool_match": True},
         },
+        # Envoy's default matches a request without the key.
+        "match_if_key_not_found": False,
+    }
+}
+
+
+def _for_grpc_clients(mapper: dict[str, Any]) -> dict[str, Any]:
+    """A JSON mapper's reply as a native gRPC client reads it: Envoy keeps this grpc-status
+    (instead of guessing one from the HTTP status) and sends the body as grpc-message."""
+    code = mapper["body_format_override"]["json_format"]["code"]
+    grpc_mapper: dict[str, Any] = {
+        "filter": {"and_filter": {"filters": [_GRPC_CLIENT, mapper["filter"]]}},
         "headers_to_add": [
             {
                 "header": {"key": "grpc-status", "value": str(code)},
@@ -144,9 +141,9 @@ def _grpc_status_mapper(status: int, code: int, message: str | None) -> dict[str
             }
         ],
     }
-    if message:
-        mapper["body"] = {"inline_string": message}
-    return mapper
+    if "body" in mapper:
+        grpc_mapper["body"] = mapper["body"]
+    return grpc_mapper
 
 
 def _cluster(name: str, upstream: Upstream) -> dict[str, Any]:
@@ -195,13 +192,20 @@ def build(config: GatewayConfig) -> dict[str, Any]:
     )
     document = yaml.safe_load(text)
     local_reply = document["x-local-reply"]
-    # After the template's ext_authz mappers (a refusal keeps its own message and status);
-    # the first that matches wins, so gRPC clients' come before the JSON ones.
-    for mapper in (_grpc_status_mapper, _status_mapper):
-        local_reply["mappers"] += [
-            mapper(status, code_for_http_status(status), message)
-            for status, message in LOCAL_REPLY_MESSAGES.items()
-        ]
+    json_mappers = local_reply["mappers"] + [
+        _status_mapper(status, code_for_http_status(status), message)
+        for status, message in LOCAL_REPLY_MESSAGES.items()
+    ]
+    # The first mapper that matches wins: each JSON one is preceded by its gRPC form; the
+    # template's passthrough of ext_authz refusals (no JSON format: the auth service wrote
+    # them for the client that asked) stays as it is.
+    local_reply["mappers"] = [
+        form
+        for mapper in json_mappers
+        for form in (
+            [_for_grpc_clients(mapper), mapper] if "body_format_override" in mapper else [mapper]
+        )
+    ]
     bootstrap = {key: value for key, value in document.items() if not key.startswith("x-")}
     bootstrap["static_resources"]["clusters"] = [
         _cluster("auth", config.auth),

@@ -246,18 +246,27 @@ def test_the_services_own_refusal_reaches_the_client(channel: grpc.Channel, worl
     assert "no_such_table" in answer.message
 
 
+@pytest.mark.parametrize(
+    ("service", "message"),
+    [
+        pytest.param("offers", "A p13n service is unavailable; retry shortly", id="past-the-door"),
+        pytest.param(
+            "auth", "The authorization service is unavailable; retry shortly", id="at-the-door"
+        ),
+    ],
+)
 def test_envoys_own_reply_is_a_grpc_status_from_the_table(
-    suite: Suite, channel: grpc.Channel, world: World
+    suite: Suite, channel: grpc.Channel, world: World, service: str, message: str
 ) -> None:
-    # Past the door, with the service down: Envoy answers itself (a 503), as gRPC, with the
-    # gateway's message rather than its own "upstream connect error".
-    suite.stop_service("offers")
+    # With a service down Envoy answers itself (a 503): as gRPC, with the gateway's message,
+    # not its own "upstream connect error" nor the JSON an HTTP client gets.
+    suite.stop_service(service)
     try:
         answer = _personalize(channel, _token(world.here))
     finally:
-        suite.start_service("offers")
+        suite.start_service(service)
     assert answer.code == grpc.StatusCode.UNAVAILABLE
-    assert answer.message == "A p13n service is unavailable; retry shortly"
+    assert answer.message == message
 
 
 # Everything else a gRPC client may try is refused with a gRPC status.

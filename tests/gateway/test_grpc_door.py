@@ -9,13 +9,13 @@ the one table plus the bare message, which Envoy sends as ``grpc-message``.
 
 from __future__ import annotations
 
+import itertools
 import os
-from typing import Any
 
 import pytest
 from p13n.auth.v1 import identity_pb2
 
-from gateway.render import GatewayConfig, build
+from gateway.render import LOCAL_REPLY_MESSAGES, GatewayConfig, build
 from services.auth import grpc_door
 from services.auth.authz import Decision, Request, decide
 from services.auth.ext_authz import to_check_response
@@ -226,18 +226,18 @@ def test_an_admitted_grpc_call_goes_upstream_with_the_signed_identity_only() -> 
     assert set(response.ok_response.headers_to_remove) == {"wp13n-token", "authorization"}
 
 
-def _grpc_mappers() -> list[dict[str, Any]]:
+def test_each_json_local_reply_has_a_grpc_twin_before_it() -> None:
     config = build(GatewayConfig.on_kubernetes())
-    listeners = config["static_resources"]["listeners"]
-    manager = listeners[0]["filter_chains"][0]["filters"][0]["typed_config"]
-    return [m for m in manager["local_reply_config"]["mappers"] if "headers_to_add" in m]
-
-
-def test_envoys_own_replies_to_grpc_clients_carry_the_tables_code() -> None:
-    mappers = _grpc_mappers()
-    assert mappers
-    for mapper in mappers:
-        status_filter = mapper["filter"]["and_filter"]["filters"][1]["status_code_filter"]
-        status = status_filter["comparison"]["value"]["default_value"]
-        [added] = mapper["headers_to_add"]
-        assert added["header"] == {"key": "grpc-status", "value": str(code_for_http_status(status))}
+    manager = config["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]
+    mappers = manager["typed_config"]["local_reply_config"]["mappers"]
+    twins = 0
+    for before, mapper in itertools.pairwise(mappers):
+        if "body_format_override" not in mapper:
+            continue
+        twins += 1
+        [added] = before["headers_to_add"]
+        code = mapper["body_format_override"]["json_format"]["code"]
+        assert added["header"] == {"key": "grpc-status", "value": str(code)}
+        assert before["filter"]["and_filter"]["filters"][1] == mapper["filter"]
+        assert before.get("body") == mapper.get("body")
+    assert twins == 1 + len(LOCAL_REPLY_MESSAGES)  # the template's auth outage, then one a status
