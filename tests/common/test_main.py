@@ -16,7 +16,7 @@ from typing import Any
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from support.ports import free_port, is_open
-from support.processes import start_service
+from support.processes import log_of, service_process
 
 HOOK = Path(__file__).resolve().parents[2] / "bench" / "gcpause"
 
@@ -76,26 +76,23 @@ def test_a_service_process_drains_after_sigterm_until_a_second_signal(tmp_path: 
     """The runner reads the drain from the environment: after SIGTERM the process answers
     NOT_SERVING and keeps serving for the drain (30 s here); Ctrl-C then ends it at once."""
     port = free_port()
-    # The with block closes the process's stderr pipe (and reaps it) whatever happens.
-    with start_service("auth", tmp_path, port, P13N_DRAIN_SECONDS="30") as process:
-        try:
-            deadline = time.monotonic() + 20
-            while time.monotonic() < deadline:
-                with contextlib.suppress(grpc.RpcError):
-                    if _health(port) == health_pb2.HealthCheckResponse.SERVING:
-                        break
-                time.sleep(0.05)
-            assert _health(port) == health_pb2.HealthCheckResponse.SERVING
-            process.send_signal(signal.SIGTERM)
-            while _health(port) == health_pb2.HealthCheckResponse.SERVING:
-                assert time.monotonic() < deadline
-                time.sleep(0.05)
-            assert _health(port) == health_pb2.HealthCheckResponse.NOT_SERVING
-            assert process.poll() is None
-            process.send_signal(signal.SIGINT)
-            assert process.wait(10) == 0
-        finally:
-            process.kill()
-        assert not is_open(port)
-        assert process.stderr is not None
-        assert "a second signal cut the drain short" in process.stderr.read()
+    # The block kills the process if it is still running, closes its pipe and reaps it.
+    with service_process("auth", tmp_path, port, P13N_DRAIN_SECONDS="30") as process:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            with contextlib.suppress(grpc.RpcError):
+                if _health(port) == health_pb2.HealthCheckResponse.SERVING:
+                    break
+            time.sleep(0.05)
+        assert _health(port) == health_pb2.HealthCheckResponse.SERVING
+        process.send_signal(signal.SIGTERM)
+        while _health(port) == health_pb2.HealthCheckResponse.SERVING:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        assert _health(port) == health_pb2.HealthCheckResponse.NOT_SERVING
+        assert process.poll() is None
+        process.send_signal(signal.SIGINT)
+        assert process.wait(10) == 0
+        log = log_of(process)
+    assert not is_open(port)
+    assert "a second signal cut the drain short" in log

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 
@@ -25,3 +27,21 @@ def start_service(name: str, data_dir: Path, port: int, **env: str) -> subproces
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+@contextlib.contextmanager
+def service_process(
+    name: str, data_dir: Path, port: int, **env: str
+) -> Iterator[subprocess.Popen[str]]:
+    """``start_service`` for the block: killed if still running at its end, pipe closed."""
+    with start_service(name, data_dir, port, **env) as process:
+        try:
+            yield process
+        finally:
+            process.kill()
+
+
+def log_of(process: subprocess.Popen[str]) -> str:
+    """What an ended service process logged (its stderr)."""
+    assert process.stderr is not None
+    return process.stderr.read()
