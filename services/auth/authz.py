@@ -17,6 +17,7 @@ from typing import Protocol
 
 from p13n.auth.v1 import identity_pb2
 
+from services.auth import grpc_door
 from services.common.status_codes import code_for_http_status
 
 NAME = re.compile(r"^[a-z0-9_]{3,128}$")
@@ -48,6 +49,11 @@ class Request:
     headers: dict[str, str]  # lower-case names
     client_ip: str  # the peer Envoy saw (X-Forwarded-For is not trusted)
 
+    @property
+    def grpc(self) -> bool:
+        """A native gRPC call (not one the transcoder will turn into one)."""
+        return grpc_door.is_grpc(self.headers.get("content-type", ""))
+
 
 @dataclass
 class Decision:
@@ -57,6 +63,7 @@ class Decision:
     identity: identity_pb2.Identity | None = None  # forwarded upstream, signed
     response_headers: dict[str, str] = field(default_factory=dict)
     body: str = ""
+    message: str = ""  # a refusal's message alone, as grpc-message carries it
 
     @property
     def allowed(self) -> bool:
@@ -102,7 +109,7 @@ def _deny(status: int, message: str, cors: dict[str, str] | None = None) -> Deci
     # The body reads like a google.rpc.Status as the transcoder prints a service's answer.
     code = code_for_http_status(status)
     body = json.dumps({"code": code, "message": message, "details": []})
-    return Decision(status=status, body=body, response_headers=dict(cors or {}))
+    return Decision(status=status, body=body, response_headers=dict(cors or {}), message=message)
 
 
 def retry_after_header(seconds: float) -> str:
@@ -150,9 +157,26 @@ TOO_MANY_FAILED_CREDENTIALS = (
 )
 
 
+def route_of(request: Request) -> tuple[Route, str, str] | grpc_door.Refusal:
+    """What a request asks for; a native gRPC call is admitted to a route or refused."""
+    route, database, table = classify(request.method, request.path, request.listener)
+    if not request.grpc:
+        return route, database, table
+    admitted = grpc_door.admitted_route(
+        request.listener, request.path, http_path=route is not Route.UNKNOWN
+    )
+    if isinstance(admitted, grpc_door.Refusal):
+        return admitted
+    # The message names no database or table: the service reads them from the request.
+    return Route(admitted), "", ""
+
+
 def decide(request: Request, directory: Directory) -> Decision:
     """The whole decision for one request."""
-    route, database, table = classify(request.method, request.path, request.listener)
+    classified = route_of(request)
+    if isinstance(classified, grpc_door.Refusal):
+        return _deny(classified.status, classified.message)
+    route, database, table = classified
     if route is Route.UNKNOWN:
         return _deny(404, UNKNOWN_ADMIN_PATH if request.listener == "admin" else UNKNOWN_DATA_PATH)
     if request.method == "OPTIONS":
@@ -210,9 +234,12 @@ def _personalize(request: Request, route: Route, directory: Directory) -> Decisi
 
 
 def _check_content_type(request: Request, allowed: Decision) -> Decision:
-    """415 for an event that is not JSON; after a successful decision, so CORS stays on."""
+    """415 for an event that is not JSON; after a successful decision, so CORS stays on.
+
+    A native gRPC call reaches here only on a method the door admitted (``route_of``).
+    """
     content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-    if content_type in EVENT_CONTENT_TYPES:
+    if content_type in EVENT_CONTENT_TYPES or request.grpc:
         return allowed
     return _deny(
         415,

@@ -18,7 +18,6 @@ from services.auth.directory import API_KEY_TYPES, MemoryDirectory, address_key
 from services.auth.messages import ROLE_NAMES
 from services.auth.store_protocols import IdentityStore
 from services.common import identity as identities
-from services.common.access import peer_ip
 from services.common.convert import path_id, timestamp
 from services.common.errors import (
     AlreadyExists,
@@ -63,7 +62,15 @@ def client_address(context: Any) -> str:
     """
     identity = identities.current.get()
     ip = identity.client_ip if identity is not None and identity.client_ip else ""
-    return address_key(ip or peer_ip(context.peer()))
+    return address_key(ip or _peer_ip(context.peer()))
+
+
+def _peer_ip(peer: str) -> str:
+    """The IP address in a gRPC peer string such as ``ipv4:1.2.3.4:5`` or ``ipv6:[::1]:5``."""
+    kind, _, rest = peer.partition(":")
+    if kind not in ("ipv4", "ipv6"):
+        return peer
+    return rest.rsplit(":", 1)[0].strip("[]")
 
 
 async def _too_many(context: Any, seconds: float, message: str, reason: str) -> ResourceExhausted:

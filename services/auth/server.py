@@ -141,7 +141,7 @@ def registrations(
         ),
         Registration(
             internal_service_pb2_grpc.add_InternalAuthServiceServicer_to_server,
-            InternalAuthServicer(db, directory),
+            InternalAuthServicer(db),
             INTERNAL,
         ),
     ]

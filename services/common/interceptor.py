@@ -39,11 +39,9 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         self,
         rules: Mapping[str, access.Access],
         key: bytes,
-        direct: access.DirectAuthenticator | None = None,
     ) -> None:
         self._rules = rules
         self._key = key
-        self._direct = direct
 
     async def intercept_service(
         self,
@@ -59,9 +57,7 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         async def prepare(context: grpc.aio.ServicerContext) -> None:
             metadata = access.metadata_dict(context)
             logs.request_id.set(metadata.get("x-request-id") or uuid.uuid4().hex)
-            caller = await access.authorize(
-                method, rule, metadata, context.peer(), self._key, self._direct
-            )
+            caller = access.authorize(rule, metadata, self._key)
             identity.current.set(caller)
             identity.current_header.set(metadata.get(identity.IDENTITY_HEADER, ""))
 

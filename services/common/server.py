@@ -75,7 +75,6 @@ async def serving(
     key: bytes,
     rules: Mapping[str, access.Access],
     grace: float,
-    direct: access.DirectAuthenticator | None = None,
     extra_interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
 ) -> AsyncIterator[RunningServer]:
     """Serves on ``host:port`` (0 picks a free port), SERVING until the block ends.
@@ -85,7 +84,7 @@ async def serving(
     so nothing that can fail may come between the two.
     """
     server = grpc.aio.server(
-        interceptors=[*extra_interceptors, ServiceInterceptor(rules, key, direct)],
+        interceptors=[*extra_interceptors, ServiceInterceptor(rules, key)],
         options=[
             ("grpc.so_reuseport", 0),
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
@@ -128,7 +127,6 @@ def serving_from(
     *,
     port: int,
     rules: Mapping[str, access.Access],
-    direct: access.DirectAuthenticator | None = None,
     extra_interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
 ) -> contextlib.AbstractAsyncContextManager[RunningServer]:
     """``serving`` as a service runs it: bind host, internal key and grace from ``settings``."""
@@ -139,6 +137,5 @@ def serving_from(
         key=settings.internal_key,
         rules=rules,
         grace=settings.shutdown_grace,
-        direct=direct,
         extra_interceptors=extra_interceptors,
     )

@@ -6,7 +6,6 @@ import contextlib
 from collections.abc import AsyncIterator, Sequence
 
 import grpc
-from p13n.auth.v1 import internal_service_pb2_grpc as auth_internal_pb2_grpc
 from p13n.offers.v1 import (
     internal_service_pb2,
     internal_service_pb2_grpc,
@@ -22,7 +21,6 @@ from services.common.config import Settings
 from services.common.main import run_service
 from services.common.server import Registration, RunningServer, serving_from
 from services.offers.compiled_cache import CompiledCache
-from services.offers.direct_auth import direct_authenticator
 from services.offers.internal_service import InternalOffersServicer
 from services.offers.personalization_service import PersonalizationServicer
 from services.offers.personalize_service import PersonalizeServicer
@@ -64,8 +62,8 @@ async def lifespan(
     async with contextlib.AsyncExitStack() as stack:
         store = await PersonalizationStore.open(settings.data_dir)
         stack.push_async_callback(store.close)
-        # The data path fails fast when profile or auth is down (no wait_for_ready), so it
-        # must also notice quickly when they are back.
+        # The data path fails fast when profile is down (no wait_for_ready), so it must
+        # also notice quickly when it is back.
         channels = await stack.enter_async_context(Channels(options=FAST_RECONNECT))
         profile = ProfileClient(
             profile_internal_pb2_grpc.InternalProfileServiceStub(
@@ -73,14 +71,12 @@ async def lifespan(
             ),
             settings.internal_key,
         )
-        auth = auth_internal_pb2_grpc.InternalAuthServiceStub(channels.get(settings.auth_target))
         yield await stack.enter_async_context(
             serving_from(
                 settings,
                 registrations(store, profile),
                 port=settings.offers_port if port is None else port,
                 rules=RULES,
-                direct=direct_authenticator(auth, settings.internal_key),
                 extra_interceptors=extra_interceptors,
             )
         )

@@ -28,7 +28,7 @@ from services.common.storage import Database
 from services.profile.auth_client import AuthClient
 from services.profile.config_service import ConfigServicer, FlagsLookup, ReferencesLookup
 from services.profile.group_commit import GroupCommit
-from services.profile.ingest_service import IngestServicer, direct_authenticator
+from services.profile.ingest_service import IngestServicer
 from services.profile.internal_service import InternalProfileServicer
 from services.profile.offers_client import OffersClient
 from services.profile.profile_service import ProfileServicer
@@ -58,9 +58,9 @@ RULES: dict[str, Access] = {
     f"/{PROFILE}/GetProfile": Access.VIEWER,
     f"/{PROFILE}/ListMergeLog": Access.VIEWER,
     f"/{PROFILE}/ImportAttributes": Access.EDITOR,
-    # Client streaming cannot pass the JSON gateway, so the CLI calls it directly with an
-    # API key, authenticated like a direct ingest call; the handler then requires EDITOR.
-    f"/{PROFILE}/StreamImportAttributes": Access.DATA,
+    # Client streaming cannot pass the JSON transcoder: the admin listener lets this one
+    # method in as native gRPC, with the admin API's credentials (services/auth/grpc_door.py).
+    f"/{PROFILE}/StreamImportAttributes": Access.EDITOR,
     f"/{INGEST}/IngestRecords": Access.DATA,
     **every_method(_INTERNAL, Access.INTERNAL),
 }
@@ -82,10 +82,10 @@ async def lifespan(
     async with contextlib.AsyncExitStack() as stack:
         db, writer = await stack.enter_async_context(storage(settings.data_dir))
         channels = await stack.enter_async_context(Channels())
-        auth_stub = internal_service_pb2_grpc.InternalAuthServiceStub(
-            channels.get(settings.auth_target)
+        auth = AuthClient(
+            internal_service_pb2_grpc.InternalAuthServiceStub(channels.get(settings.auth_target)),
+            settings.internal_key,
         )
-        auth = AuthClient(auth_stub, settings.internal_key)
         offers = OffersClient(
             offers_internal_pb2_grpc.InternalOffersServiceStub(
                 channels.get(settings.offers_target)
@@ -98,7 +98,6 @@ async def lifespan(
                 registrations(db, writer, ConfigCache(), auth.flags_of, offers.references),
                 port=settings.profile_port if port is None else port,
                 rules=RULES,
-                direct=direct_authenticator(auth_stub, settings.internal_key),
                 extra_interceptors=extra_interceptors,
             )
         )

@@ -63,8 +63,9 @@ def chunks(ps: str) -> Iterator[api.StreamImportAttributesRequest]:
 def test_a_100000_row_streamed_import_reports_progress_and_reaches_profiles(
     suite: Suite, account: Account, ps: str
 ) -> None:
-    # The CLI's path: client streaming straight to the profile service with an API key.
-    with grpc.insecure_channel(f"127.0.0.1:{suite.port_of('profile')}") as channel:
+    # Client streaming cannot be transcoded: the admin listener lets this one gRPC method
+    # in, with the admin API's credentials (an API key here), unbuffered.
+    with grpc.insecure_channel(f"127.0.0.1:{suite.admin_port}") as channel:
         stub = profile_service_pb2_grpc.ProfileServiceStub(channel)
         progress = [
             reply.imported

@@ -1,4 +1,4 @@
-"""The Ingest API through the real Envoy, and directly over gRPC with an API key."""
+"""The Ingest API through the real Envoy: JSON over HTTP, and native gRPC with an API key."""
 
 from __future__ import annotations
 
@@ -145,25 +145,26 @@ def test_a_table_of_no_parent_segment_of_the_account_is_404(suite: Suite, accoun
 
 
 @pytest.fixture(scope="module")
-def direct(suite: Suite) -> Iterator[Any]:
-    channel = grpc.insecure_channel(f"127.0.0.1:{suite.port_of('profile')}")
+def native(suite: Suite) -> Iterator[Any]:
+    """A gRPC client of the Ingest API: through the gateway, the one door (no certificate)."""
+    channel = grpc.insecure_channel(f"127.0.0.1:{suite.data_port}")
     yield ingest_service_pb2_grpc.IngestServiceStub(channel)
     channel.close()
 
 
 @pytest.mark.usefixtures("ps")
-def test_a_direct_grpc_call_is_authenticated_by_the_auth_service(
-    suite: Suite, account: Account, direct: Any
+def test_a_grpc_call_through_the_gateway_is_authenticated_like_the_http_path(
+    suite: Suite, account: Account, native: Any
 ) -> None:
     request_ = ingest_service_pb2.IngestRecordsRequest(
         database="shop_db", table="page_views", records=[to_struct({"td_client_id": "grpc1"})]
     )
-    reply = direct.IngestRecords(
+    reply = native.IngestRecords(
         request_, metadata=(("authorization", f"TD1 {account.api_key}"),), timeout=10
     )
     assert reply.received == 1
     for metadata in [(), (("authorization", "TD1 p13nmk_not-a-real-key"),)]:
         with pytest.raises(grpc.RpcError) as caught:
-            direct.IngestRecords(request_, metadata=metadata, timeout=10)
+            native.IngestRecords(request_, metadata=metadata, timeout=10)
         assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED
     assert stored(suite, "grpc1") == 1
