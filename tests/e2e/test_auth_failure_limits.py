@@ -11,8 +11,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
+import grpc
 import pytest
+from p13n.profile.v1 import ingest_service_pb2, ingest_service_pb2_grpc
 from support.admin import PASSWORD, Account
 from support.auth import SHOP, add_user, api_key, passed_auth, personalize, sign_in
 from support.http import Response, request
@@ -21,6 +24,7 @@ from support.suite import Suite
 from services.auth import failures, secrets
 from services.auth.directory import FAILURE_LIMIT
 from services.auth.ratelimit import Limit
+from services.common.events import to_struct
 
 ATTEMPTS = 1000
 ADMIN_LIMIT = failures.ADDRESS_FAILURES
@@ -250,3 +254,34 @@ def test_re_authentication_guesses_meet_429_while_the_owner_re_authenticates(
         if reply.status == 429:
             _assert_too_many(reply)
     assert _reauthenticate(suite, user.session, PASSWORD, owner).status == 200
+
+
+def _ingest_over_grpc(channel: grpc.Channel, key: str) -> tuple[grpc.StatusCode, dict[str, str]]:
+    """The status of one IngestRecords call through the door, with the trailers it carried."""
+    stub = ingest_service_pb2_grpc.IngestServiceStub(channel)
+    records = ingest_service_pb2.IngestRecordsRequest(
+        database="shop_db", table="page_views", records=[to_struct({"td_client_id": "grpc-1"})]
+    )
+    try:
+        stub.IngestRecords(records, metadata=(("authorization", f"TD1 {key}"),), timeout=10)
+    except grpc.RpcError as error:
+        failed: Any = error  # a grpc.Call as well
+        return failed.code(), dict(failed.trailing_metadata() or ())
+    return grpc.StatusCode.OK, {}
+
+
+def test_wrong_ingest_keys_over_grpc_meet_resource_exhausted_with_retry_after(
+    target: Target,
+) -> None:
+    """The gateway's gRPC door spends the same budget. grpcio cannot bind a source address,
+    so this comes from 127.0.0.1, whose data-plane budget no other test here spends."""
+    wrong = secrets.generate_secret(secrets.SecretKind.WRITE_ONLY_KEY).reveal()
+    with grpc.insecure_channel(f"127.0.0.1:{target.suite.data_port}") as channel:
+        answers = [_ingest_over_grpc(channel, wrong) for _ in range(FAILURE_LIMIT.burst + 20)]
+        assert answers[0][0] == grpc.StatusCode.UNAUTHENTICATED
+        limited = [t for code, t in answers if code == grpc.StatusCode.RESOURCE_EXHAUSTED]
+        assert limited, [code for code, _ in answers]
+        # A trailers-only answer: the gateway's response headers arrive as its trailers.
+        assert int(limited[0]["retry-after"]) >= 1
+        right = api_key(target.account, "WRITE_ONLY")
+        assert _ingest_over_grpc(channel, right)[0] == grpc.StatusCode.OK
