@@ -70,6 +70,14 @@ class _Directory:
         pass
 
 
+def _seen_from(identity: identity_pb2.Identity, ip: str) -> identity_pb2.Identity:
+    """``identity`` as the admin listener forwards it: naming the client's address."""
+    seen = identity_pb2.Identity()
+    seen.CopyFrom(identity)
+    seen.client_ip = ip
+    return seen
+
+
 def _grpc(
     path: str, listener: str = "data", ip: str = OFFICE, content_type: str = GRPC, **headers: str
 ) -> Request:
@@ -104,7 +112,7 @@ def _token(value: str) -> dict[str, str]:
         ),
         pytest.param(
             _grpc(grpc_door.STREAM_IMPORT, "admin", authorization="TD1 editor"),
-            EDITOR,
+            _seen_from(EDITOR, OFFICE),
             id="import-on-admin",
         ),
     ],
