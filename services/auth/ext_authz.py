@@ -94,9 +94,9 @@ class AuthorizationServicer(external_auth_pb2_grpc.AuthorizationServicer):  # ty
         decision_request = to_request(request)
         authorization = decision_request.headers.get("authorization", "")
         if authorization and decision_request.listener == "admin":
-            # A session made by another auth process moments ago may not be in memory yet.
-            # Admin listener only: the data plane decides from memory alone.
-            await self._directory.ensure_session(authorization)
+            # A session or API key made by another auth process moments ago may not be in
+            # memory yet. Admin listener only: the data plane decides from memory alone.
+            await self._directory.ensure_credentials(authorization, decision_request.client_ip)
         decision = authz.decide(decision_request, self._directory)
         if decision_request.method == "OPTIONS" and not decision.response_headers:
             # The table may have been defined since the list was fetched: look once more.

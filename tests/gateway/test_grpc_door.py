@@ -57,8 +57,25 @@ class _Directory:
     def preflight_allows(self, _origin: str, _database: str, _table: str) -> bool:
         return False
 
-    def rate_limited(self, _identity: identity_pb2.Identity | None, _ip: str) -> bool:
-        return self.limited
+    def rate_limited(self, _identity: identity_pb2.Identity | None, _ip: str) -> float:
+        return 1.0 if self.limited else 0.0
+
+    def data_credential_failed(self, _ip: str) -> float:
+        return 1.0 if self.limited else 0.0
+
+    def admin_failures_wait(self, _ip: str) -> float:
+        return 1.0 if self.limited else 0.0
+
+    def admin_credential_failed(self, _ip: str) -> None:
+        pass
+
+
+def _seen_from(identity: identity_pb2.Identity, ip: str) -> identity_pb2.Identity:
+    """``identity`` as the admin listener forwards it: naming the client's address."""
+    seen = identity_pb2.Identity()
+    seen.CopyFrom(identity)
+    seen.client_ip = ip
+    return seen
 
 
 def _grpc(
@@ -95,7 +112,7 @@ def _token(value: str) -> dict[str, str]:
         ),
         pytest.param(
             _grpc(grpc_door.STREAM_IMPORT, "admin", authorization="TD1 editor"),
-            EDITOR,
+            _seen_from(EDITOR, OFFICE),
             id="import-on-admin",
         ),
     ],
