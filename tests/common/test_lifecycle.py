@@ -30,7 +30,7 @@ from support.ports import free_port, is_open
 from services.auth import server as auth_server
 from services.common.config import Settings
 from services.common.errors import FailedPrecondition
-from services.common.lifecycle import serve_until_signalled
+from services.common.lifecycle import ShutdownSignals, serve_until_signalled
 from services.common.server import RunningServer
 from services.offers import server as offers_server
 from services.profile import server as profile_server
@@ -256,3 +256,19 @@ def test_a_deployment_waits_for_the_drain_and_the_grace_before_killing(service: 
     unready_after = probe.get("failureThreshold", 3) * probe.get("periodSeconds", 10)
     assert settings.drain_seconds > unready_after
     assert pod["terminationGracePeriodSeconds"] > settings.drain_seconds + settings.shutdown_grace
+
+
+async def test_a_signal_during_start_up_drains_the_service_once_it_serves(tmp_path: Path) -> None:
+    """run_service installs the handlers before the lifespan: a SIGTERM that arrives while
+    the service starts would otherwise kill the process (here: the test run) undrained."""
+    port = free_port()
+    settings = _settings(tmp_path, "offers", port, P13N_DRAIN_SECONDS="0.2")
+    with ShutdownSignals() as signals:
+        os.kill(os.getpid(), signal.SIGTERM)
+        async with asyncio.timeout(5):
+            await signals.first.wait()
+        async with offers_server.lifespan(settings) as running:
+            async with asyncio.timeout(5):
+                await serve_until_signalled(running, settings.drain_seconds, signals=signals)
+            assert is_open(port), "the lifespan, not the drain, stops the server"
+    assert port_is_free(port)
