@@ -69,9 +69,10 @@ class TrackRelay(TrivialPersonalize):
         self._signed: tuple[float, Any] = (0.0, ())
 
     def _metadata(self) -> Any:
-        # A signed identity is valid for 60 s; re-sign every 10 s rather than per call.
+        # A signed identity lives 3 to 4 s (services.common.identity); re-sign every second
+        # rather than per call.
         made, metadata = self._signed
-        if time.monotonic() - made > 10:
+        if time.monotonic() - made > 1:
             metadata = as_service("offers", self._key)
             self._signed = (time.monotonic(), metadata)
         return metadata

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from services.auth.grpc_door import GRPC_CONTENT_TYPE
 from services.common.pki import CA_FILE, CERT_FILE, KEY_FILE, server_name, spiffe_id
 from services.common.status_codes import code_for_http_status
 
@@ -147,6 +148,38 @@ def _status_mapper(status: int, code: int, message: str | None) -> dict[str, Any
     return mapper
 
 
+# Set by the template's p13n.mark_grpc_clients filter on a native gRPC call.
+_GRPC_CLIENT = {
+    "metadata_filter": {
+        "matcher": {
+            "filter": "p13n",
+            "path": [{"key": "grpc_client"}],
+            "value": {"bool_match": True},
+        },
+        # Envoy's default matches a request without the key.
+        "match_if_key_not_found": False,
+    }
+}
+
+
+def _for_grpc_clients(mapper: dict[str, Any]) -> dict[str, Any]:
+    """A JSON mapper's reply as a native gRPC client reads it: Envoy keeps this grpc-status
+    (instead of guessing one from the HTTP status) and sends the body as grpc-message."""
+    code = mapper["body_format_override"]["json_format"]["code"]
+    grpc_mapper: dict[str, Any] = {
+        "filter": {"and_filter": {"filters": [_GRPC_CLIENT, mapper["filter"]]}},
+        "headers_to_add": [
+            {
+                "header": {"key": "grpc-status", "value": str(code)},
+                "append_action": "OVERWRITE_IF_EXISTS_OR_ADD",
+            }
+        ],
+    }
+    if "body" in mapper:
+        grpc_mapper["body"] = mapper["body"]
+    return grpc_mapper
+
+
 def _sds(name: str, path: Path) -> dict[str, Any]:
     return {
         "name": name,
@@ -265,12 +298,23 @@ def build(config: GatewayConfig) -> dict[str, Any]:
         DATA_PORT=config.data_port,
         ADMIN_PORT=config.admin_port,
         DESCRIPTOR=str(config.descriptor),
+        GRPC_CONTENT_TYPE=GRPC_CONTENT_TYPE,
     )
     document = yaml.safe_load(text)
     local_reply = document["x-local-reply"]
-    local_reply["mappers"] += [
+    json_mappers = local_reply["mappers"] + [
         _status_mapper(status, code_for_http_status(status), message)
         for status, message in LOCAL_REPLY_MESSAGES.items()
+    ]
+    # The first mapper that matches wins: each JSON one is preceded by its gRPC form; the
+    # template's passthrough of ext_authz refusals (no JSON format: the auth service wrote
+    # them for the client that asked) stays as it is.
+    local_reply["mappers"] = [
+        form
+        for mapper in json_mappers
+        for form in (
+            [_for_grpc_clients(mapper), mapper] if "body_format_override" in mapper else [mapper]
+        )
     ]
     bootstrap = {key: value for key, value in document.items() if not key.startswith("x-")}
     bootstrap["static_resources"]["clusters"] = [

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import enum
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from p13n.auth.v1 import identity_pb2
 
+from services.auth import grpc_door
 from services.common.status_codes import code_for_http_status
 
 NAME = re.compile(r"^[a-z0-9_]{3,128}$")
@@ -47,6 +49,11 @@ class Request:
     headers: dict[str, str]  # lower-case names
     client_ip: str  # the peer Envoy saw (X-Forwarded-For is not trusted)
 
+    @property
+    def grpc(self) -> bool:
+        """A native gRPC call (not one the transcoder will turn into one)."""
+        return grpc_door.is_grpc(self.headers.get("content-type", ""))
+
 
 @dataclass
 class Decision:
@@ -56,6 +63,7 @@ class Decision:
     identity: identity_pb2.Identity | None = None  # forwarded upstream, signed
     response_headers: dict[str, str] = field(default_factory=dict)
     body: str = ""
+    message: str = ""  # a refusal's message alone, as grpc-message carries it
 
     @property
     def allowed(self) -> bool:
@@ -80,15 +88,40 @@ class Directory(Protocol):
     def preflight_allows(self, origin: str, database: str, table: str) -> bool:
         """Whether an active public service using ``database.table`` allows ``origin``."""
 
-    def rate_limited(self, identity: identity_pb2.Identity | None, ip: str) -> bool:
-        """Whether this request exceeds the token's or the address's rate."""
+    def rate_limited(self, identity: identity_pb2.Identity | None, ip: str) -> float:
+        """Seconds until this request would fit the token's or the address's rate; 0.0 if it does.
+
+        ``identity`` None is a failed (or missing) data-plane credential: it spends the
+        address's failure budget.
+        """
+
+    def data_credential_failed(self, ip: str) -> float:
+        """Spends one of ``ip``'s data-plane failures; seconds to wait if none was left."""
+
+    def admin_failures_wait(self, ip: str) -> float:
+        """Seconds until ``ip`` may have an admin credential checked again; 0.0 if it may."""
+
+    def admin_credential_failed(self, ip: str) -> None:
+        """Spends one of ``ip``'s admin failures (a wrong API key or session)."""
 
 
 def _deny(status: int, message: str, cors: dict[str, str] | None = None) -> Decision:
     # The body reads like a google.rpc.Status as the transcoder prints a service's answer.
     code = code_for_http_status(status)
     body = json.dumps({"code": code, "message": message, "details": []})
-    return Decision(status=status, body=body, response_headers=dict(cors or {}))
+    return Decision(status=status, body=body, response_headers=dict(cors or {}), message=message)
+
+
+def retry_after_header(seconds: float) -> str:
+    """A ``Retry-After`` value: whole seconds, rounded up, at least 1."""
+    return str(max(1, math.ceil(seconds)))
+
+
+def _too_many(message: str, seconds: float) -> Decision:
+    """429 with ``Retry-After``, so a client knows when to come back (RFC 9110 10.2.3)."""
+    decision = _deny(429, message)
+    decision.response_headers["retry-after"] = retry_after_header(seconds)
+    return decision
 
 
 def classify(method: str, path: str, listener: str) -> tuple[Route, str, str]:
@@ -117,20 +150,44 @@ UNKNOWN_DATA_PATH = (
     "are reserved"
 )
 UNKNOWN_ADMIN_PATH = "Unknown path. The admin API lives under /v1/"
+SLOW_DOWN = "Too many requests; slow down and retry later"
+TOO_MANY_FAILED_CREDENTIALS = (
+    "Too many failed credentials from this address; check the API key or session, then retry "
+    "after the seconds in Retry-After"
+)
+
+
+def route_of(request: Request) -> tuple[Route, str, str] | grpc_door.Refusal:
+    """What a request asks for; a native gRPC call is admitted to a route or refused."""
+    route, database, table = classify(request.method, request.path, request.listener)
+    if not request.grpc:
+        return route, database, table
+    admitted = grpc_door.admitted_route(
+        request.listener, request.path, http_path=route is not Route.UNKNOWN
+    )
+    if isinstance(admitted, grpc_door.Refusal):
+        return admitted
+    # The message names no database or table: the service reads them from the request.
+    return Route(admitted), "", ""
 
 
 def decide(request: Request, directory: Directory) -> Decision:
     """The whole decision for one request."""
-    route, database, table = classify(request.method, request.path, request.listener)
+    classified = route_of(request)
+    if isinstance(classified, grpc_door.Refusal):
+        return _deny(classified.status, classified.message)
+    route, database, table = classified
     if route is Route.UNKNOWN:
         return _deny(404, UNKNOWN_ADMIN_PATH if request.listener == "admin" else UNKNOWN_DATA_PATH)
     if request.method == "OPTIONS":
         return _preflight(request, route, database, table, directory)
     if route is Route.SIGN_IN:
-        # Every sign-in counts against the address's failure budget: no password guessing.
-        if directory.rate_limited(None, request.client_ip):
-            return _deny(429, "Too many sign-in attempts from this address; retry later")
-        return Decision()
+        # An address that spent its failure budget is refused before argon2 runs; the auth
+        # service counts the failures and the account's budget, knowing the outcome.
+        wait = directory.admin_failures_wait(request.client_ip)
+        if wait:
+            return _too_many("Too many sign-in attempts from this address; retry later", wait)
+        return _allow(identity_pb2.Identity(client_ip=request.client_ip))
     if route is Route.ADMIN:
         return _admin(request, directory)
     if route is Route.INGEST:
@@ -159,12 +216,14 @@ def _preflight(
 def _personalize(request: Request, route: Route, directory: Directory) -> Decision:
     token = request.headers.get("wp13n-token", "")
     if not token:
-        if directory.rate_limited(None, request.client_ip):
-            return _deny(429, "Too many requests from this address")
+        wait = directory.rate_limited(None, request.client_ip)
+        if wait:
+            return _too_many("Too many requests from this address", wait)
         return _deny(401, "Missing WP13n-Token header: expected account_id/reactor_id/secret")
     identity = directory.identify_token(token)
-    if directory.rate_limited(identity, request.client_ip):
-        return _deny(429, "Too many requests; slow down and retry later")
+    wait = directory.rate_limited(identity, request.client_ip)
+    if wait:
+        return _too_many(SLOW_DOWN, wait)
     if identity is None:
         return _deny(401, "Unknown, malformed or revoked token")
     if route is Route.PUBLIC:
@@ -175,9 +234,12 @@ def _personalize(request: Request, route: Route, directory: Directory) -> Decisi
 
 
 def _check_content_type(request: Request, allowed: Decision) -> Decision:
-    """415 for an event that is not JSON; after a successful decision, so CORS stays on."""
+    """415 for an event that is not JSON; after a successful decision, so CORS stays on.
+
+    A native gRPC call reaches here only on a method the door admitted (``route_of``).
+    """
     content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-    if content_type in EVENT_CONTENT_TYPES:
+    if content_type in EVENT_CONTENT_TYPES or request.grpc:
         return allowed
     return _deny(
         415,
@@ -198,6 +260,10 @@ def _public(request: Request, identity: identity_pb2.Identity, directory: Direct
     if authorization:
         key = directory.identify_credentials(authorization)
         if key is None or key.account_id != identity.account_id:
+            # A public token is public: the key is the guess, and it costs a failure.
+            wait = directory.data_credential_failed(request.client_ip)
+            if wait:
+                return _too_many(SLOW_DOWN, wait)
             return _deny(401, "Unknown API key in Authorization")
         if key.api_key_type != identity_pb2.WRITE_ONLY:
             return _deny(403, "Only write-only API keys may be sent from a browser")
@@ -211,8 +277,9 @@ def _ingest(request: Request, directory: Directory) -> Decision:
     if not authorization:
         return _deny(401, "Missing Authorization header: expected TD1 <API key>")
     identity = directory.identify_credentials(authorization)
-    if directory.rate_limited(identity, request.client_ip):
-        return _deny(429, "Too many requests; slow down and retry later")
+    wait = directory.rate_limited(identity, request.client_ip)
+    if wait:
+        return _too_many(SLOW_DOWN, wait)
     if identity is None or not identity.api_key_type:
         return _deny(401, "Unknown API key in Authorization")
     return _allow(identity)
@@ -224,10 +291,20 @@ def _admin(request: Request, directory: Directory) -> Decision:
         return _deny(
             401, "Missing Authorization header: expected TD1 <API key> or Bearer <session>"
         )
+    # A spent budget refuses right and wrong credentials alike: a correct guess must not pass.
+    wait = directory.admin_failures_wait(request.client_ip)
+    if wait:
+        return _too_many(TOO_MANY_FAILED_CREDENTIALS, wait)
     identity = directory.identify_credentials(authorization)
     if identity is None:
+        directory.admin_credential_failed(request.client_ip)
         return _deny(401, "Unknown or expired credentials")
-    return _allow(identity)
+    # A copy: the directory's identity is shared. The address lets re-authentication
+    # count its failures per address.
+    seen = identity_pb2.Identity()
+    seen.CopyFrom(identity)
+    seen.client_ip = request.client_ip
+    return _allow(seen)
 
 
 def _allow(identity: identity_pb2.Identity) -> Decision:

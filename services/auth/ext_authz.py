@@ -1,4 +1,11 @@
-"""Envoy's ``envoy.service.auth.v3.Authorization`` on top of the decision in ``authz``."""
+"""Envoy's ``envoy.service.auth.v3.Authorization`` on top of the decision in ``authz``.
+
+A refusal is written for the client that asked: JSON in a ``google.rpc.Status`` shape for
+HTTP, a status in ``grpc-status``/``grpc-message`` for a native gRPC client (Envoy answers
+a gRPC request's local reply as trailers-only, keeps the ``grpc-status`` given here and
+turns the body into ``grpc-message``; left to itself it would guess the code from the HTTP
+status, answering a rate limit UNAVAILABLE and an unknown method UNIMPLEMENTED).
+"""
 
 from __future__ import annotations
 
@@ -12,6 +19,7 @@ from typing_extensions import override
 from services.auth import authz
 from services.auth.directory import MemoryDirectory
 from services.common import identity as identities
+from services.common.status_codes import code_for_http_status
 
 # Credentials stop at the gateway: services receive the signed identity instead.
 _STRIPPED_UPSTREAM = ["wp13n-token", "authorization"]
@@ -24,7 +32,9 @@ def _header(name: str, value: str) -> base_pb2.HeaderValueOption:
     )
 
 
-def to_check_response(decision: authz.Decision, key: bytes) -> external_auth_pb2.CheckResponse:
+def to_check_response(
+    decision: authz.Decision, key: bytes, *, grpc_client: bool = False
+) -> external_auth_pb2.CheckResponse:
     """Envoy's form of a decision; the identity is signed on its way upstream."""
     response_headers = [_header(k, v) for k, v in decision.response_headers.items()]
     if decision.allowed:
@@ -41,14 +51,19 @@ def to_check_response(decision: authz.Decision, key: bytes) -> external_auth_pb2
                 response_headers_to_add=response_headers,
             ),
         )
-    if decision.body:
+    body = decision.body
+    if grpc_client:
+        code = code_for_http_status(decision.status)
+        response_headers.append(_header("grpc-status", str(code)))
+        body = decision.message
+    elif body:
         response_headers.append(_header("content-type", "application/json"))
     return external_auth_pb2.CheckResponse(
         status=status_pb2.Status(code=code_pb2.PERMISSION_DENIED),
         denied_response=external_auth_pb2.DeniedHttpResponse(
             status=http_status_pb2.HttpStatus(code=decision.status),
             headers=response_headers,
-            body=decision.body,
+            body=body,
         ),
     )
 
@@ -79,12 +94,12 @@ class AuthorizationServicer(external_auth_pb2_grpc.AuthorizationServicer):  # ty
         decision_request = to_request(request)
         authorization = decision_request.headers.get("authorization", "")
         if authorization and decision_request.listener == "admin":
-            # A session made by another auth process moments ago may not be in memory yet.
-            # Admin listener only: the data plane decides from memory alone.
-            await self._directory.ensure_session(authorization)
+            # A session or API key made by another auth process moments ago may not be in
+            # memory yet. Admin listener only: the data plane decides from memory alone.
+            await self._directory.ensure_credentials(authorization, decision_request.client_ip)
         decision = authz.decide(decision_request, self._directory)
         if decision_request.method == "OPTIONS" and not decision.response_headers:
             # The table may have been defined since the list was fetched: look once more.
             await self._directory.refresh_event_tables_for_preflight()
             decision = authz.decide(decision_request, self._directory)
-        return to_check_response(decision, self._key)
+        return to_check_response(decision, self._key, grpc_client=decision_request.grpc)

@@ -12,8 +12,9 @@ from google.protobuf import empty_pb2
 from p13n.auth.v1 import account_pb2, identity_pb2, identity_service_pb2, identity_service_pb2_grpc
 from typing_extensions import override
 
-from services.auth import passwords, ratelimit, secrets, validation
-from services.auth.directory import API_KEY_TYPES, MemoryDirectory
+from services.auth import failures, passwords, ratelimit, secrets, validation
+from services.auth.authz import retry_after_header
+from services.auth.directory import API_KEY_TYPES, MemoryDirectory, address_key
 from services.auth.messages import ROLE_NAMES
 from services.auth.store_protocols import IdentityStore
 from services.common import identity as identities
@@ -34,6 +35,52 @@ REAUTH_LIMIT = ratelimit.Limit(rate=1 / 60, burst=10)
 HASHING_CONCURRENCY = 4
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _BAD_LOGIN = "Email or password is incorrect"
+# What a refused password attempt says, by whose budget it spent (services/auth/failures.py).
+_SIGN_IN_REFUSALS = {
+    failures.Scope.ADDRESS: "Too many sign-in attempts from this address; retry later",
+    failures.Scope.ACCOUNT: (
+        "Too many failed sign-in attempts for this account from this address; retry after the "
+        "seconds in Retry-After, or sign in from another network"
+    ),
+}
+_REAUTHENTICATION_REFUSALS = {
+    failures.Scope.ADDRESS: (
+        "Too many failed passwords from this address; retry after the seconds in Retry-After"
+    ),
+    failures.Scope.ACCOUNT: (
+        "Too many failed re-authentications for this user from this address; retry after the "
+        "seconds in Retry-After"
+    ),
+}
+
+
+def client_address(context: Any) -> str:
+    """The address a password attempt comes from, as its failure budgets key it.
+
+    Through the gateway, the one ext_authz saw (carried in the signed identity); on a direct
+    call to this port, the connection's peer.
+    """
+    identity = identities.current.get()
+    ip = identity.client_ip if identity is not None and identity.client_ip else ""
+    return address_key(ip or _peer_ip(context.peer()))
+
+
+def _peer_ip(peer: str) -> str:
+    """The IP address in a gRPC peer string such as ``ipv4:1.2.3.4:5`` or ``ipv6:[::1]:5``."""
+    kind, _, rest = peer.partition(":")
+    if kind not in ("ipv4", "ipv6"):
+        return peer
+    return rest.rsplit(":", 1)[0].strip("[]")
+
+
+async def _too_many(context: Any, seconds: float, message: str, reason: str) -> ResourceExhausted:
+    """The 429 of a spent budget, its ``Retry-After`` sent ahead as initial metadata.
+
+    The gateway's transcoder turns initial metadata into headers of the HTTP answer; a gRPC
+    caller reads it from the call's initial metadata.
+    """
+    await context.send_initial_metadata((("retry-after", retry_after_header(seconds)),))
+    return ResourceExhausted(message, reason=reason)
 
 
 def caller() -> identity_pb2.Identity:
@@ -71,15 +118,31 @@ class IdentityServicer(identity_service_pb2_grpc.IdentityServiceServicer):
         async with self._hashing:
             return await asyncio.to_thread(self._passwords.hash, password)
 
+    async def _begin_password(
+        self, context: Any, account: str, refusals: dict[failures.Scope, str]
+    ) -> failures.PasswordAttempt:
+        """Charges a password attempt, or refuses it with 429 and ``Retry-After``."""
+        budgets = self._directory.admin_failures
+        try:
+            return budgets.begin_password(client_address(context), account)
+        except failures.TooManyFailures as refused:
+            raise await _too_many(
+                context, refused.retry_after, refusals[refused.scope], "TOO_MANY_FAILED_PASSWORDS"
+            ) from None
+
     @override
     async def CreateSession(
         self, request: identity_service_pb2.CreateSessionRequest, context: Any
     ) -> identity_service_pb2.CreateSessionResponse:
-        user = await self._store.login(request.email.strip().lower())
+        email = request.email.strip().lower()
+        # Unknown emails have budgets too, so a refusal tells nothing about who exists.
+        attempt = await self._begin_password(context, f"email:{email}", _SIGN_IN_REFUSALS)
+        user = await self._store.login(email)
         stored = user.password_hash if user else None
         # verify() spends the same time for an unknown email, so timing tells nothing.
         if not await self._verify(stored, request.password) or user is None:
             raise Unauthenticated(_BAD_LOGIN, reason="BAD_CREDENTIALS")
+        attempt.succeeded()
         secret = secrets.generate_secret(secrets.SecretKind.SESSION)
         now = time.time()
         await self._store.create_session(
@@ -100,15 +163,22 @@ class IdentityServicer(identity_service_pb2_grpc.IdentityServiceServicer):
             raise Unauthenticated(
                 "Re-authentication needs a session (Authorization: Bearer …)", reason="NO_SESSION"
             )
-        if not self._reauth_attempts.check(me.session_id).allowed:
-            raise ResourceExhausted(
+        by_session = self._reauth_attempts.check(me.session_id)
+        if not by_session.allowed:
+            raise await _too_many(
+                context,
+                by_session.retry_after,
                 "Too many re-authentication attempts for this session; wait a minute or sign in "
                 "again",
-                reason="REAUTHENTICATION_RATE_LIMITED",
+                "REAUTHENTICATION_RATE_LIMITED",
             )
+        attempt = await self._begin_password(
+            context, f"user:{me.user_id}", _REAUTHENTICATION_REFUSALS
+        )
         stored = await self._store.password_hash(int(me.user_id))
         if stored is None or not await self._verify(stored, request.password):
             raise Unauthenticated("Password is incorrect", reason="BAD_CREDENTIALS")
+        attempt.succeeded()
         now = time.time()
         await self._store.mark_authenticated(int(me.session_id), now)
         log.info("user %s re-authenticated session %s", me.user_id, me.session_id)

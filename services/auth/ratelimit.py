@@ -100,21 +100,8 @@ class RateLimiter:
 
     def check(self, key: str, limit: Limit | None = None) -> Decision:
         """Take one token from ``key``'s bucket if there is one."""
-        if limit is None:
-            limit = self._default
-        now = self._clock()
-        bucket = self._buckets.get(key)
-        if bucket is None:
-            self._make_room(now)
-            bucket = self._buckets[key] = _Bucket(float(limit.burst), now)
-        else:
-            self._buckets.move_to_end(key)
-            # A clock that steps back refills nothing, and the refill clock is
-            # not rewound either, so the same interval is never counted twice.
-            if now > bucket.updated:
-                refill = (now - bucket.updated) * limit.rate
-                bucket.tokens = min(float(limit.burst), bucket.tokens + refill)
-                bucket.updated = now
+        limit = limit or self._default
+        bucket = self._refilled(key, limit)
         allowed = bucket.tokens >= 1.0
         if allowed:
             bucket.tokens -= 1.0
@@ -122,6 +109,44 @@ class RateLimiter:
         if allowed:
             return _ALLOWED
         return Decision(allowed=False, retry_after=(1.0 - bucket.tokens) / limit.rate)
+
+    def peek(self, key: str, limit: Limit | None = None) -> Decision:
+        """What ``check`` would answer, taking nothing (a key never seen has a full bucket)."""
+        limit = limit or self._default
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            return _ALLOWED
+        now = self._clock()
+        tokens = bucket.tokens
+        if now > bucket.updated:
+            tokens = min(float(limit.burst), tokens + (now - bucket.updated) * limit.rate)
+        if tokens >= 1.0:
+            return _ALLOWED
+        return Decision(allowed=False, retry_after=(1.0 - tokens) / limit.rate)
+
+    def refund(self, key: str, limit: Limit | None = None) -> None:
+        """Gives back a token ``check`` took (a charged attempt that turned out fine)."""
+        limit = limit or self._default
+        bucket = self._buckets.get(key)
+        if bucket is not None:
+            bucket.tokens = min(float(limit.burst), bucket.tokens + 1.0)
+            bucket.full_at = bucket.updated + (limit.burst - bucket.tokens) / limit.rate
+
+    def _refilled(self, key: str, limit: Limit) -> _Bucket:
+        now = self._clock()
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            self._make_room(now)
+            bucket = self._buckets[key] = _Bucket(float(limit.burst), now)
+            return bucket
+        self._buckets.move_to_end(key)
+        # A clock that steps back refills nothing, and the refill clock is
+        # not rewound either, so the same interval is never counted twice.
+        if now > bucket.updated:
+            refill = (now - bucket.updated) * limit.rate
+            bucket.tokens = min(float(limit.burst), bucket.tokens + refill)
+            bucket.updated = now
+        return bucket
 
     def _make_room(self, now: float) -> None:
         for _ in range(_IDLE_EVICTIONS_PER_INSERT):

@@ -26,7 +26,7 @@ from services.auth.registry_service import RegistryServicer
 from services.auth.store import check_secret_key, open_store
 from services.auth.store_protocols import AuthStore
 from services.common.access import Access, every_method
-from services.common.callers import AUTH, GATEWAY, OFFERS, PROFILE, only
+from services.common.callers import AUTH, GATEWAY, PROFILE, only
 from services.common.clients import Channels
 from services.common.config import Settings
 from services.common.lifecycle import background
@@ -70,8 +70,6 @@ RULES: dict[str, Access] = {
 # An internal method not listed here is refused to every component.
 CALLERS: dict[str, frozenset[str]] = {
     **{method: only(GATEWAY) for method, rule in RULES.items() if rule is not Access.INTERNAL},
-    # The direct data-plane paths (services.common.direct_auth) ask for their callers.
-    f"/{INTERNAL}/AuthenticateCall": only(OFFERS, PROFILE),
     f"/{INTERNAL}/GetAccountFlags": only(PROFILE),
 }
 
@@ -153,7 +151,7 @@ def registrations(
         ),
         Registration(
             internal_service_pb2_grpc.add_InternalAuthServiceServicer_to_server,
-            InternalAuthServicer(db, directory),
+            InternalAuthServicer(db),
             INTERNAL,
         ),
     ]

@@ -7,7 +7,7 @@ without permission is refused before the handler can reveal whether a resource e
 from __future__ import annotations
 
 import enum
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from typing import TypeAlias
 
 import grpc
@@ -28,7 +28,7 @@ class Access(enum.Enum):
     VIEWER = "viewer"  # the admin API, by role
     EDITOR = "editor"
     ADMIN = "admin"
-    DATA = "data"  # the data plane: gateway identity, or a direct call checked by auth
+    DATA = "data"  # the data plane: a token's or API key's identity, from the gateway
 
 
 _MIN_ROLE = {
@@ -38,9 +38,6 @@ _MIN_ROLE = {
 }
 
 _ALWAYS_OPEN = ("/grpc.health.v1.Health/", "/grpc.reflection.")
-
-# Authenticates a direct (not gateway) data-plane call from its metadata and peer address.
-DirectAuthenticator = Callable[[Mapping[str, str], str, str], Awaitable[Identity]]
 
 
 def rule_for(method: str, rules: Mapping[str, Access]) -> Access:
@@ -59,38 +56,18 @@ def every_method(service: ServiceDescriptor, rule: Access) -> dict[str, Access]:
     return {f"/{service.full_name}/{method.name}": rule for method in service.methods}
 
 
-def peer_ip(peer: str) -> str:
-    """The IP address in a gRPC peer string such as ``ipv4:1.2.3.4:5`` or ``ipv6:[::1]:5``."""
-    kind, _, rest = peer.partition(":")
-    if kind == "ipv6":
-        return rest.rsplit(":", 1)[0].strip("[]")
-    if kind == "ipv4":
-        return rest.rsplit(":", 1)[0]
-    return ""
-
-
-async def authorize(
-    method: str,
-    rule: Access,
-    metadata: Mapping[str, str],
-    peer: str,
-    key: bytes,
-    direct: DirectAuthenticator | None,
-) -> Identity | None:
+def authorize(rule: Access, metadata: Mapping[str, str], key: bytes) -> Identity | None:
     """Returns the caller's identity, or raises Unauthenticated / PermissionDenied."""
     if rule is Access.OPEN:
         header = metadata.get(identities.IDENTITY_HEADER)
         return identities.verify(header, key) if header else None
     header = metadata.get(identities.IDENTITY_HEADER)
-    if header:
-        identity = identities.verify(header, key)
-    elif rule is Access.DATA and direct is not None:
-        return await direct(metadata, peer_ip(peer), method)
-    else:
+    if not header:
         raise Unauthenticated(
             "Credentials are required: call through the gateway with a token or API key",
             reason="NO_CREDENTIALS",
         )
+    identity = identities.verify(header, key)
     if rule is Access.INTERNAL:
         if not identity.caller_service:
             raise PermissionDenied(reason="INTERNAL_ONLY")

@@ -40,12 +40,10 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         self,
         rules: Mapping[str, access.Access],
         key: bytes,
-        direct: access.DirectAuthenticator | None = None,
         callers: Callers | None = None,
     ) -> None:
         self._rules = rules
         self._key = key
-        self._direct = direct
         # None: no certificates (the benchmark's loopback comparison), nothing to check.
         self._callers = callers
 
@@ -68,9 +66,7 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
             # The component first: a caller outside the list learns nothing of the rest.
             if allowed is not None:
                 callers.check(method, allowed, tls.caller_name(context))
-            caller = await access.authorize(
-                method, rule, metadata, context.peer(), self._key, self._direct
-            )
+            caller = access.authorize(rule, metadata, self._key)
             identity.current.set(caller)
             identity.current_header.set(metadata.get(identity.IDENTITY_HEADER, ""))
 

@@ -61,32 +61,66 @@ async def drain(running: RunningServer, seconds: float, cut_short: asyncio.Event
         await asyncio.wait_for(cut_short.wait(), seconds)
 
 
+class ShutdownSignals:
+    """SIGTERM and SIGINT as two events: the first asks for a drain, the second cuts it short.
+
+    Installed before start-up, so that a signal arriving while the service starts (say, a
+    pod deleted as it starts) is not the default action, which kills the process without a
+    drain, but a request to drain as soon as the service is serving.
+    """
+
+    def __init__(self) -> None:
+        self.first = asyncio.Event()
+        self.second = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def _on_signal(self) -> None:
+        (self.second if self.first.is_set() else self.first).set()
+
+    def install(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        for sig in SIGNALS:
+            self._loop.add_signal_handler(sig, self._on_signal)
+
+    def uninstall(self) -> None:
+        """Gives the signals back their default effect; safe to call more than once."""
+        if self._loop is not None:
+            for sig in SIGNALS:
+                self._loop.remove_signal_handler(sig)
+            self._loop = None
+
+    def __enter__(self) -> ShutdownSignals:
+        self.install()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.uninstall()
+
+
 async def serve_until_signalled(
-    running: RunningServer, drain_seconds: float, settled: Callable[[], None] | None = None
+    running: RunningServer,
+    drain_seconds: float,
+    settled: Callable[[], None] | None = None,
+    signals: ShutdownSignals | None = None,
 ) -> None:
     """Serves until SIGTERM or SIGINT, then drains; the caller's lifespan then stops it.
 
-    ``settled`` runs once the signal handlers are in place, so that a signal arriving
-    while it runs still shuts the server down gracefully. The handlers are removed on
-    return: a signal during the final ``stop(grace)`` then has its default effect, which
-    is what a third Ctrl-C asks for.
+    ``signals`` are the handlers the caller installed before start-up (installed here when
+    not given). ``settled`` runs once they are in place, so that a signal arriving while it
+    runs still shuts the server down gracefully. The handlers are removed on return: a
+    signal during the final ``stop(grace)`` then has its default effect, which is what a
+    third Ctrl-C asks for.
     """
-    first, second = asyncio.Event(), asyncio.Event()
-
-    def on_signal() -> None:
-        (second if first.is_set() else first).set()
-
-    loop = asyncio.get_running_loop()
-    for sig in SIGNALS:
-        loop.add_signal_handler(sig, on_signal)
+    if signals is None:
+        signals = ShutdownSignals()
+        signals.install()
     try:
         if settled is not None:
             settled()
-        await first.wait()
+        await signals.first.wait()
         log.info("shutting down: NOT_SERVING, draining for %.1fs", drain_seconds)
-        await drain(running, drain_seconds, cut_short=second)
-        if second.is_set():
+        await drain(running, drain_seconds, cut_short=signals.second)
+        if signals.second.is_set():
             log.info("a second signal cut the drain short")
     finally:
-        for sig in SIGNALS:
-            loop.remove_signal_handler(sig)
+        signals.uninstall()

@@ -10,7 +10,7 @@ import sys
 import uvloop
 
 from services.common.config import ConfigError, Settings
-from services.common.lifecycle import Lifespan, serve_until_signalled
+from services.common.lifecycle import Lifespan, ShutdownSignals, serve_until_signalled
 from services.common.logs import configure_logging
 from services.common.tls import TlsFilesMissing
 
@@ -27,10 +27,13 @@ def run_service(name: str, lifespan: Lifespan) -> None:
     configure_logging(name, settings.log_level)
 
     async def serve() -> None:
-        async with lifespan(settings) as running:
-            await serve_until_signalled(
-                running, settings.drain_seconds, settled=_freeze_startup_objects
-            )
+        # The signals are caught from before start-up: one that arrives while the service
+        # starts then drains it once it serves, instead of killing it half-started.
+        with ShutdownSignals() as signals:
+            async with lifespan(settings) as running:
+                await serve_until_signalled(
+                    running, settings.drain_seconds, _freeze_startup_objects, signals
+                )
 
     try:
         uvloop.run(serve())

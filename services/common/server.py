@@ -79,7 +79,6 @@ async def serving(
     callers: Callers,
     credentials: grpc.ServerCredentials | None,
     grace: float,
-    direct: access.DirectAuthenticator | None = None,
     extra_interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
 ) -> AsyncIterator[RunningServer]:
     """Serves on ``host:port`` (0 picks a free port), SERVING until the block ends.
@@ -94,7 +93,7 @@ async def serving(
     server = grpc.aio.server(
         interceptors=[
             *extra_interceptors,
-            ServiceInterceptor(rules, key, direct, callers if credentials else None),
+            ServiceInterceptor(rules, key, callers if credentials else None),
         ],
         options=[
             ("grpc.so_reuseport", 0),
@@ -145,7 +144,6 @@ async def serving_from(
     port: int,
     rules: Mapping[str, access.Access],
     callers: Callers,
-    direct: access.DirectAuthenticator | None = None,
     extra_interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
 ) -> AsyncIterator[RunningServer]:
     """``serving`` as a service runs it: bind host, internal key, grace and the
@@ -165,7 +163,6 @@ async def serving_from(
                     else None
                 ),
                 grace=settings.shutdown_grace,
-                direct=direct,
                 extra_interceptors=extra_interceptors,
             )
         )

@@ -1,8 +1,8 @@
 """The data plane: one event in, the visitor's offers out (docs/design.md#data-plane).
 
-Who is asking comes from the signed identity the gateway forwarded, or from the auth
-service's verdict on a direct call's ``wp13n-token`` (see ``direct_auth.py``); the
-interceptor has settled that before a handler runs. A request costs one ``Track`` call;
+Who is asking comes from the signed identity the gateway forwarded, for a browser, an
+HTTP backend and a gRPC client alike (docs/design.md#grpc-clients); the interceptor has
+settled that before a handler runs. A request costs one ``Track`` call;
 the compiled personalizations come from the cache, so nothing else is read or parsed.
 
 Which answer a caller gets: the public path requires a public token and redacts; the
@@ -10,8 +10,8 @@ private path answers in full only to a private token. A public token is readable
 anyone who opens the page, so on the private path it gets exactly the public answer.
 
 How it is encoded (``wire.py``): the gateway's two paths (PublicPersonalize,
-PrivatePersonalizeHttp) answer the JSON itself in a ``google.api.HttpBody``; a backend
-calling PrivatePersonalize directly gets the typed ``PersonalizeResponse``.
+PrivatePersonalizeHttp) answer the JSON itself in a ``google.api.HttpBody``; a gRPC client
+calling PrivatePersonalize through the gateway gets the typed ``PersonalizeResponse``.
 """
 
 from __future__ import annotations

@@ -6,7 +6,6 @@ import contextlib
 from collections.abc import AsyncIterator, Sequence
 
 import grpc
-from p13n.auth.v1 import internal_service_pb2_grpc as auth_internal_pb2_grpc
 from p13n.offers.v1 import (
     internal_service_pb2,
     internal_service_pb2_grpc,
@@ -17,13 +16,12 @@ from p13n.profile.v1 import internal_service_pb2_grpc as profile_internal_pb2_gr
 
 from services.common import handlers
 from services.common.access import Access, every_method
-from services.common.callers import AUTH, GATEWAY, OFFERS, PROFILE, only
+from services.common.callers import GATEWAY, OFFERS, PROFILE, only
 from services.common.clients import FAST_RECONNECT, Channels
 from services.common.config import Settings
 from services.common.main import run_service
 from services.common.server import Registration, RunningServer, serving_from
 from services.offers.compiled_cache import CompiledCache
-from services.offers.direct_auth import direct_authenticator
 from services.offers.internal_service import InternalOffersServicer
 from services.offers.personalization_service import PersonalizationServicer
 from services.offers.personalize_service import PersonalizeServicer
@@ -73,8 +71,8 @@ async def lifespan(
     async with contextlib.AsyncExitStack() as stack:
         store = await PersonalizationStore.open(settings.data_dir)
         stack.push_async_callback(store.close)
-        # The data path fails fast when profile or auth is down (no wait_for_ready), so it
-        # must also notice quickly when they are back.
+        # The data path fails fast when profile is down (no wait_for_ready), so it must
+        # also notice quickly when it is back.
         channels = await stack.enter_async_context(
             Channels.of(settings, OFFERS, options=FAST_RECONNECT)
         )
@@ -84,9 +82,6 @@ async def lifespan(
             ),
             settings.internal_key,
         )
-        auth = auth_internal_pb2_grpc.InternalAuthServiceStub(
-            channels.get(settings.auth_target, AUTH)
-        )
         yield await stack.enter_async_context(
             serving_from(
                 settings,
@@ -95,7 +90,6 @@ async def lifespan(
                 port=settings.offers_port if port is None else port,
                 rules=RULES,
                 callers=CALLERS,
-                direct=direct_authenticator(auth, settings.internal_key),
                 extra_interceptors=extra_interceptors,
             )
         )

@@ -12,7 +12,7 @@ a page that embeds an answer in HTML or a script is no worse off. Numbers print 
 prints them (shortest round-trip; ``1000000000000000`` where the printer wrote ``1e+15``):
 the same values.
 
-Direct gRPC callers of PrivatePersonalize get the typed ``PersonalizeResponse``, whose
+gRPC clients of PrivatePersonalize (through the gateway) get the typed ``PersonalizeResponse``, whose
 ``offers`` is a repeated ``SectionOffer`` in section order: the contract itself says the
 order. The preview API's two answers are ``PreviewOffers`` maps instead, so that their JSON
 through the gateway is exactly the paths' ``{"offers": {...}}``; there the order is kept on

@@ -1,7 +1,7 @@
 """The Ingest API: 1 to 500 events for one table, all or nothing, answered once durable.
 
-Through the gateway the caller is the API key's signed identity; a direct gRPC caller is
-authenticated by the auth service (``direct_authenticator``). Records are decoded and
+The caller is the API key's signed identity the gateway forwarded, for the HTTP path and
+for a native gRPC call alike (docs/design.md#grpc-clients). Records are decoded and
 checked before the transaction (JSON object, nesting, 1 MiB each); that every record has a
 usable identifier in every parent segment it goes to is checked inside it, against the
 configuration of that moment, before anything is written.
@@ -10,22 +10,16 @@ configuration of that moment, before anything is written.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
-import grpc
-from google.rpc import code_pb2
-from p13n.auth.v1 import internal_service_pb2, internal_service_pb2_grpc
 from p13n.profile.v1 import ingest_service_pb2 as api
 from p13n.profile.v1 import ingest_service_pb2_grpc
 from typing_extensions import override
 
 from services.common import events
 from services.common import identity as identities
-from services.common.access import DirectAuthenticator
-from services.common.direct_auth import DirectCall, auth_service_authenticator
-from services.common.errors import InvalidArgument, PermissionDenied, Unauthenticated
-from services.common.remote_errors import Rule, translate, unavailable
+from services.common.errors import InvalidArgument, PermissionDenied
 from services.profile import config_rules
 from services.profile.profile_store import ProfileStore
 
@@ -69,36 +63,3 @@ class IngestServicer(ingest_service_pb2_grpc.IngestServiceServicer):
             remaining=context.time_remaining(),
         )
         return api.IngestRecordsResponse(received=received)
-
-
-# A direct Ingest call carries the API key as a gateway call does: ``Authorization: TD1 <key>``.
-DIRECT_CALL = DirectCall(
-    service="profile",
-    kind=internal_service_pb2.CALL_KIND_INGEST,
-    metadata_key="authorization",
-    request_field="authorization",
-    missing_message="Missing authorization metadata: expected TD1 <API key>",
-    missing_reason="NO_CREDENTIALS",
-    timeout=2,
-)
-
-
-def direct_authenticator(
-    auth: internal_service_pb2_grpc.InternalAuthServiceStub, key: bytes
-) -> DirectAuthenticator:
-    """Authenticates a direct (not gateway) call by asking the auth service, as Envoy does."""
-    return auth_service_authenticator(auth, key, DIRECT_CALL, _refusal)
-
-
-_AUTH_DOWN = unavailable("The auth service cannot answer; retry shortly")
-_REFUSALS: Mapping[int, Rule] = {
-    code_pb2.UNAUTHENTICATED: lambda refused: Unauthenticated(
-        refused.message or "Unknown API key", reason="BAD_API_KEY"
-    ),
-    code_pb2.PERMISSION_DENIED: lambda _: PermissionDenied(reason="CALL_REFUSED"),
-}
-
-
-def _refusal(error: grpc.aio.AioRpcError) -> Exception:
-    # Only a refused key or call is the caller's; any other answer is auth not answering.
-    return translate(error, outage=_AUTH_DOWN, verdicts=_REFUSALS, otherwise=_AUTH_DOWN)

@@ -20,7 +20,7 @@ from p13n.profile.v1 import internal_service_pb2 as profile_internal_pb2
 from p13n.profile.v1 import internal_service_pb2_grpc as profile_internal_pb2_grpc
 
 from services.common.access import Access, every_method
-from services.common.callers import AUTH, CLI, GATEWAY, OFFERS, only
+from services.common.callers import AUTH, GATEWAY, OFFERS, only
 from services.common.callers import PROFILE as PROFILE_COMPONENT
 from services.common.clients import Channels
 from services.common.config import Settings
@@ -30,7 +30,7 @@ from services.common.storage import Database
 from services.profile.auth_client import AuthClient
 from services.profile.config_service import ConfigServicer, FlagsLookup, ReferencesLookup
 from services.profile.group_commit import GroupCommit
-from services.profile.ingest_service import IngestServicer, direct_authenticator
+from services.profile.ingest_service import IngestServicer
 from services.profile.internal_service import InternalProfileServicer
 from services.profile.offers_client import OffersClient
 from services.profile.profile_service import ProfileServicer
@@ -60,9 +60,9 @@ RULES: dict[str, Access] = {
     f"/{PROFILE}/GetProfile": Access.VIEWER,
     f"/{PROFILE}/ListMergeLog": Access.VIEWER,
     f"/{PROFILE}/ImportAttributes": Access.EDITOR,
-    # Client streaming cannot pass the JSON gateway, so the CLI calls it directly with an
-    # API key, authenticated like a direct ingest call; the handler then requires EDITOR.
-    f"/{PROFILE}/StreamImportAttributes": Access.DATA,
+    # Client streaming cannot pass the JSON transcoder: the admin listener lets this one
+    # method in as native gRPC, with the admin API's credentials (services/auth/grpc_door.py).
+    f"/{PROFILE}/StreamImportAttributes": Access.EDITOR,
     f"/{INGEST}/IngestRecords": Access.DATA,
     **every_method(_INTERNAL, Access.INTERNAL),
 }
@@ -74,8 +74,6 @@ CALLERS: dict[str, frozenset[str]] = {
     **{method: only(GATEWAY) for method, rule in RULES.items() if rule is not Access.INTERNAL},
     # Auth resolves a token's parent segment when it creates one (RegistryService).
     f"/{CONFIG}/GetParentSegment": only(GATEWAY, AUTH),
-    # Client streaming cannot pass the JSON gateway: the CLI's direct path.
-    f"/{PROFILE}/StreamImportAttributes": only(GATEWAY, CLI),
     f"/{INTERNAL}/Track": only(OFFERS),
     f"/{INTERNAL}/GetRealtimeConfig": only(OFFERS),
     f"/{INTERNAL}/ListEventTables": only(AUTH),
@@ -98,10 +96,12 @@ async def lifespan(
     async with contextlib.AsyncExitStack() as stack:
         db, writer = await stack.enter_async_context(storage(settings.data_dir))
         channels = await stack.enter_async_context(Channels.of(settings, PROFILE_COMPONENT))
-        auth_stub = internal_service_pb2_grpc.InternalAuthServiceStub(
-            channels.get(settings.auth_target, AUTH)
+        auth = AuthClient(
+            internal_service_pb2_grpc.InternalAuthServiceStub(
+                channels.get(settings.auth_target, AUTH)
+            ),
+            settings.internal_key,
         )
-        auth = AuthClient(auth_stub, settings.internal_key)
         offers = OffersClient(
             offers_internal_pb2_grpc.InternalOffersServiceStub(
                 channels.get(settings.offers_target, OFFERS)
@@ -116,7 +116,6 @@ async def lifespan(
                 port=settings.profile_port if port is None else port,
                 rules=RULES,
                 callers=CALLERS,
-                direct=direct_authenticator(auth_stub, settings.internal_key),
                 extra_interceptors=extra_interceptors,
             )
         )

@@ -206,3 +206,27 @@ def test_allowed_requests_never_exceed_burst_plus_refill(steps: list[float]) -> 
     for _ in steps:
         clock.advance(1 / SMALL.rate)
         assert sparse.check("k").allowed
+
+
+def test_peek_takes_nothing(clock: FakeClock) -> None:
+    limiter = RateLimiter(SMALL, clock=clock)
+    assert limiter.peek("k").allowed is True
+    assert "k" not in limiter  # an unseen key is not stored by a peek
+    _allowed(limiter, "k", 3)
+    assert limiter.peek("k") == Decision(allowed=False, retry_after=0.25)
+    clock.advance(0.25)
+    assert limiter.peek("k").allowed is True
+    assert limiter.peek("k").allowed is True  # still there for the check
+    assert _allowed(limiter, "k", 2) == 1
+
+
+def test_refund_gives_back_a_taken_token_up_to_the_burst(clock: FakeClock) -> None:
+    limiter = RateLimiter(SMALL, clock=clock)
+    _allowed(limiter, "k", 3)
+    limiter.refund("k")
+    assert _allowed(limiter, "k", 2) == 1
+    for _ in range(10):
+        limiter.refund("k")
+    assert _allowed(limiter, "k", 10) == SMALL.burst
+    limiter.refund("unseen")  # nothing to give back
+    assert "unseen" not in limiter

@@ -15,7 +15,7 @@ def _identity() -> identity_pb2.Identity:
 
 def test_round_trip() -> None:
     header = identity.sign(_identity(), KEY, now=1000)
-    decoded = identity.verify(header, KEY, clock=lambda: 1010)
+    decoded = identity.verify(header, KEY, clock=lambda: 1003)
     assert decoded.account_id == "1"
     assert decoded.token_type == identity_pb2.TOKEN_TYPE_PUBLIC
 
@@ -38,6 +38,14 @@ def test_a_stale_identity_is_refused() -> None:
     header = identity.sign(_identity(), KEY, now=1000)
     with pytest.raises(Unauthenticated, match="too old"):
         identity.verify(header, KEY, clock=lambda: 1000 + identity.MAX_AGE_SECONDS + 1)
+
+
+def test_an_identity_lives_at_most_max_age_after_its_issue() -> None:
+    # Issued late in second 1000: issued_at rounds down, so its life ends sooner, never later.
+    header = identity.sign(_identity(), KEY, now=1000.99)
+    assert identity.verify(header, KEY, clock=lambda: 1000 + identity.MAX_AGE_SECONDS).account_id
+    with pytest.raises(Unauthenticated, match="too old"):
+        identity.verify(header, KEY, clock=lambda: 1000 + identity.MAX_AGE_SECONDS + 0.01)
 
 
 def test_a_changed_field_breaks_the_signature() -> None:

@@ -33,7 +33,7 @@ from services.common import pki
 from services.common.callers import AUTH, GATEWAY, OFFERS
 from services.common.config import Settings
 from services.common.errors import FailedPrecondition
-from services.common.lifecycle import serve_until_signalled
+from services.common.lifecycle import ShutdownSignals, serve_until_signalled
 from services.common.server import RunningServer
 from services.offers import server as offers_server
 from services.profile import server as profile_server
@@ -281,3 +281,19 @@ async def test_the_health_port_answers_health_and_nothing_else_in_plaintext(
         await running.set_serving(False)
         assert await _health(channel, running.names) == {health_pb2.HealthCheckResponse.NOT_SERVING}
     assert port_is_free(probe)
+
+
+async def test_a_signal_during_start_up_drains_the_service_once_it_serves(tmp_path: Path) -> None:
+    """run_service installs the handlers before the lifespan: a SIGTERM that arrives while
+    the service starts would otherwise kill the process (here: the test run) undrained."""
+    port = free_port()
+    settings = _settings(tmp_path, "offers", port, P13N_DRAIN_SECONDS="0.2")
+    with ShutdownSignals() as signals:
+        os.kill(os.getpid(), signal.SIGTERM)
+        async with asyncio.timeout(5):
+            await signals.first.wait()
+        async with offers_server.lifespan(settings) as running:
+            async with asyncio.timeout(5):
+                await serve_until_signalled(running, settings.drain_seconds, signals=signals)
+            assert is_open(port), "the lifespan, not the drain, stops the server"
+    assert port_is_free(port)

@@ -7,23 +7,17 @@ find in ``protos/`` exactly what the services were generated from.
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
-from contracts.tooling import BUF, DESCRIPTOR_SET, PROTO_LOADER, ROOT, TOOLS, Method
+from contracts.tooling import DESCRIPTOR_SET, Method, installed_tools
 from google.protobuf import descriptor_pb2
 
 
 @pytest.fixture(scope="session")
 def tools() -> Path:
     """The pinned npm tools (`make tools`, which `make test` runs first; a no-op then)."""
-    if not (BUF.exists() and PROTO_LOADER.exists()):
-        if shutil.which("npm") is None:
-            pytest.fail("npm is needed to install the contract tools: run `make tools`")
-        subprocess.run(["make", "--no-print-directory", "tools"], cwd=ROOT, check=True)
-    return TOOLS
+    return installed_tools()
 
 
 @pytest.fixture(scope="session")

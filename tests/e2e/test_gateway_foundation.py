@@ -7,6 +7,8 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from support.http import request
 from support.suite import Suite
 
+from services.common import identity
+
 NO_CORS: dict[str, str] = {}
 # Calls the services make to each other on their own, whatever the test does.
 BACKGROUND_CALLS = {"/p13n.profile.v1.InternalProfileService/ListEventTables"}
@@ -74,7 +76,12 @@ def test_client_trust_headers_never_reach_a_service(suite: Suite) -> None:
     assert reply.status != 404
     reached = [c for c in calls[before:] if c.method.endswith("/CreateSession")]
     assert reached, "the request should have reached the auth service"
-    assert not [k for k in reached[0].metadata if k.startswith("x-p13n-")]
+    # The only trust header is the gateway's own: the identity ext_authz signed (it carries
+    # the client's address to the sign-in failure budgets), never the client's.
+    trust = {k: v for k, v in reached[0].metadata.items() if k.startswith("x-p13n-")}
+    assert set(trust) == {identity.IDENTITY_HEADER}
+    signed = identity.verify(trust[identity.IDENTITY_HEADER], suite.settings.internal_key)
+    assert (signed.client_ip, signed.token_type, signed.role) == ("127.0.0.1", 0, 0)
 
 
 @pytest.mark.parametrize(

@@ -117,12 +117,6 @@ def _references(channel: grpc.Channel) -> Any:
     return stub.ListReferences(offers_internal.ListReferencesRequest(), timeout=5)
 
 
-def _authenticate_call(channel: grpc.Channel) -> Any:
-    return internal_service_pb2_grpc.InternalAuthServiceStub(channel).AuthenticateCall(
-        internal_service_pb2.AuthenticateCallRequest(), timeout=5
-    )
-
-
 def _account_flags(channel: grpc.Channel) -> Any:
     return internal_service_pb2_grpc.InternalAuthServiceStub(channel).GetAccountFlags(
         internal_service_pb2.GetAccountFlagsRequest(), timeout=5
@@ -137,13 +131,6 @@ def _account_flags(channel: grpc.Channel) -> Any:
         ),
         pytest.param(
             "profile", "auth", _check, "/envoy.service.auth.v3.Authorization/Check", id="check-2"
-        ),
-        pytest.param(
-            "gateway",
-            "auth",
-            _authenticate_call,
-            "/p13n.auth.v1.InternalAuthService/AuthenticateCall",
-            id="authenticate-call",
         ),
         pytest.param(
             "offers",

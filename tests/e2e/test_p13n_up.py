@@ -122,8 +122,10 @@ def test_up_restarts_a_child_that_dies(tmp_path: Path) -> None:
     offers_port = int(env["P13N_OFFERS_PORT"])
     try:
         assert up.stdout is not None
+        printed: list[str] = []
         while "p13n is up" not in (line := up.stdout.readline()):
-            assert line, "p13n up exited before it was up"
+            assert line, f"p13n up exited before it was up:\n{''.join(printed)}"
+            printed.append(line)
         offers = [
             pid
             for pid in _processes_with_data_dir(tmp_path)

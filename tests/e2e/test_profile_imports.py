@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+import grpc
 import pytest
 from p13n.profile.v1 import profile_service_pb2 as api
 from p13n.profile.v1 import profile_service_pb2_grpc
@@ -62,9 +63,9 @@ def chunks(ps: str) -> Iterator[api.StreamImportAttributesRequest]:
 def test_a_100000_row_streamed_import_reports_progress_and_reaches_profiles(
     suite: Suite, account: Account, ps: str
 ) -> None:
-    # The CLI's path: client streaming straight to the profile service with an API key
-    # (over mutual TLS, with the CLI's certificate).
-    with suite.channel("profile", caller="cli") as channel:
+    # Client streaming cannot be transcoded: the admin listener lets this one gRPC method
+    # in, with the admin API's credentials (an API key here), unbuffered.
+    with grpc.insecure_channel(f"127.0.0.1:{suite.admin_port}") as channel:
         stub = profile_service_pb2_grpc.ProfileServiceStub(channel)
         progress = [
             reply.imported

@@ -1,14 +1,19 @@
-"""The Ingest API through the real Envoy."""
+"""The Ingest API through the real Envoy: JSON over HTTP, and native gRPC with an API key."""
 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
 from typing import Any
 
+import grpc
 import pytest
+from p13n.profile.v1 import ingest_service_pb2, ingest_service_pb2_grpc
 from support.admin import Account
 from support.http import Response, request
 from support.suite import Suite
+
+from services.common.events import to_struct
 
 TABLE = "/records/shop_db/page_views"
 
@@ -137,3 +142,29 @@ def test_a_table_of_no_parent_segment_of_the_account_is_404(suite: Suite, accoun
     other = Account.create(suite)
     reply = ingest(suite, other, {"records": [{"td_client_id": "x"}]})
     assert reply.status == 404
+
+
+@pytest.fixture(scope="module")
+def native(suite: Suite) -> Iterator[Any]:
+    """A gRPC client of the Ingest API: through the gateway, the one door (no certificate)."""
+    channel = grpc.insecure_channel(f"127.0.0.1:{suite.data_port}")
+    yield ingest_service_pb2_grpc.IngestServiceStub(channel)
+    channel.close()
+
+
+@pytest.mark.usefixtures("ps")
+def test_a_grpc_call_through_the_gateway_is_authenticated_like_the_http_path(
+    suite: Suite, account: Account, native: Any
+) -> None:
+    request_ = ingest_service_pb2.IngestRecordsRequest(
+        database="shop_db", table="page_views", records=[to_struct({"td_client_id": "grpc1"})]
+    )
+    reply = native.IngestRecords(
+        request_, metadata=(("authorization", f"TD1 {account.api_key}"),), timeout=10
+    )
+    assert reply.received == 1
+    for metadata in [(), (("authorization", "TD1 p13nmk_not-a-real-key"),)]:
+        with pytest.raises(grpc.RpcError) as caught:
+            native.IngestRecords(request_, metadata=metadata, timeout=10)
+        assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    assert stored(suite, "grpc1") == 1

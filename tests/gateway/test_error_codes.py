@@ -38,8 +38,17 @@ class _Directory:
     def preflight_allows(self, origin: str, database: str, table: str) -> bool:
         return (origin, database, table) == (SHOP, "shop_db", "page_views")
 
-    def rate_limited(self, identity: identity_pb2.Identity | None, ip: str) -> bool:
-        return self._limited and (identity is None or bool(ip))
+    def rate_limited(self, identity: identity_pb2.Identity | None, ip: str) -> float:
+        return 1.0 if self._limited and (identity is None or bool(ip)) else 0.0
+
+    def data_credential_failed(self, ip: str) -> float:
+        return 1.0 if self._limited and ip else 0.0
+
+    def admin_failures_wait(self, ip: str) -> float:
+        return 1.0 if self._limited and ip else 0.0
+
+    def admin_credential_failed(self, ip: str) -> None:
+        pass
 
 
 def _request(listener: str, method: str, path: str, **headers: str) -> Request:

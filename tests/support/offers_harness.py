@@ -1,7 +1,7 @@
-"""A real offers service on an ephemeral port, with stand-ins for profile and auth.
+"""A real offers service on an ephemeral port, with a stand-in for profile.
 
 The offers service is the production one (``lifespan``: interceptor, access rules,
-store, cache). The profile and auth services are fakes the test scripts, served behind the
+store, cache). The profile service is a fake the test scripts, served behind the
 production interceptor with the production rules for the RPCs offers calls, so a call that
 offers makes with the wrong identity is refused here as it would be in the suite.
 """
@@ -22,7 +22,7 @@ from typing import Any
 import grpc
 from google.api import httpbody_pb2
 from google.protobuf import json_format
-from p13n.auth.v1 import identity_pb2, internal_service_pb2, internal_service_pb2_grpc
+from p13n.auth.v1 import identity_pb2
 from p13n.offers.v1 import internal_service_pb2_grpc as offers_internal_pb2_grpc
 from p13n.offers.v1 import (
     personalization_config_service_pb2,
@@ -36,11 +36,10 @@ from p13n.profile.v1 import internal_service_pb2_grpc as profile_internal_pb2_gr
 from p13n.profile.v1 import realtime_config_pb2 as pb
 from typing_extensions import override
 
-from services.auth import server as auth_server
 from services.common import identity
-from services.common.callers import AUTH, GATEWAY, OFFERS, PROFILE, Callers
+from services.common.callers import GATEWAY, OFFERS, PROFILE, Callers
 from services.common.config import Settings
-from services.common.errors import InvalidArgument, NotFound, Unauthenticated
+from services.common.errors import InvalidArgument, NotFound
 from services.common.server import Registration, RunningServer, serving
 from services.offers import server as offers_server
 from services.offers.catalog import AttributeType, Catalog, Sensitivity
@@ -173,27 +172,12 @@ class FakeProfile(profile_internal_pb2_grpc.InternalProfileServiceServicer):
         return config
 
 
-class FakeAuth(internal_service_pb2_grpc.InternalAuthServiceServicer):
-    def __init__(self) -> None:
-        self.tokens: dict[str, identity_pb2.Identity] = {}
-        self.asked: list[tuple[str, str]] = []
-
-    @override
-    async def AuthenticateCall(self, request: Any, context: Any) -> Any:
-        self.asked.append((request.token, request.peer_ip))
-        found = self.tokens.get(request.token)
-        if request.kind != internal_service_pb2.CALL_KIND_PERSONALIZE or found is None:
-            raise Unauthenticated("Unknown, malformed or revoked token", reason="BAD_TOKEN")
-        return internal_service_pb2.AuthenticateCallResponse(identity=found)
-
-
 @dataclass
 class Offers:
     """The running offers service, its fakes, stubs on one channel, and set-up shortcuts."""
 
     port: int
     profile: FakeProfile
-    auth: FakeAuth
     channel: Any
     # The same port as the profile service calls it (its certificate), for ListReferences.
     as_profile: Any
@@ -267,7 +251,7 @@ class Offers:
 @contextlib.asynccontextmanager
 async def running_offers(data_dir: Path) -> AsyncIterator[Offers]:
     """The offers service with its fakes, until the block ends."""
-    fake_profile, fake_auth = FakeProfile(), FakeAuth()
+    fake_profile = FakeProfile()
     pki_dir = data_dir / "pki"  # where the offers service's settings look
     async with contextlib.AsyncExitStack() as stack:
         profile = await stack.enter_async_context(
@@ -282,25 +266,12 @@ async def running_offers(data_dir: Path) -> AsyncIterator[Offers]:
                 server_credentials(pki_dir, PROFILE),
             )
         )
-        auth = await stack.enter_async_context(
-            _serving(
-                Registration(
-                    internal_service_pb2_grpc.add_InternalAuthServiceServicer_to_server,
-                    fake_auth,
-                    auth_server.INTERNAL,
-                ),
-                auth_server.RULES,
-                auth_server.CALLERS,
-                server_credentials(pki_dir, AUTH),
-            )
-        )
         settings = Settings.from_env(
             {
                 "P13N_DATA_DIR": str(data_dir),
                 "P13N_INTERNAL_KEY": KEY.hex(),
                 "P13N_SECRET_KEY": os.urandom(32).hex(),
                 "P13N_PROFILE_TARGET": f"127.0.0.1:{profile.port}",
-                "P13N_AUTH_TARGET": f"127.0.0.1:{auth.port}",
                 # Stopped at once when the test ends, whatever is still in flight.
                 "P13N_SHUTDOWN_GRACE": "0",
             }
@@ -312,7 +283,7 @@ async def running_offers(data_dir: Path) -> AsyncIterator[Offers]:
         as_profile = await stack.enter_async_context(
             aio_channel(settings.pki_dir, PROFILE, offers.port, OFFERS)
         )
-        yield Offers(offers.port, fake_profile, fake_auth, channel, as_profile)
+        yield Offers(offers.port, fake_profile, channel, as_profile)
 
 
 def _serving(

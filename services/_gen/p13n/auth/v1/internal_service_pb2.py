@@ -23,40 +23,23 @@ _sym_db = _symbol_database.Default()
 
 
 from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
-from p13n.auth.v1 import identity_pb2 as p13n_dot_auth_dot_v1_dot_identity__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#p13n/auth/v1/internal_service.proto\x12\x0cp13n.auth.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1bp13n/auth/v1/identity.proto\"\x8e\x01\n\x17\x41uthenticateCallRequest\x12*\n\x04kind\x18\x01 \x01(\x0e\x32\x16.p13n.auth.v1.CallKindB\x04\xe2\x41\x01\x02\x12\x13\n\x05token\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\x12\x1b\n\rauthorization\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01\x12\x15\n\x07peer_ip\x18\x04 \x01(\tB\x04\xe2\x41\x01\x01\"J\n\x18\x41uthenticateCallResponse\x12.\n\x08identity\x18\x01 \x01(\x0b\x32\x16.p13n.auth.v1.IdentityB\x04\xe2\x41\x01\x03\"2\n\x16GetAccountFlagsRequest\x12\x18\n\naccount_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\".\n\x17GetAccountFlagsResponse\x12\x13\n\x05\x66lags\x18\x01 \x03(\tB\x04\xe2\x41\x01\x03*V\n\x08\x43\x61llKind\x12\x19\n\x15\x43\x41LL_KIND_UNSPECIFIED\x10\x00\x12\x19\n\x15\x43\x41LL_KIND_PERSONALIZE\x10\x01\x12\x14\n\x10\x43\x41LL_KIND_INGEST\x10\x02\x32\xd8\x01\n\x13InternalAuthService\x12\x61\n\x10\x41uthenticateCall\x12%.p13n.auth.v1.AuthenticateCallRequest\x1a&.p13n.auth.v1.AuthenticateCallResponse\x12^\n\x0fGetAccountFlags\x12$.p13n.auth.v1.GetAccountFlagsRequest\x1a%.p13n.auth.v1.GetAccountFlagsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#p13n/auth/v1/internal_service.proto\x12\x0cp13n.auth.v1\x1a\x1fgoogle/api/field_behavior.proto\"2\n\x16GetAccountFlagsRequest\x12\x18\n\naccount_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\".\n\x17GetAccountFlagsResponse\x12\x13\n\x05\x66lags\x18\x01 \x03(\tB\x04\xe2\x41\x01\x03\x32u\n\x13InternalAuthService\x12^\n\x0fGetAccountFlags\x12$.p13n.auth.v1.GetAccountFlagsRequest\x1a%.p13n.auth.v1.GetAccountFlagsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'p13n.auth.v1.internal_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_AUTHENTICATECALLREQUEST'].fields_by_name['kind']._loaded_options = None
-  _globals['_AUTHENTICATECALLREQUEST'].fields_by_name['kind']._serialized_options = b'\342A\001\002'
-  _globals['_AUTHENTICATECALLREQUEST'].fields_by_name['token']._loaded_options = None
-  _globals['_AUTHENTICATECALLREQUEST'].fields_by_name['token']._serialized_options = b'\342A\001\001'
-  _globals['_AUTHENTICATECALLREQUEST'].fields_by_name['authorization']._loaded_options = None
-  _globals['_AUTHENTICATECALLREQUEST'].fields_by_name['authorization']._serialized_options = b'\342A\001\001'
-  _globals['_AUTHENTICATECALLREQUEST'].fields_by_name['peer_ip']._loaded_options = None
-  _globals['_AUTHENTICATECALLREQUEST'].fields_by_name['peer_ip']._serialized_options = b'\342A\001\001'
-  _globals['_AUTHENTICATECALLRESPONSE'].fields_by_name['identity']._loaded_options = None
-  _globals['_AUTHENTICATECALLRESPONSE'].fields_by_name['identity']._serialized_options = b'\342A\001\003'
   _globals['_GETACCOUNTFLAGSREQUEST'].fields_by_name['account_id']._loaded_options = None
   _globals['_GETACCOUNTFLAGSREQUEST'].fields_by_name['account_id']._serialized_options = b'\342A\001\002'
   _globals['_GETACCOUNTFLAGSRESPONSE'].fields_by_name['flags']._loaded_options = None
   _globals['_GETACCOUNTFLAGSRESPONSE'].fields_by_name['flags']._serialized_options = b'\342A\001\003'
-  _globals['_CALLKIND']._serialized_start=436
-  _globals['_CALLKIND']._serialized_end=522
-  _globals['_AUTHENTICATECALLREQUEST']._serialized_start=116
-  _globals['_AUTHENTICATECALLREQUEST']._serialized_end=258
-  _globals['_AUTHENTICATECALLRESPONSE']._serialized_start=260
-  _globals['_AUTHENTICATECALLRESPONSE']._serialized_end=334
-  _globals['_GETACCOUNTFLAGSREQUEST']._serialized_start=336
-  _globals['_GETACCOUNTFLAGSREQUEST']._serialized_end=386
-  _globals['_GETACCOUNTFLAGSRESPONSE']._serialized_start=388
-  _globals['_GETACCOUNTFLAGSRESPONSE']._serialized_end=434
-  _globals['_INTERNALAUTHSERVICE']._serialized_start=525
-  _globals['_INTERNALAUTHSERVICE']._serialized_end=741
+  _globals['_GETACCOUNTFLAGSREQUEST']._serialized_start=86
+  _globals['_GETACCOUNTFLAGSREQUEST']._serialized_end=136
+  _globals['_GETACCOUNTFLAGSRESPONSE']._serialized_start=138
+  _globals['_GETACCOUNTFLAGSRESPONSE']._serialized_end=184
+  _globals['_INTERNALAUTHSERVICE']._serialized_start=186
+  _globals['_INTERNALAUTHSERVICE']._serialized_end=303
 # @@protoc_insertion_point(module_scope)

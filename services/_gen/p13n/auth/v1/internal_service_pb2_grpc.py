@@ -36,11 +36,6 @@ class InternalAuthServiceStub:
         Args:
             channel: A grpc.Channel.
         """
-        self.AuthenticateCall = channel.unary_unary(
-                '/p13n.auth.v1.InternalAuthService/AuthenticateCall',
-                request_serializer=p13n_dot_auth_dot_v1_dot_internal__service__pb2.AuthenticateCallRequest.SerializeToString,
-                response_deserializer=p13n_dot_auth_dot_v1_dot_internal__service__pb2.AuthenticateCallResponse.FromString,
-                _registered_method=True)
         self.GetAccountFlags = channel.unary_unary(
                 '/p13n.auth.v1.InternalAuthService/GetAccountFlags',
                 request_serializer=p13n_dot_auth_dot_v1_dot_internal__service__pb2.GetAccountFlagsRequest.SerializeToString,
@@ -53,16 +48,6 @@ class InternalAuthServiceServicer:
     through the gateway.
     """
 
-    def AuthenticateCall(self, request, context):
-        """Authenticates a direct gRPC call to another service from the credentials it carried.
-        Returns INVALID_ARGUMENT for a missing kind, UNAUTHENTICATED for missing or unknown
-        credentials, PERMISSION_DENIED for a token used from a refused address, and
-        RESOURCE_EXHAUSTED past the gateway's rate limits.
-        """
-        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
-        context.set_details('Method not implemented!')
-        raise NotImplementedError('Method not implemented!')
-
     def GetAccountFlags(self, request, context):
         """Returns an account's feature flags. Returns NOT_FOUND for an unknown account.
         """
@@ -73,11 +58,6 @@ class InternalAuthServiceServicer:
 
 def add_InternalAuthServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
-            'AuthenticateCall': grpc.unary_unary_rpc_method_handler(
-                    servicer.AuthenticateCall,
-                    request_deserializer=p13n_dot_auth_dot_v1_dot_internal__service__pb2.AuthenticateCallRequest.FromString,
-                    response_serializer=p13n_dot_auth_dot_v1_dot_internal__service__pb2.AuthenticateCallResponse.SerializeToString,
-            ),
             'GetAccountFlags': grpc.unary_unary_rpc_method_handler(
                     servicer.GetAccountFlags,
                     request_deserializer=p13n_dot_auth_dot_v1_dot_internal__service__pb2.GetAccountFlagsRequest.FromString,
@@ -95,33 +75,6 @@ class InternalAuthService:
     """InternalAuthService answers the other services' questions. It is not exposed
     through the gateway.
     """
-
-    @staticmethod
-    def AuthenticateCall(request,
-            target,
-            options=(),
-            channel_credentials=None,
-            call_credentials=None,
-            insecure=False,
-            compression=None,
-            wait_for_ready=None,
-            timeout=None,
-            metadata=None):
-        return grpc.experimental.unary_unary(
-            request,
-            target,
-            '/p13n.auth.v1.InternalAuthService/AuthenticateCall',
-            p13n_dot_auth_dot_v1_dot_internal__service__pb2.AuthenticateCallRequest.SerializeToString,
-            p13n_dot_auth_dot_v1_dot_internal__service__pb2.AuthenticateCallResponse.FromString,
-            options,
-            channel_credentials,
-            insecure,
-            call_credentials,
-            compression,
-            wait_for_ready,
-            timeout,
-            metadata,
-            _registered_method=True)
 
     @staticmethod
     def GetAccountFlags(request,
