@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import os
 import time
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -25,7 +26,8 @@ from p13n.offers.v1 import personalize_service_pb2_grpc
 from p13n.profile.v1 import internal_service_pb2, internal_service_pb2_grpc
 from typing_extensions import override
 
-from services.common.clients import as_service
+from services.common import tls
+from services.common.clients import as_service, open_channel
 
 
 class TrivialPersonalize(personalize_service_pb2_grpc.PersonalizeServiceServicer):
@@ -54,9 +56,13 @@ class TrackRelay(TrivialPersonalize):
     the profile's stitching, attributes and durable write.
     """
 
-    def __init__(self, profile_target: str, parent_segment_id: str, key: bytes) -> None:
+    def __init__(
+        self, profile_target: str, parent_segment_id: str, key: bytes, tls_dir: str | None
+    ) -> None:
         super().__init__()
-        channel = grpc.aio.insecure_channel(profile_target)
+        # As offers calls it: mutual TLS with offers' certificate (plain only without it).
+        credentials = tls.channel_credentials(Path(tls_dir)) if tls_dir else None
+        channel = open_channel(profile_target, "profile", credentials)
         self._track = internal_service_pb2_grpc.InternalProfileServiceStub(channel).Track
         self._parent_segment_id = parent_segment_id
         self._key = key
@@ -111,7 +117,7 @@ async def _serve(args: argparse.Namespace) -> None:
         )
     elif args.kind == "relay":
         key = bytes.fromhex(os.environ["P13N_INTERNAL_KEY"])
-        relay = TrackRelay(args.profile_target, args.parent_segment, key)
+        relay = TrackRelay(args.profile_target, args.parent_segment, key, args.tls_dir)
         personalize_service_pb2_grpc.add_PersonalizeServiceServicer_to_server(relay, server)
     else:
         external_auth_pb2_grpc.add_AuthorizationServicer_to_server(AllowAll(), server)
@@ -126,6 +132,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--profile-target", help="relay: the profile service")
     parser.add_argument("--parent-segment", help="relay: the parent segment's id")
+    parser.add_argument("--tls-dir", help="relay: the certificate it calls profile with")
     uvloop.run(_serve(parser.parse_args()))
 
 

@@ -7,7 +7,8 @@ filter, limit and local-reply mapper with the real path:
 - F1: the listener's hardening, buffer and router only, ``direct_response`` 200 with JSON;
 - F2: the production filter chain without ext_authz, upstream the trivial handler;
 - F3: the production filter chain as it is, ext_authz to the trivial authz server;
-- F3r: F3 with the suite's real auth service deciding the bench's real public token;
+- F3r: F3 with the suite's real auth service deciding the bench's real public token
+  (reached over mutual TLS with the gateway's certificate, as the gateway reaches it);
 - T: F3r whose handler (``relay``) hands the event to the real profile service's Track:
   the whole public path except the offers service's own evaluation.
 """
@@ -19,7 +20,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from gateway.render import GatewayConfig, Upstream, build
+from gateway.render import GatewayConfig, GatewayTls, Upstream, build, upstream_tls
 
 FLOOR_BODY = '{"offers":{"hero":{"attributes":{"title":"Hello"}}}}'
 
@@ -37,8 +38,12 @@ def _manager(listener: dict[str, Any]) -> dict[str, Any]:
     return manager
 
 
-def _cluster_like(resources: dict[str, Any], name: str, port: int) -> None:
+def _cluster_like(
+    resources: dict[str, Any], name: str, port: int, tls: GatewayTls | None = None
+) -> None:
     cluster = copy.deepcopy(next(c for c in resources["clusters"] if c["name"] == "auth"))
+    if tls is not None:  # the real auth service: mutual TLS as the gateway
+        cluster["transport_socket"] = upstream_tls("auth", tls)
     cluster["name"] = name
     cluster["load_assignment"]["cluster_name"] = name
     endpoint = cluster["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]
@@ -61,6 +66,7 @@ def envoy_config(
     envoy_admin_port: int,
     real_auth_port: int | None = None,
     relay_port: int | None = None,
+    real_tls: GatewayTls | None = None,
 ) -> dict[str, Any]:
     """Envoy's bootstrap with one listener per floor (``ports``: name → port)."""
     bootstrap = build(
@@ -106,7 +112,7 @@ def envoy_config(
     listeners.append(_listener(data_plane, "f3", ports["F3"]))
 
     if real_auth_port is not None:
-        _cluster_like(resources, "real_auth", real_auth_port)
+        _cluster_like(resources, "real_auth", real_auth_port, real_tls)
         # F3 with the real auth service deciding a real token: the auth decision's own cost.
         listeners.append(_real_auth(_listener(data_plane, "f3r", ports["F3r"])))
         if relay_port is not None:

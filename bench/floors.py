@@ -12,6 +12,7 @@ from pathlib import Path
 
 from bench.floor_envoy import write_envoy_config
 from bench.suite import venv_bin, wait_for
+from gateway.render import GatewayTls
 from services.common.ports import free_port
 
 
@@ -23,6 +24,8 @@ class RealServices:
     profile_target: str
     parent_segment_id: str
     internal_key: bytes
+    # The suite's data directory: its certificates (pki/) and the gateway's SDS files.
+    data_dir: Path | None = None
 
 
 class Floors:
@@ -46,6 +49,8 @@ class Floors:
                     f"--profile-target={real.profile_target}",
                     f"--parent-segment={real.parent_segment_id}",
                 ]
+                if real.data_dir is not None:
+                    argv.append(f"--tls-dir={real.data_dir / 'pki' / 'offers'}")
                 env = {**os.environ, "P13N_INTERNAL_KEY": real.internal_key.hex()}
             self._spawn(kind, argv, env)
         config = write_envoy_config(
@@ -56,6 +61,11 @@ class Floors:
             envoy_admin_port=self.ports["admin"],
             real_auth_port=real.auth_port if real else None,
             relay_port=self.ports["relay"] if real else None,
+            real_tls=(
+                GatewayTls(real.data_dir / "pki" / "gateway", real.data_dir)
+                if real and real.data_dir
+                else None
+            ),
         )
         self._spawn(
             "envoy",

@@ -16,6 +16,7 @@ ROW_NAMES = {
     "F3": "F3 F2 + ext_authz (trivial allow-all)",
     "F3r": "F3r F2 + ext_authz (real auth service, real token)",
     "T": "T F3r + relay → real profile Track (P without offers' logic)",
+    "P-plain": "P without internal TLS (a second suite, loopback only)",
     "P": "P public personalize (full path)",
 }
 
@@ -105,6 +106,14 @@ def markdown(results: dict[str, Any]) -> str:
         for name, value in r.items():
             target = "≥ 0.5" if name == "P/F2" else ""
             out.append(f"| {name} req/s | {value:.2f} | {target} |")
+        out.append("")
+    mtls = results.get("mtls")
+    if mtls:
+        out.append(
+            f"Mutual TLS on every internal hop: P {mtls['P_req_per_s']:.0f} req/s, without "
+            f"{mtls['P_plain_req_per_s']:.0f} req/s: a drop of {mtls['drop'] * 100:.1f} % "
+            f"(target ≤ 10 %: {'met' if mtls['within_target'] else 'missed'})."
+        )
         out.append("")
     half = results.get("half_rate")
     if half:

@@ -5,6 +5,11 @@
     python -m bench.run --scale      # also: 1 vs 100 personalizations, lists at 100 items,
                                      # 10,000 vs 1,000,000 profiles (the last takes long)
     python -m bench.run --profile 20 # also: py-spy profiles of the services under P's load
+    python -m bench.run --no-plain   # skip P without internal TLS (the mTLS comparison)
+
+P is measured twice in one run, interleaved: on the suite as it runs (mutual TLS on every
+internal hop) and on a second suite with ``P13N_INTERNAL_TLS=off`` ("P-plain"), which the
+settings allow only on loopback; ``mtls`` in the results is the drop from one to the other.
 
 The suite is ``p13n up`` on a temporary data directory; the floors are trivial servers
 behind an Envoy configured from the gateway's own template (bench/floor_envoy.py). Results go
@@ -30,7 +35,7 @@ from bench.http import call
 from bench.measure import Target, Traffic, closed_loop, median_run, open_loop
 from bench.preload import import_attributes, ingest_profiles
 from bench.profiling import record
-from bench.suite import Suite
+from bench.suite import PROCESS_NAMES, Suite
 from bench.wrk import Load
 
 RESULTS = Path(__file__).with_name("results")
@@ -62,6 +67,9 @@ def _parser() -> argparse.ArgumentParser:
         "--count-sqlite",
         action="store_true",
         help="count the profile service's aiosqlite round trips per request (half-rate run)",
+    )
+    parser.add_argument(
+        "--no-plain", action="store_true", help="skip P without internal TLS (P-plain)"
     )
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--name", default="", help="result file name (default: a timestamp)")
@@ -110,6 +118,31 @@ def _prepare_p(suite: Suite, setup: Configured, args: argparse.Namespace, result
     return ""
 
 
+def _plain_p(suite: Suite, args: argparse.Namespace, results: Any) -> tuple[Target, Traffic] | None:
+    """The second suite, without internal TLS, configured and loaded like the first."""
+    suite.start()
+    setup = configure(suite)
+    _preload(suite, setup, args, {"notes": results["notes"]})
+    why_not = _prepare_p(suite, setup, args, {})
+    if why_not:
+        results["notes"].append(f"P-plain not measured: {why_not}")
+        return None
+    s = suite.pids()
+    target = Target("P-plain", suite.data_port, {k: s[k] for k in PROCESS_NAMES})
+    return target, Traffic(setup.public_token, max(1, args.profiles))
+
+
+def _mtls_drop(rows: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """What mutual TLS costs P: the drop in req/s from P-plain to P (target ≤ 10 %)."""
+    tls, plain = rows["P"]["median_req_per_s"], rows["P-plain"]["median_req_per_s"]
+    return {
+        "P_req_per_s": round(tls, 1),
+        "P_plain_req_per_s": round(plain, 1),
+        "drop": round(1 - tls / plain, 4),
+        "within_target": tls >= 0.9 * plain,
+    }
+
+
 def _targets(floors: Floors, suite: Suite, p_ready: bool) -> list[Target]:
     f, s = floors.pids(), suite.pids()
     handler = {"envoy": f["envoy"], "handler": f["offers"]}
@@ -132,16 +165,22 @@ def _targets(floors: Floors, suite: Suite, p_ready: bool) -> list[Target]:
 
 
 def _measure(
-    targets: list[Target], load: Load, traffic: Traffic, repeat: int
+    targets: list[Target],
+    load: Load,
+    traffic: Traffic,
+    repeat: int,
+    own: dict[str, Traffic] | None = None,
 ) -> dict[str, dict[str, Any]]:
+    """Each target's median run; ``own`` gives a target another suite's token."""
+    own = own or {}
     warm = Load(duration=1, connections=load.connections, threads=load.threads)
     for target in targets:
-        closed_loop(target, warm, traffic)
+        closed_loop(target, warm, own.get(target.name, traffic))
     runs: dict[str, list[dict[str, Any]]] = {t.name: [] for t in targets}
     # Interleaved, so a slow minute of the machine touches every path alike.
     for _ in range(repeat):
         for target in targets:
-            runs[target.name].append(closed_loop(target, load, traffic))
+            runs[target.name].append(closed_loop(target, load, own.get(target.name, traffic)))
     return {name: median_run(r) for name, r in runs.items()}
 
 
@@ -167,6 +206,7 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     counts = work / "sqlcount"
     hook = sqlcount.env(counts) if args.count_sqlite else {}
     suite, floors = Suite(work / "suite", extra_env=hook), Floors(work / "floors")
+    plain = Suite(work / "suite-plain", extra_env={"P13N_INTERNAL_TLS": "off"})
     try:
         suite.start()
         setup = configure(suite)
@@ -176,6 +216,7 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
                 profile_target=f"127.0.0.1:{suite.ports['P13N_PROFILE_PORT']}",
                 parent_segment_id=setup.parent_segment_id,
                 internal_key=suite.internal_key(),
+                data_dir=suite.data_dir,
             )
         )
         _preload(suite, setup, args, results)
@@ -185,7 +226,17 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         load = Load(args.duration, args.connections, args.threads)
         traffic = Traffic(setup.public_token, max(1, args.profiles))
         targets = _targets(floors, suite, not why_not)
-        results["rows"] = _measure(targets, load, traffic, args.repeat)
+        own: dict[str, Traffic] = {}
+        if not why_not and not args.no_plain:
+            compared = _plain_p(plain, args, results)
+            if compared is not None:
+                # Before P: the last target is the hot path the later steps drive.
+                targets.insert(len(targets) - 1, compared[0])
+                own[compared[0].name] = compared[1]
+        results["rows"] = _measure(targets, load, traffic, args.repeat, own)
+        if "P-plain" in results["rows"]:
+            results["mtls"] = _mtls_drop(results["rows"])
+        plain.stop()
         if args.profile:
             # The full path when it works, else the longest part of it that does (T).
             hot = targets[-1]
@@ -227,6 +278,7 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         raise
     finally:
         floors.stop()
+        plain.stop()
         suite.stop()
 
 

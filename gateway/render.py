@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from services.auth.grpc_door import GRPC_CONTENT_TYPE
+from services.common.pki import CA_FILE, CERT_FILE, KEY_FILE, server_name, spiffe_id
 from services.common.status_codes import code_for_http_status
 
 if TYPE_CHECKING:
@@ -25,6 +26,9 @@ TEMPLATE = Path(__file__).with_name("envoy.yaml.tmpl")
 _HTTP_OPTIONS_TYPE = "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
 DESCRIPTOR = Path(__file__).resolve().parent.parent / "services" / "_gen" / "p13n.binpb"
 # Where deploy/Dockerfile's `pip install .` puts the descriptor set inside the image.
+# Where deploy/gateway.yaml mounts the gateway's Secret and its ConfigMap.
+KUBERNETES_CERT_DIR = Path("/var/run/p13n/tls")
+KUBERNETES_CONFIG_DIR = Path("/etc/p13n")
 KUBERNETES_DESCRIPTOR = Path("/usr/local/lib/python3.11/site-packages/services/_gen/p13n.binpb")
 
 # HTTP status of a local reply → message override or None; the google.rpc.Code its JSON
@@ -57,6 +61,28 @@ class Upstream:
 
 
 @dataclass(frozen=True)
+class GatewayTls:
+    """Where the gateway's certificate is, and where the SDS files that point at it go.
+
+    Envoy reads the certificate and the CA through file-based SDS with a watched
+    directory: when the files are replaced (``p13n up`` renewing, or a rotated Kubernetes
+    Secret swapping its mount's ``..data`` symlink), Envoy loads them for new upstream
+    connections without a restart.
+    """
+
+    cert_dir: Path  # tls.crt, tls.key, ca.crt: the gateway's Secret
+    sds_dir: Path  # where the two SDS files are (beside envoy.json)
+
+
+SDS_CERT_FILE = "sds-certificate.json"
+SDS_CA_FILE = "sds-ca.json"
+_SECRET_TYPE = "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret"
+_UPSTREAM_TLS_TYPE = (
+    "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext"
+)
+
+
+@dataclass(frozen=True)
 class GatewayConfig:
     """Everything the template needs."""
 
@@ -68,6 +94,8 @@ class GatewayConfig:
     profile: Upstream
     offers: Upstream
     descriptor: Path = DESCRIPTOR
+    # None only for the benchmark's loopback comparison without internal TLS.
+    tls: GatewayTls | None = None
 
     @classmethod
     def on_one_machine(cls, settings: Settings) -> GatewayConfig:
@@ -80,6 +108,11 @@ class GatewayConfig:
             auth=Upstream("127.0.0.1", settings.auth_port),
             profile=Upstream("127.0.0.1", settings.profile_port),
             offers=Upstream("127.0.0.1", settings.offers_port),
+            tls=(
+                GatewayTls(settings.tls_dir("gateway"), settings.data_dir)
+                if settings.internal_tls
+                else None
+            ),
         )
 
     @classmethod
@@ -94,6 +127,7 @@ class GatewayConfig:
             profile=Upstream("p13n-profile", 50052),
             offers=Upstream("p13n-offers", 50053),
             descriptor=KUBERNETES_DESCRIPTOR,
+            tls=GatewayTls(KUBERNETES_CERT_DIR, KUBERNETES_CONFIG_DIR),
         )
 
 
@@ -146,7 +180,83 @@ def _for_grpc_clients(mapper: dict[str, Any]) -> dict[str, Any]:
     return grpc_mapper
 
 
-def _cluster(name: str, upstream: Upstream) -> dict[str, Any]:
+def _sds(name: str, path: Path) -> dict[str, Any]:
+    return {
+        "name": name,
+        "sds_config": {"path_config_source": {"path": str(path)}, "resource_api_version": "V3"},
+    }
+
+
+def upstream_tls(service: str, tls: GatewayTls) -> dict[str, Any]:
+    """Mutual TLS to ``service``: the gateway's certificate, p13n's CA, the server's name."""
+    return {
+        "name": "envoy.transport_sockets.tls",
+        "typed_config": {
+            "@type": _UPSTREAM_TLS_TYPE,
+            "sni": server_name(service),
+            "common_tls_context": {
+                "alpn_protocols": ["h2"],
+                "tls_certificate_sds_secret_configs": [
+                    _sds("gateway_certificate", tls.sds_dir / SDS_CERT_FILE)
+                ],
+                "combined_validation_context": {
+                    "default_validation_context": {
+                        "match_typed_subject_alt_names": [
+                            {"san_type": "URI", "matcher": {"exact": spiffe_id(service)}}
+                        ]
+                    },
+                    "validation_context_sds_secret_config": _sds(
+                        "p13n_ca", tls.sds_dir / SDS_CA_FILE
+                    ),
+                },
+            },
+        },
+    }
+
+
+def sds_files(tls: GatewayTls) -> dict[str, str]:
+    """The two SDS files (name in ``tls.sds_dir`` to JSON text) the clusters point at."""
+    watched = {"path": str(tls.cert_dir)}
+    certificate = {
+        "@type": _SECRET_TYPE,
+        "name": "gateway_certificate",
+        "tls_certificate": {
+            "certificate_chain": {"filename": str(tls.cert_dir / CERT_FILE)},
+            "private_key": {"filename": str(tls.cert_dir / KEY_FILE)},
+            "watched_directory": watched,
+        },
+    }
+    authority = {
+        "@type": _SECRET_TYPE,
+        "name": "p13n_ca",
+        "validation_context": {
+            "trusted_ca": {"filename": str(tls.cert_dir / CA_FILE)},
+            "watched_directory": watched,
+        },
+    }
+    return {
+        SDS_CERT_FILE: json.dumps({"resources": [certificate]}, indent=1),
+        SDS_CA_FILE: json.dumps({"resources": [authority]}, indent=1),
+    }
+
+
+def write(config: GatewayConfig, path: Path) -> None:
+    """Writes the Envoy configuration to ``path`` and its SDS files where it says."""
+    if config.tls is not None:
+        config.tls.sds_dir.mkdir(parents=True, exist_ok=True)
+        for name, text in sds_files(config.tls).items():
+            (config.tls.sds_dir / name).write_text(text)
+    path.write_text(render(config))
+
+
+def _cluster(name: str, upstream: Upstream, tls: GatewayTls | None) -> dict[str, Any]:
+    cluster = _plain_cluster(name, upstream)
+    if tls is not None:
+        cluster["transport_socket"] = upstream_tls(name, tls)
+    return cluster
+
+
+def _plain_cluster(name: str, upstream: Upstream) -> dict[str, Any]:
     return {
         "name": name,
         "type": "STRICT_DNS",
@@ -208,9 +318,9 @@ def build(config: GatewayConfig) -> dict[str, Any]:
     ]
     bootstrap = {key: value for key, value in document.items() if not key.startswith("x-")}
     bootstrap["static_resources"]["clusters"] = [
-        _cluster("auth", config.auth),
-        _cluster("profile", config.profile),
-        _cluster("offers", config.offers),
+        _cluster("auth", config.auth, config.tls),
+        _cluster("profile", config.profile, config.tls),
+        _cluster("offers", config.offers, config.tls),
     ]
     return bootstrap
 

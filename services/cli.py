@@ -30,9 +30,17 @@ def _parser() -> argparse.ArgumentParser:
     flag_set = flag_commands.add_parser("set", help="turn a flag on or off")
     flag_set.add_argument("--account", required=True, help="the account's id")
     flag_set.add_argument("assignment", metavar="FLAG=on|off")
+    commands.add_parser(
+        "certs", help="list the components' certificates (component, SAN, not-after, fingerprint)"
+    )
     gateway = commands.add_parser("gateway-config", help="print the Envoy configuration (JSON)")
     gateway.add_argument(
         "--kubernetes", action="store_true", help="listen on 0.0.0.0, reach services by name"
+    )
+    gateway.add_argument(
+        "--sds-dir",
+        metavar="DIR",
+        help="also write the two SDS files (the gateway's certificate and CA) into DIR",
     )
     return parser
 
@@ -51,8 +59,10 @@ def main(argv: list[str] | None = None) -> int:
             return up(settings, demo=args.demo)
         if args.command == "bootstrap":
             return _bootstrap(settings, args)
+        if args.command == "certs":
+            return _certs(settings)
         if args.command == "gateway-config":
-            print(_gateway_config(settings, kubernetes=args.kubernetes))
+            print(_gateway_config(settings, kubernetes=args.kubernetes, sds_dir=args.sds_dir))
             return 0
         return _flags(settings, args)
     except P13nError as error:
@@ -82,11 +92,32 @@ def _bootstrap(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def _gateway_config(settings: Settings, *, kubernetes: bool) -> str:
-    from gateway.render import GatewayConfig, render
+def _gateway_config(settings: Settings, *, kubernetes: bool, sds_dir: str | None) -> str:
+    from pathlib import Path
+
+    from gateway.render import GatewayConfig, render, sds_files
 
     config = GatewayConfig.on_kubernetes() if kubernetes else GatewayConfig.on_one_machine(settings)
+    if sds_dir is not None and config.tls is not None:
+        for name, text in sds_files(config.tls).items():
+            (Path(sds_dir) / name).write_text(text + "\n")
     return render(config)
+
+
+def _certs(settings: Settings) -> int:
+    from services.common.pki import describe
+
+    found = describe(settings.pki_dir)
+    if not found:
+        print(f"p13n certs: no certificates under {settings.pki_dir}; `p13n up` makes them")
+        return 1
+    print(f"{'component':9} {'SAN':24} {'not after':20}  sha256 fingerprint  path")
+    for issued in found:
+        print(
+            f"{issued.component:9} {issued.san:24} {issued.not_after:%Y-%m-%dT%H:%M:%SZ}  "
+            f"{issued.fingerprint}  {issued.path}"
+        )
+    return 0
 
 
 def _flags(settings: Settings, args: argparse.Namespace) -> int:

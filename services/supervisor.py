@@ -11,6 +11,10 @@ stops sending before the server stops, and on one machine there is none to wait 
 reaches each service at one fixed address without health checks (``gateway/render.py``),
 and is stopped before the services anyway; the default drain would only add 15 s to every
 Ctrl-C.
+
+On first start ``p13n up`` makes the suite's CA and one certificate per component under
+``<data dir>/pki`` (``services.common.pki``); every internal hop is mutual TLS with them,
+and the supervisor's own health checks call as ``cli``.
 """
 
 from __future__ import annotations
@@ -26,12 +30,15 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from gateway.render import GatewayConfig, render
+from gateway.render import GatewayConfig, write
+from services.common import pki, tls
+from services.common.callers import CLI
+from services.common.clients import FAST_RECONNECT
 from services.common.config import Settings
 from services.demo.loader import DemoError, load_demo, shop_origin
 from services.demo.shop import page_config_path
@@ -44,6 +51,8 @@ RESTART_WINDOW = 60.0
 START_TIMEOUT = 30.0
 # Nothing balances across the suite's processes on one machine: see the module docstring.
 LOCAL_DRAIN_SECONDS = "0"
+# How often a running suite looks for certificates close to expiry (pki.RENEW_BEFORE).
+RENEW_CHECK_SECONDS = 3600.0
 
 
 def _die_with_parent() -> None:
@@ -58,20 +67,46 @@ class Readiness(Protocol):
 
     def check(self) -> bool: ...
 
+    def close(self) -> None: ...
+
 
 @dataclass
 class GrpcHealthy:
+    """Serving, as the service's health service says over mutual TLS (as ``cli``).
+
+    One channel for the supervisor's life, not one per check: closing grpc's last channel
+    shuts grpc down on a thread of its own, and a fork (the next child's start) that lands
+    during that shutdown deadlocks in grpc's fork handler. Kept open, grpc stays up.
+    """
+
     target: str
+    server: str
+    credentials: grpc.ChannelCredentials | None
+    _channel: grpc.Channel | None = field(default=None, init=False, repr=False)
+
+    def _open(self) -> grpc.Channel:
+        # Reconnect quickly: the first checks come before the service listens.
+        options: list[tuple[str, Any]] = list(FAST_RECONNECT)
+        if self.credentials is None:  # internal TLS off: the benchmark's comparison
+            return grpc.insecure_channel(self.target, options=options)
+        options += tls.target_options(self.server)
+        return grpc.secure_channel(self.target, self.credentials, options=options)
 
     def check(self) -> bool:
+        if self._channel is None:
+            self._channel = self._open()
         try:
-            with grpc.insecure_channel(self.target) as channel:
-                reply = health_pb2_grpc.HealthStub(channel).Check(
-                    health_pb2.HealthCheckRequest(service=""), timeout=1
-                )
-            return bool(reply.status == health_pb2.HealthCheckResponse.SERVING)
+            reply = health_pb2_grpc.HealthStub(self._channel).Check(
+                health_pb2.HealthCheckRequest(service=""), timeout=1
+            )
         except grpc.RpcError:
             return False
+        return bool(reply.status == health_pb2.HealthCheckResponse.SERVING)
+
+    def close(self) -> None:
+        if self._channel is not None:
+            self._channel.close()
+            self._channel = None
 
 
 @dataclass
@@ -83,6 +118,9 @@ class PortOpen:
         with contextlib.suppress(OSError), socket.create_connection((self.host, self.port), 1):
             return True
         return False
+
+    def close(self) -> None:
+        pass
 
 
 @dataclass
@@ -133,13 +171,20 @@ def _wait_ready(child: Child, timeout: float = START_TIMEOUT) -> None:
 def build_children(settings: Settings) -> list[Child]:
     """The suite's processes, in start order."""
     envoy_config = settings.data_dir / "envoy.json"
-    envoy_config.write_text(render(GatewayConfig.on_one_machine(settings)))
+    write(GatewayConfig.on_one_machine(settings), envoy_config)
     python = sys.executable
     envoy = str(Path(python).with_name("envoy"))
+    credentials = tls.channel_credentials(settings.tls_dir(CLI)) if settings.internal_tls else None
+
+    def service(name: str, target: str) -> Child:
+        return Child(
+            name, [python, "-m", f"services.{name}"], GrpcHealthy(target, name, credentials)
+        )
+
     return [
-        Child("auth", [python, "-m", "services.auth"], GrpcHealthy(settings.auth_target)),
-        Child("profile", [python, "-m", "services.profile"], GrpcHealthy(settings.profile_target)),
-        Child("offers", [python, "-m", "services.offers"], GrpcHealthy(settings.offers_target)),
+        service("auth", settings.auth_target),
+        service("profile", settings.profile_target),
+        service("offers", settings.offers_target),
         Child(
             "envoy",
             [
@@ -189,7 +234,11 @@ class Supervisor:
 
     def watch(self) -> int:
         """Restarts dead children until asked to stop; returns the exit code."""
+        renewed_at = time.monotonic()
         while not self._stopping:
+            if time.monotonic() - renewed_at > RENEW_CHECK_SECONDS:
+                renewed_at = time.monotonic()
+                _renew(self._settings)
             for child in self._children:
                 if self._stopping or child.alive():
                     continue
@@ -214,12 +263,28 @@ class Supervisor:
     def stop_all(self) -> None:
         for child in reversed(self._children):
             child.stop(self._settings.shutdown_grace)
+        # Last: no child is started after this (see GrpcHealthy).
+        for child in self._children:
+            child.ready.close()
+
+
+def _renew(settings: Settings) -> None:
+    """Makes the CA and the certificates on first start, renews those close to expiry.
+
+    The services pick a renewed certificate up without a restart: their servers at the
+    next handshake, their client channels within a minute (``services.common.reloading``);
+    Envoy through its SDS watch.
+    """
+    renewed = pki.ensure(settings.pki_dir)
+    if renewed:
+        log.info("issued certificates for %s in %s", ", ".join(renewed), settings.pki_dir)
 
 
 def up(settings: Settings, demo: bool) -> int:
     """Runs the suite until SIGTERM or Ctrl-C; returns the process exit code."""
     logging.basicConfig(level=logging.INFO, format="p13n up: %(message)s")
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    _renew(settings)
     supervisor = Supervisor(settings, build_children(settings))
     signal.signal(signal.SIGTERM, supervisor.request_stop)
     signal.signal(signal.SIGINT, supervisor.request_stop)

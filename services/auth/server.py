@@ -26,6 +26,7 @@ from services.auth.registry_service import RegistryServicer
 from services.auth.store import check_secret_key, open_store
 from services.auth.store_protocols import AuthStore
 from services.common.access import Access, every_method
+from services.common.callers import AUTH, GATEWAY, PROFILE, only
 from services.common.clients import Channels
 from services.common.config import Settings
 from services.common.lifecycle import background
@@ -64,6 +65,14 @@ RULES: dict[str, Access] = {
     **every_method(_INTERNAL, Access.INTERNAL),
 }
 
+# Which component may call each method (its certificate's name): the decision ``Check``
+# returns is the gateway's alone to ask for, so no other process can mint an identity.
+# An internal method not listed here is refused to every component.
+CALLERS: dict[str, frozenset[str]] = {
+    **{method: only(GATEWAY) for method, rule in RULES.items() if rule is not Access.INTERNAL},
+    f"/{INTERNAL}/GetAccountFlags": only(PROFILE),
+}
+
 
 @contextlib.asynccontextmanager
 async def lifespan(
@@ -88,12 +97,11 @@ async def lifespan(
         )
         directory = MemoryDirectory(db, keys, address_limit=address_limit)
         await directory.reload()
-        channels = await stack.enter_async_context(Channels())
+        channels = await stack.enter_async_context(Channels.of(settings, AUTH))
+        profile_channel = channels.get(settings.profile_target, PROFILE)
         profile = ProfileClient(
-            profile_internal_pb2_grpc.InternalProfileServiceStub(
-                channels.get(settings.profile_target)
-            ),
-            config_service_pb2_grpc.ConfigServiceStub(channels.get(settings.profile_target)),
+            profile_internal_pb2_grpc.InternalProfileServiceStub(profile_channel),
+            config_service_pb2_grpc.ConfigServiceStub(profile_channel),
             settings.internal_key,
         )
         # Started before the server and stopped after it: no call ever sees a directory
@@ -108,8 +116,10 @@ async def lifespan(
             serving_from(
                 settings,
                 registrations(db, directory, keys, profile, settings.internal_key),
+                component=AUTH,
                 port=settings.auth_port if port is None else port,
                 rules=RULES,
+                callers=CALLERS,
                 extra_interceptors=extra_interceptors,
             )
         )

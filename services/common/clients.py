@@ -9,13 +9,16 @@ service's lifespan leaves its ``async with Channels()`` step.
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 import grpc
 from p13n.auth.v1 import identity_pb2
 
-from services.common import identity
+from services.common import identity, tls
+from services.common.config import Settings
+from services.common.reloading import ReloadingChannel
 from services.common.server import MAX_MESSAGE_BYTES
 
 Metadata = tuple[tuple[str, str], ...]
@@ -29,24 +32,61 @@ FAST_RECONNECT: tuple[tuple[str, int], ...] = (
 )
 
 
-class Channels:
-    """Lazily opened, shared grpc.aio channels keyed by target."""
+def open_channel(
+    target: str,
+    server: str,
+    credentials: grpc.ChannelCredentials | None,
+    options: tuple[tuple[str, int], ...] = (),
+) -> grpc.aio.Channel:
+    """A channel to component ``server`` at ``target``: mutual TLS with ``credentials``
+    (the caller's certificate), plain only for the benchmark's loopback comparison."""
+    common: list[tuple[str, Any]] = [
+        ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+        ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+        *options,
+    ]
+    if credentials is None:
+        return grpc.aio.insecure_channel(target, options=common)
+    return grpc.aio.secure_channel(
+        target, credentials, options=[*common, *tls.target_options(server)]
+    )
 
-    def __init__(self, options: tuple[tuple[str, int], ...] = ()) -> None:
-        self._channels: dict[str, grpc.aio.Channel] = {}
+
+class Channels:
+    """Lazily opened, shared grpc.aio channels keyed by target, all as one component.
+
+    ``tls_dir`` is the component's own certificate directory (``Channels.of(settings,
+    name)``); each channel follows a renewal there (``services.common.reloading``). None
+    only when internal TLS is off.
+    """
+
+    def __init__(
+        self,
+        tls_dir: Path | None = None,
+        options: tuple[tuple[str, int], ...] = (),
+    ) -> None:
+        self._channels: dict[str, Any] = {}
+        self._tls_dir = tls_dir
         self._options = options
 
-    def get(self, target: str) -> Any:
+    @classmethod
+    def of(
+        cls, settings: Settings, component: str, options: tuple[tuple[str, int], ...] = ()
+    ) -> Channels:
+        """Channels that call as ``component``, as ``settings`` say (its certificate)."""
+        return cls(settings.tls_dir(component) if settings.internal_tls else None, options)
+
+    def get(self, target: str, server: str) -> Any:
+        """The channel to component ``server`` (verified by its certificate) at ``target``."""
         channel = self._channels.get(target)
         if channel is None:
-            channel = grpc.aio.insecure_channel(
-                target,
-                options=[
-                    ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
-                    ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
-                    *self._options,
-                ],
-            )
+            if self._tls_dir is None:
+                channel = open_channel(target, server, None, self._options)
+            else:
+                channel = ReloadingChannel(
+                    lambda credentials: open_channel(target, server, credentials, self._options),
+                    self._tls_dir,
+                )
             self._channels[target] = channel
         return channel
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import os
 import secrets
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -85,6 +85,31 @@ def _key(env: Mapping[str, str], name: str, data_dir: Path, filename: str) -> by
     return bytes.fromhex(path.read_text().strip())
 
 
+_LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
+
+
+def _internal_tls(env: Mapping[str, str], bind_host: str, targets: Iterable[str]) -> bool:
+    """Whether internal hops use mutual TLS: always, except a loopback-only comparison.
+
+    ``P13N_INTERNAL_TLS=off`` exists for the benchmark to measure what mutual TLS costs.
+    It is refused unless this process listens on loopback and reaches every other service
+    on loopback: then only processes on this machine reach the ports in the first place,
+    and a deployment cannot be left open by a forgotten variable.
+    """
+    raw = env.get("P13N_INTERNAL_TLS", "on")
+    if raw not in ("on", "off"):
+        raise ConfigError(f"P13N_INTERNAL_TLS={raw!r}: use on or off")
+    if raw == "on":
+        return True
+    hosts = [bind_host, *(target.rsplit(":", 1)[0] for target in targets)]
+    if any(host not in _LOOPBACK_HOSTS for host in hosts):
+        raise ConfigError(
+            "P13N_INTERNAL_TLS=off is allowed only when every service binds and is reached "
+            "on loopback (P13N_BIND_HOST and the P13N_*_TARGET settings)"
+        )
+    return False
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything a p13n process needs to know about its surroundings."""
@@ -109,6 +134,18 @@ class Settings:
     # Data-plane requests per client address: sustained rate per second and burst.
     address_rate: int = 5000
     address_burst: int = 10000
+    # Where the components' certificate directories are (``services.common.pki``), and the
+    # one directory ``P13N_TLS_DIR`` names for this process (a Kubernetes Secret's mount).
+    pki_dir: Path = Path("var/pki")
+    tls_dir_override: Path | None = None
+    # Mutual TLS on every internal hop; off only for the benchmark's comparison on loopback.
+    internal_tls: bool = True
+    # A plaintext port answering only grpc.health.v1, for Kubernetes' probes (None: none).
+    health_port: int | None = None
+
+    def tls_dir(self, component: str) -> Path:
+        """The directory holding ``component``'s tls.crt, tls.key and ca.crt."""
+        return self.tls_dir_override or self.pki_dir / component
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -118,11 +155,21 @@ class Settings:
         profile_port = _port(env, "P13N_PROFILE_PORT", 50052)
         offers_port = _port(env, "P13N_OFFERS_PORT", 50053)
         log_level = env.get("P13N_LOG_LEVEL", "INFO").upper()
+        bind_host = env.get("P13N_BIND_HOST", "127.0.0.1")
+        targets = {
+            name: env.get(f"P13N_{name.upper()}_TARGET", f"127.0.0.1:{port}")
+            for name, port in (
+                ("auth", auth_port),
+                ("profile", profile_port),
+                ("offers", offers_port),
+            )
+        }
+        tls_dir = env.get("P13N_TLS_DIR")
         if log_level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
             raise ConfigError(f"P13N_LOG_LEVEL={log_level!r}: use DEBUG, INFO, WARNING or ERROR")
         return cls(
             data_dir=data_dir,
-            bind_host=env.get("P13N_BIND_HOST", "127.0.0.1"),
+            bind_host=bind_host,
             auth_port=auth_port,
             profile_port=profile_port,
             offers_port=offers_port,
@@ -130,9 +177,9 @@ class Settings:
             admin_port=_port(env, "P13N_ADMIN_PORT", 8081),
             envoy_admin_port=_port(env, "P13N_ENVOY_ADMIN_PORT", 9901),
             demo_port=_port(env, "P13N_DEMO_PORT", 8000),
-            auth_target=env.get("P13N_AUTH_TARGET", f"127.0.0.1:{auth_port}"),
-            profile_target=env.get("P13N_PROFILE_TARGET", f"127.0.0.1:{profile_port}"),
-            offers_target=env.get("P13N_OFFERS_TARGET", f"127.0.0.1:{offers_port}"),
+            auth_target=targets["auth"],
+            profile_target=targets["profile"],
+            offers_target=targets["offers"],
             log_level=log_level,
             shutdown_grace=_seconds(env, "P13N_SHUTDOWN_GRACE", 5.0),
             drain_seconds=_seconds(env, "P13N_DRAIN_SECONDS", DEFAULT_DRAIN_SECONDS),
@@ -140,4 +187,8 @@ class Settings:
             secret_key=_key(env, "P13N_SECRET_KEY", data_dir, "secret.key"),
             address_rate=_count(env, "P13N_ADDRESS_RATE", 5000),
             address_burst=_count(env, "P13N_ADDRESS_BURST", 10000),
+            pki_dir=data_dir / "pki",
+            tls_dir_override=Path(tls_dir).absolute() if tls_dir else None,
+            internal_tls=_internal_tls(env, bind_host, targets.values()),
+            health_port=_port(env, "P13N_HEALTH_PORT", 0) if "P13N_HEALTH_PORT" in env else None,
         )

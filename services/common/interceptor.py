@@ -17,7 +17,8 @@ from typing import Any
 import grpc
 from google.protobuf.message import DecodeError
 
-from services.common import access, identity, logs
+from services.common import access, callers, identity, logs, tls
+from services.common.callers import Callers
 from services.common.errors import InvalidArgument, P13nError
 from services.common.rpc_status import DETAILS_KEY, grpc_code, status_details
 
@@ -39,9 +40,12 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         self,
         rules: Mapping[str, access.Access],
         key: bytes,
+        callers: Callers | None = None,
     ) -> None:
         self._rules = rules
         self._key = key
+        # None: no certificates (the benchmark's loopback comparison), nothing to check.
+        self._callers = callers
 
     async def intercept_service(
         self,
@@ -54,9 +58,14 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         method: str = details.method
         rule = access.rule_for(method, self._rules)
 
+        allowed = self._callers
+
         async def prepare(context: grpc.aio.ServicerContext) -> None:
             metadata = access.metadata_dict(context)
             logs.request_id.set(metadata.get("x-request-id") or uuid.uuid4().hex)
+            # The component first: a caller outside the list learns nothing of the rest.
+            if allowed is not None:
+                callers.check(method, allowed, tls.caller_name(context))
             caller = access.authorize(rule, metadata, self._key)
             identity.current.set(caller)
             identity.current_header.set(metadata.get(identity.IDENTITY_HEADER, ""))

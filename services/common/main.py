@@ -12,6 +12,7 @@ import uvloop
 from services.common.config import ConfigError, Settings
 from services.common.lifecycle import Lifespan, ShutdownSignals, serve_until_signalled
 from services.common.logs import configure_logging
+from services.common.tls import TlsFilesMissing
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +35,11 @@ def run_service(name: str, lifespan: Lifespan) -> None:
                     running, settings.drain_seconds, _freeze_startup_objects, signals
                 )
 
-    uvloop.run(serve())
+    try:
+        uvloop.run(serve())
+    except TlsFilesMissing as error:  # before anything listened: a setting, not a crash
+        print(f"p13n-{name}: configuration error: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
 
 
 def _freeze_startup_objects() -> None:

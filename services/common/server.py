@@ -18,9 +18,11 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from services.common import access
+from services.common import access, tls
+from services.common.callers import Callers
 from services.common.config import Settings
 from services.common.interceptor import ServiceInterceptor
+from services.common.probe import health_port
 
 log = logging.getLogger(__name__)
 
@@ -74,17 +76,25 @@ async def serving(
     port: int,
     key: bytes,
     rules: Mapping[str, access.Access],
+    callers: Callers,
+    credentials: grpc.ServerCredentials | None,
     grace: float,
     extra_interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
 ) -> AsyncIterator[RunningServer]:
     """Serves on ``host:port`` (0 picks a free port), SERVING until the block ends.
+
+    With ``credentials`` (mutual TLS) each call's component is checked against
+    ``callers``; without (the benchmark's loopback comparison only) nothing names it.
 
     Binding is the last thing before ``start``: grpc.aio releases a bound port only by
     stopping a started server (an unstarted one keeps listening until the process exits),
     so nothing that can fail may come between the two.
     """
     server = grpc.aio.server(
-        interceptors=[*extra_interceptors, ServiceInterceptor(rules, key)],
+        interceptors=[
+            *extra_interceptors,
+            ServiceInterceptor(rules, key, callers if credentials else None),
+        ],
         options=[
             ("grpc.so_reuseport", 0),
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
@@ -101,7 +111,11 @@ async def serving(
     )
     address = f"{host}:{port}"
     try:
-        bound = server.add_insecure_port(address)
+        bound = (
+            server.add_secure_port(address, credentials)
+            if credentials
+            else server.add_insecure_port(address)
+        )
     except RuntimeError as error:  # grpc's answer when the port is taken
         raise OSError(f"cannot listen on {address}") from error
     if bound == 0:  # the same answer from older grpc releases
@@ -121,21 +135,39 @@ async def serving(
         await running.stop(grace)
 
 
-def serving_from(
+@contextlib.asynccontextmanager
+async def serving_from(
     settings: Settings,
     registrations: Sequence[Registration],
     *,
+    component: str,
     port: int,
     rules: Mapping[str, access.Access],
+    callers: Callers,
     extra_interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
-) -> contextlib.AbstractAsyncContextManager[RunningServer]:
-    """``serving`` as a service runs it: bind host, internal key and grace from ``settings``."""
-    return serving(
-        registrations,
-        host=settings.bind_host,
-        port=port,
-        key=settings.internal_key,
-        rules=rules,
-        grace=settings.shutdown_grace,
-        extra_interceptors=extra_interceptors,
-    )
+) -> AsyncIterator[RunningServer]:
+    """``serving`` as a service runs it: bind host, internal key, grace and the
+    component's certificate from ``settings``, and the plaintext health port if set."""
+    async with contextlib.AsyncExitStack() as stack:
+        running = await stack.enter_async_context(
+            serving(
+                registrations,
+                host=settings.bind_host,
+                port=port,
+                key=settings.internal_key,
+                rules=rules,
+                callers=callers,
+                credentials=(
+                    tls.server_credentials(settings.tls_dir(component))
+                    if settings.internal_tls
+                    else None
+                ),
+                grace=settings.shutdown_grace,
+                extra_interceptors=extra_interceptors,
+            )
+        )
+        if settings.health_port is not None:
+            await stack.enter_async_context(
+                health_port(running.health, settings.bind_host, settings.health_port)
+            )
+        yield running

@@ -16,6 +16,7 @@ from p13n.profile.v1 import internal_service_pb2_grpc as profile_internal_pb2_gr
 
 from services.common import handlers
 from services.common.access import Access, every_method
+from services.common.callers import GATEWAY, OFFERS, PROFILE, only
 from services.common.clients import FAST_RECONNECT, Channels
 from services.common.config import Settings
 from services.common.main import run_service
@@ -45,6 +46,14 @@ RULES: dict[str, Access] = {
     **every_method(_INTERNAL, Access.INTERNAL),
 }
 
+# Which component may call each method (its certificate's name): everything comes through
+# the gateway, except the references profile asks for before deleting what they name.
+# An internal method not listed here is refused to every component.
+CALLERS: dict[str, frozenset[str]] = {
+    **{method: only(GATEWAY) for method, rule in RULES.items() if rule is not Access.INTERNAL},
+    f"/{INTERNAL}/ListReferences": only(PROFILE),
+}
+
 
 @contextlib.asynccontextmanager
 async def lifespan(
@@ -64,10 +73,12 @@ async def lifespan(
         stack.push_async_callback(store.close)
         # The data path fails fast when profile is down (no wait_for_ready), so it must
         # also notice quickly when it is back.
-        channels = await stack.enter_async_context(Channels(options=FAST_RECONNECT))
+        channels = await stack.enter_async_context(
+            Channels.of(settings, OFFERS, options=FAST_RECONNECT)
+        )
         profile = ProfileClient(
             profile_internal_pb2_grpc.InternalProfileServiceStub(
-                channels.get(settings.profile_target)
+                channels.get(settings.profile_target, PROFILE)
             ),
             settings.internal_key,
         )
@@ -75,8 +86,10 @@ async def lifespan(
             serving_from(
                 settings,
                 registrations(store, profile),
+                component=OFFERS,
                 port=settings.offers_port if port is None else port,
                 rules=RULES,
+                callers=CALLERS,
                 extra_interceptors=extra_interceptors,
             )
         )

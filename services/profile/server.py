@@ -20,6 +20,8 @@ from p13n.profile.v1 import internal_service_pb2 as profile_internal_pb2
 from p13n.profile.v1 import internal_service_pb2_grpc as profile_internal_pb2_grpc
 
 from services.common.access import Access, every_method
+from services.common.callers import AUTH, GATEWAY, OFFERS, only
+from services.common.callers import PROFILE as PROFILE_COMPONENT
 from services.common.clients import Channels
 from services.common.config import Settings
 from services.common.main import run_service
@@ -65,6 +67,18 @@ RULES: dict[str, Access] = {
     **every_method(_INTERNAL, Access.INTERNAL),
 }
 
+# Which component may call each method (its certificate's name): the admin and data APIs
+# come through the gateway; each internal RPC from the one service that needs it.
+# An internal method not listed here is refused to every component.
+CALLERS: dict[str, frozenset[str]] = {
+    **{method: only(GATEWAY) for method, rule in RULES.items() if rule is not Access.INTERNAL},
+    # Auth resolves a token's parent segment when it creates one (RegistryService).
+    f"/{CONFIG}/GetParentSegment": only(GATEWAY, AUTH),
+    f"/{INTERNAL}/Track": only(OFFERS),
+    f"/{INTERNAL}/GetRealtimeConfig": only(OFFERS),
+    f"/{INTERNAL}/ListEventTables": only(AUTH),
+}
+
 
 @contextlib.asynccontextmanager
 async def lifespan(
@@ -81,14 +95,16 @@ async def lifespan(
     """
     async with contextlib.AsyncExitStack() as stack:
         db, writer = await stack.enter_async_context(storage(settings.data_dir))
-        channels = await stack.enter_async_context(Channels())
+        channels = await stack.enter_async_context(Channels.of(settings, PROFILE_COMPONENT))
         auth = AuthClient(
-            internal_service_pb2_grpc.InternalAuthServiceStub(channels.get(settings.auth_target)),
+            internal_service_pb2_grpc.InternalAuthServiceStub(
+                channels.get(settings.auth_target, AUTH)
+            ),
             settings.internal_key,
         )
         offers = OffersClient(
             offers_internal_pb2_grpc.InternalOffersServiceStub(
-                channels.get(settings.offers_target)
+                channels.get(settings.offers_target, OFFERS)
             ),
             settings.internal_key,
         )
@@ -96,8 +112,10 @@ async def lifespan(
             serving_from(
                 settings,
                 registrations(db, writer, ConfigCache(), auth.flags_of, offers.references),
+                component=PROFILE_COMPONENT,
                 port=settings.profile_port if port is None else port,
                 rules=RULES,
+                callers=CALLERS,
                 extra_interceptors=extra_interceptors,
             )
         )

@@ -72,3 +72,25 @@ def test_bad_values_fail_fast_naming_the_variable(
 ) -> None:
     with pytest.raises(ConfigError, match=message.replace("(", r"\(")):
         Settings.from_env({"P13N_DATA_DIR": str(tmp_path), **env})
+
+
+def test_each_component_finds_its_certificates_under_the_data_dir(tmp_path: Path) -> None:
+    settings = Settings.from_env({"P13N_DATA_DIR": str(tmp_path)})
+    assert settings.internal_tls
+    assert settings.tls_dir("profile") == tmp_path.resolve() / "pki" / "profile"
+    mounted = Settings.from_env({"P13N_DATA_DIR": str(tmp_path), "P13N_TLS_DIR": "/var/run/tls"})
+    assert mounted.tls_dir("profile") == Path("/var/run/tls")
+
+
+def test_internal_tls_may_be_off_only_on_loopback(tmp_path: Path) -> None:
+    base = {"P13N_DATA_DIR": str(tmp_path), "P13N_INTERNAL_TLS": "off"}
+    assert not Settings.from_env(base).internal_tls
+    for name, value in [
+        ("P13N_BIND_HOST", "0.0.0.0"),
+        ("P13N_PROFILE_TARGET", "p13n-profile:50052"),
+        ("P13N_AUTH_TARGET", "10.0.0.5:50051"),
+    ]:
+        with pytest.raises(ConfigError, match="allowed only when every service binds"):
+            Settings.from_env({**base, name: value})
+    with pytest.raises(ConfigError, match="use on or off"):
+        Settings.from_env({**base, "P13N_INTERNAL_TLS": "no"})

@@ -26,8 +26,11 @@ from envoy.service.auth.v3 import external_auth_pb2, external_auth_pb2_grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from support.leaks import Snapshot, port_is_free, recording_channels
 from support.ports import free_port, is_open
+from support.tls import aio_channel
 
 from services.auth import server as auth_server
+from services.common import pki
+from services.common.callers import AUTH, GATEWAY, OFFERS
 from services.common.config import Settings
 from services.common.errors import FailedPrecondition
 from services.common.lifecycle import ShutdownSignals, serve_until_signalled
@@ -63,6 +66,7 @@ def _raise(*_: Any, **__: Any) -> Any:
 def _settings(data_dir: Path, service: str, port: int, **env: str) -> Settings:
     # The other services' targets are ports nobody listens on: channels open lazily, and
     # a call there fails (or waits) without reaching anything.
+    pki.ensure(data_dir / "pki")
     return Settings.from_env(
         {
             "P13N_DATA_DIR": str(data_dir),
@@ -84,17 +88,17 @@ STEPS = [
     pytest.param("auth", "services.auth.server.open_store", id="auth-store"),
     pytest.param("auth", WRONG_SECRET_KEY, id="auth-secret-key"),
     pytest.param("auth", "services.auth.directory.MemoryDirectory.reload", id="auth-directory"),
-    pytest.param("auth", "services.auth.server.Channels", id="auth-channels"),
+    pytest.param("auth", "services.auth.server.Channels.of", id="auth-channels"),
     pytest.param("auth", "services.auth.server.background", id="auth-refresher"),
     pytest.param("auth", PORT_TAKEN, id="auth-bind"),
     pytest.param("auth", AFTER_START, id="auth-serving"),
     pytest.param("profile", "services.profile.server.open_store", id="profile-store"),
     pytest.param("profile", "services.profile.group_commit.GroupCommit.start", id="profile-writer"),
-    pytest.param("profile", "services.profile.server.Channels", id="profile-channels"),
+    pytest.param("profile", "services.profile.server.Channels.of", id="profile-channels"),
     pytest.param("profile", PORT_TAKEN, id="profile-bind"),
     pytest.param("profile", AFTER_START, id="profile-serving"),
     pytest.param("offers", "services.offers.store.PersonalizationStore.open", id="offers-store"),
-    pytest.param("offers", "services.offers.server.Channels", id="offers-channels"),
+    pytest.param("offers", "services.offers.server.Channels.of", id="offers-channels"),
     pytest.param("offers", PORT_TAKEN, id="offers-bind"),
     pytest.param("offers", AFTER_START, id="offers-serving"),
 ]
@@ -185,7 +189,7 @@ async def test_a_drain_keeps_serving_while_health_says_not_serving(tmp_path: Pat
     loop = asyncio.get_running_loop()
     async with (
         auth_server.lifespan(settings, extra_interceptors=[hold]) as running,
-        grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel,
+        aio_channel(settings.pki_dir, GATEWAY, port, AUTH) as channel,
     ):
         authz = external_auth_pb2_grpc.AuthorizationStub(channel)
         in_flight = asyncio.ensure_future(authz.Check(external_auth_pb2.CheckRequest(), timeout=30))
@@ -222,7 +226,7 @@ async def test_a_second_signal_cuts_the_drain_short(tmp_path: Path) -> None:
     loop = asyncio.get_running_loop()
     async with (
         offers_server.lifespan(settings) as running,
-        grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel,
+        aio_channel(settings.pki_dir, GATEWAY, port, OFFERS) as channel,
     ):
         signalled = loop.time()
         shutdown = asyncio.create_task(
@@ -256,6 +260,27 @@ def test_a_deployment_waits_for_the_drain_and_the_grace_before_killing(service: 
     unready_after = probe.get("failureThreshold", 3) * probe.get("periodSeconds", 10)
     assert settings.drain_seconds > unready_after
     assert pod["terminationGracePeriodSeconds"] > settings.drain_seconds + settings.shutdown_grace
+
+
+async def test_the_health_port_answers_health_and_nothing_else_in_plaintext(
+    tmp_path: Path,
+) -> None:
+    """Kubernetes' probes have no TLS: the health-only port serves them, the rest is not there."""
+    port, probe = free_port(), free_port()
+    settings = _settings(tmp_path, "auth", port, P13N_HEALTH_PORT=str(probe))
+    async with (
+        auth_server.lifespan(settings) as running,
+        grpc.aio.insecure_channel(f"127.0.0.1:{probe}") as channel,
+    ):
+        assert await _health(channel, running.names) == {health_pb2.HealthCheckResponse.SERVING}
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await external_auth_pb2_grpc.AuthorizationStub(channel).Check(
+                external_auth_pb2.CheckRequest(), timeout=5
+            )
+        assert caught.value.code() == grpc.StatusCode.UNIMPLEMENTED
+        await running.set_serving(False)
+        assert await _health(channel, running.names) == {health_pb2.HealthCheckResponse.NOT_SERVING}
+    assert port_is_free(probe)
 
 
 async def test_a_signal_during_start_up_drains_the_service_once_it_serves(tmp_path: Path) -> None:

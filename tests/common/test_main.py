@@ -18,6 +18,9 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from support.ports import free_port, is_open
 from support.processes import log_of, service_process
 
+from services.common import pki, tls
+from services.common.callers import AUTH, CLI
+
 HOOK = Path(__file__).resolve().parents[2] / "bench" / "gcpause"
 
 
@@ -46,6 +49,7 @@ def test_a_started_service_has_frozen_its_start_up_objects(tmp_path: Path) -> No
         "P13N_SHUTDOWN_GRACE": "1",
         "P13N_DRAIN_SECONDS": "0",
     }
+    pki.ensure(tmp_path / "pki")
     process = subprocess.Popen([sys.executable, "-m", "services.auth"], env=env)
     try:
         deadline = time.monotonic() + 20
@@ -64,8 +68,10 @@ def test_a_started_service_has_frozen_its_start_up_objects(tmp_path: Path) -> No
         assert process.wait(10) == 0
 
 
-def _health(port: int) -> int:
-    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+def _health(pki_dir: Path, port: int) -> int:
+    credentials = tls.channel_credentials(pki_dir / CLI)
+    target = f"127.0.0.1:{port}"
+    with grpc.secure_channel(target, credentials, options=tls.target_options(AUTH)) as channel:
         reply = health_pb2_grpc.HealthStub(channel).Check(
             health_pb2.HealthCheckRequest(service=""), timeout=5
         )
@@ -81,15 +87,15 @@ def test_a_service_process_drains_after_sigterm_until_a_second_signal(tmp_path: 
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             with contextlib.suppress(grpc.RpcError):
-                if _health(port) == health_pb2.HealthCheckResponse.SERVING:
+                if _health(tmp_path / "pki", port) == health_pb2.HealthCheckResponse.SERVING:
                     break
             time.sleep(0.05)
-        assert _health(port) == health_pb2.HealthCheckResponse.SERVING
+        assert _health(tmp_path / "pki", port) == health_pb2.HealthCheckResponse.SERVING
         process.send_signal(signal.SIGTERM)
-        while _health(port) == health_pb2.HealthCheckResponse.SERVING:
+        while _health(tmp_path / "pki", port) == health_pb2.HealthCheckResponse.SERVING:
             assert time.monotonic() < deadline
             time.sleep(0.05)
-        assert _health(port) == health_pb2.HealthCheckResponse.NOT_SERVING
+        assert _health(tmp_path / "pki", port) == health_pb2.HealthCheckResponse.NOT_SERVING
         assert process.poll() is None
         process.send_signal(signal.SIGINT)
         assert process.wait(10) == 0

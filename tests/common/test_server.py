@@ -18,10 +18,12 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from p13n.auth.v1 import account_pb2, identity_pb2, identity_service_pb2, identity_service_pb2_grpc
 from support.ports import free_port, is_open
 from support.processes import log_of, service_process
+from support.tls import aio_channel
 from typing_extensions import override
 
-from services.common import identity
+from services.common import identity, tls
 from services.common.access import Access
+from services.common.callers import AUTH, GATEWAY, only
 from services.common.errors import InvalidArgument
 from services.common.server import Registration, RunningServer, serving
 
@@ -33,6 +35,7 @@ RULES = {
     f"/{NAME}/CreateUser": Access.ADMIN,
     f"/{NAME}/CreateApiKey": Access.ADMIN,
 }
+CALLERS = {method: only(GATEWAY) for method in RULES}
 
 
 class _Servicer(identity_service_pb2_grpc.IdentityServiceServicer):
@@ -58,8 +61,12 @@ class _Servicer(identity_service_pb2_grpc.IdentityServiceServicer):
         raise AssertionError("must not run: permission is checked before the handler")
 
 
+def _channel(pki_dir: Path, server: RunningServer) -> grpc.aio.Channel:
+    return aio_channel(pki_dir, GATEWAY, server.port, AUTH)
+
+
 @pytest.fixture
-async def server() -> AsyncIterator[RunningServer]:
+async def server(pki_dir: Path) -> AsyncIterator[RunningServer]:
     async with serving(
         [
             Registration(
@@ -70,6 +77,8 @@ async def server() -> AsyncIterator[RunningServer]:
         port=0,
         key=KEY,
         rules=RULES,
+        callers=CALLERS,
+        credentials=tls.server_credentials(pki_dir / AUTH),
         grace=0,
     ) as running:
         yield running
@@ -80,8 +89,10 @@ def _metadata(role: identity_pb2.Role) -> tuple[tuple[str, str], ...]:
     return ((identity.IDENTITY_HEADER, signed),)
 
 
-async def test_domain_error_maps_to_its_code_with_error_info(server: RunningServer) -> None:
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+async def test_domain_error_maps_to_its_code_with_error_info(
+    pki_dir: Path, server: RunningServer
+) -> None:
+    async with _channel(pki_dir, server) as channel:
         stub = identity_service_pb2_grpc.IdentityServiceStub(channel)
         with pytest.raises(grpc.aio.AioRpcError) as caught:
             await stub.CreateSession(identity_service_pb2.CreateSessionRequest(email="bad"))
@@ -95,8 +106,10 @@ async def test_domain_error_maps_to_its_code_with_error_info(server: RunningServ
     assert (info.reason, info.domain, info.metadata["field"]) == ("BAD_EMAIL", "p13n.dev", "email")
 
 
-async def test_a_field_error_carries_a_field_violation(server: RunningServer) -> None:
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+async def test_a_field_error_carries_a_field_violation(
+    pki_dir: Path, server: RunningServer
+) -> None:
+    async with _channel(pki_dir, server) as channel:
         stub = identity_service_pb2_grpc.IdentityServiceStub(channel)
         with pytest.raises(grpc.aio.AioRpcError) as caught:
             await stub.CreateSession(identity_service_pb2.CreateSessionRequest(email="bad"))
@@ -107,8 +120,10 @@ async def test_a_field_error_carries_a_field_violation(server: RunningServer) ->
     assert (violation.field, violation.description) == ("email", "Email is invalid")
 
 
-async def test_unexpected_error_is_internal_and_reveals_nothing(server: RunningServer) -> None:
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+async def test_unexpected_error_is_internal_and_reveals_nothing(
+    pki_dir: Path, server: RunningServer
+) -> None:
+    async with _channel(pki_dir, server) as channel:
         stub = identity_service_pb2_grpc.IdentityServiceStub(channel)
         with pytest.raises(grpc.aio.AioRpcError) as caught:
             await stub.CreateSession(identity_service_pb2.CreateSessionRequest(email="x"))
@@ -116,8 +131,8 @@ async def test_unexpected_error_is_internal_and_reveals_nothing(server: RunningS
     assert "secret internal detail" not in (caught.value.details() or "")
 
 
-async def test_unimplemented_stays_unimplemented(server: RunningServer) -> None:
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+async def test_unimplemented_stays_unimplemented(pki_dir: Path, server: RunningServer) -> None:
+    async with _channel(pki_dir, server) as channel:
         stub = identity_service_pb2_grpc.IdentityServiceStub(channel)
         with pytest.raises(grpc.aio.AioRpcError) as caught:
             await stub.CreateApiKey(
@@ -141,13 +156,14 @@ async def test_unimplemented_stays_unimplemented(server: RunningServer) -> None:
     ],
 )
 async def test_access_rules_on_a_viewer_method(
+    pki_dir: Path,
     server: RunningServer,
     metadata: tuple[tuple[str, str], ...] | None,
     code: grpc.StatusCode | None,
 ) -> None:
     if metadata is None:
         metadata = _metadata(identity_pb2.VIEWER)
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+    async with _channel(pki_dir, server) as channel:
         stub = identity_service_pb2_grpc.IdentityServiceStub(channel)
         if code is None:
             me = await stub.GetMe(identity_service_pb2.GetMeRequest(), metadata=metadata)
@@ -158,8 +174,10 @@ async def test_access_rules_on_a_viewer_method(
     assert caught.value.code() == code
 
 
-async def test_permission_is_checked_before_the_handler(server: RunningServer) -> None:
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+async def test_permission_is_checked_before_the_handler(
+    pki_dir: Path, server: RunningServer
+) -> None:
+    async with _channel(pki_dir, server) as channel:
         stub = identity_service_pb2_grpc.IdentityServiceStub(channel)
         with pytest.raises(grpc.aio.AioRpcError) as caught:
             await stub.CreateUser(
@@ -177,13 +195,20 @@ async def test_stop_reports_not_serving(server: RunningServer) -> None:
         assert reply.status == health_pb2.HealthCheckResponse.NOT_SERVING
 
 
-async def test_leaving_serving_stops_the_server_and_frees_its_port() -> None:
+async def test_leaving_serving_stops_the_server_and_frees_its_port(pki_dir: Path) -> None:
     port = free_port()
     registration = Registration(
         identity_service_pb2_grpc.add_IdentityServiceServicer_to_server, _Servicer(), NAME
     )
     async with serving(
-        [registration], host="127.0.0.1", port=port, key=KEY, rules=RULES, grace=0
+        [registration],
+        host="127.0.0.1",
+        port=port,
+        key=KEY,
+        rules=RULES,
+        callers=CALLERS,
+        credentials=tls.server_credentials(pki_dir / AUTH),
+        grace=0,
     ) as running:
         assert running.port == port
         assert is_open(port)
@@ -216,8 +241,10 @@ def test_a_bad_setting_stops_a_service_with_a_clear_message(tmp_path: Path) -> N
     assert "P13N_AUTH_PORT='http' is not a port number" in result.stderr
 
 
-async def test_health_watch_streams_through_the_interceptor(server: RunningServer) -> None:
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+async def test_health_watch_streams_through_the_interceptor(
+    pki_dir: Path, server: RunningServer
+) -> None:
+    async with _channel(pki_dir, server) as channel:
         stub = health_pb2_grpc.HealthStub(channel)
         call = stub.Watch(health_pb2.HealthCheckRequest(service=NAME))
         first = await call.read()

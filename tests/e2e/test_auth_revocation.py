@@ -150,7 +150,8 @@ def _captured(suite: Suite, method: str, before: int, service: str) -> str:
 def _personalize_with(suite: Suite, header: str) -> grpc.StatusCode:
     event = personalize_service_pb2.PrivatePersonalizeRequest(database=DATABASE, table="page_views")
     event.event.update({"td_client_id": MEMBER})
-    with grpc.insecure_channel(f"127.0.0.1:{suite.port_of('offers')}") as channel:
+    # As the gateway (mutual TLS): the one component that may present an identity there.
+    with suite.channel("offers") as channel:
         stub = personalize_service_pb2_grpc.PersonalizeServiceStub(channel)
         try:
             stub.PrivatePersonalize(
@@ -162,7 +163,7 @@ def _personalize_with(suite: Suite, header: str) -> grpc.StatusCode:
 
 
 def _get_me_with(suite: Suite, header: str) -> grpc.StatusCode:
-    with grpc.insecure_channel(f"127.0.0.1:{suite.port_of('auth')}") as channel:
+    with suite.channel("auth") as channel:
         stub = identity_service_pb2_grpc.IdentityServiceStub(channel)
         try:
             stub.GetMe(

@@ -22,6 +22,7 @@ from support.auth import SHOP, User, add_user, api_key, passed_auth, personalize
 from support.http import Response
 from support.ports import free_port
 from support.suite import Suite
+from support.tls import component_channel
 
 from services.auth.store import database_path
 
@@ -205,17 +206,16 @@ def test_deletion_is_refused_within_5_seconds(suite: Suite, setup: Setup, what: 
 
 
 @pytest.fixture
-def second_auth(suite: Suite, tmp_path: Path) -> Iterator[str]:
-    """Another auth process on the suite's data directory; yields its address."""
+def second_auth(suite: Suite, tmp_path: Path) -> Iterator[int]:
+    """Another auth process on the suite's data directory (and certificates); yields its port."""
     port = free_port()
     env = {**os.environ, **suite.env, "P13N_AUTH_PORT": str(port)}
     with (tmp_path / "auth.log").open("wb") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "services.auth"], env=env, stdout=log, stderr=log
         )
-        target = f"127.0.0.1:{port}"
         try:
-            with grpc.insecure_channel(target) as channel:
+            with component_channel(suite.settings, "cli", port, "auth") as channel:
                 health = health_pb2_grpc.HealthStub(channel)
 
                 def serving() -> bool:
@@ -226,14 +226,15 @@ def second_auth(suite: Suite, tmp_path: Path) -> Iterator[str]:
                     return bool(reply.status == health_pb2.HealthCheckResponse.SERVING)
 
                 assert _wait_until(serving, 30), (tmp_path / "auth.log").read_text()
-            yield target
+            yield port
         finally:
             process.terminate()
             process.wait(10)
 
 
-def _check(target: str, token: str) -> int:
-    """The HTTP status the auth process at ``target`` decides for a private-path request."""
+def _check(suite: Suite, port: int, token: str) -> int:
+    """The HTTP status the auth process on ``port`` decides for a private-path request,
+    asked as the gateway asks it."""
     request = external_auth_pb2.CheckRequest()
     request.attributes.context_extensions["listener"] = "data"
     request.attributes.source.address.socket_address.address = "127.0.0.1"
@@ -242,7 +243,7 @@ def _check(target: str, token: str) -> int:
     http.path = PRIVATE_PATH
     http.headers["wp13n-token"] = token
     http.headers["content-type"] = "application/json"
-    with grpc.insecure_channel(target) as channel:
+    with component_channel(suite.settings, "gateway", port, "auth") as channel:
         reply = external_auth_pb2_grpc.AuthorizationStub(channel).Check(request, timeout=5)
     if reply.HasField("denied_response"):
         return int(reply.denied_response.status.code)
@@ -250,13 +251,13 @@ def _check(target: str, token: str) -> int:
 
 
 def test_changes_reach_a_second_auth_process_within_5_seconds(
-    suite: Suite, setup: Setup, second_auth: str
+    suite: Suite, setup: Setup, second_auth: int
 ) -> None:
     """Both processes decide from memory; each notices the other's writes by polling."""
     created = setup.create_token(setup.private_service, "shared")  # written by process one
-    assert _wait_until(lambda: _check(second_auth, created["token"]) == 200)
+    assert _wait_until(lambda: _check(suite, second_auth, created["token"]) == 200)
     setup.account.ok("DELETE", f"{setup.tokens(setup.private_service)}/{created['id']}")
-    assert _wait_until(lambda: _check(second_auth, created["token"]) == 401)
+    assert _wait_until(lambda: _check(suite, second_auth, created["token"]) == 401)
     assert personalize(suite, PRIVATE_PATH, token=created["token"]).status == 401
 
 

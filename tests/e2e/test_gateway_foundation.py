@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from support.http import request
@@ -175,7 +174,7 @@ def test_each_service_reports_serving(suite: Suite, service: str) -> None:
             "p13n.offers.v1.InternalOffersService",
         ],
     }[service]
-    with grpc.insecure_channel(f"127.0.0.1:{suite.port_of(service)}") as channel:
+    with suite.channel(service, caller="cli") as channel:
         stub = health_pb2_grpc.HealthStub(channel)
         for name in names:
             reply = stub.Check(health_pb2.HealthCheckRequest(service=name), timeout=5)

@@ -10,10 +10,15 @@ import time
 from pathlib import Path
 
 import grpc
+import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from support.http import request
 from support.ports import is_open
 from support.suite import suite_env
+from support.tls import component_channel
+
+from services.common import pki
+from services.common.config import Settings
 
 
 def _processes_with_data_dir(data_dir: Path) -> list[int]:
@@ -30,6 +35,30 @@ def _processes_with_data_dir(data_dir: Path) -> list[int]:
         if marker in environ.split(b"\0"):
             found.append(int(entry.name))
     return found
+
+
+def _assert_pki_made_by_up(data_dir: Path, env: dict[str, str]) -> None:
+    """The CA and one certificate per component, keys readable by their owner only, and
+    `p13n certs` lists each with its SAN."""
+    keys = [data_dir / "pki" / "ca" / "ca.key"]
+    keys += [data_dir / "pki" / name / "tls.key" for name in pki.COMPONENTS]
+    assert {oct(key.stat().st_mode & 0o777) for key in keys} == {"0o600"}
+    p13n = str(Path(sys.executable).with_name("p13n"))
+    listed = subprocess.run(
+        [p13n, "certs"], env=env, capture_output=True, text=True, check=True, timeout=60
+    ).stdout.splitlines()
+    assert [line.split()[:2] for line in listed[1:]] == [
+        [name, f"spiffe://p13n/{name}"] for name in pki.COMPONENTS
+    ]
+
+
+def _assert_no_plaintext_way_in(env: dict[str, str]) -> None:
+    """The service processes `p13n up` runs answer no caller without a certificate."""
+    for name in ("AUTH", "PROFILE", "OFFERS"):
+        target = f"127.0.0.1:{env[f'P13N_{name}_PORT']}"
+        with grpc.insecure_channel(target) as channel, pytest.raises(grpc.RpcError) as refused:
+            health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=5)
+        assert refused.value.code() == grpc.StatusCode.UNAVAILABLE, name
 
 
 def test_up_serves_and_sigterm_leaves_no_process_or_port(tmp_path: Path) -> None:
@@ -62,12 +91,16 @@ def test_up_serves_and_sigterm_leaves_no_process_or_port(tmp_path: Path) -> None
 
         reply = request("POST", int(env["P13N_DATA_PORT"]), "/public/abc_db/abc_tbl", body={})
         assert reply.status == 401
-        with grpc.insecure_channel(f"127.0.0.1:{env['P13N_OFFERS_PORT']}") as channel:
+        settings = Settings.from_env(env)
+        offers_port = int(env["P13N_OFFERS_PORT"])
+        with component_channel(settings, "cli", offers_port, "offers") as channel:
             health = health_pb2_grpc.HealthStub(channel).Check(
                 health_pb2.HealthCheckRequest(service="p13n.offers.v1.PersonalizeService"),
                 timeout=5,
             )
         assert health.status == health_pb2.HealthCheckResponse.SERVING
+        _assert_pki_made_by_up(tmp_path, env)
+        _assert_no_plaintext_way_in(env)
         children = _processes_with_data_dir(tmp_path)
         assert len(children) >= 4, children  # three services and Envoy (and up itself)
     finally:

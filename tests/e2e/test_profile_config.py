@@ -280,7 +280,7 @@ def test_track_refuses_a_parent_segment_of_another_account(suite: Suite) -> None
         table="page_views",
         event=to_struct({"td_client_id": "visitor-1"}),
     )
-    with grpc.insecure_channel(f"127.0.0.1:{suite.port_of('profile')}") as channel:
+    with suite.channel("profile", caller="offers") as channel:
         stub = internal_service_pb2_grpc.InternalProfileServiceStub(channel)
         with pytest.raises(grpc.RpcError) as refused:
             stub.Track(request, metadata=metadata, timeout=10)

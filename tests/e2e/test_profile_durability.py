@@ -108,7 +108,6 @@ def service_metadata(suite: Suite) -> Any:
 async def test_every_acknowledged_event_survives_kill_9(
     suite: Suite, account: Account, ps: str, profile_process: ProfileProcess
 ) -> None:
-    target = f"127.0.0.1:{suite.port_of('profile')}"
     numbers = itertools.count()
     acknowledged: list[int] = []
     enough = asyncio.Event()
@@ -137,7 +136,7 @@ async def test_every_acknowledged_event_survives_kill_9(
             if len(acknowledged) >= KILL_AFTER:
                 enough.set()
 
-    async with grpc.aio.insecure_channel(target) as channel:
+    async with suite.aio_channel("profile", caller="offers") as channel:
         await serving(channel)
         stub = internal_service_pb2_grpc.InternalProfileServiceStub(channel)
         senders = [asyncio.create_task(sender(stub)) for _ in range(SENDERS)]
@@ -148,7 +147,7 @@ async def test_every_acknowledged_event_survives_kill_9(
     before_restart = len(acknowledged)
 
     profile_process.start()
-    async with grpc.aio.insecure_channel(target) as channel:
+    async with suite.aio_channel("profile", caller="offers") as channel:
         await serving(channel)
         stub = internal_service_pb2_grpc.InternalProfileServiceStub(channel)
         for _ in range(10):

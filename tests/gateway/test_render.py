@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -10,7 +11,18 @@ from pathlib import Path
 import pytest
 import yaml
 
-from gateway.render import DESCRIPTOR, GatewayConfig, Upstream, build, render
+from gateway.render import (
+    DESCRIPTOR,
+    SDS_CA_FILE,
+    SDS_CERT_FILE,
+    GatewayConfig,
+    GatewayTls,
+    Upstream,
+    build,
+    sds_files,
+    write,
+)
+from services.common import pki
 
 LOCAL = GatewayConfig(
     bind_host="127.0.0.1",
@@ -20,17 +32,28 @@ LOCAL = GatewayConfig(
     auth=Upstream("127.0.0.1", 50051),
     profile=Upstream("127.0.0.1", 50052),
     offers=Upstream("127.0.0.1", 50053),
+    tls=GatewayTls(Path("/var/lib/p13n/pki/gateway"), Path("/var/lib/p13n")),
 )
 # The descriptor set at its path on this machine: the image's path exists only in the image.
 KUBERNETES = dataclasses.replace(GatewayConfig.on_kubernetes(), descriptor=DESCRIPTOR)
 
 
 @pytest.mark.parametrize(
-    "config", [pytest.param(LOCAL, id="local"), pytest.param(KUBERNETES, id="kubernetes")]
+    "config",
+    [
+        pytest.param(LOCAL, id="local"),
+        pytest.param(KUBERNETES, id="kubernetes"),
+        # The benchmark's comparison run: no internal TLS (loopback only).
+        pytest.param(dataclasses.replace(LOCAL, tls=None), id="plain"),
+    ],
 )
 def test_envoy_validates_rendered_config(tmp_path: Path, config: GatewayConfig) -> None:
+    if config.tls is not None:
+        # The certificate and the SDS files on this machine, at the paths Envoy checks.
+        pki.ensure(tmp_path / "pki", ["gateway"])
+        config = dataclasses.replace(config, tls=GatewayTls(tmp_path / "pki" / "gateway", tmp_path))
     path = tmp_path / "envoy.json"
-    path.write_text(render(config))
+    write(config, path)
     envoy = str(Path(sys.executable).with_name("envoy"))
     result = subprocess.run(
         [envoy, "--mode", "validate", "-c", str(path)], capture_output=True, text=True, timeout=60
@@ -56,6 +79,36 @@ def test_every_listener_runs_ext_authz_before_the_transcoder() -> None:
         assert manager["use_remote_address"] is True
         routes = manager["route_config"]["virtual_hosts"][0]["routes"]
         assert routes[-1]["match"] == {"prefix": "/"}, "a catch-all route keeps ext_authz on"
+
+
+def test_every_upstream_is_mutual_tls_verifying_its_service() -> None:
+    for cluster in build(KUBERNETES)["static_resources"]["clusters"]:
+        context = cluster["transport_socket"]["typed_config"]
+        assert context["@type"].endswith("UpstreamTlsContext")
+        assert context["sni"] == f"p13n-{cluster['name']}"
+        common = context["common_tls_context"]
+        assert common["alpn_protocols"] == ["h2"]
+        [certificate] = common["tls_certificate_sds_secret_configs"]
+        source = certificate["sds_config"]["path_config_source"]["path"]
+        assert source == f"/etc/p13n/{SDS_CERT_FILE}"
+        validation = common["combined_validation_context"]
+        assert validation["default_validation_context"]["match_typed_subject_alt_names"] == [
+            {"san_type": "URI", "matcher": {"exact": f"spiffe://p13n/{cluster['name']}"}}
+        ]
+        ca = validation["validation_context_sds_secret_config"]["sds_config"]
+        assert ca["path_config_source"]["path"] == f"/etc/p13n/{SDS_CA_FILE}"
+
+
+def test_the_sds_files_watch_the_mounted_secret() -> None:
+    assert KUBERNETES.tls is not None
+    files = {name: json.loads(text) for name, text in sds_files(KUBERNETES.tls).items()}
+    [certificate] = files[SDS_CERT_FILE]["resources"]
+    assert certificate["tls_certificate"]["private_key"] == {
+        "filename": "/var/run/p13n/tls/tls.key"
+    }
+    assert certificate["tls_certificate"]["watched_directory"] == {"path": "/var/run/p13n/tls"}
+    [authority] = files[SDS_CA_FILE]["resources"]
+    assert authority["validation_context"]["trusted_ca"] == {"filename": "/var/run/p13n/tls/ca.crt"}
 
 
 def test_committed_kubernetes_config_is_fresh(tmp_path: Path) -> None:

@@ -100,13 +100,15 @@ class Snapshot:
 @contextmanager
 def recording_channels(monkeypatch: pytest.MonkeyPatch, snapshot: Snapshot) -> Iterator[None]:
     """Adds every grpc.aio channel opened in the block to ``snapshot.channels``."""
-    original = grpc.aio.insecure_channel
-
-    def recorded(*args: Any, **kwargs: Any) -> grpc.aio.Channel:
-        channel = original(*args, **kwargs)
-        snapshot.channels.append(channel)
-        return channel
-
     with monkeypatch.context() as patch:
-        patch.setattr(grpc.aio, "insecure_channel", recorded)
+        # Mutual TLS channels are secure ones; insecure ones only with internal TLS off.
+        for name in ("insecure_channel", "secure_channel"):
+            original = getattr(grpc.aio, name)
+
+            def recorded(*args: Any, _original: Any = original, **kwargs: Any) -> grpc.aio.Channel:
+                channel = _original(*args, **kwargs)
+                snapshot.channels.append(channel)
+                return channel
+
+            patch.setattr(grpc.aio, name, recorded)
         yield

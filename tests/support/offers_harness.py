@@ -37,12 +37,14 @@ from p13n.profile.v1 import realtime_config_pb2 as pb
 from typing_extensions import override
 
 from services.common import identity
+from services.common.callers import GATEWAY, OFFERS, PROFILE, Callers
 from services.common.config import Settings
 from services.common.errors import InvalidArgument, NotFound
 from services.common.server import Registration, RunningServer, serving
 from services.offers import server as offers_server
 from services.offers.catalog import AttributeType, Catalog, Sensitivity
 from services.profile import server as profile_server
+from support.tls import aio_channel, server_credentials
 
 KEY = os.urandom(32)
 ACCOUNT = "7"
@@ -177,6 +179,8 @@ class Offers:
     port: int
     profile: FakeProfile
     channel: Any
+    # The same port as the profile service calls it (its certificate), for ListReferences.
+    as_profile: Any
     _ids: Any = field(default_factory=lambda: itertools.count(1))
 
     @property
@@ -187,7 +191,8 @@ class Offers:
 
     @property
     def internal(self) -> Any:
-        return offers_internal_pb2_grpc.InternalOffersServiceStub(self.channel)
+        """The internal service as the profile service calls it (its certificate)."""
+        return offers_internal_pb2_grpc.InternalOffersServiceStub(self.as_profile)
 
     @property
     def personalize(self) -> Any:
@@ -247,6 +252,7 @@ class Offers:
 async def running_offers(data_dir: Path) -> AsyncIterator[Offers]:
     """The offers service with its fakes, until the block ends."""
     fake_profile = FakeProfile()
+    pki_dir = data_dir / "pki"  # where the offers service's settings look
     async with contextlib.AsyncExitStack() as stack:
         profile = await stack.enter_async_context(
             _serving(
@@ -256,6 +262,8 @@ async def running_offers(data_dir: Path) -> AsyncIterator[Offers]:
                     profile_server.INTERNAL,
                 ),
                 profile_server.RULES,
+                profile_server.CALLERS,
+                server_credentials(pki_dir, PROFILE),
             )
         )
         settings = Settings.from_env(
@@ -270,13 +278,27 @@ async def running_offers(data_dir: Path) -> AsyncIterator[Offers]:
         )
         offers = await stack.enter_async_context(offers_server.lifespan(settings, port=0))
         channel = await stack.enter_async_context(
-            grpc.aio.insecure_channel(f"127.0.0.1:{offers.port}")
+            aio_channel(settings.pki_dir, GATEWAY, offers.port, OFFERS)
         )
-        yield Offers(offers.port, fake_profile, channel)
+        as_profile = await stack.enter_async_context(
+            aio_channel(settings.pki_dir, PROFILE, offers.port, OFFERS)
+        )
+        yield Offers(offers.port, fake_profile, channel, as_profile)
 
 
-def _serving(registration: Registration, rules: Any) -> AbstractAsyncContextManager[RunningServer]:
-    return serving([registration], host="127.0.0.1", port=0, key=KEY, rules=rules, grace=0)
+def _serving(
+    registration: Registration, rules: Any, callers: Callers, credentials: grpc.ServerCredentials
+) -> AbstractAsyncContextManager[RunningServer]:
+    return serving(
+        [registration],
+        host="127.0.0.1",
+        port=0,
+        key=KEY,
+        rules=rules,
+        callers=callers,
+        credentials=credentials,
+        grace=0,
+    )
 
 
 def json_of(data: bytes) -> bytes:

@@ -9,12 +9,16 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+from services.common import pki
+
 
 def start_service(name: str, data_dir: Path, port: int, **env: str) -> subprocess.Popen[str]:
     """Starts service ``name`` on ``port`` over ``data_dir``; stderr (its log) is piped.
 
-    ``env`` adds settings (``P13N_DRAIN_SECONDS="0"`` ...); the grace defaults to 1 s.
+    ``env`` adds settings (``P13N_DRAIN_SECONDS="0"`` ...); the grace defaults to 1 s. The
+    certificates are made first under ``data_dir/pki``, as `p13n up` does.
     """
+    pki.ensure(data_dir / "pki")
     return subprocess.Popen(
         [sys.executable, "-m", f"services.{name}"],
         env={

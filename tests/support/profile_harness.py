@@ -32,6 +32,7 @@ from p13n.profile.v1 import (
 from p13n.profile.v1 import realtime_config_pb2 as pb
 
 from services.common import identity
+from services.common.callers import GATEWAY, PROFILE
 from services.common.events import to_struct
 from services.common.server import RunningServer, serving
 from services.common.storage import Database
@@ -40,6 +41,7 @@ from services.profile.config_rules import FLAG_SENSITIVITY
 from services.profile.group_commit import GroupCommit
 from services.profile.realtime import ConfigCache
 from services.profile.store import database_path
+from support.tls import aio_channel, also_from_gateway, server_credentials
 
 KEY = os.urandom(32)
 ACCOUNT = "1"
@@ -210,11 +212,13 @@ async def running_service(data_dir: Path) -> AsyncIterator[Service]:
                 port=0,
                 key=KEY,
                 rules=profile_server.RULES,
+                callers=also_from_gateway(profile_server.CALLERS),
+                credentials=server_credentials(data_dir / "pki", PROFILE),
                 grace=0,
             )
         )
         channel = await stack.enter_async_context(
-            grpc.aio.insecure_channel(f"127.0.0.1:{running.port}")
+            aio_channel(data_dir / "pki", GATEWAY, running.port, PROFILE)
         )
         yield Service(
             running=running,

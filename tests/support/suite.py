@@ -20,13 +20,16 @@ from typing import Any, TypeVar
 
 import grpc
 
-from gateway.render import GatewayConfig, render
+from gateway.render import GatewayConfig, write
 from services.auth.server import lifespan as auth_lifespan
+from services.common import pki, tls
+from services.common.clients import open_channel
 from services.common.config import Settings
 from services.common.server import RunningServer
 from services.offers.server import lifespan as offers_lifespan
 from services.profile.server import lifespan as profile_lifespan
 from support.ports import free_port, wait_open
+from support.tls import component_channel
 
 T = TypeVar("T")
 
@@ -75,6 +78,8 @@ class Suite:
     def __init__(self, data_dir: Path, env: dict[str, str] | None = None) -> None:
         self.env = suite_env(data_dir) | (env or {})
         self.settings = Settings.from_env(self.env)
+        # As `p13n up` does on first start: the CA and one certificate per component.
+        pki.ensure(self.settings.pki_dir)
         self.recorders = {name: Recorder() for name in LIFESPANS}
         self._servers: dict[str, tuple[RunningServer, contextlib.AsyncExitStack]] = {}
         self._loop = asyncio.new_event_loop()
@@ -92,6 +97,18 @@ class Suite:
     def port_of(self, name: str) -> int:
         return int(getattr(self.settings, f"{name}_port"))
 
+    def channel(self, service: str, caller: str = "gateway") -> grpc.Channel:
+        """A blocking channel to ``service``'s port with ``caller``'s certificate."""
+        return component_channel(self.settings, caller, self.port_of(service), service)
+
+    def aio_channel(self, service: str, caller: str = "gateway") -> grpc.aio.Channel:
+        """An asyncio channel to ``service``'s port with ``caller``'s certificate."""
+        return open_channel(
+            f"127.0.0.1:{self.port_of(service)}",
+            service,
+            tls.channel_credentials(self.settings.tls_dir(caller)),
+        )
+
     def run(self, coroutine: Coroutine[Any, Any, T], timeout: float = 30) -> T:
         """Runs a coroutine on the suite's loop and returns its result."""
         future: Future[T] = asyncio.run_coroutine_threadsafe(coroutine, self._loop)
@@ -102,7 +119,7 @@ class Suite:
         for name in LIFESPANS:
             self.start_service(name)
         config = self.settings.data_dir / "envoy.json"
-        config.write_text(render(self.gateway_config()))
+        write(self.gateway_config(), config)
         envoy = str(Path(sys.executable).with_name("envoy"))
         self._envoy = subprocess.Popen(
             [

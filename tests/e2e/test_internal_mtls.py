@@ -1,0 +1,271 @@
+"""The internal plane: only p13n's own components reach a service port, each for its methods.
+
+Every service port speaks mutual TLS with p13n's CA; a caller without a certificate from
+that CA never completes a handshake, and one with a certificate is held to the methods its
+name (the URI SAN ``spiffe://p13n/<component>``) is listed for. The gateway itself reaches
+the services over the same mutual TLS (every other e2e test goes through it).
+"""
+
+from __future__ import annotations
+
+import datetime
+import socket
+import ssl
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+from cryptography import x509
+from envoy.service.auth.v3 import external_auth_pb2, external_auth_pb2_grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from p13n.auth.v1 import internal_service_pb2, internal_service_pb2_grpc
+from p13n.offers.v1 import internal_service_pb2 as offers_internal
+from p13n.offers.v1 import internal_service_pb2_grpc as offers_internal_grpc
+from p13n.offers.v1 import personalize_service_pb2, personalize_service_pb2_grpc
+from p13n.profile.v1 import internal_service_pb2 as profile_internal
+from p13n.profile.v1 import internal_service_pb2_grpc as profile_internal_grpc
+from support.admin import Account
+from support.auth import personalize
+from support.http import request
+from support.suite import Suite
+
+from services.common import pki, tls
+
+PRIVATE_PATH = "/shop_db/page_views"
+SERVICES = ("auth", "profile", "offers")
+
+
+def _health(channel: grpc.Channel) -> Any:
+    return health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=5)
+
+
+def _refused_at_the_handshake(suite: Suite, service: str, channel: grpc.Channel) -> None:
+    """The call fails as a connection failure, and nothing reached the service."""
+    before = len(suite.recorders[service].calls)
+    with channel, pytest.raises(grpc.RpcError) as caught:
+        _health(channel)
+    assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
+    assert len(suite.recorders[service].calls) == before
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_a_client_without_a_certificate_fails_at_the_handshake(suite: Suite, service: str) -> None:
+    port = suite.port_of(service)
+    _refused_at_the_handshake(suite, service, grpc.insecure_channel(f"127.0.0.1:{port}"))
+    # TLS that trusts p13n's CA, but presents no certificate of its own.
+    ca = (suite.settings.tls_dir("gateway") / pki.CA_FILE).read_bytes()
+    anonymous = grpc.secure_channel(
+        f"127.0.0.1:{port}",
+        grpc.ssl_channel_credentials(root_certificates=ca),
+        options=tls.target_options(service),
+    )
+    _refused_at_the_handshake(suite, service, anonymous)
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_a_certificate_from_another_ca_fails_at_the_handshake(
+    suite: Suite, service: str, tmp_path: Path
+) -> None:
+    """A certificate naming itself ``gateway``, issued by a CA that is not the suite's."""
+    pki.ensure(tmp_path, ["gateway"])
+    ca = (suite.settings.tls_dir("gateway") / pki.CA_FILE).read_bytes()
+    impostor = grpc.ssl_channel_credentials(
+        root_certificates=ca,
+        private_key=(tmp_path / "gateway" / pki.KEY_FILE).read_bytes(),
+        certificate_chain=(tmp_path / "gateway" / pki.CERT_FILE).read_bytes(),
+    )
+    channel = grpc.secure_channel(
+        f"127.0.0.1:{suite.port_of(service)}", impostor, options=tls.target_options(service)
+    )
+    _refused_at_the_handshake(suite, service, channel)
+
+
+def _check_request(source: str) -> external_auth_pb2.CheckRequest:
+    request = external_auth_pb2.CheckRequest()
+    request.attributes.context_extensions["listener"] = "data"
+    request.attributes.source.address.socket_address.address = source
+    http = request.attributes.request.http
+    http.method = "POST"
+    http.path = PRIVATE_PATH
+    http.headers["content-type"] = "application/json"
+    return request
+
+
+def _check(channel: grpc.Channel) -> Any:
+    return external_auth_pb2_grpc.AuthorizationStub(channel).Check(
+        _check_request("203.0.113.7"), timeout=5
+    )
+
+
+def _track(channel: grpc.Channel) -> Any:
+    return profile_internal_grpc.InternalProfileServiceStub(channel).Track(
+        profile_internal.TrackRequest(), timeout=5
+    )
+
+
+def _private_http(channel: grpc.Channel) -> Any:
+    return personalize_service_pb2_grpc.PersonalizeServiceStub(channel).PrivatePersonalizeHttp(
+        personalize_service_pb2.PrivatePersonalizeHttpRequest(), timeout=5
+    )
+
+
+def _references(channel: grpc.Channel) -> Any:
+    stub = offers_internal_grpc.InternalOffersServiceStub(channel)
+    return stub.ListReferences(offers_internal.ListReferencesRequest(), timeout=5)
+
+
+def _account_flags(channel: grpc.Channel) -> Any:
+    return internal_service_pb2_grpc.InternalAuthServiceStub(channel).GetAccountFlags(
+        internal_service_pb2.GetAccountFlagsRequest(), timeout=5
+    )
+
+
+@pytest.mark.parametrize(
+    ("caller", "service", "call", "method"),
+    [
+        pytest.param(
+            "offers", "auth", _check, "/envoy.service.auth.v3.Authorization/Check", id="check"
+        ),
+        pytest.param(
+            "profile", "auth", _check, "/envoy.service.auth.v3.Authorization/Check", id="check-2"
+        ),
+        pytest.param(
+            "offers",
+            "auth",
+            _account_flags,
+            "/p13n.auth.v1.InternalAuthService/GetAccountFlags",
+            id="account-flags",
+        ),
+        pytest.param(
+            "gateway",
+            "profile",
+            _track,
+            "/p13n.profile.v1.InternalProfileService/Track",
+            id="track",
+        ),
+        pytest.param(
+            "cli", "profile", _track, "/p13n.profile.v1.InternalProfileService/Track", id="cli"
+        ),
+        pytest.param(
+            "profile",
+            "offers",
+            _private_http,
+            "/p13n.offers.v1.PersonalizeService/PrivatePersonalizeHttp",
+            id="private-personalize",
+        ),
+        pytest.param(
+            "auth",
+            "offers",
+            _references,
+            "/p13n.offers.v1.InternalOffersService/ListReferences",
+            id="references",
+        ),
+    ],
+)
+def test_a_component_outside_a_methods_list_is_permission_denied(
+    suite: Suite, caller: str, service: str, call: Callable[[grpc.Channel], Any], method: str
+) -> None:
+    with suite.channel(service, caller=caller) as channel:
+        assert _health(channel).status == health_pb2.HealthCheckResponse.SERVING
+        with pytest.raises(grpc.RpcError) as caught:
+            call(channel)
+    assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    assert caught.value.details() == f"{method} may not be called by {caller}"
+
+
+def test_the_check_attack_fails_at_its_first_step(suite: Suite, account: Account) -> None:
+    """Issue 12: a ``Check`` claiming the one source address a private token is allowed
+    from returned a signed identity that offers then honoured. Now no process but the
+    gateway gets a decision out of ``Check``, so there is no identity to send on."""
+    ps = account.parent_segment("Attack")
+    account.event(ps, "page_view", "shop_db", "page_views")
+    service = account.service(ps, "Backend", "PRIVATE")
+    token = account.token(ps, service, "office", allowed_ips=["203.0.113.7/32"])
+    request = _check_request("203.0.113.7")
+    request.attributes.request.http.headers["wp13n-token"] = token
+    port = suite.port_of("auth")
+    stub = external_auth_pb2_grpc.AuthorizationStub
+    # Without a certificate: no connection at all.
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel, pytest.raises(grpc.RpcError) as no:
+        stub(channel).Check(request, timeout=5)
+    assert no.value.code() == grpc.StatusCode.UNAVAILABLE
+    # With any other component's certificate: refused before the decision is made.
+    for caller in ("offers", "profile", "cli"):
+        with suite.channel("auth", caller=caller) as channel, pytest.raises(grpc.RpcError) as as_:
+            stub(channel).Check(request, timeout=5)
+        assert as_.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    # The gateway asks with the real peer address, and the token is refused there.
+    reply = personalize(suite, PRIVATE_PATH, token=token)
+    assert reply.status == 403
+    assert reply.json()["message"] == "This token may not be used from this address"
+
+
+def test_a_renewed_certificate_is_served_without_a_restart(suite: Suite) -> None:
+    """The auth service's certificate is re-issued on disk; the next connection gets it.
+
+    The suite's auth service reads its directory through dynamic credentials: a fresh
+    handshake sees the new serial, and calls on it work as before.
+    """
+    directory = suite.settings.tls_dir("auth")
+    authority = pki.Authority.load(suite.settings.pki_dir / "ca")
+
+    def served_serial() -> int:
+        with suite.channel("auth", caller="cli") as channel:
+            assert _health(channel).status == health_pb2.HealthCheckResponse.SERVING
+        return _peer_serial(suite, suite.port_of("auth"))
+
+    before = served_serial()
+    assert before == _serial(directory / pki.CERT_FILE)
+    authority.issue("auth", directory, datetime.datetime.now(datetime.UTC))
+    after = served_serial()
+    assert after != before
+    assert after == _serial(directory / pki.CERT_FILE)
+
+
+def _serial(path: Path) -> int:
+    return x509.load_pem_x509_certificate(path.read_bytes()).serial_number
+
+
+def _peer_serial(suite: Suite, port: int) -> int:
+    """The serial of the certificate a fresh TLS handshake on ``port`` is shown."""
+    directory = suite.settings.tls_dir("cli")
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.load_verify_locations(directory / pki.CA_FILE)
+    context.load_cert_chain(directory / pki.CERT_FILE, directory / pki.KEY_FILE)
+    context.set_alpn_protocols(["h2"])
+    with (
+        socket.create_connection(("127.0.0.1", port), timeout=5) as raw,
+        context.wrap_socket(raw, server_hostname=pki.server_name("auth")) as wrapped,
+    ):
+        der = wrapped.getpeercert(binary_form=True)
+    assert der is not None
+    return x509.load_der_x509_certificate(der).serial_number
+
+
+def _envoy_serials(suite: Suite) -> set[str]:
+    """The serial numbers of the certificates Envoy holds (its admin ``/certs``), in hex."""
+    found = request("GET", suite.settings.envoy_admin_port, "/certs").json()
+    return {
+        detail["serial_number"].lower().lstrip("0")
+        for entry in found["certificates"]
+        for detail in entry.get("cert_chain", [])
+    }
+
+
+def test_envoy_picks_up_a_renewed_gateway_certificate_without_a_restart(suite: Suite) -> None:
+    """The gateway's certificate is re-issued on disk; Envoy's SDS watch loads it."""
+    directory = suite.settings.tls_dir("gateway")
+    old = f"{_serial(directory / pki.CERT_FILE):x}"
+    assert old in _envoy_serials(suite)
+    authority = pki.Authority.load(suite.settings.pki_dir / "ca")
+    authority.issue("gateway", directory, datetime.datetime.now(datetime.UTC))
+    new = f"{_serial(directory / pki.CERT_FILE):x}"
+    deadline = time.monotonic() + 10
+    while new not in _envoy_serials(suite) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert new in _envoy_serials(suite)
+    # And the gateway still reaches the services with it.
+    assert Account.create(suite).account_id
