@@ -89,14 +89,19 @@ def _metadata(role: identity_pb2.Role) -> tuple[tuple[str, str], ...]:
     return ((identity.IDENTITY_HEADER, signed),)
 
 
-async def test_domain_error_maps_to_its_code_with_error_info(
-    pki_dir: Path, server: RunningServer
-) -> None:
+async def _refused_sign_in(pki_dir: Path, server: RunningServer) -> grpc.aio.AioRpcError:
+    """The server's answer to a sign-in with a malformed email: a field error."""
     async with _channel(pki_dir, server) as channel:
         stub = identity_service_pb2_grpc.IdentityServiceStub(channel)
         with pytest.raises(grpc.aio.AioRpcError) as caught:
             await stub.CreateSession(identity_service_pb2.CreateSessionRequest(email="bad"))
-    error = caught.value
+    return caught.value
+
+
+async def test_domain_error_maps_to_its_code_with_error_info(
+    pki_dir: Path, server: RunningServer
+) -> None:
+    error = await _refused_sign_in(pki_dir, server)
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert error.details() == "Email is invalid"
     details = dict(error.trailing_metadata())["grpc-status-details-bin"]
@@ -109,11 +114,8 @@ async def test_domain_error_maps_to_its_code_with_error_info(
 async def test_a_field_error_carries_a_field_violation(
     pki_dir: Path, server: RunningServer
 ) -> None:
-    async with _channel(pki_dir, server) as channel:
-        stub = identity_service_pb2_grpc.IdentityServiceStub(channel)
-        with pytest.raises(grpc.aio.AioRpcError) as caught:
-            await stub.CreateSession(identity_service_pb2.CreateSessionRequest(email="bad"))
-    details = dict(caught.value.trailing_metadata())["grpc-status-details-bin"]
+    error = await _refused_sign_in(pki_dir, server)
+    details = dict(error.trailing_metadata())["grpc-status-details-bin"]
     bad_request = error_details_pb2.BadRequest()
     assert status_pb2.Status.FromString(details).details[1].Unpack(bad_request)
     [violation] = bad_request.field_violations
