@@ -283,7 +283,7 @@ def _renew(settings: Settings) -> None:
 def up(settings: Settings, demo: bool) -> int:
     """Runs the suite until SIGTERM or Ctrl-C; returns the process exit code."""
     logging.basicConfig(level=logging.INFO, format="p13n up: %(message)s")
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     _renew(settings)
     supervisor = Supervisor(settings, build_children(settings))
     signal.signal(signal.SIGTERM, supervisor.request_stop)

@@ -78,7 +78,7 @@ def _key(env: Mapping[str, str], name: str, data_dir: Path, filename: str) -> by
         return key
     path = data_dir / filename
     if not path.exists():
-        data_dir.mkdir(parents=True, exist_ok=True)
+        data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as f:
             f.write(secrets.token_hex(32))

@@ -134,7 +134,7 @@ class Authority:
             )
             .sign(key, hashes.SHA256())
         )
-        directory.mkdir(parents=True, exist_ok=True)
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         _write_private(directory / "ca.key", _key_pem(key))
         _write_public(directory / CA_FILE, certificate.public_bytes(serialization.Encoding.PEM))
         return cls(certificate, key)
@@ -189,7 +189,7 @@ class Authority:
             )
             .sign(self.key, hashes.SHA256())
         )
-        directory.mkdir(parents=True, exist_ok=True)
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         # The key first: a reader that sees the new certificate finds its key beside it.
         _write_private(directory / KEY_FILE, _key_pem(key))
         _write_public(directory / CERT_FILE, certificate.public_bytes(serialization.Encoding.PEM))

@@ -51,7 +51,7 @@ async def open_database(
     path: Path, migrations: Sequence[str], tuning: Tuning = Tuning()
 ) -> aiosqlite.Connection:
     """Opens (creating if needed) the database at ``path`` and applies pending migrations."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     # isolation_level=None: we issue BEGIN/COMMIT ourselves, so a transaction is exactly
     # what the code says it is.
     db = await aiosqlite.connect(path, isolation_level=None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import stat
 from pathlib import Path
 
 from cryptography import x509
@@ -48,3 +49,11 @@ def test_a_certificate_close_to_expiry_is_renewed_and_the_ca_kept(tmp_path: Path
     assert renewed.serial_number != first.serial_number
     assert renewed.not_valid_after_utc > first.not_valid_after_utc
     assert (tmp_path / "ca" / pki.CA_FILE).read_bytes() == ca
+
+
+def test_new_certificate_directories_are_the_owners_alone(tmp_path: Path) -> None:
+    # 0700: the keys are 0600 already; the directories keep other users from listing them.
+    pki_dir = tmp_path / "data" / "pki"
+    pki.ensure(pki_dir, ["gateway"])
+    assert stat.S_IMODE((pki_dir / "ca").stat().st_mode) == 0o700
+    assert stat.S_IMODE((pki_dir / "gateway").stat().st_mode) == 0o700

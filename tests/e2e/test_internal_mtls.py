@@ -31,6 +31,7 @@ from support.admin import Account
 from support.auth import personalize
 from support.http import request
 from support.suite import Suite
+from support.tls import component_channel
 
 from services.common import pki, tls
 
@@ -43,7 +44,14 @@ def _health(channel: grpc.Channel) -> Any:
 
 
 def _refused_at_the_handshake(suite: Suite, service: str, channel: grpc.Channel) -> None:
-    """The call fails as a connection failure, and nothing reached the service."""
+    """The call fails as a connection failure, and nothing reached the service.
+
+    First the control: the same port answers a component with its certificate, so the
+    refusal below is the handshake's, not a dead service's or a wrong port's.
+    """
+    port = suite.port_of(service)
+    with component_channel(suite.settings, "gateway", port, service) as control:
+        assert _health(control).status == health_pb2.HealthCheckResponse.SERVING
     before = len(suite.recorders[service].calls)
     with channel, pytest.raises(grpc.RpcError) as caught:
         _health(channel)
