@@ -25,6 +25,9 @@ def run_service(name: str, lifespan: Lifespan) -> None:
         print(f"p13n-{name}: configuration error: {error}", file=sys.stderr)
         raise SystemExit(2) from None
     configure_logging(name, settings.log_level)
+    if not settings.internal_tls:
+        # Loopback only, but any process on this machine can then call every method.
+        log.warning("P13N_INTERNAL_TLS=off: callers are not authenticated; for benchmarks only")
 
     async def serve() -> None:
         # The signals are caught from before start-up: one that arrives while the service
