@@ -85,6 +85,9 @@ class Snapshot:
     tokens_by_id: dict[str, TokenEntry] = field(default_factory=dict)
     api_keys: dict[bytes, Identity] = field(default_factory=dict)
     sessions: dict[bytes, SessionEntry] = field(default_factory=dict)
+    # The ids a running stream's identity names, to ask whether its credential still exists.
+    api_key_ids: set[str] = field(default_factory=set)
+    session_expiry: dict[str, float] = field(default_factory=dict)
     # parent segment id → the origin matchers of its public services
     public_origins: dict[str, list[origins.OriginMatcher]] = field(default_factory=dict)
 
@@ -128,14 +131,17 @@ def build_snapshot(credentials: Credentials) -> Snapshot:
         snapshot.tokens_by_id[identity.token_id] = entry
     for key in credentials.api_keys:
         snapshot.api_keys[key.lookup_hash] = _api_key_identity(key)
+        snapshot.api_key_ids.add(str(key.id))
     for session in credentials.sessions:
         snapshot.sessions[session.lookup_hash] = _session_entry(session)
+        snapshot.session_expiry[str(session.id)] = session.expire_time
     return snapshot
 
 
 def _api_key_identity(key: ApiKeyCredential) -> Identity:
     return Identity(
         account_id=str(key.account_id),
+        api_key_id=str(key.id),
         api_key_type=API_KEY_TYPES[key.type],
         # A master key acts as an ADMIN: everything but granting OWNER, so an admin cannot
         # mint a key to become an owner. A write-only key has no admin role at all.
@@ -261,6 +267,7 @@ class MemoryDirectory:
         session = await self._store.session(lookup)
         if session is not None:
             self._snapshot.sessions[lookup] = _session_entry(session)
+            self._snapshot.session_expiry[str(session.id)] = session.expire_time
 
     # -- authz.Directory -------------------------------------------------------------
 
@@ -293,6 +300,15 @@ class MemoryDirectory:
                 return None
             return entry.identity
         return None
+
+    def api_key_exists(self, api_key_id: str) -> bool:
+        """Whether the API key is in the current snapshot (not deleted)."""
+        return api_key_id in self._snapshot.api_key_ids
+
+    def session_valid(self, session_id: str) -> bool:
+        """Whether the session is in the current snapshot and has not expired."""
+        expire_time = self._snapshot.session_expiry.get(session_id)
+        return expire_time is not None and expire_time > self._clock()
 
     def preflight_allows(self, origin: str, database: str, table: str) -> bool:
         for parent_segment in self._event_tables.get((database, table), ()):

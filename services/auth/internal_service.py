@@ -7,13 +7,15 @@ from typing import Any
 from p13n.auth.v1 import internal_service_pb2, internal_service_pb2_grpc
 from typing_extensions import override
 
+from services.auth.directory import MemoryDirectory
 from services.auth.store_protocols import AccountStore
-from services.common.errors import NotFound
+from services.common.errors import InvalidArgument, NotFound
 
 
 class InternalAuthServicer(internal_service_pb2_grpc.InternalAuthServiceServicer):
-    def __init__(self, store: AccountStore) -> None:
+    def __init__(self, store: AccountStore, directory: MemoryDirectory) -> None:
         self._store = store
+        self._directory = directory
 
     @override
     async def GetAccountFlags(
@@ -24,3 +26,18 @@ class InternalAuthServicer(internal_service_pb2_grpc.InternalAuthServiceServicer
         if flags is None:
             raise NotFound(f"Account {request.account_id!r} not found")
         return internal_service_pb2.GetAccountFlagsResponse(flags=flags)
+
+    @override
+    async def CheckCredential(
+        self, request: internal_service_pb2.CheckCredentialRequest, context: Any
+    ) -> internal_service_pb2.CheckCredentialResponse:
+        # From the in-memory directory only: asked about once a second per running stream,
+        # and it follows deletions within the directory's refresh period.
+        which = request.WhichOneof("credential")
+        if which == "api_key_id" and request.api_key_id:
+            valid = self._directory.api_key_exists(request.api_key_id)
+        elif which == "session_id" and request.session_id:
+            valid = self._directory.session_valid(request.session_id)
+        else:
+            raise InvalidArgument("Name an API key or a session", field="credential")
+        return internal_service_pb2.CheckCredentialResponse(valid=valid)

@@ -71,6 +71,7 @@ RULES: dict[str, Access] = {
 CALLERS: dict[str, frozenset[str]] = {
     **{method: only(GATEWAY) for method, rule in RULES.items() if rule is not Access.INTERNAL},
     f"/{INTERNAL}/GetAccountFlags": only(PROFILE),
+    f"/{INTERNAL}/CheckCredential": only(PROFILE),
 }
 
 
@@ -151,7 +152,7 @@ def registrations(
         ),
         Registration(
             internal_service_pb2_grpc.add_InternalAuthServiceServicer_to_server,
-            InternalAuthServicer(db),
+            InternalAuthServicer(db, directory),
             INTERNAL,
         ),
     ]

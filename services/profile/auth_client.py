@@ -1,4 +1,5 @@
-"""The profile service's question to the auth service: an account's feature flags.
+"""The profile service's questions to the auth service: an account's feature flags, and
+whether the credential that opened a running import stream still exists.
 
 Which attribute and segment settings an account may use (sensitivity, for one) depends on
 its flags. They change rarely and are asked on every such write, so answers are kept for a
@@ -14,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 import grpc
-from p13n.auth.v1 import internal_service_pb2
+from p13n.auth.v1 import identity_pb2, internal_service_pb2
 
 from services.common.clients import as_service
 from services.common.remote_errors import translate, unavailable
@@ -22,6 +23,7 @@ from services.common.remote_errors import translate, unavailable
 SERVICE = "profile"
 FLAGS_TTL_SECONDS = 2.0
 FLAGS_TIMEOUT = 2.0
+CHECK_TIMEOUT = 1.0
 _AUTH_DOWN = unavailable("The auth service cannot answer; retry shortly")
 
 
@@ -52,3 +54,23 @@ class AuthClient:
         flags = frozenset(reply.flags)
         self._flags[account_id] = (self._clock(), flags)
         return flags
+
+    async def credential_valid(self, identity: identity_pb2.Identity) -> bool:
+        """Whether the API key or session ``identity`` names still exists (never kept).
+
+        An identity naming neither (a service's own call) has nothing to check. When the
+        auth service cannot answer, this raises UNAVAILABLE: the caller refuses.
+        """
+        if identity.api_key_id:
+            request = internal_service_pb2.CheckCredentialRequest(api_key_id=identity.api_key_id)
+        elif identity.session_id:
+            request = internal_service_pb2.CheckCredentialRequest(session_id=identity.session_id)
+        else:
+            return True
+        try:
+            reply = await self._stub.CheckCredential(
+                request, metadata=as_service(SERVICE, self._key), timeout=CHECK_TIMEOUT
+            )
+        except grpc.aio.AioRpcError as error:
+            raise translate(error, outage=_AUTH_DOWN, verdicts={}) from None
+        return bool(reply.valid)

@@ -9,7 +9,7 @@ it returns. The transaction logic lives in ``imports``; the other services' ques
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from p13n.auth.v1 import identity_pb2
@@ -24,6 +24,17 @@ from services.profile import attributes
 from services.profile.messages import profile_message
 from services.profile.profile_store import ProfileStore
 
+# How long a streamed import goes on the credential's last confirmation before asking the
+# auth service again whether the API key or session that opened it still exists.
+RECHECK_SECONDS = 1.0
+REVOKED = "The credential that opened this import was revoked"
+
+CredentialCheck = Callable[[identity_pb2.Identity], Awaitable[bool]]
+
+
+async def _always_valid(_: identity_pb2.Identity) -> bool:
+    return True
+
 
 def caller() -> identity_pb2.Identity:
     found = identities.current.get()
@@ -33,9 +44,17 @@ def caller() -> identity_pb2.Identity:
 
 
 class ProfileServicer(profile_service_pb2_grpc.ProfileServiceServicer):
-    def __init__(self, store: ProfileStore, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        store: ProfileStore,
+        clock: Callable[[], float] = time.time,
+        credential_valid: CredentialCheck = _always_valid,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._store = store
         self._clock = clock
+        self._credential_valid = credential_valid
+        self._monotonic = monotonic
 
     @override
     async def GetProfile(self, request: api.GetProfileRequest, context: Any) -> profile_pb2.Profile:
@@ -79,8 +98,14 @@ class ProfileServicer(profile_service_pb2_grpc.ProfileServiceServicer):
         self, request_iterator: AsyncIterator[api.StreamImportAttributesRequest], context: Any
     ) -> AsyncIterator[api.StreamImportAttributesResponse]:
         """Each chunk is validated and committed on its own, then reported: a failed chunk
-        stops the stream with an error naming the record, and what was reported stays."""
+        stops the stream with an error naming the record, and what was reported stays.
+
+        The caller's identity was verified once, when the stream opened; while it runs, a
+        chunk arriving over ``RECHECK_SECONDS`` after the last confirmation first asks the
+        auth service whether the API key or session still exists: UNAUTHENTICATED once it
+        was deleted, UNAVAILABLE when auth cannot answer (fail closed)."""
         who = caller()
+        confirmed = self._monotonic()
         # Reached directly with an API key (client streaming cannot pass the JSON gateway),
         # so the role is checked here: a write-only key may send events, not import data.
         if who.role < identity_pb2.EDITOR:
@@ -88,6 +113,10 @@ class ProfileServicer(profile_service_pb2_grpc.ProfileServiceServicer):
         target: tuple[str, str] | None = None
         total = 0
         async for chunk in request_iterator:
+            if self._monotonic() - confirmed > RECHECK_SECONDS:
+                if not await self._credential_valid(who):
+                    raise Unauthenticated(REVOKED, reason="CREDENTIAL_REVOKED")
+                confirmed = self._monotonic()
             named = (chunk.parent_segment_id, chunk.key)
             if target is None:
                 if not all(named):

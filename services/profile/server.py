@@ -33,7 +33,7 @@ from services.profile.group_commit import GroupCommit
 from services.profile.ingest_service import IngestServicer
 from services.profile.internal_service import InternalProfileServicer
 from services.profile.offers_client import OffersClient
-from services.profile.profile_service import ProfileServicer
+from services.profile.profile_service import CredentialCheck, ProfileServicer
 from services.profile.realtime import ConfigCache
 from services.profile.sqlite_config import SqliteConfigStore
 from services.profile.sqlite_profile import SqliteProfileStore
@@ -111,7 +111,14 @@ async def lifespan(
         yield await stack.enter_async_context(
             serving_from(
                 settings,
-                registrations(db, writer, ConfigCache(), auth.flags_of, offers.references),
+                registrations(
+                    db,
+                    writer,
+                    ConfigCache(),
+                    auth.flags_of,
+                    offers.references,
+                    credential_valid=auth.credential_valid,
+                ),
                 component=PROFILE_COMPONENT,
                 port=settings.profile_port if port is None else port,
                 rules=RULES,
@@ -144,6 +151,8 @@ def registrations(
     flags_of: FlagsLookup,
     references: ReferencesLookup,
     clock: Callable[[], float] = time.time,
+    *,
+    credential_valid: CredentialCheck,
 ) -> list[Registration]:
     """The four servicers over one store; tests pass their own collaborators and clock."""
     store = SqliteProfileStore(db, writer, configs)
@@ -161,7 +170,7 @@ def registrations(
         ),
         Registration(
             profile_service_pb2_grpc.add_ProfileServiceServicer_to_server,
-            ProfileServicer(store, clock),
+            ProfileServicer(store, clock, credential_valid),
             PROFILE,
         ),
         Registration(

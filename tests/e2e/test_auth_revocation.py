@@ -1,14 +1,16 @@
 """Revocation within 5 s on every path (docs/design.md#revocation), through the real Envoy.
 
 A deleted private token, API key or session is refused by the gateway within 5 s of its
-deletion; and a signed identity ext_authz issued for it before the deletion, captured on its
+deletion; a signed identity ext_authz issued for it before the deletion, captured on its
 way to a service and replayed straight to that service's port, is refused within 5 s too
-(it is accepted for at most the identity's maximum age).
+(it is accepted for at most the identity's maximum age); and a streamed import opened with
+an API key, authenticated once when it opened, is ended within 5 s of the key's deletion.
 """
 
 from __future__ import annotations
 
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import closing
@@ -19,6 +21,8 @@ import grpc
 import pytest
 from p13n.auth.v1 import identity_service_pb2, identity_service_pb2_grpc
 from p13n.offers.v1 import personalize_service_pb2, personalize_service_pb2_grpc
+from p13n.profile.v1 import profile_service_pb2 as profile_api
+from p13n.profile.v1 import profile_service_pb2_grpc
 from support.admin import Account
 from support.auth import add_user, passed_auth
 from support.http import Response, request
@@ -217,4 +221,70 @@ def test_an_identity_issued_before_the_deletion_is_refused_within_5_seconds(
     elapsed = _seconds_until(
         lambda: case.replay(suite, header) == grpc.StatusCode.UNAUTHENTICATED, deleted_at
     )
+    assert elapsed <= BOUND_SECONDS
+
+
+# -- a stream that outlives its credential ------------------------------------------------------
+
+
+def _import_chunks(
+    ps: str, first_reply: threading.Event, until: float
+) -> Iterator[profile_api.StreamImportAttributesRequest]:
+    """A chunk, then (once it was reported) one every 0.2 s until ``until``."""
+    n = 0
+    while time.monotonic() < until:
+        yield profile_api.StreamImportAttributesRequest(
+            parent_segment_id=ps if n == 0 else "",
+            key="member_id" if n == 0 else "",
+            records=[profile_api.ImportRecord(value=f"m{n}")],
+        )
+        if n == 0:
+            first_reply.wait(BOUND_SECONDS)
+        n += 1
+        time.sleep(0.2)
+
+
+def _read(
+    replies: Iterator[profile_api.StreamImportAttributesResponse],
+    progress: list[int],
+    after_first: Callable[[], None],
+) -> None:
+    """Reads the progress replies into ``progress``, calling ``after_first`` after the first."""
+    for reply in replies:
+        progress.append(reply.imported)
+        if len(progress) == 1:
+            after_first()
+
+
+def test_a_streamed_import_is_refused_within_5_seconds_of_its_api_key_deletion(
+    suite: Suite, shop: GuideShop
+) -> None:
+    account = shop.account
+    ps = account.parent_segment(f"Imports {time.monotonic_ns()}")
+    account.ok("POST", f"/v1/parent_segments/{ps}/stitching_keys", {"name": "member_id"})
+    created = account.ok("POST", "/v1/api_keys", {"type": "MASTER"})
+    first_reply = threading.Event()
+    deleted_at: list[float] = []
+    progress: list[int] = []
+
+    def delete_key() -> None:
+        deleted_at.append(time.monotonic())
+        account.ok("DELETE", f"/v1/api_keys/{created['id']}")
+        first_reply.set()
+
+    with grpc.insecure_channel(f"127.0.0.1:{suite.admin_port}") as channel:
+        stub = profile_service_pb2_grpc.ProfileServiceStub(channel)
+        replies = stub.StreamImportAttributes(
+            _import_chunks(ps, first_reply, time.monotonic() + 4 * BOUND_SECONDS),
+            metadata=(("authorization", f"TD1 {created['key']}"),),
+            timeout=6 * BOUND_SECONDS,
+        )
+        with pytest.raises(grpc.RpcError) as refused:
+            _read(replies, progress, delete_key)
+        elapsed = time.monotonic() - deleted_at[0]
+    error = refused.value
+    assert isinstance(error, grpc.Call)
+    assert error.code() == grpc.StatusCode.UNAUTHENTICATED, error.details()
+    assert "revoked" in (error.details() or "")
+    assert progress[0] == 1
     assert elapsed <= BOUND_SECONDS

@@ -11,7 +11,7 @@ from typing import Any
 
 import grpc
 import pytest
-from p13n.auth.v1 import internal_service_pb2
+from p13n.auth.v1 import identity_pb2, internal_service_pb2
 from p13n.offers.v1 import internal_service_pb2 as offers_internal_pb2
 
 from services.common import identity
@@ -43,6 +43,16 @@ class _Auth:
         self.asked.append((request.account_id, caller.caller_service))
         return internal_service_pb2.GetAccountFlagsResponse(flags=self.flags)
 
+    async def CheckCredential(
+        self, request: internal_service_pb2.CheckCredentialRequest, **kwargs: Any
+    ) -> internal_service_pb2.CheckCredentialResponse:
+        if self.down:
+            raise _down()
+        caller = identity.verify(dict(kwargs["metadata"])[identity.IDENTITY_HEADER], KEY)
+        which = request.WhichOneof("credential") or ""
+        self.asked.append((f"{which}={getattr(request, which)}", caller.caller_service))
+        return internal_service_pb2.CheckCredentialResponse(valid=request.api_key_id == "41")
+
 
 class _Clock:
     now = 100.0
@@ -69,6 +79,29 @@ async def test_flags_when_auth_cannot_answer_are_unavailable() -> None:
     auth.down = True
     with pytest.raises(Unavailable, match="The auth service cannot answer; retry shortly"):
         await AuthClient(auth, KEY).flags_of("7")
+
+
+async def test_a_credential_is_checked_by_its_id_and_never_kept() -> None:
+    auth = _Auth()
+    client = AuthClient(auth, KEY)
+    assert await client.credential_valid(identity_pb2.Identity(account_id="7", api_key_id="41"))
+    assert await client.credential_valid(identity_pb2.Identity(account_id="7", api_key_id="41"))
+    assert not await client.credential_valid(identity_pb2.Identity(account_id="7", session_id="9"))
+    assert auth.asked == [
+        ("api_key_id=41", "profile"),
+        ("api_key_id=41", "profile"),
+        ("session_id=9", "profile"),
+    ]
+    # A service's own call names no credential: nothing to ask.
+    assert await client.credential_valid(identity_pb2.Identity(caller_service="offers"))
+    assert len(auth.asked) == 3
+
+
+async def test_a_credential_check_when_auth_cannot_answer_is_unavailable() -> None:
+    auth = _Auth()
+    auth.down = True
+    with pytest.raises(Unavailable, match="The auth service cannot answer; retry shortly"):
+        await AuthClient(auth, KEY).credential_valid(identity_pb2.Identity(api_key_id="41"))
 
 
 class _Offers:

@@ -198,6 +198,10 @@ async def _references(_parent_segment_id: str, **_reference: str) -> list[str]:
     return []
 
 
+async def _credential_valid(_identity: identity_pb2.Identity) -> bool:
+    return True
+
+
 @contextlib.asynccontextmanager
 async def running_service(data_dir: Path) -> AsyncIterator[Service]:
     """Starts the service over ``data_dir``; stops it and closes the store on exit."""
@@ -207,7 +211,15 @@ async def running_service(data_dir: Path) -> AsyncIterator[Service]:
         db, writer = await stack.enter_async_context(profile_server.storage(data_dir))
         running = await stack.enter_async_context(
             serving(
-                profile_server.registrations(db, writer, configs, _flags, _references, clock),
+                profile_server.registrations(
+                    db,
+                    writer,
+                    configs,
+                    _flags,
+                    _references,
+                    clock,
+                    credential_valid=_credential_valid,
+                ),
                 host="127.0.0.1",
                 port=0,
                 key=KEY,

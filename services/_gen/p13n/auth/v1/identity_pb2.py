@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bp13n/auth/v1/identity.proto\x12\x0cp13n.auth.v1\x1a\x1fgoogle/api/field_behavior.proto\"\xa3\x03\n\x08Identity\x12\x18\n\naccount_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x1f\n\x11parent_segment_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x03\x12\x18\n\nservice_id\x18\x03 \x01(\tB\x04\xe2\x41\x01\x03\x12\x31\n\ntoken_type\x18\x04 \x01(\x0e\x32\x17.p13n.auth.v1.TokenTypeB\x04\xe2\x41\x01\x03\x12\x15\n\x07user_id\x18\x05 \x01(\tB\x04\xe2\x41\x01\x03\x12&\n\x04role\x18\x06 \x01(\x0e\x32\x12.p13n.auth.v1.RoleB\x04\xe2\x41\x01\x03\x12\x34\n\x0c\x61pi_key_type\x18\x07 \x01(\x0e\x32\x18.p13n.auth.v1.ApiKeyTypeB\x04\xe2\x41\x01\x03\x12\x18\n\nreactor_id\x18\x08 \x01(\tB\x04\xe2\x41\x01\x03\x12\x16\n\x08token_id\x18\t \x01(\tB\x04\xe2\x41\x01\x03\x12\x17\n\tissued_at\x18\n \x01(\x03\x42\x04\xe2\x41\x01\x03\x12\x1c\n\x0e\x63\x61ller_service\x18\x0b \x01(\tB\x04\xe2\x41\x01\x03\x12\x18\n\nsession_id\x18\x0c \x01(\tB\x04\xe2\x41\x01\x03\x12\x17\n\tclient_ip\x18\r \x01(\tB\x04\xe2\x41\x01\x03*J\n\x04Role\x12\x14\n\x10ROLE_UNSPECIFIED\x10\x00\x12\n\n\x06VIEWER\x10\x01\x12\n\n\x06\x45\x44ITOR\x10\x02\x12\t\n\x05\x41\x44MIN\x10\x03\x12\t\n\x05OWNER\x10\x04*V\n\tTokenType\x12\x1a\n\x16TOKEN_TYPE_UNSPECIFIED\x10\x00\x12\x15\n\x11TOKEN_TYPE_PUBLIC\x10\x01\x12\x16\n\x12TOKEN_TYPE_PRIVATE\x10\x02*F\n\nApiKeyType\x12\x1c\n\x18\x41PI_KEY_TYPE_UNSPECIFIED\x10\x00\x12\n\n\x06MASTER\x10\x01\x12\x0e\n\nWRITE_ONLY\x10\x02\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bp13n/auth/v1/identity.proto\x12\x0cp13n.auth.v1\x1a\x1fgoogle/api/field_behavior.proto\"\xbd\x03\n\x08Identity\x12\x18\n\naccount_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x1f\n\x11parent_segment_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x03\x12\x18\n\nservice_id\x18\x03 \x01(\tB\x04\xe2\x41\x01\x03\x12\x31\n\ntoken_type\x18\x04 \x01(\x0e\x32\x17.p13n.auth.v1.TokenTypeB\x04\xe2\x41\x01\x03\x12\x15\n\x07user_id\x18\x05 \x01(\tB\x04\xe2\x41\x01\x03\x12&\n\x04role\x18\x06 \x01(\x0e\x32\x12.p13n.auth.v1.RoleB\x04\xe2\x41\x01\x03\x12\x34\n\x0c\x61pi_key_type\x18\x07 \x01(\x0e\x32\x18.p13n.auth.v1.ApiKeyTypeB\x04\xe2\x41\x01\x03\x12\x18\n\nreactor_id\x18\x08 \x01(\tB\x04\xe2\x41\x01\x03\x12\x16\n\x08token_id\x18\t \x01(\tB\x04\xe2\x41\x01\x03\x12\x17\n\tissued_at\x18\n \x01(\x03\x42\x04\xe2\x41\x01\x03\x12\x1c\n\x0e\x63\x61ller_service\x18\x0b \x01(\tB\x04\xe2\x41\x01\x03\x12\x18\n\nsession_id\x18\x0c \x01(\tB\x04\xe2\x41\x01\x03\x12\x17\n\tclient_ip\x18\r \x01(\tB\x04\xe2\x41\x01\x03\x12\x18\n\napi_key_id\x18\x0e \x01(\tB\x04\xe2\x41\x01\x03*J\n\x04Role\x12\x14\n\x10ROLE_UNSPECIFIED\x10\x00\x12\n\n\x06VIEWER\x10\x01\x12\n\n\x06\x45\x44ITOR\x10\x02\x12\t\n\x05\x41\x44MIN\x10\x03\x12\t\n\x05OWNER\x10\x04*V\n\tTokenType\x12\x1a\n\x16TOKEN_TYPE_UNSPECIFIED\x10\x00\x12\x15\n\x11TOKEN_TYPE_PUBLIC\x10\x01\x12\x16\n\x12TOKEN_TYPE_PRIVATE\x10\x02*F\n\nApiKeyType\x12\x1c\n\x18\x41PI_KEY_TYPE_UNSPECIFIED\x10\x00\x12\n\n\x06MASTER\x10\x01\x12\x0e\n\nWRITE_ONLY\x10\x02\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -58,12 +58,14 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_IDENTITY'].fields_by_name['session_id']._serialized_options = b'\342A\001\003'
   _globals['_IDENTITY'].fields_by_name['client_ip']._loaded_options = None
   _globals['_IDENTITY'].fields_by_name['client_ip']._serialized_options = b'\342A\001\003'
-  _globals['_ROLE']._serialized_start=500
-  _globals['_ROLE']._serialized_end=574
-  _globals['_TOKENTYPE']._serialized_start=576
-  _globals['_TOKENTYPE']._serialized_end=662
-  _globals['_APIKEYTYPE']._serialized_start=664
-  _globals['_APIKEYTYPE']._serialized_end=734
+  _globals['_IDENTITY'].fields_by_name['api_key_id']._loaded_options = None
+  _globals['_IDENTITY'].fields_by_name['api_key_id']._serialized_options = b'\342A\001\003'
+  _globals['_ROLE']._serialized_start=526
+  _globals['_ROLE']._serialized_end=600
+  _globals['_TOKENTYPE']._serialized_start=602
+  _globals['_TOKENTYPE']._serialized_end=688
+  _globals['_APIKEYTYPE']._serialized_start=690
+  _globals['_APIKEYTYPE']._serialized_end=760
   _globals['_IDENTITY']._serialized_start=79
-  _globals['_IDENTITY']._serialized_end=498
+  _globals['_IDENTITY']._serialized_end=524
 # @@protoc_insertion_point(module_scope)

@@ -38,7 +38,7 @@ MASTER: ApiKeyType
 WRITE_ONLY: ApiKeyType
 
 class Identity(_message.Message):
-    __slots__ = ("account_id", "parent_segment_id", "service_id", "token_type", "user_id", "role", "api_key_type", "reactor_id", "token_id", "issued_at", "caller_service", "session_id", "client_ip")
+    __slots__ = ("account_id", "parent_segment_id", "service_id", "token_type", "user_id", "role", "api_key_type", "reactor_id", "token_id", "issued_at", "caller_service", "session_id", "client_ip", "api_key_id")
     ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
     PARENT_SEGMENT_ID_FIELD_NUMBER: _ClassVar[int]
     SERVICE_ID_FIELD_NUMBER: _ClassVar[int]
@@ -52,6 +52,7 @@ class Identity(_message.Message):
     CALLER_SERVICE_FIELD_NUMBER: _ClassVar[int]
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     CLIENT_IP_FIELD_NUMBER: _ClassVar[int]
+    API_KEY_ID_FIELD_NUMBER: _ClassVar[int]
     account_id: str
     parent_segment_id: str
     service_id: str
@@ -65,4 +66,5 @@ class Identity(_message.Message):
     caller_service: str
     session_id: str
     client_ip: str
-    def __init__(self, account_id: _Optional[str] = ..., parent_segment_id: _Optional[str] = ..., service_id: _Optional[str] = ..., token_type: _Optional[_Union[TokenType, str]] = ..., user_id: _Optional[str] = ..., role: _Optional[_Union[Role, str]] = ..., api_key_type: _Optional[_Union[ApiKeyType, str]] = ..., reactor_id: _Optional[str] = ..., token_id: _Optional[str] = ..., issued_at: _Optional[int] = ..., caller_service: _Optional[str] = ..., session_id: _Optional[str] = ..., client_ip: _Optional[str] = ...) -> None: ...
+    api_key_id: str
+    def __init__(self, account_id: _Optional[str] = ..., parent_segment_id: _Optional[str] = ..., service_id: _Optional[str] = ..., token_type: _Optional[_Union[TokenType, str]] = ..., user_id: _Optional[str] = ..., role: _Optional[_Union[Role, str]] = ..., api_key_type: _Optional[_Union[ApiKeyType, str]] = ..., reactor_id: _Optional[str] = ..., token_id: _Optional[str] = ..., issued_at: _Optional[int] = ..., caller_service: _Optional[str] = ..., session_id: _Optional[str] = ..., client_ip: _Optional[str] = ..., api_key_id: _Optional[str] = ...) -> None: ...

@@ -18,3 +18,17 @@ class GetAccountFlagsResponse(_message.Message):
     FLAGS_FIELD_NUMBER: _ClassVar[int]
     flags: _containers.RepeatedScalarFieldContainer[str]
     def __init__(self, flags: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class CheckCredentialRequest(_message.Message):
+    __slots__ = ("api_key_id", "session_id")
+    API_KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    api_key_id: str
+    session_id: str
+    def __init__(self, api_key_id: _Optional[str] = ..., session_id: _Optional[str] = ...) -> None: ...
+
+class CheckCredentialResponse(_message.Message):
+    __slots__ = ("valid",)
+    VALID_FIELD_NUMBER: _ClassVar[int]
+    valid: bool
+    def __init__(self, valid: _Optional[bool] = ...) -> None: ...

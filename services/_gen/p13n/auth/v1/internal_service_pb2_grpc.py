@@ -41,6 +41,11 @@ class InternalAuthServiceStub:
                 request_serializer=p13n_dot_auth_dot_v1_dot_internal__service__pb2.GetAccountFlagsRequest.SerializeToString,
                 response_deserializer=p13n_dot_auth_dot_v1_dot_internal__service__pb2.GetAccountFlagsResponse.FromString,
                 _registered_method=True)
+        self.CheckCredential = channel.unary_unary(
+                '/p13n.auth.v1.InternalAuthService/CheckCredential',
+                request_serializer=p13n_dot_auth_dot_v1_dot_internal__service__pb2.CheckCredentialRequest.SerializeToString,
+                response_deserializer=p13n_dot_auth_dot_v1_dot_internal__service__pb2.CheckCredentialResponse.FromString,
+                _registered_method=True)
 
 
 class InternalAuthServiceServicer:
@@ -55,6 +60,17 @@ class InternalAuthServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CheckCredential(self, request, context):
+        """Tells whether an API key or session still exists (and a session has not expired),
+        from the auth service's in-memory directory: a stream opened with the credential
+        asks again while it runs, so a deletion ends it. An unknown or deleted credential is
+        answered `valid: false`, not an error. Returns INVALID_ARGUMENT when the request
+        names neither an API key nor a session.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_InternalAuthServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -62,6 +78,11 @@ def add_InternalAuthServiceServicer_to_server(servicer, server):
                     servicer.GetAccountFlags,
                     request_deserializer=p13n_dot_auth_dot_v1_dot_internal__service__pb2.GetAccountFlagsRequest.FromString,
                     response_serializer=p13n_dot_auth_dot_v1_dot_internal__service__pb2.GetAccountFlagsResponse.SerializeToString,
+            ),
+            'CheckCredential': grpc.unary_unary_rpc_method_handler(
+                    servicer.CheckCredential,
+                    request_deserializer=p13n_dot_auth_dot_v1_dot_internal__service__pb2.CheckCredentialRequest.FromString,
+                    response_serializer=p13n_dot_auth_dot_v1_dot_internal__service__pb2.CheckCredentialResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -93,6 +114,33 @@ class InternalAuthService:
             '/p13n.auth.v1.InternalAuthService/GetAccountFlags',
             p13n_dot_auth_dot_v1_dot_internal__service__pb2.GetAccountFlagsRequest.SerializeToString,
             p13n_dot_auth_dot_v1_dot_internal__service__pb2.GetAccountFlagsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CheckCredential(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/p13n.auth.v1.InternalAuthService/CheckCredential',
+            p13n_dot_auth_dot_v1_dot_internal__service__pb2.CheckCredentialRequest.SerializeToString,
+            p13n_dot_auth_dot_v1_dot_internal__service__pb2.CheckCredentialResponse.FromString,
             options,
             channel_credentials,
             insecure,
