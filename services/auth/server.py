@@ -23,7 +23,7 @@ from services.auth.identity_service import IdentityServicer
 from services.auth.internal_service import InternalAuthServicer
 from services.auth.profile_client import ProfileClient
 from services.auth.registry_service import RegistryServicer
-from services.auth.store import check_secret_key, open_store
+from services.auth.store import open_store
 from services.auth.store_protocols import AuthStore
 from services.common.access import Access, every_method
 from services.common.callers import AUTH, GATEWAY, PROFILE, only
@@ -92,7 +92,7 @@ async def lifespan(
         db = await open_store(settings.data_dir)
         stack.push_async_callback(db.close)
         keys = secrets.SecretKeys(settings.secret_key)
-        await check_secret_key(db, settings.secret_key)
+        await db.check_secret_key(settings.secret_key)
         address_limit = ratelimit.Limit(
             rate=float(settings.address_rate), burst=settings.address_burst
         )

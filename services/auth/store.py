@@ -19,7 +19,6 @@ from pathlib import Path
 from services.auth.credential_store import SqliteCredentialStore
 from services.auth.identity_store import SqliteIdentityStore
 from services.auth.registry_store import SqliteRegistryStore
-from services.auth.store_protocols import AuthStore
 from services.common.errors import FailedPrecondition
 from services.common.storage import Database, fetch_one
 
@@ -129,8 +128,3 @@ def database_path(data_dir: Path) -> Path:
 
 async def open_store(data_dir: Path) -> SqliteAuthStore:
     return SqliteAuthStore(await Database.open(database_path(data_dir), MIGRATIONS))
-
-
-async def check_secret_key(store: AuthStore, secret_key: bytes) -> None:
-    """Records the key's fingerprint on first use; refuses a different key afterwards."""
-    await store.check_secret_key(secret_key)

@@ -64,11 +64,6 @@ CODE_FOR_HTTP_STATUS: Mapping[int, int] = {
 }
 
 
-def http_status(code: int) -> int:
-    """The HTTP status an answer with ``google.rpc.Code`` ``code`` has at the gateway."""
-    return HTTP_STATUS.get(code, 500)
-
-
 def code_for_http_status(status: int) -> int:
     """The ``google.rpc.Code`` a JSON error body with HTTP ``status`` carries."""
     return CODE_FOR_HTTP_STATUS.get(status, code_pb2.UNKNOWN)
