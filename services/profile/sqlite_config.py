@@ -4,7 +4,7 @@ Every parent segment's children (event definitions, attributes, stitching keys, 
 live in a table of their own keyed by ``parent_segment_id``; each table is described once
 here (its columns and how a message fills them), so the generic reads and writes below
 are the only SQL for all four. A write inside ``writing()`` also marks the segment's
-configuration as changed (``store.config_changed``) in the same transaction.
+configuration as changed (``config_changed`` below) in the same transaction.
 """
 
 from __future__ import annotations
