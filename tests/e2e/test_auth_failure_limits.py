@@ -79,6 +79,13 @@ def _right_key(target: Target, source: str) -> Response:
     return _me(target.suite, f"TD1 {target.account.api_key}", source)
 
 
+def _right_session(target: Target, source: str) -> Response:
+    """The owner's own session (signed in from ``source``) on the attacked listener."""
+    signed_in = _sign_in(target.suite, target.account.email, PASSWORD, source)
+    assert signed_in.status == 200, signed_in.body
+    return _me(target.suite, f"Bearer {signed_in.json()['session_token']}", source)
+
+
 def _sign_in(suite: Suite, email: str, password: str, source: str) -> Response:
     body = {"email": email, "password": password}
     return request("POST", suite.admin_port, "/v1/sessions", body=body, source=source)
@@ -129,7 +136,7 @@ def _right_browser_key(target: Target, source: str) -> Response:
 
 
 API_KEY = Attack("master key", _wrong_master_key, _right_key, ADMIN_LIMIT)
-SESSION = Attack("session", _wrong_session, _right_key, ADMIN_LIMIT)
+SESSION = Attack("session", _wrong_session, _right_session, ADMIN_LIMIT)
 SIGN_IN = Attack("sign-in", _wrong_password, _right_password, ADMIN_LIMIT)
 INGEST_KEY = Attack("ingest key", _wrong_write_only_key, _right_write_only_key, FAILURE_LIMIT)
 BROWSER_KEY = Attack("browser key", _wrong_browser_key, _right_browser_key, FAILURE_LIMIT)

@@ -175,8 +175,8 @@ def test_a_deleted_token_is_refused_within_five_seconds(
     tokens = f"/v1/parent_segments/{world.shop.ps}/services/{backend}/tokens"
     created = account.ok("POST", tokens, {"name": "doomed"})
     assert _personalize(channel, _token(created["token"])).code == grpc.StatusCode.OK
+    deadline = time.monotonic() + 5  # counted from the moment the deletion is asked for
     account.ok("DELETE", f"{tokens}/{created['id']}")
-    deadline = time.monotonic() + 5
     while (code := _personalize(channel, _token(created["token"])).code) is grpc.StatusCode.OK:
         assert time.monotonic() < deadline, "still answered 5 s after the token was deleted"
         time.sleep(0.1)
@@ -190,13 +190,20 @@ def test_the_tokens_rate_limit_is_resource_exhausted(channel: grpc.Channel, worl
 
 
 def test_a_forged_identity_header_is_dropped_at_the_door(
-    channel: grpc.Channel, world: World
+    suite: Suite, channel: grpc.Channel, world: World
 ) -> None:
     # Only ext_authz writes x-p13n-identity: a client's is removed, its token decides.
-    forged = (("x-p13n-identity", "eyJhY2NvdW50X2lkIjoiMSJ9.bm90YW1hYw"),)
+    forged_value = "eyJhY2NvdW50X2lkIjoiMSJ9.bm90YW1hYw"
+    forged = (("x-p13n-identity", forged_value),)
+    offers = suite.recorders["offers"].calls
+    before = len(offers)
     assert _personalize(channel, forged).code == grpc.StatusCode.UNAUTHENTICATED
+    assert len(offers) == before, "a call without a token reached offers"
     answer = _personalize(channel, (*forged, *_token(world.here)))
     assert answer.code == grpc.StatusCode.OK
+    received = offers[-1].metadata.get("x-p13n-identity", "")
+    assert received, "offers got no identity"
+    assert forged_value not in received, "the client's header reached offers"
 
 
 # IngestRecords with grpcio.
