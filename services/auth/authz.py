@@ -9,6 +9,7 @@ successful public decision does, so the page can read later errors.
 from __future__ import annotations
 
 import enum
+import functools
 import json
 import math
 import re
@@ -49,9 +50,9 @@ class Request:
     headers: dict[str, str]  # lower-case names
     client_ip: str  # the peer Envoy saw (X-Forwarded-For is not trusted)
 
-    @property
+    @functools.cached_property
     def grpc(self) -> bool:
-        """A native gRPC call (not one the transcoder will turn into one)."""
+        """A native gRPC call (not one the transcoder will turn into one); read once."""
         return grpc_door.is_grpc(self.headers.get("content-type", ""))
 
 

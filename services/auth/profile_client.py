@@ -14,11 +14,13 @@ import grpc
 from google.rpc import code_pb2
 from p13n.profile.v1 import config_service_pb2, internal_service_pb2
 
+from services.common.callers import AUTH
 from services.common.clients import as_service, on_behalf_of_caller
 from services.common.errors import parent_segment_not_found
 from services.common.remote_errors import translate, unavailable
 
-SERVICE = "auth"
+# Signed as the component its certificate names.
+SERVICE = AUTH
 # A registry request waits this long for the profile service, reconnecting if need be.
 PARENT_SEGMENT_TIMEOUT = 5.0
 

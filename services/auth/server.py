@@ -26,7 +26,7 @@ from services.auth.registry_service import RegistryServicer
 from services.auth.store import open_store
 from services.auth.store_protocols import AuthStore
 from services.common.access import Access, every_method
-from services.common.callers import AUTH, GATEWAY, PROFILE, only
+from services.common.callers import AUTH, PROFILE, only, through_gateway
 from services.common.clients import Channels
 from services.common.config import Settings
 from services.common.lifecycle import background
@@ -69,7 +69,7 @@ RULES: dict[str, Access] = {
 # returns is the gateway's alone to ask for, so no other process can mint an identity.
 # An internal method not listed here is refused to every component.
 CALLERS: dict[str, frozenset[str]] = {
-    **{method: only(GATEWAY) for method, rule in RULES.items() if rule is not Access.INTERNAL},
+    **through_gateway(RULES),
     f"/{INTERNAL}/GetAccountFlags": only(PROFILE),
     f"/{INTERNAL}/CheckCredential": only(PROFILE),
 }

@@ -37,12 +37,13 @@ _MIN_ROLE = {
     Access.ADMIN: identity_pb2.ADMIN,
 }
 
-_ALWAYS_OPEN = ("/grpc.health.v1.Health/", "/grpc.reflection.")
+# Health and reflection: open to any caller the transport let in (for callers.py too).
+ALWAYS_OPEN = ("/grpc.health.v1.Health/", "/grpc.reflection.")
 
 
 def rule_for(method: str, rules: Mapping[str, Access]) -> Access:
     """The rule of a fully qualified method; unknown methods are internal (closed)."""
-    if method.startswith(_ALWAYS_OPEN):
+    if method.startswith(ALWAYS_OPEN):
         return Access.OPEN
     return rules.get(method, Access.INTERNAL)
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from services.common.access import ALWAYS_OPEN, Access
 from services.common.errors import PermissionDenied
 
 GATEWAY = "gateway"
@@ -31,16 +32,19 @@ CLI = "cli"
 
 Callers = Mapping[str, frozenset[str]]
 
-_ANY_COMPONENT = ("/grpc.health.v1.Health/", "/grpc.reflection.")
-
 
 def only(*names: str) -> frozenset[str]:
     return frozenset(names)
 
 
+def through_gateway(rules: Mapping[str, Access]) -> dict[str, frozenset[str]]:
+    """Every method a client reaches through the gateway (all but the internal ones)."""
+    return {method: only(GATEWAY) for method, rule in rules.items() if rule is not Access.INTERNAL}
+
+
 def check(method: str, callers: Callers, caller: str | None) -> None:
     """Raises PermissionDenied unless ``caller`` is on ``method``'s list."""
-    if caller is not None and method.startswith(_ANY_COMPONENT):
+    if caller is not None and method.startswith(ALWAYS_OPEN):
         return
     if caller is None or caller not in callers.get(method, frozenset()):
         raise PermissionDenied(

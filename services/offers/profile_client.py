@@ -18,11 +18,13 @@ import grpc
 from p13n.profile.v1 import internal_service_pb2 as api
 from p13n.profile.v1 import realtime_config_pb2 as pb
 
+from services.common.callers import OFFERS
 from services.common.clients import as_service, on_behalf_of_caller_as
 from services.offers.catalog import Attribute, AttributeType, Catalog, ProfileView, Sensitivity
 from services.offers.upstream import failure
 
-SERVICE = "offers"
+# Signed as the component its certificate names.
+SERVICE = OFFERS
 _EXACT_INTEGER = 2**53
 
 _TYPES: dict[int, AttributeType] = {

@@ -16,7 +16,7 @@ from p13n.profile.v1 import internal_service_pb2_grpc as profile_internal_pb2_gr
 
 from services.common import handlers
 from services.common.access import Access, every_method
-from services.common.callers import GATEWAY, OFFERS, PROFILE, only
+from services.common.callers import OFFERS, PROFILE, only, through_gateway
 from services.common.clients import FAST_RECONNECT, Channels
 from services.common.config import Settings
 from services.common.main import run_service
@@ -50,7 +50,7 @@ RULES: dict[str, Access] = {
 # the gateway, except the references profile asks for before deleting what they name.
 # An internal method not listed here is refused to every component.
 CALLERS: dict[str, frozenset[str]] = {
-    **{method: only(GATEWAY) for method, rule in RULES.items() if rule is not Access.INTERNAL},
+    **through_gateway(RULES),
     f"/{INTERNAL}/ListReferences": only(PROFILE),
 }
 

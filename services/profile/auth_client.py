@@ -17,10 +17,12 @@ from typing import Any
 import grpc
 from p13n.auth.v1 import identity_pb2, internal_service_pb2
 
+from services.common.callers import PROFILE
 from services.common.clients import as_service
 from services.common.remote_errors import translate, unavailable
 
-SERVICE = "profile"
+# Signed as the component its certificate names.
+SERVICE = PROFILE
 FLAGS_TTL_SECONDS = 2.0
 FLAGS_TIMEOUT = 2.0
 CHECK_TIMEOUT = 1.0

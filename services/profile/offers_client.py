@@ -12,10 +12,12 @@ from typing import Any
 import grpc
 from p13n.offers.v1 import internal_service_pb2
 
+from services.common.callers import PROFILE
 from services.common.clients import as_service
 from services.common.remote_errors import translate, unavailable
 
-SERVICE = "profile"
+# Signed as the component its certificate names.
+SERVICE = PROFILE
 REFERENCES_TIMEOUT = 5.0
 _OFFERS_DOWN = unavailable(
     "The offers service cannot confirm that nothing references this; retry shortly"

@@ -32,10 +32,6 @@ REVOKED = "The credential that opened this import was revoked"
 CredentialCheck = Callable[[identity_pb2.Identity], Awaitable[bool]]
 
 
-async def _always_valid(_: identity_pb2.Identity) -> bool:
-    return True
-
-
 def caller() -> identity_pb2.Identity:
     found = identities.current.get()
     if found is None or not found.account_id:
@@ -47,8 +43,8 @@ class ProfileServicer(profile_service_pb2_grpc.ProfileServiceServicer):
     def __init__(
         self,
         store: ProfileStore,
+        credential_valid: CredentialCheck,  # required: no import stream goes unchecked
         clock: Callable[[], float] = time.time,
-        credential_valid: CredentialCheck = _always_valid,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._store = store

@@ -20,7 +20,7 @@ from p13n.profile.v1 import internal_service_pb2 as profile_internal_pb2
 from p13n.profile.v1 import internal_service_pb2_grpc as profile_internal_pb2_grpc
 
 from services.common.access import Access, every_method
-from services.common.callers import AUTH, GATEWAY, OFFERS, only
+from services.common.callers import AUTH, GATEWAY, OFFERS, only, through_gateway
 from services.common.callers import PROFILE as PROFILE_COMPONENT
 from services.common.clients import Channels
 from services.common.config import Settings
@@ -71,7 +71,7 @@ RULES: dict[str, Access] = {
 # come through the gateway; each internal RPC from the one service that needs it.
 # An internal method not listed here is refused to every component.
 CALLERS: dict[str, frozenset[str]] = {
-    **{method: only(GATEWAY) for method, rule in RULES.items() if rule is not Access.INTERNAL},
+    **through_gateway(RULES),
     # Auth resolves a token's parent segment when it creates one (RegistryService).
     f"/{CONFIG}/GetParentSegment": only(GATEWAY, AUTH),
     f"/{INTERNAL}/Track": only(OFFERS),
@@ -170,7 +170,7 @@ def registrations(
         ),
         Registration(
             profile_service_pb2_grpc.add_ProfileServiceServicer_to_server,
-            ProfileServicer(store, clock, credential_valid),
+            ProfileServicer(store, credential_valid, clock),
             PROFILE,
         ),
         Registration(

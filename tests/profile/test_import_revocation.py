@@ -84,9 +84,7 @@ async def _run(
     progress: list[int] | None = None,
 ) -> list[int]:
     """Streams ``requests`` as ``CALLER``; the progress reported, also into ``progress``."""
-    servicer = ProfileServicer(
-        cast(ProfileStore, store), lambda: 1000.0, credential_valid=auth, monotonic=monotonic
-    )
+    servicer = ProfileServicer(cast(ProfileStore, store), auth, lambda: 1000.0, monotonic=monotonic)
     progress = [] if progress is None else progress
     token = identity.current.set(CALLER)
     try:
