@@ -9,6 +9,7 @@ from typing_extensions import override
 
 from services.auth.directory import MemoryDirectory
 from services.auth.store_protocols import AccountStore
+from services.common.convert import path_id
 from services.common.errors import InvalidArgument, NotFound
 
 
@@ -21,7 +22,7 @@ class InternalAuthServicer(internal_service_pb2_grpc.InternalAuthServiceServicer
     async def GetAccountFlags(
         self, request: internal_service_pb2.GetAccountFlagsRequest, context: Any
     ) -> internal_service_pb2.GetAccountFlagsResponse:
-        account_id = int(request.account_id) if request.account_id.isdigit() else -1
+        account_id = path_id(request.account_id)
         flags = await self._store.account_flags(account_id)
         if flags is None:
             raise NotFound(f"Account {request.account_id!r} not found")

@@ -13,6 +13,7 @@ from pathlib import Path
 from services.auth import passwords, secrets, validation
 from services.auth.store import open_store
 from services.auth.store_protocols import Conflict
+from services.common.convert import path_id
 from services.common.errors import FailedPrecondition, InvalidArgument, NotFound
 
 KNOWN_FLAGS = (validation.FLAG_PUBLIC_SERVICES, validation.FLAG_ATTRIBUTE_SENSITIVITY)
@@ -57,7 +58,8 @@ async def set_flag(data_dir: Path, account_id: str, flag: str, on: bool) -> None
         raise InvalidArgument(f"Unknown flag {flag!r}; known flags: {', '.join(KNOWN_FLAGS)}")
     store = await open_store(data_dir)
     try:
-        found = account_id.isdigit() and await store.set_flag(int(account_id), flag, on)
+        account = path_id(account_id)
+        found = account > 0 and await store.set_flag(account, flag, on)
     finally:
         await store.close()
     if not found:

@@ -4,10 +4,20 @@ from __future__ import annotations
 
 from google.protobuf import timestamp_pb2
 
+from services.common.errors import NotFound
+from services.common.ids import parse_id
+
 
 def path_id(text: str) -> int:
-    """A resource id from a path, as stored; a non-number names nothing (NOT_FOUND, not a 500)."""
-    return int(text) if text.isdigit() else -1
+    """A resource id from a path, as stored; a non-id names nothing (NOT_FOUND, not a 500).
+
+    The interceptor already refused requests whose ids are not ids
+    (``services.common.ids``); this keeps a store safe from any other caller.
+    """
+    try:
+        return parse_id(text, "id")
+    except NotFound:
+        return -1
 
 
 def timestamp(seconds: float) -> timestamp_pb2.Timestamp:

@@ -17,7 +17,7 @@ from typing import Any
 import grpc
 from google.protobuf.message import DecodeError
 
-from services.common import access, callers, identity, logs, tls
+from services.common import access, callers, identity, ids, logs, tls
 from services.common.callers import Callers
 from services.common.errors import InvalidArgument, P13nError
 from services.common.rpc_status import DETAILS_KEY, grpc_code, status_details
@@ -185,6 +185,8 @@ def _refuse(request: Any) -> Any:
             "The request could not be decoded: events may be nested at most 32 levels deep",
             reason="UNDECODABLE_REQUEST",
         )
+    # Ids are checked here, once for every route of every service, not in each handler.
+    ids.check_request_ids(request)
     return request
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol, TypeVar
 
-from services.common.errors import InvalidArgument
+from services.common.errors import InvalidArgument, NotFound
+from services.common.ids import parse_id
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1000
@@ -21,11 +22,12 @@ def page_after(token: str) -> int:
     """The id after which the page starts."""
     if not token:
         return 0
-    if not token.isdigit():
+    try:
+        return parse_id(token, "page_token")
+    except NotFound:
         raise InvalidArgument(
             "Page token is invalid: pass next_page_token unchanged", field="page_token"
-        )
-    return int(token)
+        ) from None
 
 
 class _Identified(Protocol):

@@ -22,6 +22,7 @@ from p13n.profile.v1 import config_service_pb2
 from p13n.profile.v1 import profile_service_pb2 as api
 
 from services.common import events
+from services.common.convert import path_id
 from services.common.errors import InvalidArgument, NotFound, parent_segment_not_found
 from services.common.storage import run_sync
 from services.profile import attributes, batch_store
@@ -158,7 +159,7 @@ async def import_members(
 ) -> int:
     """ImportSegmentMembers as a unit of the writer; returns the distinct values recorded."""
     config = await run_sync(conn, config_for, configs, account_id, request.parent_segment_id)
-    segment_id = int(request.segment_id) if request.segment_id.isdigit() else -1
+    segment_id = path_id(request.segment_id)
     if segment_id not in config.segments:
         raise NotFound(
             f"Segment {request.segment_id!r} not found in parent segment {config.parent_segment_id}"
