@@ -28,7 +28,7 @@ from services.auth.store_protocols import (
 )
 from services.common.convert import path_id
 from services.common.errors import InvalidArgument, NotFound
-from services.common.paging import one_page, page_after, page_size
+from services.common.paging import json_size, one_page, page_after, page_size
 
 log = logging.getLogger(__name__)
 
@@ -131,7 +131,7 @@ class RegistryServicer(registry_service_pb2_grpc.RegistryServiceServicer):
             services = await reader.services_after(
                 int(caller().account_id), request.parent_segment_id, after, size + 1
             )
-        page, token = one_page(services, size)
+        page, token = one_page(services, size, lambda s: json_size(service_message(s)))
         return registry_service_pb2.ListServicesResponse(
             services=[service_message(s) for s in page], next_page_token=token
         )
@@ -240,7 +240,7 @@ class RegistryServicer(registry_service_pb2_grpc.RegistryServiceServicer):
         async with self._store.registry_reading() as reader:
             service = await _service(reader, request.parent_segment_id, request.service_id)
             tokens = await reader.tokens_after(service.id, after, size + 1)
-        page, token = one_page(tokens, size)
+        page, token = one_page(tokens, size, lambda t: json_size(token_message(t)))
         return registry_service_pb2.ListTokensResponse(
             tokens=[token_message(t) for t in page], next_page_token=token
         )

@@ -17,7 +17,7 @@ from typing import Any
 import grpc
 from google.protobuf.message import DecodeError
 
-from services.common import access, callers, identity, ids, logs, tls
+from services.common import access, callers, identity, ids, limits, logs, tls
 from services.common.callers import Callers
 from services.common.errors import InvalidArgument, P13nError
 from services.common.rpc_status import DETAILS_KEY, grpc_code, status_details
@@ -70,7 +70,7 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
             identity.current.set(caller)
             identity.current_header.set(metadata.get(identity.IDENTITY_HEADER, ""))
 
-        return _wrap(handler, prepare)
+        return _wrap(handler, prepare, method)
 
 
 async def _handle_failure(context: grpc.aio.ServicerContext, exc: BaseException) -> None:
@@ -91,6 +91,7 @@ _Prepare = Callable[[grpc.aio.ServicerContext], Awaitable[None]]
 def _wrap(
     handler: grpc.RpcMethodHandler,
     prepare: _Prepare,
+    method: str,
 ) -> grpc.RpcMethodHandler:
     """The same handler, with ``prepare`` run first and failures mapped."""
     codec = {
@@ -98,26 +99,31 @@ def _wrap(
         "response_serializer": handler.response_serializer,
     }
     if handler.unary_unary:
-        return grpc.unary_unary_rpc_method_handler(_unary(handler.unary_unary, prepare), **codec)
+        return grpc.unary_unary_rpc_method_handler(
+            _unary(handler.unary_unary, prepare, method), **codec
+        )
     if handler.stream_unary:
-        return grpc.stream_unary_rpc_method_handler(_unary(handler.stream_unary, prepare), **codec)
+        return grpc.stream_unary_rpc_method_handler(
+            _unary(handler.stream_unary, prepare, method), **codec
+        )
     if handler.unary_stream:
         return grpc.unary_stream_rpc_method_handler(
-            _streaming(handler.unary_stream, prepare), **codec
+            _streaming(handler.unary_stream, prepare, method), **codec
         )
     return grpc.stream_stream_rpc_method_handler(
-        _streaming(handler.stream_stream, prepare), **codec
+        _streaming(handler.stream_stream, prepare, method), **codec
     )
 
 
 def _unary(
     behavior: Callable[..., Awaitable[Any]],
     prepare: _Prepare,
+    method: str,
 ) -> Callable[..., Awaitable[Any]]:
     async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> Any:
         try:
             await prepare(context)
-            return await behavior(_decoded(request), context)
+            return await behavior(_decoded(request, method), context)
         except grpc.aio.AbortError:
             raise
         except Exception as exc:
@@ -129,13 +135,14 @@ def _unary(
 def _streaming(
     behavior: Callable[..., Any],
     prepare: _Prepare,
+    method: str,
 ) -> Callable[..., Awaitable[None]]:
     # A streaming handler is an async generator or a coroutine that calls
     # context.write() itself (the stock Health/Watch); serve both as the latter.
     async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> None:
         try:
             await prepare(context)
-            responses = behavior(_decoded(request), context)
+            responses = behavior(_decoded(request, method), context)
             if hasattr(responses, "__aiter__"):
                 async for response in responses:
                     await context.write(response)
@@ -179,24 +186,26 @@ def _tolerant(deserialize: Callable[[bytes], Any] | None) -> Callable[[bytes], A
     return tolerant
 
 
-def _refuse(request: Any) -> Any:
+def _refuse(request: Any, method: str) -> Any:
     if request is _UNDECODABLE:
         raise InvalidArgument(
             "The request could not be decoded: events may be nested at most 32 levels deep",
             reason="UNDECODABLE_REQUEST",
         )
-    # Ids are checked here, once for every route of every service, not in each handler.
+    # Ids and limits are checked here, once for every route of every service, not in
+    # each handler.
     ids.check_request_ids(request)
+    limits.check_request(method, request)
     return request
 
 
-def _decoded(request: Any) -> Any:
+def _decoded(request: Any, method: str) -> Any:
     """The request, refusing an undecodable one; a request stream is checked per message."""
     if hasattr(request, "__aiter__"):
 
         async def checked() -> AsyncIterator[Any]:
             async for message in request:
-                yield _refuse(message)
+                yield _refuse(message, method)
 
         return checked()
-    return _refuse(request)
+    return _refuse(request, method)

@@ -24,7 +24,7 @@ from services.common.errors import (
     parent_segment_not_found,
 )
 from services.common.names import validate_name
-from services.common.paging import one_page, page_after, page_size
+from services.common.paging import json_size, one_page, page_after, page_size
 from services.offers import preview
 from services.offers.catalog import Catalog
 from services.offers.engine import Personalization, compile_personalizations
@@ -91,11 +91,12 @@ class PersonalizationServicer(
         after = page_after(request.page_token)
         catalog = await self._catalog(request.parent_segment_id, context)
         records = await self._store.page(request.parent_segment_id, after, size + 1)
-        page, token = one_page(records, size)
+        messages = {
+            r.id: personalization_message(r, _current_warnings(r, catalog)) for r in records
+        }
+        page, token = one_page(records, size, lambda r: json_size(messages[r.id]))
         return api.ListPersonalizationsResponse(
-            personalizations=[
-                personalization_message(r, _current_warnings(r, catalog)) for r in page
-            ],
+            personalizations=[messages[r.id] for r in page],
             next_page_token=token,
         )
 
