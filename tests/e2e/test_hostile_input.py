@@ -21,6 +21,7 @@ from google.protobuf import descriptor_pb2
 from support.admin import Account
 from support.http import Response
 from support.offers_shop import GuideShop
+from support.suite import Suite
 
 import services
 
@@ -389,16 +390,19 @@ def test_an_oversized_field_is_a_clear_4xx(
 ) -> None:
     body = _example(route.rpc, world, next(_unique))
     big = "x" * BIG
-    oversized = {
-        "text": lambda: big,
-        "texts": lambda: [big],
-        "entries": lambda: [_item_of(body, path)] * MANY,
-        "json": lambda: {"all": [{"attribute": "tier", "op": "eq", "value": big}]},
-    }
-    if kind == "json" and path[-1] == "static":
-        oversized["json"] = lambda: big
+    value: Any
+    if kind == "text":
+        value = big
+    elif kind == "texts":
+        value = [big]
+    elif kind == "entries":
+        value = [_item_of(body, path)] * MANY
+    elif path[-1] == "static":
+        value = big
         body["sections"][0]["payload"][0].pop("attribute")  # one source per field
-    _set(body, path, oversized[kind]())
+    else:
+        value = {"all": [{"attribute": "tier", "op": "eq", "value": big}]}
+    _set(body, path, value)
     url = world.path(route)
     if route.method == "PATCH":
         url += f"?update_mask={path[0]}"
@@ -449,3 +453,33 @@ def test_a_primary_key_with_nul_is_refused(world: World) -> None:
     assert reply.json()["message"] == (
         "Primary key must not contain control characters such as line breaks"
     )
+
+
+def test_a_full_page_of_resources_at_their_limits_still_answers(suite: Suite) -> None:
+    """A page of the largest resources allowed would pass the 8 MiB a service may send (a
+    429 for the whole list); the page stops short by size and the next token carries on."""
+    owner = Account.create(suite)
+    ps = owner.parent_segment("Large personalizations")
+    owner.event(ps, "page_view", "shop_db", "page_views")
+    payload = [{"name": f"f{i}", "static": "v" * 3000} for i in range(20)]
+    count = 140  # 140 x ~61 KiB: past 8 MiB in one answer
+    for n in range(count):
+        body = {
+            "name": f"p{n}",
+            "trigger_events": ["page_view"],
+            "sections": [{"name": f"Big {n}", "payload": payload}],
+        }
+        owner.ok("POST", f"/v1/parent_segments/{ps}/personalizations", body)
+    seen: list[str] = []
+    token = ""
+    while True:
+        reply = owner.call(
+            "GET", f"/v1/parent_segments/{ps}/personalizations?page_size=1000&page_token={token}"
+        )
+        assert reply.status == 200, reply.body[:300]
+        answer = reply.json()
+        seen += [p["name"] for p in answer["personalizations"]]
+        token = answer["next_page_token"]
+        if not token:
+            break
+    assert seen == [f"p{n}" for n in range(count)]
