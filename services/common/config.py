@@ -108,9 +108,18 @@ class Keys:
         path = self.data_dir / filename
         if not path.exists():
             self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            # Written whole, then linked into place: a process starting beside this one
+            # reads either no file or the whole key, and the first to link wins.
+            temporary = path.with_name(f".{filename}.{os.getpid()}")
+            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "w") as f:
                 f.write(secrets.token_hex(32))
+            try:
+                os.link(temporary, path)
+            except FileExistsError:
+                pass
+            finally:
+                temporary.unlink()
         return bytes.fromhex(path.read_text().strip())
 
 
