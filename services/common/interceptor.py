@@ -4,7 +4,10 @@ A ``P13nError`` becomes its status code and message, with the ``google.rpc.Error
 (for a field error) ``google.rpc.BadRequest`` details that ``services.common.rpc_status``
 builds (AIP-193), so the gateway prints ``{"code", "message", "details"}`` JSON. Anything
 unexpected becomes INTERNAL with a generic message and a logged traceback: the caller
-learns nothing internal.
+learns nothing internal. So that a client's mistake never gets that far, every request's
+ids (``services.common.ids``) and, for admin requests, every field's size
+(``services.common.limits``) are checked here, after the access rules and before the
+handler.
 """
 
 from __future__ import annotations
