@@ -68,7 +68,7 @@ async def test_a_private_service_and_an_unknown_one_have_no_public_secrets(
 ) -> None:
     private = await _service(store, "PRIVATE", "Backend")
     async with store.registry_writing() as writer:
-        await writer.insert_identity_secret(private, "s", lambda i: b"x", NOW)
+        await writer.insert_identity_secret(private, "s", lambda _i: b"x", NOW)
     async with store.registry_reading() as reader:
         assert await reader.public_identity_secrets(private) == []
         assert await reader.public_identity_secrets(private + 1000) == []
@@ -80,7 +80,7 @@ async def test_secrets_go_with_their_service_and_do_not_touch_the_generation(
     service = await _service(store)
     before = await store.generation()
     async with store.registry_writing() as writer:
-        await writer.insert_identity_secret(service, "s", lambda i: b"x", NOW)
+        await writer.insert_identity_secret(service, "s", lambda _i: b"x", NOW)
     # Profile asks for secrets (kept there for seconds), not the directory: no reload.
     assert await store.generation() == before
     async with store.registry_writing() as writer:
@@ -93,7 +93,8 @@ async def test_a_sealed_identity_secret_opens_only_under_its_own_record() -> Non
     keys = secrets.SecretKeys(KEY)
     secret = secrets.generate_secret(secrets.SecretKind.IDENTITY_SECRET)
     assert secret.reveal().startswith("p13n_idv_")
-    assert "p13n_idv_" in repr(secret) and secret.reveal() not in repr(secret)
+    assert "p13n_idv_" in repr(secret)
+    assert secret.reveal() not in repr(secret)
     sealed = keys.encrypt(secret, secrets.identity_secret_record(7))
     assert keys.decrypt(sealed, secrets.identity_secret_record(7)) == secret
     # Not as token 7's copy, nor as another secret's.

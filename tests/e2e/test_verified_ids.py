@@ -147,7 +147,8 @@ def test_claiming_a_member_without_a_proof_gets_nothing_of_theirs(
     # Recorded by the key's name, never by the value claimed.
     lines = [r.getMessage() for r in caplog.records if "verified stitching key" in r.getMessage()]
     assert lines, "the unproven claim was not logged"
-    assert "member_id" in lines[-1] and "without a proof" in lines[-1]
+    assert "member_id" in lines[-1]
+    assert "without a proof" in lines[-1]
     assert all(MEMBER_ID not in r.getMessage() for r in caplog.records)
 
 
@@ -239,9 +240,8 @@ def test_identity_secrets_are_shown_once_listed_without_value_and_revealed_to_a_
     first = listed[0]["id"]
     # An API key cannot reveal; a freshly re-authenticated session can.
     by_key = account.call("POST", f"{secrets}/{first}:reveal", {})
-    assert by_key.status == 401 and by_key.json()["message"].startswith(
-        "Re-authentication required"
-    )
+    assert by_key.status == 401
+    assert by_key.json()["message"].startswith("Re-authentication required")
     admin = add_user(account, "ADMIN")
     account.call(
         "POST",
