@@ -32,6 +32,7 @@ class _Auth:
     def __init__(self) -> None:
         self.asked: list[tuple[str, str]] = []
         self.flags = ["sensitivity"]
+        self.secrets = ["p13n_idv_one"]
         self.down = False
 
     async def GetAccountFlags(
@@ -61,8 +62,6 @@ class _Auth:
         caller = identity.verify(dict(kwargs["metadata"])[identity.IDENTITY_HEADER], KEY)
         self.asked.append((f"secrets of {request.service_id}", caller.caller_service))
         return internal_service_pb2.GetIdentitySecretsResponse(secrets=self.secrets)
-
-    secrets = ["p13n_idv_one"]
 
 
 class _Clock:
