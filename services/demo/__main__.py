@@ -5,6 +5,7 @@ from __future__ import annotations
 import signal
 import sys
 
+from services.common import files
 from services.common.config import ConfigError, Settings
 from services.common.logs import configure_logging
 from services.demo.shop import PageConfig, ShopServer, page_config_path
@@ -12,6 +13,7 @@ from services.demo.state import load_shop_secret
 
 
 def main() -> None:
+    files.restrict_umask()
     try:
         settings = Settings.from_env()
     except ConfigError as error:
