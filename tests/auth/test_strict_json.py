@@ -3,6 +3,7 @@ a double cannot hold; each refusal says what and where (services/auth/strict_jso
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -267,6 +268,14 @@ def test_credentials_are_checked_before_the_body() -> None:
             id="no-body-binding",
         ),
         pytest.param(_public(b"{x", "text/plain"), False, id="415-before-the-body"),
+        pytest.param(
+            dataclasses.replace(
+                _public(b'{"a": "cut at the lim'),
+                headers=_public(b"").headers | {"x-envoy-auth-partial-body": "true"},
+            ),
+            True,
+            id="cut-at-the-limit-left-to-the-buffer",
+        ),
     ],
 )
 def test_what_is_not_read(request_: Request, allowed: bool) -> None:

@@ -162,8 +162,8 @@ def _check_settings(route: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_ext_authz_reads_each_json_body_up_to_the_limit_its_route_buffers() -> None:
-    """The strict JSON check (services/auth/strict_json.py) sees every JSON body whole: as
-    bytes, and as much of it as the buffer after it would let through."""
+    """The strict JSON check (services/auth/strict_json.py) sees every JSON body the buffer
+    after it lets through whole, as bytes."""
     listeners = {
         listener["name"]: _http_manager(listener)
         for listener in build(LOCAL)["static_resources"]["listeners"]
@@ -171,19 +171,24 @@ def test_ext_authz_reads_each_json_body_up_to_the_limit_its_route_buffers() -> N
     for manager in listeners.values():
         body = _filter(manager, "envoy.filters.http.ext_authz")["with_request_body"]
         assert body["pack_as_bytes"]
-        assert not body.get("allow_partial_message", False)
+        assert not body["allow_partial_message"]
         buffered = _filter(manager, "envoy.filters.http.buffer")["max_request_bytes"]
         assert body["max_request_bytes"] >= buffered
     data = listeners["data_plane"]["route_config"]["virtual_hosts"][0]
     assert data["typed_per_filter_config"]["envoy.filters.http.ext_authz"]["check_settings"][
         "with_request_body"
-    ] == {"max_request_bytes": 65536, "pack_as_bytes": True}
+    ] == {"max_request_bytes": 65536, "allow_partial_message": True, "pack_as_bytes": True}
+    # Events only: a longer one reaches the decision cut, then the buffer's 413 (CORS kept).
     for route in data["routes"]:
         prefix = route["match"]["prefix"]
         if prefix == "/records/":
             per_route = route["typed_per_filter_config"]["envoy.filters.http.buffer"]
             limit = per_route["buffer"]["max_request_bytes"]
-            assert _check_settings(route)["with_request_body"]["max_request_bytes"] == limit
+            assert _check_settings(route)["with_request_body"] == {
+                "max_request_bytes": limit,
+                "allow_partial_message": False,
+                "pack_as_bytes": True,
+            }
         elif prefix.startswith("/p13n."):  # native gRPC: protobuf, not JSON
             assert _check_settings(route)["disable_request_body_buffering"]
     admin = listeners["admin_api"]["route_config"]["virtual_hosts"][0]
