@@ -60,6 +60,10 @@ RULES: dict[str, Access] = {
             "ListTokens",
             "DeleteToken",
             "RevealToken",
+            "CreateIdentitySecret",
+            "ListIdentitySecrets",
+            "DeleteIdentitySecret",
+            "RevealIdentitySecret",
         ]
     },
     **every_method(_INTERNAL, Access.INTERNAL),
@@ -72,6 +76,7 @@ CALLERS: dict[str, frozenset[str]] = {
     **through_gateway(RULES),
     f"/{INTERNAL}/GetAccountFlags": only(PROFILE),
     f"/{INTERNAL}/CheckCredential": only(PROFILE),
+    f"/{INTERNAL}/GetIdentitySecrets": only(PROFILE),
 }
 
 
@@ -152,7 +157,7 @@ def registrations(
         ),
         Registration(
             internal_service_pb2_grpc.add_InternalAuthServiceServicer_to_server,
-            InternalAuthServicer(db, directory),
+            InternalAuthServicer(db, directory, keys),
             INTERNAL,
         ),
     ]

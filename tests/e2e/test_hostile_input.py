@@ -136,9 +136,11 @@ def world(account: Account) -> World:
     if not tokens:
         account.token(shop.ps, service)
         tokens = account.ok("GET", f"{base}/services/{service}/tokens")["tokens"]
+    secret = account.ok("POST", f"{base}/services/{service}/identity_secrets", {"name": "site"})
     ids = {
         "parent_segment_id": shop.ps,
         "service_id": service,
+        "identity_secret_id": str(secret["id"]),
         "token_id": str(tokens[0]["id"]),
         "personalization_id": shop.personalizations["Homepage"],
         "event_id": first("events"),
@@ -232,6 +234,8 @@ def _example(rpc: str, world: World, n: int) -> dict[str, Any]:
         },
         "RegistryService/CreateToken": {"name": f"tok {n}"},
         "RegistryService/RevealToken": {},
+        "RegistryService/CreateIdentitySecret": {"name": f"secret {n}"},
+        "RegistryService/RevealIdentitySecret": {},
         "PersonalizationConfigService/CreatePersonalization": _personalization(n),
         "PersonalizationConfigService/UpdatePersonalization": _personalization(n),
         "PersonalizationConfigService/PreviewPersonalization": {
