@@ -26,6 +26,7 @@ from services.auth.store_protocols import (
     TokenDraft,
     TokenRecord,
 )
+from services.common import audit
 from services.common.convert import path_id
 from services.common.errors import InvalidArgument, NotFound
 from services.common.paging import one_page, page_after, page_size
@@ -109,6 +110,7 @@ class RegistryServicer(registry_service_pb2_grpc.RegistryServiceServicer):
                 rate_burst=burst,
             )
             record = await writer.insert_service(account_id, draft, now)
+            await writer.record(_change(audit.CREATE, None, record))
         await self._directory.reload()
         return service_message(record)
 
@@ -176,6 +178,7 @@ class RegistryServicer(registry_service_pb2_grpc.RegistryServiceServicer):
             record = await writer.update_service(
                 current, ServiceChanges(name, description, origins, rate, burst), time.time()
             )
+            await writer.record(_change(audit.UPDATE, current, record))
         await self._directory.reload()
         return service_message(record)
 
@@ -186,6 +189,7 @@ class RegistryServicer(registry_service_pb2_grpc.RegistryServiceServicer):
         async with self._store.registry_writing() as writer:
             current = await _service(writer, request.parent_segment_id, request.service_id)
             await writer.delete_service(current.id)
+            await writer.record(_change(audit.DELETE, current, None))
         await self._directory.reload()
         log.info("service %s and its tokens deleted by %s", current.id, _who())
         return empty_pb2.Empty()
@@ -226,6 +230,7 @@ class RegistryServicer(registry_service_pb2_grpc.RegistryServiceServicer):
                 lambda token_id: self._keys.encrypt(secret, str(token_id)),
                 now,
             )
+            await writer.record(_token_change(audit.CREATE, service, None, record))
         await self._directory.reload()
         log.info("token %s created in service %s by %s", record.id, service.id, _who())
         full = secrets.make_token(str(service.account_id), service.reactor_id, secret)
@@ -253,6 +258,7 @@ class RegistryServicer(registry_service_pb2_grpc.RegistryServiceServicer):
             service = await _service(writer, request.parent_segment_id, request.service_id)
             token = await _token(writer, service, request.token_id)
             await writer.delete_token(token.id)
+            await writer.record(_token_change(audit.DELETE, service, token, None))
         await self._directory.reload()
         log.info("token %s of service %s deleted by %s", token.id, service.id, _who())
         return empty_pb2.Empty()
@@ -295,3 +301,31 @@ async def _token(reader: RegistryReader, service: ServiceRecord, token_id: str) 
     if record is None:
         raise NotFound(f"Token {token_id!r} not found in service {service.id}")
     return record
+
+
+def _change(action: str, before: ServiceRecord | None, after: ServiceRecord | None) -> audit.Entry:
+    changed = after or before
+    assert changed is not None  # a change has a before or an after
+    return audit.change(
+        action,
+        "service",
+        str(changed.id),
+        None if before is None else service_message(before),
+        None if after is None else service_message(after),
+        parent=f"parent_segments/{changed.parent_segment_id}",
+    )
+
+
+def _token_change(
+    action: str, service: ServiceRecord, before: TokenRecord | None, after: TokenRecord | None
+) -> audit.Entry:
+    changed = after or before
+    assert changed is not None  # a change has a before or an after
+    return audit.change(
+        action,
+        "token",
+        str(changed.id),
+        None if before is None else token_message(before),
+        None if after is None else token_message(after),
+        parent=f"parent_segments/{service.parent_segment_id}/services/{service.id}",
+    )

@@ -21,6 +21,7 @@ from services.auth.store_protocols import (
     TokenDraft,
     TokenRecord,
 )
+from services.common import audit
 from services.common.storage import fetch_all, fetch_one
 
 
@@ -204,6 +205,9 @@ class SqliteRegistryWriter(SqliteRegistryReader):
     async def delete_token(self, token_id: int) -> None:
         await self._connection.execute("DELETE FROM tokens WHERE id = ?", (token_id,))
         self.changed = True
+
+    async def record(self, entry: audit.Entry) -> None:
+        await audit.record(self._connection, entry)
 
     async def _written_service(self, service_id: int) -> ServiceRecord:
         row = await fetch_one(self._connection, "SELECT * FROM services WHERE id = ?", service_id)

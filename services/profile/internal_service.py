@@ -16,15 +16,21 @@ from p13n.profile.v1 import internal_service_pb2 as api
 from p13n.profile.v1 import internal_service_pb2_grpc
 from typing_extensions import override
 
-from services.common import events
+from services.common import audit, events
 from services.common import identity as identities
 from services.profile.profile_store import ProfileStore
 
 
 class InternalProfileServicer(internal_service_pb2_grpc.InternalProfileServiceServicer):
-    def __init__(self, store: ProfileStore, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        store: ProfileStore,
+        clock: Callable[[], float] = time.time,
+        audit_log: audit.AuditLog | None = None,
+    ) -> None:
         self._store = store
         self._clock = clock
+        self._audit_log = audit_log
 
     @override
     async def Track(self, request: api.TrackRequest, context: Any) -> api.TrackResponse:
@@ -62,3 +68,10 @@ class InternalProfileServicer(internal_service_pb2_grpc.InternalProfileServiceSe
         self, request: api.ListEventTablesRequest, context: Any
     ) -> api.ListEventTablesResponse:
         return api.ListEventTablesResponse(tables=await self._store.event_tables())
+
+    @override
+    async def ListAuditEntries(
+        self, request: api.ListAuditEntriesRequest, context: Any
+    ) -> api.ListAuditEntriesResponse:
+        found = await self._audit_log.answer(request) if self._audit_log else []
+        return api.ListAuditEntriesResponse(entries=found)

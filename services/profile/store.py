@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from services.common import audit
 from services.common.checkpoints import CheckpointPolicy
 from services.common.storage import Database, Tuning
 
@@ -139,6 +140,8 @@ MIGRATIONS = [
     """
     CREATE TABLE retired_parent_segment_ids (id INTEGER PRIMARY KEY)
     """,
+    # Every admin change, in the transaction that makes it (services.common.audit).
+    audit.MIGRATION,
 ]
 
 
