@@ -92,8 +92,11 @@ def _lowering(shop: GuideShop, kind: str) -> tuple[str, str, dict[str, Any]]:
                 },
             },
         )
-        lowered = {"aggregations": [{"name": "p", "field": "p", "sensitivity": "NON_SENSITIVE"}]}
-        lowered |= {"max_items": 5, "expire_days": 7}
+        lowered: dict[str, Any] = {
+            "max_items": 5,
+            "expire_days": 7,
+            "aggregations": [{"name": "p", "field": "p", "sensitivity": "NON_SENSITIVE"}],
+        }
         return f"/attributes/{created['id']}", "list", {"list": lowered}
     created = shop.account.ok(
         "POST", f"{base}/segments", {"name": f"vips_{n}", "sensitivity": SENSITIVE}

@@ -15,7 +15,7 @@ S, N, U = pb.SENSITIVE, pb.NON_SENSITIVE, pb.SENSITIVITY_UNSPECIFIED
 def _list(*aggregations: tuple[str, int]) -> pb.Attribute:
     attribute = pb.Attribute(name="bought", type=pb.LIST)
     for name, level in aggregations:
-        attribute.list.aggregations.add(name=name, field=name, sensitivity=level)  # type: ignore[arg-type]
+        attribute.list.aggregations.add(name=name, field=name, sensitivity=level)
     return attribute
 
 
