@@ -7,6 +7,7 @@ import asyncio
 import json
 import sys
 
+from services.common import files
 from services.common.config import ConfigError, Settings
 from services.common.errors import P13nError
 
@@ -47,6 +48,9 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    # Whatever the CLI creates (the data directory, keys, databases, certificates) and
+    # every child of `p13n up` are owner-only (services/common/files.py).
+    files.restrict_umask()
     try:
         settings = Settings.from_env()
     except ConfigError as error:
