@@ -70,7 +70,7 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
     async def ListAuditEntries(
         self, request: audit_pb2.ListAuditEntriesRequest, context: Any
     ) -> audit_pb2.ListAuditEntriesResponse:
-        size = page_size(request.page_size)
+        size = min(page_size(request.page_size), audit.MAX_PAGE)
         places = audit_merge.decode(request.page_token, sorted(self._sources))
         caller = identities.current.get()
         if caller is None or not caller.account_id:

@@ -32,7 +32,12 @@ from services.common.errors import Unauthenticated
 from services.common.storage import Database, fetch_all
 
 REDACTED = "[REDACTED]"
-MAX_READ = 1001  # a page of the largest size, and one more to tell whether another follows
+# A page's size is bounded so that a page from one service fits a gRPC message (8 MiB):
+# at most MAX_PAGE entries, each side (before, after) at most MAX_SIDE_BYTES as JSON.
+MAX_PAGE = 100
+MAX_READ = MAX_PAGE + 1  # a page of the largest size, and one more to tell whether another follows
+MAX_SIDE_BYTES = 32 * 1024
+_KEPT_SCALAR_CHARS = 200
 CREATE = "create"
 UPDATE = "update"
 DELETE = "delete"
@@ -114,7 +119,25 @@ def as_json(message: Message | Mapping[str, Any] | None) -> Any:
         plain = json_format.MessageToDict(message, preserving_proto_field_name=True)
     else:
         plain = dict(message)
-    return redact(plain)
+    return _bounded(redact(plain))
+
+
+def _bounded(plain: dict[str, Any]) -> dict[str, Any]:
+    """``plain``, or its short top-level fields and a note when it is too large to keep."""
+    size = len(json.dumps(plain).encode())
+    if size <= MAX_SIDE_BYTES:
+        return plain
+    kept = {
+        key: value
+        for key, value in plain.items()
+        if isinstance(value, (int, float, bool))
+        or (isinstance(value, str) and len(value) <= _KEPT_SCALAR_CHARS)
+    }
+    kept["omitted"] = (
+        f"The resource is {size} bytes as JSON; the audit log keeps at most {MAX_SIDE_BYTES}, "
+        "so only its short top-level fields are shown"
+    )
+    return kept
 
 
 def actor() -> str:

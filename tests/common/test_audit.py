@@ -150,3 +150,15 @@ async def test_entries_are_read_back_by_account_type_and_id(db: Database) -> Non
     )
     assert dict(message.after) == {"n": 2.0}
     assert message.time.seconds == 2
+
+
+def test_a_huge_resource_is_kept_short() -> None:
+    huge = {"id": "5", "name": "big", "description": "x" * 5_000_000, "sections": [{"a": 1}]}
+    kept = audit.as_json(huge)
+    assert len(json.dumps(kept)) < 1_000
+    assert kept["id"] == "5"
+    assert kept["name"] == "big"
+    assert "description" not in kept
+    assert kept["omitted"].startswith("The resource is 5")
+    small = {"id": "5", "description": "x" * 1_000}
+    assert audit.as_json(small) == small

@@ -47,12 +47,23 @@ def _log(account: Account, authorization: str | None = None, **query: Any) -> Re
     return account.call("GET", path, authorization=authorization)
 
 
+def _pages(account: Account, size: int = 100, **query: Any) -> list[Response]:
+    """Every page of the log, following ``next_page_token``."""
+    pages: list[Response] = []
+    token = ""
+    while True:
+        more = {"page_token": token} if token else {}
+        reply = _log(account, page_size=size, **query, **more)
+        assert reply.status == 200, reply.body
+        assert len(reply.json().get("entries", [])) <= size
+        pages.append(reply)
+        token = reply.json().get("next_page_token", "")
+        if not token:
+            return pages
+
+
 def _entries(account: Account, **query: Any) -> list[dict[str, Any]]:
-    reply = _log(account, page_size=1000, **query)
-    assert reply.status == 200, reply.body
-    assert reply.json().get("next_page_token", "") == ""
-    found: list[dict[str, Any]] = reply.json().get("entries", [])
-    return found
+    return [e for page in _pages(account, **query) for e in page.json().get("entries", [])]
 
 
 def _attribute_id(shop: GuideShop, name: str) -> str:
@@ -232,12 +243,8 @@ def test_the_audit_log_holds_no_secret(account: Account) -> None:
         account.api_key,
     ]
 
-    reply = _log(account, page_size=1000)
-    assert reply.status == 200
-    logged = reply.body.decode()
-    recorded = {
-        (e["resource_type"], e["action"], e["resource_id"]) for e in reply.json()["entries"]
-    }
+    logged = "".join(page.body.decode() for page in _pages(account))
+    recorded = {(e["resource_type"], e["action"], e["resource_id"]) for e in _entries(account)}
     assert {
         ("token", "create", token["id"]),
         ("token", "delete", token["id"]),
@@ -274,17 +281,7 @@ def test_pages_hold_every_entry_once_in_order(account: Account) -> None:
         account.event(ps, f"event_{n}", "paged_db", f"table_{n}")
     everything = _entries(account)
     assert len(everything) >= 6
-    paged: list[dict[str, Any]] = []
-    token = ""
-    while True:
-        reply = _log(account, page_size=2, **({"page_token": token} if token else {}))
-        assert reply.status == 200, reply.body
-        page = reply.json().get("entries", [])
-        assert len(page) <= 2
-        paged += page
-        token = reply.json().get("next_page_token", "")
-        if not token:
-            break
+    paged = [e for page in _pages(account, size=2) for e in page.json().get("entries", [])]
     assert [e["id"] for e in paged] == [e["id"] for e in everything]
     assert len({e["id"] for e in paged}) == len(paged)
     assert {e["source"] for e in everything} >= {"auth", "profile"}
@@ -352,3 +349,14 @@ def test_a_session_has_a_lifetime(account: Account) -> None:
     )
     assert reply.status == 200, reply.body
     assert reply.json()["expires_at"].endswith("Z")
+
+
+def test_an_audit_page_holds_at_most_100(account: Account) -> None:
+    for n in range(101):  # a parent segment holds at most 100 event definitions
+        if n % 50 == 0:
+            ps = account.parent_segment(f"Many {n}")
+        account.event(ps, f"many_{n}", "many_db", f"table_{n}")
+    reply = _log(account, page_size=1000, resource_type="event_definition")
+    assert reply.status == 200, reply.body
+    assert len(reply.json()["entries"]) == 100
+    assert reply.json()["next_page_token"]
