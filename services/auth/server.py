@@ -69,6 +69,10 @@ RULES: dict[str, Access] = {
             "ListTokens",
             "DeleteToken",
             "RevealToken",
+            "CreateIdentitySecret",
+            "ListIdentitySecrets",
+            "DeleteIdentitySecret",
+            "RevealIdentitySecret",
         ]
     },
     **every_method(_INTERNAL, Access.INTERNAL),
@@ -81,6 +85,7 @@ CALLERS: dict[str, frozenset[str]] = {
     **through_gateway(RULES),
     f"/{INTERNAL}/GetAccountFlags": only(PROFILE),
     f"/{INTERNAL}/CheckCredential": only(PROFILE),
+    f"/{INTERNAL}/GetIdentitySecrets": only(PROFILE),
 }
 
 
@@ -182,7 +187,7 @@ def registrations(
         ),
         Registration(
             internal_service_pb2_grpc.add_InternalAuthServiceServicer_to_server,
-            InternalAuthServicer(db, directory),
+            InternalAuthServicer(db, directory, keys),
             INTERNAL,
         ),
     ]

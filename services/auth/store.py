@@ -96,6 +96,18 @@ MIGRATIONS = [
       fingerprint BLOB NOT NULL
     )
     """,
+    # Identity secrets of public services (issue 13): kept only as an encrypted copy, since
+    # the profile service needs each value to check proofs, and nothing looks one up by value.
+    """
+    CREATE TABLE identity_secrets (
+      id INTEGER PRIMARY KEY,
+      service_id INTEGER NOT NULL REFERENCES services(id) ON DELETE CASCADE,
+      name TEXT NOT NULL,
+      encrypted_secret BLOB NOT NULL,
+      create_time REAL NOT NULL,
+      UNIQUE (service_id, name)
+    )
+    """,
     # Every admin change, in the transaction that makes it (services.common.audit).
     audit.MIGRATION,
 ]

@@ -102,6 +102,17 @@ class TokenRecord:
 
 
 @dataclass(frozen=True)
+class IdentitySecretRecord:
+    """A public service's identity secret as stored: only its sealed copy."""
+
+    id: int
+    service_id: int
+    name: str
+    encrypted_secret: bytes
+    create_time: float
+
+
+@dataclass(frozen=True)
 class TokenDraft:
     """The fields a new token is created with (already validated)."""
 
@@ -201,6 +212,14 @@ class RegistryReader(Protocol):
 
     async def flags(self, account_id: int) -> set[str]: ...
 
+    async def identity_secrets(self, service_id: int) -> list[IdentitySecretRecord]:
+        """The service's identity secrets, oldest first."""
+        ...
+
+    async def public_identity_secrets(self, service_id: int) -> list[IdentitySecretRecord]:
+        """The identity secrets of the service if it is public (none otherwise), oldest first."""
+        ...
+
     async def session_authenticated_time(self, session_id: int) -> float | None:
         """When the session last proved its password; ``None`` for no such session."""
         ...
@@ -238,6 +257,14 @@ class RegistryWriter(RegistryReader, Protocol):
         ...
 
     async def delete_token(self, token_id: int) -> None: ...
+
+    async def insert_identity_secret(
+        self, service_id: int, name: str, seal: Callable[[int], bytes], now: float
+    ) -> IdentitySecretRecord:
+        """Inserts an identity secret; ``seal(id)`` gives the encrypted copy, bound to its id."""
+        ...
+
+    async def delete_identity_secret(self, secret_id: int) -> None: ...
 
     async def record(self, entry: audit.Entry) -> None:
         """Stores the audit entry of a change made in this transaction (commits with it)."""
@@ -313,6 +340,10 @@ class AccountStore(Protocol):
     async def set_flag(self, account_id: int, flag: str, on: bool) -> bool:
         """``False`` (nothing written) for no such account."""
         ...
+
+
+class InternalStore(AccountStore, RegistryStore, Protocol):
+    """What the internal questions read: accounts, and public services' identity secrets."""
 
 
 class CredentialStore(Protocol):

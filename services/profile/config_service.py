@@ -362,7 +362,7 @@ class ConfigServicer(config_service_pb2_grpc.ConfigServiceServicer):
 
     @override
     async def UpdateStitchingKey(self, request: api.UpdateStitchingKeyRequest, context: Any) -> Any:
-        paths = steps.mask_paths(request, {"regex", "exclusions", "workflow_only"})
+        paths = steps.mask_paths(request, {"regex", "exclusions", "workflow_only", "verified"})
         prepare = functools.partial(steps.stitching_key, creating=False)
         return await self._update(
             STITCHING_KEYS,

@@ -32,7 +32,7 @@ from services.profile.auth_client import AuthClient
 from services.profile.config_service import ConfigServicer, FlagsLookup, ReferencesLookup
 from services.profile.group_commit import GroupCommit
 from services.profile.ingest_service import IngestServicer
-from services.profile.internal_service import InternalProfileServicer
+from services.profile.internal_service import InternalProfileServicer, SecretsLookup, no_secrets
 from services.profile.offers_client import OffersClient
 from services.profile.profile_service import CredentialCheck, ProfileServicer
 from services.profile.realtime import ConfigCache
@@ -120,6 +120,7 @@ async def lifespan(
                     auth.flags_of,
                     offers.references,
                     credential_valid=auth.credential_valid,
+                    identity_secrets=auth.identity_secrets,
                 ),
                 component=PROFILE_COMPONENT,
                 port=settings.profile_port if port is None else port,
@@ -155,6 +156,7 @@ def registrations(
     clock: Callable[[], float] = time.time,
     *,
     credential_valid: CredentialCheck,
+    identity_secrets: SecretsLookup = no_secrets,
 ) -> list[Registration]:
     """The four servicers over one store; tests pass their own collaborators and clock."""
     store = SqliteProfileStore(db, writer, configs)
@@ -182,7 +184,9 @@ def registrations(
         ),
         Registration(
             profile_internal_pb2_grpc.add_InternalProfileServiceServicer_to_server,
-            InternalProfileServicer(store, clock, audit.AuditLog(db, "profile")),
+            InternalProfileServicer(
+                store, clock, identity_secrets, audit_log=audit.AuditLog(db, "profile")
+            ),
             INTERNAL,
         ),
     ]

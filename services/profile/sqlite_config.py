@@ -65,9 +65,10 @@ _TABLES: dict[str, _Table] = {
             "regex": k.regex,
             "exclusions": config_rows.exclusions_json(k),
             "workflow_only": int(k.workflow_only),
+            "verified": int(k.verified),
         },
         # A key's name is what events and imports refer to it by: fixed at creation.
-        ("regex", "exclusions", "workflow_only"),
+        ("regex", "exclusions", "workflow_only", "verified"),
     ),
     "segments": _Table(
         config_rows.segment_message,

@@ -88,7 +88,7 @@ def test_handlers_import_no_database(name: str) -> None:
     [
         pytest.param(RegistryServicer, protocols.RegistryStore, id="registry"),
         pytest.param(IdentityServicer, protocols.IdentityStore, id="identity"),
-        pytest.param(InternalAuthServicer, protocols.AccountStore, id="internal"),
+        pytest.param(InternalAuthServicer, protocols.InternalStore, id="internal"),
         pytest.param(MemoryDirectory, protocols.CredentialStore, id="directory"),
     ],
 )

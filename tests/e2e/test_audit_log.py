@@ -210,7 +210,7 @@ def test_another_accounts_entries_are_not_shown(account: Account) -> None:
 
 
 def test_the_audit_log_holds_no_secret(account: Account) -> None:
-    """Tokens, keys, passwords and sessions made through the API: none in the log or its rows."""
+    """Tokens, keys, identity secrets, passwords, sessions: none in the log or its rows."""
     password = "audit-secret-passphrase-4711"
     ps = account.parent_segment("Secrets")
     service = account.service(ps, "Web secrets", origins=["https://secrets.example"])
@@ -218,6 +218,9 @@ def test_the_audit_log_holds_no_secret(account: Account) -> None:
         "POST", f"/v1/parent_segments/{ps}/services/{service}/tokens", {"name": "web"}
     )
     key = account.ok("POST", "/v1/api_keys", {"type": "MASTER"})
+    identity_secret = account.ok(
+        "POST", f"/v1/parent_segments/{ps}/services/{service}/identity_secrets", {"name": "shop"}
+    )
     write_only = api_key(account, "WRITE_ONLY")
     user = account.ok(
         "POST",
@@ -233,11 +236,16 @@ def test_the_audit_log_holds_no_secret(account: Account) -> None:
     )
     account.ok("DELETE", f"/v1/parent_segments/{ps}/services/{service}/tokens/{token['id']}")
     account.ok("DELETE", f"/v1/api_keys/{key['id']}")
+    account.ok(
+        "DELETE",
+        f"/v1/parent_segments/{ps}/services/{service}/identity_secrets/{identity_secret['id']}",
+    )
     secrets = [
         password,
         token["token"],
         token["token"].rsplit("/", 1)[1],
         key["key"],
+        identity_secret["secret"],
         write_only,
         session,
         account.api_key,
@@ -251,6 +259,8 @@ def test_the_audit_log_holds_no_secret(account: Account) -> None:
         ("api_key", "create", key["id"]),
         ("api_key", "delete", key["id"]),
         ("user", "create", user["id"]),
+        ("identity_secret", "create", identity_secret["id"]),
+        ("identity_secret", "delete", identity_secret["id"]),
         ("service", "update", service),
     } <= recorded
     assert "[REDACTED]" in logged

@@ -59,6 +59,10 @@ MINIMUM_ROLE: dict[str, str] = {
             "ListTokens",
             "DeleteToken",
             "RevealToken",
+            "CreateIdentitySecret",
+            "ListIdentitySecrets",
+            "DeleteIdentitySecret",
+            "RevealIdentitySecret",
         )
     },
     # Profile: editors configure, viewers read.
@@ -88,6 +92,7 @@ OPEN = {"p13n.auth.v1.IdentityService/CreateSession"}
 SESSIONS_ONLY = {
     "p13n.auth.v1.IdentityService/ReauthenticateSession": "Re-authentication needs a session",
     "p13n.auth.v1.RegistryService/RevealToken": "Re-authentication required",
+    "p13n.auth.v1.RegistryService/RevealIdentitySecret": "Re-authentication required",
     "p13n.auth.v1.IdentityService/DeleteSession": "Signing out needs a session",
 }
 # Signing out ends the caller's session: each call gets a session of its own to end.
@@ -208,6 +213,14 @@ class Real:
     def new_service(self) -> str:
         return self.account.service(self.ps, self.name(), "PRIVATE")
 
+    def new_public_service(self) -> str:
+        return self.account.service(self.ps, self.name(), "PUBLIC", ["https://roles.example"])
+
+    def new_identity_secret(self) -> str:
+        """The path of a fresh identity secret (in a fresh service: at most 5 per service)."""
+        secrets = f"{self.services}/{self.new_public_service()}/identity_secrets"
+        return f"{secrets}/{self.account.ok('POST', secrets, {'name': 's'})['id']}"
+
     def new_token(self) -> str:
         created = self.account.ok("POST", f"{self.tokens}", {"name": self.name()})
         return str(created["id"])
@@ -278,6 +291,22 @@ REAL_CALLS: dict[str, Callable[[Real], Call]] = {
     "RegistryService/ListTokens": lambda r: ("GET", r.tokens, None),
     "RegistryService/DeleteToken": lambda r: ("DELETE", f"{r.tokens}/{r.new_token()}", None),
     "RegistryService/RevealToken": lambda r: ("POST", f"{r.tokens}/{r.token}:reveal", {}),
+    "RegistryService/CreateIdentitySecret": lambda r: (
+        "POST",
+        f"{r.services}/{r.new_public_service()}/identity_secrets",
+        {"name": r.name()},
+    ),
+    "RegistryService/ListIdentitySecrets": lambda r: (
+        "GET",
+        f"{r.services}/{r.new_public_service()}/identity_secrets",
+        None,
+    ),
+    "RegistryService/DeleteIdentitySecret": lambda r: ("DELETE", r.new_identity_secret(), None),
+    "RegistryService/RevealIdentitySecret": lambda r: (
+        "POST",
+        f"{r.new_identity_secret()}:reveal",
+        {},
+    ),
 }
 
 
