@@ -444,9 +444,12 @@ class ConfigServicer(config_service_pb2_grpc.ConfigServiceServicer):
 
 
 def _lowered(before: Any, after: Any) -> list[str]:
-    """The sensitivities an update lowers (only attributes and segments have any)."""
+    """The protections an update lowers: attributes' and segments' sensitivities, and a
+    stitching key's verification."""
     if isinstance(before, (pb.Attribute, pb.Segment)):
         return sensitivity.lowered_fields(before, after)
+    if isinstance(before, pb.StitchingKey):
+        return sensitivity.verification_dropped(before, after)
     return []
 
 

@@ -4,7 +4,9 @@ Lowering a sensitivity publishes data: a value the public path withheld is sent 
 browser about a second later (the data path reloads its configuration). So it needs an
 ADMIN (an EDITOR may raise a sensitivity or change anything else), and the audit log calls
 it out. UNSPECIFIED counts as sensitive, as the public path treats it (fail closed): from
-SENSITIVE or UNSPECIFIED to NON_SENSITIVE is a lowering. Pure: no grpc, no database.
+SENSITIVE or UNSPECIFIED to NON_SENSITIVE is a lowering. Turning off a stitching key's
+``verified`` is the same kind of change (any browser may then claim the key's values and see
+their profiles), so it follows the same rule. Pure: no grpc, no database.
 """
 
 from __future__ import annotations
@@ -17,6 +19,10 @@ from services.common.errors import PermissionDenied
 LOWERING_NEEDS_ADMIN = (
     "Lowering a sensitivity needs the ADMIN role: it publishes values the public path "
     "withholds. Ask an admin to make this change."
+)
+VERIFICATION_OFF_NEEDS_ADMIN = (
+    "Turning off a stitching key's verification needs the ADMIN role: any browser could then "
+    "claim its values and see their profiles. Ask an admin to make this change."
 )
 
 
@@ -47,9 +53,15 @@ def lowered_fields(
     return found
 
 
+def verification_dropped(before: pb.StitchingKey, after: pb.StitchingKey) -> list[str]:
+    """``["verified"]`` when the change turns the key's verification off."""
+    return ["verified"] if before.verified and not after.verified else []
+
+
 def require_admin_to_lower(role: int, lowered: list[str]) -> None:
     """Raises PermissionDenied when ``lowered`` is not empty and ``role`` is below ADMIN."""
     if lowered and role < identity_pb2.ADMIN:
+        message = VERIFICATION_OFF_NEEDS_ADMIN if lowered == ["verified"] else LOWERING_NEEDS_ADMIN
         raise PermissionDenied(
-            LOWERING_NEEDS_ADMIN, field=lowered[0], reason="SENSITIVITY_LOWERING_NEEDS_ADMIN"
+            message, field=lowered[0], reason="SENSITIVITY_LOWERING_NEEDS_ADMIN"
         )

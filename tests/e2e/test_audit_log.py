@@ -23,6 +23,10 @@ LOWERING_NEEDS_ADMIN = (
     "Lowering a sensitivity needs the ADMIN role: it publishes values the public path "
     "withholds. Ask an admin to make this change."
 )
+VERIFICATION_OFF_NEEDS_ADMIN = (
+    "Turning off a stitching key's verification needs the ADMIN role: any browser could then "
+    "claim its values and see their profiles. Ask an admin to make this change."
+)
 
 
 @pytest.fixture(scope="module")
@@ -174,6 +178,21 @@ def test_an_admins_lowering_is_recorded_and_called_out(
     assert last["before"]["sensitivity"] == SENSITIVE
     assert last["after"]["sensitivity"] == "NON_SENSITIVE"
     assert last["time"].endswith("Z")
+
+
+def test_turning_off_verification_needs_an_admin(shop: GuideShop, sessions: dict[str, str]) -> None:
+    base = f"/v1/parent_segments/{shop.ps}/stitching_keys"
+    key = shop.account.ok("POST", base, {"name": "member_no", "verified": True})
+    url = f"{base}/{key['id']}?update_mask=verified"
+    reply = shop.account.call("PATCH", url, {"verified": False}, authorization=sessions["EDITOR"])
+    assert reply.status == 403, reply.body
+    assert reply.json()["message"] == VERIFICATION_OFF_NEEDS_ADMIN
+    assert shop.account.ok("GET", f"{base}/{key['id']}")["verified"] is True
+    reply = shop.account.call("PATCH", url, {"verified": False}, authorization=sessions["ADMIN"])
+    assert reply.status == 200, reply.body
+    last = _entries(shop.account, resource_type="stitching_key", resource_id=key["id"])[-1]
+    assert last["sensitivity_lowered"] is True
+    assert last["before"]["verified"] is True
 
 
 # -- who may read it ---------------------------------------------------------------------
