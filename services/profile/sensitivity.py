@@ -62,6 +62,4 @@ def require_admin_to_lower(role: int, lowered: list[str]) -> None:
     """Raises PermissionDenied when ``lowered`` is not empty and ``role`` is below ADMIN."""
     if lowered and role < identity_pb2.ADMIN:
         message = VERIFICATION_OFF_NEEDS_ADMIN if lowered == ["verified"] else LOWERING_NEEDS_ADMIN
-        raise PermissionDenied(
-            message, field=lowered[0], reason="SENSITIVITY_LOWERING_NEEDS_ADMIN"
-        )
+        raise PermissionDenied(message, field=lowered[0], reason="SENSITIVITY_LOWERING_NEEDS_ADMIN")
