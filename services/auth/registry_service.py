@@ -32,6 +32,7 @@ from services.auth.store_protocols import (
     TokenDraft,
     TokenRecord,
 )
+from services.common import audit
 from services.common.convert import path_id
 from services.common.errors import FailedPrecondition, InvalidArgument, NotFound, ResourceExhausted
 from services.common.paging import json_size, one_page, page_after, page_size
@@ -117,6 +118,7 @@ class RegistryServicer(registry_service_pb2_grpc.RegistryServiceServicer):
                 rate_burst=burst,
             )
             record = await writer.insert_service(account_id, draft, now)
+            await writer.record(_change(audit.CREATE, None, record))
         await self._directory.reload()
         return service_message(record)
 
@@ -184,6 +186,7 @@ class RegistryServicer(registry_service_pb2_grpc.RegistryServiceServicer):
             record = await writer.update_service(
                 current, ServiceChanges(name, description, origins, rate, burst), time.time()
             )
+            await writer.record(_change(audit.UPDATE, current, record))
         await self._directory.reload()
         return service_message(record)
 
@@ -194,6 +197,7 @@ class RegistryServicer(registry_service_pb2_grpc.RegistryServiceServicer):
         async with self._store.registry_writing() as writer:
             current = await _service(writer, request.parent_segment_id, request.service_id)
             await writer.delete_service(current.id)
+            await writer.record(_change(audit.DELETE, current, None))
         await self._directory.reload()
         log.info("service %s and its tokens deleted by %s", current.id, _who())
         return empty_pb2.Empty()
@@ -234,6 +238,7 @@ class RegistryServicer(registry_service_pb2_grpc.RegistryServiceServicer):
                 lambda token_id: self._keys.encrypt(secret, str(token_id)),
                 now,
             )
+            await writer.record(_token_change(audit.CREATE, service, None, record))
         await self._directory.reload()
         log.info("token %s created in service %s by %s", record.id, service.id, _who())
         full = secrets.make_token(str(service.account_id), service.reactor_id, secret)
@@ -261,6 +266,7 @@ class RegistryServicer(registry_service_pb2_grpc.RegistryServiceServicer):
             service = await _service(writer, request.parent_segment_id, request.service_id)
             token = await _token(writer, service, request.token_id)
             await writer.delete_token(token.id)
+            await writer.record(_token_change(audit.DELETE, service, token, None))
         await self._directory.reload()
         log.info("token %s of service %s deleted by %s", token.id, service.id, _who())
         return empty_pb2.Empty()
@@ -323,6 +329,7 @@ class RegistryServicer(registry_service_pb2_grpc.RegistryServiceServicer):
                 lambda i: self._keys.encrypt(secret, secrets.identity_secret_record(i)),
                 now,
             )
+            await writer.record(_secret_change(audit.CREATE, service, None, record))
         log.info("identity secret %s created in service %s by %s", record.id, service.id, _who())
         return identity_secret_message(record, secret.reveal())
 
@@ -345,6 +352,7 @@ class RegistryServicer(registry_service_pb2_grpc.RegistryServiceServicer):
             service = await _service(writer, request.parent_segment_id, request.service_id)
             record = await _identity_secret(writer, service, request.identity_secret_id)
             await writer.delete_identity_secret(record.id)
+            await writer.record(_secret_change(audit.DELETE, service, record, None))
         log.info("identity secret %s of service %s deleted by %s", record.id, service.id, _who())
         return empty_pb2.Empty()
 
@@ -397,3 +405,64 @@ async def _identity_secret(
         if record.id == wanted:
             return record
     raise NotFound(f"Identity secret {secret_id!r} not found in service {service.id}")
+
+
+def _change(action: str, before: ServiceRecord | None, after: ServiceRecord | None) -> audit.Entry:
+    changed = after or before
+    assert changed is not None  # a change has a before or an after
+    return audit.change(
+        action,
+        "service",
+        str(changed.id),
+        None if before is None else service_message(before),
+        None if after is None else service_message(after),
+        parent=f"parent_segments/{changed.parent_segment_id}",
+    )
+
+
+def _token_change(
+    action: str, service: ServiceRecord, before: TokenRecord | None, after: TokenRecord | None
+) -> audit.Entry:
+    return _service_child_change(
+        action,
+        "token",
+        service,
+        None if before is None else token_message(before),
+        None if after is None else token_message(after),
+    )
+
+
+def _secret_change(
+    action: str,
+    service: ServiceRecord,
+    before: IdentitySecretRecord | None,
+    after: IdentitySecretRecord | None,
+) -> audit.Entry:
+    # The messages carry no secret (it is passed only to the create and reveal answers), and
+    # the audit log would redact one anyway.
+    return _service_child_change(
+        action,
+        "identity_secret",
+        service,
+        None if before is None else identity_secret_message(before),
+        None if after is None else identity_secret_message(after),
+    )
+
+
+def _service_child_change(
+    action: str,
+    resource_type: str,
+    service: ServiceRecord,
+    before: pb.Token | pb.IdentitySecret | None,
+    after: pb.Token | pb.IdentitySecret | None,
+) -> audit.Entry:
+    changed = after or before
+    assert changed is not None  # a change has a before or an after
+    return audit.change(
+        action,
+        resource_type,
+        changed.id,
+        before,
+        after,
+        parent=f"parent_segments/{service.parent_segment_id}/services/{service.id}",
+    )

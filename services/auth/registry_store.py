@@ -22,6 +22,7 @@ from services.auth.store_protocols import (
     TokenDraft,
     TokenRecord,
 )
+from services.common import audit
 from services.common.storage import fetch_all, fetch_one
 
 
@@ -253,6 +254,9 @@ class SqliteRegistryWriter(SqliteRegistryReader):
         # The profile service asks for a service's secrets (kept there for seconds), not the
         # directory: no generation bump is needed.
         await self._connection.execute("DELETE FROM identity_secrets WHERE id = ?", (secret_id,))
+
+    async def record(self, entry: audit.Entry) -> None:
+        await audit.record(self._connection, entry)
 
     async def _written_service(self, service_id: int) -> ServiceRecord:
         row = await fetch_one(self._connection, "SELECT * FROM services WHERE id = ?", service_id)

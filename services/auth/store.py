@@ -19,6 +19,7 @@ from pathlib import Path
 from services.auth.credential_store import SqliteCredentialStore
 from services.auth.identity_store import SqliteIdentityStore
 from services.auth.registry_store import SqliteRegistryStore
+from services.common import audit
 from services.common.errors import FailedPrecondition
 from services.common.storage import Database, fetch_one
 
@@ -107,6 +108,8 @@ MIGRATIONS = [
       UNIQUE (service_id, name)
     )
     """,
+    # Every admin change, in the transaction that makes it (services.common.audit).
+    audit.MIGRATION,
 ]
 
 WRONG_KEY_MESSAGE = (
@@ -129,6 +132,10 @@ class SqliteAuthStore(SqliteRegistryStore, SqliteIdentityStore, SqliteCredential
                 )
             elif not hmac.compare_digest(bytes(row["fingerprint"]), fingerprint):
                 raise FailedPrecondition(WRONG_KEY_MESSAGE, reason="WRONG_SECRET_KEY")
+
+    def audit_log(self) -> audit.AuditLog:
+        """The entries of the changes the auth service made (services, tokens, users, keys)."""
+        return audit.AuditLog(self._db, "auth")
 
     async def close(self) -> None:
         await self._db.close()

@@ -35,7 +35,14 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import NamedTuple, Protocol
 
+from services.common import audit
+
 # -- records ------------------------------------------------------------------------------
+
+
+# The audit entry of a change, given the id of the resource changed (known, for a create,
+# only inside the transaction).
+AuditNote = Callable[[int], audit.Entry]
 
 
 @dataclass(frozen=True)
@@ -259,6 +266,10 @@ class RegistryWriter(RegistryReader, Protocol):
 
     async def delete_identity_secret(self, secret_id: int) -> None: ...
 
+    async def record(self, entry: audit.Entry) -> None:
+        """Stores the audit entry of a change made in this transaction (commits with it)."""
+        ...
+
 
 class RegistryStore(Protocol):
     """Services and tokens (the registry admin API)."""
@@ -286,17 +297,30 @@ class IdentityStore(Protocol):
     async def me(self, account_id: int, user_id: int) -> MeRecord: ...
 
     async def create_user(
-        self, account_id: int, email: str, password_hash: str, role: str, now: float
+        self,
+        account_id: int,
+        email: str,
+        password_hash: str,
+        role: str,
+        now: float,
+        entry: AuditNote,
     ) -> int | None:
-        """The new user's id; ``None`` (nothing written) when the email is taken."""
+        """The new user's id; ``None`` (nothing written) when the email is taken.
+
+        ``entry(id)`` is the change's audit entry, stored in the same transaction (as in
+        ``create_api_key`` and ``delete_api_key``)."""
         ...
 
     async def create_api_key(
-        self, account_id: int, key_type: str, lookup_hash: bytes, now: float
+        self, account_id: int, key_type: str, lookup_hash: bytes, now: float, entry: AuditNote
     ) -> int: ...
 
-    async def delete_api_key(self, account_id: int, key_id: int) -> bool:
-        """``False`` when the account has no such key."""
+    async def delete_api_key(self, account_id: int, key_id: int, entry: AuditNote) -> bool:
+        """``False`` (nothing written) when the account has no such key."""
+        ...
+
+    async def delete_session(self, session_id: int) -> bool:
+        """Ends a session (sign-out); ``False`` when there is none by that id."""
         ...
 
 

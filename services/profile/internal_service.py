@@ -17,7 +17,7 @@ from p13n.profile.v1 import internal_service_pb2 as api
 from p13n.profile.v1 import internal_service_pb2_grpc
 from typing_extensions import override
 
-from services.common import events
+from services.common import audit, events
 from services.common import identity as identities
 from services.profile import proofs
 from services.profile.profile_store import ProfileStore
@@ -37,10 +37,12 @@ class InternalProfileServicer(internal_service_pb2_grpc.InternalProfileServiceSe
         store: ProfileStore,
         clock: Callable[[], float] = time.time,
         identity_secrets: SecretsLookup = no_secrets,
+        audit_log: audit.AuditLog | None = None,
     ) -> None:
         self._store = store
         self._clock = clock
         self._identity_secrets = identity_secrets
+        self._audit_log = audit_log
 
     async def _proofs(
         self, caller: identity_pb2.Identity | None, given: dict[str, str]
@@ -89,3 +91,10 @@ class InternalProfileServicer(internal_service_pb2_grpc.InternalProfileServiceSe
         self, request: api.ListEventTablesRequest, context: Any
     ) -> api.ListEventTablesResponse:
         return api.ListEventTablesResponse(tables=await self._store.event_tables())
+
+    @override
+    async def ListAuditEntries(
+        self, request: api.ListAuditEntriesRequest, context: Any
+    ) -> api.ListAuditEntriesResponse:
+        found = await self._audit_log.answer(request) if self._audit_log else []
+        return api.ListAuditEntriesResponse(entries=found)

@@ -19,6 +19,7 @@ from p13n.profile.v1 import (
 from p13n.profile.v1 import internal_service_pb2 as profile_internal_pb2
 from p13n.profile.v1 import internal_service_pb2_grpc as profile_internal_pb2_grpc
 
+from services.common import audit
 from services.common.access import Access, every_method
 from services.common.callers import AUTH, GATEWAY, OFFERS, only, through_gateway
 from services.common.callers import PROFILE as PROFILE_COMPONENT
@@ -77,6 +78,7 @@ CALLERS: dict[str, frozenset[str]] = {
     f"/{INTERNAL}/Track": only(OFFERS),
     f"/{INTERNAL}/GetRealtimeConfig": only(OFFERS),
     f"/{INTERNAL}/ListEventTables": only(AUTH),
+    f"/{INTERNAL}/ListAuditEntries": only(AUTH),
 }
 
 
@@ -182,7 +184,9 @@ def registrations(
         ),
         Registration(
             profile_internal_pb2_grpc.add_InternalProfileServiceServicer_to_server,
-            InternalProfileServicer(store, clock, identity_secrets),
+            InternalProfileServicer(
+                store, clock, identity_secrets, audit_log=audit.AuditLog(db, "profile")
+            ),
             INTERNAL,
         ),
     ]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from services.common import audit
 from services.common.checkpoints import CheckpointPolicy
 from services.common.storage import Database, Tuning
 
@@ -150,6 +151,8 @@ MIGRATIONS = [
       PRIMARY KEY (parent_segment_id, key)
     ) WITHOUT ROWID
     """,
+    # Every admin change, in the transaction that makes it (services.common.audit).
+    audit.MIGRATION,
 ]
 
 

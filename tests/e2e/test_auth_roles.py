@@ -40,6 +40,9 @@ MINIMUM_ROLE: dict[str, str] = {
     # Auth: the caller's own session and view.
     "p13n.auth.v1.IdentityService/ReauthenticateSession": VIEWER,
     "p13n.auth.v1.IdentityService/GetMe": VIEWER,
+    "p13n.auth.v1.IdentityService/DeleteSession": VIEWER,
+    # Auth: the audit log names users and keys; admins read it.
+    "p13n.auth.v1.AuditService/ListAuditEntries": ADMIN,
     # Auth: users, keys, services and tokens are managed by admins.
     "p13n.auth.v1.IdentityService/CreateUser": ADMIN,
     "p13n.auth.v1.IdentityService/CreateApiKey": ADMIN,
@@ -90,7 +93,10 @@ SESSIONS_ONLY = {
     "p13n.auth.v1.IdentityService/ReauthenticateSession": "Re-authentication needs a session",
     "p13n.auth.v1.RegistryService/RevealToken": "Re-authentication required",
     "p13n.auth.v1.RegistryService/RevealIdentitySecret": "Re-authentication required",
+    "p13n.auth.v1.IdentityService/DeleteSession": "Signing out needs a session",
 }
+# Signing out ends the caller's session: each call gets a session of its own to end.
+SIGN_OUT = "p13n.auth.v1.IdentityService/DeleteSession"
 
 
 @dataclass(frozen=True)
@@ -154,6 +160,13 @@ def credentials(account: Account) -> dict[str, str]:
     return found
 
 
+def _authorization(account: Account, credentials: dict[str, str], rpc: str, principal: str) -> str:
+    """The principal's credentials; for signing out, a fresh session of its role."""
+    if rpc == SIGN_OUT and principal not in API_KEYS:
+        return add_user(account, principal).authorization
+    return credentials[principal]
+
+
 MATRIX = [
     pytest.param(rpc, principal, id=f"{rpc.split('/')[1]}-{principal}")
     for rpc in sorted(MINIMUM_ROLE)
@@ -170,7 +183,8 @@ def test_permission_is_checked_before_existence(
     body: dict[str, Any] | None = None
     if binding.method in ("POST", "PATCH"):
         body = {"password": PASSWORD} if rpc.endswith("/ReauthenticateSession") else {}
-    reply = account.call(binding.method, path, body, authorization=credentials[principal])
+    authorization = _authorization(account, credentials, rpc, principal)
+    reply = account.call(binding.method, path, body, authorization=authorization)
     if not _allowed(principal, rpc):
         _expect_refused(reply)
     elif principal in API_KEYS and rpc in SESSIONS_ONLY:
@@ -239,6 +253,8 @@ REAL_CALLS: dict[str, Callable[[Real], Call]] = {
         {"password": PASSWORD},
     ),
     "IdentityService/GetMe": lambda _r: ("GET", "/v1/me", None),
+    "IdentityService/DeleteSession": lambda _r: ("DELETE", "/v1/sessions/current", None),
+    "AuditService/ListAuditEntries": lambda _r: ("GET", "/v1/audit_log", None),
     "IdentityService/CreateUser": lambda r: (
         "POST",
         "/v1/users",
@@ -312,7 +328,8 @@ def test_auth_action_on_real_resources(
 ) -> None:
     rpc = f"p13n.auth.v1.{action}"
     method, path, body = REAL_CALLS[action](real)
-    reply = real.account.call(method, path, body, authorization=credentials[principal])
+    authorization = _authorization(real.account, credentials, rpc, principal)
+    reply = real.account.call(method, path, body, authorization=authorization)
     if not _allowed(principal, rpc):
         _expect_refused(reply)
     elif principal in API_KEYS and rpc in SESSIONS_ONLY:
