@@ -8,8 +8,9 @@ route, so a hostile id can neither reach a database as an overflowing integer (a
 traceback) nor alias a real id through a second spelling.
 
 The interceptor applies ``check_request_ids`` to every request of every service: a string
-field named ``*_id`` at the top of a request message is an id (the contracts name them so);
-an empty one is left to the handler, which knows whether it is required.
+field named ``*_id`` at the top of a request message is an id (the contracts name them so),
+except a filter (``_FILTERS``), which matches nothing rather than naming something; an empty
+one is left to the handler, which knows whether it is required.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ _CANONICAL = re.compile(r"[1-9][0-9]{0,18}")
 # What a 404 message shows of a hostile id: enough to recognise it, never a flood.
 _SHOWN = 40
 _NOUNS = {"api_key_id": "API key"}
+# Fields named like ids that only filter a list: a value naming nothing lists nothing.
+_FILTERS = frozenset({"p13n.auth.v1.ListAuditEntriesRequest.resource_id"})
 
 
 def parse_id(value: str, field: str) -> int:
@@ -61,5 +64,8 @@ def _id_fields(descriptor: Descriptor) -> tuple[str, ...]:
     return tuple(
         f.name
         for f in descriptor.fields
-        if f.name.endswith("_id") and f.type == FieldDescriptor.TYPE_STRING and not f.is_repeated
+        if f.name.endswith("_id")
+        and f.full_name not in _FILTERS
+        and f.type == FieldDescriptor.TYPE_STRING
+        and not f.is_repeated
     )

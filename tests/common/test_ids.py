@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from p13n.auth.v1 import internal_service_pb2
+from p13n.auth.v1 import audit_pb2, internal_service_pb2
 from p13n.profile.v1 import config_service_pb2 as api
 
 from services.common.convert import path_id
@@ -72,3 +72,8 @@ def test_every_id_field_of_a_request_is_checked() -> None:
 
 def test_an_empty_id_is_left_to_the_handler() -> None:
     check_request_ids(internal_service_pb2.CheckCredentialRequest(session_id="5"))
+
+
+def test_a_filter_named_like_an_id_is_not_an_id() -> None:
+    """The audit log's resource_id only filters: a value naming nothing lists nothing."""
+    check_request_ids(audit_pb2.ListAuditEntriesRequest(resource_id="not-an-id"))
