@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import json
 import string
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from gateway.capacity import Capacity
 from services.auth.grpc_door import GRPC_CONTENT_TYPE
 from services.common.pki import CA_FILE, CERT_FILE, KEY_FILE, server_name, spiffe_id
 from services.common.status_codes import code_for_http_status
@@ -96,11 +97,13 @@ class GatewayConfig:
     descriptor: Path = DESCRIPTOR
     # None only for the benchmark's loopback comparison without internal TLS.
     tls: GatewayTls | None = None
+    capacity: Capacity = field(default_factory=Capacity)
 
     @classmethod
-    def on_one_machine(cls, settings: Settings) -> GatewayConfig:
+    def on_one_machine(cls, settings: Settings, capacity: Capacity | None = None) -> GatewayConfig:
         """`p13n up` and the tests: every service on loopback at its configured port."""
         return cls(
+            capacity=capacity or Capacity(),
             bind_host=settings.bind_host,
             data_port=settings.data_port,
             admin_port=settings.admin_port,
@@ -299,6 +302,13 @@ def build(config: GatewayConfig) -> dict[str, Any]:
         ADMIN_PORT=config.admin_port,
         DESCRIPTOR=str(config.descriptor),
         GRPC_CONTENT_TYPE=GRPC_CONTENT_TYPE,
+        MAX_CONNECTIONS=config.capacity.max_connections,
+        ADMIN_CONNECTIONS=config.capacity.admin_connections,
+        BURST=config.capacity.burst,
+        TOKENS_PER_FILL=config.capacity.tokens_per_fill(),
+        FILL_INTERVAL=f"{config.capacity.fill_interval():.6f}s",
+        TRACKED_ADDRESSES=config.capacity.tracked_addresses,
+        MAX_STREAMS=config.capacity.max_streams,
     )
     document = yaml.safe_load(text)
     local_reply = document["x-local-reply"]

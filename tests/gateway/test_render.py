@@ -69,7 +69,7 @@ def test_envoy_admin_listens_on_loopback_only() -> None:
 
 def test_every_listener_runs_ext_authz_before_the_transcoder() -> None:
     for listener in build(LOCAL)["static_resources"]["listeners"]:
-        manager = listener["filter_chains"][0]["filters"][0]["typed_config"]
+        manager = listener["filter_chains"][0]["filters"][-1]["typed_config"]
         names = [f["name"] for f in manager["http_filters"]]
         assert (
             names.index("envoy.filters.http.header_mutation")
