@@ -53,6 +53,11 @@ LOCAL_REPLY_MESSAGES: dict[int, str | None] = {
 }
 
 
+# Headers a local reply of that status carries. Envoy's own 429s are the per-address limit's
+# (the auth service's refusals keep the headers it set): their hold and refill are a second.
+LOCAL_REPLY_HEADERS: dict[int, dict[str, str]] = {429: {"retry-after": "1"}}
+
+
 @dataclass(frozen=True)
 class Upstream:
     """Where one service listens, as Envoy should reach it."""
@@ -148,7 +153,16 @@ def _status_mapper(status: int, code: int, message: str | None) -> dict[str, Any
     }
     if message:
         mapper["body"] = {"inline_string": message}
+    if status in LOCAL_REPLY_HEADERS:
+        mapper["headers_to_add"] = _headers(LOCAL_REPLY_HEADERS[status])
     return mapper
+
+
+def _headers(headers: dict[str, str]) -> list[dict[str, Any]]:
+    return [
+        {"header": {"key": key, "value": value}, "append_action": "OVERWRITE_IF_EXISTS_OR_ADD"}
+        for key, value in headers.items()
+    ]
 
 
 # Set by the template's p13n.mark_grpc_clients filter on a native gRPC call.
@@ -171,12 +185,7 @@ def _for_grpc_clients(mapper: dict[str, Any]) -> dict[str, Any]:
     code = mapper["body_format_override"]["json_format"]["code"]
     grpc_mapper: dict[str, Any] = {
         "filter": {"and_filter": {"filters": [_GRPC_CLIENT, mapper["filter"]]}},
-        "headers_to_add": [
-            {
-                "header": {"key": "grpc-status", "value": str(code)},
-                "append_action": "OVERWRITE_IF_EXISTS_OR_ADD",
-            }
-        ],
+        "headers_to_add": _headers({"grpc-status": str(code)}),
     }
     if "body" in mapper:
         grpc_mapper["body"] = mapper["body"]
@@ -309,6 +318,7 @@ def build(config: GatewayConfig) -> dict[str, Any]:
         FILL_INTERVAL=f"{config.capacity.fill_interval():.6f}s",
         TRACKED_ADDRESSES=config.capacity.tracked_addresses,
         MAX_STREAMS=config.capacity.max_streams,
+        HELD_REQUESTS=config.capacity.held_requests,
     )
     document = yaml.safe_load(text)
     local_reply = document["x-local-reply"]
