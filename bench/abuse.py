@@ -204,7 +204,7 @@ def start_flood(
         "-m",
         str(streams),
         "-D",
-        str(seconds),
+        f"{seconds:g}",  # h2load takes "8", not "8.0"
         "-d",
         str(body_file),
     ]

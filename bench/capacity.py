@@ -15,9 +15,11 @@ throughput rows unless ``--no-capacity``.
 
 from __future__ import annotations
 
+import argparse
 import json
 import tempfile
 import time
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +32,18 @@ from gateway.capacity import Capacity
 
 ATTACKERS = ["127.0.0.2", "127.0.0.3", "127.0.0.4"]
 NORMAL = "127.0.0.5"
-IDLE_CONNECTIONS = 20_000
-FLOOD = {"connections": 20, "streams": 100, "seconds": 8.0}
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """How hard each run pushes: the bench's full size by default."""
+
+    idle_connections: int = 20_000
+    flood_connections: int = 20
+    flood_streams: int = 100
+    flood_seconds: float = 8.0
+
+
 PRODUCTION_LIMITS = {
     "P13N_GATEWAY_REQUESTS_PER_SECOND": str(Capacity().requests_per_second),
     "P13N_GATEWAY_BURST": str(Capacity().burst),
@@ -47,10 +59,10 @@ def _page_view(token: str) -> Call:
     return Call("POST", "/public/shop_db/page_views", headers, b'{"td_client_id": "normal-1"}')
 
 
-def _idle(suite: Suite, event: Call, envoy_admin_port: int) -> dict[str, Any]:
+def _idle(suite: Suite, event: Call, envoy_admin_port: int, sizes: Sizes) -> dict[str, Any]:
     normal = KeepAlive(suite.data_port, NORMAL)
     first = normal.send(event)
-    per_attacker = IDLE_CONNECTIONS // len(ATTACKERS) + 1
+    per_attacker = sizes.idle_connections // len(ATTACKERS) + 1
     try:
         with idle_connections(suite.data_port, ATTACKERS, per_attacker) as held:
             seen = normal.probe(event, count=100, interval=0.02)
@@ -78,45 +90,52 @@ def _status(port: int, path: str) -> int:
         return 0
 
 
-def _flood(suite: Suite, event: Call, work: Path) -> dict[str, Any]:
+def _flood(suite: Suite, event: Call, work: Path, sizes: Sizes) -> dict[str, Any]:
     normal = KeepAlive(suite.data_port, NORMAL)
     flood = start_flood(
         suite.data_port,
         event,
         work / "flood-body.json",
-        connections=int(FLOOD["connections"]),
-        streams=int(FLOOD["streams"]),
-        seconds=FLOOD["seconds"],
+        connections=sizes.flood_connections,
+        streams=sizes.flood_streams,
+        seconds=sizes.flood_seconds,
     )
     try:
         time.sleep(0.5)
-        seen = normal.probe(event, count=int((FLOOD["seconds"] - 1) / 0.07), interval=0.05)
+        count = max(1, int((sizes.flood_seconds - 1) / 0.07))
+        seen = normal.probe(event, count=count, interval=0.05)
     finally:
         normal.close()
-        result = flood_result(flood, timeout=FLOOD["seconds"] + 60)
-    return {"h2load": FLOOD, "flood": vars(result), "normal": seen.summary()}
+        result = flood_result(flood, timeout=sizes.flood_seconds + 60)
+    return {"flood": vars(result), "normal": seen.summary()}
 
 
-def measure(work: Path) -> dict[str, Any]:
+def measure(work: Path, sizes: Sizes | None = None) -> dict[str, Any]:
     """Both runs on a suite of their own; the figures for docs/performance.md."""
     suite = Suite(work / "capacity-suite", extra_env=PRODUCTION_LIMITS)
     try:
         suite.start()
+        sizes = sizes or Sizes()
         setup = configure(suite)
         event = _page_view(setup.public_token)
         envoy_admin = suite.ports["P13N_ENVOY_ADMIN_PORT"]
         return {
             "limits": vars(Capacity()),
-            "idle": _idle(suite, event, envoy_admin),
-            "stream_flood": _flood(suite, event, work),
+            "sizes": asdict(sizes),
+            "idle": _idle(suite, event, envoy_admin, sizes),
+            "stream_flood": _flood(suite, event, work, sizes),
         }
     finally:
         suite.stop()
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.capacity", description=__doc__)
+    for name, default in asdict(Sizes()).items():
+        parser.add_argument(f"--{name.replace('_', '-')}", type=type(default), default=default)
+    sizes = Sizes(**vars(parser.parse_args()))
     with tempfile.TemporaryDirectory(prefix="p13n-capacity-") as work:
-        print(json.dumps(measure(Path(work)), indent=1))
+        print(json.dumps(measure(Path(work), sizes), indent=1))
 
 
 if __name__ == "__main__":

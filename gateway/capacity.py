@@ -46,8 +46,8 @@ class Capacity:
     # Open connections on the admin API listener (outside the data plane's bound).
     admin_connections: int = 1000
     # Requests per second per client address on the data plane, and the burst above it.
-    requests_per_second: int = 200
-    burst: int = 400
+    requests_per_second: int = 50
+    burst: int = 100
     # How many client addresses have a bucket of their own at once; beyond that, the least
     # recently seen address's bucket is reused (Envoy's max_dynamic_descriptors).
     tracked_addresses: int = 20000
