@@ -51,7 +51,7 @@ class Capacity:
     # How many client addresses have a bucket of their own at once; beyond that, the least
     # recently seen address's bucket is reused (Envoy's max_dynamic_descriptors).
     tracked_addresses: int = 20000
-    # Requests beyond their address's rate held (0.5 or 1.5 s) before their 429, at most.
+    # Requests beyond their address's rate held (2 to 3.5 s) before their 429, at most.
     held_requests: int = 10000
     # Concurrent streams per HTTP/2 connection (Envoy's default is 2^31 - 1).
     max_streams: int = 100
