@@ -8,6 +8,7 @@ import json
 import os
 import sys
 
+from services.common import files
 from services.common.config import ConfigError, Settings
 from services.common.errors import P13nError
 
@@ -48,6 +49,9 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    # Whatever the CLI creates (the data directory, keys, databases, certificates) and
+    # every child of `p13n up` are owner-only (services/common/files.py).
+    files.restrict_umask()
     try:
         settings = Settings.from_env()
     except ConfigError as error:

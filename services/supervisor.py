@@ -37,10 +37,10 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from gateway.capacity import Capacity, CapacityError, raise_nofile
 from gateway.render import GatewayConfig, write
-from services.common import pki, tls
+from services.common import files, pki, tls
 from services.common.callers import CLI
 from services.common.clients import FAST_RECONNECT
-from services.common.config import Settings
+from services.common.config import INTERNAL_KEY, SECRET_KEY, Settings
 from services.demo.loader import DemoError, load_demo, shop_origin
 from services.demo.shop import page_config_path
 from services.demo.state import state_path
@@ -54,6 +54,15 @@ START_TIMEOUT = 30.0
 LOCAL_DRAIN_SECONDS = "0"
 # How often a running suite looks for certificates close to expiry (pki.RENEW_BEFORE).
 RENEW_CHECK_SECONDS = 3600.0
+# Each child gets only the master keys it uses: auth derives the stored credentials' keys
+# from P13N_SECRET_KEY and signs identities; profile and offers verify and sign identities.
+# Envoy and the demo shop get neither (and no other child inherits one from our own
+# environment). A key a process does not hold cannot leak from it.
+CHILD_KEYS: dict[str, tuple[str, ...]] = {
+    "auth": (INTERNAL_KEY, SECRET_KEY),
+    "profile": (INTERNAL_KEY,),
+    "offers": (INTERNAL_KEY,),
+}
 
 
 def _die_with_parent() -> None:
@@ -217,12 +226,18 @@ class Supervisor:
         self._settings = settings
         self._children = children
         self._stopping = False
-        self._env = dict(os.environ)
-        # Every child must agree on the keys the supervisor's settings resolved.
+        self._env = {k: v for k, v in os.environ.items() if k not in (INTERNAL_KEY, SECRET_KEY)}
         self._env["P13N_DATA_DIR"] = str(settings.data_dir)
-        self._env["P13N_INTERNAL_KEY"] = settings.internal_key.hex()
-        self._env["P13N_SECRET_KEY"] = settings.secret_key.hex()
         self._env["P13N_DRAIN_SECONDS"] = LOCAL_DRAIN_SECONDS
+
+    def env_of(self, child: Child) -> dict[str, str]:
+        """The child's environment: ours, and only the keys it uses (``CHILD_KEYS``).
+
+        The children that hold a key must agree on it, so each gets the value the
+        supervisor's settings resolved (from our environment or the data directory).
+        """
+        keys = {INTERNAL_KEY: self._settings.internal_key, SECRET_KEY: self._settings.secret_key}
+        return self._env | {name: keys[name].hex() for name in CHILD_KEYS.get(child.name, ())}
 
     def request_stop(self, *_: object) -> None:
         self._stopping = True
@@ -230,14 +245,14 @@ class Supervisor:
     def start_all(self) -> None:
         for child in self._children:
             log.info("starting %s", child.name)
-            child.start(self._env)
+            child.start(self.env_of(child))
             _wait_ready(child)
 
     def add(self, child: Child) -> None:
         """Starts one more child, after the others; it is supervised and stopped first."""
         self._children.append(child)
         log.info("starting %s", child.name)
-        child.start(self._env)
+        child.start(self.env_of(child))
         _wait_ready(child)
 
     def watch(self) -> int:
@@ -264,7 +279,7 @@ class Supervisor:
                     delay,
                 )
                 time.sleep(delay)
-                child.start(self._env)
+                child.start(self.env_of(child))
             time.sleep(0.2)
         return 0
 
@@ -292,6 +307,7 @@ def up(settings: Settings, demo: bool) -> int:
     """Runs the suite until SIGTERM or Ctrl-C; returns the process exit code."""
     logging.basicConfig(level=logging.INFO, format="p13n up: %(message)s")
     settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    files.tighten_data_dir(settings.data_dir)
     _renew(settings)
     try:
         children = build_children(settings)

@@ -5,6 +5,14 @@ wildcard label, ``https://*.shop.example``, which matches exactly one more label
 (``https://m.shop.example``) and nothing else: not ``https://shop.example``, not
 ``https://a.b.shop.example``, not another scheme or port.
 
+A wildcard may not stand directly over a public suffix (``https://*.co.uk``,
+``https://*.github.io``): anyone can register a name there, so it would let any
+site in. Public suffixes are those of the Public Suffix List, ICANN and private
+sections both, read from the snapshot the ``publicsuffixlist`` package ships (its
+pin in pyproject.toml is bumped on purpose to take a newer list). A stored entry
+that the list now names public (saved before this check, or a newer snapshot)
+matches nothing, with a warning, rather than letting every site in.
+
 Both sides are normalised the same way before comparing, so that matching is
 set membership (O(1) per request):
 
@@ -20,11 +28,15 @@ list, a path, a wildcard -- matches nothing.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
+import logging
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Final
+
+from publicsuffixlist import PublicSuffixList
 
 from services.common.errors import InvalidArgument
 
@@ -50,6 +62,8 @@ _PORT_RE: Final = re.compile(r"[0-9]{1,5}")
 # Letters, digits, hyphen, and the underscore that browsers accept in hosts.
 _LABEL_RE: Final = re.compile(r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?")
 _MAX_HOST_LEN: Final = 253
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,9 +110,11 @@ def parse_allowed_origin(text: str, *, field: str = _FIELD) -> AllowedOrigin:
     ``InvalidArgument(..., field=field)`` saying what is wrong and what to write.
     """
     try:
-        return _parse(text.strip(), allow_wildcard=True)
+        allowed = _parse(text.strip(), allow_wildcard=True)
+        _refuse_public_suffix(allowed)
     except _Invalid as invalid:
         raise InvalidArgument(str(invalid), field=field, reason="ALLOWED_ORIGIN_INVALID") from None
+    return allowed
 
 
 def validate_allowed_origins(entries: Sequence[str]) -> list[str]:
@@ -145,6 +161,13 @@ class OriginMatcher:
         self._wildcard: set[tuple[str, str, int]] = set()
         for entry in allowed:
             origin = _parse_stored(entry) if isinstance(entry, str) else entry
+            if _over_public_suffix(origin):
+                log.warning(
+                    "allowed origin %s is a wildcard over a public suffix and matches "
+                    "nothing; replace it with the site's own domain",
+                    origin,
+                )
+                continue
             key = (origin.scheme, origin.host, origin.port)
             (self._wildcard if origin.wildcard else self._exact).add(key)
 
@@ -168,6 +191,25 @@ def _parse_stored(text: str) -> AllowedOrigin:
         return _parse(text, allow_wildcard=True)
     except _Invalid as invalid:
         raise ValueError(f"stored allowed origin is invalid: {invalid}") from None
+
+
+@functools.cache
+def _public_suffixes() -> PublicSuffixList:
+    # The package's own snapshot, parsed once (~70 ms) on first use, never fetched.
+    return PublicSuffixList()
+
+
+def _over_public_suffix(origin: AllowedOrigin) -> bool:
+    return origin.wildcard and _public_suffixes().is_public(origin.host)
+
+
+def _refuse_public_suffix(origin: AllowedOrigin) -> None:
+    if _over_public_suffix(origin):
+        raise _Invalid(
+            f'Allowed origin "{origin}" cannot have a wildcard over {origin.host}: it is a '
+            "public suffix, under which anyone can register a site; put the wildcard over "
+            f'your own domain, e.g. "https://*.yourshop.{origin.host}"'
+        )
 
 
 def _wildcard_parent(origin: Origin) -> str:

@@ -10,7 +10,7 @@ import math
 import os
 import secrets
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 # How long a stopping service keeps serving after it reports NOT_SERVING, so that whoever
@@ -61,28 +61,66 @@ def _count(env: Mapping[str, str], name: str, default: int) -> int:
     return int(raw)
 
 
-def _key(env: Mapping[str, str], name: str, data_dir: Path, filename: str) -> bytes:
-    """A 32-byte key from hex in the environment, else from (or created in) the data dir.
+INTERNAL_KEY = "P13N_INTERNAL_KEY"
+SECRET_KEY = "P13N_SECRET_KEY"
+_KEY_FILES = {INTERNAL_KEY: "internal.key", SECRET_KEY: "secret.key"}
 
-    Keys never come from a default in code: an installation that sets nothing gets its own
-    random key, kept beside its data so restarts keep working.
-    """
+
+def _hex_key(env: Mapping[str, str], name: str) -> bytes | None:
     raw = env.get(name)
-    if raw is not None:
-        try:
-            key = bytes.fromhex(raw)
-        except ValueError:
-            raise ConfigError(f"{name} must be 64 hexadecimal characters (32 bytes)") from None
-        if len(key) != 32:
-            raise ConfigError(f"{name} must be 64 hexadecimal characters (32 bytes)")
-        return key
-    path = data_dir / filename
-    if not path.exists():
-        data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(secrets.token_hex(32))
-    return bytes.fromhex(path.read_text().strip())
+    if raw is None:
+        return None
+    try:
+        key = bytes.fromhex(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be 64 hexadecimal characters (32 bytes)") from None
+    if len(key) != 32:
+        raise ConfigError(f"{name} must be 64 hexadecimal characters (32 bytes)")
+    return key
+
+
+@dataclass
+class Keys:
+    """A process's two master keys, each read (or made) the first time it is used.
+
+    A key comes from hex in the environment, else from (or created in) the data dir. Keys
+    never come from a default in code: an installation that sets nothing gets its own random
+    key, kept beside its data so restarts keep working. Read lazily so that a process holds
+    only the keys it uses: the profile and offers services never touch ``P13N_SECRET_KEY``,
+    and ``p13n up`` gives them none (services/supervisor.py).
+    """
+
+    data_dir: Path
+    given: dict[str, bytes] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str], data_dir: Path) -> Keys:
+        # Malformed hex fails at start, not at first use.
+        given = {name: _hex_key(env, name) for name in _KEY_FILES}
+        return cls(data_dir, {name: key for name, key in given.items() if key is not None})
+
+    def get(self, name: str) -> bytes:
+        if name not in self.given:
+            self.given[name] = self._from_file(_KEY_FILES[name])
+        return self.given[name]
+
+    def _from_file(self, filename: str) -> bytes:
+        path = self.data_dir / filename
+        if not path.exists():
+            self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+            # Written whole, then linked into place: a process starting beside this one
+            # reads either no file or the whole key, and the first to link wins.
+            temporary = path.with_name(f".{filename}.{os.getpid()}")
+            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(secrets.token_hex(32))
+            try:
+                os.link(temporary, path)
+            except FileExistsError:
+                pass
+            finally:
+                temporary.unlink()
+        return bytes.fromhex(path.read_text().strip())
 
 
 _LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
@@ -129,8 +167,7 @@ class Settings:
     log_level: str
     shutdown_grace: float
     drain_seconds: float
-    internal_key: bytes
-    secret_key: bytes
+    keys: Keys = field(compare=False, repr=False)
     # Data-plane requests per client address: sustained rate per second and burst.
     address_rate: int = 5000
     address_burst: int = 10000
@@ -142,6 +179,16 @@ class Settings:
     internal_tls: bool = True
     # A plaintext port answering only grpc.health.v1, for Kubernetes' probes (None: none).
     health_port: int | None = None
+
+    @property
+    def internal_key(self) -> bytes:
+        """Signs and verifies identities between components: every service uses it."""
+        return self.keys.get(INTERNAL_KEY)
+
+    @property
+    def secret_key(self) -> bytes:
+        """Derives the keys of stored credentials: the auth service and the CLI use it."""
+        return self.keys.get(SECRET_KEY)
 
     def tls_dir(self, component: str) -> Path:
         """The directory holding ``component``'s tls.crt, tls.key and ca.crt."""
@@ -183,8 +230,7 @@ class Settings:
             log_level=log_level,
             shutdown_grace=_seconds(env, "P13N_SHUTDOWN_GRACE", 5.0),
             drain_seconds=_seconds(env, "P13N_DRAIN_SECONDS", DEFAULT_DRAIN_SECONDS),
-            internal_key=_key(env, "P13N_INTERNAL_KEY", data_dir, "internal.key"),
-            secret_key=_key(env, "P13N_SECRET_KEY", data_dir, "secret.key"),
+            keys=Keys.from_env(env, data_dir),
             address_rate=_count(env, "P13N_ADDRESS_RATE", 5000),
             address_burst=_count(env, "P13N_ADDRESS_BURST", 10000),
             pki_dir=data_dir / "pki",

@@ -9,6 +9,7 @@ import sys
 
 import uvloop
 
+from services.common import files
 from services.common.config import ConfigError, Settings
 from services.common.lifecycle import Lifespan, ShutdownSignals, serve_until_signalled
 from services.common.logs import configure_logging
@@ -19,12 +20,14 @@ log = logging.getLogger(__name__)
 
 def run_service(name: str, lifespan: Lifespan) -> None:
     """Runs one service process over ``lifespan``, its resources from store to server."""
+    files.restrict_umask()
     try:
         settings = Settings.from_env()
     except ConfigError as error:
         print(f"p13n-{name}: configuration error: {error}", file=sys.stderr)
         raise SystemExit(2) from None
     configure_logging(name, settings.log_level)
+    files.tighten_data_dir(settings.data_dir)
     if not settings.internal_tls:
         # Loopback only, but any process on this machine can then call every method.
         log.warning("P13N_INTERNAL_TLS=off: callers are not authenticated; for benchmarks only")

@@ -25,6 +25,7 @@ import aiosqlite
 
 from services.common.aiosqlite_thread import call_on_thread
 from services.common.checkpoints import Checkpointer, CheckpointPolicy, checkpoint
+from services.common.files import create_private_file
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,8 @@ async def open_database(
 ) -> aiosqlite.Connection:
     """Opens (creating if needed) the database at ``path`` and applies pending migrations."""
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    # Owner-only whatever the umask; SQLite gives the -wal and -shm files the same mode.
+    create_private_file(path)
     # isolation_level=None: we issue BEGIN/COMMIT ourselves, so a transaction is exactly
     # what the code says it is.
     db = await aiosqlite.connect(path, isolation_level=None)

@@ -5,12 +5,14 @@ from __future__ import annotations
 import signal
 import sys
 
+from services.common import files
 from services.common.config import ConfigError, Settings
 from services.common.logs import configure_logging
 from services.demo.shop import PageConfig, ShopServer, page_config_path
 
 
 def main() -> None:
+    files.restrict_umask()
     try:
         settings = Settings.from_env()
     except ConfigError as error:

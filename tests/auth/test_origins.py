@@ -202,6 +202,67 @@ def test_invalid_origins_are_refused_with_actionable_messages(entry: str, messag
     assert _message(entry) == message
 
 
+def _over_public_suffix(suffix: str, saved: str | None = None) -> str:
+    return (
+        f'Allowed origin "{saved or f"https://*.{suffix}"}" cannot have a wildcard over '
+        f"{suffix}: it is a public suffix, under which anyone can register a site; put the "
+        f'wildcard over your own domain, e.g. "https://*.yourshop.{suffix}"'
+    )
+
+
+@pytest.mark.parametrize(
+    ("entry", "suffix"),
+    [
+        pytest.param("https://*.co.uk", "co.uk", id="icann"),
+        pytest.param("https://*.CO.UK", "co.uk", id="icann-uppercase"),
+        pytest.param("https://*.co.uk:8443", "co.uk", id="icann-port"),
+        pytest.param("https://*.github.io", "github.io", id="private-section"),
+        pytest.param("https://*.s3.amazonaws.com", "s3.amazonaws.com", id="private-three-labels"),
+        pytest.param("https://*.xn--55qx5d.cn", "xn--55qx5d.cn", id="idn-suffix"),
+        pytest.param("https://*.foo.kawasaki.jp", "foo.kawasaki.jp", id="psl-wildcard-rule"),
+    ],
+)
+def test_a_wildcard_over_a_public_suffix_is_refused(entry: str, suffix: str) -> None:
+    # The entry is shown as it would be saved: lower-cased, default port dropped.
+    assert _message(entry) == _over_public_suffix(suffix, entry.lower())
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        pytest.param("https://*.shop.example", id="unlisted-tld"),
+        pytest.param("https://*.shop.co.uk", id="under-icann-suffix"),
+        pytest.param("https://*.me.github.io", id="under-private-suffix"),
+        # Exception rules (!city.kawasaki.jp beside *.kawasaki.jp) make a registrable name.
+        pytest.param("https://*.city.kawasaki.jp", id="psl-exception-rule"),
+    ],
+)
+def test_a_wildcard_over_a_registrable_domain_is_accepted(entry: str) -> None:
+    assert str(parse_allowed_origin(entry)) == entry
+
+
+def test_a_public_suffix_error_names_the_entry_index() -> None:
+    with pytest.raises(InvalidArgument) as caught:
+        validate_allowed_origins(["https://*.shop.example", "https://*.github.io"])
+    assert caught.value.field == "allowed_origins[1]"
+    assert caught.value.reason == "ALLOWED_ORIGIN_INVALID"
+
+
+def test_an_exact_origin_on_a_public_suffix_is_the_suffix_owners_to_allow() -> None:
+    # github.io itself is served by one party; only a wildcard over it covers strangers.
+    assert str(parse_allowed_origin("https://github.io")) == "https://github.io"
+
+
+def test_a_stored_wildcard_over_a_public_suffix_matches_nothing(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Saved before the check existed, or made public by a newer list: fail closed, loudly.
+    matcher = OriginMatcher(["https://*.co.uk", WILDCARD])
+    assert not matcher.matches("https://attacker.co.uk")
+    assert matcher.matches("https://m.shop.example")
+    assert "https://*.co.uk is a wildcard over a public suffix and matches nothing" in caplog.text
+
+
 def test_an_overlong_entry_is_refused_and_not_repeated_whole() -> None:
     entry = "https://" + "a" * 400 + ".example"
     message = _message(entry)

@@ -23,6 +23,7 @@ from gateway.render import (
     write,
 )
 from services.common import pki
+from services.supervisor import CHILD_KEYS
 
 LOCAL = GatewayConfig(
     bind_host="127.0.0.1",
@@ -137,5 +138,6 @@ def test_every_service_has_a_deployment_with_probes_and_keys() -> None:
         assert container["command"] == ["python", "-m", f"services.{name}"]
         assert "grpc" in container["readinessProbe"]
         secrets = {e["name"] for e in container["env"] if "valueFrom" in e}
-        assert secrets == {"P13N_INTERNAL_KEY", "P13N_SECRET_KEY"}
+        # Only the master keys it uses, the same as `p13n up` gives it.
+        assert secrets == set(CHILD_KEYS[name]), name
         assert any(d["kind"] == "Service" for d in documents)
