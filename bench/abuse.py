@@ -21,6 +21,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+# Where ``python -m bench.abuse`` finds its package, whatever the caller's directory.
+_ROOT = Path(__file__).resolve().parent.parent
+
 
 @dataclass
 class Probe:
@@ -108,6 +111,7 @@ def idle_connections(port: int, sources: list[str], per_source: int) -> Iterator
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
+            cwd=_ROOT,
         )
         for source in sources
     ]
