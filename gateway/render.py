@@ -54,7 +54,7 @@ LOCAL_REPLY_MESSAGES: dict[int, str | None] = {
 
 
 # Headers a local reply of that status carries. Envoy's own 429s are the per-address limit's
-# (the auth service's refusals keep the headers it set): their hold and refill are a second.
+# (the auth service's refusals keep the headers it set); its bucket refills within a second.
 LOCAL_REPLY_HEADERS: dict[int, dict[str, str]] = {429: {"retry-after": "1"}}
 
 

@@ -16,9 +16,12 @@ import re
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from google.protobuf import json_format
 from p13n.auth.v1 import identity_pb2
 
-from services.auth import grpc_door
+from services.auth import bindings, grpc_door, strict_json
+from services.common.errors import InvalidArgument
+from services.common.rpc_status import status_of
 from services.common.status_codes import code_for_http_status
 
 NAME = re.compile(r"^[a-z0-9_]{3,128}$")
@@ -27,6 +30,8 @@ RESERVED_NAMES = frozenset({"public", "records", "v1"})
 PREFLIGHT_MAX_AGE = "600"
 EVENT_CONTENT_TYPES = frozenset({"application/json", "application/vnd.treasuredata.v1+json"})
 ALLOWED_REQUEST_HEADERS = "content-type, wp13n-token, authorization"
+# Set by ext_authz (over any client's) when the body it sent was cut at the route's limit.
+PARTIAL_BODY = "x-envoy-auth-partial-body"
 
 
 class Route(enum.Enum):
@@ -49,6 +54,7 @@ class Request:
     path: str
     headers: dict[str, str]  # lower-case names
     client_ip: str  # the peer Envoy saw (X-Forwarded-For is not trusted)
+    body: bytes = b""  # as sent, up to the gateway's limit (with_request_body)
 
     @functools.cached_property
     def grpc(self) -> bool:
@@ -173,7 +179,36 @@ def route_of(request: Request) -> tuple[Route, str, str] | grpc_door.Refusal:
 
 
 def decide(request: Request, directory: Directory) -> Decision:
-    """The whole decision for one request."""
+    """The whole decision for one request: who, may they, then whether the body is JSON
+    the request's message accepts (after the credential, so a refusal keeps CORS on)."""
+    decision = _decide(request, directory)
+    if decision.allowed and request.body and not request.grpc:
+        return _check_body(request, decision)
+    return decision
+
+
+def _check_body(request: Request, allowed: Decision) -> Decision:
+    if request.headers.get(PARTIAL_BODY) == "true":
+        return allowed  # longer than the route's limit: its buffer filter answers 413
+    binding = bindings.body_of(request.listener, request.method, request.path)
+    if binding is None:
+        return allowed  # no body is bound: the transcoder refuses or ignores it
+    try:
+        strict_json.check(strict_json.parse(request.body), binding.message, binding.where)
+    except strict_json.BodyError as error:
+        refused = InvalidArgument(str(error), field=error.field, reason=error.reason)
+        status = json_format.MessageToDict(status_of(refused), preserving_proto_field_name=True)
+        status.setdefault("details", [])
+        return Decision(
+            status=400,
+            body=json.dumps(status),
+            response_headers=dict(allowed.response_headers),
+            message=str(error),
+        )
+    return allowed
+
+
+def _decide(request: Request, directory: Directory) -> Decision:
     classified = route_of(request)
     if isinstance(classified, grpc_door.Refusal):
         return _deny(classified.status, classified.message)

@@ -39,8 +39,9 @@ EventTablesFetch = Callable[[float, bool], Awaitable[dict[tuple[str, str], set[s
 REFRESH_SECONDS = 0.25
 # A preflight that finds no table asks again at most this often.
 PREFLIGHT_MISS_REFRESH_SECONDS = 0.5
-# Envoy gives ext_authz 1 s; the look-up a preflight miss triggers gets a fraction of it.
-PREFLIGHT_FETCH_SECONDS = 0.25
+# Envoy gives ext_authz 1 s; the look-up a preflight miss triggers (waiting behind a poll
+# already in flight included) gets about half of it, which a loaded machine needs.
+PREFLIGHT_FETCH_SECONDS = 0.5
 EVENT_TABLES_REFRESH_SECONDS = 2.0
 # Per client address: generous, because a whole office or mobile carrier can share one.
 ADDRESS_LIMIT = ratelimit.Limit(rate=5000.0, burst=10000)
@@ -221,14 +222,15 @@ class MemoryDirectory:
         """Looks the event tables up again when a preflight found none for its table.
 
         An event definition created a moment ago then works at once. It must fit inside
-        Envoy's ext_authz timeout: a short budget, no waiting for a reconnect, and no
-        waiting behind a fetch already in flight.
+        Envoy's ext_authz timeout: one budget for waiting behind a poll already in flight
+        (whose answer usually settles it) and for a fetch of its own, with no waiting for a
+        reconnect.
         """
-        if self._tables_lock.locked():
-            return
-        await self._refresh_event_tables(
-            PREFLIGHT_MISS_REFRESH_SECONDS, budget=PREFLIGHT_FETCH_SECONDS, patient=False
-        )
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(PREFLIGHT_FETCH_SECONDS):
+                await self._refresh_event_tables(
+                    PREFLIGHT_MISS_REFRESH_SECONDS, budget=PREFLIGHT_FETCH_SECONDS, patient=False
+                )
 
     async def _refresh_event_tables(self, max_age: float, *, budget: float, patient: bool) -> None:
         if self._fetch_event_tables is None:

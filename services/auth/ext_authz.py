@@ -77,6 +77,8 @@ def to_request(check: external_auth_pb2.CheckRequest) -> authz.Request:
         path=http.path,
         headers=dict(http.headers),
         client_ip=check.attributes.source.address.socket_address.address,
+        # pack_as_bytes: the bytes as sent, so a body that is not UTF-8 can be refused.
+        body=http.raw_body or http.body.encode(),
     )
 
 

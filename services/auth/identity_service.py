@@ -17,6 +17,7 @@ from services.auth.authz import retry_after_header
 from services.auth.directory import API_KEY_TYPES, MemoryDirectory, address_key
 from services.auth.messages import ROLE_NAMES
 from services.auth.store_protocols import IdentityStore
+from services.common import audit
 from services.common import identity as identities
 from services.common.convert import path_id, timestamp
 from services.common.errors import (
@@ -221,15 +222,26 @@ class IdentityServicer(identity_service_pb2_grpc.IdentityServiceServicer):
         passwords.check_password_policy(user.password, email=email)
         password_hash = await self._hash(user.password)
         now = time.time()
+
+        def created(user_id: int) -> account_pb2.User:
+            return account_pb2.User(
+                id=str(user_id), email=email, role=user.role, create_time=timestamp(now)
+            )
+
         user_id = await self._store.create_user(
-            int(me.account_id), email, password_hash, ROLE_NAMES[user.role].value, now
+            int(me.account_id),
+            email,
+            password_hash,
+            ROLE_NAMES[user.role].value,
+            now,
+            lambda user_id: audit.change(
+                audit.CREATE, "user", str(user_id), None, created(user_id)
+            ),
         )
         if user_id is None:
             raise AlreadyExists("Email has already been taken", reason="EMAIL_TAKEN")
         log.info("user %s created with role %s", user_id, ROLE_NAMES[user.role].value)
-        return account_pb2.User(
-            id=str(user_id), email=email, role=user.role, create_time=timestamp(now)
-        )
+        return created(user_id)
 
     @override
     async def CreateApiKey(
@@ -250,7 +262,19 @@ class IdentityServicer(identity_service_pb2_grpc.IdentityServiceServicer):
         secret = secrets.generate_secret(kind)
         now = time.time()
         key_id = await self._store.create_api_key(
-            int(me.account_id), key_type, self._keys.lookup_hash(secret), now
+            int(me.account_id),
+            key_type,
+            self._keys.lookup_hash(secret),
+            now,
+            lambda key_id: audit.change(
+                audit.CREATE,
+                "api_key",
+                str(key_id),
+                None,
+                account_pb2.ApiKey(
+                    id=str(key_id), type=request.api_key.type, create_time=timestamp(now)
+                ),
+            ),
         )
         await self._directory.reload()
         log.info("%s API key %s created in account %s", key_type, key_id, me.account_id)
@@ -266,7 +290,30 @@ class IdentityServicer(identity_service_pb2_grpc.IdentityServiceServicer):
         self, request: identity_service_pb2.DeleteApiKeyRequest, context: Any
     ) -> empty_pb2.Empty:
         me = caller()
-        if not await self._store.delete_api_key(int(me.account_id), path_id(request.api_key_id)):
+        deleted = await self._store.delete_api_key(
+            int(me.account_id),
+            path_id(request.api_key_id),
+            lambda key_id: audit.change(
+                audit.DELETE, "api_key", str(key_id), {"id": str(key_id)}, None
+            ),
+        )
+        if not deleted:
             raise NotFound(f"API key {request.api_key_id!r} not found")
         await self._directory.reload()
+        return empty_pb2.Empty()
+
+    @override
+    async def DeleteSession(
+        self, request: identity_service_pb2.DeleteSessionRequest, context: Any
+    ) -> empty_pb2.Empty:
+        me = caller()
+        if not me.session_id:
+            raise Unauthenticated(
+                "Signing out needs a session (Authorization: Bearer …); an API key has none",
+                reason="NO_SESSION",
+            )
+        await self._store.delete_session(int(me.session_id))
+        # This process refuses the token at once; the others at their next poll (0.25 s).
+        await self._directory.reload()
+        log.info("user %s signed out of session %s", me.user_id, me.session_id)
         return empty_pb2.Empty()

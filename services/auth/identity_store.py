@@ -10,7 +10,8 @@ from __future__ import annotations
 import aiosqlite
 
 from services.auth.sqlite_base import SqliteBase, bump_generation
-from services.auth.store_protocols import Bootstrapped, Conflict, Login, MeRecord
+from services.auth.store_protocols import AuditNote, Bootstrapped, Conflict, Login, MeRecord
+from services.common import audit
 from services.common.storage import fetch_all, fetch_one
 
 
@@ -59,7 +60,13 @@ class SqliteIdentityStore(SqliteBase):
         return MeRecord(flags=flags, email=None if row is None else str(row["email"]))
 
     async def create_user(
-        self, account_id: int, email: str, password_hash: str, role: str, now: float
+        self,
+        account_id: int,
+        email: str,
+        password_hash: str,
+        role: str,
+        now: float,
+        entry: AuditNote,
     ) -> int | None:
         async with self._db.transaction() as connection:
             if await fetch_one(connection, "SELECT 1 FROM users WHERE email = ?", email):
@@ -69,12 +76,14 @@ class SqliteIdentityStore(SqliteBase):
                 "VALUES (?, ?, ?, ?, ?)",
                 (account_id, email, password_hash, role, now),
             )
-        return int(cursor.lastrowid or 0)
+            user_id = int(cursor.lastrowid or 0)
+            await audit.record(connection, entry(user_id))
+        return user_id
 
     # -- API keys --------------------------------------------------------------------------
 
     async def create_api_key(
-        self, account_id: int, key_type: str, lookup_hash: bytes, now: float
+        self, account_id: int, key_type: str, lookup_hash: bytes, now: float, entry: AuditNote
     ) -> int:
         async with self._db.transaction() as connection:
             cursor = await connection.execute(
@@ -82,16 +91,28 @@ class SqliteIdentityStore(SqliteBase):
                 "VALUES (?, ?, ?, ?)",
                 (account_id, key_type, lookup_hash, now),
             )
+            key_id = int(cursor.lastrowid or 0)
+            await audit.record(connection, entry(key_id))
             await bump_generation(connection)
-        return int(cursor.lastrowid or 0)
+        return key_id
 
-    async def delete_api_key(self, account_id: int, key_id: int) -> bool:
+    async def delete_api_key(self, account_id: int, key_id: int, entry: AuditNote) -> bool:
         async with self._db.transaction() as connection:
             cursor = await connection.execute(
                 "DELETE FROM api_keys WHERE id = ? AND account_id = ?", (key_id, account_id)
             )
             if cursor.rowcount == 0:
                 return False
+            await audit.record(connection, entry(key_id))
+            await bump_generation(connection)
+        return True
+
+    async def delete_session(self, session_id: int) -> bool:
+        async with self._db.transaction() as connection:
+            cursor = await connection.execute("DELETE FROM sessions WHERE id = ?", (session_id,))
+            if cursor.rowcount == 0:
+                return False
+            # Every auth process drops the session from its directory at its next poll.
             await bump_generation(connection)
         return True
 

@@ -8,14 +8,32 @@ from p13n.auth.v1 import internal_service_pb2, internal_service_pb2_grpc
 from typing_extensions import override
 
 from services.auth.directory import MemoryDirectory
-from services.auth.store_protocols import AccountStore
+from services.auth.secrets import SecretKeys, identity_secret_record
+from services.auth.store_protocols import InternalStore
 from services.common.errors import InvalidArgument, NotFound
 
 
 class InternalAuthServicer(internal_service_pb2_grpc.InternalAuthServiceServicer):
-    def __init__(self, store: AccountStore, directory: MemoryDirectory) -> None:
+    def __init__(self, store: InternalStore, directory: MemoryDirectory, keys: SecretKeys) -> None:
         self._store = store
         self._directory = directory
+        self._keys = keys
+
+    @override
+    async def GetIdentitySecrets(
+        self, request: internal_service_pb2.GetIdentitySecretsRequest, context: Any
+    ) -> internal_service_pb2.GetIdentitySecretsResponse:
+        # The service id comes from an identity the auth service signed; an unknown, private
+        # or secret-less service has no secrets, so every proof for it fails.
+        if not request.service_id.isdigit():
+            return internal_service_pb2.GetIdentitySecretsResponse()
+        async with self._store.registry_reading() as reader:
+            records = await reader.public_identity_secrets(int(request.service_id))
+        values = [
+            self._keys.decrypt(r.encrypted_secret, identity_secret_record(r.id)).reveal()
+            for r in records
+        ]
+        return internal_service_pb2.GetIdentitySecretsResponse(secrets=values)
 
     @override
     async def GetAccountFlags(

@@ -9,7 +9,7 @@ from __future__ import annotations
 from p13n.auth.v1 import identity_pb2
 from p13n.auth.v1 import personalization_service_pb2 as pb
 
-from services.auth.store_protocols import ServiceRecord, TokenRecord
+from services.auth.store_protocols import IdentitySecretRecord, ServiceRecord, TokenRecord
 from services.auth.validation import Role, ServiceType
 from services.common.convert import timestamp
 
@@ -50,5 +50,15 @@ def token_message(record: TokenRecord, token: str = "") -> pb.Token:
         name=record.name,
         allowed_ips=record.allowed_ips,
         token=token,
+        create_time=timestamp(record.create_time),
+    )
+
+
+def identity_secret_message(record: IdentitySecretRecord, secret: str = "") -> pb.IdentitySecret:
+    return pb.IdentitySecret(
+        id=str(record.id),
+        service_id=str(record.service_id),
+        name=record.name,
+        secret=secret,
         create_time=timestamp(record.create_time),
     )

@@ -16,8 +16,14 @@ from typing_extensions import override
 from services.auth import secrets, validation
 from services.auth.directory import MemoryDirectory
 from services.auth.identity_service import caller
-from services.auth.messages import SERVICE_TYPES, service_message, token_message
+from services.auth.messages import (
+    SERVICE_TYPES,
+    identity_secret_message,
+    service_message,
+    token_message,
+)
 from services.auth.store_protocols import (
+    IdentitySecretRecord,
     RegistryReader,
     RegistryStore,
     ServiceChanges,
@@ -26,8 +32,9 @@ from services.auth.store_protocols import (
     TokenDraft,
     TokenRecord,
 )
+from services.common import audit
 from services.common.convert import path_id
-from services.common.errors import InvalidArgument, NotFound
+from services.common.errors import FailedPrecondition, InvalidArgument, NotFound, ResourceExhausted
 from services.common.paging import one_page, page_after, page_size
 
 log = logging.getLogger(__name__)
@@ -37,6 +44,8 @@ ParentSegmentLookup = Callable[[str], Awaitable[str]]
 
 _UPDATABLE = {"name", "description", "allowed_origins", "rate_limit", "type"}
 MAX_RATE = 100_000
+# Enough to rotate (the new one signs while the old one's proofs are still in flight).
+MAX_IDENTITY_SECRETS_PER_SERVICE = 5
 
 
 def _who() -> str:
@@ -109,6 +118,7 @@ class RegistryServicer(registry_service_pb2_grpc.RegistryServiceServicer):
                 rate_burst=burst,
             )
             record = await writer.insert_service(account_id, draft, now)
+            await writer.record(_change(audit.CREATE, None, record))
         await self._directory.reload()
         return service_message(record)
 
@@ -176,6 +186,7 @@ class RegistryServicer(registry_service_pb2_grpc.RegistryServiceServicer):
             record = await writer.update_service(
                 current, ServiceChanges(name, description, origins, rate, burst), time.time()
             )
+            await writer.record(_change(audit.UPDATE, current, record))
         await self._directory.reload()
         return service_message(record)
 
@@ -186,6 +197,7 @@ class RegistryServicer(registry_service_pb2_grpc.RegistryServiceServicer):
         async with self._store.registry_writing() as writer:
             current = await _service(writer, request.parent_segment_id, request.service_id)
             await writer.delete_service(current.id)
+            await writer.record(_change(audit.DELETE, current, None))
         await self._directory.reload()
         log.info("service %s and its tokens deleted by %s", current.id, _who())
         return empty_pb2.Empty()
@@ -226,6 +238,7 @@ class RegistryServicer(registry_service_pb2_grpc.RegistryServiceServicer):
                 lambda token_id: self._keys.encrypt(secret, str(token_id)),
                 now,
             )
+            await writer.record(_token_change(audit.CREATE, service, None, record))
         await self._directory.reload()
         log.info("token %s created in service %s by %s", record.id, service.id, _who())
         full = secrets.make_token(str(service.account_id), service.reactor_id, secret)
@@ -253,6 +266,7 @@ class RegistryServicer(registry_service_pb2_grpc.RegistryServiceServicer):
             service = await _service(writer, request.parent_segment_id, request.service_id)
             token = await _token(writer, service, request.token_id)
             await writer.delete_token(token.id)
+            await writer.record(_token_change(audit.DELETE, service, token, None))
         await self._directory.reload()
         log.info("token %s of service %s deleted by %s", token.id, service.id, _who())
         return empty_pb2.Empty()
@@ -279,6 +293,92 @@ class RegistryServicer(registry_service_pb2_grpc.RegistryServiceServicer):
         full = secrets.make_token(str(service.account_id), service.reactor_id, secret)
         return token_message(token, full.reveal())
 
+    # -- identity secrets (docs/design.md#verified-identifiers) --------------------------
+
+    @override
+    async def CreateIdentitySecret(
+        self, request: registry_service_pb2.CreateIdentitySecretRequest, context: Any
+    ) -> pb.IdentitySecret:
+        now = time.time()
+        async with self._store.registry_writing() as writer:
+            service = await _service(writer, request.parent_segment_id, request.service_id)
+            if validation.ServiceType(service.type) is not validation.ServiceType.PUBLIC:
+                raise FailedPrecondition(
+                    "Identity secrets are for public services: a private service's callers "
+                    "are trusted and need no identity proofs",
+                    reason="IDENTITY_SECRET_ON_PRIVATE_SERVICE",
+                )
+            existing = await writer.identity_secrets(service.id)
+            name = validation.validate_name(
+                request.identity_secret.name,
+                [s.name for s in existing],
+                field="identity_secret.name",
+            )
+            if len(existing) >= MAX_IDENTITY_SECRETS_PER_SERVICE:
+                raise ResourceExhausted(
+                    "Identity secret limit reached: a service can have at most "
+                    f"{MAX_IDENTITY_SECRETS_PER_SERVICE}. Delete one that no longer signs "
+                    "proofs, then try again.",
+                    reason="IDENTITY_SECRET_LIMIT",
+                    metadata={"limit": str(MAX_IDENTITY_SECRETS_PER_SERVICE)},
+                )
+            secret = secrets.generate_secret(secrets.SecretKind.IDENTITY_SECRET)
+            record = await writer.insert_identity_secret(
+                service.id,
+                name,
+                lambda i: self._keys.encrypt(secret, secrets.identity_secret_record(i)),
+                now,
+            )
+            await writer.record(_secret_change(audit.CREATE, service, None, record))
+        log.info("identity secret %s created in service %s by %s", record.id, service.id, _who())
+        return identity_secret_message(record, secret.reveal())
+
+    @override
+    async def ListIdentitySecrets(
+        self, request: registry_service_pb2.ListIdentitySecretsRequest, context: Any
+    ) -> registry_service_pb2.ListIdentitySecretsResponse:
+        async with self._store.registry_reading() as reader:
+            service = await _service(reader, request.parent_segment_id, request.service_id)
+            records = await reader.identity_secrets(service.id)
+        return registry_service_pb2.ListIdentitySecretsResponse(
+            identity_secrets=[identity_secret_message(r) for r in records]
+        )
+
+    @override
+    async def DeleteIdentitySecret(
+        self, request: registry_service_pb2.DeleteIdentitySecretRequest, context: Any
+    ) -> empty_pb2.Empty:
+        async with self._store.registry_writing() as writer:
+            service = await _service(writer, request.parent_segment_id, request.service_id)
+            record = await _identity_secret(writer, service, request.identity_secret_id)
+            await writer.delete_identity_secret(record.id)
+            await writer.record(_secret_change(audit.DELETE, service, record, None))
+        log.info("identity secret %s of service %s deleted by %s", record.id, service.id, _who())
+        return empty_pb2.Empty()
+
+    @override
+    async def RevealIdentitySecret(
+        self, request: registry_service_pb2.RevealIdentitySecretRequest, context: Any
+    ) -> pb.IdentitySecret:
+        me = caller()
+        async with self._store.registry_reading() as reader:
+            seconds = await reader.session_authenticated_time(path_id(me.session_id))
+            authenticated = (
+                datetime.datetime.fromtimestamp(seconds, datetime.UTC)
+                if seconds is not None
+                else None
+            )
+            validation.require_recent_authentication(
+                authenticated, datetime.datetime.now(datetime.UTC)
+            )
+            service = await _service(reader, request.parent_segment_id, request.service_id)
+            record = await _identity_secret(reader, service, request.identity_secret_id)
+        secret = self._keys.decrypt(
+            record.encrypted_secret, secrets.identity_secret_record(record.id)
+        )
+        log.info("identity secret %s of service %s revealed to %s", record.id, service.id, _who())
+        return identity_secret_message(record, secret.reveal())
+
 
 async def _service(
     reader: RegistryReader, parent_segment_id: str, service_id: str
@@ -295,3 +395,74 @@ async def _token(reader: RegistryReader, service: ServiceRecord, token_id: str) 
     if record is None:
         raise NotFound(f"Token {token_id!r} not found in service {service.id}")
     return record
+
+
+async def _identity_secret(
+    reader: RegistryReader, service: ServiceRecord, secret_id: str
+) -> IdentitySecretRecord:
+    wanted = path_id(secret_id)
+    for record in await reader.identity_secrets(service.id):
+        if record.id == wanted:
+            return record
+    raise NotFound(f"Identity secret {secret_id!r} not found in service {service.id}")
+
+
+def _change(action: str, before: ServiceRecord | None, after: ServiceRecord | None) -> audit.Entry:
+    changed = after or before
+    assert changed is not None  # a change has a before or an after
+    return audit.change(
+        action,
+        "service",
+        str(changed.id),
+        None if before is None else service_message(before),
+        None if after is None else service_message(after),
+        parent=f"parent_segments/{changed.parent_segment_id}",
+    )
+
+
+def _token_change(
+    action: str, service: ServiceRecord, before: TokenRecord | None, after: TokenRecord | None
+) -> audit.Entry:
+    return _service_child_change(
+        action,
+        "token",
+        service,
+        None if before is None else token_message(before),
+        None if after is None else token_message(after),
+    )
+
+
+def _secret_change(
+    action: str,
+    service: ServiceRecord,
+    before: IdentitySecretRecord | None,
+    after: IdentitySecretRecord | None,
+) -> audit.Entry:
+    # The messages carry no secret (it is passed only to the create and reveal answers), and
+    # the audit log would redact one anyway.
+    return _service_child_change(
+        action,
+        "identity_secret",
+        service,
+        None if before is None else identity_secret_message(before),
+        None if after is None else identity_secret_message(after),
+    )
+
+
+def _service_child_change(
+    action: str,
+    resource_type: str,
+    service: ServiceRecord,
+    before: pb.Token | pb.IdentitySecret | None,
+    after: pb.Token | pb.IdentitySecret | None,
+) -> audit.Entry:
+    changed = after or before
+    assert changed is not None  # a change has a before or an after
+    return audit.change(
+        action,
+        resource_type,
+        changed.id,
+        before,
+        after,
+        parent=f"parent_segments/{service.parent_segment_id}/services/{service.id}",
+    )

@@ -15,12 +15,14 @@ import aiosqlite
 
 from services.auth.sqlite_base import SqliteBase, bump_generation, json_list, record_from_row
 from services.auth.store_protocols import (
+    IdentitySecretRecord,
     ServiceChanges,
     ServiceDraft,
     ServiceRecord,
     TokenDraft,
     TokenRecord,
 )
+from services.common import audit
 from services.common.storage import fetch_all, fetch_one
 
 
@@ -35,6 +37,12 @@ def _token(row: aiosqlite.Row) -> TokenRecord:
         allowed_ips=json_list(row["allowed_ips"]),
         lookup_hash=bytes(row["lookup_hash"]),
         encrypted_secret=bytes(row["encrypted_secret"]),
+    )
+
+
+def _identity_secret(row: aiosqlite.Row) -> IdentitySecretRecord:
+    return record_from_row(
+        IdentitySecretRecord, row, encrypted_secret=bytes(row["encrypted_secret"])
     )
 
 
@@ -94,6 +102,23 @@ class SqliteRegistryReader:
             self._connection, "SELECT flag FROM account_flags WHERE account_id = ?", account_id
         )
         return {row["flag"] for row in rows}
+
+    async def identity_secrets(self, service_id: int) -> list[IdentitySecretRecord]:
+        rows = await fetch_all(
+            self._connection,
+            "SELECT * FROM identity_secrets WHERE service_id = ? ORDER BY id",
+            service_id,
+        )
+        return [_identity_secret(row) for row in rows]
+
+    async def public_identity_secrets(self, service_id: int) -> list[IdentitySecretRecord]:
+        rows = await fetch_all(
+            self._connection,
+            "SELECT i.* FROM identity_secrets i JOIN services s ON s.id = i.service_id "
+            "WHERE s.id = ? AND s.type = 'PUBLIC' ORDER BY i.id",
+            service_id,
+        )
+        return [_identity_secret(row) for row in rows]
 
     async def session_authenticated_time(self, session_id: int) -> float | None:
         row = await fetch_one(
@@ -204,6 +229,34 @@ class SqliteRegistryWriter(SqliteRegistryReader):
     async def delete_token(self, token_id: int) -> None:
         await self._connection.execute("DELETE FROM tokens WHERE id = ?", (token_id,))
         self.changed = True
+
+    async def insert_identity_secret(
+        self, service_id: int, name: str, seal: Callable[[int], bytes], now: float
+    ) -> IdentitySecretRecord:
+        cursor = await self._connection.execute(
+            "INSERT INTO identity_secrets (service_id, name, encrypted_secret, create_time) "
+            "VALUES (?, ?, ?, ?)",
+            (service_id, name, b"", now),
+        )
+        secret_id = int(cursor.lastrowid or 0)
+        # As for tokens: the encrypted copy is bound to the record id, known only now.
+        await self._connection.execute(
+            "UPDATE identity_secrets SET encrypted_secret = ? WHERE id = ?",
+            (seal(secret_id), secret_id),
+        )
+        row = await fetch_one(
+            self._connection, "SELECT * FROM identity_secrets WHERE id = ?", secret_id
+        )
+        assert row is not None  # written just now, in this transaction
+        return _identity_secret(row)
+
+    async def delete_identity_secret(self, secret_id: int) -> None:
+        # The profile service asks for a service's secrets (kept there for seconds), not the
+        # directory: no generation bump is needed.
+        await self._connection.execute("DELETE FROM identity_secrets WHERE id = ?", (secret_id,))
+
+    async def record(self, entry: audit.Entry) -> None:
+        await audit.record(self._connection, entry)
 
     async def _written_service(self, service_id: int) -> ServiceRecord:
         row = await fetch_one(self._connection, "SELECT * FROM services WHERE id = ?", service_id)

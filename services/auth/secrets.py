@@ -54,6 +54,7 @@ __all__ = [
     "SecretKind",
     "TokenString",
     "generate_secret",
+    "identity_secret_record",
     "make_token",
     "parse_api_key",
     "parse_session",
@@ -69,6 +70,7 @@ class SecretKind(enum.Enum):
     MASTER_KEY = "p13n_master_"
     WRITE_ONLY_KEY = "p13n_write_"
     SESSION = "p13n_sess_"
+    IDENTITY_SECRET = "p13n_idv_"
 
     @property
     def prefix(self) -> str:
@@ -86,6 +88,7 @@ _LABELS: Final = {
     SecretKind.MASTER_KEY: "master API key",
     SecretKind.WRITE_ONLY_KEY: "write-only API key",
     SecretKind.SESSION: "session token",
+    SecretKind.IDENTITY_SECRET: "identity secret",
 }
 _HINTS: Final = {
     SecretKind.PUBLIC_TOKEN: "send tokens in the WP13n-Token header",
@@ -93,6 +96,7 @@ _HINTS: Final = {
     SecretKind.MASTER_KEY: 'send API keys as "Authorization: TD1 <key>"',
     SecretKind.WRITE_ONLY_KEY: 'send API keys as "Authorization: TD1 <key>"',
     SecretKind.SESSION: 'send session tokens as "Authorization: Bearer <session token>"',
+    SecretKind.IDENTITY_SECRET: "identity secrets sign proofs on the site's server; never send one",
 }
 TOKEN_KINDS: Final = frozenset({SecretKind.PUBLIC_TOKEN, SecretKind.PRIVATE_TOKEN})
 API_KEY_KINDS: Final = frozenset({SecretKind.MASTER_KEY, SecretKind.WRITE_ONLY_KEY})
@@ -180,6 +184,12 @@ def generate_secret(kind: SecretKind) -> Secret:
     entropy = int.from_bytes(token_bytes(_ENTROPY_BYTES), "big")
     head = kind.prefix + _base62(entropy, _BODY_LEN)
     return Secret(head + _checksum(head), kind)
+
+
+def identity_secret_record(secret_id: int) -> str:
+    """The record id an identity secret's copy is sealed under: apart from tokens' ids, so
+    that neither copy opens as the other."""
+    return f"identity_secret/{secret_id}"
 
 
 def make_token(account_id: str, reactor_id: str, secret: Secret) -> TokenString:

@@ -8,15 +8,20 @@ from collections.abc import AsyncIterator, Sequence
 import grpc
 from envoy.service.auth.v3 import external_auth_pb2_grpc
 from p13n.auth.v1 import (
+    audit_pb2_grpc,
     identity_service_pb2_grpc,
     internal_service_pb2,
     internal_service_pb2_grpc,
     registry_service_pb2_grpc,
 )
+from p13n.offers.v1 import internal_service_pb2 as offers_internal_pb2
+from p13n.offers.v1 import internal_service_pb2_grpc as offers_internal_pb2_grpc
 from p13n.profile.v1 import config_service_pb2_grpc
+from p13n.profile.v1 import internal_service_pb2 as profile_internal_pb2
 from p13n.profile.v1 import internal_service_pb2_grpc as profile_internal_pb2_grpc
 
 from services.auth import passwords, ratelimit, secrets
+from services.auth.audit_service import AuditServicer, Source, local, remote
 from services.auth.directory import MemoryDirectory
 from services.auth.ext_authz import AuthorizationServicer
 from services.auth.identity_service import IdentityServicer
@@ -26,7 +31,7 @@ from services.auth.registry_service import RegistryServicer
 from services.auth.store import open_store
 from services.auth.store_protocols import AuthStore
 from services.common.access import Access, every_method
-from services.common.callers import AUTH, PROFILE, only, through_gateway
+from services.common.callers import AUTH, OFFERS, PROFILE, only, through_gateway
 from services.common.clients import Channels
 from services.common.config import Settings
 from services.common.lifecycle import background
@@ -35,6 +40,7 @@ from services.common.server import Registration, RunningServer, serving_from
 
 IDENTITY = "p13n.auth.v1.IdentityService"
 REGISTRY = "p13n.auth.v1.RegistryService"
+AUDIT = "p13n.auth.v1.AuditService"
 _INTERNAL = internal_service_pb2.DESCRIPTOR.services_by_name["InternalAuthService"]
 INTERNAL = _INTERNAL.full_name
 ENVOY_AUTHZ = "envoy.service.auth.v3.Authorization"
@@ -44,10 +50,13 @@ RULES: dict[str, Access] = {
     f"/{ENVOY_AUTHZ}/Check": Access.OPEN,
     f"/{IDENTITY}/CreateSession": Access.OPEN,
     f"/{IDENTITY}/ReauthenticateSession": Access.VIEWER,
+    f"/{IDENTITY}/DeleteSession": Access.VIEWER,
     f"/{IDENTITY}/GetMe": Access.VIEWER,
     f"/{IDENTITY}/CreateUser": Access.ADMIN,
     f"/{IDENTITY}/CreateApiKey": Access.ADMIN,
     f"/{IDENTITY}/DeleteApiKey": Access.ADMIN,
+    # Who changed what: ADMIN and OWNER only (an entry names users and API keys).
+    f"/{AUDIT}/ListAuditEntries": Access.ADMIN,
     **{
         f"/{REGISTRY}/{m}": Access.ADMIN
         for m in [
@@ -60,6 +69,10 @@ RULES: dict[str, Access] = {
             "ListTokens",
             "DeleteToken",
             "RevealToken",
+            "CreateIdentitySecret",
+            "ListIdentitySecrets",
+            "DeleteIdentitySecret",
+            "RevealIdentitySecret",
         ]
     },
     **every_method(_INTERNAL, Access.INTERNAL),
@@ -72,6 +85,7 @@ CALLERS: dict[str, frozenset[str]] = {
     **through_gateway(RULES),
     f"/{INTERNAL}/GetAccountFlags": only(PROFILE),
     f"/{INTERNAL}/CheckCredential": only(PROFILE),
+    f"/{INTERNAL}/GetIdentitySecrets": only(PROFILE),
 }
 
 
@@ -105,6 +119,23 @@ async def lifespan(
             config_service_pb2_grpc.ConfigServiceStub(profile_channel),
             settings.internal_key,
         )
+        audit_sources: dict[str, Source] = {
+            "auth": local(db.audit_log()),
+            "profile": remote(
+                profile_internal_pb2_grpc.InternalProfileServiceStub(profile_channel),
+                profile_internal_pb2.ListAuditEntriesRequest,
+                PROFILE,
+                settings.internal_key,
+            ),
+            "offers": remote(
+                offers_internal_pb2_grpc.InternalOffersServiceStub(
+                    channels.get(settings.offers_target, OFFERS)
+                ),
+                offers_internal_pb2.ListAuditEntriesRequest,
+                OFFERS,
+                settings.internal_key,
+            ),
+        }
         # Started before the server and stopped after it: no call ever sees a directory
         # that has stopped refreshing.
         await stack.enter_async_context(
@@ -116,7 +147,7 @@ async def lifespan(
         yield await stack.enter_async_context(
             serving_from(
                 settings,
-                registrations(db, directory, keys, profile, settings.internal_key),
+                registrations(db, directory, keys, profile, settings.internal_key, audit_sources),
                 component=AUTH,
                 port=settings.auth_port if port is None else port,
                 rules=RULES,
@@ -132,8 +163,9 @@ def registrations(
     keys: secrets.SecretKeys,
     profile: ProfileClient,
     internal_key: bytes,
+    audit_sources: dict[str, Source],
 ) -> list[Registration]:
-    """The four servicers over one store and one in-memory directory."""
+    """The five servicers over one store and one in-memory directory."""
     return [
         Registration(
             external_auth_pb2_grpc.add_AuthorizationServicer_to_server,
@@ -151,8 +183,11 @@ def registrations(
             REGISTRY,
         ),
         Registration(
+            audit_pb2_grpc.add_AuditServiceServicer_to_server, AuditServicer(audit_sources), AUDIT
+        ),
+        Registration(
             internal_service_pb2_grpc.add_InternalAuthServiceServicer_to_server,
-            InternalAuthServicer(db, directory),
+            InternalAuthServicer(db, directory, keys),
             INTERNAL,
         ),
     ]

@@ -19,6 +19,7 @@ from pathlib import Path
 from services.auth.credential_store import SqliteCredentialStore
 from services.auth.identity_store import SqliteIdentityStore
 from services.auth.registry_store import SqliteRegistryStore
+from services.common import audit
 from services.common.errors import FailedPrecondition
 from services.common.storage import Database, fetch_one
 
@@ -95,6 +96,20 @@ MIGRATIONS = [
       fingerprint BLOB NOT NULL
     )
     """,
+    # Identity secrets of public services (issue 13): kept only as an encrypted copy, since
+    # the profile service needs each value to check proofs, and nothing looks one up by value.
+    """
+    CREATE TABLE identity_secrets (
+      id INTEGER PRIMARY KEY,
+      service_id INTEGER NOT NULL REFERENCES services(id) ON DELETE CASCADE,
+      name TEXT NOT NULL,
+      encrypted_secret BLOB NOT NULL,
+      create_time REAL NOT NULL,
+      UNIQUE (service_id, name)
+    )
+    """,
+    # Every admin change, in the transaction that makes it (services.common.audit).
+    audit.MIGRATION,
 ]
 
 WRONG_KEY_MESSAGE = (
@@ -117,6 +132,10 @@ class SqliteAuthStore(SqliteRegistryStore, SqliteIdentityStore, SqliteCredential
                 )
             elif not hmac.compare_digest(bytes(row["fingerprint"]), fingerprint):
                 raise FailedPrecondition(WRONG_KEY_MESSAGE, reason="WRONG_SECRET_KEY")
+
+    def audit_log(self) -> audit.AuditLog:
+        """The entries of the changes the auth service made (services, tokens, users, keys)."""
+        return audit.AuditLog(self._db, "auth")
 
     async def close(self) -> None:
         await self._db.close()

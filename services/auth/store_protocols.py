@@ -35,7 +35,14 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import NamedTuple, Protocol
 
+from services.common import audit
+
 # -- records ------------------------------------------------------------------------------
+
+
+# The audit entry of a change, given the id of the resource changed (known, for a create,
+# only inside the transaction).
+AuditNote = Callable[[int], audit.Entry]
 
 
 @dataclass(frozen=True)
@@ -90,6 +97,17 @@ class TokenRecord:
     name: str
     allowed_ips: list[str]
     lookup_hash: bytes
+    encrypted_secret: bytes
+    create_time: float
+
+
+@dataclass(frozen=True)
+class IdentitySecretRecord:
+    """A public service's identity secret as stored: only its sealed copy."""
+
+    id: int
+    service_id: int
+    name: str
     encrypted_secret: bytes
     create_time: float
 
@@ -194,6 +212,14 @@ class RegistryReader(Protocol):
 
     async def flags(self, account_id: int) -> set[str]: ...
 
+    async def identity_secrets(self, service_id: int) -> list[IdentitySecretRecord]:
+        """The service's identity secrets, oldest first."""
+        ...
+
+    async def public_identity_secrets(self, service_id: int) -> list[IdentitySecretRecord]:
+        """The identity secrets of the service if it is public (none otherwise), oldest first."""
+        ...
+
     async def session_authenticated_time(self, session_id: int) -> float | None:
         """When the session last proved its password; ``None`` for no such session."""
         ...
@@ -232,6 +258,18 @@ class RegistryWriter(RegistryReader, Protocol):
 
     async def delete_token(self, token_id: int) -> None: ...
 
+    async def insert_identity_secret(
+        self, service_id: int, name: str, seal: Callable[[int], bytes], now: float
+    ) -> IdentitySecretRecord:
+        """Inserts an identity secret; ``seal(id)`` gives the encrypted copy, bound to its id."""
+        ...
+
+    async def delete_identity_secret(self, secret_id: int) -> None: ...
+
+    async def record(self, entry: audit.Entry) -> None:
+        """Stores the audit entry of a change made in this transaction (commits with it)."""
+        ...
+
 
 class RegistryStore(Protocol):
     """Services and tokens (the registry admin API)."""
@@ -259,17 +297,30 @@ class IdentityStore(Protocol):
     async def me(self, account_id: int, user_id: int) -> MeRecord: ...
 
     async def create_user(
-        self, account_id: int, email: str, password_hash: str, role: str, now: float
+        self,
+        account_id: int,
+        email: str,
+        password_hash: str,
+        role: str,
+        now: float,
+        entry: AuditNote,
     ) -> int | None:
-        """The new user's id; ``None`` (nothing written) when the email is taken."""
+        """The new user's id; ``None`` (nothing written) when the email is taken.
+
+        ``entry(id)`` is the change's audit entry, stored in the same transaction (as in
+        ``create_api_key`` and ``delete_api_key``)."""
         ...
 
     async def create_api_key(
-        self, account_id: int, key_type: str, lookup_hash: bytes, now: float
+        self, account_id: int, key_type: str, lookup_hash: bytes, now: float, entry: AuditNote
     ) -> int: ...
 
-    async def delete_api_key(self, account_id: int, key_id: int) -> bool:
-        """``False`` when the account has no such key."""
+    async def delete_api_key(self, account_id: int, key_id: int, entry: AuditNote) -> bool:
+        """``False`` (nothing written) when the account has no such key."""
+        ...
+
+    async def delete_session(self, session_id: int) -> bool:
+        """Ends a session (sign-out); ``False`` when there is none by that id."""
         ...
 
 
@@ -289,6 +340,10 @@ class AccountStore(Protocol):
     async def set_flag(self, account_id: int, flag: str, on: bool) -> bool:
         """``False`` (nothing written) for no such account."""
         ...
+
+
+class InternalStore(AccountStore, RegistryStore, Protocol):
+    """What the internal questions read: accounts, and public services' identity secrets."""
 
 
 class CredentialStore(Protocol):

@@ -4,6 +4,10 @@ An event arrives as a ``google.protobuf.Struct``, where every number is a double
 turned into plain JSON values once: integral numbers become ints (so ``28700`` is stored
 and printed as ``28700``, as the client sent it), and nesting deeper than 32 levels (arrays
 and objects alike; the event object itself is level 1) is refused, as on the public path.
+A number whose value is an integer beyond ±2^53 is refused too, naming its place: a double
+cannot hold it exactly (``2**64`` would be stored as ``1.8446744073709552e+19``). The
+gateway refuses such literals in the JSON itself (services/auth/strict_json.py); this
+holds the rule for native gRPC clients, whose Struct numbers are doubles already.
 
 The stored body is the event exactly as decoded, ``time`` included; a client-sent ``time``
 is also kept apart as ``client_time`` and is never used for windows or expiry (the server's
@@ -35,7 +39,7 @@ class EventError(ValueError):
 
 def decode(struct: struct_pb2.Struct) -> Event:
     """The event as plain JSON values; raises EventError for deep nesting or odd numbers."""
-    return _object(struct, 1)
+    return _object(struct, 1, "")
 
 
 def encode(event: Mapping[str, object]) -> str:
@@ -80,29 +84,41 @@ def checked(struct: struct_pb2.Struct, where: str = "event") -> tuple[Event, str
     return event, body
 
 
-def _object(struct: struct_pb2.Struct, depth: int) -> Event:
+def _object(struct: struct_pb2.Struct, depth: int, path: str) -> Event:
     if depth > MAX_DEPTH:
         raise EventError(f"nesting is deeper than {MAX_DEPTH} levels")
-    return {name: _value(value, depth) for name, value in struct.fields.items()}
+    return {
+        name: _value(value, depth, f"{path}.{name}" if path else name)
+        for name, value in struct.fields.items()
+    }
 
 
-def _value(value: struct_pb2.Value, depth: int) -> object:
+def _value(value: struct_pb2.Value, depth: int, path: str) -> object:
     kind = value.WhichOneof("kind")
     if kind == "struct_value":
-        return _object(value.struct_value, depth + 1)
+        return _object(value.struct_value, depth + 1, path)
     if kind == "list_value":
         if depth + 1 > MAX_DEPTH:
             raise EventError(f"nesting is deeper than {MAX_DEPTH} levels")
-        return [_value(item, depth + 1) for item in value.list_value.values]
+        items = value.list_value.values
+        return [_value(item, depth + 1, f"{path}[{i}]") for i, item in enumerate(items)]
     if kind == "number_value":
-        number = value.number_value
-        if not math.isfinite(number):
-            raise EventError("numbers must be finite (JSON has no NaN or Infinity)")
-        if number.is_integer() and abs(number) <= _EXACT_INTEGERS:
-            return int(number)
-        return number
+        return _number(value.number_value, path)
     if kind == "string_value":
         return value.string_value
     if kind == "bool_value":
         return value.bool_value
     return None
+
+
+def _number(number: float, path: str) -> int | float:
+    if not math.isfinite(number):
+        raise EventError("numbers must be finite (JSON has no NaN or Infinity)")
+    if not number.is_integer():
+        return number
+    if abs(number) > _EXACT_INTEGERS:
+        raise EventError(
+            f"{path} is an integer beyond ±2^53, which a double cannot hold exactly; "
+            "send it as a string"
+        )
+    return int(number)

@@ -28,6 +28,10 @@ log = logging.getLogger(__name__)
 
 # Bodies up to the Ingest API's 5 MiB limit plus framing must fit in one message.
 MAX_MESSAGE_BYTES = 8 * 1024 * 1024
+# Request metadata a server accepts: twice the gateway's header limit (max_request_headers_kb,
+# 32 KiB) with room for what Envoy adds, so the gateway's 431 is the one header limit. gRPC's
+# defaults (a soft 8 KiB, a hard 16 KiB) answered 16-60 KiB headers RESOURCE_EXHAUSTED.
+MAX_METADATA_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -99,6 +103,8 @@ async def serving(
             ("grpc.so_reuseport", 0),
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+            ("grpc.max_metadata_size", MAX_METADATA_BYTES),
+            ("grpc.absolute_max_metadata_size", MAX_METADATA_BYTES),
         ],
     )
     for registration in registrations:

@@ -9,6 +9,7 @@ from services.common import files
 from services.common.config import ConfigError, Settings
 from services.common.logs import configure_logging
 from services.demo.shop import PageConfig, ShopServer, page_config_path
+from services.demo.state import load_shop_secret
 
 
 def main() -> None:
@@ -20,7 +21,12 @@ def main() -> None:
         raise SystemExit(2) from None
     configure_logging("demo-shop", settings.log_level)
     page = PageConfig.parse(page_config_path(settings.data_dir).read_text())
-    server = ShopServer(settings.bind_host, settings.demo_port, page)
+    server = ShopServer(
+        settings.bind_host,
+        settings.demo_port,
+        page,
+        identity_secret=load_shop_secret(settings.data_dir),
+    )
     # SystemExit unwinds serve_forever() in this (main) thread; shutdown() would deadlock.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:

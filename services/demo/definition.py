@@ -25,8 +25,12 @@ PARENT_SEGMENT: dict[str, Any] = {
 
 # The shop sends member_id once a visitor signs in; stitching links it to the browser's
 # td_client_id, so what was imported for the member applies to the browsing profile.
+# Verified: from the browser, the value counts only with the proof the shop's server made
+# at sign-in (docs/design.md#verified-identifiers); anyone can type "M-1001".
 MEMBER_KEY = "member_id"
-STITCHING_KEYS: list[dict[str, Any]] = [{"name": MEMBER_KEY, "regex": "M-[0-9]{4}"}]
+STITCHING_KEYS: list[dict[str, Any]] = [
+    {"name": MEMBER_KEY, "regex": "M-[0-9]{4}", "verified": True}
+]
 
 # The one known visitor: a loyalty member whose back-office data was imported.
 DEMO_MEMBER_ID = "M-1001"
@@ -103,6 +107,8 @@ PUBLIC_SERVICE: dict[str, Any] = {
     "type": "PUBLIC",
 }
 PUBLIC_TOKEN: dict[str, Any] = {"name": "shop-page"}
+# The shop's server signs its members' ids with it; never sent to a browser.
+IDENTITY_SECRET: dict[str, Any] = {"name": "shop-server"}
 PRIVATE_SERVICE: dict[str, Any] = {
     "name": "Demo backend (server)",
     "description": "A server-side token: sees sensitive sections; from this machine only.",

@@ -26,7 +26,13 @@ from services.common.errors import FailedPrecondition, NotFound, P13nError
 from services.demo import definition as demo
 from services.demo.admin import AdminClient, AdminError
 from services.demo.shop import PageConfig
-from services.demo.state import DemoState, load_state, save_state, state_path
+from services.demo.state import (
+    DemoState,
+    load_state,
+    save_shop_secret,
+    save_state,
+    state_path,
+)
 
 ACCOUNT_NAME = "p13n demo"
 OWNER_EMAIL = "demo@p13n.example"
@@ -44,6 +50,11 @@ class LoadedDemo:
     state: DemoState
     parent_segment_id: str
     page: PageConfig
+
+    @property
+    def identity_secret(self) -> str:
+        """What the shop's server signs its members' ids with (never served to a page)."""
+        return self.state.identity_secret
 
 
 def browser_host(bind_host: str) -> str:
@@ -67,6 +78,7 @@ def load_demo(settings: Settings, origin: str) -> LoadedDemo:
         _wait_until_known(admin)
         parent_segment_id = _configure(admin)
         state = _tokens(settings, admin, parent_segment_id, state, origin)
+        save_shop_secret(settings.data_dir, state.identity_secret)
     except AdminError as error:
         raise DemoError(f"loading the demo configuration failed: {error}") from None
     page = PageConfig(
@@ -157,7 +169,13 @@ def _configure(admin: AdminClient) -> str:
     ps = _ensure(admin, "/v1/parent_segments", "parent_segments", demo.PARENT_SEGMENT)["id"]
     base = f"/v1/parent_segments/{ps}"
     for key in demo.STITCHING_KEYS:
-        _ensure(admin, f"{base}/stitching_keys", "stitching_keys", key)
+        found = _ensure(admin, f"{base}/stitching_keys", "stitching_keys", key)
+        if bool(found.get("verified")) != key["verified"]:  # a demo loaded before issue 13
+            admin.ok(
+                "PATCH",
+                f"{base}/stitching_keys/{found['id']}?update_mask=verified",
+                {"verified": key["verified"]},
+            )
     for event in demo.EVENTS:
         _ensure(admin, f"{base}/events", "events", event)
     for attribute in demo.ATTRIBUTES:
@@ -189,6 +207,7 @@ def _tokens(
     private = _ensure(admin, base, "services", demo.PRIVATE_SERVICE)
     tokens = f"{base}/{public['id']}/tokens"
     state = _token(settings, admin, tokens, demo.PUBLIC_TOKEN, state, "public")
+    state = _identity_secret(settings, admin, f"{base}/{public['id']}/identity_secrets", state)
     tokens = f"{base}/{private['id']}/tokens"
     return _token(settings, admin, tokens, demo.PRIVATE_TOKEN, state, "private")
 
@@ -210,5 +229,24 @@ def _token(
     created = admin.ok("POST", path, body)
     changes = {f"{kind}_token": str(created["token"]), f"{kind}_token_id": str(created["id"])}
     state = dataclasses.replace(state, **changes)
+    save_state(settings.data_dir, state)
+    return state
+
+
+def _identity_secret(
+    settings: Settings, admin: AdminClient, path: str, state: DemoState
+) -> DemoState:
+    """The state with its saved identity secret if the service still has it, else a new one,
+    saved at once (shown only when created), as for tokens."""
+    listed = admin.ok("GET", path).get("identity_secrets", [])
+    if state.identity_secret and any(s.get("id") == state.identity_secret_id for s in listed):
+        return state
+    for stale in listed:  # ours by name, but its value is not in the state: replace it
+        if stale.get("name") == demo.IDENTITY_SECRET["name"]:
+            admin.ok("DELETE", f"{path}/{stale['id']}")
+    created = admin.ok("POST", path, demo.IDENTITY_SECRET)
+    state = dataclasses.replace(
+        state, identity_secret=str(created["secret"]), identity_secret_id=str(created["id"])
+    )
     save_state(settings.data_dir, state)
     return state

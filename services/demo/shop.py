@@ -6,10 +6,19 @@ the public token, and the product catalog. Everything it serves is public; the p
 personalize themselves by calling the gateway from the browser, cross-origin, exactly as a
 customer's site would. Pages carry a strict Content-Security-Policy with Trusted Types, so
 the demo also shows that the SDK works under one.
+
+One thing only a server can do: sign a member in. ``POST /sign-in`` answers the member's id
+and its proof, the hex HMAC-SHA256 of ``"member_id\n<id>"`` under the public service's
+identity secret, which this process holds and no page ever sees. The page sends both with
+its events; without the proof, the gateway would not let a browser claim the member
+(docs/design.md#verified-identifiers). A real site signs the id of the user its own session
+authenticated; the demo has one member and no password.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import logging
 import re
@@ -76,6 +85,11 @@ def config_script(page: PageConfig, products: list[dict[str, Any]]) -> bytes:
     return f"window.P13N_DEMO = {json.dumps(settings, indent=2)};\n".encode()
 
 
+def member_proof(secret: str, member_id: str, key: str = "member_id") -> str:
+    """The identity proof of a member's id, as a site's backend makes it (stdlib only)."""
+    return hmac.new(secret.encode(), f"{key}\n{member_id}".encode(), hashlib.sha256).hexdigest()
+
+
 def content_security_policy(endpoint: str) -> str:
     parts = urlsplit(endpoint)
     return "; ".join(
@@ -84,7 +98,8 @@ def content_security_policy(endpoint: str) -> str:
             "script-src 'self'",
             "style-src 'self'",
             "img-src 'self' data:",
-            f"connect-src {parts.scheme}://{parts.netloc}",
+            # 'self': the sign-in asks the shop's own server for the member's proof.
+            f"connect-src 'self' {parts.scheme}://{parts.netloc}",
             "base-uri 'none'",
             "form-action 'none'",
             "frame-ancestors 'none'",
@@ -100,12 +115,25 @@ class ShopServer(ThreadingHTTPServer):
 
     daemon_threads = True
 
-    def __init__(self, host: str, port: int, page: PageConfig) -> None:
+    def __init__(
+        self, host: str, port: int, page: PageConfig, *, identity_secret: str = ""
+    ) -> None:
         super().__init__((host, port), _Handler)
         self.page = page
+        self._identity_secret = identity_secret
         self.products = load_products()
         self.slugs = {p["slug"] for p in self.products}
         self.csp = content_security_policy(page.endpoint)
+
+    def __repr__(self) -> str:
+        return f"ShopServer({self.page.endpoint!r}, <identity secret hidden>)"
+
+    def sign_in(self) -> dict[str, str] | None:
+        """The demo member's id and proof; None when this server has no identity secret."""
+        if not self._identity_secret:
+            return None
+        member = self.page.member_id
+        return {"member_id": member, "proof": member_proof(self._identity_secret, member)}
 
     @property
     def origin(self) -> str:
@@ -140,6 +168,18 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, (SHOP_DIR / name).read_bytes(), content_type)
         else:
             self._send(404, b"<!doctype html><title>Not found</title><p>Not found.", _HTML)
+
+    def do_POST(self) -> None:
+        if urlsplit(self.path).path != "/sign-in":
+            self._send(404, b'{"message":"Not found"}', "application/json")
+            return
+        signed = self.shop.sign_in()
+        if signed is None:
+            body = {"message": "This shop server has no identity secret: load the demo first"}
+            self._send(503, json.dumps(body).encode(), "application/json")
+            return
+        # The proof is the member's own: it goes to the browser that signed in, never logged.
+        self._send(200, json.dumps(signed).encode(), "application/json")
 
     def _page(self, name: str) -> None:
         self._send(

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 FILENAME = "demo.json"
+SHOP_SECRET_FILENAME = "demo-shop.secret"
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,8 @@ class DemoState:
     public_token_id: str = ""
     private_token: str = ""
     private_token_id: str = ""
+    identity_secret: str = ""
+    identity_secret_id: str = ""
 
 
 def state_path(data_dir: Path) -> Path:
@@ -47,12 +50,32 @@ def load_state(data_dir: Path) -> DemoState | None:
 
 def save_state(data_dir: Path, state: DemoState) -> None:
     """Replaces the saved state atomically; the file is readable by its owner only."""
-    path = state_path(data_dir)
-    partial = path.with_suffix(".json.partial")
+    _write_private(state_path(data_dir), json.dumps(dataclasses.asdict(state), indent=2))
+
+
+def shop_secret_path(data_dir: Path) -> Path:
+    """The shop server's identity secret, apart from the demo's other credentials: the shop
+    process reads only what it uses."""
+    return data_dir / SHOP_SECRET_FILENAME
+
+
+def save_shop_secret(data_dir: Path, secret: str) -> None:
+    _write_private(shop_secret_path(data_dir), secret)
+
+
+def load_shop_secret(data_dir: Path) -> str:
+    """The shop server's identity secret; "" when the demo was never loaded here."""
+    path = shop_secret_path(data_dir)
+    return path.read_text().strip() if path.exists() else ""
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Replaces ``path`` atomically with ``text``, readable by its owner only."""
+    partial = path.with_name(path.name + ".partial")
     partial.unlink(missing_ok=True)
     fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as f:
-        json.dump(dataclasses.asdict(state), f, indent=2)
+        f.write(text)
         f.flush()
         os.fsync(f.fileno())
     os.replace(partial, path)

@@ -22,6 +22,13 @@ from services.offers.store import PersonalizationStore, Record
 class InternalOffersServicer(internal_service_pb2_grpc.InternalOffersServiceServicer):
     def __init__(self, store: PersonalizationStore) -> None:
         self._store = store
+        self._audit_log = store.audit_log()
+
+    @override
+    async def ListAuditEntries(
+        self, request: api.ListAuditEntriesRequest, context: Any
+    ) -> api.ListAuditEntriesResponse:
+        return api.ListAuditEntriesResponse(entries=await self._audit_log.answer(request))
 
     @override
     async def ListReferences(

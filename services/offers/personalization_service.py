@@ -17,7 +17,7 @@ from p13n.offers.v1 import personalization_config_service_pb2_grpc, personalizat
 from p13n.profile.v1 import internal_service_pb2 as profile_api
 from typing_extensions import override
 
-from services.common import identity
+from services.common import audit, identity
 from services.common.errors import (
     InvalidArgument,
     Unauthenticated,
@@ -73,6 +73,7 @@ class PersonalizationServicer(
         async with self._store.writing(request.parent_segment_id) as writer:
             draft, warnings = _validated(draft, await writer.records(), catalog)
             record = await writer.insert(draft)
+            await writer.audit(audit.CREATE, None, record)
         return personalization_message(record, warnings)
 
     @override
@@ -123,6 +124,7 @@ class PersonalizationServicer(
             others = [r for r in await writer.records() if r.id != current.id]
             draft, warnings = _validated(draft, others, catalog)
             record = await writer.update(current.id, draft)
+            await writer.audit(audit.UPDATE, current, record)
         return personalization_message(record, warnings)
 
     @override
@@ -133,6 +135,7 @@ class PersonalizationServicer(
         async with self._store.writing(request.parent_segment_id) as writer:
             record = await writer.record(request.personalization_id)
             await writer.delete(record.id)
+            await writer.audit(audit.DELETE, record, None)
         return empty_pb2.Empty()
 
     @override

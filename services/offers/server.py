@@ -16,7 +16,7 @@ from p13n.profile.v1 import internal_service_pb2_grpc as profile_internal_pb2_gr
 
 from services.common import handlers
 from services.common.access import Access, every_method
-from services.common.callers import OFFERS, PROFILE, only, through_gateway
+from services.common.callers import AUTH, OFFERS, PROFILE, only, through_gateway
 from services.common.clients import FAST_RECONNECT, Channels
 from services.common.config import Settings
 from services.common.main import run_service
@@ -52,6 +52,7 @@ RULES: dict[str, Access] = {
 CALLERS: dict[str, frozenset[str]] = {
     **through_gateway(RULES),
     f"/{INTERNAL}/ListReferences": only(PROFILE),
+    f"/{INTERNAL}/ListAuditEntries": only(AUTH),
 }
 
 

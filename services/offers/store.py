@@ -19,6 +19,7 @@ from typing import Any
 
 import aiosqlite
 
+from services.common import audit
 from services.common.convert import path_id
 from services.common.errors import NotFound
 from services.common.storage import Database, fetch_all, fetch_one
@@ -38,6 +39,8 @@ MIGRATIONS = [
     );
     CREATE INDEX personalizations_by_segment ON personalizations (parent_segment_id, id)
     """,
+    # Every admin change, in the transaction that makes it (services.common.audit).
+    audit.MIGRATION,
 ]
 
 
@@ -138,6 +141,34 @@ class Writer:
             (path_id(personalization_id), self._segment),
         )
 
+    async def audit(self, action: str, before: Record | None, after: Record | None) -> None:
+        """Records the change of one personalization, in this transaction."""
+        changed = after or before
+        assert changed is not None  # a change has a before or an after
+        await audit.record(
+            self._db,
+            audit.change(
+                action,
+                "personalization",
+                changed.id,
+                None if before is None else _plain(before),
+                None if after is None else _plain(after),
+                parent=f"parent_segments/{self._segment}",
+            ),
+        )
+
+
+def _plain(record: Record) -> dict[str, object]:
+    """A personalization as JSON for the audit log (its stored fields, times left out)."""
+    return {
+        "id": record.id,
+        "parent_segment_id": record.parent_segment_id,
+        "name": record.name,
+        "description": record.description,
+        "trigger_events": list(record.trigger_events),
+        "sections": [dict(s) for s in record.sections],
+    }
+
 
 class PersonalizationStore:
     """Personalizations per parent segment, with a revision that grows on every write."""
@@ -152,6 +183,10 @@ class PersonalizationStore:
 
     async def close(self) -> None:
         await self._db.close()
+
+    def audit_log(self) -> audit.AuditLog:
+        """This service's audit entries, for ``InternalOffersService.ListAuditEntries``."""
+        return audit.AuditLog(self._db, "offers")
 
     def revision(self, parent_segment_id: str) -> int:
         """Grows after every committed write to the parent segment's personalizations."""

@@ -24,6 +24,8 @@ from services.common.remote_errors import translate, unavailable
 # Signed as the component its certificate names.
 SERVICE = PROFILE
 FLAGS_TTL_SECONDS = 2.0
+# A deleted identity secret stops making valid proofs within this long.
+SECRETS_TTL_SECONDS = 2.0
 FLAGS_TIMEOUT = 2.0
 CHECK_TIMEOUT = 1.0
 _AUTH_DOWN = unavailable("The auth service cannot answer; retry shortly")
@@ -37,6 +39,31 @@ class AuthClient:
         self._key = key
         self._clock = clock
         self._flags: dict[str, tuple[float, frozenset[str]]] = {}
+        self._secrets: dict[str, tuple[float, tuple[str, ...]]] = {}
+
+    def __repr__(self) -> str:
+        return "AuthClient(<secrets hidden>)"
+
+    async def identity_secrets(self, service_id: str) -> tuple[str, ...]:
+        """A public service's identity secrets, at most ``SECRETS_TTL_SECONDS`` old.
+
+        When the auth service cannot answer, this raises UNAVAILABLE: a proof that cannot be
+        checked is neither accepted nor silently dropped.
+        """
+        cached = self._secrets.get(service_id)
+        if cached and self._clock() - cached[0] < SECRETS_TTL_SECONDS:
+            return cached[1]
+        try:
+            reply = await self._stub.GetIdentitySecrets(
+                internal_service_pb2.GetIdentitySecretsRequest(service_id=service_id),
+                metadata=as_service(SERVICE, self._key),
+                timeout=FLAGS_TIMEOUT,
+            )
+        except grpc.aio.AioRpcError as error:
+            raise translate(error, outage=_AUTH_DOWN, verdicts={}) from None
+        found = tuple(reply.secrets)
+        self._secrets[service_id] = (self._clock(), found)
+        return found
 
     async def flags_of(self, account_id: str) -> frozenset[str]:
         """The account's feature flags, at most ``FLAGS_TTL_SECONDS`` old."""

@@ -57,6 +57,7 @@ def stitching_key_message(row: Row) -> pb.StitchingKey:
         regex=row["regex"],
         exclusions=json.loads(row["exclusions"]),
         workflow_only=bool(row["workflow_only"]),
+        verified=bool(row["verified"]),
     )
 
 

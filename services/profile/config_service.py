@@ -16,13 +16,16 @@ from typing import Any
 from google.protobuf import empty_pb2
 from p13n.profile.v1 import config_service_pb2 as api
 from p13n.profile.v1 import config_service_pb2_grpc
+from p13n.profile.v1 import realtime_config_pb2 as pb
 from typing_extensions import override
 
+from services.common import audit
 from services.common import identity as identities
 from services.common.errors import FailedPrecondition, InvalidArgument, Unauthenticated
 from services.common.names import validate_name
 from services.common.paging import one_page, page_after, page_size
 from services.profile import config_steps as steps
+from services.profile import sensitivity
 from services.profile.config_store import (
     ATTRIBUTES,
     EVENTS,
@@ -46,6 +49,18 @@ def _account() -> str:
     if caller is None or not caller.account_id:
         raise Unauthenticated("Credentials are required")
     return caller.account_id
+
+
+def _role() -> int:
+    caller = identities.current.get()
+    return caller.role if caller is not None else 0
+
+
+PARENT_SEGMENT = "parent_segment"
+
+
+def _parent(segment_id: int) -> str:
+    return f"parent_segments/{segment_id}"
 
 
 class ConfigServicer(config_service_pb2_grpc.ConfigServiceServicer):
@@ -83,9 +98,13 @@ class ConfigServicer(config_service_pb2_grpc.ConfigServiceServicer):
                 await store.parent_segment_names(account),
                 field="parent_segment.name",
             )
-            return await store.create_parent_segment(
+            created = await store.create_parent_segment(
                 account, name, segment.description, primary_key, now
             )
+            await store.record(
+                audit.change(audit.CREATE, PARENT_SEGMENT, created.id, None, created)
+            )
+            return created
 
     @override
     async def GetParentSegment(self, request: api.GetParentSegmentRequest, context: Any) -> Any:
@@ -122,7 +141,11 @@ class ConfigServicer(config_service_pb2_grpc.ConfigServiceServicer):
                 others = await store.parent_segment_names(account, except_id=segment_id)
                 name = validate_name(changes.name, others, field="parent_segment.name")
             description = changes.description if "description" in paths else segment.description
-            return await store.update_parent_segment(account, segment_id, name, description)
+            updated = await store.update_parent_segment(account, segment_id, name, description)
+            await store.record(
+                audit.change(audit.UPDATE, PARENT_SEGMENT, updated.id, segment, updated)
+            )
+            return updated
 
     @override
     async def DeleteParentSegment(
@@ -131,6 +154,9 @@ class ConfigServicer(config_service_pb2_grpc.ConfigServiceServicer):
         async with self._store.writing() as store:
             segment = await store.parent_segment(_account(), request.parent_segment_id)
             await store.delete_parent_segment(int(segment.id))
+            await store.record(
+                audit.change(audit.DELETE, PARENT_SEGMENT, segment.id, segment, None)
+            )
         return empty_pb2.Empty()
 
     # -- shared by the segment's children ------------------------------------------------
@@ -158,7 +184,18 @@ class ConfigServicer(config_service_pb2_grpc.ConfigServiceServicer):
             segment = await store.parent_segment(_account(), parent_segment_id)
             names = await store.names(kind, int(segment.id))
             child = await prepare(store, int(segment.id), given, names)
-            return await store.insert(kind, int(segment.id), child)
+            created = await store.insert(kind, int(segment.id), child)
+            await store.record(
+                audit.change(
+                    audit.CREATE,
+                    kind.resource_type,
+                    created.id,
+                    None,
+                    created,
+                    parent=_parent(int(segment.id)),
+                )
+            )
+            return created
 
     async def _update(
         self,
@@ -169,15 +206,34 @@ class ConfigServicer(config_service_pb2_grpc.ConfigServiceServicer):
         prepare: steps.Prepare[M],
     ) -> M:
         """Applies the masked ``changes`` to the stored child and stores what ``prepare``
-        makes of the result (in one transaction, as ``_create``)."""
+        makes of the result (in one transaction, as ``_create``).
+
+        Lowering a sensitivity needs ADMIN (``sensitivity``): refused before anything is
+        written, and called out in the audit entry when allowed."""
         async with self._store.writing() as store:
             segment = await store.parent_segment(_account(), parent_segment_id)
-            merged = await store.child(kind, int(segment.id), child_id)
-            stored_id = int(merged.id)
+            before = await store.child(kind, int(segment.id), child_id)
+            stored_id = int(before.id)
+            merged = kind.message()
+            merged.CopyFrom(before)
             steps.apply_mask(merged, *changes)
             names = await store.names(kind, int(segment.id), stored_id)
             child = await prepare(store, int(segment.id), merged, names)
-            return await store.update(kind, int(segment.id), stored_id, child)
+            lowered = _lowered(before, child)
+            sensitivity.require_admin_to_lower(_role(), lowered)
+            updated = await store.update(kind, int(segment.id), stored_id, child)
+            await store.record(
+                audit.change(
+                    audit.UPDATE,
+                    kind.resource_type,
+                    updated.id,
+                    before,
+                    updated,
+                    parent=_parent(int(segment.id)),
+                    sensitivity_lowered=bool(lowered),
+                )
+            )
+            return updated
 
     async def _delete_unreferenced(
         self,
@@ -202,6 +258,7 @@ class ConfigServicer(config_service_pb2_grpc.ConfigServiceServicer):
             if check is not None:
                 await check(writer, int(segment.id), child.name)
             await writer.delete(kind, int(segment.id), int(child.id))
+            await writer.record(_deleted(kind, int(segment.id), child))
 
     # -- event definitions ---------------------------------------------------------------
 
@@ -305,7 +362,7 @@ class ConfigServicer(config_service_pb2_grpc.ConfigServiceServicer):
 
     @override
     async def UpdateStitchingKey(self, request: api.UpdateStitchingKeyRequest, context: Any) -> Any:
-        paths = steps.mask_paths(request, {"regex", "exclusions", "workflow_only"})
+        paths = steps.mask_paths(request, {"regex", "exclusions", "workflow_only", "verified"})
         prepare = functools.partial(steps.stitching_key, creating=False)
         return await self._update(
             STITCHING_KEYS,
@@ -325,6 +382,7 @@ class ConfigServicer(config_service_pb2_grpc.ConfigServiceServicer):
                     f"{key.name!r} is the parent segment's primary key and cannot be deleted"
                 )
             await store.delete(STITCHING_KEYS, int(segment.id), int(key.id))
+            await store.record(_deleted(STITCHING_KEYS, int(segment.id), key))
         return empty_pb2.Empty()
 
     # -- batch segments ------------------------------------------------------------------
@@ -383,3 +441,19 @@ class ConfigServicer(config_service_pb2_grpc.ConfigServiceServicer):
                 "Remove it from them first.",
                 reason="REFERENCED_BY_PERSONALIZATIONS",
             )
+
+
+def _lowered(before: Any, after: Any) -> list[str]:
+    """The protections an update lowers: attributes' and segments' sensitivities, and a
+    stitching key's verification."""
+    if isinstance(before, (pb.Attribute, pb.Segment)):
+        return sensitivity.lowered_fields(before, after)
+    if isinstance(before, pb.StitchingKey):
+        return sensitivity.verification_dropped(before, after)
+    return []
+
+
+def _deleted(kind: Kind[M], segment_id: int, child: M) -> audit.Entry:
+    return audit.change(
+        audit.DELETE, kind.resource_type, child.id, child, None, parent=_parent(segment_id)
+    )

@@ -33,6 +33,7 @@ from typing import Generic, Protocol, TypeVar
 from p13n.profile.v1 import parent_segment_pb2
 from p13n.profile.v1 import realtime_config_pb2 as pb
 
+from services.common import audit
 from services.common.errors import NotFound
 
 # A child of a parent segment; each has an ``id`` and a ``name``.
@@ -47,6 +48,11 @@ class Kind(Generic[M]):
     collection: str  # where a store keeps them (the SQLite table)
     noun: str  # how messages name one: "Event definition 7 not found ..."
     message: type[M]
+
+    @property
+    def resource_type(self) -> str:
+        """How the audit log names the kind: ``attribute``, ``event_definition``..."""
+        return self.collection.removesuffix("s")
 
     def not_found(self, child_id: str, segment_id: int) -> NotFound:
         """One of these the segment does not have, in the API's words (every backend's)."""
@@ -123,6 +129,10 @@ class ConfigWriter(ConfigReader, Protocol):
         ...
 
     async def delete(self, kind: Kind[M], segment_id: int, child_id: int) -> None: ...
+
+    async def record(self, entry: audit.Entry) -> None:
+        """Stores the audit entry of a change made in this transaction (commits with it)."""
+        ...
 
 
 class ConfigStore(Protocol):

@@ -32,7 +32,7 @@ from p13n.profile.v1 import profile_service_pb2 as api
 
 from services.common import events
 from services.common.errors import NotFound
-from services.profile import attributes
+from services.profile import attributes, proofs
 from services.profile.realtime import Config
 from services.profile.stitching import Identity
 from services.profile.tracking import BatchValues
@@ -66,8 +66,12 @@ class ProfileStore(Protocol):
         event: tuple[events.Event, str],
         now: float,
         remaining: float | None,
+        proven: proofs.Proofs | None = None,
     ) -> internal.TrackResponse:
-        """Stores the event and updates the profile it stitches to ("" account: any)."""
+        """Stores the event and updates the profile it stitches to ("" account: any).
+
+        ``proven``: the event came with a public token; its verified identifiers need proofs.
+        """
         ...
 
     async def preview_track(

@@ -292,6 +292,19 @@ def count_skipped(conn: sqlite3.Connection, parent_segment_id: int, attribute: s
     return int(row[0]) if row else 0
 
 
+def count_unproven(conn: sqlite3.Connection, parent_segment_id: int, key: str) -> int:
+    """Counts one verified identifier left out for want of a valid proof; the running count."""
+    row = query_one(
+        conn,
+        "INSERT INTO unproven_identifiers (parent_segment_id, key, count) VALUES (?, ?, 1) "
+        "ON CONFLICT (parent_segment_id, key) DO UPDATE SET count = count + 1 "
+        "RETURNING count",
+        parent_segment_id,
+        key,
+    )
+    return int(row[0]) if row else 0
+
+
 def store_events(
     conn: sqlite3.Connection,
     account_id: str,

@@ -128,7 +128,11 @@ def compile_config(config: api.RealtimeConfig, create_time: float) -> Config:
         ),
         keys=tuple(
             StitchingKey(
-                k.name, k.regex or None, frozenset(k.exclusions), workflow_only=k.workflow_only
+                k.name,
+                k.regex or None,
+                frozenset(k.exclusions),
+                workflow_only=k.workflow_only,
+                verified=k.verified,
             )
             for k in config.stitching_keys
         ),

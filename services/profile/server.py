@@ -19,6 +19,7 @@ from p13n.profile.v1 import (
 from p13n.profile.v1 import internal_service_pb2 as profile_internal_pb2
 from p13n.profile.v1 import internal_service_pb2_grpc as profile_internal_pb2_grpc
 
+from services.common import audit
 from services.common.access import Access, every_method
 from services.common.callers import AUTH, GATEWAY, OFFERS, only, through_gateway
 from services.common.callers import PROFILE as PROFILE_COMPONENT
@@ -31,7 +32,7 @@ from services.profile.auth_client import AuthClient
 from services.profile.config_service import ConfigServicer, FlagsLookup, ReferencesLookup
 from services.profile.group_commit import GroupCommit
 from services.profile.ingest_service import IngestServicer
-from services.profile.internal_service import InternalProfileServicer
+from services.profile.internal_service import InternalProfileServicer, SecretsLookup, no_secrets
 from services.profile.offers_client import OffersClient
 from services.profile.profile_service import CredentialCheck, ProfileServicer
 from services.profile.realtime import ConfigCache
@@ -77,6 +78,7 @@ CALLERS: dict[str, frozenset[str]] = {
     f"/{INTERNAL}/Track": only(OFFERS),
     f"/{INTERNAL}/GetRealtimeConfig": only(OFFERS),
     f"/{INTERNAL}/ListEventTables": only(AUTH),
+    f"/{INTERNAL}/ListAuditEntries": only(AUTH),
 }
 
 
@@ -118,6 +120,7 @@ async def lifespan(
                     auth.flags_of,
                     offers.references,
                     credential_valid=auth.credential_valid,
+                    identity_secrets=auth.identity_secrets,
                 ),
                 component=PROFILE_COMPONENT,
                 port=settings.profile_port if port is None else port,
@@ -153,6 +156,7 @@ def registrations(
     clock: Callable[[], float] = time.time,
     *,
     credential_valid: CredentialCheck,
+    identity_secrets: SecretsLookup = no_secrets,
 ) -> list[Registration]:
     """The four servicers over one store; tests pass their own collaborators and clock."""
     store = SqliteProfileStore(db, writer, configs)
@@ -180,7 +184,9 @@ def registrations(
         ),
         Registration(
             profile_internal_pb2_grpc.add_InternalProfileServiceServicer_to_server,
-            InternalProfileServicer(store, clock),
+            InternalProfileServicer(
+                store, clock, identity_secrets, audit_log=audit.AuditLog(db, "profile")
+            ),
             INTERNAL,
         ),
     ]

@@ -18,6 +18,7 @@ import aiosqlite
 from google.protobuf.message import Message
 from p13n.profile.v1 import realtime_config_pb2 as pb
 
+from services.common import audit
 from services.common.convert import path_id
 from services.common.errors import parent_segment_not_found
 from services.common.storage import Database, fetch_all, fetch_one
@@ -64,9 +65,10 @@ _TABLES: dict[str, _Table] = {
             "regex": k.regex,
             "exclusions": config_rows.exclusions_json(k),
             "workflow_only": int(k.workflow_only),
+            "verified": int(k.verified),
         },
         # A key's name is what events and imports refer to it by: fixed at creation.
-        ("regex", "exclusions", "workflow_only"),
+        ("regex", "exclusions", "workflow_only", "verified"),
     ),
     "segments": _Table(
         config_rows.segment_message,
@@ -243,6 +245,9 @@ class SqliteConfigWriter(SqliteConfigReader, ConfigWriter):
     async def delete(self, kind: Kind[M], segment_id: int, child_id: int) -> None:
         await self._db.execute(f"DELETE FROM {kind.collection} WHERE id = ?", (child_id,))
         await config_changed(self._db, segment_id)
+
+    async def record(self, entry: audit.Entry) -> None:
+        await audit.record(self._db, entry)
 
 
 class SqliteConfigStore:

@@ -20,7 +20,7 @@ from services.common import events
 from services.common.convert import timestamp
 from services.common.errors import InvalidArgument
 from services.common.storage import Database, query_all
-from services.profile import attributes, imports, profiles, realtime_store, tracking
+from services.profile import attributes, imports, profiles, proofs, realtime_store, tracking
 from services.profile.group_commit import GroupCommit
 from services.profile.messages import identity_message
 from services.profile.profile_store import ProfileStore, ProfileView, profile_not_found
@@ -50,10 +50,19 @@ class SqliteProfileStore(ProfileStore):
         event: tuple[events.Event, str],
         now: float,
         remaining: float | None,
+        proven: proofs.Proofs | None = None,
     ) -> internal.TrackResponse:
         return await self._writer.run_sync(
             lambda conn: tracking.track(
-                conn, self._configs, parent_segment_id, database, table, event, now, account_id
+                conn,
+                self._configs,
+                parent_segment_id,
+                database,
+                table,
+                event,
+                now,
+                account_id,
+                proven,
             ),
             remaining=remaining,
         )

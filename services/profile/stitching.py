@@ -53,6 +53,8 @@ class StitchingKey:
     regex: str | None = None
     exclusions: frozenset[str] = frozenset()
     workflow_only: bool = False
+    verified: bool = False
+    """On the public path, a value counts only with a valid proof (``services.profile.proofs``)."""
     _matcher: Matcher | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

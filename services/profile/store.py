@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from services.common import audit
 from services.common.checkpoints import CheckpointPolicy
 from services.common.storage import Database, Tuning
 
@@ -139,6 +140,19 @@ MIGRATIONS = [
     """
     CREATE TABLE retired_parent_segment_ids (id INTEGER PRIMARY KEY)
     """,
+    # Verified identifiers (issue 13): a key whose values count on the public path only with
+    # a proof, and how many values arrived there without a valid one (never the values).
+    """
+    ALTER TABLE stitching_keys ADD COLUMN verified INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE unproven_identifiers (
+      parent_segment_id INTEGER NOT NULL REFERENCES parent_segments(id) ON DELETE CASCADE,
+      key TEXT NOT NULL,
+      count INTEGER NOT NULL,
+      PRIMARY KEY (parent_segment_id, key)
+    ) WITHOUT ROWID
+    """,
+    # Every admin change, in the transaction that makes it (services.common.audit).
+    audit.MIGRATION,
 ]
 
 

@@ -28,7 +28,7 @@ from p13n.profile.v1 import internal_service_pb2 as api
 
 from services.common import events
 from services.common.errors import InvalidArgument, NotFound, parent_segment_not_found
-from services.profile import attributes, profiles
+from services.profile import attributes, profiles, proofs
 from services.profile.realtime import Config, ConfigCache
 from services.profile.stitching import (
     Identity,
@@ -54,6 +54,8 @@ class Plan:
     identities: tuple[Identity, ...]  # the target profile's identities after the event
     skipped: tuple[str, ...]  # attributes whose value was over 500 bytes
     response: api.TrackResponse
+    event: events.Event  # the event as applied and stored: without unproven identifiers
+    unproven: tuple[tuple[str, proofs.Failure], ...] = ()  # verified keys left out, and why
 
 
 @dataclass(frozen=True)
@@ -96,14 +98,22 @@ def plan(
     table: str,
     event: events.Event,
     now: float,
+    proven: proofs.Proofs | None = None,
 ) -> Plan:
-    """Decides what the event does; reads only."""
+    """Decides what the event does; reads only.
+
+    ``proven`` is given for a public-path event: a verified key's value without a valid
+    proof is then left out of the event before anything uses it (``proofs.screen``).
+    """
     if (database, table) not in config.tables:
         raise NotFound(
             f"Table {database}.{table} is not an event table of parent segment "
             f"{config.parent_segment_id}: create an event definition for it first",
             reason="UNKNOWN_EVENT_TABLE",
         )
+    unproven: tuple[tuple[str, proofs.Failure], ...] = ()
+    if proven is not None:
+        event, unproven = proofs.screen(config.keys, event, proven)
     found = require_identities(config, event)
     owners = profiles.owners(conn, config.parent_segment_id, found)
     decision = plan_stitch(found, [p.for_stitching() for p in owners], config.primary_key, now)
@@ -130,7 +140,17 @@ def plan(
         matched_events=matched,
         config_version=config.version,
     )
-    return Plan(config, decision, involved, applied.state, identities, applied.skipped, response)
+    return Plan(
+        config,
+        decision,
+        involved,
+        applied.state,
+        identities,
+        applied.skipped,
+        response,
+        event,
+        unproven,
+    )
 
 
 def carry_out(conn: sqlite3.Connection, plan: Plan, now: float) -> None:
@@ -155,6 +175,17 @@ def carry_out(conn: sqlite3.Connection, plan: Plan, now: float) -> None:
             segment,
             name,
             attributes.MAX_VALUE_BYTES,
+            count,
+        )
+    for key, failure in plan.unproven:
+        count = profiles.count_unproven(conn, segment, key)
+        # The key's name only: the value is the identifier someone tried to claim.
+        log.warning(
+            "parent segment %s: a value of verified stitching key %s came from a public "
+            "token %s and was not used to identify the visitor (%s so far)",
+            segment,
+            key,
+            failure.value,
             count,
         )
 
@@ -206,10 +237,13 @@ def track(
     event: tuple[events.Event, str],
     now: float,
     account_id: str = "",
+    proven: proofs.Proofs | None = None,
 ) -> api.TrackResponse:
     """One Track call as a unit of the group-commit writer."""
     config = config_of_account(configs, conn, parent_segment_id, account_id)
-    decided = plan(conn, config, database, table, event[0], now)
+    decided = plan(conn, config, database, table, event[0], now, proven)
+    if decided.unproven:  # stored as applied: an unproven claim is not kept for later use
+        event = (decided.event, events.encode(decided.event))
     profiles.store_events(conn, config.account_id, database, table, now, [event])
     carry_out(conn, decided, now)
     return decided.response

@@ -16,10 +16,10 @@ from services.auth import secrets
 from services.auth.directory import MemoryDirectory, build_snapshot
 from services.auth.internal_service import InternalAuthServicer
 from services.auth.store_protocols import (
-    AccountStore,
     ApiKeyCredential,
     Credentials,
     CredentialStore,
+    InternalStore,
     SessionCredential,
 )
 from services.common.errors import InvalidArgument
@@ -58,7 +58,12 @@ async def _setup() -> tuple[_Store, MemoryDirectory, InternalAuthServicer, _Cloc
         cast(CredentialStore, store), secrets.SecretKeys(bytes(32)), clock=clock
     )
     await directory.reload()
-    return store, directory, InternalAuthServicer(cast(AccountStore, store), directory), clock
+    return (
+        store,
+        directory,
+        InternalAuthServicer(cast(InternalStore, store), directory, secrets.SecretKeys(bytes(32))),
+        clock,
+    )
 
 
 async def _valid(servicer: InternalAuthServicer, request: pb.CheckCredentialRequest) -> bool:

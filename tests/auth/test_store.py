@@ -23,6 +23,7 @@ from services.auth.registry_service import RegistryServicer
 from services.auth.registry_store import SqliteRegistryReader, SqliteRegistryWriter
 from services.auth.store import SqliteAuthStore, open_store
 from services.auth.store_protocols import (
+    AuditNote,
     AuthStore,
     Bootstrapped,
     Conflict,
@@ -30,6 +31,7 @@ from services.auth.store_protocols import (
     ServiceDraft,
     TokenDraft,
 )
+from services.common import audit
 from services.common.errors import FailedPrecondition
 
 KEY = bytes(range(32))
@@ -86,7 +88,7 @@ def test_handlers_import_no_database(name: str) -> None:
     [
         pytest.param(RegistryServicer, protocols.RegistryStore, id="registry"),
         pytest.param(IdentityServicer, protocols.IdentityStore, id="identity"),
-        pytest.param(InternalAuthServicer, protocols.AccountStore, id="internal"),
+        pytest.param(InternalAuthServicer, protocols.InternalStore, id="internal"),
         pytest.param(MemoryDirectory, protocols.CredentialStore, id="directory"),
     ],
 )
@@ -223,22 +225,73 @@ async def test_a_token_is_sealed_with_its_own_id_and_counted_in_its_segment(
     assert (await store.credentials(NOW)).tokens == []  # the service's tokens went with it
 
 
+def _note(account_id: int, resource_type: str, action: str = audit.CREATE) -> AuditNote:
+    """An audit entry for a change of the store (no request, so no identity to read)."""
+
+    def entry(resource_id: int) -> audit.Entry:
+        return audit.Entry(
+            account_id=str(account_id),
+            time=NOW,
+            actor="users/1",
+            action=action,
+            resource_type=resource_type,
+            resource_id=str(resource_id),
+            parent="",
+            before=None,
+            after={"id": str(resource_id)},
+        )
+
+    return entry
+
+
+async def _audited(store: SqliteAuthStore, account_id: int) -> list[tuple[str, str, str]]:
+    found = await store.audit_log().entries(audit.Filter(str(account_id)), 0, 100)
+    return [(e.action, e.resource_type, e.resource_id) for e in found]
+
+
 async def test_a_taken_email_creates_no_user(store: AuthStore) -> None:
     account = await _account(store)
-    first = await store.create_user(account.account_id, "a@shop.example", "h1", "VIEWER", NOW)
+    note = _note(account.account_id, "user")
+    first = await store.create_user(account.account_id, "a@shop.example", "h1", "VIEWER", NOW, note)
     assert first is not None
-    assert await store.create_user(account.account_id, "a@shop.example", "h2", "ADMIN", NOW) is None
+    taken = await store.create_user(account.account_id, "a@shop.example", "h2", "ADMIN", NOW, note)
+    assert taken is None
     assert await store.login("a@shop.example") == (first, "h1")
+    assert isinstance(store, SqliteAuthStore)
+    # One change, one entry: the refused one wrote neither.
+    assert await _audited(store, account.account_id) == [("create", "user", str(first))]
 
 
 async def test_an_api_key_is_deleted_only_in_its_own_account(store: AuthStore) -> None:
     shop, other = await _account(store, "Shop"), await _account(store, "Other")
-    key_id = await store.create_api_key(shop.account_id, "WRITE_ONLY", b"key", NOW)
+    key_id = await store.create_api_key(
+        shop.account_id, "WRITE_ONLY", b"key", NOW, _note(shop.account_id, "api_key")
+    )
     before = await store.generation()
-    assert await store.delete_api_key(other.account_id, key_id) is False
+    deleted = _note(shop.account_id, "api_key", audit.DELETE)
+    assert await store.delete_api_key(other.account_id, key_id, deleted) is False
     assert await store.generation() == before
-    assert await store.delete_api_key(shop.account_id, key_id) is True
+    assert await store.delete_api_key(shop.account_id, key_id, deleted) is True
     assert await store.generation() == before + 1
+    assert isinstance(store, SqliteAuthStore)
+    assert await _audited(store, shop.account_id) == [
+        ("create", "api_key", str(key_id)),
+        ("delete", "api_key", str(key_id)),
+    ]
+    assert await _audited(store, other.account_id) == []
+
+
+async def test_a_deleted_session_is_gone_and_bumps_the_generation(store: AuthStore) -> None:
+    account = await _account(store)
+    await store.create_session(account.user_id, b"mine", NOW + 100, NOW)
+    session = await store.session(b"mine")
+    assert session is not None
+    before = await store.generation()
+    assert await store.delete_session(session.id) is True
+    assert await store.generation() == before + 1
+    assert await store.session(b"mine") is None
+    assert [s.lookup_hash for s in (await store.credentials(NOW)).sessions] == []
+    assert await store.delete_session(session.id) is False
 
 
 async def test_expired_sessions_are_not_loaded_but_can_be_looked_up(store: AuthStore) -> None:

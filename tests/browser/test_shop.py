@@ -11,6 +11,7 @@ visitor who was stored.
 from __future__ import annotations
 
 import dataclasses
+import json
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -92,8 +93,8 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
         port = free_port()
         loaded = load_demo(suite.settings, f"http://127.0.0.1:{port}")
         servers = [
-            ShopServer("127.0.0.1", port, loaded.page),
-            ShopServer("127.0.0.1", 0, loaded.page),
+            ShopServer("127.0.0.1", port, loaded.page, identity_secret=loaded.identity_secret),
+            ShopServer("127.0.0.1", 0, loaded.page, identity_secret=loaded.identity_secret),
         ]
         for server in servers:
             _serve(server)
@@ -291,9 +292,30 @@ def test_the_sensitive_section_and_value_never_reach_the_browser(demo: Demo, pag
     assert loyalty["membership_tier"] == demo_config.SENSITIVE_TIER
 
 
+def test_a_member_id_typed_into_the_page_claims_nobody(demo: Demo, page: Page) -> None:
+    """The visitor-claim attack from a real browser: the page's stored sign-in forged
+    without the shop server's proof (or with a made-up one) stays an anonymous visitor."""
+    _visit(page, f"{demo.shop}/")
+    for forged in ('{"id":"M-1001","proof":""}', '{"id":"M-1001","proof":"' + "0" * 64 + '"}'):
+        page.evaluate(f"localStorage.setItem('p13n_demo_member_id', {json.dumps(forged)})")
+        result = _visit(page, f"{demo.shop}/")
+        assert result["ok"], result
+        assert "signed in as member M-1001" in page.inner_text("#member-state")
+        assert "Loyalty member" not in page.inner_text("#welcome")
+        assert "$28700" not in page.content()
+
+
 def _bodies(responses: list[Response]) -> list[tuple[str, bytes]]:
-    """Every response body, read before the page navigates away (which discards them)."""
-    return [(r.url, r.body()) for r in responses if r.request.method != "OPTIONS"]
+    """Every response body, read before the page navigates away (which discards them).
+
+    The sign-in's own answer (the member's id and proof, from the shop's server) is read by
+    the click that then navigates, so it is gone by now; it holds no attribute anyway.
+    """
+    return [
+        (r.url, r.body())
+        for r in responses
+        if r.request.method != "OPTIONS" and not r.url.endswith("/sign-in")
+    ]
 
 
 def test_the_personalized_shop_page_screenshot(demo: Demo, page: Page) -> None:

@@ -40,6 +40,9 @@ MINIMUM_ROLE: dict[str, str] = {
     # Auth: the caller's own session and view.
     "p13n.auth.v1.IdentityService/ReauthenticateSession": VIEWER,
     "p13n.auth.v1.IdentityService/GetMe": VIEWER,
+    "p13n.auth.v1.IdentityService/DeleteSession": VIEWER,
+    # Auth: the audit log names users and keys; admins read it.
+    "p13n.auth.v1.AuditService/ListAuditEntries": ADMIN,
     # Auth: users, keys, services and tokens are managed by admins.
     "p13n.auth.v1.IdentityService/CreateUser": ADMIN,
     "p13n.auth.v1.IdentityService/CreateApiKey": ADMIN,
@@ -56,6 +59,10 @@ MINIMUM_ROLE: dict[str, str] = {
             "ListTokens",
             "DeleteToken",
             "RevealToken",
+            "CreateIdentitySecret",
+            "ListIdentitySecrets",
+            "DeleteIdentitySecret",
+            "RevealIdentitySecret",
         )
     },
     # Profile: editors configure, viewers read.
@@ -85,7 +92,11 @@ OPEN = {"p13n.auth.v1.IdentityService/CreateSession"}
 SESSIONS_ONLY = {
     "p13n.auth.v1.IdentityService/ReauthenticateSession": "Re-authentication needs a session",
     "p13n.auth.v1.RegistryService/RevealToken": "Re-authentication required",
+    "p13n.auth.v1.RegistryService/RevealIdentitySecret": "Re-authentication required",
+    "p13n.auth.v1.IdentityService/DeleteSession": "Signing out needs a session",
 }
+# Signing out ends the caller's session: each call gets a session of its own to end.
+SIGN_OUT = "p13n.auth.v1.IdentityService/DeleteSession"
 
 
 @dataclass(frozen=True)
@@ -149,6 +160,13 @@ def credentials(account: Account) -> dict[str, str]:
     return found
 
 
+def _authorization(account: Account, credentials: dict[str, str], rpc: str, principal: str) -> str:
+    """The principal's credentials; for signing out, a fresh session of its role."""
+    if rpc == SIGN_OUT and principal not in API_KEYS:
+        return add_user(account, principal).authorization
+    return credentials[principal]
+
+
 MATRIX = [
     pytest.param(rpc, principal, id=f"{rpc.split('/')[1]}-{principal}")
     for rpc in sorted(MINIMUM_ROLE)
@@ -165,7 +183,8 @@ def test_permission_is_checked_before_existence(
     body: dict[str, Any] | None = None
     if binding.method in ("POST", "PATCH"):
         body = {"password": PASSWORD} if rpc.endswith("/ReauthenticateSession") else {}
-    reply = account.call(binding.method, path, body, authorization=credentials[principal])
+    authorization = _authorization(account, credentials, rpc, principal)
+    reply = account.call(binding.method, path, body, authorization=authorization)
     if not _allowed(principal, rpc):
         _expect_refused(reply)
     elif principal in API_KEYS and rpc in SESSIONS_ONLY:
@@ -193,6 +212,14 @@ class Real:
 
     def new_service(self) -> str:
         return self.account.service(self.ps, self.name(), "PRIVATE")
+
+    def new_public_service(self) -> str:
+        return self.account.service(self.ps, self.name(), "PUBLIC", ["https://roles.example"])
+
+    def new_identity_secret(self) -> str:
+        """The path of a fresh identity secret (in a fresh service: at most 5 per service)."""
+        secrets = f"{self.services}/{self.new_public_service()}/identity_secrets"
+        return f"{secrets}/{self.account.ok('POST', secrets, {'name': 's'})['id']}"
 
     def new_token(self) -> str:
         created = self.account.ok("POST", f"{self.tokens}", {"name": self.name()})
@@ -226,6 +253,8 @@ REAL_CALLS: dict[str, Callable[[Real], Call]] = {
         {"password": PASSWORD},
     ),
     "IdentityService/GetMe": lambda _r: ("GET", "/v1/me", None),
+    "IdentityService/DeleteSession": lambda _r: ("DELETE", "/v1/sessions/current", None),
+    "AuditService/ListAuditEntries": lambda _r: ("GET", "/v1/audit_log", None),
     "IdentityService/CreateUser": lambda r: (
         "POST",
         "/v1/users",
@@ -262,6 +291,22 @@ REAL_CALLS: dict[str, Callable[[Real], Call]] = {
     "RegistryService/ListTokens": lambda r: ("GET", r.tokens, None),
     "RegistryService/DeleteToken": lambda r: ("DELETE", f"{r.tokens}/{r.new_token()}", None),
     "RegistryService/RevealToken": lambda r: ("POST", f"{r.tokens}/{r.token}:reveal", {}),
+    "RegistryService/CreateIdentitySecret": lambda r: (
+        "POST",
+        f"{r.services}/{r.new_public_service()}/identity_secrets",
+        {"name": r.name()},
+    ),
+    "RegistryService/ListIdentitySecrets": lambda r: (
+        "GET",
+        f"{r.services}/{r.new_public_service()}/identity_secrets",
+        None,
+    ),
+    "RegistryService/DeleteIdentitySecret": lambda r: ("DELETE", r.new_identity_secret(), None),
+    "RegistryService/RevealIdentitySecret": lambda r: (
+        "POST",
+        f"{r.new_identity_secret()}:reveal",
+        {},
+    ),
 }
 
 
@@ -283,7 +328,8 @@ def test_auth_action_on_real_resources(
 ) -> None:
     rpc = f"p13n.auth.v1.{action}"
     method, path, body = REAL_CALLS[action](real)
-    reply = real.account.call(method, path, body, authorization=credentials[principal])
+    authorization = _authorization(real.account, credentials, rpc, principal)
+    reply = real.account.call(method, path, body, authorization=authorization)
     if not _allowed(principal, rpc):
         _expect_refused(reply)
     elif principal in API_KEYS and rpc in SESSIONS_ONLY:

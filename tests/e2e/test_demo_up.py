@@ -86,7 +86,7 @@ def test_up_demo_serves_the_shop_and_a_second_run_reuses_the_demo(tmp_path: Path
         assert home.status == 200
         assert b'<script src="/sdk/p13n.js">' in home.body
         assert (
-            f"connect-src http://127.0.0.1:{env['P13N_DATA_PORT']}"
+            f"connect-src 'self' http://127.0.0.1:{env['P13N_DATA_PORT']}"
             in (home.headers["content-security-policy"])
         )
         assert request("GET", shop_port, "/sdk/p13n.js").body == SDK_FILE.read_bytes()
@@ -104,9 +104,28 @@ def test_up_demo_serves_the_shop_and_a_second_run_reuses_the_demo(tmp_path: Path
         # The same token from any other origin is refused, without CORS headers.
         status, allow_origin, _ = _personalize(env, token, "http://127.0.0.1:1")
         assert (status, allow_origin) == (403, "")
+        # The shop process signs its member in with the identity secret it alone reads: the
+        # proof makes the member id count from the browser (issue 13, verified identifiers).
+        signed = request("POST", shop_port, "/sign-in").json()
+        assert signed["member_id"] == demo_config.DEMO_MEMBER_ID
+        for proofs, member in (({}, False), ({"member_id": signed["proof"]}, True)):
+            reply = request(
+                "POST",
+                int(env["P13N_DATA_PORT"]),
+                f"/public/{demo_config.DATABASE}/{demo_config.TABLE}",
+                headers={"wp13n-token": token, "origin": origin},
+                body={
+                    "td_client_id": "0b7b0d6e-2c11-4d7e-9a8e-6f1c7a526c0e",
+                    "member_id": signed["member_id"],
+                    "p13n_proofs": proofs,
+                },
+            )
+            welcome = reply.json()["offers"][demo_config.WELCOME_BANNER]["attributes"]
+            assert welcome["loyalty_member"] is member, (proofs, reply.body)
 
     saved = tmp_path / "demo.json"
     assert stat.S_IMODE(saved.stat().st_mode) == 0o600
+    assert stat.S_IMODE((tmp_path / "demo-shop.secret").stat().st_mode) == 0o600
     first = json.loads(saved.read_text())
 
     with _up_demo(env):

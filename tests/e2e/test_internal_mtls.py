@@ -131,9 +131,27 @@ def _account_flags(channel: grpc.Channel) -> Any:
     )
 
 
+def _identity_secrets(channel: grpc.Channel) -> Any:
+    return internal_service_pb2_grpc.InternalAuthServiceStub(channel).GetIdentitySecrets(
+        internal_service_pb2.GetIdentitySecretsRequest(service_id="1"), timeout=5
+    )
+
+
 @pytest.mark.parametrize(
     ("caller", "service", "call", "method"),
     [
+        # A service's identity secrets go to the profile service alone: not to offers, nor
+        # to the gateway's certificate (issue 13, verified identifiers).
+        *(
+            pytest.param(
+                caller,
+                "auth",
+                _identity_secrets,
+                "/p13n.auth.v1.InternalAuthService/GetIdentitySecrets",
+                id=f"identity-secrets-{caller}",
+            )
+            for caller in ("offers", "gateway", "cli")
+        ),
         pytest.param(
             "offers", "auth", _check, "/envoy.service.auth.v3.Authorization/Check", id="check"
         ),

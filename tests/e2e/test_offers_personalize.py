@@ -111,8 +111,8 @@ def _nested(levels: int) -> dict[str, object]:
         pytest.param(_nested(33), "nesting is deeper than 32 levels", id="33-levels"),
         # Too deep for protobuf to decode in the service: still 400, not 500.
         pytest.param(_nested(60), "nested at most 32 levels deep", id="60-levels"),
-        # Too deep for the gateway's JSON parser: Envoy's own 400.
-        pytest.param(_nested(200), "Message too deep", id="200-levels"),
+        # Too deep for the gateway's strict JSON check (the auth service, before the transcoder).
+        pytest.param(_nested(200), "nested deeper than 64 levels", id="200-levels"),
         pytest.param("", "event has no identifier", id="empty-body"),
         pytest.param({}, "event has no identifier", id="empty-object"),
     ],

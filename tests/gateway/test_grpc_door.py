@@ -257,4 +257,5 @@ def test_each_json_local_reply_has_a_grpc_twin_before_it() -> None:
         assert added["header"] == {"key": "grpc-status", "value": str(code)}
         assert before["filter"]["and_filter"]["filters"][1] == mapper["filter"]
         assert before.get("body") == mapper.get("body")
-    assert twins == 1 + len(LOCAL_REPLY_MESSAGES)  # the template's auth outage, then one a status
+    # The template's auth outage and its three of Envoy's 400s, then one a status.
+    assert twins == 4 + len(LOCAL_REPLY_MESSAGES)

@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -23,6 +24,7 @@ from gateway.render import (
     write,
 )
 from services.common import pki
+from services.common.server import MAX_METADATA_BYTES
 from services.supervisor import CHILD_KEYS
 
 LOCAL = GatewayConfig(
@@ -141,3 +143,63 @@ def test_every_service_has_a_deployment_with_probes_and_keys() -> None:
         # Only the master keys it uses, the same as `p13n up` gives it.
         assert secrets == set(CHILD_KEYS[name]), name
         assert any(d["kind"] == "Service" for d in documents)
+
+
+def _http_manager(listener: dict[str, Any]) -> dict[str, Any]:
+    # The last network filter: the admin listener's connection limit comes before it.
+    manager: dict[str, Any] = listener["filter_chains"][0]["filters"][-1]["typed_config"]
+    return manager
+
+
+def _filter(manager: dict[str, Any], name: str) -> dict[str, Any]:
+    [found] = [f for f in manager["http_filters"] if f["name"] == name]
+    config: dict[str, Any] = found["typed_config"]
+    return config
+
+
+def _check_settings(route: dict[str, Any]) -> dict[str, Any]:
+    settings: dict[str, Any] = route["typed_per_filter_config"]["envoy.filters.http.ext_authz"][
+        "check_settings"
+    ]
+    return settings
+
+
+def test_ext_authz_reads_each_json_body_up_to_the_limit_its_route_buffers() -> None:
+    """The strict JSON check (services/auth/strict_json.py) sees every JSON body the buffer
+    after it lets through whole, as bytes."""
+    listeners = {
+        listener["name"]: _http_manager(listener)
+        for listener in build(LOCAL)["static_resources"]["listeners"]
+    }
+    for manager in listeners.values():
+        body = _filter(manager, "envoy.filters.http.ext_authz")["with_request_body"]
+        assert body["pack_as_bytes"]
+        assert not body["allow_partial_message"]
+        buffered = _filter(manager, "envoy.filters.http.buffer")["max_request_bytes"]
+        assert body["max_request_bytes"] >= buffered
+    data = listeners["data_plane"]["route_config"]["virtual_hosts"][0]
+    assert data["typed_per_filter_config"]["envoy.filters.http.ext_authz"]["check_settings"][
+        "with_request_body"
+    ] == {"max_request_bytes": 65536, "allow_partial_message": True, "pack_as_bytes": True}
+    # Events only: a longer one reaches the decision cut, then the buffer's 413 (CORS kept).
+    for route in data["routes"]:
+        prefix = route["match"]["prefix"]
+        if prefix == "/records/":
+            per_route = route["typed_per_filter_config"]["envoy.filters.http.buffer"]
+            limit = per_route["buffer"]["max_request_bytes"]
+            assert _check_settings(route)["with_request_body"] == {
+                "max_request_bytes": limit,
+                "allow_partial_message": False,
+                "pack_as_bytes": True,
+            }
+        elif prefix.startswith("/p13n."):  # native gRPC: protobuf, not JSON
+            assert _check_settings(route)["disable_request_body_buffering"]
+    admin = listeners["admin_api"]["route_config"]["virtual_hosts"][0]
+    [stream] = [r for r in admin["routes"] if "path" in r["match"]]
+    assert _check_settings(stream)["disable_request_body_buffering"]
+
+
+def test_one_header_limit_the_services_can_always_take() -> None:
+    for listener in build(LOCAL)["static_resources"]["listeners"]:
+        limit = _http_manager(listener)["max_request_headers_kb"] * 1024
+        assert limit * 2 <= MAX_METADATA_BYTES  # room for what Envoy adds upstream

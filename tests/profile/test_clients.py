@@ -16,7 +16,7 @@ from p13n.offers.v1 import internal_service_pb2 as offers_internal_pb2
 
 from services.common import identity
 from services.common.errors import Unavailable
-from services.profile.auth_client import FLAGS_TTL_SECONDS, AuthClient
+from services.profile.auth_client import FLAGS_TTL_SECONDS, SECRETS_TTL_SECONDS, AuthClient
 from services.profile.offers_client import OffersClient
 
 KEY = os.urandom(32)
@@ -32,6 +32,7 @@ class _Auth:
     def __init__(self) -> None:
         self.asked: list[tuple[str, str]] = []
         self.flags = ["sensitivity"]
+        self.secrets = ["p13n_idv_one"]
         self.down = False
 
     async def GetAccountFlags(
@@ -52,6 +53,15 @@ class _Auth:
         which = request.WhichOneof("credential") or ""
         self.asked.append((f"{which}={getattr(request, which)}", caller.caller_service))
         return internal_service_pb2.CheckCredentialResponse(valid=request.api_key_id == "41")
+
+    async def GetIdentitySecrets(
+        self, request: internal_service_pb2.GetIdentitySecretsRequest, **kwargs: Any
+    ) -> internal_service_pb2.GetIdentitySecretsResponse:
+        if self.down:
+            raise _down()
+        caller = identity.verify(dict(kwargs["metadata"])[identity.IDENTITY_HEADER], KEY)
+        self.asked.append((f"secrets of {request.service_id}", caller.caller_service))
+        return internal_service_pb2.GetIdentitySecretsResponse(secrets=self.secrets)
 
 
 class _Clock:
@@ -79,6 +89,25 @@ async def test_flags_when_auth_cannot_answer_are_unavailable() -> None:
     auth.down = True
     with pytest.raises(Unavailable, match="The auth service cannot answer; retry shortly"):
         await AuthClient(auth, KEY).flags_of("7")
+
+
+async def test_identity_secrets_are_asked_as_the_profile_service_and_kept_briefly() -> None:
+    auth, clock = _Auth(), _Clock()
+    client = AuthClient(auth, KEY, clock)
+    assert await client.identity_secrets("5") == ("p13n_idv_one",)
+    auth.secrets = ["p13n_idv_two"]  # rotated (or the old one deleted) in auth
+    assert await client.identity_secrets("5") == ("p13n_idv_one",)  # still within the TTL
+    clock.now += SECRETS_TTL_SECONDS
+    assert await client.identity_secrets("5") == ("p13n_idv_two",)
+    assert auth.asked == [("secrets of 5", "profile")] * 2
+    assert "p13n_idv" not in repr(client)
+
+
+async def test_identity_secrets_when_auth_cannot_answer_are_unavailable() -> None:
+    auth = _Auth()
+    auth.down = True
+    with pytest.raises(Unavailable, match="The auth service cannot answer; retry shortly"):
+        await AuthClient(auth, KEY).identity_secrets("5")
 
 
 async def test_a_credential_is_checked_by_its_id_and_never_kept() -> None:

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from p13n.profile.v1 import realtime_config_pb2 as pb
 
+from services.common import audit
 from services.common.errors import NotFound
 from services.common.storage import Database
 from services.profile import realtime_store
@@ -88,6 +89,50 @@ async def test_a_block_that_raises_keeps_nothing(store: ConfigStore, opened: Ope
         assert await reader.names(EVENTS, segment_id) == []
         assert await reader.attributes(segment_id) == []
     assert _versions(opened.path, segment_id) == before
+
+
+def _entry(resource_id: str) -> audit.Entry:
+    return audit.Entry(
+        account_id=ACCOUNT,
+        time=1.0,
+        actor="users/1",
+        action=audit.CREATE,
+        resource_type="event_definition",
+        resource_id=resource_id,
+        parent="",
+        before=None,
+        after={"name": "view"},
+    )
+
+
+async def test_an_audit_entry_commits_with_its_change_or_not_at_all(
+    store: ConfigStore, opened: Opened
+) -> None:
+    segment_id = await _segment(store)
+
+    async def record_then_fail() -> None:
+        async with store.writing() as writer:
+            await writer.insert(
+                EVENTS, segment_id, pb.EventDefinition(name="view", database="d", table="t")
+            )
+            await writer.record(_entry("1"))
+            raise Boom
+
+    with pytest.raises(Boom):
+        await record_then_fail()
+    assert _audited(opened.path) == []
+    async with store.writing() as writer:
+        created = await writer.insert(
+            EVENTS, segment_id, pb.EventDefinition(name="view", database="d", table="t")
+        )
+        await writer.record(_entry(created.id))
+    assert _audited(opened.path) == [(created.id, '{"name": "view"}')]
+
+
+def _audited(path: Path) -> list[tuple[str, str]]:
+    """The stored audit rows (resource id, after), read as another process would."""
+    with sqlite3.connect(path) as conn:
+        return list(conn.execute("SELECT resource_id, after FROM audit_log ORDER BY id"))
 
 
 async def test_every_write_is_noticed_by_the_data_path(store: ConfigStore, opened: Opened) -> None:

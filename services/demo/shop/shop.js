@@ -60,7 +60,12 @@
     fields.product_name = product.name;
     fields.product_category = product.category;
   }
-  if (member) fields.member_id = member;
+  if (member) {
+    // The proof the shop's server made at sign-in: without it the gateway does not let a
+    // browser claim a member id (anyone could type one).
+    fields.member_id = member.id;
+    fields.p13n_proofs = { member_id: member.proof };
+  }
 
   const parsed = new Promise((resolve) => {
     if (document.readyState !== 'loading') resolve();
@@ -91,12 +96,14 @@
   function renderPage() {
     document.getElementById('visitor-id').textContent = client.clientId.slice(0, 8);
     document.getElementById('member-state').textContent = member
-      ? `· signed in as member ${member}` : '· anonymous';
+      ? `· signed in as member ${member.id}` : '· anonymous';
     const button = document.getElementById('sign-in');
     button.textContent = member ? 'Sign out' : 'Sign in as the demo member';
     button.addEventListener('click', () => {
-      writeMember(member ? null : demo.memberId);
-      location.reload();
+      (member ? Promise.resolve(null) : signIn()).then((signed) => {
+        writeMember(signed);
+        location.reload();
+      });
     });
     if (product) renderProduct(document.getElementById('product'), product);
     const grid = document.getElementById('products');
@@ -144,9 +151,20 @@
     return el;
   }
 
+  // Signing in is the shop server's job: it answers the member's id with the proof it made
+  // with the service's identity secret (a real site signs whoever its session authenticated).
+  function signIn() {
+    return fetch('/sign-in', { method: 'POST' })
+      .then((reply) => (reply.ok ? reply.json() : null))
+      .then((signed) => (signed ? { id: signed.member_id, proof: signed.proof } : null))
+      .catch(() => null);
+  }
+
   function readMember() {
     try {
-      return localStorage.getItem(MEMBER_KEY);
+      const stored = JSON.parse(localStorage.getItem(MEMBER_KEY) || 'null');
+      return stored && typeof stored.id === 'string' && typeof stored.proof === 'string'
+        ? stored : null;
     } catch (_) {
       return null;
     }
@@ -154,7 +172,7 @@
 
   function writeMember(value) {
     try {
-      if (value) localStorage.setItem(MEMBER_KEY, value);
+      if (value) localStorage.setItem(MEMBER_KEY, JSON.stringify(value));
       else localStorage.removeItem(MEMBER_KEY);
     } catch (_) {
       // Storage blocked: the visitor stays anonymous.

@@ -30,7 +30,7 @@ from p13n.auth.v1 import account_pb2 as p13n_dot_auth_dot_v1_dot_account__pb2
 from p13n.auth.v1 import identity_pb2 as p13n_dot_auth_dot_v1_dot_identity__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#p13n/auth/v1/identity_service.proto\x12\x0cp13n.auth.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1ap13n/auth/v1/account.proto\x1a\x1bp13n/auth/v1/identity.proto\"C\n\x14\x43reateSessionRequest\x12\x13\n\x05\x65mail\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x16\n\x08password\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\"j\n\x15\x43reateSessionResponse\x12\x1b\n\rsession_token\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x34\n\nexpires_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\"6\n\x1cReauthenticateSessionRequest\x12\x16\n\x08password\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"`\n\x1dReauthenticateSessionResponse\x12?\n\x15reauthenticated_until\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\"\x0e\n\x0cGetMeRequest\"\xbd\x01\n\x02Me\x12\x18\n\naccount_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x15\n\x07user_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x03\x12\x13\n\x05\x65mail\x18\x03 \x01(\tB\x04\xe2\x41\x01\x03\x12&\n\x04role\x18\x04 \x01(\x0e\x32\x12.p13n.auth.v1.RoleB\x04\xe2\x41\x01\x03\x12\x34\n\x0c\x61pi_key_type\x18\x05 \x01(\x0e\x32\x18.p13n.auth.v1.ApiKeyTypeB\x04\xe2\x41\x01\x03\x12\x13\n\x05\x66lags\x18\x06 \x03(\tB\x04\xe2\x41\x01\x03\";\n\x11\x43reateUserRequest\x12&\n\x04user\x18\x01 \x01(\x0b\x32\x12.p13n.auth.v1.UserB\x04\xe2\x41\x01\x02\"B\n\x13\x43reateApiKeyRequest\x12+\n\x07\x61pi_key\x18\x01 \x01(\x0b\x32\x14.p13n.auth.v1.ApiKeyB\x04\xe2\x41\x01\x02\"/\n\x13\x44\x65leteApiKeyRequest\x12\x18\n\napi_key_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x32\x98\x05\n\x0fIdentityService\x12q\n\rCreateSession\x12\".p13n.auth.v1.CreateSessionRequest\x1a#.p13n.auth.v1.CreateSessionResponse\"\x17\x82\xd3\xe4\x93\x02\x11\"\x0c/v1/sessions:\x01*\x12\x98\x01\n\x15ReauthenticateSession\x12*.p13n.auth.v1.ReauthenticateSessionRequest\x1a+.p13n.auth.v1.ReauthenticateSessionResponse\"&\x82\xd3\xe4\x93\x02 \"\x1b/v1/sessions:reauthenticate:\x01*\x12\x45\n\x05GetMe\x12\x1a.p13n.auth.v1.GetMeRequest\x1a\x10.p13n.auth.v1.Me\"\x0e\x82\xd3\xe4\x93\x02\x08\x12\x06/v1/me\x12Z\n\nCreateUser\x12\x1f.p13n.auth.v1.CreateUserRequest\x1a\x12.p13n.auth.v1.User\"\x17\x82\xd3\xe4\x93\x02\x11\"\t/v1/users:\x04user\x12\x66\n\x0c\x43reateApiKey\x12!.p13n.auth.v1.CreateApiKeyRequest\x1a\x14.p13n.auth.v1.ApiKey\"\x1d\x82\xd3\xe4\x93\x02\x17\"\x0c/v1/api_keys:\x07\x61pi_key\x12l\n\x0c\x44\x65leteApiKey\x12!.p13n.auth.v1.DeleteApiKeyRequest\x1a\x16.google.protobuf.Empty\"!\x82\xd3\xe4\x93\x02\x1b*\x19/v1/api_keys/{api_key_id}b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#p13n/auth/v1/identity_service.proto\x12\x0cp13n.auth.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1ap13n/auth/v1/account.proto\x1a\x1bp13n/auth/v1/identity.proto\"C\n\x14\x43reateSessionRequest\x12\x13\n\x05\x65mail\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x16\n\x08password\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\"j\n\x15\x43reateSessionResponse\x12\x1b\n\rsession_token\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x34\n\nexpires_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\"\x16\n\x14\x44\x65leteSessionRequest\"6\n\x1cReauthenticateSessionRequest\x12\x16\n\x08password\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"`\n\x1dReauthenticateSessionResponse\x12?\n\x15reauthenticated_until\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\"\x0e\n\x0cGetMeRequest\"\xbd\x01\n\x02Me\x12\x18\n\naccount_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x15\n\x07user_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x03\x12\x13\n\x05\x65mail\x18\x03 \x01(\tB\x04\xe2\x41\x01\x03\x12&\n\x04role\x18\x04 \x01(\x0e\x32\x12.p13n.auth.v1.RoleB\x04\xe2\x41\x01\x03\x12\x34\n\x0c\x61pi_key_type\x18\x05 \x01(\x0e\x32\x18.p13n.auth.v1.ApiKeyTypeB\x04\xe2\x41\x01\x03\x12\x13\n\x05\x66lags\x18\x06 \x03(\tB\x04\xe2\x41\x01\x03\";\n\x11\x43reateUserRequest\x12&\n\x04user\x18\x01 \x01(\x0b\x32\x12.p13n.auth.v1.UserB\x04\xe2\x41\x01\x02\"B\n\x13\x43reateApiKeyRequest\x12+\n\x07\x61pi_key\x18\x01 \x01(\x0b\x32\x14.p13n.auth.v1.ApiKeyB\x04\xe2\x41\x01\x02\"/\n\x13\x44\x65leteApiKeyRequest\x12\x18\n\napi_key_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x32\x83\x06\n\x0fIdentityService\x12q\n\rCreateSession\x12\".p13n.auth.v1.CreateSessionRequest\x1a#.p13n.auth.v1.CreateSessionResponse\"\x17\x82\xd3\xe4\x93\x02\x11\"\x0c/v1/sessions:\x01*\x12i\n\rDeleteSession\x12\".p13n.auth.v1.DeleteSessionRequest\x1a\x16.google.protobuf.Empty\"\x1c\x82\xd3\xe4\x93\x02\x16*\x14/v1/sessions/current\x12\x98\x01\n\x15ReauthenticateSession\x12*.p13n.auth.v1.ReauthenticateSessionRequest\x1a+.p13n.auth.v1.ReauthenticateSessionResponse\"&\x82\xd3\xe4\x93\x02 \"\x1b/v1/sessions:reauthenticate:\x01*\x12\x45\n\x05GetMe\x12\x1a.p13n.auth.v1.GetMeRequest\x1a\x10.p13n.auth.v1.Me\"\x0e\x82\xd3\xe4\x93\x02\x08\x12\x06/v1/me\x12Z\n\nCreateUser\x12\x1f.p13n.auth.v1.CreateUserRequest\x1a\x12.p13n.auth.v1.User\"\x17\x82\xd3\xe4\x93\x02\x11\"\t/v1/users:\x04user\x12\x66\n\x0c\x43reateApiKey\x12!.p13n.auth.v1.CreateApiKeyRequest\x1a\x14.p13n.auth.v1.ApiKey\"\x1d\x82\xd3\xe4\x93\x02\x17\"\x0c/v1/api_keys:\x07\x61pi_key\x12l\n\x0c\x44\x65leteApiKey\x12!.p13n.auth.v1.DeleteApiKeyRequest\x1a\x16.google.protobuf.Empty\"!\x82\xd3\xe4\x93\x02\x1b*\x19/v1/api_keys/{api_key_id}b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -69,6 +69,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_DELETEAPIKEYREQUEST'].fields_by_name['api_key_id']._serialized_options = b'\342A\001\002'
   _globals['_IDENTITYSERVICE'].methods_by_name['CreateSession']._loaded_options = None
   _globals['_IDENTITYSERVICE'].methods_by_name['CreateSession']._serialized_options = b'\202\323\344\223\002\021\"\014/v1/sessions:\001*'
+  _globals['_IDENTITYSERVICE'].methods_by_name['DeleteSession']._loaded_options = None
+  _globals['_IDENTITYSERVICE'].methods_by_name['DeleteSession']._serialized_options = b'\202\323\344\223\002\026*\024/v1/sessions/current'
   _globals['_IDENTITYSERVICE'].methods_by_name['ReauthenticateSession']._loaded_options = None
   _globals['_IDENTITYSERVICE'].methods_by_name['ReauthenticateSession']._serialized_options = b'\202\323\344\223\002 \"\033/v1/sessions:reauthenticate:\001*'
   _globals['_IDENTITYSERVICE'].methods_by_name['GetMe']._loaded_options = None
@@ -83,20 +85,22 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CREATESESSIONREQUEST']._serialized_end=302
   _globals['_CREATESESSIONRESPONSE']._serialized_start=304
   _globals['_CREATESESSIONRESPONSE']._serialized_end=410
-  _globals['_REAUTHENTICATESESSIONREQUEST']._serialized_start=412
-  _globals['_REAUTHENTICATESESSIONREQUEST']._serialized_end=466
-  _globals['_REAUTHENTICATESESSIONRESPONSE']._serialized_start=468
-  _globals['_REAUTHENTICATESESSIONRESPONSE']._serialized_end=564
-  _globals['_GETMEREQUEST']._serialized_start=566
-  _globals['_GETMEREQUEST']._serialized_end=580
-  _globals['_ME']._serialized_start=583
-  _globals['_ME']._serialized_end=772
-  _globals['_CREATEUSERREQUEST']._serialized_start=774
-  _globals['_CREATEUSERREQUEST']._serialized_end=833
-  _globals['_CREATEAPIKEYREQUEST']._serialized_start=835
-  _globals['_CREATEAPIKEYREQUEST']._serialized_end=901
-  _globals['_DELETEAPIKEYREQUEST']._serialized_start=903
-  _globals['_DELETEAPIKEYREQUEST']._serialized_end=950
-  _globals['_IDENTITYSERVICE']._serialized_start=953
-  _globals['_IDENTITYSERVICE']._serialized_end=1617
+  _globals['_DELETESESSIONREQUEST']._serialized_start=412
+  _globals['_DELETESESSIONREQUEST']._serialized_end=434
+  _globals['_REAUTHENTICATESESSIONREQUEST']._serialized_start=436
+  _globals['_REAUTHENTICATESESSIONREQUEST']._serialized_end=490
+  _globals['_REAUTHENTICATESESSIONRESPONSE']._serialized_start=492
+  _globals['_REAUTHENTICATESESSIONRESPONSE']._serialized_end=588
+  _globals['_GETMEREQUEST']._serialized_start=590
+  _globals['_GETMEREQUEST']._serialized_end=604
+  _globals['_ME']._serialized_start=607
+  _globals['_ME']._serialized_end=796
+  _globals['_CREATEUSERREQUEST']._serialized_start=798
+  _globals['_CREATEUSERREQUEST']._serialized_end=857
+  _globals['_CREATEAPIKEYREQUEST']._serialized_start=859
+  _globals['_CREATEAPIKEYREQUEST']._serialized_end=925
+  _globals['_DELETEAPIKEYREQUEST']._serialized_start=927
+  _globals['_DELETEAPIKEYREQUEST']._serialized_end=974
+  _globals['_IDENTITYSERVICE']._serialized_start=977
+  _globals['_IDENTITYSERVICE']._serialized_end=1748
 # @@protoc_insertion_point(module_scope)

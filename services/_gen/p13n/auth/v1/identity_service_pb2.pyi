@@ -30,6 +30,10 @@ class CreateSessionResponse(_message.Message):
     expires_at: _timestamp_pb2.Timestamp
     def __init__(self, session_token: _Optional[str] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
+class DeleteSessionRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
 class ReauthenticateSessionRequest(_message.Message):
     __slots__ = ("password",)
     PASSWORD_FIELD_NUMBER: _ClassVar[int]

@@ -42,6 +42,11 @@ class IdentityServiceStub:
                 request_serializer=p13n_dot_auth_dot_v1_dot_identity__service__pb2.CreateSessionRequest.SerializeToString,
                 response_deserializer=p13n_dot_auth_dot_v1_dot_identity__service__pb2.CreateSessionResponse.FromString,
                 _registered_method=True)
+        self.DeleteSession = channel.unary_unary(
+                '/p13n.auth.v1.IdentityService/DeleteSession',
+                request_serializer=p13n_dot_auth_dot_v1_dot_identity__service__pb2.DeleteSessionRequest.SerializeToString,
+                response_deserializer=google_dot_protobuf_dot_empty__pb2.Empty.FromString,
+                _registered_method=True)
         self.ReauthenticateSession = channel.unary_unary(
                 '/p13n.auth.v1.IdentityService/ReauthenticateSession',
                 request_serializer=p13n_dot_auth_dot_v1_dot_identity__service__pb2.ReauthenticateSessionRequest.SerializeToString,
@@ -76,6 +81,15 @@ class IdentityServiceServicer:
     def CreateSession(self, request, context):
         """Signs in with email and password. Returns UNAUTHENTICATED if they do not match,
         RESOURCE_EXHAUSTED past the sign-in rate limit.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteSession(self, request, context):
+        """Signs out: deletes the session that authenticated the request, so its token is refused
+        at once, through the gateway too. Returns UNAUTHENTICATED when the request was not made
+        with a session (an API key has no session to end).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -127,6 +141,11 @@ def add_IdentityServiceServicer_to_server(servicer, server):
                     servicer.CreateSession,
                     request_deserializer=p13n_dot_auth_dot_v1_dot_identity__service__pb2.CreateSessionRequest.FromString,
                     response_serializer=p13n_dot_auth_dot_v1_dot_identity__service__pb2.CreateSessionResponse.SerializeToString,
+            ),
+            'DeleteSession': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteSession,
+                    request_deserializer=p13n_dot_auth_dot_v1_dot_identity__service__pb2.DeleteSessionRequest.FromString,
+                    response_serializer=google_dot_protobuf_dot_empty__pb2.Empty.SerializeToString,
             ),
             'ReauthenticateSession': grpc.unary_unary_rpc_method_handler(
                     servicer.ReauthenticateSession,
@@ -182,6 +201,33 @@ class IdentityService:
             '/p13n.auth.v1.IdentityService/CreateSession',
             p13n_dot_auth_dot_v1_dot_identity__service__pb2.CreateSessionRequest.SerializeToString,
             p13n_dot_auth_dot_v1_dot_identity__service__pb2.CreateSessionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteSession(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/p13n.auth.v1.IdentityService/DeleteSession',
+            p13n_dot_auth_dot_v1_dot_identity__service__pb2.DeleteSessionRequest.SerializeToString,
+            google_dot_protobuf_dot_empty__pb2.Empty.FromString,
             options,
             channel_credentials,
             insecure,

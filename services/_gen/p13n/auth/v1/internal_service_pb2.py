@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#p13n/auth/v1/internal_service.proto\x12\x0cp13n.auth.v1\x1a\x1fgoogle/api/field_behavior.proto\"2\n\x16GetAccountFlagsRequest\x12\x18\n\naccount_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\".\n\x17GetAccountFlagsResponse\x12\x13\n\x05\x66lags\x18\x01 \x03(\tB\x04\xe2\x41\x01\x03\"R\n\x16\x43heckCredentialRequest\x12\x14\n\napi_key_id\x18\x01 \x01(\tH\x00\x12\x14\n\nsession_id\x18\x02 \x01(\tH\x00\x42\x0c\n\ncredential\".\n\x17\x43heckCredentialResponse\x12\x13\n\x05valid\x18\x01 \x01(\x08\x42\x04\xe2\x41\x01\x03\x32\xd5\x01\n\x13InternalAuthService\x12^\n\x0fGetAccountFlags\x12$.p13n.auth.v1.GetAccountFlagsRequest\x1a%.p13n.auth.v1.GetAccountFlagsResponse\x12^\n\x0f\x43heckCredential\x12$.p13n.auth.v1.CheckCredentialRequest\x1a%.p13n.auth.v1.CheckCredentialResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#p13n/auth/v1/internal_service.proto\x12\x0cp13n.auth.v1\x1a\x1fgoogle/api/field_behavior.proto\"2\n\x16GetAccountFlagsRequest\x12\x18\n\naccount_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\".\n\x17GetAccountFlagsResponse\x12\x13\n\x05\x66lags\x18\x01 \x03(\tB\x04\xe2\x41\x01\x03\"R\n\x16\x43heckCredentialRequest\x12\x14\n\napi_key_id\x18\x01 \x01(\tH\x00\x12\x14\n\nsession_id\x18\x02 \x01(\tH\x00\x42\x0c\n\ncredential\".\n\x17\x43heckCredentialResponse\x12\x13\n\x05valid\x18\x01 \x01(\x08\x42\x04\xe2\x41\x01\x03\"5\n\x19GetIdentitySecretsRequest\x12\x18\n\nservice_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"3\n\x1aGetIdentitySecretsResponse\x12\x15\n\x07secrets\x18\x01 \x03(\tB\x04\xe2\x41\x01\x03\x32\xbe\x02\n\x13InternalAuthService\x12^\n\x0fGetAccountFlags\x12$.p13n.auth.v1.GetAccountFlagsRequest\x1a%.p13n.auth.v1.GetAccountFlagsResponse\x12^\n\x0f\x43heckCredential\x12$.p13n.auth.v1.CheckCredentialRequest\x1a%.p13n.auth.v1.CheckCredentialResponse\x12g\n\x12GetIdentitySecrets\x12\'.p13n.auth.v1.GetIdentitySecretsRequest\x1a(.p13n.auth.v1.GetIdentitySecretsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -38,6 +38,10 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GETACCOUNTFLAGSRESPONSE'].fields_by_name['flags']._serialized_options = b'\342A\001\003'
   _globals['_CHECKCREDENTIALRESPONSE'].fields_by_name['valid']._loaded_options = None
   _globals['_CHECKCREDENTIALRESPONSE'].fields_by_name['valid']._serialized_options = b'\342A\001\003'
+  _globals['_GETIDENTITYSECRETSREQUEST'].fields_by_name['service_id']._loaded_options = None
+  _globals['_GETIDENTITYSECRETSREQUEST'].fields_by_name['service_id']._serialized_options = b'\342A\001\002'
+  _globals['_GETIDENTITYSECRETSRESPONSE'].fields_by_name['secrets']._loaded_options = None
+  _globals['_GETIDENTITYSECRETSRESPONSE'].fields_by_name['secrets']._serialized_options = b'\342A\001\003'
   _globals['_GETACCOUNTFLAGSREQUEST']._serialized_start=86
   _globals['_GETACCOUNTFLAGSREQUEST']._serialized_end=136
   _globals['_GETACCOUNTFLAGSRESPONSE']._serialized_start=138
@@ -46,6 +50,10 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CHECKCREDENTIALREQUEST']._serialized_end=268
   _globals['_CHECKCREDENTIALRESPONSE']._serialized_start=270
   _globals['_CHECKCREDENTIALRESPONSE']._serialized_end=316
-  _globals['_INTERNALAUTHSERVICE']._serialized_start=319
-  _globals['_INTERNALAUTHSERVICE']._serialized_end=532
+  _globals['_GETIDENTITYSECRETSREQUEST']._serialized_start=318
+  _globals['_GETIDENTITYSECRETSREQUEST']._serialized_end=371
+  _globals['_GETIDENTITYSECRETSRESPONSE']._serialized_start=373
+  _globals['_GETIDENTITYSECRETSRESPONSE']._serialized_end=424
+  _globals['_INTERNALAUTHSERVICE']._serialized_start=427
+  _globals['_INTERNALAUTHSERVICE']._serialized_end=745
 # @@protoc_insertion_point(module_scope)

@@ -32,3 +32,15 @@ class CheckCredentialResponse(_message.Message):
     VALID_FIELD_NUMBER: _ClassVar[int]
     valid: bool
     def __init__(self, valid: _Optional[bool] = ...) -> None: ...
+
+class GetIdentitySecretsRequest(_message.Message):
+    __slots__ = ("service_id",)
+    SERVICE_ID_FIELD_NUMBER: _ClassVar[int]
+    service_id: str
+    def __init__(self, service_id: _Optional[str] = ...) -> None: ...
+
+class GetIdentitySecretsResponse(_message.Message):
+    __slots__ = ("secrets",)
+    SECRETS_FIELD_NUMBER: _ClassVar[int]
+    secrets: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, secrets: _Optional[_Iterable[str]] = ...) -> None: ...

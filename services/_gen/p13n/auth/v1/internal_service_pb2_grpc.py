@@ -46,6 +46,11 @@ class InternalAuthServiceStub:
                 request_serializer=p13n_dot_auth_dot_v1_dot_internal__service__pb2.CheckCredentialRequest.SerializeToString,
                 response_deserializer=p13n_dot_auth_dot_v1_dot_internal__service__pb2.CheckCredentialResponse.FromString,
                 _registered_method=True)
+        self.GetIdentitySecrets = channel.unary_unary(
+                '/p13n.auth.v1.InternalAuthService/GetIdentitySecrets',
+                request_serializer=p13n_dot_auth_dot_v1_dot_internal__service__pb2.GetIdentitySecretsRequest.SerializeToString,
+                response_deserializer=p13n_dot_auth_dot_v1_dot_internal__service__pb2.GetIdentitySecretsResponse.FromString,
+                _registered_method=True)
 
 
 class InternalAuthServiceServicer:
@@ -71,6 +76,15 @@ class InternalAuthServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetIdentitySecrets(self, request, context):
+        """Returns the current identity secrets of a public service, for the profile service to
+        check identity proofs with. A service without secrets, a private service or an unknown
+        one is answered with none, not an error. Only the profile service calls it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_InternalAuthServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -83,6 +97,11 @@ def add_InternalAuthServiceServicer_to_server(servicer, server):
                     servicer.CheckCredential,
                     request_deserializer=p13n_dot_auth_dot_v1_dot_internal__service__pb2.CheckCredentialRequest.FromString,
                     response_serializer=p13n_dot_auth_dot_v1_dot_internal__service__pb2.CheckCredentialResponse.SerializeToString,
+            ),
+            'GetIdentitySecrets': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetIdentitySecrets,
+                    request_deserializer=p13n_dot_auth_dot_v1_dot_internal__service__pb2.GetIdentitySecretsRequest.FromString,
+                    response_serializer=p13n_dot_auth_dot_v1_dot_internal__service__pb2.GetIdentitySecretsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -141,6 +160,33 @@ class InternalAuthService:
             '/p13n.auth.v1.InternalAuthService/CheckCredential',
             p13n_dot_auth_dot_v1_dot_internal__service__pb2.CheckCredentialRequest.SerializeToString,
             p13n_dot_auth_dot_v1_dot_internal__service__pb2.CheckCredentialResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetIdentitySecrets(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/p13n.auth.v1.InternalAuthService/GetIdentitySecrets',
+            p13n_dot_auth_dot_v1_dot_internal__service__pb2.GetIdentitySecretsRequest.SerializeToString,
+            p13n_dot_auth_dot_v1_dot_internal__service__pb2.GetIdentitySecretsResponse.FromString,
             options,
             channel_credentials,
             insecure,

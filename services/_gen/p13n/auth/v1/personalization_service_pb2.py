@@ -26,7 +26,7 @@ from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior_
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n*p13n/auth/v1/personalization_service.proto\x12\x0cp13n.auth.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"C\n\tRateLimit\x12!\n\x13requests_per_second\x18\x01 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x13\n\x05\x62urst\x18\x02 \x01(\x05\x42\x04\xe2\x41\x01\x01\"\xea\x02\n\x16PersonalizationService\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x1f\n\x11parent_segment_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x03\x12\x12\n\x04name\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02\x12\x19\n\x0b\x64\x65scription\x18\x04 \x01(\tB\x04\xe2\x41\x01\x01\x12.\n\x04type\x18\x05 \x01(\x0e\x32\x19.p13n.auth.v1.ServiceTypeB\x05\xe2\x41\x02\x02\x05\x12\x1d\n\x0f\x61llowed_origins\x18\x06 \x03(\tB\x04\xe2\x41\x01\x01\x12\x31\n\nrate_limit\x18\x07 \x01(\x0b\x32\x17.p13n.auth.v1.RateLimitB\x04\xe2\x41\x01\x01\x12\x35\n\x0b\x63reate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x35\n\x0bupdate_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\"\xae\x01\n\x05Token\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x18\n\nservice_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x03\x12\x12\n\x04name\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02\x12\x19\n\x0b\x61llowed_ips\x18\x04 \x03(\tB\x04\xe2\x41\x01\x01\x12\x13\n\x05token\x18\x05 \x01(\tB\x04\xe2\x41\x01\x03\x12\x35\n\x0b\x63reate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03*D\n\x0bServiceType\x12\x1c\n\x18SERVICE_TYPE_UNSPECIFIED\x10\x00\x12\n\n\x06PUBLIC\x10\x01\x12\x0b\n\x07PRIVATE\x10\x02\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n*p13n/auth/v1/personalization_service.proto\x12\x0cp13n.auth.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"C\n\tRateLimit\x12!\n\x13requests_per_second\x18\x01 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x13\n\x05\x62urst\x18\x02 \x01(\x05\x42\x04\xe2\x41\x01\x01\"\xea\x02\n\x16PersonalizationService\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x1f\n\x11parent_segment_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x03\x12\x12\n\x04name\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02\x12\x19\n\x0b\x64\x65scription\x18\x04 \x01(\tB\x04\xe2\x41\x01\x01\x12.\n\x04type\x18\x05 \x01(\x0e\x32\x19.p13n.auth.v1.ServiceTypeB\x05\xe2\x41\x02\x02\x05\x12\x1d\n\x0f\x61llowed_origins\x18\x06 \x03(\tB\x04\xe2\x41\x01\x01\x12\x31\n\nrate_limit\x18\x07 \x01(\x0b\x32\x17.p13n.auth.v1.RateLimitB\x04\xe2\x41\x01\x01\x12\x35\n\x0b\x63reate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x35\n\x0bupdate_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\"\xae\x01\n\x05Token\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x18\n\nservice_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x03\x12\x12\n\x04name\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02\x12\x19\n\x0b\x61llowed_ips\x18\x04 \x03(\tB\x04\xe2\x41\x01\x01\x12\x13\n\x05token\x18\x05 \x01(\tB\x04\xe2\x41\x01\x03\x12\x35\n\x0b\x63reate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\"\x9d\x01\n\x0eIdentitySecret\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x18\n\nservice_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x03\x12\x12\n\x04name\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02\x12\x14\n\x06secret\x18\x04 \x01(\tB\x04\xe2\x41\x01\x03\x12\x35\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03*D\n\x0bServiceType\x12\x1c\n\x18SERVICE_TYPE_UNSPECIFIED\x10\x00\x12\n\n\x06PUBLIC\x10\x01\x12\x0b\n\x07PRIVATE\x10\x02\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -67,12 +67,24 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_TOKEN'].fields_by_name['token']._serialized_options = b'\342A\001\003'
   _globals['_TOKEN'].fields_by_name['create_time']._loaded_options = None
   _globals['_TOKEN'].fields_by_name['create_time']._serialized_options = b'\342A\001\003'
-  _globals['_SERVICETYPE']._serialized_start=737
-  _globals['_SERVICETYPE']._serialized_end=805
+  _globals['_IDENTITYSECRET'].fields_by_name['id']._loaded_options = None
+  _globals['_IDENTITYSECRET'].fields_by_name['id']._serialized_options = b'\342A\001\003'
+  _globals['_IDENTITYSECRET'].fields_by_name['service_id']._loaded_options = None
+  _globals['_IDENTITYSECRET'].fields_by_name['service_id']._serialized_options = b'\342A\001\003'
+  _globals['_IDENTITYSECRET'].fields_by_name['name']._loaded_options = None
+  _globals['_IDENTITYSECRET'].fields_by_name['name']._serialized_options = b'\342A\001\002'
+  _globals['_IDENTITYSECRET'].fields_by_name['secret']._loaded_options = None
+  _globals['_IDENTITYSECRET'].fields_by_name['secret']._serialized_options = b'\342A\001\003'
+  _globals['_IDENTITYSECRET'].fields_by_name['create_time']._loaded_options = None
+  _globals['_IDENTITYSECRET'].fields_by_name['create_time']._serialized_options = b'\342A\001\003'
+  _globals['_SERVICETYPE']._serialized_start=897
+  _globals['_SERVICETYPE']._serialized_end=965
   _globals['_RATELIMIT']._serialized_start=126
   _globals['_RATELIMIT']._serialized_end=193
   _globals['_PERSONALIZATIONSERVICE']._serialized_start=196
   _globals['_PERSONALIZATIONSERVICE']._serialized_end=558
   _globals['_TOKEN']._serialized_start=561
   _globals['_TOKEN']._serialized_end=735
+  _globals['_IDENTITYSECRET']._serialized_start=738
+  _globals['_IDENTITYSECRET']._serialized_end=895
 # @@protoc_insertion_point(module_scope)

@@ -65,3 +65,17 @@ class Token(_message.Message):
     token: str
     create_time: _timestamp_pb2.Timestamp
     def __init__(self, id: _Optional[str] = ..., service_id: _Optional[str] = ..., name: _Optional[str] = ..., allowed_ips: _Optional[_Iterable[str]] = ..., token: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class IdentitySecret(_message.Message):
+    __slots__ = ("id", "service_id", "name", "secret", "create_time")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    SERVICE_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    SECRET_FIELD_NUMBER: _ClassVar[int]
+    CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    service_id: str
+    name: str
+    secret: str
+    create_time: _timestamp_pb2.Timestamp
+    def __init__(self, id: _Optional[str] = ..., service_id: _Optional[str] = ..., name: _Optional[str] = ..., secret: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...

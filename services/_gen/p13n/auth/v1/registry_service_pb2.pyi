@@ -114,3 +114,47 @@ class RevealTokenRequest(_message.Message):
     service_id: str
     token_id: str
     def __init__(self, parent_segment_id: _Optional[str] = ..., service_id: _Optional[str] = ..., token_id: _Optional[str] = ...) -> None: ...
+
+class CreateIdentitySecretRequest(_message.Message):
+    __slots__ = ("parent_segment_id", "service_id", "identity_secret")
+    PARENT_SEGMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    SERVICE_ID_FIELD_NUMBER: _ClassVar[int]
+    IDENTITY_SECRET_FIELD_NUMBER: _ClassVar[int]
+    parent_segment_id: str
+    service_id: str
+    identity_secret: _personalization_service_pb2.IdentitySecret
+    def __init__(self, parent_segment_id: _Optional[str] = ..., service_id: _Optional[str] = ..., identity_secret: _Optional[_Union[_personalization_service_pb2.IdentitySecret, _Mapping]] = ...) -> None: ...
+
+class ListIdentitySecretsRequest(_message.Message):
+    __slots__ = ("parent_segment_id", "service_id")
+    PARENT_SEGMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    SERVICE_ID_FIELD_NUMBER: _ClassVar[int]
+    parent_segment_id: str
+    service_id: str
+    def __init__(self, parent_segment_id: _Optional[str] = ..., service_id: _Optional[str] = ...) -> None: ...
+
+class ListIdentitySecretsResponse(_message.Message):
+    __slots__ = ("identity_secrets",)
+    IDENTITY_SECRETS_FIELD_NUMBER: _ClassVar[int]
+    identity_secrets: _containers.RepeatedCompositeFieldContainer[_personalization_service_pb2.IdentitySecret]
+    def __init__(self, identity_secrets: _Optional[_Iterable[_Union[_personalization_service_pb2.IdentitySecret, _Mapping]]] = ...) -> None: ...
+
+class DeleteIdentitySecretRequest(_message.Message):
+    __slots__ = ("parent_segment_id", "service_id", "identity_secret_id")
+    PARENT_SEGMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    SERVICE_ID_FIELD_NUMBER: _ClassVar[int]
+    IDENTITY_SECRET_ID_FIELD_NUMBER: _ClassVar[int]
+    parent_segment_id: str
+    service_id: str
+    identity_secret_id: str
+    def __init__(self, parent_segment_id: _Optional[str] = ..., service_id: _Optional[str] = ..., identity_secret_id: _Optional[str] = ...) -> None: ...
+
+class RevealIdentitySecretRequest(_message.Message):
+    __slots__ = ("parent_segment_id", "service_id", "identity_secret_id")
+    PARENT_SEGMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    SERVICE_ID_FIELD_NUMBER: _ClassVar[int]
+    IDENTITY_SECRET_ID_FIELD_NUMBER: _ClassVar[int]
+    parent_segment_id: str
+    service_id: str
+    identity_secret_id: str
+    def __init__(self, parent_segment_id: _Optional[str] = ..., service_id: _Optional[str] = ..., identity_secret_id: _Optional[str] = ...) -> None: ...

@@ -83,6 +83,26 @@ class RegistryServiceStub:
                 request_serializer=p13n_dot_auth_dot_v1_dot_registry__service__pb2.RevealTokenRequest.SerializeToString,
                 response_deserializer=p13n_dot_auth_dot_v1_dot_personalization__service__pb2.Token.FromString,
                 _registered_method=True)
+        self.CreateIdentitySecret = channel.unary_unary(
+                '/p13n.auth.v1.RegistryService/CreateIdentitySecret',
+                request_serializer=p13n_dot_auth_dot_v1_dot_registry__service__pb2.CreateIdentitySecretRequest.SerializeToString,
+                response_deserializer=p13n_dot_auth_dot_v1_dot_personalization__service__pb2.IdentitySecret.FromString,
+                _registered_method=True)
+        self.ListIdentitySecrets = channel.unary_unary(
+                '/p13n.auth.v1.RegistryService/ListIdentitySecrets',
+                request_serializer=p13n_dot_auth_dot_v1_dot_registry__service__pb2.ListIdentitySecretsRequest.SerializeToString,
+                response_deserializer=p13n_dot_auth_dot_v1_dot_registry__service__pb2.ListIdentitySecretsResponse.FromString,
+                _registered_method=True)
+        self.DeleteIdentitySecret = channel.unary_unary(
+                '/p13n.auth.v1.RegistryService/DeleteIdentitySecret',
+                request_serializer=p13n_dot_auth_dot_v1_dot_registry__service__pb2.DeleteIdentitySecretRequest.SerializeToString,
+                response_deserializer=google_dot_protobuf_dot_empty__pb2.Empty.FromString,
+                _registered_method=True)
+        self.RevealIdentitySecret = channel.unary_unary(
+                '/p13n.auth.v1.RegistryService/RevealIdentitySecret',
+                request_serializer=p13n_dot_auth_dot_v1_dot_registry__service__pb2.RevealIdentitySecretRequest.SerializeToString,
+                response_deserializer=p13n_dot_auth_dot_v1_dot_personalization__service__pb2.IdentitySecret.FromString,
+                _registered_method=True)
 
 
 class RegistryServiceServicer:
@@ -166,6 +186,41 @@ class RegistryServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateIdentitySecret(self, request, context):
+        """Creates an identity secret of a public service and shows it once. Returns
+        INVALID_ARGUMENT for a bad or taken name, FAILED_PRECONDITION for a private service (its
+        callers are trusted: they need no proofs), RESOURCE_EXHAUSTED past 5 per service,
+        NOT_FOUND if the service does not exist.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListIdentitySecrets(self, request, context):
+        """Lists a service's identity secrets without their values, oldest first. Returns NOT_FOUND
+        if the service does not exist.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteIdentitySecret(self, request, context):
+        """Deletes an identity secret; proofs made with it stop counting within 5 seconds. Returns
+        NOT_FOUND if it does not exist.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RevealIdentitySecret(self, request, context):
+        """Shows an identity secret's value. Returns UNAUTHENTICATED "Re-authentication required"
+        unless the caller's session re-authenticated within the last 10 minutes, NOT_FOUND if
+        it does not exist.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_RegistryServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -213,6 +268,26 @@ def add_RegistryServiceServicer_to_server(servicer, server):
                     servicer.RevealToken,
                     request_deserializer=p13n_dot_auth_dot_v1_dot_registry__service__pb2.RevealTokenRequest.FromString,
                     response_serializer=p13n_dot_auth_dot_v1_dot_personalization__service__pb2.Token.SerializeToString,
+            ),
+            'CreateIdentitySecret': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateIdentitySecret,
+                    request_deserializer=p13n_dot_auth_dot_v1_dot_registry__service__pb2.CreateIdentitySecretRequest.FromString,
+                    response_serializer=p13n_dot_auth_dot_v1_dot_personalization__service__pb2.IdentitySecret.SerializeToString,
+            ),
+            'ListIdentitySecrets': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListIdentitySecrets,
+                    request_deserializer=p13n_dot_auth_dot_v1_dot_registry__service__pb2.ListIdentitySecretsRequest.FromString,
+                    response_serializer=p13n_dot_auth_dot_v1_dot_registry__service__pb2.ListIdentitySecretsResponse.SerializeToString,
+            ),
+            'DeleteIdentitySecret': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteIdentitySecret,
+                    request_deserializer=p13n_dot_auth_dot_v1_dot_registry__service__pb2.DeleteIdentitySecretRequest.FromString,
+                    response_serializer=google_dot_protobuf_dot_empty__pb2.Empty.SerializeToString,
+            ),
+            'RevealIdentitySecret': grpc.unary_unary_rpc_method_handler(
+                    servicer.RevealIdentitySecret,
+                    request_deserializer=p13n_dot_auth_dot_v1_dot_registry__service__pb2.RevealIdentitySecretRequest.FromString,
+                    response_serializer=p13n_dot_auth_dot_v1_dot_personalization__service__pb2.IdentitySecret.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -460,6 +535,114 @@ class RegistryService:
             '/p13n.auth.v1.RegistryService/RevealToken',
             p13n_dot_auth_dot_v1_dot_registry__service__pb2.RevealTokenRequest.SerializeToString,
             p13n_dot_auth_dot_v1_dot_personalization__service__pb2.Token.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateIdentitySecret(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/p13n.auth.v1.RegistryService/CreateIdentitySecret',
+            p13n_dot_auth_dot_v1_dot_registry__service__pb2.CreateIdentitySecretRequest.SerializeToString,
+            p13n_dot_auth_dot_v1_dot_personalization__service__pb2.IdentitySecret.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListIdentitySecrets(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/p13n.auth.v1.RegistryService/ListIdentitySecrets',
+            p13n_dot_auth_dot_v1_dot_registry__service__pb2.ListIdentitySecretsRequest.SerializeToString,
+            p13n_dot_auth_dot_v1_dot_registry__service__pb2.ListIdentitySecretsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteIdentitySecret(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/p13n.auth.v1.RegistryService/DeleteIdentitySecret',
+            p13n_dot_auth_dot_v1_dot_registry__service__pb2.DeleteIdentitySecretRequest.SerializeToString,
+            google_dot_protobuf_dot_empty__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RevealIdentitySecret(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/p13n.auth.v1.RegistryService/RevealIdentitySecret',
+            p13n_dot_auth_dot_v1_dot_registry__service__pb2.RevealIdentitySecretRequest.SerializeToString,
+            p13n_dot_auth_dot_v1_dot_personalization__service__pb2.IdentitySecret.FromString,
             options,
             channel_credentials,
             insecure,

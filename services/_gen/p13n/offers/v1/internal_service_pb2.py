@@ -23,9 +23,10 @@ _sym_db = _symbol_database.Default()
 
 
 from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
+from p13n.auth.v1 import audit_pb2 as p13n_dot_auth_dot_v1_dot_audit__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%p13n/offers/v1/internal_service.proto\x12\x0ep13n.offers.v1\x1a\x1fgoogle/api/field_behavior.proto\"\x98\x01\n\x15ListReferencesRequest\x12\x1f\n\x11parent_segment_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x17\n\tattribute\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\x12\x19\n\x0b\x61ggregation\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01\x12\x15\n\x07segment\x18\x04 \x01(\tB\x04\xe2\x41\x01\x01\x12\x13\n\x05\x65vent\x18\x05 \x01(\tB\x04\xe2\x41\x01\x01\"=\n\x16ListReferencesResponse\x12#\n\x15personalization_names\x18\x01 \x03(\tB\x04\xe2\x41\x01\x03\x32x\n\x15InternalOffersService\x12_\n\x0eListReferences\x12%.p13n.offers.v1.ListReferencesRequest\x1a&.p13n.offers.v1.ListReferencesResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%p13n/offers/v1/internal_service.proto\x12\x0ep13n.offers.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x18p13n/auth/v1/audit.proto\"\x98\x01\n\x15ListReferencesRequest\x12\x1f\n\x11parent_segment_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x17\n\tattribute\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\x12\x19\n\x0b\x61ggregation\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01\x12\x15\n\x07segment\x18\x04 \x01(\tB\x04\xe2\x41\x01\x01\x12\x13\n\x05\x65vent\x18\x05 \x01(\tB\x04\xe2\x41\x01\x01\"=\n\x16ListReferencesResponse\x12#\n\x15personalization_names\x18\x01 \x03(\tB\x04\xe2\x41\x01\x03\"\x95\x01\n\x17ListAuditEntriesRequest\x12\x18\n\naccount_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x1b\n\rresource_type\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\x12\x19\n\x0bresource_id\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01\x12\x13\n\x05\x61\x66ter\x18\x04 \x01(\x03\x42\x04\xe2\x41\x01\x01\x12\x13\n\x05limit\x18\x05 \x01(\x05\x42\x04\xe2\x41\x01\x02\"K\n\x18ListAuditEntriesResponse\x12/\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x18.p13n.auth.v1.AuditEntryB\x04\xe2\x41\x01\x03\x32\xdf\x01\n\x15InternalOffersService\x12_\n\x0eListReferences\x12%.p13n.offers.v1.ListReferencesRequest\x1a&.p13n.offers.v1.ListReferencesResponse\x12\x65\n\x10ListAuditEntries\x12\'.p13n.offers.v1.ListAuditEntriesRequest\x1a(.p13n.offers.v1.ListAuditEntriesResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -44,10 +45,26 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LISTREFERENCESREQUEST'].fields_by_name['event']._serialized_options = b'\342A\001\001'
   _globals['_LISTREFERENCESRESPONSE'].fields_by_name['personalization_names']._loaded_options = None
   _globals['_LISTREFERENCESRESPONSE'].fields_by_name['personalization_names']._serialized_options = b'\342A\001\003'
-  _globals['_LISTREFERENCESREQUEST']._serialized_start=91
-  _globals['_LISTREFERENCESREQUEST']._serialized_end=243
-  _globals['_LISTREFERENCESRESPONSE']._serialized_start=245
-  _globals['_LISTREFERENCESRESPONSE']._serialized_end=306
-  _globals['_INTERNALOFFERSSERVICE']._serialized_start=308
-  _globals['_INTERNALOFFERSSERVICE']._serialized_end=428
+  _globals['_LISTAUDITENTRIESREQUEST'].fields_by_name['account_id']._loaded_options = None
+  _globals['_LISTAUDITENTRIESREQUEST'].fields_by_name['account_id']._serialized_options = b'\342A\001\002'
+  _globals['_LISTAUDITENTRIESREQUEST'].fields_by_name['resource_type']._loaded_options = None
+  _globals['_LISTAUDITENTRIESREQUEST'].fields_by_name['resource_type']._serialized_options = b'\342A\001\001'
+  _globals['_LISTAUDITENTRIESREQUEST'].fields_by_name['resource_id']._loaded_options = None
+  _globals['_LISTAUDITENTRIESREQUEST'].fields_by_name['resource_id']._serialized_options = b'\342A\001\001'
+  _globals['_LISTAUDITENTRIESREQUEST'].fields_by_name['after']._loaded_options = None
+  _globals['_LISTAUDITENTRIESREQUEST'].fields_by_name['after']._serialized_options = b'\342A\001\001'
+  _globals['_LISTAUDITENTRIESREQUEST'].fields_by_name['limit']._loaded_options = None
+  _globals['_LISTAUDITENTRIESREQUEST'].fields_by_name['limit']._serialized_options = b'\342A\001\002'
+  _globals['_LISTAUDITENTRIESRESPONSE'].fields_by_name['entries']._loaded_options = None
+  _globals['_LISTAUDITENTRIESRESPONSE'].fields_by_name['entries']._serialized_options = b'\342A\001\003'
+  _globals['_LISTREFERENCESREQUEST']._serialized_start=117
+  _globals['_LISTREFERENCESREQUEST']._serialized_end=269
+  _globals['_LISTREFERENCESRESPONSE']._serialized_start=271
+  _globals['_LISTREFERENCESRESPONSE']._serialized_end=332
+  _globals['_LISTAUDITENTRIESREQUEST']._serialized_start=335
+  _globals['_LISTAUDITENTRIESREQUEST']._serialized_end=484
+  _globals['_LISTAUDITENTRIESRESPONSE']._serialized_start=486
+  _globals['_LISTAUDITENTRIESRESPONSE']._serialized_end=561
+  _globals['_INTERNALOFFERSSERVICE']._serialized_start=564
+  _globals['_INTERNALOFFERSSERVICE']._serialized_end=787
 # @@protoc_insertion_point(module_scope)

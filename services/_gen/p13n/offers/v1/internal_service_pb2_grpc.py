@@ -41,6 +41,11 @@ class InternalOffersServiceStub:
                 request_serializer=p13n_dot_offers_dot_v1_dot_internal__service__pb2.ListReferencesRequest.SerializeToString,
                 response_deserializer=p13n_dot_offers_dot_v1_dot_internal__service__pb2.ListReferencesResponse.FromString,
                 _registered_method=True)
+        self.ListAuditEntries = channel.unary_unary(
+                '/p13n.offers.v1.InternalOffersService/ListAuditEntries',
+                request_serializer=p13n_dot_offers_dot_v1_dot_internal__service__pb2.ListAuditEntriesRequest.SerializeToString,
+                response_deserializer=p13n_dot_offers_dot_v1_dot_internal__service__pb2.ListAuditEntriesResponse.FromString,
+                _registered_method=True)
 
 
 class InternalOffersServiceServicer:
@@ -58,6 +63,15 @@ class InternalOffersServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListAuditEntries(self, request, context):
+        """Lists the account's audit entries kept by the offers service (the changes it made), oldest
+        first, for the auth service's `GET /v1/audit_log`. Only the auth service calls it. Returns
+        no error of its own.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_InternalOffersServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -65,6 +79,11 @@ def add_InternalOffersServiceServicer_to_server(servicer, server):
                     servicer.ListReferences,
                     request_deserializer=p13n_dot_offers_dot_v1_dot_internal__service__pb2.ListReferencesRequest.FromString,
                     response_serializer=p13n_dot_offers_dot_v1_dot_internal__service__pb2.ListReferencesResponse.SerializeToString,
+            ),
+            'ListAuditEntries': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAuditEntries,
+                    request_deserializer=p13n_dot_offers_dot_v1_dot_internal__service__pb2.ListAuditEntriesRequest.FromString,
+                    response_serializer=p13n_dot_offers_dot_v1_dot_internal__service__pb2.ListAuditEntriesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -96,6 +115,33 @@ class InternalOffersService:
             '/p13n.offers.v1.InternalOffersService/ListReferences',
             p13n_dot_offers_dot_v1_dot_internal__service__pb2.ListReferencesRequest.SerializeToString,
             p13n_dot_offers_dot_v1_dot_internal__service__pb2.ListReferencesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAuditEntries(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/p13n.offers.v1.InternalOffersService/ListAuditEntries',
+            p13n_dot_offers_dot_v1_dot_internal__service__pb2.ListAuditEntriesRequest.SerializeToString,
+            p13n_dot_offers_dot_v1_dot_internal__service__pb2.ListAuditEntriesResponse.FromString,
             options,
             channel_credentials,
             insecure,

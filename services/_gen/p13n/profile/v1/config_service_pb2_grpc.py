@@ -340,7 +340,7 @@ class ConfigServiceServicer:
 
     def UpdateStitchingKey(self, request, context):
         """Updates the fields of a stitching key named in `update_mask` (regex, exclusions,
-        workflow_only), validated as on create. Returns PERMISSION_DENIED below EDITOR,
+        workflow_only, verified), validated as on create. Returns PERMISSION_DENIED below EDITOR,
         INVALID_ARGUMENT for an empty mask, a field that cannot be changed or a bad value,
         NOT_FOUND if it or the parent segment does not exist.
         """

@@ -24,10 +24,11 @@ _sym_db = _symbol_database.Default()
 
 from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
+from p13n.auth.v1 import audit_pb2 as p13n_dot_auth_dot_v1_dot_audit__pb2
 from p13n.profile.v1 import realtime_config_pb2 as p13n_dot_profile_dot_v1_dot_realtime__config__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&p13n/profile/v1/internal_service.proto\x12\x0fp13n.profile.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a%p13n/profile/v1/realtime_config.proto\"\xa1\x01\n\x0cTrackRequest\x12\x1f\n\x11parent_segment_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x16\n\x08\x64\x61tabase\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12\x13\n\x05table\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02\x12,\n\x05\x65vent\x18\x04 \x01(\x0b\x32\x17.google.protobuf.StructB\x04\xe2\x41\x01\x02\x12\x15\n\x07\x64ry_run\x18\x05 \x01(\x08\x42\x04\xe2\x41\x01\x01\"\xb0\x01\n\rTrackResponse\x12\x1a\n\x0c\x63\x61nonical_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x1d\n\x0f\x61ttributes_json\x18\x06 \x01(\tB\x04\xe2\x41\x01\x03\x12\x16\n\x08segments\x18\x03 \x03(\tB\x04\xe2\x41\x01\x03\x12\x1c\n\x0ematched_events\x18\x04 \x03(\tB\x04\xe2\x41\x01\x03\x12\x1c\n\x0e\x63onfig_version\x18\x05 \x01(\x03\x42\x04\xe2\x41\x01\x03J\x04\x08\x02\x10\x03R\nattributes\";\n\x18GetRealtimeConfigRequest\x12\x1f\n\x11parent_segment_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"\xda\x02\n\x0eRealtimeConfig\x12\x15\n\x07version\x18\x01 \x01(\x03\x42\x04\xe2\x41\x01\x03\x12\x1f\n\x11parent_segment_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x03\x12\x36\n\x06\x65vents\x18\x03 \x03(\x0b\x32 .p13n.profile.v1.EventDefinitionB\x04\xe2\x41\x01\x03\x12\x34\n\nattributes\x18\x04 \x03(\x0b\x32\x1a.p13n.profile.v1.AttributeB\x04\xe2\x41\x01\x03\x12;\n\x0estitching_keys\x18\x05 \x03(\x0b\x32\x1d.p13n.profile.v1.StitchingKeyB\x04\xe2\x41\x01\x03\x12\x30\n\x08segments\x18\x06 \x03(\x0b\x32\x18.p13n.profile.v1.SegmentB\x04\xe2\x41\x01\x03\x12\x19\n\x0bprimary_key\x18\x07 \x01(\tB\x04\xe2\x41\x01\x03\x12\x18\n\naccount_id\x18\x08 \x01(\tB\x04\xe2\x41\x01\x03\"\x18\n\x16ListEventTablesRequest\"Z\n\nEventTable\x12\x1f\n\x11parent_segment_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x16\n\x08\x64\x61tabase\x18\x02 \x01(\tB\x04\xe2\x41\x01\x03\x12\x13\n\x05table\x18\x03 \x01(\tB\x04\xe2\x41\x01\x03\"L\n\x17ListEventTablesResponse\x12\x31\n\x06tables\x18\x01 \x03(\x0b\x32\x1b.p13n.profile.v1.EventTableB\x04\xe2\x41\x01\x03\x32\xa7\x02\n\x16InternalProfileService\x12\x46\n\x05Track\x12\x1d.p13n.profile.v1.TrackRequest\x1a\x1e.p13n.profile.v1.TrackResponse\x12_\n\x11GetRealtimeConfig\x12).p13n.profile.v1.GetRealtimeConfigRequest\x1a\x1f.p13n.profile.v1.RealtimeConfig\x12\x64\n\x0fListEventTables\x12\'.p13n.profile.v1.ListEventTablesRequest\x1a(.p13n.profile.v1.ListEventTablesResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&p13n/profile/v1/internal_service.proto\x12\x0fp13n.profile.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x18p13n/auth/v1/audit.proto\x1a%p13n/profile/v1/realtime_config.proto\"\xa1\x01\n\x0cTrackRequest\x12\x1f\n\x11parent_segment_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x16\n\x08\x64\x61tabase\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12\x13\n\x05table\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02\x12,\n\x05\x65vent\x18\x04 \x01(\x0b\x32\x17.google.protobuf.StructB\x04\xe2\x41\x01\x02\x12\x15\n\x07\x64ry_run\x18\x05 \x01(\x08\x42\x04\xe2\x41\x01\x01\"\xb0\x01\n\rTrackResponse\x12\x1a\n\x0c\x63\x61nonical_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x1d\n\x0f\x61ttributes_json\x18\x06 \x01(\tB\x04\xe2\x41\x01\x03\x12\x16\n\x08segments\x18\x03 \x03(\tB\x04\xe2\x41\x01\x03\x12\x1c\n\x0ematched_events\x18\x04 \x03(\tB\x04\xe2\x41\x01\x03\x12\x1c\n\x0e\x63onfig_version\x18\x05 \x01(\x03\x42\x04\xe2\x41\x01\x03J\x04\x08\x02\x10\x03R\nattributes\";\n\x18GetRealtimeConfigRequest\x12\x1f\n\x11parent_segment_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"\xda\x02\n\x0eRealtimeConfig\x12\x15\n\x07version\x18\x01 \x01(\x03\x42\x04\xe2\x41\x01\x03\x12\x1f\n\x11parent_segment_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x03\x12\x36\n\x06\x65vents\x18\x03 \x03(\x0b\x32 .p13n.profile.v1.EventDefinitionB\x04\xe2\x41\x01\x03\x12\x34\n\nattributes\x18\x04 \x03(\x0b\x32\x1a.p13n.profile.v1.AttributeB\x04\xe2\x41\x01\x03\x12;\n\x0estitching_keys\x18\x05 \x03(\x0b\x32\x1d.p13n.profile.v1.StitchingKeyB\x04\xe2\x41\x01\x03\x12\x30\n\x08segments\x18\x06 \x03(\x0b\x32\x18.p13n.profile.v1.SegmentB\x04\xe2\x41\x01\x03\x12\x19\n\x0bprimary_key\x18\x07 \x01(\tB\x04\xe2\x41\x01\x03\x12\x18\n\naccount_id\x18\x08 \x01(\tB\x04\xe2\x41\x01\x03\"\x18\n\x16ListEventTablesRequest\"Z\n\nEventTable\x12\x1f\n\x11parent_segment_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x16\n\x08\x64\x61tabase\x18\x02 \x01(\tB\x04\xe2\x41\x01\x03\x12\x13\n\x05table\x18\x03 \x01(\tB\x04\xe2\x41\x01\x03\"L\n\x17ListEventTablesResponse\x12\x31\n\x06tables\x18\x01 \x03(\x0b\x32\x1b.p13n.profile.v1.EventTableB\x04\xe2\x41\x01\x03\"\x95\x01\n\x17ListAuditEntriesRequest\x12\x18\n\naccount_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x1b\n\rresource_type\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\x12\x19\n\x0bresource_id\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01\x12\x13\n\x05\x61\x66ter\x18\x04 \x01(\x03\x42\x04\xe2\x41\x01\x01\x12\x13\n\x05limit\x18\x05 \x01(\x05\x42\x04\xe2\x41\x01\x02\"K\n\x18ListAuditEntriesResponse\x12/\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x18.p13n.auth.v1.AuditEntryB\x04\xe2\x41\x01\x03\x32\x90\x03\n\x16InternalProfileService\x12\x46\n\x05Track\x12\x1d.p13n.profile.v1.TrackRequest\x1a\x1e.p13n.profile.v1.TrackResponse\x12_\n\x11GetRealtimeConfig\x12).p13n.profile.v1.GetRealtimeConfigRequest\x1a\x1f.p13n.profile.v1.RealtimeConfig\x12\x64\n\x0fListEventTables\x12\'.p13n.profile.v1.ListEventTablesRequest\x1a(.p13n.profile.v1.ListEventTablesResponse\x12g\n\x10ListAuditEntries\x12(.p13n.profile.v1.ListAuditEntriesRequest\x1a).p13n.profile.v1.ListAuditEntriesResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -80,20 +81,36 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_EVENTTABLE'].fields_by_name['table']._serialized_options = b'\342A\001\003'
   _globals['_LISTEVENTTABLESRESPONSE'].fields_by_name['tables']._loaded_options = None
   _globals['_LISTEVENTTABLESRESPONSE'].fields_by_name['tables']._serialized_options = b'\342A\001\003'
-  _globals['_TRACKREQUEST']._serialized_start=162
-  _globals['_TRACKREQUEST']._serialized_end=323
-  _globals['_TRACKRESPONSE']._serialized_start=326
-  _globals['_TRACKRESPONSE']._serialized_end=502
-  _globals['_GETREALTIMECONFIGREQUEST']._serialized_start=504
-  _globals['_GETREALTIMECONFIGREQUEST']._serialized_end=563
-  _globals['_REALTIMECONFIG']._serialized_start=566
-  _globals['_REALTIMECONFIG']._serialized_end=912
-  _globals['_LISTEVENTTABLESREQUEST']._serialized_start=914
-  _globals['_LISTEVENTTABLESREQUEST']._serialized_end=938
-  _globals['_EVENTTABLE']._serialized_start=940
-  _globals['_EVENTTABLE']._serialized_end=1030
-  _globals['_LISTEVENTTABLESRESPONSE']._serialized_start=1032
-  _globals['_LISTEVENTTABLESRESPONSE']._serialized_end=1108
-  _globals['_INTERNALPROFILESERVICE']._serialized_start=1111
-  _globals['_INTERNALPROFILESERVICE']._serialized_end=1406
+  _globals['_LISTAUDITENTRIESREQUEST'].fields_by_name['account_id']._loaded_options = None
+  _globals['_LISTAUDITENTRIESREQUEST'].fields_by_name['account_id']._serialized_options = b'\342A\001\002'
+  _globals['_LISTAUDITENTRIESREQUEST'].fields_by_name['resource_type']._loaded_options = None
+  _globals['_LISTAUDITENTRIESREQUEST'].fields_by_name['resource_type']._serialized_options = b'\342A\001\001'
+  _globals['_LISTAUDITENTRIESREQUEST'].fields_by_name['resource_id']._loaded_options = None
+  _globals['_LISTAUDITENTRIESREQUEST'].fields_by_name['resource_id']._serialized_options = b'\342A\001\001'
+  _globals['_LISTAUDITENTRIESREQUEST'].fields_by_name['after']._loaded_options = None
+  _globals['_LISTAUDITENTRIESREQUEST'].fields_by_name['after']._serialized_options = b'\342A\001\001'
+  _globals['_LISTAUDITENTRIESREQUEST'].fields_by_name['limit']._loaded_options = None
+  _globals['_LISTAUDITENTRIESREQUEST'].fields_by_name['limit']._serialized_options = b'\342A\001\002'
+  _globals['_LISTAUDITENTRIESRESPONSE'].fields_by_name['entries']._loaded_options = None
+  _globals['_LISTAUDITENTRIESRESPONSE'].fields_by_name['entries']._serialized_options = b'\342A\001\003'
+  _globals['_TRACKREQUEST']._serialized_start=188
+  _globals['_TRACKREQUEST']._serialized_end=349
+  _globals['_TRACKRESPONSE']._serialized_start=352
+  _globals['_TRACKRESPONSE']._serialized_end=528
+  _globals['_GETREALTIMECONFIGREQUEST']._serialized_start=530
+  _globals['_GETREALTIMECONFIGREQUEST']._serialized_end=589
+  _globals['_REALTIMECONFIG']._serialized_start=592
+  _globals['_REALTIMECONFIG']._serialized_end=938
+  _globals['_LISTEVENTTABLESREQUEST']._serialized_start=940
+  _globals['_LISTEVENTTABLESREQUEST']._serialized_end=964
+  _globals['_EVENTTABLE']._serialized_start=966
+  _globals['_EVENTTABLE']._serialized_end=1056
+  _globals['_LISTEVENTTABLESRESPONSE']._serialized_start=1058
+  _globals['_LISTEVENTTABLESRESPONSE']._serialized_end=1134
+  _globals['_LISTAUDITENTRIESREQUEST']._serialized_start=1137
+  _globals['_LISTAUDITENTRIESREQUEST']._serialized_end=1286
+  _globals['_LISTAUDITENTRIESRESPONSE']._serialized_start=1288
+  _globals['_LISTAUDITENTRIESRESPONSE']._serialized_end=1363
+  _globals['_INTERNALPROFILESERVICE']._serialized_start=1366
+  _globals['_INTERNALPROFILESERVICE']._serialized_end=1766
 # @@protoc_insertion_point(module_scope)

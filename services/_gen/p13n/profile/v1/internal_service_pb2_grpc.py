@@ -52,6 +52,11 @@ class InternalProfileServiceStub:
                 request_serializer=p13n_dot_profile_dot_v1_dot_internal__service__pb2.ListEventTablesRequest.SerializeToString,
                 response_deserializer=p13n_dot_profile_dot_v1_dot_internal__service__pb2.ListEventTablesResponse.FromString,
                 _registered_method=True)
+        self.ListAuditEntries = channel.unary_unary(
+                '/p13n.profile.v1.InternalProfileService/ListAuditEntries',
+                request_serializer=p13n_dot_profile_dot_v1_dot_internal__service__pb2.ListAuditEntriesRequest.SerializeToString,
+                response_deserializer=p13n_dot_profile_dot_v1_dot_internal__service__pb2.ListAuditEntriesResponse.FromString,
+                _registered_method=True)
 
 
 class InternalProfileServiceServicer:
@@ -89,6 +94,15 @@ class InternalProfileServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListAuditEntries(self, request, context):
+        """Lists the account's audit entries kept by the profile service (the changes it made), oldest
+        first, for the auth service's `GET /v1/audit_log`. Only the auth service calls it. Returns
+        no error of its own.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_InternalProfileServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -106,6 +120,11 @@ def add_InternalProfileServiceServicer_to_server(servicer, server):
                     servicer.ListEventTables,
                     request_deserializer=p13n_dot_profile_dot_v1_dot_internal__service__pb2.ListEventTablesRequest.FromString,
                     response_serializer=p13n_dot_profile_dot_v1_dot_internal__service__pb2.ListEventTablesResponse.SerializeToString,
+            ),
+            'ListAuditEntries': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAuditEntries,
+                    request_deserializer=p13n_dot_profile_dot_v1_dot_internal__service__pb2.ListAuditEntriesRequest.FromString,
+                    response_serializer=p13n_dot_profile_dot_v1_dot_internal__service__pb2.ListAuditEntriesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -192,6 +211,33 @@ class InternalProfileService:
             '/p13n.profile.v1.InternalProfileService/ListEventTables',
             p13n_dot_profile_dot_v1_dot_internal__service__pb2.ListEventTablesRequest.SerializeToString,
             p13n_dot_profile_dot_v1_dot_internal__service__pb2.ListEventTablesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAuditEntries(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/p13n.profile.v1.InternalProfileService/ListAuditEntries',
+            p13n_dot_profile_dot_v1_dot_internal__service__pb2.ListAuditEntriesRequest.SerializeToString,
+            p13n_dot_profile_dot_v1_dot_internal__service__pb2.ListAuditEntriesResponse.FromString,
             options,
             channel_credentials,
             insecure,

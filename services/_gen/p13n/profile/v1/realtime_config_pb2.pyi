@@ -103,18 +103,20 @@ class Attribute(_message.Message):
     def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., type: _Optional[_Union[AttributeType, str]] = ..., event: _Optional[str] = ..., field: _Optional[str] = ..., sensitivity: _Optional[_Union[Sensitivity, str]] = ..., list: _Optional[_Union[ListSettings, _Mapping]] = ..., counter: _Optional[_Union[CounterSettings, _Mapping]] = ..., sensitivity_summary: _Optional[str] = ...) -> None: ...
 
 class StitchingKey(_message.Message):
-    __slots__ = ("id", "name", "regex", "exclusions", "workflow_only")
+    __slots__ = ("id", "name", "regex", "exclusions", "workflow_only", "verified")
     ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     REGEX_FIELD_NUMBER: _ClassVar[int]
     EXCLUSIONS_FIELD_NUMBER: _ClassVar[int]
     WORKFLOW_ONLY_FIELD_NUMBER: _ClassVar[int]
+    VERIFIED_FIELD_NUMBER: _ClassVar[int]
     id: str
     name: str
     regex: str
     exclusions: _containers.RepeatedScalarFieldContainer[str]
     workflow_only: bool
-    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., regex: _Optional[str] = ..., exclusions: _Optional[_Iterable[str]] = ..., workflow_only: _Optional[bool] = ...) -> None: ...
+    verified: bool
+    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., regex: _Optional[str] = ..., exclusions: _Optional[_Iterable[str]] = ..., workflow_only: _Optional[bool] = ..., verified: _Optional[bool] = ...) -> None: ...
 
 class Segment(_message.Message):
     __slots__ = ("id", "name", "sensitivity")
