@@ -20,7 +20,11 @@ import json
 from pathlib import Path
 from typing import Any
 
+from gateway.capacity import Capacity
 from gateway.render import GatewayConfig, GatewayTls, Upstream, build, upstream_tls
+
+# The floors' load comes from one address: the per-address limit would be all they measure.
+_UNLIMITED = Capacity(requests_per_second=1_000_000, burst=1_000_000)
 
 FLOOR_BODY = '{"offers":{"hero":{"attributes":{"title":"Hello"}}}}'
 
@@ -78,6 +82,7 @@ def envoy_config(
             auth=Upstream("127.0.0.1", authz_port),
             profile=Upstream("127.0.0.1", offers_port),
             offers=Upstream("127.0.0.1", offers_port),
+            capacity=_UNLIMITED,
         )
     )
     resources = bootstrap["static_resources"]

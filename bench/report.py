@@ -142,9 +142,23 @@ def markdown(results: dict[str, Any]) -> str:
         out.append(json.dumps(scale, indent=1))
         out.append("```")
         out.append("")
+    out += _capacity_section(results.get("capacity"))
     for note in results.get("notes", []):
         out.append(f"- {note}")
     return "\n".join(out) + "\n"
+
+
+def _capacity_section(capacity: dict[str, Any] | None) -> list[str]:
+    if not capacity:
+        return []
+    return [
+        "## Capacity under abuse (bench/capacity.py)",
+        "",
+        "```json",
+        json.dumps(capacity, indent=1),
+        "```",
+        "",
+    ]
 
 
 def write(results: dict[str, Any], directory: Path, name: str) -> tuple[Path, Path]:

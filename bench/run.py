@@ -28,7 +28,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from bench import report, scale, sqlcount, workload
+from bench import capacity, report, scale, sqlcount, workload
 from bench.configure import ConfigurationError, Configured, configure
 from bench.floors import Floors, RealServices
 from bench.http import call
@@ -70,6 +70,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--no-plain", action="store_true", help="skip P without internal TLS (P-plain)"
+    )
+    parser.add_argument(
+        "--no-capacity", action="store_true", help="skip the abuse runs (bench/capacity.py)"
     )
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--name", default="", help="result file name (default: a timestamp)")
@@ -343,6 +346,9 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix="p13n-bench-"))
     try:
         results = run(args, work)
+        if not (args.smoke or args.no_capacity):
+            # After the throughput suite has stopped: a suite of its own, the real limits.
+            results["capacity"] = capacity.measure(work)
     finally:
         if args.keep:
             print(f"data kept in {work}", file=sys.stderr)

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import json
 import string
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from gateway.capacity import Capacity
 from services.auth.grpc_door import GRPC_CONTENT_TYPE
 from services.common.pki import CA_FILE, CERT_FILE, KEY_FILE, server_name, spiffe_id
 from services.common.status_codes import code_for_http_status
@@ -50,6 +51,11 @@ LOCAL_REPLY_MESSAGES: dict[int, str | None] = {
     503: "A p13n service is unavailable; retry shortly",
     504: "A p13n service did not answer in time; retry shortly",
 }
+
+
+# Headers a local reply of that status carries. Envoy's own 429s are the per-address limit's
+# (the auth service's refusals keep the headers it set); its bucket refills within a second.
+LOCAL_REPLY_HEADERS: dict[int, dict[str, str]] = {429: {"retry-after": "1"}}
 
 
 @dataclass(frozen=True)
@@ -96,11 +102,13 @@ class GatewayConfig:
     descriptor: Path = DESCRIPTOR
     # None only for the benchmark's loopback comparison without internal TLS.
     tls: GatewayTls | None = None
+    capacity: Capacity = field(default_factory=Capacity)
 
     @classmethod
-    def on_one_machine(cls, settings: Settings) -> GatewayConfig:
+    def on_one_machine(cls, settings: Settings, capacity: Capacity | None = None) -> GatewayConfig:
         """`p13n up` and the tests: every service on loopback at its configured port."""
         return cls(
+            capacity=capacity or Capacity(),
             bind_host=settings.bind_host,
             data_port=settings.data_port,
             admin_port=settings.admin_port,
@@ -145,7 +153,16 @@ def _status_mapper(status: int, code: int, message: str | None) -> dict[str, Any
     }
     if message:
         mapper["body"] = {"inline_string": message}
+    if status in LOCAL_REPLY_HEADERS:
+        mapper["headers_to_add"] = _headers(LOCAL_REPLY_HEADERS[status])
     return mapper
+
+
+def _headers(headers: dict[str, str]) -> list[dict[str, Any]]:
+    return [
+        {"header": {"key": key, "value": value}, "append_action": "OVERWRITE_IF_EXISTS_OR_ADD"}
+        for key, value in headers.items()
+    ]
 
 
 # Set by the template's p13n.mark_grpc_clients filter on a native gRPC call.
@@ -168,12 +185,7 @@ def _for_grpc_clients(mapper: dict[str, Any]) -> dict[str, Any]:
     code = mapper["body_format_override"]["json_format"]["code"]
     grpc_mapper: dict[str, Any] = {
         "filter": {"and_filter": {"filters": [_GRPC_CLIENT, mapper["filter"]]}},
-        "headers_to_add": [
-            {
-                "header": {"key": "grpc-status", "value": str(code)},
-                "append_action": "OVERWRITE_IF_EXISTS_OR_ADD",
-            }
-        ],
+        "headers_to_add": _headers({"grpc-status": str(code)}),
     }
     if "body" in mapper:
         grpc_mapper["body"] = mapper["body"]
@@ -299,6 +311,14 @@ def build(config: GatewayConfig) -> dict[str, Any]:
         ADMIN_PORT=config.admin_port,
         DESCRIPTOR=str(config.descriptor),
         GRPC_CONTENT_TYPE=GRPC_CONTENT_TYPE,
+        MAX_CONNECTIONS=config.capacity.max_connections,
+        ADMIN_CONNECTIONS=config.capacity.admin_connections,
+        BURST=config.capacity.burst,
+        TOKENS_PER_FILL=config.capacity.tokens_per_fill(),
+        FILL_INTERVAL=f"{config.capacity.fill_interval():.6f}s",
+        TRACKED_ADDRESSES=config.capacity.tracked_addresses,
+        MAX_STREAMS=config.capacity.max_streams,
+        HELD_REQUESTS=config.capacity.held_requests,
     )
     document = yaml.safe_load(text)
     local_reply = document["x-local-reply"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 
 from services.common import files
@@ -99,9 +100,14 @@ def _bootstrap(settings: Settings, args: argparse.Namespace) -> int:
 def _gateway_config(settings: Settings, *, kubernetes: bool, sds_dir: str | None) -> str:
     from pathlib import Path
 
+    from gateway.capacity import Capacity
     from gateway.render import GatewayConfig, render, sds_files
 
-    config = GatewayConfig.on_kubernetes() if kubernetes else GatewayConfig.on_one_machine(settings)
+    config = (
+        GatewayConfig.on_kubernetes()
+        if kubernetes
+        else GatewayConfig.on_one_machine(settings, Capacity.from_env(os.environ))
+    )
     if sds_dir is not None and config.tls is not None:
         for name, text in sds_files(config.tls).items():
             (Path(sds_dir) / name).write_text(text + "\n")

@@ -35,6 +35,7 @@ from typing import Any, Protocol
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from gateway.capacity import Capacity, CapacityError, raise_nofile
 from gateway.render import GatewayConfig, write
 from services.common import files, pki, tls
 from services.common.callers import CLI
@@ -177,10 +178,17 @@ def _wait_ready(child: Child, timeout: float = START_TIMEOUT) -> None:
     raise RuntimeError(f"{child.name} was not ready after {timeout:.0f}s")
 
 
-def build_children(settings: Settings) -> list[Child]:
-    """The suite's processes, in start order."""
+def build_children(settings: Settings, env: dict[str, str] | None = None) -> list[Child]:
+    """The suite's processes, in start order.
+
+    Raises CapacityError when the gateway's connection limits do not fit the descriptor
+    limit Envoy will have: this process's soft limit, raised to the hard one here, is what
+    every child inherits.
+    """
+    capacity = Capacity.from_env(os.environ if env is None else env)
+    capacity.check_fits(raise_nofile())
     envoy_config = settings.data_dir / "envoy.json"
-    write(GatewayConfig.on_one_machine(settings), envoy_config)
+    write(GatewayConfig.on_one_machine(settings, capacity), envoy_config)
     python = sys.executable
     envoy = str(Path(python).with_name("envoy"))
     credentials = tls.channel_credentials(settings.tls_dir(CLI)) if settings.internal_tls else None
@@ -301,7 +309,12 @@ def up(settings: Settings, demo: bool) -> int:
     settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     files.tighten_data_dir(settings.data_dir)
     _renew(settings)
-    supervisor = Supervisor(settings, build_children(settings))
+    try:
+        children = build_children(settings)
+    except CapacityError as error:
+        log.error("refusing to start: %s", error)
+        return 1
+    supervisor = Supervisor(settings, children)
     signal.signal(signal.SIGTERM, supervisor.request_stop)
     signal.signal(signal.SIGINT, supervisor.request_stop)
     try:

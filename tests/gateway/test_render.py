@@ -72,7 +72,7 @@ def test_envoy_admin_listens_on_loopback_only() -> None:
 
 def test_every_listener_runs_ext_authz_before_the_transcoder() -> None:
     for listener in build(LOCAL)["static_resources"]["listeners"]:
-        manager = listener["filter_chains"][0]["filters"][0]["typed_config"]
+        manager = listener["filter_chains"][0]["filters"][-1]["typed_config"]
         names = [f["name"] for f in manager["http_filters"]]
         assert (
             names.index("envoy.filters.http.header_mutation")
@@ -146,7 +146,8 @@ def test_every_service_has_a_deployment_with_probes_and_keys() -> None:
 
 
 def _http_manager(listener: dict[str, Any]) -> dict[str, Any]:
-    manager: dict[str, Any] = listener["filter_chains"][0]["filters"][0]["typed_config"]
+    # The last network filter: the admin listener's connection limit comes before it.
+    manager: dict[str, Any] = listener["filter_chains"][0]["filters"][-1]["typed_config"]
     return manager
 
 

@@ -94,6 +94,11 @@ class Suite:
     def admin_port(self) -> int:
         return self.settings.admin_port
 
+    @property
+    def envoy_pid(self) -> int:
+        assert self._envoy is not None, "Envoy is not started"
+        return self._envoy.pid
+
     def port_of(self, name: str) -> int:
         return int(getattr(self.settings, f"{name}_port"))
 
