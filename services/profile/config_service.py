@@ -16,7 +16,6 @@ from typing import Any
 from google.protobuf import empty_pb2
 from p13n.profile.v1 import config_service_pb2 as api
 from p13n.profile.v1 import config_service_pb2_grpc
-from p13n.profile.v1 import realtime_config_pb2 as pb
 from typing_extensions import override
 
 from services.common import audit
@@ -179,11 +178,17 @@ class ConfigServicer(config_service_pb2_grpc.ConfigServiceServicer):
         self, kind: Kind[M], parent_segment_id: str, given: M, prepare: steps.Prepare[M]
     ) -> M:
         """Stores what ``prepare`` makes of ``given`` (validated against the segment's other
-        children's names, inside the transaction: a refusal leaves nothing written)."""
+        children's names, inside the transaction: a refusal leaves nothing written).
+
+        Creating a NON_SENSITIVE attribute or an unverified key under a name that held
+        withheld values is a lowering (``sensitivity.lowered``), as in ``_update``."""
         async with self._store.writing() as store:
             segment = await store.parent_segment(_account(), parent_segment_id)
             names = await store.names(kind, int(segment.id))
             child = await prepare(store, int(segment.id), given, names)
+            remembered = await store.withheld_names(kind, int(segment.id))
+            lowered = sensitivity.lowered(None, child, remembered)
+            sensitivity.require_admin_to_lower(_role(), lowered)
             created = await store.insert(kind, int(segment.id), child)
             await store.record(
                 audit.change(
@@ -193,6 +198,7 @@ class ConfigServicer(config_service_pb2_grpc.ConfigServiceServicer):
                     None,
                     created,
                     parent=_parent(int(segment.id)),
+                    sensitivity_lowered=bool(lowered),
                 )
             )
             return created
@@ -209,7 +215,8 @@ class ConfigServicer(config_service_pb2_grpc.ConfigServiceServicer):
         makes of the result (in one transaction, as ``_create``).
 
         Lowering a sensitivity needs ADMIN (``sensitivity``): refused before anything is
-        written, and called out in the audit entry when allowed."""
+        written, and called out in the audit entry when allowed. Besides before against
+        after, showing a name the store remembers as withheld (a rename onto it) lowers."""
         async with self._store.writing() as store:
             segment = await store.parent_segment(_account(), parent_segment_id)
             before = await store.child(kind, int(segment.id), child_id)
@@ -219,7 +226,8 @@ class ConfigServicer(config_service_pb2_grpc.ConfigServiceServicer):
             steps.apply_mask(merged, *changes)
             names = await store.names(kind, int(segment.id), stored_id)
             child = await prepare(store, int(segment.id), merged, names)
-            lowered = _lowered(before, child)
+            remembered = await store.withheld_names(kind, int(segment.id))
+            lowered = sensitivity.lowered(before, child, remembered)
             sensitivity.require_admin_to_lower(_role(), lowered)
             updated = await store.update(kind, int(segment.id), stored_id, child)
             await store.record(
@@ -441,16 +449,6 @@ class ConfigServicer(config_service_pb2_grpc.ConfigServiceServicer):
                 "Remove it from them first.",
                 reason="REFERENCED_BY_PERSONALIZATIONS",
             )
-
-
-def _lowered(before: Any, after: Any) -> list[str]:
-    """The protections an update lowers: attributes' and segments' sensitivities, and a
-    stitching key's verification."""
-    if isinstance(before, (pb.Attribute, pb.Segment)):
-        return sensitivity.lowered_fields(before, after)
-    if isinstance(before, pb.StitchingKey):
-        return sensitivity.verification_dropped(before, after)
-    return []
 
 
 def _deleted(kind: Kind[M], segment_id: int, child: M) -> audit.Entry:

@@ -20,6 +20,12 @@ What any implementation must guarantee:
   path notice: SQLite bumps the segment's ``config_version`` and the global ``generation``
   in the same transaction (``sqlite_config.config_changed``), which ``realtime.ConfigCache`` reads.
 - Ids are never reused: a deleted parent segment's id is never given out again.
+- Names that held withheld values are never forgotten: every attribute and stitching key
+  a writer inserts, updates or deletes has its ``sensitivity.withheld_names`` (a SENSITIVE
+  or UNSPECIFIED attribute's or aggregation's name, a verified key's name) remembered in
+  the same transaction, for as long as the parent segment exists, and ``withheld_names``
+  reads them back. Values are stored by these names and outlive the attribute or key, so
+  the handlers treat showing a remembered name again as a lowering.
 - Not found is ``NotFound`` in the API's words, built by ``parent_segment_not_found`` and
   ``Kind.not_found``, so no backend spells a message of its own.
 """
@@ -35,6 +41,7 @@ from p13n.profile.v1 import realtime_config_pb2 as pb
 
 from services.common import audit
 from services.common.errors import NotFound
+from services.profile.sensitivity import WithheldName
 
 # A child of a parent segment; each has an ``id`` and a ``name``.
 M = TypeVar("M", pb.EventDefinition, pb.Attribute, pb.StitchingKey, pb.Segment)
@@ -102,6 +109,11 @@ class ConfigReader(Protocol):
         """Every attribute of the segment."""
         ...
 
+    async def withheld_names(self, kind: Kind[M], segment_id: int) -> frozenset[WithheldName]:
+        """Every name under which the segment's children of ``kind`` (attributes, stitching
+        keys; nothing for the others) have ever withheld values, deleted ones included."""
+        ...
+
 
 class ConfigWriter(ConfigReader, Protocol):
     """Reads and writes of one transaction; what it returns is read back after the write."""
@@ -121,14 +133,18 @@ class ConfigWriter(ConfigReader, Protocol):
         ...
 
     async def insert(self, kind: Kind[M], segment_id: int, child: M) -> M:
-        """Stores ``child`` (its id is ignored) and returns it with the id it was given."""
+        """Stores ``child`` (its id is ignored) and returns it with the id it was given;
+        remembers its withheld names."""
         ...
 
     async def update(self, kind: Kind[M], segment_id: int, child_id: int, child: M) -> M:
-        """Replaces the stored child's fields with ``child``'s (its id is ignored)."""
+        """Replaces the stored child's fields with ``child``'s (its id is ignored);
+        remembers its withheld names."""
         ...
 
-    async def delete(self, kind: Kind[M], segment_id: int, child_id: int) -> None: ...
+    async def delete(self, kind: Kind[M], segment_id: int, child_id: int) -> None:
+        """Deletes the child; its withheld names stay remembered."""
+        ...
 
     async def record(self, entry: audit.Entry) -> None:
         """Stores the audit entry of a change made in this transaction (commits with it)."""

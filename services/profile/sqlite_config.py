@@ -4,7 +4,9 @@ Every parent segment's children (event definitions, attributes, stitching keys, 
 live in a table of their own keyed by ``parent_segment_id``; each table is described once
 here (its columns and how a message fills them), so the generic reads and writes below
 are the only SQL for all four. A write inside ``writing()`` also marks the segment's
-configuration as changed (``config_changed`` below) in the same transaction.
+configuration as changed (``config_changed`` below) in the same transaction, and a write
+of an attribute or stitching key remembers its withheld names (``withheld_names``, one row
+per name, never deleted but with the segment).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from services.common import audit
 from services.common.convert import path_id
 from services.common.errors import parent_segment_not_found
 from services.common.storage import Database, fetch_all, fetch_one
-from services.profile import config_rows, config_rules
+from services.profile import config_rows, config_rules, sensitivity
 from services.profile.config_store import (
     ConfigReader,
     ConfigWriter,
@@ -30,6 +32,7 @@ from services.profile.config_store import (
     M,
     ParentSegment,
 )
+from services.profile.sensitivity import WithheldName
 
 
 @dataclass(frozen=True)
@@ -171,6 +174,15 @@ class SqliteConfigReader(ConfigReader):
         )
         return [config_rows.attribute_message(r) for r in rows]
 
+    async def withheld_names(self, kind: Kind[M], segment_id: int) -> frozenset[WithheldName]:
+        rows = await fetch_all(
+            self._db,
+            "SELECT name, part FROM withheld_names WHERE parent_segment_id = ? AND kind = ?",
+            segment_id,
+            kind.collection,
+        )
+        return frozenset((r["name"], r["part"]) for r in rows)
+
 
 class SqliteConfigWriter(SqliteConfigReader, ConfigWriter):
     """Reads and writes inside one ``Database.transaction``."""
@@ -229,7 +241,9 @@ class SqliteConfigWriter(SqliteConfigReader, ConfigWriter):
             (segment_id, *values.values()),
         )
         await config_changed(self._db, segment_id)
-        return await self.child(kind, segment_id, str(cursor.lastrowid))
+        stored = await self.child(kind, segment_id, str(cursor.lastrowid))
+        await self._remember(kind, segment_id, stored)
+        return stored
 
     async def update(self, kind: Kind[M], segment_id: int, child_id: int, child: M) -> M:
         table: _Table = _TABLES[kind.collection]
@@ -240,11 +254,29 @@ class SqliteConfigWriter(SqliteConfigReader, ConfigWriter):
             (*(values[c] for c in table.updated), child_id),
         )
         await config_changed(self._db, segment_id)
-        return await self.child(kind, segment_id, str(child_id))
+        stored = await self.child(kind, segment_id, str(child_id))
+        await self._remember(kind, segment_id, stored)
+        return stored
 
     async def delete(self, kind: Kind[M], segment_id: int, child_id: int) -> None:
+        # Remembered when written already; again here, so a name that the migration's or a
+        # write's memory missed is still kept once its child goes.
+        await self._remember(kind, segment_id, await self.child(kind, segment_id, str(child_id)))
         await self._db.execute(f"DELETE FROM {kind.collection} WHERE id = ?", (child_id,))
         await config_changed(self._db, segment_id)
+
+    async def _remember(self, kind: Kind[M], segment_id: int, child: M) -> None:
+        """Remembers the names under which ``child`` withholds values (see config_store)."""
+        if not isinstance(child, (pb.Attribute, pb.StitchingKey)):
+            return
+        await self._db.executemany(
+            "INSERT OR IGNORE INTO withheld_names (parent_segment_id, kind, name, part) "
+            "VALUES (?, ?, ?, ?)",
+            [
+                (segment_id, kind.collection, name, part)
+                for name, part in sensitivity.withheld_names(child)
+            ],
+        )
 
     async def record(self, entry: audit.Entry) -> None:
         await audit.record(self._db, entry)

@@ -153,6 +153,31 @@ MIGRATIONS = [
     """,
     # Every admin change, in the transaction that makes it (services.common.audit).
     audit.MIGRATION,
+    # Names that have held withheld values (issue 13): imported values, profile state and
+    # identities are kept by attribute, aggregation and key name and outlive their
+    # configuration, so re-creating a name as NON_SENSITIVE or unverified is a lowering
+    # (services.profile.sensitivity). ``part`` is the aggregation, '' for the attribute or
+    # key itself. Seeded from what is withheld now; the store adds to it on every write.
+    """
+    CREATE TABLE withheld_names (
+      parent_segment_id INTEGER NOT NULL REFERENCES parent_segments(id) ON DELETE CASCADE,
+      kind TEXT NOT NULL,
+      name TEXT NOT NULL,
+      part TEXT NOT NULL,
+      PRIMARY KEY (parent_segment_id, kind, name, part)
+    ) WITHOUT ROWID;
+    INSERT OR IGNORE INTO withheld_names
+      SELECT parent_segment_id, 'stitching_keys', name, '' FROM stitching_keys WHERE verified;
+    INSERT OR IGNORE INTO withheld_names
+      SELECT parent_segment_id, 'attributes', name, '' FROM attributes
+      WHERE json_extract(spec, '$.type') IS NOT 'LIST'
+        AND json_extract(spec, '$.sensitivity') IS NOT 'NON_SENSITIVE';
+    INSERT OR IGNORE INTO withheld_names
+      SELECT a.parent_segment_id, 'attributes', a.name, json_extract(g.value, '$.name')
+      FROM attributes AS a, json_each(a.spec, '$.list.aggregations') AS g
+      WHERE json_extract(a.spec, '$.type') = 'LIST'
+        AND json_extract(g.value, '$.sensitivity') IS NOT 'NON_SENSITIVE'
+    """,
 ]
 
 
