@@ -2,7 +2,8 @@
 
 These are the guarantees the handlers rely on and a second backend must keep: a write
 block is all or nothing, every configuration write is noticed by the data path, ids of
-deleted parent segments never come back, NotFound says what the API says. Today the only
+deleted parent segments never come back, NotFound says what the API says, a name that held
+withheld values is never forgotten. Today the only
 implementation is SQLite; a PostgreSQL one joins ``STORES``.
 """
 
@@ -19,10 +20,16 @@ from p13n.profile.v1 import realtime_config_pb2 as pb
 from services.common import audit
 from services.common.errors import NotFound
 from services.common.storage import Database
-from services.profile import realtime_store
-from services.profile.config_store import ATTRIBUTES, EVENTS, SEGMENTS, ConfigStore
+from services.profile import config_rows, realtime_store
+from services.profile.config_store import (
+    ATTRIBUTES,
+    EVENTS,
+    SEGMENTS,
+    STITCHING_KEYS,
+    ConfigStore,
+)
 from services.profile.sqlite_config import SqliteConfigStore
-from services.profile.store import database_path, open_store
+from services.profile.store import MIGRATIONS, database_path, open_store
 
 ACCOUNT = "1"
 
@@ -213,3 +220,111 @@ async def test_not_found_says_what_the_api_says(
     with pytest.raises(NotFound) as raised:
         await look_up()
     assert str(raised.value) == message.format(own=own)
+
+
+# -- names that held withheld values -------------------------------------------------------
+
+
+def _note(level: int) -> pb.Attribute:
+    return pb.Attribute(name="note", type=pb.IMPORTED, sensitivity=level)  # type: ignore[arg-type]
+
+
+def _bought(level: int) -> pb.Attribute:
+    attribute = pb.Attribute(name="bought", type=pb.LIST, event="buy")
+    attribute.list.aggregations.add(name="card", field="card", sensitivity=level)
+    attribute.list.aggregations.add(name="sku", field="sku", sensitivity=pb.NON_SENSITIVE)
+    return attribute
+
+
+async def _remembered(
+    store: ConfigStore, segment_id: int
+) -> tuple[set[tuple[str, str]], set[tuple[str, str]]]:
+    """The remembered names of the segment's attributes and of its stitching keys."""
+    async with store.reading() as reader:
+        return (
+            set(await reader.withheld_names(ATTRIBUTES, segment_id)),
+            set(await reader.withheld_names(STITCHING_KEYS, segment_id)),
+        )
+
+
+async def test_withheld_names_are_remembered_through_updates_and_deletes(
+    store: ConfigStore,
+) -> None:
+    segment_id = await _segment(store)
+    async with store.writing() as writer:
+        note = await writer.insert(ATTRIBUTES, segment_id, _note(pb.SENSITIVE))
+        bought = await writer.insert(ATTRIBUTES, segment_id, _bought(pb.SENSITIVE))
+        key = await writer.insert(
+            STITCHING_KEYS, segment_id, pb.StitchingKey(name="member_id", verified=True)
+        )
+        await writer.insert(STITCHING_KEYS, segment_id, pb.StitchingKey(name="open_id"))
+    remembered = ({("note", ""), ("bought", "card")}, {("member_id", "")})
+    assert await _remembered(store, segment_id) == remembered
+    async with store.writing() as writer:  # lowered, renamed, deleted: still remembered
+        await writer.update(ATTRIBUTES, segment_id, int(note.id), _note(pb.NON_SENSITIVE))
+        renamed = _bought(pb.SENSITIVE)
+        renamed.name = "bought_old"
+        await writer.update(ATTRIBUTES, segment_id, int(bought.id), renamed)
+        await writer.delete(ATTRIBUTES, segment_id, int(bought.id))
+        await writer.delete(STITCHING_KEYS, segment_id, int(key.id))
+    assert await _remembered(store, segment_id) == (
+        remembered[0] | {("bought_old", "card")},
+        remembered[1],
+    )
+
+
+async def test_withheld_names_are_the_segments_own(store: ConfigStore) -> None:
+    first = await _segment(store, "One")
+    second = await _segment(store, "Two")
+    async with store.writing() as writer:
+        await writer.insert(ATTRIBUTES, first, _note(pb.SENSITIVE))
+        await writer.insert(SEGMENTS, first, pb.Segment(name="vip", sensitivity=pb.SENSITIVE))
+    assert await _remembered(store, second) == (set(), set())
+    async with store.reading() as reader:  # segments' members go with them: not remembered
+        assert await reader.withheld_names(SEGMENTS, first) == frozenset()
+
+
+async def test_a_block_that_raises_remembers_nothing(store: ConfigStore) -> None:
+    segment_id = await _segment(store)
+
+    async def insert_then_fail() -> None:
+        async with store.writing() as writer:
+            await writer.insert(ATTRIBUTES, segment_id, _note(pb.SENSITIVE))
+            raise Boom
+
+    with pytest.raises(Boom):
+        await insert_then_fail()
+    assert await _remembered(store, segment_id) == (set(), set())
+
+
+async def test_the_sqlite_migration_remembers_what_is_withheld_already(tmp_path: Path) -> None:
+    """A store made before the memory existed: its withheld names are remembered at once."""
+    older: Database = await Database.open(database_path(tmp_path), MIGRATIONS[:-1])
+    await older.close()
+    with sqlite3.connect(database_path(tmp_path)) as conn:
+        conn.execute(
+            "INSERT INTO parent_segments (id, account_id, name, description, reactor_id, "
+            "primary_key, create_time) VALUES (1, '1', 'Old', '', '1', 'td_client_id', 0)"
+        )
+        for attribute in (
+            _note(pb.SENSITIVITY_UNSPECIFIED),
+            _bought(pb.SENSITIVE),
+            pb.Attribute(name="shown", type=pb.SINGLE, sensitivity=pb.NON_SENSITIVE),
+        ):
+            conn.execute(
+                "INSERT INTO attributes (parent_segment_id, name, spec) VALUES (1, ?, ?)",
+                (attribute.name, config_rows.attribute_spec_json(attribute)),
+            )
+        conn.execute(
+            "INSERT INTO stitching_keys (parent_segment_id, name, regex, exclusions, "
+            "workflow_only, verified) VALUES (1, 'member_id', '', '[]', 0, 1), "
+            "(1, 'open_id', '', '[]', 0, 0)"
+        )
+    db = await open_store(tmp_path)
+    try:
+        assert await _remembered(SqliteConfigStore(db), 1) == (
+            {("note", ""), ("bought", "card")},
+            {("member_id", "")},
+        )
+    finally:
+        await db.close()
