@@ -31,6 +31,7 @@ from services.common.convert import path_id
 from services.common.errors import InvalidArgument, NotFound, parent_segment_not_found
 from services.common.storage import run_sync
 from services.profile import attributes, batch_store
+from services.profile.profile_store import Chunk
 from services.profile.realtime import Config, ConfigCache
 from services.profile.stitching import StitchingKey, identity_value
 
@@ -137,14 +138,6 @@ def _imported_value(raw: object, field: str) -> object:
 
 IMPORTED_ATTRIBUTES = "imported_attributes"
 SEGMENT_MEMBERS = "segment_members"
-
-
-@dataclass(frozen=True)
-class Chunk:
-    """Where a streamed chunk sits in its stream: its number (from 1) and first record's."""
-
-    number: int
-    first_record: int
 
 
 async def import_attributes(

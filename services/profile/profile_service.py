@@ -21,9 +21,9 @@ from services.common import audit
 from services.common import identity as identities
 from services.common.errors import InvalidArgument, PermissionDenied, Unauthenticated
 from services.common.paging import one_page, page_after, page_size
-from services.profile import attributes, imports
+from services.profile import attributes
 from services.profile.messages import profile_message
-from services.profile.profile_store import ProfileStore
+from services.profile.profile_store import Chunk, ProfileStore
 
 # How long a streamed import goes on the credential's last confirmation before asking the
 # auth service again whether the API key or session that opened it still exists.
@@ -136,7 +136,7 @@ class ProfileServicer(profile_service_pb2_grpc.ProfileServiceServicer):
                 target[1],
                 chunk.records,
                 self._clock(),
-                imports.Chunk(chunks, total),
+                Chunk(chunks, total),
             )
             yield api.StreamImportAttributesResponse(imported=total)
         if target is None:

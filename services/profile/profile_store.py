@@ -33,7 +33,7 @@ from p13n.profile.v1 import profile_service_pb2 as api
 
 from services.common import audit, events
 from services.common.errors import NotFound
-from services.profile import attributes, imports, proofs
+from services.profile import attributes, proofs
 from services.profile.realtime import Config
 from services.profile.stitching import Identity
 from services.profile.tracking import BatchValues
@@ -42,6 +42,15 @@ from services.profile.tracking import BatchValues
 def profile_not_found(key: str, value: str, parent_segment_id: int | str) -> NotFound:
     """No profile carries the identifier, in the API's words (every backend's)."""
     return NotFound(f"No profile has {key} {value!r} in parent segment {parent_segment_id}")
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """Where a streamed import's chunk sits in its stream: its number (from 1) and the index
+    of its first record in the whole stream."""
+
+    number: int
+    first_record: int
 
 
 @dataclass(frozen=True)
@@ -106,7 +115,7 @@ class ProfileStore(Protocol):
         key: str,
         records: Sequence[api.ImportRecord],
         now: float,
-        chunk: imports.Chunk | None = None,
+        chunk: Chunk | None = None,
     ) -> int:
         """Stores imported attribute values in ``who``'s account, with the audit entry of
         the call; a streamed ``chunk``'s errors name records from its first one."""

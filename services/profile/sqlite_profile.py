@@ -23,7 +23,7 @@ from services.common.storage import Database, query_all
 from services.profile import attributes, imports, profiles, proofs, realtime_store, tracking
 from services.profile.group_commit import GroupCommit
 from services.profile.messages import identity_message
-from services.profile.profile_store import ProfileStore, ProfileView, profile_not_found
+from services.profile.profile_store import Chunk, ProfileStore, ProfileView, profile_not_found
 from services.profile.realtime import ConfigCache
 from services.profile.stitching import Identity
 
@@ -106,7 +106,7 @@ class SqliteProfileStore(ProfileStore):
         key: str,
         records: Sequence[api.ImportRecord],
         now: float,
-        chunk: imports.Chunk | None = None,
+        chunk: Chunk | None = None,
     ) -> int:
         return await self._writer.run(
             lambda conn: imports.import_attributes(

@@ -17,9 +17,8 @@ from p13n.profile.v1 import profile_service_pb2 as api
 
 from services.common import audit, identity
 from services.common.errors import Unauthenticated, Unavailable
-from services.profile import imports
 from services.profile.profile_service import RECHECK_SECONDS, REVOKED, ProfileServicer
-from services.profile.profile_store import ProfileStore
+from services.profile.profile_store import Chunk, ProfileStore
 
 CALLER = identity_pb2.Identity(account_id="7", role=identity_pb2.ADMIN, api_key_id="41")
 
@@ -35,7 +34,7 @@ class _Store:
         _key: str,
         records: Sequence[Any],
         _now: float,
-        _chunk: imports.Chunk | None = None,
+        _chunk: Chunk | None = None,
     ) -> int:
         self.committed += len(records)
         return len(records)
