@@ -10,8 +10,10 @@ A start also looks at what is already there (``tighten_data_dir``): a directory 
 file that its group or others may use was made before p13n set the umask, or by hand. It
 is tightened to 0700 or 0600 and a warning names the path and both modes, so the operator
 learns of it; p13n does not refuse to start (the fix is its own) and never tightens
-silently. Certificates and the rendered Envoy configuration hold nothing secret and are left
-as they are. A path p13n cannot change (another owner) gets a warning with the command.
+silently. Every file is private but the ones known to hold nothing secret (certificates and
+the rendered Envoy configuration), so a secret file added later (the demo shop's identity
+secret was one) is covered without anyone remembering to list it. A path p13n cannot change
+(another owner) gets a warning with the command.
 """
 
 from __future__ import annotations
@@ -28,10 +30,11 @@ log = logging.getLogger(__name__)
 UMASK: Final = 0o077
 PRIVATE_DIR: Final = 0o700
 PRIVATE_FILE: Final = 0o600
-# Files whose content is secret: SQLite databases and their WAL and shared-memory files,
-# keys (secret.key, internal.key, ca.key, tls.key), the demo's state (its API key).
-_PRIVATE_SUFFIXES: Final = (".db", ".db-wal", ".db-shm", ".db-journal", ".key")
-_PRIVATE_NAMES: Final = frozenset({"demo.json"})
+# The files whose content is not secret: certificates (tls.crt, ca.crt) and the Envoy
+# configuration rendered from the template. Everything else (databases and their -wal and
+# -shm files, keys, the demo's state and its shop's identity secret) is private.
+_PUBLIC_SUFFIXES: Final = (".crt",)
+_PUBLIC_NAMES: Final = frozenset({"envoy.json"})
 
 
 def restrict_umask() -> None:
@@ -50,8 +53,8 @@ def create_private_file(path: Path) -> None:
 
 
 def is_private(path: Path) -> bool:
-    """Whether a file in the data directory holds secrets (so must be 0600)."""
-    return path.name in _PRIVATE_NAMES or path.name.endswith(_PRIVATE_SUFFIXES)
+    """Whether a file in the data directory must be 0600: all but certificates and envoy.json."""
+    return not (path.name in _PUBLIC_NAMES or path.name.endswith(_PUBLIC_SUFFIXES))
 
 
 def tighten_data_dir(data_dir: Path) -> list[Path]:

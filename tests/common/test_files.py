@@ -58,7 +58,7 @@ def exposed_dir(tmp_path: Path) -> Path:
     data = tmp_path / "var"
     (data / "pki" / "ca").mkdir(parents=True)
     for name in ("auth.db", "auth.db-wal", "auth.db-shm", "secret.key", "demo.json",
-                 "envoy.json", "pki/ca/ca.key", "pki/ca/ca.crt"):  # fmt: skip
+                 "demo-shop.secret", "envoy.json", "pki/ca/ca.key", "pki/ca/ca.crt"):  # fmt: skip
         (data / name).write_text("x")
         (data / name).chmod(0o644)
     for directory in (data, data / "pki", data / "pki" / "ca"):
@@ -70,7 +70,9 @@ def test_start_tightens_what_others_could_read_and_names_each_path(
     exposed_dir: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     data = exposed_dir
-    private = ["auth.db", "auth.db-wal", "auth.db-shm", "secret.key", "demo.json", "pki/ca/ca.key"]
+    # Everything but certificates and envoy.json: a secret file nobody listed is covered too.
+    private = ["auth.db", "auth.db-wal", "auth.db-shm", "secret.key", "demo.json",
+               "demo-shop.secret", "pki/ca/ca.key"]  # fmt: skip
     exposed = files.tighten_data_dir(data)
     assert sorted(exposed) == sorted([data, data / "pki", data / "pki" / "ca"] +
                                      [data / name for name in private])  # fmt: skip
