@@ -154,7 +154,11 @@ def _bodies(service: Service) -> list[Any]:
     return [json.loads(body) for (body,) in service.rows("SELECT body FROM events ORDER BY id")]
 
 
-WRITE_ONLY = api_key(role=identity_pb2.EDITOR)
+def write_only() -> Any:
+    """A write-only key's identity, signed now (an identity is refused once 4 s old)."""
+    return api_key(role=identity_pb2.EDITOR)
+
+
 PROOF = "ab" * 32  # the shape of a proof; no write-only key's proof is accepted anyway
 
 
@@ -167,7 +171,7 @@ async def test_a_write_only_keys_verified_values_are_left_out_and_not_stored(
     await service.key(other, "member_id", "M-[0-9]+")
     await service.event(other, "any_view", "shop_db", "page_views")
     record = {"td_client_id": "c1", "member_id": "M-1", "p13n_proofs": {"member_id": PROOF}}
-    assert await ingest(service, [record], metadata=WRITE_ONLY) == 1
+    assert await ingest(service, [record], metadata=write_only()) == 1
     profile = await service.get_profile(shop, "td_client_id", "c1")
     assert _identities(profile) == {("td_client_id", "c1")}
     # Left out where it is verified, and so not stored: the claim is not kept for later.
@@ -190,7 +194,7 @@ async def test_a_master_key_is_trusted_and_its_proofs_are_not_stored(
 async def test_a_malformed_proofs_field_names_the_record(service: Service) -> None:
     records = [{"td_client_id": "c1"}, {"td_client_id": "c2", "p13n_proofs": "ab"}]
     with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await ingest(service, records, metadata=WRITE_ONLY)
+        await ingest(service, records, metadata=write_only())
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert (caught.value.details() or "").startswith("records[1].p13n_proofs must be an object")
     assert _bodies(service) == []
