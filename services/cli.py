@@ -67,8 +67,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "certs":
             return _certs(settings)
         if args.command == "gateway-config":
-            print(_gateway_config(settings, kubernetes=args.kubernetes, sds_dir=args.sds_dir))
-            return 0
+            return _print_gateway_config(settings, args)
         return _flags(settings, args)
     except P13nError as error:
         print(f"p13n {args.command}: {error.message}", file=sys.stderr)
@@ -94,6 +93,17 @@ def _bootstrap(settings: Settings, args: argparse.Namespace) -> int:
             f"account {result['account_id']} created with owner user {result['user_id']}.\n"
             f"Master API key (shown once, keep it safe): {result['api_key']}"
         )
+    return 0
+
+
+def _print_gateway_config(settings: Settings, args: argparse.Namespace) -> int:
+    from gateway.capacity import CapacityError
+
+    try:
+        print(_gateway_config(settings, kubernetes=args.kubernetes, sds_dir=args.sds_dir))
+    except CapacityError as error:  # a P13N_GATEWAY_* setting: as any configuration error
+        print(f"p13n: configuration error: {error}", file=sys.stderr)
+        return 2
     return 0
 
 

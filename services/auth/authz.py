@@ -157,6 +157,8 @@ UNKNOWN_DATA_PATH = (
     "are reserved"
 )
 UNKNOWN_ADMIN_PATH = "Unknown path. The admin API lives under /v1/"
+UNBOUND_BODY = "Unknown path or method for a request with a body; see the API reference"
+_WRITES = frozenset({"POST", "PUT", "PATCH"})
 SLOW_DOWN = "Too many requests; slow down and retry later"
 TOO_MANY_FAILED_CREDENTIALS = (
     "Too many failed credentials from this address; check the API key or session, then retry "
@@ -192,7 +194,11 @@ def _check_body(request: Request, allowed: Decision) -> Decision:
         return allowed  # longer than the route's limit: its buffer filter answers 413
     binding = bindings.body_of(request.listener, request.method, request.path)
     if binding is None:
-        return allowed  # no body is bound: the transcoder refuses or ignores it
+        if request.method in _WRITES:
+            # A write whose body no contract reads: refused rather than passed unread, so
+            # no spelling of a path the transcoder still maps can skip the check.
+            return _deny(404, UNBOUND_BODY, allowed.response_headers)
+        return allowed  # a body on a read or delete: the transcoder ignores it
     try:
         strict_json.check(strict_json.parse(request.body), binding.message, binding.where)
     except strict_json.BodyError as error:

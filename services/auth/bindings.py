@@ -27,6 +27,7 @@ TRANSCODED: dict[str, tuple[str, ...]] = {
     "admin": (
         "p13n.auth.v1.IdentityService",
         "p13n.auth.v1.RegistryService",
+        "p13n.auth.v1.AuditService",
         "p13n.profile.v1.ConfigService",
         "p13n.profile.v1.ProfileService",
         "p13n.offers.v1.PersonalizationConfigService",
@@ -102,8 +103,13 @@ def table(descriptor_set: Path = DESCRIPTOR_SET) -> dict[str, tuple[Binding, ...
 
 
 def body_of(listener: str, method: str, path: str) -> Binding | None:
-    """The binding a request's body is read by; None if it has none (the transcoder decides)."""
-    bare = path.split("?", 1)[0]
+    """The binding a request's body is read by; None if it has none.
+
+    The path is matched as the transcoder matches it: trailing slashes do not count
+    (``/v1/parent_segments/1/services/`` is ``CreateService``), or a slash would be a way
+    around the check.
+    """
+    bare = path.split("?", 1)[0].rstrip("/") or "/"
     for binding in table().get(listener, ()):
         if binding.method == method and binding.pattern.fullmatch(bare):
             return binding

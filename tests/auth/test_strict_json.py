@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from p13n.auth.v1 import identity_pb2
 
-from services.auth import bindings, strict_json
+from services.auth import authz, bindings, strict_json
 from services.auth.authz import Request, decide
 from services.auth.strict_json import BodyError
 
@@ -283,3 +283,24 @@ def test_what_is_not_read(request_: Request, allowed: bool) -> None:
     assert decision.allowed is allowed
     if not allowed:
         assert decision.status == 415
+
+
+@pytest.mark.parametrize("suffix", ["/", "//"])
+def test_a_trailing_slash_is_read_as_the_path_without_it(suffix: str) -> None:
+    """The transcoder maps ``.../services/`` to CreateService: the check must too."""
+    body = b'{"name": "w", "allowed_origin": []}'
+    decision = decide(
+        Request("admin", "POST", SERVICES + suffix, {"authorization": "TD1 k"}, "192.0.2.1", body),
+        _Directory(),
+    )
+    assert decision.status == 400
+    assert json.loads(decision.body)["details"][0]["reason"] == "UNKNOWN_FIELD"
+
+
+def test_a_write_whose_body_no_contract_reads_is_refused() -> None:
+    request = Request(
+        "admin", "POST", "/v1/no_such_thing", {"authorization": "TD1 k"}, "192.0.2.1", b"{}"
+    )
+    decision = decide(request, _Directory())
+    assert decision.status == 404
+    assert json.loads(decision.body)["message"] == authz.UNBOUND_BODY

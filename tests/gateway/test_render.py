@@ -23,6 +23,7 @@ from gateway.render import (
     sds_files,
     write,
 )
+from services.auth import bindings
 from services.common import pki
 from services.common.server import MAX_METADATA_BYTES
 from services.supervisor import CHILD_KEYS
@@ -203,3 +204,12 @@ def test_one_header_limit_the_services_can_always_take() -> None:
     for listener in build(LOCAL)["static_resources"]["listeners"]:
         limit = _http_manager(listener)["max_request_headers_kb"] * 1024
         assert limit * 2 <= MAX_METADATA_BYTES  # room for what Envoy adds upstream
+
+
+def test_the_auth_service_reads_bodies_for_every_service_the_transcoders_serve() -> None:
+    """services/auth/bindings.py's copy of each listener's transcoded services: one left
+    out would have its bodies refused (404) instead of checked."""
+    names = {"data_plane": "data", "admin_api": "admin"}
+    for listener in build(LOCAL)["static_resources"]["listeners"]:
+        transcoder = _filter(_http_manager(listener), "envoy.filters.http.grpc_json_transcoder")
+        assert set(transcoder["services"]) == set(bindings.TRANSCODED[names[listener["name"]]])
