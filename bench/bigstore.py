@@ -48,7 +48,7 @@ from p13n.profile.v1 import profile_service_pb2 as api
 from p13n.profile.v1 import realtime_config_pb2 as pb
 
 from bench import workload
-from services.common import events, storage
+from services.common import audit, events, storage
 from services.common import identity as identities
 from services.common.checkpoints import Checkpointer
 from services.profile import group_commit, imports, tracking
@@ -59,6 +59,8 @@ from services.profile.sqlite_config import SqliteConfigStore
 from services.profile.store import MIGRATIONS, TUNING, database_path
 
 ACCOUNT = "bench"
+# Who the built store's imports are by, in its audit log (one entry per unit of rows).
+BUILDER = audit.Author(ACCOUNT, "bench")
 IMPORTED = 10_000  # the bench imports attributes for its first 10,000 visitors
 UNIT = 500  # records per ingest unit, the Ingest API's maximum
 UNITS_PER_TRANSACTION = 40
@@ -136,7 +138,7 @@ async def _import(db: storage.Database, ps: str) -> None:
         ]
         async with db.transaction() as conn:
             await imports.import_attributes(
-                conn, configs, ACCOUNT, ps, "td_client_id", records, time.time()
+                conn, configs, BUILDER, ps, "td_client_id", records, time.time()
             )
 
 

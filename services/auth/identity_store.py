@@ -145,11 +145,15 @@ class SqliteIdentityStore(SqliteBase):
                 (account_id, email, password_hash, now),
             )
             user_id = int(cursor.lastrowid or 0)
-            await connection.execute(
+            cursor = await connection.execute(
                 "INSERT INTO api_keys (account_id, type, lookup_hash, create_time) "
                 "VALUES (?, 'MASTER', ?, ?)",
                 (account_id, master_key_hash, now),
             )
+            key_id = int(cursor.lastrowid or 0)
+            created = {"account": account_id, "user": user_id, "api_key": key_id}
+            for entry in _bootstrap_entries(name, email, created, now):
+                await audit.record(connection, entry)
             await bump_generation(connection)
         return Bootstrapped(account_id=account_id, user_id=user_id)
 
@@ -157,6 +161,19 @@ class SqliteIdentityStore(SqliteBase):
         async with self._db.transaction() as connection:
             if not await fetch_one(connection, "SELECT 1 FROM accounts WHERE id = ?", account_id):
                 return False
+            was = flag in await _sorted_flags(connection, account_id)
+            # Only the operator's ``p13n flags set`` changes flags (no API does).
+            await audit.record(
+                connection,
+                audit.entry(
+                    audit.operator(account_id),
+                    audit.UPDATE,
+                    "flag",
+                    flag,
+                    {"name": flag, "on": was},
+                    {"name": flag, "on": on},
+                ),
+            )
             if on:
                 await connection.execute(
                     "INSERT OR IGNORE INTO account_flags (account_id, flag) VALUES (?, ?)",
@@ -176,3 +193,20 @@ async def _sorted_flags(connection: aiosqlite.Connection, account_id: int) -> li
         connection, "SELECT flag FROM account_flags WHERE account_id = ? ORDER BY flag", account_id
     )
     return [row["flag"] for row in rows]
+
+
+def _bootstrap_entries(
+    name: str, email: str, created: dict[str, int], now: float
+) -> list[audit.Entry]:
+    """``p13n bootstrap``'s entries: the account, its OWNER and its MASTER key, by the
+    operator (the key itself is never passed here: only its id)."""
+    who = audit.operator(created["account"])
+    made = [
+        ("account", created["account"], {"name": name}),
+        ("user", created["user"], {"email": email, "role": "OWNER"}),
+        ("api_key", created["api_key"], {"type": "MASTER"}),
+    ]
+    return [
+        audit.entry(who, audit.CREATE, kind, str(id_), None, {"id": str(id_), **fields}, now=now)
+        for kind, id_, fields in made
+    ]

@@ -6,7 +6,8 @@ no change commits without its entry and no entry outlives a change rolled back. 
 service answers ``GET /v1/audit_log`` by merging its own entries with those the profile
 and offers services return (``services.auth.audit_service``).
 
-An entry says who (the user or API key of the request's identity), when, which resource
+An entry says who (the user or API key of the request's identity, or ``operator`` for the
+operator's commands, which have no API identity), when, which resource
 (its type, id, parent and account), what was done (create, update, delete) and the
 resource before and after, as the API shows it but with every secret redacted: a field
 whose name says it holds a secret (``redact``) and any string that looks like a p13n
@@ -41,6 +42,10 @@ _KEPT_SCALAR_CHARS = 200
 CREATE = "create"
 UPDATE = "update"
 DELETE = "delete"
+IMPORT = "import"  # data loaded by an import call: counts and names, never the values
+# The actor of the operator's commands (``p13n bootstrap``, ``p13n flags set``): they act on
+# the database directly, with no API identity.
+OPERATOR = "operator"
 
 # A field holds a secret when its name says so: tokens, passwords, secrets (identity secrets
 # too), hashes, credentials, and keys (``key``, ``api_key``, ``master_key``...) except the
@@ -49,6 +54,9 @@ _SECRET_NAME = re.compile(
     r"secret|token|passw|credential|hash|private|(^|_)key(s)?$|(^|_)key_value", re.IGNORECASE
 )
 _NOT_SECRET = frozenset({"primary_key", "stitching_key", "stitching_keys", "token_type"})
+# An id names a resource and is never a secret itself (``token_id``, ``secret_id``,
+# ``api_key_id``): kept, though a p13n secret pasted into one is still redacted by its shape.
+_ID_NAME = re.compile(r"(^|_)ids?$", re.IGNORECASE)
 # Anything shaped like a p13n secret (services.auth.secrets: prefix, 43 + 6 base62 digits),
 # wherever it appears: a secret pasted into a description is still a secret.
 _SECRET_VALUE = re.compile(r"p13n_[a-z]+_[0-9A-Za-z]{40,}")
@@ -98,9 +106,18 @@ class Filter:
     resource_id: str = ""
 
 
+def _secret_name(name: str) -> bool:
+    return (
+        bool(name)
+        and name not in _NOT_SECRET
+        and not _ID_NAME.search(name)
+        and bool(_SECRET_NAME.search(name))
+    )
+
+
 def redact(value: Any, name: str = "") -> Any:
     """``value`` (JSON-like) with every secret replaced by ``REDACTED``."""
-    if name and name not in _NOT_SECRET and _SECRET_NAME.search(name) and value not in ("", None):
+    if _secret_name(name) and value not in ("", None):
         return REDACTED
     if isinstance(value, Mapping):
         return {key: redact(item, str(key)) for key, item in value.items()}
@@ -140,6 +157,28 @@ def _bounded(plain: dict[str, Any]) -> dict[str, Any]:
     return kept
 
 
+@dataclass(frozen=True)
+class Author:
+    """Who makes a change: the account it is made in and the actor the log names."""
+
+    account_id: str
+    actor: str
+
+
+def author() -> Author:
+    """The current request's identity as an ``Author``; read it in the request's own task
+    (a unit of the profile writer runs in the writer's task, where no identity is set)."""
+    caller = identities.current.get()
+    if caller is None or not caller.account_id:
+        raise Unauthenticated("Credentials are required")
+    return Author(caller.account_id, actor())
+
+
+def operator(account_id: int | str) -> Author:
+    """The operator's commands, which act on the database with no API identity."""
+    return Author(str(account_id), OPERATOR)
+
+
 def actor() -> str:
     """Who the current request acts as: ``api_keys/<id>``, ``users/<id>`` or a component."""
     caller = identities.current.get()
@@ -164,13 +203,36 @@ def change(
     now: float | None = None,
 ) -> Entry:
     """The entry of a change made by the current request (its identity says who)."""
-    caller = identities.current.get()
-    if caller is None or not caller.account_id:
-        raise Unauthenticated("Credentials are required")
+    return entry(
+        author(),
+        action,
+        resource_type,
+        resource_id,
+        before,
+        after,
+        parent=parent,
+        sensitivity_lowered=sensitivity_lowered,
+        now=now,
+    )
+
+
+def entry(
+    who: Author,
+    action: str,
+    resource_type: str,
+    resource_id: str,
+    before: Message | Mapping[str, Any] | None,
+    after: Message | Mapping[str, Any] | None,
+    *,
+    parent: str = "",
+    sensitivity_lowered: bool = False,
+    now: float | None = None,
+) -> Entry:
+    """The entry of a change made by ``who``."""
     return Entry(
-        account_id=caller.account_id,
+        account_id=who.account_id,
         time=time.time() if now is None else now,
-        actor=actor(),
+        actor=who.actor,
         action=action,
         resource_type=resource_type,
         resource_id=str(resource_id),

@@ -9,6 +9,11 @@ event (its regex and exclusions), and the key must be usable on the real-time pa
 Imported values: only attributes of type IMPORTED; each value a string, number, boolean or
 null (null clears it), at most 500 bytes. Re-importing a value replaces the attributes it
 names and keeps the others. A request is validated whole before anything is written.
+
+Every import call (each committed chunk of a streamed import) writes one audit entry in the
+transaction of its data (``services.common.audit``, action ``import``): who, when, which
+parent segment and stitching key, how many records or members were accepted and which
+attribute names or segment; never a value, so an entry claims exactly what committed.
 """
 
 from __future__ import annotations
@@ -21,11 +26,12 @@ import aiosqlite
 from p13n.profile.v1 import config_service_pb2
 from p13n.profile.v1 import profile_service_pb2 as api
 
-from services.common import events
+from services.common import audit, events
 from services.common.convert import path_id
 from services.common.errors import InvalidArgument, NotFound, parent_segment_not_found
 from services.common.storage import run_sync
 from services.profile import attributes, batch_store
+from services.profile.profile_store import Chunk
 from services.profile.realtime import Config, ConfigCache
 from services.profile.stitching import StitchingKey, identity_value
 
@@ -130,35 +136,77 @@ def _imported_value(raw: object, field: str) -> object:
     return value
 
 
+IMPORTED_ATTRIBUTES = "imported_attributes"
+SEGMENT_MEMBERS = "segment_members"
+
+
 async def import_attributes(
     conn: aiosqlite.Connection,
     configs: ConfigCache,
-    account_id: str,
+    who: audit.Author,
     parent_segment_id: str,
     key_name: str,
     records: Sequence[api.ImportRecord],
     now: float,
-    first_index: int = 0,
+    chunk: Chunk | None = None,
 ) -> int:
-    """One import request (or one streamed chunk) as a unit of the writer."""
-    config = await run_sync(conn, config_for, configs, account_id, parent_segment_id)
+    """One import request (or one streamed chunk) as a unit of the writer, with its entry."""
+    config = await run_sync(conn, config_for, configs, who.account_id, parent_segment_id)
     key = import_key(config, key_name)
-    rows = validate_records(config, key, records, first_index)
+    rows = validate_records(config, key, records, 0 if chunk is None else chunk.first_record)
     await batch_store.write_imported_values(
         conn, config.parent_segment_id, key.name, [(row.value, row.attributes) for row in rows], now
     )
+    summary: dict[str, object] = {
+        "parent_segment_id": str(config.parent_segment_id),
+        "stitching_key": key.name,
+        "records": len(rows),
+        "attribute_names": sorted({name for row in rows for name in row.attributes}),
+    }
+    if chunk is not None:
+        summary["streamed"] = {
+            "chunk": chunk.number,
+            "first_record": chunk.first_record,
+            "records_committed": chunk.first_record + len(rows),
+        }
+    await _record(conn, who, IMPORTED_ATTRIBUTES, key.name, config.parent_segment_id, summary, now)
     return len(rows)
+
+
+async def _record(
+    conn: aiosqlite.Connection,
+    who: audit.Author,
+    resource_type: str,
+    resource_id: object,
+    parent_segment_id: object,
+    summary: dict[str, object],
+    now: float,
+) -> None:
+    await audit.record(
+        conn,
+        audit.entry(
+            who,
+            audit.IMPORT,
+            resource_type,
+            str(resource_id),
+            None,
+            summary,
+            parent=f"parent_segments/{parent_segment_id}",
+            now=now,
+        ),
+    )
 
 
 async def import_members(
     conn: aiosqlite.Connection,
     configs: ConfigCache,
-    account_id: str,
+    who: audit.Author,
     request: config_service_pb2.ImportSegmentMembersRequest,
     now: float,
 ) -> int:
-    """ImportSegmentMembers as a unit of the writer; returns the distinct values recorded."""
-    config = await run_sync(conn, config_for, configs, account_id, request.parent_segment_id)
+    """ImportSegmentMembers as a unit of the writer, with its audit entry; returns the
+    distinct values recorded."""
+    config = await run_sync(conn, config_for, configs, who.account_id, request.parent_segment_id)
     segment_id = path_id(request.segment_id)
     if segment_id not in config.segments:
         raise NotFound(
@@ -169,4 +217,12 @@ async def import_members(
     await batch_store.add_segment_members(
         conn, config.parent_segment_id, key.name, segment_id, values, now
     )
+    summary: dict[str, object] = {
+        "parent_segment_id": str(config.parent_segment_id),
+        "segment_id": str(segment_id),
+        "stitching_key": key.name,
+        "values_sent": len(request.values),
+        "members": len(values),
+    }
+    await _record(conn, who, SEGMENT_MEMBERS, segment_id, config.parent_segment_id, summary, now)
     return len(values)

@@ -17,12 +17,13 @@ from p13n.profile.v1 import profile_pb2, profile_service_pb2_grpc
 from p13n.profile.v1 import profile_service_pb2 as api
 from typing_extensions import override
 
+from services.common import audit
 from services.common import identity as identities
 from services.common.errors import InvalidArgument, PermissionDenied, Unauthenticated
 from services.common.paging import one_page, page_after, page_size
 from services.profile import attributes
 from services.profile.messages import profile_message
-from services.profile.profile_store import ProfileStore
+from services.profile.profile_store import Chunk, ProfileStore
 
 # How long a streamed import goes on the credential's last confirmation before asking the
 # auth service again whether the API key or session that opened it still exists.
@@ -81,7 +82,7 @@ class ProfileServicer(profile_service_pb2_grpc.ProfileServiceServicer):
         self, request: api.ImportAttributesRequest, context: Any
     ) -> api.ImportAttributesResponse:
         imported = await self._store.import_attributes(
-            caller().account_id,
+            audit.author(),
             request.parent_segment_id,
             request.key,
             request.records,
@@ -106,8 +107,11 @@ class ProfileServicer(profile_service_pb2_grpc.ProfileServiceServicer):
         # so the role is checked here: a write-only key may send events, not import data.
         if who.role < identity_pb2.EDITOR:
             raise PermissionDenied(reason="ROLE_TOO_LOW")
+        # Each committed chunk writes its own audit entry, so the log never claims a chunk
+        # that a later failure (or a dropped stream) left uncommitted.
+        author = audit.author()
         target: tuple[str, str] | None = None
-        total = 0
+        total = chunks = 0
         async for chunk in request_iterator:
             if self._monotonic() - confirmed > RECHECK_SECONDS:
                 if not await self._credential_valid(who):
@@ -125,8 +129,14 @@ class ProfileServicer(profile_service_pb2_grpc.ProfileServiceServicer):
                     "Every chunk must name the first chunk's parent segment and key, or neither",
                     field="key",
                 )
+            chunks += 1
             total += await self._store.import_attributes(
-                who.account_id, target[0], target[1], chunk.records, self._clock(), total
+                author,
+                target[0],
+                target[1],
+                chunk.records,
+                self._clock(),
+                Chunk(chunks, total),
             )
             yield api.StreamImportAttributesResponse(imported=total)
         if target is None:

@@ -10,6 +10,7 @@ What any implementation must guarantee:
 - Each write call (``track``, ``ingest``, ``import_attributes``, ``import_members``) is
   atomic: all of it or none, validated against the configuration committed at that moment;
   a refused request (a record without a usable identifier, an unknown key) writes nothing.
+  An import's audit entry (``services.common.audit``) commits with its data, or neither does.
 - A write call returns only once its writes are durable (SQLite: WAL, ``synchronous=FULL``,
   one fsync shared by a batch of concurrent writes): the answer means it survives a crash.
 - Writes to one parent segment's profiles are serialized: a read-modify-write of a profile
@@ -30,7 +31,7 @@ from p13n.profile.v1 import config_service_pb2, profile_pb2
 from p13n.profile.v1 import internal_service_pb2 as internal
 from p13n.profile.v1 import profile_service_pb2 as api
 
-from services.common import events
+from services.common import audit, events
 from services.common.errors import NotFound
 from services.profile import attributes, proofs
 from services.profile.realtime import Config
@@ -41,6 +42,15 @@ from services.profile.tracking import BatchValues
 def profile_not_found(key: str, value: str, parent_segment_id: int | str) -> NotFound:
     """No profile carries the identifier, in the API's words (every backend's)."""
     return NotFound(f"No profile has {key} {value!r} in parent segment {parent_segment_id}")
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """Where a streamed import's chunk sits in its stream: its number (from 1) and the index
+    of its first record in the whole stream."""
+
+    number: int
+    first_record: int
 
 
 @dataclass(frozen=True)
@@ -70,7 +80,8 @@ class ProfileStore(Protocol):
     ) -> internal.TrackResponse:
         """Stores the event and updates the profile it stitches to ("" account: any).
 
-        ``proven``: the event came with a public token; its verified identifiers need proofs.
+        ``proven``: the caller is not trusted (a public token, say); its verified identifiers
+        need proofs.
         """
         ...
 
@@ -94,26 +105,35 @@ class ProfileStore(Protocol):
         records: Sequence[tuple[events.Event, str]],
         now: float,
         remaining: float | None,
+        proven: proofs.Proofs | None = None,
     ) -> int:
-        """Stores the records for every parent segment with events on the table."""
+        """Stores the records for every parent segment with events on the table.
+
+        ``proven``: the caller is not trusted; the records' verified identifiers need proofs.
+        """
         ...
 
     async def import_attributes(
         self,
-        account_id: str,
+        who: audit.Author,
         parent_segment_id: str,
         key: str,
         records: Sequence[api.ImportRecord],
         now: float,
-        first_index: int = 0,
+        chunk: Chunk | None = None,
     ) -> int:
-        """Stores imported attribute values; errors name records from ``first_index``."""
+        """Stores imported attribute values in ``who``'s account, with the audit entry of
+        the call; a streamed ``chunk``'s errors name records from its first one."""
         ...
 
     async def import_members(
-        self, account_id: str, request: config_service_pb2.ImportSegmentMembersRequest, now: float
+        self,
+        who: audit.Author,
+        request: config_service_pb2.ImportSegmentMembersRequest,
+        now: float,
     ) -> int:
-        """Records batch segment members; returns the distinct values recorded."""
+        """Records batch segment members in ``who``'s account, with the audit entry of the
+        call; returns the distinct values recorded."""
         ...
 
     async def profile(

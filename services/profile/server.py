@@ -164,7 +164,8 @@ def registrations(
     async def import_members(
         account_id: str, request: config_service_pb2.ImportSegmentMembersRequest
     ) -> int:
-        return await store.import_members(account_id, request, clock())
+        # Runs in the request's task, where its identity (who imports) is known.
+        return await store.import_members(audit.Author(account_id, audit.actor()), request, clock())
 
     return [
         Registration(

@@ -16,14 +16,14 @@ from p13n.profile.v1 import config_service_pb2, profile_pb2
 from p13n.profile.v1 import internal_service_pb2 as internal
 from p13n.profile.v1 import profile_service_pb2 as api
 
-from services.common import events
+from services.common import audit, events
 from services.common.convert import timestamp
 from services.common.errors import InvalidArgument
 from services.common.storage import Database, query_all
 from services.profile import attributes, imports, profiles, proofs, realtime_store, tracking
 from services.profile.group_commit import GroupCommit
 from services.profile.messages import identity_message
-from services.profile.profile_store import ProfileStore, ProfileView, profile_not_found
+from services.profile.profile_store import Chunk, ProfileStore, ProfileView, profile_not_found
 from services.profile.realtime import ConfigCache
 from services.profile.stitching import Identity
 
@@ -91,34 +91,38 @@ class SqliteProfileStore(ProfileStore):
         records: Sequence[tuple[events.Event, str]],
         now: float,
         remaining: float | None,
+        proven: proofs.Proofs | None = None,
     ) -> int:
         return await self._writer.run_sync(
             lambda conn: tracking.ingest(
-                conn, self._configs, account_id, database, table, records, now
+                conn, self._configs, account_id, database, table, records, now, proven
             ),
             remaining=remaining,
         )
 
     async def import_attributes(
         self,
-        account_id: str,
+        who: audit.Author,
         parent_segment_id: str,
         key: str,
         records: Sequence[api.ImportRecord],
         now: float,
-        first_index: int = 0,
+        chunk: Chunk | None = None,
     ) -> int:
         return await self._writer.run(
             lambda conn: imports.import_attributes(
-                conn, self._configs, account_id, parent_segment_id, key, records, now, first_index
+                conn, self._configs, who, parent_segment_id, key, records, now, chunk
             )
         )
 
     async def import_members(
-        self, account_id: str, request: config_service_pb2.ImportSegmentMembersRequest, now: float
+        self,
+        who: audit.Author,
+        request: config_service_pb2.ImportSegmentMembersRequest,
+        now: float,
     ) -> int:
         return await self._writer.run(
-            lambda conn: imports.import_members(conn, self._configs, account_id, request, now)
+            lambda conn: imports.import_members(conn, self._configs, who, request, now)
         )
 
     async def profile(

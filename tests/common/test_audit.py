@@ -54,6 +54,25 @@ def test_configuration_that_only_shares_a_word_is_kept(name: str) -> None:
     assert audit.redact({name: "td_client_id"}) == {name: "td_client_id"}
 
 
+@pytest.mark.parametrize(
+    "name", ["token_id", "secret_id", "api_key_id", "identity_secret_id", "key_id", "token_ids"]
+)
+def test_an_id_is_kept_though_its_name_shares_a_secrets_word(name: str) -> None:
+    # An id names a resource; hiding it hid which token a change was about.
+    assert audit.redact({"outer": {name: "42"}}) == {"outer": {name: "42"}}
+
+
+@pytest.mark.parametrize("name", ["token_id", "secret_id", "api_key_id"])
+def test_a_secret_pasted_into_an_id_is_still_redacted(name: str) -> None:
+    secret = secrets.generate_secret(secrets.SecretKind.MASTER_KEY).reveal()
+    assert audit.redact({name: secret}) == {name: audit.REDACTED}
+
+
+@pytest.mark.parametrize("name", ["idea_token", "token_idx", "valid_secret", "id_token"])
+def test_a_name_that_only_contains_id_is_still_a_secrets_name(name: str) -> None:
+    assert audit.redact({name: VALUE}) == {name: audit.REDACTED}
+
+
 def test_an_empty_secret_field_stays_empty() -> None:
     # An unset field says "none was set", which is not a secret.
     assert audit.redact({"token": ""}) == {"token": ""}

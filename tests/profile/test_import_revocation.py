@@ -15,10 +15,10 @@ import pytest
 from p13n.auth.v1 import identity_pb2
 from p13n.profile.v1 import profile_service_pb2 as api
 
-from services.common import identity
+from services.common import audit, identity
 from services.common.errors import Unauthenticated, Unavailable
 from services.profile.profile_service import RECHECK_SECONDS, REVOKED, ProfileServicer
-from services.profile.profile_store import ProfileStore
+from services.profile.profile_store import Chunk, ProfileStore
 
 CALLER = identity_pb2.Identity(account_id="7", role=identity_pb2.ADMIN, api_key_id="41")
 
@@ -29,12 +29,12 @@ class _Store:
 
     async def import_attributes(
         self,
-        _account_id: str,
+        _who: audit.Author,
         _parent_segment_id: str,
         _key: str,
         records: Sequence[Any],
         _now: float,
-        _total: int = 0,
+        _chunk: Chunk | None = None,
     ) -> int:
         self.committed += len(records)
         return len(records)
