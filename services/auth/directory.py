@@ -37,8 +37,9 @@ EventTablesFetch = Callable[[float, bool], Awaitable[dict[tuple[str, str], set[s
 # The poll is one indexed read of a counter; four a second keep revocation's share of its
 # 5 s bound small (docs/design.md#revocation).
 REFRESH_SECONDS = 0.25
-# A preflight that finds no table asks again at most this often.
-PREFLIGHT_MISS_REFRESH_SECONDS = 0.5
+# Preflights that find no table share look-ups, started at most this often: a flood of
+# preflights for made-up tables costs the profile service at most 20 small reads a second.
+PREFLIGHT_MISS_SPACING_SECONDS = 0.05
 # Envoy gives ext_authz 1 s; the look-up a preflight miss triggers (waiting behind a poll
 # already in flight included) gets about half of it, which a loaded machine needs.
 PREFLIGHT_FETCH_SECONDS = 0.5
@@ -178,6 +179,7 @@ class MemoryDirectory:
         self._event_tables: dict[tuple[str, str], set[str]] = {}
         self._fetch_event_tables: EventTablesFetch | None = None
         self._tables_fetched_at = float("-inf")
+        self._tables_started_at = float("-inf")
         self._tables_lock = asyncio.Lock()
         # Separate limiters: a flood of client addresses must not evict token buckets.
         self._addresses = ratelimit.RateLimiter(address_limit)
@@ -221,28 +223,40 @@ class MemoryDirectory:
     async def refresh_event_tables_for_preflight(self) -> None:
         """Looks the event tables up again when a preflight found none for its table.
 
-        An event definition created a moment ago then works at once. It must fit inside
-        Envoy's ext_authz timeout: one budget for waiting behind a poll already in flight
-        (whose answer usually settles it) and for a fetch of its own, with no waiting for a
-        reconnect.
+        An event definition created a moment ago then works at once: only a look-up that
+        started after the preflight arrived is sure to see it, so one is made, shared by
+        every preflight that arrived before it started (a poll already in flight is waited
+        for, not trusted). It must fit inside Envoy's ext_authz timeout: one budget for the
+        wait and the look-up, with no waiting for a reconnect.
         """
+        asked = time.monotonic()
         with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(PREFLIGHT_FETCH_SECONDS):
-                await self._refresh_event_tables(
-                    PREFLIGHT_MISS_REFRESH_SECONDS, budget=PREFLIGHT_FETCH_SECONDS, patient=False
+            async with asyncio.timeout(PREFLIGHT_FETCH_SECONDS), self._tables_lock:
+                if self._tables_started_at >= asked:
+                    return  # a look-up that started after this preflight arrived is done
+                spacing = (
+                    self._tables_started_at + PREFLIGHT_MISS_SPACING_SECONDS - time.monotonic()
                 )
+                if spacing > 0:
+                    await asyncio.sleep(spacing)
+                await self._fetch_event_tables_now(PREFLIGHT_FETCH_SECONDS, patient=False)
 
     async def _refresh_event_tables(self, max_age: float, *, budget: float, patient: bool) -> None:
-        if self._fetch_event_tables is None:
-            return
         async with self._tables_lock:
             if time.monotonic() - self._tables_fetched_at < max_age:
                 return
-            try:
-                self.set_event_tables(await self._fetch_event_tables(budget, patient))
-                self._tables_fetched_at = time.monotonic()
-            except Exception as error:  # the profile service may be starting
-                log.debug("event tables not refreshed: %s", type(error).__name__)
+            await self._fetch_event_tables_now(budget, patient=patient)
+
+    async def _fetch_event_tables_now(self, budget: float, *, patient: bool) -> None:
+        """One look-up; the caller holds ``_tables_lock``."""
+        if self._fetch_event_tables is None:
+            return
+        self._tables_started_at = time.monotonic()
+        try:
+            self.set_event_tables(await self._fetch_event_tables(budget, patient))
+            self._tables_fetched_at = time.monotonic()
+        except Exception as error:  # the profile service may be starting
+            log.debug("event tables not refreshed: %s", type(error).__name__)
 
     async def ensure_credentials(self, authorization: str, client_ip: str) -> None:
         """Loads an admin credential another auth process created since the last poll.

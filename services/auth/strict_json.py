@@ -18,14 +18,15 @@ Pure: no grpc, no Envoy. The messages come from the descriptor set the gateway u
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from typing import Any, NoReturn
 
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 
-# Doubles hold every integer up to 2**53 exactly; JavaScript's Number.MAX_SAFE_INTEGER + 1.
-MAX_EXACT_INTEGER = 2**53
+from services.common.events import MAX_EXACT_INTEGER
+
 # Nesting allowed in a body; events allow 32 levels (services/common/events.py) inside the
 # request messages' own few.
 MAX_DEPTH = 64
@@ -121,13 +122,20 @@ def _message(value: object, message: Descriptor, where: str, depth: int) -> None
         return
     if not isinstance(value, dict):
         _fail(f"{_printable(where) or 'The body'} must be a JSON object", where)
-    fields = {**message.fields_by_name, **{f.json_name: f for f in message.fields}}
+    fields = _fields(message)
     for key, item in value.items():
         field = fields.get(key)
         path = f"{where}.{key}" if where else key
         if field is None:
             _fail(_unknown(path, message), path, "UNKNOWN_FIELD")
         _field(item, field, path, depth + 1)
+
+
+@functools.cache
+def _fields(message: Descriptor) -> dict[str, FieldDescriptor]:
+    """A message's fields by proto name and JSON name (asked for every object of a body:
+    built once per message, or a big body's check costs seconds)."""
+    return {**message.fields_by_name, **{f.json_name: f for f in message.fields}}
 
 
 def _unknown(path: str, message: Descriptor) -> str:
@@ -163,8 +171,9 @@ def _single(value: object, field: FieldDescriptor, where: str, depth: int) -> No
         _message(value, field.message_type, where, depth)
 
 
+@functools.cache
 def _map_value(field: FieldDescriptor) -> FieldDescriptor | None:
-    """A map field's value field; None for any other field."""
+    """A map field's value field; None for any other field (cached: ``GetOptions`` is slow)."""
     message = field.message_type
     if message is None or not message.GetOptions().map_entry:
         return None

@@ -28,7 +28,7 @@ from services.common.errors import InvalidArgument
 MAX_DEPTH = 32
 MAX_RECORD_BYTES = 1024 * 1024
 # Doubles hold every integer up to 2**53 exactly; beyond it an "integral" double is a guess.
-_EXACT_INTEGERS = 2**53
+MAX_EXACT_INTEGER = 2**53
 
 Event = dict[str, object]
 
@@ -116,7 +116,7 @@ def _number(number: float, path: str) -> int | float:
         raise EventError("numbers must be finite (JSON has no NaN or Infinity)")
     if not number.is_integer():
         return number
-    if abs(number) > _EXACT_INTEGERS:
+    if abs(number) > MAX_EXACT_INTEGER:
         raise EventError(
             f"{path} is an integer beyond ±2^53, which a double cannot hold exactly; "
             "send it as a string"

@@ -20,12 +20,12 @@ from p13n.profile.v1 import realtime_config_pb2 as pb
 
 from services.common.callers import OFFERS
 from services.common.clients import as_service, on_behalf_of_caller_as
+from services.common.events import MAX_EXACT_INTEGER
 from services.offers.catalog import Attribute, AttributeType, Catalog, ProfileView, Sensitivity
 from services.offers.upstream import failure
 
 # Signed as the component its certificate names.
 SERVICE = OFFERS
-_EXACT_INTEGER = 2**53
 
 _TYPES: dict[int, AttributeType] = {
     pb.SINGLE: AttributeType.SINGLE,
@@ -116,7 +116,7 @@ def view_of(response: api.TrackResponse) -> ProfileView:
 
 def _integer(text: str) -> int | float:
     value = int(text)
-    if -_EXACT_INTEGER <= value <= _EXACT_INTEGER:
+    if -MAX_EXACT_INTEGER <= value <= MAX_EXACT_INTEGER:
         return value
     try:
         return float(value)

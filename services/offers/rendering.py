@@ -30,6 +30,7 @@ import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from services.common.events import MAX_EXACT_INTEGER
 from services.offers.catalog import AttributeType, Catalog, ProfileView
 from services.offers.errors import InvalidConfigError, expect_name, expect_object, json_type
 
@@ -39,7 +40,6 @@ VALUE_LIMIT = 500
 """Bytes a stored attribute value (and each LIST item) may have: the profile skips longer."""
 
 _SOURCES = ("static", "attribute", "segment")
-_EXACT_INTEGER = 2**53
 _STRING_BYTES = VALUE_LIMIT + 2
 _NUMBER_BYTES = len("-1.7976931348623157e+308")
 _EMPTY_SECTION_BYTES = len('{"attributes":{}}')
@@ -158,7 +158,7 @@ def to_json(value: object) -> object:
     if isinstance(value, float):
         if not math.isfinite(value):
             return None
-        return int(value) if value.is_integer() and abs(value) <= _EXACT_INTEGER else value
+        return int(value) if value.is_integer() and abs(value) <= MAX_EXACT_INTEGER else value
     if isinstance(value, list | tuple):
         return [to_json(item) for item in value]
     if isinstance(value, Mapping):

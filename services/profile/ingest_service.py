@@ -5,6 +5,11 @@ for a native gRPC call alike (docs/design.md#grpc-clients). Records are decoded 
 checked before the transaction (JSON object, nesting, 1 MiB each); that every record has a
 usable identifier in every parent segment it goes to is checked inside it, against the
 configuration of that moment, before anything is written.
+
+Only a master key is trusted with verified identifiers (services/profile/proofs.py): a
+write-only key may sit in a page beside the public token, so its records' verified values are
+left out, as a public token's are without a proof. Each record's ``p13n_proofs`` field is
+removed before storing, whoever sent it.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from typing_extensions import override
 from services.common import events
 from services.common import identity as identities
 from services.common.errors import InvalidArgument, PermissionDenied
-from services.profile import config_rules
+from services.profile import config_rules, proofs
 from services.profile.profile_store import ProfileStore
 
 MAX_RECORDS = 500
@@ -51,7 +56,7 @@ class IngestServicer(ingest_service_pb2_grpc.IngestServiceServicer):
                 field="records",
             )
         records = [
-            events.checked(record, f"records[{index}]")
+            proofs.take(events.checked(record, f"records[{index}]"), f"records[{index}]")[0]
             for index, record in enumerate(request.records)
         ]
         received = await self._store.ingest(
@@ -61,5 +66,6 @@ class IngestServicer(ingest_service_pb2_grpc.IngestServiceServicer):
             records,
             self._clock(),
             remaining=context.time_remaining(),
+            proven=None if proofs.trusted(caller) else proofs.UNPROVABLE,
         )
         return api.IngestRecordsResponse(received=received)

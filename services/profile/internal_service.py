@@ -47,9 +47,15 @@ class InternalProfileServicer(internal_service_pb2_grpc.InternalProfileServiceSe
     async def _proofs(
         self, caller: identity_pb2.Identity | None, given: dict[str, str]
     ) -> proofs.Proofs | None:
-        """What a public token's verified identifiers are checked with; None: trusted caller."""
-        if caller is None or caller.token_type != identity_pb2.TOKEN_TYPE_PUBLIC:
+        """What the event's verified identifiers are checked with; None: a trusted caller.
+
+        Fails closed: only a caller positively holding a private credential is trusted; one
+        with no identity, or a service's own call, proves like anyone else and cannot.
+        """
+        if proofs.trusted(caller):
             return None
+        if caller is None or caller.token_type != identity_pb2.TOKEN_TYPE_PUBLIC:
+            return proofs.UNPROVABLE
         # Asked only when the event offers proofs: anonymous traffic never reaches auth.
         secrets = await self._identity_secrets(caller.service_id) if given else ()
         return proofs.Proofs(given, secrets)

@@ -70,7 +70,8 @@ class ProfileStore(Protocol):
     ) -> internal.TrackResponse:
         """Stores the event and updates the profile it stitches to ("" account: any).
 
-        ``proven``: the event came with a public token; its verified identifiers need proofs.
+        ``proven``: the caller is not trusted (a public token, say); its verified identifiers
+        need proofs.
         """
         ...
 
@@ -94,8 +95,12 @@ class ProfileStore(Protocol):
         records: Sequence[tuple[events.Event, str]],
         now: float,
         remaining: float | None,
+        proven: proofs.Proofs | None = None,
     ) -> int:
-        """Stores the records for every parent segment with events on the table."""
+        """Stores the records for every parent segment with events on the table.
+
+        ``proven``: the caller is not trusted; the records' verified identifiers need proofs.
+        """
         ...
 
     async def import_attributes(

@@ -15,11 +15,22 @@ value is the identity string stitching uses (``stitching.identity_value``: a num
 JSON writes it). Any of the service's current secrets may have made it (rotation), and the
 comparison is constant-time.
 
-Who must prove: a caller with a public token, on either path (a public token is readable by
-anyone who opens the page). Private tokens, the Ingest API and previews are trusted. A
-missing or wrong proof is not an error: the value is left out of the event (not stitched,
+Only private credentials are trusted (``trusted``): a private token, or a master API key
+without a token, and previews (which write nothing). Every other caller must prove:
+
+- a public token, on either path (it is readable by anyone who opens the page), with the
+  secrets of its own public service;
+- a write-only API key on the Ingest API (a page may send one beside the public token, so it
+  is as public as the token). Such a key belongs to the account, not to one public service,
+  so no service's secrets speak for it: its records' proofs are not accepted, and their
+  verified identifiers are always left out. A site's server that knows who signed in sends
+  the event with a private token (private path) or a master key instead;
+- a caller whose credential is not known (fail closed): no proof is accepted either.
+
+A missing or wrong proof is not an error: the value is left out of the event (not stitched,
 not looked up, not stored), the event is answered as the visitor its other identifiers
-name, and ``tracking`` counts and logs the key's name, never the value.
+name, and ``tracking`` counts and logs the key's name, never the value. The proofs field
+itself is removed before anything is stored, on every path, trusted or not.
 """
 
 from __future__ import annotations
@@ -30,34 +41,49 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
+from p13n.auth.v1 import identity_pb2
+
 from services.common import events
 from services.common.errors import InvalidArgument
 from services.profile.stitching import StitchingKey, identity_value
 
 FIELD = "p13n_proofs"
 MAX_PROOFS = 20
-_PROOF_SHAPE = (
-    f"event.{FIELD} must be an object mapping a stitching key's name to the hex "
-    "HMAC-SHA256 proof of its value, made by the site's server with an identity secret"
-)
+
+
+def _proof_shape(where: str) -> str:
+    return (
+        f"{where}.{FIELD} must be an object mapping a stitching key's name to the hex "
+        "HMAC-SHA256 proof of its value, made by the site's server with an identity secret"
+    )
 
 
 class Failure(StrEnum):
     """Why a verified identifier was not used (what the counter and log line say)."""
 
-    MISSING = "without a proof"
-    INVALID = "with a proof that does not match"
+    MISSING = "from a public token without a proof"
+    INVALID = "from a public token with a proof that does not match"
+    NOT_ACCEPTED = (
+        "from a credential that cannot prove one (a write-only API key on the Ingest API, "
+        "or no known credential)"
+    )
 
 
 @dataclass(frozen=True)
 class Proofs:
-    """A public-path event's proofs and the secrets of its service that may have made them."""
+    """An untrusted event's proofs and the secrets of its service that may have made them.
+
+    ``accepted`` is False for a caller no secret speaks for: every verified value fails.
+    """
 
     given: Mapping[str, str]
     secrets: tuple[str, ...]
+    accepted: bool = True
 
     def check(self, key: str, value: str) -> Failure | None:
         """None when a current secret made the proof of ``value`` for ``key``."""
+        if not self.accepted:
+            return Failure.NOT_ACCEPTED
         proof = self.given.get(key)
         if proof is None:
             return Failure.MISSING
@@ -68,29 +94,54 @@ class Proofs:
         return None if matched else Failure.INVALID
 
 
+# What an untrusted caller that no service's secrets speak for is checked with.
+UNPROVABLE = Proofs({}, (), accepted=False)
+
+
+def trusted(caller: identity_pb2.Identity | None) -> bool:
+    """Whether ``caller`` is positively a private credential, whose identifiers need no proof.
+
+    A private token, or a master API key sent without a personalization token. Anything
+    else (a public token, a write-only key, a service's own call, no identity) is not.
+    """
+    if caller is None:
+        return False
+    if caller.token_type == identity_pb2.TOKEN_TYPE_PRIVATE:
+        return True
+    return (
+        caller.token_type == identity_pb2.TOKEN_TYPE_UNSPECIFIED
+        and caller.api_key_type == identity_pb2.MASTER
+    )
+
+
 def sign(secret: str, key: str, value: str) -> str:
     """The proof of ``value`` for the stitching key ``key``, as the site's backend makes it."""
     message = f"{key}\n{value}".encode()
     return hmac.new(secret.encode("utf-8"), message, hashlib.sha256).hexdigest()
 
 
-def take(event: tuple[events.Event, str]) -> tuple[tuple[events.Event, str], dict[str, str]]:
+def take(
+    event: tuple[events.Event, str], where: str = "event"
+) -> tuple[tuple[events.Event, str], dict[str, str]]:
     """The event without its proofs field (stored JSON re-encoded), and the proofs it held.
 
     Raises InvalidArgument for a proofs field of the wrong shape: a developer's mistake
-    that should be seen, not silently lose the visitor's identity.
+    that should be seen, not silently lose the visitor's identity. ``where`` names the
+    event in that error (``records[3]`` on the Ingest API).
     """
     body = event[0]
     if FIELD not in body:
         return event, {}
     raw = body[FIELD]
     if not isinstance(raw, dict) or len(raw) > MAX_PROOFS:
-        raise InvalidArgument(_PROOF_SHAPE, reason="INVALID_PROOFS", field=f"event.{FIELD}")
+        raise InvalidArgument(
+            _proof_shape(where), reason="INVALID_PROOFS", field=f"{where}.{FIELD}"
+        )
     given: dict[str, str] = {}
     for name, proof in raw.items():
         if not isinstance(proof, str) or len(proof) > 256:
             raise InvalidArgument(
-                _PROOF_SHAPE, reason="INVALID_PROOFS", field=f"event.{FIELD}.{name}"
+                _proof_shape(where), reason="INVALID_PROOFS", field=f"{where}.{FIELD}.{name}"
             )
         given[name] = proof
     rest = {name: value for name, value in body.items() if name != FIELD}

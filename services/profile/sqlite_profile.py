@@ -91,10 +91,11 @@ class SqliteProfileStore(ProfileStore):
         records: Sequence[tuple[events.Event, str]],
         now: float,
         remaining: float | None,
+        proven: proofs.Proofs | None = None,
     ) -> int:
         return await self._writer.run_sync(
             lambda conn: tracking.ingest(
-                conn, self._configs, account_id, database, table, records, now
+                conn, self._configs, account_id, database, table, records, now, proven
             ),
             remaining=remaining,
         )

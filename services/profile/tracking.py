@@ -181,8 +181,8 @@ def carry_out(conn: sqlite3.Connection, plan: Plan, now: float) -> None:
         count = profiles.count_unproven(conn, segment, key)
         # The key's name only: the value is the identifier someone tried to claim.
         log.warning(
-            "parent segment %s: a value of verified stitching key %s came from a public "
-            "token %s and was not used to identify the visitor (%s so far)",
+            "parent segment %s: a value of verified stitching key %s came %s and was not "
+            "used to identify the visitor (%s so far)",
             segment,
             key,
             failure.value,
@@ -257,8 +257,14 @@ def ingest(
     table: str,
     records: Sequence[tuple[events.Event, str]],
     now: float,
+    proven: proofs.Proofs | None = None,
 ) -> int:
-    """One IngestRecords call as a unit: every record or none."""
+    """One IngestRecords call as a unit: every record or none.
+
+    ``proven`` is given for a caller that is not trusted (a write-only API key): each
+    parent segment screens a record's verified identifiers as Track does, and a value left
+    out in any of them is not stored either.
+    """
     segment_ids = configs.segments_with_table(conn, account_id, database, table)
     if not segment_ids:
         raise NotFound(
@@ -268,11 +274,41 @@ def ingest(
         )
     configs_used = [configs.get(conn, str(s)) for s in segment_ids]
     # Validate every record before writing any, so the error names the first bad record.
-    for index, (event, _) in enumerate(records):
-        for config in configs_used:
-            require_identities(config, event, f"records[{index}]")
-    profiles.store_events(conn, account_id, database, table, now, records)
+    stored = [
+        _screened_record(configs_used, record, proven, f"records[{index}]")
+        for index, record in enumerate(records)
+    ]
+    profiles.store_events(conn, account_id, database, table, now, stored)
     for event, _ in records:
         for config in configs_used:
-            carry_out(conn, plan(conn, config, database, table, event, now), now)
+            carry_out(conn, plan(conn, config, database, table, event, now, proven), now)
     return len(records)
+
+
+def _screened_record(
+    configs_used: Sequence[Config],
+    record: tuple[events.Event, str],
+    proven: proofs.Proofs | None,
+    where: str,
+) -> tuple[events.Event, str]:
+    """The record as stored, once every parent segment found a usable identifier in it."""
+    event, kept = record[0], set(record[0])
+    for config in configs_used:
+        require_identities(config, event, where)
+        if proven is None:
+            continue
+        applied, unproven = proofs.screen(config.keys, event, proven)
+        if not usable_identities(applied, config.keys):
+            names = ", ".join(name for name, _ in unproven)
+            raise InvalidArgument(
+                f"{where}: its only identifier is a value of verified stitching key {names}, "
+                f"which this credential cannot prove; add an unverified identifier "
+                f"({config.primary_key}) or send it with a master key",
+                reason="NO_IDENTIFIER",
+                field=where,
+            )
+        kept &= set(applied)
+    if len(kept) == len(event):
+        return record
+    rest = {name: value for name, value in event.items() if name in kept}
+    return rest, events.encode(rest)

@@ -405,8 +405,21 @@ def test_an_oversized_field_is_a_clear_4xx(
     if route.method == "PATCH":
         url += f"?update_mask={path[0]}"
     reply = world.account.call(route.method, url, body)
-    _expect_clear_4xx(reply, f"{route.method} {route.path} {path}")
+    what = f"{route.method} {route.path} {path}"
+    _expect_clear_4xx(reply, what)
     assert reply.status != 429 or route.rpc.startswith("IdentityService/"), reply.body[:300]
+    # Refused by a limit (services/common/limits.py), not by whatever else the value broke.
+    assert _reason(reply).endswith(LIMIT_REASONS), (what, reply.body[:300])
+
+
+LIMIT_REASONS = ("_TOO_LONG", "_TOO_MANY", "RESOURCE_TOO_LARGE")
+
+
+def _reason(reply: Response) -> str:
+    for detail in reply.json().get("details", []):
+        if "reason" in detail:
+            return str(detail["reason"])
+    return ""
 
 
 def _lookup(body: dict[str, Any], path: Path) -> Any:

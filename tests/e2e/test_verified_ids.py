@@ -5,23 +5,32 @@ The shop's ``member_id`` key accepts ``M-[0-9]{4}``: any browser can type one. M
 with the service's identity secret; without it the attacker is answered as the anonymous
 visitor it is, and the member's profile is not touched. A server with a private token is
 trusted and stitches without a proof.
+
+The Ingest API trusts only a master key: a write-only key may sit in a page beside the public
+token (design §2.1), so it is as public as the token, and its records' verified values are
+left out whatever proof they carry. The proofs field is stored nowhere, on any path.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import grpc
 import pytest
+from p13n.profile.v1 import ingest_service_pb2, ingest_service_pb2_grpc
 from support.admin import PASSWORD, Account
-from support.auth import add_user
-from support.http import Response
-from support.offers_shop import MEMBER, ORIGIN, GuideShop
+from support.auth import add_user, api_key
+from support.http import Response, request
+from support.offers_shop import DATABASE, MEMBER, ORIGIN, GuideShop
 
-from services.profile.proofs import sign
+from services.common.events import to_struct
+from services.profile.proofs import FIELD, sign
 
 MEMBER_ID = "M-1001"  # the member's card number, linked to MEMBER's profile by the shop
 REWARDS = "Silver rewards just for you!"  # shows the member's first name and purchases
@@ -282,3 +291,131 @@ def test_at_most_five_identity_secrets_per_service(shop: Shop) -> None:
     )
     assert reply.status == 429, reply.body
     assert "at most 5" in reply.json()["message"]
+
+
+# The Ingest API: only a master key is trusted.
+
+
+def _ingest_http(shop: Shop, key: str, records: list[dict[str, Any]]) -> tuple[int, str]:
+    reply = request(
+        "POST",
+        shop.guide.account.suite.data_port,
+        f"/records/{DATABASE}/page_views",
+        headers={"authorization": f"TD1 {key}"},
+        body={"records": records},
+        timeout=30,
+    )
+    return reply.status, reply.body.decode()
+
+
+def _ingest_grpc(shop: Shop, key: str, records: list[dict[str, Any]]) -> tuple[int, str]:
+    with grpc.insecure_channel(f"127.0.0.1:{shop.guide.account.suite.data_port}") as channel:
+        stub = ingest_service_pb2_grpc.IngestServiceStub(channel)
+        try:
+            reply = stub.IngestRecords(
+                ingest_service_pb2.IngestRecordsRequest(
+                    database=DATABASE, table="page_views", records=[to_struct(r) for r in records]
+                ),
+                metadata=(("authorization", f"TD1 {key}"),),
+                timeout=30,
+            )
+        except grpc.RpcError as error:
+            failed: Any = error  # a grpc.Call as well
+            return 400 if failed.code() == grpc.StatusCode.INVALID_ARGUMENT else 500, str(
+                failed.details()
+            )
+    return 200, json.dumps({"received": reply.received})
+
+
+INGESTS = {"http": _ingest_http, "grpc": _ingest_grpc}
+
+
+def _stored(shop: Shop, client_id: str) -> list[str]:
+    """The stored bodies of the events naming ``client_id`` (read from profile.db)."""
+    path = shop.guide.account.suite.settings.data_dir / "profile.db"
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+        rows = db.execute(
+            "SELECT body FROM events WHERE body LIKE ?", (f'%"{client_id}"%',)
+        ).fetchall()
+    return [str(body) for (body,) in rows]
+
+
+@pytest.mark.parametrize("via", ["http", "grpc"])
+def test_a_write_only_key_cannot_claim_a_member_through_the_ingest_api(
+    shop: Shop, via: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The reviewer's attack: the key a page may hold, on the Ingest API."""
+    caplog.set_level(logging.INFO)
+    before = shop.member()
+    write_only = api_key(shop.guide.account, "WRITE_ONLY")
+    attacker = f"attacker-ingest-{via}"
+    status, body = INGESTS[via](
+        shop, write_only, [{"td_client_id": attacker, "member_id": MEMBER_ID}]
+    )
+    assert (status, json.loads(body)) == (200, {"received": 1})
+    _nothing_of_the_member(shop.guide.public("page_views", {"td_client_id": attacker}))
+    assert shop.member() == before
+    claimed = shop.profile_of(attacker).json()
+    assert [i["key"] for i in claimed["identities"]] == ["td_client_id"]
+    # Not kept for later either, and recorded by the key's name only.
+    stored = _stored(shop, attacker)  # the ingested record, then the page's own event
+    assert len(stored) == 2
+    assert not any(MEMBER_ID in body for body in stored)
+    lines = [r.getMessage() for r in caplog.records if "verified stitching key" in r.getMessage()]
+    assert lines, "the unproven claim was not logged"
+    assert "member_id" in lines[-1]
+    assert "write-only API key" in lines[-1]
+    assert all(MEMBER_ID not in r.getMessage() for r in caplog.records)
+
+
+def test_a_write_only_keys_proof_is_not_accepted_either(shop: Shop) -> None:
+    """A write-only key belongs to the account, not to a public service: no service's
+    secrets speak for it, so even the site's own proof does not make its record trusted."""
+    before = shop.member()
+    proof = {"member_id": sign(shop.secret, "member_id", MEMBER_ID)}
+    record = {"td_client_id": "ingest-with-proof", "member_id": MEMBER_ID, FIELD: proof}
+    status, _ = _ingest_http(shop, api_key(shop.guide.account, "WRITE_ONLY"), [record])
+    assert status == 200
+    assert shop.member() == before
+    _nothing_of_the_member(shop.guide.public("page_views", {"td_client_id": "ingest-with-proof"}))
+
+
+def test_a_write_only_record_with_only_a_verified_identifier_is_a_clear_400(shop: Shop) -> None:
+    write_only = api_key(shop.guide.account, "WRITE_ONLY")
+    records = [{"td_client_id": "fine-1"}, {"member_id": MEMBER_ID, "product_name": "oar"}]
+    status, body = _ingest_http(shop, write_only, records)
+    assert status == 400, body
+    message = json.loads(body)["message"]
+    assert message.startswith("records[1]: its only identifier is a value of verified")
+    assert "master key" in message
+    assert _stored(shop, "fine-1") == []  # all or nothing
+
+
+def test_a_master_key_stitches_without_a_proof(shop: Shop) -> None:
+    master = shop.guide.account.api_key
+    status, body = _ingest_http(
+        shop, master, [{"td_client_id": "back-office", "member_id": MEMBER_ID}]
+    )
+    assert (status, json.loads(body)) == (200, {"received": 1})
+    assert "back-office" in {i["value"] for i in shop.member()["identities"]}
+    offers = _offers(shop.guide.public("page_views", {"td_client_id": "back-office"}))
+    assert offers[REWARDS]["attributes"]["first_name"] == "John"
+
+
+def test_proofs_are_stored_nowhere(shop: Shop) -> None:
+    """Every path takes the proofs field off before storing: public, private, ingest."""
+    proof = {"member_id": sign(shop.secret, "member_id", MEMBER_ID)}
+    write_only = api_key(shop.guide.account, "WRITE_ONLY")
+    sent: dict[str, Callable[[dict[str, Any]], int]] = {
+        "proof-public": lambda e: shop.guide.public("page_views", e).status,
+        "proof-private": lambda e: shop.guide.private("page_views", e).status,
+        "proof-master": lambda e: _ingest_http(shop, shop.guide.account.api_key, [e])[0],
+        "proof-write-only": lambda e: _ingest_http(shop, write_only, [e])[0],
+    }
+    for client_id, send in sent.items():
+        event = {"td_client_id": client_id, "member_id": MEMBER_ID, FIELD: proof}
+        assert send(event) == 200, client_id
+        bodies = _stored(shop, client_id)
+        assert len(bodies) == 1, client_id
+        assert FIELD not in bodies[0], client_id
+        assert proof["member_id"] not in bodies[0], client_id

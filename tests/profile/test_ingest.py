@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import grpc
@@ -140,3 +141,60 @@ async def test_only_an_api_key_may_ingest(service: Service, who: identity_pb2.Id
         await service.ingest.IngestRecords(api.IngestRecordsRequest())  # no credentials at all
     assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED
     assert service.rows("SELECT count(*) FROM events") == [(0,)]
+
+
+# Verified identifiers: only a master key is trusted (services/profile/proofs.py).
+
+
+def _identities(profile: Any) -> set[tuple[str, str]]:
+    return {(i.key, i.value) for i in profile.identities}
+
+
+def _bodies(service: Service) -> list[Any]:
+    return [json.loads(body) for (body,) in service.rows("SELECT body FROM events ORDER BY id")]
+
+
+def write_only() -> Any:
+    """A write-only key's identity, signed now (an identity is refused once 4 s old)."""
+    return api_key(role=identity_pb2.EDITOR)
+
+
+PROOF = "ab" * 32  # the shape of a proof; no write-only key's proof is accepted anyway
+
+
+async def test_a_write_only_keys_verified_values_are_left_out_and_not_stored(
+    service: Service, shop: str
+) -> None:
+    await service.key(shop, "member_id", "M-[0-9]+", verified=True)
+    # A second parent segment where the same field is an ordinary, unverified key.
+    other = await service.parent_segment(primary_key="td_client_id")
+    await service.key(other, "member_id", "M-[0-9]+")
+    await service.event(other, "any_view", "shop_db", "page_views")
+    record = {"td_client_id": "c1", "member_id": "M-1", "p13n_proofs": {"member_id": PROOF}}
+    assert await ingest(service, [record], metadata=write_only()) == 1
+    profile = await service.get_profile(shop, "td_client_id", "c1")
+    assert _identities(profile) == {("td_client_id", "c1")}
+    # Left out where it is verified, and so not stored: the claim is not kept for later.
+    assert _bodies(service) == [{"td_client_id": "c1"}]
+    assert service.rows("SELECT key, count FROM unproven_identifiers") == [("member_id", 1)]
+
+
+async def test_a_master_key_is_trusted_and_its_proofs_are_not_stored(
+    service: Service, shop: str
+) -> None:
+    await service.key(shop, "member_id", "M-[0-9]+", verified=True)
+    record = {"td_client_id": "c1", "member_id": "M-1", "p13n_proofs": {"member_id": "x"}}
+    assert await ingest(service, [record]) == 1  # api_key(): a master key
+    profile = await service.get_profile(shop, "member_id", "M-1")
+    assert _identities(profile) == {("td_client_id", "c1"), ("member_id", "M-1")}
+    assert _bodies(service) == [{"td_client_id": "c1", "member_id": "M-1"}]
+
+
+@pytest.mark.usefixtures("shop")
+async def test_a_malformed_proofs_field_names_the_record(service: Service) -> None:
+    records = [{"td_client_id": "c1"}, {"td_client_id": "c2", "p13n_proofs": "ab"}]
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await ingest(service, records, metadata=write_only())
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert (caught.value.details() or "").startswith("records[1].p13n_proofs must be an object")
+    assert _bodies(service) == []

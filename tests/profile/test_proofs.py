@@ -6,6 +6,7 @@ import hashlib
 import hmac
 
 import pytest
+from p13n.auth.v1 import identity_pb2 as idp
 
 from services.common import events
 from services.common.errors import InvalidArgument
@@ -118,3 +119,40 @@ def test_a_malformed_proofs_field_is_a_clear_400(raw: object) -> None:
     body: events.Event = {"td_client_id": "c", proofs.FIELD: raw}
     with pytest.raises(InvalidArgument, match="p13n_proofs must be an object"):
         proofs.take((body, events.encode(body)))
+
+
+@pytest.mark.parametrize(
+    ("caller", "trusted"),
+    [
+        pytest.param(None, False, id="no-identity"),
+        pytest.param(idp.Identity(caller_service="offers"), False, id="a-service-alone"),
+        pytest.param(idp.Identity(token_type=idp.TOKEN_TYPE_PUBLIC), False, id="public-token"),
+        pytest.param(idp.Identity(api_key_type=idp.WRITE_ONLY), False, id="write-only-key"),
+        pytest.param(
+            idp.Identity(token_type=idp.TOKEN_TYPE_PUBLIC, api_key_type=idp.WRITE_ONLY),
+            False,
+            id="public-token-and-write-only-key",
+        ),
+        pytest.param(
+            idp.Identity(token_type=idp.TOKEN_TYPE_PUBLIC, api_key_type=idp.MASTER),
+            False,
+            id="public-token-and-master-key",
+        ),
+        pytest.param(idp.Identity(role=idp.OWNER), False, id="a-session"),
+        pytest.param(idp.Identity(token_type=idp.TOKEN_TYPE_PRIVATE), True, id="private-token"),
+        pytest.param(idp.Identity(api_key_type=idp.MASTER), True, id="master-key"),
+    ],
+)
+def test_only_a_private_credential_is_trusted(caller: idp.Identity | None, trusted: bool) -> None:
+    assert proofs.trusted(caller) is trusted
+
+
+def test_an_unprovable_caller_fails_every_verified_value_even_with_a_valid_proof() -> None:
+    given = {"member_id": proofs.sign(SECRET, "member_id", "M-1001")}
+    refused = Proofs(given, (SECRET,), accepted=False)
+    assert refused.check("member_id", "M-1001") is Failure.NOT_ACCEPTED
+    event: events.Event = {"td_client_id": "c", "member_id": "M-1001"}
+    assert proofs.screen(KEYS, event, proofs.UNPROVABLE) == (
+        {"td_client_id": "c"},
+        (("member_id", Failure.NOT_ACCEPTED),),
+    )

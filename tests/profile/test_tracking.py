@@ -9,12 +9,15 @@ from typing import Any
 import grpc
 import pytest
 from google.protobuf import json_format
+from p13n.auth.v1 import identity_pb2
 from p13n.profile.v1 import config_service_pb2, internal_service_pb2, profile_service_pb2
 from support.profile_harness import (
+    ACCOUNT,
     NOW,
     Service,
     deep_struct_bytes,
     editor,
+    metadata,
     offers,
     proto_field,
 )
@@ -321,3 +324,42 @@ async def test_an_event_whose_caller_gave_up_in_the_queue_is_not_stored(
     await held
     await service.track(shop, {"td_client_id": "after"})  # the queue behind it has drained
     assert service.rows("SELECT json_extract(body, '$.td_client_id') FROM events") == [("after",)]
+
+
+# Verified identifiers fail closed: only a positively private caller is trusted.
+
+PRIVATE_TOKEN = identity_pb2.Identity(
+    account_id=ACCOUNT, token_type=identity_pb2.TOKEN_TYPE_PRIVATE, caller_service="offers"
+)
+
+
+async def _track_claim(service: Service, ps: str, who: Any, client_id: str) -> set[str]:
+    """Tracks ``client_id`` naming member M-1 as ``who``; the keys its profile then has."""
+    await service.internal.Track(
+        internal_service_pb2.TrackRequest(
+            parent_segment_id=ps,
+            database="shop_db",
+            table="page_views",
+            event=to_struct({"td_client_id": client_id, "member_id": "M-1"}),
+        ),
+        metadata=who,
+    )
+    profile = await service.get_profile(ps, "td_client_id", client_id)
+    return {i.key for i in profile.identities}
+
+
+async def test_a_call_without_a_token_must_prove_its_verified_identifiers(
+    service: Service, shop: str
+) -> None:
+    """A service's own call names no credential: it is not trusted (it used to be)."""
+    await service.key(shop, "member_id", "M-[0-9]+", verified=True)
+    assert await _track_claim(service, shop, offers(), "c-anon") == {"td_client_id"}
+    assert service.rows("SELECT key, count FROM unproven_identifiers") == [("member_id", 1)]
+    stored = service.rows("SELECT body FROM events")
+    assert [json.loads(body) for (body,) in stored] == [{"td_client_id": "c-anon"}]
+
+
+async def test_a_private_token_stitches_without_a_proof(service: Service, shop: str) -> None:
+    await service.key(shop, "member_id", "M-[0-9]+", verified=True)
+    keys = await _track_claim(service, shop, metadata(PRIVATE_TOKEN), "c-server")
+    assert keys == {"td_client_id", "member_id"}
