@@ -181,12 +181,30 @@ def route_of(request: Request) -> tuple[Route, str, str] | grpc_door.Refusal:
 
 
 def decide(request: Request, directory: Directory) -> Decision:
-    """The whole decision for one request: who, may they, then whether the body is JSON
-    the request's message accepts (after the credential, so a refusal keeps CORS on)."""
+    """The decision on a request's headers: who, may they. Given a body too (one call for
+    both phases), whether it is JSON the request's message accepts (after the credential,
+    so a refusal keeps CORS on)."""
     decision = _decide(request, directory)
     if decision.allowed and request.body and not request.grpc:
         return _check_body(request, decision)
     return decision
+
+
+def decide_body(request: Request) -> Decision:
+    """The body phase (the gateway's second ext_authz, context extension ``check: body``):
+    whether the body is JSON the request's message accepts.
+
+    Envoy asks only after the headers phase (``decide``) allowed the same request, so the
+    credential is not checked again and nothing is counted; a refusal carries the CORS
+    headers that phase gave a public request, so the page can read it.
+    """
+    if not request.body or request.grpc:
+        return Decision()
+    route, _, _ = classify(request.method, request.path, request.listener)
+    origin = request.headers.get("origin", "")
+    cors = cors_headers(origin) if route is Route.PUBLIC and origin else {}
+    checked = _check_body(request, Decision(response_headers=cors))
+    return checked if not checked.allowed else Decision()
 
 
 def _check_body(request: Request, allowed: Decision) -> Decision:

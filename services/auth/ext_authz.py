@@ -94,6 +94,10 @@ class AuthorizationServicer(external_auth_pb2_grpc.AuthorizationServicer):  # ty
         self, request: external_auth_pb2.CheckRequest, context: grpc.aio.ServicerContext
     ) -> external_auth_pb2.CheckResponse:
         decision_request = to_request(request)
+        if request.attributes.context_extensions.get("check") == "body":
+            # The second phase: Envoy asks only once the first allowed this request.
+            body_decision = authz.decide_body(decision_request)
+            return to_check_response(body_decision, self._key, grpc_client=decision_request.grpc)
         authorization = decision_request.headers.get("authorization", "")
         if authorization and decision_request.listener == "admin":
             # A session or API key made by another auth process moments ago may not be in
