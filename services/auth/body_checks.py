@@ -52,11 +52,12 @@ class BodyChecks:
 
 @contextlib.asynccontextmanager
 async def body_checks() -> AsyncIterator[BodyChecks]:
-    """A worker process for the service's life, started (and warmed) before it serves."""
+    """A worker process for the service's life, warming up while the service starts."""
     pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
     try:
-        # The first call starts the interpreter and imports the descriptors: not on a request.
-        await asyncio.get_running_loop().run_in_executor(pool, authz.warm_up)
+        # Starting the interpreter and reading the descriptors takes a second of CPU: begun
+        # now, in the background, so neither the service's start nor a request waits for it.
+        pool.submit(authz.warm_up)
         yield BodyChecks(pool)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
