@@ -9,10 +9,13 @@ the admin listener included. The limits, from the outside in:
   closed at once;
 - the admin API listener and Envoy's own admin ignore that bound and have their own
   (``connection_limit`` filter), so a data-plane flood leaves them served;
-- each client address gets a token bucket of requests on the data plane, checked by
+- each client address (an IPv6 client: its /64) gets a token bucket of requests on the
+  data plane, checked by
   Envoy's local rate limit before ext_authz, so no Python runs for a flood's excess
   (429, JSON, ``Retry-After``);
-- each HTTP/2 connection carries at most ``max_streams`` concurrent streams.
+- each HTTP/2 connection carries at most ``max_streams`` concurrent streams;
+- Envoy's heap is bounded (``max_heap_mib``): near it, the streams holding the most
+  buffered body are reset.
 
 Envoy 1.40 has no per-address bound on *connections*: one that sends nothing costs no
 request token. Idle connections are bounded globally and closed by the idle timeout.
@@ -51,10 +54,14 @@ class Capacity:
     # How many client addresses have a bucket of their own at once; beyond that, the least
     # recently seen address's bucket is reused (Envoy's max_dynamic_descriptors).
     tracked_addresses: int = 20000
-    # Requests beyond their address's rate held (2 to 3.5 s) before their 429, at most.
+    # Requests beyond their address's rate held (2 to 3 s) before their 429, at most, all
+    # together (one fault filter holds them).
     held_requests: int = 10000
     # Concurrent streams per HTTP/2 connection (Envoy's default is 2^31 - 1).
     max_streams: int = 100
+    # Envoy's heap, MiB: past 85 % of it, the streams buffering the most are reset
+    # (overload manager). p13n up's Envoy uses ~70 MiB idle; 5 MiB bodies need room.
+    max_heap_mib: int = 1024
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Capacity:

@@ -319,6 +319,7 @@ def build(config: GatewayConfig) -> dict[str, Any]:
         TRACKED_ADDRESSES=config.capacity.tracked_addresses,
         MAX_STREAMS=config.capacity.max_streams,
         HELD_REQUESTS=config.capacity.held_requests,
+        MAX_HEAP_BYTES=config.capacity.max_heap_mib * 1024 * 1024,
     )
     document = yaml.safe_load(text)
     local_reply = document["x-local-reply"]

@@ -20,7 +20,6 @@ and the supervisor's own health checks call as ``cli``.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import logging
 import os
 import signal
@@ -63,13 +62,6 @@ CHILD_KEYS: dict[str, tuple[str, ...]] = {
     "profile": (INTERNAL_KEY,),
     "offers": (INTERNAL_KEY,),
 }
-
-
-def _die_with_parent() -> None:
-    # A supervisor killed with SIGKILL cannot stop its children; the kernel can.
-    if sys.platform == "linux":
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 class Readiness(Protocol):
@@ -146,9 +138,9 @@ class Child:
     def start(self, env: dict[str, str]) -> None:
         # Own session: a terminal's Ctrl-C reaches only the supervisor, which stops
         # children in order instead of all at once.
-        self.process = subprocess.Popen(
-            self.argv, env=env, start_new_session=True, preexec_fn=_die_with_parent
-        )
+        # Through services/die_with_parent.py: no preexec_fn, so no fork (it says why).
+        guard = [sys.executable, "-m", "services.die_with_parent", str(os.getpid())]
+        self.process = subprocess.Popen([*guard, *self.argv], env=env, start_new_session=True)
 
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None

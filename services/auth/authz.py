@@ -124,7 +124,7 @@ def retry_after_header(seconds: float) -> str:
     return str(max(1, math.ceil(seconds)))
 
 
-def _too_many(message: str, seconds: float) -> Decision:
+def too_many(message: str, seconds: float) -> Decision:
     """429 with ``Retry-After``, so a client knows when to come back (RFC 9110 10.2.3)."""
     decision = _deny(429, message)
     decision.response_headers["retry-after"] = retry_after_header(seconds)
@@ -181,12 +181,35 @@ def route_of(request: Request) -> tuple[Route, str, str] | grpc_door.Refusal:
 
 
 def decide(request: Request, directory: Directory) -> Decision:
-    """The whole decision for one request: who, may they, then whether the body is JSON
-    the request's message accepts (after the credential, so a refusal keeps CORS on)."""
+    """The decision on a request's headers: who, may they. Given a body too (one call for
+    both phases), whether it is JSON the request's message accepts (after the credential,
+    so a refusal keeps CORS on)."""
     decision = _decide(request, directory)
     if decision.allowed and request.body and not request.grpc:
         return _check_body(request, decision)
     return decision
+
+
+def warm_up() -> None:
+    """Loads what a body check reads (the descriptor set's bindings) ahead of the first."""
+    bindings.table()
+
+
+def decide_body(request: Request) -> Decision:
+    """The body phase (the gateway's second ext_authz, context extension ``check: body``):
+    whether the body is JSON the request's message accepts.
+
+    Envoy asks only after the headers phase (``decide``) allowed the same request, so the
+    credential is not checked again and nothing is counted; a refusal carries the CORS
+    headers that phase gave a public request, so the page can read it.
+    """
+    if not request.body or request.grpc:
+        return Decision()
+    route, _, _ = classify(request.method, request.path, request.listener)
+    origin = request.headers.get("origin", "")
+    cors = cors_headers(origin) if route is Route.PUBLIC and origin else {}
+    checked = _check_body(request, Decision(response_headers=cors))
+    return checked if not checked.allowed else Decision()
 
 
 def _check_body(request: Request, allowed: Decision) -> Decision:
@@ -228,7 +251,7 @@ def _decide(request: Request, directory: Directory) -> Decision:
         # service counts the failures and the account's budget, knowing the outcome.
         wait = directory.admin_failures_wait(request.client_ip)
         if wait:
-            return _too_many("Too many sign-in attempts from this address; retry later", wait)
+            return too_many("Too many sign-in attempts from this address; retry later", wait)
         return _allow(identity_pb2.Identity(client_ip=request.client_ip))
     if route is Route.ADMIN:
         return _admin(request, directory)
@@ -260,12 +283,12 @@ def _personalize(request: Request, route: Route, directory: Directory) -> Decisi
     if not token:
         wait = directory.rate_limited(None, request.client_ip)
         if wait:
-            return _too_many("Too many requests from this address", wait)
+            return too_many("Too many requests from this address", wait)
         return _deny(401, "Missing WP13n-Token header: expected account_id/reactor_id/secret")
     identity = directory.identify_token(token)
     wait = directory.rate_limited(identity, request.client_ip)
     if wait:
-        return _too_many(SLOW_DOWN, wait)
+        return too_many(SLOW_DOWN, wait)
     if identity is None:
         return _deny(401, "Unknown, malformed or revoked token")
     if route is Route.PUBLIC:
@@ -305,7 +328,7 @@ def _public(request: Request, identity: identity_pb2.Identity, directory: Direct
             # A public token is public: the key is the guess, and it costs a failure.
             wait = directory.data_credential_failed(request.client_ip)
             if wait:
-                return _too_many(SLOW_DOWN, wait)
+                return too_many(SLOW_DOWN, wait)
             return _deny(401, "Unknown API key in Authorization")
         if key.api_key_type != identity_pb2.WRITE_ONLY:
             return _deny(403, "Only write-only API keys may be sent from a browser")
@@ -321,7 +344,7 @@ def _ingest(request: Request, directory: Directory) -> Decision:
     identity = directory.identify_credentials(authorization)
     wait = directory.rate_limited(identity, request.client_ip)
     if wait:
-        return _too_many(SLOW_DOWN, wait)
+        return too_many(SLOW_DOWN, wait)
     if identity is None or not identity.api_key_type:
         return _deny(401, "Unknown API key in Authorization")
     return _allow(identity)
@@ -336,7 +359,7 @@ def _admin(request: Request, directory: Directory) -> Decision:
     # A spent budget refuses right and wrong credentials alike: a correct guess must not pass.
     wait = directory.admin_failures_wait(request.client_ip)
     if wait:
-        return _too_many(TOO_MANY_FAILED_CREDENTIALS, wait)
+        return too_many(TOO_MANY_FAILED_CREDENTIALS, wait)
     identity = directory.identify_credentials(authorization)
     if identity is None:
         directory.admin_credential_failed(request.client_ip)

@@ -17,6 +17,7 @@ from google.rpc import code_pb2, status_pb2
 from typing_extensions import override
 
 from services.auth import authz
+from services.auth.body_checks import BodyChecks
 from services.auth.directory import MemoryDirectory
 from services.common import identity as identities
 from services.common.status_codes import code_for_http_status
@@ -85,15 +86,22 @@ def to_request(check: external_auth_pb2.CheckRequest) -> authz.Request:
 class AuthorizationServicer(external_auth_pb2_grpc.AuthorizationServicer):  # type: ignore[misc]
     """Answers Envoy's Check from the in-memory directory."""
 
-    def __init__(self, directory: MemoryDirectory, key: bytes) -> None:
+    def __init__(
+        self, directory: MemoryDirectory, key: bytes, body_checks: BodyChecks | None = None
+    ) -> None:
         self._directory = directory
         self._key = key
+        self._body_checks = body_checks or BodyChecks(None)
 
     @override
     async def Check(
         self, request: external_auth_pb2.CheckRequest, context: grpc.aio.ServicerContext
     ) -> external_auth_pb2.CheckResponse:
         decision_request = to_request(request)
+        if request.attributes.context_extensions.get("check") == "body":
+            # The second phase: Envoy asks only once the first allowed this request.
+            body_decision = await self._body_checks.decide(decision_request)
+            return to_check_response(body_decision, self._key, grpc_client=decision_request.grpc)
         authorization = decision_request.headers.get("authorization", "")
         if authorization and decision_request.listener == "admin":
             # A session or API key made by another auth process moments ago may not be in

@@ -22,6 +22,7 @@ from p13n.profile.v1 import internal_service_pb2_grpc as profile_internal_pb2_gr
 
 from services.auth import passwords, ratelimit, secrets
 from services.auth.audit_service import AuditServicer, Source, local, remote
+from services.auth.body_checks import BodyChecks, body_checks
 from services.auth.directory import MemoryDirectory
 from services.auth.ext_authz import AuthorizationServicer
 from services.auth.identity_service import IdentityServicer
@@ -144,10 +145,13 @@ async def lifespan(
                 lambda: directory.run_refresher(profile.event_tables),
             )
         )
+        checks = await stack.enter_async_context(body_checks())
         yield await stack.enter_async_context(
             serving_from(
                 settings,
-                registrations(db, directory, keys, profile, settings.internal_key, audit_sources),
+                registrations(
+                    db, directory, keys, profile, settings.internal_key, audit_sources, checks
+                ),
                 component=AUTH,
                 port=settings.auth_port if port is None else port,
                 rules=RULES,
@@ -164,12 +168,13 @@ def registrations(
     profile: ProfileClient,
     internal_key: bytes,
     audit_sources: dict[str, Source],
+    checks: BodyChecks | None = None,
 ) -> list[Registration]:
     """The five servicers over one store and one in-memory directory."""
     return [
         Registration(
             external_auth_pb2_grpc.add_AuthorizationServicer_to_server,
-            AuthorizationServicer(directory, internal_key),
+            AuthorizationServicer(directory, internal_key, checks),
             ENVOY_AUTHZ,
         ),
         Registration(

@@ -3,16 +3,19 @@ a double cannot hold; each refusal says what and where (services/auth/strict_jso
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 
 import pytest
+from envoy.service.auth.v3 import external_auth_pb2
 from hypothesis import given
 from hypothesis import strategies as st
 from p13n.auth.v1 import identity_pb2
 
 from services.auth import authz, bindings, strict_json
 from services.auth.authz import Request, decide
+from services.auth.ext_authz import AuthorizationServicer
 from services.auth.strict_json import BodyError
 
 SERVICES = "/v1/parent_segments/7/services"
@@ -304,3 +307,65 @@ def test_a_write_whose_body_no_contract_reads_is_refused() -> None:
     decision = decide(request, _Directory())
     assert decision.status == 404
     assert json.loads(decision.body)["message"] == authz.UNBOUND_BODY
+
+
+class _NoDirectory:
+    """The body phase asks nothing: any question would fail the test."""
+
+    def __getattr__(self, name: str) -> object:
+        raise AssertionError(f"the body phase asked the directory for {name}")
+
+
+def test_the_body_phase_refuses_a_bad_body_and_keeps_cors_without_rechecking() -> None:
+    """Envoy's second ext_authz (check: body) runs only after the first allowed: it checks
+    the body alone, with the Origin's CORS headers on its refusal."""
+    decision = authz.decide_body(_public(b'{"a": 1,}'))
+    assert decision.status == 400
+    assert decision.response_headers == authz.cors_headers("https://shop.example")
+    assert json.loads(decision.body)["message"].startswith("The body is not valid JSON")
+
+
+@pytest.mark.parametrize(
+    ("request_", "status"),
+    [
+        pytest.param(_public(b'{"td_client_id": "a"}'), 200, id="good-json"),
+        pytest.param(_public(b""), 200, id="no-body"),
+        pytest.param(
+            Request("admin", "POST", SERVICES, {}, "192.0.2.1", b'{"name": "w", "x": 1}'),
+            400,
+            id="admin-unknown-field-no-credential-asked",
+        ),
+        pytest.param(
+            Request("admin", "POST", "/v1/nothing_here", {}, "192.0.2.1", b"{}"),
+            404,
+            id="unbound-write",
+        ),
+    ],
+)
+def test_the_body_phase_reads_only_the_body(request_: Request, status: int) -> None:
+    decision = authz.decide_body(request_)
+    assert decision.status == status
+    if request_.listener == "admin":
+        assert not decision.response_headers  # CORS is for the public path only
+    # Allowed, it adds nothing: the identity came from the first phase.
+    if decision.allowed:
+        assert decision.identity is None
+        assert not decision.response_headers
+
+
+def test_the_body_phase_is_chosen_by_the_context_extension() -> None:
+    """A Check with ``check: body`` never reaches the credential decision."""
+    check = external_auth_pb2.CheckRequest()
+    check.attributes.context_extensions["listener"] = "admin"
+    check.attributes.context_extensions["check"] = "body"
+    http = check.attributes.request.http
+    http.method, http.path = "POST", SERVICES
+    http.headers["content-type"] = "application/json"
+    http.headers["authorization"] = "TD1 k"
+    http.raw_body = b'{"name": "w",}'
+    servicer = AuthorizationServicer(_NoDirectory(), b"k" * 32)  # type: ignore[arg-type]
+    answer = asyncio.run(servicer.Check(check, None))
+    assert answer.denied_response.status.code == 400
+    del check.attributes.context_extensions["check"]
+    with pytest.raises(AssertionError, match="asked the directory"):
+        asyncio.run(servicer.Check(check, None))

@@ -138,7 +138,7 @@ def test_an_address_over_its_rate_is_held_then_refused_before_ext_authz(
             "message": "Too many requests; slow down and retry later",
         }
         assert reply.headers["retry-after"] == "1"
-        assert seconds >= 1.9  # held (2 to 3.5 s) before the answer
+        assert seconds >= 1.9  # held (2 to 3 s) before the answer
     # Another address is answered at once, while the first one's excess is held.
     assert other.status == 200
     assert other_seconds < 0.5

@@ -112,7 +112,11 @@ def test_p13n_up_exits_with_the_reason(
 
 def test_the_data_plane_is_bounded_and_the_admin_listeners_are_not() -> None:
     config = build(LOCAL)
-    [monitor] = config["overload_manager"]["resource_monitors"]
+    [monitor] = [
+        m
+        for m in config["overload_manager"]["resource_monitors"]
+        if m["name"] == "envoy.resource_monitors.global_downstream_max_connections"
+    ]
     assert monitor["typed_config"]["max_active_downstream_connections"] == 1234
     assert config["admin"]["ignore_global_conn_limit"] is True
     admin_api = _listener(config, "admin_api")
@@ -131,5 +135,6 @@ def test_the_per_address_limit_runs_before_ext_authz_on_the_data_plane() -> None
     )
     manager = _listener(config, "data_plane")["filter_chains"][0]["filters"][-1]["typed_config"]
     [limit] = [f for f in manager["http_filters"] if f["name"].endswith("local_ratelimit")]
-    assert limit["typed_config"]["rate_limits"] == [{"actions": [{"remote_address": {}}]}]
+    [[action]] = [limit["actions"] for limit in limit["typed_config"]["rate_limits"]]
+    assert "masked_remote_address" in action  # the peer (by /64 for IPv6), never XFF
     assert manager["http2_protocol_options"]["max_concurrent_streams"] == 100

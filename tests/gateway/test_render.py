@@ -78,8 +78,18 @@ def test_every_listener_runs_ext_authz_before_the_transcoder() -> None:
         assert (
             names.index("envoy.filters.http.header_mutation")
             < names.index("envoy.filters.http.ext_authz")
+            < names.index(BODY_PHASE)
+            < names.index("envoy.filters.http.buffer")
             < names.index("envoy.filters.http.grpc_json_transcoder")
         )
+        # The first phase decides on the headers: no body is buffered before a credential,
+        # but an event's (at most 64 KiB: one call on the hot path).
+        assert "with_request_body" not in _filter(manager, "envoy.filters.http.ext_authz")
+        for host in manager["route_config"]["virtual_hosts"]:
+            for scope in [host, *host["routes"]]:
+                first = scope.get("typed_per_filter_config", {}).get("envoy.filters.http.ext_authz")
+                read = (first or {}).get("check_settings", {}).get("with_request_body")
+                assert read is None or read["max_request_bytes"] <= 65536, scope.get("match")
         assert manager["use_remote_address"] is True
         routes = manager["route_config"]["virtual_hosts"][0]["routes"]
         assert routes[-1]["match"] == {"prefix": "/"}, "a catch-all route keeps ext_authz on"
@@ -158,30 +168,42 @@ def _filter(manager: dict[str, Any], name: str) -> dict[str, Any]:
     return config
 
 
+# The second ext_authz: the body phase (context extension check: body).
+BODY_PHASE = "p13n.ext_authz_body"
+
+
 def _check_settings(route: dict[str, Any]) -> dict[str, Any]:
-    settings: dict[str, Any] = route["typed_per_filter_config"]["envoy.filters.http.ext_authz"][
-        "check_settings"
-    ]
+    settings: dict[str, Any] = route["typed_per_filter_config"][BODY_PHASE]["check_settings"]
+    assert settings["context_extensions"]["check"] == "body"
     return settings
+
+
+def _body_phase_off(route: dict[str, Any]) -> bool:
+    return bool(route["typed_per_filter_config"][BODY_PHASE]["disabled"])
 
 
 def test_ext_authz_reads_each_json_body_up_to_the_limit_its_route_buffers() -> None:
     """The strict JSON check (services/auth/strict_json.py) sees every JSON body the buffer
-    after it lets through whole, as bytes."""
+    after it lets through whole, as bytes, in the second phase."""
     listeners = {
         listener["name"]: _http_manager(listener)
         for listener in build(LOCAL)["static_resources"]["listeners"]
     }
     for manager in listeners.values():
-        body = _filter(manager, "envoy.filters.http.ext_authz")["with_request_body"]
+        body = _filter(manager, BODY_PHASE)["with_request_body"]
         assert body["pack_as_bytes"]
         assert not body["allow_partial_message"]
         buffered = _filter(manager, "envoy.filters.http.buffer")["max_request_bytes"]
         assert body["max_request_bytes"] >= buffered
     data = listeners["data_plane"]["route_config"]["virtual_hosts"][0]
-    assert data["typed_per_filter_config"]["envoy.filters.http.ext_authz"]["check_settings"][
-        "with_request_body"
-    ] == {"max_request_bytes": 65536, "allow_partial_message": True, "pack_as_bytes": True}
+    # Events: one call reads the credential and the body (the hot path), up to 64 KiB.
+    first = data["typed_per_filter_config"]["envoy.filters.http.ext_authz"]["check_settings"]
+    assert first["with_request_body"] == {
+        "max_request_bytes": 65536,
+        "allow_partial_message": True,
+        "pack_as_bytes": True,
+    }
+    assert _body_phase_off(data)
     # Events only: a longer one reaches the decision cut, then the buffer's 413 (CORS kept).
     for route in data["routes"]:
         prefix = route["match"]["prefix"]
@@ -193,11 +215,17 @@ def test_ext_authz_reads_each_json_body_up_to_the_limit_its_route_buffers() -> N
                 "allow_partial_message": False,
                 "pack_as_bytes": True,
             }
+            first = route["typed_per_filter_config"]["envoy.filters.http.ext_authz"]
+            assert "with_request_body" not in first["check_settings"]
         elif prefix.startswith("/p13n."):  # native gRPC: protobuf, not JSON
-            assert _check_settings(route)["disable_request_body_buffering"]
+            assert _body_phase_off(route)
+            first = route["typed_per_filter_config"]["envoy.filters.http.ext_authz"]
+            assert first["check_settings"]["disable_request_body_buffering"]
     admin = listeners["admin_api"]["route_config"]["virtual_hosts"][0]
-    [stream] = [r for r in admin["routes"] if "path" in r["match"]]
-    assert _check_settings(stream)["disable_request_body_buffering"]
+    assert _check_settings(admin)["context_extensions"]["listener"] == "admin"
+    for route in admin["routes"]:
+        if route["match"].get("prefix", route["match"].get("path", "")).startswith("/p13n."):
+            assert _body_phase_off(route), route["match"]
 
 
 def test_one_header_limit_the_services_can_always_take() -> None:
@@ -213,3 +241,61 @@ def test_the_auth_service_reads_bodies_for_every_service_the_transcoders_serve()
     for listener in build(LOCAL)["static_resources"]["listeners"]:
         transcoder = _filter(_http_manager(listener), "envoy.filters.http.grpc_json_transcoder")
         assert set(transcoder["services"]) == set(bindings.TRANSCODED[names[listener["name"]]])
+
+
+def _data_filters(config: GatewayConfig = LOCAL) -> list[dict[str, Any]]:
+    [data] = [
+        listener
+        for listener in build(config)["static_resources"]["listeners"]
+        if listener["name"] == "data_plane"
+    ]
+    filters: list[dict[str, Any]] = _http_manager(data)["http_filters"]
+    return filters
+
+
+def test_the_per_address_bucket_is_an_ipv4_address_or_an_ipv6_64() -> None:
+    """As the auth service counts addresses (docs/design.md §7): a client with a /64 cannot
+    take a fresh bucket per address."""
+    [limit] = [f for f in _data_filters() if f["name"] == "envoy.filters.http.local_ratelimit"]
+    config = limit["typed_config"]
+    assert config["rate_limits"] == [
+        {
+            "actions": [
+                {"masked_remote_address": {"v4_prefix_mask_len": 32, "v6_prefix_mask_len": 64}}
+            ]
+        }
+    ]
+    assert [d["entries"] for d in config["descriptors"]] == [[{"key": "masked_remote_address"}]]
+
+
+def test_one_filter_holds_so_the_held_bound_is_the_setting() -> None:
+    capacity = dataclasses.replace(LOCAL.capacity, held_requests=7)
+    faults = [
+        f["typed_config"]
+        for f in _data_filters(dataclasses.replace(LOCAL, capacity=capacity))
+        if f["name"] == "envoy.filters.http.fault"
+    ]
+    [hold] = [fault for fault in faults if "delay" in fault]
+    assert hold["max_active_faults"] == 7
+    assert hold["delay"]["percentage"] == {"numerator": 100, "denominator": "HUNDRED"}
+    [refuse] = [fault for fault in faults if "abort" in fault]
+    assert "max_active_faults" not in refuse
+    # The hold's length comes from a header the gateway sets over the client's.
+    [hold_time] = [f for f in _data_filters() if f["name"] == "p13n.hold_time"]
+    [set_delay, _] = hold_time["typed_config"]["mutations"]["request_mutations"]
+    assert set_delay["append"]["append_action"] == "OVERWRITE_IF_EXISTS_OR_ADD"
+
+
+def test_envoy_resets_the_biggest_streams_near_its_heap_bound() -> None:
+    capacity = dataclasses.replace(LOCAL.capacity, max_heap_mib=512)
+    overload = build(dataclasses.replace(LOCAL, capacity=capacity))["overload_manager"]
+    [heap] = [
+        m
+        for m in overload["resource_monitors"]
+        if m["name"] == "envoy.resource_monitors.fixed_heap"
+    ]
+    assert heap["typed_config"]["max_heap_size_bytes"] == 512 * 1024 * 1024
+    [action] = overload["actions"]
+    assert action["name"] == "envoy.overload_actions.reset_high_memory_stream"
+    assert action["triggers"][0]["name"] == "envoy.resource_monitors.fixed_heap"
+    assert overload["buffer_factory_config"]["minimum_account_to_track_power_of_two"] == 16
