@@ -21,13 +21,19 @@ import sys
 PR_SET_PDEATHSIG = 1
 
 
-def main(argv: list[str]) -> None:
-    parent, command = int(argv[0]), argv[1:]
+def guard(parent: int) -> None:
+    """Has the kernel send this process SIGTERM when ``parent`` dies (or exits now if it
+    already has). Also the auth service's body-check worker's initializer."""
     if sys.platform == "linux":
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
     if os.getppid() != parent:  # the parent died before the signal was set
         sys.exit(1)
+
+
+def main(argv: list[str]) -> None:
+    parent, command = int(argv[0]), argv[1:]
+    guard(parent)
     os.execvp(command[0], command)
 
 

@@ -158,7 +158,18 @@ UNKNOWN_DATA_PATH = (
 )
 UNKNOWN_ADMIN_PATH = "Unknown path. The admin API lives under /v1/"
 UNBOUND_BODY = "Unknown path or method for a request with a body; see the API reference"
-_WRITES = frozenset({"POST", "PUT", "PATCH"})
+# A sign-in body is an email and a password (gateway/envoy.yaml.tmpl's /v1/sessions route).
+MAX_SIGN_IN_BYTES = 16 * 1024
+SIGN_IN_TOO_LARGE = "A sign-in body is at most 16 KiB: an email and a password"
+
+
+def _announced_bytes(request: Request) -> int:
+    try:
+        return int(request.headers.get("content-length", "0"))
+    except ValueError:
+        return 0  # Envoy refuses a malformed content-length before ext_authz
+
+
 SLOW_DOWN = "Too many requests; slow down and retry later"
 TOO_MANY_FAILED_CREDENTIALS = (
     "Too many failed credentials from this address; check the API key or session, then retry "
@@ -217,11 +228,10 @@ def _check_body(request: Request, allowed: Decision) -> Decision:
         return allowed  # longer than the route's limit: its buffer filter answers 413
     binding = bindings.body_of(request.listener, request.method, request.path)
     if binding is None:
-        if request.method in _WRITES:
-            # A write whose body no contract reads: refused rather than passed unread, so
-            # no spelling of a path the transcoder still maps can skip the check.
-            return _deny(404, UNBOUND_BODY, allowed.response_headers)
-        return allowed  # a body on a read or delete: the transcoder ignores it
+        # A body no contract binds is refused, whatever the method: the transcoder would
+        # read it into the request message (a GET's body can set page_size, or replace the
+        # id in its path), and no spelling of a path may skip the check.
+        return _deny(404, UNBOUND_BODY, allowed.response_headers)
     try:
         strict_json.check(strict_json.parse(request.body), binding.message, binding.where)
     except strict_json.BodyError as error:
@@ -252,6 +262,10 @@ def _decide(request: Request, directory: Directory) -> Decision:
         wait = directory.admin_failures_wait(request.client_ip)
         if wait:
             return too_many("Too many sign-in attempts from this address; retry later", wait)
+        if _announced_bytes(request) > MAX_SIGN_IN_BYTES:
+            # Allowed without a credential: a stranger's announced megabytes are refused at
+            # the headers, not held by Envoy (its route also buffers at most this much).
+            return _deny(413, SIGN_IN_TOO_LARGE)
         return _allow(identity_pb2.Identity(client_ip=request.client_ip))
     if route is Route.ADMIN:
         return _admin(request, directory)

@@ -179,7 +179,8 @@ class MemoryDirectory:
         self._event_tables: dict[tuple[str, str], set[str]] = {}
         self._fetch_event_tables: EventTablesFetch | None = None
         self._tables_fetched_at = float("-inf")
-        self._tables_started_at = float("-inf")
+        self._tables_started_at = float("-inf")  # the last look-up's start
+        self._tables_fresh_from = float("-inf")  # the start of the last one that answered
         self._tables_lock = asyncio.Lock()
         # Separate limiters: a flood of client addresses must not evict token buckets.
         self._addresses = ratelimit.RateLimiter(address_limit)
@@ -232,8 +233,8 @@ class MemoryDirectory:
         asked = time.monotonic()
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(PREFLIGHT_FETCH_SECONDS), self._tables_lock:
-                if self._tables_started_at >= asked:
-                    return  # a look-up that started after this preflight arrived is done
+                if self._tables_fresh_from >= asked:
+                    return  # a look-up that started after this preflight arrived answered
                 spacing = (
                     self._tables_started_at + PREFLIGHT_MISS_SPACING_SECONDS - time.monotonic()
                 )
@@ -251,10 +252,11 @@ class MemoryDirectory:
         """One look-up; the caller holds ``_tables_lock``."""
         if self._fetch_event_tables is None:
             return
-        self._tables_started_at = time.monotonic()
+        started = self._tables_started_at = time.monotonic()
         try:
             self.set_event_tables(await self._fetch_event_tables(budget, patient))
             self._tables_fetched_at = time.monotonic()
+            self._tables_fresh_from = started
         except Exception as error:  # the profile service may be starting
             log.debug("event tables not refreshed: %s", type(error).__name__)
 

@@ -9,6 +9,8 @@ status, answering a rate limit UNAVAILABLE and an unknown method UNIMPLEMENTED).
 
 from __future__ import annotations
 
+import contextlib
+
 import grpc
 from envoy.config.core.v3 import base_pb2
 from envoy.service.auth.v3 import external_auth_pb2, external_auth_pb2_grpc
@@ -18,8 +20,9 @@ from typing_extensions import override
 
 from services.auth import authz
 from services.auth.body_checks import BodyChecks
-from services.auth.directory import MemoryDirectory
+from services.auth.directory import MemoryDirectory, address_key
 from services.common import identity as identities
+from services.common.errors import P13nError
 from services.common.status_codes import code_for_http_status
 
 # Credentials stop at the gateway: services receive the signed identity instead.
@@ -100,7 +103,8 @@ class AuthorizationServicer(external_auth_pb2_grpc.AuthorizationServicer):  # ty
         decision_request = to_request(request)
         if request.attributes.context_extensions.get("check") == "body":
             # The second phase: Envoy asks only once the first allowed this request.
-            body_decision = await self._body_checks.decide(decision_request)
+            share = self._share(decision_request)
+            body_decision = await self._body_checks.decide(decision_request, share)
             return to_check_response(body_decision, self._key, grpc_client=decision_request.grpc)
         authorization = decision_request.headers.get("authorization", "")
         if authorization and decision_request.listener == "admin":
@@ -113,3 +117,12 @@ class AuthorizationServicer(external_auth_pb2_grpc.AuthorizationServicer):  # ty
             await self._directory.refresh_event_tables_for_preflight()
             decision = authz.decide(decision_request, self._directory)
         return to_check_response(decision, self._key, grpc_client=decision_request.grpc)
+
+    def _share(self, request: authz.Request) -> str:
+        """Whose turn a big body takes: the account the first phase signed, else the client
+        address (sign-in has no account yet)."""
+        signed = request.headers.get(identities.IDENTITY_HEADER, "")
+        if signed:
+            with contextlib.suppress(P13nError):
+                return "account:" + identities.verify(signed, self._key).account_id
+        return "address:" + address_key(request.client_ip)

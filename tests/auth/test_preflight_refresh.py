@@ -93,3 +93,23 @@ async def test_misses_in_a_row_are_spaced(directory: MemoryDirectory) -> None:
     assert len(gaps) == 4
     assert min(gaps) >= directory_module.PREFLIGHT_MISS_SPACING_SECONDS * 0.9
     await _stop(poll)
+
+
+async def test_a_look_up_that_failed_does_not_answer_a_miss(directory: MemoryDirectory) -> None:
+    attempts = 0
+
+    async def flaky(_budget: float, _patient: bool) -> Tables:
+        nonlocal attempts
+        attempts += 1
+        await asyncio.sleep(0.03)
+        if attempts == 2:  # the first preflight's look-up
+            raise ConnectionError("profile restarting")
+        return {("shop_db", "page_views"): {"1"}}
+
+    poll = asyncio.create_task(directory.run_refresher(flaky))
+    await asyncio.sleep(0.01)  # the poll's look-up is in flight
+    # Both arrive before the first preflight's look-up starts; it fails, so the second
+    # must not take it as its answer.
+    await asyncio.gather(*(directory.refresh_event_tables_for_preflight() for _ in range(2)))
+    assert attempts == 3
+    await _stop(poll)

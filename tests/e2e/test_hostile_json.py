@@ -275,3 +275,18 @@ def test_an_escaped_nul_or_slash_in_a_path_is_400_with_a_message(
     )
     assert "encoded NUL (%00), an encoded slash (%2F or %5C)" in _refused(reply, 400)
     assert not path.stored(world, client_id)
+
+
+@pytest.mark.parametrize("method", ["GET", "DELETE"])
+def test_a_body_on_a_read_or_delete_is_refused_and_cannot_name_another_id(
+    world: World, method: str
+) -> None:
+    """The transcoder reads such a body into the request: `GET /v1/parent_segments/A` with
+    `{"parent_segment_id": B}` answered B, and a DELETE with lenient JSON deleted."""
+    other = world.account.parent_segment(f"other-{method}")
+    reply = world.account.call(
+        method, f"/v1/parent_segments/{world.ps}", {"parent_segment_id": other}
+    )
+    assert _refused(reply, 404).startswith("Unknown path or method for a request with a body")
+    assert world.account.ok("GET", f"/v1/parent_segments/{other}")["id"] == other
+    assert world.account.ok("GET", f"/v1/parent_segments/{world.ps}")["id"] == str(world.ps)
