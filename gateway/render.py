@@ -42,7 +42,7 @@ LOCAL_REPLY_MESSAGES: dict[int, str | None] = {
     404: "Unknown path or method; see the API reference",
     405: None,
     408: "The request took too long to arrive",
-    413: "Request body too large: at most 64 KiB per event, 5 MiB per ingest request",
+    413: "Request body too large: at most 64 KiB per event, 16 KiB to sign in, 5 MiB for any other request",
     415: None,
     429: "Too many requests; slow down and retry later",
     431: "Request headers too large",
