@@ -120,8 +120,8 @@ def _positive(env: Mapping[str, str], name: str, default: int) -> int:
 def raise_nofile() -> int:
     """Raises this process's soft descriptor limit to its hard one; returns the new soft.
 
-    Called in Envoy's child before exec (the limit is inherited) and by the supervisor to
-    learn what Envoy will have.
+    Called by the supervisor before it starts anything: every child, Envoy included,
+    inherits the raised limit, and the supervisor knows what Envoy will have.
     """
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     # An unlimited hard limit is left alone: the kernel's nr_open caps it anyway.

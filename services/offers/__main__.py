@@ -2,4 +2,6 @@
 
 from services.offers.server import main
 
-main()
+# Guarded: a worker process the service spawns (auth's body checker) must not run it again.
+if __name__ == "__main__":
+    main()
