@@ -165,13 +165,13 @@ class SqliteIdentityStore(SqliteBase):
             # Only the operator's ``p13n flags set`` changes flags (no API does).
             await audit.record(
                 connection,
-                audit.entry(
-                    audit.operator(account_id),
+                audit.change(
                     audit.UPDATE,
                     "flag",
                     flag,
                     {"name": flag, "on": was},
                     {"name": flag, "on": on},
+                    who=audit.operator(account_id),
                 ),
             )
             if on:
@@ -207,6 +207,8 @@ def _bootstrap_entries(
         ("api_key", created["api_key"], {"type": "MASTER"}),
     ]
     return [
-        audit.entry(who, audit.CREATE, kind, str(id_), None, {"id": str(id_), **fields}, now=now)
+        audit.change(
+            audit.CREATE, kind, str(id_), None, {"id": str(id_), **fields}, who=who, now=now
+        )
         for kind, id_, fields in made
     ]

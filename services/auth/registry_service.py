@@ -275,17 +275,8 @@ class RegistryServicer(registry_service_pb2_grpc.RegistryServiceServicer):
     async def RevealToken(
         self, request: registry_service_pb2.RevealTokenRequest, context: Any
     ) -> pb.Token:
-        me = caller()
         async with self._store.registry_reading() as reader:
-            seconds = await reader.session_authenticated_time(path_id(me.session_id))
-            authenticated = (
-                datetime.datetime.fromtimestamp(seconds, datetime.UTC)
-                if seconds is not None
-                else None
-            )
-            validation.require_recent_authentication(
-                authenticated, datetime.datetime.now(datetime.UTC)
-            )
+            await _require_recent_sign_in(reader)
             service = await _service(reader, request.parent_segment_id, request.service_id)
             token = await _token(reader, service, request.token_id)
         secret = self._keys.decrypt(token.encrypted_secret, str(token.id))
@@ -360,17 +351,8 @@ class RegistryServicer(registry_service_pb2_grpc.RegistryServiceServicer):
     async def RevealIdentitySecret(
         self, request: registry_service_pb2.RevealIdentitySecretRequest, context: Any
     ) -> pb.IdentitySecret:
-        me = caller()
         async with self._store.registry_reading() as reader:
-            seconds = await reader.session_authenticated_time(path_id(me.session_id))
-            authenticated = (
-                datetime.datetime.fromtimestamp(seconds, datetime.UTC)
-                if seconds is not None
-                else None
-            )
-            validation.require_recent_authentication(
-                authenticated, datetime.datetime.now(datetime.UTC)
-            )
+            await _require_recent_sign_in(reader)
             service = await _service(reader, request.parent_segment_id, request.service_id)
             record = await _identity_secret(reader, service, request.identity_secret_id)
         secret = self._keys.decrypt(
@@ -378,6 +360,16 @@ class RegistryServicer(registry_service_pb2_grpc.RegistryServiceServicer):
         )
         log.info("identity secret %s of service %s revealed to %s", record.id, service.id, _who())
         return identity_secret_message(record, secret.reveal())
+
+
+async def _require_recent_sign_in(reader: RegistryReader) -> None:
+    """A reveal needs the caller's session re-authenticated lately (tokens and identity
+    secrets alike)."""
+    seconds = await reader.session_authenticated_time(path_id(caller().session_id))
+    authenticated = (
+        datetime.datetime.fromtimestamp(seconds, datetime.UTC) if seconds is not None else None
+    )
+    validation.require_recent_authentication(authenticated, datetime.datetime.now(datetime.UTC))
 
 
 async def _service(

@@ -198,37 +198,15 @@ def change(
     before: Message | Mapping[str, Any] | None,
     after: Message | Mapping[str, Any] | None,
     *,
+    who: Author | None = None,
     parent: str = "",
     sensitivity_lowered: bool = False,
     now: float | None = None,
 ) -> Entry:
-    """The entry of a change made by the current request (its identity says who)."""
-    return entry(
-        author(),
-        action,
-        resource_type,
-        resource_id,
-        before,
-        after,
-        parent=parent,
-        sensitivity_lowered=sensitivity_lowered,
-        now=now,
-    )
-
-
-def entry(
-    who: Author,
-    action: str,
-    resource_type: str,
-    resource_id: str,
-    before: Message | Mapping[str, Any] | None,
-    after: Message | Mapping[str, Any] | None,
-    *,
-    parent: str = "",
-    sensitivity_lowered: bool = False,
-    now: float | None = None,
-) -> Entry:
-    """The entry of a change made by ``who``."""
+    """The entry of a change made by ``who``: by default the current request's caller (its
+    identity says who); given where no request identity is at hand (the operator, the
+    write queue's task)."""
+    who = who or author()
     return Entry(
         account_id=who.account_id,
         time=time.time() if now is None else now,

@@ -190,6 +190,7 @@ def _check_entries(path: str, name: str, count: int) -> None:
         )
 
 
+@cache  # asked for every field of every admin request; GetOptions is slow
 def _is_map(field: FieldDescriptor) -> bool:
     entry = field.message_type
     return entry is not None and bool(entry.GetOptions().map_entry)

@@ -11,8 +11,8 @@ checked against flags that may be wrong.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 import grpc
 from p13n.auth.v1 import identity_pb2, internal_service_pb2
@@ -29,6 +29,7 @@ SECRETS_TTL_SECONDS = 2.0
 FLAGS_TIMEOUT = 2.0
 CHECK_TIMEOUT = 1.0
 _AUTH_DOWN = unavailable("The auth service cannot answer; retry shortly")
+T = TypeVar("T")
 
 
 class AuthClient:
@@ -50,39 +51,46 @@ class AuthClient:
         When the auth service cannot answer, this raises UNAVAILABLE: a proof that cannot be
         checked is neither accepted nor silently dropped.
         """
-        cached = self._secrets.get(service_id)
-        if cached and self._clock() - cached[0] < SECRETS_TTL_SECONDS:
-            return cached[1]
-        try:
-            reply = await self._stub.GetIdentitySecrets(
-                internal_service_pb2.GetIdentitySecretsRequest(service_id=service_id),
-                metadata=as_service(SERVICE, self._key),
-                timeout=FLAGS_TIMEOUT,
-            )
-        except grpc.aio.AioRpcError as error:
-            raise translate(error, outage=_AUTH_DOWN, verdicts={}) from None
-        found = tuple(reply.secrets)
-        self._secrets[service_id] = (self._clock(), found)
-        return found
+
+        async def ask() -> tuple[str, ...]:
+            request = internal_service_pb2.GetIdentitySecretsRequest(service_id=service_id)
+            return tuple((await self._ask(self._stub.GetIdentitySecrets, request)).secrets)
+
+        return await self._fresh(self._secrets, service_id, SECRETS_TTL_SECONDS, ask)
 
     async def flags_of(self, account_id: str) -> frozenset[str]:
         """The account's feature flags, at most ``FLAGS_TTL_SECONDS`` old."""
-        cached = self._flags.get(account_id)
-        if cached and self._clock() - cached[0] < FLAGS_TTL_SECONDS:
+
+        async def ask() -> frozenset[str]:
+            request = internal_service_pb2.GetAccountFlagsRequest(account_id=account_id)
+            return frozenset((await self._ask(self._stub.GetAccountFlags, request)).flags)
+
+        return await self._fresh(self._flags, account_id, FLAGS_TTL_SECONDS, ask)
+
+    async def _fresh(
+        self,
+        cache: dict[str, tuple[float, T]],
+        key: str,
+        ttl: float,
+        ask: Callable[[], Awaitable[T]],
+    ) -> T:
+        """``cache[key]`` while younger than ``ttl`` seconds, else a new answer kept."""
+        cached = cache.get(key)
+        if cached and self._clock() - cached[0] < ttl:
             return cached[1]
+        answer = await ask()
+        cache[key] = (self._clock(), answer)
+        return answer
+
+    async def _ask(self, method: Any, request: Any) -> Any:
         try:
-            reply = await self._stub.GetAccountFlags(
-                internal_service_pb2.GetAccountFlagsRequest(account_id=account_id),
-                metadata=as_service(SERVICE, self._key),
-                timeout=FLAGS_TIMEOUT,
+            return await method(
+                request, metadata=as_service(SERVICE, self._key), timeout=FLAGS_TIMEOUT
             )
         except grpc.aio.AioRpcError as error:
             # An outage refuses the write; any other answer to this internal question is a
             # fault here, logged as INTERNAL rather than hidden as a retry.
             raise translate(error, outage=_AUTH_DOWN, verdicts={}) from None
-        flags = frozenset(reply.flags)
-        self._flags[account_id] = (self._clock(), flags)
-        return flags
 
     async def credential_valid(self, identity: identity_pb2.Identity) -> bool:
         """Whether the API key or session ``identity`` names still exists (never kept).

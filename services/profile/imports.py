@@ -184,13 +184,13 @@ async def _record(
 ) -> None:
     await audit.record(
         conn,
-        audit.entry(
-            who,
+        audit.change(
             audit.IMPORT,
             resource_type,
             str(resource_id),
             None,
             summary,
+            who=who,
             parent=f"parent_segments/{parent_segment_id}",
             now=now,
         ),

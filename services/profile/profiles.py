@@ -281,26 +281,23 @@ def merge_log_page(
 
 def count_skipped(conn: sqlite3.Connection, parent_segment_id: int, attribute: str) -> int:
     """Counts one value not written for being over 500 bytes; returns the running count."""
-    row = query_one(
-        conn,
-        "INSERT INTO skipped_values (parent_segment_id, attribute, count) VALUES (?, ?, 1) "
-        "ON CONFLICT (parent_segment_id, attribute) DO UPDATE SET count = count + 1 "
-        "RETURNING count",
-        parent_segment_id,
-        attribute,
-    )
-    return int(row[0]) if row else 0
+    return _count(conn, "skipped_values", "attribute", parent_segment_id, attribute)
 
 
 def count_unproven(conn: sqlite3.Connection, parent_segment_id: int, key: str) -> int:
     """Counts one verified identifier left out for want of a valid proof; the running count."""
+    return _count(conn, "unproven_identifiers", "key", parent_segment_id, key)
+
+
+def _count(conn: sqlite3.Connection, table: str, column: str, segment: int, name: str) -> int:
+    # ``table`` and ``column`` are the two constants above, never input.
     row = query_one(
         conn,
-        "INSERT INTO unproven_identifiers (parent_segment_id, key, count) VALUES (?, ?, 1) "
-        "ON CONFLICT (parent_segment_id, key) DO UPDATE SET count = count + 1 "
+        f"INSERT INTO {table} (parent_segment_id, {column}, count) VALUES (?, ?, 1) "
+        f"ON CONFLICT (parent_segment_id, {column}) DO UPDATE SET count = count + 1 "
         "RETURNING count",
-        parent_segment_id,
-        key,
+        segment,
+        name,
     )
     return int(row[0]) if row else 0
 

@@ -20,13 +20,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from google.api import annotations_pb2
-from google.protobuf import descriptor_pb2
 from support.admin import PASSWORD, Account
 from support.auth import PERMISSION_DENIED, add_user, api_key
+from support.contracts import admin_rules, descriptor_set
 from support.http import Response
-
-import services
 
 VIEWER, EDITOR, ADMIN = "VIEWER", "EDITOR", "ADMIN"
 RANK = {"VIEWER": 1, "EDITOR": 2, "ADMIN": 3, "OWNER": 4}
@@ -108,21 +105,10 @@ class Binding:
 
 def _bindings() -> dict[str, Binding]:
     """Every RPC the contracts bind to an admin API path (``/v1/...``)."""
-    path = services.__path__[0] + "/_gen/p13n.binpb"
-    with open(path, "rb") as f:
-        files = descriptor_pb2.FileDescriptorSet.FromString(f.read())
     found = {}
-    for file in files.file:
-        if not file.package.startswith("p13n."):
-            continue
-        for service in file.service:
-            for method in service.method:
-                rule = method.options.Extensions[annotations_pb2.http]
-                kind = rule.WhichOneof("pattern")
-                if kind is None or not getattr(rule, kind).startswith("/v1/"):
-                    continue
-                rpc = f"{file.package}.{service.name}/{method.name}"
-                found[rpc] = Binding(rpc, kind.upper(), getattr(rule, kind))
+    for r in admin_rules(descriptor_set()):
+        rpc = f"{r.package}.{r.service.name}/{r.method.name}"
+        found[rpc] = Binding(rpc, r.verb, r.path)
     return found
 
 

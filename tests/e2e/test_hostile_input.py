@@ -16,14 +16,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from google.api import annotations_pb2, field_behavior_pb2
+from google.api import field_behavior_pb2
 from google.protobuf import descriptor_pb2
 from support.admin import Account
+from support.contracts import admin_rules, descriptor_set
 from support.http import Response
 from support.offers_shop import GuideShop
 from support.suite import Suite
-
-import services
 
 _PARAM = re.compile(r"\{([a-z_]+)\}")
 
@@ -41,11 +40,6 @@ class Route:
         return _PARAM.findall(self.path)
 
 
-def _descriptors() -> descriptor_pb2.FileDescriptorSet:
-    with open(services.__path__[0] + "/_gen/p13n.binpb", "rb") as f:
-        return descriptor_pb2.FileDescriptorSet.FromString(f.read())
-
-
 def _messages(files: descriptor_pb2.FileDescriptorSet) -> dict[str, descriptor_pb2.DescriptorProto]:
     found: dict[str, descriptor_pb2.DescriptorProto] = {}
 
@@ -61,25 +55,21 @@ def _messages(files: descriptor_pb2.FileDescriptorSet) -> dict[str, descriptor_p
     return found
 
 
-FILES = _descriptors()
+FILES = descriptor_set()
 MESSAGES = _messages(FILES)
 
 
 def _routes() -> list[Route]:
-    found = []
-    for file in FILES.file:
-        if not file.package.startswith("p13n."):
-            continue
-        for service in file.service:
-            for method in service.method:
-                rule = method.options.Extensions[annotations_pb2.http]
-                kind = rule.WhichOneof("pattern")
-                if kind is None or not getattr(rule, kind).startswith("/v1/"):
-                    continue
-                rpc = f"{service.name}/{method.name}"
-                path = getattr(rule, kind)
-                found.append(Route(rpc, kind.upper(), path, rule.body, method.input_type[1:]))
-    return found
+    return [
+        Route(
+            f"{r.service.name}/{r.method.name}",
+            r.verb,
+            r.path,
+            r.rule.body,
+            r.method.input_type[1:],
+        )
+        for r in admin_rules(FILES)
+    ]
 
 
 ROUTES = _routes()
