@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 # How long a stopping service keeps serving after it reports NOT_SERVING, so that whoever
 # balances across it stops sending first. Two signals tell a balancer: Kubernetes drops a
@@ -148,6 +150,25 @@ def _internal_tls(env: Mapping[str, str], bind_host: str, targets: Iterable[str]
     return False
 
 
+def _database_url(env: Mapping[str, str]) -> str | None:
+    url = env.get("P13N_DATABASE_URL", "").strip()
+    if not url:
+        return None
+    if urlsplit(url).scheme not in {"postgresql", "postgres"}:
+        # The URL may carry a password: the message names the setting, never the value.
+        raise ConfigError("P13N_DATABASE_URL: use postgresql://user@host:port/database")
+    return url
+
+
+def _schema_prefix(env: Mapping[str, str]) -> str:
+    prefix = env.get("P13N_DATABASE_SCHEMA_PREFIX", "p13n_")
+    if not re.fullmatch(r"[a-z_][a-z0-9_]{0,40}", prefix):
+        raise ConfigError(
+            f"P13N_DATABASE_SCHEMA_PREFIX={prefix!r}: use lowercase letters, digits and _"
+        )
+    return prefix
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything a p13n process needs to know about its surroundings."""
@@ -179,6 +200,14 @@ class Settings:
     internal_tls: bool = True
     # A plaintext port answering only grpc.health.v1, for Kubernetes' probes (None: none).
     health_port: int | None = None
+    # PostgreSQL instead of the embedded SQLite files (``services.common.postgres``): the
+    # database's URL, and the prefix of the services' schema names in it.
+    database_url: str | None = field(default=None, repr=False)
+    database_schema_prefix: str = "p13n_"
+
+    def database_schema(self, service: str) -> str:
+        """The PostgreSQL schema that holds ``service``'s tables."""
+        return f"{self.database_schema_prefix}{service}"
 
     @property
     def internal_key(self) -> bytes:
@@ -237,4 +266,6 @@ class Settings:
             tls_dir_override=Path(tls_dir).absolute() if tls_dir else None,
             internal_tls=_internal_tls(env, bind_host, targets.values()),
             health_port=_port(env, "P13N_HEALTH_PORT", 0) if "P13N_HEALTH_PORT" in env else None,
+            database_url=_database_url(env),
+            database_schema_prefix=_schema_prefix(env),
         )

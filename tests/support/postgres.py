@@ -1,0 +1,65 @@
+"""A real PostgreSQL for the tests: one database per test run, one schema prefix per test.
+
+The server is the one on 127.0.0.1:5432 (``P13N_TEST_POSTGRES_URL`` names another). Each
+run creates ``p13n_test_<pid>_<random>`` and drops it at the end; each test that asks for
+PostgreSQL gets a schema prefix of its own in it, so suites never see each other's rows.
+Where the server cannot be reached the tests that need it are skipped, except under CI
+(``CI=true``), where that fails the run: CI never skips the PostgreSQL backend.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import secrets
+from collections.abc import Iterator
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import pytest
+
+ADMIN_URL = os.environ.get(
+    "P13N_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+
+_prefixes = itertools.count(1)
+
+
+def _with_database(url: str, database: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, f"/{database}", parts.query, parts.fragment))
+
+
+async def _run_admin(statement: str) -> None:
+    conn = await asyncpg.connect(ADMIN_URL, timeout=5)
+    try:
+        await conn.execute(statement)
+    finally:
+        await conn.close()
+
+
+def unreachable(reason: str) -> None:
+    """Skips the test, or under CI fails it: CI must run the PostgreSQL backend."""
+    message = f"PostgreSQL at {ADMIN_URL} cannot be reached: {reason}"
+    if os.environ.get("CI") == "true":
+        pytest.fail(message + " (CI=true: the PostgreSQL tests must run)", pytrace=False)
+    pytest.skip(message)
+
+
+def database_for_run() -> Iterator[str]:
+    """Creates this run's database, yields its URL, drops it afterwards."""
+    name = f"p13n_test_{os.getpid()}_{secrets.token_hex(3)}"
+    try:
+        asyncio.run(_run_admin(f'CREATE DATABASE "{name}"'))
+    except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+        unreachable(str(exc) or type(exc).__name__)
+    try:
+        yield _with_database(ADMIN_URL, name)
+    finally:
+        asyncio.run(_run_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def schema_prefix() -> str:
+    """A schema prefix no other test of this run has."""
+    return f"t{next(_prefixes)}_"
