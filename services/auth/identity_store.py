@@ -12,6 +12,7 @@ import aiosqlite
 from services.auth.sqlite_base import SqliteBase, bump_generation
 from services.auth.store_protocols import AuditNote, Bootstrapped, Conflict, Login, MeRecord
 from services.common import audit
+from services.common.sql import AsyncSqlite
 from services.common.storage import fetch_all, fetch_one
 
 
@@ -77,7 +78,7 @@ class SqliteIdentityStore(SqliteBase):
                 (account_id, email, password_hash, role, now),
             )
             user_id = int(cursor.lastrowid or 0)
-            await audit.record(connection, entry(user_id))
+            await audit.record(AsyncSqlite(connection), entry(user_id))
         return user_id
 
     # -- API keys --------------------------------------------------------------------------
@@ -92,7 +93,7 @@ class SqliteIdentityStore(SqliteBase):
                 (account_id, key_type, lookup_hash, now),
             )
             key_id = int(cursor.lastrowid or 0)
-            await audit.record(connection, entry(key_id))
+            await audit.record(AsyncSqlite(connection), entry(key_id))
             await bump_generation(connection)
         return key_id
 
@@ -103,7 +104,7 @@ class SqliteIdentityStore(SqliteBase):
             )
             if cursor.rowcount == 0:
                 return False
-            await audit.record(connection, entry(key_id))
+            await audit.record(AsyncSqlite(connection), entry(key_id))
             await bump_generation(connection)
         return True
 
@@ -153,7 +154,7 @@ class SqliteIdentityStore(SqliteBase):
             key_id = int(cursor.lastrowid or 0)
             created = {"account": account_id, "user": user_id, "api_key": key_id}
             for entry in _bootstrap_entries(name, email, created, now):
-                await audit.record(connection, entry)
+                await audit.record(AsyncSqlite(connection), entry)
             await bump_generation(connection)
         return Bootstrapped(account_id=account_id, user_id=user_id)
 
@@ -164,7 +165,7 @@ class SqliteIdentityStore(SqliteBase):
             was = flag in await _sorted_flags(connection, account_id)
             # Only the operator's ``p13n flags set`` changes flags (no API does).
             await audit.record(
-                connection,
+                AsyncSqlite(connection),
                 audit.change(
                     audit.UPDATE,
                     "flag",

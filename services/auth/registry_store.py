@@ -23,6 +23,7 @@ from services.auth.store_protocols import (
     TokenRecord,
 )
 from services.common import audit
+from services.common.sql import AsyncSqlite
 from services.common.storage import fetch_all, fetch_one
 
 
@@ -256,7 +257,7 @@ class SqliteRegistryWriter(SqliteRegistryReader):
         await self._connection.execute("DELETE FROM identity_secrets WHERE id = ?", (secret_id,))
 
     async def record(self, entry: audit.Entry) -> None:
-        await audit.record(self._connection, entry)
+        await audit.record(AsyncSqlite(self._connection), entry)
 
     async def _written_service(self, service_id: int) -> ServiceRecord:
         row = await fetch_one(self._connection, "SELECT * FROM services WHERE id = ?", service_id)

@@ -135,7 +135,7 @@ class SqliteAuthStore(SqliteRegistryStore, SqliteIdentityStore, SqliteCredential
 
     def audit_log(self) -> audit.AuditLog:
         """The entries of the changes the auth service made (services, tokens, users, keys)."""
-        return audit.AuditLog(self._db, "auth")
+        return audit.AuditLog(self._db.sql_reading, "auth")
 
     async def close(self) -> None:
         await self._db.close()

@@ -26,6 +26,7 @@ import aiosqlite
 from services.common.aiosqlite_thread import call_on_thread
 from services.common.checkpoints import Checkpointer, CheckpointPolicy, checkpoint
 from services.common.files import create_private_file
+from services.common.sql import AsyncSqlite, Sql
 
 log = logging.getLogger(__name__)
 
@@ -200,6 +201,12 @@ class Database:
         """Reads that must not see another coroutine's uncommitted writes."""
         async with self._lock:
             yield self.connection
+
+    @contextlib.asynccontextmanager
+    async def sql_reading(self) -> AsyncIterator[Sql]:
+        """``reading``, through the ``Sql`` adapter that serves both backends."""
+        async with self.reading() as connection:
+            yield AsyncSqlite(connection)
 
     async def run_sync(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """``run_sync`` under this database's lock (for reads and whole transactions)."""

@@ -22,6 +22,7 @@ import aiosqlite
 from services.common import audit
 from services.common.convert import path_id
 from services.common.errors import NotFound
+from services.common.sql import AsyncSqlite
 from services.common.storage import Database, fetch_all, fetch_one
 from services.offers.engine import Personalization
 
@@ -146,7 +147,7 @@ class Writer:
         changed = after or before
         assert changed is not None  # a change has a before or an after
         await audit.record(
-            self._db,
+            AsyncSqlite(self._db),
             audit.change(
                 action,
                 "personalization",
@@ -186,7 +187,7 @@ class PersonalizationStore:
 
     def audit_log(self) -> audit.AuditLog:
         """This service's audit entries, for ``InternalOffersService.ListAuditEntries``."""
-        return audit.AuditLog(self._db, "offers")
+        return audit.AuditLog(self._db.sql_reading, "offers")
 
     def revision(self, parent_segment_id: str) -> int:
         """Grows after every committed write to the parent segment's personalizations."""

@@ -29,6 +29,7 @@ from p13n.profile.v1 import profile_service_pb2 as api
 from services.common import audit, events
 from services.common.convert import path_id
 from services.common.errors import InvalidArgument, NotFound, parent_segment_not_found
+from services.common.sql import AsyncSqlite
 from services.common.storage import run_sync
 from services.profile import attributes, batch_store
 from services.profile.profile_store import Chunk
@@ -183,7 +184,7 @@ async def _record(
     now: float,
 ) -> None:
     await audit.record(
-        conn,
+        AsyncSqlite(conn),
         audit.change(
             audit.IMPORT,
             resource_type,

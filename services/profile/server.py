@@ -186,7 +186,7 @@ def registrations(
         Registration(
             profile_internal_pb2_grpc.add_InternalProfileServiceServicer_to_server,
             InternalProfileServicer(
-                store, clock, identity_secrets, audit_log=audit.AuditLog(db, "profile")
+                store, clock, identity_secrets, audit_log=audit.AuditLog(db.sql_reading, "profile")
             ),
             INTERNAL,
         ),

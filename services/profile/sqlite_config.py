@@ -23,6 +23,7 @@ from p13n.profile.v1 import realtime_config_pb2 as pb
 from services.common import audit
 from services.common.convert import path_id
 from services.common.errors import parent_segment_not_found
+from services.common.sql import AsyncSqlite
 from services.common.storage import Database, fetch_all, fetch_one
 from services.profile import config_rows, config_rules, sensitivity
 from services.profile.config_store import (
@@ -279,7 +280,7 @@ class SqliteConfigWriter(SqliteConfigReader, ConfigWriter):
         )
 
     async def record(self, entry: audit.Entry) -> None:
-        await audit.record(self._db, entry)
+        await audit.record(AsyncSqlite(self._db), entry)
 
 
 class SqliteConfigStore:

@@ -21,6 +21,7 @@ from services.auth import secrets
 from services.common import audit
 from services.common import identity as identities
 from services.common.errors import Unauthenticated
+from services.common.sql import AsyncSqlite
 from services.common.storage import Database
 
 SECRET_NAMES = [
@@ -149,8 +150,8 @@ async def test_entries_are_read_back_by_account_type_and_id(db: Database) -> Non
     rows += [("1", "attribute", "6"), ("1", "attribute", "5")]
     for n, (account, kind, resource_id) in enumerate(rows, start=1):
         async with db.transaction() as connection:
-            await audit.record(connection, _entry(account, kind, resource_id, n))
-    log = audit.AuditLog(db, "profile")
+            await audit.record(AsyncSqlite(connection), _entry(account, kind, resource_id, n))
+    log = audit.AuditLog(db.sql_reading, "profile")
 
     async def ids(which: audit.Filter, after: int = 0, limit: int = 10) -> list[int]:
         return [e.id for e in await log.entries(which, after, limit)]
