@@ -1,4 +1,9 @@
-"""Fixtures: a real profile service per test (see support.profile_harness) and a shop."""
+"""Fixtures: a real profile service per test (see support.profile_harness) and a shop.
+
+The service runs on SQLite unless a module asks for both backends by overriding
+``backend_env`` with ``database_env`` (tests/conftest.py); the service suites that exercise
+the store do, the rest stay on SQLite to keep the run time in check.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +15,14 @@ from support.profile_harness import Service, running_service
 
 
 @pytest.fixture
-async def service(tmp_path: Path) -> AsyncIterator[Service]:
-    async with running_service(tmp_path) as running:
+def backend_env() -> dict[str, str]:
+    """The settings selecting the store's backend: SQLite unless a module overrides this."""
+    return {}
+
+
+@pytest.fixture
+async def service(tmp_path: Path, backend_env: dict[str, str]) -> AsyncIterator[Service]:
+    async with running_service(tmp_path, backend_env) as running:
         yield running
 
 
