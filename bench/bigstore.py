@@ -46,6 +46,7 @@ from p13n.profile.v1 import config_service_pb2 as config_api
 from p13n.profile.v1 import parent_segment_pb2
 from p13n.profile.v1 import profile_service_pb2 as api
 from p13n.profile.v1 import realtime_config_pb2 as pb
+from services.profile.sqlite_config import SqliteConfigStore
 
 from bench import workload
 from services.common import audit, events, storage
@@ -55,7 +56,6 @@ from services.profile import group_commit, imports, tracking
 from services.profile.config_rules import FLAG_SENSITIVITY
 from services.profile.config_service import ConfigServicer
 from services.profile.realtime import ConfigCache
-from services.profile.sqlite_config import SqliteConfigStore
 from services.profile.store import MIGRATIONS, TUNING, database_path
 
 ACCOUNT = "bench"

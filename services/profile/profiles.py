@@ -108,6 +108,53 @@ async def owners(sql: Sql, parent_segment_id: int, pairs: Iterable[Pair]) -> lis
     )
 
 
+async def locked_owners(
+    sql: Sql, parent_segment_id: int, pairs: Sequence[Pair]
+) -> list[StoredProfile]:
+    """``owners``, locked until the transaction ends: what it returns stays true.
+
+    SQLite: the group-commit writer holds the database's one write lock, so ``owners`` is
+    all it takes. PostgreSQL (READ COMMITTED, replicas writing at once): the owning profiles'
+    rows are locked ``FOR UPDATE`` in id order, then the owners are read, now that nothing
+    can change them; a profile that a concurrent merge gave one of the pairs to
+    meanwhile is locked too, and read again, until the owners are all locked. Every write
+    of a profile's state or identities holds its row's lock, so the answer is then stable.
+    A new pair (owned by nobody) that another transaction inserts meanwhile makes this
+    transaction's insert fail with a unique violation, and the transaction is run again
+    (``postgres_profile``). Locks taken out of id order on the second pass may deadlock;
+    PostgreSQL then aborts one transaction (40P01), which is run again too.
+    """
+    if sql.dialect != "postgresql":
+        return await owners(sql, parent_segment_id, pairs)
+    # The first lock by the pairs themselves: one statement fewer than reading first.
+    locked = {
+        int(r[0])
+        for r in await _rows(
+            sql, _LOCK_OWNER_OF_PAIR, _LOCK_OWNERS_OF_PAIRS, parent_segment_id, pairs
+        )
+    }
+    while True:
+        found = await owners(sql, parent_segment_id, pairs)
+        wanted = sorted({p.id for p in found} - locked)
+        if not wanted:
+            return found
+        await sql.fetch(
+            "SELECT id FROM profiles WHERE id = ANY(?::bigint[]) ORDER BY id FOR UPDATE", wanted
+        )
+        locked.update(wanted)
+
+
+_LOCK_OWNER_OF_PAIR = (
+    "SELECT id FROM profiles WHERE id = (SELECT profile_id FROM identities "
+    "WHERE parent_segment_id = ? AND key = ? AND value = ?) FOR UPDATE"
+)
+_LOCK_OWNERS_OF_PAIRS = (
+    "SELECT id FROM profiles WHERE id IN (SELECT t.profile_id "
+    + _BY_PAIRS["postgresql"].format(table="identities")
+    + ") ORDER BY id FOR UPDATE"
+)
+
+
 async def _rows(
     sql: Sql,
     one_pair_sql: str,

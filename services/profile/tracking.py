@@ -6,7 +6,9 @@ memory, and computes the answer. ``carry_out`` then writes exactly what the plan
 dry run (preview) is ``plan`` alone, so it gives the same answer and provably writes
 nothing. Both run inside one transaction of the group-commit writer, after the units queued
 before them, so a plan always starts from every committed (or earlier-in-batch) write and
-concurrent events for one visitor cannot lose an update.
+concurrent events for one visitor cannot lose an update. On PostgreSQL, where the events of
+several replicas run at once, a plan that will be carried out locks the profiles it read
+first (``profiles.locked_owners``), with the same effect.
 
 Everything here is a coroutine over ``Sql``, written once for both backends. On SQLite it never
 suspends and runs on the database thread: a whole Track (configuration, reads, stitching,
@@ -100,11 +102,14 @@ async def plan(
     event: events.Event,
     now: float,
     proven: proofs.Proofs | None = None,
+    writing: bool = False,
 ) -> Plan:
     """Decides what the event does; reads only.
 
     ``proven`` is given for a public-path event: a verified key's value without a valid
     proof is then left out of the event before anything uses it (``proofs.screen``).
+    ``writing``: the plan will be carried out in this transaction, so the profiles it
+    reads are locked until it ends (``profiles.locked_owners``).
     """
     if (database, table) not in config.tables:
         raise NotFound(
@@ -116,7 +121,10 @@ async def plan(
     if proven is not None:
         event, unproven = proofs.screen(config.keys, event, proven)
     found = require_identities(config, event)
-    owners = await profiles.owners(sql, config.parent_segment_id, found)
+    if writing:
+        owners = await profiles.locked_owners(sql, config.parent_segment_id, found)
+    else:
+        owners = await profiles.owners(sql, config.parent_segment_id, found)
     decision = plan_stitch(found, [p.for_stitching() for p in owners], config.primary_key, now)
     involved = {str(p.id): p for p in owners}
     if decision.outcome is Outcome.MERGE:
@@ -244,7 +252,7 @@ async def track(
 ) -> api.TrackResponse:
     """One Track call as a unit of the group-commit writer."""
     config = await config_of_account(configs, sql, parent_segment_id, account_id)
-    decided = await plan(sql, config, database, table, event[0], now, proven)
+    decided = await plan(sql, config, database, table, event[0], now, proven, writing=True)
     if decided.unproven:  # stored as applied: an unproven claim is not kept for later use
         event = (decided.event, events.encode(decided.event))
     await profiles.store_events(sql, config.account_id, database, table, now, [event])
@@ -284,7 +292,8 @@ async def ingest(
     await profiles.store_events(sql, account_id, database, table, now, stored)
     for event, _ in records:
         for config in configs_used:
-            await carry_out(sql, await plan(sql, config, database, table, event, now, proven), now)
+            decided = await plan(sql, config, database, table, event, now, proven, writing=True)
+            await carry_out(sql, decided, now)
     return len(records)
 
 

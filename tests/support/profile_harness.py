@@ -180,7 +180,8 @@ class Service:
         )
 
     def rows(self, sql: str, *args: Any) -> list[tuple[Any, ...]]:
-        """Reads the committed state through a second, independent connection.
+        """Reads the committed state through a second, independent connection (or writes
+        beside the service: each call is one committed transaction).
 
         PostgreSQL is read by a connection of its own on a thread of its own (this is
         called from the event loop's thread, which it blocks for the read, as SQLite's does).

@@ -1,0 +1,184 @@
+"""Track throughput through the profile store, per backend and per PostgreSQL write mode.
+
+    python -m bench.pg_writes [--seconds 5] [--clients 32] [--visitors 10000]
+                              [--modes sqlite,per-event,group] [--replicas 1]
+
+Each mode gets a fresh store (SQLite: a temporary directory; PostgreSQL: a fresh schema in
+a database of its own, created on the server of ``P13N_TEST_POSTGRES_URL`` or
+127.0.0.1:5432 and dropped at the end). ``--clients`` tasks in this one process send Track
+units through ``SqlProfileStore`` (no gRPC) for random visitors, each answer waited for
+(so each is durable), for ``--seconds``. ``--replicas 2`` opens two stores on the same
+schema (two pools, two writers: what two processes would do) and spreads the clients over
+them; ``--visitors`` small makes them collide (merges and conflicts). Prints JSON: events/s,
+p50/p95 per Track, and for group commit the batches and retries.
+
+Modes: ``sqlite`` (the group-commit writer over one file), ``per-event`` (one SERIALIZABLE
+transaction per Track on the pool), ``group`` (PostgreSQL group commit: one transaction per
+batch of waiting Tracks, ``pg_group_commit``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import random
+import secrets
+import statistics
+import tempfile
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from p13n.profile.v1 import realtime_config_pb2 as pb
+
+from services.common import events
+from services.profile import backends
+from services.profile.config_store import ATTRIBUTES, EVENTS, STITCHING_KEYS, ConfigStore
+from services.profile.pg_group_commit import PostgresGroupCommit
+from services.profile.postgres_profile import PostgresTransactions
+from services.profile.realtime import ConfigCache
+from services.profile.sql_config import PostgresConfigStore
+from services.profile.sql_profile import SqlProfileStore, Transactions
+from services.profile.store import open_pool
+
+ADMIN_URL = os.environ.get(
+    "P13N_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+ACCOUNT = "bench"
+
+
+async def _configure(configs: ConfigStore) -> str:
+    async with configs.writing() as writer:
+        ps = await writer.create_parent_segment(ACCOUNT, "Shoppers", "", "td_client_id", 1.0)
+        segment = int(ps.id)
+        await writer.insert(STITCHING_KEYS, segment, pb.StitchingKey(name="user_id"))
+        await writer.insert(
+            EVENTS, segment, pb.EventDefinition(name="view", database="shop", table="views")
+        )
+        views = pb.Attribute(name="views", type=pb.COUNTER, event="view")
+        views.counter.window = "total"
+        await writer.insert(ATTRIBUTES, segment, views)
+    return ps.id
+
+
+@contextlib.asynccontextmanager
+async def _database() -> AsyncIterator[str]:
+    name = f"p13n_bench_{secrets.token_hex(4)}"
+    admin = await asyncpg.connect(ADMIN_URL)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+@contextlib.asynccontextmanager
+async def _stores(mode: str, replicas: int, url: str | None) -> AsyncIterator[list[Any]]:
+    """``replicas`` (store, transactions, config store) on one fresh schema or file."""
+    async with contextlib.AsyncExitStack() as stack:
+        if mode == "sqlite":
+            directory = stack.enter_context(tempfile.TemporaryDirectory())
+            storage = await stack.enter_async_context(backends.opened(Path(directory)))
+            yield [(SqlProfileStore(storage.transactions, ConfigCache()), storage.configs, None)]
+            return
+        assert url is not None
+        schema = f"bench_{secrets.token_hex(4)}"
+        opened = []
+        for _ in range(replicas):
+            pool = await open_pool(url, schema)
+            stack.push_async_callback(pool.close)
+            transactions: Transactions
+            if mode == "group":
+                group = PostgresGroupCommit(pool)
+                group.start()
+                stack.push_async_callback(group.close)
+                transactions = group
+            else:
+                transactions = PostgresTransactions(pool)
+            opened.append(
+                (
+                    SqlProfileStore(transactions, ConfigCache()),
+                    PostgresConfigStore(pool),
+                    transactions,
+                )
+            )
+        yield opened
+
+
+async def _measure(mode: str, args: argparse.Namespace, url: str | None) -> dict[str, Any]:
+    async with _stores(mode, args.replicas, url) as stores:
+        ps = await _configure(stores[0][1])
+        times: list[float] = []
+        failures = 0
+        kinds: dict[str, int] = {}
+        stop = time.monotonic() + args.seconds
+
+        async def client(number: int) -> None:
+            nonlocal failures
+            store = stores[number % len(stores)][0]
+            rng = random.Random(number)
+            while time.monotonic() < stop:
+                visitor = rng.randrange(args.visitors)
+                event: events.Event = {"td_client_id": f"c{visitor}"}
+                if rng.random() < 0.3:  # a sign-in: links the browser to a user (merges)
+                    event["user_id"] = f"u{visitor // 2}"
+                started = time.perf_counter()
+                try:
+                    await store.track(
+                        ACCOUNT,
+                        ps,
+                        "shop",
+                        "views",
+                        (event, events.encode(event)),
+                        time.time(),
+                        None,
+                    )
+                except Exception:
+                    failures += 1
+                    continue
+                times.append(time.perf_counter() - started)
+
+        began = time.monotonic()
+        await asyncio.gather(*(client(n) for n in range(args.clients)))
+        elapsed = time.monotonic() - began
+        result: dict[str, Any] = {
+            "mode": mode,
+            "replicas": args.replicas if mode != "sqlite" else 1,
+            "events_per_second": round(len(times) / elapsed),
+            "p50_ms": round(statistics.median(times) * 1000, 2),
+            "p95_ms": round(statistics.quantiles(times, n=20)[18] * 1000, 2),
+            "failures": failures,
+            "failure_kinds": kinds,
+        }
+        groups = [t for _, _, t in stores if isinstance(t, PostgresGroupCommit)]
+        if groups:
+            result["batches"] = sum(g.batches for g in groups)
+            result["batch_retries"] = sum(g.retries for g in groups)
+        return result
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=5)
+    parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--visitors", type=int, default=10_000)
+    parser.add_argument("--replicas", type=int, default=1)
+    parser.add_argument("--modes", default="sqlite,per-event,group")
+    args = parser.parse_args()
+    modes = args.modes.split(",")
+    async with contextlib.AsyncExitStack() as stack:
+        url = None
+        if any(mode != "sqlite" for mode in modes):
+            url = await stack.enter_async_context(_database())
+        for mode in modes:
+            print(json.dumps(await _measure(mode, args, url)), flush=True)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
