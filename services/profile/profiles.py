@@ -85,13 +85,22 @@ _OWNER_OF_PAIR = (
 )
 
 
-def _owners_of_pairs(sql: Sql) -> str:
-    return (
-        _PROFILE_ROWS
-        + "WHERE p.id IN (SELECT t.profile_id "
-        + _BY_PAIRS[sql.dialect].format(table="identities")
-        + ") ORDER BY p.id"
-    )
+# Built once per dialect: the SQLite path runs these for every event, on the writer's thread.
+_OWNERS_OF_PAIRS = {
+    dialect: _PROFILE_ROWS
+    + "WHERE p.id IN (SELECT t.profile_id "
+    + by_pairs.format(table="identities")
+    + ") ORDER BY p.id"
+    for dialect, by_pairs in _BY_PAIRS.items()
+}
+_IMPORTED_OF_PAIRS = {
+    dialect: "SELECT t.key, t.value, t.attributes " + by_pairs.format(table="imported_values")
+    for dialect, by_pairs in _BY_PAIRS.items()
+}
+_SEGMENTS_OF_PAIRS = {
+    dialect: "SELECT DISTINCT t.segment_id " + by_pairs.format(table="segment_members")
+    for dialect, by_pairs in _BY_PAIRS.items()
+}
 
 
 def _pair_args(sql: Sql, pairs: Sequence[Pair]) -> tuple[object, ...]:
@@ -104,7 +113,7 @@ def _pair_args(sql: Sql, pairs: Sequence[Pair]) -> tuple[object, ...]:
 async def owners(sql: Sql, parent_segment_id: int, pairs: Iterable[Pair]) -> list[StoredProfile]:
     """The profiles owning at least one of ``pairs``, by id."""
     return _profiles(
-        await _rows(sql, _OWNER_OF_PAIR, _owners_of_pairs(sql), parent_segment_id, pairs)
+        await _rows(sql, _OWNER_OF_PAIR, _OWNERS_OF_PAIRS[sql.dialect], parent_segment_id, pairs)
     )
 
 
@@ -203,8 +212,7 @@ async def imported_records(
         sql,
         "SELECT key, value, attributes FROM imported_values "
         "WHERE parent_segment_id = ? AND key = ? AND value = ?",
-        "SELECT t.key, t.value, t.attributes "
-        + _BY_PAIRS[sql.dialect].format(table="imported_values"),
+        _IMPORTED_OF_PAIRS[sql.dialect],
         parent_segment_id,
         pairs,
     )
@@ -217,7 +225,7 @@ async def segment_ids(sql: Sql, parent_segment_id: int, pairs: Iterable[Pair]) -
         sql,
         "SELECT segment_id FROM segment_members "
         "WHERE parent_segment_id = ? AND key = ? AND value = ?",
-        "SELECT DISTINCT t.segment_id " + _BY_PAIRS[sql.dialect].format(table="segment_members"),
+        _SEGMENTS_OF_PAIRS[sql.dialect],
         parent_segment_id,
         pairs,
     )
