@@ -22,9 +22,12 @@ PS = 1
 async def sql(tmp_path: Path, database_env: dict[str, str]) -> AsyncIterator[Sql]:
     """A migrated, empty store with parent segment 1 and its segment 7, on either backend."""
     settings = Settings.from_env({"P13N_DATA_DIR": str(tmp_path), **database_env})
-    async with backends.opened(
-        tmp_path, settings.database_url, settings.database_schema("profile")
-    ) as storage, storage.reading() as store:
+    async with (
+        backends.opened(
+            tmp_path, settings.database_url, settings.database_schema("profile")
+        ) as storage,
+        storage.reading() as store,
+    ):
         await store.execute(
             "INSERT INTO parent_segments (id, account_id, name, description, reactor_id, "
             "primary_key, create_time) VALUES (1, 'a', 'n', '', '1', 'td_client_id', 0)"

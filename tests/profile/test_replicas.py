@@ -218,3 +218,28 @@ async def test_replicas_started_together_migrate_once(
             return int(rows[0][0])
 
     assert await asyncio.gather(*(open_and_count() for _ in range(count))) == [2] * count
+
+
+async def test_a_configuration_change_through_one_replica_is_used_by_the_other_at_once(
+    tmp_path: Path, postgres_env: dict[str, str]
+) -> None:
+    async with _replicas(tmp_path, postgres_env) as replicas:
+        (_, a_storage), (b, _) = replicas
+        ps = await _shop(a_storage)
+        first = await _track(b, ps, {"td_client_id": "c1"}, time.time())  # b caches it
+        async with a_storage.configs.writing() as writer:  # a adds a table and an event
+            await writer.insert(
+                EVENTS, int(ps), pb.EventDefinition(name="buy", database="shop", table="orders")
+            )
+        bought = await b.track(
+            ACCOUNT, ps, "shop", "orders", ({"td_client_id": "c1"}, "{}"), time.time(), None
+        )
+        # Ingest finds the account's segments by table through an index cached per generation.
+        ingested = await b.ingest(
+            ACCOUNT, "shop", "orders", [({"td_client_id": "c2"}, "{}")], time.time(), None
+        )
+
+    assert list(first.matched_events) == ["view"]
+    assert list(bought.matched_events) == ["buy"]
+    assert bought.config_version > first.config_version
+    assert ingested == 1

@@ -39,8 +39,8 @@ from p13n.profile.v1 import realtime_config_pb2 as pb
 
 from services.common import identity
 from services.common.callers import GATEWAY, PROFILE
-from services.common.events import to_struct
 from services.common.config import Settings
+from services.common.events import to_struct
 from services.common.server import RunningServer, serving
 from services.common.sql import numbered
 from services.common.storage import Database
