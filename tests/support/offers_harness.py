@@ -249,8 +249,21 @@ class Offers:
 
 
 @contextlib.asynccontextmanager
-async def running_offers(data_dir: Path) -> AsyncIterator[Offers]:
-    """The offers service with its fakes, until the block ends."""
+async def running_offers(
+    data_dir: Path, env: Mapping[str, str] | None = None
+) -> AsyncIterator[Offers]:
+    """The offers service with its fakes, until the block ends; ``env`` adds settings (the
+    database backend: the ``database_env`` fixture)."""
+    async with running_replicas(data_dir, 1, env) as (offers,):
+        yield offers
+
+
+@contextlib.asynccontextmanager
+async def running_replicas(
+    data_dir: Path, count: int, env: Mapping[str, str] | None = None
+) -> AsyncIterator[tuple[Offers, ...]]:
+    """``count`` offers processes' worth of servers on one store, sharing one fake profile
+    (several need PostgreSQL in ``env``: SQLite is one process's)."""
     fake_profile = FakeProfile()
     pki_dir = data_dir / "pki"  # where the offers service's settings look
     async with contextlib.AsyncExitStack() as stack:
@@ -274,16 +287,21 @@ async def running_offers(data_dir: Path) -> AsyncIterator[Offers]:
                 "P13N_PROFILE_TARGET": f"127.0.0.1:{profile.port}",
                 # Stopped at once when the test ends, whatever is still in flight.
                 "P13N_SHUTDOWN_GRACE": "0",
+                **(env or {}),
             }
         )
-        offers = await stack.enter_async_context(offers_server.lifespan(settings, port=0))
-        channel = await stack.enter_async_context(
-            aio_channel(settings.pki_dir, GATEWAY, offers.port, OFFERS)
-        )
-        as_profile = await stack.enter_async_context(
-            aio_channel(settings.pki_dir, PROFILE, offers.port, OFFERS)
-        )
-        yield Offers(offers.port, fake_profile, channel, as_profile)
+        ids = itertools.count(1)  # parent segments made through any replica differ
+        replicas = []
+        for _ in range(count):
+            offers = await stack.enter_async_context(offers_server.lifespan(settings, port=0))
+            channel = await stack.enter_async_context(
+                aio_channel(settings.pki_dir, GATEWAY, offers.port, OFFERS)
+            )
+            as_profile = await stack.enter_async_context(
+                aio_channel(settings.pki_dir, PROFILE, offers.port, OFFERS)
+            )
+            replicas.append(Offers(offers.port, fake_profile, channel, as_profile, ids))
+        yield tuple(replicas)
 
 
 def _serving(
