@@ -134,10 +134,13 @@ async def test_every_committed_write_raises_its_parent_segments_revision_by_one(
 async def test_a_write_that_fails_changes_neither_rows_nor_revision(
     store: PersonalizationStore,
 ) -> None:
-    with pytest.raises(RuntimeError):
+    async def insert_then_fail() -> None:
         async with store.writing("1") as writer:
             await writer.insert(draft())
             raise RuntimeError("validation failed after the insert")
+
+    with pytest.raises(RuntimeError):
+        await insert_then_fail()
     assert store.revision("1") == 0
     snapshot = await store.snapshot("1")
     assert (snapshot.revision, snapshot.records) == (0, [])
