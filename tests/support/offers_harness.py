@@ -135,10 +135,16 @@ class FakeProfile(profile_internal_pb2_grpc.InternalProfileServiceServicer):
         self.config_reads = 0
         self.outage: grpc.StatusCode | None = None
         self.hold: asyncio.Event | None = None  # Track waits for it: a hung service
+        # GetRealtimeConfig's answers where they lag behind Track's (another replica that
+        # has not learnt of a change yet), and an event it waits for.
+        self.lagging_configs: dict[str, Any] = {}
+        self.config_hold: asyncio.Event | None = None
+        self._tracking = asyncio.Event()
 
     @override
     async def Track(self, request: Any, context: Any) -> Any:
         self.tracked.append((request, identity.current.get()))
+        self._tracking.set()
         if self.hold is not None:
             await self.hold.wait()
         if self.outage is not None:
@@ -161,12 +167,23 @@ class FakeProfile(profile_internal_pb2_grpc.InternalProfileServiceServicer):
             config_version=config.version,
         )
 
+    async def until_tracked(self, count: int) -> None:
+        """Returns once ``count`` Track calls have arrived in all."""
+        async with asyncio.timeout(5):
+            while len(self.tracked) < count:
+                self._tracking.clear()
+                await self._tracking.wait()
+
     @override
     async def GetRealtimeConfig(self, request: Any, context: Any) -> Any:
         self.config_reads += 1
+        if self.config_hold is not None:
+            await self.config_hold.wait()
         if self.outage is not None:
             await context.abort(self.outage, "the fake profile service is down")
-        config = self.configs.get(request.parent_segment_id)
+        config = self.lagging_configs.get(request.parent_segment_id) or self.configs.get(
+            request.parent_segment_id
+        )
         if config is None:
             raise NotFound(f"Parent segment {request.parent_segment_id!r} not found")
         return config
