@@ -16,8 +16,9 @@ from support.listening import HeldReconnects, terminate_listeners
 from services.common import audit, identity
 from services.common.config import Settings
 from services.common.errors import NotFound
+from services.common.storage import open_database
 from services.offers.following import Follower
-from services.offers.store import Draft, PersonalizationStore
+from services.offers.store import MIGRATIONS, Draft, PersonalizationStore
 
 SECTIONS = [{"name": "Welcome", "payload": [{"name": "hello", "static": "Hi"}]}]
 DELIVERY_BOUND = 1.0  # seconds: a change through one replica is served by all within it
@@ -233,3 +234,20 @@ async def test_a_reconnected_listener_checks_for_what_it_missed(
             await wait_for(lambda: b.revision("1") == 1, DELIVERY_BOUND)
         finally:
             await follower.close()
+
+
+async def test_an_offers_db_from_before_revisions_opens_and_counts_from_zero(
+    tmp_path: Path,
+) -> None:
+    older = await open_database(tmp_path / "offers.db", MIGRATIONS[:2])
+    await older.execute(
+        "INSERT INTO personalizations (parent_segment_id, name, description, trigger_events, "
+        "sections, create_time, update_time) VALUES ('1', 'Old', '', '[]', '[]', 1.0, 1.0)"
+    )
+    await older.close()
+    async with opened(tmp_path, {}) as store:
+        snapshot = await store.snapshot("1")
+        assert (snapshot.revision, [r.name for r in snapshot.records]) == (0, ["Old"])
+        async with store.writing("1") as writer:
+            await writer.insert(draft())
+        assert store.revision("1") == 1
