@@ -24,7 +24,7 @@ import time
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import asyncpg
 
@@ -32,7 +32,7 @@ from services.common import audit, postgres
 from services.common.config import Settings
 from services.common.convert import path_id
 from services.common.errors import NotFound
-from services.common.sql import AsyncSqlite, Postgres, Row, Sql
+from services.common.sql import AsyncSqlite, Dialect, Postgres, Row, Sql
 from services.common.storage import Database
 from services.offers.engine import Personalization
 
@@ -175,28 +175,26 @@ class Revisions:
         self._known.setdefault(parent_segment_id, 0)
 
 
-class Backend:
-    """Transactions on one backend: a write yields ``Sql`` in a transaction, a read yields
-    ``Sql`` that sees only committed rows."""
+class Backend(Protocol):
+    """Transactions on one backend: ``writing`` yields ``Sql`` in a transaction, ``reading``
+    yields ``Sql`` that sees only committed rows."""
 
-    dialect: str
+    dialect: Dialect
     # Where writes notify the other replicas (PostgreSQL); None: one process, no one to tell.
-    channel: str | None = None
+    channel: str | None
 
-    def writing(self) -> AbstractAsyncContextManager[Sql]:
-        raise NotImplementedError
+    def writing(self) -> AbstractAsyncContextManager[Sql]: ...
 
-    def reading(self) -> AbstractAsyncContextManager[Sql]:
-        raise NotImplementedError
+    def reading(self) -> AbstractAsyncContextManager[Sql]: ...
 
-    async def close(self) -> None:
-        raise NotImplementedError
+    async def close(self) -> None: ...
 
 
-class SqliteBackend(Backend):
+class SqliteBackend:
     """``offers.db`` in the data directory, one connection (``services.common.storage``)."""
 
-    dialect = "sqlite"
+    dialect: Dialect = "sqlite"
+    channel: str | None = None
 
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -213,15 +211,15 @@ class SqliteBackend(Backend):
         await self._db.close()
 
 
-class PostgresBackend(Backend):
+class PostgresBackend:
     """A pool on the offers schema; writes are READ COMMITTED (the revision row's lock
     serializes a parent segment's writes), reads take any pooled connection."""
 
-    dialect = "postgresql"
+    dialect: Dialect = "postgresql"
 
     def __init__(self, pool: asyncpg.Pool, schema: str) -> None:
         self._pool = pool
-        self.channel = channel(schema)
+        self.channel: str | None = channel(schema)
 
     def writing(self) -> AbstractAsyncContextManager[Sql]:
         return postgres.transaction(self._pool)
