@@ -21,14 +21,13 @@ import asyncio
 import contextlib
 import logging
 
-import asyncpg
-
 from services.common.postgres import Listener
 from services.offers.store import PersonalizationStore, parse_notification
 
 log = logging.getLogger(__name__)
 
 CHECK_INTERVAL = 0.25  # seconds between version checks: the bound when a notification is lost
+CHECK_TIMEOUT = 2.0  # seconds one check may take before it is abandoned and tried again
 
 
 class Follower:
@@ -88,8 +87,10 @@ class Follower:
                     await self._check_now.wait()
             self._check_now.clear()
             try:
-                await self._store.check_revisions()
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-                # The database is down or restarting: keep serving what is compiled and
-                # look again at the next interval.
-                log.warning("cannot check the personalizations' revisions: %s", exc)
+                async with asyncio.timeout(CHECK_TIMEOUT):
+                    await self._store.check_revisions()
+            except Exception as exc:  # the loop must outlive any one failure
+                # The database is down, restarting or slow: keep serving what is compiled
+                # and look again at the next interval. A loop that died here would leave
+                # this replica serving stale personalizations for good.
+                log.warning("cannot check the personalizations' revisions: %r", exc)

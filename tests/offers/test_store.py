@@ -251,3 +251,31 @@ async def test_an_offers_db_from_before_revisions_opens_and_counts_from_zero(
         async with store.writing("1") as writer:
             await writer.insert(draft())
         assert store.revision("1") == 1
+
+
+async def test_the_version_check_outlives_a_failed_check(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two stores on one SQLite file stand in for two replicas: only the check links them."""
+    async with opened(tmp_path, {}) as a, opened(tmp_path, {}) as b:
+        check = b.check_revisions
+        failures = 0
+
+        async def fails_once() -> None:
+            nonlocal failures
+            if failures == 0:
+                failures += 1
+                raise OSError("connection refused")
+            await check()
+
+        monkeypatch.setattr(b, "check_revisions", fails_once)
+        follower = Follower(b, "", listen=False, interval=0.05)
+        await follower.start()
+        try:
+            await b.snapshot("1")
+            async with a.writing("1") as writer:
+                await writer.insert(draft())
+            await wait_for(lambda: b.revision("1") == 1, DELIVERY_BOUND)
+            assert failures == 1
+        finally:
+            await follower.close()
