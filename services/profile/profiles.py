@@ -142,6 +142,10 @@ async def locked_owners(
             sql, _LOCK_OWNER_OF_PAIR, _LOCK_OWNERS_OF_PAIRS, parent_segment_id, pairs
         )
     }
+    if not locked:
+        # No owner: the pairs are new. Should another transaction create them meanwhile,
+        # this one's insert of them fails (unique violation) and it runs again.
+        return []
     while True:
         found = await owners(sql, parent_segment_id, pairs)
         wanted = sorted({p.id for p in found} - locked)
@@ -301,6 +305,12 @@ async def absorb(sql: Sql, survivor: int, absorbed: Sequence[int]) -> None:
     await sql.execute(f"DELETE FROM profiles WHERE id {among}", wanted)
 
 
+_ATTACH = (
+    "INSERT INTO identities (parent_segment_id, key, value, profile_id, first_seen) "
+    "VALUES (?, ?, ?, ?, ?)"
+)
+
+
 async def attach(
     sql: Sql,
     parent_segment_id: int,
@@ -308,10 +318,11 @@ async def attach(
     identities: Iterable[Identity],
 ) -> None:
     rows = [(parent_segment_id, i.key, i.value, profile_id, i.first_seen) for i in identities]
-    if rows:
+    if len(rows) == 1:  # the usual case: one statement, not a batch of one
+        await sql.execute(_ATTACH, *rows[0])
+    elif rows:
         await sql.executemany(
-            "INSERT INTO identities (parent_segment_id, key, value, profile_id, first_seen) "
-            "VALUES (?, ?, ?, ?, ?)",
+            _ATTACH,
             rows,
         )
 
@@ -388,8 +399,14 @@ async def store_events(
     stored: Sequence[tuple[events.Event, str]],
 ) -> None:
     """Appends events (decoded, JSON body) to ``database.table`` at server time ``now``."""
-    await sql.executemany(
-        "INSERT INTO events (account_id, database, table_name, time, client_time, body) "
-        "VALUES (?, ?, ?, ?, ?, ?)",
-        [(account_id, database, table, now, events.client_time(e), body) for e, body in stored],
-    )
+    rows = [(account_id, database, table, now, events.client_time(e), body) for e, body in stored]
+    if len(rows) == 1:  # a Track: one statement, not a batch of one
+        await sql.execute(_STORE_EVENT, *rows[0])
+    else:
+        await sql.executemany(_STORE_EVENT, rows)
+
+
+_STORE_EVENT = (
+    "INSERT INTO events (account_id, database, table_name, time, client_time, body) "
+    "VALUES (?, ?, ?, ?, ?, ?)"
+)

@@ -73,9 +73,15 @@ class BatchValues:
 
 async def batch_values(sql: Sql, config: Config, identities: Sequence[Identity]) -> BatchValues:
     pairs = [(i.key, i.value) for i in identities]
-    records = await profiles.imported_records(sql, config.parent_segment_id, pairs)
-    values = imported_values(identities, records, config.primary_key)
-    segment_ids = await profiles.segment_ids(sql, config.parent_segment_id, pairs)
+    # Only what the configuration shows is read: a segment without IMPORTED attributes or
+    # batch segments (most) spares a statement or two per event.
+    values: dict[str, object] = {}
+    if config.imported:
+        records = await profiles.imported_records(sql, config.parent_segment_id, pairs)
+        values = imported_values(identities, records, config.primary_key)
+    segment_ids = set()
+    if config.segments:
+        segment_ids = await profiles.segment_ids(sql, config.parent_segment_id, pairs)
     return BatchValues(
         imported={name: values[name] for name in config.imported if name in values},
         segments=sorted(config.segments[s] for s in segment_ids if s in config.segments),
