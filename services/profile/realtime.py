@@ -176,18 +176,25 @@ class ConfigCache:
         """The segment's current configuration; NotFound when there is no such segment."""
         segment_id = path_id(parent_segment_id)
         version = await realtime_store.config_version(sql, segment_id)
-        if version is None:
-            raise parent_segment_not_found(parent_segment_id)
-        cached = self._configs.get(segment_id)
-        # Ids of deleted segments can be reused; the creation time tells the two apart.
-        if cached and (cached.version, cached.create_time) == version:
-            return cached
-        config = compile_config(
-            await realtime_store.load_realtime_config(sql, str(segment_id)), version[1]
-        )
-        self._configs[segment_id] = config
-        self.loads += 1
-        return config
+        while True:
+            if version is None:
+                raise parent_segment_not_found(parent_segment_id)
+            cached = self._configs.get(segment_id)
+            # Ids of deleted segments can be reused; the creation time tells the two apart.
+            if cached and (cached.version, cached.create_time) == version:
+                return cached
+            loaded = await realtime_store.load_realtime_config(sql, str(segment_id))
+            self.loads += 1
+            # On PostgreSQL (READ COMMITTED) each statement reads what is committed when it
+            # starts, so a change committed while the rows were read would mix two versions:
+            # the version read again tells (unchanged: the rows are one version), and a
+            # moved one is loaded again. On SQLite the writer is alone: never moved.
+            again = await realtime_store.config_version(sql, segment_id)
+            if again == version:
+                config = compile_config(loaded, version[1])
+                self._configs[segment_id] = config
+                return config
+            version = again
 
     async def segments_with_table(
         self, sql: Sql, account_id: str, database: str, table: str
