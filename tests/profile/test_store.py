@@ -35,7 +35,10 @@ async def test_the_postgresql_store_commits_durably_in_its_own_schema(
 ) -> None:
     settings = Settings.from_env({"P13N_DATA_DIR": str(tmp_path), **postgres_env})
     schema = settings.database_schema("profile")
-    async with backends.opened(tmp_path, settings.database_url, schema) as storage, storage.reading() as sql:
+    async with (
+        backends.opened(tmp_path, settings.database_url, schema) as storage,
+        storage.reading() as sql,
+    ):
         found = await sql.fetchrow(
             "SELECT current_setting('synchronous_commit'), current_schema(), "
             "(SELECT count(*) FROM schema_migrations)"
