@@ -44,4 +44,5 @@ async def test_the_postgresql_store_commits_durably_in_its_own_schema(
             "(SELECT count(*) FROM schema_migrations)"
         )
     assert storage.db is None  # nothing in the data directory
-    assert tuple(found or ()) == ("on", schema, len(PG_MIGRATIONS))
+    assert found is not None
+    assert (found[0], found[1], found[2]) == ("on", schema, len(PG_MIGRATIONS))
