@@ -22,6 +22,7 @@ them everything imported for any of them, without moving a row.
 from __future__ import annotations
 
 import json
+import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -155,6 +156,53 @@ async def locked_owners(
             "SELECT id FROM profiles WHERE id = ANY(?::bigint[]) ORDER BY id FOR UPDATE", wanted
         )
         locked.update(wanted)
+
+
+LOCK_STRIPES = 16384  # rows of identity_locks (store.PG_MIGRATIONS)
+
+
+def _stripe(parent_segment_id: int, key: str, value: str) -> int:
+    return zlib.crc32(f"{parent_segment_id}\0{key}\0{value}".encode()) % LOCK_STRIPES
+
+
+async def lock_identities(sql: Sql, identities: Iterable[tuple[int, str, str]]) -> None:
+    """Locks the identifiers a write may stitch, before anything else it locks (PostgreSQL).
+
+    Each (parent segment, key, value) stands for one of ``identity_locks``' rows (a hash
+    decides which; two identifiers may share one, which only makes their writes wait for
+    each other). ``identities`` are (parent segment, key, value), of every parent segment
+    the write stitches for: all taken in one statement, in order, at the start of the write,
+    so:
+
+    - two writes that share an identifier run one after the other, and a new identifier is
+      inserted by one write at a time (no unique violation to retry);
+    - a write that stitches many events (an Ingest request) cannot deadlock with another
+      on identifiers they both insert in different orders, which PostgreSQL would only
+      break after ``deadlock_timeout`` (a second).
+
+    SQLite's writer is alone: nothing to do.
+    """
+    if sql.dialect != "postgresql":
+        return
+    stripes = sorted({_stripe(segment, key, value) for segment, key, value in identities})
+    if stripes:
+        await sql.fetch(
+            "SELECT stripe FROM identity_locks WHERE stripe = ANY(?::int[]) "
+            "ORDER BY stripe FOR UPDATE",
+            stripes,
+        )
+
+
+async def lock_owners(sql: Sql, parent_segment_id: int, pairs: Sequence[Pair]) -> None:
+    """Locks the profiles owning any of ``pairs`` at once, in id order (PostgreSQL).
+
+    For a write that will stitch many events in one transaction (an Ingest request): taken
+    one event at a time, two such writes could lock the same profiles in opposite orders
+    and deadlock (which PostgreSQL breaks only after ``deadlock_timeout``, a second). Each
+    event still takes ``locked_owners``, which finds these locks already held.
+    """
+    if sql.dialect == "postgresql" and pairs:
+        await _rows(sql, _LOCK_OWNER_OF_PAIR, _LOCK_OWNERS_OF_PAIRS, parent_segment_id, pairs)
 
 
 _LOCK_OWNER_OF_PAIR = (

@@ -319,6 +319,14 @@ PG_MIGRATIONS = [
     )
     """,
     audit.PG_MIGRATION,
+    # Row locks standing for identifiers (``profiles.lock_identities``): a write locks the
+    # stripes of its identifiers first, in order, so two writes that share one wait for
+    # each other there instead of deadlocking later. Rows, not advisory locks: CockroachDB
+    # and YugabyteDB lock rows the same way.
+    """
+    CREATE TABLE identity_locks (stripe INTEGER PRIMARY KEY);
+    INSERT INTO identity_locks (stripe) SELECT generate_series(0, 16383)
+    """,
 ]
 
 # Connections per process: a Track holds one for its transaction, so this bounds how many

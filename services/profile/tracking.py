@@ -258,6 +258,11 @@ async def track(
 ) -> api.TrackResponse:
     """One Track call as a unit of the group-commit writer."""
     config = await config_of_account(configs, sql, parent_segment_id, account_id)
+    # Every identifier the event may carry (screening proofs only leaves some out).
+    segment = config.parent_segment_id
+    await profiles.lock_identities(
+        sql, [(segment, key, value) for key, value in usable_identities(event[0], config.keys)]
+    )
     decided = await plan(sql, config, database, table, event[0], now, proven, writing=True)
     if decided.unproven:  # stored as applied: an unproven claim is not kept for later use
         event = (decided.event, events.encode(decided.event))
@@ -296,6 +301,22 @@ async def ingest(
         for index, record in enumerate(records)
     ]
     await profiles.store_events(sql, account_id, database, table, now, stored)
+    # Every lock the records need, taken up front and in order (``profiles``): identifiers
+    # first, then the profiles that own them.
+    wanted = [
+        {pair for event, _ in records for pair in usable_identities(event, config.keys)}
+        for config in configs_used
+    ]
+    await profiles.lock_identities(
+        sql,
+        [
+            (config.parent_segment_id, key, value)
+            for config, pairs in zip(configs_used, wanted, strict=True)
+            for key, value in pairs
+        ],
+    )
+    for config, pairs in zip(configs_used, wanted, strict=True):
+        await profiles.lock_owners(sql, config.parent_segment_id, sorted(pairs))
     for event, _ in records:
         for config in configs_used:
             decided = await plan(sql, config, database, table, event, now, proven, writing=True)

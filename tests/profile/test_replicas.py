@@ -30,6 +30,7 @@ from services.profile.config_store import ATTRIBUTES, EVENTS, STITCHING_KEYS
 from services.profile.postgres_profile import PostgresTransactions
 from services.profile.realtime import ConfigCache
 from services.profile.sql_profile import SqlProfileStore
+from services.profile.store import PG_MIGRATIONS
 
 ACCOUNT = "1"
 VISITORS = 200
@@ -217,7 +218,8 @@ async def test_replicas_started_together_migrate_once(
             rows = await _rows(storage, "SELECT count(*) FROM schema_migrations")
             return int(rows[0][0])
 
-    assert await asyncio.gather(*(open_and_count() for _ in range(count))) == [2] * count
+    migrations = len(PG_MIGRATIONS)
+    assert await asyncio.gather(*(open_and_count() for _ in range(count))) == [migrations] * count
 
 
 async def test_a_configuration_change_through_one_replica_is_used_by_the_other_at_once(
@@ -243,3 +245,42 @@ async def test_a_configuration_change_through_one_replica_is_used_by_the_other_a
     assert list(bought.matched_events) == ["buy"]
     assert bought.config_version > first.config_version
     assert ingested == 1
+
+
+async def test_ingest_batches_through_both_replicas_store_each_record_once(
+    tmp_path: Path, postgres_env: dict[str, str]
+) -> None:
+    """Batches of records for overlapping visitors, in different orders, at once: each
+    batch is one transaction locking many profiles, so this is where locks could cross."""
+    async with _replicas(tmp_path, postgres_env) as replicas:
+        await _shop(replicas[0][1])
+        records = [event for v in range(20) for event in _visitor_events(v)]
+        batches = [random.Random(n).sample(records, 20) for n in range(16)]
+        for n, batch in enumerate(batches):  # each record once over all batches
+            for i, event in enumerate(batch):
+                batch[i] = {**event, "n": f"{n}.{i}"}
+        began = time.monotonic()
+        await asyncio.gather(
+            *(
+                replicas[n % 2][0].ingest(
+                    ACCOUNT,
+                    "shop",
+                    "views",
+                    [(e, events.encode(e)) for e in batch],
+                    time.time(),
+                    None,
+                )
+                for n, batch in enumerate(batches)
+            )
+        )
+        took = time.monotonic() - began
+        storage = replicas[0][1]
+        stored = Counter(
+            json.loads(r[0])["n"] for r in await _rows(storage, "SELECT body FROM events")
+        )
+        states = [json.loads(r[0]) for r in await _rows(storage, "SELECT state FROM profiles")]
+
+    assert stored == {f"{n}.{i}": 1 for n in range(16) for i in range(20)}
+    views = sum(int(a) for s in states for _, a in s["attributes"]["views"]["buckets"])
+    assert views == 16 * 20
+    print(f"ingest took {took:.2f} s")
