@@ -41,7 +41,12 @@ async def write_imported_values(
         "ON CONFLICT (parent_segment_id, key, value) DO UPDATE SET "
         f"attributes = {_MERGED[sql.dialect]}, "
         "update_time = excluded.update_time",
-        [(parent_segment_id, key, value, json.dumps(dict(given)), now) for value, given in rows],
+        # By value (stable: a value given twice keeps its order), so that two imports on
+        # PostgreSQL lock shared rows in one order and never deadlock.
+        [
+            (parent_segment_id, key, value, json.dumps(dict(given)), now)
+            for value, given in sorted(rows, key=lambda row: row[0])
+        ],
     )
 
 
@@ -54,7 +59,7 @@ async def add_segment_members(
     now: float,
 ) -> None:
     """Adds the values to the batch segment; a value already in it keeps its first add time."""
-    rows = [(parent_segment_id, key, value, segment_id, now) for value in values]
+    rows = [(parent_segment_id, key, value, segment_id, now) for value in sorted(values)]
     if rows:
         await sql.executemany(
             "INSERT INTO segment_members "

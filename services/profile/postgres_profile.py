@@ -1,22 +1,27 @@
 """The data path's transactions on PostgreSQL: one short transaction per write.
 
 Replicas write the same profiles at once. Every write (a Track, an Ingest request, an
-import) is one READ COMMITTED transaction on the pool, run side by side with the others;
-what makes stitching and merges correct across processes is that a write locks the profiles
-it reads before deciding anything (``profiles.locked_owners``: row locks in id order, read
-again under the lock). Three answers of the server make the whole transaction run again
-from the start, with jittered back-off (``postgres.MAX_ATTEMPTS`` tries in all):
+import) is one READ COMMITTED transaction on the pool, run side by side with the others.
+What makes stitching and merges correct across processes is the order in which a write
+locks what it reads before deciding anything:
 
-- 23505, unique violation: another transaction created a profile for the same new
-  identifier meanwhile; the retry finds that profile and joins or merges it;
-- 40P01, deadlock: two writes took locks in different orders (only when a concurrent merge
-  moved an identifier between the two reads of ``locked_owners``);
-- 40001, serialization failure: what CockroachDB and YugabyteDB answer instead of waiting.
+1. its identifiers (``profiles.lock_identities``: rows of ``identity_locks`` standing for
+   them, in order, one statement), so two writes sharing one run one after the other and
+   a new identifier is inserted by one write at a time;
+2. the profiles owning them (``profiles.locked_owners``: ``FOR UPDATE`` in id order, read
+   again under the lock), so a profile's state, identities and merges change under one
+   write at a time, whichever identifiers led there.
 
-Why not SERIALIZABLE: measured with 32 concurrent Tracks for 10,000 visitors, PostgreSQL's
-SSI aborted most transactions on predicate locks of shared index pages (33 events/s), where
-these locks only make a write wait for another write of the same visitor (see
-docs/decisions.md for the figures).
+An answer of the server makes the whole transaction run again from the start, with
+jittered back-off (``postgres.MAX_ATTEMPTS`` tries in all): 40P01, a deadlock (only when a
+concurrent merge moved an identifier between the two reads of ``locked_owners``); 40001, a
+serialization failure (what CockroachDB and YugabyteDB answer instead of waiting); 23505,
+a unique violation (not expected with the locks above; retried rather than failed).
+
+Why not SERIALIZABLE: measured with 32 concurrent Tracks for 10,000 visitors in one
+process, PostgreSQL's SSI aborted most transactions on predicate locks of shared index
+pages (33 events/s, 55 failed after 12 tries), where these locks only make a write wait
+for another write of the same visitor.
 
 Durability: each connection commits with ``synchronous_commit = on`` (``open_pool``), so a
 write returns only once its commit is flushed; concurrent commits share the server's WAL

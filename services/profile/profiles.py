@@ -129,10 +129,10 @@ async def locked_owners(
     can change them; a profile that a concurrent merge gave one of the pairs to
     meanwhile is locked too, and read again, until the owners are all locked. Every write
     of a profile's state or identities holds its row's lock, so the answer is then stable.
-    A new pair (owned by nobody) that another transaction inserts meanwhile makes this
-    transaction's insert fail with a unique violation, and the transaction is run again
-    (``postgres_profile``). Locks taken out of id order on the second pass may deadlock;
-    PostgreSQL then aborts one transaction (40P01), which is run again too.
+    A new pair (owned by nobody) cannot be inserted by another transaction meanwhile: the
+    write holds its identifiers' locks (``lock_identities``, taken before this). Locks
+    taken out of id order on the second pass may deadlock; PostgreSQL then aborts one
+    transaction (40P01), which is run again (``postgres_profile``).
     """
     if sql.dialect != "postgresql":
         return await owners(sql, parent_segment_id, pairs)
@@ -144,8 +144,7 @@ async def locked_owners(
         )
     }
     if not locked:
-        # No owner: the pairs are new. Should another transaction create them meanwhile,
-        # this one's insert of them fails (unique violation) and it runs again.
+        # No owner: the pairs are new, and stay so (their identifier locks are held).
         return []
     while True:
         found = await owners(sql, parent_segment_id, pairs)
