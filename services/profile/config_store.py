@@ -1,10 +1,10 @@
 """What the configuration handlers need of a store: the seam a second backend plugs into.
 
-``ConfigServicer`` is typed against these Protocols only; ``sql_config`` implements them once
-over ``Sql`` (``SqliteConfigStore``, ``PostgresConfigStore``), not in the handlers. The handlers validate between reads and writes of one transaction (a name
-must be unique among the segment's others, an event definition in use cannot go), so the
-store hands out a reader or a writer scoped to one transaction rather than one call per
-statement.
+``ConfigServicer`` is typed against these Protocols only; ``sql_config`` implements them
+once over ``Sql`` (``SqliteConfigStore``, ``PostgresConfigStore``). The handlers validate
+between reads and writes of one transaction (a name must be unique among the segment's
+others, an event definition in use cannot go), so the store hands out a reader or a writer
+scoped to one transaction rather than one call per statement.
 
 What any implementation must guarantee:
 
