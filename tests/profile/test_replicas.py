@@ -284,3 +284,21 @@ async def test_ingest_batches_through_both_replicas_store_each_record_once(
     views = sum(int(a) for s in states for _, a in s["attributes"]["views"]["buckets"])
     assert views == 16 * 20
     print(f"ingest took {took:.2f} s")
+
+
+async def test_configuration_writers_of_both_replicas_take_turns(
+    tmp_path: Path, postgres_env: dict[str, str]
+) -> None:
+    """A new parent segment's id is the next unused one: read, then written, in one writer
+    transaction; writers of both replicas at once must still get distinct ids."""
+    async with _replicas(tmp_path, postgres_env) as replicas:
+
+        async def create(n: int) -> int:
+            async with replicas[n % 2][1].configs.writing() as writer:
+                created = await writer.create_parent_segment(ACCOUNT, f"S{n}", "", "id", 1.0)
+                await asyncio.sleep(0.01)  # hold the transaction: the other replica waits
+            return int(created.id)
+
+        ids = await asyncio.gather(*(create(n) for n in range(10)))
+
+    assert sorted(ids) == list(range(1, 11))
