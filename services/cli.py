@@ -20,6 +20,13 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     up = commands.add_parser("up", help="start the whole suite on this machine")
     up.add_argument("--demo", action="store_true", help="also load the demo and serve its shop")
+    up.add_argument(
+        "--replicas",
+        type=int,
+        default=1,
+        metavar="N",
+        help="run N processes of each service, balanced by the gateway (needs P13N_DATABASE_URL)",
+    )
     boot = commands.add_parser(
         "bootstrap", help="create the first account, its owner and a master API key"
     )
@@ -61,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "up":
             from services.supervisor import up
 
-            return up(settings, demo=args.demo)
+            return up(settings, demo=args.demo, replicas=args.replicas)
         if args.command == "bootstrap":
             return _bootstrap(settings, args)
         if args.command == "certs":

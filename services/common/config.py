@@ -126,6 +126,16 @@ class Keys:
 
 
 _LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
+# gRPC's scheme for a list of addresses: `p13n up --replicas N` names every replica of a
+# service in one target (services.common.replicas).
+LIST_SCHEME = "ipv4:"
+
+
+def target_addresses(target: str) -> list[str]:
+    """The ``host:port`` addresses a target names: several for a list of replicas."""
+    if target.startswith(LIST_SCHEME):
+        return target.removeprefix(LIST_SCHEME).split(",")
+    return [target]
 
 
 def _internal_tls(env: Mapping[str, str], bind_host: str, targets: Iterable[str]) -> bool:
@@ -141,7 +151,8 @@ def _internal_tls(env: Mapping[str, str], bind_host: str, targets: Iterable[str]
         raise ConfigError(f"P13N_INTERNAL_TLS={raw!r}: use on or off")
     if raw == "on":
         return True
-    hosts = [bind_host, *(target.rsplit(":", 1)[0] for target in targets)]
+    addresses = [address for target in targets for address in target_addresses(target)]
+    hosts = [bind_host, *(address.rsplit(":", 1)[0] for address in addresses)]
     if any(host not in _LOOPBACK_HOSTS for host in hosts):
         raise ConfigError(
             "P13N_INTERNAL_TLS=off is allowed only when every service binds and is reached "
