@@ -112,21 +112,33 @@ class _Traffic:
     answers: list[tuple[float, int]] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
 
+    def personalize(self, client: str) -> int:
+        try:
+            return request(
+                "POST",
+                self.port,
+                f"/public/{demo_config.DATABASE}/{demo_config.TABLE}",
+                headers={"wp13n-token": self.token, "origin": self.origin},
+                body={"td_client_id": client, "td_path": "/"},
+                timeout=5,
+            ).status
+        except OSError:
+            return 0
+
+    def wait_known_everywhere(self) -> None:
+        """Until every replica knows the demo's token: on SQLite a replica of auth learns a
+        token another created by polling, up to about a second later (issue 14)."""
+        answers: list[int] = []
+        deadline = time.monotonic() + 10
+        while answers[-20:] != [200] * 20:
+            assert time.monotonic() < deadline, answers
+            answers.append(self.personalize("replica-test-warm-up"))
+
     def _client(self, number: int) -> None:
         sent = 0
         while not self._stop.is_set():
             sent += 1
-            try:
-                status = request(
-                    "POST",
-                    self.port,
-                    f"/public/{demo_config.DATABASE}/{demo_config.TABLE}",
-                    headers={"wp13n-token": self.token, "origin": self.origin},
-                    body={"td_client_id": f"replica-test-{number}-{sent}", "td_path": "/"},
-                    timeout=5,
-                ).status
-            except OSError:
-                status = 0
+            status = self.personalize(f"replica-test-{number}-{sent}")
             # When the answer came: a request in flight at the kill fails just after it.
             self.answers.append((time.monotonic(), status))
 
@@ -228,8 +240,9 @@ def test_a_killed_replica_costs_at_most_a_second_of_errors_and_comes_back(
         traffic = _Traffic(int(env["P13N_DATA_PORT"]), token, f"http://127.0.0.1:{shop_port}")
         kills: list[float] = []
         measured: dict[str, dict[str, float]] = {}
+        traffic.wait_known_everywhere()
         with traffic.running():
-            time.sleep(2)  # every replica has seen the demo's token and configuration
+            time.sleep(1)
             for service in ("offers", "profile", "auth"):
                 port = int(env[f"P13N_{service.upper()}_PORT"]) + REPLICA_PORT_STEP
                 kills.append(time.monotonic())
