@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 # interval, 10 s by Kubernetes' default. 15 s outlasts either. A readiness probe that must
 # fail several times before the pod is unready needs more: failureThreshold times
 # periodSeconds, which deploy/*.yaml keep below their drain (tests/common/test_lifecycle.py
-# checks it). ``p13n up`` sets 0, because nothing balances across its processes.
+# checks it). ``p13n up`` sets 0: it stops Envoy before the services (services/supervisor.py).
 DEFAULT_DRAIN_SECONDS = 15.0
 
 
