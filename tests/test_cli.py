@@ -18,3 +18,13 @@ def test_a_gateway_limit_that_is_not_a_number_is_a_configuration_error(
     error = capsys.readouterr().err
     assert error.startswith("p13n: configuration error: P13N_GATEWAY_MAX_CONNECTIONS='abc'")
     assert "Traceback" not in error
+
+
+def test_up_with_fewer_than_one_replica_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv("P13N_DATA_DIR", str(tmp_path / "var"))
+    monkeypatch.setenv("P13N_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/p13n")
+    assert cli.main(["up", "--replicas", "0"]) == 2
+    assert "refusing to start: --replicas 0: use a whole number of at least 1" in caplog.text
+    assert not (tmp_path / "var").exists()
