@@ -148,6 +148,8 @@ class Child:
     restarts: list[float] = field(default_factory=list)
     component: str = ""
     env: dict[str, str] = field(default_factory=dict)
+    # When a dead child is due to start again (its backoff), on the monotonic clock.
+    restart_at: float | None = None
 
     def __post_init__(self) -> None:
         self.component = self.component or self.name
@@ -283,23 +285,33 @@ class Supervisor:
             for child in self._children:
                 if self._stopping or child.alive():
                     continue
-                now = time.monotonic()
-                child.restarts = [t for t in child.restarts if now - t < RESTART_WINDOW]
-                if len(child.restarts) >= MAX_RESTARTS:
-                    log.error("%s keeps dying; stopping the suite", child.name)
-                    return 1
-                child.restarts.append(now)
-                delay = 0.2 * 2 ** (len(child.restarts) - 1)
-                log.warning(
-                    "%s exited (code %s); restarting in %.1fs",
-                    child.name,
-                    child.process and child.process.returncode,
-                    delay,
-                )
-                time.sleep(delay)
-                child.start(self.env_of(child))
+                if child.restart_at is None:
+                    if not self._schedule_restart(child):
+                        return 1
+                elif time.monotonic() >= child.restart_at:
+                    child.restart_at = None
+                    child.start(self.env_of(child))
             time.sleep(0.2)
         return 0
+
+    def _schedule_restart(self, child: Child) -> bool:
+        """Sets when a dead child starts again (backoff), without holding up the others: the
+        replicas of a suite die and return each on its own clock. False if it keeps dying."""
+        now = time.monotonic()
+        child.restarts = [t for t in child.restarts if now - t < RESTART_WINDOW]
+        if len(child.restarts) >= MAX_RESTARTS:
+            log.error("%s keeps dying; stopping the suite", child.name)
+            return False
+        child.restarts.append(now)
+        delay = 0.2 * 2 ** (len(child.restarts) - 1)
+        log.warning(
+            "%s exited (code %s); restarting in %.1fs",
+            child.name,
+            child.process and child.process.returncode,
+            delay,
+        )
+        child.restart_at = now + delay
+        return True
 
     def stop_all(self) -> None:
         for child in reversed(self._children):

@@ -110,12 +110,15 @@ def _pid(child: Child) -> int:
     return child.process.pid
 
 
+def _sleeper(name: str) -> Child:
+    return Child(
+        name, [sys.executable, "-c", "import time; time.sleep(60)"], PortOpen("127.0.0.1", 1)
+    )
+
+
 def test_a_killed_replica_is_restarted_and_its_sibling_left_alone(tmp_path: Path) -> None:
     settings = Settings.from_env({"P13N_DATA_DIR": str(tmp_path)})
-    first, second = (
-        Child(name, [sys.executable, "-c", "import time; time.sleep(60)"], PortOpen("127.0.0.1", 1))
-        for name in ("offers", "offers-2")
-    )
+    first, second = _sleeper("offers"), _sleeper("offers-2")
     supervisor = Supervisor(settings, [first, second])
     for child in (first, second):
         child.start(supervisor.env_of(child))
@@ -135,4 +138,37 @@ def test_a_killed_replica_is_restarted_and_its_sibling_left_alone(tmp_path: Path
         supervisor.request_stop()
         watcher.join(10)
         for child in (first, second):
+            child.stop(1)
+
+
+def test_one_replicas_backoff_does_not_delay_anothers_restart(tmp_path: Path) -> None:
+    settings = Settings.from_env({"P13N_DATA_DIR": str(tmp_path)})
+    crashing, fresh = _sleeper("offers"), _sleeper("offers-2")
+    # Died three times in the last seconds: its next start waits 1.6 s.
+    crashing.restarts = [time.monotonic()] * 3
+    supervisor = Supervisor(settings, [crashing, fresh])
+    for child in (crashing, fresh):
+        child.start(supervisor.env_of(child))
+    killed = {child.name: _pid(child) for child in (crashing, fresh)}
+    for child in (crashing, fresh):
+        os.kill(_pid(child), signal.SIGKILL)
+        assert child.process is not None
+        child.process.wait(5)  # dead and reaped before the supervisor looks
+    watcher = threading.Thread(target=supervisor.watch)
+    watcher.start()
+    try:
+        started = time.monotonic()
+        while time.monotonic() - started < 5 and not fresh.alive():
+            time.sleep(0.02)
+        assert fresh.alive()
+        assert time.monotonic() - started < 1.0
+        assert not crashing.alive()  # still in its own backoff
+        while time.monotonic() - started < 5 and not crashing.alive():
+            time.sleep(0.02)
+        assert crashing.alive()
+        assert _pid(crashing) != killed["offers"]
+    finally:
+        supervisor.request_stop()
+        watcher.join(10)
+        for child in (crashing, fresh):
             child.stop(1)
