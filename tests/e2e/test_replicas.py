@@ -91,6 +91,18 @@ def _service_pid(data_dir: Path, service: str, port: int) -> int | None:
     return None
 
 
+def _suite_processes(data_dir: Path) -> list[int]:
+    marker = f"P13N_DATA_DIR={data_dir}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and marker in (entry / "environ").read_bytes().split(b"\0"):
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
+
+
 def _host_stats(envoy_admin: int, cluster: str, port: int) -> dict[str, str]:
     """Envoy's view of one endpoint: health flags and request counters."""
     text = request("GET", envoy_admin, "/clusters").body.decode()
@@ -248,6 +260,8 @@ def test_a_killed_replica_costs_at_most_a_second_of_errors_and_comes_back(
                 kills.append(time.monotonic())
                 measured[service] = suite.kill_and_watch(service, port)
                 time.sleep(1)
+    # Every replica, restarted ones and the killed ones' workers too, is gone with the suite.
+    assert _suite_processes(tmp_path) == []
     failures = [(at, status) for at, status in traffic.answers if status != 200]
     late = [
         (status, [round(at - killed, 3) for killed in kills])
