@@ -47,6 +47,13 @@ def _parser() -> argparse.ArgumentParser:
         "--kubernetes", action="store_true", help="listen on 0.0.0.0, reach services by name"
     )
     gateway.add_argument(
+        "--replicas",
+        type=int,
+        default=1,
+        metavar="N",
+        help="as `p13n up --replicas N` runs it: every replica an endpoint",
+    )
+    gateway.add_argument(
         "--sds-dir",
         metavar="DIR",
         help="also write the two SDS files (the gateway's certificate and CA) into DIR",
@@ -107,23 +114,32 @@ def _print_gateway_config(settings: Settings, args: argparse.Namespace) -> int:
     from gateway.capacity import CapacityError
 
     try:
-        print(_gateway_config(settings, kubernetes=args.kubernetes, sds_dir=args.sds_dir))
-    except CapacityError as error:  # a P13N_GATEWAY_* setting: as any configuration error
+        print(
+            _gateway_config(
+                settings, kubernetes=args.kubernetes, sds_dir=args.sds_dir, replicas=args.replicas
+            )
+        )
+    except (CapacityError, ConfigError) as error:  # a setting: as any configuration error
         print(f"p13n: configuration error: {error}", file=sys.stderr)
         return 2
     return 0
 
 
-def _gateway_config(settings: Settings, *, kubernetes: bool, sds_dir: str | None) -> str:
+def _gateway_config(
+    settings: Settings, *, kubernetes: bool, sds_dir: str | None, replicas: int = 1
+) -> str:
     from pathlib import Path
 
     from gateway.capacity import Capacity
     from gateway.render import GatewayConfig, render, sds_files
+    from services.common.replicas import Layout
 
     config = (
         GatewayConfig.on_kubernetes()
         if kubernetes
-        else GatewayConfig.on_one_machine(settings, Capacity.from_env(os.environ))
+        else GatewayConfig.on_one_machine(
+            settings, Capacity.from_env(os.environ), Layout.of(settings, replicas)
+        )
     )
     if sds_dir is not None and config.tls is not None:
         for name, text in sds_files(config.tls).items():
