@@ -16,8 +16,10 @@ signs in, and each address of a distributed attack gets a few guesses, then wait
 
 The numbers are far above what a person typing or a script with a stale key produces in a
 minute, and far below a scan: docs/design.md#failure-limits records them. Budgets live in this
-process's memory (a restart forgives them, and N auth processes allow N budgets); sharing
-them between replicas is issue 14's.
+process's memory (a restart forgives them). With N auth replicas (``P13N_AUTH_REPLICAS``)
+each process keeps 1/N of every budget, so an attacker spreading guesses over all of them
+gets no more than one process's budget in total; a person who reaches only one replica gets
+1/N of it, which the numbers leave room for (docs/design.md#failure-limits).
 
 The data plane keeps its own, looser rule (``directory.FAILURE_LIMIT``): a token or an ingest
 key failing there never blocks the valid credentials sent from the same address, because
@@ -73,13 +75,16 @@ class PasswordAttempt:
 
 
 class FailureBudgets:
-    """Per address, per account, and per account and address, in one process's memory."""
+    """Per address, per account, and per account and address, in one process's memory.
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+    ``replicas`` is how many auth processes share the budgets: this one keeps its share.
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic, replicas: int = 1) -> None:
         # Separate limiters: a flood of addresses must not evict the accounts' buckets.
-        self._addresses = RateLimiter(ADDRESS_FAILURES, clock=clock)
-        self._accounts = RateLimiter(ACCOUNT_FAILURES, clock=clock)
-        self._pairs = RateLimiter(ACCOUNT_ADDRESS_FAILURES, clock=clock)
+        self._addresses = RateLimiter(ADDRESS_FAILURES.shared_by(replicas), clock=clock)
+        self._accounts = RateLimiter(ACCOUNT_FAILURES.shared_by(replicas), clock=clock)
+        self._pairs = RateLimiter(ACCOUNT_ADDRESS_FAILURES.shared_by(replicas), clock=clock)
 
     def check_address(self, address: str) -> None:
         """Raises ``TooManyFailures`` while ``address`` has no failure left to spend."""

@@ -47,6 +47,17 @@ class Limit:
         if self.burst < 1:
             raise ValueError(f"burst must be at least 1, got {self.burst}")
 
+    def shared_by(self, replicas: int) -> Limit:
+        """One process's share when ``replicas`` processes each keep their own buckets.
+
+        Rate and burst are divided, so together they allow no more than this limit (the
+        burst rounds down, but never below 1: a burst smaller than the number of replicas
+        allows one per replica).
+        """
+        if replicas <= 1:
+            return self
+        return Limit(rate=self.rate / replicas, burst=max(1, self.burst // replicas))
+
 
 DEFAULT_LIMIT: Final = Limit(rate=1000.0, burst=2000)
 

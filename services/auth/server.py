@@ -104,14 +104,16 @@ async def lifespan(
     for tests.
     """
     async with contextlib.AsyncExitStack() as stack:
-        db = await open_store(settings.data_dir)
+        db = await open_store(settings)
         stack.push_async_callback(db.close)
         keys = secrets.SecretKeys(settings.secret_key)
         await db.check_secret_key(settings.secret_key)
         address_limit = ratelimit.Limit(
             rate=float(settings.address_rate), burst=settings.address_burst
         )
-        directory = MemoryDirectory(db, keys, address_limit=address_limit)
+        directory = MemoryDirectory(
+            db, keys, address_limit=address_limit, replicas=settings.auth_replicas
+        )
         await directory.reload()
         channels = await stack.enter_async_context(Channels.of(settings, AUTH))
         profile_channel = channels.get(settings.profile_target, PROFILE)

@@ -1,15 +1,16 @@
 """What the auth service needs from its storage: the records, and the Protocols that read and write them.
 
 Handlers, the in-memory directory and the operator commands are typed against these
-Protocols, never against SQL; ``services.auth.store`` is the SQLite backend. A second backend
-(PostgreSQL) is another class that satisfies ``AuthStore``, passed where ``open_store``'s
-result is passed today, with no edit to a handler. It must guarantee:
+Protocols, never against SQL; ``services.auth.store`` implements them once, over SQLite or
+PostgreSQL (``services.auth.backends``). An implementation must guarantee:
 
 - **The generation counter.** Every committed change that can alter a data-plane decision
   (services, tokens, API keys, sessions, account flags, accounts) increments one counter in
   the *same* transaction as the change, and ``credentials()`` returns the counter together
   with a snapshot consistent with it. Every auth process polls ``generation()`` and reloads
-  on change; that is how a deleted token stops working everywhere within a second.
+  on change; that is how a deleted token stops working everywhere within a second. A
+  backend that can tell other processes at commit does so through ``listening`` (the poll
+  stays, as the fallback for a notification lost with its connection).
   Re-authenticating a session and creating a user change no decision and do not bump it.
 - **Atomic writers.** ``registry_writing()`` is one serialisable transaction: a name checked
   for uniqueness, or a token count checked against its limit, is still true at commit. An
@@ -350,6 +351,11 @@ class CredentialStore(Protocol):
     """What the in-memory directory loads; read often, never on the request path."""
 
     async def generation(self) -> int: ...
+
+    def listening(self, on_change: Callable[[], None]) -> AbstractAsyncContextManager[None]:
+        """While entered, ``on_change`` is called when another process may have changed the
+        credentials (and after a lost connection); a backend that cannot tell calls nothing."""
+        ...
 
     async def credentials(self, now: float) -> Credentials: ...
 

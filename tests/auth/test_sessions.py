@@ -15,7 +15,7 @@ import pytest
 from services.auth import operator, secrets
 from services.auth.directory import MemoryDirectory
 from services.auth.identity_service import SESSION_SECONDS
-from services.auth.store import SqliteAuthStore, open_store
+from services.auth.store import SqlAuthStore, open_store
 
 KEY = bytes(range(32))
 # The directory loads sessions unexpired by the wall clock: the sessions start now.
@@ -30,7 +30,7 @@ class _Clock:
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SqliteAuthStore]:
+async def store(tmp_path: Path) -> AsyncIterator[SqlAuthStore]:
     await operator.bootstrap(
         tmp_path, KEY, email="o@shop.example", password="correct horse battery staple", account="s"
     )
@@ -41,7 +41,7 @@ async def store(tmp_path: Path) -> AsyncIterator[SqliteAuthStore]:
         await opened.close()
 
 
-async def _session(store: SqliteAuthStore, keys: secrets.SecretKeys) -> str:
+async def _session(store: SqlAuthStore, keys: secrets.SecretKeys) -> str:
     login = await store.login("o@shop.example")
     assert login is not None
     secret = secrets.generate_secret(secrets.SecretKind.SESSION)
@@ -49,7 +49,7 @@ async def _session(store: SqliteAuthStore, keys: secrets.SecretKeys) -> str:
     return f"Bearer {secret.reveal()}"
 
 
-async def test_a_session_is_refused_from_its_expiry_on(store: SqliteAuthStore) -> None:
+async def test_a_session_is_refused_from_its_expiry_on(store: SqlAuthStore) -> None:
     keys, clock = secrets.SecretKeys(KEY), _Clock()
     directory = MemoryDirectory(store, keys, clock=clock)
     bearer = await _session(store, keys)
@@ -61,7 +61,7 @@ async def test_a_session_is_refused_from_its_expiry_on(store: SqliteAuthStore) -
     assert directory.identify_credentials(bearer) is None
 
 
-async def test_a_deleted_session_is_refused_once_reloaded(store: SqliteAuthStore) -> None:
+async def test_a_deleted_session_is_refused_once_reloaded(store: SqlAuthStore) -> None:
     keys = secrets.SecretKeys(KEY)
     directory = MemoryDirectory(store, keys, clock=_Clock())
     bearer = await _session(store, keys)
