@@ -96,3 +96,15 @@ def test_a_distributed_attack_cannot_lock_the_owner_out(budgets: FailureBudgets)
     budgets.begin_password("203.0.113.9", ACCOUNT).succeeded()
     # An attacking address may still sign in to another account (its address budget holds).
     budgets.begin_password("198.51.100.4", "email:someone@else.example").succeeded()
+
+
+@pytest.mark.parametrize("replicas", [1, 2, 4])
+def test_replicas_together_allow_one_processs_budget(clock: FakeClock, replicas: int) -> None:
+    """With N replicas (P13N_AUTH_REPLICAS) each keeps 1/N of the budget: a guesser whose
+    attempts are spread over all of them gets, in total, what one process would allow."""
+    processes = [FailureBudgets(clock=clock, replicas=replicas) for _ in range(replicas)]
+    allowed = sum(_fail_passwords(budgets, "192.0.2.1", ACCOUNT, 100) for budgets in processes)
+    assert allowed == ADDRESS_FAILURES.burst
+    for budgets in processes:
+        with pytest.raises(TooManyFailures):
+            budgets.check_address("192.0.2.1")

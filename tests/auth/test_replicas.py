@@ -102,15 +102,16 @@ def _settings(data_dir: Path, env: dict[str, str]) -> Settings:
     )
 
 
-async def _account_and_service(settings: Settings) -> tuple[int, int]:
-    """An account and a private service, written as the operator would (no profile needed)."""
+async def _account_and_service(settings: Settings, rate: tuple[int, int]) -> tuple[int, int]:
+    """An account and a private service limited to ``rate`` (per second, burst; 0: the
+    default), written as the operator would (no profile needed)."""
     store = await open_store(settings)
     try:
         created = await store.bootstrap_account("Shop", "o@shop.example", "h", b"master", 0.0)
         assert isinstance(created, Bootstrapped)
         async with store.registry_writing() as writer:
             service = await writer.insert_service(
-                created.account_id, ServiceDraft("1", "r1", "Backend", "", "PRIVATE", [], 0, 0), 0
+                created.account_id, ServiceDraft("1", "r1", "Backend", "", "PRIVATE", [], *rate), 0
             )
     finally:
         await store.close()
@@ -130,10 +131,12 @@ async def _replica(settings: Settings) -> AsyncIterator[Replica]:
 
 
 @contextlib.asynccontextmanager
-async def two_replicas(tmp_path: Path, env: dict[str, str]) -> AsyncIterator[Pair]:
+async def two_replicas(
+    tmp_path: Path, env: dict[str, str], rate: tuple[int, int] = (0, 0)
+) -> AsyncIterator[Pair]:
     pki.ensure(tmp_path / "pki")
     settings = _settings(tmp_path, env)
-    account_id, service_id = await _account_and_service(settings)
+    account_id, service_id = await _account_and_service(settings, rate)
     owner = identity_pb2.Identity(account_id=str(account_id), role=identity_pb2.OWNER)
     signed = ((identity.IDENTITY_HEADER, identity.sign(owner, INTERNAL_KEY)),)
     async with _replica(settings) as a, _replica(settings) as b:
@@ -218,3 +221,25 @@ async def test_a_killed_listening_connection_loses_no_change(
             await admin.close()
     assert created < PROPAGATION_BOUND
     assert deleted < PROPAGATION_BOUND
+
+
+async def test_replicas_split_a_tokens_rate_limit_so_together_they_allow_it_once(
+    tmp_path: Path, postgres_env: dict[str, str]
+) -> None:
+    """The meaning of a limit with N replicas: each applies 1/N of it (P13N_AUTH_REPLICAS).
+
+    A service limited to a burst of 8 (and 1 a second, so nothing refills meanwhile) is
+    served 4 requests by each of two replicas, 8 in all, then refused by both.
+    """
+    env = {**postgres_env, "P13N_AUTH_REPLICAS": "2"}
+    async with two_replicas(tmp_path, env, rate=(1, 8)) as pair:
+        token = (await pair.create_token("t")).token
+        await seconds_until(lambda: _accepts(pair.b, token))  # B knows it (one request spent)
+        served = {"a": 0, "b": 1}
+        for _ in range(10):
+            for name, replica in (("a", pair.a), ("b", pair.b)):
+                if await replica.decides(token) == 200:
+                    served[name] += 1
+        assert served == {"a": 4, "b": 4}
+        assert await pair.a.decides(token) == 429
+        assert await pair.b.decides(token) == 429
