@@ -11,15 +11,16 @@ from services.auth.store import SqlAuthStore, open_store
 from services.common.config import Settings
 
 
-def settings_for(tmp_path: Path, database_env: dict[str, str]) -> Settings:
-    """Settings of a data directory of the test's own, on the backend ``database_env`` names."""
+@pytest.fixture
+def auth_settings(tmp_path: Path, database_env: dict[str, str]) -> Settings:
+    """A data directory of the test's own, once on SQLite and once on PostgreSQL."""
     return Settings.from_env({"P13N_DATA_DIR": str(tmp_path), **database_env})
 
 
 @pytest.fixture
-async def store(tmp_path: Path, database_env: dict[str, str]) -> AsyncIterator[SqlAuthStore]:
+async def store(auth_settings: Settings) -> AsyncIterator[SqlAuthStore]:
     """A fresh auth store, once on SQLite and once on PostgreSQL."""
-    opened = await open_store(settings_for(tmp_path, database_env))
+    opened = await open_store(auth_settings)
     try:
         yield opened
     finally:

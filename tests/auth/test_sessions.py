@@ -1,4 +1,4 @@
-"""A session's lifetime and sign-out, on the real SQLite store and the in-memory directory.
+"""A session's lifetime and sign-out, on the real store (both backends) and the in-memory directory.
 
 A session is refused from its expiry on (the directory compares with its clock) and from
 its deletion on (sign-out deletes it and reloads the directory).
@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
@@ -16,6 +15,7 @@ from services.auth import operator, secrets
 from services.auth.directory import MemoryDirectory
 from services.auth.identity_service import SESSION_SECONDS
 from services.auth.store import SqlAuthStore, open_store
+from services.common.config import Settings
 
 KEY = bytes(range(32))
 # The directory loads sessions unexpired by the wall clock: the sessions start now.
@@ -30,11 +30,15 @@ class _Clock:
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SqlAuthStore]:
+async def store(auth_settings: Settings) -> AsyncIterator[SqlAuthStore]:
     await operator.bootstrap(
-        tmp_path, KEY, email="o@shop.example", password="correct horse battery staple", account="s"
+        auth_settings,
+        KEY,
+        email="o@shop.example",
+        password="correct horse battery staple",
+        account="s",
     )
-    opened = await open_store(tmp_path)
+    opened = await open_store(auth_settings)
     try:
         yield opened
     finally:
