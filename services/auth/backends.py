@@ -20,7 +20,9 @@ another one changed the credentials:
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Protocol
 
@@ -29,6 +31,8 @@ import asyncpg
 from services.common import postgres
 from services.common.sql import AsyncSqlite, Dialect, Postgres, Sql
 from services.common.storage import Database
+
+log = logging.getLogger(__name__)
 
 # The notification channel every auth process listens on; the payload names the schema.
 CHANNEL = "p13n_auth_changes"
@@ -110,11 +114,34 @@ class PostgresBackend:
                 on_change()
 
         listener = postgres.Listener(self._url, CHANNEL, heard)
-        await listener.start()
+        starting = None
+        try:
+            await listener.start()
+        except (OSError, asyncpg.PostgresError) as error:
+            # The poll keeps the directory fresh meanwhile; listening starts when it can.
+            log.warning("cannot listen on %s yet, polling only: %s", CHANNEL, error)
+            starting = asyncio.create_task(_start_later(listener, on_change))
         try:
             yield
         finally:
+            if starting is not None:
+                starting.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await starting
             await listener.close()
 
     async def close(self) -> None:
         await self.pool.close()
+
+
+async def _start_later(listener: postgres.Listener, on_change: Callable[[], None]) -> None:
+    """Retries ``listener.start`` until it listens, then reports a change (any was missed)."""
+    while True:
+        await asyncio.sleep(listener.RECONNECT_DELAY)
+        try:
+            await listener.start()
+        except (OSError, asyncpg.PostgresError) as error:
+            log.debug("still cannot listen on %s: %s", CHANNEL, error)
+            continue
+        on_change()
+        return

@@ -228,11 +228,7 @@ class MemoryDirectory:
 
     async def _poll_credentials(self) -> None:
         changed = asyncio.Event()
-        async with contextlib.AsyncExitStack() as stack:
-            try:
-                await stack.enter_async_context(self._store.listening(changed.set))
-            except Exception as error:  # the poll alone still keeps the directory fresh
-                log.warning("not notified of credential changes, polling only: %s", error)
+        async with self._store.listening(changed.set):
             while True:
                 changed.clear()  # before the read: a change committed during it wakes us again
                 with contextlib.suppress(Exception):
