@@ -19,7 +19,14 @@ from pathlib import Path
 import asyncpg
 import pytest
 from envoy.service.auth.v3 import external_auth_pb2, external_auth_pb2_grpc
-from p13n.auth.v1 import identity_pb2, registry_service_pb2, registry_service_pb2_grpc
+from p13n.auth.v1 import (
+    account_pb2,
+    identity_pb2,
+    identity_service_pb2,
+    identity_service_pb2_grpc,
+    registry_service_pb2,
+    registry_service_pb2_grpc,
+)
 from p13n.auth.v1 import personalization_service_pb2 as pb
 from support.tls import aio_channel
 
@@ -39,6 +46,18 @@ PROPAGATION_BOUND = 1.0
 class Replica:
     authz: external_auth_pb2_grpc.AuthorizationStub
     registry: registry_service_pb2_grpc.RegistryServiceStub
+    identity: identity_service_pb2_grpc.IdentityServiceStub
+
+    async def admits(self, api_key: str) -> bool:
+        """Whether ext_authz lets an admin-listener request with ``api_key`` through."""
+        request = external_auth_pb2.CheckRequest()
+        request.attributes.context_extensions["listener"] = "admin"
+        request.attributes.source.address.socket_address.address = "192.0.2.8"
+        http = request.attributes.request.http
+        http.method, http.path = "GET", "/v1/me"
+        http.headers.update({"authorization": f"TD1 {api_key}"})
+        reply = await self.authz.Check(request, timeout=5)
+        return not reply.HasField("denied_response")
 
     async def decides(self, token: str) -> int:
         """The HTTP status ext_authz answers for a private-path request with ``token``."""
@@ -127,6 +146,7 @@ async def _replica(settings: Settings) -> AsyncIterator[Replica]:
         yield Replica(
             external_auth_pb2_grpc.AuthorizationStub(channel),
             registry_service_pb2_grpc.RegistryServiceStub(channel),
+            identity_service_pb2_grpc.IdentityServiceStub(channel),
         )
 
 
@@ -174,6 +194,33 @@ async def test_a_token_created_or_deleted_through_one_replica_is_followed_by_the
             created, deleted = await _served_both_ways(pair)
             assert created < PROPAGATION_BOUND
             assert deleted < PROPAGATION_BOUND
+
+
+async def test_an_api_key_deleted_through_one_replica_is_refused_by_the_other_within_a_second(
+    tmp_path: Path, postgres_env: dict[str, str]
+) -> None:
+    async with two_replicas(tmp_path, postgres_env) as pair:
+        key = await pair.a.identity.CreateApiKey(
+            identity_service_pb2.CreateApiKeyRequest(
+                api_key=account_pb2.ApiKey(type=identity_pb2.MASTER)
+            ),
+            metadata=pair.owner,
+            timeout=5,
+        )
+        # B looks an admin key it does not know up in the store before refusing it.
+        assert await pair.b.admits(key.key)
+        await pair.a.identity.DeleteApiKey(
+            identity_service_pb2.DeleteApiKeyRequest(api_key_id=key.id),
+            metadata=pair.owner,
+            timeout=5,
+        )
+        assert not await pair.a.admits(key.key)
+        revoked = await seconds_until(lambda: _not(pair.b.admits(key.key)))
+    assert revoked < PROPAGATION_BOUND
+
+
+async def _not(admitted: Awaitable[bool]) -> bool:
+    return not await admitted
 
 
 async def test_the_notification_alone_carries_a_change(
