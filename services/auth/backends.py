@@ -49,10 +49,25 @@ class Backend(Protocol):
         """A write transaction, serialized with every other writer; rolled back on error."""
         ...
 
+    def updating(self) -> contextlib.AbstractAsyncContextManager[Sql]:
+        """A write transaction that need not queue behind the writers (it locks its rows)."""
+        ...
+
+    @property
+    def schema_name(self) -> str:
+        """What notifications of this store are prefixed with ("" where there are none)."""
+        ...
+
     def listening(
         self, on_change: Callable[[], None]
     ) -> contextlib.AbstractAsyncContextManager[None]:
         """Calls ``on_change`` when another process may have changed the credentials."""
+        ...
+
+    def listening_on(
+        self, channel: str, on_payload: Callable[[str], None]
+    ) -> contextlib.AbstractAsyncContextManager[None]:
+        """Calls ``on_payload`` with each notification on ``channel`` (none on SQLite)."""
         ...
 
     async def close(self) -> None: ...
@@ -72,10 +87,24 @@ class SqliteBackend:
         async with self.db.transaction() as connection:
             yield AsyncSqlite(connection)
 
+    def updating(self) -> contextlib.AbstractAsyncContextManager[Sql]:
+        return self.writing()  # BEGIN IMMEDIATE serializes every writer anyway
+
+    @property
+    def schema_name(self) -> str:
+        return ""
+
     @contextlib.asynccontextmanager
     async def listening(self, on_change: Callable[[], None]) -> AsyncIterator[None]:
         # One file has no channel: processes sharing it rely on the generation poll.
         del on_change
+        yield
+
+    @contextlib.asynccontextmanager
+    async def listening_on(
+        self, channel: str, on_payload: Callable[[str], None]
+    ) -> AsyncIterator[None]:
+        del channel, on_payload
         yield
 
     async def close(self) -> None:
@@ -107,20 +136,36 @@ class PostgresBackend:
             yield sql
 
     @contextlib.asynccontextmanager
-    async def listening(self, on_change: Callable[[], None]) -> AsyncIterator[None]:
+    async def updating(self) -> AsyncIterator[Sql]:
+        async with self.pool.acquire() as conn, conn.transaction():
+            yield Postgres(conn)
+
+    @property
+    def schema_name(self) -> str:
+        return self.schema
+
+    def listening(
+        self, on_change: Callable[[], None]
+    ) -> contextlib.AbstractAsyncContextManager[None]:
         def heard(payload: str) -> None:
             # "" is a reconnect (whatever was sent meanwhile is lost): reload to be sure.
             if payload in ("", self.schema):
                 on_change()
 
-        listener = postgres.Listener(self._url, CHANNEL, heard)
+        return self.listening_on(CHANNEL, heard)
+
+    @contextlib.asynccontextmanager
+    async def listening_on(
+        self, channel: str, on_payload: Callable[[str], None]
+    ) -> AsyncIterator[None]:
+        listener = postgres.Listener(self._url, channel, on_payload)
         starting = None
         try:
             await listener.start()
         except (OSError, asyncpg.PostgresError) as error:
             # The poll keeps the directory fresh meanwhile; listening starts when it can.
-            log.warning("cannot listen on %s yet, polling only: %s", CHANNEL, error)
-            starting = asyncio.create_task(_start_later(listener, on_change))
+            log.warning("cannot listen on %s yet: %s", channel, error)
+            starting = asyncio.create_task(_start_later(listener, on_payload))
         try:
             yield
         finally:
@@ -134,14 +179,15 @@ class PostgresBackend:
         await self.pool.close()
 
 
-async def _start_later(listener: postgres.Listener, on_change: Callable[[], None]) -> None:
-    """Retries ``listener.start`` until it listens, then reports a change (any was missed)."""
+async def _start_later(listener: postgres.Listener, on_payload: Callable[[str], None]) -> None:
+    """Retries ``listener.start`` until it listens, then reports "" (anything was missed),
+    as the listener does after a reconnect."""
     while True:
         await asyncio.sleep(listener.RECONNECT_DELAY)
         try:
             await listener.start()
         except (OSError, asyncpg.PostgresError) as error:
-            log.debug("still cannot listen on %s: %s", CHANNEL, error)
+            log.debug("still cannot listen: %s", error)
             continue
-        on_change()
+        on_payload("")
         return

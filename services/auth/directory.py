@@ -16,9 +16,12 @@ another replica is known here within a notification's delivery (milliseconds; th
 worst), and a look-up per unknown token would let random tokens turn into database queries.
 The admin listener does look (``ensure_credentials``), bounded by the failure budgets.
 
-Rate limits and failure budgets live in this process's memory. With ``replicas`` auth
-processes (``P13N_AUTH_REPLICAS``) each applies 1/N of every limit (``Limit.shared_by``), so
-N replicas behind a balancer allow together what one process would, never N times that.
+The data plane's rate limits (per token, per address, its failures) live in this process's
+memory: every request spends them, so sharing them would put a database write on every
+decision. With ``replicas`` auth processes (``P13N_AUTH_REPLICAS``) each applies 1/N of every
+such limit (``Limit.shared_by``), so N replicas behind a balancer allow together what one
+process would, never N times that. The admin listener's failure budgets are rare events and
+are shared instead, through the store (``failures.StoreBuckets``).
 """
 
 from __future__ import annotations
@@ -185,6 +188,7 @@ class MemoryDirectory:
         clock: Callable[[], float] = time.time,
         address_limit: ratelimit.Limit = ADDRESS_LIMIT,
         replicas: int = 1,
+        admin_failures: failures.FailureBudgets | None = None,
     ) -> None:
         self._store = store
         self._replicas = replicas
@@ -202,7 +206,7 @@ class MemoryDirectory:
         self._addresses = ratelimit.RateLimiter(address_limit.shared_by(replicas))
         self._tokens = ratelimit.RateLimiter(ratelimit.DEFAULT_LIMIT.shared_by(replicas))
         self._failures = ratelimit.RateLimiter(FAILURE_LIMIT.shared_by(replicas))
-        self.admin_failures = failures.FailureBudgets(replicas=replicas)
+        self.admin_failures = admin_failures or failures.FailureBudgets()
 
     # -- loading -------------------------------------------------------------------
 

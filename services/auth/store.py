@@ -22,6 +22,8 @@ from pathlib import Path
 
 from services.auth.backends import Backend, PostgresBackend, SqliteBackend
 from services.auth.credential_store import SqlCredentialStore
+from services.auth.failure_store import SqlFailureStore
+from services.auth.failures import Buckets, MemoryBuckets, StoreBuckets
 from services.auth.identity_store import SqlIdentityStore
 from services.auth.registry_store import SqlRegistryStore
 from services.common import audit, postgres
@@ -116,6 +118,19 @@ MIGRATIONS = [
     """,
     # Every admin change, in the transaction that makes it (services.common.audit).
     audit.MIGRATION,
+    # Failure budgets shared by the processes of one store (services.auth.failure_store):
+    # used on PostgreSQL; one SQLite process keeps them in memory, the table stays empty.
+    """
+    CREATE TABLE failure_buckets (
+      budget TEXT NOT NULL,
+      key TEXT NOT NULL,
+      tokens REAL NOT NULL,
+      updated REAL NOT NULL,
+      full_at REAL NOT NULL,
+      PRIMARY KEY (budget, key)
+    );
+    CREATE INDEX failure_buckets_by_full_at ON failure_buckets (full_at)
+    """,
 ]
 
 # The same tables on PostgreSQL: identity ids, DOUBLE PRECISION times, BYTEA hashes; INTEGER
@@ -205,6 +220,17 @@ PG_MIGRATIONS = [
     )
     """,
     audit.PG_MIGRATION,
+    """
+    CREATE TABLE failure_buckets (
+      budget TEXT NOT NULL,
+      key TEXT NOT NULL,
+      tokens DOUBLE PRECISION NOT NULL,
+      updated DOUBLE PRECISION NOT NULL,
+      full_at DOUBLE PRECISION NOT NULL,
+      PRIMARY KEY (budget, key)
+    );
+    CREATE INDEX failure_buckets_by_full_at ON failure_buckets (full_at)
+    """,
 ]
 
 WRONG_KEY_MESSAGE = (
@@ -214,8 +240,15 @@ WRONG_KEY_MESSAGE = (
 )
 
 
-class SqlAuthStore(SqlRegistryStore, SqlIdentityStore, SqlCredentialStore):
+class SqlAuthStore(SqlRegistryStore, SqlIdentityStore, SqlCredentialStore, SqlFailureStore):
     """``AuthStore`` on one backend (each base class is one part of it)."""
+
+    def failure_buckets(self) -> Buckets:
+        """Where this process keeps the admin failure budgets: shared by every replica on
+        PostgreSQL; in memory on SQLite, which has one auth process."""
+        if self._backend.dialect == "postgresql":
+            return StoreBuckets(self)
+        return MemoryBuckets()
 
     async def check_secret_key(self, secret_key: bytes) -> None:
         fingerprint = hmac.new(secret_key, b"p13n auth secret key check", hashlib.sha256).digest()

@@ -36,6 +36,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import NamedTuple, Protocol
 
+from services.auth.ratelimit import Limit
 from services.common import audit
 
 # -- records ------------------------------------------------------------------------------
@@ -174,6 +175,17 @@ class Credentials:
     tokens: list[TokenCredential]
     api_keys: list[ApiKeyCredential]
     sessions: list[SessionCredential]  # unexpired ones only
+
+
+@dataclass(frozen=True)
+class BucketState:
+    """A failure budget's token bucket as the store left it (``FailureStore``)."""
+
+    budget: str
+    key: str  # hashed by the caller: the store never holds an address or an email
+    tokens: float
+    updated: float  # wall-clock seconds
+    allowed: bool  # whether the change that produced this state took a token
 
 
 @dataclass(frozen=True)
@@ -364,7 +376,33 @@ class CredentialStore(Protocol):
         ...
 
 
-class AuthStore(RegistryStore, IdentityStore, AccountStore, CredentialStore, Protocol):
+class FailureStore(Protocol):
+    """Failure budgets every auth process on the store shares (``failures.StoreBuckets``).
+
+    Each change is one transaction on one bucket, with the token-bucket arithmetic of
+    ``limit``; its new state is told to every process listening (on backends that can).
+    """
+
+    async def take_failure(self, budget: str, key: str, limit: Limit, now: float) -> BucketState:
+        """Takes a token from the bucket if it holds one (a new bucket starts full)."""
+        ...
+
+    async def give_back_failure(
+        self, budget: str, key: str, limit: Limit, now: float
+    ) -> BucketState:
+        """Returns a token taken (never past the limit's burst)."""
+        ...
+
+    def listening_failures(
+        self, on_heard: Callable[[BucketState], None]
+    ) -> AbstractAsyncContextManager[None]:
+        """While entered, ``on_heard`` gets every bucket any process changes."""
+        ...
+
+
+class AuthStore(
+    RegistryStore, IdentityStore, AccountStore, CredentialStore, FailureStore, Protocol
+):
     """Everything the auth service stores; what ``open_store`` returns."""
 
     async def check_secret_key(self, secret_key: bytes) -> None:

@@ -30,7 +30,7 @@ from p13n.auth.v1 import (
 from p13n.auth.v1 import personalization_service_pb2 as pb
 from support.tls import aio_channel
 
-from services.auth import backends, directory, server
+from services.auth import backends, directory, failures, secrets, server
 from services.auth.store import open_store
 from services.auth.store_protocols import Bootstrapped, ServiceDraft
 from services.common import identity, pki, postgres
@@ -50,14 +50,18 @@ class Replica:
 
     async def admits(self, api_key: str) -> bool:
         """Whether ext_authz lets an admin-listener request with ``api_key`` through."""
+        return await self.admin_decides(api_key, "192.0.2.8") == 200
+
+    async def admin_decides(self, api_key: str, address: str) -> int:
+        """The HTTP status ext_authz answers for an admin request with ``api_key``."""
         request = external_auth_pb2.CheckRequest()
         request.attributes.context_extensions["listener"] = "admin"
-        request.attributes.source.address.socket_address.address = "192.0.2.8"
+        request.attributes.source.address.socket_address.address = address
         http = request.attributes.request.http
         http.method, http.path = "GET", "/v1/me"
         http.headers.update({"authorization": f"TD1 {api_key}"})
         reply = await self.authz.Check(request, timeout=5)
-        return not reply.HasField("denied_response")
+        return reply.denied_response.status.code if reply.HasField("denied_response") else 200
 
     async def decides(self, token: str) -> int:
         """The HTTP status ext_authz answers for a private-path request with ``token``."""
@@ -223,6 +227,26 @@ async def _not(admitted: Awaitable[bool]) -> bool:
     return not await admitted
 
 
+async def test_admin_failures_through_one_replica_spend_the_budget_of_both(
+    tmp_path: Path, postgres_env: dict[str, str]
+) -> None:
+    """The admin listener's failure budget is one for all replicas (kept in PostgreSQL)."""
+    wrong = secrets.generate_secret(secrets.SecretKind.MASTER_KEY).reveal()
+    async with two_replicas(tmp_path, postgres_env) as pair:
+        for _ in range(failures.ADDRESS_FAILURES.burst):
+            assert await pair.a.admin_decides(wrong, "198.51.100.7") == 401
+        assert await pair.a.admin_decides(wrong, "198.51.100.7") == 429
+        spent = await seconds_until(
+            lambda: _status_is(pair.b.admin_decides(wrong, "198.51.100.7"), 429)
+        )
+        assert await pair.b.admin_decides(wrong, "198.51.100.8") == 401  # another address
+    assert spent < PROPAGATION_BOUND
+
+
+async def _status_is(decided: Awaitable[int], status: int) -> bool:
+    return await decided == status
+
+
 async def test_the_notification_alone_carries_a_change(
     tmp_path: Path, postgres_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -258,10 +282,13 @@ async def test_a_killed_listening_connection_loses_no_change(
     async with two_replicas(tmp_path, postgres_env) as pair:
         admin = await asyncpg.connect(postgres_env["P13N_DATABASE_URL"])
         try:
-            killed = await admin.fetchval(
-                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            listening = (
+                "FROM pg_stat_activity "
                 "WHERE datname = current_database() AND query LIKE 'LISTEN %p13n_auth_changes%'"
             )
+            # Each replica's refresher starts listening in the background, once serving.
+            await seconds_until(lambda: _has(admin, f"SELECT count(*) = 2 {listening}"))
+            killed = await admin.fetchval(f"SELECT count(pg_terminate_backend(pid)) {listening}")
             assert killed == 2  # one per replica
             created, deleted = await _served_both_ways(pair)
         finally:
@@ -290,3 +317,8 @@ async def test_replicas_split_a_tokens_rate_limit_so_together_they_allow_it_once
         assert served == {"a": 4, "b": 4}
         assert await pair.a.decides(token) == 429
         assert await pair.b.decides(token) == 429
+
+
+async def _has(conn: asyncpg.Connection, query: str) -> bool:
+    found: bool = await conn.fetchval(query)
+    return found
