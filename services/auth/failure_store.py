@@ -2,8 +2,8 @@
 
 One row per bucket (its budget, the caller's hash of its key, tokens and when), changed in
 a transaction of its own that locks the row, so concurrent charges from any replica count
-one by one. Buckets that have refilled completely are deleted now and then: a missing
-bucket is a full one. On PostgreSQL the new state is notified on ``FAILURES_CHANNEL`` in
+one by one. Buckets that have refilled completely are deleted whenever a bucket is
+created: a missing bucket is a full one. On PostgreSQL the new state is notified on ``FAILURES_CHANNEL`` in
 the same transaction, prefixed with the schema, for every process's ``StoreBuckets``.
 """
 
@@ -52,7 +52,7 @@ class SqlFailureStore(SqlBase):
     ) -> BucketState:
         async with self._backend.updating() as sql:
             # A missing bucket is a full one.
-            await sql.execute(
+            created = await sql.execute(
                 "INSERT INTO failure_buckets (budget, key, tokens, updated, full_at) "
                 "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 budget,
@@ -84,7 +84,9 @@ class SqlFailureStore(SqlBase):
             )
             state = BucketState(budget, key, tokens, updated, allowed)
             await _tell_every_process(sql, state)
-        await self._forget_full_buckets(now)
+        if created:
+            # The table grows only here, so as many full buckets go as new ones come.
+            await self._forget_full_buckets(now)
         return state
 
     async def _forget_full_buckets(self, now: float) -> None:

@@ -17,6 +17,7 @@ from services.auth import store_protocols as protocols
 from services.auth.directory import MemoryDirectory
 from services.auth.identity_service import IdentityServicer
 from services.auth.internal_service import InternalAuthServicer
+from services.auth.ratelimit import Limit
 from services.auth.registry_service import RegistryServicer
 from services.auth.registry_store import SqlRegistryReader, SqlRegistryWriter
 from services.auth.store import SqlAuthStore
@@ -320,3 +321,19 @@ async def test_a_different_secret_key_is_refused(store: AuthStore) -> None:
     await store.check_secret_key(KEY)
     with pytest.raises(FailedPrecondition):
         await store.check_secret_key(bytes(32))
+
+
+async def test_failure_buckets_count_exactly_and_full_ones_are_forgotten(
+    store: SqlAuthStore,
+) -> None:
+    limit = Limit(rate=1.0, burst=2)
+    taken = [(await store.take_failure("address", "k1", limit, NOW)).allowed for _ in range(3)]
+    assert taken == [True, True, False]
+    back = await store.give_back_failure("address", "k1", limit, NOW)
+    assert (back.tokens, back.allowed) == (1.0, True)
+    # k1 is full again 1 s later; creating another bucket then forgets it (missing = full).
+    await store.take_failure("address", "k2", limit, NOW + 5)
+    async with store._backend.reading() as sql:  # noqa: SLF001 (the table itself)
+        keys = [row["key"] for row in await sql.fetch("SELECT key FROM failure_buckets")]
+    assert keys == ["k2"]
+    assert (await store.take_failure("address", "k1", limit, NOW + 5)).tokens == 1.0
