@@ -93,7 +93,7 @@ def _bootstrap(settings: Settings, args: argparse.Namespace) -> int:
 
     result = asyncio.run(
         bootstrap(
-            settings.data_dir,
+            settings,
             settings.secret_key,
             email=args.email,
             password=args.password,
@@ -170,7 +170,7 @@ def _flags(settings: Settings, args: argparse.Namespace) -> int:
     if value not in ("on", "off"):
         print("p13n flags set: expected FLAG=on or FLAG=off", file=sys.stderr)
         return 2
-    asyncio.run(set_flag(settings.data_dir, args.account, flag, value == "on"))
+    asyncio.run(set_flag(settings, args.account, flag, value == "on"))
     print(f"{flag} is {value} for account {args.account}")
     return 0
 

@@ -203,6 +203,9 @@ class Settings:
     # Data-plane requests per client address: sustained rate per second and burst.
     address_rate: int = 5000
     address_burst: int = 10000
+    # How many auth processes share the per-process limits (rates and failure budgets):
+    # each applies 1/N of every budget, so N replicas together allow what one process would.
+    auth_replicas: int = 1
     # Where the components' certificate directories are (``services.common.pki``), and the
     # one directory ``P13N_TLS_DIR`` names for this process (a Kubernetes Secret's mount).
     pki_dir: Path = Path("var/pki")
@@ -273,6 +276,7 @@ class Settings:
             keys=Keys.from_env(env, data_dir),
             address_rate=_count(env, "P13N_ADDRESS_RATE", 5000),
             address_burst=_count(env, "P13N_ADDRESS_BURST", 10000),
+            auth_replicas=_count(env, "P13N_AUTH_REPLICAS", 1),
             pki_dir=data_dir / "pki",
             tls_dir_override=Path(tls_dir).absolute() if tls_dir else None,
             internal_tls=_internal_tls(env, bind_host, targets.values()),
