@@ -117,6 +117,10 @@ class Layout:
     def replica_env(self, service: str, index: int) -> dict[str, str]:
         """The settings that put replica ``index`` of ``service`` on its own ports."""
         env = {f"P13N_{service.upper()}_PORT": str(self.ports[service][index])}
+        if service == "auth":
+            # Each auth replica applies its share of the data plane's limits, so that N of
+            # them together allow what one would (services.auth.directory).
+            env["P13N_AUTH_REPLICAS"] = str(self.replicas)
         if self.health_ports is not None:
             env["P13N_HEALTH_PORT"] = str(self.health_ports[index])
         return env

@@ -42,7 +42,12 @@ def test_each_replica_listens_ten_ports_above_the_previous(tmp_path: Path) -> No
         "P13N_OFFERS_PORT": "50073",
         "P13N_HEALTH_PORT": "9120",
     }
-    assert layout.replica_env("auth", 0) == {"P13N_AUTH_PORT": "50051", "P13N_HEALTH_PORT": "9100"}
+    # Auth replicas also learn how many they are: each applies 1/N of the data plane's limits.
+    assert layout.replica_env("auth", 0) == {
+        "P13N_AUTH_PORT": "50051",
+        "P13N_AUTH_REPLICAS": "3",
+        "P13N_HEALTH_PORT": "9100",
+    }
 
 
 def test_every_child_calls_every_replica_of_the_others(tmp_path: Path) -> None:
