@@ -20,7 +20,6 @@ another one changed the credentials:
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
@@ -158,36 +157,13 @@ class PostgresBackend:
     async def listening_on(
         self, channel: str, on_payload: Callable[[str], None]
     ) -> AsyncIterator[None]:
+        # A listener that cannot start yet keeps trying; the poll serves meanwhile.
         listener = postgres.Listener(self._url, channel, on_payload)
-        starting = None
-        try:
-            await listener.start()
-        except (OSError, asyncpg.PostgresError) as error:
-            # The poll keeps the directory fresh meanwhile; listening starts when it can.
-            log.warning("cannot listen on %s yet: %s", channel, error)
-            starting = asyncio.create_task(_start_later(listener, on_payload))
+        await listener.start()
         try:
             yield
         finally:
-            if starting is not None:
-                starting.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await starting
             await listener.close()
 
     async def close(self) -> None:
         await self.pool.close()
-
-
-async def _start_later(listener: postgres.Listener, on_payload: Callable[[str], None]) -> None:
-    """Retries ``listener.start`` until it listens, then reports "" (anything was missed),
-    as the listener does after a reconnect."""
-    while True:
-        await asyncio.sleep(listener.RECONNECT_DELAY)
-        try:
-            await listener.start()
-        except (OSError, asyncpg.PostgresError) as error:
-            log.debug("still cannot listen: %s", error)
-            continue
-        on_payload("")
-        return
