@@ -12,8 +12,9 @@ schema (two pools, two writers: what two processes would do) and spreads the cli
 them; ``--visitors`` small makes them collide (merges and conflicts). Prints JSON: events/s,
 p50/p95 per Track, and for group commit the batches and retries.
 
-Modes: ``sqlite`` (the group-commit writer over one file), ``per-event`` (one SERIALIZABLE
-transaction per Track on the pool), ``group`` (PostgreSQL group commit: one transaction per
+Modes: ``sqlite`` (the group-commit writer over one file), ``per-event`` (the service's: one
+READ COMMITTED transaction per Track on the pool, ``postgres_profile``), ``serializable``
+(one SERIALIZABLE transaction per Track), ``group`` (PostgreSQL group commit: one transaction per
 batch of waiting Tracks, ``PostgresGroupCommit`` below, not used by the service).
 """
 
@@ -81,6 +82,14 @@ class _Unit(Generic[T]):
 
 class _Retry(Exception):
     """A unit hit a conflict: the batch must run again."""
+
+
+class SerializableTransactions(PostgresTransactions):
+    """The other alternative measured: each write one SERIALIZABLE transaction, retried on
+    40001/40P01 (``postgres.serializable``), the same statements and locks inside."""
+
+    async def write(self, work: Work[T], remaining: float | None = None) -> T:  # noqa: ARG002
+        return await postgres.serializable(self._pool, work)
 
 
 class PostgresGroupCommit(Transactions):
@@ -245,6 +254,8 @@ async def _stores(mode: str, replicas: int, url: str | None) -> AsyncIterator[li
                 group.start()
                 stack.push_async_callback(group.close)
                 transactions = group
+            elif mode == "serializable":
+                transactions = SerializableTransactions(pool)
             else:
                 transactions = PostgresTransactions(pool)
             opened.append(
@@ -285,8 +296,9 @@ async def _measure(mode: str, args: argparse.Namespace, url: str | None) -> dict
                         time.time(),
                         None,
                     )
-                except Exception:
+                except Exception as exc:  # counted by kind and reported; the run goes on
                     failures += 1
+                    kinds[type(exc).__name__] = kinds.get(type(exc).__name__, 0) + 1
                     continue
                 times.append(time.perf_counter() - started)
 
