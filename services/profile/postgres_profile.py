@@ -13,7 +13,8 @@ locks what it reads before deciding anything:
    write at a time, whichever identifiers led there.
 
 An answer of the server makes the whole transaction run again from the start, with
-jittered back-off (``postgres.MAX_ATTEMPTS`` tries in all): 40P01, a deadlock (only when a
+jittered back-off (``postgres.MAX_ATTEMPTS`` tries in all, then UNAVAILABLE, as a busy
+SQLite store answers): 40P01, a deadlock (only when a
 concurrent merge moved an identifier between the two reads of ``locked_owners``); 40001, a
 serialization failure (what CockroachDB and YugabyteDB answer instead of waiting); 23505,
 a unique violation (not expected with the locks above; retried rather than failed).
@@ -32,12 +33,15 @@ flushes (its own group commit).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
+from collections.abc import AsyncIterator
 
 import asyncpg
 
 from services.common import postgres
+from services.common.errors import Unavailable
 from services.common.sql import Postgres
 from services.profile.realtime import ConfigCache
 from services.profile.sql_profile import SqlProfileStore, T, Transactions, Work
@@ -59,11 +63,15 @@ class PostgresTransactions(Transactions):
         # caller that goes away cancels its task, which rolls its transaction back.
         for attempt in range(1, postgres.MAX_ATTEMPTS + 1):
             try:
-                async with self._pool.acquire() as conn, conn.transaction():
+                async with (
+                    _unavailable_when_lost(),
+                    self._pool.acquire() as conn,
+                    conn.transaction(),
+                ):
                     return await work(Postgres(conn))
             except RETRYABLE as exc:
                 if attempt == postgres.MAX_ATTEMPTS:
-                    raise
+                    raise Unavailable("The profile store is busy; retry shortly") from exc
                 self.retries += 1
                 log.debug("running a write again (attempt %s): %s", attempt, exc)
                 backoff = min(postgres.MAX_BACKOFF, postgres.FIRST_BACKOFF * 2**attempt)
@@ -72,10 +80,27 @@ class PostgresTransactions(Transactions):
 
     async def read(self, work: Work[T]) -> T:
         async with (
+            _unavailable_when_lost(),
             self._pool.acquire() as conn,
             conn.transaction(isolation="repeatable_read", readonly=True),
         ):
             return await work(Postgres(conn))
+
+
+@contextlib.asynccontextmanager
+async def _unavailable_when_lost() -> AsyncIterator[None]:
+    """A lost or refused connection as UNAVAILABLE (a 503: retry), not an internal error.
+
+    A write whose connection broke is not run again here: it may have committed before the
+    answer was lost, and running it twice would store its event twice. The caller retries.
+    """
+    try:
+        yield
+    except asyncpg.DataError:  # a value of the wrong type: a bug, not an outage
+        raise
+    except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError) as exc:
+        log.warning("the profile store's database connection failed: %s", type(exc).__name__)
+        raise Unavailable("The profile store is unavailable; retry shortly") from exc
 
 
 def postgres_profile_store(pool: asyncpg.Pool, configs: ConfigCache) -> SqlProfileStore:

@@ -20,11 +20,14 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import pytest
 from p13n.profile.v1 import realtime_config_pb2 as pb
 
 from services.common import events
 from services.common.config import Settings
+from services.common.errors import Unavailable
+from services.common.sql import Sql
 from services.profile import backends
 from services.profile.config_store import ATTRIBUTES, EVENTS, STITCHING_KEYS
 from services.profile.postgres_profile import PostgresTransactions
@@ -302,3 +305,31 @@ async def test_configuration_writers_of_both_replicas_take_turns(
         ids = await asyncio.gather(*(create(n) for n in range(10)))
 
     assert sorted(ids) == list(range(1, 11))
+
+
+async def test_a_connection_lost_mid_write_is_unavailable_and_the_next_write_reconnects(
+    tmp_path: Path, postgres_env: dict[str, str]
+) -> None:
+    async with _replicas(tmp_path, postgres_env, count=1) as ((store, storage),):
+        ps = await _shop(storage)
+
+        async def slow(sql: Sql) -> None:
+            await sql.fetchval("SELECT pg_sleep(10)")
+
+        write = asyncio.create_task(storage.transactions.write(slow))
+        other = await asyncpg.connect(postgres_env["P13N_DATABASE_URL"])
+        try:  # the write's connection goes away under it, as in a database restart
+            for _ in range(500):  # once the write is in the server
+                if await other.fetchval(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE query LIKE 'SELECT pg_sleep%' AND datname = current_database()"
+                ):
+                    break
+                await asyncio.sleep(0.01)
+        finally:
+            await other.close()
+        with pytest.raises(Unavailable, match=r"^The profile store is unavailable; retry shortly$"):
+            await write
+        reply = await _track(store, ps, {"td_client_id": "c1"}, time.time())
+
+    assert reply.canonical_id == "c1"
