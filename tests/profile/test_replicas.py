@@ -250,32 +250,48 @@ async def test_a_configuration_change_through_one_replica_is_used_by_the_other_a
     assert ingested == 1
 
 
-async def test_ingest_batches_through_both_replicas_store_each_record_once(
+def _clusters(sent: list[events.Event]) -> int:
+    """How many profiles the events make: identifiers linked by any event are one."""
+    parent: dict[str, str] = {}
+
+    def root(x: str) -> str:
+        while parent.setdefault(x, x) != x:
+            x = parent[x]
+        return x
+
+    for event in sent:
+        ids = [str(event[k]) for k in ("td_client_id", "user_id") if k in event]
+        for other in ids[1:]:
+            parent[root(other)] = root(ids[0])
+        root(ids[0])
+    return len({root(x) for x in parent})
+
+
+async def test_ingest_batches_and_tracks_through_both_replicas_store_each_event_once(
     tmp_path: Path, postgres_env: dict[str, str]
 ) -> None:
-    """Batches of records for overlapping visitors, in different orders, at once: each
-    batch is one transaction locking many profiles, so this is where locks could cross."""
+    """Batches of records for overlapping visitors, in different orders, with single Tracks
+    of the same visitors, all at once: a batch is one transaction locking many identifiers
+    and profiles, so this is where locks could cross (and deadlock)."""
     async with _replicas(tmp_path, postgres_env) as replicas:
-        await _shop(replicas[0][1])
+        ps = await _shop(replicas[0][1])
         records = [event for v in range(20) for event in _visitor_events(v)]
-        batches = [random.Random(n).sample(records, 20) for n in range(16)]
-        for n, batch in enumerate(batches):  # each record once over all batches
-            for i, event in enumerate(batch):
-                batch[i] = {**event, "n": f"{n}.{i}"}
-        began = time.monotonic()
-        await asyncio.gather(
-            *(
-                replicas[n % 2][0].ingest(
-                    ACCOUNT,
-                    "shop",
-                    "views",
-                    [(e, events.encode(e)) for e in batch],
-                    time.time(),
-                    None,
-                )
-                for n, batch in enumerate(batches)
+        batches = [
+            [{**e, "n": f"{n}.{i}"} for i, e in enumerate(random.Random(n).sample(records, 20))]
+            for n in range(16)
+        ]
+        singles = [
+            {**e, "n": f"t.{i}"} for i, e in enumerate(random.Random(99).sample(records, 40))
+        ]
+        ingests = [
+            replicas[n % 2][0].ingest(
+                ACCOUNT, "shop", "views", [(e, events.encode(e)) for e in batch], time.time(), None
             )
-        )
+            for n, batch in enumerate(batches)
+        ]
+        tracks = [_track(replicas[i % 2][0], ps, e, time.time()) for i, e in enumerate(singles)]
+        began = time.monotonic()
+        await asyncio.gather(*ingests, *tracks)
         took = time.monotonic() - began
         storage = replicas[0][1]
         stored = Counter(
@@ -283,10 +299,12 @@ async def test_ingest_batches_through_both_replicas_store_each_record_once(
         )
         states = [json.loads(r[0]) for r in await _rows(storage, "SELECT state FROM profiles")]
 
-    assert stored == {f"{n}.{i}": 1 for n in range(16) for i in range(20)}
+    sent = [e["n"] for batch in batches for e in batch] + [e["n"] for e in singles]
+    assert stored == dict.fromkeys(sent, 1)
     views = sum(int(a) for s in states for _, a in s["attributes"]["views"]["buckets"])
-    assert views == 16 * 20
-    print(f"ingest took {took:.2f} s")
+    assert views == len(sent)
+    assert len(states) == _clusters([e for batch in batches for e in batch] + singles)
+    print(f"took {took:.2f} s")  # seconds would mean deadlocks broken by the server
 
 
 async def test_configuration_writers_of_both_replicas_take_turns(
