@@ -43,8 +43,7 @@ import asyncpg
 from services.common import postgres
 from services.common.errors import Unavailable
 from services.common.sql import Postgres
-from services.profile.realtime import ConfigCache
-from services.profile.sql_profile import SqlProfileStore, T, Transactions, Work
+from services.profile.sql_profile import T, Transactions, Work
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +100,3 @@ async def _unavailable_when_lost() -> AsyncIterator[None]:
     except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError) as exc:
         log.warning("the profile store's database connection failed: %s", type(exc).__name__)
         raise Unavailable("The profile store is unavailable; retry shortly") from exc
-
-
-def postgres_profile_store(pool: asyncpg.Pool, configs: ConfigCache) -> SqlProfileStore:
-    return SqlProfileStore(PostgresTransactions(pool), configs)

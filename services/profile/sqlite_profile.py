@@ -13,8 +13,7 @@ import sqlite3
 from services.common.sql import ThreadSqlite, run_to_completion
 from services.common.storage import Database
 from services.profile.group_commit import GroupCommit
-from services.profile.realtime import ConfigCache
-from services.profile.sql_profile import SqlProfileStore, T, Transactions, Work
+from services.profile.sql_profile import T, Transactions, Work
 
 
 class SqliteTransactions(Transactions):
@@ -34,9 +33,3 @@ class SqliteTransactions(Transactions):
 def _run(conn: sqlite3.Connection, work: Work[T]) -> T:
     """``work`` on the database thread, whole."""
     return run_to_completion(work(ThreadSqlite(conn)))
-
-
-def sqlite_profile_store(
-    db: Database, writer: GroupCommit, configs: ConfigCache
-) -> SqlProfileStore:
-    return SqlProfileStore(SqliteTransactions(db, writer), configs)
