@@ -17,7 +17,8 @@ jittered back-off (``postgres.MAX_ATTEMPTS`` tries in all, then UNAVAILABLE, as 
 SQLite store answers): 40P01, a deadlock (only when a
 concurrent merge moved an identifier between the two reads of ``locked_owners``); 40001, a
 serialization failure (what CockroachDB and YugabyteDB answer instead of waiting); 23505,
-a unique violation (not expected with the locks above; retried rather than failed).
+a unique violation (when an event's only profile was merged away while the event waited
+for its lock, ``profiles.locked_owners``).
 
 Why not SERIALIZABLE: measured with 32 concurrent Tracks for 10,000 visitors in one
 process (``bench/pg_writes.py``), PostgreSQL's SSI aborts many transactions on predicate

@@ -132,7 +132,8 @@ async def locked_owners(
     A new pair (owned by nobody) cannot be inserted by another transaction meanwhile: the
     write holds its identifiers' locks (``lock_identities``, taken before this). Locks
     taken out of id order on the second pass may deadlock; PostgreSQL then aborts one
-    transaction (40P01), which is run again (``postgres_profile``).
+    transaction (40P01), which is run again (``postgres_profile``), as is one whose only
+    owner was merged away while it waited (below).
     """
     if sql.dialect != "postgresql":
         return await owners(sql, parent_segment_id, pairs)
@@ -144,7 +145,10 @@ async def locked_owners(
         )
     }
     if not locked:
-        # No owner: the pairs are new, and stay so (their identifier locks are held).
+        # No owner: the pairs are new, and no other write can insert them (their identifier
+        # locks are held). Rarely, the one owner was merged away while this statement waited
+        # for its lock: the pairs then belong to the survivor, this write's insert of them
+        # fails (unique violation) and the write runs again (``postgres_profile``).
         return []
     while True:
         found = await owners(sql, parent_segment_id, pairs)
