@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import sqlite3
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -21,11 +20,14 @@ import grpc
 import pytest
 from p13n.profile.v1 import profile_service_pb2 as api
 from p13n.profile.v1 import profile_service_pb2_grpc
+from support import stored
 from support.admin import Account
 from support.suite import Suite
 
 from services.auth.validation import FLAG_ATTRIBUTE_SENSITIVITY, FLAG_PUBLIC_SERVICES
 from services.common.events import to_struct
+
+pytestmark = pytest.mark.both_backends
 
 # Every value sent below; none may appear in the audit log, its rows or the services' logs.
 TIER = "platinum-0c7e"
@@ -83,10 +85,9 @@ def _entries(account: Account, **query: Any) -> list[dict[str, Any]]:
 
 def _rows(suite: Suite) -> str:
     found = []
-    for name in ("auth.db", "profile.db", "offers.db"):
-        path = suite.settings.data_dir / name
-        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
-            found += [json.dumps(list(row)) for row in db.execute("SELECT * FROM audit_log")]
+    for service in ("auth", "profile", "offers"):
+        rows = stored.rows(suite.settings, service, "SELECT * FROM audit_log")
+        found += [json.dumps(list(row), default=str) for row in rows]
     return "\n".join(found)
 
 

@@ -9,15 +9,17 @@ needs an ADMIN, and every admin change of the three services is in ``GET /v1/aud
 from __future__ import annotations
 
 import json
-import sqlite3
 from typing import Any
 from urllib.parse import urlencode
 
 import pytest
+from support import stored
 from support.admin import PASSWORD, Account
 from support.auth import PERMISSION_DENIED, add_user, api_key, sign_in
 from support.http import Response, request
 from support.offers_shop import MEMBER, SENSITIVE, TIER, GuideShop
+
+pytestmark = pytest.mark.both_backends
 
 LOWERING_NEEDS_ADMIN = (
     "Lowering a sensitivity needs the ADMIN role: it publishes values the public path "
@@ -294,10 +296,9 @@ def test_the_audit_log_holds_no_secret(account: Account) -> None:
 def _audit_rows(account: Account) -> list[str]:
     """Every stored audit row of the three databases, as text."""
     found = []
-    for name in ("auth.db", "profile.db", "offers.db"):
-        path = account.suite.settings.data_dir / name
-        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
-            found += [json.dumps(list(row)) for row in db.execute("SELECT * FROM audit_log")]
+    for service in ("auth", "profile", "offers"):
+        rows = stored.rows(account.suite.settings, service, "SELECT * FROM audit_log")
+        found += [json.dumps(list(row), default=str) for row in rows]
     return found
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -12,11 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support import stored
 from support.admin import PASSWORD
 from support.http import Response, request
 from support.suite import Suite
 
-from services.auth.store import database_path
+pytestmark = pytest.mark.both_backends
+
 
 FLAG = "eng-lc-realtime-personalization-m2-1"
 
@@ -52,12 +53,7 @@ def _bootstrap(
 
 
 def _dump(suite: Suite) -> str:
-    sqlite = shutil.which("sqlite3")
-    assert sqlite, "the sqlite3 command-line shell is needed (apt-get install sqlite3)"
-    db = database_path(suite.settings.data_dir)
-    return subprocess.run(
-        [sqlite, str(db), ".dump"], capture_output=True, text=True, check=True
-    ).stdout
+    return stored.dump(suite.settings, "auth")
 
 
 def _admin(suite: Suite, key: str, method: str, path: str, body: Any = None) -> Response:

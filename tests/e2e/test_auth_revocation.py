@@ -9,11 +9,9 @@ an API key, authenticated once when it opened, is ended within 5 s of the key's 
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import closing
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,14 +21,18 @@ from p13n.auth.v1 import identity_service_pb2, identity_service_pb2_grpc
 from p13n.offers.v1 import personalize_service_pb2, personalize_service_pb2_grpc
 from p13n.profile.v1 import profile_service_pb2 as profile_api
 from p13n.profile.v1 import profile_service_pb2_grpc
+from support import stored
 from support.admin import Account
 from support.auth import add_user, passed_auth
 from support.http import Response, request
 from support.offers_shop import DATABASE, MEMBER, GuideShop
 from support.suite import Suite
 
-from services.auth.store import database_path
+from services.auth.sql_base import bump_generation
 from services.common import identity
+from services.common.sql import Sql
+
+pytestmark = pytest.mark.both_backends
 
 BOUND_SECONDS = 5.0
 PRIVATE_PATH = f"/{DATABASE}/page_views"
@@ -104,12 +106,15 @@ def _revoked_session(suite: Suite, shop: GuideShop) -> Iterator[Revoked]:
     user = add_user(shop.account, "VIEWER")
     assert _me(suite, user.authorization).status == 200
     yield Revoked(user.authorization, time.monotonic())
-    with closing(sqlite3.connect(database_path(suite.settings.data_dir))) as db, db:
-        db.execute(
+
+    async def delete(sql: Sql) -> None:
+        await sql.execute(
             "DELETE FROM sessions WHERE user_id = (SELECT id FROM users WHERE email = ?)",
-            (user.email,),
+            user.email,
         )
-        db.execute("UPDATE generation SET value = value + 1")
+        await bump_generation(sql)
+
+    stored.transaction(suite.settings, "auth", delete)
 
 
 def _revoke(

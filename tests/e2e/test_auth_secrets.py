@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
-import sqlite3
 import subprocess
 import sys
 import time
@@ -17,6 +15,7 @@ import grpc
 import pytest
 from envoy.service.auth.v3 import external_auth_pb2, external_auth_pb2_grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from support import stored
 from support.admin import PASSWORD, Account
 from support.auth import SHOP, User, add_user, api_key, passed_auth, personalize
 from support.http import Response
@@ -25,6 +24,9 @@ from support.suite import Suite
 from support.tls import component_channel
 
 from services.auth.store import database_path
+from services.common.sql import Sql
+
+pytestmark = pytest.mark.both_backends
 
 PUBLIC_PATH = "/public/shop_db/page_views"
 PRIVATE_PATH = "/shop_db/page_views"
@@ -98,12 +100,16 @@ def _reveal(setup: Setup, service: str, token_id: str, user: User) -> Response:
 
 def _age_sessions(suite: Suite, email: str, seconds: float) -> None:
     """Moves the user's last password authentication into the past (a time machine)."""
-    with sqlite3.connect(database_path(suite.settings.data_dir), timeout=5) as db:
-        db.execute(
+
+    async def age(sql: Sql) -> None:
+        await sql.execute(
             "UPDATE sessions SET authenticated_time = authenticated_time - ? "
             "WHERE user_id = (SELECT id FROM users WHERE email = ?)",
-            (seconds, email.lower()),
+            seconds,
+            email.lower(),
         )
+
+    stored.transaction(suite.settings, "auth", age)
 
 
 # -- at rest -------------------------------------------------------------------------------
@@ -122,18 +128,16 @@ def test_database_dump_holds_no_secret_in_clear(suite: Suite, setup: Setup) -> N
         "public token": public["token"],
         "private token": private["token"],
     }
-    sqlite = shutil.which("sqlite3")
-    assert sqlite, "the sqlite3 command-line shell is needed (apt-get install sqlite3)"
-    db = database_path(suite.settings.data_dir)
-    dump = subprocess.run(
-        [sqlite, str(db), ".dump"], capture_output=True, text=True, check=True
-    ).stdout
+    dump = stored.dump(suite.settings, "auth")
     # The dump is of the real thing: the rows are there, in their protected forms.
     for table, at_least in (("users", 2), ("api_keys", 2), ("sessions", 1), ("tokens", 2)):
         assert dump.count(f"INSERT INTO {table} ") >= at_least, table
     assert "$argon2id$" in dump
     assert _leaks(dump, secrets) == []
+    if suite.settings.database_url is not None:
+        return  # PostgreSQL's files are the server's, not this suite's
     # Nor in the files themselves (pages not yet checkpointed sit in the WAL).
+    db = database_path(suite.settings.data_dir)
     for path in db.parent.glob(db.name + "*"):
         raw = path.read_bytes().decode("latin-1")
         assert _leaks(raw, secrets) == [], path.name

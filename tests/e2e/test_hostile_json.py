@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import itertools
 import json
-import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import pytest
+from support import stored
 from support.admin import Account
 from support.http import Response, request
 from support.suite import Suite
@@ -67,10 +67,8 @@ class Path:
 
 
 def _events(world: World, client_id: str) -> bool:
-    with sqlite3.connect(world.suite.settings.data_dir / "profile.db") as db:
-        [[count]] = db.execute(
-            "SELECT count(*) FROM events WHERE body LIKE ?", (f"%{client_id}%",)
-        ).fetchall()
+    query = "SELECT count(*) FROM events WHERE body LIKE ?"
+    [(count,)] = stored.rows(world.suite.settings, "profile", query, f"%{client_id}%")
     return bool(count)
 
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Any
 
 import pytest
+from support import stored
 from support.admin import Account
 from support.offers_shop import DATABASE, MEMBER, NON_SENSITIVE, TIER, GuideShop
 from support.suite import Suite
+
+pytestmark = pytest.mark.both_backends
 
 BREADCRUMB = {
     "name": "Breadcrumb",
@@ -47,10 +49,8 @@ def _preview(shop: GuideShop, name: str, body: dict[str, Any]) -> dict[str, Any]
 
 
 def _stored_events(suite: Suite) -> int:
-    path = suite.settings.data_dir / "profile.db"
-    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
-        count: int = db.execute("SELECT count(*) FROM events").fetchone()[0]
-    return count
+    [(count,)] = stored.rows(suite.settings, "profile", "SELECT count(*) FROM events")
+    return int(count)
 
 
 def _profile(shop: GuideShop, visitor: str) -> tuple[int, Any]:

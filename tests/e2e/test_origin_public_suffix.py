@@ -9,15 +9,20 @@ newer list) matches nothing.
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from support import stored
 from support.admin import Account
 from support.auth import passed_auth, personalize
 from support.suite import Suite
+
+from services.auth.sql_base import bump_generation
+from services.common.sql import Sql
+
+pytestmark = pytest.mark.both_backends
 
 PUBLIC_PATH = "/public/shop_db/page_views"
 ERROR_INFO = "type.googleapis.com/google.rpc.ErrorInfo"
@@ -104,12 +109,16 @@ def test_updating_allowed_origins_to_a_public_suffix_is_refused_and_changes_noth
 def _store_origins_behind_the_api(suite: Suite, service: str, origins: list[str]) -> None:
     # As a database written before the check existed holds them; the generation bump is
     # what every write of the auth store does, so running auth processes reload.
-    with sqlite3.connect(suite.settings.data_dir / "auth.db") as db:
-        db.execute(
-            "UPDATE services SET allowed_origins = ? WHERE id = ?", (json.dumps(origins), service)
+
+    async def update(sql: Sql) -> None:
+        await sql.execute(
+            "UPDATE services SET allowed_origins = ? WHERE id = ?",
+            json.dumps(origins),
+            int(service),
         )
-        db.execute("UPDATE generation SET value = value + 1 WHERE id = 1")
-    db.close()
+        await bump_generation(sql)
+
+    stored.transaction(suite.settings, "auth", update)
 
 
 def test_a_stored_wildcard_over_a_public_suffix_lets_no_site_in(

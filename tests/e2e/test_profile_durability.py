@@ -14,7 +14,6 @@ import asyncio
 import itertools
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -26,11 +25,14 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from p13n.profile.v1 import internal_service_pb2 as api
 from p13n.profile.v1 import internal_service_pb2_grpc
+from support import stored as stored_rows
 from support.admin import Account
 from support.suite import Suite
 
 from services.common import identity
 from services.common.events import to_struct
+
+pytestmark = pytest.mark.both_backends
 
 SENDERS = 16
 KILL_AFTER = 200  # acknowledged events before the kill
@@ -153,14 +155,11 @@ async def test_every_acknowledged_event_survives_kill_9(
         for _ in range(10):
             assert await send(stub, next(numbers))
 
-    with sqlite3.connect(suite.settings.data_dir / "profile.db") as db:
-        stored = {
-            int(row[0])
-            for row in db.execute(
-                "SELECT json_extract(body, '$.n') FROM events "
-                "WHERE json_extract(body, '$.td_client_id') = 'visitor'"
-            )
-        }
+    dialect = stored_rows.dialect_of(suite.settings)
+    number = stored_rows.json_text(dialect, "body", "n")
+    visitor = stored_rows.json_text(dialect, "body", "td_client_id")
+    query = f"SELECT {number} FROM events WHERE {visitor} = 'visitor'"
+    stored = {int(n) for (n,) in stored_rows.rows(suite.settings, "profile", query)}
     assert before_restart >= KILL_AFTER
     assert set(acknowledged) <= stored
     found = account.ok("GET", f"/v1/parent_segments/{ps}/profiles/td_client_id/visitor")

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator
 from typing import Any
 
 import grpc
 import pytest
 from p13n.profile.v1 import ingest_service_pb2, ingest_service_pb2_grpc
+from support import stored as stored_rows
 from support.admin import Account
 from support.http import Response, request
 from support.suite import Suite
@@ -16,6 +16,8 @@ from support.suite import Suite
 from services.common.events import to_struct
 
 TABLE = "/records/shop_db/page_views"
+
+pytestmark = pytest.mark.both_backends
 
 
 @pytest.fixture(scope="module")
@@ -38,12 +40,11 @@ def ingest(suite: Suite, account: Account, body: Any, path: str = TABLE) -> Resp
 
 
 def stored(suite: Suite, client_id: str) -> int:
-    with sqlite3.connect(suite.settings.data_dir / "profile.db") as db:
-        rows = db.execute(
-            "SELECT count(*) FROM events WHERE json_extract(body, '$.td_client_id') = ?",
-            (client_id,),
-        ).fetchall()
-    return int(rows[0][0])
+    """How many of the stored events name ``client_id``."""
+    field = stored_rows.json_text(stored_rows.dialect_of(suite.settings), "body", "td_client_id")
+    query = f"SELECT count(*) FROM events WHERE {field} = ?"
+    [(count,)] = stored_rows.rows(suite.settings, "profile", query, client_id)
+    return int(count)
 
 
 def profile(account: Account, ps: str, key: str, value: str) -> dict[str, Any]:

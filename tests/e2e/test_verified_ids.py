@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import logging
-import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from typing import Any
 import grpc
 import pytest
 from p13n.profile.v1 import ingest_service_pb2, ingest_service_pb2_grpc
+from support import stored
 from support.admin import PASSWORD, Account
 from support.auth import add_user, api_key
 from support.http import Response, request
@@ -31,6 +31,8 @@ from support.offers_shop import DATABASE, MEMBER, ORIGIN, GuideShop
 
 from services.common.events import to_struct
 from services.profile.proofs import FIELD, sign
+
+pytestmark = pytest.mark.both_backends
 
 MEMBER_ID = "M-1001"  # the member's card number, linked to MEMBER's profile by the shop
 REWARDS = "Silver rewards just for you!"  # shows the member's first name and purchases
@@ -331,13 +333,10 @@ INGESTS = {"http": _ingest_http, "grpc": _ingest_grpc}
 
 
 def _stored(shop: Shop, client_id: str) -> list[str]:
-    """The stored bodies of the events naming ``client_id`` (read from profile.db)."""
-    path = shop.guide.account.suite.settings.data_dir / "profile.db"
-    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
-        rows = db.execute(
-            "SELECT body FROM events WHERE body LIKE ?", (f'%"{client_id}"%',)
-        ).fetchall()
-    return [str(body) for (body,) in rows]
+    """The stored bodies of the events naming ``client_id`` (read from the profile store)."""
+    settings = shop.guide.account.suite.settings
+    query = "SELECT body FROM events WHERE body LIKE ? ORDER BY id"
+    return [str(body) for (body,) in stored.rows(settings, "profile", query, f'%"{client_id}"%')]
 
 
 @pytest.mark.parametrize("via", ["http", "grpc"])
