@@ -18,6 +18,8 @@ from support.suite import Call, Suite
 from services.auth import secrets
 from services.common import identity as identities
 
+pytestmark = pytest.mark.both_backends
+
 PUBLIC_PATH = "/public/shop_db/page_views"
 PRIVATE_PATH = "/shop_db/page_views"
 ORIGIN = "https://shop.example"

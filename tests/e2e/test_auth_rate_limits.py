@@ -20,14 +20,16 @@ from support.suite import Suite
 
 from services.auth import secrets
 
+pytestmark = pytest.mark.both_backends
+
 PUBLIC_PATH = "/public/shop_db/page_views"
 ORIGIN = "https://shop.example"
 ADDRESS_BURST = 100  # above the failed-attempt burst (50), so each limit shows on its own
 
 
 @pytest.fixture(scope="module")
-def suite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Suite]:
-    env = {"P13N_ADDRESS_RATE": "1", "P13N_ADDRESS_BURST": str(ADDRESS_BURST)}
+def suite(tmp_path_factory: pytest.TempPathFactory, backend_env: dict[str, str]) -> Iterator[Suite]:
+    env = {"P13N_ADDRESS_RATE": "1", "P13N_ADDRESS_BURST": str(ADDRESS_BURST), **backend_env}
     running = Suite(Path(tmp_path_factory.mktemp("rate-limits")), env=env)
     running.start()
     try:

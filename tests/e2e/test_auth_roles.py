@@ -25,6 +25,8 @@ from support.auth import PERMISSION_DENIED, add_user, api_key
 from support.contracts import admin_rules, descriptor_set
 from support.http import Response
 
+pytestmark = pytest.mark.both_backends
+
 VIEWER, EDITOR, ADMIN = "VIEWER", "EDITOR", "ADMIN"
 RANK = {"VIEWER": 1, "EDITOR": 2, "ADMIN": 3, "OWNER": 4}
 # What each principal acts as: a MASTER key has full power, a WRITE_ONLY key none at all.

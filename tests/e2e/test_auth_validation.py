@@ -16,6 +16,8 @@ from support.suite import Suite
 
 from services.auth import operator
 
+pytestmark = pytest.mark.both_backends
+
 BLANK = "Name can't be blank"
 TOO_LONG = "Name is too long (maximum is 100 characters)"
 TAKEN = "Name has already been taken"

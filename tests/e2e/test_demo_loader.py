@@ -10,6 +10,8 @@ from services.demo import definition as demo_config
 from services.demo.loader import DemoError, load_demo
 from services.demo.state import state_path
 
+pytestmark = pytest.mark.both_backends
+
 ORIGIN = "http://127.0.0.1:8000"
 
 

@@ -31,6 +31,8 @@ from support.suite import Suite
 
 from services.common.events import to_struct
 
+pytestmark = pytest.mark.both_backends
+
 PRIVATE_PERSONALIZE = "p13n.offers.v1.PersonalizeService/PrivatePersonalize"
 INGEST_RECORDS = "p13n.profile.v1.IngestService/IngestRecords"
 SUITE_ADDRESS = "127.0.0.1"  # where the suite's clients connect from

@@ -74,7 +74,7 @@ def _routes() -> list[Route]:
 
 ROUTES = _routes()
 # No client error may log a traceback (or anything at ERROR) in any service.
-pytestmark = pytest.mark.usefixtures("no_tracebacks")
+pytestmark = [pytest.mark.usefixtures("no_tracebacks"), pytest.mark.both_backends]
 
 # Each a path segment as a client could send it (already percent-encoded where needed).
 HOSTILE_IDS = [

@@ -21,6 +21,8 @@ from support.admin import Account
 from support.http import Response, request
 from support.suite import Suite
 
+pytestmark = pytest.mark.both_backends
+
 _ids = itertools.count(1)
 ORIGIN = "https://shop.example"
 

@@ -10,6 +10,8 @@ import pytest
 from support.admin import Account
 from support.offers_shop import HOMEPAGE, MEMBER, SENSITIVE, GuideShop
 
+pytestmark = pytest.mark.both_backends
+
 REWARDS_SECTION = "Silver rewards just for you!"
 
 

@@ -9,6 +9,8 @@ import pytest
 from support.admin import Account
 from support.offers_shop import MEMBER, ORIGIN, TIER, GuideShop
 
+pytestmark = pytest.mark.both_backends
+
 
 @pytest.fixture(scope="module")
 def shop(account: Account) -> GuideShop:

@@ -14,6 +14,8 @@ from support.suite import Suite
 from services.common import identity
 from services.common.events import to_struct
 
+pytestmark = pytest.mark.both_backends
+
 
 @pytest.fixture(scope="module")
 def ps(account: Account) -> str:

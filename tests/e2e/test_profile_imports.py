@@ -15,6 +15,8 @@ from support.suite import Suite
 
 from services.common.events import to_struct
 
+pytestmark = pytest.mark.both_backends
+
 ROWS = 100_000
 CHUNK = 5_000
 

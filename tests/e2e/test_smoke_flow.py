@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
 from support.admin import Account
 from support.http import request
 from support.suite import Suite
+
+pytestmark = pytest.mark.both_backends
 
 
 def test_a_public_token_from_an_allowed_origin_passes_the_gateway(

@@ -21,6 +21,8 @@ from support.admin import Account
 from support.auth import add_user
 from support.offers_shop import MEMBER, NON_SENSITIVE, SENSITIVE, GuideShop
 
+pytestmark = pytest.mark.both_backends
+
 LOWERING_NEEDS_ADMIN = (
     "Lowering a sensitivity needs the ADMIN role: it publishes values the public path "
     "withholds. Ask an admin to make this change."
