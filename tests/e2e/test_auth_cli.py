@@ -1,4 +1,8 @@
-"""`p13n bootstrap` and `p13n flags set` as an operator runs them, against a running suite."""
+"""`p13n bootstrap` and `p13n flags set` as an operator runs them, against a running suite.
+
+The module runs on both backends: with ``P13N_DATABASE_URL`` the commands write to
+PostgreSQL, as the running services read it.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +19,8 @@ from support import stored
 from support.admin import PASSWORD
 from support.http import Response, request
 from support.suite import Suite
+
+from services.auth.store import database_path
 
 pytestmark = pytest.mark.both_backends
 
@@ -92,6 +98,15 @@ def test_bootstrap_prints_an_account_that_works(suite: Suite, first: dict[str, s
         body={"email": "founder@cli.example", "password": PASSWORD},
     )
     assert signed_in.status == 200, signed_in.body
+
+
+def test_bootstrap_writes_to_the_suites_backend(suite: Suite, first: dict[str, str]) -> None:
+    """With P13N_DATABASE_URL the account is in PostgreSQL and no SQLite file is made."""
+    query = "SELECT u.email, a.name FROM users AS u JOIN accounts AS a ON a.id = u.account_id"
+    found = stored.rows(suite.settings, "auth", f"{query} WHERE u.id = ?", int(first["user_id"]))
+    assert found == [("founder@cli.example", "CLI shop")]
+    on_sqlite = suite.settings.database_url is None
+    assert database_path(suite.settings.data_dir).exists() == on_sqlite
 
 
 @pytest.mark.usefixtures("first")
