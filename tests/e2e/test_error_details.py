@@ -12,6 +12,8 @@ from typing import Any
 import pytest
 from support.admin import Account
 
+pytestmark = pytest.mark.both_backends
+
 ERROR_INFO = "type.googleapis.com/google.rpc.ErrorInfo"
 BAD_REQUEST = "type.googleapis.com/google.rpc.BadRequest"
 

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import time
 
+import pytest
 from support.admin import Account
 from support.offers_shop import MEMBER, ORIGIN, GuideShop
 from support.suite import Suite
+
+pytestmark = pytest.mark.both_backends
 
 EVENT = {"td_client_id": MEMBER}
 

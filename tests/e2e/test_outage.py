@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import time
 
+import pytest
 from support.admin import Account
 from support.http import request
 from support.suite import Suite
+
+pytestmark = pytest.mark.both_backends
 
 
 def _offers_call(suite: Suite, account: Account, ps: str) -> tuple[int, dict[str, object], float]:
