@@ -287,10 +287,21 @@ def _assert_one_profile_per_visitor(
                 assert shop.profile(key, value)["canonical_id"] == profile["canonical_id"]
 
 
-def _assert_503s_only_around_kills(log: list[Sent], kills: list[Kill]) -> None:
+def _when(sent: Sent, kills: list[Kill]) -> str:
+    """When an answer came, relative to the kills (for failure messages)."""
+    return ", ".join(f"{sent.ended - kill.at:+.2f}s from the {kill.service} kill" for kill in kills)
+
+
+def _assert_503s_only_around_kills(log: list[Sent], kills: list[Kill], logged: str) -> None:
     failed = [sent for sent in log if not sent.acknowledged]
-    others = Counter(sent.status for sent in failed if sent.status != 503)
-    assert others == Counter(), f"answers other than 200 and 503 (None: no answer): {others}"
+    others = Counter(
+        (sent.status, sent.path, sent.error[:160], _when(sent, kills))
+        for sent in failed
+        if sent.status != 503
+    )
+    assert others == Counter(), (
+        f"answers other than 200 and 503 (None: no answer): {others}\nthe suite logged:\n{logged}"
+    )
     bursts = episodes([sent.ended for sent in failed])
     for burst in bursts:
         assert burst.seconds <= BURST_SECONDS, (burst, kills)
@@ -325,7 +336,7 @@ def test_chaos_every_acknowledged_event_is_stored_once_and_no_visitor_is_split(
     stored = ProfileRows(scaled).event_bodies(shop.account_id)
     _assert_stored_exactly_once(log, stored)
     _assert_one_profile_per_visitor(shop, log, stored)
-    _assert_503s_only_around_kills(log, kills)
+    _assert_503s_only_around_kills(log, kills, scaled.output())
     outcomes = Counter(entry["outcome"] for entry in shop.merge_log())
     assert outcomes["MERGED"] > 0, outcomes
     assert outcomes["REFUSED"] == 0, outcomes

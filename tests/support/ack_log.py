@@ -42,6 +42,7 @@ class Sent:
     ended: float
     status: int | None  # None: no HTTP answer at all (the connection failed)
     acknowledged: bool
+    error: str = ""  # a failure's body (its start) or exception, for the failure message
 
 
 def _acknowledged(planned: Planned, status: int, body: bytes) -> bool:
@@ -68,6 +69,7 @@ def _client(
         started = time.monotonic()
         status: int | None = None
         acknowledged = False
+        error = ""
         try:
             if connection is None:
                 connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
@@ -76,15 +78,19 @@ def _client(
             answer = reply.read()
             status = reply.status
             acknowledged = _acknowledged(planned, status, answer)
+            if not acknowledged:
+                error = answer[:300].decode(errors="replace")
             if reply.will_close:
                 connection.close()
                 connection = None
-        except (OSError, http.client.HTTPException):
+        except (OSError, http.client.HTTPException) as failure:
+            error = repr(failure)
             if connection is not None:
                 connection.close()
             connection = None
+        ended = time.monotonic()
         log.append(
-            Sent(event[UID], event, planned.path, started, time.monotonic(), status, acknowledged)
+            Sent(event[UID], event, planned.path, started, ended, status, acknowledged, error)
         )
     if connection is not None:
         connection.close()
