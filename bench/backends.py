@@ -12,16 +12,20 @@ maximum rate; p95 with 1,000,000 profiles ≤ 1.25 x p95 with 10,000, on Postgre
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import asyncpg
+
 from bench import pg
 from bench.suite import Suite, venv_bin
 
 ONE, TWO = "P-pg", "P-pg2"
+SERVICES = ("auth", "profile", "offers")
 PG_OVER_SQLITE_TARGET = 0.8
 HALF_RATE_P95_TARGET_MS = 10.0
 PROFILES_P95_RATIO_TARGET = 1.25
@@ -42,15 +46,40 @@ class Side:
 
     name: str
     suite: Suite
+    url: str
     prefix: str
+
+    def not_on_postgres(self) -> str:
+        """Why the started suite is not really on PostgreSQL ('' when it is): a service
+        that does not know ``P13N_DATABASE_URL`` keeps its SQLite file and makes no schema."""
+        missing = missing_schemas(self.url, self.prefix)
+        return (
+            f"no schema {', '.join(missing)}: not every service uses PostgreSQL" if missing else ""
+        )
+
+
+def missing_schemas(url: str, prefix: str) -> list[str]:
+    """The services' schemas under ``prefix`` that do not exist on ``url``."""
+    return asyncio.run(_missing_schemas(url, prefix))
+
+
+async def _missing_schemas(url: str, prefix: str) -> list[str]:
+    conn = await asyncpg.connect(url, timeout=10)
+    try:
+        rows = await conn.fetch("SELECT schema_name FROM information_schema.schemata")
+    finally:
+        await conn.close()
+    found = {row["schema_name"] for row in rows}
+    return [prefix + name for name in SERVICES if prefix + name not in found]
 
 
 def sides(work: Path, url: str, notes: list[str]) -> list[Side]:
     """The PostgreSQL suites to measure (not started); two replicas only where supported."""
-    found = [Side(ONE, Suite(work / "suite-pg", extra_env=pg.suite_env(url, "b1_")), "b1_")]
+    one = Suite(work / "suite-pg", extra_env=pg.suite_env(url, "b1_"))
+    found = [Side(ONE, one, url, "b1_")]
     if replicas_supported():
-        env = pg.suite_env(url, "b2_")
-        found.append(Side(TWO, Suite(work / "suite-pg2", extra_env=env, replicas=2), "b2_"))
+        two = Suite(work / "suite-pg2", extra_env=pg.suite_env(url, "b2_"), replicas=2)
+        found.append(Side(TWO, two, url, "b2_"))
     else:
         notes.append(f"{TWO} not measured: this `p13n up` has no --replicas")
     return found

@@ -33,6 +33,7 @@ import shlex
 import shutil
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -149,9 +150,16 @@ class SideP:
     setup: Configured
 
 
-def _side_p(suite: Suite, name: str, args: argparse.Namespace, results: Any) -> SideP | None:
+def _side_p(
+    suite: Suite,
+    name: str,
+    args: argparse.Namespace,
+    results: Any,
+    check: Callable[[], str] = str,
+) -> SideP | None:
     """Another suite (without internal TLS, on PostgreSQL...), configured and loaded like
-    the first; None, with a note, where it cannot be measured."""
+    the first; None, with a note, where it cannot be measured (``check()``, once it is up,
+    may say why not)."""
     try:
         suite.start()
     except RuntimeError as error:
@@ -159,7 +167,7 @@ def _side_p(suite: Suite, name: str, args: argparse.Namespace, results: Any) -> 
         return None
     setup = configure(suite)
     _preload(suite, setup, args, {"notes": results["notes"]})
-    why_not = _prepare_p(suite, setup, args, {})
+    why_not = check() or _prepare_p(suite, setup, args, {})
     if why_not:
         results["notes"].append(f"{name} not measured: {why_not}")
         return None
@@ -329,11 +337,12 @@ def _beside(
 ) -> dict[str, SideP]:
     """Starts the suites measured beside the main one; their P goes among the targets,
     before P (the last target is the hot path the later steps drive)."""
-    others = [] if args.no_plain else [(plain, "P-plain")]
-    others += [(side.suite, side.name) for side in on_pg]
+    others: list[tuple[Suite, str, Callable[[], str]]] = []
+    others += [] if args.no_plain else [(plain, "P-plain", str)]
+    others += [(side.suite, side.name, side.not_on_postgres) for side in on_pg]
     found = {}
-    for suite, name in others:
-        compared = _side_p(suite, name, args, results)
+    for suite, name, check in others:
+        compared = _side_p(suite, name, args, results, check)
         if compared is not None:
             targets.insert(len(targets) - 1, compared.target)
             own[name] = compared.traffic
