@@ -9,11 +9,9 @@ are how a test knows that requests went through *both* replicas without asking t
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import signal
-import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,19 +19,11 @@ from typing import Any
 
 import pytest
 
+from bench.backends import replicas_supported
 from bench.http import call
-from bench.suite import Suite, processes_of, venv_bin
+from bench.suite import Suite, processes_of
 
 SERVICES = ("auth", "profile", "offers")
-
-
-@functools.cache
-def replicas_supported() -> bool:
-    """Whether this `p13n up` has ``--replicas`` (the replicas branch brings it)."""
-    done = subprocess.run(
-        [venv_bin("p13n"), "up", "--help"], capture_output=True, text=True, check=False
-    )
-    return "--replicas" in done.stdout
 
 
 def require_replicas() -> None:
