@@ -184,9 +184,14 @@ class Listener:
 
     async def _connect(self) -> asyncpg.Connection:
         conn: asyncpg.Connection = await asyncpg.connect(self._url)
-        self._lost.clear()
-        conn.add_termination_listener(lambda _conn: self._lost.set())
-        await conn.add_listener(self._channel, self._deliver)
+        try:
+            self._lost.clear()
+            conn.add_termination_listener(lambda _conn: self._lost.set())
+            await conn.add_listener(self._channel, self._deliver)
+        except BaseException:
+            # Also when closed mid-reconnect (cancelled): the new session is not leaked.
+            conn.terminate()
+            raise
         return conn
 
     def _deliver(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:

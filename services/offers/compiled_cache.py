@@ -1,11 +1,18 @@
 """Compiled personalizations per parent segment, rebuilt only when something changed.
 
 Every Track answer names the version of the parent segment's configuration it used; the
-store counts writes to the personalizations. An entry serves while its configuration is
-at least as new as the request's and no personalization was written since it was built,
-so a request does no database read, no RPC and no compiling in the common case. When it
-must rebuild, concurrent requests for the same parent segment wait for one rebuild instead
-of each fetching the configuration.
+store numbers the writes to the personalizations (a revision per parent segment, which
+replicas learn of from each other: ``services.offers.following``). An entry serves while
+its configuration is at least as new as the request's and no newer revision is known than
+the one it was built from, so a request does no database read, no RPC and no compiling in
+the common case. When it must rebuild, concurrent requests for the same parent segment
+wait for one rebuild instead of each fetching the configuration.
+
+With several profile replicas, a Track answer may name a configuration version that the
+replica answering GetRealtimeConfig does not have yet (for the moment it takes to learn of
+it). A request that waited for a rebuild started after it arrived takes that rebuild's
+entry even so: otherwise every waiting request would fetch and compile once more, one
+after the other, until the lagging replica caught up.
 
 Compiling is pure CPU (a few milliseconds for a large configuration, regexes included)
 and runs on the event loop: handing it to a thread would not shorten it under the GIL.
@@ -40,6 +47,7 @@ class Compiled:
     account_id: str
     config_version: int
     revision: int
+    build: int  # numbers the rebuilds of this cache: which came after a request started
     catalog: Catalog
     config: CompiledConfig
     errors: tuple[InvalidConfigError, ...]
@@ -51,6 +59,7 @@ class CompiledCache:
         self._store = store
         self._entries: dict[str, Compiled] = {}
         self._locks: dict[str, asyncio.Lock] = {}
+        self._builds = 0
 
     async def get(
         self, parent_segment_id: str, account_id: str, config_version: int, budget: float
@@ -78,8 +87,16 @@ class CompiledCache:
         self, parent_segment_id: str, config_version: int, budget: float
     ) -> Compiled:
         lock = self._locks.setdefault(parent_segment_id, asyncio.Lock())
+        waiting_since = self._builds
         async with lock:
-            # Another request may have rebuilt it while this one waited.
+            # Another request may have rebuilt it while this one waited: that entry is as
+            # new as the profile service could tell, even if older than this request's.
+            entry = self._entries.get(parent_segment_id)
+            if entry is not None and (
+                entry.build > waiting_since
+                and entry.revision >= self._store.revision(parent_segment_id)
+            ):
+                return entry
             return self._fresh(parent_segment_id, config_version) or await self._build(
                 parent_segment_id, budget
             )
@@ -89,19 +106,19 @@ class CompiledCache:
         if (
             entry is None
             or entry.config_version < config_version
-            or entry.revision != self._store.revision(parent_segment_id)
+            or entry.revision < self._store.revision(parent_segment_id)
         ):
             return None
         return entry
 
     async def _build(self, parent_segment_id: str, budget: float) -> Compiled:
-        # The revision is read before the personalizations: a write in between makes the
-        # entry look older than it is, so it is rebuilt once more, never served stale.
-        revision = self._store.revision(parent_segment_id)
         config = await self._fetch_config(parent_segment_id, budget)
-        records = await self._store.records(parent_segment_id)
+        # Its revision is read before the personalizations (``PersonalizationStore.snapshot``):
+        # a write in between makes the entry look older than it is, so it is rebuilt once
+        # more, never served stale.
+        snapshot = await self._store.snapshot(parent_segment_id)
         catalog = catalog_of(config)
-        compiled, errors = compile_each(catalog, [r.personalization() for r in records])
+        compiled, errors = compile_each(catalog, [r.personalization() for r in snapshot.records])
         for error in errors:
             # Valid when saved, broken by a later change of the parent segment's
             # configuration: it answers nothing until it is fixed.
@@ -110,8 +127,15 @@ class CompiledCache:
                 parent_segment_id,
                 error,
             )
+        self._builds += 1
         entry = Compiled(
-            config.account_id, config.version, revision, catalog, compiled, tuple(errors)
+            config.account_id,
+            config.version,
+            snapshot.revision,
+            self._builds,
+            catalog,
+            compiled,
+            tuple(errors),
         )
         self._entries[parent_segment_id] = entry
         return entry

@@ -22,6 +22,7 @@ from services.common.config import Settings
 from services.common.main import run_service
 from services.common.server import Registration, RunningServer, serving_from
 from services.offers.compiled_cache import CompiledCache
+from services.offers.following import Follower
 from services.offers.internal_service import InternalOffersServicer
 from services.offers.personalization_service import PersonalizationServicer
 from services.offers.personalize_service import PersonalizeServicer
@@ -70,8 +71,13 @@ async def lifespan(
     for tests.
     """
     async with contextlib.AsyncExitStack() as stack:
-        store = await PersonalizationStore.open(settings.data_dir)
+        store = await PersonalizationStore.open(settings)
         stack.push_async_callback(store.close)
+        if settings.database_url is not None:
+            # Other replicas write too: follow their revisions before serving anything.
+            follower = Follower(store, settings.database_url)
+            await follower.start()
+            stack.push_async_callback(follower.close)
         # The data path fails fast when profile is down (no wait_for_ready), so it must
         # also notice quickly when it is back.
         channels = await stack.enter_async_context(

@@ -98,7 +98,8 @@ def event() -> dict[str, object]:
 
 
 @pytest.fixture
-async def offers(tmp_path: Path) -> AsyncIterator[Offers]:
-    """A real offers service with stand-ins for profile and auth (support.offers_harness)."""
-    async with running_offers(tmp_path) as running:
+async def offers(tmp_path: Path, database_env: dict[str, str]) -> AsyncIterator[Offers]:
+    """A real offers service with stand-ins for profile and auth (support.offers_harness),
+    on each backend."""
+    async with running_offers(tmp_path, database_env) as running:
         yield running

@@ -350,6 +350,31 @@ async def test_the_compiled_configuration_is_reused_until_something_changes(
     assert offers.profile.config_reads == reads + 2
 
 
+async def test_requests_waiting_for_a_rebuild_take_it_even_from_a_lagging_profile_replica(
+    offers: Offers, catalog: Catalog
+) -> None:
+    """Track names version 2, GetRealtimeConfig still answers 1 (another profile replica):
+    the requests that waited for that rebuild use it instead of each fetching once more."""
+    ps = await shop(offers, catalog, HOMEPAGE)
+    await offers.public(ps, EVENT)
+    offers.profile.lagging_configs[ps] = offers.profile.configs[ps]
+    offers.change_config(ps, catalog)
+    offers.profile.config_hold = asyncio.Event()
+    reads, tracked = offers.profile.config_reads, len(offers.profile.tracked)
+    requests = [asyncio.create_task(offers.public(ps, EVENT)) for _ in range(10)]
+    await offers.profile.until_tracked(tracked + 10)
+    await asyncio.sleep(0.1)  # all ten now wait for the one rebuild
+    offers.profile.config_hold.set()
+    answers = await asyncio.gather(*requests)
+    assert offers.profile.config_reads == reads + 1
+    assert all("Welcome Banner" in json_offers_of(answer) for answer in answers)
+
+    del offers.profile.lagging_configs[ps]  # caught up: the next request rebuilds, once
+    await offers.public(ps, EVENT)
+    await offers.public(ps, EVENT)
+    assert offers.profile.config_reads == reads + 2
+
+
 async def test_a_personalization_broken_by_a_configuration_change_is_left_out(
     offers: Offers, catalog: Catalog
 ) -> None:

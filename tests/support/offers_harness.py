@@ -135,10 +135,16 @@ class FakeProfile(profile_internal_pb2_grpc.InternalProfileServiceServicer):
         self.config_reads = 0
         self.outage: grpc.StatusCode | None = None
         self.hold: asyncio.Event | None = None  # Track waits for it: a hung service
+        # GetRealtimeConfig's answers where they lag behind Track's (another replica that
+        # has not learnt of a change yet), and an event it waits for.
+        self.lagging_configs: dict[str, Any] = {}
+        self.config_hold: asyncio.Event | None = None
+        self._tracking = asyncio.Event()
 
     @override
     async def Track(self, request: Any, context: Any) -> Any:
         self.tracked.append((request, identity.current.get()))
+        self._tracking.set()
         if self.hold is not None:
             await self.hold.wait()
         if self.outage is not None:
@@ -161,12 +167,23 @@ class FakeProfile(profile_internal_pb2_grpc.InternalProfileServiceServicer):
             config_version=config.version,
         )
 
+    async def until_tracked(self, count: int) -> None:
+        """Returns once ``count`` Track calls have arrived in all."""
+        async with asyncio.timeout(5):
+            while len(self.tracked) < count:
+                self._tracking.clear()
+                await self._tracking.wait()
+
     @override
     async def GetRealtimeConfig(self, request: Any, context: Any) -> Any:
         self.config_reads += 1
+        if self.config_hold is not None:
+            await self.config_hold.wait()
         if self.outage is not None:
             await context.abort(self.outage, "the fake profile service is down")
-        config = self.configs.get(request.parent_segment_id)
+        config = self.lagging_configs.get(request.parent_segment_id) or self.configs.get(
+            request.parent_segment_id
+        )
         if config is None:
             raise NotFound(f"Parent segment {request.parent_segment_id!r} not found")
         return config
@@ -249,8 +266,21 @@ class Offers:
 
 
 @contextlib.asynccontextmanager
-async def running_offers(data_dir: Path) -> AsyncIterator[Offers]:
-    """The offers service with its fakes, until the block ends."""
+async def running_offers(
+    data_dir: Path, env: Mapping[str, str] | None = None
+) -> AsyncIterator[Offers]:
+    """The offers service with its fakes, until the block ends; ``env`` adds settings (the
+    database backend: the ``database_env`` fixture)."""
+    async with running_replicas(data_dir, 1, env) as (offers,):
+        yield offers
+
+
+@contextlib.asynccontextmanager
+async def running_replicas(
+    data_dir: Path, count: int, env: Mapping[str, str] | None = None
+) -> AsyncIterator[tuple[Offers, ...]]:
+    """``count`` offers processes' worth of servers on one store, sharing one fake profile
+    (several need PostgreSQL in ``env``: SQLite is one process's)."""
     fake_profile = FakeProfile()
     pki_dir = data_dir / "pki"  # where the offers service's settings look
     async with contextlib.AsyncExitStack() as stack:
@@ -274,16 +304,21 @@ async def running_offers(data_dir: Path) -> AsyncIterator[Offers]:
                 "P13N_PROFILE_TARGET": f"127.0.0.1:{profile.port}",
                 # Stopped at once when the test ends, whatever is still in flight.
                 "P13N_SHUTDOWN_GRACE": "0",
+                **(env or {}),
             }
         )
-        offers = await stack.enter_async_context(offers_server.lifespan(settings, port=0))
-        channel = await stack.enter_async_context(
-            aio_channel(settings.pki_dir, GATEWAY, offers.port, OFFERS)
-        )
-        as_profile = await stack.enter_async_context(
-            aio_channel(settings.pki_dir, PROFILE, offers.port, OFFERS)
-        )
-        yield Offers(offers.port, fake_profile, channel, as_profile)
+        ids = itertools.count(1)  # parent segments made through any replica differ
+        replicas = []
+        for _ in range(count):
+            offers = await stack.enter_async_context(offers_server.lifespan(settings, port=0))
+            channel = await stack.enter_async_context(
+                aio_channel(settings.pki_dir, GATEWAY, offers.port, OFFERS)
+            )
+            as_profile = await stack.enter_async_context(
+                aio_channel(settings.pki_dir, PROFILE, offers.port, OFFERS)
+            )
+            replicas.append(Offers(offers.port, fake_profile, channel, as_profile, ids))
+        yield tuple(replicas)
 
 
 def _serving(
