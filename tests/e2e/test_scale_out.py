@@ -349,6 +349,16 @@ def test_chaos_every_acknowledged_event_is_stored_once_and_no_visitor_is_split(
     _assert_stored_exactly_once(log, stored)
     _assert_one_profile_per_visitor(shop, log, stored)
     _assert_503s_only_around_kills(log, kills, scaled.output())
-    outcomes = Counter(entry["outcome"] for entry in shop.merge_log())
-    assert outcomes["MERGED"] > 0, outcomes
-    assert outcomes["REFUSED"] == 0, outcomes
+    _assert_merge_log_without_duplicates(shop)
+
+
+def _assert_merge_log_without_duplicates(shop: Shop) -> None:
+    """Every merge logged once: each absorbed profile (a device's, by its canonical id) is
+    absorbed in one entry only, and is no profile at the end; nothing was refused."""
+    log = shop.merge_log()
+    assert Counter(entry["outcome"] for entry in log)["REFUSED"] == 0, log
+    absorbed = Counter(p for e in log if e["outcome"] == "MERGED" for p in e["absorbed_profiles"])
+    assert absorbed, "no merge at all: the visitors did not overlap"
+    assert {p: n for p, n in absorbed.items() if n > 1} == {}, "a merge logged twice"
+    survivors = ProfileRows(shop.suite).canonical_ids(shop.parent_segment_id)
+    assert survivors.isdisjoint(absorbed), survivors & set(absorbed)

@@ -181,6 +181,12 @@ class ProfileRows:
         )
         return {(key, value): int(profile) for key, value, profile in rows}
 
+    def canonical_ids(self, parent_segment_id: str) -> set[str]:
+        rows = self._query(
+            "SELECT canonical_id FROM profiles WHERE parent_segment_id = ?", int(parent_segment_id)
+        )
+        return {str(canonical) for (canonical,) in rows}
+
     def profile_ids(self, parent_segment_id: str) -> set[int]:
         rows = self._query(
             "SELECT id FROM profiles WHERE parent_segment_id = ?", int(parent_segment_id)
