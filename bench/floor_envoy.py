@@ -79,9 +79,9 @@ def envoy_config(
             data_port=0,
             admin_port=0,
             envoy_admin_port=envoy_admin_port,
-            auth=Upstream("127.0.0.1", authz_port),
-            profile=Upstream("127.0.0.1", offers_port),
-            offers=Upstream("127.0.0.1", offers_port),
+            auth=(Upstream("127.0.0.1", authz_port),),
+            profile=(Upstream("127.0.0.1", offers_port),),
+            offers=(Upstream("127.0.0.1", offers_port),),
             capacity=_UNLIMITED,
         )
     )

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from gateway import balancing
 from gateway.capacity import Capacity
 from services.auth.grpc_door import GRPC_CONTENT_TYPE
 from services.common.pki import CA_FILE, CERT_FILE, KEY_FILE, server_name, spiffe_id
@@ -22,6 +23,7 @@ from services.common.status_codes import code_for_http_status
 
 if TYPE_CHECKING:
     from services.common.config import Settings
+    from services.common.replicas import Layout
 
 TEMPLATE = Path(__file__).with_name("envoy.yaml.tmpl")
 _HTTP_OPTIONS_TYPE = "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
@@ -60,10 +62,15 @@ LOCAL_REPLY_HEADERS: dict[int, dict[str, str]] = {429: {"retry-after": "1"}}
 
 @dataclass(frozen=True)
 class Upstream:
-    """Where one service listens, as Envoy should reach it."""
+    """Where one process of a service listens, as Envoy should reach it."""
 
     host: str
     port: int
+
+
+def replicas(host: str, ports: tuple[int, ...]) -> tuple[Upstream, ...]:
+    """Every replica of a service on ``host``."""
+    return tuple(Upstream(host, port) for port in ports)
 
 
 @dataclass(frozen=True)
@@ -96,26 +103,39 @@ class GatewayConfig:
     data_port: int
     admin_port: int
     envoy_admin_port: int
-    auth: Upstream
-    profile: Upstream
-    offers: Upstream
+    # One endpoint per replica of the service (``p13n up --replicas N``).
+    auth: tuple[Upstream, ...]
+    profile: tuple[Upstream, ...]
+    offers: tuple[Upstream, ...]
     descriptor: Path = DESCRIPTOR
     # None only for the benchmark's loopback comparison without internal TLS.
     tls: GatewayTls | None = None
     capacity: Capacity = field(default_factory=Capacity)
 
     @classmethod
-    def on_one_machine(cls, settings: Settings, capacity: Capacity | None = None) -> GatewayConfig:
-        """`p13n up` and the tests: every service on loopback at its configured port."""
+    def on_one_machine(
+        cls, settings: Settings, capacity: Capacity | None = None, layout: Layout | None = None
+    ) -> GatewayConfig:
+        """`p13n up` and the tests: every service on loopback at its configured port, or
+        every replica at its port in ``layout``."""
+        ports = (
+            layout.ports
+            if layout is not None
+            else {
+                "auth": (settings.auth_port,),
+                "profile": (settings.profile_port,),
+                "offers": (settings.offers_port,),
+            }
+        )
         return cls(
             capacity=capacity or Capacity(),
             bind_host=settings.bind_host,
             data_port=settings.data_port,
             admin_port=settings.admin_port,
             envoy_admin_port=settings.envoy_admin_port,
-            auth=Upstream("127.0.0.1", settings.auth_port),
-            profile=Upstream("127.0.0.1", settings.profile_port),
-            offers=Upstream("127.0.0.1", settings.offers_port),
+            auth=replicas("127.0.0.1", ports["auth"]),
+            profile=replicas("127.0.0.1", ports["profile"]),
+            offers=replicas("127.0.0.1", ports["offers"]),
             tls=(
                 GatewayTls(settings.tls_dir("gateway"), settings.data_dir)
                 if settings.internal_tls
@@ -131,9 +151,9 @@ class GatewayConfig:
             data_port=8080,
             admin_port=8081,
             envoy_admin_port=9901,
-            auth=Upstream("p13n-auth", 50051),
-            profile=Upstream("p13n-profile", 50052),
-            offers=Upstream("p13n-offers", 50053),
+            auth=(Upstream("p13n-auth", 50051),),
+            profile=(Upstream("p13n-profile", 50052),),
+            offers=(Upstream("p13n-offers", 50053),),
             descriptor=KUBERNETES_DESCRIPTOR,
             tls=GatewayTls(KUBERNETES_CERT_DIR, KUBERNETES_CONFIG_DIR),
         )
@@ -261,14 +281,14 @@ def write(config: GatewayConfig, path: Path) -> None:
     path.write_text(render(config))
 
 
-def _cluster(name: str, upstream: Upstream, tls: GatewayTls | None) -> dict[str, Any]:
-    cluster = _plain_cluster(name, upstream)
+def _cluster(name: str, upstreams: tuple[Upstream, ...], tls: GatewayTls | None) -> dict[str, Any]:
+    cluster = _plain_cluster(name, upstreams)
     if tls is not None:
         cluster["transport_socket"] = upstream_tls(name, tls)
-    return cluster
+    return balancing.balanced(cluster) if len(upstreams) > 1 else cluster
 
 
-def _plain_cluster(name: str, upstream: Upstream) -> dict[str, Any]:
+def _plain_cluster(name: str, upstreams: tuple[Upstream, ...]) -> dict[str, Any]:
     return {
         "name": name,
         "type": "STRICT_DNS",
@@ -295,6 +315,7 @@ def _plain_cluster(name: str, upstream: Upstream) -> dict[str, Any]:
                                 }
                             }
                         }
+                        for upstream in upstreams
                     ]
                 }
             ],
@@ -343,7 +364,23 @@ def build(config: GatewayConfig) -> dict[str, Any]:
         _cluster("profile", config.profile, config.tls),
         _cluster("offers", config.offers, config.tls),
     ]
+    if max(len(config.auth), len(config.profile), len(config.offers)) > 1:
+        _retry_where_unreceived(bootstrap)
     return bootstrap
+
+
+def _retry_where_unreceived(bootstrap: dict[str, Any]) -> None:
+    """Every virtual host and every ext_authz call retries, on another replica, a request
+    that none received (``gateway.balancing``)."""
+    for listener in bootstrap["static_resources"]["listeners"]:
+        manager = listener["filter_chains"][0]["filters"][-1]["typed_config"]
+        for host in manager["route_config"]["virtual_hosts"]:
+            host["retry_policy"] = balancing.retry_policy()
+        for http_filter in manager["http_filters"]:
+            service = http_filter["typed_config"].get("grpc_service")
+            if service is not None:
+                # The template's anchors make one dict shared by both listeners: set once.
+                service["envoy_grpc"]["retry_policy"] = balancing.retry_policy()
 
 
 def render(config: GatewayConfig) -> str:

@@ -20,6 +20,13 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     up = commands.add_parser("up", help="start the whole suite on this machine")
     up.add_argument("--demo", action="store_true", help="also load the demo and serve its shop")
+    up.add_argument(
+        "--replicas",
+        type=int,
+        default=1,
+        metavar="N",
+        help="run N processes of each service, balanced by the gateway (needs P13N_DATABASE_URL)",
+    )
     boot = commands.add_parser(
         "bootstrap", help="create the first account, its owner and a master API key"
     )
@@ -38,6 +45,13 @@ def _parser() -> argparse.ArgumentParser:
     gateway = commands.add_parser("gateway-config", help="print the Envoy configuration (JSON)")
     gateway.add_argument(
         "--kubernetes", action="store_true", help="listen on 0.0.0.0, reach services by name"
+    )
+    gateway.add_argument(
+        "--replicas",
+        type=int,
+        default=1,
+        metavar="N",
+        help="as `p13n up --replicas N` runs it: every replica an endpoint",
     )
     gateway.add_argument(
         "--sds-dir",
@@ -61,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "up":
             from services.supervisor import up
 
-            return up(settings, demo=args.demo)
+            return up(settings, demo=args.demo, replicas=args.replicas)
         if args.command == "bootstrap":
             return _bootstrap(settings, args)
         if args.command == "certs":
@@ -79,7 +93,7 @@ def _bootstrap(settings: Settings, args: argparse.Namespace) -> int:
 
     result = asyncio.run(
         bootstrap(
-            settings.data_dir,
+            settings,
             settings.secret_key,
             email=args.email,
             password=args.password,
@@ -100,23 +114,32 @@ def _print_gateway_config(settings: Settings, args: argparse.Namespace) -> int:
     from gateway.capacity import CapacityError
 
     try:
-        print(_gateway_config(settings, kubernetes=args.kubernetes, sds_dir=args.sds_dir))
-    except CapacityError as error:  # a P13N_GATEWAY_* setting: as any configuration error
+        print(
+            _gateway_config(
+                settings, kubernetes=args.kubernetes, sds_dir=args.sds_dir, replicas=args.replicas
+            )
+        )
+    except (CapacityError, ConfigError) as error:  # a setting: as any configuration error
         print(f"p13n: configuration error: {error}", file=sys.stderr)
         return 2
     return 0
 
 
-def _gateway_config(settings: Settings, *, kubernetes: bool, sds_dir: str | None) -> str:
+def _gateway_config(
+    settings: Settings, *, kubernetes: bool, sds_dir: str | None, replicas: int = 1
+) -> str:
     from pathlib import Path
 
     from gateway.capacity import Capacity
     from gateway.render import GatewayConfig, render, sds_files
+    from services.common.replicas import Layout
 
     config = (
         GatewayConfig.on_kubernetes()
         if kubernetes
-        else GatewayConfig.on_one_machine(settings, Capacity.from_env(os.environ))
+        else GatewayConfig.on_one_machine(
+            settings, Capacity.from_env(os.environ), Layout.of(settings, replicas)
+        )
     )
     if sds_dir is not None and config.tls is not None:
         for name, text in sds_files(config.tls).items():
@@ -147,7 +170,7 @@ def _flags(settings: Settings, args: argparse.Namespace) -> int:
     if value not in ("on", "off"):
         print("p13n flags set: expected FLAG=on or FLAG=off", file=sys.stderr)
         return 2
-    asyncio.run(set_flag(settings.data_dir, args.account, flag, value == "on"))
+    asyncio.run(set_flag(settings, args.account, flag, value == "on"))
     print(f"{flag} is {value} for account {args.account}")
     return 0
 

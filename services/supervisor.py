@@ -6,11 +6,17 @@ that dies is restarted with backoff; one that keeps dying (5 times in a minute) 
 suite with an error, because a crash loop hides the cause. On SIGTERM or Ctrl-C the gateway
 stops first (no new requests), then the services, each given its grace period before a kill.
 
+With ``--replicas N`` (only with ``P13N_DATABASE_URL``: SQLite files cannot be shared by
+processes) each service runs as N processes on ports 10 apart (``services.common.replicas``),
+each started, watched and restarted on its own; Envoy balances across them with health
+checks and outlier ejection (``gateway.balancing``), and the services call each other
+through targets listing every replica, balanced by gRPC.
+
 The services do not drain here (``P13N_DRAIN_SECONDS=0``): a drain exists so that a balancer
-stops sending before the server stops, and on one machine there is none to wait for. Envoy
-reaches each service at one fixed address without health checks (``gateway/render.py``),
-and is stopped before the services anyway; the default drain would only add 15 s to every
-Ctrl-C.
+stops sending before the server stops. Envoy is stopped before the services, so the
+default drain would only add 15 s to every Ctrl-C; and a replica that stops alone is one
+that died, which no drain helps (the balancers route around it: Envoy within its health
+checks, gRPC clients as its connection breaks).
 
 On first start ``p13n up`` makes the suite's CA and one certificate per component under
 ``<data dir>/pki`` (``services.common.pki``); every internal hop is mutual TLS with them,
@@ -39,7 +45,8 @@ from gateway.render import GatewayConfig, write
 from services.common import files, pki, tls
 from services.common.callers import CLI
 from services.common.clients import FAST_RECONNECT
-from services.common.config import INTERNAL_KEY, SECRET_KEY, Settings
+from services.common.config import INTERNAL_KEY, SECRET_KEY, ConfigError, Settings
+from services.common.replicas import SERVICES, Layout
 from services.demo.loader import DemoError, load_demo, shop_origin
 from services.demo.shop import page_config_path
 from services.demo.state import state_path
@@ -49,7 +56,7 @@ log = logging.getLogger("p13n.up")
 MAX_RESTARTS = 5
 RESTART_WINDOW = 60.0
 START_TIMEOUT = 30.0
-# Nothing balances across the suite's processes on one machine: see the module docstring.
+# Envoy stops before the services: see the module docstring.
 LOCAL_DRAIN_SECONDS = "0"
 # How often a running suite looks for certificates close to expiry (pki.RENEW_BEFORE).
 RENEW_CHECK_SECONDS = 3600.0
@@ -127,13 +134,25 @@ class PortOpen:
 
 @dataclass
 class Child:
-    """One supervised process and how to tell it is ready."""
+    """One supervised process and how to tell it is ready.
+
+    ``component`` is what it runs (``offers`` for every replica of offers; the name, e.g.
+    ``offers-2``, tells replicas apart in the log); ``env`` its own settings (its ports,
+    the targets of the replicas it calls).
+    """
 
     name: str
     argv: list[str]
     ready: Readiness
     process: subprocess.Popen[bytes] | None = None
     restarts: list[float] = field(default_factory=list)
+    component: str = ""
+    env: dict[str, str] = field(default_factory=dict)
+    # When a dead child is due to start again (its backoff), on the monotonic clock.
+    restart_at: float | None = None
+
+    def __post_init__(self) -> None:
+        self.component = self.component or self.name
 
     def start(self, env: dict[str, str]) -> None:
         # Own session: a terminal's Ctrl-C reaches only the supervisor, which stops
@@ -170,30 +189,38 @@ def _wait_ready(child: Child, timeout: float = START_TIMEOUT) -> None:
     raise RuntimeError(f"{child.name} was not ready after {timeout:.0f}s")
 
 
-def build_children(settings: Settings, env: dict[str, str] | None = None) -> list[Child]:
-    """The suite's processes, in start order.
+def build_children(
+    settings: Settings, env: dict[str, str] | None = None, replicas: int = 1
+) -> list[Child]:
+    """The suite's processes, in start order: every replica of auth, then of profile, of
+    offers, then Envoy.
 
-    Raises CapacityError when the gateway's connection limits do not fit the descriptor
-    limit Envoy will have: this process's soft limit, raised to the hard one here, is what
-    every child inherits.
+    Raises ConfigError when ``replicas`` cannot run (``Layout.of``), CapacityError when the
+    gateway's connection limits do not fit the descriptor limit Envoy will have: this
+    process's soft limit, raised to the hard one here, is what every child inherits.
     """
+    layout = Layout.of(settings, replicas)
     capacity = Capacity.from_env(os.environ if env is None else env)
     capacity.check_fits(raise_nofile())
     envoy_config = settings.data_dir / "envoy.json"
-    write(GatewayConfig.on_one_machine(settings, capacity), envoy_config)
+    write(GatewayConfig.on_one_machine(settings, capacity, layout), envoy_config)
     python = sys.executable
     envoy = str(Path(python).with_name("envoy"))
     credentials = tls.channel_credentials(settings.tls_dir(CLI)) if settings.internal_tls else None
+    targets = layout.targets_env()
 
-    def service(name: str, target: str) -> Child:
+    def service(name: str, index: int) -> Child:
+        port = layout.ports[name][index]
         return Child(
-            name, [python, "-m", f"services.{name}"], GrpcHealthy(target, name, credentials)
+            name if index == 0 else f"{name}-{index + 1}",
+            [python, "-m", f"services.{name}"],
+            GrpcHealthy(f"127.0.0.1:{port}", name, credentials),
+            component=name,
+            env=targets | layout.replica_env(name, index),
         )
 
     return [
-        service("auth", settings.auth_target),
-        service("profile", settings.profile_target),
-        service("offers", settings.offers_target),
+        *(service(name, index) for name in SERVICES for index in range(layout.replicas)),
         Child(
             "envoy",
             [
@@ -229,7 +256,8 @@ class Supervisor:
         supervisor's settings resolved (from our environment or the data directory).
         """
         keys = {INTERNAL_KEY: self._settings.internal_key, SECRET_KEY: self._settings.secret_key}
-        return self._env | {name: keys[name].hex() for name in CHILD_KEYS.get(child.name, ())}
+        given = {name: keys[name].hex() for name in CHILD_KEYS.get(child.component, ())}
+        return self._env | child.env | given
 
     def request_stop(self, *_: object) -> None:
         self._stopping = True
@@ -257,23 +285,33 @@ class Supervisor:
             for child in self._children:
                 if self._stopping or child.alive():
                     continue
-                now = time.monotonic()
-                child.restarts = [t for t in child.restarts if now - t < RESTART_WINDOW]
-                if len(child.restarts) >= MAX_RESTARTS:
-                    log.error("%s keeps dying; stopping the suite", child.name)
-                    return 1
-                child.restarts.append(now)
-                delay = 0.2 * 2 ** (len(child.restarts) - 1)
-                log.warning(
-                    "%s exited (code %s); restarting in %.1fs",
-                    child.name,
-                    child.process and child.process.returncode,
-                    delay,
-                )
-                time.sleep(delay)
-                child.start(self.env_of(child))
+                if child.restart_at is None:
+                    if not self._schedule_restart(child):
+                        return 1
+                elif time.monotonic() >= child.restart_at:
+                    child.restart_at = None
+                    child.start(self.env_of(child))
             time.sleep(0.2)
         return 0
+
+    def _schedule_restart(self, child: Child) -> bool:
+        """Sets when a dead child starts again (backoff), without holding up the others: the
+        replicas of a suite die and return each on its own clock. False if it keeps dying."""
+        now = time.monotonic()
+        child.restarts = [t for t in child.restarts if now - t < RESTART_WINDOW]
+        if len(child.restarts) >= MAX_RESTARTS:
+            log.error("%s keeps dying; stopping the suite", child.name)
+            return False
+        child.restarts.append(now)
+        delay = 0.2 * 2 ** (len(child.restarts) - 1)
+        log.warning(
+            "%s exited (code %s); restarting in %.1fs",
+            child.name,
+            child.process and child.process.returncode,
+            delay,
+        )
+        child.restart_at = now + delay
+        return True
 
     def stop_all(self) -> None:
         for child in reversed(self._children):
@@ -295,14 +333,19 @@ def _renew(settings: Settings) -> None:
         log.info("issued certificates for %s in %s", ", ".join(renewed), settings.pki_dir)
 
 
-def up(settings: Settings, demo: bool) -> int:
+def up(settings: Settings, demo: bool, replicas: int = 1) -> int:
     """Runs the suite until SIGTERM or Ctrl-C; returns the process exit code."""
     logging.basicConfig(level=logging.INFO, format="p13n up: %(message)s")
+    try:
+        Layout.of(settings, replicas)
+    except ConfigError as error:  # before anything is made in the data directory
+        log.error("refusing to start: %s", error)
+        return 2
     settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     files.tighten_data_dir(settings.data_dir)
     _renew(settings)
     try:
-        children = build_children(settings)
+        children = build_children(settings, replicas=replicas)
     except CapacityError as error:
         log.error("refusing to start: %s", error)
         return 1
@@ -312,6 +355,8 @@ def up(settings: Settings, demo: bool) -> int:
     try:
         supervisor.start_all()
         demo_lines = _start_demo(settings, supervisor) if demo else ""
+        if replicas > 1:
+            demo_lines += f"  replicas    {replicas} of each service (ports 10 apart)\n"
         host = settings.bind_host
         print(
             f"p13n is up.\n"

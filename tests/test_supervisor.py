@@ -1,13 +1,23 @@
-"""`p13n up` gives each child only the master keys it uses (services/supervisor.py)."""
+"""`p13n up` gives each child only the master keys it uses, and runs replicas
+(services/supervisor.py)."""
 
 from __future__ import annotations
 
+import json
+import os
+import signal
+import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
 
+from services import cli
+from services.common import pki
 from services.common.config import Settings
-from services.supervisor import Child, PortOpen, Supervisor
+from services.common.replicas import REFUSED_WITHOUT_DATABASE
+from services.supervisor import Child, PortOpen, Supervisor, build_children
 
 INTERNAL = "11" * 32
 SECRET = "22" * 32
@@ -53,3 +63,112 @@ def test_children_agree_on_keys_made_in_the_data_dir(
     assert auth["P13N_INTERNAL_KEY"] == offers["P13N_INTERNAL_KEY"]
     assert auth["P13N_INTERNAL_KEY"] == (tmp_path / "internal.key").read_text()
     assert auth["P13N_SECRET_KEY"] == (tmp_path / "secret.key").read_text()
+
+
+# `p13n up --replicas N`: every replica a child of its own, refused without PostgreSQL.
+
+
+def test_replicas_without_a_database_url_are_refused_before_anything_starts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    data_dir = tmp_path / "var"
+    monkeypatch.setenv("P13N_DATA_DIR", str(data_dir))
+    monkeypatch.delenv("P13N_DATABASE_URL", raising=False)
+    assert cli.main(["up", "--replicas", "2"]) == 2
+    assert f"refusing to start: {REFUSED_WITHOUT_DATABASE.format(n=2)}" in caplog.text
+    assert not data_dir.exists()  # no certificate, key or gateway configuration made
+
+
+def test_each_replica_is_a_child_on_its_own_ports_calling_every_replica(tmp_path: Path) -> None:
+    settings = Settings.from_env(
+        {"P13N_DATA_DIR": str(tmp_path), "P13N_DATABASE_URL": "postgresql://db/p13n"}
+    )
+    pki.ensure(settings.pki_dir)
+    children = build_children(settings, {}, replicas=2)
+    names = [child.name for child in children]
+    assert names == ["auth", "auth-2", "profile", "profile-2", "offers", "offers-2", "envoy"]
+    offers_2 = children[5]
+    assert offers_2.component == "offers"
+    assert offers_2.env["P13N_OFFERS_PORT"] == "50063"
+    assert offers_2.env["P13N_PROFILE_TARGET"] == "ipv4:127.0.0.1:50052,127.0.0.1:50062"
+    # A replica holds the keys of its component, as the first one does.
+    supervisor = Supervisor(settings, children)
+    assert "P13N_SECRET_KEY" in supervisor.env_of(children[1])
+    assert "P13N_SECRET_KEY" not in supervisor.env_of(offers_2)
+    # The gateway's configuration lists both replicas.
+    envoy = json.loads((tmp_path / "envoy.json").read_text())
+    clusters = {c["name"]: c for c in envoy["static_resources"]["clusters"]}
+    endpoints = clusters["offers"]["load_assignment"]["endpoints"][0]["lb_endpoints"]
+    assert [e["endpoint"]["address"]["socket_address"]["port_value"] for e in endpoints] == [
+        50053,
+        50063,
+    ]
+
+
+def _pid(child: Child) -> int:
+    assert child.process is not None
+    return child.process.pid
+
+
+def _sleeper(name: str) -> Child:
+    return Child(
+        name, [sys.executable, "-c", "import time; time.sleep(60)"], PortOpen("127.0.0.1", 1)
+    )
+
+
+def test_a_killed_replica_is_restarted_and_its_sibling_left_alone(tmp_path: Path) -> None:
+    settings = Settings.from_env({"P13N_DATA_DIR": str(tmp_path)})
+    first, second = _sleeper("offers"), _sleeper("offers-2")
+    supervisor = Supervisor(settings, [first, second])
+    for child in (first, second):
+        child.start(supervisor.env_of(child))
+    watcher = threading.Thread(target=supervisor.watch)
+    watcher.start()
+    try:
+        killed, sibling = _pid(second), _pid(first)
+        os.kill(killed, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not (second.alive() and _pid(second) != killed):
+            time.sleep(0.05)
+        assert second.alive()
+        assert _pid(second) != killed
+        assert (_pid(first), first.alive()) == (sibling, True)
+        assert (len(second.restarts), first.restarts) == (1, [])
+    finally:
+        supervisor.request_stop()
+        watcher.join(10)
+        for child in (first, second):
+            child.stop(1)
+
+
+def test_one_replicas_backoff_does_not_delay_anothers_restart(tmp_path: Path) -> None:
+    settings = Settings.from_env({"P13N_DATA_DIR": str(tmp_path)})
+    crashing, fresh = _sleeper("offers"), _sleeper("offers-2")
+    # Died three times in the last seconds: its next start waits 1.6 s.
+    crashing.restarts = [time.monotonic()] * 3
+    supervisor = Supervisor(settings, [crashing, fresh])
+    for child in (crashing, fresh):
+        child.start(supervisor.env_of(child))
+    killed = {child.name: _pid(child) for child in (crashing, fresh)}
+    for child in (crashing, fresh):
+        os.kill(_pid(child), signal.SIGKILL)
+        assert child.process is not None
+        child.process.wait(5)  # dead and reaped before the supervisor looks
+    watcher = threading.Thread(target=supervisor.watch)
+    watcher.start()
+    try:
+        started = time.monotonic()
+        while time.monotonic() - started < 5 and not fresh.alive():
+            time.sleep(0.02)
+        assert fresh.alive()
+        assert time.monotonic() - started < 1.0
+        assert not crashing.alive()  # still in its own backoff
+        while time.monotonic() - started < 5 and not crashing.alive():
+            time.sleep(0.02)
+        assert crashing.alive()
+        assert _pid(crashing) != killed["offers"]
+    finally:
+        supervisor.request_stop()
+        watcher.join(10)
+        for child in (crashing, fresh):
+            child.stop(1)

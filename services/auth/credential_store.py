@@ -1,22 +1,24 @@
-"""What the in-memory directory loads from SQLite: every credential, with the generation.
+"""What the in-memory directory loads: every credential, with the generation.
 
 Implements ``CredentialStore`` of ``services.auth.store_protocols``. ``credentials`` reads the
-generation and every table under one lock, so the snapshot is exactly that generation's.
+generation and every table in one read of the backend (one snapshot), so what it returns is
+exactly that generation's.
 """
 
 from __future__ import annotations
 
-import aiosqlite
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 
 from services.auth.registry_store import service_from_row
-from services.auth.sqlite_base import SqliteBase, json_list, read_generation, record_from_row
+from services.auth.sql_base import SqlBase, json_list, read_generation, record_from_row
 from services.auth.store_protocols import (
     ApiKeyCredential,
     Credentials,
     SessionCredential,
     TokenCredential,
 )
-from services.common.storage import fetch_all, fetch_one
+from services.common.sql import Row
 
 _SESSIONS = (
     "SELECT s.id, s.lookup_hash, s.expire_time, u.id AS user_id, u.account_id, u.role "
@@ -24,24 +26,24 @@ _SESSIONS = (
 )
 
 
-def _session(row: aiosqlite.Row) -> SessionCredential:
+def _session(row: Row) -> SessionCredential:
     return record_from_row(SessionCredential, row, lookup_hash=bytes(row["lookup_hash"]))
 
 
-class SqliteCredentialStore(SqliteBase):
+class SqlCredentialStore(SqlBase):
     """``CredentialStore`` on the auth database."""
 
     async def generation(self) -> int:
-        async with self._db.reading() as connection:
-            return await read_generation(connection)
+        async with self._backend.reading() as sql:
+            return await read_generation(sql)
+
+    def listening(self, on_change: Callable[[], None]) -> AbstractAsyncContextManager[None]:
+        return self._backend.listening(on_change)
 
     async def credentials(self, now: float) -> Credentials:
-        async with self._db.reading() as connection:
-            generation = await read_generation(connection)
-            services = [
-                service_from_row(row)
-                for row in await fetch_all(connection, "SELECT * FROM services")
-            ]
+        async with self._backend.reading() as sql:
+            generation = await read_generation(sql)
+            services = [service_from_row(row) for row in await sql.fetch("SELECT * FROM services")]
             tokens = [
                 record_from_row(
                     TokenCredential,
@@ -49,23 +51,21 @@ class SqliteCredentialStore(SqliteBase):
                     allowed_ips=json_list(row["allowed_ips"]),
                     lookup_hash=bytes(row["lookup_hash"]),
                 )
-                for row in await fetch_all(
-                    connection, "SELECT id, service_id, allowed_ips, lookup_hash FROM tokens"
+                for row in await sql.fetch(
+                    "SELECT id, service_id, allowed_ips, lookup_hash FROM tokens"
                 )
             ]
             api_keys = [
                 record_from_row(ApiKeyCredential, row, lookup_hash=bytes(row["lookup_hash"]))
-                for row in await fetch_all(
-                    connection, "SELECT id, account_id, type, lookup_hash FROM api_keys"
-                )
+                for row in await sql.fetch("SELECT id, account_id, type, lookup_hash FROM api_keys")
             ]
             sessions = [
                 _session(row)
-                for row in await fetch_all(connection, f"{_SESSIONS} WHERE s.expire_time > ?", now)
+                for row in await sql.fetch(f"{_SESSIONS} WHERE s.expire_time > ?", float(now))
             ]
         return Credentials(generation, services, tokens, api_keys, sessions)
 
     async def session(self, lookup_hash: bytes) -> SessionCredential | None:
-        async with self._db.reading() as connection:
-            row = await fetch_one(connection, f"{_SESSIONS} WHERE s.lookup_hash = ?", lookup_hash)
+        async with self._backend.reading() as sql:
+            row = await sql.fetchrow(f"{_SESSIONS} WHERE s.lookup_hash = ?", lookup_hash)
         return None if row is None else _session(row)

@@ -3,10 +3,25 @@
 The hot path never waits on a database: tokens, API keys, sessions and the services'
 origins are loaded into dicts keyed by the secrets' lookup hashes. A background task polls
 the store's ``generation`` every ``REFRESH_SECONDS`` and reloads on change, so a deleted
-credential stops working in every auth process within that poll and a reload. It has its own
-loop: fetching event tables from the profile service may wait for seconds and must not delay
-it. A process reloads at once after its own changes, so a token it just created works
-immediately. docs/design.md#revocation adds the identity's maximum age to make the 5 s bound.
+credential stops working in every auth process within that poll and a reload. On PostgreSQL
+the store also notifies every replica at commit (``CredentialStore.listening``), which wakes
+the task at once; the poll stays as the fallback for a notification lost with its
+connection. It has its own loop: fetching event tables from the profile service may wait for
+seconds and must not delay it. A process reloads at once after its own changes, so a token
+it just created works immediately. docs/design.md#revocation adds the identity's maximum age
+to make the 5 s bound.
+
+The data plane has no look-up of an unknown credential in the store: a token created through
+another replica is known here within a notification's delivery (milliseconds; the poll at
+worst), and a look-up per unknown token would let random tokens turn into database queries.
+The admin listener does look (``ensure_credentials``), bounded by the failure budgets.
+
+The data plane's rate limits (per token, per address, its failures) live in this process's
+memory: every request spends them, so sharing them would put a database write on every
+decision. With ``replicas`` auth processes (``P13N_AUTH_REPLICAS``) each applies 1/N of every
+such limit (``Limit.shared_by``), so N replicas behind a balancer allow together what one
+process would, never N times that. The admin listener's failure budgets are rare events and
+are shared instead, through the store (``failures.StoreBuckets``).
 """
 
 from __future__ import annotations
@@ -94,14 +109,16 @@ class Snapshot:
     public_origins: dict[str, list[origins.OriginMatcher]] = field(default_factory=dict)
 
 
-def _limit(rate: int, burst: int) -> ratelimit.Limit | None:
+def _limit(rate: int, burst: int, replicas: int) -> ratelimit.Limit | None:
+    """A service's configured limit, this process's share of it (None: the default's)."""
     if rate <= 0 and burst <= 0:
         return None
     default = ratelimit.DEFAULT_LIMIT
-    return ratelimit.Limit(rate=float(rate or default.rate), burst=burst or default.burst)
+    configured = ratelimit.Limit(rate=float(rate or default.rate), burst=burst or default.burst)
+    return configured.shared_by(replicas)
 
 
-def build_snapshot(credentials: Credentials) -> Snapshot:
+def build_snapshot(credentials: Credentials, replicas: int = 1) -> Snapshot:
     """Keys every credential and service of a load for the decision's look-ups."""
     snapshot = Snapshot()
     services = {service.id: service for service in credentials.services}
@@ -127,7 +144,7 @@ def build_snapshot(credentials: Credentials) -> Snapshot:
             identity=identity,
             origins=matchers[service.id],
             allowed_ips=tuple(token.allowed_ips),
-            limit=_limit(service.rate_per_second, service.rate_burst),
+            limit=_limit(service.rate_per_second, service.rate_burst, replicas),
         )
         snapshot.tokens[token.lookup_hash] = entry
         snapshot.tokens_by_id[identity.token_id] = entry
@@ -170,8 +187,11 @@ class MemoryDirectory:
         keys: secrets.SecretKeys,
         clock: Callable[[], float] = time.time,
         address_limit: ratelimit.Limit = ADDRESS_LIMIT,
+        replicas: int = 1,
+        admin_failures: failures.FailureBudgets | None = None,
     ) -> None:
         self._store = store
+        self._replicas = replicas
         self._keys = keys
         self._clock = clock
         self._snapshot = Snapshot()
@@ -183,17 +203,17 @@ class MemoryDirectory:
         self._tables_fresh_from = float("-inf")  # the start of the last one that answered
         self._tables_lock = asyncio.Lock()
         # Separate limiters: a flood of client addresses must not evict token buckets.
-        self._addresses = ratelimit.RateLimiter(address_limit)
-        self._tokens = ratelimit.RateLimiter()
-        self._failures = ratelimit.RateLimiter(FAILURE_LIMIT)
-        self.admin_failures = failures.FailureBudgets()
+        self._addresses = ratelimit.RateLimiter(address_limit.shared_by(replicas))
+        self._tokens = ratelimit.RateLimiter(ratelimit.DEFAULT_LIMIT.shared_by(replicas))
+        self._failures = ratelimit.RateLimiter(FAILURE_LIMIT.shared_by(replicas))
+        self.admin_failures = admin_failures or failures.FailureBudgets()
 
     # -- loading -------------------------------------------------------------------
 
     async def reload(self) -> None:
         """Loads a fresh snapshot now (after this process changed something)."""
         credentials = await self._store.credentials(time.time())
-        self._snapshot = build_snapshot(credentials)
+        self._snapshot = build_snapshot(credentials, self._replicas)
         self._generation = credentials.generation
 
     async def refresh_if_changed(self) -> None:
@@ -211,10 +231,15 @@ class MemoryDirectory:
             loops.create_task(self._poll_event_tables())
 
     async def _poll_credentials(self) -> None:
-        while True:
-            with contextlib.suppress(Exception):
-                await self.refresh_if_changed()
-            await asyncio.sleep(REFRESH_SECONDS)
+        changed = asyncio.Event()
+        async with self._store.listening(changed.set):
+            while True:
+                changed.clear()  # before the read: a change committed during it wakes us again
+                with contextlib.suppress(Exception):
+                    await self.refresh_if_changed()
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(REFRESH_SECONDS):
+                        await changed.wait()
 
     async def _poll_event_tables(self) -> None:
         while True:

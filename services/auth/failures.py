@@ -15,9 +15,15 @@ addresses that have themselves failed for that account lately: the owner, who ha
 signs in, and each address of a distributed attack gets a few guesses, then waits.
 
 The numbers are far above what a person typing or a script with a stale key produces in a
-minute, and far below a scan: docs/design.md#failure-limits records them. Budgets live in this
-process's memory (a restart forgives them, and N auth processes allow N budgets); sharing
-them between replicas is issue 14's.
+minute, and far below a scan: docs/design.md#failure-limits records them.
+
+Where the budgets live is a ``Buckets``: this process's memory on SQLite (one auth process; a
+restart forgives them), or the store on PostgreSQL (``StoreBuckets``), shared by every
+replica, so N replicas do not give an attacker N budgets. There a password attempt is
+charged in the database before argon2 runs (exact across replicas); the refusal of an
+address before its credential is looked at reads what this process last heard of its
+bucket (its own charges, and the others' through a notification, within milliseconds), so
+that no admin decision waits on the database.
 
 The data plane keeps its own, looser rule (``directory.FAILURE_LIMIT``): a token or an ingest
 key failing there never blocks the valid credentials sent from the same address, because
@@ -26,13 +32,21 @@ shops' visitors and servers share carrier and office addresses with whoever misb
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import enum
+import hashlib
+import logging
 import time
-from collections.abc import Callable
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, Protocol
 
-from services.auth.ratelimit import Limit, RateLimiter
+from services.auth.ratelimit import Decision, Limit, RateLimiter
+from services.auth.store_protocols import BucketState, FailureStore
+
+log = logging.getLogger(__name__)
 
 # Failed credential checks per client address on the admin listener: a burst of 20, then
 # 10 a minute.
@@ -51,6 +65,21 @@ class Scope(enum.Enum):
     ACCOUNT = "account"
 
 
+class Budget(enum.Enum):
+    """The budgets a failure spends, each with its limit (``LIMITS``)."""
+
+    ADDRESS = "address"
+    ACCOUNT = "account"
+    ACCOUNT_ADDRESS = "account_address"
+
+
+LIMITS: Final = {
+    Budget.ADDRESS: ADDRESS_FAILURES,
+    Budget.ACCOUNT: ACCOUNT_FAILURES,
+    Budget.ACCOUNT_ADDRESS: ACCOUNT_ADDRESS_FAILURES,
+}
+
+
 class TooManyFailures(Exception):
     """An attempt refused before its credential is looked at."""
 
@@ -64,52 +93,195 @@ class TooManyFailures(Exception):
 class PasswordAttempt:
     """A password attempt charged to its budgets; a success gives the charges back."""
 
-    _refunds: list[Callable[[], None]]
+    _refunds: list[Callable[[], Awaitable[None]]]
 
-    def succeeded(self) -> None:
-        for refund in self._refunds:
-            refund()
-        self._refunds.clear()
+    async def succeeded(self) -> None:
+        refunds, self._refunds = self._refunds, []
+        for refund in refunds:
+            await refund()
 
 
-class FailureBudgets:
-    """Per address, per account, and per account and address, in one process's memory."""
+class Buckets(Protocol):
+    """Where the budgets' token buckets are kept."""
+
+    def peek(self, budget: Budget, key: str) -> Decision:
+        """Whether ``key`` has a failure left, taking none (never waits)."""
+        ...
+
+    def spend(self, budget: Budget, key: str) -> None:
+        """Spends one failure now, without waiting for the answer (the admin decision)."""
+        ...
+
+    async def take(self, budget: Budget, key: str) -> Decision:
+        """Spends one failure if there is one left."""
+        ...
+
+    async def give_back(self, budget: Budget, key: str) -> None: ...
+
+    def listening(self) -> contextlib.AbstractAsyncContextManager[None]:
+        """Hears other processes' changes while entered (where there are any)."""
+        ...
+
+    async def settled(self) -> None:
+        """Returns once every ``spend`` made so far is counted where the buckets are kept."""
+        ...
+
+
+class MemoryBuckets:
+    """The buckets in this process's memory: one auth process (SQLite)."""
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         # Separate limiters: a flood of addresses must not evict the accounts' buckets.
-        self._addresses = RateLimiter(ADDRESS_FAILURES, clock=clock)
-        self._accounts = RateLimiter(ACCOUNT_FAILURES, clock=clock)
-        self._pairs = RateLimiter(ACCOUNT_ADDRESS_FAILURES, clock=clock)
+        self._limiters = {budget: RateLimiter(LIMITS[budget], clock=clock) for budget in Budget}
+
+    def peek(self, budget: Budget, key: str) -> Decision:
+        return self._limiters[budget].peek(key)
+
+    def spend(self, budget: Budget, key: str) -> None:
+        self._limiters[budget].check(key)
+
+    async def take(self, budget: Budget, key: str) -> Decision:
+        return self._limiters[budget].check(key)
+
+    async def give_back(self, budget: Budget, key: str) -> None:
+        self._limiters[budget].refund(key)
+
+    @contextlib.asynccontextmanager
+    async def listening(self) -> AsyncIterator[None]:
+        yield  # nobody else keeps these buckets
+
+    async def settled(self) -> None:
+        return  # ``spend`` counts at once
+
+
+class StoreBuckets:
+    """The buckets in the store, shared by every auth process on it (PostgreSQL).
+
+    The store changes a bucket in one transaction and tells every process its new state;
+    each keeps what it heard to answer ``peek`` without a query. A ``spend`` is also counted
+    in this process's own buckets at once, and ``peek`` refuses when either view does: a
+    burst of failures here is refused here without waiting for the store, and neither view
+    counts a failure twice. Keys are stored hashed: the table holds no address or email.
+    Times are wall-clock seconds, the one clock replicas share.
+    """
+
+    MAX_KNOWN = 100_000  # buckets remembered; the least recently changed are forgotten
+
+    def __init__(self, store: FailureStore, clock: Callable[[], float] = time.time) -> None:
+        self._store = store
+        self._clock = clock
+        # (budget, hashed key) -> (tokens, updated) as last heard, least recent first
+        self._known: OrderedDict[tuple[Budget, str], tuple[float, float]] = OrderedDict()
+        self._mine = {budget: RateLimiter(LIMITS[budget], clock=clock) for budget in Budget}
+        self._spending: set[asyncio.Task[None]] = set()
+
+    def peek(self, budget: Budget, key: str) -> Decision:
+        hashed = _hashed(key)
+        mine = self._mine[budget].peek(hashed)
+        limit = LIMITS[budget]
+        tokens, updated = self._known.get((budget, hashed), (float(limit.burst), self._clock()))
+        tokens = limit.refill(tokens, updated, self._clock())[0]
+        if tokens >= 1.0:
+            return mine
+        return Decision(allowed=False, retry_after=max(mine.retry_after, limit.retry_after(tokens)))
+
+    def spend(self, budget: Budget, key: str) -> None:
+        self._mine[budget].check(_hashed(key))  # this process refuses at once
+        task = asyncio.get_running_loop().create_task(self._spend(budget, key))
+        self._spending.add(task)
+        task.add_done_callback(self._spending.discard)
+
+    async def take(self, budget: Budget, key: str) -> Decision:
+        limit = LIMITS[budget]
+        state = await self._store.take_failure(budget.value, _hashed(key), limit, self._clock())
+        self.heard(state)
+        if state.allowed:
+            return Decision(allowed=True, retry_after=0.0)
+        return Decision(allowed=False, retry_after=limit.retry_after(state.tokens))
+
+    async def give_back(self, budget: Budget, key: str) -> None:
+        limit = LIMITS[budget]
+        self.heard(
+            await self._store.give_back_failure(budget.value, _hashed(key), limit, self._clock())
+        )
+
+    def heard(self, state: BucketState) -> None:
+        """A bucket's state as the store left it (this process's change or another's)."""
+        budget = next((b for b in Budget if b.value == state.budget), None)
+        if budget is None:
+            return  # a budget a newer version keeps is not ours to mirror
+        bucket = (budget, state.key)
+        known = self._known.get(bucket)
+        if known is not None and state.updated < known[1]:
+            return  # states may arrive out of order: never step a bucket back
+        self._known[bucket] = (state.tokens, state.updated)
+        self._known.move_to_end(bucket)
+        if len(self._known) > self.MAX_KNOWN:
+            self._known.popitem(last=False)
+
+    @contextlib.asynccontextmanager
+    async def listening(self) -> AsyncIterator[None]:
+        """Hears the other processes' changes for the block; waits for charges in flight."""
+        async with self._store.listening_failures(self.heard):
+            try:
+                yield
+            finally:
+                await self.settled()
+
+    async def settled(self) -> None:
+        await asyncio.gather(*self._spending, return_exceptions=True)
+
+    async def _spend(self, budget: Budget, key: str) -> None:
+        try:
+            await self.take(budget, key)
+        except Exception as error:  # still counted here; the others do not hear of it
+            log.warning("a failure was not counted in the store: %s", type(error).__name__)
+
+
+def _hashed(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+class FailureBudgets:
+    """Per address, per account, and per account and address, in ``buckets``."""
+
+    def __init__(
+        self, clock: Callable[[], float] = time.monotonic, buckets: Buckets | None = None
+    ) -> None:
+        self._buckets: Buckets = buckets or MemoryBuckets(clock)
 
     def check_address(self, address: str) -> None:
         """Raises ``TooManyFailures`` while ``address`` has no failure left to spend."""
-        decision = self._addresses.peek(address)
+        decision = self._buckets.peek(Budget.ADDRESS, address)
         if not decision.allowed:
             raise TooManyFailures(Scope.ADDRESS, decision.retry_after)
 
     def failed(self, address: str) -> None:
         """Spends one of ``address``'s failures (an API key or session that was wrong)."""
-        self._addresses.check(address)
+        self._buckets.spend(Budget.ADDRESS, address)
 
-    def begin_password(self, address: str, account: str) -> PasswordAttempt:
+    async def begin_password(self, address: str, account: str) -> PasswordAttempt:
         """Charges a password attempt before it is verified, or raises ``TooManyFailures``.
 
         Charging first means concurrent guesses cannot all slip in while the first ones are
         still being hashed; ``succeeded`` refunds the charge.
         """
-        by_address = self._addresses.check(address)
+        buckets = self._buckets
+        by_address = await buckets.take(Budget.ADDRESS, address)
         if not by_address.allowed:
             raise TooManyFailures(Scope.ADDRESS, by_address.retry_after)
         pair = f"{account}\n{address}"
-        refunds = [lambda: self._addresses.refund(address)]
-        by_pair = self._pairs.check(pair)
+        refunds: list[Callable[[], Awaitable[None]]] = [
+            lambda: buckets.give_back(Budget.ADDRESS, address)
+        ]
+        by_pair = await buckets.take(Budget.ACCOUNT_ADDRESS, pair)
         if by_pair.allowed:
-            refunds.append(lambda: self._pairs.refund(pair))
-        by_account = self._accounts.check(account)
+            refunds.append(lambda: buckets.give_back(Budget.ACCOUNT_ADDRESS, pair))
+        by_account = await buckets.take(Budget.ACCOUNT, account)
         if by_account.allowed:
-            refunds.append(lambda: self._accounts.refund(account))
+            refunds.append(lambda: buckets.give_back(Budget.ACCOUNT, account))
         elif not by_pair.allowed:
             # The account is under attack and this address has already failed for it.
-            self._addresses.refund(address)
+            await buckets.give_back(Budget.ADDRESS, address)
             raise TooManyFailures(Scope.ACCOUNT, by_pair.retry_after)
         return PasswordAttempt(refunds)

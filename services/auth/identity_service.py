@@ -125,7 +125,7 @@ class IdentityServicer(identity_service_pb2_grpc.IdentityServiceServicer):
         """Charges a password attempt, or refuses it with 429 and ``Retry-After``."""
         budgets = self._directory.admin_failures
         try:
-            return budgets.begin_password(client_address(context), account)
+            return await budgets.begin_password(client_address(context), account)
         except failures.TooManyFailures as refused:
             raise await _too_many(
                 context, refused.retry_after, refusals[refused.scope], "TOO_MANY_FAILED_PASSWORDS"
@@ -143,7 +143,7 @@ class IdentityServicer(identity_service_pb2_grpc.IdentityServiceServicer):
         # verify() spends the same time for an unknown email, so timing tells nothing.
         if not await self._verify(stored, request.password) or user is None:
             raise Unauthenticated(_BAD_LOGIN, reason="BAD_CREDENTIALS")
-        attempt.succeeded()
+        await attempt.succeeded()
         secret = secrets.generate_secret(secrets.SecretKind.SESSION)
         now = time.time()
         await self._store.create_session(
@@ -179,7 +179,7 @@ class IdentityServicer(identity_service_pb2_grpc.IdentityServiceServicer):
         stored = await self._store.password_hash(int(me.user_id))
         if stored is None or not await self._verify(stored, request.password):
             raise Unauthenticated("Password is incorrect", reason="BAD_CREDENTIALS")
-        attempt.succeeded()
+        await attempt.succeeded()
         now = time.time()
         await self._store.mark_authenticated(int(me.session_id), now)
         log.info("user %s re-authenticated session %s", me.user_id, me.session_id)

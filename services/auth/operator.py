@@ -1,8 +1,9 @@
 """Operator commands that act on the auth database directly: bootstrap and feature flags.
 
-They write the data directory's SQLite file, which a running suite shares (WAL and a busy
-timeout make that safe); the running auth service sees the change within a second through
-the store's ``generation``.
+They write the auth store the settings name (the data directory's SQLite file, which a
+running suite shares: WAL and a busy timeout make that safe; or the PostgreSQL schema); the
+running auth processes see the change within a second through the store's ``generation``
+(and at once on PostgreSQL, notified at commit).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 from services.auth import passwords, secrets, validation
 from services.auth.store import open_store
 from services.auth.store_protocols import Conflict
+from services.common.config import Settings
 from services.common.convert import path_id
 from services.common.errors import FailedPrecondition, InvalidArgument, NotFound
 
@@ -20,7 +22,7 @@ KNOWN_FLAGS = (validation.FLAG_PUBLIC_SERVICES, validation.FLAG_ATTRIBUTE_SENSIT
 
 
 async def bootstrap(
-    data_dir: Path, secret_key: bytes, *, email: str, password: str, account: str
+    where: Path | Settings, secret_key: bytes, *, email: str, password: str, account: str
 ) -> dict[str, str]:
     """Creates an account, its owner and a master API key; all or nothing."""
     email = email.strip().lower()
@@ -33,7 +35,7 @@ async def bootstrap(
     key = secrets.generate_secret(secrets.SecretKind.MASTER_KEY)
     password_hash = passwords.Passwords().hash(password)
     now = time.time()
-    store = await open_store(data_dir)
+    store = await open_store(where)
     try:
         await store.check_secret_key(secret_key)
         created = await store.bootstrap_account(
@@ -52,11 +54,11 @@ async def bootstrap(
     }
 
 
-async def set_flag(data_dir: Path, account_id: str, flag: str, on: bool) -> None:
+async def set_flag(where: Path | Settings, account_id: str, flag: str, on: bool) -> None:
     """Turns one of an account's feature flags on or off."""
     if flag not in KNOWN_FLAGS:
         raise InvalidArgument(f"Unknown flag {flag!r}; known flags: {', '.join(KNOWN_FLAGS)}")
-    store = await open_store(data_dir)
+    store = await open_store(where)
     try:
         account = path_id(account_id)
         found = account > 0 and await store.set_flag(account, flag, on)

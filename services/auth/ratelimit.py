@@ -47,6 +47,42 @@ class Limit:
         if self.burst < 1:
             raise ValueError(f"burst must be at least 1, got {self.burst}")
 
+    def shared_by(self, replicas: int) -> Limit:
+        """One process's share when ``replicas`` processes each keep their own buckets.
+
+        Rate and burst are divided, so together they allow no more than this limit (the
+        burst rounds down, but never below 1: a burst smaller than the number of replicas
+        allows one per replica).
+        """
+        if replicas <= 1:
+            return self
+        return Limit(rate=self.rate / replicas, burst=max(1, self.burst // replicas))
+
+    def take(self, tokens: float, updated: float, now: float) -> tuple[bool, float, float]:
+        """One take from a bucket that held ``tokens`` at ``updated``, at time ``now``.
+
+        Returns whether a token was there, and the bucket's tokens and time afterwards (for
+        buckets kept outside a ``RateLimiter``: the same arithmetic).
+        """
+        tokens, updated = self.refill(tokens, updated, now)
+        if tokens >= 1.0:
+            return True, tokens - 1.0, updated
+        return False, tokens, updated
+
+    def refill(self, tokens: float, updated: float, now: float) -> tuple[float, float]:
+        """The bucket at ``now``: refilled for the time since ``updated`` (never backwards)."""
+        if now <= updated:
+            return tokens, updated
+        return min(float(self.burst), tokens + (now - updated) * self.rate), now
+
+    def full_at(self, tokens: float, updated: float) -> float:
+        """When a bucket holding ``tokens`` at ``updated`` is full again."""
+        return updated + (self.burst - tokens) / self.rate
+
+    def retry_after(self, tokens: float) -> float:
+        """Seconds until a bucket holding ``tokens`` holds one."""
+        return max(0.0, (1.0 - tokens) / self.rate)
+
 
 DEFAULT_LIMIT: Final = Limit(rate=1000.0, burst=2000)
 

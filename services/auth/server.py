@@ -20,7 +20,7 @@ from p13n.profile.v1 import config_service_pb2_grpc
 from p13n.profile.v1 import internal_service_pb2 as profile_internal_pb2
 from p13n.profile.v1 import internal_service_pb2_grpc as profile_internal_pb2_grpc
 
-from services.auth import passwords, ratelimit, secrets
+from services.auth import failures, passwords, ratelimit, secrets
 from services.auth.audit_service import AuditServicer, Source, local, remote
 from services.auth.body_checks import BodyChecks, body_checks
 from services.auth.directory import MemoryDirectory
@@ -104,14 +104,22 @@ async def lifespan(
     for tests.
     """
     async with contextlib.AsyncExitStack() as stack:
-        db = await open_store(settings.data_dir)
+        db = await open_store(settings)
         stack.push_async_callback(db.close)
         keys = secrets.SecretKeys(settings.secret_key)
         await db.check_secret_key(settings.secret_key)
         address_limit = ratelimit.Limit(
             rate=float(settings.address_rate), burst=settings.address_burst
         )
-        directory = MemoryDirectory(db, keys, address_limit=address_limit)
+        buckets = db.failure_buckets()
+        await stack.enter_async_context(buckets.listening())
+        directory = MemoryDirectory(
+            db,
+            keys,
+            address_limit=address_limit,
+            replicas=settings.auth_replicas,
+            admin_failures=failures.FailureBudgets(buckets=buckets),
+        )
         await directory.reload()
         channels = await stack.enter_async_context(Channels.of(settings, AUTH))
         profile_channel = channels.get(settings.profile_target, PROFILE)

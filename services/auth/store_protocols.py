@@ -1,15 +1,16 @@
 """What the auth service needs from its storage: the records, and the Protocols that read and write them.
 
 Handlers, the in-memory directory and the operator commands are typed against these
-Protocols, never against SQL; ``services.auth.store`` is the SQLite backend. A second backend
-(PostgreSQL) is another class that satisfies ``AuthStore``, passed where ``open_store``'s
-result is passed today, with no edit to a handler. It must guarantee:
+Protocols, never against SQL; ``services.auth.store`` implements them once, over SQLite or
+PostgreSQL (``services.auth.backends``). An implementation must guarantee:
 
 - **The generation counter.** Every committed change that can alter a data-plane decision
   (services, tokens, API keys, sessions, account flags, accounts) increments one counter in
   the *same* transaction as the change, and ``credentials()`` returns the counter together
   with a snapshot consistent with it. Every auth process polls ``generation()`` and reloads
-  on change; that is how a deleted token stops working everywhere within a second.
+  on change; that is how a deleted token stops working everywhere within a second. A
+  backend that can tell other processes at commit does so through ``listening`` (the poll
+  stays, as the fallback for a notification lost with its connection).
   Re-authenticating a session and creating a user change no decision and do not bump it.
 - **Atomic writers.** ``registry_writing()`` is one serialisable transaction: a name checked
   for uniqueness, or a token count checked against its limit, is still true at commit. An
@@ -35,6 +36,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import NamedTuple, Protocol
 
+from services.auth.ratelimit import Limit
 from services.common import audit
 
 # -- records ------------------------------------------------------------------------------
@@ -173,6 +175,17 @@ class Credentials:
     tokens: list[TokenCredential]
     api_keys: list[ApiKeyCredential]
     sessions: list[SessionCredential]  # unexpired ones only
+
+
+@dataclass(frozen=True)
+class BucketState:
+    """A failure budget's token bucket as the store left it (``FailureStore``)."""
+
+    budget: str
+    key: str  # hashed by the caller: the store never holds an address or an email
+    tokens: float
+    updated: float  # wall-clock seconds
+    allowed: bool  # whether the change that produced this state took a token
 
 
 @dataclass(frozen=True)
@@ -351,6 +364,11 @@ class CredentialStore(Protocol):
 
     async def generation(self) -> int: ...
 
+    def listening(self, on_change: Callable[[], None]) -> AbstractAsyncContextManager[None]:
+        """While entered, ``on_change`` is called when another process may have changed the
+        credentials (and after a lost connection); a backend that cannot tell calls nothing."""
+        ...
+
     async def credentials(self, now: float) -> Credentials: ...
 
     async def session(self, lookup_hash: bytes) -> SessionCredential | None:
@@ -358,7 +376,33 @@ class CredentialStore(Protocol):
         ...
 
 
-class AuthStore(RegistryStore, IdentityStore, AccountStore, CredentialStore, Protocol):
+class FailureStore(Protocol):
+    """Failure budgets every auth process on the store shares (``failures.StoreBuckets``).
+
+    Each change is one transaction on one bucket, with the token-bucket arithmetic of
+    ``limit``; its new state is told to every process listening (on backends that can).
+    """
+
+    async def take_failure(self, budget: str, key: str, limit: Limit, now: float) -> BucketState:
+        """Takes a token from the bucket if it holds one (a new bucket starts full)."""
+        ...
+
+    async def give_back_failure(
+        self, budget: str, key: str, limit: Limit, now: float
+    ) -> BucketState:
+        """Returns a token taken (never past the limit's burst)."""
+        ...
+
+    def listening_failures(
+        self, on_heard: Callable[[BucketState], None]
+    ) -> AbstractAsyncContextManager[None]:
+        """While entered, ``on_heard`` gets every bucket any process changes."""
+        ...
+
+
+class AuthStore(
+    RegistryStore, IdentityStore, AccountStore, CredentialStore, FailureStore, Protocol
+):
     """Everything the auth service stores; what ``open_store`` returns."""
 
     async def check_secret_key(self, secret_key: bytes) -> None:

@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 # interval, 10 s by Kubernetes' default. 15 s outlasts either. A readiness probe that must
 # fail several times before the pod is unready needs more: failureThreshold times
 # periodSeconds, which deploy/*.yaml keep below their drain (tests/common/test_lifecycle.py
-# checks it). ``p13n up`` sets 0, because nothing balances across its processes.
+# checks it). ``p13n up`` sets 0: it stops Envoy before the services (services/supervisor.py).
 DEFAULT_DRAIN_SECONDS = 15.0
 
 
@@ -126,6 +126,16 @@ class Keys:
 
 
 _LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
+# gRPC's scheme for a list of addresses: `p13n up --replicas N` names every replica of a
+# service in one target (services.common.replicas).
+LIST_SCHEME = "ipv4:"
+
+
+def target_addresses(target: str) -> list[str]:
+    """The ``host:port`` addresses a target names: several for a list of replicas."""
+    if target.startswith(LIST_SCHEME):
+        return target.removeprefix(LIST_SCHEME).split(",")
+    return [target]
 
 
 def _internal_tls(env: Mapping[str, str], bind_host: str, targets: Iterable[str]) -> bool:
@@ -141,7 +151,8 @@ def _internal_tls(env: Mapping[str, str], bind_host: str, targets: Iterable[str]
         raise ConfigError(f"P13N_INTERNAL_TLS={raw!r}: use on or off")
     if raw == "on":
         return True
-    hosts = [bind_host, *(target.rsplit(":", 1)[0] for target in targets)]
+    addresses = [address for target in targets for address in target_addresses(target)]
+    hosts = [bind_host, *(address.rsplit(":", 1)[0] for address in addresses)]
     if any(host not in _LOOPBACK_HOSTS for host in hosts):
         raise ConfigError(
             "P13N_INTERNAL_TLS=off is allowed only when every service binds and is reached "
@@ -192,6 +203,9 @@ class Settings:
     # Data-plane requests per client address: sustained rate per second and burst.
     address_rate: int = 5000
     address_burst: int = 10000
+    # How many auth processes share the per-process limits (rates and failure budgets):
+    # each applies 1/N of every budget, so N replicas together allow what one process would.
+    auth_replicas: int = 1
     # Where the components' certificate directories are (``services.common.pki``), and the
     # one directory ``P13N_TLS_DIR`` names for this process (a Kubernetes Secret's mount).
     pki_dir: Path = Path("var/pki")
@@ -262,6 +276,7 @@ class Settings:
             keys=Keys.from_env(env, data_dir),
             address_rate=_count(env, "P13N_ADDRESS_RATE", 5000),
             address_burst=_count(env, "P13N_ADDRESS_BURST", 10000),
+            auth_replicas=_count(env, "P13N_AUTH_REPLICAS", 1),
             pki_dir=data_dir / "pki",
             tls_dir_override=Path(tls_dir).absolute() if tls_dir else None,
             internal_tls=_internal_tls(env, bind_host, targets.values()),

@@ -172,9 +172,20 @@ class Listener:
         self._lost = asyncio.Event()
 
     async def start(self) -> None:
-        """Returns once listening (so a change made after ``start`` is never missed)."""
-        conn = await self._connect()
-        self._task = asyncio.create_task(self._keep_listening(conn), name=f"listen {self._channel}")
+        """Returns once listening (a change made after ``start`` is never missed), or,
+        when it cannot listen yet, keeps trying in the background and reports a change
+        once it does. The owner's periodic check serves meanwhile, and for good on an
+        engine that has no LISTEN (CockroachDB): a service never fails to start for it."""
+        name = f"listen {self._channel}"
+        try:
+            conn = await self._connect()
+        except (OSError, asyncpg.PostgresError) as exc:
+            log.warning(
+                "cannot listen on %s yet (the periodic check serves): %s", self._channel, exc
+            )
+            self._task = asyncio.create_task(self._listen_later(), name=name)
+            return
+        self._task = asyncio.create_task(self._keep_listening(conn), name=name)
 
     async def close(self) -> None:
         if self._task is not None:
@@ -197,6 +208,11 @@ class Listener:
     def _deliver(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
         self._on_change(payload)
 
+    async def _listen_later(self) -> None:
+        conn = await self._reconnect()
+        self._on_change("")
+        await self._keep_listening(conn)
+
     async def _keep_listening(self, conn: asyncpg.Connection) -> None:
         try:
             while True:
@@ -213,5 +229,5 @@ class Listener:
             try:
                 return await self._connect()
             except (OSError, asyncpg.PostgresError) as exc:
-                log.warning("cannot listen on %s yet: %s", self._channel, exc)
+                log.debug("cannot listen on %s yet: %s", self._channel, exc)
                 await asyncio.sleep(self.RECONNECT_DELAY)

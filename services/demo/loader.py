@@ -97,7 +97,7 @@ def _account(settings: Settings) -> DemoState:
     state = load_state(settings.data_dir) or _create_account(settings)
     try:
         for flag in operator.KNOWN_FLAGS:  # again on reuse: an operator may have turned one off
-            asyncio.run(operator.set_flag(settings.data_dir, state.account_id, flag, True))
+            asyncio.run(operator.set_flag(settings, state.account_id, flag, True))
     except NotFound:
         raise DemoError(
             f"{path} names account {state.account_id}, which this data directory does not "
@@ -116,7 +116,7 @@ def _create_account(settings: Settings) -> DemoState:
     try:
         created = asyncio.run(
             operator.bootstrap(
-                settings.data_dir,
+                settings,
                 settings.secret_key,
                 email=OWNER_EMAIL,
                 password=password,

@@ -1,27 +1,54 @@
-"""Failure budgets of the admin listener: per address, and per account without a lockout."""
+"""Failure budgets of the admin listener: per address, and per account without a lockout.
+
+The rules run on each place the buckets can be kept: this process's memory (SQLite's one
+auth process), and the store (shared by every replica on PostgreSQL; on SQLite too, to hold
+both backends to the same bucket arithmetic). Then two replicas on one PostgreSQL schema
+share one budget: an attacker spreading guesses over them gets no more than one process
+would allow.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
 import pytest
+from support.postgres import schema_prefix
 
 from services.auth.failures import (
     ACCOUNT_ADDRESS_FAILURES,
     ACCOUNT_FAILURES,
     ADDRESS_FAILURES,
+    Buckets,
     FailureBudgets,
     Scope,
+    StoreBuckets,
     TooManyFailures,
 )
+from services.auth.store import open_store
+from services.common.config import Settings
 
 ACCOUNT = "email:owner@shop.example"
 
 
 class FakeClock:
     def __init__(self) -> None:
-        self.now = 1000.0
+        self.now = 1_700_000_000.0
 
     def __call__(self) -> float:
         return self.now
+
+
+@dataclass
+class Budgets:
+    """The budgets under test, and where their buckets are kept."""
+
+    budgets: FailureBudgets
+    buckets: Buckets | None
 
 
 @pytest.fixture
@@ -29,16 +56,51 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
+@contextlib.asynccontextmanager
+async def _store_buckets(
+    data_dir: Path, env: dict[str, str], clock: FakeClock
+) -> AsyncIterator[StoreBuckets]:
+    store = await open_store(Settings.from_env({"P13N_DATA_DIR": str(data_dir), **env}))
+    try:
+        buckets = StoreBuckets(store, clock=clock)
+        async with buckets.listening():
+            yield buckets
+    finally:
+        await store.close()
+
+
+@pytest.fixture(params=["memory", "sqlite-store", "postgresql-store"])
+def where_kept(request: pytest.FixtureRequest) -> dict[str, str] | None:
+    """None for memory; else the settings of the store's backend."""
+    if request.param == "memory":
+        return None
+    if request.param == "sqlite-store":
+        return {}
+    url: str = request.getfixturevalue("postgres_url")
+    return {"P13N_DATABASE_URL": url, "P13N_DATABASE_SCHEMA_PREFIX": schema_prefix()}
+
+
 @pytest.fixture
-def budgets(clock: FakeClock) -> FailureBudgets:
-    return FailureBudgets(clock=clock)
+async def kept(
+    where_kept: dict[str, str] | None, clock: FakeClock, tmp_path: Path
+) -> AsyncIterator[Budgets]:
+    if where_kept is None:
+        yield Budgets(FailureBudgets(clock=clock), None)
+        return
+    async with _store_buckets(tmp_path, where_kept, clock) as buckets:
+        yield Budgets(FailureBudgets(buckets=buckets), buckets)
 
 
-def _fail_passwords(budgets: FailureBudgets, address: str, account: str, times: int) -> int:
+@pytest.fixture
+def budgets(kept: Budgets) -> FailureBudgets:
+    return kept.budgets
+
+
+async def _fail_passwords(budgets: FailureBudgets, address: str, account: str, times: int) -> int:
     """Failed attempts made before the first refusal."""
     for made in range(times):
         try:
-            budgets.begin_password(address, account)
+            await budgets.begin_password(address, account)
         except TooManyFailures:
             return made
     return times
@@ -50,7 +112,7 @@ def test_the_numbers_are_the_recorded_ones() -> None:
     assert (ACCOUNT_ADDRESS_FAILURES.burst, ACCOUNT_ADDRESS_FAILURES.rate * 300) == (3, 1)
 
 
-def test_an_address_is_refused_every_check_once_its_failures_are_spent(
+async def test_an_address_is_refused_every_check_once_its_failures_are_spent(
     budgets: FailureBudgets, clock: FakeClock
 ) -> None:
     for _ in range(ADDRESS_FAILURES.burst):
@@ -65,34 +127,93 @@ def test_an_address_is_refused_every_check_once_its_failures_are_spent(
     budgets.check_address("192.0.2.1")
 
 
-def test_password_failures_share_the_address_budget(budgets: FailureBudgets) -> None:
+async def test_password_failures_share_the_address_budget(kept: Budgets) -> None:
+    budgets = kept.budgets
     for _ in range(5):
         budgets.failed("192.0.2.1")  # wrong API keys
-    made = _fail_passwords(budgets, "192.0.2.1", "email:a@b.example", 100)
+    if kept.buckets is not None:
+        await kept.buckets.settled()
+    made = await _fail_passwords(budgets, "192.0.2.1", "email:a@b.example", 100)
     # Per account and address 3 are allowed only once the account's 50 are spent.
     assert made == ADDRESS_FAILURES.burst - 5
     with pytest.raises(TooManyFailures):
         budgets.check_address("192.0.2.1")
 
 
-def test_a_success_refunds_its_charge(budgets: FailureBudgets) -> None:
+async def test_a_success_refunds_its_charge(budgets: FailureBudgets) -> None:
     for _ in range(ADDRESS_FAILURES.burst * 3):
-        budgets.begin_password("192.0.2.1", ACCOUNT).succeeded()
+        await (await budgets.begin_password("192.0.2.1", ACCOUNT)).succeeded()
     budgets.check_address("192.0.2.1")
 
 
-def test_a_distributed_attack_cannot_lock_the_owner_out(budgets: FailureBudgets) -> None:
+async def test_a_distributed_attack_cannot_lock_the_owner_out(budgets: FailureBudgets) -> None:
     # Three addresses spend the account's 50 (20 + 20 + 10)...
-    drained = [_fail_passwords(budgets, f"198.51.100.{n}", ACCOUNT, 20) for n in (1, 2, 3)]
+    drained = [await _fail_passwords(budgets, f"198.51.100.{n}", ACCOUNT, 20) for n in (1, 2, 3)]
     assert drained == [20, 20, 10]
     # ...after which each further address gets only its own 3 for this account.
-    later = [_fail_passwords(budgets, f"198.51.100.{n}", ACCOUNT, 20) for n in range(4, 40)]
+    later = [await _fail_passwords(budgets, f"198.51.100.{n}", ACCOUNT, 20) for n in range(4, 12)]
     assert set(later) == {ACCOUNT_ADDRESS_FAILURES.burst}
     with pytest.raises(TooManyFailures) as refused:
-        budgets.begin_password("198.51.100.4", ACCOUNT)
+        await budgets.begin_password("198.51.100.4", ACCOUNT)
     assert refused.value.scope is Scope.ACCOUNT
     assert refused.value.retry_after == pytest.approx(300)
     # The owner, from an address that has not failed for the account, still may sign in.
-    budgets.begin_password("203.0.113.9", ACCOUNT).succeeded()
+    await (await budgets.begin_password("203.0.113.9", ACCOUNT)).succeeded()
     # An attacking address may still sign in to another account (its address budget holds).
-    budgets.begin_password("198.51.100.4", "email:someone@else.example").succeeded()
+    await (await budgets.begin_password("198.51.100.4", "email:someone@else.example")).succeeded()
+
+
+# --- two replicas, one budget ------------------------------------------------------------
+
+
+@contextlib.asynccontextmanager
+async def _two_replicas(
+    tmp_path: Path, postgres_env: dict[str, str], clock: FakeClock
+) -> AsyncIterator[tuple[FailureBudgets, FailureBudgets]]:
+    async with (
+        _store_buckets(tmp_path / "a", postgres_env, clock) as a,
+        _store_buckets(tmp_path / "b", postgres_env, clock) as b,
+    ):
+        yield FailureBudgets(buckets=a), FailureBudgets(buckets=b)
+
+
+async def test_replicas_share_one_password_budget(
+    tmp_path: Path, postgres_env: dict[str, str], clock: FakeClock
+) -> None:
+    async with _two_replicas(tmp_path, postgres_env, clock) as (a, b):
+        # Guesses alternate between the replicas: together they get one address budget.
+        allowed = 0
+        for attempt in range(2 * ADDRESS_FAILURES.burst):
+            try:
+                await (a if attempt % 2 else b).begin_password("192.0.2.1", ACCOUNT)
+            except TooManyFailures:
+                continue
+            allowed += 1
+        assert allowed == ADDRESS_FAILURES.burst
+        for replica in (a, b):
+            with pytest.raises(TooManyFailures):
+                replica.check_address("192.0.2.1")
+
+
+async def test_a_replica_refuses_an_address_that_failed_on_another_within_a_second(
+    tmp_path: Path, postgres_env: dict[str, str], clock: FakeClock
+) -> None:
+    async with _two_replicas(tmp_path, postgres_env, clock) as (a, b):
+        for _ in range(ADDRESS_FAILURES.burst):
+            a.failed("192.0.2.1")  # wrong API keys through A
+        started = time.monotonic()
+        while not _refuses(b, "192.0.2.1"):  # B hears each charge as A's store commits it
+            assert time.monotonic() - started < 1.0, "B did not hear A's failures within 1 s"
+            await asyncio.sleep(0.005)
+        with pytest.raises(TooManyFailures) as refused:
+            b.check_address("192.0.2.1")
+        assert refused.value.scope is Scope.ADDRESS
+        b.check_address("192.0.2.2")
+
+
+def _refuses(budgets: FailureBudgets, address: str) -> bool:
+    try:
+        budgets.check_address(address)
+    except TooManyFailures:
+        return True
+    return False

@@ -20,11 +20,12 @@ from p13n.auth.v1 import account_pb2, identity_pb2, identity_service_pb2, regist
 from p13n.auth.v1 import personalization_service_pb2 as pb
 
 from services.auth import operator, passwords, secrets
+from services.auth.backends import SqliteBackend
 from services.auth.directory import MemoryDirectory
 from services.auth.ext_authz import AuthorizationServicer
 from services.auth.identity_service import IdentityServicer
 from services.auth.registry_service import RegistryServicer
-from services.auth.store import MIGRATIONS, SqliteAuthStore, database_path
+from services.auth.store import MIGRATIONS, SqlAuthStore, database_path
 from services.auth.validation import FLAG_PUBLIC_SERVICES
 from services.common import identity as identities
 from services.common.storage import Database, open_database
@@ -89,7 +90,7 @@ async def loaded(tmp_path: Path) -> AsyncIterator[Loaded]:
     await operator.set_flag(tmp_path, boot["account_id"], FLAG_PUBLIC_SERVICES, True)
     # The tripwire sits under the SQLite store, so every query of every part trips it.
     store = Tripwire(await open_database(database_path(tmp_path), MIGRATIONS))
-    auth_store = SqliteAuthStore(store)
+    auth_store = SqlAuthStore(SqliteBackend(store))
     keys = secrets.SecretKeys(SECRET_KEY)
     directory = MemoryDirectory(auth_store, keys)
     await directory.reload()

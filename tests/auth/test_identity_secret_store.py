@@ -1,30 +1,18 @@
 """The identity secrets of public services in the auth store (issue 13, verified identifiers).
 
-Follows ``test_store.py``: the behaviour every backend must keep, on the ``store`` fixture.
+Follows ``test_store.py``: the behaviour every backend must keep, on the ``store`` fixture
+(SQLite and PostgreSQL, tests/auth/conftest.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import pytest
 
 from services.auth import secrets
-from services.auth.store import open_store
 from services.auth.store_protocols import AuthStore, Bootstrapped, ServiceDraft
 
 NOW = 1_700_000_000.0
 KEY = bytes(range(32))
-
-
-@pytest.fixture(params=["sqlite"])
-async def store(tmp_path: Path) -> AsyncIterator[AuthStore]:
-    opened: AuthStore = await open_store(tmp_path)
-    try:
-        yield opened
-    finally:
-        await opened.close()
 
 
 async def _service(store: AuthStore, type_: str = "PUBLIC", name: str = "Web") -> int:

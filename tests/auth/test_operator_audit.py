@@ -3,14 +3,14 @@
 ``p13n bootstrap`` and ``p13n flags set`` act on the auth database directly, with no API
 identity; their changes (an account with its owner and master key, a feature flag turned on
 or off) are recorded in their own transaction like any admin change, and the master key and
-the password are never in the entry.
+the password are never in the entry. On both backends: the operator writes where the
+settings say.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
 
 import pytest
 
@@ -18,13 +18,19 @@ from services.auth import operator
 from services.auth.store import open_store
 from services.auth.validation import FLAG_PUBLIC_SERVICES
 from services.common import audit
+from services.common.config import Settings
 from services.common.errors import NotFound
 
 SECRET_KEY = os.urandom(32)
 PASSWORD = "correct horse battery staple"
 
 
-async def _entries(data_dir: Path, account_id: str) -> list[audit.Entry]:
+@pytest.fixture
+def where(auth_settings: Settings) -> Settings:
+    return auth_settings
+
+
+async def _entries(data_dir: Settings, account_id: str) -> list[audit.Entry]:
     store = await open_store(data_dir)
     try:
         return await store.audit_log().entries(audit.Filter(account_id), 0, audit.MAX_READ)
@@ -32,17 +38,17 @@ async def _entries(data_dir: Path, account_id: str) -> list[audit.Entry]:
         await store.close()
 
 
-async def _bootstrap(data_dir: Path) -> dict[str, str]:
+async def _bootstrap(data_dir: Settings) -> dict[str, str]:
     return await operator.bootstrap(
         data_dir, SECRET_KEY, email="owner@shop.example", password=PASSWORD, account="Shop"
     )
 
 
 async def test_bootstrap_records_the_account_its_owner_and_key_without_secrets(
-    tmp_path: Path,
+    where: Settings,
 ) -> None:
-    boot = await _bootstrap(tmp_path)
-    found = await _entries(tmp_path, boot["account_id"])
+    boot = await _bootstrap(where)
+    found = await _entries(where, boot["account_id"])
     assert [(e.actor, e.action, e.resource_type, e.after) for e in found] == [
         ("operator", "create", "account", {"id": boot["account_id"], "name": "Shop"}),
         (
@@ -58,12 +64,12 @@ async def test_bootstrap_records_the_account_its_owner_and_key_without_secrets(
     assert PASSWORD not in log
 
 
-async def test_flags_set_records_before_and_after_by_the_operator(tmp_path: Path) -> None:
-    boot = await _bootstrap(tmp_path)
-    await operator.set_flag(tmp_path, boot["account_id"], FLAG_PUBLIC_SERVICES, True)
-    await operator.set_flag(tmp_path, boot["account_id"], FLAG_PUBLIC_SERVICES, False)
+async def test_flags_set_records_before_and_after_by_the_operator(where: Settings) -> None:
+    boot = await _bootstrap(where)
+    await operator.set_flag(where, boot["account_id"], FLAG_PUBLIC_SERVICES, True)
+    await operator.set_flag(where, boot["account_id"], FLAG_PUBLIC_SERVICES, False)
 
-    flags = [e for e in await _entries(tmp_path, boot["account_id"]) if e.resource_type == "flag"]
+    flags = [e for e in await _entries(where, boot["account_id"]) if e.resource_type == "flag"]
     assert [(e.actor, e.action, e.resource_id, e.before, e.after) for e in flags] == [
         (
             "operator",
@@ -82,9 +88,9 @@ async def test_flags_set_records_before_and_after_by_the_operator(tmp_path: Path
     ]
 
 
-async def test_a_flag_of_no_account_records_nothing(tmp_path: Path) -> None:
-    boot = await _bootstrap(tmp_path)
+async def test_a_flag_of_no_account_records_nothing(where: Settings) -> None:
+    boot = await _bootstrap(where)
     missing = str(int(boot["account_id"]) + 1)
     with pytest.raises(NotFound):
-        await operator.set_flag(tmp_path, missing, FLAG_PUBLIC_SERVICES, True)
-    assert await _entries(tmp_path, missing) == []
+        await operator.set_flag(where, missing, FLAG_PUBLIC_SERVICES, True)
+    assert await _entries(where, missing) == []

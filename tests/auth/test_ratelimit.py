@@ -230,3 +230,14 @@ def test_refund_gives_back_a_taken_token_up_to_the_burst(clock: FakeClock) -> No
     assert _allowed(limiter, "k", 10) == SMALL.burst
     limiter.refund("unseen")  # nothing to give back
     assert "unseen" not in limiter
+
+
+@pytest.mark.parametrize("replicas", [1, 2, 3, 7])
+@pytest.mark.parametrize("limit", [Limit(5000, 10000), Limit(5, 50), Limit(1 / 300, 3)])
+def test_a_limit_shared_by_replicas_allows_no_more_in_total(limit: Limit, replicas: int) -> None:
+    share = limit.shared_by(replicas)
+    assert share.rate * replicas == pytest.approx(limit.rate)
+    assert share.burst >= 1
+    # The bursts add up to the limit's, but where it is smaller than the number of replicas.
+    assert share.burst * replicas <= max(limit.burst, replicas)
+    assert share.burst == max(1, limit.burst // replicas)

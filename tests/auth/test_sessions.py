@@ -1,4 +1,4 @@
-"""A session's lifetime and sign-out, on the real SQLite store and the in-memory directory.
+"""A session's lifetime and sign-out, on the real store (both backends) and the in-memory directory.
 
 A session is refused from its expiry on (the directory compares with its clock) and from
 its deletion on (sign-out deletes it and reloads the directory).
@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
 from services.auth import operator, secrets
 from services.auth.directory import MemoryDirectory
 from services.auth.identity_service import SESSION_SECONDS
-from services.auth.store import SqliteAuthStore, open_store
+from services.auth.store import SqlAuthStore, open_store
+from services.common.config import Settings
 
 KEY = bytes(range(32))
 # The directory loads sessions unexpired by the wall clock: the sessions start now.
@@ -30,18 +30,22 @@ class _Clock:
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SqliteAuthStore]:
+async def store(auth_settings: Settings) -> AsyncIterator[SqlAuthStore]:
     await operator.bootstrap(
-        tmp_path, KEY, email="o@shop.example", password="correct horse battery staple", account="s"
+        auth_settings,
+        KEY,
+        email="o@shop.example",
+        password="correct horse battery staple",
+        account="s",
     )
-    opened = await open_store(tmp_path)
+    opened = await open_store(auth_settings)
     try:
         yield opened
     finally:
         await opened.close()
 
 
-async def _session(store: SqliteAuthStore, keys: secrets.SecretKeys) -> str:
+async def _session(store: SqlAuthStore, keys: secrets.SecretKeys) -> str:
     login = await store.login("o@shop.example")
     assert login is not None
     secret = secrets.generate_secret(secrets.SecretKind.SESSION)
@@ -49,7 +53,7 @@ async def _session(store: SqliteAuthStore, keys: secrets.SecretKeys) -> str:
     return f"Bearer {secret.reveal()}"
 
 
-async def test_a_session_is_refused_from_its_expiry_on(store: SqliteAuthStore) -> None:
+async def test_a_session_is_refused_from_its_expiry_on(store: SqlAuthStore) -> None:
     keys, clock = secrets.SecretKeys(KEY), _Clock()
     directory = MemoryDirectory(store, keys, clock=clock)
     bearer = await _session(store, keys)
@@ -61,7 +65,7 @@ async def test_a_session_is_refused_from_its_expiry_on(store: SqliteAuthStore) -
     assert directory.identify_credentials(bearer) is None
 
 
-async def test_a_deleted_session_is_refused_once_reloaded(store: SqliteAuthStore) -> None:
+async def test_a_deleted_session_is_refused_once_reloaded(store: SqlAuthStore) -> None:
     keys = secrets.SecretKeys(KEY)
     directory = MemoryDirectory(store, keys, clock=_Clock())
     bearer = await _session(store, keys)

@@ -1,7 +1,7 @@
 """The auth store's seam: handlers hold no SQL, and a backend keeps the Protocols' promises.
 
-The behaviour tests take the store from the ``store`` fixture, parametrised by backend: a
-PostgreSQL backend joins by adding one parameter, and must pass the same tests.
+The behaviour tests take the store from the ``store`` fixture (tests/auth/conftest.py), which
+runs each of them on SQLite and on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -10,8 +10,6 @@ import ast
 import importlib
 import inspect
 import typing
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
@@ -19,9 +17,10 @@ from services.auth import store_protocols as protocols
 from services.auth.directory import MemoryDirectory
 from services.auth.identity_service import IdentityServicer
 from services.auth.internal_service import InternalAuthServicer
+from services.auth.ratelimit import Limit
 from services.auth.registry_service import RegistryServicer
-from services.auth.registry_store import SqliteRegistryReader, SqliteRegistryWriter
-from services.auth.store import SqliteAuthStore, open_store
+from services.auth.registry_store import SqlRegistryReader, SqlRegistryWriter
+from services.auth.store import SqlAuthStore
 from services.auth.store_protocols import (
     AuditNote,
     AuthStore,
@@ -79,6 +78,10 @@ def test_handlers_import_no_database(name: str) -> None:
         "services.auth.registry_store",
         "services.auth.identity_store",
         "services.auth.credential_store",
+        "services.auth.backends",
+        "services.common.sql",
+        "services.common.postgres",
+        "asyncpg",
     }
     assert imported & forbidden == set()
 
@@ -109,12 +112,12 @@ def _protocol_methods(protocol: type) -> set[str]:
 @pytest.mark.parametrize(
     ("implementation", "protocol"),
     [
-        pytest.param(SqliteAuthStore, AuthStore, id="store"),
-        pytest.param(SqliteRegistryReader, protocols.RegistryReader, id="reader"),
-        pytest.param(SqliteRegistryWriter, protocols.RegistryWriter, id="writer"),
+        pytest.param(SqlAuthStore, AuthStore, id="store"),
+        pytest.param(SqlRegistryReader, protocols.RegistryReader, id="reader"),
+        pytest.param(SqlRegistryWriter, protocols.RegistryWriter, id="writer"),
     ],
 )
-def test_sqlite_classes_implement_every_method_with_its_signature(
+def test_store_classes_implement_every_method_with_its_signature(
     implementation: type, protocol: type
 ) -> None:
     methods = _protocol_methods(protocol)
@@ -129,15 +132,6 @@ def test_sqlite_classes_implement_every_method_with_its_signature(
 
 
 # --- what every backend guarantees -------------------------------------------------------
-
-
-@pytest.fixture(params=["sqlite"])
-async def store(tmp_path: Path) -> AsyncIterator[AuthStore]:
-    opened: AuthStore = await open_store(tmp_path)
-    try:
-        yield opened
-    finally:
-        await opened.close()
 
 
 async def _account(store: AuthStore, name: str = "Shop") -> Bootstrapped:
@@ -244,7 +238,7 @@ def _note(account_id: int, resource_type: str, action: str = audit.CREATE) -> Au
     return entry
 
 
-async def _audited(store: SqliteAuthStore, account_id: int) -> list[tuple[str, str, str]]:
+async def _audited(store: SqlAuthStore, account_id: int) -> list[tuple[str, str, str]]:
     """The account's entries but the operator's (its bootstrap's: tests/auth/test_operator_audit)."""
     found = await store.audit_log().entries(audit.Filter(str(account_id)), 0, 100)
     return [(e.action, e.resource_type, e.resource_id) for e in found if e.actor != audit.OPERATOR]
@@ -258,7 +252,7 @@ async def test_a_taken_email_creates_no_user(store: AuthStore) -> None:
     taken = await store.create_user(account.account_id, "a@shop.example", "h2", "ADMIN", NOW, note)
     assert taken is None
     assert await store.login("a@shop.example") == (first, "h1")
-    assert isinstance(store, SqliteAuthStore)
+    assert isinstance(store, SqlAuthStore)
     # One change, one entry: the refused one wrote neither.
     assert await _audited(store, account.account_id) == [("create", "user", str(first))]
 
@@ -274,7 +268,7 @@ async def test_an_api_key_is_deleted_only_in_its_own_account(store: AuthStore) -
     assert await store.generation() == before
     assert await store.delete_api_key(shop.account_id, key_id, deleted) is True
     assert await store.generation() == before + 1
-    assert isinstance(store, SqliteAuthStore)
+    assert isinstance(store, SqlAuthStore)
     assert await _audited(store, shop.account_id) == [
         ("create", "api_key", str(key_id)),
         ("delete", "api_key", str(key_id)),
@@ -327,3 +321,19 @@ async def test_a_different_secret_key_is_refused(store: AuthStore) -> None:
     await store.check_secret_key(KEY)
     with pytest.raises(FailedPrecondition):
         await store.check_secret_key(bytes(32))
+
+
+async def test_failure_buckets_count_exactly_and_full_ones_are_forgotten(
+    store: SqlAuthStore,
+) -> None:
+    limit = Limit(rate=1.0, burst=2)
+    taken = [(await store.take_failure("address", "k1", limit, NOW)).allowed for _ in range(3)]
+    assert taken == [True, True, False]
+    back = await store.give_back_failure("address", "k1", limit, NOW)
+    assert (back.tokens, back.allowed) == (1.0, True)
+    # k1 is full again 1 s later; creating another bucket then forgets it (missing = full).
+    await store.take_failure("address", "k2", limit, NOW + 5)
+    async with store._backend.reading() as sql:  # noqa: SLF001 (the table itself)
+        keys = [row["key"] for row in await sql.fetch("SELECT key FROM failure_buckets")]
+    assert keys == ["k2"]
+    assert (await store.take_failure("address", "k1", limit, NOW + 5)).tokens == 1.0

@@ -16,6 +16,7 @@ def test_defaults(tmp_path: Path) -> None:
     )
     assert settings.auth_target == "127.0.0.1:50051"
     assert len(settings.internal_key) == 32
+    assert settings.auth_replicas == 1  # one auth process keeps whole budgets
 
 
 def test_the_default_drain_outlasts_a_default_kubernetes_readiness_period(tmp_path: Path) -> None:
@@ -62,6 +63,11 @@ def test_generated_keys_are_kept_in_the_data_dir(tmp_path: Path) -> None:
             {"P13N_SHUTDOWN_GRACE": "nan"},
             "P13N_SHUTDOWN_GRACE='nan' is not a number",
             id="grace-nan",
+        ),
+        pytest.param(
+            {"P13N_AUTH_REPLICAS": "0"},
+            "P13N_AUTH_REPLICAS='0' must be a whole number of at least 1",
+            id="no-replicas",
         ),
         pytest.param({"P13N_INTERNAL_KEY": "abcd"}, "64 hexadecimal characters", id="short-key"),
         pytest.param({"P13N_SECRET_KEY": "zz" * 32}, "64 hexadecimal characters", id="bad-key"),

@@ -188,12 +188,12 @@ def test_public_service_needs_flag_m2_1(suite: Suite) -> None:
     # Private services need no flag.
     account.ok("POST", path, {"name": "Backend", "type": "PRIVATE"})
 
-    asyncio.run(operator.set_flag(suite.settings.data_dir, account.account_id, FLAG, True))
+    asyncio.run(operator.set_flag(suite.settings, account.account_id, FLAG, True))
     public = account.ok("POST", path, body)["id"]
     account.ok("POST", f"{path}/{public}/tokens", {"name": "web"})
 
     # Off again: the flag covers public services and their tokens.
-    asyncio.run(operator.set_flag(suite.settings.data_dir, account.account_id, FLAG, False))
+    asyncio.run(operator.set_flag(suite.settings, account.account_id, FLAG, False))
     refused = account.call("POST", f"{path}/{public}/tokens", {"name": "web 2"})
     assert (refused.status, refused.json()["code"]) == FAILED_PRECONDITION, refused.body
     assert FLAG in refused.json()["message"]

@@ -20,9 +20,9 @@ LOCAL = GatewayConfig(
     data_port=8080,
     admin_port=8081,
     envoy_admin_port=9901,
-    auth=Upstream("127.0.0.1", 50051),
-    profile=Upstream("127.0.0.1", 50052),
-    offers=Upstream("127.0.0.1", 50053),
+    auth=(Upstream("127.0.0.1", 50051),),
+    profile=(Upstream("127.0.0.1", 50052),),
+    offers=(Upstream("127.0.0.1", 50053),),
     capacity=Capacity(max_connections=1234, admin_connections=56, requests_per_second=70),
 )
 

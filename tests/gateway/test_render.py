@@ -33,9 +33,9 @@ LOCAL = GatewayConfig(
     data_port=8080,
     admin_port=8081,
     envoy_admin_port=9901,
-    auth=Upstream("127.0.0.1", 50051),
-    profile=Upstream("127.0.0.1", 50052),
-    offers=Upstream("127.0.0.1", 50053),
+    auth=(Upstream("127.0.0.1", 50051),),
+    profile=(Upstream("127.0.0.1", 50052),),
+    offers=(Upstream("127.0.0.1", 50053),),
     tls=GatewayTls(Path("/var/lib/p13n/pki/gateway"), Path("/var/lib/p13n")),
 )
 # The descriptor set at its path on this machine: the image's path exists only in the image.

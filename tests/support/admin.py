@@ -35,7 +35,7 @@ class Account:
         email = f"owner{n}@shop{n}.example"
         result = asyncio.run(
             operator.bootstrap(
-                suite.settings.data_dir,
+                suite.settings,
                 suite.settings.secret_key,
                 email=email,
                 password=PASSWORD,
@@ -43,9 +43,7 @@ class Account:
             )
         )
         for flag in (FLAG_PUBLIC_SERVICES, FLAG_ATTRIBUTE_SENSITIVITY) if flags is None else flags:
-            asyncio.run(
-                operator.set_flag(suite.settings.data_dir, result["account_id"], flag, True)
-            )
+            asyncio.run(operator.set_flag(suite.settings, result["account_id"], flag, True))
         account = cls(suite, result["account_id"], result["user_id"], result["api_key"], email)
         account.wait_until_known()
         return account

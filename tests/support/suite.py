@@ -67,7 +67,7 @@ def suite_env(data_dir: Path) -> dict[str, str]:
         "P13N_INTERNAL_KEY": os.urandom(32).hex(),
         "P13N_SECRET_KEY": os.urandom(32).hex(),
         "P13N_SHUTDOWN_GRACE": "0.5",
-        # As `p13n up` runs them: nothing balances across one machine's services.
+        # As `p13n up` runs them (it stops Envoy before the services).
         "P13N_DRAIN_SECONDS": "0",
     }
 
