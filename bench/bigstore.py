@@ -51,11 +51,12 @@ from bench import workload
 from services.common import audit, events, storage
 from services.common import identity as identities
 from services.common.checkpoints import Checkpointer
+from services.common.sql import AsyncSqlite, ThreadSqlite, run_to_completion
 from services.profile import group_commit, imports, tracking
 from services.profile.config_rules import FLAG_SENSITIVITY
 from services.profile.config_service import ConfigServicer
 from services.profile.realtime import ConfigCache
-from services.profile.sqlite_config import SqliteConfigStore
+from services.profile.sql_config import SqliteConfigStore
 from services.profile.store import MIGRATIONS, TUNING, database_path
 
 ACCOUNT = "bench"
@@ -138,8 +139,13 @@ async def _import(db: storage.Database, ps: str) -> None:
         ]
         async with db.transaction() as conn:
             await imports.import_attributes(
-                conn, configs, BUILDER, ps, "td_client_id", records, time.time()
+                AsyncSqlite(conn), configs, BUILDER, ps, "td_client_id", records, time.time()
             )
+
+
+def _track_unit(conn: sqlite3.Connection, **unit: Any) -> Any:
+    """``tracking.track`` as the group-commit writer runs it: whole, on the database thread."""
+    return run_to_completion(tracking.track(ThreadSqlite(conn), **unit))
 
 
 def _connect(path: Path) -> sqlite3.Connection:
@@ -171,14 +177,16 @@ def build(directory: Path, profiles: int) -> None:
                 events.checked(events.to_struct(workload.product_event(n, rng)))
                 for n in range(done, stop)
             ]
-            tracking.ingest(
-                conn,
-                configs,
-                ACCOUNT,
-                workload.DATABASE,
-                workload.PRODUCT_TABLE,
-                records,
-                time.time(),
+            run_to_completion(
+                tracking.ingest(
+                    ThreadSqlite(conn),
+                    configs,
+                    ACCOUNT,
+                    workload.DATABASE,
+                    workload.PRODUCT_TABLE,
+                    records,
+                    time.time(),
+                )
             )
             done = stop
         conn.execute("COMMIT")
@@ -284,7 +292,7 @@ def track(directory: Path, args: argparse.Namespace) -> dict[str, Any]:
                 works.append(
                     timed(
                         functools.partial(
-                            tracking.track,
+                            _track_unit,
                             configs=configs,
                             parent_segment_id=ps,
                             database=workload.DATABASE,

@@ -1,11 +1,10 @@
 """What the configuration handlers need of a store: the seam a second backend plugs into.
 
-``ConfigServicer`` is typed against these Protocols only; ``sqlite_config.SqliteConfigStore``
-is today's implementation, and a PostgreSQL one is a second class beside it, not an edit of
-the handlers. The handlers validate between reads and writes of one transaction (a name
-must be unique among the segment's others, an event definition in use cannot go), so the
-store hands out a reader or a writer scoped to one transaction rather than one call per
-statement.
+``ConfigServicer`` is typed against these Protocols only; ``sql_config`` implements them
+once over ``Sql`` (``SqliteConfigStore``, ``PostgresConfigStore``). The handlers validate
+between reads and writes of one transaction (a name must be unique among the segment's
+others, an event definition in use cannot go), so the store hands out a reader or a writer
+scoped to one transaction rather than one call per statement.
 
 What any implementation must guarantee:
 
@@ -13,12 +12,13 @@ What any implementation must guarantee:
   together when it ends, and nothing of it is visible or kept if the block raises (a
   request refused halfway leaves nothing half-written). Reads through the writer see the
   writes made before them in the same block.
-- A commit is durable before ``writing()`` returns (the SQLite store runs WAL with
-  ``synchronous=FULL``): a configuration the API confirmed survives a crash.
+- A commit is durable before ``writing()`` returns (SQLite: WAL with ``synchronous=FULL``;
+  PostgreSQL: ``synchronous_commit=on``): a configuration the API confirmed survives a crash.
 - ``reading()`` sees only committed data, never another request's open transaction.
 - Every write to a parent segment's configuration (its children, its name) makes the data
-  path notice: SQLite bumps the segment's ``config_version`` and the global ``generation``
-  in the same transaction (``sqlite_config.config_changed``), which ``realtime.ConfigCache`` reads.
+  path notice: the store bumps the segment's ``config_version`` and the global ``generation``
+  in the same transaction (``sql_config.config_changed``), which ``realtime.ConfigCache`` reads
+  in each write's own transaction (so every replica notices from its next write on).
 - Ids are never reused: a deleted parent segment's id is never given out again.
 - Names that held withheld values are never forgotten: every attribute and stitching key
   a writer inserts, updates or deletes has its ``sensitivity.withheld_names`` (a SENSITIVE

@@ -18,19 +18,16 @@ attribute names or segment; never a value, so an entry claims exactly what commi
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-import aiosqlite
 from p13n.profile.v1 import config_service_pb2
 from p13n.profile.v1 import profile_service_pb2 as api
 
 from services.common import audit, events
 from services.common.convert import path_id
 from services.common.errors import InvalidArgument, NotFound, parent_segment_not_found
-from services.common.sql import AsyncSqlite
-from services.common.storage import run_sync
+from services.common.sql import Sql
 from services.profile import attributes, batch_store
 from services.profile.profile_store import Chunk
 from services.profile.realtime import Config, ConfigCache
@@ -45,12 +42,12 @@ class Row:
     attributes: dict[str, object]
 
 
-def config_for(
-    conn: sqlite3.Connection, configs: ConfigCache, account_id: str, parent_segment_id: str
+async def config_for(
+    sql: Sql, configs: ConfigCache, account_id: str, parent_segment_id: str
 ) -> Config:
     """The parent segment's configuration, NotFound unless it belongs to the caller's account."""
     try:
-        config = configs.get(conn, parent_segment_id)
+        config = await configs.get(sql, parent_segment_id)
     except NotFound:
         config = None
     if config is None or config.account_id != account_id:
@@ -142,7 +139,7 @@ SEGMENT_MEMBERS = "segment_members"
 
 
 async def import_attributes(
-    conn: aiosqlite.Connection,
+    sql: Sql,
     configs: ConfigCache,
     who: audit.Author,
     parent_segment_id: str,
@@ -152,11 +149,11 @@ async def import_attributes(
     chunk: Chunk | None = None,
 ) -> int:
     """One import request (or one streamed chunk) as a unit of the writer, with its entry."""
-    config = await run_sync(conn, config_for, configs, who.account_id, parent_segment_id)
+    config = await config_for(sql, configs, who.account_id, parent_segment_id)
     key = import_key(config, key_name)
     rows = validate_records(config, key, records, 0 if chunk is None else chunk.first_record)
     await batch_store.write_imported_values(
-        conn, config.parent_segment_id, key.name, [(row.value, row.attributes) for row in rows], now
+        sql, config.parent_segment_id, key.name, [(row.value, row.attributes) for row in rows], now
     )
     summary: dict[str, object] = {
         "parent_segment_id": str(config.parent_segment_id),
@@ -170,12 +167,12 @@ async def import_attributes(
             "first_record": chunk.first_record,
             "records_committed": chunk.first_record + len(rows),
         }
-    await _record(conn, who, IMPORTED_ATTRIBUTES, key.name, config.parent_segment_id, summary, now)
+    await _record(sql, who, IMPORTED_ATTRIBUTES, key.name, config.parent_segment_id, summary, now)
     return len(rows)
 
 
 async def _record(
-    conn: aiosqlite.Connection,
+    sql: Sql,
     who: audit.Author,
     resource_type: str,
     resource_id: object,
@@ -184,7 +181,7 @@ async def _record(
     now: float,
 ) -> None:
     await audit.record(
-        AsyncSqlite(conn),
+        sql,
         audit.change(
             audit.IMPORT,
             resource_type,
@@ -199,7 +196,7 @@ async def _record(
 
 
 async def import_members(
-    conn: aiosqlite.Connection,
+    sql: Sql,
     configs: ConfigCache,
     who: audit.Author,
     request: config_service_pb2.ImportSegmentMembersRequest,
@@ -207,7 +204,7 @@ async def import_members(
 ) -> int:
     """ImportSegmentMembers as a unit of the writer, with its audit entry; returns the
     distinct values recorded."""
-    config = await run_sync(conn, config_for, configs, who.account_id, request.parent_segment_id)
+    config = await config_for(sql, configs, who.account_id, request.parent_segment_id)
     segment_id = path_id(request.segment_id)
     if segment_id not in config.segments:
         raise NotFound(
@@ -216,7 +213,7 @@ async def import_members(
     key = import_key(config, request.key)
     values = {key_value(key, raw, f"values[{i}]") for i, raw in enumerate(request.values)}
     await batch_store.add_segment_members(
-        conn, config.parent_segment_id, key.name, segment_id, values, now
+        sql, config.parent_segment_id, key.name, segment_id, values, now
     )
     summary: dict[str, object] = {
         "parent_segment_id": str(config.parent_segment_id),
@@ -225,5 +222,5 @@ async def import_members(
         "values_sent": len(request.values),
         "members": len(values),
     }
-    await _record(conn, who, SEGMENT_MEMBERS, segment_id, config.parent_segment_id, summary, now)
+    await _record(sql, who, SEGMENT_MEMBERS, segment_id, config.parent_segment_id, summary, now)
     return len(values)

@@ -1,9 +1,10 @@
 """What the data-path handlers need of a store: the seam a second backend plugs into.
 
 ``ProfileServicer``, ``IngestServicer`` and ImportSegmentMembers are typed against
-``ProfileStore`` only; ``sqlite_profile.SqliteProfileStore`` is today's implementation (its
-writes are units of the group-commit writer, its reads one hop to the database thread), and
-a PostgreSQL one is a second class beside it, not an edit of the handlers.
+``ProfileStore`` only; ``sql_profile.SqlProfileStore`` implements it once for both backends,
+over a backend's ``Transactions`` (``sqlite_profile``: units of the group-commit writer and
+reads in one hop to the database thread; ``postgres_profile``: a transaction per write on
+a pool, with several replicas writing at once).
 
 What any implementation must guarantee:
 
@@ -12,9 +13,11 @@ What any implementation must guarantee:
   a refused request (a record without a usable identifier, an unknown key) writes nothing.
   An import's audit entry (``services.common.audit``) commits with its data, or neither does.
 - A write call returns only once its writes are durable (SQLite: WAL, ``synchronous=FULL``,
-  one fsync shared by a batch of concurrent writes): the answer means it survives a crash.
-- Writes to one parent segment's profiles are serialized: a read-modify-write of a profile
-  (stitching, merges, attribute arithmetic) never interleaves with another.
+  one fsync shared by a batch of concurrent writes; PostgreSQL: ``synchronous_commit=on``):
+  the answer means it survives a crash.
+- A read-modify-write of a profile (stitching, merges, attribute arithmetic) never
+  interleaves with another, in this process or any other replica's (SQLite: one writer;
+  PostgreSQL: row locks on the identifiers and profiles a write reads, ``postgres_profile``).
 - ``remaining`` is the caller's time left: a write still queued when it has passed may be
   dropped, because nobody would read its answer.
 - Reads see only committed data. A parent segment of another account is ``NotFound``,

@@ -1,12 +1,15 @@
 """Profiles in the store: who owns which identity, each profile's state, the merge log, events.
 
-Every function here is synchronous and takes a plain ``sqlite3`` connection: it runs on the
-database thread, inside a group-commit batch or a ``run_sync`` call (``storage.run_sync``),
-so a statement costs no trip between the event loop and that thread.
+Every function here is a coroutine over ``Sql`` (``services.common.sql``), one statement text
+for both backends: on SQLite it runs whole on the database thread through ``ThreadSqlite``
+and ``run_to_completion`` (inside a group-commit batch or a ``run_sync`` call), so a
+statement costs no trip between the event loop and that thread; on PostgreSQL it runs in the
+caller's transaction over asyncpg.
 
 Only storage lives here; what to do (stitching decisions, attribute arithmetic) is decided
-by the pure modules and carried out by ``tracking``. Lookups by many (key, value) pairs pass the
-pairs as one JSON parameter and ``CROSS JOIN`` them to the table, which keeps the join order
+by the pure modules and carried out by ``tracking``. Lookups by many (key, value) pairs pass
+the pairs as one parameter (SQLite: a JSON array through ``json_each``; PostgreSQL: two text
+arrays through ``unnest``) and join them to the table, which keeps the join order
 "probe the primary key once per pair" for any number of pairs. Most events carry a single
 identity, so a lookup by one pair probes the primary key directly, and a profile comes back
 with its identities from one statement (one row per identity).
@@ -19,21 +22,30 @@ them everything imported for any of them, without moving a row.
 from __future__ import annotations
 
 import json
-import sqlite3
+import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from services.common import events
-from services.common.storage import query_all, query_one
+from services.common.sql import Row, Sql
 from services.profile.attributes import ProfileState
 from services.profile.stitching import Identity, ProfileIdentities
 
 Pair = tuple[str, str]
 
-_BY_PAIRS = (
-    "FROM json_each(?) AS j CROSS JOIN {table} AS t "
-    "ON t.parent_segment_id = ? AND t.key = j.value ->> 0 AND t.value = j.value ->> 1"
-)
+# The pairs as a relation j(key, value), joined to ``{table}`` of one parent segment; the
+# pairs' parameters come first, then the segment (``_pair_args``). SQLite's CROSS JOIN
+# fixes the join order; PostgreSQL plans the join itself (and has no CROSS JOIN ... ON).
+_BY_PAIRS = {
+    "sqlite": (
+        "FROM json_each(?) AS j CROSS JOIN {table} AS t "
+        "ON t.parent_segment_id = ? AND t.key = j.value ->> 0 AND t.value = j.value ->> 1"
+    ),
+    "postgresql": (
+        "FROM unnest(?::text[], ?::text[]) AS j(key, value) JOIN {table} AS t "
+        "ON t.parent_segment_id = ? AND t.key = j.key AND t.value = j.value"
+    ),
+}
 
 
 @dataclass(frozen=True)
@@ -72,45 +84,161 @@ _OWNER_OF_PAIR = (
     _PROFILE_ROWS + "WHERE p.id = (SELECT profile_id FROM identities "
     "WHERE parent_segment_id = ? AND key = ? AND value = ?)"
 )
-_OWNERS_OF_PAIRS = (
-    _PROFILE_ROWS
+
+
+# Built once per dialect: the SQLite path runs these for every event, on the writer's thread.
+_OWNERS_OF_PAIRS = {
+    dialect: _PROFILE_ROWS
     + "WHERE p.id IN (SELECT t.profile_id "
-    + _BY_PAIRS.format(table="identities")
+    + by_pairs.format(table="identities")
     + ") ORDER BY p.id"
+    for dialect, by_pairs in _BY_PAIRS.items()
+}
+_IMPORTED_OF_PAIRS = {
+    dialect: "SELECT t.key, t.value, t.attributes " + by_pairs.format(table="imported_values")
+    for dialect, by_pairs in _BY_PAIRS.items()
+}
+_SEGMENTS_OF_PAIRS = {
+    dialect: "SELECT DISTINCT t.segment_id " + by_pairs.format(table="segment_members")
+    for dialect, by_pairs in _BY_PAIRS.items()
+}
+
+
+def _pair_args(sql: Sql, pairs: Sequence[Pair]) -> tuple[object, ...]:
+    """The parameters ``_BY_PAIRS`` takes for ``pairs`` (before the segment's)."""
+    if sql.dialect == "postgresql":
+        return ([key for key, _ in pairs], [value for _, value in pairs])
+    return (json.dumps([[key, value] for key, value in pairs]),)
+
+
+async def owners(sql: Sql, parent_segment_id: int, pairs: Iterable[Pair]) -> list[StoredProfile]:
+    """The profiles owning at least one of ``pairs``, by id."""
+    return _profiles(
+        await _rows(sql, _OWNER_OF_PAIR, _OWNERS_OF_PAIRS[sql.dialect], parent_segment_id, pairs)
+    )
+
+
+async def locked_owners(
+    sql: Sql, parent_segment_id: int, pairs: Sequence[Pair]
+) -> list[StoredProfile]:
+    """``owners``, locked until the transaction ends: what it returns stays true.
+
+    SQLite: the group-commit writer holds the database's one write lock, so ``owners`` is
+    all it takes. PostgreSQL (READ COMMITTED, replicas writing at once): the owning profiles'
+    rows are locked ``FOR UPDATE`` in id order, then the owners are read, now that nothing
+    can change them; a profile that a concurrent merge gave one of the pairs to
+    meanwhile is locked too, and read again, until the owners are all locked. Every write
+    of a profile's state or identities holds its row's lock, so the answer is then stable.
+    A new pair (owned by nobody) cannot be inserted by another transaction meanwhile: the
+    write holds its identifiers' locks (``lock_identities``, taken before this). Locks
+    taken out of id order on the second pass may deadlock; PostgreSQL then aborts one
+    transaction (40P01), which is run again (``postgres_profile``), as is one whose only
+    owner was merged away while it waited (below).
+    """
+    if sql.dialect != "postgresql":
+        return await owners(sql, parent_segment_id, pairs)
+    # The first lock by the pairs themselves: one statement fewer than reading first.
+    locked = {
+        int(r[0])
+        for r in await _rows(
+            sql, _LOCK_OWNER_OF_PAIR, _LOCK_OWNERS_OF_PAIRS, parent_segment_id, pairs
+        )
+    }
+    if not locked:
+        # No owner: the pairs are new, and no other write can insert them (their identifier
+        # locks are held). Rarely, the one owner was merged away while this statement waited
+        # for its lock: the pairs then belong to the survivor, this write's insert of them
+        # fails (unique violation) and the write runs again (``postgres_profile``).
+        return []
+    while True:
+        found = await owners(sql, parent_segment_id, pairs)
+        wanted = sorted({p.id for p in found} - locked)
+        if not wanted:
+            return found
+        await sql.fetch(
+            "SELECT id FROM profiles WHERE id = ANY(?::bigint[]) ORDER BY id FOR UPDATE", wanted
+        )
+        locked.update(wanted)
+
+
+LOCK_STRIPES = 16384  # rows of identity_locks (store.PG_MIGRATIONS)
+
+
+def _stripe(parent_segment_id: int, key: str, value: str) -> int:
+    return zlib.crc32(f"{parent_segment_id}\0{key}\0{value}".encode()) % LOCK_STRIPES
+
+
+async def lock_identities(sql: Sql, identities: Iterable[tuple[int, str, str]]) -> None:
+    """Locks the identifiers a write may stitch, before anything else it locks (PostgreSQL).
+
+    Each (parent segment, key, value) stands for one of ``identity_locks``' rows (a hash
+    decides which; two identifiers may share one, which only makes their writes wait for
+    each other). ``identities`` are (parent segment, key, value), of every parent segment
+    the write stitches for: all taken in one statement, in order, at the start of the write,
+    so:
+
+    - two writes that share an identifier run one after the other, and a new identifier is
+      inserted by one write at a time (no unique violation to retry);
+    - a write that stitches many events (an Ingest request) cannot deadlock with another
+      on identifiers they both insert in different orders, which PostgreSQL would only
+      break after ``deadlock_timeout`` (a second).
+
+    SQLite's writer is alone: nothing to do.
+    """
+    if sql.dialect != "postgresql":
+        return
+    stripes = sorted({_stripe(segment, key, value) for segment, key, value in identities})
+    if stripes:
+        await sql.fetch(
+            "SELECT stripe FROM identity_locks WHERE stripe = ANY(?::int[]) "
+            "ORDER BY stripe FOR UPDATE",
+            stripes,
+        )
+
+
+async def lock_owners(sql: Sql, parent_segment_id: int, pairs: Sequence[Pair]) -> None:
+    """Locks the profiles owning any of ``pairs`` at once, in id order (PostgreSQL).
+
+    For a write that will stitch many events in one transaction (an Ingest request): taken
+    one event at a time, two such writes could lock the same profiles in opposite orders
+    and deadlock (which PostgreSQL breaks only after ``deadlock_timeout``, a second). Each
+    event still takes ``locked_owners``, which finds these locks already held.
+    """
+    if sql.dialect == "postgresql" and pairs:
+        await _rows(sql, _LOCK_OWNER_OF_PAIR, _LOCK_OWNERS_OF_PAIRS, parent_segment_id, pairs)
+
+
+_LOCK_OWNER_OF_PAIR = (
+    "SELECT id FROM profiles WHERE id = (SELECT profile_id FROM identities "
+    "WHERE parent_segment_id = ? AND key = ? AND value = ?) FOR UPDATE"
+)
+_LOCK_OWNERS_OF_PAIRS = (
+    "SELECT id FROM profiles WHERE id IN (SELECT t.profile_id "
+    + _BY_PAIRS["postgresql"].format(table="identities")
+    + ") ORDER BY id FOR UPDATE"
 )
 
 
-def _pairs(pairs: Iterable[Pair]) -> str:
-    return json.dumps([[key, value] for key, value in pairs])
-
-
-def owners(
-    conn: sqlite3.Connection, parent_segment_id: int, pairs: Iterable[Pair]
-) -> list[StoredProfile]:
-    """The profiles owning at least one of ``pairs``, by id."""
-    return _profiles(_rows(conn, _OWNER_OF_PAIR, _OWNERS_OF_PAIRS, parent_segment_id, pairs))
-
-
-def _rows(
-    conn: sqlite3.Connection,
+async def _rows(
+    sql: Sql,
     one_pair_sql: str,
     pairs_sql: str,
     parent_segment_id: int,
     pairs: Iterable[Pair],
-) -> list[sqlite3.Row]:
+) -> Sequence[Row]:
     """Rows for ``pairs``: the usual single pair probes the key directly (``one_pair_sql``
-    takes segment, key, value); several go through ``json_each`` (``pairs_sql`` takes the
-    pairs as JSON, then the segment)."""
+    takes segment, key, value); several go through ``_BY_PAIRS`` (``pairs_sql`` takes the
+    pairs' parameters, then the segment)."""
     wanted = list(pairs)
     if len(wanted) == 1:
         ((key, value),) = wanted
-        return query_all(conn, one_pair_sql, parent_segment_id, key, value)
-    return query_all(conn, pairs_sql, _pairs(wanted), parent_segment_id)
+        return await sql.fetch(one_pair_sql, parent_segment_id, key, value)
+    return await sql.fetch(pairs_sql, *_pair_args(sql, wanted), parent_segment_id)
 
 
-def _profiles(rows: Iterable[sqlite3.Row]) -> list[StoredProfile]:
+def _profiles(rows: Iterable[Row]) -> list[StoredProfile]:
     """Profiles from ``_PROFILE_ROWS`` rows, in the order the rows name them."""
-    grouped: dict[int, tuple[sqlite3.Row, list[Identity]]] = {}
+    grouped: dict[int, tuple[Row, list[Identity]]] = {}
     for row in rows:
         profile = grouped.setdefault(int(row[0]), (row, []))
         profile[1].append(Identity(row[4], row[5], float(row[6])))
@@ -126,49 +254,42 @@ def _profiles(rows: Iterable[sqlite3.Row]) -> list[StoredProfile]:
     ]
 
 
-def owner_of(
-    conn: sqlite3.Connection, parent_segment_id: int, key: str, value: str
-) -> StoredProfile | None:
-    found = owners(conn, parent_segment_id, [(key, value)])
+async def owner_of(sql: Sql, parent_segment_id: int, key: str, value: str) -> StoredProfile | None:
+    found = await owners(sql, parent_segment_id, [(key, value)])
     return found[0] if found else None
 
 
-def imported_records(
-    conn: sqlite3.Connection, parent_segment_id: int, pairs: Iterable[Pair]
+async def imported_records(
+    sql: Sql, parent_segment_id: int, pairs: Iterable[Pair]
 ) -> dict[Pair, dict[str, object]]:
     """Imported attribute values by the (key, value) they were imported for."""
-    rows = _rows(
-        conn,
+    rows = await _rows(
+        sql,
         "SELECT key, value, attributes FROM imported_values "
         "WHERE parent_segment_id = ? AND key = ? AND value = ?",
-        "SELECT t.key, t.value, t.attributes " + _BY_PAIRS.format(table="imported_values"),
+        _IMPORTED_OF_PAIRS[sql.dialect],
         parent_segment_id,
         pairs,
     )
     return {(row[0], row[1]): json.loads(row[2]) for row in rows}
 
 
-def segment_ids(
-    conn: sqlite3.Connection, parent_segment_id: int, pairs: Iterable[Pair]
-) -> set[int]:
+async def segment_ids(sql: Sql, parent_segment_id: int, pairs: Iterable[Pair]) -> set[int]:
     """The batch segments any of ``pairs`` was imported into."""
-    rows = _rows(
-        conn,
+    rows = await _rows(
+        sql,
         "SELECT segment_id FROM segment_members "
         "WHERE parent_segment_id = ? AND key = ? AND value = ?",
-        "SELECT DISTINCT t.segment_id " + _BY_PAIRS.format(table="segment_members"),
+        _SEGMENTS_OF_PAIRS[sql.dialect],
         parent_segment_id,
         pairs,
     )
     return {int(row[0]) for row in rows}
 
 
-def batch_first_seen(
-    conn: sqlite3.Connection, parent_segment_id: int, key: str, value: str
-) -> float | None:
+async def batch_first_seen(sql: Sql, parent_segment_id: int, key: str, value: str) -> float | None:
     """When a key value was first imported (attributes or membership); None if never."""
-    rows = query_all(
-        conn,
+    rows = await sql.fetch(
         "SELECT min(update_time) FROM imported_values "
         "WHERE parent_segment_id = ? AND key = ? AND value = ? "
         "UNION ALL SELECT min(add_time) FROM segment_members "
@@ -185,61 +306,80 @@ def _state_json(state: ProfileState) -> str:
     return json.dumps(state.to_json(), separators=(",", ":"))
 
 
-def create(
-    conn: sqlite3.Connection,
+async def create(
+    sql: Sql,
     parent_segment_id: int,
     canonical_id: str | None,
     state: ProfileState,
     now: float,
 ) -> int:
-    cursor = conn.execute(
+    created = await sql.fetchval(
         "INSERT INTO profiles (parent_segment_id, canonical_id, cluster_size, state, update_time) "
-        "VALUES (?, ?, 1, ?, ?)",
-        (parent_segment_id, canonical_id, _state_json(state), now),
+        "VALUES (?, ?, 1, ?, ?) RETURNING id",
+        parent_segment_id,
+        canonical_id,
+        _state_json(state),
+        now,
     )
-    return int(cursor.lastrowid or 0)
+    return int(created)
 
 
-def save(
-    conn: sqlite3.Connection,
+async def save(
+    sql: Sql,
     profile_id: int,
     canonical_id: str | None,
     cluster_size: int,
     state: ProfileState,
     now: float,
 ) -> None:
-    conn.execute(
+    await sql.execute(
         "UPDATE profiles SET canonical_id = ?, cluster_size = ?, state = ?, update_time = ? "
         "WHERE id = ?",
-        (canonical_id, cluster_size, _state_json(state), now, profile_id),
+        canonical_id,
+        cluster_size,
+        _state_json(state),
+        now,
+        profile_id,
     )
 
 
-def absorb(conn: sqlite3.Connection, survivor: int, absorbed: Sequence[int]) -> None:
+async def absorb(sql: Sql, survivor: int, absorbed: Sequence[int]) -> None:
     """Moves the absorbed profiles' identities to the survivor and deletes them."""
-    wanted = json.dumps(list(absorbed))
-    conn.execute(
-        "UPDATE identities SET profile_id = ? WHERE profile_id IN (SELECT value FROM json_each(?))",
-        (survivor, wanted),
+    wanted: object
+    if sql.dialect == "postgresql":
+        among, wanted = "= ANY(?::bigint[])", list(absorbed)
+    else:
+        among, wanted = "IN (SELECT value FROM json_each(?))", json.dumps(list(absorbed))
+    await sql.execute(
+        f"UPDATE identities SET profile_id = ? WHERE profile_id {among}", survivor, wanted
     )
-    conn.execute("DELETE FROM profiles WHERE id IN (SELECT value FROM json_each(?))", (wanted,))
+    await sql.execute(f"DELETE FROM profiles WHERE id {among}", wanted)
 
 
-def attach(
-    conn: sqlite3.Connection,
+_ATTACH = (
+    "INSERT INTO identities (parent_segment_id, key, value, profile_id, first_seen) "
+    "VALUES (?, ?, ?, ?, ?)"
+)
+
+
+async def attach(
+    sql: Sql,
     parent_segment_id: int,
     profile_id: int,
     identities: Iterable[Identity],
 ) -> None:
-    conn.executemany(
-        "INSERT INTO identities (parent_segment_id, key, value, profile_id, first_seen) "
-        "VALUES (?, ?, ?, ?, ?)",
-        [(parent_segment_id, i.key, i.value, profile_id, i.first_seen) for i in identities],
-    )
+    rows = [(parent_segment_id, i.key, i.value, profile_id, i.first_seen) for i in identities]
+    if len(rows) == 1:  # the usual case: one statement, not a batch of one
+        await sql.execute(_ATTACH, *rows[0])
+    elif rows:
+        await sql.executemany(
+            _ATTACH,
+            rows,
+        )
 
 
-def log_merge(
-    conn: sqlite3.Connection,
+async def log_merge(
+    sql: Sql,
     parent_segment_id: int,
     *,
     time: float,
@@ -249,61 +389,60 @@ def log_merge(
     linking: Sequence[Identity],
     reason: str,
 ) -> None:
-    conn.execute(
+    await sql.execute(
         "INSERT INTO merge_log (parent_segment_id, time, outcome, surviving_profile, "
         "absorbed_profiles, linking_values, reason) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (
-            parent_segment_id,
-            time,
-            outcome,
-            surviving,
-            json.dumps(list(absorbed)),
-            json.dumps([list(i) for i in linking]),
-            reason,
-        ),
+        parent_segment_id,
+        time,
+        outcome,
+        surviving,
+        json.dumps(list(absorbed)),
+        json.dumps([list(i) for i in linking]),
+        reason,
     )
 
 
-def merge_log_page(
-    conn: sqlite3.Connection, parent_segment_id: int, before: int, size: int
-) -> list[sqlite3.Row]:
+async def merge_log_page(sql: Sql, parent_segment_id: int, before: int, size: int) -> Sequence[Row]:
     """Up to ``size + 1`` entries, newest first, with ids below ``before`` (0: from the top)."""
-    return query_all(
-        conn,
-        "SELECT * FROM merge_log WHERE parent_segment_id = ? AND (? = 0 OR id < ?) "
-        "ORDER BY id DESC LIMIT ?",
+    if before:
+        return await sql.fetch(
+            "SELECT * FROM merge_log WHERE parent_segment_id = ? AND id < ? "
+            "ORDER BY id DESC LIMIT ?",
+            parent_segment_id,
+            before,
+            size + 1,
+        )
+    return await sql.fetch(
+        "SELECT * FROM merge_log WHERE parent_segment_id = ? ORDER BY id DESC LIMIT ?",
         parent_segment_id,
-        before,
-        before,
         size + 1,
     )
 
 
-def count_skipped(conn: sqlite3.Connection, parent_segment_id: int, attribute: str) -> int:
+async def count_skipped(sql: Sql, parent_segment_id: int, attribute: str) -> int:
     """Counts one value not written for being over 500 bytes; returns the running count."""
-    return _count(conn, "skipped_values", "attribute", parent_segment_id, attribute)
+    return await _count(sql, "skipped_values", "attribute", parent_segment_id, attribute)
 
 
-def count_unproven(conn: sqlite3.Connection, parent_segment_id: int, key: str) -> int:
+async def count_unproven(sql: Sql, parent_segment_id: int, key: str) -> int:
     """Counts one verified identifier left out for want of a valid proof; the running count."""
-    return _count(conn, "unproven_identifiers", "key", parent_segment_id, key)
+    return await _count(sql, "unproven_identifiers", "key", parent_segment_id, key)
 
 
-def _count(conn: sqlite3.Connection, table: str, column: str, segment: int, name: str) -> int:
+async def _count(sql: Sql, table: str, column: str, segment: int, name: str) -> int:
     # ``table`` and ``column`` are the two constants above, never input.
-    row = query_one(
-        conn,
+    count = await sql.fetchval(
         f"INSERT INTO {table} (parent_segment_id, {column}, count) VALUES (?, ?, 1) "
-        f"ON CONFLICT (parent_segment_id, {column}) DO UPDATE SET count = count + 1 "
+        f"ON CONFLICT (parent_segment_id, {column}) DO UPDATE SET count = {table}.count + 1 "
         "RETURNING count",
         segment,
         name,
     )
-    return int(row[0]) if row else 0
+    return int(count or 0)
 
 
-def store_events(
-    conn: sqlite3.Connection,
+async def store_events(
+    sql: Sql,
     account_id: str,
     database: str,
     table: str,
@@ -311,8 +450,14 @@ def store_events(
     stored: Sequence[tuple[events.Event, str]],
 ) -> None:
     """Appends events (decoded, JSON body) to ``database.table`` at server time ``now``."""
-    conn.executemany(
-        "INSERT INTO events (account_id, database, table_name, time, client_time, body) "
-        "VALUES (?, ?, ?, ?, ?, ?)",
-        [(account_id, database, table, now, events.client_time(e), body) for e, body in stored],
-    )
+    rows = [(account_id, database, table, now, events.client_time(e), body) for e, body in stored]
+    if len(rows) == 1:  # a Track: one statement, not a batch of one
+        await sql.execute(_STORE_EVENT, *rows[0])
+    else:
+        await sql.executemany(_STORE_EVENT, rows)
+
+
+_STORE_EVENT = (
+    "INSERT INTO events (account_id, database, table_name, time, client_time, body) "
+    "VALUES (?, ?, ?, ?, ?, ?)"
+)

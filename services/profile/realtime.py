@@ -4,16 +4,18 @@ Every event needs the segment's event definitions (with compiled filter regexes)
 keys and attribute specs. Reading and compiling them per event would dominate the cost of
 an event, so ``ConfigCache`` keeps the compiled form per parent segment and re-reads it only
 when the segment's ``config_version`` moved. The version is read inside the caller's
-transaction, so an event is always handled with the configuration committed at that moment.
+transaction, so an event is always handled with the configuration committed at that moment:
+with several replicas on PostgreSQL a change made through one is seen by the next
+transaction of every other, with no notification to miss (a cache entry is only ever used
+for the version that transaction read).
 
-The reads are synchronous, on a plain ``sqlite3`` connection (``realtime_store`` holds their
-SQL): they run on the database thread as part of a group-commit batch, or through
-``storage.run_sync`` from async code.
+The reads are coroutines over ``Sql`` (``realtime_store`` holds their SQL): on SQLite they
+never suspend and run on the database thread inside a group-commit batch or a ``run_sync``
+call; on PostgreSQL they run in the caller's transaction.
 """
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -23,6 +25,7 @@ from p13n.profile.v1 import realtime_config_pb2 as pb
 from services.common.convert import path_id
 from services.common.errors import parent_segment_not_found
 from services.common.regex import Matcher
+from services.common.sql import Sql
 from services.profile import attributes, patterns, realtime_store
 from services.profile.stitching import StitchingKey
 
@@ -169,28 +172,35 @@ class ConfigCache:
         self._tables: tuple[int, realtime_store.TableIndex] = (-1, {})
         self.loads = 0  # how often a configuration was read and compiled (tests watch it)
 
-    def get(self, conn: sqlite3.Connection, parent_segment_id: str) -> Config:
+    async def get(self, sql: Sql, parent_segment_id: str) -> Config:
         """The segment's current configuration; NotFound when there is no such segment."""
         segment_id = path_id(parent_segment_id)
-        version = realtime_store.config_version(conn, segment_id)
-        if version is None:
-            raise parent_segment_not_found(parent_segment_id)
-        cached = self._configs.get(segment_id)
-        # Ids of deleted segments can be reused; the creation time tells the two apart.
-        if cached and (cached.version, cached.create_time) == version:
-            return cached
-        config = compile_config(
-            realtime_store.load_realtime_config(conn, str(segment_id)), version[1]
-        )
-        self._configs[segment_id] = config
-        self.loads += 1
-        return config
+        version = await realtime_store.config_version(sql, segment_id)
+        while True:
+            if version is None:
+                raise parent_segment_not_found(parent_segment_id)
+            cached = self._configs.get(segment_id)
+            # Ids of deleted segments can be reused; the creation time tells the two apart.
+            if cached and (cached.version, cached.create_time) == version:
+                return cached
+            loaded = await realtime_store.load_realtime_config(sql, str(segment_id))
+            self.loads += 1
+            # On PostgreSQL (READ COMMITTED) each statement reads what is committed when it
+            # starts, so a change committed while the rows were read would mix two versions:
+            # the version read again tells (unchanged: the rows are one version), and a
+            # moved one is loaded again. On SQLite the writer is alone: never moved.
+            again = await realtime_store.config_version(sql, segment_id)
+            if again == version:
+                config = compile_config(loaded, version[1])
+                self._configs[segment_id] = config
+                return config
+            version = again
 
-    def segments_with_table(
-        self, conn: sqlite3.Connection, account_id: str, database: str, table: str
+    async def segments_with_table(
+        self, sql: Sql, account_id: str, database: str, table: str
     ) -> tuple[int, ...]:
         """The account's parent segments that have ``database.table`` as an event table."""
-        generation = realtime_store.generation(conn)
+        generation = await realtime_store.generation(sql)
         if self._tables[0] != generation:
-            self._tables = (generation, realtime_store.table_index(conn))
+            self._tables = (generation, await realtime_store.table_index(sql))
         return self._tables[1].get((account_id, database, table), ())

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
-from pathlib import Path
 
 import grpc
 from p13n.auth.v1 import internal_service_pb2_grpc
@@ -27,18 +26,15 @@ from services.common.clients import Channels
 from services.common.config import Settings
 from services.common.main import run_service
 from services.common.server import Registration, RunningServer, serving_from
-from services.common.storage import Database
+from services.profile import backends
 from services.profile.auth_client import AuthClient
 from services.profile.config_service import ConfigServicer, FlagsLookup, ReferencesLookup
-from services.profile.group_commit import GroupCommit
 from services.profile.ingest_service import IngestServicer
 from services.profile.internal_service import InternalProfileServicer, SecretsLookup, no_secrets
 from services.profile.offers_client import OffersClient
 from services.profile.profile_service import CredentialCheck, ProfileServicer
 from services.profile.realtime import ConfigCache
-from services.profile.sqlite_config import SqliteConfigStore
-from services.profile.sqlite_profile import SqliteProfileStore
-from services.profile.store import open_store
+from services.profile.sql_profile import SqlProfileStore
 
 CONFIG = "p13n.profile.v1.ConfigService"
 PROFILE = "p13n.profile.v1.ProfileService"
@@ -96,7 +92,11 @@ async def lifespan(
     for tests.
     """
     async with contextlib.AsyncExitStack() as stack:
-        db, writer = await stack.enter_async_context(storage(settings.data_dir))
+        store = await stack.enter_async_context(
+            backends.opened(
+                settings.data_dir, settings.database_url, settings.database_schema("profile")
+            )
+        )
         channels = await stack.enter_async_context(Channels.of(settings, PROFILE_COMPONENT))
         auth = AuthClient(
             internal_service_pb2_grpc.InternalAuthServiceStub(
@@ -114,8 +114,7 @@ async def lifespan(
             serving_from(
                 settings,
                 registrations(
-                    db,
-                    writer,
+                    store,
                     ConfigCache(),
                     auth.flags_of,
                     offers.references,
@@ -131,25 +130,8 @@ async def lifespan(
         )
 
 
-@contextlib.asynccontextmanager
-async def storage(data_dir: Path) -> AsyncIterator[tuple[Database, GroupCommit]]:
-    """The profile store and its one writer, for the block.
-
-    The writer stops before the store closes, finishing its batch; by then the server has
-    stopped taking calls, so nothing new is queued.
-    """
-    async with contextlib.AsyncExitStack() as stack:
-        db = await open_store(data_dir)
-        stack.push_async_callback(db.close)
-        writer = GroupCommit(db)
-        writer.start()
-        stack.push_async_callback(writer.close)
-        yield db, writer
-
-
 def registrations(
-    db: Database,
-    writer: GroupCommit,
+    storage: backends.Storage,
     configs: ConfigCache,
     flags_of: FlagsLookup,
     references: ReferencesLookup,
@@ -159,7 +141,7 @@ def registrations(
     identity_secrets: SecretsLookup = no_secrets,
 ) -> list[Registration]:
     """The four servicers over one store; tests pass their own collaborators and clock."""
-    store = SqliteProfileStore(db, writer, configs)
+    store = SqlProfileStore(storage.transactions, configs)
 
     async def import_members(
         account_id: str, request: config_service_pb2.ImportSegmentMembersRequest
@@ -170,7 +152,7 @@ def registrations(
     return [
         Registration(
             config_service_pb2_grpc.add_ConfigServiceServicer_to_server,
-            ConfigServicer(SqliteConfigStore(db), flags_of, references, import_members),
+            ConfigServicer(storage.configs, flags_of, references, import_members),
             CONFIG,
         ),
         Registration(
@@ -186,7 +168,7 @@ def registrations(
         Registration(
             profile_internal_pb2_grpc.add_InternalProfileServiceServicer_to_server,
             InternalProfileServicer(
-                store, clock, identity_secrets, audit_log=audit.AuditLog(db.sql_reading, "profile")
+                store, clock, identity_secrets, audit_log=audit.AuditLog(storage.reading, "profile")
             ),
             INTERNAL,
         ),

@@ -6,11 +6,16 @@ memory, and computes the answer. ``carry_out`` then writes exactly what the plan
 dry run (preview) is ``plan`` alone, so it gives the same answer and provably writes
 nothing. Both run inside one transaction of the group-commit writer, after the units queued
 before them, so a plan always starts from every committed (or earlier-in-batch) write and
-concurrent events for one visitor cannot lose an update.
+concurrent events for one visitor cannot lose an update. On PostgreSQL, where the events of
+several replicas run at once, a plan that will be carried out locks the profiles it read
+first (``profiles.locked_owners``), with the same effect.
 
-Everything here is synchronous on a plain ``sqlite3`` connection and runs on the database
-thread: a whole Track (configuration, reads, stitching, attribute arithmetic, writes) is one
-step of the group-commit batch, with no trip back to the event loop between statements.
+Everything here is a coroutine over ``Sql``, written once for both backends. On SQLite it never
+suspends and runs on the database thread: a whole Track (configuration, reads, stitching,
+attribute arithmetic, writes) is one step of the group-commit batch, with no trip back to
+the event loop between statements. On PostgreSQL it is the body of a SERIALIZABLE
+transaction (``postgres.serializable``), which may run again when the server asks for a
+retry: it must do nothing a retry would repeat outside the transaction (it only logs).
 
 Ingest applies each record exactly as Track does, to every parent segment of the account
 that has the record's table as an event table; the records are all-or-nothing because they
@@ -20,7 +25,6 @@ form one unit of the writer.
 from __future__ import annotations
 
 import logging
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -28,6 +32,7 @@ from p13n.profile.v1 import internal_service_pb2 as api
 
 from services.common import events
 from services.common.errors import InvalidArgument, NotFound, parent_segment_not_found
+from services.common.sql import Sql
 from services.profile import attributes, profiles, proofs
 from services.profile.realtime import Config, ConfigCache
 from services.profile.stitching import (
@@ -66,13 +71,17 @@ class BatchValues:
     segments: list[tuple[str, int]]  # (name, Sensitivity), by name
 
 
-def batch_values(
-    conn: sqlite3.Connection, config: Config, identities: Sequence[Identity]
-) -> BatchValues:
+async def batch_values(sql: Sql, config: Config, identities: Sequence[Identity]) -> BatchValues:
     pairs = [(i.key, i.value) for i in identities]
-    records = profiles.imported_records(conn, config.parent_segment_id, pairs)
-    values = imported_values(identities, records, config.primary_key)
-    segment_ids = profiles.segment_ids(conn, config.parent_segment_id, pairs)
+    # Only what the configuration shows is read: a segment without IMPORTED attributes or
+    # batch segments (most) spares a statement or two per event.
+    values: dict[str, object] = {}
+    if config.imported:
+        records = await profiles.imported_records(sql, config.parent_segment_id, pairs)
+        values = imported_values(identities, records, config.primary_key)
+    segment_ids = set()
+    if config.segments:
+        segment_ids = await profiles.segment_ids(sql, config.parent_segment_id, pairs)
     return BatchValues(
         imported={name: values[name] for name in config.imported if name in values},
         segments=sorted(config.segments[s] for s in segment_ids if s in config.segments),
@@ -91,19 +100,22 @@ def require_identities(
     return found
 
 
-def plan(
-    conn: sqlite3.Connection,
+async def plan(
+    sql: Sql,
     config: Config,
     database: str,
     table: str,
     event: events.Event,
     now: float,
     proven: proofs.Proofs | None = None,
+    writing: bool = False,
 ) -> Plan:
     """Decides what the event does; reads only.
 
     ``proven`` is given for a public-path event: a verified key's value without a valid
     proof is then left out of the event before anything uses it (``proofs.screen``).
+    ``writing``: the plan will be carried out in this transaction, so the profiles it
+    reads are locked until it ends (``profiles.locked_owners``).
     """
     if (database, table) not in config.tables:
         raise NotFound(
@@ -115,7 +127,10 @@ def plan(
     if proven is not None:
         event, unproven = proofs.screen(config.keys, event, proven)
     found = require_identities(config, event)
-    owners = profiles.owners(conn, config.parent_segment_id, found)
+    if writing:
+        owners = await profiles.locked_owners(sql, config.parent_segment_id, found)
+    else:
+        owners = await profiles.owners(sql, config.parent_segment_id, found)
     decision = plan_stitch(found, [p.for_stitching() for p in owners], config.primary_key, now)
     involved = {str(p.id): p for p in owners}
     if decision.outcome is Outcome.MERGE:
@@ -130,7 +145,7 @@ def plan(
         base, identities = attributes.ProfileState(), decision.attach
     matched = config.matched(database, table, event)
     applied = attributes.apply_event(base, config.triggered(matched), event, now)
-    batch = batch_values(conn, config, identities)
+    batch = await batch_values(sql, config, identities)
     values = attributes.current_values(applied.state, config.specs, now) | batch.imported
     response = api.TrackResponse(
         canonical_id=decision.canonical_id or "",
@@ -153,22 +168,24 @@ def plan(
     )
 
 
-def carry_out(conn: sqlite3.Connection, plan: Plan, now: float) -> None:
+async def carry_out(sql: Sql, plan: Plan, now: float) -> None:
     """Writes what ``plan`` decided: profile, identities, merge log, skip counts."""
     decision, segment = plan.decision, plan.config.parent_segment_id
     if decision.outcome is Outcome.MERGE:
         assert decision.survivor is not None
-        profiles.absorb(conn, int(decision.survivor), [int(a) for a in decision.absorbed])
+        await profiles.absorb(sql, int(decision.survivor), [int(a) for a in decision.absorbed])
     if decision.target is None:
-        target = profiles.create(conn, segment, decision.canonical_id, plan.state, now)
+        target = await profiles.create(sql, segment, decision.canonical_id, plan.state, now)
     else:
         target = int(decision.target)
-        profiles.save(conn, target, decision.canonical_id, decision.cluster_size, plan.state, now)
-    profiles.attach(conn, segment, target, decision.attach)
+        await profiles.save(
+            sql, target, decision.canonical_id, decision.cluster_size, plan.state, now
+        )
+    await profiles.attach(sql, segment, target, decision.attach)
     if decision.outcome is not Outcome.NO_MERGE:
-        _log_merge(conn, plan)
+        await _log_merge(sql, plan)
     for name in plan.skipped:
-        count = profiles.count_skipped(conn, segment, name)
+        count = await profiles.count_skipped(sql, segment, name)
         # Name and size only: the value itself may be personal data.
         log.warning(
             "parent segment %s attribute %s: a value over %s bytes was not written (%s so far)",
@@ -178,7 +195,7 @@ def carry_out(conn: sqlite3.Connection, plan: Plan, now: float) -> None:
             count,
         )
     for key, failure in plan.unproven:
-        count = profiles.count_unproven(conn, segment, key)
+        count = await profiles.count_unproven(sql, segment, key)
         # The key's name only: the value is the identifier someone tried to claim.
         log.warning(
             "parent segment %s: a value of verified stitching key %s came %s and was not "
@@ -190,7 +207,7 @@ def carry_out(conn: sqlite3.Connection, plan: Plan, now: float) -> None:
         )
 
 
-def _log_merge(conn: sqlite3.Connection, plan: Plan) -> None:
+async def _log_merge(sql: Sql, plan: Plan) -> None:
     decision = plan.decision
     receiver = profiles.label(decision.canonical_id, plan.identities)
     if decision.outcome is Outcome.MERGE:
@@ -202,8 +219,8 @@ def _log_merge(conn: sqlite3.Connection, plan: Plan) -> None:
     for profile in plan.involved.values():
         known.update({(i.key, i.value): i for i in profile.identities})
     linking = [known.get(pair, Identity(*pair, decision.time)) for pair in decision.linking]
-    profiles.log_merge(
-        conn,
+    await profiles.log_merge(
+        sql,
         plan.config.parent_segment_id,
         time=decision.time,
         outcome=decision.outcome.value,
@@ -214,22 +231,22 @@ def _log_merge(conn: sqlite3.Connection, plan: Plan) -> None:
     )
 
 
-def config_of_account(
-    configs: ConfigCache, conn: sqlite3.Connection, parent_segment_id: str, account_id: str
+async def config_of_account(
+    configs: ConfigCache, sql: Sql, parent_segment_id: str, account_id: str
 ) -> Config:
     """The parent segment's configuration, if it belongs to the caller's account.
 
     A token names its parent segment by id; the account it was issued in must own that
     segment, or a token left over from a deleted segment could reach another account's.
     """
-    config = configs.get(conn, parent_segment_id)
+    config = await configs.get(sql, parent_segment_id)
     if account_id and config.account_id != account_id:
         raise parent_segment_not_found(parent_segment_id)
     return config
 
 
-def track(
-    conn: sqlite3.Connection,
+async def track(
+    sql: Sql,
     configs: ConfigCache,
     parent_segment_id: str,
     database: str,
@@ -240,17 +257,22 @@ def track(
     proven: proofs.Proofs | None = None,
 ) -> api.TrackResponse:
     """One Track call as a unit of the group-commit writer."""
-    config = config_of_account(configs, conn, parent_segment_id, account_id)
-    decided = plan(conn, config, database, table, event[0], now, proven)
+    config = await config_of_account(configs, sql, parent_segment_id, account_id)
+    # Every identifier the event may carry (screening proofs only leaves some out).
+    segment = config.parent_segment_id
+    await profiles.lock_identities(
+        sql, [(segment, key, value) for key, value in usable_identities(event[0], config.keys)]
+    )
+    decided = await plan(sql, config, database, table, event[0], now, proven, writing=True)
     if decided.unproven:  # stored as applied: an unproven claim is not kept for later use
         event = (decided.event, events.encode(decided.event))
-    profiles.store_events(conn, config.account_id, database, table, now, [event])
-    carry_out(conn, decided, now)
+    await profiles.store_events(sql, config.account_id, database, table, now, [event])
+    await carry_out(sql, decided, now)
     return decided.response
 
 
-def ingest(
-    conn: sqlite3.Connection,
+async def ingest(
+    sql: Sql,
     configs: ConfigCache,
     account_id: str,
     database: str,
@@ -265,23 +287,40 @@ def ingest(
     parent segment screens a record's verified identifiers as Track does, and a value left
     out in any of them is not stored either.
     """
-    segment_ids = configs.segments_with_table(conn, account_id, database, table)
+    segment_ids = await configs.segments_with_table(sql, account_id, database, table)
     if not segment_ids:
         raise NotFound(
             f"Table {database}.{table} is not an event table of any parent segment of this "
             "account: create an event definition for it first",
             reason="UNKNOWN_EVENT_TABLE",
         )
-    configs_used = [configs.get(conn, str(s)) for s in segment_ids]
+    configs_used = [await configs.get(sql, str(s)) for s in segment_ids]
     # Validate every record before writing any, so the error names the first bad record.
     stored = [
         _screened_record(configs_used, record, proven, f"records[{index}]")
         for index, record in enumerate(records)
     ]
-    profiles.store_events(conn, account_id, database, table, now, stored)
+    await profiles.store_events(sql, account_id, database, table, now, stored)
+    # Every lock the records need, taken up front and in order (``profiles``): identifiers
+    # first, then the profiles that own them.
+    wanted = [
+        {pair for event, _ in records for pair in usable_identities(event, config.keys)}
+        for config in configs_used
+    ]
+    await profiles.lock_identities(
+        sql,
+        [
+            (config.parent_segment_id, key, value)
+            for config, pairs in zip(configs_used, wanted, strict=True)
+            for key, value in pairs
+        ],
+    )
+    for config, pairs in zip(configs_used, wanted, strict=True):
+        await profiles.lock_owners(sql, config.parent_segment_id, sorted(pairs))
     for event, _ in records:
         for config in configs_used:
-            carry_out(conn, plan(conn, config, database, table, event, now, proven), now)
+            decided = await plan(sql, config, database, table, event, now, proven, writing=True)
+            await carry_out(sql, decided, now)
     return len(records)
 
 

@@ -1,4 +1,8 @@
-"""Fixtures: a real profile service per test (see support.profile_harness) and a shop."""
+"""Fixtures: a real profile service per test (see support.profile_harness) and a shop.
+
+The service runs once on SQLite and once on PostgreSQL (``backend_env``, from
+``database_env`` in tests/conftest.py): the PostgreSQL half of the suite takes about 15 s.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +14,15 @@ from support.profile_harness import Service, running_service
 
 
 @pytest.fixture
-async def service(tmp_path: Path) -> AsyncIterator[Service]:
-    async with running_service(tmp_path) as running:
+def backend_env(database_env: dict[str, str]) -> dict[str, str]:
+    """The settings selecting the store's backend: every service test runs on both
+    (a test of SQLite's own machinery parametrizes this to ``[{}]``)."""
+    return database_env
+
+
+@pytest.fixture
+async def service(tmp_path: Path, backend_env: dict[str, str]) -> AsyncIterator[Service]:
+    async with running_service(tmp_path, backend_env) as running:
         yield running
 
 

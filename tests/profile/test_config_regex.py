@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import sqlite3
 from typing import Any
 
 import grpc
@@ -109,12 +108,10 @@ async def test_a_stored_regex_re2_refuses_loads_and_matches_nothing(
 
     # What an older release accepted: both match "uu"/"aa" under Python's re.
     filters = json.dumps([{"field": "td_path", "regex": r"(a)\1"}])
-    conn = sqlite3.connect(service.path)
-    with conn:  # one committed transaction, beside the running service
-        conn.execute("UPDATE event_definitions SET filters = ?", (filters,))
-        conn.execute("UPDATE stitching_keys SET regex = ? WHERE name = 'user_id'", (r"(u)\1",))
-        conn.execute("UPDATE parent_segments SET config_version = config_version + 1")
-    conn.close()
+    # Committed beside the running service, as an older release's write would be.
+    service.rows("UPDATE event_definitions SET filters = ?", filters)
+    service.rows("UPDATE stitching_keys SET regex = ? WHERE name = 'user_id'", r"(u)\1")
+    service.rows("UPDATE parent_segments SET config_version = config_version + 1")
 
     reply = await service.track(ps, {**event, "td_client_id": "c2"})
     assert list(reply.matched_events) == []

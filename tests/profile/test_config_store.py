@@ -3,24 +3,27 @@
 These are the guarantees the handlers rely on and a second backend must keep: a write
 block is all or nothing, every configuration write is noticed by the data path, ids of
 deleted parent segments never come back, NotFound says what the API says, a name that held
-withheld values is never forgotten. Today the only
-implementation is SQLite; a PostgreSQL one joins ``STORES``.
+withheld values is never forgotten. Each runs on SQLite and on PostgreSQL (``database_env``).
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
+import asyncpg
 import pytest
 from p13n.profile.v1 import realtime_config_pb2 as pb
 
 from services.common import audit
+from services.common.config import Settings
 from services.common.errors import NotFound
+from services.common.sql import Postgres, Sql, ThreadSqlite, run_to_completion
 from services.common.storage import Database
-from services.profile import config_rows, realtime_store
+from services.profile import backends, config_rows, realtime_store
 from services.profile.config_store import (
     ATTRIBUTES,
     EVENTS,
@@ -28,37 +31,43 @@ from services.profile.config_store import (
     STITCHING_KEYS,
     ConfigStore,
 )
-from services.profile.sqlite_config import SqliteConfigStore
+from services.profile.sql_config import SqliteConfigStore
 from services.profile.store import MIGRATIONS, database_path, open_store
 
 ACCOUNT = "1"
+T = TypeVar("T")
 
 
 class Boom(Exception):
     pass
 
 
-async def _sqlite(tmp_path: Path) -> tuple[ConfigStore, Callable[[], Awaitable[None]], Path]:
-    db: Database = await open_store(tmp_path)
-    return SqliteConfigStore(db), db.close, database_path(tmp_path)
-
-
-STORES = [pytest.param(_sqlite, id="sqlite")]
-
-
 @dataclass(frozen=True)
 class Opened:
     store: ConfigStore
-    path: Path  # the file the data path reads (``realtime_store``)
+    # Runs a read on a connection of its own: what another process (the data path of
+    # another replica) sees.
+    peek: Callable[[Callable[[Sql], Coroutine[Any, Any, T]]], Awaitable[T]]
 
 
-@pytest.fixture(params=STORES)
-async def opened(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Opened]:
-    store, close, path = await request.param(tmp_path)
-    try:
-        yield Opened(store, path)
-    finally:
-        await close()
+@pytest.fixture
+async def opened(tmp_path: Path, database_env: dict[str, str]) -> AsyncIterator[Opened]:
+    settings = Settings.from_env({"P13N_DATA_DIR": str(tmp_path), **database_env})
+    schema = settings.database_schema("profile")
+    url = settings.database_url
+
+    async def peek(work: Callable[[Sql], Coroutine[Any, Any, T]]) -> T:
+        if url is None:
+            with sqlite3.connect(database_path(tmp_path)) as conn:
+                return run_to_completion(work(ThreadSqlite(conn)))
+        conn = await asyncpg.connect(url, server_settings={"search_path": schema})
+        try:
+            return await work(Postgres(conn))
+        finally:
+            await conn.close()
+
+    async with backends.opened(tmp_path, url, schema) as storage:
+        yield Opened(storage.configs, peek)
 
 
 @pytest.fixture
@@ -66,10 +75,15 @@ def store(opened: Opened) -> ConfigStore:
     return opened.store
 
 
-def _versions(path: Path, segment_id: int) -> tuple[tuple[int, float] | None, int]:
+async def _versions(opened: Opened, segment_id: int) -> tuple[tuple[int, float] | None, int]:
     """(config_version, create_time) and the generation, as the data path reads them."""
-    with sqlite3.connect(path) as conn:
-        return realtime_store.config_version(conn, segment_id), realtime_store.generation(conn)
+
+    async def read(sql: Sql) -> tuple[tuple[int, float] | None, int]:
+        return await realtime_store.config_version(
+            sql, segment_id
+        ), await realtime_store.generation(sql)
+
+    return await opened.peek(read)
 
 
 async def _segment(store: ConfigStore, name: str = "Shoppers") -> int:
@@ -80,7 +94,7 @@ async def _segment(store: ConfigStore, name: str = "Shoppers") -> int:
 
 async def test_a_block_that_raises_keeps_nothing(store: ConfigStore, opened: Opened) -> None:
     segment_id = await _segment(store)
-    before = _versions(opened.path, segment_id)
+    before = await _versions(opened, segment_id)
 
     async def insert_then_fail() -> None:
         async with store.writing() as writer:
@@ -95,7 +109,7 @@ async def test_a_block_that_raises_keeps_nothing(store: ConfigStore, opened: Ope
     async with store.reading() as reader:
         assert await reader.names(EVENTS, segment_id) == []
         assert await reader.attributes(segment_id) == []
-    assert _versions(opened.path, segment_id) == before
+    assert await _versions(opened, segment_id) == before
 
 
 def _entry(resource_id: str) -> audit.Entry:
@@ -127,36 +141,40 @@ async def test_an_audit_entry_commits_with_its_change_or_not_at_all(
 
     with pytest.raises(Boom):
         await record_then_fail()
-    assert _audited(opened.path) == []
+    assert await _audited(opened) == []
     async with store.writing() as writer:
         created = await writer.insert(
             EVENTS, segment_id, pb.EventDefinition(name="view", database="d", table="t")
         )
         await writer.record(_entry(created.id))
-    assert _audited(opened.path) == [(created.id, '{"name": "view"}')]
+    assert await _audited(opened) == [(created.id, '{"name": "view"}')]
 
 
-def _audited(path: Path) -> list[tuple[str, str]]:
+async def _audited(opened: Opened) -> list[tuple[str, str]]:
     """The stored audit rows (resource id, after), read as another process would."""
-    with sqlite3.connect(path) as conn:
-        return list(conn.execute("SELECT resource_id, after FROM audit_log ORDER BY id"))
+
+    async def read(sql: Sql) -> list[tuple[str, str]]:
+        rows = await sql.fetch("SELECT resource_id, after FROM audit_log ORDER BY id")
+        return [(r[0], r[1]) for r in rows]
+
+    return await opened.peek(read)
 
 
 async def test_every_write_is_noticed_by_the_data_path(store: ConfigStore, opened: Opened) -> None:
     segment_id = await _segment(store)
-    seen = [_versions(opened.path, segment_id)]
+    seen = [await _versions(opened, segment_id)]
     async with store.writing() as writer:
         event = await writer.insert(
             EVENTS, segment_id, pb.EventDefinition(name="view", database="d", table="t")
         )
-    seen.append(_versions(opened.path, segment_id))
+    seen.append(await _versions(opened, segment_id))
     event.table = "u"
     async with store.writing() as writer:
         updated = await writer.update(EVENTS, segment_id, int(event.id), event)
-    seen.append(_versions(opened.path, segment_id))
+    seen.append(await _versions(opened, segment_id))
     async with store.writing() as writer:
         await writer.delete(EVENTS, segment_id, int(event.id))
-    seen.append(_versions(opened.path, segment_id))
+    seen.append(await _versions(opened, segment_id))
 
     assert updated.table == "u"
     assert updated.id == event.id

@@ -1,7 +1,7 @@
 """The profile service is layered like offers: handlers hold no SQL, the data path no admin code.
 
-Handlers (``*_service.py``) validate, call a store Protocol and map; only the SQLite store
-modules touch the database. These read the source, so a statement or an import slipped
+Handlers (``*_service.py``) validate, call a store Protocol and map; only the store modules
+touch the database. These read the source, so a statement or an import slipped
 back into a handler fails here rather than in review.
 """
 
@@ -17,12 +17,17 @@ import pytest
 
 PROFILE = Path(__file__).resolve().parents[2] / "services" / "profile"
 HANDLERS = ["config_service.py", "profile_service.py", "ingest_service.py"]
-# What only a store may import: the database drivers and the SQLite implementation.
+# What only a store may import: the database drivers and the store implementations.
 STORAGE_MODULES = {
     "aiosqlite",
     "sqlite3",
+    "asyncpg",
+    "services.common.postgres",
     "services.common.storage",
-    "services.profile.sqlite_config",
+    "services.profile.sql_config",
+    "services.profile.sql_profile",
+    "services.profile.postgres_profile",
+    "services.profile.backends",
     "services.profile.sqlite_profile",
     "services.profile.realtime_store",
     "services.profile.profiles",
@@ -37,7 +42,9 @@ DATA_PATH = [
     "services.profile.realtime_store",
     "services.profile.tracking",
     "services.profile.imports",
+    "services.profile.sql_profile",
     "services.profile.sqlite_profile",
+    "services.profile.postgres_profile",
 ]
 ADMIN_HANDLERS = {"services.profile.config_service"}
 

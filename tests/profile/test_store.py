@@ -1,10 +1,13 @@
-"""The profile store is opened for its load: checkpoints beside the writer, a larger cache."""
+"""The profile store is opened for its load: on SQLite checkpoints beside the writer and a
+larger cache; on PostgreSQL durable commits in the profile schema."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from services.profile.store import TUNING, open_store
+from services.common.config import Settings
+from services.profile import backends
+from services.profile.store import PG_MIGRATIONS, TUNING, open_store
 
 
 async def test_the_profile_store_checkpoints_beside_its_writer(tmp_path: Path) -> None:
@@ -25,3 +28,21 @@ async def test_the_profile_store_checkpoints_beside_its_writer(tmp_path: Path) -
         }
     finally:
         await db.close()
+
+
+async def test_the_postgresql_store_commits_durably_in_its_own_schema(
+    tmp_path: Path, postgres_env: dict[str, str]
+) -> None:
+    settings = Settings.from_env({"P13N_DATA_DIR": str(tmp_path), **postgres_env})
+    schema = settings.database_schema("profile")
+    async with (
+        backends.opened(tmp_path, settings.database_url, schema) as storage,
+        storage.reading() as sql,
+    ):
+        found = await sql.fetchrow(
+            "SELECT current_setting('synchronous_commit'), current_schema(), "
+            "(SELECT count(*) FROM schema_migrations)"
+        )
+    assert storage.db is None  # nothing in the data directory
+    assert found is not None
+    assert (found[0], found[1], found[2]) == ("on", schema, len(PG_MIGRATIONS))

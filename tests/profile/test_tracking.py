@@ -296,6 +296,7 @@ async def test_deleting_a_parent_segment_removes_its_profiles_but_not_the_events
     assert counts == dict.fromkeys(counts, 0)
 
 
+@pytest.mark.parametrize("backend_env", [{}], ids=["sqlite"])  # the group-commit queue
 async def test_an_event_whose_caller_gave_up_in_the_queue_is_not_stored(
     service: Service, shop: str
 ) -> None:
@@ -306,6 +307,7 @@ async def test_an_event_whose_caller_gave_up_in_the_queue_is_not_stored(
         entered.set()
         await release.wait()
 
+    assert service.writer is not None
     held = asyncio.create_task(service.writer.run(hold))
     await entered.wait()
     with pytest.raises(grpc.aio.AioRpcError) as caught:

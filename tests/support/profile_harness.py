@@ -1,4 +1,7 @@
-"""A real profile service on an ephemeral port over a real SQLite file, with an injected clock.
+"""A real profile service on an ephemeral port over a real store, with an injected clock.
+
+The store is a SQLite file, or PostgreSQL when the settings given name a database
+(``database_env`` from tests/conftest.py: a test taking it runs on both backends).
 
 The servicers are the production ones (``server.registrations``) behind the production
 interceptor and access rules; only the collaborators in other services are stand-ins (the
@@ -8,6 +11,8 @@ account's feature flags, the personalizations that reference something) and time
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import contextlib
 import os
 import sqlite3
@@ -16,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import grpc
 from google.protobuf import json_format
 from p13n.auth.v1 import identity_pb2
@@ -33,9 +39,12 @@ from p13n.profile.v1 import realtime_config_pb2 as pb
 
 from services.common import identity
 from services.common.callers import GATEWAY, PROFILE
+from services.common.config import Settings
 from services.common.events import to_struct
 from services.common.server import RunningServer, serving
+from services.common.sql import numbered
 from services.common.storage import Database
+from services.profile import backends
 from services.profile import server as profile_server
 from services.profile.config_rules import FLAG_SENSITIVITY
 from services.profile.group_commit import GroupCommit
@@ -78,8 +87,8 @@ class Service:
     """The running service, its store and stubs, and shortcuts for configuring it."""
 
     running: RunningServer
-    db: Database
-    writer: GroupCommit
+    db: Database | None  # SQLite only
+    writer: GroupCommit | None  # SQLite only
     configs: ConfigCache
     clock: Clock
     path: Path
@@ -88,6 +97,8 @@ class Service:
     ingest: Any
     internal: Any
     channel: grpc.aio.Channel
+    database_url: str | None = None  # PostgreSQL: the database, and the profile schema
+    schema: str = ""
 
     # -- configuration, through the real ConfigService ------------------------------
 
@@ -169,9 +180,27 @@ class Service:
         )
 
     def rows(self, sql: str, *args: Any) -> list[tuple[Any, ...]]:
-        """Reads the committed state through a second, independent SQLite connection."""
-        with sqlite3.connect(self.path) as other:
-            return list(other.execute(sql, args).fetchall())
+        """Reads the committed state through a second, independent connection (or writes
+        beside the service: each call is one committed transaction).
+
+        PostgreSQL is read by a connection of its own on a thread of its own (this is
+        called from the event loop's thread, which it blocks for the read, as SQLite's does).
+        """
+        if self.database_url is None:
+            with sqlite3.connect(self.path) as other:
+                return list(other.execute(sql, args).fetchall())
+        with concurrent.futures.ThreadPoolExecutor(1) as thread:
+            return thread.submit(asyncio.run, self._pg_rows(sql, *args)).result()
+
+    async def _pg_rows(self, sql: str, *args: Any) -> list[tuple[Any, ...]]:
+        assert self.database_url is not None
+        conn = await asyncpg.connect(
+            self.database_url, server_settings={"search_path": self.schema}
+        )
+        try:
+            return [tuple(r) for r in await conn.fetch(numbered(sql), *args)]
+        finally:
+            await conn.close()
 
     def table_counts(self) -> dict[str, int]:
         tables = [
@@ -203,17 +232,23 @@ async def _credential_valid(_identity: identity_pb2.Identity) -> bool:
 
 
 @contextlib.asynccontextmanager
-async def running_service(data_dir: Path) -> AsyncIterator[Service]:
-    """Starts the service over ``data_dir``; stops it and closes the store on exit."""
+async def running_service(
+    data_dir: Path, env: dict[str, str] | None = None
+) -> AsyncIterator[Service]:
+    """Starts the service over ``data_dir`` (or the database ``env`` names, see
+    ``database_env``); stops it and closes the store on exit."""
     configs = ConfigCache()
     clock = Clock()
+    settings = Settings.from_env({"P13N_DATA_DIR": str(data_dir), **(env or {})})
+    schema = settings.database_schema("profile")
     async with contextlib.AsyncExitStack() as stack:
-        db, writer = await stack.enter_async_context(profile_server.storage(data_dir))
+        storage = await stack.enter_async_context(
+            backends.opened(data_dir, settings.database_url, schema)
+        )
         running = await stack.enter_async_context(
             serving(
                 profile_server.registrations(
-                    db,
-                    writer,
+                    storage,
                     configs,
                     _flags,
                     _references,
@@ -234,8 +269,8 @@ async def running_service(data_dir: Path) -> AsyncIterator[Service]:
         )
         yield Service(
             running=running,
-            db=db,
-            writer=writer,
+            db=storage.db,
+            writer=storage.writer,
             configs=configs,
             clock=clock,
             path=database_path(data_dir),
@@ -244,6 +279,8 @@ async def running_service(data_dir: Path) -> AsyncIterator[Service]:
             ingest=ingest_service_pb2_grpc.IngestServiceStub(channel),
             internal=internal_service_pb2_grpc.InternalProfileServiceStub(channel),
             channel=channel,
+            database_url=settings.database_url,
+            schema=schema,
         )
 
 

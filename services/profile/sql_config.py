@@ -1,4 +1,5 @@
-"""The configuration store in SQLite: the SQL behind ``config_store``'s Protocols.
+"""The configuration store, written once over ``Sql``: the SQL behind ``config_store``'s
+Protocols, for SQLite and PostgreSQL.
 
 Every parent segment's children (event definitions, attributes, stitching keys, segments)
 live in a table of their own keyed by ``parent_segment_id``; each table is described once
@@ -7,6 +8,12 @@ are the only SQL for all four. A write inside ``writing()`` also marks the segme
 configuration as changed (``config_changed`` below) in the same transaction, and a write
 of an attribute or stitching key remembers its withheld names (``withheld_names``, one row
 per name, never deleted but with the segment).
+
+A write transaction is exclusive on both backends: SQLite's ``BEGIN IMMEDIATE`` takes the
+write lock; on PostgreSQL a READ COMMITTED transaction first locks the ``generation`` row
+(which every configuration write updates anyway), so configuration writers of all replicas
+run one after another, each seeing everything committed before it (a name checked unique is
+still unique at commit, a new parent segment's id is still unused).
 """
 
 from __future__ import annotations
@@ -16,15 +23,15 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
-import aiosqlite
+import asyncpg
 from google.protobuf.message import Message
 from p13n.profile.v1 import realtime_config_pb2 as pb
 
 from services.common import audit
 from services.common.convert import path_id
 from services.common.errors import parent_segment_not_found
-from services.common.sql import AsyncSqlite
-from services.common.storage import Database, fetch_all, fetch_one
+from services.common.sql import AsyncSqlite, Postgres, Row, Sql
+from services.common.storage import Database
 from services.profile import config_rows, config_rules, sensitivity
 from services.profile.config_store import (
     ConfigReader,
@@ -85,19 +92,18 @@ _TABLES: dict[str, _Table] = {
 }
 
 
-def _as(kind: Kind[M], row: aiosqlite.Row) -> M:
+def _as(kind: Kind[M], row: Row) -> M:
     return cast(M, _TABLES[kind.collection].message(row))
 
 
-class SqliteConfigReader(ConfigReader):
-    """Reads on the store's connection, inside whatever transaction holds it."""
+class SqlConfigReader(ConfigReader):
+    """Reads on one connection, inside whatever transaction holds it."""
 
-    def __init__(self, connection: aiosqlite.Connection) -> None:
-        self._db = connection
+    def __init__(self, sql: Sql) -> None:
+        self._db = sql
 
     async def parent_segment(self, account_id: str, parent_segment_id: str) -> ParentSegment:
-        row = await fetch_one(
-            self._db,
+        row = await self._db.fetchrow(
             "SELECT * FROM parent_segments WHERE id = ? AND account_id = ?",
             path_id(parent_segment_id),
             account_id,
@@ -107,8 +113,7 @@ class SqliteConfigReader(ConfigReader):
         return config_rows.parent_segment_message(row)
 
     async def parent_segments(self, account_id: str, after: int, limit: int) -> list[ParentSegment]:
-        rows = await fetch_all(
-            self._db,
+        rows = await self._db.fetch(
             "SELECT * FROM parent_segments WHERE account_id = ? AND id > ? ORDER BY id LIMIT ?",
             account_id,
             after,
@@ -120,12 +125,11 @@ class SqliteConfigReader(ConfigReader):
         self, account_id: str, except_id: int | None = None
     ) -> list[str]:
         if except_id is None:
-            rows = await fetch_all(
-                self._db, "SELECT name FROM parent_segments WHERE account_id = ?", account_id
+            rows = await self._db.fetch(
+                "SELECT name FROM parent_segments WHERE account_id = ?", account_id
             )
         else:
-            rows = await fetch_all(
-                self._db,
+            rows = await self._db.fetch(
                 "SELECT name FROM parent_segments WHERE account_id = ? AND id != ?",
                 account_id,
                 except_id,
@@ -133,8 +137,7 @@ class SqliteConfigReader(ConfigReader):
         return [r["name"] for r in rows]
 
     async def child(self, kind: Kind[M], segment_id: int, child_id: str) -> M:
-        row = await fetch_one(
-            self._db,
+        row = await self._db.fetchrow(
             f"SELECT * FROM {kind.collection} WHERE id = ? AND parent_segment_id = ?",
             path_id(child_id),
             segment_id,
@@ -144,8 +147,7 @@ class SqliteConfigReader(ConfigReader):
         return _as(kind, row)
 
     async def children(self, kind: Kind[M], segment_id: int, after: int, limit: int) -> list[M]:
-        rows = await fetch_all(
-            self._db,
+        rows = await self._db.fetch(
             f"SELECT * FROM {kind.collection} WHERE parent_segment_id = ? AND id > ? "
             "ORDER BY id LIMIT ?",
             segment_id,
@@ -155,8 +157,7 @@ class SqliteConfigReader(ConfigReader):
         return [_as(kind, r) for r in rows]
 
     async def names(self, kind: Kind[M], segment_id: int, except_id: int = -1) -> list[str]:
-        rows = await fetch_all(
-            self._db,
+        rows = await self._db.fetch(
             f"SELECT name FROM {kind.collection} WHERE parent_segment_id = ? AND id != ?",
             segment_id,
             except_id,
@@ -164,20 +165,19 @@ class SqliteConfigReader(ConfigReader):
         return [r["name"] for r in rows]
 
     async def event_names(self, segment_id: int) -> list[str]:
-        rows = await fetch_all(
-            self._db, "SELECT name FROM event_definitions WHERE parent_segment_id = ?", segment_id
+        rows = await self._db.fetch(
+            "SELECT name FROM event_definitions WHERE parent_segment_id = ?", segment_id
         )
         return [r["name"] for r in rows]
 
     async def attributes(self, segment_id: int) -> list[pb.Attribute]:
-        rows = await fetch_all(
-            self._db, "SELECT * FROM attributes WHERE parent_segment_id = ?", segment_id
+        rows = await self._db.fetch(
+            "SELECT * FROM attributes WHERE parent_segment_id = ?", segment_id
         )
         return [config_rows.attribute_message(r) for r in rows]
 
     async def withheld_names(self, kind: Kind[M], segment_id: int) -> frozenset[WithheldName]:
-        rows = await fetch_all(
-            self._db,
+        rows = await self._db.fetch(
             "SELECT name, part FROM withheld_names WHERE parent_segment_id = ? AND kind = ?",
             segment_id,
             kind.collection,
@@ -185,34 +185,40 @@ class SqliteConfigReader(ConfigReader):
         return frozenset((r["name"], r["part"]) for r in rows)
 
 
-class SqliteConfigWriter(SqliteConfigReader, ConfigWriter):
-    """Reads and writes inside one ``Database.transaction``."""
+class SqlConfigWriter(SqlConfigReader, ConfigWriter):
+    """Reads and writes inside one exclusive write transaction."""
 
     async def create_parent_segment(
         self, account_id: str, name: str, description: str, primary_key: str, now: float
     ) -> ParentSegment:
         # Never an id a deleted segment had (SQLite would reuse the highest one).
-        newest = await fetch_one(
-            self._db,
+        newest = await self._db.fetchrow(
             "SELECT MAX(id) AS id FROM (SELECT id FROM parent_segments "
-            "UNION ALL SELECT id FROM retired_parent_segment_ids)",
+            "UNION ALL SELECT id FROM retired_parent_segment_ids) AS ids",
         )
         segment_id = int(newest["id"] or 0) + 1 if newest else 1
         await self._db.execute(
             "INSERT INTO parent_segments (id, account_id, name, description, reactor_id, "
             "primary_key, create_time) VALUES (?, ?, ?, ?, '', ?, ?)",
-            (segment_id, account_id, name, description, primary_key, now),
+            segment_id,
+            account_id,
+            name,
+            description,
+            primary_key,
+            now,
         )
         # The reactor id appears in tokens; the segment's id is unique and stable.
         await self._db.execute(
             "UPDATE parent_segments SET reactor_id = ? WHERE id = ?",
-            (str(segment_id), segment_id),
+            str(segment_id),
+            segment_id,
         )
         # The primary key is a stitching key; create it so events can be stitched at once.
         await self._db.execute(
             "INSERT INTO stitching_keys (parent_segment_id, name, regex, exclusions, "
             "workflow_only) VALUES (?, ?, '', '[]', 0)",
-            (segment_id, primary_key),
+            segment_id,
+            primary_key,
         )
         await config_changed(self._db, segment_id)
         return await self.parent_segment(account_id, str(segment_id))
@@ -222,27 +228,28 @@ class SqliteConfigWriter(SqliteConfigReader, ConfigWriter):
     ) -> ParentSegment:
         await self._db.execute(
             "UPDATE parent_segments SET name = ?, description = ? WHERE id = ?",
-            (name, description, segment_id),
+            name,
+            description,
+            segment_id,
         )
         await config_changed(self._db, segment_id)
         return await self.parent_segment(account_id, str(segment_id))
 
     async def delete_parent_segment(self, segment_id: int) -> None:
-        await self._db.execute("DELETE FROM parent_segments WHERE id = ?", (segment_id,))
-        await self._db.execute(
-            "INSERT INTO retired_parent_segment_ids (id) VALUES (?)", (segment_id,)
-        )
+        await self._db.execute("DELETE FROM parent_segments WHERE id = ?", segment_id)
+        await self._db.execute("INSERT INTO retired_parent_segment_ids (id) VALUES (?)", segment_id)
         await self._db.execute("UPDATE generation SET value = value + 1 WHERE id = 1")
 
     async def insert(self, kind: Kind[M], segment_id: int, child: M) -> M:
         values: Mapping[str, object] = _TABLES[kind.collection].columns(child)
-        cursor = await self._db.execute(
+        child_id = await self._db.fetchval(
             f"INSERT INTO {kind.collection} (parent_segment_id, {', '.join(values)}) "
-            f"VALUES (?{', ?' * len(values)})",
-            (segment_id, *values.values()),
+            f"VALUES (?{', ?' * len(values)}) RETURNING id",
+            segment_id,
+            *values.values(),
         )
         await config_changed(self._db, segment_id)
-        stored = await self.child(kind, segment_id, str(cursor.lastrowid))
+        stored = await self.child(kind, segment_id, str(child_id))
         await self._remember(kind, segment_id, stored)
         return stored
 
@@ -252,7 +259,8 @@ class SqliteConfigWriter(SqliteConfigReader, ConfigWriter):
         await self._db.execute(
             f"UPDATE {kind.collection} SET {', '.join(f'{c} = ?' for c in table.updated)} "
             "WHERE id = ?",
-            (*(values[c] for c in table.updated), child_id),
+            *(values[c] for c in table.updated),
+            child_id,
         )
         await config_changed(self._db, segment_id)
         stored = await self.child(kind, segment_id, str(child_id))
@@ -263,24 +271,23 @@ class SqliteConfigWriter(SqliteConfigReader, ConfigWriter):
         # Remembered when written already; again here, so a name that the migration's or a
         # write's memory missed is still kept once its child goes.
         await self._remember(kind, segment_id, await self.child(kind, segment_id, str(child_id)))
-        await self._db.execute(f"DELETE FROM {kind.collection} WHERE id = ?", (child_id,))
+        await self._db.execute(f"DELETE FROM {kind.collection} WHERE id = ?", child_id)
         await config_changed(self._db, segment_id)
 
     async def _remember(self, kind: Kind[M], segment_id: int, child: M) -> None:
         """Remembers the names under which ``child`` withholds values (see config_store)."""
         if not isinstance(child, (pb.Attribute, pb.StitchingKey)):
             return
-        await self._db.executemany(
-            "INSERT OR IGNORE INTO withheld_names (parent_segment_id, kind, name, part) "
-            "VALUES (?, ?, ?, ?)",
-            [
-                (segment_id, kind.collection, name, part)
-                for name, part in sensitivity.withheld_names(child)
-            ],
-        )
+        names = sensitivity.withheld_names(child)
+        if names:
+            await self._db.executemany(
+                "INSERT INTO withheld_names (parent_segment_id, kind, name, part) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                [(segment_id, kind.collection, name, part) for name, part in names],
+            )
 
     async def record(self, entry: audit.Entry) -> None:
-        await audit.record(AsyncSqlite(self._db), entry)
+        await audit.record(self._db, entry)
 
 
 class SqliteConfigStore:
@@ -292,18 +299,41 @@ class SqliteConfigStore:
     @contextlib.asynccontextmanager
     async def reading(self) -> AsyncIterator[ConfigReader]:
         async with self._db.reading() as connection:
-            yield SqliteConfigReader(connection)
+            yield SqlConfigReader(AsyncSqlite(connection))
 
     @contextlib.asynccontextmanager
     async def writing(self) -> AsyncIterator[ConfigWriter]:
         async with self._db.transaction() as connection:
-            yield SqliteConfigWriter(connection)
+            yield SqlConfigWriter(AsyncSqlite(connection))
 
 
-async def config_changed(db: aiosqlite.Connection, parent_segment_id: int) -> None:
+class PostgresConfigStore:
+    """``ConfigStore`` over the profile schema's asyncpg pool."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    @contextlib.asynccontextmanager
+    async def reading(self) -> AsyncIterator[ConfigReader]:
+        async with (
+            self._pool.acquire() as conn,
+            conn.transaction(isolation="repeatable_read", readonly=True),
+        ):
+            yield SqlConfigReader(Postgres(conn))
+
+    @contextlib.asynccontextmanager
+    async def writing(self) -> AsyncIterator[ConfigWriter]:
+        async with self._pool.acquire() as conn, conn.transaction():
+            sql = Postgres(conn)
+            # One configuration writer at a time across replicas (see the module docstring).
+            await sql.execute("SELECT value FROM generation WHERE id = 1 FOR UPDATE")
+            yield SqlConfigWriter(sql)
+
+
+async def config_changed(sql: Sql, parent_segment_id: int) -> None:
     """Marks a parent segment's configuration as changed (call inside the transaction)."""
-    await db.execute(
+    await sql.execute(
         "UPDATE parent_segments SET config_version = config_version + 1 WHERE id = ?",
-        (parent_segment_id,),
+        parent_segment_id,
     )
-    await db.execute("UPDATE generation SET value = value + 1 WHERE id = 1")
+    await sql.execute("UPDATE generation SET value = value + 1 WHERE id = 1")
