@@ -31,8 +31,7 @@ def suite(postgres_url: str, tmp_path: Path) -> Iterator[tuple[Suite, str]]:
     running = Suite(tmp_path, extra_env=pg.suite_env(postgres_url, prefix))
     running.start()
     try:
-        if backends.missing_schemas(postgres_url, prefix):  # until issue 14's stores land
-            pytest.skip("not every service keeps its data in PostgreSQL yet")
+        assert backends.missing_schemas(postgres_url, prefix) == []  # every service on it
         yield running, prefix
     finally:
         running.stop()

@@ -74,11 +74,9 @@ def _assert_measured(row: dict[str, Any]) -> None:
 
 
 def test_smoke_run_measures_p_on_postgresql_beside_sqlite(smoke: dict[str, Any]) -> None:
-    not_on_postgres = [n for n in smoke["notes"] if "not every service uses PostgreSQL" in n]
-    if not_on_postgres:  # until every service has its PostgreSQL store (issue 14)
-        pytest.skip(not_on_postgres[0])
+    assert [n for n in smoke["notes"] if "not measured" in n] == []
     rows = smoke["rows"]
-    names = [backends.ONE, backends.TWO] if backends.replicas_supported() else [backends.ONE]
+    names = [backends.ONE, backends.TWO]
     for name in names:
         _assert_measured(rows[name])
     assert set(smoke["postgres"]["req_per_s"]) == {"P", *names}

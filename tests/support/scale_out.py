@@ -17,19 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from bench.backends import replicas_supported
 from bench.http import call
 from bench.suite import Suite, processes_of
 
 SERVICES = ("auth", "profile", "offers")
-
-
-def require_replicas() -> None:
-    """Skips a test that needs several replicas of a service where `p13n up` has none yet."""
-    if not replicas_supported():
-        pytest.skip("`p13n up --replicas` is not built yet (issue 14, the replicas branch)")
 
 
 @dataclass(frozen=True)
