@@ -12,10 +12,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
+import asyncpg
 import pytest
 from support.postgres import schema_prefix
 
@@ -31,7 +33,9 @@ from services.auth.failures import (
 )
 from services.auth.store import open_store
 from services.common.config import Settings
+from services.common.sql import Postgres
 
+T = TypeVar("T")
 ACCOUNT = "email:owner@shop.example"
 
 
@@ -209,6 +213,90 @@ async def test_a_replica_refuses_an_address_that_failed_on_another_within_a_seco
             b.check_address("192.0.2.1")
         assert refused.value.scope is Scope.ADDRESS
         b.check_address("192.0.2.2")
+
+
+async def test_a_charge_counts_while_another_replica_deletes_full_buckets(
+    tmp_path: Path, postgres_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another replica's clean-up of full buckets runs right after the first statement of a
+    charge to a full bucket: the charge still counts."""
+    settings = Settings.from_env({"P13N_DATA_DIR": str(tmp_path), **postgres_env})
+    store = await open_store(settings)
+    try:
+        async with _CleanUp.connected(postgres_env["P13N_DATABASE_URL"], settings) as clean_up:
+            await store.take_failure("address", "k", ADDRESS_FAILURES, 1000.0)  # full by 5000
+            clean_up.after_next_statement(monkeypatch, now=5000.0)
+            state = await store.take_failure("address", "k", ADDRESS_FAILURES, 5000.0)
+            assert await clean_up.finished() == 0  # it waited for the charge: nothing was full
+        assert (state.allowed, state.tokens) == (True, ADDRESS_FAILURES.burst - 1)
+        # Counted in the store too: the next charge finds the bucket one token short.
+        state = await store.take_failure("address", "k", ADDRESS_FAILURES, 5000.0)
+        assert state.tokens == ADDRESS_FAILURES.burst - 2
+    finally:
+        await store.close()
+
+
+class _CleanUp:
+    """Another replica deleting the full buckets (as ``_forget_full_buckets`` does) at the
+    worst moment: right after the first statement a charge runs on failure_buckets."""
+
+    def __init__(self, deleter: asyncpg.Connection, watcher: asyncpg.Connection) -> None:
+        self._deleter = deleter
+        self._watcher = watcher
+        self._deleting: asyncio.Task[str] | None = None
+
+    @classmethod
+    @contextlib.asynccontextmanager
+    async def connected(cls, url: str, settings: Settings) -> AsyncIterator[_CleanUp]:
+        schema = {"search_path": settings.database_schema("auth")}
+        deleter = await asyncpg.connect(url, server_settings=schema)
+        try:
+            watcher = await asyncpg.connect(url)
+            try:
+                yield cls(deleter, watcher)
+            finally:
+                await watcher.close()
+        finally:
+            await deleter.close()
+
+    def after_next_statement(self, monkeypatch: pytest.MonkeyPatch, *, now: float) -> None:
+        """Runs the delete of the buckets full at ``now`` after the next statement on
+        failure_buckets, until it commits or waits for a lock that statement took."""
+
+        def followed(run: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:
+            async def statement(sql: Postgres, query: str, *args: object) -> T:
+                done = await run(sql, query, *args)
+                if self._deleting is None and "failure_buckets" in query:
+                    self._deleting = asyncio.create_task(
+                        self._deleter.execute(
+                            "DELETE FROM failure_buckets WHERE full_at <= $1", now
+                        )
+                    )
+                    await self._until_committed_or_waiting()
+                return done
+
+            return statement
+
+        monkeypatch.setattr(Postgres, "execute", followed(Postgres.execute))
+        monkeypatch.setattr(Postgres, "fetchrow", followed(Postgres.fetchrow))
+
+    async def finished(self) -> int:
+        """How many buckets the delete deleted."""
+        assert self._deleting is not None, "the charge ran no statement on failure_buckets"
+        status = await self._deleting
+        return int(status.split()[-1])
+
+    async def _until_committed_or_waiting(self) -> None:
+        assert self._deleting is not None
+        pid = self._deleter.get_server_pid()
+        async with asyncio.timeout(5):
+            while not self._deleting.done():
+                waits = await self._watcher.fetchval(
+                    "SELECT wait_event_type FROM pg_stat_activity WHERE pid = $1", pid
+                )
+                if waits == "Lock":
+                    return
+                await asyncio.sleep(0.005)
 
 
 def _refuses(budgets: FailureBudgets, address: str) -> bool:
