@@ -35,7 +35,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
-import hashlib
 import logging
 import time
 from collections import OrderedDict
@@ -44,6 +43,7 @@ from dataclasses import dataclass
 from typing import Final, Protocol
 
 from services.auth.ratelimit import Decision, Limit, RateLimiter
+from services.auth.secrets import SecretKeys
 from services.auth.store_protocols import BucketState, FailureStore
 
 log = logging.getLogger(__name__)
@@ -161,39 +161,45 @@ class StoreBuckets:
     each keeps what it heard to answer ``peek`` without a query. A ``spend`` is also counted
     in this process's own buckets at once, and ``peek`` refuses when either view does: a
     burst of failures here is refused here without waiting for the store, and neither view
-    counts a failure twice. Keys are stored hashed: the table holds no address or email.
-    Times are wall-clock seconds, the one clock replicas share.
+    counts a failure twice. Keys are stored and notified under a keyed hash
+    (``SecretKeys.bucket_name``): neither the table nor a listener on its channel learns an
+    address or an email. Times are wall-clock seconds, the one clock replicas share.
     """
 
     MAX_KNOWN = 100_000  # buckets remembered; the least recently changed are forgotten
 
-    def __init__(self, store: FailureStore, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, store: FailureStore, keys: SecretKeys, clock: Callable[[], float] = time.time
+    ) -> None:
         self._store = store
+        self._name_of = keys.bucket_name
         self._clock = clock
-        # (budget, hashed key) -> (tokens, updated) as last heard, least recent first
+        # (budget, bucket name) -> (tokens, updated) as last heard, least recent first
         self._known: OrderedDict[tuple[Budget, str], tuple[float, float]] = OrderedDict()
         self._mine = {budget: RateLimiter(LIMITS[budget], clock=clock) for budget in Budget}
         self._spending: set[asyncio.Task[None]] = set()
 
     def peek(self, budget: Budget, key: str) -> Decision:
-        hashed = _hashed(key)
-        mine = self._mine[budget].peek(hashed)
+        name = self._name_of(key)
+        mine = self._mine[budget].peek(name)
         limit = LIMITS[budget]
-        tokens, updated = self._known.get((budget, hashed), (float(limit.burst), self._clock()))
+        tokens, updated = self._known.get((budget, name), (float(limit.burst), self._clock()))
         tokens = limit.refill(tokens, updated, self._clock())[0]
         if tokens >= 1.0:
             return mine
         return Decision(allowed=False, retry_after=max(mine.retry_after, limit.retry_after(tokens)))
 
     def spend(self, budget: Budget, key: str) -> None:
-        self._mine[budget].check(_hashed(key))  # this process refuses at once
+        self._mine[budget].check(self._name_of(key))  # this process refuses at once
         task = asyncio.get_running_loop().create_task(self._spend(budget, key))
         self._spending.add(task)
         task.add_done_callback(self._spending.discard)
 
     async def take(self, budget: Budget, key: str) -> Decision:
         limit = LIMITS[budget]
-        state = await self._store.take_failure(budget.value, _hashed(key), limit, self._clock())
+        state = await self._store.take_failure(
+            budget.value, self._name_of(key), limit, self._clock()
+        )
         self.heard(state)
         if state.allowed:
             return Decision(allowed=True, retry_after=0.0)
@@ -202,7 +208,9 @@ class StoreBuckets:
     async def give_back(self, budget: Budget, key: str) -> None:
         limit = LIMITS[budget]
         self.heard(
-            await self._store.give_back_failure(budget.value, _hashed(key), limit, self._clock())
+            await self._store.give_back_failure(
+                budget.value, self._name_of(key), limit, self._clock()
+            )
         )
 
     def heard(self, state: BucketState) -> None:
@@ -236,10 +244,6 @@ class StoreBuckets:
             await self.take(budget, key)
         except Exception as error:  # still counted here; the others do not hear of it
             log.warning("a failure was not counted in the store: %s", type(error).__name__)
-
-
-def _hashed(key: str) -> str:
-    return hashlib.sha256(key.encode()).hexdigest()
 
 
 class FailureBudgets:

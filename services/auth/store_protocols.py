@@ -182,7 +182,7 @@ class BucketState:
     """A failure budget's token bucket as the store left it (``FailureStore``)."""
 
     budget: str
-    key: str  # hashed by the caller: the store never holds an address or an email
+    key: str  # a keyed hash made by the caller: the store never holds an address or an email
     tokens: float
     updated: float  # wall-clock seconds
     allowed: bool  # whether the change that produced this state took a token

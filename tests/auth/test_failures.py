@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -26,17 +27,21 @@ from services.auth.failures import (
     ACCOUNT_FAILURES,
     ADDRESS_FAILURES,
     Buckets,
+    Budget,
     FailureBudgets,
     Scope,
     StoreBuckets,
     TooManyFailures,
 )
+from services.auth.secrets import SecretKeys
 from services.auth.store import open_store
+from services.auth.store_protocols import BucketState
 from services.common.config import Settings
 from services.common.sql import Postgres
 
 T = TypeVar("T")
 ACCOUNT = "email:owner@shop.example"
+SECRET_KEY = bytes(range(32))
 
 
 class FakeClock:
@@ -62,11 +67,11 @@ def clock() -> FakeClock:
 
 @contextlib.asynccontextmanager
 async def _store_buckets(
-    data_dir: Path, env: dict[str, str], clock: FakeClock
+    data_dir: Path, env: dict[str, str], clock: FakeClock, secret_key: bytes = SECRET_KEY
 ) -> AsyncIterator[StoreBuckets]:
     store = await open_store(Settings.from_env({"P13N_DATA_DIR": str(data_dir), **env}))
     try:
-        buckets = StoreBuckets(store, clock=clock)
+        buckets = StoreBuckets(store, SecretKeys(secret_key), clock=clock)
         async with buckets.listening():
             yield buckets
     finally:
@@ -297,6 +302,49 @@ class _CleanUp:
                 if waits == "Lock":
                     return
                 await asyncio.sleep(0.005)
+
+
+async def test_a_bucket_is_stored_and_announced_under_a_name_only_the_server_key_makes(
+    tmp_path: Path, postgres_env: dict[str, str], clock: FakeClock
+) -> None:
+    """Neither the table nor a listener on the channel (any role that may LISTEN) learns
+    the address or email, nor finds it by hashing candidates without the server's key."""
+    settings = Settings.from_env({"P13N_DATA_DIR": str(tmp_path), **postgres_env})
+    heard: list[BucketState] = []
+    both_heard = asyncio.Event()
+
+    def hear(state: BucketState) -> None:
+        heard.append(state)
+        if len(heard) == 2:
+            both_heard.set()
+
+    async with (
+        _store_buckets(tmp_path, postgres_env, clock) as buckets,
+        _store_buckets(tmp_path, postgres_env, clock, secret_key=bytes(32)) as other_key,
+    ):
+        store = await open_store(settings)
+        try:
+            async with store.listening_failures(hear):
+                await buckets.take(Budget.ADDRESS, "192.0.2.1")
+                await other_key.take(Budget.ADDRESS, "192.0.2.1")
+                async with asyncio.timeout(5):
+                    await both_heard.wait()
+        finally:
+            await store.close()
+    stored = await _bucket_names(postgres_env["P13N_DATABASE_URL"], settings)
+    unkeyed = {"192.0.2.1", hashlib.sha256(b"192.0.2.1").hexdigest()}
+    assert not ({state.key for state in heard} | stored) & unkeyed
+    assert {state.key for state in heard} == stored
+    assert len(stored) == 2  # two server keys: two names for one address
+
+
+async def _bucket_names(url: str, settings: Settings) -> set[str]:
+    schema = {"search_path": settings.database_schema("auth")}
+    conn = await asyncpg.connect(url, server_settings=schema)
+    try:
+        return {row["key"] for row in await conn.fetch("SELECT key FROM failure_buckets")}
+    finally:
+        await conn.close()
 
 
 def _refuses(budgets: FailureBudgets, address: str) -> bool:
