@@ -36,11 +36,28 @@ class SqlFailureStore(SqlBase):
     ) -> BucketState:
         return await self._change(budget, key, limit, float(now), take=False)
 
+    async def read_failure_buckets(self, now: float, most: int) -> list[BucketState]:
+        # Only buckets not yet full: a missing one is full. The most recently changed first.
+        async with self._backend.reading() as sql:
+            rows = await sql.fetch(
+                "SELECT budget, key, tokens, updated FROM failure_buckets WHERE full_at > ? "
+                "ORDER BY updated DESC LIMIT ?",
+                now,
+                most,
+            )
+        return [
+            BucketState(row["budget"], row["key"], row["tokens"], row["updated"], False)
+            for row in rows
+        ]
+
     @contextlib.asynccontextmanager
     async def listening_failures(
-        self, on_heard: Callable[[BucketState], None]
+        self, on_heard: Callable[[BucketState], None], on_missed: Callable[[], None]
     ) -> AsyncIterator[None]:
         def heard(payload: str) -> None:
+            if not payload:  # a reconnect: what was sent while the connection was down is lost
+                on_missed()
+                return
             schema, _, state = payload.partition(" ")
             if state and schema == self._backend.schema_name:
                 on_heard(BucketState(*json.loads(state)))

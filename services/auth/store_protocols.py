@@ -185,7 +185,7 @@ class BucketState:
     key: str  # a keyed hash made by the caller: the store never holds an address or an email
     tokens: float
     updated: float  # wall-clock seconds
-    allowed: bool  # whether the change that produced this state took a token
+    allowed: bool  # whether the change that produced this state took a token (False if read)
 
 
 @dataclass(frozen=True)
@@ -393,10 +393,16 @@ class FailureStore(Protocol):
         """Returns a token taken (never past the limit's burst)."""
         ...
 
+    async def read_failure_buckets(self, now: float, most: int) -> list[BucketState]:
+        """The buckets not full at ``now`` (at most ``most``, the most recently changed);
+        ``allowed`` means nothing in them."""
+        ...
+
     def listening_failures(
-        self, on_heard: Callable[[BucketState], None]
+        self, on_heard: Callable[[BucketState], None], on_missed: Callable[[], None]
     ) -> AbstractAsyncContextManager[None]:
-        """While entered, ``on_heard`` gets every bucket any process changes."""
+        """While entered, ``on_heard`` gets every bucket any process changes, and
+        ``on_missed`` is called when some may have been missed (a lost connection)."""
         ...
 
 

@@ -20,8 +20,10 @@ from typing import TypeVar
 
 import asyncpg
 import pytest
+from support.listening import HeldReconnects, terminate_listeners
 from support.postgres import schema_prefix
 
+from services.auth.failure_store import FAILURES_CHANNEL
 from services.auth.failures import (
     ACCOUNT_ADDRESS_FAILURES,
     ACCOUNT_FAILURES,
@@ -324,7 +326,7 @@ async def test_a_bucket_is_stored_and_announced_under_a_name_only_the_server_key
     ):
         store = await open_store(settings)
         try:
-            async with store.listening_failures(hear):
+            async with store.listening_failures(hear, lambda: None):
                 await buckets.take(Budget.ADDRESS, "192.0.2.1")
                 await other_key.take(Budget.ADDRESS, "192.0.2.1")
                 async with asyncio.timeout(5):
@@ -345,6 +347,33 @@ async def _bucket_names(url: str, settings: Settings) -> set[str]:
         return {row["key"] for row in await conn.fetch("SELECT key FROM failure_buckets")}
     finally:
         await conn.close()
+
+
+async def test_a_replica_that_missed_notifications_reads_the_buckets_back_on_reconnecting(
+    tmp_path: Path,
+    postgres_env: dict[str, str],
+    clock: FakeClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Both listening sessions end and are kept from reconnecting while A spends an
+    address's budget: B hears none of it, and refuses the address once reconnected."""
+    held = HeldReconnects(monkeypatch)
+    async with (
+        _store_buckets(tmp_path / "a", postgres_env, clock) as a_buckets,
+        _store_buckets(tmp_path / "b", postgres_env, clock) as b_buckets,
+    ):
+        a, b = FailureBudgets(buckets=a_buckets), FailureBudgets(buckets=b_buckets)
+        assert await terminate_listeners(postgres_env["P13N_DATABASE_URL"], FAILURES_CHANNEL) == 2
+        await held.until_waiting(2)
+        for _ in range(ADDRESS_FAILURES.burst):
+            a.failed("192.0.2.1")
+        await a_buckets.settled()
+        assert not _refuses(b, "192.0.2.1")  # B missed every charge
+        held.release()
+        started = time.monotonic()
+        while not _refuses(b, "192.0.2.1"):
+            assert time.monotonic() - started < 1.0, "B did not catch up within 1 s"
+            await asyncio.sleep(0.005)
 
 
 def _refuses(budgets: FailureBudgets, address: str) -> bool:
