@@ -317,17 +317,17 @@ class MemoryDirectory:
         if scheme != "Bearer" or not credential:
             return
         lookup = self._session_hash(credential)
-        snapshot = self._snapshot
-        if lookup is None or lookup in snapshot.sessions:
+        if lookup is None or lookup in self._snapshot.sessions:
             return
-        session = await self._store.session(lookup)
-        # Only into the snapshot it was missing from: one installed during the read may be
-        # of a newer generation, in which the session was already signed out, and adding
-        # it there would bring it back until the next change. That snapshot's own load
-        # has the session if it still exists.
-        if session is not None and self._snapshot is snapshot:
-            snapshot.sessions[lookup] = _session_entry(session)
-            snapshot.session_expiry[str(session.id)] = session.expire_time
+        found = await self._store.session(lookup)
+        # Only into a snapshot no newer than the look-up: one installed during it may be
+        # of a generation in which the session was signed out already, and adding it there
+        # would bring it back until the next change. A newer snapshot has the session if it
+        # still exists; an older one is replaced by the refresher, its generation behind.
+        session = found.session
+        if session is not None and self._generation <= found.generation:
+            self._snapshot.sessions[lookup] = _session_entry(session)
+            self._snapshot.session_expiry[str(session.id)] = session.expire_time
 
     # -- authz.Directory -------------------------------------------------------------
 

@@ -167,6 +167,14 @@ class SessionCredential:
 
 
 @dataclass(frozen=True)
+class SessionLookup:
+    """A session looked up by its hash (None: no such session), as of ``generation``."""
+
+    session: SessionCredential | None
+    generation: int
+
+
+@dataclass(frozen=True)
 class Credentials:
     """Everything the directory loads, consistent with ``generation``."""
 
@@ -371,8 +379,9 @@ class CredentialStore(Protocol):
 
     async def credentials(self, now: float) -> Credentials: ...
 
-    async def session(self, lookup_hash: bytes) -> SessionCredential | None:
-        """A session by its lookup hash, expired or not (the directory checks expiry)."""
+    async def session(self, lookup_hash: bytes) -> SessionLookup:
+        """A session by its lookup hash, expired or not (the directory checks expiry), and
+        the generation of the same read."""
         ...
 
 

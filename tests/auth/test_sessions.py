@@ -21,7 +21,7 @@ from services.auth import operator, secrets
 from services.auth.directory import MemoryDirectory
 from services.auth.identity_service import SESSION_SECONDS
 from services.auth.store import SqlAuthStore, open_store
-from services.auth.store_protocols import Credentials, SessionCredential
+from services.auth.store_protocols import Credentials, SessionLookup
 from services.common.config import Settings
 
 T = TypeVar("T")
@@ -62,7 +62,8 @@ async def _session(store: SqlAuthStore, keys: secrets.SecretKeys) -> str:
 
 
 async def _session_id(store: SqlAuthStore, keys: secrets.SecretKeys, bearer: str) -> int:
-    session = await store.session(keys.lookup_hash(secrets.parse_session(bearer.split()[1])))
+    found = await store.session(keys.lookup_hash(secrets.parse_session(bearer.split()[1])))
+    session = found.session
     assert session is not None
     return session.id
 
@@ -95,15 +96,24 @@ async def test_a_deleted_session_is_refused_once_reloaded(store: SqlAuthStore) -
     assert directory.identify_credentials(bearer) is None
 
 
+class _Hold:
+    """One read held back once done: the state it read grows older while others run."""
+
+    def __init__(self) -> None:
+        self.read = asyncio.Event()
+        self.release = asyncio.Event()
+
+
 class _HeldReads:
-    """The store, but the next read of the named kind waits, once done, until released: the
-    state it read is then older than what a concurrent load may already have installed."""
+    """The store, with the next read of each kind named in ``holds`` held back."""
 
     def __init__(self, store: SqlAuthStore) -> None:
         self._store = store
-        self.held: str | None = None
-        self.read = asyncio.Event()
-        self.release = asyncio.Event()
+        self.holds: dict[str, _Hold] = {}
+
+    def hold(self, kind: str) -> _Hold:
+        self.holds[kind] = _Hold()
+        return self.holds[kind]
 
     async def generation(self) -> int:
         return await self._store.generation()
@@ -114,15 +124,15 @@ class _HeldReads:
     async def credentials(self, now: float) -> Credentials:
         return await self._after("credentials", self._store.credentials(now))
 
-    async def session(self, lookup_hash: bytes) -> SessionCredential | None:
+    async def session(self, lookup_hash: bytes) -> SessionLookup:
         return await self._after("session", self._store.session(lookup_hash))
 
     async def _after(self, kind: str, reading: Awaitable[T]) -> T:
         found = await reading
-        if self.held == kind:
-            self.held = None
-            self.read.set()
-            await self.release.wait()
+        hold = self.holds.pop(kind, None)
+        if hold is not None:
+            hold.read.set()
+            await hold.release.wait()
         return found
 
 
@@ -135,14 +145,37 @@ async def test_a_session_looked_up_while_it_is_signed_out_stays_out(store: SqlAu
     directory = MemoryDirectory(held, keys, clock=_Clock())
     await directory.reload()
     bearer = await _session(store, keys)  # not in the snapshot: created elsewhere
-    held.held = "session"
+    looked_up = held.hold("session")
     looking_up = asyncio.create_task(directory.ensure_session(bearer))
-    await held.read.wait()
+    await looked_up.read.wait()
     assert await store.delete_session(await _session_id(store, keys, bearer)) is True
     await directory.refresh_if_changed()
-    held.release.set()
+    looked_up.release.set()
     await looking_up
     assert directory.identify_credentials(bearer) is None
+
+
+async def test_a_session_looked_up_while_an_older_load_is_installed_is_kept(
+    store: SqlAuthStore,
+) -> None:
+    """A load that read before the session was created is installed during its look-up:
+    the session still exists, and the look-up adds it to that (older) snapshot."""
+    keys = secrets.SecretKeys(KEY)
+    held = _HeldReads(store)
+    directory = MemoryDirectory(held, keys, clock=_Clock())
+    await directory.reload()
+    loaded = held.hold("credentials")
+    loading = asyncio.create_task(directory.reload())  # reads before the session exists
+    await loaded.read.wait()
+    bearer = await _session(store, keys)  # created elsewhere
+    looked_up = held.hold("session")
+    looking_up = asyncio.create_task(directory.ensure_session(bearer))
+    await looked_up.read.wait()
+    loaded.release.set()
+    await loading
+    looked_up.release.set()
+    await looking_up
+    assert directory.identify_credentials(bearer) is not None
 
 
 async def test_a_load_finishing_after_a_newer_one_is_dropped(store: SqlAuthStore) -> None:
@@ -150,12 +183,12 @@ async def test_a_load_finishing_after_a_newer_one_is_dropped(store: SqlAuthStore
     held = _HeldReads(store)
     directory = MemoryDirectory(held, keys, clock=_Clock())
     bearer = await _session(store, keys)
-    held.held = "credentials"
+    loaded = held.hold("credentials")
     slow = asyncio.create_task(directory.reload())  # reads the session, then waits
-    await held.read.wait()
+    await loaded.read.wait()
     assert await store.delete_session(await _session_id(store, keys, bearer)) is True
     await directory.reload()  # the sign-out's generation
-    held.release.set()
+    loaded.release.set()
     await slow
     assert directory.identify_credentials(bearer) is None
 
@@ -177,8 +210,9 @@ class _GoneBack:
         loaded = await self._store.credentials(now)
         return dataclasses.replace(loaded, generation=loaded.generation - self.behind)
 
-    async def session(self, lookup_hash: bytes) -> SessionCredential | None:
-        return await self._store.session(lookup_hash)
+    async def session(self, lookup_hash: bytes) -> SessionLookup:
+        found = await self._store.session(lookup_hash)
+        return dataclasses.replace(found, generation=found.generation - self.behind)
 
 
 async def test_a_store_whose_generation_went_back_is_still_followed(store: SqlAuthStore) -> None:
