@@ -35,6 +35,7 @@ from services.common import identity
 from services.offers.compiled_cache import CompiledCache
 from services.offers.engine import Personalization
 from services.offers.personalize_service import PersonalizeServicer
+from services.offers.store import Snapshot
 
 PARENT_SEGMENT, ACCOUNT, CONFIG_VERSION = "1", "7", 3
 PATHS = ("public", "private-http", "private")
@@ -143,8 +144,10 @@ class _Store:
     def revision(self, _parent_segment_id: str) -> int:
         return 1
 
-    async def records(self, _parent_segment_id: str) -> list[_Record]:
-        return [_Record(body) for body in workload.personalizations(20)]
+    async def snapshot(self, _parent_segment_id: str) -> Snapshot:
+        # The cache only calls ``personalization()`` on a record: the stand-in has it.
+        records = [_Record(body) for body in workload.personalizations(20)]
+        return Snapshot(1, cast(Any, records))
 
 
 class _Profile:
