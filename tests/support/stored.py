@@ -37,8 +37,10 @@ def transaction(
     """
     if settings.database_url is None:
         path = settings.data_dir / f"{service}.db"
-        # The services hold the file open too: wait for their write lock as they would.
-        with closing(sqlite3.connect(path, timeout=5)) as conn, conn:
+        # mode=rw: a missing file is an error, never created empty here. The services hold
+        # the file open too: wait for their write lock as they would.
+        uri = f"file:{path}?mode=rw"
+        with closing(sqlite3.connect(uri, uri=True, timeout=5)) as conn, conn:
             conn.row_factory = sqlite3.Row
             return run_to_completion(work(ThreadSqlite(conn)))
     work_there = _on_postgres(settings.database_url, settings.database_schema(service), work)
