@@ -91,10 +91,10 @@ def dump(settings: Settings, service: str) -> str:
     """``service``'s whole store as its operator's own tool dumps it, as SQL text.
 
     SQLite: the ``sqlite3`` shell's ``.dump``. PostgreSQL: ``pg_dump`` of the service's
-    schema, data only, its ``INSERT INTO <table> VALUES (…)`` lines alone (the schema
-    qualifier left out, so both read alike): the rest is comments, sequence positions (a
-    refused insert may advance one; they are not data) and the random ``\\restrict`` key
-    pg_dump writes into every dump.
+    schema, data only, as ``INSERT INTO <table> VALUES (…)`` (the schema qualifier left
+    out, so both read alike), without what is not data: comments, settings, sequence
+    positions (a refused insert may advance one) and the random ``\\restrict`` key pg_dump
+    writes into every dump.
     """
     if settings.database_url is None:
         shell = shutil.which("sqlite3")
@@ -107,5 +107,10 @@ def dump(settings: Settings, service: str) -> str:
     schema = settings.database_schema(service)
     command = [pg_dump, "--data-only", "--inserts", f"--schema={schema}", settings.database_url]
     text = subprocess.run(command, capture_output=True, text=True, check=True).stdout
-    inserts = [line for line in text.splitlines() if line.startswith("INSERT INTO ")]
-    return "\n".join(inserts).replace(f"INSERT INTO {schema}.", "INSERT INTO ")
+    data = [line for line in text.splitlines() if line and not line.startswith(_PG_DUMP_NOISE)]
+    return "\n".join(data).replace(f"INSERT INTO {schema}.", "INSERT INTO ")
+
+
+# What pg_dump writes beside the rows: comments, session settings, sequence positions and
+# ``set_config`` calls, and the random key of its ``\\restrict`` guard.
+_PG_DUMP_NOISE = ("--", "SET ", "SELECT pg_catalog.", "\\restrict ", "\\unrestrict ")
