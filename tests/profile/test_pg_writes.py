@@ -242,3 +242,22 @@ async def test_a_write_run_again_logs_its_warnings_once(
     warnings = [r.getMessage() for r in caplog.records if "member_id" in r.getMessage()]
     assert len(warnings) == 1
     assert warnings[0].endswith("(1 so far)")
+
+
+async def test_a_write_whose_identifier_has_no_lock_row_is_refused(
+    tmp_path: Path, postgres_env: dict[str, str]
+) -> None:
+    """A missing row of identity_locks would lock nothing: the write must not go on."""
+    async with fleet.replicas(tmp_path, postgres_env, count=1) as ((store, storage),):
+        ps = await fleet.shop(storage)
+
+        async def drop_stripe(sql: Sql) -> None:
+            stripe = profiles.lock_stripe(int(ps), "td_client_id", "c1")
+            await sql.execute("DELETE FROM identity_locks WHERE stripe = ?", stripe)
+
+        await storage.transactions.write(drop_stripe)
+        with pytest.raises(RuntimeError, match=r"^identity_locks has 0 of the 1 stripes"):
+            await fleet.track(store, ps, {"td_client_id": "c1"}, time.time())
+        stored = await fleet.rows(storage, "SELECT count(*) FROM events")
+
+    assert stored == [(0,)]
