@@ -212,3 +212,14 @@ class ConfigCache:
         if self._tables[0] != generation:
             self._tables = (generation, await realtime_store.table_index(sql))
         return generation, self._tables[1].get((account_id, database, table), ())
+
+
+async def still_current(sql: Sql, config: Config) -> None:
+    """Raises ``ConfigChanged`` if ``config`` is no longer the segment's committed one
+    (PostgreSQL, as a write's last statement: see ``tracking``). SQLite's writer is alone
+    and takes turns with configuration writers: nothing to check."""
+    if sql.dialect != "postgresql":
+        return
+    now = await realtime_store.config_version(sql, config.parent_segment_id)
+    if now != (config.version, config.create_time):
+        raise ConfigChanged(f"parent segment {config.parent_segment_id}")

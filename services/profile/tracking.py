@@ -43,7 +43,7 @@ from services.common import events
 from services.common.errors import InvalidArgument, NotFound, parent_segment_not_found
 from services.common.sql import Sql
 from services.profile import attributes, profiles, proofs, realtime_store
-from services.profile.realtime import Config, ConfigCache, ConfigChanged
+from services.profile.realtime import Config, ConfigCache, ConfigChanged, still_current
 from services.profile.stitching import (
     Identity,
     Outcome,
@@ -275,16 +275,6 @@ async def config_of_account(
     if account_id and config.account_id != account_id:
         raise parent_segment_not_found(parent_segment_id)
     return config
-
-
-async def still_current(sql: Sql, config: Config) -> None:
-    """Raises ``ConfigChanged`` if ``config`` is no longer the segment's committed one
-    (PostgreSQL; see the module docstring). SQLite's writer is alone: nothing to check."""
-    if sql.dialect != "postgresql":
-        return
-    now = await realtime_store.config_version(sql, config.parent_segment_id)
-    if now != (config.version, config.create_time):
-        raise ConfigChanged(f"parent segment {config.parent_segment_id}")
 
 
 async def track(

@@ -18,15 +18,16 @@ from typing import Any
 
 import asyncpg
 import pytest
+from p13n.profile.v1 import profile_service_pb2 as api
 from p13n.profile.v1 import realtime_config_pb2 as pb
 from support import profile_replicas as fleet
 from support.profile_replicas import ACCOUNT
 
-from services.common import events, postgres
-from services.common.errors import NotFound, Unavailable
+from services.common import audit, events, postgres
+from services.common.errors import InvalidArgument, NotFound, Unavailable
 from services.common.sql import Sql
-from services.profile import backends, profiles, proofs, tracking
-from services.profile.config_store import EVENTS, STITCHING_KEYS
+from services.profile import backends, batch_store, profiles, proofs, realtime, tracking
+from services.profile.config_store import ATTRIBUTES, EVENTS, STITCHING_KEYS
 from services.profile.realtime import ConfigChanged
 
 
@@ -221,7 +222,7 @@ async def test_a_write_run_again_logs_its_warnings_once(
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    original = tracking.still_current
+    original = realtime.still_current
     checks: list[int] = []
 
     async def changed_once(sql: Sql, config: Any) -> None:
@@ -259,5 +260,40 @@ async def test_a_write_whose_identifier_has_no_lock_row_is_refused(
         with pytest.raises(RuntimeError, match=r"^identity_locks has 0 of the 1 stripes"):
             await fleet.track(store, ps, {"td_client_id": "c1"}, time.time())
         stored = await fleet.rows(storage, "SELECT count(*) FROM events")
+
+    assert stored == [(0,)]
+
+
+async def test_an_attribute_deleted_while_an_import_runs_is_not_imported(
+    tmp_path: Path, postgres_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with fleet.replicas(tmp_path, postgres_env) as ((_, a), (b, _)):
+        ps = await fleet.shop(a)
+        async with a.configs.writing() as writer:
+            tier = await writer.insert(
+                ATTRIBUTES, int(ps), pb.Attribute(name="tier", type=pb.IMPORTED)
+            )
+        gate, reached = asyncio.Event(), asyncio.Event()
+        original = batch_store.write_imported_values
+
+        async def paused(*args: Any) -> None:
+            monkeypatch.setattr(batch_store, "write_imported_values", original)
+            reached.set()
+            await gate.wait()
+            await original(*args)
+
+        monkeypatch.setattr(batch_store, "write_imported_values", paused)
+        record = api.ImportRecord(value="c1")
+        record.attributes.update({"tier": "gold"})
+        write = asyncio.create_task(
+            b.import_attributes(audit.operator(ACCOUNT), ps, "td_client_id", [record], 1.0)
+        )
+        await reached.wait()
+        async with a.configs.writing() as writer:
+            await writer.delete(ATTRIBUTES, int(ps), int(tier.id))
+        gate.set()
+        with pytest.raises(InvalidArgument, match="'tier' is not an IMPORTED attribute"):
+            await write
+        stored = await fleet.rows(a, "SELECT count(*) FROM imported_values")
 
     assert stored == [(0,)]
