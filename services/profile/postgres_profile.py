@@ -21,7 +21,7 @@ a unique violation (when an event's only profile was merged away while the event
 for its lock, ``profiles.locked_owners``); 23503, a foreign key violation (the parent
 segment was deleted while the write ran: the next attempt answers NOT_FOUND); and
 ``realtime.ConfigChanged`` (the write's configuration changed before it committed,
-``tracking.still_current``).
+``realtime.still_current``).
 
 Why not SERIALIZABLE: measured with 32 concurrent Tracks for 10,000 visitors in one
 process (``bench/pg_writes.py``), PostgreSQL's SSI aborts many transactions on predicate

@@ -167,7 +167,7 @@ def _spec(attribute: pb.Attribute) -> attributes.AttributeSpec:
 class ConfigChanged(Exception):
     """A write's configuration changed before it committed: it runs again with the new one.
 
-    Raised on PostgreSQL only (``tracking.still_current``), and retried there like a
+    Raised on PostgreSQL only (``still_current``), and retried there like a
     conflict with another replica's write (``postgres_profile``)."""
 
 
