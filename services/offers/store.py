@@ -167,6 +167,14 @@ class Revisions:
         if revision > self.get(parent_segment_id):
             self._known[parent_segment_id] = revision
 
+    def heard(self, parent_segment_id: str, revision: int) -> None:
+        """Notes a revision another replica wrote if this process follows its segment: one
+        not compiled or written here needs no revision until it is (``snapshot`` reads it
+        then), and following every segment written anywhere would make each periodic check
+        read them all."""
+        if parent_segment_id in self._known:
+            self.saw(parent_segment_id, revision)
+
     def segments(self) -> list[str]:
         """The parent segments whose revision is followed (those read or written here)."""
         return list(self._known)

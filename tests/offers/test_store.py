@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 from p13n.auth.v1 import identity_pb2
+from support.frozen_proxy import frozen_proxy
 from support.listening import HeldReconnects, terminate_listeners
 
-from services.common import audit, identity
+from services.common import audit, identity, postgres
 from services.common.config import Settings
 from services.common.errors import NotFound
 from services.common.storage import open_database
@@ -277,5 +278,54 @@ async def test_the_version_check_outlives_a_failed_check(
                 await writer.insert(draft())
             await wait_for(lambda: b.revision("1") == 1, DELIVERY_BOUND)
             assert failures == 1
+        finally:
+            await follower.close()
+
+
+@pytest.mark.parametrize("listen", [True, False], ids=["listening", "version-check-alone"])
+async def test_a_replica_whose_connections_froze_catches_up_within_seconds(
+    tmp_path: Path,
+    postgres_env: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    listen: bool,
+) -> None:
+    """B's connections go silent with no reset (a failover, a forgetful NAT) while new ones
+    work: its version check and its listener give them up and B catches up."""
+    monkeypatch.setattr(postgres, "COMMAND_TIMEOUT", 1.0)
+    monkeypatch.setattr(postgres, "PING_INTERVAL", 0.3)
+    monkeypatch.setattr(postgres, "PING_TIMEOUT", 0.5)
+    url = postgres_env["P13N_DATABASE_URL"]
+    async with frozen_proxy(url) as (proxy, proxied):
+        env_b = {**postgres_env, "P13N_DATABASE_URL": proxied}
+        async with opened(tmp_path, postgres_env) as a, opened(tmp_path, env_b) as b:
+            follower = Follower(b, proxied, listen=listen, interval=0.05)
+            await follower.start()
+            try:
+                await b.snapshot("1")
+                await asyncio.sleep(0.2)  # a check or two on B's pool
+                assert proxy.freeze() >= 1
+                async with a.writing("1") as writer:
+                    await writer.insert(draft())
+                # CHECK_TIMEOUT (2 s) + COMMAND_TIMEOUT (1 s) + a check at most, listening
+                # or not: the first check abandoned must not wait on its dead connection.
+                await wait_for(lambda: b.revision("1") == 1, 6.0)
+            finally:
+                await follower.close()
+
+
+async def test_a_replica_follows_only_the_parent_segments_it_compiled(
+    tmp_path: Path, postgres_env: dict[str, str]
+) -> None:
+    """Notifications of writes elsewhere do not make B check segments it never served."""
+    async with opened(tmp_path, postgres_env) as a, opened(tmp_path, postgres_env) as b:
+        follower = Follower(b, postgres_env["P13N_DATABASE_URL"], interval=3600.0)
+        await follower.start()
+        try:
+            await b.snapshot("1")
+            for segment in ("2", "1"):
+                async with a.writing(segment) as writer:
+                    await writer.insert(draft())
+            await wait_for(lambda: b.revision("1") == 1, DELIVERY_BOUND)
+            assert b.revisions.segments() == ["1"]
         finally:
             await follower.close()
