@@ -58,9 +58,11 @@ KEEPALIVE_IDLE = 10  # seconds idle before the first probe
 KEEPALIVE_INTERVAL = 5  # seconds between probes
 KEEPALIVE_COUNT = 3  # unanswered probes before the kernel drops the connection
 DEAD_AFTER = KEEPALIVE_IDLE + KEEPALIVE_INTERVAL * KEEPALIVE_COUNT  # TCP_USER_TIMEOUT too
-# The longest any one statement may run. The slowest here are an import's batch and an
-# audit page, well under a second; a lock wait longer than this is an outage anyway.
-COMMAND_TIMEOUT = 30.0
+# The longest any one statement may run, and so also how long a statement abandoned by
+# its caller (a timeout, a client gone) may hold its connection before asyncpg gives up
+# the cancellation and drops the connection. The slowest statements here (an import's
+# batch, an audit page) take well under a second; a lock wait this long is an outage.
+COMMAND_TIMEOUT = 10.0
 MIGRATION_TIMEOUT = 600.0
 CONNECT_TIMEOUT = 10.0  # seconds to open a connection (asyncpg's default is 60)
 PING_INTERVAL = 5.0  # seconds between a Listener's liveness checks
