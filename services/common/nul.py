@@ -13,16 +13,14 @@ every NUL in a string is encoded as one, so most requests cost one ``memchr``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from google.protobuf.message import Message
 
 from services.common.errors import InvalidArgument
 
 NUL = "\x00"
-_STRUCT = "google.protobuf.Struct"
-_VALUE = "google.protobuf.Value"
-_LIST = "google.protobuf.ListValue"
 
 
 def may_hold_nul(encoded: bytes) -> bool:
@@ -56,22 +54,8 @@ def check(message: Message) -> None:
 
 def _strings(message: Message, path: str) -> Iterator[tuple[str, str]]:
     name = message.DESCRIPTOR.full_name
-    if name == _STRUCT:
-        for key, value in message.fields.items():  # type: ignore[attr-defined]
-            inner = f"{path}[{key[:40]!r}]"
-            yield inner, key
-            yield from _strings(value, inner)
-        return
-    if name == _VALUE:
-        kind = message.WhichOneof("kind")
-        if kind == "string_value":
-            yield path, message.string_value  # type: ignore[attr-defined]
-        elif kind in ("struct_value", "list_value"):
-            yield from _strings(getattr(message, kind), path)
-        return
-    if name == _LIST:
-        for index, value in enumerate(message.values):  # type: ignore[attr-defined]
-            yield from _strings(value, f"{path}[{index}]")
+    if name in _FREE_JSON:
+        yield from _FREE_JSON[name](message, path)
         return
     for field, value in message.ListFields():
         inner = f"{path}.{field.name}" if path else field.name
@@ -86,6 +70,36 @@ def _strings(message: Message, path: str) -> Iterator[tuple[str, str]]:
                 yield from _one(item, f"{inner}[{index}]")
         else:
             yield from _one(value, inner)
+
+
+# Free JSON, walked by its JSON shape so that paths read as JSON: event['page']['tags'][1].
+def _struct(message: Any, path: str) -> Iterator[tuple[str, str]]:
+    for key, value in message.fields.items():
+        inner = f"{path}[{key[:40]!r}]"
+        yield inner, key
+        yield from _value(value, inner)
+
+
+def _value(message: Any, path: str) -> Iterator[tuple[str, str]]:
+    kind = message.WhichOneof("kind")
+    if kind == "string_value":
+        yield path, message.string_value
+    elif kind == "struct_value":
+        yield from _struct(message.struct_value, path)
+    elif kind == "list_value":
+        yield from _list(message.list_value, path)
+
+
+def _list(message: Any, path: str) -> Iterator[tuple[str, str]]:
+    for index, value in enumerate(message.values):
+        yield from _value(value, f"{path}[{index}]")
+
+
+_FREE_JSON: dict[str, Callable[[Any, str], Iterator[tuple[str, str]]]] = {
+    "google.protobuf.Struct": _struct,
+    "google.protobuf.Value": _value,
+    "google.protobuf.ListValue": _list,
+}
 
 
 def _one(value: object, path: str) -> Iterator[tuple[str, str]]:

@@ -33,7 +33,8 @@ def test_a_nul_is_found_in_fields_lists_maps_and_free_json() -> None:
     assert nul.first_nul(keyed) == "['k\\x00']"
     assert nul.first_nul(profile_pb2.Profile()) is None
     # Bytes are not text: any byte is fine there, and a zero byte alone proves nothing.
-    assert nul.may_hold_nul(b"\x08\x00") and nul.first_nul(struct_pb2.Value(number_value=0))is None
+    assert nul.may_hold_nul(struct_pb2.Value(number_value=0).SerializeToString())
+    assert nul.first_nul(struct_pb2.Value(number_value=0)) is None
 
 
 def test_the_refusal_names_the_field() -> None:
