@@ -65,6 +65,9 @@ DEAD_AFTER = KEEPALIVE_IDLE + KEEPALIVE_INTERVAL * KEEPALIVE_COUNT  # TCP_USER_T
 COMMAND_TIMEOUT = 10.0
 MIGRATION_TIMEOUT = 600.0
 CONNECT_TIMEOUT = 10.0  # seconds to open a connection (asyncpg's default is 60)
+# A pool's maximum unless its service sets its own (services/connection_budget.py adds
+# them up for the server's max_connections).
+DEFAULT_POOL_SIZE = 10
 PING_INTERVAL = 5.0  # seconds between a Listener's liveness checks
 PING_TIMEOUT = 2.0
 
@@ -130,7 +133,7 @@ async def open_pool(
     schema: str,
     migrations: Sequence[str],
     *,
-    max_size: int = 10,
+    max_size: int = DEFAULT_POOL_SIZE,
     application: str = "p13n",
 ) -> asyncpg.Pool:
     """A pool whose connections see ``schema`` first, after applying pending migrations."""
