@@ -75,9 +75,11 @@ PG_MIGRATIONS = [
       update_time DOUBLE PRECISION NOT NULL
     );
     CREATE INDEX personalizations_by_segment ON personalizations (parent_segment_id, id);
-    """
-    + _REVISIONS_TABLE,
+    """,
     audit.PG_MIGRATION,
+    # One for one with the SQLite list, as auth's are. IF NOT EXISTS: the first schemas
+    # made on PostgreSQL had this table in migration 1 (and so stopped at 2).
+    _REVISIONS_TABLE.replace("CREATE TABLE", "CREATE TABLE IF NOT EXISTS"),
 ]
 
 POOL_SIZE = 10

@@ -19,7 +19,7 @@ from services.common.config import Settings
 from services.common.errors import NotFound
 from services.common.storage import open_database
 from services.offers.following import Follower
-from services.offers.store import MIGRATIONS, Draft, PersonalizationStore
+from services.offers.store import MIGRATIONS, PG_MIGRATIONS, Draft, PersonalizationStore
 
 SECTIONS = [{"name": "Welcome", "payload": [{"name": "hello", "static": "Hi"}]}]
 DELIVERY_BOUND = 1.0  # seconds: a change through one replica is served by all within it
@@ -329,3 +329,19 @@ async def test_a_replica_follows_only_the_parent_segments_it_compiled(
             assert b.revisions.segments() == ["1"]
         finally:
             await follower.close()
+
+
+async def test_the_postgresql_migrations_match_sqlites_one_for_one_and_upgrade_the_first(
+    tmp_path: Path, postgres_env: dict[str, str]
+) -> None:
+    assert len(PG_MIGRATIONS) == len(MIGRATIONS)
+    settings = Settings.from_env({"P13N_DATA_DIR": str(tmp_path), **postgres_env})
+    schema = settings.database_schema("offers")
+    url = postgres_env["P13N_DATABASE_URL"]
+    # A schema made before the lists matched: its migration 1 made the revisions table too.
+    first = [PG_MIGRATIONS[0] + PG_MIGRATIONS[2], PG_MIGRATIONS[1]]
+    await (await postgres.open_pool(url, schema, first)).close()
+    async with opened(tmp_path, postgres_env) as store:
+        async with store.writing("1") as writer:
+            await writer.insert(draft())
+        assert (await store.snapshot("1")).revision == 1
