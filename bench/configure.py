@@ -50,6 +50,7 @@ class Configured:
     write_key: str
     admin: Admin
     personalization_ids: list[str] = field(default_factory=list)
+    account_id: str = ""
 
     @property
     def personalizations(self) -> int:
@@ -96,7 +97,7 @@ def _wait_known(admin: Admin, timeout: float = 10.0) -> None:
 
 def configure(suite: Suite, *, list_items: int = 10) -> Configured:
     """All but the personalizations; raises ConfigurationError naming a refused call."""
-    _, master = _account(suite)
+    account_id, master = _account(suite)
     admin = Admin(suite.admin_port, master)
     _wait_known(admin)
     ps = admin.ok(
@@ -121,4 +122,4 @@ def configure(suite: Suite, *, list_items: int = 10) -> Configured:
     )["id"]
     token = admin.ok("POST", f"{base}/services/{service}/tokens", {"name": "web"})["token"]
     write_key = admin.ok("POST", "/v1/api_keys", {"type": "WRITE_ONLY"})["key"]
-    return Configured(str(ps), str(token), str(write_key), admin)
+    return Configured(str(ps), str(token), str(write_key), admin, account_id=account_id)

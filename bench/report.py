@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from bench import backends
 from bench.suite import venv_bin
 
 ROW_NAMES = {
@@ -17,6 +18,8 @@ ROW_NAMES = {
     "F3r": "F3r F2 + ext_authz (real auth service, real token)",
     "T": "T F3r + relay → real profile Track (P without offers' logic)",
     "P-plain": "P without internal TLS (a second suite, loopback only)",
+    "P-pg": "P on PostgreSQL (a suite of its own, one process per service)",
+    "P-pg2": "P on PostgreSQL, two replicas of each service (`p13n up --replicas 2`)",
     "P": "P public personalize (full path)",
 }
 
@@ -131,6 +134,7 @@ def markdown(results: dict[str, Any]) -> str:
                 f"{half['profile_sqlite_round_trips_per_request']}"
             )
         out.append("")
+    out += backends.markdown(results)
     if results.get("profile"):
         out += _profile_section(results["profile"])
     for name, scale in results.get("scale", {}).items():

@@ -6,10 +6,17 @@
                                      # 10,000 vs 1,000,000 profiles (the last takes long)
     python -m bench.run --profile 20 # also: py-spy profiles of the services under P's load
     python -m bench.run --no-plain   # skip P without internal TLS (the mTLS comparison)
+    python -m bench.run --no-postgres  # skip P on PostgreSQL (bench/backends.py)
 
 P is measured twice in one run, interleaved: on the suite as it runs (mutual TLS on every
 internal hop) and on a second suite with ``P13N_INTERNAL_TLS=off`` ("P-plain"), which the
 settings allow only on loopback; ``mtls`` in the results is the drop from one to the other.
+
+P is also measured on PostgreSQL (``bench/backends.py``), in the same interleaved rounds:
+``P-pg`` (one process per service) and ``P-pg2`` (``p13n up --replicas 2``), each a suite
+of its own on a database this run creates on the local server (``P13N_BENCH_POSTGRES_URL``
+names another) and drops at the end; then P-pg at half of its maximum rate, and P-pg with
+10,000 and with 1,000,000 profiles (the store grown in SQL, ``bench/pg.py``).
 
 The suite is ``p13n up`` on a temporary data directory; the floors are trivial servers
 behind an Envoy configured from the gateway's own template (bench/floor_envoy.py). Results go
@@ -19,16 +26,19 @@ to ``bench/results/<name>.json`` and ``.md``; the markdown is printed too.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import random
 import shlex
 import shutil
 import sys
 import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench import capacity, report, scale, sqlcount, workload
+from bench import backends, capacity, pg, report, scale, sqlcount, workload
 from bench.configure import ConfigurationError, Configured, configure
 from bench.floors import Floors, RealServices
 from bench.http import call
@@ -74,6 +84,15 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--no-capacity", action="store_true", help="skip the abuse runs (bench/capacity.py)"
     )
+    parser.add_argument(
+        "--no-postgres", action="store_true", help="skip P on PostgreSQL (bench/backends.py)"
+    )
+    parser.add_argument(
+        "--pg-scale-profiles",
+        type=int,
+        default=1_000_000,
+        help="profiles P-pg is measured with after --profiles (0: not at all)",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--name", default="", help="result file name (default: a timestamp)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary data dir")
@@ -83,6 +102,7 @@ def _parser() -> argparse.ArgumentParser:
 def _smoke(args: argparse.Namespace) -> None:
     args.profiles = min(args.profiles, 200)
     args.duration, args.repeat, args.connections, args.half_duration = 1.0, 1, 4, 2.0
+    args.pg_scale_profiles, args.scale_repeat = min(args.pg_scale_profiles, 2_000), 1
 
 
 def _preload(suite: Suite, setup: Configured, args: argparse.Namespace, results: Any) -> None:
@@ -121,18 +141,39 @@ def _prepare_p(suite: Suite, setup: Configured, args: argparse.Namespace, result
     return ""
 
 
-def _plain_p(suite: Suite, args: argparse.Namespace, results: Any) -> tuple[Target, Traffic] | None:
-    """The second suite, without internal TLS, configured and loaded like the first."""
-    suite.start()
+@dataclass(frozen=True)
+class SideP:
+    """P on another suite, measured beside the main one's."""
+
+    target: Target
+    traffic: Traffic
+    setup: Configured
+
+
+def _side_p(
+    suite: Suite,
+    name: str,
+    args: argparse.Namespace,
+    results: Any,
+    check: Callable[[], str] = str,
+) -> SideP | None:
+    """Another suite (without internal TLS, on PostgreSQL...), configured and loaded like
+    the first; None, with a note, where it cannot be measured (``check()``, once it is up,
+    may say why not)."""
+    try:
+        suite.start()
+    except RuntimeError as error:
+        results["notes"].append(f"{name} not measured: {str(error)[-300:]}")
+        return None
     setup = configure(suite)
     _preload(suite, setup, args, {"notes": results["notes"]})
-    why_not = _prepare_p(suite, setup, args, {})
+    why_not = check() or _prepare_p(suite, setup, args, {})
     if why_not:
-        results["notes"].append(f"P-plain not measured: {why_not}")
+        results["notes"].append(f"{name} not measured: {why_not}")
         return None
     s = suite.pids()
-    target = Target("P-plain", suite.data_port, {k: s[k] for k in PROCESS_NAMES})
-    return target, Traffic(setup.public_token, max(1, args.profiles))
+    target = Target(name, suite.data_port, {k: s[k] for k in PROCESS_NAMES})
+    return SideP(target, Traffic(setup.public_token, max(1, args.profiles)), setup)
 
 
 def _mtls_drop(rows: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -187,7 +228,7 @@ def _measure(
     return {name: median_run(r) for name, r in runs.items()}
 
 
-def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
+def run(args: argparse.Namespace, work: Path, pg_url: str | None) -> dict[str, Any]:
     started = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
     results: dict[str, Any] = {
         "started": started,
@@ -210,6 +251,7 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     hook = sqlcount.env(counts) if args.count_sqlite else {}
     suite, floors = Suite(work / "suite", extra_env=hook), Floors(work / "floors")
     plain = Suite(work / "suite-plain", extra_env={"P13N_INTERNAL_TLS": "off"})
+    on_pg = backends.sides(work, pg_url, results["notes"]) if pg_url else []
     try:
         suite.start()
         setup = configure(suite)
@@ -230,16 +272,13 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         traffic = Traffic(setup.public_token, max(1, args.profiles))
         targets = _targets(floors, suite, not why_not)
         own: dict[str, Traffic] = {}
-        if not why_not and not args.no_plain:
-            compared = _plain_p(plain, args, results)
-            if compared is not None:
-                # Before P: the last target is the hot path the later steps drive.
-                targets.insert(len(targets) - 1, compared[0])
-                own[compared[0].name] = compared[1]
+        beside = {} if why_not else _beside(args, plain, on_pg, results, targets, own)
         results["rows"] = _measure(targets, load, traffic, args.repeat, own)
         if "P-plain" in results["rows"]:
             results["mtls"] = _mtls_drop(results["rows"])
         plain.stop()
+        results["postgres"] = backends.compare(results["rows"])
+        backends.stop_all_but_one(on_pg)  # only P-pg is measured further
         if args.profile:
             # The full path when it works, else the longest part of it that does (T).
             hot = targets[-1]
@@ -275,6 +314,8 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
             )
         if args.scale:
             results["scale"] = _scale(args, work, suite, setup, hot, load, traffic, half)
+        if pg_url and backends.ONE in beside:
+            _postgres_steps(args, results, on_pg[0], beside[backends.ONE], load, pg_url)
         return results
     except Exception:
         print("p13n up said (last lines):\n" + "".join(suite.output[-30:]), file=sys.stderr)
@@ -283,6 +324,73 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         floors.stop()
         plain.stop()
         suite.stop()
+        backends.stop_all(on_pg)
+
+
+def _beside(
+    args: argparse.Namespace,
+    plain: Suite,
+    on_pg: list[backends.Side],
+    results: dict[str, Any],
+    targets: list[Target],
+    own: dict[str, Traffic],
+) -> dict[str, SideP]:
+    """Starts the suites measured beside the main one; their P goes among the targets,
+    before P (the last target is the hot path the later steps drive)."""
+    others: list[tuple[Suite, str, Callable[[], str]]] = []
+    others += [] if args.no_plain else [(plain, "P-plain", str)]
+    others += [(side.suite, side.name, side.not_on_postgres) for side in on_pg]
+    found = {}
+    for suite, name, check in others:
+        compared = _side_p(suite, name, args, results, check)
+        if compared is not None:
+            targets.insert(len(targets) - 1, compared.target)
+            own[name] = compared.traffic
+            found[name] = compared
+    return found
+
+
+def _postgres_steps(
+    args: argparse.Namespace,
+    results: dict[str, Any],
+    side: backends.Side,
+    measured: SideP,
+    load: Load,
+    url: str,
+) -> None:
+    """P-pg at half of its maximum rate, then with the store grown (last: for good)."""
+    half = results["rows"][side.name]["median_req_per_s"] / 2
+    at_half = open_loop(measured.target, half, args.half_duration, measured.traffic)
+    results["half_rate_postgres"] = {
+        "path": side.name,
+        **at_half,
+        **backends.half_rate_verdict(at_half),
+    }
+    if args.pg_scale_profiles <= args.profiles:
+        return
+    setup = measured.setup
+
+    def grow(have: int, want: int) -> Any:
+        return pg.grow_profiles(
+            url, side.prefix, setup.account_id, setup.parent_segment_id, have, want
+        )
+
+    try:
+        results["postgres_profiles"] = scale.profiles(
+            side.suite,
+            setup,
+            measured.target,
+            load,
+            measured.traffic,
+            half,
+            args.half_duration,
+            args.scale_repeat,
+            args.profiles,
+            args.pg_scale_profiles,
+            grow=grow,
+        )
+    except Exception as error:  # reported, not fatal: the other figures still count
+        results["postgres_profiles"] = {"skipped": f"failed: {type(error).__name__}: {error}"[:300]}
 
 
 def _scale(
@@ -345,7 +453,16 @@ def main(argv: list[str] | None = None) -> int:
         _smoke(args)
     work = Path(tempfile.mkdtemp(prefix="p13n-bench-"))
     try:
-        results = run(args, work)
+        with contextlib.ExitStack() as database:
+            pg_url, why_not = None, ""
+            if not args.no_postgres:
+                try:
+                    pg_url = database.enter_context(pg.bench_database())
+                except OSError as error:
+                    why_not = f"P on PostgreSQL not measured: {error}"
+            results = run(args, work, pg_url)
+            if why_not:
+                results["notes"].append(why_not)
         if not (args.smoke or args.no_capacity):
             # After the throughput suite has stopped: a suite of its own, the real limits.
             results["capacity"] = capacity.measure(work)

@@ -10,12 +10,13 @@ point (``other`` CPU) is reported too, because a noisy neighbour shows up as tai
 from __future__ import annotations
 
 import statistics
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from bench.configure import Configured, configure
 from bench.measure import Target, Traffic, closed_loop, open_loop
-from bench.preload import ingest_profiles
+from bench.preload import Preloaded, ingest_profiles
 from bench.procs import peak_rss_bytes, rss_bytes
 from bench.suite import Suite
 from bench.wrk import Load
@@ -108,8 +109,13 @@ def profiles(
     repeat: int,
     have: int,
     want: int,
+    grow: Callable[[int, int], Preloaded] | None = None,
 ) -> dict[str, Any]:
-    """P at ``have`` profiles, then the store grown to ``want``; P and profile RSS there."""
+    """P at ``have`` profiles, then the store grown to ``want``; P and profile RSS there.
+
+    The store grows through the Ingest API unless ``grow(have, want)`` does it otherwise
+    (on PostgreSQL, in SQL: ``bench/pg.py``).
+    """
     pids = suite.pids()["profile"]
 
     def measure(pool: int) -> dict[str, Any]:
@@ -118,7 +124,7 @@ def profiles(
         return max_point(closed_loop(target, load, visitors)) | fixed_point(runs)
 
     before = measure(have)
-    preload = ingest_profiles(suite.data_port, setup, have, want)
+    preload = grow(have, want) if grow else ingest_profiles(suite.data_port, setup, have, want)
     after = measure(want)
     return {
         str(have): before,

@@ -65,13 +65,19 @@ UNLIMITED_ADDRESS = {
 
 @dataclass
 class Suite:
-    """``p13n up`` on ``data_dir`` with every port free and chosen here."""
+    """``p13n up`` on ``data_dir`` with every port free and chosen here.
+
+    ``replicas`` above 1 runs ``p13n up --replicas N`` (it needs ``P13N_DATABASE_URL`` in
+    ``extra_env``): N processes of each service behind the one Envoy.
+    """
 
     data_dir: Path
     extra_env: dict[str, str] = field(default_factory=dict)
+    replicas: int = 1
     ports: dict[str, int] = field(default_factory=dict)
     output: list[str] = field(default_factory=list)
     _process: subprocess.Popen[str] | None = None
+    _reader: threading.Thread | None = None
 
     @property
     def data_port(self) -> int:
@@ -110,15 +116,17 @@ class Suite:
         ):
             self.ports[name] = free_port()
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        replicas = ["--replicas", str(self.replicas)] if self.replicas > 1 else []
         self._process = subprocess.Popen(
-            [venv_bin("p13n"), "up"],
+            [venv_bin("p13n"), "up", *replicas],
             env=self.env(),
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
         )
         ready = threading.Event()
-        threading.Thread(target=self._drain, args=(ready,), daemon=True).start()
+        self._reader = threading.Thread(target=self._drain, args=(ready,), daemon=True)
+        self._reader.start()
         if not ready.wait(timeout) or self._process.poll() is not None:
             self.stop()
             raise RuntimeError("p13n up did not come up:\n" + "".join(self.output[-40:]))
@@ -155,14 +163,23 @@ class Suite:
         return done.stdout
 
     def stop(self) -> None:
-        if self._process is None or self._process.poll() is not None:
+        if self._process is None:
             return
-        self._process.send_signal(signal.SIGTERM)
-        try:
-            self._process.wait(60)
-        except subprocess.TimeoutExpired:
-            self._process.kill()
-            self._process.wait()
+        if self._process.poll() is None:
+            self._process.send_signal(signal.SIGTERM)
+            try:
+                self._process.wait(60)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+        # The pipe is ours to close, once the reader has seen its end (every child gone).
+        if self._reader is not None:
+            self._reader.join(10)
+        if self._process.stdout is not None and not self._reader_alive():
+            self._process.stdout.close()
+
+    def _reader_alive(self) -> bool:
+        return self._reader is not None and self._reader.is_alive()
 
 
 def wait_for(check: object, timeout: float, what: str) -> None:

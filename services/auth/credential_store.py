@@ -2,7 +2,7 @@
 
 Implements ``CredentialStore`` of ``services.auth.store_protocols``. ``credentials`` reads the
 generation and every table in one read of the backend (one snapshot), so what it returns is
-exactly that generation's.
+exactly that generation's; ``session`` likewise tells the generation its look-up saw.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from services.auth.store_protocols import (
     ApiKeyCredential,
     Credentials,
     SessionCredential,
+    SessionLookup,
     TokenCredential,
 )
 from services.common.sql import Row
@@ -65,7 +66,8 @@ class SqlCredentialStore(SqlBase):
             ]
         return Credentials(generation, services, tokens, api_keys, sessions)
 
-    async def session(self, lookup_hash: bytes) -> SessionCredential | None:
+    async def session(self, lookup_hash: bytes) -> SessionLookup:
         async with self._backend.reading() as sql:
+            generation = await read_generation(sql)
             row = await sql.fetchrow(f"{_SESSIONS} WHERE s.lookup_hash = ?", lookup_hash)
-        return None if row is None else _session(row)
+        return SessionLookup(None if row is None else _session(row), generation)

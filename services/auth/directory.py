@@ -199,6 +199,7 @@ class MemoryDirectory:
         self._clock = clock
         self._snapshot = Snapshot()
         self._generation = -1
+        self._installs = 0  # snapshots installed so far: tells a load whether one raced it
         self._event_tables: dict[tuple[str, str], set[str]] = {}
         self._fetch_event_tables: EventTablesFetch | None = None
         self._tables_fetched_at = float("-inf")
@@ -214,10 +215,21 @@ class MemoryDirectory:
     # -- loading -------------------------------------------------------------------
 
     async def reload(self) -> None:
-        """Loads a fresh snapshot now (after this process changed something)."""
+        """Loads a fresh snapshot now (after this process changed something).
+
+        Loads run concurrently (the refresher's, and one after each of this process's
+        changes), and one that read earlier may finish later: it is dropped when a load
+        installed meanwhile is of a newer generation, so a revoked credential never comes
+        back. A load that started after the last install is always installed, even of a
+        lower generation: the store then went back (restored), and is still the truth.
+        """
+        installs = self._installs
         credentials = await self._store.credentials(time.time())
+        if credentials.generation < self._generation and self._installs != installs:
+            return
         self._snapshot = build_snapshot(credentials, self._replicas)
         self._generation = credentials.generation
+        self._installs += 1
 
     async def refresh_if_changed(self) -> None:
         try:
@@ -315,8 +327,13 @@ class MemoryDirectory:
         lookup = self._session_hash(credential)
         if lookup is None or lookup in self._snapshot.sessions:
             return
-        session = await self._store.session(lookup)
-        if session is not None:
+        found = await self._store.session(lookup)
+        # Only into a snapshot no newer than the look-up: one installed during it may be
+        # of a generation in which the session was signed out already, and adding it there
+        # would bring it back until the next change. A newer snapshot has the session if it
+        # still exists; an older one is replaced by the refresher, its generation behind.
+        session = found.session
+        if session is not None and self._generation <= found.generation:
             self._snapshot.sessions[lookup] = _session_entry(session)
             self._snapshot.session_expiry[str(session.id)] = session.expire_time
 

@@ -1,10 +1,11 @@
 """Failure budgets in the store, shared by every auth process on it: implements ``FailureStore``.
 
 One row per bucket (its budget, the caller's hash of its key, tokens and when), changed in
-a transaction of its own that locks the row, so concurrent charges from any replica count
-one by one. Buckets that have refilled completely are deleted whenever a bucket is
-created: a missing bucket is a full one. On PostgreSQL the new state is notified on ``FAILURES_CHANNEL`` in
-the same transaction, prefixed with the schema, for every process's ``StoreBuckets``.
+a transaction of its own whose first statement creates or locks the row, so concurrent
+charges from any replica count one by one. Buckets that have refilled completely are
+deleted whenever a full bucket is charged: a missing bucket is a full one. On PostgreSQL the
+new state is notified on ``FAILURES_CHANNEL`` in the same transaction, prefixed with the
+schema, for every process's ``StoreBuckets``.
 """
 
 from __future__ import annotations
@@ -35,11 +36,28 @@ class SqlFailureStore(SqlBase):
     ) -> BucketState:
         return await self._change(budget, key, limit, float(now), take=False)
 
+    async def read_failure_buckets(self, now: float, most: int) -> list[BucketState]:
+        # Only buckets not yet full: a missing one is full. The most recently changed first.
+        async with self._backend.reading() as sql:
+            rows = await sql.fetch(
+                "SELECT budget, key, tokens, updated FROM failure_buckets WHERE full_at > ? "
+                "ORDER BY updated DESC LIMIT ?",
+                now,
+                most,
+            )
+        return [
+            BucketState(row["budget"], row["key"], row["tokens"], row["updated"], False)
+            for row in rows
+        ]
+
     @contextlib.asynccontextmanager
     async def listening_failures(
-        self, on_heard: Callable[[BucketState], None]
+        self, on_heard: Callable[[BucketState], None], on_missed: Callable[[], None]
     ) -> AsyncIterator[None]:
         def heard(payload: str) -> None:
+            if not payload:  # a reconnect: what was sent while the connection was down is lost
+                on_missed()
+                return
             schema, _, state = payload.partition(" ")
             if state and schema == self._backend.schema_name:
                 on_heard(BucketState(*json.loads(state)))
@@ -51,23 +69,21 @@ class SqlFailureStore(SqlBase):
         self, budget: str, key: str, limit: Limit, now: float, *, take: bool
     ) -> BucketState:
         async with self._backend.updating() as sql:
-            # A missing bucket is a full one.
-            created = await sql.execute(
+            # One statement creates a missing bucket full and locks the row either way: an
+            # INSERT … DO NOTHING would lock nothing, and another replica's clean-up could
+            # delete the row before a second statement read it.
+            row = await sql.fetchrow(
                 "INSERT INTO failure_buckets (budget, key, tokens, updated, full_at) "
-                "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (budget, key) "
+                "DO UPDATE SET budget = excluded.budget RETURNING tokens, updated",
                 budget,
                 key,
                 float(limit.burst),
                 now,
                 now,
             )
-            lock = " FOR UPDATE" if sql.dialect == "postgresql" else ""
-            row = await sql.fetchrow(
-                f"SELECT tokens, updated FROM failure_buckets WHERE budget = ? AND key = ?{lock}",
-                budget,
-                key,
-            )
-            assert row is not None  # inserted above if it was missing
+            assert row is not None  # an upsert always returns its row
+            was_full = limit.refill(row["tokens"], row["updated"], now)[0] >= limit.burst
             if take:
                 allowed, tokens, updated = limit.take(row["tokens"], row["updated"], now)
             else:
@@ -84,8 +100,9 @@ class SqlFailureStore(SqlBase):
             )
             state = BucketState(budget, key, tokens, updated, allowed)
             await _tell_every_process(sql, state)
-        if created:
-            # The table grows only here, so as many full buckets go as new ones come.
+        if was_full:
+            # A charge to a full bucket (a new one, or one refilled since) is where the table
+            # grows: as many full buckets go as new ones come.
             await self._forget_full_buckets(now)
         return state
 

@@ -35,7 +35,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
-import hashlib
 import logging
 import time
 from collections import OrderedDict
@@ -44,6 +43,7 @@ from dataclasses import dataclass
 from typing import Final, Protocol
 
 from services.auth.ratelimit import Decision, Limit, RateLimiter
+from services.auth.secrets import SecretKeys
 from services.auth.store_protocols import BucketState, FailureStore
 
 log = logging.getLogger(__name__)
@@ -161,39 +161,51 @@ class StoreBuckets:
     each keeps what it heard to answer ``peek`` without a query. A ``spend`` is also counted
     in this process's own buckets at once, and ``peek`` refuses when either view does: a
     burst of failures here is refused here without waiting for the store, and neither view
-    counts a failure twice. Keys are stored hashed: the table holds no address or email.
-    Times are wall-clock seconds, the one clock replicas share.
+    counts a failure twice. What is heard is only what was notified while this process
+    listened: once listening starts, and after every reconnect (a notification sent while the
+    connection was down is lost), the buckets are read back from the store. Keys are stored
+    and notified under a keyed hash (``SecretKeys.bucket_name``): neither the table nor a
+    listener on its channel learns an address or an email. Times are wall-clock seconds, the
+    one clock replicas share.
     """
 
     MAX_KNOWN = 100_000  # buckets remembered; the least recently changed are forgotten
 
-    def __init__(self, store: FailureStore, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, store: FailureStore, keys: SecretKeys, clock: Callable[[], float] = time.time
+    ) -> None:
         self._store = store
+        self._name_of = keys.bucket_name
         self._clock = clock
-        # (budget, hashed key) -> (tokens, updated) as last heard, least recent first
+        # (budget, bucket name) -> (tokens, updated) as last heard, least recent first
         self._known: OrderedDict[tuple[Budget, str], tuple[float, float]] = OrderedDict()
         self._mine = {budget: RateLimiter(LIMITS[budget], clock=clock) for budget in Budget}
         self._spending: set[asyncio.Task[None]] = set()
+        self._catching_up: set[asyncio.Task[None]] = set()
+        # One set per read in flight: the buckets heard of during it, newer than it may be.
+        self._heard_during_reads: list[set[tuple[Budget, str]]] = []
 
     def peek(self, budget: Budget, key: str) -> Decision:
-        hashed = _hashed(key)
-        mine = self._mine[budget].peek(hashed)
+        name = self._name_of(key)
+        mine = self._mine[budget].peek(name)
         limit = LIMITS[budget]
-        tokens, updated = self._known.get((budget, hashed), (float(limit.burst), self._clock()))
+        tokens, updated = self._known.get((budget, name), (float(limit.burst), self._clock()))
         tokens = limit.refill(tokens, updated, self._clock())[0]
         if tokens >= 1.0:
             return mine
         return Decision(allowed=False, retry_after=max(mine.retry_after, limit.retry_after(tokens)))
 
     def spend(self, budget: Budget, key: str) -> None:
-        self._mine[budget].check(_hashed(key))  # this process refuses at once
+        self._mine[budget].check(self._name_of(key))  # this process refuses at once
         task = asyncio.get_running_loop().create_task(self._spend(budget, key))
         self._spending.add(task)
         task.add_done_callback(self._spending.discard)
 
     async def take(self, budget: Budget, key: str) -> Decision:
         limit = LIMITS[budget]
-        state = await self._store.take_failure(budget.value, _hashed(key), limit, self._clock())
+        state = await self._store.take_failure(
+            budget.value, self._name_of(key), limit, self._clock()
+        )
         self.heard(state)
         if state.allowed:
             return Decision(allowed=True, retry_after=0.0)
@@ -202,19 +214,25 @@ class StoreBuckets:
     async def give_back(self, budget: Budget, key: str) -> None:
         limit = LIMITS[budget]
         self.heard(
-            await self._store.give_back_failure(budget.value, _hashed(key), limit, self._clock())
+            await self._store.give_back_failure(
+                budget.value, self._name_of(key), limit, self._clock()
+            )
         )
 
     def heard(self, state: BucketState) -> None:
         """A bucket's state as the store left it (this process's change or another's)."""
-        budget = next((b for b in Budget if b.value == state.budget), None)
-        if budget is None:
-            return  # a budget a newer version keeps is not ours to mirror
-        bucket = (budget, state.key)
+        bucket = _bucket(state)
+        if bucket is None:
+            return
+        for heard_during_read in self._heard_during_reads:
+            heard_during_read.add(bucket)
+        self._remember(bucket, state.tokens, state.updated)
+
+    def _remember(self, bucket: tuple[Budget, str], tokens: float, updated: float) -> None:
         known = self._known.get(bucket)
-        if known is not None and state.updated < known[1]:
+        if known is not None and updated < known[1]:
             return  # states may arrive out of order: never step a bucket back
-        self._known[bucket] = (state.tokens, state.updated)
+        self._known[bucket] = (tokens, updated)
         self._known.move_to_end(bucket)
         if len(self._known) > self.MAX_KNOWN:
             self._known.popitem(last=False)
@@ -222,14 +240,45 @@ class StoreBuckets:
     @contextlib.asynccontextmanager
     async def listening(self) -> AsyncIterator[None]:
         """Hears the other processes' changes for the block; waits for charges in flight."""
-        async with self._store.listening_failures(self.heard):
+        async with self._store.listening_failures(self.heard, self._missed):
+            self._missed()  # what was charged before this process listened
             try:
                 yield
             finally:
+                for reading in self._catching_up:
+                    reading.cancel()
+                await asyncio.gather(*self._catching_up, return_exceptions=True)
                 await self.settled()
 
     async def settled(self) -> None:
         await asyncio.gather(*self._spending, return_exceptions=True)
+
+    def _missed(self) -> None:
+        """Changes may have been missed: the store's buckets are read back in the background."""
+        task = asyncio.get_running_loop().create_task(self._catch_up())
+        self._catching_up.add(task)
+        task.add_done_callback(self._catching_up.discard)
+
+    async def _catch_up(self) -> None:
+        """What the store holds replaces what was heard; a bucket missing there is full, as
+        the store counts it, unless it was heard of during the read (that is newer)."""
+        heard_during_read: set[tuple[Budget, str]] = set()
+        self._heard_during_reads.append(heard_during_read)
+        try:
+            states = await self._store.read_failure_buckets(self._clock(), self.MAX_KNOWN)
+        except Exception as error:  # the next reconnect tries again
+            log.warning("failure buckets not read back: %s", type(error).__name__)
+            return
+        finally:
+            self._heard_during_reads.remove(heard_during_read)
+        newer = {bucket: self._known[bucket] for bucket in heard_during_read & self._known.keys()}
+        self._known.clear()
+        for state in reversed(states):  # the least recently changed first, as ``_known`` keeps
+            bucket = _bucket(state)
+            if bucket is not None:
+                self._remember(bucket, state.tokens, state.updated)
+        for bucket, (tokens, updated) in newer.items():
+            self._remember(bucket, tokens, updated)
 
     async def _spend(self, budget: Budget, key: str) -> None:
         try:
@@ -238,8 +287,10 @@ class StoreBuckets:
             log.warning("a failure was not counted in the store: %s", type(error).__name__)
 
 
-def _hashed(key: str) -> str:
-    return hashlib.sha256(key.encode()).hexdigest()
+def _bucket(state: BucketState) -> tuple[Budget, str] | None:
+    """Which of our buckets ``state`` is; None for a budget a newer version keeps."""
+    budget = next((b for b in Budget if b.value == state.budget), None)
+    return None if budget is None else (budget, state.key)
 
 
 class FailureBudgets:

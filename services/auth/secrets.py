@@ -237,9 +237,9 @@ def parse_session(text: str) -> Secret:
 
 
 class SecretKeys:
-    """The server keys for lookup hashes and encrypted copies.
+    """The server keys for lookup hashes, encrypted copies and failure buckets' names.
 
-    Both are derived from one master key with HKDF-SHA256 under distinct labels,
+    Each is derived from one master key with HKDF-SHA256 under its own label,
     so a hash key can never double as an encryption key. Losing the master key
     makes every stored secret unusable; changing it requires re-hashing and
     re-encrypting (the encrypted copy's version byte leaves room for that).
@@ -247,7 +247,7 @@ class SecretKeys:
 
     MIN_MASTER_KEY_BYTES: Final = 32
 
-    __slots__ = ("_aead", "_hash_key")
+    __slots__ = ("_aead", "_bucket_key", "_hash_key")
 
     def __init__(self, master_key: bytes) -> None:
         if len(master_key) < self.MIN_MASTER_KEY_BYTES:
@@ -256,6 +256,7 @@ class SecretKeys:
             )
         self._hash_key = _derive(master_key, b"p13n lookup hash v1")
         self._aead = AESGCM(_derive(master_key, b"p13n encrypted copy v1"))
+        self._bucket_key = _derive(master_key, b"p13n failure bucket name v1")
 
     def __repr__(self) -> str:
         return "SecretKeys(<hidden>)"
@@ -263,6 +264,12 @@ class SecretKeys:
     def lookup_hash(self, secret: Secret) -> bytes:
         """The 32-byte index key under which a secret's record is stored and found."""
         return hmac.digest(self._hash_key, secret.reveal().encode("ascii"), "sha256")
+
+    def bucket_name(self, key: str) -> str:
+        """The name a failure budget's bucket of ``key`` (an address, an email) is stored and
+        announced under: keyed, so that neither the table nor a listener on its channel can
+        tell which address or email it is, even by hashing a list of candidates."""
+        return hmac.new(self._bucket_key, key.encode(), "sha256").hexdigest()
 
     def matches(self, secret: Secret, stored_hash: bytes) -> bool:
         """Whether ``secret`` hashes to ``stored_hash``, compared in constant time."""

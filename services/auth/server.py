@@ -111,7 +111,7 @@ async def lifespan(
         address_limit = ratelimit.Limit(
             rate=float(settings.address_rate), burst=settings.address_burst
         )
-        buckets = db.failure_buckets()
+        buckets = db.failure_buckets(keys)
         await stack.enter_async_context(buckets.listening())
         directory = MemoryDirectory(
             db,

@@ -26,6 +26,7 @@ from services.auth.failure_store import SqlFailureStore
 from services.auth.failures import Buckets, MemoryBuckets, StoreBuckets
 from services.auth.identity_store import SqlIdentityStore
 from services.auth.registry_store import SqlRegistryStore
+from services.auth.secrets import SecretKeys
 from services.common import audit, postgres
 from services.common.config import Settings
 from services.common.errors import FailedPrecondition
@@ -243,11 +244,11 @@ WRONG_KEY_MESSAGE = (
 class SqlAuthStore(SqlRegistryStore, SqlIdentityStore, SqlCredentialStore, SqlFailureStore):
     """``AuthStore`` on one backend (each base class is one part of it)."""
 
-    def failure_buckets(self) -> Buckets:
+    def failure_buckets(self, keys: SecretKeys) -> Buckets:
         """Where this process keeps the admin failure budgets: shared by every replica on
-        PostgreSQL; in memory on SQLite, which has one auth process."""
+        PostgreSQL (named with ``keys``); in memory on SQLite, which has one auth process."""
         if self._backend.dialect == "postgresql":
-            return StoreBuckets(self)
+            return StoreBuckets(self, keys)
         return MemoryBuckets()
 
     async def check_secret_key(self, secret_key: bytes) -> None:

@@ -167,6 +167,14 @@ class SessionCredential:
 
 
 @dataclass(frozen=True)
+class SessionLookup:
+    """A session looked up by its hash (None: no such session), as of ``generation``."""
+
+    session: SessionCredential | None
+    generation: int
+
+
+@dataclass(frozen=True)
 class Credentials:
     """Everything the directory loads, consistent with ``generation``."""
 
@@ -182,10 +190,10 @@ class BucketState:
     """A failure budget's token bucket as the store left it (``FailureStore``)."""
 
     budget: str
-    key: str  # hashed by the caller: the store never holds an address or an email
+    key: str  # a keyed hash made by the caller: the store never holds an address or an email
     tokens: float
     updated: float  # wall-clock seconds
-    allowed: bool  # whether the change that produced this state took a token
+    allowed: bool  # whether the change that produced this state took a token (False if read)
 
 
 @dataclass(frozen=True)
@@ -371,8 +379,9 @@ class CredentialStore(Protocol):
 
     async def credentials(self, now: float) -> Credentials: ...
 
-    async def session(self, lookup_hash: bytes) -> SessionCredential | None:
-        """A session by its lookup hash, expired or not (the directory checks expiry)."""
+    async def session(self, lookup_hash: bytes) -> SessionLookup:
+        """A session by its lookup hash, expired or not (the directory checks expiry), and
+        the generation of the same read."""
         ...
 
 
@@ -393,10 +402,16 @@ class FailureStore(Protocol):
         """Returns a token taken (never past the limit's burst)."""
         ...
 
+    async def read_failure_buckets(self, now: float, most: int) -> list[BucketState]:
+        """The buckets not full at ``now`` (at most ``most``, the most recently changed);
+        ``allowed`` means nothing in them."""
+        ...
+
     def listening_failures(
-        self, on_heard: Callable[[BucketState], None]
+        self, on_heard: Callable[[BucketState], None], on_missed: Callable[[], None]
     ) -> AbstractAsyncContextManager[None]:
-        """While entered, ``on_heard`` gets every bucket any process changes."""
+        """While entered, ``on_heard`` gets every bucket any process changes, and
+        ``on_missed`` is called when some may have been missed (a lost connection)."""
         ...
 
 

@@ -11,28 +11,39 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
+import asyncpg
 import pytest
+from support.listening import HeldReconnects, terminate_listeners
 from support.postgres import schema_prefix
 
+from services.auth.failure_store import FAILURES_CHANNEL
 from services.auth.failures import (
     ACCOUNT_ADDRESS_FAILURES,
     ACCOUNT_FAILURES,
     ADDRESS_FAILURES,
     Buckets,
+    Budget,
     FailureBudgets,
     Scope,
     StoreBuckets,
     TooManyFailures,
 )
+from services.auth.secrets import SecretKeys
 from services.auth.store import open_store
+from services.auth.store_protocols import BucketState
 from services.common.config import Settings
+from services.common.sql import Postgres
 
+T = TypeVar("T")
 ACCOUNT = "email:owner@shop.example"
+SECRET_KEY = bytes(range(32))
 
 
 class FakeClock:
@@ -58,11 +69,11 @@ def clock() -> FakeClock:
 
 @contextlib.asynccontextmanager
 async def _store_buckets(
-    data_dir: Path, env: dict[str, str], clock: FakeClock
+    data_dir: Path, env: dict[str, str], clock: FakeClock, secret_key: bytes = SECRET_KEY
 ) -> AsyncIterator[StoreBuckets]:
     store = await open_store(Settings.from_env({"P13N_DATA_DIR": str(data_dir), **env}))
     try:
-        buckets = StoreBuckets(store, clock=clock)
+        buckets = StoreBuckets(store, SecretKeys(secret_key), clock=clock)
         async with buckets.listening():
             yield buckets
     finally:
@@ -209,6 +220,160 @@ async def test_a_replica_refuses_an_address_that_failed_on_another_within_a_seco
             b.check_address("192.0.2.1")
         assert refused.value.scope is Scope.ADDRESS
         b.check_address("192.0.2.2")
+
+
+async def test_a_charge_counts_while_another_replica_deletes_full_buckets(
+    tmp_path: Path, postgres_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another replica's clean-up of full buckets runs right after the first statement of a
+    charge to a full bucket: the charge still counts."""
+    settings = Settings.from_env({"P13N_DATA_DIR": str(tmp_path), **postgres_env})
+    store = await open_store(settings)
+    try:
+        async with _CleanUp.connected(postgres_env["P13N_DATABASE_URL"], settings) as clean_up:
+            await store.take_failure("address", "k", ADDRESS_FAILURES, 1000.0)  # full by 5000
+            clean_up.after_next_statement(monkeypatch, now=5000.0)
+            state = await store.take_failure("address", "k", ADDRESS_FAILURES, 5000.0)
+            assert await clean_up.finished() == 0  # it waited for the charge: nothing was full
+        assert (state.allowed, state.tokens) == (True, ADDRESS_FAILURES.burst - 1)
+        # Counted in the store too: the next charge finds the bucket one token short.
+        state = await store.take_failure("address", "k", ADDRESS_FAILURES, 5000.0)
+        assert state.tokens == ADDRESS_FAILURES.burst - 2
+    finally:
+        await store.close()
+
+
+class _CleanUp:
+    """Another replica deleting the full buckets (as ``_forget_full_buckets`` does) at the
+    worst moment: right after the first statement a charge runs on failure_buckets."""
+
+    def __init__(self, deleter: asyncpg.Connection, watcher: asyncpg.Connection) -> None:
+        self._deleter = deleter
+        self._watcher = watcher
+        self._deleting: asyncio.Task[str] | None = None
+
+    @classmethod
+    @contextlib.asynccontextmanager
+    async def connected(cls, url: str, settings: Settings) -> AsyncIterator[_CleanUp]:
+        schema = {"search_path": settings.database_schema("auth")}
+        deleter = await asyncpg.connect(url, server_settings=schema)
+        try:
+            watcher = await asyncpg.connect(url)
+            try:
+                yield cls(deleter, watcher)
+            finally:
+                await watcher.close()
+        finally:
+            await deleter.close()
+
+    def after_next_statement(self, monkeypatch: pytest.MonkeyPatch, *, now: float) -> None:
+        """Runs the delete of the buckets full at ``now`` after the next statement on
+        failure_buckets, until it commits or waits for a lock that statement took."""
+
+        def followed(run: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:
+            async def statement(sql: Postgres, query: str, *args: object) -> T:
+                done = await run(sql, query, *args)
+                if self._deleting is None and "failure_buckets" in query:
+                    self._deleting = asyncio.create_task(
+                        self._deleter.execute(
+                            "DELETE FROM failure_buckets WHERE full_at <= $1", now
+                        )
+                    )
+                    await self._until_committed_or_waiting()
+                return done
+
+            return statement
+
+        monkeypatch.setattr(Postgres, "execute", followed(Postgres.execute))
+        monkeypatch.setattr(Postgres, "fetchrow", followed(Postgres.fetchrow))
+
+    async def finished(self) -> int:
+        """How many buckets the delete deleted."""
+        assert self._deleting is not None, "the charge ran no statement on failure_buckets"
+        status = await self._deleting
+        return int(status.split()[-1])
+
+    async def _until_committed_or_waiting(self) -> None:
+        assert self._deleting is not None
+        pid = self._deleter.get_server_pid()
+        async with asyncio.timeout(5):
+            while not self._deleting.done():
+                waits = await self._watcher.fetchval(
+                    "SELECT wait_event_type FROM pg_stat_activity WHERE pid = $1", pid
+                )
+                if waits == "Lock":
+                    return
+                await asyncio.sleep(0.005)
+
+
+async def test_a_bucket_is_stored_and_announced_under_a_name_only_the_server_key_makes(
+    tmp_path: Path, postgres_env: dict[str, str], clock: FakeClock
+) -> None:
+    """Neither the table nor a listener on the channel (any role that may LISTEN) learns
+    the address or email, nor finds it by hashing candidates without the server's key."""
+    settings = Settings.from_env({"P13N_DATA_DIR": str(tmp_path), **postgres_env})
+    heard: list[BucketState] = []
+    both_heard = asyncio.Event()
+
+    def hear(state: BucketState) -> None:
+        heard.append(state)
+        if len(heard) == 2:
+            both_heard.set()
+
+    async with (
+        _store_buckets(tmp_path, postgres_env, clock) as buckets,
+        _store_buckets(tmp_path, postgres_env, clock, secret_key=bytes(32)) as other_key,
+    ):
+        store = await open_store(settings)
+        try:
+            async with store.listening_failures(hear, lambda: None):
+                await buckets.take(Budget.ADDRESS, "192.0.2.1")
+                await other_key.take(Budget.ADDRESS, "192.0.2.1")
+                async with asyncio.timeout(5):
+                    await both_heard.wait()
+        finally:
+            await store.close()
+    stored = await _bucket_names(postgres_env["P13N_DATABASE_URL"], settings)
+    unkeyed = {"192.0.2.1", hashlib.sha256(b"192.0.2.1").hexdigest()}
+    assert not ({state.key for state in heard} | stored) & unkeyed
+    assert {state.key for state in heard} == stored
+    assert len(stored) == 2  # two server keys: two names for one address
+
+
+async def _bucket_names(url: str, settings: Settings) -> set[str]:
+    schema = {"search_path": settings.database_schema("auth")}
+    conn = await asyncpg.connect(url, server_settings=schema)
+    try:
+        return {row["key"] for row in await conn.fetch("SELECT key FROM failure_buckets")}
+    finally:
+        await conn.close()
+
+
+async def test_a_replica_that_missed_notifications_reads_the_buckets_back_on_reconnecting(
+    tmp_path: Path,
+    postgres_env: dict[str, str],
+    clock: FakeClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Both listening sessions end and are kept from reconnecting while A spends an
+    address's budget: B hears none of it, and refuses the address once reconnected."""
+    held = HeldReconnects(monkeypatch)
+    async with (
+        _store_buckets(tmp_path / "a", postgres_env, clock) as a_buckets,
+        _store_buckets(tmp_path / "b", postgres_env, clock) as b_buckets,
+    ):
+        a, b = FailureBudgets(buckets=a_buckets), FailureBudgets(buckets=b_buckets)
+        assert await terminate_listeners(postgres_env["P13N_DATABASE_URL"], FAILURES_CHANNEL) == 2
+        await held.until_waiting(2)
+        for _ in range(ADDRESS_FAILURES.burst):
+            a.failed("192.0.2.1")
+        await a_buckets.settled()
+        assert not _refuses(b, "192.0.2.1")  # B missed every charge
+        held.release()
+        started = time.monotonic()
+        while not _refuses(b, "192.0.2.1"):
+            assert time.monotonic() - started < 1.0, "B did not catch up within 1 s"
+            await asyncio.sleep(0.005)
 
 
 def _refuses(budgets: FailureBudgets, address: str) -> bool:

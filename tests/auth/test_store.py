@@ -28,6 +28,7 @@ from services.auth.store_protocols import (
     Conflict,
     ServiceChanges,
     ServiceDraft,
+    SessionLookup,
     TokenDraft,
 )
 from services.common import audit
@@ -279,12 +280,14 @@ async def test_an_api_key_is_deleted_only_in_its_own_account(store: AuthStore) -
 async def test_a_deleted_session_is_gone_and_bumps_the_generation(store: AuthStore) -> None:
     account = await _account(store)
     await store.create_session(account.user_id, b"mine", NOW + 100, NOW)
-    session = await store.session(b"mine")
+    found = await store.session(b"mine")
+    session = found.session
     assert session is not None
     before = await store.generation()
+    assert found.generation == before  # the look-up tells the generation it saw
     assert await store.delete_session(session.id) is True
     assert await store.generation() == before + 1
-    assert await store.session(b"mine") is None
+    assert await store.session(b"mine") == SessionLookup(None, before + 1)
     assert [s.lookup_hash for s in (await store.credentials(NOW)).sessions] == []
     assert await store.delete_session(session.id) is False
 
@@ -295,7 +298,7 @@ async def test_expired_sessions_are_not_loaded_but_can_be_looked_up(store: AuthS
     await store.create_session(account.user_id, b"new", NOW + 100, NOW)
     loaded = await store.credentials(NOW + 50)
     assert [s.lookup_hash for s in loaded.sessions] == [b"new"]
-    old = await store.session(b"old")
+    old = (await store.session(b"old")).session
     assert old is not None
     assert old.role == "OWNER"
     assert old.account_id == account.account_id

@@ -2,30 +2,47 @@
 
 It checks that the bench still works end to end (suite up, configuration through the
 admin API, floors, wrk, reports), never how fast anything is. It needs Debian's ``wrk``,
-which .ci/run installs, as it installs Chromium for the browser tests.
+which .ci/run installs, as it installs Chromium for the browser tests, and PostgreSQL for
+the P rows on that backend (the run makes its database beside this test run's).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bench import backends
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_smoke_run_measures_every_path_and_writes_its_reports(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def smoke(postgres_url: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """One smoke run for the module: its results and the markdown report."""
+    out = tmp_path_factory.mktemp("bench")
     done = subprocess.run(
-        [sys.executable, "-m", "bench.run", "--smoke", "--out", str(tmp_path), "--name", "smoke"],
+        [sys.executable, "-m", "bench.run", "--smoke", "--out", str(out), "--name", "smoke"],
         cwd=ROOT,
+        env={**os.environ, "P13N_BENCH_POSTGRES_URL": postgres_url},
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=400,
         check=False,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    results = json.loads((tmp_path / "smoke.json").read_text())
+    results: dict[str, Any] = json.loads((out / "smoke.json").read_text())
+    results["markdown"] = (out / "smoke.md").read_text()
+    return results
+
+
+def test_smoke_run_measures_every_path_and_writes_its_reports(smoke: dict[str, Any]) -> None:
+    results = smoke
     for path in ("F1", "F2", "F3", "F3r", "T", "P-plain", "P"):
         row = results["rows"][path]
         assert "skipped" not in row, (path, row)
@@ -46,5 +63,31 @@ def test_smoke_run_measures_every_path_and_writes_its_reports(tmp_path: Path) ->
     half = results["half_rate"]
     assert half["path"] == "P"
     assert set(half["statuses"]) == {"200"}, half["statuses"]
-    markdown = (tmp_path / "smoke.md").read_text()
-    assert "| F1 Envoy direct_response |" in markdown
+    assert "| F1 Envoy direct_response |" in results["markdown"]
+
+
+def _assert_measured(row: dict[str, Any]) -> None:
+    assert "skipped" not in row, row
+    assert row["requests"] > 0
+    assert sum(row["errors"].values()) == 0, row["errors"]
+    assert set(row["cpu_per_request_s"]) >= {"envoy", "auth", "profile", "offers"}
+
+
+def test_smoke_run_measures_p_on_postgresql_beside_sqlite(smoke: dict[str, Any]) -> None:
+    assert [n for n in smoke["notes"] if "not measured" in n] == []
+    rows = smoke["rows"]
+    names = [backends.ONE, backends.TWO]
+    for name in names:
+        _assert_measured(rows[name])
+    assert set(smoke["postgres"]["req_per_s"]) == {"P", *names}
+    assert isinstance(smoke["postgres"]["pg_over_sqlite_met"], bool)
+    half = smoke["half_rate_postgres"]
+    assert half["path"] == backends.ONE
+    assert set(half["statuses"]) == {"200"}, half["statuses"]
+    # P-pg again after the store grew in SQL (bench/pg.py) from 200 profiles to 2,000.
+    grown = smoke["postgres_profiles"]
+    assert "skipped" not in grown, grown
+    assert grown["preload"]["records"] == 1_800
+    for point in ("200", "2000"):
+        assert set(grown[point]["statuses"]) == {"200"}, grown[point]
+    assert "## Storage backends (issue 14)" in smoke["markdown"]
