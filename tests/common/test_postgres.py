@@ -177,3 +177,34 @@ async def test_every_connection_has_keepalives_and_a_user_timeout(postgres_url: 
     finally:
         await single.close()
         await pool.close()
+
+
+async def test_the_listener_outlives_any_failure_to_start_listening(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not only a refused connection: a connection that breaks while it starts to listen
+    (InterfaceError) leaves the listener retrying, never its owner's task group failed."""
+    heard: asyncio.Queue[str] = asyncio.Queue()
+    connect = postgres.connect
+    failures = [asyncpg.InterfaceError("connection closed (by the test)")] * 2
+
+    async def broken_twice(url: str, command_timeout: float = 1.0) -> asyncpg.Connection:
+        if failures:
+            raise failures.pop()
+        return await connect(url, command_timeout)
+
+    monkeypatch.setattr(postgres, "connect", broken_twice)
+    listener = postgres.Listener(postgres_url, "p13n_broken_channel", heard.put_nowait)
+    listener.RECONNECT_DELAY = 0.05
+    await listener.start()  # the first failure: keeps trying in the background
+    try:
+        assert await asyncio.wait_for(heard.get(), 5) == ""  # listening at last
+        assert not failures
+        conn = await asyncpg.connect(postgres_url)
+        try:
+            await postgres.notify(Postgres(conn), "p13n_broken_channel", "heard")
+        finally:
+            await conn.close()
+        assert await asyncio.wait_for(heard.get(), 5) == "heard"
+    finally:
+        await listener.close()
