@@ -3,8 +3,8 @@
 Both are kept per (parent segment, stitching key, value), not per profile, and joined through
 a profile's identities when it is read (``profiles``), so a merge never moves them. What may
 be written is decided by ``imports``; these are its statements, run inside the caller's write
-transaction (a unit of the group-commit writer on SQLite, a serializable transaction on
-PostgreSQL).
+transaction (a unit of the group-commit writer on SQLite, a READ COMMITTED transaction on
+PostgreSQL, ``postgres_profile``).
 """
 
 from __future__ import annotations

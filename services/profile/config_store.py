@@ -8,10 +8,12 @@ scoped to one transaction rather than one call per statement.
 
 What any implementation must guarantee:
 
-- ``writing()`` is one serializable transaction: everything written in the block commits
-  together when it ends, and nothing of it is visible or kept if the block raises (a
-  request refused halfway leaves nothing half-written). Reads through the writer see the
-  writes made before them in the same block.
+- ``writing()`` is one exclusive transaction (configuration writers take turns: SQLite's
+  ``BEGIN IMMEDIATE``, PostgreSQL's lock on the ``generation`` row, ``sql_config``), so it
+  behaves as if serializable: everything written in the block commits together when it
+  ends, and nothing of it is visible or kept if the block raises (a request refused
+  halfway leaves nothing half-written). Reads through the writer see the writes made
+  before them in the same block.
 - A commit is durable before ``writing()`` returns (SQLite: WAL with ``synchronous=FULL``;
   PostgreSQL: ``synchronous_commit=on``): a configuration the API confirmed survives a crash.
 - ``reading()`` sees only committed data, never another request's open transaction.

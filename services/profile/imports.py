@@ -30,7 +30,7 @@ from services.common.errors import InvalidArgument, NotFound, parent_segment_not
 from services.common.sql import Sql
 from services.profile import attributes, batch_store
 from services.profile.profile_store import Chunk
-from services.profile.realtime import Config, ConfigCache
+from services.profile.realtime import Config, ConfigCache, still_current
 from services.profile.stitching import StitchingKey, identity_value
 
 
@@ -168,6 +168,7 @@ async def import_attributes(
             "records_committed": chunk.first_record + len(rows),
         }
     await _record(sql, who, IMPORTED_ATTRIBUTES, key.name, config.parent_segment_id, summary, now)
+    await still_current(sql, config)  # validated by the configuration it commits under
     return len(rows)
 
 
@@ -223,4 +224,5 @@ async def import_members(
         "members": len(values),
     }
     await _record(sql, who, SEGMENT_MEMBERS, segment_id, config.parent_segment_id, summary, now)
+    await still_current(sql, config)  # validated by the configuration it commits under
     return len(values)

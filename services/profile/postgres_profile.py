@@ -18,7 +18,10 @@ SQLite store answers): 40P01, a deadlock (only when a
 concurrent merge moved an identifier between the two reads of ``locked_owners``); 40001, a
 serialization failure (what CockroachDB and YugabyteDB answer instead of waiting); 23505,
 a unique violation (when an event's only profile was merged away while the event waited
-for its lock, ``profiles.locked_owners``).
+for its lock, ``profiles.locked_owners``); 23503, a foreign key violation (the parent
+segment was deleted while the write ran: the next attempt answers NOT_FOUND); and
+``realtime.ConfigChanged`` (the write's configuration changed before it committed,
+``realtime.still_current``).
 
 Why not SERIALIZABLE: measured with 32 concurrent Tracks for 10,000 visitors in one
 process (``bench/pg_writes.py``), PostgreSQL's SSI aborts many transactions on predicate
@@ -44,11 +47,21 @@ import asyncpg
 from services.common import postgres
 from services.common.errors import Unavailable
 from services.common.sql import Postgres
+from services.profile.realtime import ConfigChanged
 from services.profile.sql_profile import T, Transactions, Work
 
 log = logging.getLogger(__name__)
 
-RETRYABLE = (*postgres.RETRYABLE, asyncpg.UniqueViolationError)
+# Besides the server's conflicts (``postgres.RETRYABLE``): a unique violation and a changed
+# configuration (see the module docstring), and a foreign key violation: the parent segment
+# (or batch segment) a write refers to was deleted while it ran, which the next attempt
+# answers as NOT_FOUND.
+RETRYABLE = (
+    *postgres.RETRYABLE,
+    asyncpg.UniqueViolationError,
+    asyncpg.ForeignKeyViolationError,
+    ConfigChanged,
+)
 
 
 class PostgresTransactions(Transactions):
@@ -87,6 +100,23 @@ class PostgresTransactions(Transactions):
             return await work(Postgres(conn))
 
 
+# Answers of a server that is down, starting, shutting down or full, by SQLSTATE: class 08
+# (connection exceptions), too many connections, and an administrator's or a crash's
+# shutdown, or a server still starting up (57P01, 57P02, 57P03).
+_OUTAGE_CLASSES = ("08",)
+_OUTAGE_STATES = frozenset({"53300", "57P01", "57P02", "57P03"})
+
+
+def is_outage(exc: BaseException) -> bool:
+    """Whether ``exc`` says the database cannot be reached now (retry later), not a bug."""
+    if isinstance(exc, OSError | asyncpg.PostgresConnectionError | asyncpg.InterfaceError):
+        return True
+    state = str(getattr(exc, "sqlstate", "") or "")
+    return isinstance(exc, asyncpg.PostgresError) and (
+        state.startswith(_OUTAGE_CLASSES) or state in _OUTAGE_STATES
+    )
+
+
 @contextlib.asynccontextmanager
 async def _unavailable_when_lost() -> AsyncIterator[None]:
     """A lost or refused connection as UNAVAILABLE (a 503: retry), not an internal error.
@@ -98,6 +128,8 @@ async def _unavailable_when_lost() -> AsyncIterator[None]:
         yield
     except asyncpg.DataError:  # a value of the wrong type: a bug, not an outage
         raise
-    except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError) as exc:
+    except Exception as exc:
+        if not is_outage(exc):
+            raise
         log.warning("the profile store's database connection failed: %s", type(exc).__name__)
         raise Unavailable("The profile store is unavailable; retry shortly") from exc

@@ -161,10 +161,12 @@ async def locked_owners(
         locked.update(wanted)
 
 
-LOCK_STRIPES = 16384  # rows of identity_locks (store.PG_MIGRATIONS)
+# Rows of identity_locks, numbered 0 to LOCK_STRIPES - 1 (inserted by store.PG_MIGRATIONS).
+# The migration has run with 16384: another value needs a migration adding the rows.
+LOCK_STRIPES = 16384
 
 
-def _stripe(parent_segment_id: int, key: str, value: str) -> int:
+def lock_stripe(parent_segment_id: int, key: str, value: str) -> int:
     return zlib.crc32(f"{parent_segment_id}\0{key}\0{value}".encode()) % LOCK_STRIPES
 
 
@@ -187,13 +189,19 @@ async def lock_identities(sql: Sql, identities: Iterable[tuple[int, str, str]]) 
     """
     if sql.dialect != "postgresql":
         return
-    stripes = sorted({_stripe(segment, key, value) for segment, key, value in identities})
+    stripes = sorted({lock_stripe(segment, key, value) for segment, key, value in identities})
     if stripes:
-        await sql.fetch(
+        locked = await sql.fetch(
             "SELECT stripe FROM identity_locks WHERE stripe = ANY(?::int[]) "
             "ORDER BY stripe FOR UPDATE",
             stripes,
         )
+        if len(locked) != len(stripes):
+            # A missing row locks nothing: writes would stitch unserialized. Refuse instead.
+            raise RuntimeError(
+                f"identity_locks has {len(locked)} of the {len(stripes)} stripes this write "
+                f"locks: it must hold stripes 0 to {LOCK_STRIPES - 1} (store.PG_MIGRATIONS)"
+            )
 
 
 async def lock_owners(sql: Sql, parent_segment_id: int, pairs: Sequence[Pair]) -> None:

@@ -164,6 +164,13 @@ def _spec(attribute: pb.Attribute) -> attributes.AttributeSpec:
     return attributes.ImportedSpec(attribute.name)
 
 
+class ConfigChanged(Exception):
+    """A write's configuration changed before it committed: it runs again with the new one.
+
+    Raised on PostgreSQL only (``still_current``), and retried there like a
+    conflict with another replica's write (``postgres_profile``)."""
+
+
 class ConfigCache:
     """Compiled configurations by parent segment, valid while their version is unchanged."""
 
@@ -198,9 +205,21 @@ class ConfigCache:
 
     async def segments_with_table(
         self, sql: Sql, account_id: str, database: str, table: str
-    ) -> tuple[int, ...]:
-        """The account's parent segments that have ``database.table`` as an event table."""
+    ) -> tuple[int, tuple[int, ...]]:
+        """The account's parent segments that have ``database.table`` as an event table,
+        after the configuration ``generation`` they were read at: (generation, segments)."""
         generation = await realtime_store.generation(sql)
         if self._tables[0] != generation:
             self._tables = (generation, await realtime_store.table_index(sql))
-        return self._tables[1].get((account_id, database, table), ())
+        return generation, self._tables[1].get((account_id, database, table), ())
+
+
+async def still_current(sql: Sql, config: Config) -> None:
+    """Raises ``ConfigChanged`` if ``config`` is no longer the segment's committed one
+    (PostgreSQL, as a write's last statement: see ``tracking``). SQLite's writer is alone
+    and takes turns with configuration writers: nothing to check."""
+    if sql.dialect != "postgresql":
+        return
+    now = await realtime_store.config_version(sql, config.parent_segment_id)
+    if now != (config.version, config.create_time):
+        raise ConfigChanged(f"parent segment {config.parent_segment_id}")

@@ -1,8 +1,9 @@
 """The data path's reads of configuration, written once over ``Sql`` for both backends.
 
 ``realtime.ConfigCache`` asks these inside the caller's transaction (a group-commit batch on
-SQLite, run whole on the database thread; a serializable transaction on PostgreSQL), so the
-version it compares is the one committed when the event's transaction read it. The admin
+SQLite, run whole on the database thread; a READ COMMITTED transaction on PostgreSQL), so the
+version it compares is the one committed when the event's transaction read it (on PostgreSQL
+a write reads it once more before it commits, ``realtime.still_current``). The admin
 side writes the same rows through ``sql_config``; the row mapping is shared (``config_rows``).
 """
 

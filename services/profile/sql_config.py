@@ -171,8 +171,13 @@ class SqlConfigReader(ConfigReader):
         return [r["name"] for r in rows]
 
     async def attributes(self, segment_id: int) -> list[pb.Attribute]:
+        """The segment's attributes by name, in code point order (as messages list them)."""
+        # SQLite compares names bytewise (UTF-8: code point order); PostgreSQL's "C"
+        # collation does the same, whatever the database's own collation is.
+        collate = ' COLLATE "C"' if self._db.dialect == "postgresql" else ""
         rows = await self._db.fetch(
-            "SELECT * FROM attributes WHERE parent_segment_id = ?", segment_id
+            f"SELECT * FROM attributes WHERE parent_segment_id = ? ORDER BY name{collate}",
+            segment_id,
         )
         return [config_rows.attribute_message(r) for r in rows]
 

@@ -7,8 +7,12 @@ Writes and reads are coroutines over ``Sql`` (the transaction logic of each is i
 - SQLite (``sqlite_profile``): a write is a unit of the group-commit writer and a read one
   hop to the database thread, the coroutine run whole there (``ThreadSqlite``,
   ``run_to_completion``);
-- PostgreSQL (``postgres_profile``): a write is a SERIALIZABLE transaction, retried when the
-  server reports a conflict with another replica's; a read one consistent snapshot.
+- PostgreSQL (``postgres_profile``): a write is a READ COMMITTED transaction that locks what
+  it reads, run again when it meets a conflict with another replica's write; a read one
+  consistent snapshot.
+
+A write may run more than once but commits once: what it logs waits for the commit
+(``tracking.AfterCommit``), so a retried attempt logs nothing.
 """
 
 from __future__ import annotations
@@ -45,7 +49,7 @@ class Transactions(Protocol):
 
     async def write(self, work: Work[T], remaining: float | None = None) -> T:
         """``work`` in a write transaction; returns once it is durably committed. It may run
-        more than once (a retried serializable transaction) but commits once."""
+        more than once (a transaction retried after a conflict) but commits once."""
         ...
 
     async def read(self, work: Work[T]) -> T:
@@ -71,8 +75,8 @@ class SqlProfileStore(ProfileStore):
         remaining: float | None,
         proven: proofs.Proofs | None = None,
     ) -> internal.TrackResponse:
-        return await self._transactions.write(
-            lambda sql: tracking.track(
+        return await self._write_then_log(
+            lambda sql, after: tracking.track(
                 sql,
                 self._configs,
                 parent_segment_id,
@@ -82,9 +86,27 @@ class SqlProfileStore(ProfileStore):
                 now,
                 account_id,
                 proven,
+                after,
             ),
             remaining,
         )
+
+    async def _write_then_log(
+        self,
+        work: Callable[[Sql, tracking.AfterCommit], Coroutine[Any, Any, T]],
+        remaining: float | None,
+    ) -> T:
+        """``work`` as a write; what it hands to log is logged once it committed."""
+        after: tracking.AfterCommit = []
+
+        async def attempt(sql: Sql) -> T:
+            after.clear()  # an attempt rolled back logs nothing
+            return await work(sql, after)
+
+        result = await self._transactions.write(attempt, remaining)
+        for note in after:
+            note()
+        return result
 
     async def preview_track(
         self,
@@ -114,9 +136,9 @@ class SqlProfileStore(ProfileStore):
         remaining: float | None,
         proven: proofs.Proofs | None = None,
     ) -> int:
-        return await self._transactions.write(
-            lambda sql: tracking.ingest(
-                sql, self._configs, account_id, database, table, records, now, proven
+        return await self._write_then_log(
+            lambda sql, after: tracking.ingest(
+                sql, self._configs, account_id, database, table, records, now, proven, after
             ),
             remaining,
         )

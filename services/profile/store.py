@@ -22,6 +22,7 @@ import asyncpg
 from services.common import audit, postgres
 from services.common.checkpoints import CheckpointPolicy
 from services.common.storage import Database, Tuning
+from services.profile.profiles import LOCK_STRIPES
 
 MIGRATIONS = [
     """
@@ -323,9 +324,9 @@ PG_MIGRATIONS = [
     # stripes of its identifiers first, in order, so two writes that share one wait for
     # each other there instead of deadlocking later. Rows, not advisory locks: CockroachDB
     # and YugabyteDB lock rows the same way.
-    """
+    f"""
     CREATE TABLE identity_locks (stripe INTEGER PRIMARY KEY);
-    INSERT INTO identity_locks (stripe) SELECT generate_series(0, 16383)
+    INSERT INTO identity_locks (stripe) SELECT generate_series(0, {LOCK_STRIPES - 1})
     """,
 ]
 

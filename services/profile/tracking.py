@@ -13,9 +13,18 @@ first (``profiles.locked_owners``), with the same effect.
 Everything here is a coroutine over ``Sql``, written once for both backends. On SQLite it never
 suspends and runs on the database thread: a whole Track (configuration, reads, stitching,
 attribute arithmetic, writes) is one step of the group-commit batch, with no trip back to
-the event loop between statements. On PostgreSQL it is the body of a SERIALIZABLE
-transaction (``postgres.serializable``), which may run again when the server asks for a
-retry: it must do nothing a retry would repeat outside the transaction (it only logs).
+the event loop between statements. On PostgreSQL it is the body of a READ COMMITTED
+transaction (``postgres_profile``), which runs again when it meets a conflict: it does
+nothing outside the transaction, and what it has to log it hands to ``after_commit``, for
+the caller to log once the write committed (an attempt rolled back logs nothing).
+
+Configuration on PostgreSQL: a write reads its parent segment's configuration before it
+waits for its locks, and another replica may commit a change meanwhile (a key made
+verified, an event definition added, the segment deleted). So once every lock is taken
+and every row written, the write reads the version again (``still_current``): moved, it
+raises ``realtime.ConfigChanged`` and runs again with the new configuration. A change
+acknowledged before that last read is applied; one committed after it was not yet
+visible to anything the write read, which may then come first.
 
 Ingest applies each record exactly as Track does, to every parent segment of the account
 that has the record's table as an event table; the records are all-or-nothing because they
@@ -25,7 +34,7 @@ form one unit of the writer.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from p13n.profile.v1 import internal_service_pb2 as api
@@ -33,8 +42,8 @@ from p13n.profile.v1 import internal_service_pb2 as api
 from services.common import events
 from services.common.errors import InvalidArgument, NotFound, parent_segment_not_found
 from services.common.sql import Sql
-from services.profile import attributes, profiles, proofs
-from services.profile.realtime import Config, ConfigCache
+from services.profile import attributes, profiles, proofs, realtime_store
+from services.profile.realtime import Config, ConfigCache, ConfigChanged, still_current
 from services.profile.stitching import (
     Identity,
     Outcome,
@@ -46,6 +55,9 @@ from services.profile.stitching import (
 )
 
 log = logging.getLogger(__name__)
+
+# What a write logs, run by its caller once the write committed (see the module docstring).
+AfterCommit = list[Callable[[], None]]
 
 
 @dataclass(frozen=True)
@@ -168,8 +180,14 @@ async def plan(
     )
 
 
-async def carry_out(sql: Sql, plan: Plan, now: float) -> None:
-    """Writes what ``plan`` decided: profile, identities, merge log, skip counts."""
+async def carry_out(
+    sql: Sql, plan: Plan, now: float, after_commit: AfterCommit | None = None
+) -> None:
+    """Writes what ``plan`` decided: profile, identities, merge log, skip counts.
+
+    Its warnings go to ``after_commit`` when given (logged by the caller once the write
+    committed), else are logged at once.
+    """
     decision, segment = plan.decision, plan.config.parent_segment_id
     if decision.outcome is Outcome.MERGE:
         assert decision.survivor is not None
@@ -184,27 +202,41 @@ async def carry_out(sql: Sql, plan: Plan, now: float) -> None:
     await profiles.attach(sql, segment, target, decision.attach)
     if decision.outcome is not Outcome.NO_MERGE:
         await _log_merge(sql, plan)
+    notes: AfterCommit = [] if after_commit is None else after_commit
     for name in plan.skipped:
         count = await profiles.count_skipped(sql, segment, name)
-        # Name and size only: the value itself may be personal data.
-        log.warning(
-            "parent segment %s attribute %s: a value over %s bytes was not written (%s so far)",
-            segment,
-            name,
-            attributes.MAX_VALUE_BYTES,
-            count,
-        )
+        notes.append(_skipped_note(segment, name, count))
     for key, failure in plan.unproven:
         count = await profiles.count_unproven(sql, segment, key)
-        # The key's name only: the value is the identifier someone tried to claim.
-        log.warning(
-            "parent segment %s: a value of verified stitching key %s came %s and was not "
-            "used to identify the visitor (%s so far)",
-            segment,
-            key,
-            failure.value,
-            count,
-        )
+        notes.append(_unproven_note(segment, key, failure, count))
+    if after_commit is None:
+        for note in notes:
+            note()
+
+
+def _skipped_note(segment: int, name: str, count: int) -> Callable[[], None]:
+    # Name and size only: the value itself may be personal data.
+    return lambda: log.warning(
+        "parent segment %s attribute %s: a value over %s bytes was not written (%s so far)",
+        segment,
+        name,
+        attributes.MAX_VALUE_BYTES,
+        count,
+    )
+
+
+def _unproven_note(
+    segment: int, key: str, failure: proofs.Failure, count: int
+) -> Callable[[], None]:
+    # The key's name only: the value is the identifier someone tried to claim.
+    return lambda: log.warning(
+        "parent segment %s: a value of verified stitching key %s came %s and was not "
+        "used to identify the visitor (%s so far)",
+        segment,
+        key,
+        failure.value,
+        count,
+    )
 
 
 async def _log_merge(sql: Sql, plan: Plan) -> None:
@@ -255,19 +287,22 @@ async def track(
     now: float,
     account_id: str = "",
     proven: proofs.Proofs | None = None,
+    after_commit: AfterCommit | None = None,
 ) -> api.TrackResponse:
     """One Track call as a unit of the group-commit writer."""
     config = await config_of_account(configs, sql, parent_segment_id, account_id)
-    # Every identifier the event may carry (screening proofs only leaves some out).
-    segment = config.parent_segment_id
-    await profiles.lock_identities(
-        sql, [(segment, key, value) for key, value in usable_identities(event[0], config.keys)]
-    )
+    if sql.dialect == "postgresql":
+        # Every identifier the event may carry (screening proofs only leaves some out).
+        segment = config.parent_segment_id
+        await profiles.lock_identities(
+            sql, [(segment, key, value) for key, value in usable_identities(event[0], config.keys)]
+        )
     decided = await plan(sql, config, database, table, event[0], now, proven, writing=True)
     if decided.unproven:  # stored as applied: an unproven claim is not kept for later use
         event = (decided.event, events.encode(decided.event))
     await profiles.store_events(sql, config.account_id, database, table, now, [event])
-    await carry_out(sql, decided, now)
+    await carry_out(sql, decided, now, after_commit)
+    await still_current(sql, config)
     return decided.response
 
 
@@ -280,6 +315,7 @@ async def ingest(
     records: Sequence[tuple[events.Event, str]],
     now: float,
     proven: proofs.Proofs | None = None,
+    after_commit: AfterCommit | None = None,
 ) -> int:
     """One IngestRecords call as a unit: every record or none.
 
@@ -287,7 +323,7 @@ async def ingest(
     parent segment screens a record's verified identifiers as Track does, and a value left
     out in any of them is not stored either.
     """
-    segment_ids = await configs.segments_with_table(sql, account_id, database, table)
+    generation, segment_ids = await configs.segments_with_table(sql, account_id, database, table)
     if not segment_ids:
         raise NotFound(
             f"Table {database}.{table} is not an event table of any parent segment of this "
@@ -301,8 +337,25 @@ async def ingest(
         for index, record in enumerate(records)
     ]
     await profiles.store_events(sql, account_id, database, table, now, stored)
-    # Every lock the records need, taken up front and in order (``profiles``): identifiers
-    # first, then the profiles that own them.
+    if sql.dialect == "postgresql":
+        await _lock_all(sql, configs_used, records)
+    for event, _ in records:
+        for config in configs_used:
+            decided = await plan(sql, config, database, table, event, now, proven, writing=True)
+            await carry_out(sql, decided, now, after_commit)
+    if sql.dialect == "postgresql" and await realtime_store.generation(sql) != generation:
+        # Some configuration changed since the segments and their configurations were read
+        # (maybe one that adds this table to another segment): run again with the new one.
+        raise ConfigChanged(f"generation {generation}")
+    return len(records)
+
+
+async def _lock_all(
+    sql: Sql, configs_used: Sequence[Config], records: Sequence[tuple[events.Event, str]]
+) -> None:
+    """Every lock an Ingest request needs, taken up front and in order (``profiles``):
+    identifiers first, then the profiles that own them. (An event's ``locked_owners`` may
+    still lock a profile later, when a concurrent merge moved one of its identifiers.)"""
     wanted = [
         {pair for event, _ in records for pair in usable_identities(event, config.keys)}
         for config in configs_used
@@ -317,11 +370,6 @@ async def ingest(
     )
     for config, pairs in zip(configs_used, wanted, strict=True):
         await profiles.lock_owners(sql, config.parent_segment_id, sorted(pairs))
-    for event, _ in records:
-        for config in configs_used:
-            decided = await plan(sql, config, database, table, event, now, proven, writing=True)
-            await carry_out(sql, decided, now)
-    return len(records)
 
 
 def _screened_record(

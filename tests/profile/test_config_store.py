@@ -197,6 +197,17 @@ async def test_writes_read_back_what_was_stored_with_its_new_id(store: ConfigSto
     assert page == [first, second]
 
 
+async def test_attributes_come_by_name_in_code_point_order(store: ConfigStore) -> None:
+    """The order a FailedPrecondition message lists them in, the same on every backend."""
+    segment_id = await _segment(store)
+    async with store.writing() as writer:
+        for name in ["b", "B", "a", "\u00e9", "Z", "a_2", "a2"]:
+            await writer.insert(ATTRIBUTES, segment_id, pb.Attribute(name=name, type=pb.IMPORTED))
+    async with store.reading() as reader:
+        names = [a.name for a in await reader.attributes(segment_id)]
+    assert names == ["B", "Z", "a", "a2", "a_2", "b", "\u00e9"]
+
+
 async def test_a_deleted_parent_segments_id_is_never_given_out_again(store: ConfigStore) -> None:
     first = await _segment(store, "One")
     second = await _segment(store, "Two")

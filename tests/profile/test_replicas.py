@@ -11,74 +11,30 @@ the merge log count across replicas (no duplicate entry, no profile absorbed twi
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import random
 import time
 from collections import Counter
-from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import asyncpg
 import pytest
 from p13n.profile.v1 import realtime_config_pb2 as pb
+from support import profile_replicas as fleet
+from support.profile_replicas import ACCOUNT
 
 from services.common import events
 from services.common.config import Settings
 from services.common.errors import Unavailable
 from services.common.sql import Sql
 from services.profile import backends
-from services.profile.config_store import ATTRIBUTES, EVENTS, STITCHING_KEYS
+from services.profile.config_store import EVENTS
 from services.profile.postgres_profile import PostgresTransactions
-from services.profile.realtime import ConfigCache
-from services.profile.sql_profile import SqlProfileStore
 from services.profile.store import PG_MIGRATIONS
 
-ACCOUNT = "1"
 VISITORS = 200
 EVENTS_PER_VISITOR = 8
 CLIENTS = 32
-
-
-@contextlib.asynccontextmanager
-async def _replicas(
-    tmp_path: Path, env: dict[str, str], count: int = 2
-) -> AsyncIterator[list[tuple[SqlProfileStore, backends.Storage]]]:
-    settings = Settings.from_env({"P13N_DATA_DIR": str(tmp_path), **env})
-    async with contextlib.AsyncExitStack() as stack:
-        opened = []
-        for _ in range(count):
-            storage = await stack.enter_async_context(
-                backends.opened(
-                    tmp_path, settings.database_url, settings.database_schema("profile")
-                )
-            )
-            opened.append((SqlProfileStore(storage.transactions, ConfigCache()), storage))
-        yield opened
-
-
-async def _shop(storage: backends.Storage) -> str:
-    async with storage.configs.writing() as writer:
-        ps = await writer.create_parent_segment(ACCOUNT, "Shoppers", "", "td_client_id", 1.0)
-        segment = int(ps.id)
-        await writer.insert(STITCHING_KEYS, segment, pb.StitchingKey(name="user_id"))
-        await writer.insert(
-            EVENTS, segment, pb.EventDefinition(name="view", database="shop", table="views")
-        )
-        views = pb.Attribute(name="views", type=pb.COUNTER, event="view")
-        views.counter.window = "total"
-        await writer.insert(ATTRIBUTES, segment, views)
-    return ps.id
-
-
-async def _track(store: SqlProfileStore, ps: str, event: events.Event, now: float) -> Any:
-    return await store.track(ACCOUNT, ps, "shop", "views", (event, events.encode(event)), now, None)
-
-
-async def _rows(storage: backends.Storage, query: str, *args: object) -> list[Any]:
-    async with storage.reading() as sql:
-        return list(await sql.fetch(query, *args))
 
 
 def _visitor_events(visitor: int) -> list[events.Event]:
@@ -99,8 +55,8 @@ def _visitor_events(visitor: int) -> list[events.Event]:
 async def test_two_replicas_stitching_overlapping_visitors_store_each_event_once(
     tmp_path: Path, postgres_env: dict[str, str]
 ) -> None:
-    async with _replicas(tmp_path, postgres_env) as replicas:
-        ps = await _shop(replicas[0][1])
+    async with fleet.replicas(tmp_path, postgres_env) as replicas:
+        ps = await fleet.shop(replicas[0][1])
         queue = [event for v in range(VISITORS) for event in _visitor_events(v)]
         random.Random(7).shuffle(queue)
         acknowledged: list[events.Event] = []
@@ -109,20 +65,20 @@ async def test_two_replicas_stitching_overlapping_visitors_store_each_event_once
             store = replicas[number % 2][0]  # alternate clients between the replicas
             while queue:
                 event = queue.pop()
-                await _track(store, ps, event, time.time())
+                await fleet.track(store, ps, event, time.time())
                 acknowledged.append(event)
 
         await asyncio.gather(*(client(n) for n in range(CLIENTS)))
         storage = replicas[0][1]
         stored = Counter(
-            json.loads(r[0])["n"] for r in await _rows(storage, "SELECT body FROM events")
+            json.loads(r[0])["n"] for r in await fleet.rows(storage, "SELECT body FROM events")
         )
-        owners = await _rows(storage, "SELECT key, value, profile_id FROM identities")
+        owners = await fleet.rows(storage, "SELECT key, value, profile_id FROM identities")
         states = {
             r[0]: (json.loads(r[1]), r[2])
-            for r in await _rows(storage, "SELECT id, state, cluster_size FROM profiles")
+            for r in await fleet.rows(storage, "SELECT id, state, cluster_size FROM profiles")
         }
-        merges = await _rows(
+        merges = await fleet.rows(
             storage, "SELECT outcome, surviving_profile, absorbed_profiles FROM merge_log"
         )
         retries = sum(
@@ -155,15 +111,15 @@ async def test_two_replicas_stitching_overlapping_visitors_store_each_event_once
 async def test_merge_protection_holds_across_replicas(
     tmp_path: Path, postgres_env: dict[str, str]
 ) -> None:
-    async with _replicas(tmp_path, postgres_env) as replicas:
-        ps = await _shop(replicas[0][1])
+    async with fleet.replicas(tmp_path, postgres_env) as replicas:
+        ps = await fleet.shop(replicas[0][1])
         start = time.time()
         for n in range(51):  # 51 browsers, their profiles created through both replicas
-            await _track(replicas[n % 2][0], ps, {"td_client_id": f"d{n:02}"}, start + n)
+            await fleet.track(replicas[n % 2][0], ps, {"td_client_id": f"d{n:02}"}, start + n)
         # A shared user id links them all at once, through both replicas.
         await asyncio.gather(
             *(
-                _track(
+                fleet.track(
                     replicas[n % 2][0],
                     ps,
                     {"td_client_id": f"d{n:02}", "user_id": "u1"},
@@ -173,8 +129,8 @@ async def test_merge_protection_holds_across_replicas(
             )
         )
         storage = replicas[0][1]
-        sizes = sorted(r[0] for r in await _rows(storage, "SELECT cluster_size FROM profiles"))
-        merges = await _rows(
+        sizes = sorted(r[0] for r in await fleet.rows(storage, "SELECT cluster_size FROM profiles"))
+        merges = await fleet.rows(
             storage, "SELECT outcome, reason, absorbed_profiles FROM merge_log ORDER BY id"
         )
 
@@ -190,23 +146,88 @@ async def test_merge_protection_holds_across_replicas(
 async def test_a_101st_value_is_refused_across_replicas(
     tmp_path: Path, postgres_env: dict[str, str]
 ) -> None:
-    async with _replicas(tmp_path, postgres_env) as replicas:
-        ps = await _shop(replicas[0][1])
+    async with fleet.replicas(tmp_path, postgres_env) as replicas:
+        ps = await fleet.shop(replicas[0][1])
         now = time.time()
-        await _track(replicas[0][0], ps, {"td_client_id": "bot"}, now)
+        await fleet.track(replicas[0][0], ps, {"td_client_id": "bot"}, now)
         await asyncio.gather(
             *(
-                _track(replicas[n % 2][0], ps, {"td_client_id": "bot", "user_id": f"u{n}"}, now)
+                fleet.track(
+                    replicas[n % 2][0], ps, {"td_client_id": "bot", "user_id": f"u{n}"}, now
+                )
                 for n in range(1, 102)
             )
         )
         storage = replicas[0][1]
-        users = await _rows(storage, "SELECT count(*) FROM identities WHERE key = 'user_id'")
-        merges = await _rows(storage, "SELECT outcome, reason FROM merge_log")
+        users = await fleet.rows(storage, "SELECT count(*) FROM identities WHERE key = 'user_id'")
+        merges = await fleet.rows(storage, "SELECT outcome, reason FROM merge_log")
 
     assert users == [(100,)]
     assert [m[0] for m in merges] == ["refused"]
     assert "101 values of key 'user_id'" in merges[0][1]
+
+
+async def test_the_50_profile_limit_holds_when_events_link_through_different_identifiers(
+    tmp_path: Path, postgres_env: dict[str, str]
+) -> None:
+    """Each event links a browser to the big cluster through a user id of its own: no two
+    share an identifier (nor, mostly, a lock stripe), so only the cluster profile's lock
+    makes them take turns (the tests above share one identifier, which serializes them
+    whatever the profile locks do)."""
+    async with fleet.replicas(tmp_path, postgres_env) as replicas:
+        stores = [store for store, _ in replicas]
+        ps = await fleet.shop(replicas[0][1])
+        start = time.time()
+        await fleet.track(stores[0], ps, {"td_client_id": "c"}, start)
+        for n in range(60):  # one cluster: a browser and 60 user ids
+            await fleet.track(stores[n % 2], ps, {"td_client_id": "c", "user_id": f"x{n}"}, start)
+        for n in range(60):  # 60 other browsers, a profile each
+            await fleet.track(stores[n % 2], ps, {"td_client_id": f"d{n:02}"}, start + 1 + n)
+        await asyncio.gather(
+            *(
+                fleet.track(
+                    stores[n % 2], ps, {"td_client_id": f"d{n:02}", "user_id": f"x{n}"}, start + 99
+                )
+                for n in range(60)
+            )
+        )
+        storage = replicas[0][1]
+        sizes = Counter(
+            r[0] for r in await fleet.rows(storage, "SELECT cluster_size FROM profiles")
+        )
+        outcomes = Counter(r[0] for r in await fleet.rows(storage, "SELECT outcome FROM merge_log"))
+
+    assert sizes == {50: 1, 1: 11}  # the cluster took 49 browsers; 11 were refused
+    assert outcomes == {"merge": 49, "refused": 11}
+
+
+async def test_the_100_value_limit_holds_when_events_reach_a_cluster_through_different_identifiers(
+    tmp_path: Path, postgres_env: dict[str, str]
+) -> None:
+    """Each event adds a user id to one cluster, reached through an email of its own."""
+    async with fleet.replicas(tmp_path, postgres_env) as replicas:
+        stores = [store for store, _ in replicas]
+        ps = await fleet.shop(replicas[0][1], keys=("user_id", "email"))
+        now = time.time()
+        await fleet.track(stores[0], ps, {"td_client_id": "c"}, now)
+        for n in range(50):
+            await fleet.track(stores[n % 2], ps, {"td_client_id": "c", "user_id": f"y{n}"}, now)
+        for n in range(60):
+            await fleet.track(stores[n % 2], ps, {"td_client_id": "c", "email": f"e{n}"}, now)
+        await asyncio.gather(
+            *(
+                fleet.track(stores[n % 2], ps, {"email": f"e{n}", "user_id": f"new{n}"}, now)
+                for n in range(60)
+            )
+        )
+        storage = replicas[0][1]
+        users = await fleet.rows(
+            storage, "SELECT count(*) FROM identities WHERE key = 'user_id' GROUP BY profile_id"
+        )
+        outcomes = Counter(r[0] for r in await fleet.rows(storage, "SELECT outcome FROM merge_log"))
+
+    assert [u[0] for u in users] == [100]  # 50 more user ids joined; 10 were refused
+    assert outcomes == {"refused": 10}
 
 
 @pytest.mark.parametrize("count", [2])
@@ -218,7 +239,7 @@ async def test_replicas_started_together_migrate_once(
 
     async def open_and_count() -> int:
         async with backends.opened(tmp_path, settings.database_url, schema) as storage:
-            rows = await _rows(storage, "SELECT count(*) FROM schema_migrations")
+            rows = await fleet.rows(storage, "SELECT count(*) FROM schema_migrations")
             return int(rows[0][0])
 
     migrations = len(PG_MIGRATIONS)
@@ -228,10 +249,10 @@ async def test_replicas_started_together_migrate_once(
 async def test_a_configuration_change_through_one_replica_is_used_by_the_other_at_once(
     tmp_path: Path, postgres_env: dict[str, str]
 ) -> None:
-    async with _replicas(tmp_path, postgres_env) as replicas:
+    async with fleet.replicas(tmp_path, postgres_env) as replicas:
         (_, a_storage), (b, _) = replicas
-        ps = await _shop(a_storage)
-        first = await _track(b, ps, {"td_client_id": "c1"}, time.time())  # b caches it
+        ps = await fleet.shop(a_storage)
+        first = await fleet.track(b, ps, {"td_client_id": "c1"}, time.time())  # b caches it
         async with a_storage.configs.writing() as writer:  # a adds a table and an event
             await writer.insert(
                 EVENTS, int(ps), pb.EventDefinition(name="buy", database="shop", table="orders")
@@ -273,8 +294,8 @@ async def test_ingest_batches_and_tracks_through_both_replicas_store_each_event_
     """Batches of records for overlapping visitors, in different orders, with single Tracks
     of the same visitors, all at once: a batch is one transaction locking many identifiers
     and profiles, so this is where locks could cross (and deadlock)."""
-    async with _replicas(tmp_path, postgres_env) as replicas:
-        ps = await _shop(replicas[0][1])
+    async with fleet.replicas(tmp_path, postgres_env) as replicas:
+        ps = await fleet.shop(replicas[0][1])
         records = [event for v in range(20) for event in _visitor_events(v)]
         batches = [
             [{**e, "n": f"{n}.{i}"} for i, e in enumerate(random.Random(n).sample(records, 20))]
@@ -289,15 +310,17 @@ async def test_ingest_batches_and_tracks_through_both_replicas_store_each_event_
             )
             for n, batch in enumerate(batches)
         ]
-        tracks = [_track(replicas[i % 2][0], ps, e, time.time()) for i, e in enumerate(singles)]
+        tracks = [
+            fleet.track(replicas[i % 2][0], ps, e, time.time()) for i, e in enumerate(singles)
+        ]
         began = time.monotonic()
         await asyncio.gather(*ingests, *tracks)
         took = time.monotonic() - began
         storage = replicas[0][1]
         stored = Counter(
-            json.loads(r[0])["n"] for r in await _rows(storage, "SELECT body FROM events")
+            json.loads(r[0])["n"] for r in await fleet.rows(storage, "SELECT body FROM events")
         )
-        states = [json.loads(r[0]) for r in await _rows(storage, "SELECT state FROM profiles")]
+        states = [json.loads(r[0]) for r in await fleet.rows(storage, "SELECT state FROM profiles")]
 
     sent = [e["n"] for batch in batches for e in batch] + [e["n"] for e in singles]
     assert stored == dict.fromkeys(sent, 1)
@@ -312,7 +335,7 @@ async def test_configuration_writers_of_both_replicas_take_turns(
 ) -> None:
     """A new parent segment's id is the next unused one: read, then written, in one writer
     transaction; writers of both replicas at once must still get distinct ids."""
-    async with _replicas(tmp_path, postgres_env) as replicas:
+    async with fleet.replicas(tmp_path, postgres_env) as replicas:
 
         async def create(n: int) -> int:
             async with replicas[n % 2][1].configs.writing() as writer:
@@ -328,8 +351,8 @@ async def test_configuration_writers_of_both_replicas_take_turns(
 async def test_a_connection_lost_mid_write_is_unavailable_and_the_next_write_reconnects(
     tmp_path: Path, postgres_env: dict[str, str]
 ) -> None:
-    async with _replicas(tmp_path, postgres_env, count=1) as ((store, storage),):
-        ps = await _shop(storage)
+    async with fleet.replicas(tmp_path, postgres_env, count=1) as ((store, storage),):
+        ps = await fleet.shop(storage)
 
         async def slow(sql: Sql) -> None:
             await sql.fetchval("SELECT pg_sleep(10)")
@@ -348,6 +371,6 @@ async def test_a_connection_lost_mid_write_is_unavailable_and_the_next_write_rec
             await other.close()
         with pytest.raises(Unavailable, match=r"^The profile store is unavailable; retry shortly$"):
             await write
-        reply = await _track(store, ps, {"td_client_id": "c1"}, time.time())
+        reply = await fleet.track(store, ps, {"td_client_id": "c1"}, time.time())
 
     assert reply.canonical_id == "c1"

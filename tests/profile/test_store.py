@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import asyncpg
+
 from services.common.config import Settings
-from services.profile import backends
+from services.profile import backends, profiles
 from services.profile.store import PG_MIGRATIONS, TUNING, open_store
 
 
@@ -35,14 +37,42 @@ async def test_the_postgresql_store_commits_durably_in_its_own_schema(
 ) -> None:
     settings = Settings.from_env({"P13N_DATA_DIR": str(tmp_path), **postgres_env})
     schema = settings.database_schema("profile")
-    async with (
-        backends.opened(tmp_path, settings.database_url, schema) as storage,
-        storage.reading() as sql,
-    ):
-        found = await sql.fetchrow(
-            "SELECT current_setting('synchronous_commit'), current_schema(), "
-            "(SELECT count(*) FROM schema_migrations)"
-        )
+    url = postgres_env["P13N_DATABASE_URL"]  # this run's own database
+    admin = await asyncpg.connect(url)
+    database = '"{}"'.format(await admin.fetchval("SELECT current_database()"))
+    try:
+        # Off by default in this database, so "on" below is the pool's own setting.
+        await admin.execute(f"ALTER DATABASE {database} SET synchronous_commit = off")
+        plain = await asyncpg.connect(url)
+        try:
+            default = await plain.fetchval("SELECT current_setting('synchronous_commit')")
+        finally:
+            await plain.close()
+        async with (
+            backends.opened(tmp_path, settings.database_url, schema) as storage,
+            storage.reading() as sql,
+        ):
+            found = await sql.fetchrow(
+                "SELECT current_setting('synchronous_commit'), current_schema(), "
+                "(SELECT count(*) FROM schema_migrations)"
+            )
+    finally:
+        await admin.execute(f"ALTER DATABASE {database} RESET synchronous_commit")
+        await admin.close()
+    assert default == "off"
     assert storage.db is None  # nothing in the data directory
     assert found is not None
     assert (found[0], found[1], found[2]) == ("on", schema, len(PG_MIGRATIONS))
+
+
+async def test_the_postgresql_store_has_a_lock_row_for_every_stripe(
+    tmp_path: Path, postgres_env: dict[str, str]
+) -> None:
+    settings = Settings.from_env({"P13N_DATA_DIR": str(tmp_path), **postgres_env})
+    async with (
+        backends.opened(tmp_path, settings.database_url, settings.database_schema("p")) as storage,
+        storage.reading() as sql,
+    ):
+        found = await sql.fetchrow("SELECT count(*), min(stripe), max(stripe) FROM identity_locks")
+    assert found is not None
+    assert (found[0], found[1], found[2]) == (profiles.LOCK_STRIPES, 0, profiles.LOCK_STRIPES - 1)
