@@ -42,6 +42,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from gateway.capacity import Capacity, CapacityError, raise_nofile
 from gateway.render import GatewayConfig, write
+from services import connection_budget
 from services.common import files, pki, tls
 from services.common.callers import CLI
 from services.common.clients import FAST_RECONNECT
@@ -338,6 +339,8 @@ def up(settings: Settings, demo: bool, replicas: int = 1) -> int:
     logging.basicConfig(level=logging.INFO, format="p13n up: %(message)s")
     try:
         Layout.of(settings, replicas)
+        if settings.database_url is not None:
+            connection_budget.check(settings.database_url, replicas)
     except ConfigError as error:  # before anything is made in the data directory
         log.error("refusing to start: %s", error)
         return 2

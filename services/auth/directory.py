@@ -42,7 +42,7 @@ from services.auth.store_protocols import (
     CredentialStore,
     SessionCredential,
 )
-from services.common.errors import P13nError
+from services.common.errors import P13nError, Unavailable
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +52,9 @@ EventTablesFetch = Callable[[float, bool], Awaitable[dict[tuple[str, str], set[s
 # The poll is one indexed read of a counter; four a second keep revocation's share of its
 # 5 s bound small (docs/design.md#revocation).
 REFRESH_SECONDS = 0.25
+# A look-up on a connection that died silently would otherwise wait for good, and the
+# directory would stop following other replicas' changes: give up and try again.
+REFRESH_TIMEOUT_SECONDS = 5.0
 # Preflights that find no table share look-ups, started at most this often: a flood of
 # preflights for made-up tables costs the profile service at most 20 small reads a second.
 PREFLIGHT_MISS_SPACING_SECONDS = 0.05
@@ -229,8 +232,13 @@ class MemoryDirectory:
         self._installs += 1
 
     async def refresh_if_changed(self) -> None:
-        if await self._store.generation() != self._generation:
-            await self.reload()
+        try:
+            async with asyncio.timeout(REFRESH_TIMEOUT_SECONDS):
+                if await self._store.generation() != self._generation:
+                    await self.reload()
+        except TimeoutError as exc:
+            log.warning("the credential store did not answer within %s s", REFRESH_TIMEOUT_SECONDS)
+            raise Unavailable("The credential store is unavailable; retry shortly") from exc
 
     def set_event_tables(self, tables: dict[tuple[str, str], set[str]]) -> None:
         self._event_tables = tables

@@ -17,10 +17,11 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
+import asyncpg
 import grpc
 from google.protobuf.message import DecodeError
 
-from services.common import access, callers, identity, ids, limits, logs, tls
+from services.common import access, callers, identity, ids, limits, logs, nul, tls
 from services.common.callers import Callers
 from services.common.errors import InvalidArgument, P13nError
 from services.common.rpc_status import DETAILS_KEY, grpc_code, status_details
@@ -79,12 +80,32 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
 async def _handle_failure(context: grpc.aio.ServicerContext, exc: BaseException) -> None:
     if isinstance(exc, P13nError):
         await _abort(context, exc)
+    if _text_the_database_refused(exc):
+        # Requests are refused before this (``services.common.nul``); text from elsewhere
+        # (an import's file) that PostgreSQL cannot store is still the client's, not ours.
+        log.warning("PostgreSQL refused a character of the request's text: %s", type(exc).__name__)
+        await _abort(context, nul.refusal("Text"))
     # The generated base servicer marks RPCs a later issue implements as UNIMPLEMENTED
     # before raising; keep that status honest instead of calling it an internal error.
     if context.code() == grpc.StatusCode.UNIMPLEMENTED:
         await context.abort(grpc.StatusCode.UNIMPLEMENTED, "This method is not implemented yet")
     log.exception("unexpected error")
     await context.abort(grpc.StatusCode.INTERNAL, "Internal error; it has been logged")
+
+
+def _text_the_database_refused(exc: BaseException) -> bool:
+    """PostgreSQL's "invalid byte sequence" (22021) or "unsupported Unicode escape
+    sequence" (22P05), however wrapped: its answer to a NUL in text or JSONB."""
+    seen: BaseException | None = exc
+    for _ in range(10):
+        if seen is None:
+            return False
+        if isinstance(
+            seen, asyncpg.CharacterNotInRepertoireError | asyncpg.UntranslatableCharacterError
+        ):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 # Runs before the handler (authentication, request id); raising refuses the call.
@@ -169,6 +190,16 @@ class _Undecodable:
 _UNDECODABLE: Any = _Undecodable()
 
 
+class _HoldsNul:
+    """Stands for a request with U+0000 in a string (``services.common.nul``)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def __repr__(self) -> str:
+        return f"HOLDS_NUL({self.path})"
+
+
 def _tolerant(deserialize: Callable[[bytes], Any] | None) -> Callable[[bytes], Any] | None:
     """A deserializer that hands undecodable bytes on instead of failing the call.
 
@@ -182,9 +213,16 @@ def _tolerant(deserialize: Callable[[bytes], Any] | None) -> Callable[[bytes], A
 
     def tolerant(data: bytes) -> Any:
         try:
-            return deserialize(data)
+            message = deserialize(data)
         except DecodeError:
             return _UNDECODABLE
+        # Found here, where the encoding is at hand (a zero byte in it is rare, and a NUL
+        # always makes one), refused in ``_refuse``, after the access check.
+        if nul.may_hold_nul(data):
+            path = nul.first_nul(message)
+            if path is not None:
+                return _HoldsNul(path)
+        return message
 
     return tolerant
 
@@ -195,6 +233,8 @@ def _refuse(request: Any, method: str) -> Any:
             "The request could not be decoded: events may be nested at most 32 levels deep",
             reason="UNDECODABLE_REQUEST",
         )
+    if isinstance(request, _HoldsNul):
+        raise nul.refusal(request.path)
     # Ids and limits are checked here, once for every route of every service, not in
     # each handler.
     ids.check_request_ids(request)

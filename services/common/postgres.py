@@ -13,6 +13,17 @@ Work that must be serializable across processes goes through ``serializable``: i
 SERIALIZABLE transaction and is retried, with jittered back-off, when the server reports a
 serialization failure or a deadlock (SQLSTATE 40001, 40P01), which is how CockroachDB and
 YugabyteDB ask for retries too.
+
+A connection can die silently: after a failover, or when a firewall or NAT forgets it, no
+reset ever arrives and a query waits on it for good (every cache follower stalled with it).
+So every connection (pools, listeners, migrations) has TCP keepalives and
+``TCP_USER_TIMEOUT`` (the kernel gives up on it in about ``DEAD_AFTER`` seconds), every
+statement has a ``COMMAND_TIMEOUT`` (which also bounds asyncpg's wait for the cancellation
+of a timed-out or cancelled statement: it then terminates the connection instead of
+waiting on it), and a ``Listener`` pings its connection every ``PING_INTERVAL``. Keepalives
+cannot tell a live peer that stopped answering (a frozen proxy still acknowledges), so the
+timeouts are what bound every wait; keepalives bound it sooner for idle connections and
+tell the server's side too.
 """
 
 from __future__ import annotations
@@ -22,6 +33,7 @@ import contextlib
 import logging
 import random
 import re
+import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, TypeVar
@@ -40,6 +52,25 @@ FIRST_BACKOFF = 0.002  # seconds; doubles per attempt, capped, with full jitter
 MAX_BACKOFF = 0.2
 RETRYABLE = (asyncpg.SerializationError, asyncpg.DeadlockDetectedError)
 
+# Dead-connection detection (see the module's docstring). Module attributes so that a test
+# can shorten them before it opens a pool.
+KEEPALIVE_IDLE = 10  # seconds idle before the first probe
+KEEPALIVE_INTERVAL = 5  # seconds between probes
+KEEPALIVE_COUNT = 3  # unanswered probes before the kernel drops the connection
+DEAD_AFTER = KEEPALIVE_IDLE + KEEPALIVE_INTERVAL * KEEPALIVE_COUNT  # TCP_USER_TIMEOUT too
+# The longest any one statement may run, and so also how long a statement abandoned by
+# its caller (a timeout, a client gone) may hold its connection before asyncpg gives up
+# the cancellation and drops the connection. The slowest statements here (an import's
+# batch, an audit page) take well under a second; a lock wait this long is an outage.
+COMMAND_TIMEOUT = 10.0
+MIGRATION_TIMEOUT = 600.0
+CONNECT_TIMEOUT = 10.0  # seconds to open a connection (asyncpg's default is 60)
+# A pool's maximum unless its service sets its own (services/connection_budget.py adds
+# them up for the server's max_connections).
+DEFAULT_POOL_SIZE = 10
+PING_INTERVAL = 5.0  # seconds between a Listener's liveness checks
+PING_TIMEOUT = 2.0
+
 _SCHEMA = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 
 
@@ -55,6 +86,42 @@ def redacted(url: str) -> str:
     return urlunsplit((parts.scheme, user + host, parts.path, parts.query, parts.fragment))
 
 
+def guard_socket(conn: asyncpg.Connection) -> None:
+    """Keepalives and ``TCP_USER_TIMEOUT`` on ``conn``'s socket: a peer that vanished
+    without a reset is noticed in about ``DEAD_AFTER`` seconds, not hours."""
+    # asyncpg has no option for these (libpq's keepalives_* are not read); its transport
+    # is the only way to the socket. A Unix socket has no TCP options to set.
+    sock = conn._transport.get_extra_info("socket")  # noqa: SLF001
+    if sock is None or sock.family not in (socket.AF_INET, socket.AF_INET6):
+        return
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    for option, value in (
+        ("TCP_KEEPIDLE", KEEPALIVE_IDLE),
+        ("TCP_KEEPINTVL", KEEPALIVE_INTERVAL),
+        ("TCP_KEEPCNT", KEEPALIVE_COUNT),
+        ("TCP_USER_TIMEOUT", DEAD_AFTER * 1000),  # milliseconds
+    ):
+        if hasattr(socket, option):  # Linux has them all; other systems some
+            sock.setsockopt(socket.IPPROTO_TCP, getattr(socket, option), value)
+
+
+async def connect(url: str, command_timeout: float = COMMAND_TIMEOUT) -> asyncpg.Connection:
+    """One guarded connection (for a migration or a listener; pools guard their own)."""
+    conn: asyncpg.Connection = await asyncpg.connect(
+        url, timeout=CONNECT_TIMEOUT, command_timeout=command_timeout
+    )
+    try:
+        guard_socket(conn)
+    except BaseException:
+        conn.terminate()
+        raise
+    return conn
+
+
+async def _guard_pooled(conn: asyncpg.Connection) -> None:
+    guard_socket(conn)
+
+
 def check_schema(schema: str) -> str:
     if not _SCHEMA.fullmatch(schema):
         raise ValueError(f"schema {schema!r}: use lowercase letters, digits and _ (at most 63)")
@@ -66,12 +133,13 @@ async def open_pool(
     schema: str,
     migrations: Sequence[str],
     *,
-    max_size: int = 10,
+    max_size: int = DEFAULT_POOL_SIZE,
     application: str = "p13n",
 ) -> asyncpg.Pool:
     """A pool whose connections see ``schema`` first, after applying pending migrations."""
     check_schema(schema)
-    conn = await asyncpg.connect(url)
+    # A migration may rewrite a large table, or wait for another replica's migrations.
+    conn = await connect(url, command_timeout=MIGRATION_TIMEOUT)
     try:
         await migrate(conn, schema, migrations)
     finally:
@@ -80,6 +148,9 @@ async def open_pool(
         url,
         min_size=1,
         max_size=max_size,
+        timeout=CONNECT_TIMEOUT,
+        command_timeout=COMMAND_TIMEOUT,
+        init=_guard_pooled,
         server_settings={
             "search_path": schema,
             "synchronous_commit": "on",
@@ -159,7 +230,10 @@ class Listener:
 
     A notification sent while the listening connection was down is lost, so a reconnect is
     reported as a change too; owners also compare a version now and then (the fallback the
-    issue asks for), which covers a connection that silently stopped delivering.
+    issue asks for). A connection that silently stopped delivering is found by a ping
+    every ``PING_INTERVAL`` that must be answered within ``PING_TIMEOUT``, then dropped and
+    replaced. The ping is the ``LISTEN`` again: a no-op for the server that still needs a
+    round trip, and the session's last statement stays the ``LISTEN`` that names it.
     """
 
     RECONNECT_DELAY = 0.5
@@ -170,6 +244,8 @@ class Listener:
         self._on_change = on_change
         self._task: asyncio.Task[None] | None = None
         self._lost = asyncio.Event()
+        # As asyncpg's add_listener words it (quoted identifier).
+        self._listen_statement = 'LISTEN "{}"'.format(channel.replace('"', '""'))
 
     async def start(self) -> None:
         """Returns once listening (a change made after ``start`` is never missed), or,
@@ -179,7 +255,7 @@ class Listener:
         name = f"listen {self._channel}"
         try:
             conn = await self._connect()
-        except (OSError, asyncpg.PostgresError) as exc:
+        except Exception as exc:  # refused, unreachable, or broken mid-setup (InterfaceError)
             log.warning(
                 "cannot listen on %s yet (the periodic check serves): %s", self._channel, exc
             )
@@ -194,7 +270,7 @@ class Listener:
                 await self._task
 
     async def _connect(self) -> asyncpg.Connection:
-        conn: asyncpg.Connection = await asyncpg.connect(self._url)
+        conn = await connect(self._url)
         try:
             self._lost.clear()
             conn.add_termination_listener(lambda _conn: self._lost.set())
@@ -216,7 +292,7 @@ class Listener:
     async def _keep_listening(self, conn: asyncpg.Connection) -> None:
         try:
             while True:
-                await self._lost.wait()
+                await self._until_lost(conn)
                 log.warning("lost the %s notification connection; reconnecting", self._channel)
                 conn.terminate()
                 conn = await self._reconnect()
@@ -224,10 +300,23 @@ class Listener:
         finally:
             conn.terminate()
 
+    async def _until_lost(self, conn: asyncpg.Connection) -> None:
+        """Returns when the connection closed, or stopped answering a ping in time."""
+        while True:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(PING_INTERVAL):
+                    await self._lost.wait()
+                return
+            try:
+                await conn.execute(self._listen_statement, timeout=PING_TIMEOUT)
+            except Exception as exc:  # timed out, or the connection broke meanwhile
+                log.warning("the %s notification connection did not answer: %r", self._channel, exc)
+                return
+
     async def _reconnect(self) -> asyncpg.Connection:
         while True:
             try:
                 return await self._connect()
-            except (OSError, asyncpg.PostgresError) as exc:
+            except Exception as exc:  # any failure to connect or listen: try again
                 log.debug("cannot listen on %s yet: %s", self._channel, exc)
                 await asyncio.sleep(self.RECONNECT_DELAY)

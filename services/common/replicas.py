@@ -83,12 +83,28 @@ class Layout:
             None if settings.health_port is None else replica_ports(settings.health_port, replicas)
         )
         layout = cls("127.0.0.1", ports, health)
-        layout._check_ports()
+        layout._check_ports(
+            {
+                "P13N_DATA_PORT": settings.data_port,
+                "P13N_ADMIN_PORT": settings.admin_port,
+                "P13N_ENVOY_ADMIN_PORT": settings.envoy_admin_port,
+                "P13N_DEMO_PORT": settings.demo_port,
+            }
+        )
         return layout
 
-    def _check_ports(self) -> None:
+    def _check_ports(self, others: dict[str, int]) -> None:
+        """``others``: the ports of the suite's other listeners, by their setting."""
         every = [port for ports in self.ports.values() for port in ports]
         every += list(self.health_ports or ())
+        for setting, port in others.items():
+            if port in every:
+                raise ConfigError(
+                    f"--replicas {self.replicas}: a replica would listen on port {port}, "
+                    f"{setting}'s (each replica listens {REPLICA_PORT_STEP} above the "
+                    "previous); move P13N_AUTH_PORT, P13N_PROFILE_PORT, P13N_OFFERS_PORT "
+                    f"or {setting}"
+                )
         if max(every) > 65535:
             raise ConfigError(
                 f"--replicas {self.replicas}: replica ports would pass 65535; "

@@ -78,7 +78,7 @@ class Follower:
             log.warning("ignoring a notification on the offers channel: %s", exc)
             self._check_now.set()
             return
-        self._store.revisions.saw(parent_segment_id, revision)
+        self._store.revisions.heard(parent_segment_id, revision)
 
     async def _keep_checking(self) -> None:
         while True:

@@ -75,9 +75,11 @@ PG_MIGRATIONS = [
       update_time DOUBLE PRECISION NOT NULL
     );
     CREATE INDEX personalizations_by_segment ON personalizations (parent_segment_id, id);
-    """
-    + _REVISIONS_TABLE,
+    """,
     audit.PG_MIGRATION,
+    # One for one with the SQLite list, as auth's are. IF NOT EXISTS: the first schemas
+    # made on PostgreSQL had this table in migration 1 (and so stopped at 2).
+    _REVISIONS_TABLE.replace("CREATE TABLE", "CREATE TABLE IF NOT EXISTS"),
 ]
 
 POOL_SIZE = 10
@@ -166,6 +168,14 @@ class Revisions:
         """Notes a revision; an older one arriving late (notifications race) changes nothing."""
         if revision > self.get(parent_segment_id):
             self._known[parent_segment_id] = revision
+
+    def heard(self, parent_segment_id: str, revision: int) -> None:
+        """Notes a revision another replica wrote if this process follows its segment: one
+        not compiled or written here needs no revision until it is (``snapshot`` reads it
+        then), and following every segment written anywhere would make each periodic check
+        read them all."""
+        if parent_segment_id in self._known:
+            self.saw(parent_segment_id, revision)
 
     def segments(self) -> list[str]:
         """The parent segments whose revision is followed (those read or written here)."""

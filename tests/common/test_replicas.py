@@ -78,13 +78,23 @@ def test_internal_tls_off_is_refused_if_one_replica_is_not_on_loopback() -> None
             id="collide",
         ),
         pytest.param({"P13N_OFFERS_PORT": "65530"}, "would pass 65535", id="overflow"),
+        pytest.param(
+            {"P13N_AUTH_PORT": "8060"},
+            r"a replica would listen on port 8080, P13N_DATA_PORT's",
+            id="data-port",
+        ),
+        pytest.param(
+            {"P13N_PROFILE_PORT": "9891"},
+            r"port 9901, P13N_ENVOY_ADMIN_PORT's",
+            id="envoy-admin-port",
+        ),
     ],
 )
 def test_ports_the_replicas_cannot_have_are_refused(
     tmp_path: Path, env: dict[str, str], message: str
 ) -> None:
     with pytest.raises(ConfigError, match=message):
-        Layout.of(_settings(tmp_path, **env), 2)
+        Layout.of(_settings(tmp_path, **env), 3)
 
 
 def test_one_address_is_a_plain_target_and_is_not_balanced() -> None:

@@ -11,14 +11,15 @@ from pathlib import Path
 
 import pytest
 from p13n.auth.v1 import identity_pb2
+from support.frozen_proxy import frozen_proxy
 from support.listening import HeldReconnects, terminate_listeners
 
-from services.common import audit, identity
+from services.common import audit, identity, postgres
 from services.common.config import Settings
 from services.common.errors import NotFound
 from services.common.storage import open_database
 from services.offers.following import Follower
-from services.offers.store import MIGRATIONS, Draft, PersonalizationStore
+from services.offers.store import MIGRATIONS, PG_MIGRATIONS, Draft, PersonalizationStore
 
 SECTIONS = [{"name": "Welcome", "payload": [{"name": "hello", "static": "Hi"}]}]
 DELIVERY_BOUND = 1.0  # seconds: a change through one replica is served by all within it
@@ -279,3 +280,68 @@ async def test_the_version_check_outlives_a_failed_check(
             assert failures == 1
         finally:
             await follower.close()
+
+
+@pytest.mark.parametrize("listen", [True, False], ids=["listening", "version-check-alone"])
+async def test_a_replica_whose_connections_froze_catches_up_within_seconds(
+    tmp_path: Path,
+    postgres_env: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    listen: bool,
+) -> None:
+    """B's connections go silent with no reset (a failover, a forgetful NAT) while new ones
+    work: its version check and its listener give them up and B catches up."""
+    monkeypatch.setattr(postgres, "COMMAND_TIMEOUT", 1.0)
+    monkeypatch.setattr(postgres, "PING_INTERVAL", 0.3)
+    monkeypatch.setattr(postgres, "PING_TIMEOUT", 0.5)
+    url = postgres_env["P13N_DATABASE_URL"]
+    async with frozen_proxy(url) as (proxy, proxied):
+        env_b = {**postgres_env, "P13N_DATABASE_URL": proxied}
+        async with opened(tmp_path, postgres_env) as a, opened(tmp_path, env_b) as b:
+            follower = Follower(b, proxied, listen=listen, interval=0.05)
+            await follower.start()
+            try:
+                await b.snapshot("1")
+                await asyncio.sleep(0.2)  # a check or two on B's pool
+                assert proxy.freeze() >= 1
+                async with a.writing("1") as writer:
+                    await writer.insert(draft())
+                # CHECK_TIMEOUT (2 s) + COMMAND_TIMEOUT (1 s) + a check at most, listening
+                # or not: the first check abandoned must not wait on its dead connection.
+                await wait_for(lambda: b.revision("1") == 1, 6.0)
+            finally:
+                await follower.close()
+
+
+async def test_a_replica_follows_only_the_parent_segments_it_compiled(
+    tmp_path: Path, postgres_env: dict[str, str]
+) -> None:
+    """Notifications of writes elsewhere do not make B check segments it never served."""
+    async with opened(tmp_path, postgres_env) as a, opened(tmp_path, postgres_env) as b:
+        follower = Follower(b, postgres_env["P13N_DATABASE_URL"], interval=3600.0)
+        await follower.start()
+        try:
+            await b.snapshot("1")
+            for segment in ("2", "1"):
+                async with a.writing(segment) as writer:
+                    await writer.insert(draft())
+            await wait_for(lambda: b.revision("1") == 1, DELIVERY_BOUND)
+            assert b.revisions.segments() == ["1"]
+        finally:
+            await follower.close()
+
+
+async def test_the_postgresql_migrations_match_sqlites_one_for_one_and_upgrade_the_first(
+    tmp_path: Path, postgres_env: dict[str, str]
+) -> None:
+    assert len(PG_MIGRATIONS) == len(MIGRATIONS)
+    settings = Settings.from_env({"P13N_DATA_DIR": str(tmp_path), **postgres_env})
+    schema = settings.database_schema("offers")
+    url = postgres_env["P13N_DATABASE_URL"]
+    # A schema made before the lists matched: its migration 1 made the revisions table too.
+    first = [PG_MIGRATIONS[0] + PG_MIGRATIONS[2], PG_MIGRATIONS[1]]
+    await (await postgres.open_pool(url, schema, first)).close()
+    async with opened(tmp_path, postgres_env) as store:
+        async with store.writing("1") as writer:
+            await writer.insert(draft())
+        assert (await store.snapshot("1")).revision == 1
