@@ -119,7 +119,9 @@ def _wrap(
 ) -> grpc.RpcMethodHandler:
     """The same handler, with ``prepare`` run first and failures mapped."""
     codec = {
-        "request_deserializer": _tolerant(handler.request_deserializer),
+        "request_deserializer": _tolerant(
+            handler.request_deserializer, refuse_nul=method not in _CARRIES_CLIENT_BYTES
+        ),
         "response_serializer": handler.response_serializer,
     }
     if handler.unary_unary:
@@ -200,7 +202,16 @@ class _HoldsNul:
         return f"HOLDS_NUL({self.path})"
 
 
-def _tolerant(deserialize: Callable[[bytes], Any] | None) -> Callable[[bytes], Any] | None:
+# Methods whose request carries a client's request as it came, not a request of its own:
+# Envoy's ext_authz Check puts the body of a gRPC call (binary, its frame header alone
+# holds zero bytes) in the string ``attributes.request.http.body``. The service the call
+# goes on to refuses a NUL in its own request.
+_CARRIES_CLIENT_BYTES = frozenset({"/envoy.service.auth.v3.Authorization/Check"})
+
+
+def _tolerant(
+    deserialize: Callable[[bytes], Any] | None, *, refuse_nul: bool = True
+) -> Callable[[bytes], Any] | None:
     """A deserializer that hands undecodable bytes on instead of failing the call.
 
     The protobuf runtime refuses messages nested more than 100 levels, and a JSON level of
@@ -218,7 +229,7 @@ def _tolerant(deserialize: Callable[[bytes], Any] | None) -> Callable[[bytes], A
             return _UNDECODABLE
         # Found here, where the encoding is at hand (a zero byte in it is rare, and a NUL
         # always makes one), refused in ``_refuse``, after the access check.
-        if nul.may_hold_nul(data):
+        if refuse_nul and nul.may_hold_nul(data):
             path = nul.first_nul(message)
             if path is not None:
                 return _HoldsNul(path)
