@@ -120,7 +120,7 @@ def _wrap(
     """The same handler, with ``prepare`` run first and failures mapped."""
     codec = {
         "request_deserializer": _tolerant(
-            handler.request_deserializer, refuse_nul=method not in _CARRIES_CLIENT_BYTES
+            handler.request_deserializer, refuse_nul=method.startswith("/p13n.")
         ),
         "response_serializer": handler.response_serializer,
     }
@@ -195,22 +195,16 @@ _UNDECODABLE: Any = _Undecodable()
 class _HoldsNul:
     """Stands for a request with U+0000 in a string (``services.common.nul``)."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, message: Any) -> None:
         self.path = path
+        self.message = message
 
     def __repr__(self) -> str:
         return f"HOLDS_NUL({self.path})"
 
 
-# Methods whose request carries a client's request as it came, not a request of its own:
-# Envoy's ext_authz Check puts the body of a gRPC call (binary, its frame header alone
-# holds zero bytes) in the string ``attributes.request.http.body``. The service the call
-# goes on to refuses a NUL in its own request.
-_CARRIES_CLIENT_BYTES = frozenset({"/envoy.service.auth.v3.Authorization/Check"})
-
-
 def _tolerant(
-    deserialize: Callable[[bytes], Any] | None, *, refuse_nul: bool = True
+    deserialize: Callable[[bytes], Any] | None, *, refuse_nul: bool
 ) -> Callable[[bytes], Any] | None:
     """A deserializer that hands undecodable bytes on instead of failing the call.
 
@@ -228,11 +222,14 @@ def _tolerant(
         except DecodeError:
             return _UNDECODABLE
         # Found here, where the encoding is at hand (a zero byte in it is rare, and a NUL
-        # always makes one), refused in ``_refuse``, after the access check.
+        # always makes one), refused in ``_refuse``, after the access check. Only p13n's
+        # own APIs: Envoy's ext_authz Check carries a client's raw request (a gRPC frame
+        # is full of zero bytes), which the auth service judges itself; what it lets
+        # through reaches a p13n API, and this rule, after transcoding.
         if refuse_nul and nul.may_hold_nul(data):
             path = nul.first_nul(message)
             if path is not None:
-                return _HoldsNul(path)
+                return _HoldsNul(path, message)
         return message
 
     return tolerant
@@ -244,12 +241,14 @@ def _refuse(request: Any, method: str) -> Any:
             "The request could not be decoded: events may be nested at most 32 levels deep",
             reason="UNDECODABLE_REQUEST",
         )
+    # Ids and limits are checked here, once for every route of every service, not in
+    # each handler. They come before the NUL rule, whose message is the general one: a
+    # name field with a NUL keeps its own ("… must not contain control characters …").
+    decoded = request.message if isinstance(request, _HoldsNul) else request
+    ids.check_request_ids(decoded)
+    limits.check_request(method, decoded)
     if isinstance(request, _HoldsNul):
         raise nul.refusal(request.path)
-    # Ids and limits are checked here, once for every route of every service, not in
-    # each handler.
-    ids.check_request_ids(request)
-    limits.check_request(method, request)
     return request
 
 
