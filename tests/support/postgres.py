@@ -47,10 +47,30 @@ def unreachable(reason: str) -> None:
     pytest.skip(message)
 
 
+async def _drop_abandoned() -> None:
+    """Drops the databases of earlier runs on this machine whose process is gone (a run
+    killed before its teardown leaves its database behind)."""
+    conn = await asyncpg.connect(ADMIN_URL, timeout=5)
+    try:
+        names = [
+            row[0]
+            for row in await conn.fetch(
+                "SELECT datname FROM pg_database WHERE datname LIKE 'p13n\\_test\\_%'"
+            )
+        ]
+        for name in names:
+            pid = name.split("_")[2]
+            if pid.isdigit() and not os.path.exists(f"/proc/{pid}"):
+                await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
 def database_for_run() -> Iterator[str]:
     """Creates this run's database, yields its URL, drops it afterwards."""
     name = f"p13n_test_{os.getpid()}_{secrets.token_hex(3)}"
     try:
+        asyncio.run(_drop_abandoned())
         asyncio.run(_run_admin(f'CREATE DATABASE "{name}"'))
     except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
         unreachable(str(exc) or type(exc).__name__)
