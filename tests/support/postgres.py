@@ -14,6 +14,7 @@ import itertools
 import os
 import secrets
 from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -58,12 +59,18 @@ async def _drop_abandoned() -> None:
                 "SELECT datname FROM pg_database WHERE datname LIKE 'p13n\\_test\\_%'"
             )
         ]
-        for name in names:
-            pid = name.split("_")[2]
-            if pid.isdigit() and not os.path.exists(f"/proc/{pid}"):
-                await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        for name in _of_dead_processes(names):
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         await conn.close()
+
+
+def _of_dead_processes(names: list[str]) -> list[str]:
+    """The run databases (``p13n_test_<pid>_<random>``) whose process no longer exists."""
+    pids = {name: name.split("_")[2] for name in names}
+    return [
+        name for name, pid in pids.items() if pid.isdigit() and not Path(f"/proc/{pid}").exists()
+    ]
 
 
 def database_for_run() -> Iterator[str]:
