@@ -9,10 +9,12 @@ own transaction, recorded in ``schema_migrations``. Every connection commits wit
 ``synchronous_commit = on``: a transaction is acknowledged only once it is on disk (on the
 primary), as on SQLite with ``synchronous = FULL``.
 
-Work that must be serializable across processes goes through ``serializable``: it runs in a
-SERIALIZABLE transaction and is retried, with jittered back-off, when the server reports a
-serialization failure or a deadlock (SQLSTATE 40001, 40P01), which is how CockroachDB and
-YugabyteDB ask for retries too.
+Writes that must not interleave across processes take row locks in a fixed order inside
+READ COMMITTED transactions (each store says which; the profile's are in
+``services.profile.postgres_profile``). ``serializable`` is the alternative the bench
+measures (``bench/pg_writes.py``): work in a SERIALIZABLE transaction, retried with
+jittered back-off on a serialization failure or a deadlock (SQLSTATE 40001, 40P01), which
+is how CockroachDB and YugabyteDB ask for retries too.
 
 A connection can die silently: after a failover, or when a firewall or NAT forgets it, no
 reset ever arrives and a query waits on it for good (every cache follower stalled with it).
