@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 import asyncpg
 
@@ -67,18 +68,41 @@ async def _server_limits(url: str) -> tuple[int, int, int]:
     return int(row[0]), int(row[1]), int(row[2]) - 1  # not this connection
 
 
-def check(url: str, replicas: int) -> None:
-    """Raises ConfigError when the server cannot hold the suite (a message that says what
-    to change) or cannot be reached; warns when others already use what it would need."""
+# A server started beside p13n (compose, systemd) may still be booting: connection errors
+# are tried again for this long before ``p13n up`` gives up.
+REACH_SECONDS = 30.0
+_UNREACHABLE = (OSError, TimeoutError, asyncpg.CannotConnectNowError, asyncpg.InterfaceError)
+
+
+async def _limits_when_reachable(url: str, patience: float) -> tuple[int, int, int]:
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            return await _server_limits(url)
+        except _UNREACHABLE:
+            if time.monotonic() >= deadline:
+                raise
+            await asyncio.sleep(1.0)
+
+
+def check(url: str, replicas: int, patience: float = REACH_SECONDS) -> None:
+    """Raises ConfigError when the server cannot hold the replicas (a message that says
+    what to change) or cannot be reached; warns when others already use what it would
+    need. One process per service is only warned about: its pools open connections as load
+    comes (one each at rest), and a small server may well hold what it really uses."""
     try:
-        max_connections, reserved, in_use = asyncio.run(_server_limits(url))
-    except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+        max_connections, reserved, in_use = asyncio.run(_limits_when_reachable(url, patience))
+    except (*_UNREACHABLE, asyncpg.PostgresError, ValueError, OverflowError) as error:
+        # asyncpg's messages name the host, never the password; the URL is redacted.
         raise ConfigError(
             f"cannot reach PostgreSQL at {postgres.redacted(url)}: {error}"
         ) from error
     reason = refusal(replicas, max_connections, reserved)
-    if reason is not None:
+    if reason is not None and replicas > 1:
         raise ConfigError(reason)
+    if reason is not None:
+        log.warning("%s", reason)
+        return
     free = max_connections - reserved - in_use
     if needed(replicas) > free:
         log.warning(

@@ -39,7 +39,7 @@ import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, TypeVar
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import asyncpg
 
@@ -77,15 +77,16 @@ _SCHEMA = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 
 
 def redacted(url: str) -> str:
-    """The URL without its password, for logs and error messages."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    user = f"{parts.username}:***@" if parts.username else ""
-    return urlunsplit((parts.scheme, user + host, parts.path, parts.query, parts.fragment))
+    """The URL without its password (written as ``user:pw@`` or as ``?password=``) and
+    without its query, for logs and error messages; never raises."""
+    try:
+        parts = urlsplit(url)
+        credentials, _, hosts = parts.netloc.rpartition("@")
+        user, has_password, _ = credentials.partition(":")
+        login = f"{user}:***@" if has_password else (f"{user}@" if user else "")
+        return f"{parts.scheme}://{login}{hosts}{parts.path}"
+    except ValueError:
+        return "postgresql://<redacted>"
 
 
 def guard_socket(conn: asyncpg.Connection) -> None:

@@ -43,7 +43,8 @@ async def test_a_refresh_on_a_frozen_connection_gives_up_and_the_next_catches_up
                 await directory.refresh_if_changed()
             # Given up at the refresh's timeout; its connection is released (terminated)
             # once asyncpg's cancellation of the statement times out too.
-            assert time.monotonic() - started < 0.5 + 1.0 + 0.5
+            # (With room for a loaded CI machine: 1.5 s nominal.)
+            assert time.monotonic() - started < 0.5 + 1.0 + 2.5
             for _ in range(5):
                 try:
                     await directory.refresh_if_changed()

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import socket
+import time
 from pathlib import Path
 
 import pytest
@@ -39,18 +40,52 @@ def test_up_refuses_replicas_the_server_cannot_hold_before_anything_starts(
     assert not data_dir.exists()
 
 
-def test_a_server_that_cannot_be_reached_is_named_without_its_password() -> None:
+@pytest.mark.parametrize(
+    "written",
+    [
+        "postgresql://p13n:s3cret@127.0.0.1:{port}/p13n",
+        "postgresql://p13n@127.0.0.1:{port}/p13n?password=s3cret",
+    ],
+)
+def test_a_server_that_cannot_be_reached_is_named_without_its_password(written: str) -> None:
     with socket.socket() as unused:
         unused.bind(("127.0.0.1", 0))
         port = unused.getsockname()[1]
-    url = f"postgresql://p13n:s3cret@127.0.0.1:{port}/p13n"
+    started = time.monotonic()
     with pytest.raises(ConfigError) as refused:
-        connection_budget.check(url, 2)
+        connection_budget.check(written.format(port=port), 2, patience=1.5)
     message = str(refused.value)
-    assert message.startswith(
-        f"cannot reach PostgreSQL at postgresql://p13n:***@127.0.0.1:{port}/p13n:"
-    )
+    assert message.startswith("cannot reach PostgreSQL at postgresql://p13n")
+    assert f"127.0.0.1:{port}/p13n:" in message
     assert "s3cret" not in message
+    # A server still starting is given the patience before p13n up gives up.
+    assert time.monotonic() - started >= 1.5
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://u:s3cret@127.0.0.1:5999,127.0.0.1:5998/db",
+        "postgresql://u:s3cret@127.0.0.1:99999/db",
+    ],
+)
+def test_a_url_asyncpg_cannot_use_is_refused_by_name_not_with_a_traceback(url: str) -> None:
+    with pytest.raises(ConfigError) as refused:
+        connection_budget.check(url, 2, patience=0)
+    assert "s3cret" not in str(refused.value)
+
+
+def test_one_replica_on_a_small_server_is_warned_about_not_refused(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def small(_url: str, _patience: float) -> tuple[int, int, int]:
+        return 25, 3, 0
+
+    monkeypatch.setattr(connection_budget, "_limits_when_reachable", small)
+    connection_budget.check("postgresql://u@db/p", 1)
+    assert "may open up to 43 PostgreSQL connections" in caplog.text
+    with pytest.raises(ConfigError, match="--replicas 2 may open up to 86"):
+        connection_budget.check("postgresql://u@db/p", 2)
 
 
 def test_a_server_that_holds_the_suite_is_accepted(postgres_url: str) -> None:

@@ -1,7 +1,7 @@
 """A real PostgreSQL for the tests: one database per test run, one schema prefix per test.
 
 The server is the one on 127.0.0.1:5432 (``P13N_TEST_POSTGRES_URL`` names another). Each
-run creates ``p13n_test_<pid>_<random>`` and drops it at the end; each test that asks for
+run creates ``p13n_test_<host>_<pid>_<random>`` and drops it at the end; each test that asks for
 PostgreSQL gets a schema prefix of its own in it, so suites never see each other's rows.
 Where the server cannot be reached the tests that need it are skipped, except under CI
 (``CI=true``), where that fails the run: CI never skips the PostgreSQL backend.
@@ -10,9 +10,11 @@ Where the server cannot be reached the tests that need it are skipped, except un
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import itertools
 import os
 import secrets
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -25,6 +27,8 @@ ADMIN_URL = os.environ.get(
 )
 
 _prefixes = itertools.count(1)
+# Names this host (and PID namespace, for containers) in its run databases' names.
+_HOST = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
 
 
 def _with_database(url: str, database: str) -> str:
@@ -66,8 +70,12 @@ async def _drop_abandoned() -> None:
 
 
 def _of_dead_processes(names: list[str]) -> list[str]:
-    """The run databases (``p13n_test_<pid>_<random>``) whose process no longer exists."""
-    pids = {name: name.split("_")[2] for name in names}
+    """This host's run databases (``p13n_test_<host>_<pid>_<random>``) whose process no
+    longer exists: another machine's or container's runs (another PID namespace, another
+    host name) are never touched."""
+    pids = {
+        name: parts[3] for name in names if len(parts := name.split("_")) == 5 and parts[2] == _HOST
+    }
     return [
         name for name, pid in pids.items() if pid.isdigit() and not Path(f"/proc/{pid}").exists()
     ]
@@ -75,7 +83,7 @@ def _of_dead_processes(names: list[str]) -> list[str]:
 
 def database_for_run() -> Iterator[str]:
     """Creates this run's database, yields its URL, drops it afterwards."""
-    name = f"p13n_test_{os.getpid()}_{secrets.token_hex(3)}"
+    name = f"p13n_test_{_HOST}_{os.getpid()}_{secrets.token_hex(3)}"
     try:
         asyncio.run(_drop_abandoned())
         asyncio.run(_run_admin(f'CREATE DATABASE "{name}"'))
