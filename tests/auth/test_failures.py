@@ -21,7 +21,7 @@ from typing import TypeVar
 import asyncpg
 import pytest
 from support.listening import HeldReconnects, terminate_listeners
-from support.postgres import schema_prefix
+from support.postgres import suite_env
 
 from services.auth.failure_store import FAILURES_CHANNEL
 from services.auth.failures import (
@@ -88,7 +88,7 @@ def where_kept(request: pytest.FixtureRequest) -> dict[str, str] | None:
     if request.param == "sqlite-store":
         return {}
     url: str = request.getfixturevalue("postgres_url")
-    return {"P13N_DATABASE_URL": url, "P13N_DATABASE_SCHEMA_PREFIX": schema_prefix()}
+    return suite_env(url)
 
 
 @pytest.fixture

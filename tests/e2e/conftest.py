@@ -38,7 +38,7 @@ def backend_env(request: pytest.FixtureRequest) -> dict[str, str]:
     if backend == "sqlite":
         return {}
     url: str = request.getfixturevalue("postgres_url")
-    return {"P13N_DATABASE_URL": url, "P13N_DATABASE_SCHEMA_PREFIX": postgres.schema_prefix()}
+    return postgres.suite_env(url)
 
 
 @pytest.fixture(scope="module")

@@ -40,10 +40,7 @@ FRESH_WITHIN = 1.0
 
 @pytest.fixture(scope="module")
 def scaled(postgres_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScaledSuite]:
-    env = {
-        "P13N_DATABASE_URL": postgres_url,
-        "P13N_DATABASE_SCHEMA_PREFIX": postgres.schema_prefix(),
-    }
+    env = postgres.suite_env(postgres_url)
     suite = ScaledSuite(Path(tmp_path_factory.mktemp("scaled")), env, REPLICAS)
     try:
         suite.start()
