@@ -112,28 +112,6 @@ def _statements(script: str) -> list[str]:
     return [s.strip() for s in script.split(";") if s.strip()]
 
 
-async def fetch_all(db: aiosqlite.Connection, sql: str, *args: object) -> list[aiosqlite.Row]:
-    async with db.execute(sql, args) as cursor:
-        return list(await cursor.fetchall())
-
-
-async def fetch_one(db: aiosqlite.Connection, sql: str, *args: object) -> aiosqlite.Row | None:
-    async with db.execute(sql, args) as cursor:
-        row: aiosqlite.Row | None = await cursor.fetchone()
-        return row
-
-
-def query_all(conn: sqlite3.Connection, sql: str, *args: object) -> list[sqlite3.Row]:
-    """``fetch_all`` for code already running on the database thread."""
-    return conn.execute(sql, args).fetchall()
-
-
-def query_one(conn: sqlite3.Connection, sql: str, *args: object) -> sqlite3.Row | None:
-    """``fetch_one`` for code already running on the database thread."""
-    found: sqlite3.Row | None = conn.execute(sql, args).fetchone()
-    return found
-
-
 async def run_sync(db: aiosqlite.Connection, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """Runs ``fn(sqlite3_connection, *args)`` on aiosqlite's thread: one hop for all of it.
 
