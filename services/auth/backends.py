@@ -28,7 +28,7 @@ from typing import Protocol
 import asyncpg
 
 from services.common import postgres
-from services.common.sql import AsyncSqlite, Dialect, Postgres, Sql
+from services.common.sql import Dialect, Sql
 from services.common.storage import Database
 
 log = logging.getLogger(__name__)
@@ -81,10 +81,8 @@ class SqliteBackend:
     def reading(self) -> contextlib.AbstractAsyncContextManager[Sql]:
         return self.db.sql_reading()
 
-    @contextlib.asynccontextmanager
-    async def writing(self) -> AsyncIterator[Sql]:
-        async with self.db.transaction() as connection:
-            yield AsyncSqlite(connection)
+    def writing(self) -> contextlib.AbstractAsyncContextManager[Sql]:
+        return self.db.sql_transaction()
 
     def updating(self) -> contextlib.AbstractAsyncContextManager[Sql]:
         return self.writing()  # BEGIN IMMEDIATE serializes every writer anyway
@@ -118,26 +116,18 @@ class PostgresBackend:
         self._url = url
         self.schema = schema
 
-    @contextlib.asynccontextmanager
-    async def reading(self) -> AsyncIterator[Sql]:
-        async with (
-            self.pool.acquire() as conn,
-            conn.transaction(isolation="repeatable_read", readonly=True),
-        ):
-            yield Postgres(conn)
+    def reading(self) -> contextlib.AbstractAsyncContextManager[Sql]:
+        return postgres.snapshot(self.pool)
 
     @contextlib.asynccontextmanager
     async def writing(self) -> AsyncIterator[Sql]:
-        async with self.pool.acquire() as conn, conn.transaction():
-            sql = Postgres(conn)
+        async with postgres.transaction(self.pool) as sql:
             # Every writer queues here, on every replica (see the module docstring).
             await sql.execute("SELECT value FROM generation WHERE id = 1 FOR UPDATE")
             yield sql
 
-    @contextlib.asynccontextmanager
-    async def updating(self) -> AsyncIterator[Sql]:
-        async with self.pool.acquire() as conn, conn.transaction():
-            yield Postgres(conn)
+    def updating(self) -> contextlib.AbstractAsyncContextManager[Sql]:
+        return postgres.transaction(self.pool)
 
     @property
     def schema_name(self) -> str:

@@ -223,6 +223,14 @@ async def transaction(pool: asyncpg.Pool) -> AsyncIterator[Postgres]:
         yield Postgres(conn)
 
 
+@contextlib.asynccontextmanager
+async def snapshot(pool: asyncpg.Pool) -> AsyncIterator[Postgres]:
+    """A read-only REPEATABLE READ transaction: every statement sees the same commits (a
+    version and the rows of that version read together)."""
+    async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+        yield Postgres(conn)
+
+
 async def notify(sql: Postgres, channel: str, payload: str = "") -> None:
     """Queues a notification, delivered to every listener when the transaction commits."""
     await sql.execute("SELECT pg_notify(?, ?)", channel, payload)

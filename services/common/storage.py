@@ -181,6 +181,12 @@ class Database:
             yield self.connection
 
     @contextlib.asynccontextmanager
+    async def sql_transaction(self) -> AsyncIterator[Sql]:
+        """``transaction``, through the ``Sql`` adapter that serves both backends."""
+        async with self.transaction() as connection:
+            yield AsyncSqlite(connection)
+
+    @contextlib.asynccontextmanager
     async def sql_reading(self) -> AsyncIterator[Sql]:
         """``reading``, through the ``Sql`` adapter that serves both backends."""
         async with self.reading() as connection:

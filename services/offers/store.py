@@ -32,7 +32,7 @@ from services.common import audit, postgres
 from services.common.config import Settings
 from services.common.convert import path_id
 from services.common.errors import NotFound
-from services.common.sql import AsyncSqlite, Dialect, Postgres, Row, Sql
+from services.common.sql import Dialect, Postgres, Row, Sql
 from services.common.storage import Database
 from services.offers.engine import Personalization
 
@@ -209,10 +209,8 @@ class SqliteBackend:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    @contextlib.asynccontextmanager
-    async def writing(self) -> AsyncIterator[Sql]:
-        async with self._db.transaction() as connection:
-            yield AsyncSqlite(connection)
+    def writing(self) -> AbstractAsyncContextManager[Sql]:
+        return self._db.sql_transaction()
 
     def reading(self) -> AbstractAsyncContextManager[Sql]:
         return self._db.sql_reading()

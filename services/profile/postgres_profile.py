@@ -92,12 +92,8 @@ class PostgresTransactions(Transactions):
         raise AssertionError("unreachable")
 
     async def read(self, work: Work[T]) -> T:
-        async with (
-            _unavailable_when_lost(),
-            self._pool.acquire() as conn,
-            conn.transaction(isolation="repeatable_read", readonly=True),
-        ):
-            return await work(Postgres(conn))
+        async with _unavailable_when_lost(), postgres.snapshot(self._pool) as sql:
+            return await work(sql)
 
 
 # Answers of a server that is down, starting, shutting down or full, by SQLSTATE: class 08

@@ -27,10 +27,10 @@ import asyncpg
 from google.protobuf.message import Message
 from p13n.profile.v1 import realtime_config_pb2 as pb
 
-from services.common import audit
+from services.common import audit, postgres
 from services.common.convert import path_id
 from services.common.errors import parent_segment_not_found
-from services.common.sql import AsyncSqlite, Postgres, Row, Sql
+from services.common.sql import Row, Sql
 from services.common.storage import Database
 from services.profile import config_rows, config_rules, sensitivity
 from services.profile.config_store import (
@@ -303,13 +303,13 @@ class SqliteConfigStore:
 
     @contextlib.asynccontextmanager
     async def reading(self) -> AsyncIterator[ConfigReader]:
-        async with self._db.reading() as connection:
-            yield SqlConfigReader(AsyncSqlite(connection))
+        async with self._db.sql_reading() as sql:
+            yield SqlConfigReader(sql)
 
     @contextlib.asynccontextmanager
     async def writing(self) -> AsyncIterator[ConfigWriter]:
-        async with self._db.transaction() as connection:
-            yield SqlConfigWriter(AsyncSqlite(connection))
+        async with self._db.sql_transaction() as sql:
+            yield SqlConfigWriter(sql)
 
 
 class PostgresConfigStore:
@@ -320,16 +320,12 @@ class PostgresConfigStore:
 
     @contextlib.asynccontextmanager
     async def reading(self) -> AsyncIterator[ConfigReader]:
-        async with (
-            self._pool.acquire() as conn,
-            conn.transaction(isolation="repeatable_read", readonly=True),
-        ):
-            yield SqlConfigReader(Postgres(conn))
+        async with postgres.snapshot(self._pool) as sql:
+            yield SqlConfigReader(sql)
 
     @contextlib.asynccontextmanager
     async def writing(self) -> AsyncIterator[ConfigWriter]:
-        async with self._pool.acquire() as conn, conn.transaction():
-            sql = Postgres(conn)
+        async with postgres.transaction(self._pool) as sql:
             # One configuration writer at a time across replicas (see the module docstring).
             await sql.execute("SELECT value FROM generation WHERE id = 1 FOR UPDATE")
             yield SqlConfigWriter(sql)
