@@ -248,7 +248,7 @@ def test_a_deployment_waits_for_the_drain_and_the_grace_before_killing(service: 
     """deploy/: Kubernetes kills a pod ``terminationGracePeriodSeconds`` after SIGTERM; the
     service needs its drain and its grace before then, and its drain must outlast the
     failed readiness probes that take it out of its Service."""
-    path = Path(__file__).resolve().parents[2] / "deploy" / f"{service}.yaml"
+    path = Path(__file__).resolve().parents[2] / "deploy" / "base" / f"{service}.yaml"
     deployment = next(d for d in yaml.safe_load_all(path.read_text()) if d["kind"] == "Deployment")
     pod = deployment["spec"]["template"]["spec"]
     container = pod["containers"][0]

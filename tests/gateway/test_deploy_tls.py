@@ -11,7 +11,7 @@ import yaml
 
 from gateway.render import GatewayConfig, sds_files
 
-DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
+DEPLOY = Path(__file__).resolve().parents[2] / "deploy" / "base"
 COMPONENTS = ("gateway", "auth", "profile", "offers")
 
 
@@ -69,6 +69,7 @@ def test_committed_sds_files_are_fresh() -> None:
     tls = GatewayConfig.on_kubernetes().tls
     assert tls is not None
     for name, text in sds_files(tls).items():
-        assert (DEPLOY / name).read_text() == text + "\n", (
-            "run: p13n gateway-config --kubernetes --sds-dir deploy > deploy/gateway-config.json"
+        assert (DEPLOY / "gateway" / name).read_text() == text + "\n", (
+            "run: p13n gateway-config --kubernetes --sds-dir deploy/base/gateway"
+            " > deploy/base/gateway/envoy.json"
         )

@@ -136,16 +136,18 @@ def test_committed_kubernetes_config_is_fresh(tmp_path: Path) -> None:
         env={"P13N_DATA_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"},
         timeout=60,
     ).stdout
-    committed = (root / "deploy" / "gateway-config.json").read_text()
+    committed = (root / "deploy" / "base" / "gateway" / "envoy.json").read_text()
     assert rendered == committed, (
-        "run: p13n gateway-config --kubernetes > deploy/gateway-config.json"
+        "run: p13n gateway-config --kubernetes > deploy/base/gateway/envoy.json"
     )
 
 
 def test_every_service_has_a_deployment_with_probes_and_keys() -> None:
     root = Path(__file__).resolve().parents[2]
     for name in ("auth", "profile", "offers"):
-        documents = list(yaml.safe_load_all((root / "deploy" / f"{name}.yaml").read_text()))
+        documents = list(
+            yaml.safe_load_all((root / "deploy" / "base" / f"{name}.yaml").read_text())
+        )
         deployment = next(d for d in documents if d["kind"] == "Deployment")
         container = deployment["spec"]["template"]["spec"]["containers"][0]
         assert container["command"] == ["python", "-m", f"services.{name}"]
