@@ -68,19 +68,21 @@ def test_a_started_service_has_frozen_its_start_up_objects(tmp_path: Path) -> No
         assert process.wait(10) == 0
 
 
-def _health(pki_dir: Path, port: int) -> int:
+def _health(pki_dir: Path, port: int, name: str = "p13n.auth") -> int:
+    """What the auth process's health says for ``name`` (by default its readiness)."""
     credentials = tls.channel_credentials(pki_dir / CLI)
     target = f"127.0.0.1:{port}"
     with grpc.secure_channel(target, credentials, options=tls.target_options(AUTH)) as channel:
         reply = health_pb2_grpc.HealthStub(channel).Check(
-            health_pb2.HealthCheckRequest(service=""), timeout=5
+            health_pb2.HealthCheckRequest(service=name), timeout=5
         )
     return int(reply.status)
 
 
 def test_a_service_process_drains_after_sigterm_until_a_second_signal(tmp_path: Path) -> None:
     """The runner reads the drain from the environment: after SIGTERM the process answers
-    NOT_SERVING and keeps serving for the drain (30 s here); Ctrl-C then ends it at once."""
+    NOT_SERVING for its readiness, stays alive ("" SERVING) and keeps serving for the drain
+    (30 s here); Ctrl-C then ends it at once."""
     port = free_port()
     # The block kills the process if it is still running, closes its pipe and reaps it.
     with service_process("auth", tmp_path, port, P13N_DRAIN_SECONDS="30") as process:
@@ -96,6 +98,7 @@ def test_a_service_process_drains_after_sigterm_until_a_second_signal(tmp_path: 
             assert time.monotonic() < deadline
             time.sleep(0.05)
         assert _health(tmp_path / "pki", port) == health_pb2.HealthCheckResponse.NOT_SERVING
+        assert _health(tmp_path / "pki", port, "") == health_pb2.HealthCheckResponse.SERVING
         assert process.poll() is None
         process.send_signal(signal.SIGINT)
         assert process.wait(10) == 0
