@@ -29,6 +29,7 @@ from support.ports import free_port, is_open
 from support.tls import aio_channel
 
 from services.auth import server as auth_server
+from services.auth import store as auth_store
 from services.common import pki
 from services.common.callers import AUTH, GATEWAY, OFFERS
 from services.common.config import Settings
@@ -344,7 +345,7 @@ async def test_the_probes_see_a_slow_start_then_readiness_and_liveness_through_t
         tmp_path, "auth", port, P13N_HEALTH_PORT=str(probe), P13N_DRAIN_SECONDS="1"
     )
     migrated = asyncio.Event()
-    real_open_store = auth_server.open_store
+    real_open_store = auth_store.open_store
 
     async def slow_open_store(where: Any) -> Any:
         await migrated.wait()
