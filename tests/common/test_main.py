@@ -117,7 +117,7 @@ def _ready(probe_port: int, service: str) -> bool:
             )
         except grpc.RpcError:
             return False
-    return reply.status == health_pb2.HealthCheckResponse.SERVING
+    return bool(reply.status == health_pb2.HealthCheckResponse.SERVING)
 
 
 @pytest.mark.parametrize("service", ["profile", "offers"])
