@@ -16,6 +16,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import asyncpg
+
 from services.auth import passwords, secrets, validation
 from services.auth.store import PG_MIGRATIONS, SqlAuthStore, database_path, open_store
 from services.auth.store_protocols import Conflict
@@ -55,17 +57,25 @@ async def require_auth_database(where: Path | Settings, command: str = "bootstra
 
 async def _require_auth_schema(url: str, schema: str, command: str) -> None:
     postgres.check_schema(schema)  # it is quoted into the queries below
-    conn = await postgres.connect(url)
     try:
-        version = 0
+        conn = await postgres.connect(url)
+    except (OSError, TimeoutError, asyncpg.PostgresError) as error:
+        # The URL may carry a password: the message shows it redacted.
+        raise FailedPrecondition(
+            f"p13n {command} cannot reach the auth database at {postgres.redacted(url)} "
+            f"({type(error).__name__}: {error}); check P13N_DATABASE_URL; nothing was created",
+            reason="AUTH_DATABASE_UNREACHABLE",
+        ) from None
+    try:
+        version: int | None = None
         if await conn.fetchval("SELECT to_regclass($1)", f'"{schema}".schema_migrations'):
             version = await conn.fetchval(
                 f'SELECT COALESCE(MAX(version), 0) FROM "{schema}".schema_migrations'
             )
     finally:
         await conn.close()
-    if version < len(PG_MIGRATIONS):
-        found = "does not exist" if version == 0 else f"is at version {version}"
+    if version is None or version < len(PG_MIGRATIONS):
+        found = "does not exist" if version is None else f"is at version {version}"
         raise FailedPrecondition(
             f"the auth schema {schema} in {postgres.redacted(url)} "
             f"{found}, and p13n {command} needs version {len(PG_MIGRATIONS)}: start (or "

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+from support.ports import free_port
 
 from services.auth import operator
 from services.auth.store import open_store
@@ -128,3 +129,16 @@ async def test_a_schema_behind_this_code_is_refused_not_migrated(
         )
     finally:
         await conn.close()
+
+
+async def test_an_unreachable_database_is_named_without_its_password(tmp_path: Path) -> None:
+    url = f"postgresql://operator:hunter2-secret@127.0.0.1:{free_port()}/p13n"
+    settings = Settings.from_env({"P13N_DATA_DIR": str(tmp_path), "P13N_DATABASE_URL": url})
+    with pytest.raises(FailedPrecondition) as caught:
+        await _bootstrap(settings)
+    message = caught.value.message
+    assert message.startswith(
+        "p13n bootstrap cannot reach the auth database at postgresql://operator:***@127.0.0.1:"
+    )
+    assert message.endswith("check P13N_DATABASE_URL; nothing was created")
+    assert "hunter2" not in message
