@@ -34,6 +34,14 @@ MAX_MESSAGE_BYTES = 8 * 1024 * 1024
 # 32 KiB) with room for what Envoy adds, so the gateway's 431 is the one header limit. gRPC's
 # defaults (a soft 8 KiB, a hard 16 KiB) answered 16-60 KiB headers RESOURCE_EXHAUSTED.
 MAX_METADATA_BYTES = 64 * 1024
+# How long a client's connection lives before the server asks it (GOAWAY) to open a new
+# one. A balanced channel to a headless Service's name (services.common.replicas) resolves
+# the name again when a connection ends, and gRPC's DNS resolver does not otherwise: pods
+# added by a scale-up would get none of the other services' calls until something broke.
+# Calls in flight are never cut (the grace stays gRPC's default, unlimited); gRPC adds
+# +-10% jitter so the clients do not all reconnect at once. The resolver waits at least
+# 30 s between resolutions, so a new pod is found within about one to two minutes.
+MAX_CONNECTION_AGE_MS = 60_000
 
 
 @dataclass(frozen=True)
@@ -117,6 +125,7 @@ async def serving(
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
             ("grpc.max_metadata_size", MAX_METADATA_BYTES),
             ("grpc.absolute_max_metadata_size", MAX_METADATA_BYTES),
+            ("grpc.max_connection_age_ms", MAX_CONNECTION_AGE_MS),
         ],
     )
     for registration in registrations:
