@@ -56,9 +56,8 @@ async def require_auth_database(where: Path | Settings, command: str = "bootstra
 
 
 async def _require_auth_schema(url: str, schema: str, command: str) -> None:
-    postgres.check_schema(schema)  # it is quoted into the queries below
     try:
-        conn = await postgres.connect(url)
+        version = await postgres.applied_version(url, schema)
     except (OSError, TimeoutError, asyncpg.PostgresError) as error:
         # The URL may carry a password: the message shows it redacted.
         raise FailedPrecondition(
@@ -66,14 +65,6 @@ async def _require_auth_schema(url: str, schema: str, command: str) -> None:
             f"({type(error).__name__}: {error}); check P13N_DATABASE_URL; nothing was created",
             reason="AUTH_DATABASE_UNREACHABLE",
         ) from None
-    try:
-        version: int | None = None
-        if await conn.fetchval("SELECT to_regclass($1)", f'"{schema}".schema_migrations'):
-            version = await conn.fetchval(
-                f'SELECT COALESCE(MAX(version), 0) FROM "{schema}".schema_migrations'
-            )
-    finally:
-        await conn.close()
     if version is None or version < len(PG_MIGRATIONS):
         found = "does not exist" if version is None else f"is at version {version}"
         raise FailedPrecondition(
