@@ -217,10 +217,15 @@ def test_cert_manager_resources_have_the_shape_cert_manager_reads(
 
 @pytest.mark.parametrize("target", TARGETS)
 def test_gateway_api_routes_lead_to_the_gateway_service(target: str, scratch: Path) -> None:
-    """HTTPRoutes (an exposure component) have no schema here: each names a parent and
-    sends only to the gateway's data Service, on a port that Service has."""
+    """Gateway API resources (an exposure component) have no schema here: a Gateway names
+    its class and listeners; each HTTPRoute names a parent and sends only to the gateway's
+    data Service, on a port that Service has."""
     resources = _render(target, scratch)
     services = {s["metadata"]["name"]: s for s in kube.of_kind(resources, "Service")}
+    for gateway in kube.of_kind(resources, "Gateway"):
+        assert gateway["spec"]["gatewayClassName"], gateway["metadata"]["name"]
+        for listener in gateway["spec"]["listeners"]:
+            assert listener.keys() >= {"name", "port", "protocol"}
     for route in kube.of_kind(resources, "HTTPRoute"):
         spec = route["spec"]
         assert spec["parentRefs"], route["metadata"]["name"]
