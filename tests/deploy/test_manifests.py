@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import functools
+import os
 import re
 import subprocess
 import sys
@@ -53,7 +54,8 @@ def _rendered_text(target: str, scratch: Path) -> str:
         return kube.rendered_text(target)
     overlay, component = target.split("+")
     # A kustomization of the user's own, as deploy/README.md describes: the overlay plus
-    # the component, referenced by absolute path from a directory outside the repository.
+    # the component, from a directory outside the repository (kustomize takes only
+    # relative paths to them).
     directory = scratch / target
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "kustomization.yaml").write_text(
@@ -61,8 +63,8 @@ def _rendered_text(target: str, scratch: Path) -> str:
             {
                 "apiVersion": "kustomize.config.k8s.io/v1beta1",
                 "kind": "Kustomization",
-                "resources": [str(kube.DEPLOY / "overlays" / overlay)],
-                "components": [str(kube.DEPLOY / "components" / component)],
+                "resources": [os.path.relpath(kube.DEPLOY / "overlays" / overlay, directory)],
+                "components": [os.path.relpath(kube.DEPLOY / "components" / component, directory)],
             }
         )
     )
