@@ -50,7 +50,8 @@ def _pod(resources: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _container(resources: list[dict[str, Any]]) -> dict[str, Any]:
-    [container] = _pod(resources)["containers"]
+    containers: list[dict[str, Any]] = _pod(resources)["containers"]
+    [container] = containers
     return container
 
 
