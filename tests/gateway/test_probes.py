@@ -21,7 +21,7 @@ from support.http import Response, request
 from support.ports import free_port
 from support.suite import Recorder, Suite
 
-from gateway.render import GatewayConfig
+from gateway.render import DESCRIPTOR_FILE, GatewayConfig
 
 DRAIN_TIME = 1  # Envoy's --drain-time-s: the listeners stop accepting after it
 HOLD = 4  # the preStop call's answer comes after it
@@ -39,6 +39,11 @@ class SlowProfile(Recorder):
         return await super().intercept_service(continuation, details)
 
 
+# The descriptor set as deploy/ ships it (no source info, gateway/descriptor.py): every
+# request here is transcoded with it.
+SHIPPED_DESCRIPTOR = Path(__file__).resolve().parents[2] / "deploy/base/gateway" / DESCRIPTOR_FILE
+
+
 class KubeletsGateway(Suite):
     """The suite with the Kubernetes probe listener on a free port and a short drain."""
 
@@ -48,7 +53,10 @@ class KubeletsGateway(Suite):
 
     def gateway_config(self) -> GatewayConfig:
         return dataclasses.replace(
-            super().gateway_config(), probe_port=self.probe_port, drain_hold_seconds=HOLD
+            super().gateway_config(),
+            descriptor=SHIPPED_DESCRIPTOR,
+            probe_port=self.probe_port,
+            drain_hold_seconds=HOLD,
         )
 
     def envoy_args(self) -> list[str]:

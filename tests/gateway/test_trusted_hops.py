@@ -21,7 +21,7 @@ from support.http import Response
 from support.suite import Suite
 
 from gateway.capacity import Capacity
-from gateway.render import GatewayConfig
+from gateway.render import DESCRIPTOR_FILE, GatewayConfig
 
 PUBLIC_PATH = "/public/shop_db/page_views"
 PRIVATE_PATH = "/shop_db/page_views"
@@ -29,6 +29,10 @@ ORIGIN = "https://shop.example"
 BALANCER = "127.0.0.9"
 BURST = 3
 ALLOWED = "203.0.113.0/24"
+
+# The descriptor set as deploy/ ships it (no source info, gateway/descriptor.py): every
+# request here is transcoded with it.
+SHIPPED_DESCRIPTOR = Path(__file__).resolve().parents[2] / "deploy/base/gateway" / DESCRIPTOR_FILE
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,6 +48,7 @@ class BehindOneBalancer(Suite):
     def gateway_config(self) -> GatewayConfig:
         return dataclasses.replace(
             super().gateway_config(),
+            descriptor=SHIPPED_DESCRIPTOR,
             trusted_hops=1,
             capacity=NoRefill(requests_per_second=1, burst=BURST),
         )
