@@ -360,13 +360,21 @@ def _the_pods_files(resources: list[dict[str, Any]], root: Path) -> dict[str, Pa
     return {m["mountPath"]: sources[m["name"]] for m in _container(resources)["volumeMounts"]}
 
 
-@pytest.mark.parametrize("overlay", OVERLAYS)
+@pytest.mark.parametrize(
+    ("overlay", "component"),
+    [(overlay, None) for overlay in OVERLAYS]
+    + [(None, component) for component in ("gateway-api", "load-balancer")],
+)
 def test_envoy_validates_the_config_exactly_as_the_pod_loads_it(
-    tmp_path: Path, mount_points: list[Path], overlay: str
+    tmp_path: Path, mount_points: list[Path], overlay: str | None, component: str | None
 ) -> None:
     if os.geteuid() != 0:
         pytest.skip("bind mounts onto /etc/p13n need root (CI runs as root)")
-    resources = kube.render(overlay)
+    if overlay is not None:
+        resources = kube.render(overlay)
+    else:
+        assert component is not None
+        resources = _with_component(tmp_path, component)
     mounts = _the_pods_files(resources, tmp_path)
     assert sorted(mounts) == sorted(str(p) for p in mount_points)
     container = _container(resources)
