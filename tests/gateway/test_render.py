@@ -27,6 +27,7 @@ from gateway.render import (
     sds_files,
     write,
 )
+from services import cli
 from services.auth import bindings
 from services.common import pki
 from services.common.server import MAX_METADATA_BYTES
@@ -365,3 +366,24 @@ def test_envoy_resets_the_biggest_streams_near_its_heap_bound() -> None:
     assert action["name"] == "envoy.overload_actions.reset_high_memory_stream"
     assert action["triggers"][0]["name"] == "envoy.resource_monitors.fixed_heap"
     assert overload["buffer_factory_config"]["minimum_account_to_track_power_of_two"] == 16
+
+
+def test_gateway_config_refuses_negative_trusted_hops(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("P13N_DATA_DIR", str(tmp_path))
+    assert cli.main(["gateway-config", "--kubernetes", "--trusted-hops", "-1"]) == 2
+    error = capsys.readouterr().err
+    assert error == "p13n: configuration error: --trusted-hops -1: give 0 or a positive number\n"
+
+
+def test_gateway_config_writes_every_file_the_kubernetes_config_reads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("P13N_DATA_DIR", str(tmp_path / "data"))
+    files = tmp_path / "files"
+    files.mkdir()
+    assert cli.main(["gateway-config", "--kubernetes", "--files-dir", str(files)]) == 0
+    assert json.loads(capsys.readouterr().out)["node"]["id"] == "p13n-gateway"
+    assert {p.name for p in files.iterdir()} == {SDS_CERT_FILE, SDS_CA_FILE, DESCRIPTOR_FILE}
+    assert (files / DESCRIPTOR_FILE).read_bytes() == without_source_info(DESCRIPTOR)
