@@ -1,0 +1,258 @@
+"""The `single` overlay run as a cluster would run it (support.cluster): every pod in its own
+network namespace with exactly its manifest's command, environment, volumes and user,
+firewalled by the NetworkPolicies; bootstrapped as deploy/README.md says, configured
+through the admin API via the gateway, used as a browser would, a pod restarted.
+
+One cluster for the module (its start is most of the time); the tests run in file order
+and build on each other's state as an installation would (the account, then the shop).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from support import kube
+from support.cluster import Cluster, RunningPod, environ_of
+from support.cluster_net import OUTSIDE_IP, can_make_namespaces
+from support.http import Response, request
+
+from services.auth.validation import FLAG_ATTRIBUTE_SENSITIVITY, FLAG_PUBLIC_SERVICES
+
+README = kube.DEPLOY / "README.md"
+ORIGIN = "https://shop.example"
+VISITOR = "visitor-1"
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[Cluster]:
+    reason = can_make_namespaces()
+    if reason is not None:
+        pytest.skip(f"no simulated cluster here: {reason}")
+    cluster = Cluster(kube.render("single"))
+    try:
+        cluster.up()
+        cluster.wait_ready(timeout=60)
+        yield cluster
+    finally:
+        cluster.down()
+
+
+def _gateway(cluster: Cluster) -> RunningPod:
+    return cluster.running("p13n-gateway")[0]
+
+
+# -- what each pod runs ----------------------------------------------------------------
+
+
+def test_every_pod_runs_its_manifests_command_environment_and_user(cluster: Cluster) -> None:
+    for pod in cluster.pods:
+        for container in pod.containers:
+            assert container.process is not None
+            pid = container.process.pid
+            # The very process started: argv and environment as the kubelet gives them.
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")[:-1]
+            assert cmdline == container.argv, pod.name
+            declared = [*container.spec.get("command", ()), *container.spec.get("args", ())]
+            assert container.argv == declared or not declared, pod.name
+            assert environ_of(pid) == container.env, pod.name
+            status = Path(f"/proc/{pid}/status").read_text()
+            uid = re.search(r"^Uid:\s+(\d+)", status, re.M)
+            assert uid is not None and int(uid.group(1)) == container.identity.uid
+            # What the manifest asks of the kubelet (enableServiceLinks: false) holds.
+            if pod.spec.get("enableServiceLinks") is False:
+                assert not any(
+                    name.startswith("P13N_") and name.endswith(("_SERVICE_HOST", "_PORT_TCP"))
+                    for name in container.env
+                ), pod.name
+
+
+def test_pods_find_each_service_by_name_and_reach_its_port(cluster: Cluster) -> None:
+    # From the gateway's namespaces, every Service name resolves and its port answers.
+    gateway = _gateway(cluster)
+    for service in cluster.of_kind("Service"):
+        name = service["metadata"]["name"]
+        if not cluster.endpoints(service) or name.startswith("p13n-gateway"):
+            continue
+        port = service["spec"]["ports"][0]["port"]
+        done = cluster.exec_in(
+            gateway,
+            ["python", "-c", f"import socket; socket.create_connection(({name!r}, {port}), 3)"],
+        )
+        assert done.returncode == 0, (name, done.stderr)
+
+
+# -- the first account, as deploy/README.md says ------------------------------------------
+
+
+def readme_commands(word: str) -> list[str]:
+    """The shell commands of deploy/README.md that run ``kubectl exec`` and ``word``."""
+    text = re.sub(r"\\\n\s*", " ", README.read_text())
+    return [
+        line.strip().removeprefix("$ ")
+        for line in text.splitlines()
+        if "kubectl exec" in line and word in line
+    ]
+
+
+def _with_option(command: str, option: str, value: str) -> str:
+    """``command`` with ``option``'s value replaced (the operator's own choice)."""
+    words = shlex.split(command)
+    if option in words:
+        words[words.index(option) + 1] = value
+    else:
+        words = [w for w in words if not w.startswith(f"{option}=")] + [f"{option}={value}"]
+    return shlex.join(words)
+
+
+@dataclass
+class Operator:
+    account_id: str
+    api_key: str
+
+
+@pytest.fixture(scope="module")
+def operator(cluster: Cluster) -> Operator:
+    commands = readme_commands("bootstrap")
+    assert commands, "deploy/README.md must say how to create the first account (kubectl exec)"
+    command = commands[0]
+    for option, value in (
+        ("--email", "owner@shop.example"),
+        ("--password", "correct horse battery staple"),
+        ("--account", "Shop"),
+    ):
+        command = _with_option(command, option, value)
+    done = cluster.kubectl_exec(command)
+    assert done.returncode == 0, (command, done.stdout, done.stderr)
+    if done.stdout.lstrip().startswith("{"):
+        result = json.loads(done.stdout)
+        account_id, api_key = result["account_id"], result["api_key"]
+    else:
+        found_account = re.search(r"account (\S+) created", done.stdout)
+        found_key = re.search(r"Master API key[^:]*: (\S+)", done.stdout)
+        assert found_account and found_key, done.stdout
+        account_id, api_key = found_account.group(1), found_key.group(1)
+    flags = readme_commands("flags set")
+    assert flags, "deploy/README.md must say how to turn an account's feature flags on"
+    for flag in (FLAG_PUBLIC_SERVICES, FLAG_ATTRIBUTE_SENSITIVITY):
+        words = shlex.split(_with_option(flags[0], "--account", account_id))
+        words = [f"{flag}=on" if re.fullmatch(r"\S+=(on|off)", w) else w for w in words]
+        done = cluster.kubectl_exec(shlex.join(words))
+        assert done.returncode == 0, (words, done.stdout, done.stderr)
+    return Operator(account_id, api_key)
+
+
+def admin(cluster: Cluster, key: str, method: str, path: str, body: Any = None) -> Response:
+    """The admin API through a gateway pod's admin listener, from the node (as
+    ``kubectl port-forward`` to the p13n-gateway-admin Service would connect)."""
+    gateway = _gateway(cluster)
+    return request(
+        method,
+        gateway.port("admin-api"),
+        path,
+        host=gateway.ip,
+        headers={"authorization": f"TD1 {key}"},
+        body=body,
+    )
+
+
+def public_event(cluster: Cluster, token: str) -> Response:
+    """A browser's event from outside the cluster to a gateway pod's data listener."""
+    gateway = _gateway(cluster)
+    return request(
+        "POST",
+        gateway.port("data"),
+        "/public/shop_db/page_views",
+        host=gateway.ip,
+        source=OUTSIDE_IP,
+        headers={"wp13n-token": token, "origin": ORIGIN},
+        body={"td_client_id": VISITOR},
+    )
+
+
+@pytest.fixture(scope="module")
+def token(cluster: Cluster, operator: Operator) -> str:
+    key = operator.api_key
+
+    def ok(method: str, path: str, body: Any = None) -> Any:
+        reply = admin(cluster, key, method, path, body)
+        assert reply.status == 200, (method, path, reply.status, reply.body)
+        return reply.json()
+
+    # The running auth service learns of a key made by the CLI within its refresh.
+    deadline = time.monotonic() + 10
+    while admin(cluster, key, "GET", "/v1/me").status != 200:
+        assert time.monotonic() < deadline, "the auth service never learned the new key"
+        time.sleep(0.2)
+    ps = ok("POST", "/v1/parent_segments", {"name": "Shoppers", "primary_key": "td_client_id"})
+    base = f"/v1/parent_segments/{ps['id']}"
+    ok("POST", f"{base}/events", {"name": "page_view", "database": "shop_db", "table": "page_views"})
+    counter = {"name": "views", "type": "COUNTER", "event": "page_view"}
+    ok("POST", f"{base}/attributes", {**counter, "counter": {"window": "total"}})
+    section = {"name": "Views", "criteria": {}, "payload": [{"name": "views", "attribute": "views"}]}
+    personalization = {"name": "Counted", "trigger_events": ["page_view"], "sections": [section]}
+    ok("POST", f"{base}/personalizations", personalization)
+    service = ok("POST", f"{base}/services", {"name": "Web", "type": "PUBLIC", "allowed_origins": [ORIGIN]})
+    created = ok("POST", f"{base}/services/{service['id']}/tokens", {"name": "web"})
+    return str(created["token"])
+
+
+def views(reply: Response) -> int:
+    assert reply.status == 200, (reply.status, reply.body)
+    assert reply.headers.get("access-control-allow-origin") == ORIGIN
+    count: int = reply.json()["offers"]["Views"]["attributes"]["views"]
+    return count
+
+
+def test_a_public_event_from_an_allowed_origin_gets_offers(cluster: Cluster, token: str) -> None:
+    first = views(public_event(cluster, token))
+    assert views(public_event(cluster, token)) == first + 1
+
+
+def test_a_restarted_profile_pod_keeps_the_visitors_state(cluster: Cluster, token: str) -> None:
+    before = views(public_event(cluster, token))
+    (old,) = cluster.running("p13n-profile")
+    grace = float(old.spec.get("terminationGracePeriodSeconds", 30))
+    took = cluster.delete_pod(old)
+    assert took < grace, f"profile took {took:.1f} s to stop, beyond its grace of {grace} s"
+    new = cluster.start_pod("p13n-profile")
+    assert new.ip != old.ip  # a new pod, as Kubernetes makes it: found by name, not address
+    cluster.wait_ready(timeout=60)
+    # The gateway and offers reach the new pod once they re-resolve its name.
+    deadline = time.monotonic() + 30
+    while True:
+        reply = public_event(cluster, token)
+        if reply.status == 200 or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert views(reply) == before + 1
+
+
+# -- the NetworkPolicies ------------------------------------------------------------------
+
+
+def test_only_what_the_policies_admit_reaches_auths_port(cluster: Cluster) -> None:
+    (auth,) = cluster.running("p13n-auth")
+    port = auth.port("grpc")
+    same_namespace = cluster.add_stranger("stranger", {"app.kubernetes.io/name": "stranger"})
+    elsewhere = cluster.add_stranger(
+        "elsewhere", {"app.kubernetes.io/name": "p13n-gateway"}, namespace="other"
+    )
+    assert cluster.can_connect(_gateway(cluster), auth.ip, port)
+    assert not cluster.can_connect(same_namespace, auth.ip, port)
+    # Another namespace's pod, even one labelled as the gateway, is no gateway of ours.
+    assert not cluster.can_connect(elsewhere, auth.ip, port)
+    # What kept them out is the policies: without them both get through.
+    cluster.firewall(enabled=False)
+    try:
+        assert cluster.can_connect(same_namespace, auth.ip, port)
+        assert cluster.can_connect(elsewhere, auth.ip, port)
+    finally:
+        cluster.firewall(enabled=True)
