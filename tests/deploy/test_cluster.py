@@ -65,7 +65,8 @@ def test_every_pod_runs_its_manifests_command_environment_and_user(cluster: Clus
             assert environ_of(pid) == container.env, pod.name
             status = Path(f"/proc/{pid}/status").read_text()
             uid = re.search(r"^Uid:\s+(\d+)", status, re.M)
-            assert uid is not None and int(uid.group(1)) == container.identity.uid
+            assert uid is not None
+            assert int(uid.group(1)) == container.identity.uid
             # What the manifest asks of the kubelet (enableServiceLinks: false) holds.
             if pod.spec.get("enableServiceLinks") is False:
                 assert not any(
@@ -137,7 +138,8 @@ def operator(cluster: Cluster) -> Operator:
     else:
         found_account = re.search(r"account (\S+) created", done.stdout)
         found_key = re.search(r"Master API key[^:]*: (\S+)", done.stdout)
-        assert found_account and found_key, done.stdout
+        assert found_account is not None, done.stdout
+        assert found_key is not None, done.stdout
         account_id, api_key = found_account.group(1), found_key.group(1)
     flags = readme_commands("flags set")
     assert flags, "deploy/README.md must say how to turn an account's feature flags on"
@@ -193,13 +195,23 @@ def token(cluster: Cluster, operator: Operator) -> str:
         time.sleep(0.2)
     ps = ok("POST", "/v1/parent_segments", {"name": "Shoppers", "primary_key": "td_client_id"})
     base = f"/v1/parent_segments/{ps['id']}"
-    ok("POST", f"{base}/events", {"name": "page_view", "database": "shop_db", "table": "page_views"})
+    ok(
+        "POST",
+        f"{base}/events",
+        {"name": "page_view", "database": "shop_db", "table": "page_views"},
+    )
     counter = {"name": "views", "type": "COUNTER", "event": "page_view"}
     ok("POST", f"{base}/attributes", {**counter, "counter": {"window": "total"}})
-    section = {"name": "Views", "criteria": {}, "payload": [{"name": "views", "attribute": "views"}]}
+    section = {
+        "name": "Views",
+        "criteria": {},
+        "payload": [{"name": "views", "attribute": "views"}],
+    }
     personalization = {"name": "Counted", "trigger_events": ["page_view"], "sections": [section]}
     ok("POST", f"{base}/personalizations", personalization)
-    service = ok("POST", f"{base}/services", {"name": "Web", "type": "PUBLIC", "allowed_origins": [ORIGIN]})
+    service = ok(
+        "POST", f"{base}/services", {"name": "Web", "type": "PUBLIC", "allowed_origins": [ORIGIN]}
+    )
     created = ok("POST", f"{base}/services/{service['id']}/tokens", {"name": "web"})
     return str(created["token"])
 
@@ -256,3 +268,42 @@ def test_only_what_the_policies_admit_reaches_auths_port(cluster: Cluster) -> No
         assert cluster.can_connect(elsewhere, auth.ip, port)
     finally:
         cluster.firewall(enabled=True)
+
+
+# -- the policies' rendering (support.cluster_policy), without namespaces ------------------
+
+
+def test_policy_rules_isolate_selected_pods_and_admit_their_peers() -> None:
+    from support.cluster_policy import PodInfo, pod_rules
+
+    auth = PodInfo("auth", "p13n", "198.18.1.1", {"app": "auth"}, {"grpc": (50051, "TCP")})
+    gateway = PodInfo("gw", "p13n", "198.18.1.2", {"app": "gw"})
+    other = PodInfo("x", "other", "198.18.1.3", {"app": "gw"})
+    deny_all = {
+        "metadata": {"name": "deny"},
+        "spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]},
+    }
+    allow = {
+        "metadata": {"name": "auth"},
+        "spec": {
+            "podSelector": {"matchLabels": {"app": "auth"}},
+            "ingress": [
+                {
+                    "from": [{"podSelector": {"matchLabels": {"app": "gw"}}}],
+                    "ports": [{"port": "grpc"}],
+                }
+            ],
+        },
+    }
+    namespaces: dict[str, dict[str, str]] = {"p13n": {}, "other": {}}
+    pods = [auth, gateway, other]
+    rules = pod_rules(auth, [deny_all, allow], pods, namespaces, "198.18.0.1", "p13n").splitlines()
+    assert ":INPUT DROP [0:0]" in rules
+    assert ":OUTPUT DROP [0:0]" in rules
+    assert "-A INPUT -s 198.18.1.2/32 -p tcp -m tcp --dport 50051 -j ACCEPT" in rules
+    assert not any("198.18.1.3" in rule for rule in rules)  # another namespace's pod
+    assert "-A INPUT -s 198.18.0.1/32 -j ACCEPT" in rules  # the node: probes
+    # A namespace without policies isolates nothing.
+    open_rules = pod_rules(other, [deny_all, allow], pods, namespaces, "198.18.0.1", "p13n")
+    assert ":INPUT ACCEPT [0:0]" in open_rules
+    assert ":OUTPUT ACCEPT [0:0]" in open_rules

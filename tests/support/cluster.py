@@ -430,10 +430,12 @@ class Cluster:
         labels = {n: {"kubernetes.io/metadata.name": n} for n in namespaces}
         nat = self._nat()
         for pod, info in zip([*self.pods, *self.strangers], infos, strict=True):
-            if self.firewall_enabled and info.namespace == self.namespace:
-                rules = cluster_policy.pod_rules(info, policies, infos, labels, cluster_net.NODE_IP)
-            else:
-                rules = cluster_policy.pod_rules(info, [], infos, labels, cluster_net.NODE_IP)
+            # The manifests' policies are in this namespace; another namespace has none.
+            mine = self.firewall_enabled and info.namespace == self.namespace
+            applied = policies if mine else []
+            rules = cluster_policy.pod_rules(
+                info, applied, infos, labels, cluster_net.NODE_IP, self.namespace
+            )
             self.network.set_firewall(pod.netns, rules, nat)
 
     def refresh_endpoints(self) -> None:
@@ -492,9 +494,8 @@ class Cluster:
         ready = True
         for container in pod.containers:
             startup = container.spec.get("startupProbe")
-            if startup and not pod.started:
-                if not self.probe(pod, startup):
-                    return False
+            if startup and not pod.started and not self.probe(pod, startup):
+                return False
             readiness = container.spec.get("readinessProbe")
             ready = ready and (readiness is None or self.probe(pod, readiness))
         pod.started = True

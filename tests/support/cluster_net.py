@@ -9,6 +9,7 @@ address on the bridge standing for clients outside the cluster (198.19.255.254).
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import os
 import signal
@@ -38,7 +39,7 @@ def can_make_namespaces() -> str | None:
     for tool in ("ip", "iptables-restore", "unshare", "nsenter", "setpriv"):
         if not any(
             Path(d, tool).exists()
-            for d in os.environ.get("PATH", "").split(":") + ["/usr/sbin", "/sbin"]
+            for d in [*os.environ.get("PATH", "").split(":"), "/usr/sbin", "/sbin"]
         ):
             return f"{tool} is not installed (.ci/run installs iproute2, iptables, util-linux)"
     return None
@@ -107,37 +108,35 @@ def _kill_inside(name: str) -> None:
         ["ip", "netns", "pids", name], capture_output=True, text=True, check=False
     )
     for pid in pids.stdout.split():
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(int(pid), signal.SIGKILL)
-        except ProcessLookupError:
-            pass
 
 
-def reap() -> list[str]:
-    """Removes what earlier runs left behind when their owner is gone: namespaces (and
-    the processes in them), bridges, mount points they made. Returns what it removed."""
-    removed = []
+def _reap_states() -> set[str]:
+    """Removes the state of runs whose owner is gone (after the mount points they made);
+    returns the runs still alive."""
     alive = set()
-    if STATE_ROOT.exists():
-        for state in STATE_ROOT.iterdir():
-            owner = state / "owner"
-            pid = int(owner.read_text()) if owner.exists() else 0
-            if pid and Path(f"/proc/{pid}").exists():
-                alive.add(state.name)
-                continue
-            made = state / "made-dirs"
-            if made.exists():
-                for line in reversed(made.read_text().splitlines()):
-                    try:
-                        Path(line).rmdir()
-                    except OSError:
-                        pass
-            subprocess.run(["rm", "-rf", str(state)], check=False)
-            removed.append(str(state))
+    for state in STATE_ROOT.iterdir() if STATE_ROOT.exists() else ():
+        owner = state / "owner"
+        pid = int(owner.read_text()) if owner.exists() else 0
+        if pid and Path(f"/proc/{pid}").exists():
+            alive.add(state.name)
+            continue
+        made = state / "made-dirs"
+        for line in reversed(made.read_text().splitlines() if made.exists() else []):
+            with contextlib.suppress(OSError):
+                Path(line).rmdir()
+        subprocess.run(["rm", "-rf", str(state)], check=False)
+    return alive
+
+
+def reap() -> None:
+    """Removes what earlier runs left behind when their owner is gone: namespaces (and
+    the processes in them), bridges, mount points they made."""
+    alive = _reap_states()
     for name in namespaces():
         if name.split("-")[1] not in alive:
             Network(name.split("-")[1]).delete_namespace(name)
-            removed.append(name)
     links = subprocess.run(
         ["ip", "-o", "link", "show", "type", "bridge"], capture_output=True, text=True, check=False
     )
@@ -145,5 +144,3 @@ def reap() -> list[str]:
         bridge = line.split(":")[1].strip()
         if bridge.startswith(PREFIX) and bridge.removeprefix(PREFIX) not in alive:
             subprocess.run(["ip", "link", "del", bridge], capture_output=True, check=False)
-            removed.append(bridge)
-    return removed

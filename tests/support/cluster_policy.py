@@ -113,57 +113,82 @@ def _accept(chain: str, peer: str, ports: str) -> str:
     return " ".join(filter(None, [f"-A {chain}", peer, ports, "-j ACCEPT"]))
 
 
+@dataclass
+class _Rules:
+    """The chains and rules of one pod's filter table, as they are gathered."""
+
+    chains: list[str]
+    rules: list[str] = field(default_factory=list)
+
+    def block(
+        self, chain: str, flag: str, cidr: str, excepted: list[str], ports: list[str]
+    ) -> None:
+        """An ipBlock: its exceptions return to the caller (no match), the rest is accepted."""
+        name = f"P13N-BLOCK-{len(self.chains)}"
+        self.chains.append(f":{name} - [0:0]")
+        self.rules += [f"-A {name} {flag} {each} -j RETURN" for each in excepted]
+        self.rules.append(f"-A {name} {flag} {cidr} -j ACCEPT")
+        self.rules += [" ".join(filter(None, [f"-A {chain}", m, f"-j {name}"])) for m in ports]
+
+
+def _rule(
+    rules: _Rules,
+    chain: str,
+    rule: Mapping[str, Any],
+    pod: PodInfo,
+    context: tuple[str, list[PodInfo], Mapping[str, Mapping[str, str]]],
+) -> None:
+    """One ingress (INPUT) or egress (OUTPUT) rule of a policy that selects ``pod``."""
+    namespace, pods, namespace_labels = context
+    ingress = chain == "INPUT"
+    peers = rule.get("from" if ingress else "to")
+    if not peers:
+        # Everyone; a named port resolves on this pod.
+        rules.rules += [_accept(chain, "", m) for m in _port_matches(rule.get("ports"), pod)]
+        return
+    flag = "-s" if ingress else "-d"
+    for peer in peers:
+        matched, cidrs = _peer_matches(peer, namespace, pods, namespace_labels)
+        for other in matched:
+            # Ports are the destination's: this pod's for ingress, the peer's for egress.
+            target = pod if ingress else other
+            for m in _port_matches(rule.get("ports"), target):
+                rules.rules.append(_accept(chain, f"{flag} {other.ip}/32", m))
+        for cidr, excepted in cidrs:
+            rules.block(chain, flag, cidr, excepted, _port_matches(rule.get("ports"), pod))
+
+
 def pod_rules(
     pod: PodInfo,
     policies: Iterable[Mapping[str, Any]],
     pods: Iterable[PodInfo],
     namespace_labels: Mapping[str, Mapping[str, str]],
     node_ip: str,
+    namespace: str,
 ) -> str:
-    """The ``iptables-restore`` input (filter table) for ``pod``'s network namespace."""
-    pods = list(pods)
+    """The ``iptables-restore`` input (filter table) for ``pod``'s network namespace.
+
+    ``policies`` without a namespace of their own (the manifests name none) are in
+    ``namespace``, the one they are applied to."""
     mine = [
         p
         for p in policies
-        if p["metadata"].get("namespace", pod.namespace) == pod.namespace
+        if p["metadata"].get("namespace", namespace) == pod.namespace
         and selects(p["spec"].get("podSelector"), pod.labels)
     ]
     isolated = {
         "INPUT": [p for p in mine if "Ingress" in policy_types(p)],
         "OUTPUT": [p for p in mine if "Egress" in policy_types(p)],
     }
-    chains = [f":{chain} {'DROP' if isolated[chain] else 'ACCEPT'} [0:0]" for chain in isolated]
-    chains.append(":FORWARD DROP [0:0]")
-    rules = []
+    rules = _Rules([f":{c} {'DROP' if isolated[c] else 'ACCEPT'} [0:0]" for c in isolated])
+    rules.chains.append(":FORWARD DROP [0:0]")
     for chain, interface in (("INPUT", "-i lo"), ("OUTPUT", "-o lo")):
-        rules.append(f"-A {chain} {interface} -j ACCEPT")
-        rules.append(f"-A {chain} -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT")
-    rules.append(f"-A INPUT -s {node_ip}/32 -j ACCEPT")
-    blocks = 0
-    for chain, key, flag in (("INPUT", "ingress", "-s"), ("OUTPUT", "egress", "-d")):
+        rules.rules.append(f"-A {chain} {interface} -j ACCEPT")
+        rules.rules.append(f"-A {chain} -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT")
+    rules.rules.append(f"-A INPUT -s {node_ip}/32 -j ACCEPT")
+    context = (pod.namespace, list(pods), namespace_labels)
+    for chain, key in (("INPUT", "ingress"), ("OUTPUT", "egress")):
         for policy in isolated[chain]:
-            namespace = policy["metadata"].get("namespace", pod.namespace)
             for rule in policy["spec"].get(key) or ():
-                peers = rule.get("from" if key == "ingress" else "to")
-                if not peers:
-                    # Every peer; a named port resolves on this pod (ingress) or matches
-                    # only where this pod defines it (egress to anyone: best effort).
-                    rules += [_accept(chain, "", m) for m in _port_matches(rule.get("ports"), pod)]
-                    continue
-                for peer in peers:
-                    matched, cidrs = _peer_matches(peer, namespace, pods, namespace_labels)
-                    for other in matched:
-                        # Ports are the destination's: this pod's for ingress, the peer's
-                        # for egress.
-                        target = pod if key == "ingress" else other
-                        for m in _port_matches(rule.get("ports"), target):
-                            rules.append(_accept(chain, f"{flag} {other.ip}/32", m))
-                    for cidr, excepted in cidrs:
-                        blocks += 1
-                        name = f"P13N-BLOCK-{blocks}"
-                        chains.append(f":{name} - [0:0]")
-                        rules += [f"-A {name} {flag} {e} -j RETURN" for e in excepted]
-                        rules.append(f"-A {name} {flag} {cidr} -j ACCEPT")
-                        for m in _port_matches(rule.get("ports"), pod):
-                            rules.append(" ".join(filter(None, [f"-A {chain}", m, f"-j {name}"])))
-    return "\n".join(["*filter", *chains, *rules, "COMMIT"]) + "\n"
+                _rule(rules, chain, rule, pod, context)
+    return "\n".join(["*filter", *rules.chains, *rules.rules, "COMMIT"]) + "\n"

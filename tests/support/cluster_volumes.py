@@ -86,6 +86,7 @@ def materialize(
 ) -> Path:
     """Makes ``volume`` for one pod and returns the directory to mount."""
     name = volume["name"]
+    path: Path
     if "persistentVolumeClaim" in volume:
         path = claims_dir / volume["persistentVolumeClaim"]["claimName"]
         path.mkdir(parents=True, exist_ok=True)

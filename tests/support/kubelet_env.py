@@ -162,7 +162,7 @@ def expand(value: str, lookup: Callable[[str], str | None]) -> str:
 def _quantity(text: str | int | float) -> Decimal:
     """A Kubernetes resource quantity (``500m``, ``256Mi``, ``1e3``) as a number."""
     raw = str(text)
-    suffixes = {
+    suffixes: dict[str, Decimal | int] = {
         "Ki": 2**10,
         "Mi": 2**20,
         "Gi": 2**30,
@@ -325,10 +325,9 @@ def container_argv(
     manifest's words expanded from the final environment, the image's words as they are."""
     command = [expand(str(word), env.get) for word in container.get("command") or ()]
     args = [expand(str(word), env.get) for word in container.get("args") or ()]
-    if command:
-        argv = [*command, *args]
-    else:
-        argv = [*entrypoint, *(args if container.get("args") is not None else cmd)]
+    # Without a command, the image's entrypoint; its CMD only when args are not given.
+    image_args = args if container.get("args") is not None else list(cmd)
+    argv = [*command, *args] if command else [*entrypoint, *image_args]
     if not argv:
         raise EnvError(
             f"container {container['name']}: neither the manifest nor the image says what to run"
