@@ -23,6 +23,7 @@ from support import kube
 from support.cluster import Cluster, RunningPod, environ_of
 from support.cluster_net import OUTSIDE_IP, can_make_namespaces
 from support.http import Response, request
+from support.kubelet_env import expand
 
 from services.auth.validation import FLAG_ATTRIBUTE_SENSITIVITY, FLAG_PUBLIC_SERVICES
 
@@ -60,9 +61,11 @@ def test_every_pod_runs_its_manifests_command_environment_and_user(cluster: Clus
             # The very process started: argv and environment as the kubelet gives them.
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")[:-1]
             assert cmdline == container.argv, pod.name
-            declared = [*container.spec.get("command", ()), *container.spec.get("args", ())]
-            assert container.argv == declared or not declared, pod.name
-            assert environ_of(pid) == container.env, pod.name
+            environment = environ_of(pid)
+            assert environment == container.env, pod.name
+            if container.spec.get("command"):  # else the image's entrypoint
+                declared = [*container.spec["command"], *container.spec.get("args", ())]
+                assert cmdline == [expand(w, environment.get) for w in declared], pod.name
             status = Path(f"/proc/{pid}/status").read_text()
             uid = re.search(r"^Uid:\s+(\d+)", status, re.M)
             assert uid is not None
@@ -94,13 +97,11 @@ def test_pods_find_each_service_by_name_and_reach_its_port(cluster: Cluster) -> 
 
 
 def readme_commands(word: str) -> list[str]:
-    """The shell commands of deploy/README.md that run ``kubectl exec`` and ``word``."""
+    """The ``kubectl ... exec ... -- ...`` commands of deploy/README.md (in code blocks or
+    inline code, continuation lines joined) that contain ``word``."""
     text = re.sub(r"\\\n\s*", " ", README.read_text())
-    return [
-        line.strip().removeprefix("$ ")
-        for line in text.splitlines()
-        if "kubectl exec" in line and word in line
-    ]
+    found = re.findall(r"kubectl\b[^`\n]*?\bexec\b[^`\n]*", text)
+    return [command.strip() for command in found if word in command]
 
 
 def _with_option(command: str, option: str, value: str) -> str:

@@ -12,13 +12,16 @@ volumes (support.cluster_volumes) as the user their security contexts name
   ``<deployment>-<template hash>-<suffix>``, a new pod (new name, new address) to replace
   a deleted one, on the same PersistentVolumeClaim directories;
 - the kubelet: readiness (and startup) probes polled from the node's address;
-- the endpoints controller and DNS: a hosts file per pod naming every Service (short and
-  ``<svc>.<ns>.svc.cluster.local``): a headless Service's name maps to each ready pod's
-  address; a ClusterIP Service gets a virtual address in 198.19.0.0/16 that each pod's
-  own nat table sends (DNAT, one rule per ready endpoint, chosen at random as kube-proxy
-  does) to a ready pod's target port. The test's own clients on the node connect to pod
-  addresses, as ``kubectl port-forward`` and a LoadBalancer's health-checked backends do;
-  the machine's own firewall is never touched.
+- the endpoints controller and CoreDNS: a DNS server in a ``kube-system`` pod labelled
+  ``k8s-app: kube-dns`` (support.cluster_dns), which every pod's resolv.conf names with
+  the namespace's search path; a headless Service's name resolves to each ready pod's
+  address, a ClusterIP Service's to a virtual address in 198.19.0.0/16 that each pod's own
+  nat table sends (DNAT, one rule per ready endpoint, chosen at random as kube-proxy does)
+  to a ready pod's target port. The hosts file is the kubelet's (localhost, the pod's own
+  name): Envoy's resolver reads /etc/hosts once, so names whose addresses change (a
+  restarted pod gets a new one) must come from DNS, as in a cluster. The test's own
+  clients on the node connect to pod addresses, as ``kubectl port-forward`` and a
+  LoadBalancer's health-checked backends do; the machine's own firewall is never touched.
 
 Everything a run makes carries the run's id (namespaces ``p13nk-<id>-<pod>``, the bridge
 ``p13nk<id>``, state under /run/p13n-cluster/<id>) and ``down`` removes it; ``reap``
@@ -30,6 +33,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import http.client
+import json
 import os
 import secrets
 import shlex
@@ -47,7 +51,14 @@ from typing import Any
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from support import cluster_image, cluster_net, cluster_policy, cluster_secrets, cluster_volumes
+from support import (
+    cluster_dns,
+    cluster_image,
+    cluster_net,
+    cluster_policy,
+    cluster_secrets,
+    cluster_volumes,
+)
 from support.cluster_pod import Identity, Mount, script
 from support.kubelet_env import Objects, Pod, container_argv, container_environment, has_cluster_ip
 
@@ -135,6 +146,8 @@ class Cluster:
         self._cluster_ips = cluster_net.addresses("198.19.0.10")
         self._made_dirs: list[Path] = []
         self.objects = Objects()
+        self._dns_process: subprocess.Popen[bytes] | None = None
+        self.dns: RunningPod | None = None
 
     # -- the life of the cluster ------------------------------------------------------
 
@@ -155,13 +168,41 @@ class Cluster:
         self.objects = Objects.from_resources(self.resources, cluster_ips)
         cluster_image.make_bin_dir(self.state / "image-bin")
         self.network.create_bridge()
+        self._start_dns()
         for deployment in self.of_kind("Deployment"):
             for _ in range(int(deployment["spec"].get("replicas", 1))):
                 self.start_pod(deployment["metadata"]["name"])
         self.refresh()
 
+    def _start_dns(self) -> None:
+        """The cluster DNS: a pod in kube-system labelled as CoreDNS's are (what the
+        NetworkPolicies' DNS rules name), serving the records ``refresh_endpoints`` writes."""
+        self.dns = self.add_stranger("kube-dns", {"k8s-app": "kube-dns"}, namespace="kube-system")
+        self._write_dns_records()
+        server = Path(cluster_dns.__file__)
+        log = self.state / "dns.log"
+        with log.open("ab") as out:
+            self._dns_process = subprocess.Popen(
+                [
+                    "ip",
+                    "netns",
+                    "exec",
+                    self.dns.netns,
+                    sys.executable,
+                    str(server),
+                    str(self.state / "dns.json"),
+                ],
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
     def down(self) -> None:
         """Kills every process, removes namespaces, bridge, mount points and state."""
+        if self._dns_process is not None:
+            self._dns_process.kill()
+            self._dns_process.wait()
         for pod in [*self.pods, *self.strangers]:
             self._kill(pod, signal.SIGKILL)
         self.network.remove()
@@ -328,6 +369,11 @@ class Cluster:
         grace = float(pod.spec.get("terminationGracePeriodSeconds", 30))
         began = time.monotonic()
         for container in pod.containers:
+            # The kubelet runs the preStop hook first; its time counts against the grace.
+            hook = (container.spec.get("lifecycle") or {}).get("preStop")
+            if hook:
+                self._hook(pod, container, hook, grace)
+        for container in pod.containers:
             if container.process is not None:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(container.process.pid, signal.SIGTERM)
@@ -342,18 +388,29 @@ class Cluster:
         self.network.delete_namespace(pod.netns)
         return took
 
+    def _hook(
+        self, pod: RunningPod, container: Container, hook: Mapping[str, Any], grace: float
+    ) -> None:
+        if "httpGet" in hook:
+            get = hook["httpGet"]
+            connection = http.client.HTTPConnection(pod.ip, pod.port(get["port"]), timeout=grace)
+            try:
+                connection.request("GET", get.get("path", "/"))
+                connection.getresponse().read()
+            except (OSError, http.client.HTTPException):
+                pass  # a failed hook is an event; the kubelet goes on to SIGTERM
+            finally:
+                connection.close()
+        elif "exec" in hook:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.exec_in(pod, hook["exec"]["command"], container.name, timeout=grace)
+        elif "sleep" in hook:
+            time.sleep(float(hook["sleep"]["seconds"]))
+
     def running(self, deployment: str) -> list[RunningPod]:
         return [p for p in self.pods if p.deployment == deployment]
 
     # -- names, endpoints, firewall ------------------------------------------------------
-
-    def _service_names(self, name: str) -> list[str]:
-        return [
-            name,
-            f"{name}.{self.namespace}",
-            f"{name}.{self.namespace}.svc",
-            f"{name}.{self.namespace}.svc.{CLUSTER_DOMAIN}",
-        ]
 
     def endpoints(self, service: Mapping[str, Any]) -> list[RunningPod]:
         selector = service["spec"].get("selector") or {}
@@ -364,26 +421,30 @@ class Cluster:
         ]
 
     def _write_name_files(self, pod: RunningPod) -> None:
-        lines = [
-            "127.0.0.1\tlocalhost",
-            "::1\tlocalhost ip6-localhost ip6-loopback",
-            f"{pod.ip}\t{pod.name}",
-        ]
+        """The pod's hosts file, as the kubelet writes it (localhost and the pod's own
+        name), and its resolv.conf naming the cluster DNS with the namespace's search path."""
+        lines = ["127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loopback"]
+        lines.append(f"{pod.ip}\t{pod.name}")
+        (pod.directory / "hosts").write_text("\n".join(lines) + "\n")
+        assert self.dns is not None
+        search = f"{self.namespace}.svc.{CLUSTER_DOMAIN} svc.{CLUSTER_DOMAIN} {CLUSTER_DOMAIN}"
+        (pod.directory / "resolv.conf").write_text(
+            f"search {search}\nnameserver {self.dns.ip}\noptions ndots:5\n"
+        )
+
+    def _write_dns_records(self) -> None:
+        """Each Service's name: its virtual address, or (headless) each ready pod's."""
+        records = {}
         for service in self.of_kind("Service"):
             name = service["metadata"]["name"]
+            fqdn = f"{name}.{self.namespace}.svc.{CLUSTER_DOMAIN}"
             if name in self.objects.cluster_ips:
-                addresses = [self.objects.cluster_ips[name]]
+                records[fqdn] = [self.objects.cluster_ips[name]]
             else:
-                addresses = [p.ip for p in self.endpoints(service)]
-            lines += [f"{address}\t{' '.join(self._service_names(name))}" for address in addresses]
-        # Rewritten in place: the file bind-mounted in the pod is this very inode.
-        (pod.directory / "hosts").write_text("\n".join(lines) + "\n")
-        search = f"{self.namespace}.svc.{CLUSTER_DOMAIN} svc.{CLUSTER_DOMAIN} {CLUSTER_DOMAIN}"
-        # No DNS server: every name the pods use is in the hosts file. Loopback refuses at
-        # once where a missing server would time out.
-        (pod.directory / "resolv.conf").write_text(
-            f"search {search}\nnameserver 127.0.0.1\noptions ndots:5\n"
-        )
+                records[fqdn] = [p.ip for p in self.endpoints(service)]
+        temporary = self.state / "dns.json.tmp"
+        temporary.write_text(json.dumps(records))
+        temporary.replace(self.state / "dns.json")
 
     def _nat(self) -> str:
         lines = [
@@ -439,8 +500,7 @@ class Cluster:
             self.network.set_firewall(pod.netns, rules, nat)
 
     def refresh_endpoints(self) -> None:
-        for pod in self.pods:
-            self._write_name_files(pod)
+        self._write_dns_records()
         self._apply_firewalls()
 
     def firewall(self, enabled: bool) -> None:
@@ -554,13 +614,14 @@ class Cluster:
         )
 
     def kubectl_exec(self, command: str, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
-        """Runs a ``kubectl exec [-it] [-n NS] [deploy/|deployment/|pod/]NAME [-c C] -- ...``
+        """Runs a ``kubectl [-n NS] exec [-it] [deploy/|deployment/|pod/]NAME [-c C] -- ...``
         command line as written (in a README)."""
         words = shlex.split(command)
-        if words[:2] != ["kubectl", "exec"] or "--" not in words:
+        if words[:1] != ["kubectl"] or "exec" not in words or "--" not in words:
             raise ValueError(f"not a kubectl exec command with --: {command!r}")
         split = words.index("--")
-        options, argv = words[2:split], words[split + 1 :]
+        options = [w for w in words[1:split] if w != "exec"]
+        argv = words[split + 1 :]
         container = None
         target = None
         flags = iter(options)

@@ -85,11 +85,21 @@ def _exec_form(arguments: str) -> list[str]:
     return ["/bin/sh", "-c", arguments]
 
 
-def _env_pairs(arguments: str) -> dict[str, str]:
+def _env_pairs(arguments: str, env: dict[str, str]) -> dict[str, str]:
+    """``ENV`` as Docker reads it: ``$NAME`` and ``${NAME}`` from the environment so far
+    (the base image's ``PATH`` is Debian's default), every pair seeing the previous ones'
+    values only from earlier instructions."""
+
+    def substitute(value: str) -> str:
+        known = {"PATH": DEFAULT_PATH, **env}
+        return re.sub(
+            r"\$\{(\w+)\}|\$(\w+)", lambda m: known.get(m.group(1) or m.group(2), ""), value
+        )
+
     words = shlex.split(arguments)
     if words and "=" not in words[0]:  # the legacy form: ENV NAME value with spaces
-        return {words[0]: arguments.split(None, 1)[1] if len(words) > 1 else ""}
-    return dict(word.split("=", 1) for word in words)
+        return {words[0]: substitute(arguments.split(None, 1)[1] if len(words) > 1 else "")}
+    return {name: substitute(value) for name, value in (w.split("=", 1) for w in words)}
 
 
 def load(image: str) -> Image:
@@ -103,7 +113,7 @@ def load(image: str) -> Image:
         if word == "FROM":  # a new stage: only the last one is the image
             env, workdir, user, entrypoint, cmd = {}, "/", None, [], []
         elif word == "ENV":
-            env.update(_env_pairs(arguments))
+            env.update(_env_pairs(arguments, env))
         elif word == "WORKDIR":
             workdir = str(Path(workdir, arguments))
         elif word == "USER":

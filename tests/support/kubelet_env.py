@@ -241,7 +241,11 @@ def _value_from(
     if "fieldRef" in source:
         return field_ref(pod, source["fieldRef"]["fieldPath"])
     if "resourceFieldRef" in source:
-        return resource_field(container, source["resourceFieldRef"])
+        ref = source["resourceFieldRef"]
+        named = ref.get("containerName")
+        if named and named != container.get("name"):
+            container = next(c for c in pod.spec["containers"] if c["name"] == named)
+        return resource_field(container, ref)
     for kind, store, read in (
         ("configMapKeyRef", objects.config_maps, config_map_data),
         ("secretKeyRef", objects.secrets, secret_data),
