@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 import re
 import shlex
+import signal
+import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import kube
+from support import cluster_net, kube
 from support.cluster import Cluster, RunningPod, environ_of
 from support.cluster_net import OUTSIDE_IP, can_make_namespaces
 from support.http import Response, request
@@ -112,6 +114,21 @@ def _with_option(command: str, option: str, value: str) -> str:
     else:
         words = [w for w in words if not w.startswith(f"{option}=")] + [f"{option}={value}"]
     return shlex.join(words)
+
+
+def test_bootstrap_in_another_pod_is_refused_and_leaves_no_database(cluster: Cluster) -> None:
+    # Issue 18, 5: run where no auth database lives, it used to "succeed" with a key that
+    # then gets 401, and leave a stray auth.db on that pod's volume.
+    (command,) = readme_commands("bootstrap")[:1]
+    elsewhere = command.replace("deploy/p13n-auth", "deploy/p13n-profile")
+    assert elsewhere != command, command
+    done = cluster.kubectl_exec(elsewhere)
+    assert done.returncode != 0, done.stdout
+    assert "auth" in done.stderr, done.stderr
+    assert "Master API key" not in done.stdout
+    (profile,) = cluster.running("p13n-profile")
+    leftovers = cluster.exec_in(profile, ["ls", "-A", "/var/lib/p13n"]).stdout.split()
+    assert not [name for name in leftovers if name.startswith("auth")], leftovers
 
 
 @dataclass
@@ -269,6 +286,41 @@ def test_only_what_the_policies_admit_reaches_auths_port(cluster: Cluster) -> No
         assert cluster.can_connect(elsewhere, auth.ip, port)
     finally:
         cluster.firewall(enabled=True)
+
+
+# -- what a killed run leaves behind ------------------------------------------------------
+
+
+def test_a_killed_runs_namespaces_processes_and_mount_points_are_reaped(tmp_path: Path) -> None:
+    reason = can_make_namespaces()
+    if reason is not None:
+        pytest.skip(f"no network namespaces here: {reason}")
+    # A run whose owner died: its state, a mount point it made, a namespace with a
+    # process in it and its bridge, as SIGKILL leaves them.
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    run_id = "dead01"
+    state = cluster_net.STATE_ROOT / run_id
+    state.mkdir(parents=True)
+    (state / "owner").write_text(str(dead.pid))
+    mount_point = tmp_path / "made" / "here"
+    mount_point.mkdir(parents=True)
+    (state / "made-dirs").write_text(f"{mount_point.parent}\n{mount_point}\n")
+    network = cluster_net.Network(run_id)
+    network.create_bridge()
+    netns = network.add_namespace("pod", "198.18.255.1")
+    sleeper = subprocess.Popen(["ip", "netns", "exec", netns, "sleep", "600"])
+    try:
+        cluster_net.reap()
+        assert sleeper.wait(timeout=10) == -signal.SIGKILL
+        assert netns not in cluster_net.namespaces()
+        links = subprocess.run(["ip", "link", "show", network.bridge], capture_output=True)
+        assert links.returncode != 0
+        assert not state.exists()
+        assert not mount_point.parent.exists()
+    finally:
+        sleeper.kill()
+        network.remove()
 
 
 # -- the policies' rendering (support.cluster_policy), without namespaces ------------------

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import os
+import shutil
 import signal
 import subprocess
 from collections.abc import Iterator
@@ -33,15 +34,19 @@ def run(*argv: str, stdin: str | None = None) -> str:
 
 
 def can_make_namespaces() -> str | None:
-    """None when this process may make network namespaces, else why not."""
+    """None when this process can make a network namespace (tried), else why not."""
     if os.geteuid() != 0:
         return "network namespaces need root (CI runs as root)"
     for tool in ("ip", "iptables-restore", "unshare", "nsenter", "setpriv"):
-        if not any(
-            Path(d, tool).exists()
-            for d in [*os.environ.get("PATH", "").split(":"), "/usr/sbin", "/sbin"]
-        ):
+        if shutil.which(tool, path=f"{os.environ.get('PATH', '')}:/usr/sbin:/sbin") is None:
             return f"{tool} is not installed (.ci/run installs iproute2, iptables, util-linux)"
+    trial = f"{PREFIX}-probe{os.getpid()}"
+    made = subprocess.run(
+        ["ip", "netns", "add", trial], capture_output=True, text=True, check=False
+    )
+    if made.returncode != 0:
+        return f"ip netns add failed: {made.stderr.strip()}"
+    subprocess.run(["ip", "netns", "del", trial], capture_output=True, check=False)
     return None
 
 
