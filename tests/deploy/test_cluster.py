@@ -116,10 +116,24 @@ def _with_option(command: str, option: str, value: str) -> str:
     return shlex.join(words)
 
 
+def bootstrap_command() -> str:
+    """The README's first-account command with this test's own (valid) values."""
+    commands = readme_commands("bootstrap")
+    assert commands, "deploy/README.md must say how to create the first account (kubectl exec)"
+    command = commands[0]
+    for option, value in (
+        ("--email", "owner@shop.example"),
+        ("--password", "correct horse battery staple"),
+        ("--account", "Shop"),
+    ):
+        command = _with_option(command, option, value)
+    return command
+
+
 def test_bootstrap_in_another_pod_is_refused_and_leaves_no_database(cluster: Cluster) -> None:
     # Issue 18, 5: run where no auth database lives, it used to "succeed" with a key that
     # then gets 401, and leave a stray auth.db on that pod's volume.
-    (command,) = readme_commands("bootstrap")[:1]
+    command = bootstrap_command()
     elsewhere = command.replace("deploy/p13n-auth", "deploy/p13n-profile")
     assert elsewhere != command, command
     done = cluster.kubectl_exec(elsewhere)
@@ -139,15 +153,7 @@ class Operator:
 
 @pytest.fixture(scope="module")
 def operator(cluster: Cluster) -> Operator:
-    commands = readme_commands("bootstrap")
-    assert commands, "deploy/README.md must say how to create the first account (kubectl exec)"
-    command = commands[0]
-    for option, value in (
-        ("--email", "owner@shop.example"),
-        ("--password", "correct horse battery staple"),
-        ("--account", "Shop"),
-    ):
-        command = _with_option(command, option, value)
+    command = bootstrap_command()
     done = cluster.kubectl_exec(command)
     assert done.returncode == 0, (command, done.stdout, done.stderr)
     if done.stdout.lstrip().startswith("{"):
