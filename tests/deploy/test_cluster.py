@@ -261,8 +261,10 @@ def test_a_restarted_profile_pod_keeps_the_visitors_state(cluster: Cluster, toke
     new = cluster.start_pod("p13n-profile")
     assert new.ip != old.ip  # a new pod, as Kubernetes makes it: found by name, not address
     cluster.wait_ready(timeout=60)
-    # The gateway and offers reach the new pod once they re-resolve its name.
-    deadline = time.monotonic() + 30
+    # The gateway and offers reach the new pod once they re-resolve its name (offers took
+    # about 20 s after the new pod was ready, measured: gRPC re-resolves a name at most
+    # every 30 s by default).
+    deadline = time.monotonic() + 60
     while True:
         reply = public_event(cluster, token)
         if reply.status == 200 or time.monotonic() > deadline:
