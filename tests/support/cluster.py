@@ -11,7 +11,9 @@ volumes (support.cluster_volumes) as the user their security contexts name
 - the scheduler and the ReplicaSet controller: ``replicas`` pods per Deployment, named
   ``<deployment>-<template hash>-<suffix>``, a new pod (new name, new address) to replace
   a deleted one, on the same PersistentVolumeClaim directories;
-- the kubelet: readiness (and startup) probes polled from the node's address;
+- the kubelet: startup and readiness probes (gRPC, httpGet, tcpSocket, exec) from the
+  node's address, polled when the test waits for readiness (not on a timer; liveness is
+  not enforced), ``preStop`` hooks, SIGTERM and SIGKILL after the grace period on delete;
 - the endpoints controller and CoreDNS: a DNS server in a ``kube-system`` pod labelled
   ``k8s-app: kube-dns`` (support.cluster_dns), which every pod's resolv.conf names with
   the namespace's search path; a headless Service's name resolves to each ready pod's
