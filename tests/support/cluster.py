@@ -106,6 +106,7 @@ class RunningPod:
     ready: bool = False
     started: bool = False
     namespace: str | None = None  # another namespace than the cluster's (a stranger)
+    failing: str = ""  # the probe that failed last, while not ready
 
     def container(self, name: str | None = None) -> Container:
         if name is None:
@@ -553,15 +554,17 @@ class Cluster:
                     f"{pod.name}: container {container.name} exited {container.process.returncode}"
                     f" (argv {container.argv}):\n{container.log_tail()}"
                 )
-        ready = True
         for container in pod.containers:
-            startup = container.spec.get("startupProbe")
-            if startup and not pod.started and not self.probe(pod, startup):
-                return False
-            readiness = container.spec.get("readinessProbe")
-            ready = ready and (readiness is None or self.probe(pod, readiness))
+            for kind in ("startupProbe", "readinessProbe"):
+                probe = container.spec.get(kind)
+                if kind == "startupProbe" and pod.started:
+                    continue
+                if probe and not self.probe(pod, probe):
+                    pod.failing = f"{container.name}: {kind} {json.dumps(probe)} fails"
+                    return False
         pod.started = True
-        return ready
+        pod.failing = ""
+        return True
 
     def refresh(self) -> bool:
         """Probes every pod once; updates names and endpoints if readiness changed."""
@@ -580,8 +583,11 @@ class Cluster:
             if time.monotonic() > deadline:
                 waiting = [p for p in self.pods if not p.ready]
                 raise PodFailed(
-                    "not ready: "
-                    + "; ".join(f"{p.name}:\n{p.container().log_tail()}" for p in waiting)
+                    f"not ready after {timeout} s: "
+                    + "; ".join(
+                        f"{p.name} ({p.failing}), its log ends:\n{p.container().log_tail(5)}"
+                        for p in waiting
+                    )
                 )
             time.sleep(0.25)
 
