@@ -10,8 +10,10 @@ and build on each other's state as an installation would (the account, then the 
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
+import shutil
 import signal
 import subprocess
 import time
@@ -313,7 +315,15 @@ def test_a_killed_runs_namespaces_processes_and_mount_points_are_reaped(tmp_path
     (state / "owner").write_text(str(dead.pid))
     mount_point = tmp_path / "made" / "here"
     mount_point.mkdir(parents=True)
-    (state / "made-dirs").write_text(f"{mount_point.parent}\n{mount_point}\n")
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    made = [mount_point.parent, mount_point, shared]
+    (state / "made-dirs").write_text("".join(f"{d}\n" for d in made))
+    # A live run (this process) mounts on one of them: it stays.
+    live = cluster_net.STATE_ROOT / "live01"
+    live.mkdir()
+    (live / "owner").write_text(str(os.getpid()))
+    (live / "used-dirs").write_text(f"{shared}\n")
     network = cluster_net.Network(run_id)
     network.create_bridge()
     netns = network.add_namespace("pod", "198.18.255.1")
@@ -326,9 +336,12 @@ def test_a_killed_runs_namespaces_processes_and_mount_points_are_reaped(tmp_path
         assert links.returncode != 0
         assert not state.exists()
         assert not mount_point.parent.exists()
+        assert shared.exists()
+        assert live.exists()
     finally:
         sleeper.kill()
         network.remove()
+        shutil.rmtree(live, ignore_errors=True)
 
 
 # -- the policies' rendering (support.cluster_policy), without namespaces ------------------

@@ -209,9 +209,7 @@ class Cluster:
         for pod in [*self.pods, *self.strangers]:
             self._kill(pod, signal.SIGKILL)
         self.network.remove()
-        for directory in reversed(self._made_dirs):
-            with contextlib.suppress(OSError):
-                directory.rmdir()
+        cluster_net.release_dirs(self._made_dirs, self.run_id)
         shutil.rmtree(self.state, ignore_errors=True)
         with contextlib.suppress(OSError):
             cluster_net.STATE_ROOT.rmdir()  # only when no other run is using it
@@ -285,7 +283,10 @@ class Cluster:
         }
 
     def _mount_point(self, path: str) -> None:
-        """Makes a missing mount point on the machine, to be removed at ``down``."""
+        """Makes a missing mount point on the machine, to be removed at ``down`` unless
+        another run mounts there too (each run lists what it uses)."""
+        with (self.state / "used-dirs").open("a") as used:
+            used.write(f"{path}\n")
         missing = []
         for candidate in [Path(path), *Path(path).parents]:
             if candidate.exists():

@@ -117,20 +117,39 @@ def _kill_inside(name: str) -> None:
             os.kill(int(pid), signal.SIGKILL)
 
 
+def _owner_alive(state: Path) -> bool:
+    owner = state / "owner"
+    pid = int(owner.read_text()) if owner.exists() else 0
+    return bool(pid) and Path(f"/proc/{pid}").exists()
+
+
+def release_dirs(made: list[Path], run_id: str) -> None:
+    """Removes the mount points a run made, except where another live run mounts (at or
+    below): removing a directory another mount namespace mounts on would detach it there."""
+    in_use: set[str] = set()
+    for state in STATE_ROOT.iterdir() if STATE_ROOT.exists() else ():
+        used = state / "used-dirs"
+        if state.name != run_id and _owner_alive(state) and used.exists():
+            in_use.update(used.read_text().splitlines())
+    for directory in reversed(made):
+        busy = any(u == str(directory) or u.startswith(f"{directory}/") for u in in_use)
+        if not busy:
+            with contextlib.suppress(OSError):
+                directory.rmdir()
+
+
 def _reap_states() -> set[str]:
     """Removes the state of runs whose owner is gone (after the mount points they made);
     returns the runs still alive."""
-    alive = set()
-    for state in STATE_ROOT.iterdir() if STATE_ROOT.exists() else ():
-        owner = state / "owner"
-        pid = int(owner.read_text()) if owner.exists() else 0
-        if pid and Path(f"/proc/{pid}").exists():
-            alive.add(state.name)
+    states = list(STATE_ROOT.iterdir()) if STATE_ROOT.exists() else []
+    alive = {state.name for state in states if _owner_alive(state)}
+    for state in states:
+        if state.name in alive:
             continue
         made = state / "made-dirs"
-        for line in reversed(made.read_text().splitlines() if made.exists() else []):
-            with contextlib.suppress(OSError):
-                Path(line).rmdir()
+        release_dirs(
+            [Path(p) for p in made.read_text().splitlines()] if made.exists() else [], state.name
+        )
         subprocess.run(["rm", "-rf", str(state)], check=False)
     return alive
 
