@@ -622,6 +622,22 @@ class Cluster:
             timeout=timeout,
         )
 
+    def debug(
+        self, pod: RunningPod, argv: Sequence[str], timeout: float = 30.0
+    ) -> subprocess.CompletedProcess[str]:
+        """``kubectl debug --target``: ``argv`` from this machine's tools (not the pod's
+        image, which may have no shell or Python), in the pod's network namespace and
+        with its resolv.conf and hosts file."""
+        target = pod.container()
+        assert target.process is not None
+        return subprocess.run(
+            ["nsenter", f"--target={target.process.pid}", "--mount", "--net", *argv],
+            env={"PATH": cluster_image.DEFAULT_PATH},
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+
     def kubectl_exec(self, command: str, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
         """Runs a ``kubectl [-n NS] exec [-it] [deploy/|deployment/|pod/]NAME [-c C] -- ...``
         command line as written (in a README)."""
