@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from support.cluster_image import Image
+from support.kube import ROOT
 
 
 @dataclass(frozen=True)
@@ -83,29 +84,37 @@ class Mount:
     read_only: bool
 
 
-def _interpreter_reveal(scratch: Path) -> list[str]:
-    """Shell lines that let an unprivileged user reach this Python inside the pod.
-
-    The venv's interpreter may live under a directory only root may enter (pyenv under
-    /root); an image's interpreter is readable by everyone. Inside the pod's own mount
-    namespace the closed directory is covered by an empty tmpfs with the interpreter's
-    tree bind-mounted back into it; the machine's directory is unchanged."""
-    base = Path(sys.base_prefix).resolve()
-    closed = next(
-        (p for p in reversed(base.parents) if p != Path("/") and not p.stat().st_mode & 0o001),
+def _closed_ancestor(path: Path) -> Path | None:
+    """The outermost directory above ``path`` that other users may not enter."""
+    return next(
+        (p for p in reversed(path.parents) if p != Path("/") and not p.stat().st_mode & 0o001),
         None,
     )
-    if closed is None:
-        return []
-    child = closed / base.relative_to(closed).parts[0]
+
+
+def _reveal(scratch: Path, paths: Sequence[Path]) -> list[str]:
+    """Shell lines that let an unprivileged user reach ``paths`` inside the pod.
+
+    The venv's interpreter, the venv or the repository may live under a directory only
+    root may enter (pyenv under /root); an image's files are readable by everyone. Inside
+    the pod's own mount namespace each such directory is covered by an empty tmpfs with
+    the needed subtrees bind-mounted back into it; the machine's directories are
+    unchanged."""
     q = shlex.quote
-    return [
-        f"mkdir -p {q(str(scratch))}",
-        f"mount --bind {q(str(child))} {q(str(scratch))}",
-        f"mount -t tmpfs -o mode=0755,size=1m p13n-image {q(str(closed))}",
-        f"mkdir -p {q(str(child))}",
-        f"mount --move {q(str(scratch))} {q(str(child))}",
-    ]
+    needed: dict[Path, set[Path]] = {}
+    for path in paths:
+        closed = _closed_ancestor(path)
+        if closed is not None:
+            needed.setdefault(closed, set()).add(closed / path.relative_to(closed).parts[0])
+    lines = []
+    for closed, children in needed.items():
+        staged = [(child, scratch / str(n)) for n, child in enumerate(sorted(children))]
+        for child, stage in staged:
+            lines += [f"mkdir -p {q(str(stage))}", f"mount --bind {q(str(child))} {q(str(stage))}"]
+        lines.append(f"mount -t tmpfs -o mode=0755,size=1m p13n-image {q(str(closed))}")
+        for child, stage in staged:
+            lines += [f"mkdir -p {q(str(child))}", f"mount --move {q(str(stage))} {q(str(child))}"]
+    return lines
 
 
 def script(
@@ -123,7 +132,8 @@ def script(
     """The shell script that prepares the namespaces and execs setpriv and "$@"."""
     q = shlex.quote
     lines = ["set -eu", f"hostname {q(hostname)}"]
-    lines += _interpreter_reveal(scratch)
+    image = [Path(sys.base_prefix), Path(sys.prefix), ROOT]
+    lines += _reveal(scratch, [path.resolve() for path in image])
     lines += [
         f"mount --bind {q(str(hosts))} /etc/hosts",
         f"mount --bind {q(str(resolv))} /etc/resolv.conf",
