@@ -2,11 +2,15 @@
 
 Envoy's own admin stays on 127.0.0.1 (it can quit Envoy, dump its configuration and
 change log levels); the kubelet reaches the pod's address, so a listener on 0.0.0.0
-answers exactly three GET paths:
+answers exactly two GET paths:
 
 - ``/ready``: Envoy's admin ``/ready`` (200 ``LIVE`` once initialised; 503 ``DRAINING``
-  once the drain below began), the readiness and startup probes;
-- ``/live``: 200 while Envoy runs its event loop, the liveness probe;
+  once the drain below began), the startup, readiness and liveness probes. Liveness asks
+  it too, with a patience longer than ``terminationGracePeriodSeconds``: a pod drained by
+  its own termination exits before the kubelet gives up on it, and one drained by
+  anything else (a stray GET ``/drain``) is restarted instead of staying unready for
+  good. (A ``/live`` that answered 200 while Envoy ran said nothing ``/ready`` does not:
+  an Envoy too wedged to answer it fails ``/ready`` as well.)
 - ``/drain``: the preStop hook. Envoy exits at once on SIGTERM, cutting requests in
   flight, so the kubelet first calls this path, which (a Lua filter calling the admin)
 
@@ -24,8 +28,8 @@ answers exactly three GET paths:
 Every other path or method answers 404, so no admin endpoint is reachable through it.
 
 The probe listener itself is never drained (``drain_type: MODIFY_ONLY``, and no
-``traffic_direction``, so ``inboundonly`` skips it): the kubelet keeps reaching ``/live``
-during the hold, and ``/ready`` keeps saying 503.
+``traffic_direction``, so ``inboundonly`` skips it): during the hold the kubelet keeps
+reaching it, and ``/ready`` keeps saying 503.
 """
 
 from __future__ import annotations
@@ -96,10 +100,6 @@ def listener(bind_host: str, port: int, drain_hold_seconds: int) -> dict[str, An
         {
             "match": {"path": "/ready", "headers": _GET},
             "route": {"cluster": ADMIN_CLUSTER, "timeout": "1s"},
-        },
-        {
-            "match": {"path": "/live", "headers": _GET},
-            "direct_response": {"status": 200, "body": {"inline_string": "live\n"}},
         },
         drain_route,
         {"match": {"prefix": "/"}, "direct_response": {"status": 404}},

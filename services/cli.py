@@ -58,8 +58,9 @@ def _parser() -> argparse.ArgumentParser:
         type=int,
         default=0,
         metavar="N",
-        help="proxies in front of the gateway that append to X-Forwarded-For (default 0): "
-        "the client address is the entry the outermost one appended",
+        help="proxies in front of the gateway's data listener that append to "
+        "X-Forwarded-For (default 0): the client address is the entry the outermost one "
+        "appended; the admin API listener always trusts none",
     )
     gateway.add_argument(
         "--files-dir",

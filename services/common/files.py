@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 UMASK: Final = 0o077
 PRIVATE_DIR: Final = 0o700
 PRIVATE_FILE: Final = 0o600
+PERMISSION_BITS: Final = 0o777
 # The files whose content is not secret: certificates (tls.crt, ca.crt) and the Envoy
 # configuration rendered from the template. Everything else (databases and their -wal and
 # -shm files, keys, the demo's state and its shop's identity secret) is private.
@@ -68,7 +69,9 @@ def tighten_data_dir(data_dir: Path) -> list[Path]:
             mode = stat.S_IMODE(path.lstat().st_mode)
         except FileNotFoundError:  # a -wal or -shm file that went away meanwhile
             continue
-        if mode & ~wanted:
+        # The permission bits only: a setgid bit (a directory made inside the kubelet's
+        # fsGroup volume inherits it) lets no one else in, and is left as it is.
+        if mode & ~wanted & PERMISSION_BITS:
             exposed.append(path)
             _tighten(path, mode, wanted)
     return exposed

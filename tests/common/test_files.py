@@ -97,6 +97,25 @@ def test_a_private_data_dir_is_left_alone_without_a_word(
     assert caplog.records == []
 
 
+def test_a_setgid_bit_alone_is_no_exposure(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A data directory made inside a Kubernetes volume with an fsGroup inherits the
+    volume root's setgid bit (2700): nobody else can use it, so no warning at each start."""
+    data = tmp_path / "data"
+    data.mkdir()
+    data.chmod(0o2700)
+    (data / "auth.db").write_text("x")
+    (data / "auth.db").chmod(0o600)
+    assert files.tighten_data_dir(data) == []
+    assert caplog.records == []
+    assert _mode(data) == 0o2700
+    # A setgid directory that its group can enter is still one.
+    data.chmod(0o2750)
+    assert files.tighten_data_dir(data) == [data]
+    assert _mode(data) == 0o700
+
+
 def test_a_missing_data_dir_is_not_an_error(tmp_path: Path) -> None:
     assert files.tighten_data_dir(tmp_path / "absent") == []
 

@@ -285,6 +285,39 @@ def test_a_restarted_profile_pod_keeps_the_visitors_state(cluster: Cluster, toke
     assert views(reply) == before + 1
 
 
+def test_no_pod_warned_of_its_data_directory_and_each_keeps_it_owner_only(
+    cluster: Cluster,
+) -> None:
+    """single's volume root belongs to the kubelet's fsGroup (root, group-writable,
+    setgid), so each service keeps its data in a subdirectory it makes 0700 and finds that
+    way again at every start: the profile pod above started twice, and no start of any
+    pod logged that its data was exposed or could not be tightened."""
+    logs = sorted((cluster.state / "pods").glob("*/*.log"))
+    assert len([p for p in logs if "p13n-profile" in p.parent.name]) >= 2, logs
+    for log in logs:
+        text = log.read_text(errors="replace")
+        assert "could not be tightened" not in text, f"{log}:\n{text[-2000:]}"
+        assert "its group or other users" not in text, f"{log}:\n{text[-2000:]}"
+    for service in ("auth", "profile", "offers"):
+        (pod,) = cluster.running(f"p13n-{service}")
+        [container] = pod.containers
+        data = Path(container.env["P13N_DATA_DIR"])
+        [claim] = [v for v in pod.spec["volumes"] if "persistentVolumeClaim" in v]
+        [mount] = [m for m in container.spec["volumeMounts"] if m["name"] == claim["name"]]
+        on_disk = (
+            cluster.state
+            / "claims"
+            / claim["persistentVolumeClaim"]["claimName"]
+            / data.relative_to(mount["mountPath"])
+        )
+        info = on_disk.stat()
+        assert (info.st_uid, oct(info.st_mode & 0o7777)) == (
+            container.identity.uid,
+            oct(0o2700),
+        ), service
+        assert (on_disk / f"{service}.db").exists()
+
+
 # -- the NetworkPolicies ------------------------------------------------------------------
 
 

@@ -579,9 +579,12 @@ def _pods(resources: list[Resource]) -> list[Endpoint]:
 
 def _expected_edges(target: str) -> set[tuple[str, str, str, int]]:
     edges = {(client, server, "TCP", GRPC_PORTS[server]) for client, server in CALLS}
-    # The public door, from anywhere outside the namespace (browsers, load balancers).
-    outsiders = ("outside", "elsewhere", "kube-dns", "postgresql")
-    edges |= {(source, "gateway", "TCP", 8080) for source in outsiders}
+    # The public door, from anywhere outside the namespace (browsers, load balancers);
+    # behind the Gateway API only from its proxy's namespace, a placeholder until the user
+    # names it (test_behind_the_gateway_api_only_its_proxy_reaches_the_data_listener).
+    if not target.endswith("+gateway-api"):
+        outsiders = ("outside", "elsewhere", "kube-dns", "postgresql")
+        edges |= {(source, "gateway", "TCP", 8080) for source in outsiders}
     edges |= {(c, "kube-dns", protocol, 53) for c in COMPONENTS for protocol in ("UDP", "TCP")}
     if target == "scale":
         edges |= {(s, "postgresql", "TCP", 5432) for s in SERVICES}
@@ -600,6 +603,77 @@ def test_network_policies_allow_exactly_the_calls_the_services_make(
     policies = list(kube.of_kind(resources, "NetworkPolicy"))
     endpoints = [*_pods(resources), OUTSIDE, ELSEWHERE, STRANGER, KUBE_DNS, POSTGRESQL]
     assert allowed_edges(policies, endpoints, namespace="p13n") == _expected_edges(target)
+
+
+# The documented way to name the Gateway's proxy namespace (the gateway-api component's
+# kustomization.yaml and deploy/README.md): a JSON patch of this path.
+PROXY_NAMESPACE_PATH = (
+    "/spec/ingress/0/from/0/namespaceSelector/matchLabels/kubernetes.io~1metadata.name"
+)
+
+
+def _single_with_gateway_api(directory: Path, proxy_namespace: str | None) -> list[Resource]:
+    """single + the gateway-api component, as a user's overlay, with the proxy namespace
+    patched in as documented (None: left as the component ships it)."""
+    directory.mkdir()
+    kustomization: dict[str, Any] = {
+        "apiVersion": "kustomize.config.k8s.io/v1beta1",
+        "kind": "Kustomization",
+        "resources": [os.path.relpath(kube.DEPLOY / "overlays" / "single", directory)],
+        "components": [os.path.relpath(kube.DEPLOY / "components" / "gateway-api", directory)],
+    }
+    if proxy_namespace is not None:
+        patch = [{"op": "replace", "path": PROXY_NAMESPACE_PATH, "value": proxy_namespace}]
+        kustomization["patches"] = [
+            {"target": {"kind": "NetworkPolicy", "name": "p13n-gateway"}, "patch": yaml.safe_dump(patch)}
+        ]
+    (directory / "kustomization.yaml").write_text(yaml.safe_dump(kustomization))
+    rendered = subprocess.run(
+        [kube.kubectl(), "kustomize", str(directory)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout
+    return [d for d in yaml.safe_load_all(rendered) if d]
+
+
+def test_behind_the_gateway_api_only_its_proxy_reaches_the_data_listener(
+    tmp_path: Path, scratch: Path
+) -> None:
+    """With one trusted hop, a pod reaching 8080 directly could choose its client address
+    with X-Forwarded-For: the component admits only the proxy's namespace, once the user
+    names it (a placeholder matching none until then); without the component any pod
+    reaches 8080 (there Envoy trusts no hop, so it cannot choose its address)."""
+    proxy = Endpoint("proxy", namespace="envoy-gateway-system", labels={"app": "envoy"})
+    gateway_data = "gateway", "TCP", 8080
+
+    def reaching_8080(resources: list[Resource]) -> set[str]:
+        policies = list(kube.of_kind(resources, "NetworkPolicy"))
+        endpoints = [*_pods(resources), proxy, OUTSIDE, ELSEWHERE, STRANGER]
+        edges = allowed_edges(policies, endpoints, namespace="p13n")
+        return {client for client, *server in edges if tuple(server) == gateway_data}
+
+    assert reaching_8080(_render("single", scratch)) == {"proxy", "outside", "elsewhere"}
+    assert reaching_8080(_single_with_gateway_api(tmp_path / "as-shipped", None)) == set()
+    named = _single_with_gateway_api(tmp_path / "named", "envoy-gateway-system")
+    assert reaching_8080(named) == {"proxy"}
+    # The patch this test applies is the one the documentation gives.
+    component = (kube.DEPLOY / "components" / "gateway-api" / "kustomization.yaml").read_text()
+    assert PROXY_NAMESPACE_PATH in component
+    assert PROXY_NAMESPACE_PATH in (kube.DEPLOY / "README.md").read_text()
+
+
+def test_behind_the_gateway_api_the_data_port_speaks_h2c(scratch: Path) -> None:
+    """The Gateway's proxy opens HTTP/2 to Envoy (which accepts h2c on the data listener),
+    so native gRPC calls pass the route; strict validation (above) accepts the field."""
+    resources = _render("single+gateway-api", scratch)
+    ports = kube.named(resources, "Service", "p13n-gateway")["spec"]["ports"]
+    assert ports == [
+        {"name": "data", "port": 80, "targetPort": "data", "appProtocol": "kubernetes.io/h2c"}
+    ]
+    plain = kube.named(_render("single", scratch), "Service", "p13n-gateway")["spec"]["ports"]
+    assert "appProtocol" not in plain[0]
 
 
 def test_the_network_policy_judge_can_see_an_opening(scratch: Path) -> None:

@@ -185,8 +185,27 @@ def test_probes_ask_envoys_own_readiness_and_the_hook_drains() -> None:
     container = _container(kube.render("single"))
     assert container["readinessProbe"]["httpGet"] == {"path": "/ready", "port": "probes"}
     assert container["startupProbe"]["httpGet"] == {"path": "/ready", "port": "probes"}
-    assert container["livenessProbe"]["httpGet"] == {"path": "/live", "port": "probes"}
+    assert container["livenessProbe"]["httpGet"] == {"path": "/ready", "port": "probes"}
     assert container["lifecycle"]["preStop"] == {"httpGet": {"path": "/drain", "port": "probes"}}
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_liveness_outlasts_the_grace_period_so_only_a_stray_drain_restarts(
+    overlay: str,
+) -> None:
+    """/drain fails /ready for good. Draining for its own termination, the pod must be gone
+    (terminationGracePeriodSeconds) before liveness gives up on it; drained by anything
+    else (a stray GET /drain), it must be restarted, which only a liveness probe on /ready
+    does. The kubelet kills after failureThreshold failures in a row, the first of which
+    may come at once: (failureThreshold - 1) x periodSeconds must exceed the grace."""
+    resources = kube.render(overlay)
+    liveness = _container(resources)["livenessProbe"]
+    assert liveness["httpGet"]["path"] == "/ready"
+    grace = _pod(resources)["terminationGracePeriodSeconds"]
+    patience = (liveness["failureThreshold"] - 1) * liveness["periodSeconds"]
+    assert patience > grace, f"liveness kills after {patience} s, within the {grace} s grace"
+    # Nor so patient that a pod drained by mistake stays out of service for long.
+    assert patience <= 2 * grace
 
 
 def _drain_hold(envoy: dict[str, Any]) -> float:
@@ -268,9 +287,13 @@ def _with_component(tmp_path: Path, component: str) -> list[dict[str, Any]]:
     return [d for d in yaml.safe_load_all(rendered) if d]
 
 
-def _trusted_hops(envoy: dict[str, Any]) -> set[int]:
+def _trusted_hops(envoy: dict[str, Any]) -> dict[str, int]:
+    """Each HTTP listener's xff_num_trusted_hops, by listener name (the probe listener
+    reads no client address)."""
     return {
-        listener["filter_chains"][0]["filters"][-1]["typed_config"]["xff_num_trusted_hops"]
+        listener["name"]: listener["filter_chains"][0]["filters"][-1]["typed_config"][
+            "xff_num_trusted_hops"
+        ]
         for listener in envoy["static_resources"]["listeners"]
         if listener["name"] != "probes"
     }
@@ -285,7 +308,10 @@ def test_the_gateway_api_component_routes_to_the_data_service_with_one_trusted_h
     assert route["spec"]["parentRefs"] == [{"name": "p13n"}]
     [rule] = route["spec"]["rules"]
     assert rule["backendRefs"] == [{"name": "p13n-gateway", "port": 80}]
-    assert _trusted_hops(_envoy_json(resources)) == {1}
+    # The Gateway's proxy stands in front of the data listener only: the admin API's
+    # clients (a port-forward, a pod) reach it directly, and an X-Forwarded-For they send
+    # must not choose their address.
+    assert _trusted_hops(_envoy_json(resources)) == {"data_plane": 1, "admin_api": 0}
     # Only envoy.json changed: the SDS files and the descriptor set are the base's.
     base = _files(_config_map(kube.render("single")))
     files = _files(_config_map(resources))
@@ -309,7 +335,7 @@ def test_the_load_balancer_component_keeps_client_addresses_with_no_trusted_hop(
     assert spec["type"] == "LoadBalancer"
     assert spec["externalTrafficPolicy"] == "Local"
     assert spec["ports"] == [{"name": "data", "port": 80, "targetPort": "data"}]
-    assert _trusted_hops(_envoy_json(resources)) == {0}
+    assert _trusted_hops(_envoy_json(resources)) == {"data_plane": 0, "admin_api": 0}
     assert kube.named(resources, "Service", "p13n-gateway-admin")["spec"]["type"] == "ClusterIP"
 
 

@@ -177,11 +177,18 @@ def test_the_kubernetes_config_reads_the_descriptor_from_its_config_map() -> Non
 
 
 @pytest.mark.parametrize("hops", [0, 1, 3])
-def test_trusted_hops_reach_both_listeners(hops: int) -> None:
+def test_trusted_hops_reach_the_data_listener_only(hops: int) -> None:
+    """The proxies counted stand in front of the data listener; nothing stands in front of
+    the admin API, so there a client's own X-Forwarded-For never chooses its address."""
     config = build(GatewayConfig.on_kubernetes(trusted_hops=hops))
-    for listener in config["static_resources"]["listeners"][:2]:
-        manager = _http_manager(listener)
-        assert (manager["use_remote_address"], manager["xff_num_trusted_hops"]) == (True, hops)
+    managers = {
+        listener["name"]: _http_manager(listener)
+        for listener in config["static_resources"]["listeners"][:2]
+    }
+    assert {
+        name: (manager["use_remote_address"], manager["xff_num_trusted_hops"])
+        for name, manager in managers.items()
+    } == {"data_plane": (True, hops), "admin_api": (True, 0)}
 
 
 def test_trusted_hops_cannot_be_negative() -> None:

@@ -274,10 +274,11 @@ class Cluster:
         )
 
     def _volumes(self, pod: RunningPod) -> dict[str, Path]:
-        fs_group = (pod.spec.get("securityContext") or {}).get("fsGroup")
+        context = pod.spec.get("securityContext") or {}
+        fs_group, policy = context.get("fsGroup"), context.get("fsGroupChangePolicy")
         return {
             volume["name"]: cluster_volumes.materialize(
-                volume, self.objects, pod.directory, self.state / "claims", fs_group
+                volume, self.objects, pod.directory, self.state / "claims", fs_group, policy
             )
             for volume in pod.spec.get("volumes") or ()
         }

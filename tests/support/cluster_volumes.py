@@ -9,13 +9,17 @@
 - ``emptyDir``: a directory per pod, made fresh (mode 0777, as the kubelet makes it).
 - ``fsGroup``: the kubelet's SetVolumeOwnership (pkg/volume/volume_linux.go): group of
   every file set to fsGroup, files get group read (and write, unless the volume is a
-  read-only kind), directories also setgid and group search.
+  read-only kind), directories also setgid and group search. With ``fsGroupChangePolicy:
+  OnRootMismatch`` it skips the walk when the volume's root already has that group, those
+  bits and setgid (requiresPermissionChange), so what a process made inside keeps its
+  modes across restarts.
 """
 
 from __future__ import annotations
 
 import datetime
 import os
+import stat
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -65,8 +69,25 @@ def _projected(
     return out
 
 
-def set_ownership(root: Path, fs_group: int, read_only: bool) -> None:
-    """SetVolumeOwnership: group fsGroup everywhere, group bits and setgid on directories."""
+def requires_permission_change(root: Path, fs_group: int, read_only: bool) -> bool:
+    """The kubelet's test for OnRootMismatch: the root lacks the group, the group bits
+    (with search, it being a directory) or setgid."""
+    info = root.stat()
+    if info.st_gid != fs_group or not root.is_dir():
+        return True
+    wanted = (0o440 if read_only else 0o660) | 0o110
+    return (info.st_mode & wanted) != wanted or not info.st_mode & stat.S_ISGID
+
+
+def set_ownership(
+    root: Path, fs_group: int, read_only: bool, change_policy: str | None = None
+) -> None:
+    """SetVolumeOwnership: group fsGroup everywhere, group bits and setgid on directories;
+    with ``OnRootMismatch``, only when the root does not match already."""
+    if change_policy == "OnRootMismatch" and not requires_permission_change(
+        root, fs_group, read_only
+    ):
+        return
     mask = 0o440 if read_only else 0o660
     for path in [root, *root.rglob("*")]:
         os.lchown(path, -1, fs_group)
@@ -83,6 +104,7 @@ def materialize(
     pod_dir: Path,
     claims_dir: Path,
     fs_group: int | None,
+    fs_group_change_policy: str | None = None,
 ) -> Path:
     """Makes ``volume`` for one pod and returns the directory to mount."""
     name = volume["name"]
@@ -114,5 +136,5 @@ def materialize(
     else:
         raise VolumeError(f"volume {name}: kind {sorted(volume)} is not supported by this harness")
     if fs_group is not None:
-        set_ownership(path, fs_group, read_only)
+        set_ownership(path, fs_group, read_only, fs_group_change_policy)
     return path
