@@ -421,7 +421,12 @@ def test_single_keeps_each_database_on_its_own_volume(service: str, scratch: Pat
     )
     assert claim["spec"]["accessModes"] == ["ReadWriteOnce"]
     [mount] = [m for m in container["volumeMounts"] if m["name"] == "data"]
-    assert mount["mountPath"] == _env(container)["P13N_DATA_DIR"]
+    # A subdirectory the service makes 0700, not the volume's root, which the kubelet gives
+    # to the fsGroup (group-writable) and the service could not tighten; the group set once
+    # (OnRootMismatch), so the kubelet never loosens the subdirectory again.
+    data_dir = Path(_env(container)["P13N_DATA_DIR"])
+    assert data_dir.parent == Path(mount["mountPath"]), data_dir
+    assert pod["securityContext"]["fsGroupChangePolicy"] == "OnRootMismatch"
     assert "P13N_DATABASE_URL" not in _env(container)
 
 
