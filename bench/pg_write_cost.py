@@ -59,7 +59,9 @@ async def _configure(configs: ConfigStore) -> str:
         ps = await writer.create_parent_segment(ACCOUNT, "Shoppers", "", "td_client_id", 1.0)
         segment = int(ps.id)
         for definition in workload.EVENTS:
-            await writer.insert(EVENTS, segment, json_format.ParseDict(definition, pb.EventDefinition()))
+            await writer.insert(
+                EVENTS, segment, json_format.ParseDict(definition, pb.EventDefinition())
+            )
         for attribute in workload.attributes():
             await writer.insert(
                 ATTRIBUTES, segment, json_format.ParseDict(attribute, pb.Attribute())

@@ -34,17 +34,23 @@ from services.profile.realtime import ConfigChanged
 @contextlib.asynccontextmanager
 async def _paused_before_locking(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[asyncio.Event]:
     """Holds the next write that takes identifier locks just before it takes them, until the
-    block ends; yields the event set once it is held there."""
+    block ends; yields the event set once it is held there. (A Track takes them with
+    ``lock_for_write``, an Ingest request with ``lock_identities``.)"""
     gate, reached = asyncio.Event(), asyncio.Event()
-    original = profiles.lock_identities
+    originals = {name: getattr(profiles, name) for name in ("lock_identities", "lock_for_write")}
 
-    async def paused(sql: Sql, identities: Any) -> None:
-        monkeypatch.setattr(profiles, "lock_identities", original)  # only the first write
-        reached.set()
-        await gate.wait()
-        await original(sql, identities)
+    def pausing(name: str) -> Any:
+        async def paused(*args: Any, **kwargs: Any) -> Any:
+            for each, original in originals.items():  # only the first write
+                monkeypatch.setattr(profiles, each, original)
+            reached.set()
+            await gate.wait()
+            return await originals[name](*args, **kwargs)
 
-    monkeypatch.setattr(profiles, "lock_identities", paused)
+        return paused
+
+    for name in originals:
+        monkeypatch.setattr(profiles, name, pausing(name))
     try:
         yield reached
     finally:
@@ -225,11 +231,11 @@ async def test_a_write_run_again_logs_its_warnings_once(
     original = realtime.still_current
     checks: list[int] = []
 
-    async def changed_once(sql: Sql, config: Any) -> None:
+    async def changed_once(sql: Sql, config: Any, *committed: Any) -> None:
         checks.append(1)
         if len(checks) == 1:
             raise ConfigChanged("as if another replica changed it")
-        await original(sql, config)
+        await original(sql, config, *committed)
 
     async with fleet.replicas(tmp_path, postgres_env, count=1) as ((store, storage),):
         ps = await fleet.shop(storage, keys=("member_id",))
@@ -297,3 +303,28 @@ async def test_an_attribute_deleted_while_an_import_runs_is_not_imported(
         stored = await fleet.rows(a, "SELECT count(*) FROM imported_values")
 
     assert stored == [(0,)]
+
+
+async def test_a_track_costs_four_statements_new_visitor_or_returning(
+    tmp_path: Path, postgres_env: dict[str, str]
+) -> None:
+    """Each statement is a round trip, paid in CPU by the service and by the server alike:
+    BEGIN, the locks and reads (``profiles.lock_for_write``), the writes
+    (``profiles.write_tracked``), COMMIT, and nothing when the connection goes back to the
+    pool (asyncpg's default reset would be a fifth)."""
+    sent: list[str] = []
+    async with fleet.replicas(tmp_path, postgres_env, count=1) as ((store, storage),):
+        ps = await fleet.shop(storage)
+        await fleet.track(store, ps, {"td_client_id": "warm"}, time.time())  # config cached
+        assert storage.pool is not None
+        async with storage.pool.acquire() as conn:  # the next write's (the pool is LIFO)
+            conn.add_query_logger(lambda record: sent.append(record.query.split()[0]))
+        per_track = []
+        for visitor in ("new", "new", "warm"):
+            await asyncio.sleep(0)  # the logger's calls are scheduled
+            sent.clear()
+            await fleet.track(store, ps, {"td_client_id": visitor}, time.time())
+            await asyncio.sleep(0)
+            per_track.append(list(sent))
+
+    assert per_track == [["BEGIN;", "SELECT", "WITH", "COMMIT;"]] * 3
