@@ -8,7 +8,8 @@ nothing. Both run inside one transaction of the group-commit writer, after the u
 before them, so a plan always starts from every committed (or earlier-in-batch) write and
 concurrent events for one visitor cannot lose an update. On PostgreSQL, where the events of
 several replicas run at once, a plan that will be carried out locks the profiles it read
-first (``profiles.locked_owners``), with the same effect.
+first (``profiles.locked_owners``; a Track, ``profiles.lock_for_write``), with the same
+effect.
 
 Everything here is a coroutine over ``Sql``, written once for both backends. On SQLite it never
 suspends and runs on the database thread: a whole Track (configuration, reads, stitching,
@@ -21,7 +22,8 @@ the caller to log once the write committed (an attempt rolled back logs nothing)
 Configuration on PostgreSQL: a write reads its parent segment's configuration before it
 waits for its locks, and another replica may commit a change meanwhile (a key made
 verified, an event definition added, the segment deleted). So once every lock is taken
-and every row written, the write reads the version again (``still_current``): moved, it
+and every row written, the write reads the version again (``still_current``; a Track
+reads it in the statement that writes its rows, once every lock is taken): moved, it
 raises ``realtime.ConfigChanged`` and runs again with the new configuration. A change
 acknowledged before that last read is applied; one committed after it was not yet
 visible to anything the write read, which may then come first.
