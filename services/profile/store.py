@@ -232,19 +232,32 @@ BEGIN
     FROM (SELECT 1) AS one LEFT JOIN parent_segments AS p ON p.id = segment;
   -- The owners, locked by the pairs; then read again under their locks (a concurrent
   -- merge may have moved a pair meanwhile: its new owner is locked too).
-  SELECT array_agg(l.id) INTO locked FROM (
-    SELECT p.id FROM profiles AS p WHERE p.id IN (
-      SELECT i.profile_id FROM unnest(keys, vals) AS j(k, v) CROSS JOIN LATERAL (
-        SELECT i.profile_id FROM identities AS i
-        WHERE i.parent_segment_id = segment AND i.key = j.k AND i.value = j.v OFFSET 0) AS i)
-    ORDER BY p.id FOR UPDATE) AS l;
+  IF cardinality(keys) = 1 THEN  -- the usual event: probes of primary keys alone
+    SELECT ARRAY[p.id] INTO locked FROM profiles AS p
+      WHERE p.id = (SELECT i.profile_id FROM identities AS i
+        WHERE i.parent_segment_id = segment AND i.key = keys[1] AND i.value = vals[1])
+      FOR UPDATE;
+  ELSE
+    SELECT array_agg(l.id) INTO locked FROM (
+      SELECT p.id FROM profiles AS p WHERE p.id IN (
+        SELECT i.profile_id FROM unnest(keys, vals) AS j(k, v) CROSS JOIN LATERAL (
+          SELECT i.profile_id FROM identities AS i
+          WHERE i.parent_segment_id = segment AND i.key = j.k AND i.value = j.v OFFSET 0) AS i)
+      ORDER BY p.id FOR UPDATE) AS l;
+  END IF;
   IF locked IS NOT NULL THEN
     LOOP
-      SELECT array_agg(DISTINCT i.profile_id), count(*) INTO owning, matched
-        FROM unnest(keys, vals) AS j(k, v) CROSS JOIN LATERAL (
-          SELECT i.profile_id FROM identities AS i
-          WHERE i.parent_segment_id = segment AND i.key = j.k AND i.value = j.v OFFSET 0) AS i;
-      EXIT WHEN owning IS NULL OR owning <@ locked;
+      IF cardinality(keys) = 1 THEN
+        owning := ARRAY(SELECT i.profile_id FROM identities AS i
+          WHERE i.parent_segment_id = segment AND i.key = keys[1] AND i.value = vals[1]);
+        matched := cardinality(owning);
+      ELSE
+        SELECT coalesce(array_agg(DISTINCT i.profile_id), '{}'), count(*) INTO owning, matched
+          FROM unnest(keys, vals) AS j(k, v) CROSS JOIN LATERAL (
+            SELECT i.profile_id FROM identities AS i
+            WHERE i.parent_segment_id = segment AND i.key = j.k AND i.value = j.v OFFSET 0) AS i;
+      END IF;
+      EXIT WHEN owning <@ locked;
       SELECT array_agg(o ORDER BY o) INTO missing FROM unnest(owning) AS o
         WHERE o <> ALL(locked);
       PERFORM 1 FROM profiles WHERE id = ANY(missing) ORDER BY id FOR UPDATE;
