@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from gateway import balancing
+from gateway import balancing, probes
 from gateway.capacity import Capacity
+from services.auth.ext_authz import CLIENT_ADDRESS_HEADER
 from services.auth.grpc_door import GRPC_CONTENT_TYPE
 from services.common.pki import CA_FILE, CERT_FILE, KEY_FILE, server_name, spiffe_id
 from services.common.status_codes import code_for_http_status
@@ -28,11 +29,13 @@ if TYPE_CHECKING:
 TEMPLATE = Path(__file__).with_name("envoy.yaml.tmpl")
 _HTTP_OPTIONS_TYPE = "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
 DESCRIPTOR = Path(__file__).resolve().parent.parent / "services" / "_gen" / "p13n.binpb"
-# Where deploy/Dockerfile's `pip install .` puts the descriptor set inside the image.
-# Where deploy/gateway.yaml mounts the gateway's Secret and its ConfigMap.
+# Where deploy/base/gateway.yaml mounts the gateway's Secret and its ConfigMap. The
+# ConfigMap carries the descriptor set beside envoy.json (gateway/descriptor.py), so a
+# configuration and the descriptor it was rendered for roll out together.
 KUBERNETES_CERT_DIR = Path("/var/run/p13n/tls")
 KUBERNETES_CONFIG_DIR = Path("/etc/p13n")
-KUBERNETES_DESCRIPTOR = Path("/usr/local/lib/python3.11/site-packages/services/_gen/p13n.binpb")
+DESCRIPTOR_FILE = "p13n.binpb"
+KUBERNETES_DESCRIPTOR = KUBERNETES_CONFIG_DIR / DESCRIPTOR_FILE
 
 # HTTP status of a local reply → message override or None; the google.rpc.Code its JSON
 # body carries comes from the suite's one table (services.common.status_codes).
@@ -111,6 +114,17 @@ class GatewayConfig:
     # None only for the benchmark's loopback comparison without internal TLS.
     tls: GatewayTls | None = None
     capacity: Capacity = field(default_factory=Capacity)
+    # Proxies in front of Envoy that each append the address they saw to X-Forwarded-For
+    # (a load balancer, a Gateway API implementation): the client address that the
+    # per-address limits and the auth service's allow-lists use is the one the outermost
+    # of them appended; entries a client sent itself are never read.
+    trusted_hops: int = 0
+    # Kubernetes: the kubelet's listener (gateway/probes.py); None on one machine.
+    probe_port: int | None = None
+    drain_hold_seconds: int = probes.DRAIN_HOLD_SECONDS
+    # Each upstream name may stand for several pods (a headless Service): health checks,
+    # outlier detection and retries as for several replicas (gateway/balancing.py).
+    replicated: bool = False
 
     @classmethod
     def on_one_machine(
@@ -144,8 +158,11 @@ class GatewayConfig:
         )
 
     @classmethod
-    def on_kubernetes(cls) -> GatewayConfig:
-        """deploy/: listen on every interface, reach each service by its Service name."""
+    def on_kubernetes(cls, trusted_hops: int = 0) -> GatewayConfig:
+        """deploy/: listen on every interface, reach every pod of each service through its
+        headless Service's name, answer the kubelet on the probe port."""
+        if trusted_hops < 0:
+            raise ValueError(f"trusted hops must be 0 or more, not {trusted_hops}")
         return cls(
             bind_host="0.0.0.0",
             data_port=8080,
@@ -156,6 +173,9 @@ class GatewayConfig:
             offers=(Upstream("p13n-offers", 50053),),
             descriptor=KUBERNETES_DESCRIPTOR,
             tls=GatewayTls(KUBERNETES_CERT_DIR, KUBERNETES_CONFIG_DIR),
+            trusted_hops=trusted_hops,
+            probe_port=probes.PROBE_PORT,
+            replicated=True,
         )
 
 
@@ -281,18 +301,35 @@ def write(config: GatewayConfig, path: Path) -> None:
     path.write_text(render(config))
 
 
-def _cluster(name: str, upstreams: tuple[Upstream, ...], tls: GatewayTls | None) -> dict[str, Any]:
+def _several(config: GatewayConfig) -> bool:
+    """Whether any service may have several endpoints behind its cluster."""
+    return config.replicated or max(len(config.auth), len(config.profile), len(config.offers)) > 1
+
+
+def _cluster(name: str, upstreams: tuple[Upstream, ...], config: GatewayConfig) -> dict[str, Any]:
     cluster = _plain_cluster(name, upstreams)
-    if tls is not None:
-        cluster["transport_socket"] = upstream_tls(name, tls)
-    return balancing.balanced(cluster) if len(upstreams) > 1 else cluster
+    if config.tls is not None:
+        cluster["transport_socket"] = upstream_tls(name, config.tls)
+    return balancing.balanced(cluster) if config.replicated or len(upstreams) > 1 else cluster
 
 
 def _plain_cluster(name: str, upstreams: tuple[Upstream, ...]) -> dict[str, Any]:
     return {
         "name": name,
-        "type": "STRICT_DNS",
-        "dns_lookup_family": "V4_PREFERRED",
+        # STRICT_DNS (every address an endpoint) in its current, typed form. A headless
+        # Service's name resolves to every ready pod: a new pod gets requests within the
+        # refresh plus the cluster DNS's TTL (CoreDNS: 5 s), a gone one leaves as soon as
+        # its health checks fail. Envoy's default refresh is 5 s.
+        "cluster_type": {
+            "name": "envoy.cluster.dns",
+            "typed_config": {
+                "@type": "type.googleapis.com/envoy.extensions.clusters.dns.v3.DnsCluster",
+                "all_addresses_in_single_endpoint": False,
+                "dns_lookup_family": "V4_PREFERRED",
+                "dns_refresh_rate": DNS_REFRESH_RATE,
+                "respect_dns_ttl": False,
+            },
+        },
         "connect_timeout": "0.25s",
         "typed_extension_protocol_options": {
             "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
@@ -323,6 +360,9 @@ def _plain_cluster(name: str, upstreams: tuple[Upstream, ...]) -> dict[str, Any]
     }
 
 
+DNS_REFRESH_RATE = "2s"
+
+
 def build(config: GatewayConfig) -> dict[str, Any]:
     """The Envoy bootstrap configuration as a dict."""
     text = string.Template(TEMPLATE.read_text()).substitute(
@@ -341,6 +381,8 @@ def build(config: GatewayConfig) -> dict[str, Any]:
         MAX_STREAMS=config.capacity.max_streams,
         HELD_REQUESTS=config.capacity.held_requests,
         MAX_HEAP_BYTES=config.capacity.max_heap_mib * 1024 * 1024,
+        TRUSTED_HOPS=config.trusted_hops,
+        CLIENT_ADDRESS_HEADER=CLIENT_ADDRESS_HEADER,
     )
     document = yaml.safe_load(text)
     local_reply = document["x-local-reply"]
@@ -359,13 +401,19 @@ def build(config: GatewayConfig) -> dict[str, Any]:
         )
     ]
     bootstrap = {key: value for key, value in document.items() if not key.startswith("x-")}
-    bootstrap["static_resources"]["clusters"] = [
-        _cluster("auth", config.auth, config.tls),
-        _cluster("profile", config.profile, config.tls),
-        _cluster("offers", config.offers, config.tls),
+    static = bootstrap["static_resources"]
+    static["clusters"] = [
+        _cluster("auth", config.auth, config),
+        _cluster("profile", config.profile, config),
+        _cluster("offers", config.offers, config),
     ]
-    if max(len(config.auth), len(config.profile), len(config.offers)) > 1:
+    if _several(config):
         _retry_where_unreceived(bootstrap)
+    if config.probe_port is not None:
+        static["listeners"].append(
+            probes.listener(config.bind_host, config.probe_port, config.drain_hold_seconds)
+        )
+        static["clusters"].append(probes.admin_cluster(config.envoy_admin_port))
     return bootstrap
 
 

@@ -54,9 +54,20 @@ def _parser() -> argparse.ArgumentParser:
         help="as `p13n up --replicas N` runs it: every replica an endpoint",
     )
     gateway.add_argument(
+        "--trusted-hops",
+        type=int,
+        default=0,
+        metavar="N",
+        help="proxies in front of the gateway that append to X-Forwarded-For (default 0): "
+        "the client address is the entry the outermost one appended",
+    )
+    gateway.add_argument(
+        "--files-dir",
         "--sds-dir",
+        dest="files_dir",
         metavar="DIR",
-        help="also write the two SDS files (the gateway's certificate and CA) into DIR",
+        help="also write the files the configuration reads into DIR: the two SDS files "
+        "(the gateway's certificate and CA) and, with --kubernetes, the descriptor set",
     )
     return parser
 
@@ -116,7 +127,11 @@ def _print_gateway_config(settings: Settings, args: argparse.Namespace) -> int:
     try:
         print(
             _gateway_config(
-                settings, kubernetes=args.kubernetes, sds_dir=args.sds_dir, replicas=args.replicas
+                settings,
+                kubernetes=args.kubernetes,
+                files_dir=args.files_dir,
+                replicas=args.replicas,
+                trusted_hops=args.trusted_hops,
             )
         )
     except (CapacityError, ConfigError) as error:  # a setting: as any configuration error
@@ -126,24 +141,39 @@ def _print_gateway_config(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _gateway_config(
-    settings: Settings, *, kubernetes: bool, sds_dir: str | None, replicas: int = 1
+    settings: Settings,
+    *,
+    kubernetes: bool,
+    files_dir: str | None,
+    replicas: int = 1,
+    trusted_hops: int = 0,
 ) -> str:
+    import dataclasses
     from pathlib import Path
 
     from gateway.capacity import Capacity
-    from gateway.render import GatewayConfig, render, sds_files
+    from gateway.descriptor import without_source_info
+    from gateway.render import DESCRIPTOR, DESCRIPTOR_FILE, GatewayConfig, render, sds_files
     from services.common.replicas import Layout
 
+    if trusted_hops < 0:
+        raise ConfigError(f"--trusted-hops {trusted_hops}: give 0 or a positive number")
     config = (
-        GatewayConfig.on_kubernetes()
+        GatewayConfig.on_kubernetes(trusted_hops)
         if kubernetes
-        else GatewayConfig.on_one_machine(
-            settings, Capacity.from_env(os.environ), Layout.of(settings, replicas)
+        else dataclasses.replace(
+            GatewayConfig.on_one_machine(
+                settings, Capacity.from_env(os.environ), Layout.of(settings, replicas)
+            ),
+            trusted_hops=trusted_hops,
         )
     )
-    if sds_dir is not None and config.tls is not None:
-        for name, text in sds_files(config.tls).items():
-            (Path(sds_dir) / name).write_text(text + "\n")
+    if files_dir is not None:
+        if config.tls is not None:
+            for name, text in sds_files(config.tls).items():
+                (Path(files_dir) / name).write_text(text + "\n")
+        if kubernetes:
+            (Path(files_dir) / DESCRIPTOR_FILE).write_bytes(without_source_info(DESCRIPTOR))
     return render(config)
 
 

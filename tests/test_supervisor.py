@@ -172,3 +172,16 @@ def test_one_replicas_backoff_does_not_delay_anothers_restart(tmp_path: Path) ->
         watcher.join(10)
         for child in (crashing, fresh):
             child.stop(1)
+
+
+def test_up_without_envoy_names_the_extra_that_installs_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from services import supervisor
+
+    python = tmp_path / "bin" / "python"  # a Python with no envoy beside it
+    monkeypatch.setattr(sys, "executable", str(python))
+    settings = Settings.from_env({"P13N_DATA_DIR": str(tmp_path / "data")})
+    assert supervisor.up(settings, demo=False, replicas=1) == 2
+    assert "pip install 'p13n[gateway]'" in caplog.text
+    assert not (tmp_path / "data").exists()  # refused before anything was made

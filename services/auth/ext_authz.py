@@ -27,6 +27,10 @@ from services.common.status_codes import code_for_http_status
 
 # Credentials stop at the gateway: services receive the signed identity instead.
 _STRIPPED_UPSTREAM = ["wp13n-token", "authorization"]
+# The client's address as the gateway's connection manager derived it, X-Forwarded-For's
+# trusted hops applied (gateway/envoy.yaml.tmpl sets it after dropping any a client sent).
+# Envoy's source address is the connection's peer: behind a load balancer, the balancer.
+CLIENT_ADDRESS_HEADER = "x-p13n-client-address"
 
 
 def _header(name: str, value: str) -> base_pb2.HeaderValueOption:
@@ -80,7 +84,8 @@ def to_request(check: external_auth_pb2.CheckRequest) -> authz.Request:
         method=http.method,
         path=http.path,
         headers=dict(http.headers),
-        client_ip=check.attributes.source.address.socket_address.address,
+        client_ip=http.headers.get(CLIENT_ADDRESS_HEADER)
+        or check.attributes.source.address.socket_address.address,
         # pack_as_bytes: the bytes as sent, so a body that is not UTF-8 can be refused.
         body=http.raw_body or http.body.encode(),
     )

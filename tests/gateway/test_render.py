@@ -11,9 +11,13 @@ from typing import Any
 
 import pytest
 import yaml
+from google.protobuf import descriptor_pb2
 
+from gateway import probes
+from gateway.descriptor import without_source_info
 from gateway.render import (
     DESCRIPTOR,
+    DESCRIPTOR_FILE,
     SDS_CA_FILE,
     SDS_CERT_FILE,
     GatewayConfig,
@@ -23,6 +27,7 @@ from gateway.render import (
     sds_files,
     write,
 )
+from services import cli
 from services.auth import bindings
 from services.common import pki
 from services.common.server import MAX_METADATA_BYTES
@@ -96,7 +101,13 @@ def test_every_listener_runs_ext_authz_before_the_transcoder() -> None:
 
 
 def test_every_upstream_is_mutual_tls_verifying_its_service() -> None:
-    for cluster in build(KUBERNETES)["static_resources"]["clusters"]:
+    clusters = {c["name"]: c for c in build(KUBERNETES)["static_resources"]["clusters"]}
+    # The one plaintext cluster: Envoy's own admin on loopback, for the probe listener.
+    admin = clusters.pop(probes.ADMIN_CLUSTER)
+    [[endpoint]] = [e["lb_endpoints"] for e in admin["load_assignment"]["endpoints"]]
+    assert endpoint["endpoint"]["address"]["socket_address"]["address"] == "127.0.0.1"
+    assert set(clusters) == {"auth", "profile", "offers"}
+    for cluster in clusters.values():
         context = cluster["transport_socket"]["typed_config"]
         assert context["@type"].endswith("UpstreamTlsContext")
         assert context["sni"] == f"p13n-{cluster['name']}"
@@ -127,19 +138,73 @@ def test_the_sds_files_watch_the_mounted_secret() -> None:
 
 def test_committed_kubernetes_config_is_fresh(tmp_path: Path) -> None:
     root = Path(__file__).resolve().parents[2]
-    p13n = str(Path(sys.executable).with_name("p13n"))
+    # This checkout's code (PYTHONPATH), not the one the venv was installed from.
     rendered = subprocess.run(
-        [p13n, "gateway-config", "--kubernetes"],
+        [sys.executable, "-m", "services.cli", "gateway-config", "--kubernetes"],
         capture_output=True,
         text=True,
         check=True,
-        env={"P13N_DATA_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"},
+        env={"P13N_DATA_DIR": str(tmp_path), "PATH": "/usr/bin:/bin", "PYTHONPATH": str(root)},
         timeout=60,
     ).stdout
     committed = (root / "deploy" / "base" / "gateway" / "envoy.json").read_text()
     assert rendered == committed, (
-        "run: p13n gateway-config --kubernetes > deploy/base/gateway/envoy.json"
+        "run: p13n gateway-config --kubernetes --files-dir deploy/base/gateway"
+        " > deploy/base/gateway/envoy.json"
     )
+
+
+def test_committed_descriptor_is_the_generated_one_without_source_info() -> None:
+    """The descriptor set the gateway's ConfigMap carries (gateway/descriptor.py) is the
+    one services/_gen holds, comments and source positions left out, and nothing else."""
+    root = Path(__file__).resolve().parents[2]
+    committed = (root / "deploy" / "base" / "gateway" / DESCRIPTOR_FILE).read_bytes()
+    assert committed == without_source_info(DESCRIPTOR), (
+        "run: p13n gateway-config --kubernetes --files-dir deploy/base/gateway"
+        " > deploy/base/gateway/envoy.json"
+    )
+    shipped = descriptor_pb2.FileDescriptorSet.FromString(committed)
+    generated = descriptor_pb2.FileDescriptorSet.FromString(DESCRIPTOR.read_bytes())
+    for file in generated.file:
+        file.ClearField("source_code_info")
+    assert shipped == generated
+
+
+def test_the_kubernetes_config_reads_the_descriptor_from_its_config_map() -> None:
+    for listener in build(GatewayConfig.on_kubernetes())["static_resources"]["listeners"][:2]:
+        transcoder = _filter(_http_manager(listener), "envoy.filters.http.grpc_json_transcoder")
+        assert transcoder["proto_descriptor"] == f"/etc/p13n/{DESCRIPTOR_FILE}"
+
+
+@pytest.mark.parametrize("hops", [0, 1, 3])
+def test_trusted_hops_reach_both_listeners(hops: int) -> None:
+    config = build(GatewayConfig.on_kubernetes(trusted_hops=hops))
+    for listener in config["static_resources"]["listeners"][:2]:
+        manager = _http_manager(listener)
+        assert (manager["use_remote_address"], manager["xff_num_trusted_hops"]) == (True, hops)
+
+
+def test_trusted_hops_cannot_be_negative() -> None:
+    with pytest.raises(ValueError, match="trusted hops must be 0 or more, not -1"):
+        GatewayConfig.on_kubernetes(trusted_hops=-1)
+
+
+def test_kubernetes_backends_find_every_pod_within_seconds() -> None:
+    """Headless Services: one endpoint per ready pod, re-resolved every 2 s, each checked
+    and balanced as a replica (gateway/balancing.py)."""
+    clusters = build(GatewayConfig.on_kubernetes())["static_resources"]["clusters"]
+    for cluster in clusters:
+        if cluster["name"] == probes.ADMIN_CLUSTER:
+            continue
+        dns = cluster["cluster_type"]["typed_config"]
+        assert dns["@type"].endswith("DnsCluster")
+        assert dns["all_addresses_in_single_endpoint"] is False  # STRICT_DNS: every address
+        assert dns["dns_refresh_rate"] == "2s"
+        assert "health_checks" in cluster
+        assert "outlier_detection" in cluster
+    names = {c["name"]: c for c in clusters}
+    address = names["auth"]["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]
+    assert address["address"]["socket_address"] == {"address": "p13n-auth", "port_value": 50051}
 
 
 def test_every_service_has_a_deployment_with_probes_and_keys() -> None:
@@ -301,3 +366,24 @@ def test_envoy_resets_the_biggest_streams_near_its_heap_bound() -> None:
     assert action["name"] == "envoy.overload_actions.reset_high_memory_stream"
     assert action["triggers"][0]["name"] == "envoy.resource_monitors.fixed_heap"
     assert overload["buffer_factory_config"]["minimum_account_to_track_power_of_two"] == 16
+
+
+def test_gateway_config_refuses_negative_trusted_hops(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("P13N_DATA_DIR", str(tmp_path))
+    assert cli.main(["gateway-config", "--kubernetes", "--trusted-hops", "-1"]) == 2
+    error = capsys.readouterr().err
+    assert error == "p13n: configuration error: --trusted-hops -1: give 0 or a positive number\n"
+
+
+def test_gateway_config_writes_every_file_the_kubernetes_config_reads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("P13N_DATA_DIR", str(tmp_path / "data"))
+    files = tmp_path / "files"
+    files.mkdir()
+    assert cli.main(["gateway-config", "--kubernetes", "--files-dir", str(files)]) == 0
+    assert json.loads(capsys.readouterr().out)["node"]["id"] == "p13n-gateway"
+    assert {p.name for p in files.iterdir()} == {SDS_CERT_FILE, SDS_CA_FILE, DESCRIPTOR_FILE}
+    assert (files / DESCRIPTOR_FILE).read_bytes() == without_source_info(DESCRIPTOR)

@@ -136,6 +136,7 @@ class Suite:
                 "--concurrency",
                 "1",
                 "--disable-hot-restart",
+                *self.envoy_args(),
             ],
             start_new_session=True,
         )
@@ -144,6 +145,10 @@ class Suite:
 
     def gateway_config(self) -> GatewayConfig:
         return GatewayConfig.on_one_machine(self.settings)
+
+    def envoy_args(self) -> list[str]:
+        """Options added to Envoy's command line (``--drain-time-s``...)."""
+        return []
 
     def start_service(self, name: str) -> None:
         async def start() -> tuple[RunningServer, contextlib.AsyncExitStack]:
