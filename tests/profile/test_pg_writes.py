@@ -25,7 +25,7 @@ from support.profile_replicas import ACCOUNT
 
 from services.common import audit, events, postgres
 from services.common.errors import InvalidArgument, NotFound, Unavailable
-from services.common.sql import Sql
+from services.common.sql import Postgres, Sql
 from services.profile import backends, batch_store, profiles, proofs, realtime, tracking
 from services.profile.config_store import ATTRIBUTES, EVENTS, STITCHING_KEYS
 from services.profile.realtime import ConfigChanged
@@ -328,3 +328,67 @@ async def test_a_track_costs_four_statements_new_visitor_or_returning(
             per_track.append(list(sent))
 
     assert per_track == [["BEGIN;", "SELECT", "WITH", "COMMIT;"]] * 3
+
+
+async def _until_waiting_for_a_lock(storage: backends.Storage, pid: int) -> None:
+    assert storage.pool is not None
+    for _ in range(1000):
+        # Each statement its own transaction: pg_stat_activity is read afresh.
+        waits = await storage.pool.fetchval(
+            "SELECT wait_event_type FROM pg_stat_activity WHERE pid = $1", pid
+        )
+        if waits == "Lock":
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"backend {pid} never waited for a lock")
+
+
+async def test_lock_for_write_locks_the_profile_a_merge_gave_a_pair_while_it_waited(
+    tmp_path: Path, postgres_env: dict[str, str]
+) -> None:
+    """The owners are locked, then read again under their locks: a pair that a concurrent
+    merge moved to another profile meanwhile brings that profile's lock too, and the
+    owners returned are the current ones."""
+    async with fleet.replicas(tmp_path, postgres_env, count=1) as ((store, storage),):
+        ps = await fleet.shop(storage)
+        for visitor in ("a", "c", "w"):
+            await fleet.track(store, ps, {"td_client_id": visitor}, time.time())
+        ids = {
+            r[0]: r[1]
+            for r in await fleet.rows(
+                storage, "SELECT value, profile_id FROM identities WHERE key = 'td_client_id'"
+            )
+        }
+        assert storage.pool is not None
+        async with (
+            storage.pool.acquire() as merging,
+            storage.pool.acquire() as waiting,
+            merging.transaction(),
+        ):
+            # Another write merges c's profile into w's, and holds its locks.
+            await merging.execute("SELECT 1 FROM profiles WHERE id = $1 FOR UPDATE", ids["c"])
+            await merging.execute(
+                "UPDATE identities SET profile_id = $1 WHERE profile_id = $2", ids["w"], ids["c"]
+            )
+            await merging.execute("DELETE FROM profiles WHERE id = $1", ids["c"])
+            async with waiting.transaction():
+                pairs = [("td_client_id", "a"), ("td_client_id", "c")]
+                call = asyncio.create_task(
+                    profiles.lock_for_write(
+                        Postgres(waiting), int(ps), pairs, pairs, imported=True, members=True
+                    )
+                )
+                # Until the call waits for c's profile, which it found first.
+                await _until_waiting_for_a_lock(storage, waiting.get_server_pid())
+                await merging.execute("COMMIT")
+                locked = await call
+                with pytest.raises(asyncpg.LockNotAvailableError):
+                    async with storage.pool.acquire() as other, other.transaction():
+                        await other.execute(
+                            "SELECT 1 FROM profiles WHERE id = $1 FOR UPDATE NOWAIT", ids["w"]
+                        )
+            await merging.execute("BEGIN")  # for the transaction block's own COMMIT
+
+    assert [(p.id, [i.value for i in p.identities]) for p in locked.owners] == sorted(
+        [(ids["a"], ["a"]), (ids["w"], ["c", "w"])]
+    )
