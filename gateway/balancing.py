@@ -15,8 +15,9 @@ Three mechanisms, from fastest to slowest:
   timeout) or gateway failures (502/503/504 answered by the replica) eject the
   host at once, without waiting for an interval. With traffic flowing, a killed replica
   was ejected within 0.06 s of its kill (measured on this machine).
-- **Active gRPC health checks** (grpc.health.v1, service ""): every 250 ms per host, so a
-  replica that died or reports NOT_SERVING is marked unhealthy within two checks (0.4 to
+- **Active gRPC health checks** (grpc.health.v1, the service's readiness name: the auth
+  cluster asks ``p13n.auth``, ``services.common.readiness``): every 250 ms per host, so a
+  replica that died or reports NOT_SERVING (draining) is marked unhealthy within two checks (0.4 to
   0.6 s measured, tests/e2e/test_replicas.py), also on a cluster with no traffic; a hung
   one (checks time out at 0.5 s) within about 1.6 s (computed, not measured). A restarted replica is healthy after
   its first passing check, which also lifts an ejection.
@@ -28,6 +29,8 @@ of trying them all anyway.
 from __future__ import annotations
 
 from typing import Any
+
+from services.common.readiness import readiness_name
 
 RETRY_ON = "connect-failure,refused-stream,reset-before-request"
 # At most this many retries, each on another replica.
@@ -61,8 +64,8 @@ def retry_policy() -> dict[str, Any]:
     }
 
 
-def health_checks() -> list[dict[str, Any]]:
-    """Active grpc.health.v1 checks, over the cluster's own mutual TLS."""
+def health_checks(service_name: str) -> list[dict[str, Any]]:
+    """Active grpc.health.v1 checks of ``service_name``, over the cluster's own mutual TLS."""
     return [
         {
             "timeout": HEALTH_CHECK_TIMEOUT,
@@ -74,7 +77,7 @@ def health_checks() -> list[dict[str, Any]]:
             "unhealthy_interval": HEALTH_CHECK_INTERVAL,
             "unhealthy_threshold": UNHEALTHY_THRESHOLD,
             "healthy_threshold": HEALTHY_THRESHOLD,
-            "grpc_health_check": {"service_name": ""},
+            "grpc_health_check": {"service_name": service_name},
         }
     ]
 
@@ -102,9 +105,13 @@ def outlier_detection() -> dict[str, Any]:
 
 
 def balanced(cluster: dict[str, Any]) -> dict[str, Any]:
-    """``cluster`` with health checks, outlier detection and no panic mode."""
+    """``cluster`` with health checks, outlier detection and no panic mode.
+
+    The cluster is named after its service (auth, profile, offers), whose readiness the
+    checks ask: a draining replica leaves the rotation while it still serves.
+    """
     return cluster | {
-        "health_checks": health_checks(),
+        "health_checks": health_checks(readiness_name(cluster["name"])),
         "outlier_detection": outlier_detection(),
         "common_lb_config": {"healthy_panic_threshold": {"value": 0.0}},
     }

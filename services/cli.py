@@ -95,22 +95,28 @@ def main(argv: list[str] | None = None) -> int:
             return _print_gateway_config(settings, args)
         return _flags(settings, args)
     except P13nError as error:
-        print(f"p13n {args.command}: {error.message}", file=sys.stderr)
+        # The whole command the user typed: "p13n flags set", not "p13n flags".
+        command = " ".join(filter(None, (args.command, getattr(args, "flags_command", None))))
+        print(f"p13n {command}: {error.message}", file=sys.stderr)
         return 1
 
 
 def _bootstrap(settings: Settings, args: argparse.Namespace) -> int:
-    from services.auth.operator import bootstrap
+    from services.auth.operator import bootstrap, require_auth_database
 
-    result = asyncio.run(
-        bootstrap(
+    async def run() -> dict[str, str]:
+        # Before the key is read: without P13N_SECRET_KEY, reading it makes one in the
+        # data directory, which where no auth database lives would be a stray file too.
+        await require_auth_database(settings, "bootstrap")
+        return await bootstrap(
             settings,
             settings.secret_key,
             email=args.email,
             password=args.password,
             account=args.account,
         )
-    )
+
+    result = asyncio.run(run())
     if args.json:
         print(json.dumps(result))
     else:

@@ -47,6 +47,7 @@ from services.common import files, pki, tls
 from services.common.callers import CLI
 from services.common.clients import FAST_RECONNECT
 from services.common.config import INTERNAL_KEY, SECRET_KEY, ConfigError, Settings
+from services.common.readiness import readiness_name
 from services.common.replicas import SERVICES, Layout
 from services.demo.loader import DemoError, load_demo, shop_origin
 from services.demo.shop import page_config_path
@@ -82,7 +83,8 @@ class Readiness(Protocol):
 
 @dataclass
 class GrpcHealthy:
-    """Serving, as the service's health service says over mutual TLS (as ``cli``).
+    """Ready, as the service's health service says over mutual TLS (as ``cli``) for its
+    readiness name (``p13n.<server>``: ``services.common.readiness``).
 
     One channel for the supervisor's life, not one per check: closing grpc's last channel
     shuts grpc down on a thread of its own, and a fork (the next child's start) that lands
@@ -107,7 +109,7 @@ class GrpcHealthy:
             self._channel = self._open()
         try:
             reply = health_pb2_grpc.HealthStub(self._channel).Check(
-                health_pb2.HealthCheckRequest(service=""), timeout=1
+                health_pb2.HealthCheckRequest(service=readiness_name(self.server)), timeout=1
             )
         except grpc.RpcError:
             return False

@@ -1,13 +1,17 @@
-"""The CLI answers a bad setting with its message and exit code 2, never a traceback."""
+"""The CLI answers a bad setting with its message and exit code 2, never a traceback; an
+operator command run where no auth database lives is refused with exit code 1."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
 import pytest
 
 from services import cli
+from services.auth.store import open_store
+from services.auth.validation import FLAG_PUBLIC_SERVICES as FLAG
 
 
 def test_a_gateway_limit_that_is_not_a_number_is_a_configuration_error(
@@ -47,3 +51,70 @@ def test_gateway_config_lists_every_replica_or_says_why_not(
     endpoints = offers["load_assignment"]["endpoints"][0]["lb_endpoints"]
     assert len(endpoints) == 2
     assert "health_checks" in offers
+
+
+def _operator_env(monkeypatch: pytest.MonkeyPatch, data_dir: Path) -> None:
+    monkeypatch.setenv("P13N_DATA_DIR", str(data_dir))
+    for name in ("P13N_DATABASE_URL", "P13N_SECRET_KEY", "P13N_INTERNAL_KEY"):
+        monkeypatch.delenv(name, raising=False)
+
+
+BOOTSTRAP = ["bootstrap", "--email", "o@shop.example", "--password", "correct horse battery"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "command"),
+    [
+        pytest.param([*BOOTSTRAP, "--account", "shop"], "bootstrap", id="bootstrap"),
+        pytest.param(["flags", "set", "--account", "1", f"{FLAG}=on"], "flags set", id="flags"),
+    ],
+)
+def test_an_operator_command_where_no_auth_database_lives_is_refused(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    argv: list[str],
+    command: str,
+) -> None:
+    """As in a pod other than auth's: nothing is made there, not even a secret key."""
+    data_dir = tmp_path / "var"
+    _operator_env(monkeypatch, data_dir)
+    assert cli.main(argv) == 1
+    error = capsys.readouterr().err
+    assert error.startswith(
+        f"p13n {command}: no auth database at {data_dir / 'auth.db'}: p13n {command} must "
+        "run where the auth service keeps its data (P13N_DATA_DIR), e.g. "
+        f"`kubectl exec deploy/p13n-auth -- p13n {command} ...`"
+    )
+    assert "Traceback" not in error
+    assert not data_dir.exists()
+
+
+def test_bootstrap_works_once_the_auth_service_made_its_database(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _operator_env(monkeypatch, tmp_path)
+
+    async def as_the_auth_service_starts() -> None:
+        await (await open_store(tmp_path)).close()
+
+    asyncio.run(as_the_auth_service_starts())
+    assert cli.main([*BOOTSTRAP, "--account", "shop", "--json"]) == 0
+    created = json.loads(capsys.readouterr().out)
+    assert created["api_key"]
+    assert cli.main(["flags", "set", "--account", created["account_id"], f"{FLAG}=on"]) == 0
+
+
+def test_bootstrap_names_a_service_link_in_a_port_setting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 18: `kubectl exec ... p13n bootstrap` in a pod with service links exited 2 with
+    "is not a port number"; the message now says what the value is and what to change."""
+    _operator_env(monkeypatch, tmp_path)
+    monkeypatch.setenv("P13N_AUTH_PORT", "tcp://10.0.0.11:50051")
+    assert cli.main([*BOOTSTRAP, "--account", "shop"]) == 2
+    assert capsys.readouterr().err == (
+        "p13n: configuration error: P13N_AUTH_PORT='tcp://10.0.0.11:50051' looks like a "
+        "Kubernetes service link, not a port number: set enableServiceLinks: false on the pod "
+        "(deploy/ does) or set P13N_AUTH_PORT to a number 0-65535\n"
+    )

@@ -4,6 +4,11 @@ They write the auth store the settings name (the data directory's SQLite file, w
 running suite shares: WAL and a busy timeout make that safe; or the PostgreSQL schema); the
 running auth processes see the change within a second through the store's ``generation``
 (and at once on PostgreSQL, notified at commit).
+
+They write only a database the auth service made: run anywhere else (another pod, another
+volume, before auth ever started) they would create a database no auth process reads, and
+print an API key that then gets 401. So they refuse, naming where they looked
+(``require_auth_database``), before anything is created.
 """
 
 from __future__ import annotations
@@ -11,14 +16,70 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import asyncpg
+
 from services.auth import passwords, secrets, validation
-from services.auth.store import open_store
+from services.auth.store import PG_MIGRATIONS, SqlAuthStore, database_path, open_store
 from services.auth.store_protocols import Conflict
+from services.common import postgres
 from services.common.config import Settings
 from services.common.convert import path_id
 from services.common.errors import FailedPrecondition, InvalidArgument, NotFound
 
 KNOWN_FLAGS = (validation.FLAG_PUBLIC_SERVICES, validation.FLAG_ATTRIBUTE_SENSITIVITY)
+
+# Where an operator command runs to find the auth service's database on Kubernetes.
+IN_THE_AUTH_POD = "kubectl exec deploy/p13n-auth -- p13n {command} ..."
+
+
+async def require_auth_database(where: Path | Settings, command: str = "bootstrap") -> None:
+    """Raises FailedPrecondition unless the auth service has made its database there.
+
+    SQLite: ``<data dir>/auth.db`` exists (the auth service creates it at start).
+    PostgreSQL: the auth schema has every migration this code knows, applied by the auth
+    service (the command never creates or migrates it). Creates nothing either way.
+    """
+    settings = where if isinstance(where, Settings) else None
+    if settings is not None and settings.database_url is not None:
+        await _require_auth_schema(settings.database_url, settings.database_schema("auth"), command)
+        return
+    data_dir = where if isinstance(where, Path) else where.data_dir
+    path = database_path(data_dir)
+    if not path.is_file():
+        raise FailedPrecondition(
+            f"no auth database at {path}: p13n {command} must run where the auth service "
+            f"keeps its data (P13N_DATA_DIR), e.g. `{IN_THE_AUTH_POD.format(command=command)}`"
+            ", or start the auth service first (it creates the database); nothing was "
+            "created",
+            reason="NO_AUTH_DATABASE",
+        )
+
+
+async def _require_auth_schema(url: str, schema: str, command: str) -> None:
+    try:
+        version = await postgres.applied_version(url, schema)
+    except (OSError, TimeoutError, asyncpg.PostgresError) as error:
+        # The URL may carry a password: the message shows it redacted.
+        raise FailedPrecondition(
+            f"p13n {command} cannot reach the auth database at {postgres.redacted(url)} "
+            f"({type(error).__name__}: {error}); check P13N_DATABASE_URL; nothing was created",
+            reason="AUTH_DATABASE_UNREACHABLE",
+        ) from None
+    if version is None or version < len(PG_MIGRATIONS):
+        found = "does not exist" if version is None else f"is at version {version}"
+        raise FailedPrecondition(
+            f"the auth schema {schema} in {postgres.redacted(url)} "
+            f"{found}, and p13n {command} needs version {len(PG_MIGRATIONS)}: start (or "
+            "upgrade) the auth service first, which creates and migrates it, then run "
+            f"p13n {command} again; nothing was created",
+            reason="NO_AUTH_DATABASE",
+        )
+
+
+async def _open_auth_store(where: Path | Settings, command: str) -> SqlAuthStore:
+    """The auth service's store, opened only where the auth service made it."""
+    await require_auth_database(where, command)
+    return await open_store(where)
 
 
 async def bootstrap(
@@ -35,7 +96,7 @@ async def bootstrap(
     key = secrets.generate_secret(secrets.SecretKind.MASTER_KEY)
     password_hash = passwords.Passwords().hash(password)
     now = time.time()
-    store = await open_store(where)
+    store = await _open_auth_store(where, "bootstrap")
     try:
         await store.check_secret_key(secret_key)
         created = await store.bootstrap_account(
@@ -58,7 +119,7 @@ async def set_flag(where: Path | Settings, account_id: str, flag: str, on: bool)
     """Turns one of an account's feature flags on or off."""
     if flag not in KNOWN_FLAGS:
         raise InvalidArgument(f"Unknown flag {flag!r}; known flags: {', '.join(KNOWN_FLAGS)}")
-    store = await open_store(where)
+    store = await _open_auth_store(where, "flags set")
     try:
         account = path_id(account_id)
         found = account > 0 and await store.set_flag(account, flag, on)

@@ -37,6 +37,7 @@ from services.common.clients import Channels
 from services.common.config import Settings
 from services.common.lifecycle import background
 from services.common.main import run_service
+from services.common.readiness import ServiceHealth
 from services.common.server import Registration, RunningServer, serving_from
 
 IDENTITY = "p13n.auth.v1.IdentityService"
@@ -96,12 +97,14 @@ async def lifespan(
     *,
     port: int | None = None,
     extra_interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
+    reported: ServiceHealth | None = None,
 ) -> AsyncIterator[RunningServer]:
     """The auth service, serving for the block: store, channels, refresher, server.
 
     Each step is pushed on the stack as it is opened, so a failure at any step releases
-    what came before it, in reverse; ``port`` (0 for any) and ``extra_interceptors`` are
-    for tests.
+    what came before it, in reverse; ``reported`` is the health ``run_service`` reports
+    from before the first step; ``port`` (0 for any) and ``extra_interceptors`` are for
+    tests.
     """
     async with contextlib.AsyncExitStack() as stack:
         db = await open_store(settings)
@@ -165,6 +168,7 @@ async def lifespan(
                 rules=RULES,
                 callers=CALLERS,
                 extra_interceptors=extra_interceptors,
+                reported=reported,
             )
         )
 

@@ -19,7 +19,7 @@ from p13n.auth.v1 import identity_pb2
 from services.common import identity, tls
 from services.common.config import Settings
 from services.common.reloading import ReloadingChannel
-from services.common.replicas import BALANCED_SERVICE_CONFIG, is_balanced
+from services.common.replicas import balanced_service_config, is_balanced
 from services.common.server import MAX_MESSAGE_BYTES
 
 Metadata = tuple[tuple[str, str], ...]
@@ -42,8 +42,9 @@ def open_channel(
     """A channel to component ``server`` at ``target``: mutual TLS with ``credentials``
     (the caller's certificate), plain only for the benchmark's loopback comparison.
 
-    A target listing several replicas is balanced across those that report SERVING
-    (``services.common.replicas``); every replica presents the same component's
+    A target listing several replicas is balanced across those whose readiness
+    (``p13n.<server>``) says SERVING (``services.common.replicas``); every replica presents
+    the same component's
     certificate, so the name check is the same for each.
     """
     common: list[tuple[str, Any]] = [
@@ -55,7 +56,7 @@ def open_channel(
         # A restarted replica rejoins within a second, not after gRPC's growing backoff.
         given = {name for name, _ in options}
         common += [option for option in FAST_RECONNECT if option[0] not in given]
-        common.append(("grpc.service_config", BALANCED_SERVICE_CONFIG))
+        common.append(("grpc.service_config", balanced_service_config(server)))
     if credentials is None:
         return grpc.aio.insecure_channel(target, options=common)
     return grpc.aio.secure_channel(

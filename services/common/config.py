@@ -31,28 +31,43 @@ class ConfigError(Exception):
     """A setting is missing or malformed; the message names the variable and what is allowed."""
 
 
+# The kubelet gives every container, for each Service of its namespace, Docker-link
+# variables: a Service named p13n-auth yields P13N_AUTH_PORT=tcp://10.0.0.11:50051,
+# P13N_AUTH_PORT_50051_TCP=..., P13N_AUTH_SERVICE_HOST=... Of these only the first shape
+# meets a setting of ours (every P13N_<NAME>_PORT), and read as a port it would stop the
+# service; recognized, the message says where it came from and what to change.
+_SERVICE_LINK = re.compile(r"(tcp|udp|sctp)://\S+:\d+")
+
+
 def _port(env: Mapping[str, str], name: str, default: int) -> int:
     raw = env.get(name, str(default))
+    if _SERVICE_LINK.fullmatch(raw.strip()):
+        raise ConfigError(
+            f"{name}={raw!r} looks like a Kubernetes service link, not a port number: set "
+            f"enableServiceLinks: false on the pod (deploy/ does) or set {name} to a number "
+            "0-65535"
+        )
     try:
         port = int(raw)
     except ValueError:
-        raise ConfigError(f"{name}={raw!r} is not a port number (0-65535)") from None
+        port = -1
     if not 0 <= port <= 65535:
-        raise ConfigError(f"{name}={raw!r} is not a port number (0-65535)")
+        raise ConfigError(f"{name}={raw!r} is not a port number: use a number 0-65535")
     return port
 
 
 def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
     raw = env.get(name, str(default))
+    expected = f"{name}={raw!r} is not a number of seconds: use e.g. 15 or 0.5"
     try:
         value = float(raw)
     except ValueError:
-        raise ConfigError(f"{name}={raw!r} is not a number of seconds") from None
+        raise ConfigError(expected) from None
     # "nan" and "inf" parse as floats; a delay of either would never end.
     if not math.isfinite(value):
-        raise ConfigError(f"{name}={raw!r} is not a number of seconds")
+        raise ConfigError(expected)
     if value < 0:
-        raise ConfigError(f"{name}={raw!r} must not be negative")
+        raise ConfigError(f"{name}={raw!r} must not be negative: use 0 or more seconds")
     return value
 
 
@@ -129,6 +144,24 @@ _LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
 # gRPC's scheme for a list of addresses: `p13n up --replicas N` names every replica of a
 # service in one target (services.common.replicas).
 LIST_SCHEME = "ipv4:"
+
+
+# gRPC's name resolvers a target may name explicitly (``dns:///p13n-auth:50051``).
+_TARGET_SCHEMES = ("ipv4:", "ipv6:", "dns:", "unix:", "unix-abstract:")
+
+
+def _target(env: Mapping[str, str], name: str, default: str) -> str:
+    """A gRPC target: ``host:port``, or one of gRPC's schemes (a list of replicas)."""
+    raw = env.get(name, default)
+    expected = f"{name}={raw!r} is not a gRPC target: use host:port, e.g. p13n-auth:50051"
+    if not raw or any(c.isspace() for c in raw):
+        raise ConfigError(expected)
+    if raw.startswith(_TARGET_SCHEMES):
+        return raw
+    host, _, port = raw.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) <= 65535:
+        raise ConfigError(expected)
+    return raw
 
 
 def target_addresses(target: str) -> list[str]:
@@ -247,7 +280,7 @@ class Settings:
         log_level = env.get("P13N_LOG_LEVEL", "INFO").upper()
         bind_host = env.get("P13N_BIND_HOST", "127.0.0.1")
         targets = {
-            name: env.get(f"P13N_{name.upper()}_TARGET", f"127.0.0.1:{port}")
+            name: _target(env, f"P13N_{name.upper()}_TARGET", f"127.0.0.1:{port}")
             for name, port in (
                 ("auth", auth_port),
                 ("profile", profile_port),

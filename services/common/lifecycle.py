@@ -6,9 +6,10 @@ opened, so a failure at any step of start-up releases exactly what was opened so
 reverse, and so does the end of a normal run. The models are starlette's lifespan and
 grpc's ``async_greeter_server_with_graceful_shutdown.py``.
 
-Shutdown has three phases. On SIGTERM or SIGINT health turns NOT_SERVING; then, for the
-drain delay, the server keeps answering everything (calls in flight and new ones) while
-whoever balances across it (a Kubernetes readiness probe, a load balancer's health check)
+Shutdown has three phases. On SIGTERM or SIGINT readiness (``p13n.<service>``) turns
+NOT_SERVING while liveness ("") stays SERVING; then, for the drain delay, the server keeps
+answering everything (calls in flight and new ones) while whoever balances across it (a
+Kubernetes readiness probe, Envoy's health checks, the services' balanced channels)
 notices and stops sending; then the lifespan ends, which stops the server with its grace
 and releases the rest. A second signal cuts the drain short: an operator pressing Ctrl-C
 twice means "now".
@@ -22,18 +23,25 @@ import logging
 import signal
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import AbstractAsyncContextManager
-from typing import Any
+from typing import Any, Protocol
 
 from services.common.config import Settings
+from services.common.readiness import ServiceHealth
 from services.common.server import RunningServer
 
 log = logging.getLogger(__name__)
 
 SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
-# What each service exposes: its resources, entered by ``services.common.main.run_service``
-# and by tests (which pass a port, 0 for any, and interceptors of their own).
-Lifespan = Callable[[Settings], AbstractAsyncContextManager[RunningServer]]
+
+class Lifespan(Protocol):
+    """What each service exposes: its resources, entered by ``run_service`` with the health
+    it reports from before the first step (``services.common.readiness``), and by tests
+    (which pass a port, 0 for any, and interceptors of their own)."""
+
+    def __call__(
+        self, settings: Settings, *, reported: ServiceHealth | None = None
+    ) -> AbstractAsyncContextManager[RunningServer]: ...
 
 
 @contextlib.asynccontextmanager
@@ -55,7 +63,7 @@ async def background(
 
 
 async def drain(running: RunningServer, seconds: float, cut_short: asyncio.Event) -> None:
-    """Reports NOT_SERVING, then keeps serving for ``seconds`` or until ``cut_short`` is set."""
+    """Reports not ready, then keeps serving for ``seconds`` or until ``cut_short`` is set."""
     await running.set_serving(False)
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(cut_short.wait(), seconds)

@@ -1,11 +1,13 @@
-"""The entry point shape every service shares: parse config, enter the lifespan, serve until
-signalled, drain; leaving the lifespan stops the server and releases the rest in reverse."""
+"""The entry point shape every service shares: parse config, report health, enter the
+lifespan, serve until signalled, drain; leaving the lifespan stops the server and releases
+the rest in reverse."""
 
 from __future__ import annotations
 
 import gc
 import logging
 import sys
+from collections.abc import Callable
 
 import uvloop
 
@@ -13,6 +15,7 @@ from services.common import files
 from services.common.config import ConfigError, Settings
 from services.common.lifecycle import Lifespan, ShutdownSignals, serve_until_signalled
 from services.common.logs import configure_logging
+from services.common.readiness import reporting
 from services.common.tls import TlsFilesMissing
 
 log = logging.getLogger(__name__)
@@ -32,20 +35,29 @@ def run_service(name: str, lifespan: Lifespan) -> None:
         # Loopback only, but any process on this machine can then call every method.
         log.warning("P13N_INTERNAL_TLS=off: callers are not authenticated; for benchmarks only")
 
-    async def serve() -> None:
-        # The signals are caught from before start-up: one that arrives while the service
-        # starts then drains it once it serves, instead of killing it half-started.
-        with ShutdownSignals() as signals:
-            async with lifespan(settings) as running:
-                await serve_until_signalled(
-                    running, settings.drain_seconds, _freeze_startup_objects, signals
-                )
-
     try:
-        uvloop.run(serve())
+        uvloop.run(serve(name, lifespan, settings, _freeze_startup_objects))
     except TlsFilesMissing as error:  # before anything listened: a setting, not a crash
         print(f"p13n-{name}: configuration error: {error}", file=sys.stderr)
         raise SystemExit(2) from None
+
+
+async def serve(
+    name: str, lifespan: Lifespan, settings: Settings, settled: Callable[[], None] | None = None
+) -> None:
+    """Reports health, enters the lifespan, serves until signalled, drains, stops.
+
+    The signals are caught from before start-up: one that arrives while the service starts
+    then drains it once it serves, instead of killing it half-started. Health comes first:
+    alive and not ready while the lifespan opens its store (migrations included), so a
+    startup probe is answered, not refused; it stops last. ``settled`` runs once serving.
+    """
+    with ShutdownSignals() as signals:
+        async with (
+            reporting(settings, name) as reported,
+            lifespan(settings, reported=reported) as running,
+        ):
+            await serve_until_signalled(running, settings.drain_seconds, settled, signals)
 
 
 def _freeze_startup_objects() -> None:

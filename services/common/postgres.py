@@ -208,6 +208,22 @@ async def migrate(conn: asyncpg.Connection, schema: str, migrations: Sequence[st
         await conn.execute("SELECT pg_advisory_unlock(hashtext($1))", lock)
 
 
+async def applied_version(url: str, schema: str) -> int | None:
+    """How many migrations ``migrate`` has applied to ``schema``; None if it never ran
+    there. Reads only: for a command that must find the schema its service made."""
+    check_schema(schema)  # it is quoted into the queries below
+    conn = await connect(url)
+    try:
+        if not await conn.fetchval("SELECT to_regclass($1)", f'"{schema}".schema_migrations'):
+            return None
+        version: int = await conn.fetchval(
+            f'SELECT COALESCE(MAX(version), 0) FROM "{schema}".schema_migrations'
+        )
+        return version
+    finally:
+        await conn.close()
+
+
 async def serializable(
     pool: asyncpg.Pool, work: Callable[[Postgres], Awaitable[T]], attempts: int = MAX_ATTEMPTS
 ) -> T:

@@ -3,8 +3,9 @@
 The kubelet's gRPC probe speaks no TLS, and the service port requires a client
 certificate. This second listener (``P13N_HEALTH_PORT``, off unless set, as in deploy/)
 serves the same health servicer and nothing else: no business method, no reflection, so
-it reveals only SERVING or NOT_SERVING. It stops when the service's server stops, after
-the drain, so the probes see NOT_SERVING throughout the drain.
+it reveals only SERVING or NOT_SERVING. It listens before the service opens its store and
+stops after its server stopped (``services.common.readiness.reporting``), so the probes
+are answered through a slow start and throughout the drain.
 """
 
 from __future__ import annotations

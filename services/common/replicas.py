@@ -8,27 +8,41 @@ services' default ports (50051-50053) never meet (50061-50063, 50071-50073 ...).
 
 A service calls the replicas of another through one channel whose target lists every
 address (``ipv4:127.0.0.1:50052,127.0.0.1:50062``), balanced with gRPC's ``round_robin``
-and its client-side health checking (``healthCheckConfig``): a replica that reports
-NOT_SERVING, or whose connection broke (killed), leaves the rotation at once, and comes
-back when its health stream says SERVING again. Single-address targets keep gRPC's
-default policy: on Kubernetes a target is a Service address that kube-proxy balances, and
-a health stream on it would judge whichever pod it reached for all of them.
+and its client-side health checking (``healthCheckConfig``) on the callee's readiness
+name (``p13n.profile``: ``services.common.readiness``): a replica that reports NOT_SERVING
+(draining), or whose connection broke (killed), leaves the rotation at once, and comes
+back when its health stream says SERVING again.
+
+On Kubernetes a target is a Service's DNS name (``p13n-profile:50052``), and the services'
+Services are headless: the name resolves to every ready pod, so it is balanced the same
+way, each pod a subchannel with its own health stream. A single IP address (one process,
+or a cluster IP that kube-proxy balances) keeps gRPC's default policy: a health stream on
+a cluster IP would judge whichever pod it reached for all of them.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from dataclasses import dataclass
 
 from services.common.config import LIST_SCHEME, ConfigError, Settings, target_addresses
+from services.common.readiness import readiness_name
 
 REPLICA_PORT_STEP = 10
 SERVICES = ("auth", "profile", "offers")
 
-# grpc.service_config for a channel to several replicas (see the module docstring).
-BALANCED_SERVICE_CONFIG = json.dumps(
-    {"loadBalancingConfig": [{"round_robin": {}}], "healthCheckConfig": {"serviceName": ""}}
-)
+
+def balanced_service_config(server: str) -> str:
+    """grpc.service_config for a channel to the replicas of component ``server`` (see the
+    module docstring): round robin over those whose readiness says SERVING."""
+    return json.dumps(
+        {
+            "loadBalancingConfig": [{"round_robin": {}}],
+            "healthCheckConfig": {"serviceName": readiness_name(server)},
+        }
+    )
+
 
 REFUSED_WITHOUT_DATABASE = (
     "--replicas {n} needs P13N_DATABASE_URL: the replicas of a service share its data, and "
@@ -50,8 +64,21 @@ def balanced_target(host: str, ports: tuple[int, ...]) -> str:
 
 
 def is_balanced(target: str) -> bool:
-    """Whether ``target`` lists several replicas (and so wants ``round_robin``)."""
-    return len(target_addresses(target)) > 1
+    """Whether ``target`` may reach several replicas (and so wants ``round_robin``): it
+    lists several, or it is a DNS name (a headless Service's) other than localhost."""
+    addresses = target_addresses(target)
+    if len(addresses) > 1:
+        return True
+    if target.startswith(("unix:", "unix-abstract:")):
+        return False
+    host = addresses[0].removeprefix("dns:").lstrip("/").rsplit(":", 1)[0]
+    if host == "localhost":
+        return False
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return True
+    return False
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,11 @@
 """Runs a grpc.aio server the same way for every service.
 
-Health is reported per fully qualified service name (and for the whole server under "");
-reflection is on so ``grpcurl`` works. ``serving`` is the server as one step of a service's
-lifespan (``services.common.lifecycle``): entered, it listens and reports SERVING; left, it
-reports NOT_SERVING and ``stop(grace)`` lets calls in flight finish.
+Health is reported per fully qualified service name, for the service as a whole under
+``p13n.<service>`` (readiness) and for the process under "" (liveness), as
+``services.common.readiness`` explains; reflection is on so ``grpcurl`` works. ``serving``
+is the server as one step of a service's lifespan (``services.common.lifecycle``): entered,
+it listens and reports ready; left, it reports not ready and ``stop(grace)`` lets calls in
+flight finish.
 """
 
 from __future__ import annotations
@@ -15,14 +17,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import grpc
-from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_health.v1 import health, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from services.common import access, tls
 from services.common.callers import Callers
 from services.common.config import Settings
 from services.common.interceptor import ServiceInterceptor
-from services.common.probe import health_port
+from services.common.readiness import ServiceHealth, reporting
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +34,14 @@ MAX_MESSAGE_BYTES = 8 * 1024 * 1024
 # 32 KiB) with room for what Envoy adds, so the gateway's 431 is the one header limit. gRPC's
 # defaults (a soft 8 KiB, a hard 16 KiB) answered 16-60 KiB headers RESOURCE_EXHAUSTED.
 MAX_METADATA_BYTES = 64 * 1024
+# How long a client's connection lives before the server asks it (GOAWAY) to open a new
+# one. A balanced channel to a headless Service's name (services.common.replicas) resolves
+# the name again when a connection ends, and gRPC's DNS resolver does not otherwise: pods
+# added by a scale-up would get none of the other services' calls until something broke.
+# Calls in flight are never cut (the grace stays gRPC's default, unlimited); gRPC adds
+# +-10% jitter so the clients do not all reconnect at once. The resolver waits at least
+# 30 s between resolutions, so a new pod is found within about one to two minutes.
+MAX_CONNECTION_AGE_MS = 60_000
 
 
 @dataclass(frozen=True)
@@ -45,24 +55,28 @@ class Registration:
 
 @dataclass
 class RunningServer:
-    """A started server with the health servicer that reports it."""
+    """A started server with the health that reports it."""
 
     server: grpc.aio.Server
     port: int
-    health: health.aio.HealthServicer
-    names: tuple[str, ...]
+    reported: ServiceHealth
+
+    @property
+    def health(self) -> health.aio.HealthServicer:
+        return self.reported.servicer
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The readiness names: ``p13n.<service>`` (if any) and every servicer's."""
+        return self.reported.names
 
     async def set_serving(self, serving: bool) -> None:
-        status = (
-            health_pb2.HealthCheckResponse.SERVING
-            if serving
-            else health_pb2.HealthCheckResponse.NOT_SERVING
-        )
-        for name in ("", *self.names):
-            await self.health.set(name, status)
+        """Readiness: whether calls should come here. Liveness ("") is left as it is."""
+        await self.reported.set_ready(serving)
 
     async def stop(self, grace: float) -> None:
-        """Reports NOT_SERVING and stops; calls in flight get ``grace`` seconds to finish.
+        """Reports not ready and stops; calls in flight get ``grace`` seconds to finish;
+        then liveness turns NOT_SERVING too.
 
         Stopping again does nothing more, so a test may stop a server at once (grace 0)
         before its lifespan ends and stops it with the configured grace.
@@ -70,6 +84,7 @@ class RunningServer:
         await self.set_serving(False)
         log.info("stopping (grace %.1fs)", grace)
         await self.server.stop(grace)
+        await self.reported.stopped()
 
 
 @contextlib.asynccontextmanager
@@ -84,8 +99,13 @@ async def serving(
     credentials: grpc.ServerCredentials | None,
     grace: float,
     extra_interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
+    reported: ServiceHealth | None = None,
 ) -> AsyncIterator[RunningServer]:
-    """Serves on ``host:port`` (0 picks a free port), SERVING until the block ends.
+    """Serves on ``host:port`` (0 picks a free port), ready until the block ends.
+
+    ``reported`` is the service's health, alive since before its start-up
+    (``services.common.readiness``); without it the server reports under its servicers'
+    names and "" alone.
 
     With ``credentials`` (mutual TLS) each call's component is checked against
     ``callers``; without (the benchmark's loopback comparison only) nothing names it.
@@ -105,13 +125,18 @@ async def serving(
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
             ("grpc.max_metadata_size", MAX_METADATA_BYTES),
             ("grpc.absolute_max_metadata_size", MAX_METADATA_BYTES),
+            ("grpc.max_connection_age_ms", MAX_CONNECTION_AGE_MS),
         ],
     )
     for registration in registrations:
         registration.add(registration.servicer, server)
-    health_servicer = health.aio.HealthServicer()
-    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    if reported is None:
+        reported = ServiceHealth()
+        await reported.alive()
     names = tuple(r.name for r in registrations)
+    reported.add(names)
+    await reported.set_ready(False)
+    health_pb2_grpc.add_HealthServicer_to_server(reported.servicer, server)
     reflection.enable_server_reflection(
         (*names, health.SERVICE_NAME, reflection.SERVICE_NAME), server
     )
@@ -132,7 +157,7 @@ async def serving(
         # The port is bound already; a server that never started keeps it open.
         await server.stop(0)
         raise
-    running = RunningServer(server, bound, health_servicer, names)
+    running = RunningServer(server, bound, reported)
     try:
         await running.set_serving(True)
         log.info("serving on port %s", bound)
@@ -151,11 +176,18 @@ async def serving_from(
     rules: Mapping[str, access.Access],
     callers: Callers,
     extra_interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
+    reported: ServiceHealth | None = None,
 ) -> AsyncIterator[RunningServer]:
     """``serving`` as a service runs it: bind host, internal key, grace and the
-    component's certificate from ``settings``, and the plaintext health port if set."""
+    component's certificate from ``settings``, and the plaintext health port if set.
+
+    ``reported``: the health ``services.common.main.run_service`` started before the
+    lifespan (its health port already listening); without it (tests) it starts here.
+    """
     async with contextlib.AsyncExitStack() as stack:
-        running = await stack.enter_async_context(
+        if reported is None:
+            reported = await stack.enter_async_context(reporting(settings, component))
+        yield await stack.enter_async_context(
             serving(
                 registrations,
                 host=settings.bind_host,
@@ -170,10 +202,6 @@ async def serving_from(
                 ),
                 grace=settings.shutdown_grace,
                 extra_interceptors=extra_interceptors,
+                reported=reported,
             )
         )
-        if settings.health_port is not None:
-            await stack.enter_async_context(
-                health_port(running.health, settings.bind_host, settings.health_port)
-            )
-        yield running

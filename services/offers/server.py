@@ -20,6 +20,7 @@ from services.common.callers import AUTH, OFFERS, PROFILE, only, through_gateway
 from services.common.clients import FAST_RECONNECT, Channels
 from services.common.config import Settings
 from services.common.main import run_service
+from services.common.readiness import ServiceHealth
 from services.common.server import Registration, RunningServer, serving_from
 from services.offers.compiled_cache import CompiledCache
 from services.offers.following import Follower
@@ -63,12 +64,14 @@ async def lifespan(
     *,
     port: int | None = None,
     extra_interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
+    reported: ServiceHealth | None = None,
 ) -> AsyncIterator[RunningServer]:
     """The offers service, serving for the block: store, channels, server.
 
     Each step is pushed on the stack as it is opened, so a failure at any step releases
-    what came before it, in reverse; ``port`` (0 for any) and ``extra_interceptors`` are
-    for tests.
+    what came before it, in reverse; ``reported`` is the health ``run_service`` reports
+    from before the first step; ``port`` (0 for any) and ``extra_interceptors`` are for
+    tests.
     """
     async with contextlib.AsyncExitStack() as stack:
         store = await PersonalizationStore.open(settings)
@@ -98,6 +101,7 @@ async def lifespan(
                 rules=RULES,
                 callers=CALLERS,
                 extra_interceptors=extra_interceptors,
+                reported=reported,
             )
         )
 

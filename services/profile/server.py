@@ -25,6 +25,7 @@ from services.common.callers import PROFILE as PROFILE_COMPONENT
 from services.common.clients import Channels
 from services.common.config import Settings
 from services.common.main import run_service
+from services.common.readiness import ServiceHealth
 from services.common.server import Registration, RunningServer, serving_from
 from services.profile import backends
 from services.profile.auth_client import AuthClient
@@ -84,12 +85,14 @@ async def lifespan(
     *,
     port: int | None = None,
     extra_interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
+    reported: ServiceHealth | None = None,
 ) -> AsyncIterator[RunningServer]:
     """The profile service, serving for the block: store and writer, channels, server.
 
     Each step is pushed on the stack as it is opened, so a failure at any step releases
-    what came before it, in reverse; ``port`` (0 for any) and ``extra_interceptors`` are
-    for tests.
+    what came before it, in reverse; ``reported`` is the health ``run_service`` reports
+    from before the first step; ``port`` (0 for any) and ``extra_interceptors`` are for
+    tests.
     """
     async with contextlib.AsyncExitStack() as stack:
         store = await stack.enter_async_context(
@@ -126,6 +129,7 @@ async def lifespan(
                 rules=RULES,
                 callers=CALLERS,
                 extra_interceptors=extra_interceptors,
+                reported=reported,
             )
         )
 

@@ -18,6 +18,14 @@ def auth_settings(tmp_path: Path, database_env: dict[str, str]) -> Settings:
 
 
 @pytest.fixture
+async def auth_database(auth_settings: Settings) -> Settings:
+    """``auth_settings`` after the auth service made its database there, as it does at
+    start (its own store opening): the operator's commands refuse anywhere else."""
+    await (await open_store(auth_settings)).close()
+    return auth_settings
+
+
+@pytest.fixture
 async def store(auth_settings: Settings) -> AsyncIterator[SqlAuthStore]:
     """A fresh auth store, once on SQLite and once on PostgreSQL."""
     opened = await open_store(auth_settings)

@@ -26,6 +26,7 @@ from services.auth.ext_authz import AuthorizationServicer
 from services.auth.identity_service import IdentityServicer
 from services.auth.registry_service import RegistryServicer
 from services.auth.store import MIGRATIONS, SqlAuthStore, database_path
+from services.auth.store import open_store as open_auth_store
 from services.auth.validation import FLAG_PUBLIC_SERVICES
 from services.common import identity as identities
 from services.common.storage import Database, open_database
@@ -80,6 +81,8 @@ def acting_as(identity: identity_pb2.Identity) -> Iterator[None]:
 
 @pytest.fixture
 async def loaded(tmp_path: Path) -> AsyncIterator[Loaded]:
+    # The database made as the auth service makes it at start: the operator writes only there.
+    await (await open_auth_store(tmp_path)).close()
     boot = await operator.bootstrap(
         tmp_path,
         SECRET_KEY,

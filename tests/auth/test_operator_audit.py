@@ -26,8 +26,8 @@ PASSWORD = "correct horse battery staple"
 
 
 @pytest.fixture
-def where(auth_settings: Settings) -> Settings:
-    return auth_settings
+def where(auth_database: Settings) -> Settings:
+    return auth_database
 
 
 async def _entries(data_dir: Settings, account_id: str) -> list[audit.Entry]:

@@ -39,15 +39,16 @@ class _Clock:
 
 @pytest.fixture
 async def store(auth_settings: Settings) -> AsyncIterator[SqlAuthStore]:
-    await operator.bootstrap(
-        auth_settings,
-        KEY,
-        email="o@shop.example",
-        password="correct horse battery staple",
-        account="s",
-    )
+    # Opened first, as the auth service does at start: the operator writes only there.
     opened = await open_store(auth_settings)
     try:
+        await operator.bootstrap(
+            auth_settings,
+            KEY,
+            email="o@shop.example",
+            password="correct horse battery staple",
+            account="s",
+        )
         yield opened
     finally:
         await opened.close()

@@ -16,6 +16,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from services.common import tls
 from services.common.callers import OFFERS, PROFILE
 from services.common.clients import Channels
+from services.common.readiness import ServiceHealth
 from services.common.replicas import balanced_target
 from services.common.server import RunningServer, serving
 
@@ -28,6 +29,9 @@ _STATUS_OF = {SERVING: "a", NOT_SERVING: "b"}
 
 @contextlib.asynccontextmanager
 async def _replica(pki_dir: Path, who: str) -> AsyncIterator[RunningServer]:
+    # The channel asks the callee's readiness name, as a service reports it.
+    reported = ServiceHealth.of(PROFILE)
+    await reported.alive()
     async with serving(
         [],
         host="127.0.0.1",
@@ -37,6 +41,7 @@ async def _replica(pki_dir: Path, who: str) -> AsyncIterator[RunningServer]:
         callers={},
         credentials=tls.server_credentials(pki_dir / PROFILE),
         grace=0,
+        reported=reported,
     ) as running:
         await running.health.set("who", SERVING if who == "a" else NOT_SERVING)
         yield running

@@ -29,11 +29,13 @@ from support.ports import free_port, is_open
 from support.tls import aio_channel
 
 from services.auth import server as auth_server
+from services.auth import store as auth_store
 from services.common import pki
 from services.common.callers import AUTH, GATEWAY, OFFERS
 from services.common.config import Settings
 from services.common.errors import FailedPrecondition
 from services.common.lifecycle import ShutdownSignals, serve_until_signalled
+from services.common.main import serve
 from services.common.server import RunningServer
 from services.offers import server as offers_server
 from services.profile import server as profile_server
@@ -157,16 +159,21 @@ class Hold(grpc.aio.ServerInterceptor):  # type: ignore[misc]
 
 
 async def _health(channel: grpc.aio.Channel, names: tuple[str, ...]) -> set[int]:
+    """The statuses ``names`` report (readiness: p13n.<service> and the servicers')."""
     stub = health_pb2_grpc.HealthStub(channel)
     replies = [
-        await stub.Check(health_pb2.HealthCheckRequest(service=name), timeout=5)
-        for name in ("", *names)
+        await stub.Check(health_pb2.HealthCheckRequest(service=name), timeout=5) for name in names
     ]
     return {reply.status for reply in replies}
 
 
+async def _liveness(channel: grpc.aio.Channel) -> int:
+    stub = health_pb2_grpc.HealthStub(channel)
+    return int((await stub.Check(health_pb2.HealthCheckRequest(service=""), timeout=5)).status)
+
+
 async def _until_not_serving(channel: grpc.aio.Channel, names: tuple[str, ...]) -> None:
-    # The server turns "" first and its names in order: once the last has turned, all have.
+    # The server turns its readiness names in order: once the last has turned, all have.
     watch = health_pb2_grpc.HealthStub(channel).Watch(
         health_pb2.HealthCheckRequest(service=names[-1])
     )
@@ -176,6 +183,8 @@ async def _until_not_serving(channel: grpc.aio.Channel, names: tuple[str, ...]) 
                 break
     watch.cancel()
     assert await _health(channel, names) == {health_pb2.HealthCheckResponse.NOT_SERVING}
+    # Draining is not dying: a liveness probe must not restart the pod now.
+    assert await _liveness(channel) == health_pb2.HealthCheckResponse.SERVING
 
 
 def _signal_self(sig: signal.Signals) -> Callable[[], None]:
@@ -195,7 +204,9 @@ async def test_a_drain_keeps_serving_while_health_says_not_serving(tmp_path: Pat
         in_flight = asyncio.ensure_future(authz.Check(external_auth_pb2.CheckRequest(), timeout=30))
         async with asyncio.timeout(10):
             await hold.entered.wait()
+        assert running.names[0] == "p13n.auth"
         assert await _health(channel, running.names) == {health_pb2.HealthCheckResponse.SERVING}
+        assert await _liveness(channel) == health_pb2.HealthCheckResponse.SERVING
 
         signalled = loop.time()
         shutdown = asyncio.create_task(
@@ -273,6 +284,7 @@ async def test_the_health_port_answers_health_and_nothing_else_in_plaintext(
         grpc.aio.insecure_channel(f"127.0.0.1:{probe}") as channel,
     ):
         assert await _health(channel, running.names) == {health_pb2.HealthCheckResponse.SERVING}
+        assert await _liveness(channel) == health_pb2.HealthCheckResponse.SERVING
         with pytest.raises(grpc.aio.AioRpcError) as caught:
             await external_auth_pb2_grpc.AuthorizationStub(channel).Check(
                 external_auth_pb2.CheckRequest(), timeout=5
@@ -280,6 +292,7 @@ async def test_the_health_port_answers_health_and_nothing_else_in_plaintext(
         assert caught.value.code() == grpc.StatusCode.UNIMPLEMENTED
         await running.set_serving(False)
         assert await _health(channel, running.names) == {health_pb2.HealthCheckResponse.NOT_SERVING}
+        assert await _liveness(channel) == health_pb2.HealthCheckResponse.SERVING
     assert port_is_free(probe)
 
 
@@ -297,3 +310,78 @@ async def test_a_signal_during_start_up_drains_the_service_once_it_serves(tmp_pa
                 await serve_until_signalled(running, settings.drain_seconds, signals=signals)
             assert is_open(port), "the lifespan, not the drain, stops the server"
     assert port_is_free(port)
+
+
+async def _probe(channel: grpc.aio.Channel, name: str) -> int | None:
+    """What the kubelet's gRPC probe of ``name`` would see; None: the port refused."""
+    stub = health_pb2_grpc.HealthStub(channel)
+    try:
+        reply = await stub.Check(health_pb2.HealthCheckRequest(service=name), timeout=1)
+    except grpc.aio.AioRpcError as error:
+        if error.code() != grpc.StatusCode.UNAVAILABLE:
+            raise
+        return None
+    return int(reply.status)
+
+
+async def _until(channel: grpc.aio.Channel, name: str, status: int) -> None:
+    async with asyncio.timeout(15):
+        while True:
+            if await _probe(channel, name) == status:
+                return
+            await asyncio.sleep(0.02)
+
+
+async def test_the_probes_see_a_slow_start_then_readiness_and_liveness_through_the_drain(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As a pod runs it (``services.common.main.serve``): while the store opens (here held
+    open, as PostgreSQL migrations would) the health port answers "" SERVING and
+    p13n.auth NOT_SERVING, so a startupProbe waits instead of counting refusals; once
+    serving p13n.auth is SERVING; from SIGTERM on p13n.auth is NOT_SERVING and "" SERVING
+    for the whole drain; after it the port closes."""
+    port, probe = free_port(), free_port()
+    settings = _settings(
+        tmp_path, "auth", port, P13N_HEALTH_PORT=str(probe), P13N_DRAIN_SECONDS="1"
+    )
+    migrated = asyncio.Event()
+    real_open_store = auth_store.open_store
+
+    async def slow_open_store(where: Any) -> Any:
+        await migrated.wait()
+        return await real_open_store(where)
+
+    monkeypatch.setattr(auth_server, "open_store", slow_open_store)
+    SERVING, NOT_SERVING = (
+        health_pb2.HealthCheckResponse.SERVING,
+        health_pb2.HealthCheckResponse.NOT_SERVING,
+    )
+    loop = asyncio.get_running_loop()
+    running = asyncio.create_task(serve("auth", auth_server.lifespan, settings))
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{probe}") as channel:
+            await _until(channel, "", SERVING)
+            assert await _probe(channel, "p13n.auth") == NOT_SERVING
+            assert not is_open(port), "the service port opens once the store is open"
+            migrated.set()
+            await _until(channel, "p13n.auth", SERVING)
+            assert is_open(port)
+
+            os.kill(os.getpid(), signal.SIGTERM)
+            signalled = loop.time()
+            await _until(channel, "p13n.auth", NOT_SERVING)
+            while loop.time() - signalled < 0.8:  # the drain lasts 1 s
+                assert await _probe(channel, "") == SERVING
+                assert await _probe(channel, "p13n.auth") == NOT_SERVING
+                assert is_open(port), "draining: still serving"
+                await asyncio.sleep(0.05)
+            async with asyncio.timeout(10):
+                await running
+    finally:
+        if not running.done():
+            migrated.set()
+            os.kill(os.getpid(), signal.SIGINT)
+            with contextlib.suppress(BaseException):
+                await asyncio.wait_for(running, 10)
+    assert port_is_free(port)
+    assert port_is_free(probe)

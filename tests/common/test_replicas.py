@@ -99,6 +99,15 @@ def test_ports_the_replicas_cannot_have_are_refused(
 
 def test_one_address_is_a_plain_target_and_is_not_balanced() -> None:
     assert balanced_target("127.0.0.1", (50052,)) == "127.0.0.1:50052"
-    assert not is_balanced("127.0.0.1:50052")
-    assert not is_balanced("p13n-profile:50052")
+    for one in ("127.0.0.1:50052", "10.96.0.12:50052", "[::1]:50052", "localhost:50052"):
+        assert not is_balanced(one), one
     assert is_balanced(balanced_target("127.0.0.1", (50052, 50062)))
+
+
+@pytest.mark.parametrize(
+    "target", ["p13n-profile:50052", "dns:///p13n-profile:50052", "p13n-profile.p13n.svc:50052"]
+)
+def test_a_dns_name_is_balanced_over_every_address_it_resolves_to(target: str) -> None:
+    """A headless Service's name resolves to every ready pod (deploy/): each is a subchannel
+    whose readiness (p13n.profile) decides whether it takes calls."""
+    assert is_balanced(target)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -252,3 +253,34 @@ async def test_health_watch_streams_through_the_interceptor(
         first = await call.read()
         call.cancel()
     assert first.status == health_pb2.HealthCheckResponse.SERVING
+
+
+async def test_a_connection_is_renewed_after_its_maximum_age(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The server sends GOAWAY after MAX_CONNECTION_AGE_MS, so a balanced channel to a
+    headless Service's name reconnects and resolves the name again (new pods join)."""
+    monkeypatch.setattr("services.common.server.MAX_CONNECTION_AGE_MS", 300)
+    async with (
+        serving(
+            [],
+            host="127.0.0.1",
+            port=0,
+            key=KEY,
+            rules={},
+            callers={},
+            credentials=None,
+            grace=0,
+        ) as running,
+        grpc.aio.insecure_channel(f"127.0.0.1:{running.port}") as channel,
+    ):
+        stub = health_pb2_grpc.HealthStub(channel)
+        await stub.Check(health_pb2.HealthCheckRequest(service=""), timeout=5)
+        assert channel.get_state() == grpc.ChannelConnectivity.READY
+        async with asyncio.timeout(5):
+            # The server's GOAWAY ends the connection; an idle channel then stays IDLE.
+            while channel.get_state() == grpc.ChannelConnectivity.READY:
+                await channel.wait_for_state_change(grpc.ChannelConnectivity.READY)
+        # A call after that opens a new connection and is answered.
+        reply = await stub.Check(health_pb2.HealthCheckRequest(service=""), timeout=5)
+        assert reply.status == health_pb2.HealthCheckResponse.SERVING

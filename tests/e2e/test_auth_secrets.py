@@ -224,7 +224,9 @@ def second_auth(suite: Suite, tmp_path: Path) -> Iterator[int]:
 
                 def serving() -> bool:
                     try:
-                        reply = health.Check(health_pb2.HealthCheckRequest(), timeout=1)
+                        reply = health.Check(
+                            health_pb2.HealthCheckRequest(service="p13n.auth"), timeout=1
+                        )
                     except grpc.RpcError:
                         return False
                     return bool(reply.status == health_pb2.HealthCheckResponse.SERVING)

@@ -155,6 +155,7 @@ def test_each_service_reports_serving(suite: Suite, service: str) -> None:
     names = {
         "auth": [
             "",
+            "p13n.auth",
             "p13n.auth.v1.IdentityService",
             "p13n.auth.v1.RegistryService",
             "p13n.auth.v1.InternalAuthService",
@@ -162,6 +163,7 @@ def test_each_service_reports_serving(suite: Suite, service: str) -> None:
         ],
         "profile": [
             "",
+            "p13n.profile",
             "p13n.profile.v1.ConfigService",
             "p13n.profile.v1.ProfileService",
             "p13n.profile.v1.IngestService",
@@ -169,6 +171,7 @@ def test_each_service_reports_serving(suite: Suite, service: str) -> None:
         ],
         "offers": [
             "",
+            "p13n.offers",
             "p13n.offers.v1.PersonalizeService",
             "p13n.offers.v1.PersonalizationConfigService",
             "p13n.offers.v1.InternalOffersService",

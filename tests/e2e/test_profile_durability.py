@@ -94,7 +94,10 @@ async def serving(channel: grpc.aio.Channel) -> None:
     deadline = asyncio.get_running_loop().time() + 30
     while True:
         reply = await health.Check(
-            health_pb2.HealthCheckRequest(service=""), wait_for_ready=True, timeout=30
+            # Readiness: "" (liveness) is SERVING before the service takes calls.
+            health_pb2.HealthCheckRequest(service="p13n.profile"),
+            wait_for_ready=True,
+            timeout=30,
         )
         if reply.status == health_pb2.HealthCheckResponse.SERVING:
             return

@@ -76,7 +76,8 @@ def test_every_replica_is_an_endpoint_of_its_cluster(n: int) -> None:
 def test_a_dead_replica_is_found_by_health_checks_within_a_second() -> None:
     for name, cluster in _clusters(_replicated(2)).items():
         (check,) = cluster["health_checks"]
-        assert check["grpc_health_check"] == {"service_name": ""}, name
+        # Readiness, not liveness (""): a draining replica is taken out while it serves.
+        assert check["grpc_health_check"] == {"service_name": f"p13n.{name}"}, name
         interval = float(check["interval"].rstrip("s"))
         jitter = float(check["interval_jitter"].rstrip("s"))
         # A killed replica refuses at once; the checks that find it come an interval apart.

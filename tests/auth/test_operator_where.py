@@ -1,0 +1,144 @@
+"""The operator's commands write only a database the auth service made (issue 18, found 5).
+
+Run in another pod (another volume), or before the auth service ever started, ``p13n
+bootstrap`` used to create an ``auth.db`` of its own there and print a master key that no
+auth process knew (401). Now it refuses, says where it looked and where to run instead,
+and creates nothing: no file on SQLite, no schema on PostgreSQL. Once the auth service has
+opened its store, the same command works.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import asyncpg
+import pytest
+from support.ports import free_port
+
+from services.auth import operator
+from services.auth.store import open_store
+from services.auth.validation import FLAG_PUBLIC_SERVICES
+from services.common.config import Settings
+from services.common.errors import FailedPrecondition
+
+SECRET_KEY = os.urandom(32)
+PASSWORD = "correct horse battery staple"
+
+
+async def _bootstrap(where: Path | Settings) -> dict[str, str]:
+    return await operator.bootstrap(
+        where, SECRET_KEY, email="owner@shop.example", password=PASSWORD, account="Shop"
+    )
+
+
+async def _schema_exists(settings: Settings) -> bool:
+    assert settings.database_url is not None
+    conn = await asyncpg.connect(settings.database_url)
+    try:
+        found = await conn.fetchval(
+            "SELECT 1 FROM pg_namespace WHERE nspname = $1", settings.database_schema("auth")
+        )
+    finally:
+        await conn.close()
+    return found is not None
+
+
+def _files(directory: Path) -> set[Path]:
+    return set(directory.rglob("*"))
+
+
+async def _nothing_was_created(settings: Settings, before: set[Path]) -> None:
+    assert _files(settings.data_dir) == before
+    if settings.database_url is not None:
+        assert not await _schema_exists(settings)
+
+
+async def test_bootstrap_where_no_auth_database_lives_is_refused_and_creates_nothing(
+    auth_settings: Settings,
+) -> None:
+    before = _files(auth_settings.data_dir)
+    with pytest.raises(FailedPrecondition) as caught:
+        await _bootstrap(auth_settings)
+    message = caught.value.message
+    assert message.endswith("nothing was created")
+    if auth_settings.database_url is None:
+        assert message.startswith(
+            f"no auth database at {auth_settings.data_dir / 'auth.db'}: p13n bootstrap must "
+            "run where the auth service keeps its data (P13N_DATA_DIR), e.g. "
+            "`kubectl exec deploy/p13n-auth -- p13n bootstrap ...`, or start the auth "
+            "service first"
+        )
+    else:
+        schema = auth_settings.database_schema("auth")
+        assert message.startswith(f"the auth schema {schema} in postgresql://")
+        assert "does not exist" in message
+        assert "start (or upgrade) the auth service first" in message
+    await _nothing_was_created(auth_settings, before)
+
+
+async def test_flags_set_where_no_auth_database_lives_is_refused_and_creates_nothing(
+    auth_settings: Settings,
+) -> None:
+    before = _files(auth_settings.data_dir)
+    with pytest.raises(FailedPrecondition, match="p13n flags set") as caught:
+        await operator.set_flag(auth_settings, "1", FLAG_PUBLIC_SERVICES, True)
+    assert caught.value.reason == "NO_AUTH_DATABASE"
+    await _nothing_was_created(auth_settings, before)
+
+
+async def test_bootstrap_after_the_auth_service_made_its_database_works(
+    auth_settings: Settings,
+) -> None:
+    # What the auth service does first at start (services/auth/server.py's lifespan).
+    await (await open_store(auth_settings)).close()
+    boot = await _bootstrap(auth_settings)
+    await operator.set_flag(auth_settings, boot["account_id"], FLAG_PUBLIC_SERVICES, True)
+    store = await open_store(auth_settings)
+    try:
+        assert (await store.login("owner@shop.example")) is not None
+    finally:
+        await store.close()
+
+
+async def test_a_data_directory_path_is_checked_like_settings(tmp_path: Path) -> None:
+    """The short form (a data directory) the tests and the demo use is checked too."""
+    with pytest.raises(FailedPrecondition, match="no auth database at"):
+        await _bootstrap(tmp_path)
+    assert _files(tmp_path) == set()
+
+
+async def test_a_schema_behind_this_code_is_refused_not_migrated(
+    postgres_env: dict[str, str], tmp_path: Path
+) -> None:
+    """An auth schema the auth service has not migrated to this code's version (an
+    upgrade under way: the new CLI, the old auth) is left for the auth service."""
+    settings = Settings.from_env({"P13N_DATA_DIR": str(tmp_path), **postgres_env})
+    await (await open_store(settings)).close()
+    assert settings.database_url is not None
+    schema = settings.database_schema("auth")
+    conn = await asyncpg.connect(settings.database_url)
+    try:
+        latest = await conn.fetchval(f'SELECT MAX(version) FROM "{schema}".schema_migrations')
+        await conn.execute(f'DELETE FROM "{schema}".schema_migrations WHERE version = $1', latest)
+        with pytest.raises(FailedPrecondition, match=f"is at version {latest - 1}"):
+            await _bootstrap(settings)
+        assert (
+            await conn.fetchval(f'SELECT MAX(version) FROM "{schema}".schema_migrations')
+            == latest - 1
+        )
+    finally:
+        await conn.close()
+
+
+async def test_an_unreachable_database_is_named_without_its_password(tmp_path: Path) -> None:
+    url = f"postgresql://operator:hunter2-secret@127.0.0.1:{free_port()}/p13n"
+    settings = Settings.from_env({"P13N_DATA_DIR": str(tmp_path), "P13N_DATABASE_URL": url})
+    with pytest.raises(FailedPrecondition) as caught:
+        await _bootstrap(settings)
+    message = caught.value.message
+    assert message.startswith(
+        "p13n bootstrap cannot reach the auth database at postgresql://operator:***@127.0.0.1:"
+    )
+    assert message.endswith("check P13N_DATABASE_URL; nothing was created")
+    assert "hunter2" not in message
