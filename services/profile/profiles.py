@@ -237,9 +237,11 @@ async def lock_for_write(
     members: bool,
 ) -> Locked:
     """``lock_identities`` for ``identities``, then ``locked_owners`` for ``pairs``, with the
-    segment's configuration version read after the first locks and, when asked for, the
-    imported values and batch memberships of ``pairs`` and of the owners' identities: one
-    call of the ``lock_for_write`` function (``store.LOCK_FOR_WRITE``), PostgreSQL only.
+    segment's configuration version (read by the statement that takes the identifier
+    locks, so as of before it waits for them, as ``ConfigCache.get`` read it before) and,
+    when asked for, the imported values and batch memberships of ``pairs`` and of the
+    owners' identities: one call of the ``lock_for_write`` function
+    (``store.LOCK_FOR_WRITE``), PostgreSQL only.
 
     The locks and their order are those of the two calls it stands for, so the two ways
     of writing serialize with each other (an Ingest request still takes them one by one).
