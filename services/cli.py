@@ -103,15 +103,15 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _bootstrap(settings: Settings, args: argparse.Namespace) -> int:
-    from services.auth.operator import bootstrap, require_auth_database
+    from services.auth.operator import bootstrap, require_auth_database, secret_key
 
     async def run() -> dict[str, str]:
-        # Before the key is read: without P13N_SECRET_KEY, reading it makes one in the
-        # data directory, which where no auth database lives would be a stray file too.
+        # The database first: where none lives, that is what to fix (the key is missing
+        # there too). The key is only read, never made (operator.secret_key).
         await require_auth_database(settings, "bootstrap")
         return await bootstrap(
             settings,
-            settings.secret_key,
+            secret_key(settings, "bootstrap"),
             email=args.email,
             password=args.password,
             account=args.account,

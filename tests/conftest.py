@@ -44,3 +44,14 @@ def pytest_runtest_makereport() -> Any:
     if os.environ.get("CI") == "true" and report.skipped and not hasattr(report, "wasxfail"):
         report.outcome = "failed"
         report.longrepr = f"skipped under CI=true, which must run every test: {report.longrepr}"
+
+
+@pytest.fixture(autouse=True)
+def _umask_restored() -> Iterator[None]:
+    """The CLI and the services set umask 077 for their whole process
+    (``files.restrict_umask``); a test that runs them in-process leaves the umask as it
+    found it for the tests after it."""
+    previous = os.umask(0o022)
+    os.umask(previous)
+    yield
+    os.umask(previous)

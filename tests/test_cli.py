@@ -12,6 +12,7 @@ import pytest
 from services import cli
 from services.auth.store import open_store
 from services.auth.validation import FLAG_PUBLIC_SERVICES as FLAG
+from services.common.config import Settings
 
 
 def test_a_gateway_limit_that_is_not_a_number_is_a_configuration_error(
@@ -96,6 +97,9 @@ def test_bootstrap_works_once_the_auth_service_made_its_database(
     _operator_env(monkeypatch, tmp_path)
 
     async def as_the_auth_service_starts() -> None:
+        # Its key first: without P13N_SECRET_KEY the auth service (`p13n up`) makes
+        # secret.key in the data directory, which the CLI then reads.
+        assert Settings.from_env({"P13N_DATA_DIR": str(tmp_path)}).secret_key
         await (await open_store(tmp_path)).close()
 
     asyncio.run(as_the_auth_service_starts())
@@ -103,6 +107,40 @@ def test_bootstrap_works_once_the_auth_service_made_its_database(
     created = json.loads(capsys.readouterr().out)
     assert created["api_key"]
     assert cli.main(["flags", "set", "--account", created["account_id"], f"{FLAG}=on"]) == 0
+
+
+def test_bootstrap_without_the_secret_key_is_refused_and_makes_none(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    database_env: dict[str, str],
+) -> None:
+    """Issue 18 review: on a pod other than auth's (PostgreSQL: the database is reachable
+    from anywhere) without P13N_SECRET_KEY, bootstrap made secret.key in the data directory
+    (a traceback on a read-only volume, else a stray key the auth service does not have).
+    It now refuses, saying where to run it, and makes no key; with the key it works."""
+    _operator_env(monkeypatch, tmp_path)
+    for name, value in database_env.items():
+        monkeypatch.setenv(name, value)
+    settings = Settings.from_env()
+
+    async def as_the_auth_service_starts() -> None:  # with its key in its environment only
+        await (await open_store(settings)).close()
+
+    asyncio.run(as_the_auth_service_starts())
+    assert cli.main([*BOOTSTRAP, "--account", "shop"]) == 1
+    error = capsys.readouterr().err
+    assert error == (
+        "p13n bootstrap: p13n bootstrap needs the auth service's secret key: P13N_SECRET_KEY "
+        f"is not set and {tmp_path / 'secret.key'} does not exist. Run it where the auth "
+        "service runs, e.g. `kubectl exec deploy/p13n-auth -- p13n bootstrap ...` (that pod "
+        "has P13N_SECRET_KEY), or set P13N_SECRET_KEY to the auth service's key; nothing was "
+        "created\n"
+    )
+    assert not (tmp_path / "secret.key").exists()
+    monkeypatch.setenv("P13N_SECRET_KEY", "ab" * 32)
+    assert cli.main([*BOOTSTRAP, "--account", "shop"]) == 0
+    assert not (tmp_path / "secret.key").exists()
 
 
 def test_bootstrap_names_a_service_link_in_a_port_setting(

@@ -8,23 +8,33 @@ running auth processes see the change within a second through the store's ``gene
 They write only a database the auth service made: run anywhere else (another pod, another
 volume, before auth ever started) they would create a database no auth process reads, and
 print an API key that then gets 401. So they refuse, naming where they looked
-(``require_auth_database``), before anything is created.
+(``require_auth_database``), before anything is created. Nor do they make the secret key
+the auth service's credentials are derived from: they read the one it has (``secret_key``).
 """
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
 import time
 from pathlib import Path
 
 import asyncpg
 
 from services.auth import passwords, secrets, validation
-from services.auth.store import PG_MIGRATIONS, SqlAuthStore, database_path, open_store
+from services.auth.store import (
+    MIGRATIONS,
+    PG_MIGRATIONS,
+    SqlAuthStore,
+    database_path,
+    open_store,
+)
 from services.auth.store_protocols import Conflict
 from services.common import postgres
-from services.common.config import Settings
+from services.common.config import SECRET_KEY, Settings
 from services.common.convert import path_id
 from services.common.errors import FailedPrecondition, InvalidArgument, NotFound
+from services.common.storage import BUSY_TIMEOUT_MS
 
 KNOWN_FLAGS = (validation.FLAG_PUBLIC_SERVICES, validation.FLAG_ATTRIBUTE_SENSITIVITY)
 
@@ -35,9 +45,10 @@ IN_THE_AUTH_POD = "kubectl exec deploy/p13n-auth -- p13n {command} ..."
 async def require_auth_database(where: Path | Settings, command: str = "bootstrap") -> None:
     """Raises FailedPrecondition unless the auth service has made its database there.
 
-    SQLite: ``<data dir>/auth.db`` exists (the auth service creates it at start).
-    PostgreSQL: the auth schema has every migration this code knows, applied by the auth
-    service (the command never creates or migrates it). Creates nothing either way.
+    The database must be at exactly the version this code knows, applied by the auth
+    service (the command never creates or migrates it): SQLite's ``<data dir>/auth.db``
+    (its ``user_version``, read through a read-only connection), or PostgreSQL's auth
+    schema. Creates nothing either way.
     """
     settings = where if isinstance(where, Settings) else None
     if settings is not None and settings.database_url is not None:
@@ -53,6 +64,27 @@ async def require_auth_database(where: Path | Settings, command: str = "bootstra
             "created",
             reason="NO_AUTH_DATABASE",
         )
+    try:
+        version = await asyncio.to_thread(_sqlite_version, path)
+    except sqlite3.Error as error:
+        raise FailedPrecondition(
+            f"p13n {command} cannot read the auth database at {path} "
+            f"({type(error).__name__}: {error}); nothing was created",
+            reason="AUTH_DATABASE_UNREACHABLE",
+        ) from None
+    _require_version(f"the auth database {path}", version, len(MIGRATIONS), command)
+
+
+def _sqlite_version(path: Path) -> int:
+    # Read-only: the file is the auth service's, and this command must not change it (nor
+    # create it, as a plain connect would). WAL lets the read run beside a writer.
+    conn = sqlite3.connect(
+        f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000
+    )
+    try:
+        return int(conn.execute("PRAGMA user_version").fetchone()[0])
+    finally:
+        conn.close()
 
 
 async def _require_auth_schema(url: str, schema: str, command: str) -> None:
@@ -65,15 +97,58 @@ async def _require_auth_schema(url: str, schema: str, command: str) -> None:
             f"({type(error).__name__}: {error}); check P13N_DATABASE_URL; nothing was created",
             reason="AUTH_DATABASE_UNREACHABLE",
         ) from None
-    if version is None or version < len(PG_MIGRATIONS):
+    _require_version(
+        f"the auth schema {schema} in {postgres.redacted(url)}",
+        version,
+        len(PG_MIGRATIONS),
+        command,
+    )
+
+
+def _require_version(database: str, version: int | None, known: int, command: str) -> None:
+    """Refuses a database the auth service has not migrated to this code's version, and one
+    a newer auth service migrated past it (this CLI would not know its tables)."""
+    if version is not None and version > known:
+        raise FailedPrecondition(
+            f"{database} is at version {version}, newer than this p13n knows ({known}): "
+            "run the auth service's own p13n, e.g. "
+            f"`{IN_THE_AUTH_POD.format(command=command)}`; nothing was created",
+            reason="AUTH_DATABASE_NEWER",
+        )
+    if version is None or version < known:
         found = "does not exist" if version is None else f"is at version {version}"
         raise FailedPrecondition(
-            f"the auth schema {schema} in {postgres.redacted(url)} "
-            f"{found}, and p13n {command} needs version {len(PG_MIGRATIONS)}: start (or "
+            f"{database} {found}, and p13n {command} needs version {known}: start (or "
             "upgrade) the auth service first, which creates and migrates it, then run "
             f"p13n {command} again; nothing was created",
             reason="NO_AUTH_DATABASE",
         )
+
+
+def secret_key(settings: Settings, command: str = "bootstrap") -> bytes:
+    """The auth service's secret key, from P13N_SECRET_KEY or the data directory's file.
+
+    Never a new one: a key made here would be a stray file and not the key the auth
+    database was made with (on Kubernetes the auth pod has it in its environment).
+    """
+    path = settings.keys.path(SECRET_KEY)
+    try:
+        key = settings.keys.existing(SECRET_KEY)
+    except OSError as error:
+        raise FailedPrecondition(
+            f"p13n {command} cannot read the secret key at {path} "
+            f"({type(error).__name__}: {error}); nothing was created",
+            reason="NO_SECRET_KEY",
+        ) from None
+    if key is None:
+        raise FailedPrecondition(
+            f"p13n {command} needs the auth service's secret key: {SECRET_KEY} is not set "
+            f"and {path} does not exist. Run it where the auth service runs, e.g. "
+            f"`{IN_THE_AUTH_POD.format(command=command)}` (that pod has {SECRET_KEY}), or "
+            f"set {SECRET_KEY} to the auth service's key; nothing was created",
+            reason="NO_SECRET_KEY",
+        )
+    return key
 
 
 async def _open_auth_store(where: Path | Settings, command: str) -> SqlAuthStore:
@@ -104,10 +179,17 @@ async def bootstrap(
         )
     finally:
         await store.close()
+    # The reasons are the conflicts' names, so that a caller can tell "it is there already"
+    # from the other refusals (services/demo/loader.py does).
     if created is Conflict.ACCOUNT_NAME_TAKEN:
-        raise FailedPrecondition(f"Account {account.strip()!r} already exists; nothing was changed")
+        raise FailedPrecondition(
+            f"Account {account.strip()!r} already exists; nothing was changed",
+            reason=created.value,
+        )
     if created is Conflict.EMAIL_TAKEN:
-        raise FailedPrecondition(f"A user {email} already exists; nothing was changed")
+        raise FailedPrecondition(
+            f"A user {email} already exists; nothing was changed", reason=created.value
+        )
     return {
         "account_id": str(created.account_id),
         "user_id": str(created.user_id),

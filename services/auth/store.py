@@ -234,6 +234,7 @@ PG_MIGRATIONS = [
     """,
 ]
 
+WRONG_SECRET_KEY = "WRONG_SECRET_KEY"  # the reason of a refusal for another key
 WRONG_KEY_MESSAGE = (
     "P13N_SECRET_KEY is not the key this data directory's auth database was created with. "
     "Use the running suite's key: its P13N_SECRET_KEY, or unset it to read secret.key from "
@@ -260,7 +261,7 @@ class SqlAuthStore(SqlRegistryStore, SqlIdentityStore, SqlCredentialStore, SqlFa
                     "INSERT INTO secret_key_check (id, fingerprint) VALUES (1, ?)", fingerprint
                 )
             elif not hmac.compare_digest(bytes(stored), fingerprint):
-                raise FailedPrecondition(WRONG_KEY_MESSAGE, reason="WRONG_SECRET_KEY")
+                raise FailedPrecondition(WRONG_KEY_MESSAGE, reason=WRONG_SECRET_KEY)
 
     def audit_log(self) -> audit.AuditLog:
         """The entries of the changes the auth service made (services, tokens, users, keys)."""

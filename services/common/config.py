@@ -121,6 +121,23 @@ class Keys:
             self.given[name] = self._from_file(_KEY_FILES[name])
         return self.given[name]
 
+    def existing(self, name: str) -> bytes | None:
+        """The key if the environment gives it or its file exists; None, never a new one.
+
+        For the operator's commands: a key they made would be a stray file and, on a pod
+        other than the auth service's, not the key its database was made with.
+        """
+        if name not in self.given:
+            path = self.path(name)
+            if not path.is_file():
+                return None
+            self.given[name] = bytes.fromhex(path.read_text().strip())
+        return self.given[name]
+
+    def path(self, name: str) -> Path:
+        """Where the key is kept when the environment does not give it."""
+        return self.data_dir / _KEY_FILES[name]
+
     def _from_file(self, filename: str) -> bytes:
         path = self.data_dir / filename
         if not path.exists():

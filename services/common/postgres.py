@@ -125,6 +125,17 @@ async def _guard_pooled(conn: asyncpg.Connection) -> None:
     guard_socket(conn)
 
 
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """Nothing to reset when a connection goes back to its pool.
+
+    asyncpg's default reset sends ``SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *;
+    RESET ALL`` on every release: a round trip per transaction for session state no pooled
+    connection here ever changes (no session ``SET``, ``LISTEN``, cursor or advisory lock:
+    listeners and migrations have connections of their own). A transaction still open is
+    rolled back by asyncpg before this is called.
+    """
+
+
 def check_schema(schema: str) -> str:
     if not _SCHEMA.fullmatch(schema):
         raise ValueError(f"schema {schema!r}: use lowercase letters, digits and _ (at most 63)")
@@ -154,6 +165,7 @@ async def open_pool(
         timeout=CONNECT_TIMEOUT,
         command_timeout=COMMAND_TIMEOUT,
         init=_guard_pooled,
+        reset=_keep_session,
         server_settings={
             "search_path": schema,
             "synchronous_commit": "on",

@@ -85,25 +85,40 @@ def configure(conn: sqlite3.Connection, tuning: Tuning = Tuning()) -> None:
 
 async def migrate(db: aiosqlite.Connection, migrations: Sequence[str]) -> None:
     """Runs the migrations that have not run yet, each in its own transaction."""
+    version = _check_known(db, await _user_version(db), migrations)
+    while version < len(migrations):
+        await db.execute("BEGIN IMMEDIATE")
+        try:
+            # Read again under the write lock: another process migrating the same file (the
+            # auth service starting beside another opener) may have applied it meanwhile.
+            version = _check_known(db, await _user_version(db), migrations)
+            applied = version < len(migrations)
+            if applied:
+                for statement in _statements(migrations[version]):
+                    await db.execute(statement)
+                version += 1
+                await db.execute(f"PRAGMA user_version = {version}")
+            await db.execute("COMMIT")
+        except BaseException:
+            await db.execute("ROLLBACK")
+            raise
+        if applied:
+            log.info("applied migration %s", version)
+
+
+async def _user_version(db: aiosqlite.Connection) -> int:
     async with db.execute("PRAGMA user_version") as cursor:
         row = await cursor.fetchone()
-    version = int(row[0]) if row else 0
+    return int(row[0]) if row else 0
+
+
+def _check_known(db: aiosqlite.Connection, version: int, migrations: Sequence[str]) -> int:
     if version > len(migrations):
         raise RuntimeError(
             f"{db!r} is at schema version {version}, newer than this code knows "
             f"({len(migrations)}): run a newer p13n"
         )
-    for number, script in enumerate(migrations[version:], start=version + 1):
-        await db.execute("BEGIN IMMEDIATE")
-        try:
-            for statement in _statements(script):
-                await db.execute(statement)
-            await db.execute(f"PRAGMA user_version = {number}")
-            await db.execute("COMMIT")
-        except BaseException:
-            await db.execute("ROLLBACK")
-            raise
-        log.info("applied migration %s", number)
+    return version
 
 
 def _statements(script: str) -> list[str]:

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from services.auth import operator
+from services.auth.store import WRONG_SECRET_KEY
+from services.auth.store_protocols import Conflict
 from services.common.config import Settings
 from services.common.errors import FailedPrecondition, NotFound, P13nError
 from services.demo import definition as demo
@@ -37,6 +39,9 @@ from services.demo.state import (
 ACCOUNT_NAME = "p13n demo"
 OWNER_EMAIL = "demo@p13n.example"
 KEY_KNOWN_TIMEOUT = 10.0
+# Bootstrap's refusals that mean this data directory's demo account exists already: an
+# earlier run made it, and its demo.json (the only copy of its API key) is gone.
+ALREADY_THERE = (Conflict.ACCOUNT_NAME_TAKEN.value, Conflict.EMAIL_TAKEN.value)
 
 
 class DemoError(Exception):
@@ -124,10 +129,18 @@ def _create_account(settings: Settings) -> DemoState:
             )
         )
     except FailedPrecondition as error:
-        raise DemoError(
-            f"{error.message}, but its credentials ({path}) are gone, so the demo cannot "
-            "use it: start with a fresh P13N_DATA_DIR"
-        ) from None
+        if error.reason in ALREADY_THERE:
+            raise DemoError(
+                f"{error.message}, but its credentials ({path}) are gone, so the demo cannot "
+                "use it: start with a fresh P13N_DATA_DIR"
+            ) from None
+        if error.reason == WRONG_SECRET_KEY:
+            raise DemoError(
+                f"{error.message}; the demo cannot create its account in this data "
+                "directory: start with a fresh P13N_DATA_DIR"
+            ) from None
+        # Any other refusal (no auth database, one out of reach) says itself what to do.
+        raise DemoError(f"creating the demo account failed: {error.message}") from None
     except P13nError as error:
         raise DemoError(f"creating the demo account failed: {error.message}") from None
     state = DemoState(created["account_id"], created["api_key"], OWNER_EMAIL, password)

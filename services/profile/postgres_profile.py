@@ -12,6 +12,11 @@ locks what it reads before deciding anything:
    again under the lock), so a profile's state, identities and merges change under one
    write at a time, whichever identifiers led there.
 
+A Track takes both in one call (``profiles.lock_for_write``, a server-side function that
+also reads what the write decides on) and writes in one statement
+(``profiles.write_tracked``): four statements in all with BEGIN and COMMIT, each a round
+trip that costs CPU in this process and in the server (``bench/pg_write_cost.py``).
+
 An answer of the server makes the whole transaction run again from the start, with
 jittered back-off (``postgres.MAX_ATTEMPTS`` tries in all, then UNAVAILABLE, as a busy
 SQLite store answers): 40P01, a deadlock (only when a

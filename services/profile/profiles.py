@@ -25,6 +25,7 @@ import json
 import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from services.common import events
 from services.common.sql import Row, Sql
@@ -197,11 +198,7 @@ async def lock_identities(sql: Sql, identities: Iterable[tuple[int, str, str]]) 
             stripes,
         )
         if len(locked) != len(stripes):
-            # A missing row locks nothing: writes would stitch unserialized. Refuse instead.
-            raise RuntimeError(
-                f"identity_locks has {len(locked)} of the {len(stripes)} stripes this write "
-                f"locks: it must hold stripes 0 to {LOCK_STRIPES - 1} (store.PG_MIGRATIONS)"
-            )
+            _refuse_missing_stripes(len(locked), len(stripes))
 
 
 async def lock_owners(sql: Sql, parent_segment_id: int, pairs: Sequence[Pair]) -> None:
@@ -214,6 +211,92 @@ async def lock_owners(sql: Sql, parent_segment_id: int, pairs: Sequence[Pair]) -
     """
     if sql.dialect == "postgresql" and pairs:
         await _rows(sql, _LOCK_OWNER_OF_PAIR, _LOCK_OWNERS_OF_PAIRS, parent_segment_id, pairs)
+
+
+@dataclass(frozen=True)
+class Locked:
+    """What ``lock_for_write`` read under its locks, in one round trip."""
+
+    version: tuple[int, float] | None  # the segment's (config_version, create_time); None: gone
+    owners: list[StoredProfile]  # as ``locked_owners`` returns them
+    imported: dict[Pair, dict[str, object]]  # as ``imported_records``, when asked for
+    members: dict[Pair, set[int]]  # batch segments by pair, when asked for
+
+    def segment_ids(self, pairs: Iterable[Pair]) -> set[int]:
+        """As ``segment_ids`` answers for ``pairs`` (each asked for, or an owner's)."""
+        return {segment for pair in pairs for segment in self.members.get(pair, ())}
+
+
+async def lock_for_write(
+    sql: Sql,
+    parent_segment_id: int,
+    identities: Iterable[Pair],
+    pairs: Sequence[Pair],
+    *,
+    imported: bool,
+    members: bool,
+) -> Locked:
+    """``lock_identities`` for ``identities``, then ``locked_owners`` for ``pairs``, with the
+    segment's configuration version (read by the statement that takes the identifier
+    locks, so as of before it waits for them, as ``ConfigCache.get`` read it before) and,
+    when asked for, the imported values and batch memberships of ``pairs`` and of the
+    owners' identities: one call of the ``lock_for_write`` function
+    (``store.LOCK_FOR_WRITE``), PostgreSQL only.
+
+    The locks and their order are those of the two calls it stands for, so the two ways
+    of writing serialize with each other (an Ingest request still takes them one by one).
+    """
+    stripes = sorted({lock_stripe(parent_segment_id, key, value) for key, value in identities})
+    rows = await sql.fetch(
+        "SELECT * FROM lock_for_write(?, ?::int[], ?::text[], ?::text[], ?, ?)",
+        parent_segment_id,
+        stripes,
+        [key for key, _ in pairs],
+        [value for _, value in pairs],
+        imported,
+        members,
+    )
+    config, *rest = rows
+    if config["stripes_locked"] != len(stripes):
+        _refuse_missing_stripes(config["stripes_locked"], len(stripes))
+    version = config["config_version"]
+    found: dict[Pair, dict[str, object]] = {}
+    memberships: dict[Pair, set[int]] = {}
+    profile_rows: list[ProfileRow] = []
+    for row in rest:
+        pair = (row["key"], row["value"])
+        if row["kind"] == "profile":
+            profile_rows.append(tuple(row[column] for column in _PROFILE_COLUMNS))
+        if row["attributes"] is not None:
+            found[pair] = json.loads(row["attributes"])
+        if row["segment_ids"] is not None:
+            memberships[pair] = set(row["segment_ids"])
+    return Locked(
+        None if version is None else (int(version), float(config["create_time"])),
+        _profiles(profile_rows),
+        found,
+        memberships,
+    )
+
+
+# ``lock_for_write``'s columns of a profile row, in ``_PROFILE_ROWS``' order (``_profiles``).
+_PROFILE_COLUMNS = (
+    "profile_id",
+    "canonical_id",
+    "cluster_size",
+    "state",
+    "key",
+    "value",
+    "first_seen",
+)
+
+
+def _refuse_missing_stripes(locked: int, wanted: int) -> None:
+    # A missing row locks nothing: writes would stitch unserialized. Refuse instead.
+    raise RuntimeError(
+        f"identity_locks has {locked} of the {wanted} stripes this write "
+        f"locks: it must hold stripes 0 to {LOCK_STRIPES - 1} (store.PG_MIGRATIONS)"
+    )
 
 
 _LOCK_OWNER_OF_PAIR = (
@@ -244,9 +327,13 @@ async def _rows(
     return await sql.fetch(pairs_sql, *_pair_args(sql, wanted), parent_segment_id)
 
 
-def _profiles(rows: Iterable[Row]) -> list[StoredProfile]:
+# A row of ``_PROFILE_ROWS``' columns: a result row, or one made of ``lock_for_write``'s.
+ProfileRow = Row | tuple[Any, ...]
+
+
+def _profiles(rows: Iterable[ProfileRow]) -> list[StoredProfile]:
     """Profiles from ``_PROFILE_ROWS`` rows, in the order the rows name them."""
-    grouped: dict[int, tuple[Row, list[Identity]]] = {}
+    grouped: dict[int, tuple[ProfileRow, list[Identity]]] = {}
     for row in rows:
         profile = grouped.setdefault(int(row[0]), (row, []))
         profile[1].append(Identity(row[4], row[5], float(row[6])))
@@ -469,3 +556,63 @@ _STORE_EVENT = (
     "INSERT INTO events (account_id, database, table_name, time, client_time, body) "
     "VALUES (?, ?, ?, ?, ?, ?)"
 )
+
+
+# A Track's writes on PostgreSQL in one statement (``write_tracked``): the event, the
+# profile (saved or created), its new identities, and the segment's configuration version
+# read last, under every lock the write holds (``realtime.still_current``).
+_TRACKED = (
+    "WITH stored AS (" + _STORE_EVENT + "), "
+    "target AS ({profile} RETURNING id), "
+    "attached AS (INSERT INTO identities "
+    "(parent_segment_id, key, value, profile_id, first_seen) "
+    "SELECT ?::bigint, n.key, n.value, target.id, n.first_seen "
+    "FROM target, unnest(?::text[], ?::text[], ?::float8[]) AS n(key, value, first_seen)) "
+    "SELECT config_version, create_time FROM parent_segments WHERE id = ?"
+)
+_TRACKED_SAVE = _TRACKED.format(
+    profile="UPDATE profiles SET canonical_id = ?, cluster_size = ?, state = ?, update_time = ? "
+    "WHERE id = ?"
+)
+_TRACKED_CREATE = _TRACKED.format(
+    profile="INSERT INTO profiles "
+    "(parent_segment_id, canonical_id, cluster_size, state, update_time) "
+    "VALUES (?::bigint, ?, 1, ?, ?)"
+)
+
+
+async def write_tracked(
+    sql: Sql,
+    parent_segment_id: int,
+    account_id: str,
+    database: str,
+    table: str,
+    event: tuple[events.Event, str],
+    target: int | None,
+    canonical_id: str | None,
+    cluster_size: int,
+    state: ProfileState,
+    attach: Sequence[Identity],
+    now: float,
+) -> tuple[int, float] | None:
+    """``store_events`` of one event, ``save`` of ``target`` (``create`` when None) and
+    ``attach`` of its new identities in one statement (PostgreSQL); returns the segment's
+    (config_version, create_time) as that statement read it, None when it is gone."""
+    stored = (account_id, database, table, now, events.client_time(event[0]), event[1])
+    if target is None:
+        profile: tuple[object, ...] = (parent_segment_id, canonical_id, _state_json(state), now)
+        query = _TRACKED_CREATE
+    else:
+        profile = (canonical_id, cluster_size, _state_json(state), now, target)
+        query = _TRACKED_SAVE
+    row = await sql.fetchrow(
+        query,
+        *stored,
+        *profile,
+        parent_segment_id,
+        [i.key for i in attach],
+        [i.value for i in attach],
+        [i.first_seen for i in attach],
+        parent_segment_id,
+    )
+    return None if row is None else (int(row[0]), float(row[1]))

@@ -203,6 +203,11 @@ class ConfigCache:
                 return config
             version = again
 
+    def cached(self, parent_segment_id: str) -> Config | None:
+        """The configuration last loaded for the segment, unchecked: a write that uses it
+        must compare its version with the one its transaction reads (``tracking``)."""
+        return self._configs.get(path_id(parent_segment_id))
+
     async def segments_with_table(
         self, sql: Sql, account_id: str, database: str, table: str
     ) -> tuple[int, tuple[int, ...]]:
@@ -214,12 +219,24 @@ class ConfigCache:
         return generation, self._tables[1].get((account_id, database, table), ())
 
 
-async def still_current(sql: Sql, config: Config) -> None:
+# ``still_current``'s default: the version is not read yet.
+UNREAD = (-1, -1.0)
+
+
+async def still_current(
+    sql: Sql, config: Config, committed: tuple[int, float] | None = UNREAD
+) -> None:
     """Raises ``ConfigChanged`` if ``config`` is no longer the segment's committed one
-    (PostgreSQL, as a write's last statement: see ``tracking``). SQLite's writer is alone
-    and takes turns with configuration writers: nothing to check."""
+    (PostgreSQL, as a write's last statement: see ``tracking``). ``committed``: the
+    (version, create_time) the write's last statement already read (None: no segment),
+    else it is read here. SQLite's writer is alone and takes turns with configuration
+    writers: nothing to check."""
     if sql.dialect != "postgresql":
         return
-    now = await realtime_store.config_version(sql, config.parent_segment_id)
+    now = (
+        await realtime_store.config_version(sql, config.parent_segment_id)
+        if committed == UNREAD
+        else committed
+    )
     if now != (config.version, config.create_time):
         raise ConfigChanged(f"parent segment {config.parent_segment_id}")

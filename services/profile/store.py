@@ -190,6 +190,108 @@ MIGRATIONS = [
 ]
 
 
+# Everything a Track reads before it decides, under its locks, in one round trip
+# (``profiles.lock_for_write``). The same locks as ``lock_identities`` and then
+# ``locked_owners``, in the same order; a function because each of its statements takes a
+# new snapshot (READ COMMITTED), so the owners read after their locks are taken are
+# current, which one plain statement could not give. Its tables are found through the
+# caller's search_path (the pool's schema), like every other statement's.
+#
+# Rows by kind: 'config' (always one: the segment's version, read as the identifier locks
+# are asked for, NULL when the segment is gone; how many of the stripes were locked),
+# 'profile' (one per identity of each owner, by profile id), 'pair' (each pair asked for,
+# when one of them has no owner). A 'profile' or 'pair' row carries its pair's imported
+# values and batch segments when asked for.
+#
+# Every lookup by pair is a LATERAL subquery with OFFSET 0 (a probe of the primary key
+# per pair), and the function keeps generic plans: left to choose, PostgreSQL planned
+# every call afresh (a generic plan never looked cheaper, unnest's row count being
+# unknown to it), which cost more than the round trips saved; and a generic plan without
+# OFFSET 0 hash-joins the segment's whole table against the pairs.
+LOCK_FOR_WRITE = """
+CREATE FUNCTION lock_for_write(
+  segment BIGINT, stripes INTEGER[], keys TEXT[], vals TEXT[],
+  with_imported BOOLEAN, with_members BOOLEAN
+) RETURNS TABLE (
+  kind TEXT, config_version INTEGER, create_time DOUBLE PRECISION, stripes_locked INTEGER,
+  profile_id BIGINT, canonical_id TEXT, cluster_size INTEGER, state TEXT,
+  key TEXT, value TEXT, first_seen DOUBLE PRECISION, attributes TEXT, segment_ids BIGINT[]
+) LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $$
+#variable_conflict use_column
+DECLARE
+  locked BIGINT[];
+  owning BIGINT[];
+  matched INTEGER := 0;
+  missing BIGINT[];
+BEGIN
+  RETURN QUERY SELECT 'config'::TEXT, p.config_version, p.create_time,
+      (SELECT count(*)::INTEGER FROM (SELECT 1 FROM identity_locks
+        WHERE stripe = ANY(stripes) ORDER BY stripe FOR UPDATE) AS l),
+      NULL::BIGINT, NULL::TEXT, NULL::INTEGER, NULL::TEXT, NULL::TEXT, NULL::TEXT,
+      NULL::DOUBLE PRECISION, NULL::TEXT, NULL::BIGINT[]
+    FROM (SELECT 1) AS one LEFT JOIN parent_segments AS p ON p.id = segment;
+  -- The owners, locked by the pairs; then read again under their locks (a concurrent
+  -- merge may have moved a pair meanwhile: its new owner is locked too).
+  IF cardinality(keys) = 1 THEN  -- the usual event: probes of primary keys alone
+    SELECT ARRAY[p.id] INTO locked FROM profiles AS p
+      WHERE p.id = (SELECT i.profile_id FROM identities AS i
+        WHERE i.parent_segment_id = segment AND i.key = keys[1] AND i.value = vals[1])
+      FOR UPDATE;
+  ELSE
+    SELECT array_agg(l.id) INTO locked FROM (
+      SELECT p.id FROM profiles AS p WHERE p.id IN (
+        SELECT i.profile_id FROM unnest(keys, vals) AS j(k, v) CROSS JOIN LATERAL (
+          SELECT i.profile_id FROM identities AS i
+          WHERE i.parent_segment_id = segment AND i.key = j.k AND i.value = j.v OFFSET 0) AS i)
+      ORDER BY p.id FOR UPDATE) AS l;
+  END IF;
+  IF locked IS NOT NULL THEN
+    LOOP
+      IF cardinality(keys) = 1 THEN
+        owning := ARRAY(SELECT i.profile_id FROM identities AS i
+          WHERE i.parent_segment_id = segment AND i.key = keys[1] AND i.value = vals[1]);
+        matched := cardinality(owning);
+      ELSE
+        SELECT coalesce(array_agg(DISTINCT i.profile_id), '{}'), count(*) INTO owning, matched
+          FROM unnest(keys, vals) AS j(k, v) CROSS JOIN LATERAL (
+            SELECT i.profile_id FROM identities AS i
+            WHERE i.parent_segment_id = segment AND i.key = j.k AND i.value = j.v OFFSET 0) AS i;
+      END IF;
+      EXIT WHEN owning <@ locked;
+      SELECT array_agg(o ORDER BY o) INTO missing FROM unnest(owning) AS o
+        WHERE o <> ALL(locked);
+      PERFORM 1 FROM profiles WHERE id = ANY(missing) ORDER BY id FOR UPDATE;
+      locked := locked || missing;
+    END LOOP;
+    RETURN QUERY SELECT 'profile'::TEXT, NULL::INTEGER, NULL::DOUBLE PRECISION,
+        NULL::INTEGER, p.id, p.canonical_id, p.cluster_size, p.state, i.key, i.value,
+        i.first_seen, t.attributes, m.segment_ids
+      FROM profiles AS p CROSS JOIN LATERAL (SELECT * FROM identities AS i
+        WHERE i.profile_id = p.id OFFSET 0) AS i
+      LEFT JOIN LATERAL (SELECT t.attributes FROM imported_values AS t
+        WHERE with_imported AND t.parent_segment_id = segment AND t.key = i.key
+        AND t.value = i.value OFFSET 0) AS t ON TRUE
+      LEFT JOIN LATERAL (SELECT array_agg(m.segment_id) AS segment_ids
+        FROM segment_members AS m WHERE with_members AND m.parent_segment_id = segment
+        AND m.key = i.key AND m.value = i.value) AS m ON TRUE
+      WHERE p.id = ANY(owning) ORDER BY p.id;
+  END IF;
+  IF (with_imported OR with_members) AND matched < cardinality(keys) THEN
+    RETURN QUERY SELECT 'pair'::TEXT, NULL::INTEGER, NULL::DOUBLE PRECISION,
+        NULL::INTEGER, NULL::BIGINT, NULL::TEXT, NULL::INTEGER, NULL::TEXT, j.k, j.v,
+        NULL::DOUBLE PRECISION, t.attributes, m.segment_ids
+      FROM unnest(keys, vals) AS j(k, v)
+      LEFT JOIN LATERAL (SELECT t.attributes FROM imported_values AS t
+        WHERE with_imported AND t.parent_segment_id = segment AND t.key = j.k
+        AND t.value = j.v OFFSET 0) AS t ON TRUE
+      LEFT JOIN LATERAL (SELECT array_agg(m.segment_id) AS segment_ids
+        FROM segment_members AS m WHERE with_members AND m.parent_segment_id = segment
+        AND m.key = j.k AND m.value = j.v) AS m ON TRUE;
+  END IF;
+END
+$$
+"""
+
 PG_MIGRATIONS = [
     """
     CREATE TABLE parent_segments (
@@ -328,6 +430,7 @@ PG_MIGRATIONS = [
     CREATE TABLE identity_locks (stripe INTEGER PRIMARY KEY);
     INSERT INTO identity_locks (stripe) SELECT generate_series(0, {LOCK_STRIPES - 1})
     """,
+    LOCK_FOR_WRITE,
 ]
 
 # Connections per process: a Track holds one for its transaction, so this bounds how many

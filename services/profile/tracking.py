@@ -8,7 +8,8 @@ nothing. Both run inside one transaction of the group-commit writer, after the u
 before them, so a plan always starts from every committed (or earlier-in-batch) write and
 concurrent events for one visitor cannot lose an update. On PostgreSQL, where the events of
 several replicas run at once, a plan that will be carried out locks the profiles it read
-first (``profiles.locked_owners``), with the same effect.
+first (``profiles.locked_owners``; a Track, ``profiles.lock_for_write``), with the same
+effect.
 
 Everything here is a coroutine over ``Sql``, written once for both backends. On SQLite it never
 suspends and runs on the database thread: a whole Track (configuration, reads, stitching,
@@ -21,7 +22,8 @@ the caller to log once the write committed (an attempt rolled back logs nothing)
 Configuration on PostgreSQL: a write reads its parent segment's configuration before it
 waits for its locks, and another replica may commit a change meanwhile (a key made
 verified, an event definition added, the segment deleted). So once every lock is taken
-and every row written, the write reads the version again (``still_current``): moved, it
+and every row written, the write reads the version again (``still_current``; a Track
+reads it in the statement that writes its rows, once every lock is taken): moved, it
 raises ``realtime.ConfigChanged`` and runs again with the new configuration. A change
 acknowledged before that last read is applied; one committed after it was not yet
 visible to anything the write read, which may then come first.
@@ -83,17 +85,31 @@ class BatchValues:
     segments: list[tuple[str, int]]  # (name, Sensitivity), by name
 
 
-async def batch_values(sql: Sql, config: Config, identities: Sequence[Identity]) -> BatchValues:
+async def batch_values(
+    sql: Sql,
+    config: Config,
+    identities: Sequence[Identity],
+    locked: profiles.Locked | None = None,
+) -> BatchValues:
+    """``locked``: what ``profiles.lock_for_write`` already read (nothing to read then)."""
     pairs = [(i.key, i.value) for i in identities]
     # Only what the configuration shows is read: a segment without IMPORTED attributes or
     # batch segments (most) spares a statement or two per event.
     values: dict[str, object] = {}
     if config.imported:
-        records = await profiles.imported_records(sql, config.parent_segment_id, pairs)
+        records = (
+            await profiles.imported_records(sql, config.parent_segment_id, pairs)
+            if locked is None
+            else locked.imported
+        )
         values = imported_values(identities, records, config.primary_key)
     segment_ids = set()
     if config.segments:
-        segment_ids = await profiles.segment_ids(sql, config.parent_segment_id, pairs)
+        segment_ids = (
+            await profiles.segment_ids(sql, config.parent_segment_id, pairs)
+            if locked is None
+            else locked.segment_ids(pairs)
+        )
     return BatchValues(
         imported={name: values[name] for name in config.imported if name in values},
         segments=sorted(config.segments[s] for s in segment_ids if s in config.segments),
@@ -129,20 +145,49 @@ async def plan(
     ``writing``: the plan will be carried out in this transaction, so the profiles it
     reads are locked until it ends (``profiles.locked_owners``).
     """
+    check_table(config, database, table)
+    event, unproven = screened(config, event, proven)
+    found = require_identities(config, event)
+    if writing:
+        owners = await profiles.locked_owners(sql, config.parent_segment_id, found)
+    else:
+        owners = await profiles.owners(sql, config.parent_segment_id, found)
+    return await decide(sql, config, database, table, event, now, found, owners, unproven)
+
+
+def check_table(config: Config, database: str, table: str) -> None:
     if (database, table) not in config.tables:
         raise NotFound(
             f"Table {database}.{table} is not an event table of parent segment "
             f"{config.parent_segment_id}: create an event definition for it first",
             reason="UNKNOWN_EVENT_TABLE",
         )
-    unproven: tuple[tuple[str, proofs.Failure], ...] = ()
-    if proven is not None:
-        event, unproven = proofs.screen(config.keys, event, proven)
-    found = require_identities(config, event)
-    if writing:
-        owners = await profiles.locked_owners(sql, config.parent_segment_id, found)
-    else:
-        owners = await profiles.owners(sql, config.parent_segment_id, found)
+
+
+def screened(
+    config: Config, event: events.Event, proven: proofs.Proofs | None
+) -> tuple[events.Event, tuple[tuple[str, proofs.Failure], ...]]:
+    """The event without the verified values ``proven`` cannot prove, and those left out
+    (``proofs.screen``; nothing is left out of a trusted caller's event)."""
+    if proven is None:
+        return event, ()
+    return proofs.screen(config.keys, event, proven)
+
+
+async def decide(
+    sql: Sql,
+    config: Config,
+    database: str,
+    table: str,
+    event: events.Event,
+    now: float,
+    found: list[tuple[str, str]],
+    owners: list[profiles.StoredProfile],
+    unproven: tuple[tuple[str, proofs.Failure], ...],
+    locked: profiles.Locked | None = None,
+) -> Plan:
+    """``plan`` once the event's identities (``found``) and their ``owners`` are known;
+    ``locked``: what ``profiles.lock_for_write`` read besides (``batch_values``)."""
     decision = plan_stitch(found, [p.for_stitching() for p in owners], config.primary_key, now)
     involved = {str(p.id): p for p in owners}
     if decision.outcome is Outcome.MERGE:
@@ -157,7 +202,7 @@ async def plan(
         base, identities = attributes.ProfileState(), decision.attach
     matched = config.matched(database, table, event)
     applied = attributes.apply_event(base, config.triggered(matched), event, now)
-    batch = await batch_values(sql, config, identities)
+    batch = await batch_values(sql, config, identities, locked)
     values = attributes.current_values(applied.state, config.specs, now) | batch.imported
     response = api.TrackResponse(
         canonical_id=decision.canonical_id or "",
@@ -200,6 +245,12 @@ async def carry_out(
             sql, target, decision.canonical_id, decision.cluster_size, plan.state, now
         )
     await profiles.attach(sql, segment, target, decision.attach)
+    await _log_and_count(sql, plan, after_commit)
+
+
+async def _log_and_count(sql: Sql, plan: Plan, after_commit: AfterCommit | None) -> None:
+    """The merge log's entry, and the counts of values left out, with their warnings."""
+    decision, segment = plan.decision, plan.config.parent_segment_id
     if decision.outcome is not Outcome.NO_MERGE:
         await _log_merge(sql, plan)
     notes: AfterCommit = [] if after_commit is None else after_commit
@@ -289,20 +340,97 @@ async def track(
     proven: proofs.Proofs | None = None,
     after_commit: AfterCommit | None = None,
 ) -> api.TrackResponse:
-    """One Track call as a unit of the group-commit writer."""
-    config = await config_of_account(configs, sql, parent_segment_id, account_id)
+    """One Track call as a unit of the group-commit writer (SQLite) or as the body of a
+    transaction (PostgreSQL, ``_track_postgres``)."""
     if sql.dialect == "postgresql":
-        # Every identifier the event may carry (screening proofs only leaves some out).
-        segment = config.parent_segment_id
-        await profiles.lock_identities(
-            sql, [(segment, key, value) for key, value in usable_identities(event[0], config.keys)]
+        return await _track_postgres(
+            sql,
+            configs,
+            parent_segment_id,
+            database,
+            table,
+            event,
+            now,
+            account_id,
+            proven,
+            after_commit,
         )
+    config = await config_of_account(configs, sql, parent_segment_id, account_id)
     decided = await plan(sql, config, database, table, event[0], now, proven, writing=True)
     if decided.unproven:  # stored as applied: an unproven claim is not kept for later use
         event = (decided.event, events.encode(decided.event))
     await profiles.store_events(sql, config.account_id, database, table, now, [event])
     await carry_out(sql, decided, now, after_commit)
     await still_current(sql, config)
+    return decided.response
+
+
+async def _track_postgres(
+    sql: Sql,
+    configs: ConfigCache,
+    parent_segment_id: str,
+    database: str,
+    table: str,
+    event: tuple[events.Event, str],
+    now: float,
+    account_id: str,
+    proven: proofs.Proofs | None,
+    after_commit: AfterCommit | None,
+) -> api.TrackResponse:
+    """``track`` in few round trips: one to lock and read (``profiles.lock_for_write``), one
+    to write (``profiles.write_tracked``), besides the transaction's BEGIN and COMMIT.
+
+    The configuration is the one cached for the segment, and the lock call reads the
+    segment's version: when the two differ (or nothing is cached yet) the configuration is
+    loaded and the locks taken again for its identifiers, before anything is decided or
+    refused. The write's statement reads the version once more, under every lock
+    (``still_current``).
+    """
+    config = configs.cached(parent_segment_id) or await configs.get(sql, parent_segment_id)
+    while True:
+        applied, unproven = screened(config, event[0], proven)
+        found = usable_identities(applied, config.keys)
+        locked = await profiles.lock_for_write(
+            sql,
+            config.parent_segment_id,
+            # Every identifier the event may carry (screening proofs only leaves some out).
+            usable_identities(event[0], config.keys),
+            found,
+            imported=bool(config.imported),
+            members=bool(config.segments),
+        )
+        if locked.version == (config.version, config.create_time):
+            break
+        config = await configs.get(sql, parent_segment_id)  # NotFound when it is gone
+    if account_id and config.account_id != account_id:
+        raise parent_segment_not_found(parent_segment_id)
+    check_table(config, database, table)
+    require_identities(config, applied)
+    decided = await decide(
+        sql, config, database, table, applied, now, found, locked.owners, unproven, locked
+    )
+    if decided.unproven:  # stored as applied: an unproven claim is not kept for later use
+        event = (decided.event, events.encode(decided.event))
+    decision, segment = decided.decision, config.parent_segment_id
+    if decision.outcome is Outcome.MERGE:
+        assert decision.survivor is not None
+        await profiles.absorb(sql, int(decision.survivor), [int(a) for a in decision.absorbed])
+    await _log_and_count(sql, decided, after_commit)
+    committed = await profiles.write_tracked(
+        sql,
+        segment,
+        config.account_id,
+        database,
+        table,
+        event,
+        None if decision.target is None else int(decision.target),
+        decision.canonical_id,
+        decision.cluster_size,
+        decided.state,
+        decision.attach,
+        now,
+    )
+    await still_current(sql, config, committed)
     return decided.response
 
 

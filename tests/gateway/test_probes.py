@@ -147,7 +147,9 @@ def test_the_prestop_drain_lets_requests_in_flight_finish(suite: KubeletsGateway
         assert time.monotonic() > started + DRAIN_TIME
         # The hook answers after its hold, and only then would the kubelet send SIGTERM.
         assert hook.result(timeout=HOLD + 5).status == 200
-        assert time.monotonic() - started >= HOLD
+        # Envoy starts the delay's timer from its event loop's cached clock, which a full run
+        # saw a few milliseconds behind ours (3.997 s for a 4 s hold).
+        assert time.monotonic() - started >= HOLD - 0.05
     pooled.close()
 
 

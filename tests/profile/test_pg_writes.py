@@ -25,7 +25,7 @@ from support.profile_replicas import ACCOUNT
 
 from services.common import audit, events, postgres
 from services.common.errors import InvalidArgument, NotFound, Unavailable
-from services.common.sql import Sql
+from services.common.sql import Postgres, Sql
 from services.profile import backends, batch_store, profiles, proofs, realtime, tracking
 from services.profile.config_store import ATTRIBUTES, EVENTS, STITCHING_KEYS
 from services.profile.realtime import ConfigChanged
@@ -34,17 +34,23 @@ from services.profile.realtime import ConfigChanged
 @contextlib.asynccontextmanager
 async def _paused_before_locking(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[asyncio.Event]:
     """Holds the next write that takes identifier locks just before it takes them, until the
-    block ends; yields the event set once it is held there."""
+    block ends; yields the event set once it is held there. (A Track takes them with
+    ``lock_for_write``, an Ingest request with ``lock_identities``.)"""
     gate, reached = asyncio.Event(), asyncio.Event()
-    original = profiles.lock_identities
+    originals = {name: getattr(profiles, name) for name in ("lock_identities", "lock_for_write")}
 
-    async def paused(sql: Sql, identities: Any) -> None:
-        monkeypatch.setattr(profiles, "lock_identities", original)  # only the first write
-        reached.set()
-        await gate.wait()
-        await original(sql, identities)
+    def pausing(name: str) -> Any:
+        async def paused(*args: Any, **kwargs: Any) -> Any:
+            for each, original in originals.items():  # only the first write
+                monkeypatch.setattr(profiles, each, original)
+            reached.set()
+            await gate.wait()
+            return await originals[name](*args, **kwargs)
 
-    monkeypatch.setattr(profiles, "lock_identities", paused)
+        return paused
+
+    for name in originals:
+        monkeypatch.setattr(profiles, name, pausing(name))
     try:
         yield reached
     finally:
@@ -225,11 +231,11 @@ async def test_a_write_run_again_logs_its_warnings_once(
     original = realtime.still_current
     checks: list[int] = []
 
-    async def changed_once(sql: Sql, config: Any) -> None:
+    async def changed_once(sql: Sql, config: Any, *committed: Any) -> None:
         checks.append(1)
         if len(checks) == 1:
             raise ConfigChanged("as if another replica changed it")
-        await original(sql, config)
+        await original(sql, config, *committed)
 
     async with fleet.replicas(tmp_path, postgres_env, count=1) as ((store, storage),):
         ps = await fleet.shop(storage, keys=("member_id",))
@@ -297,3 +303,92 @@ async def test_an_attribute_deleted_while_an_import_runs_is_not_imported(
         stored = await fleet.rows(a, "SELECT count(*) FROM imported_values")
 
     assert stored == [(0,)]
+
+
+async def test_a_track_costs_four_statements_new_visitor_or_returning(
+    tmp_path: Path, postgres_env: dict[str, str]
+) -> None:
+    """Each statement is a round trip, paid in CPU by the service and by the server alike:
+    BEGIN, the locks and reads (``profiles.lock_for_write``), the writes
+    (``profiles.write_tracked``), COMMIT, and nothing when the connection goes back to the
+    pool (asyncpg's default reset would be a fifth)."""
+    sent: list[str] = []
+    async with fleet.replicas(tmp_path, postgres_env, count=1) as ((store, storage),):
+        ps = await fleet.shop(storage)
+        await fleet.track(store, ps, {"td_client_id": "warm"}, time.time())  # config cached
+        assert storage.pool is not None
+        async with storage.pool.acquire() as conn:  # the next write's (the pool is LIFO)
+            conn.add_query_logger(lambda record: sent.append(record.query.split()[0]))
+        per_track = []
+        for visitor in ("new", "new", "warm"):
+            await asyncio.sleep(0)  # the logger's calls are scheduled
+            sent.clear()
+            await fleet.track(store, ps, {"td_client_id": visitor}, time.time())
+            await asyncio.sleep(0)
+            per_track.append(list(sent))
+
+    assert per_track == [["BEGIN;", "SELECT", "WITH", "COMMIT;"]] * 3
+
+
+async def _until_waiting_for_a_lock(storage: backends.Storage, pid: int) -> None:
+    assert storage.pool is not None
+    for _ in range(1000):
+        # Each statement its own transaction: pg_stat_activity is read afresh.
+        waits = await storage.pool.fetchval(
+            "SELECT wait_event_type FROM pg_stat_activity WHERE pid = $1", pid
+        )
+        if waits == "Lock":
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"backend {pid} never waited for a lock")
+
+
+async def test_lock_for_write_locks_the_profile_a_merge_gave_a_pair_while_it_waited(
+    tmp_path: Path, postgres_env: dict[str, str]
+) -> None:
+    """The owners are locked, then read again under their locks: a pair that a concurrent
+    merge moved to another profile meanwhile brings that profile's lock too, and the
+    owners returned are the current ones."""
+    async with fleet.replicas(tmp_path, postgres_env, count=1) as ((store, storage),):
+        ps = await fleet.shop(storage)
+        for visitor in ("a", "c", "w"):
+            await fleet.track(store, ps, {"td_client_id": visitor}, time.time())
+        ids = {
+            r[0]: r[1]
+            for r in await fleet.rows(
+                storage, "SELECT value, profile_id FROM identities WHERE key = 'td_client_id'"
+            )
+        }
+        assert storage.pool is not None
+        async with (
+            storage.pool.acquire() as merging,
+            storage.pool.acquire() as waiting,
+            merging.transaction(),
+        ):
+            # Another write merges c's profile into w's, and holds its locks.
+            await merging.execute("SELECT 1 FROM profiles WHERE id = $1 FOR UPDATE", ids["c"])
+            await merging.execute(
+                "UPDATE identities SET profile_id = $1 WHERE profile_id = $2", ids["w"], ids["c"]
+            )
+            await merging.execute("DELETE FROM profiles WHERE id = $1", ids["c"])
+            async with waiting.transaction():
+                pairs = [("td_client_id", "a"), ("td_client_id", "c")]
+                call = asyncio.create_task(
+                    profiles.lock_for_write(
+                        Postgres(waiting), int(ps), pairs, pairs, imported=True, members=True
+                    )
+                )
+                # Until the call waits for c's profile, which it found first.
+                await _until_waiting_for_a_lock(storage, waiting.get_server_pid())
+                await merging.execute("COMMIT")
+                locked = await call
+                with pytest.raises(asyncpg.LockNotAvailableError):
+                    async with storage.pool.acquire() as other, other.transaction():
+                        await other.execute(
+                            "SELECT 1 FROM profiles WHERE id = $1 FOR UPDATE NOWAIT", ids["w"]
+                        )
+            await merging.execute("BEGIN")  # for the transaction block's own COMMIT
+
+    assert [(p.id, [i.value for i in p.identities]) for p in locked.owners] == sorted(
+        [(ids["a"], ["a"]), (ids["w"], ["c", "w"])]
+    )

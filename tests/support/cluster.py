@@ -33,6 +33,7 @@ removes what a killed run left.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import http.client
 import json
@@ -45,10 +46,10 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -127,6 +128,29 @@ class RunningPod:
         return self.named_ports()[str(port)][0]
 
 
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _with_kubelet_umask(method: Callable[P, R]) -> Callable[P, R]:
+    """Runs ``method`` under the kubelet's and the container runtime's umask (022).
+
+    Volumes and pods are made by this test process, whose umask a test that ran the CLI
+    in-process may have left at 077 (``files.restrict_umask``): the volume directories
+    would then be 0700 root and closed to the pod's user.
+    """
+
+    @functools.wraps(method)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        previous = os.umask(0o022)
+        try:
+            return method(*args, **kwargs)
+        finally:
+            os.umask(previous)
+
+    return wrapper
+
+
 class Cluster:
     """One namespace of the simulated cluster; ``up``/``down`` around its use."""
 
@@ -154,6 +178,7 @@ class Cluster:
 
     # -- the life of the cluster ------------------------------------------------------
 
+    @_with_kubelet_umask
     def up(self) -> None:
         cluster_net.reap()
         self.state.mkdir(parents=True)
@@ -222,6 +247,7 @@ class Cluster:
 
     # -- pods ----------------------------------------------------------------------
 
+    @_with_kubelet_umask
     def start_pod(self, deployment_name: str) -> RunningPod:
         """A new pod of the Deployment, as its ReplicaSet would create it."""
         template = self.deployment(deployment_name)["spec"]["template"]
