@@ -630,7 +630,10 @@ def _single_with_gateway_api(directory: Path, proxy_namespace: str | None) -> li
     if proxy_namespace is not None:
         patch = [{"op": "replace", "path": PROXY_NAMESPACE_PATH, "value": proxy_namespace}]
         kustomization["patches"] = [
-            {"target": {"kind": "NetworkPolicy", "name": "p13n-gateway"}, "patch": yaml.safe_dump(patch)}
+            {
+                "target": {"kind": "NetworkPolicy", "name": "p13n-gateway"},
+                "patch": yaml.safe_dump(patch),
+            }
         ]
     (directory / "kustomization.yaml").write_text(yaml.safe_dump(kustomization))
     rendered = subprocess.run(
