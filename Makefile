@@ -15,7 +15,7 @@ GEN := services/_gen
 GOOGLEAPIS := third_party/googleapis
 PROTOS := $(shell find protos -name '*.proto' | sort)
 
-.PHONY: up test venv tools protos check-protos check-breaking contract-baseline fmt lint bench clean
+.PHONY: up test preflight venv tools protos check-protos check-breaking contract-baseline fmt lint bench clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -81,8 +81,16 @@ lint: venv
 	$(BIN)/ruff format --check services gateway tests bench
 	$(BIN)/mypy services gateway bench tests
 
+## preflight: the system packages the tests need, named with the command that installs them
+# (installed when run as root with apt-get, unless P13N_PREFLIGHT_INSTALL=0).
+preflight:
+	@scripts/preflight
+
 ## test: lints, contract freshness and compatibility, and every test (unit, service, Envoy end-to-end, browser).
-test: check-protos check-breaking tools lint
+# The system check first and on its own, so a missing package stops the run before a venv is
+# made or anything runs (even under make -j).
+test: preflight
+	$(MAKE) --no-print-directory check-protos check-breaking tools lint
 	$(BIN)/pytest
 
 bench: venv
