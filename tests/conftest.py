@@ -9,6 +9,18 @@ from typing import Any
 import pytest
 from support import postgres
 
+from services.common.config import ConfigError
+from services.common.ports import port_range
+
+
+def pytest_configure() -> None:
+    """A malformed ``P13N_TEST_PORTS`` stops the run before any test, with its message,
+    instead of failing every test that asks for a port."""
+    try:
+        port_range()
+    except ConfigError as bad:
+        raise pytest.UsageError(str(bad)) from None
+
 
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:

@@ -84,7 +84,9 @@ def test_as_root_with_apt_get_it_installs_what_is_missing(tmp_path: Path) -> Non
     log = tmp_path / "apt-get.log"
     # A stand-in apt-get that records its arguments and "installs" the two programs.
     made = f"{directory}/chromium {directory}/wrk"
-    installs = f'[ "$1" = install ] && {shutil.which("touch")} {made} && {shutil.which("chmod")} +x {made}'
+    installs = (
+        f'[ "$1" = install ] && {shutil.which("touch")} {made} && {shutil.which("chmod")} +x {made}'
+    )
 
     _stub(directory, "apt-get", f'echo "$@" >> {log}\n{installs}\nexit 0')
     ran, _ = _run(directory)
