@@ -13,6 +13,7 @@ SKIPPING = (
 
 
 def _run(tmp_path: Path, ci: str) -> subprocess.CompletedProcess[str]:
+    # The conftest imports the product (services/): this tree's, not whichever is installed.
     (tmp_path / "test_skips.py").write_text(SKIPPING)
     root = Path(__file__).parent
     return subprocess.run(
@@ -20,7 +21,7 @@ def _run(tmp_path: Path, ci: str) -> subprocess.CompletedProcess[str]:
          "--confcutdir", str(root), "-c", "/dev/null", "--override-ini", "pythonpath=" + str(root),
          "-p", "conftest", str(tmp_path / "test_skips.py")],
         capture_output=True, text=True, check=False,
-        env=os.environ | {"CI": ci, "PYTHONPATH": str(root)}, cwd=tmp_path,
+        env=os.environ | {"CI": ci, "PYTHONPATH": f"{root}{os.pathsep}{root.parent}"}, cwd=tmp_path,
     )  # fmt: skip
 
 
