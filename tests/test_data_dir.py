@@ -105,6 +105,8 @@ def test_a_postgresql_suite_is_named_to_a_cli_without_the_url(state: Path, tmp_p
 
 
 def test_a_suite_is_recorded_while_it_runs_and_removed_after(state: Path, tmp_path: Path) -> None:
+    """A stale record (a killed suite's) is removed when the next suite records itself."""
+    _record(state, _dead_pid(), tmp_path / "killed")
     settings = Settings.from_env({"P13N_DATA_DIR": str(tmp_path / "var")})
     with running.recorded(settings, _env(state)) as path:
         assert running.running_suites(_env(state)) == [

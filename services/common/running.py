@@ -72,6 +72,7 @@ def recorded(settings: Settings, env: Mapping[str, str] | None = None) -> Iterat
     temporary = path.with_name(f".{path.name}.tmp")
     try:
         directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        _remove_stale(directory)
         temporary.write_text(json.dumps(asdict(suite)) + "\n")
         temporary.replace(path)
     except OSError as error:
@@ -82,6 +83,14 @@ def recorded(settings: Settings, env: Mapping[str, str] | None = None) -> Iterat
     finally:
         with contextlib.suppress(OSError):  # not recorded, or removed by hand
             path.unlink()
+
+
+def _remove_stale(directory: Path) -> None:
+    """Removes the records of suites whose process is gone (killed, so never removed)."""
+    for path in directory.glob("*.json"):
+        if path.stem.isdigit() and not _alive(int(path.stem)):
+            with contextlib.suppress(OSError):
+                path.unlink()
 
 
 def running_suites(env: Mapping[str, str] | None = None) -> list[RunningSuite]:
