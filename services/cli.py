@@ -8,14 +8,22 @@ import json
 import os
 import sys
 
+from services import data_dir
 from services.common import files
 from services.common.config import ConfigError, Settings
 from services.common.errors import P13nError
 
+# The commands that act on a data directory: each chooses it (``services.data_dir``).
+DATA_COMMANDS = ("bootstrap", "flags", "certs")
+
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="p13n", description="Real-time personalization, browser-safe."
+        prog="p13n",
+        description="Real-time personalization, browser-safe.",
+        epilog="bootstrap, flags and certs act on a data directory: P13N_DATA_DIR if set, "
+        "else ./var if it holds a suite, else the directory of the suite `p13n up` runs on "
+        "this machine; each says on stderr which one it uses.",
     )
     commands = parser.add_subparsers(dest="command", required=True)
     up = commands.add_parser("up", help="start the whole suite on this machine")
@@ -34,6 +42,12 @@ def _parser() -> argparse.ArgumentParser:
     boot.add_argument("--password", required=True)
     boot.add_argument("--account", required=True, help="the account's name")
     boot.add_argument("--json", action="store_true", help="print the result as JSON")
+    boot.add_argument(
+        "--init",
+        action="store_true",
+        help="create the auth database (and its secret key) in the data directory if none "
+        "lives there, as the auth service does when it first starts",
+    )
     flags = commands.add_parser("flags", help="feature flags of an account (operator)")
     flag_commands = flags.add_subparsers(dest="flags_command", required=True)
     flag_set = flag_commands.add_parser("set", help="turn a flag on or off")
@@ -78,23 +92,31 @@ def main(argv: list[str] | None = None) -> int:
     # Whatever the CLI creates (the data directory, keys, databases, certificates) and
     # every child of `p13n up` are owner-only (services/common/files.py).
     files.restrict_umask()
+    chosen = None
     try:
-        settings = Settings.from_env()
+        if args.command in DATA_COMMANDS:
+            chosen = data_dir.choose()
+            settings = Settings.from_env({**os.environ, "P13N_DATA_DIR": str(chosen.path)})
+        else:
+            settings = Settings.from_env()
     except ConfigError as error:
         print(f"p13n: configuration error: {error}", file=sys.stderr)
         return 2
+    if chosen is not None:
+        print(chosen.announcement(), file=sys.stderr)
     try:
         if args.command == "up":
             from services.supervisor import up
 
             return up(settings, demo=args.demo, replicas=args.replicas)
-        if args.command == "bootstrap":
-            return _bootstrap(settings, args)
-        if args.command == "certs":
-            return _certs(settings)
         if args.command == "gateway-config":
             return _print_gateway_config(settings, args)
-        return _flags(settings, args)
+        assert chosen is not None
+        if args.command == "bootstrap":
+            return _bootstrap(settings, chosen, args)
+        if args.command == "certs":
+            return _certs(settings)
+        return _flags(settings, chosen, args)
     except P13nError as error:
         # The whole command the user typed: "p13n flags set", not "p13n flags".
         command = " ".join(filter(None, (args.command, getattr(args, "flags_command", None))))
@@ -102,13 +124,26 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
-def _bootstrap(settings: Settings, args: argparse.Namespace) -> int:
-    from services.auth.operator import bootstrap, require_auth_database, secret_key
+def _elsewhere(settings: Settings, chosen: data_dir.Chosen, command: str) -> str:
+    return chosen.elsewhere(command, postgresql=settings.database_url is not None)
+
+
+def _bootstrap(settings: Settings, chosen: data_dir.Chosen, args: argparse.Namespace) -> int:
+    from services.auth.operator import (
+        bootstrap,
+        init_auth_database,
+        require_auth_database,
+        secret_key,
+    )
 
     async def run() -> dict[str, str]:
+        if args.init and await init_auth_database(settings):
+            print(f"p13n bootstrap: created the auth database in {chosen.path}", file=sys.stderr)
         # The database first: where none lives, that is what to fix (the key is missing
-        # there too). The key is only read, never made (operator.secret_key).
-        await require_auth_database(settings, "bootstrap")
+        # there too). Without --init the key is only read, never made (operator.secret_key).
+        await require_auth_database(
+            settings, "bootstrap", _elsewhere(settings, chosen, "bootstrap")
+        )
         return await bootstrap(
             settings,
             secret_key(settings, "bootstrap"),
@@ -200,14 +235,21 @@ def _certs(settings: Settings) -> int:
     return 0
 
 
-def _flags(settings: Settings, args: argparse.Namespace) -> int:
-    from services.auth.operator import set_flag
+def _flags(settings: Settings, chosen: data_dir.Chosen, args: argparse.Namespace) -> int:
+    from services.auth.operator import require_auth_database, set_flag
 
     flag, _, value = args.assignment.partition("=")
     if value not in ("on", "off"):
         print("p13n flags set: expected FLAG=on or FLAG=off", file=sys.stderr)
         return 2
-    asyncio.run(set_flag(settings, args.account, flag, value == "on"))
+
+    async def run() -> None:
+        await require_auth_database(
+            settings, "flags set", _elsewhere(settings, chosen, "flags set")
+        )
+        await set_flag(settings, args.account, flag, value == "on")
+
+    asyncio.run(run())
     print(f"{flag} is {value} for account {args.account}")
     return 0
 

@@ -43,7 +43,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from gateway.capacity import Capacity, CapacityError, raise_nofile
 from gateway.render import GatewayConfig, write
 from services import connection_budget
-from services.common import files, pki, tls
+from services.common import files, pki, running, tls
 from services.common.callers import CLI
 from services.common.clients import FAST_RECONNECT
 from services.common.config import INTERNAL_KEY, SECRET_KEY, ConfigError, Settings
@@ -368,10 +368,14 @@ def up(settings: Settings, demo: bool, replicas: int = 1) -> int:
         log.error("refusing to start: %s", error)
         return 1
     supervisor = Supervisor(settings, children)
+    stack = contextlib.ExitStack()
     signal.signal(signal.SIGTERM, supervisor.request_stop)
     signal.signal(signal.SIGINT, supervisor.request_stop)
     try:
         supervisor.start_all()
+        # From here the operator's commands find this suite's data directory from anywhere
+        # (services/data_dir.py); the record goes when the suite stops.
+        stack.enter_context(running.recorded(settings))
         demo_lines = _start_demo(settings, supervisor) if demo else ""
         if replicas > 1:
             demo_lines += f"  replicas    {replicas} of each service (ports 10 apart)\n"
@@ -391,6 +395,7 @@ def up(settings: Settings, demo: bool, replicas: int = 1) -> int:
         log.error("%s", error)
         return 1
     finally:
+        stack.close()
         supervisor.stop_all()
         log.info("stopped")
 

@@ -47,6 +47,20 @@ def postgres_env(postgres_url: str) -> dict[str, str]:
     return postgres.suite_env(postgres_url)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _state_dir_of_the_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Every `p13n up` a test runs records its suite (services/common/running.py) in this
+    run's own state directory, not the user's: the user's suites stay out of the tests'
+    choice of data directory, and the tests' suites out of the user's."""
+    previous = os.environ.get("XDG_STATE_HOME")
+    os.environ["XDG_STATE_HOME"] = str(tmp_path_factory.mktemp("state"))
+    yield
+    if previous is None:
+        del os.environ["XDG_STATE_HOME"]
+    else:
+        os.environ["XDG_STATE_HOME"] = previous
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport() -> Any:
     """Under CI (``CI=true``) a skipped test fails: CI must run everything it can install

@@ -81,7 +81,8 @@ def test_an_operator_command_where_no_auth_database_lives_is_refused(
     data_dir = tmp_path / "var"
     _operator_env(monkeypatch, data_dir)
     assert cli.main(argv) == 1
-    error = capsys.readouterr().err
+    announced, error = capsys.readouterr().err.split("\n", 1)
+    assert announced == f"p13n: data directory {data_dir} (P13N_DATA_DIR)"
     assert error.startswith(
         f"p13n {command}: no auth database at {data_dir / 'auth.db'}: p13n {command} must "
         "run where the auth service keeps its data (P13N_DATA_DIR), e.g. "
@@ -129,7 +130,8 @@ def test_bootstrap_without_the_secret_key_is_refused_and_makes_none(
 
     asyncio.run(as_the_auth_service_starts())
     assert cli.main([*BOOTSTRAP, "--account", "shop"]) == 1
-    error = capsys.readouterr().err
+    announced, error = capsys.readouterr().err.split("\n", 1)
+    assert announced == f"p13n: data directory {tmp_path} (P13N_DATA_DIR)"
     assert error == (
         "p13n bootstrap: p13n bootstrap needs the auth service's secret key: P13N_SECRET_KEY "
         f"is not set and {tmp_path / 'secret.key'} does not exist. Run it where the auth "

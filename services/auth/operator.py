@@ -42,8 +42,13 @@ KNOWN_FLAGS = (validation.FLAG_PUBLIC_SERVICES, validation.FLAG_ATTRIBUTE_SENSIT
 IN_THE_AUTH_POD = "kubectl exec deploy/p13n-auth -- p13n {command} ..."
 
 
-async def require_auth_database(where: Path | Settings, command: str = "bootstrap") -> None:
+async def require_auth_database(
+    where: Path | Settings, command: str = "bootstrap", elsewhere: str = ""
+) -> None:
     """Raises FailedPrecondition unless the auth service has made its database there.
+
+    ``elsewhere`` is added to the message where no SQLite database lives: the CLI names the
+    running suite's data directory and ``bootstrap --init`` there (``services.data_dir``).
 
     The database must be at exactly the version this code knows, applied by the auth
     service (the command never creates or migrates it): SQLite's ``<data dir>/auth.db``
@@ -60,8 +65,8 @@ async def require_auth_database(where: Path | Settings, command: str = "bootstra
         raise FailedPrecondition(
             f"no auth database at {path}: p13n {command} must run where the auth service "
             f"keeps its data (P13N_DATA_DIR), e.g. `{IN_THE_AUTH_POD.format(command=command)}`"
-            ", or start the auth service first (it creates the database); nothing was "
-            "created",
+            f", or start the auth service first (it creates the database){elsewhere}; "
+            "nothing was created",
             reason="NO_AUTH_DATABASE",
         )
     try:
@@ -123,6 +128,35 @@ def _require_version(database: str, version: int | None, known: int, command: st
             f"p13n {command} again; nothing was created",
             reason="NO_AUTH_DATABASE",
         )
+
+
+async def init_auth_database(settings: Settings) -> bool:
+    """``p13n bootstrap --init``: creates the auth database where none lives, as the auth
+    service does when it first starts (services/auth/server.py's lifespan): its secret key
+    (from P13N_SECRET_KEY or the data directory's file, made there if missing), the store
+    through its own migrations, the key's check recorded. True if it created one.
+
+    A database that exists is left as it is, whatever its version: migrating one is the
+    auth service's (``require_auth_database`` then says what to do).
+    """
+    if settings.database_url is not None:
+        try:
+            version = await postgres.applied_version(
+                settings.database_url, settings.database_schema("auth")
+            )
+        except (OSError, TimeoutError, asyncpg.PostgresError):
+            return False  # require_auth_database names the unreachable database
+        if version is not None:
+            return False
+    elif database_path(settings.data_dir).exists():
+        return False
+    key = settings.secret_key  # made in the data directory (0600) when not given
+    store = await open_store(settings)
+    try:
+        await store.check_secret_key(key)
+    finally:
+        await store.close()
+    return True
 
 
 def secret_key(settings: Settings, command: str = "bootstrap") -> bytes:
