@@ -27,6 +27,7 @@ from google.api import annotations_pb2, field_behavior_pb2
 from google.protobuf import descriptor_pb2
 from google.rpc import code_pb2
 
+from services.common.errors import PERMISSION_DENIED_MESSAGE
 from services.common.status_codes import HTTP_STATUS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -354,7 +355,12 @@ def _response(cases: list[tuple[str, str]]) -> dict[str, Any]:
 
 
 def _example(code_name: str, when: str) -> dict[str, Any]:
-    message = (when[0].upper() + when[1:]) if when else code_name
+    # A refusal for a role says only that (services/common/errors.py); other messages vary
+    # with the case, so the example's message says the case the comment documents.
+    if code_name == "PERMISSION_DENIED":
+        message = PERMISSION_DENIED_MESSAGE
+    else:
+        message = (when[0].upper() + when[1:]) if when else code_name
     return {
         "code": code_pb2.Code.Value(code_name),
         "message": message,
