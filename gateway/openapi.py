@@ -99,6 +99,42 @@ _GATEWAY_ERRORS = {
     "UNAVAILABLE": "A p13n service cannot answer now (the auth service included); retry.",
 }
 
+# The credentials each listener's paths take (docs/design.md sections 2 and 3).
+_SECURITY_SCHEMES: dict[str, dict[str, Any]] = {
+    "apiKey": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "Authorization",
+        "description": "`TD1 <API key>`: a master key on the admin API, write-only or "
+        "master on /records/.",
+    },
+    "session": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "`Bearer <session>`: the token POST /v1/sessions answers.",
+    },
+    "personalizationToken": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "WP13n-Token",
+        "description": "`<account_id>/<reactor_id>/<secret>`: a personalization service's token "
+        "(public on /public/, private or public on /{database}/{table}).",
+    },
+}
+# Signing in is the one request without a credential.
+_OPEN = {("/v1/sessions", "post")}
+
+
+def _security(path: str, verb: str) -> list[dict[str, list[str]]]:
+    if (path, verb) in _OPEN:
+        return []
+    if path.startswith("/v1/"):
+        return [{"apiKey": []}, {"session": []}]
+    if path.startswith("/records/"):
+        return [{"apiKey": []}]
+    return [{"personalizationToken": []}]
+
+
 _PATH_PARAM = re.compile(r"\{([^}=]+)(?:=[^}]*)?\}")
 
 
@@ -418,6 +454,7 @@ def build(descriptor: Path = DESCRIPTOR) -> dict[str, Any]:
                     continue
                 path = _PATH_PARAM.sub(lambda m: "{" + m.group(1) + "}", getattr(rule, verb))
                 operation = builder.operation(file.package, service, method, rule, path)
+                operation["security"] = _security(path, verb)
                 paths.setdefault(path, {})[verb] = operation
                 bound = True
             if bound:
@@ -442,6 +479,7 @@ def build(descriptor: Path = DESCRIPTOR) -> dict[str, Any]:
         "paths": dict(sorted(paths.items())),
         "components": {
             "schemas": dict(sorted(builder.schemas.items())),
+            "securitySchemes": _SECURITY_SCHEMES,
             "responses": {
                 code: _response([(code, when)]) for code, when in _GATEWAY_ERRORS.items()
             },
@@ -485,6 +523,9 @@ def _operation_lines(
     lines: list[str] = []
     lines += [f"## {verb.upper()} `{path}`", "", operation["description"] or "", ""]
     lines.append(f"gRPC: `{operation['operationId']}`")
+    lines.append("")
+    credentials = [name for option in operation["security"] for name in option]
+    lines.append(f"Credential: {' or '.join(credentials) or 'none'}")
     lines.append("")
     for parameter in operation.get("parameters", []):
         lines.append(

@@ -111,3 +111,13 @@ def test_the_page_names_every_path(document: dict[str, Any]) -> None:
     for path, item in document["paths"].items():
         for verb in item:
             assert f"## {verb.upper()} `{path}`" in page
+
+
+def test_each_path_names_the_credential_it_takes(document: dict[str, Any]) -> None:
+    paths = document["paths"]
+    assert paths["/v1/sessions"]["post"]["security"] == []
+    assert paths["/v1/me"]["get"]["security"] == [{"apiKey": []}, {"session": []}]
+    assert paths["/records/{database}/{table}"]["post"]["security"] == [{"apiKey": []}]
+    token: list[dict[str, list[str]]] = [{"personalizationToken": []}]
+    assert paths["/public/{database}/{table}"]["post"]["security"] == token
+    assert paths["/{database}/{table}"]["post"]["security"] == token
