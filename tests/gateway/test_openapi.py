@@ -12,7 +12,7 @@ from openapi_spec_validator import validate
 from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
 
 from gateway import openapi
-from gateway.render import TEMPLATE
+from gateway.render import OPENAPI_MAX_BYTES, TEMPLATE
 
 
 @pytest.fixture(scope="module")
@@ -121,3 +121,9 @@ def test_each_path_names_the_credential_it_takes(document: dict[str, Any]) -> No
     token: list[dict[str, list[str]]] = [{"personalizationToken": []}]
     assert paths["/public/{database}/{table}"]["post"]["security"] == token
     assert paths["/{database}/{table}"]["post"]["security"] == token
+
+
+def test_the_document_fits_the_gateways_direct_response() -> None:
+    """Envoy refuses a configuration whose direct response exceeds its bound: say so first."""
+    size = openapi.DOCUMENT.stat().st_size
+    assert size < OPENAPI_MAX_BYTES, f"{size} bytes: raise OPENAPI_MAX_BYTES in gateway/render.py"
