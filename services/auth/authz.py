@@ -156,8 +156,14 @@ UNKNOWN_DATA_PATH = (
     "POST /records/{db}/{table}; names match ^[a-z0-9_]{3,128}$ and public, records and v1 "
     "are reserved"
 )
-UNKNOWN_ADMIN_PATH = "Unknown path. The admin API lives under /v1/"
-UNBOUND_BODY = "Unknown path or method for a request with a body; see the API reference"
+# Where a client finds the paths (gateway/openapi.py writes both; the gateway serves the first).
+API_REFERENCE = "GET /v1/openapi.json on the admin listener, or docs/api.md"
+UNKNOWN_ADMIN_PATH = (
+    f"Unknown path. The admin API lives under /v1/; see the API reference: {API_REFERENCE}"
+)
+UNBOUND_BODY = (
+    f"Unknown path or method for a request with a body; see the API reference: {API_REFERENCE}"
+)
 # A sign-in body is an email and a password (gateway/envoy.yaml.tmpl's /v1/sessions route).
 MAX_SIGN_IN_BYTES = 16 * 1024
 SIGN_IN_TOO_LARGE = "A sign-in body is at most 16 KiB: an email and a password"

@@ -24,7 +24,7 @@ from support import kube
 
 from gateway import probes
 from gateway.capacity import Capacity
-from gateway.render import DESCRIPTOR_FILE, GatewayConfig, render
+from gateway.render import DESCRIPTOR_FILE, KUBERNETES_OPENAPI, OPENAPI, GatewayConfig, render
 from services.common import pki
 
 BASE = kube.DEPLOY / "base"
@@ -355,7 +355,7 @@ def mount_points() -> Iterator[list[Path]]:
     """The pod's mount paths on this machine, made if missing and removed after (only
     what was made): the bind mounts below cover them in a private mount namespace."""
     made: list[Path] = []
-    wanted = [Path("/etc/p13n"), Path("/var/run/p13n/tls")]
+    wanted = [Path("/etc/p13n"), Path("/var/run/p13n/tls"), KUBERNETES_OPENAPI.parent]
     try:
         for path in wanted:
             missing = [p for p in [path, *path.parents] if not p.exists()]
@@ -402,6 +402,11 @@ def test_envoy_validates_the_config_exactly_as_the_pod_loads_it(
         assert component is not None
         resources = _with_component(tmp_path, component)
     mounts = _the_pods_files(resources, tmp_path)
+    # What the image carries besides Envoy (deploy/images/gateway.Dockerfile): the API reference.
+    image_files = tmp_path / "image"
+    image_files.mkdir()
+    shutil.copy(OPENAPI, image_files / KUBERNETES_OPENAPI.name)
+    mounts[str(KUBERNETES_OPENAPI.parent)] = image_files
     assert sorted(mounts) == sorted(str(p) for p in mount_points)
     container = _container(resources)
     argv = _argv(container)

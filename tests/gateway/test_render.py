@@ -18,6 +18,7 @@ from gateway.descriptor import without_source_info
 from gateway.render import (
     DESCRIPTOR,
     DESCRIPTOR_FILE,
+    OPENAPI,
     SDS_CA_FILE,
     SDS_CERT_FILE,
     GatewayConfig,
@@ -43,8 +44,11 @@ LOCAL = GatewayConfig(
     offers=(Upstream("127.0.0.1", 50053),),
     tls=GatewayTls(Path("/var/lib/p13n/pki/gateway"), Path("/var/lib/p13n")),
 )
-# The descriptor set at its path on this machine: the image's path exists only in the image.
-KUBERNETES = dataclasses.replace(GatewayConfig.on_kubernetes(), descriptor=DESCRIPTOR)
+# The descriptor set and the API reference at their paths on this machine: the image's paths
+# exist only in the image.
+KUBERNETES = dataclasses.replace(
+    GatewayConfig.on_kubernetes(), descriptor=DESCRIPTOR, openapi=OPENAPI
+)
 
 
 @pytest.mark.parametrize(
