@@ -109,6 +109,7 @@ def test_a_suite_is_recorded_while_it_runs_and_removed_after(state: Path, tmp_pa
     _record(state, _dead_pid(), tmp_path / "killed")
     settings = Settings.from_env({"P13N_DATA_DIR": str(tmp_path / "var")})
     with running.recorded(settings, _env(state)) as path:
+        assert path is not None
         assert running.running_suites(_env(state)) == [
             running.RunningSuite(os.getpid(), str(tmp_path / "var"), 8081, 8080, False)
         ]
@@ -126,3 +127,21 @@ def test_a_state_directory_that_cannot_be_written_does_not_stop_the_suite(
     with running.recorded(settings, _env(blocked)):
         pass
     assert "cannot record the running suite" in caplog.text
+
+
+def test_a_user_without_a_home_runs_unrecorded_and_finds_no_suite(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A container's uid with no passwd entry and no HOME (a pod's `kubectl exec`): Python
+    cannot name a home directory, so there is no state directory to look in."""
+
+    def no_home() -> Path:
+        raise RuntimeError("Could not determine home directory.")
+
+    monkeypatch.setattr(Path, "home", no_home)
+    assert running.records_dir({}) is None
+    assert running.running_suites({}) == []
+    settings = Settings.from_env({"P13N_DATA_DIR": str(tmp_path / "var")})
+    with running.recorded(settings, {}) as path:
+        assert path is None
+    assert "no home directory" in caplog.text

@@ -39,10 +39,16 @@ class RunningSuite:
         return f"{self.data_dir} (p13n up, pid {self.pid})"
 
 
-def records_dir(env: Mapping[str, str] | None = None) -> Path:
-    """The directory of the records: the XDG state directory's ``p13n/running``."""
+def records_dir(env: Mapping[str, str] | None = None) -> Path | None:
+    """The directory of the records: the XDG state directory's ``p13n/running``; None for
+    a user with no home (a container's uid without a passwd entry and no ``HOME``)."""
     env = os.environ if env is None else env
-    state = env.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    state = env.get("XDG_STATE_HOME")
+    if not state:
+        try:
+            state = str(Path.home() / ".local" / "state")
+        except RuntimeError:  # "Could not determine home directory"
+            return None
     return Path(state) / "p13n" / "running"
 
 
@@ -57,9 +63,13 @@ def _alive(pid: int) -> bool:
 
 
 @contextlib.contextmanager
-def recorded(settings: Settings, env: Mapping[str, str] | None = None) -> Iterator[Path]:
+def recorded(settings: Settings, env: Mapping[str, str] | None = None) -> Iterator[Path | None]:
     """Records this process's suite for the block; the record is removed when it ends."""
     directory = records_dir(env)
+    if directory is None:
+        log.warning("cannot record the running suite: no XDG_STATE_HOME and no home directory")
+        yield None
+        return
     suite = RunningSuite(
         pid=os.getpid(),
         data_dir=str(settings.data_dir),
@@ -97,7 +107,9 @@ def running_suites(env: Mapping[str, str] | None = None) -> list[RunningSuite]:
     """The suites recorded whose process still runs, oldest pid first; stale records and
     unreadable ones are ignored."""
     directory = records_dir(env)
-    found = []
+    found: list[RunningSuite] = []
+    if directory is None:
+        return found
     for path in sorted(directory.glob("*.json")) if directory.is_dir() else ():
         try:
             suite = RunningSuite(**json.loads(path.read_text()))

@@ -25,6 +25,13 @@ from support.suite import Suite, suite_env
 
 from services.common.running import records_dir
 
+
+def _records() -> Path:
+    directory = records_dir()
+    assert directory is not None
+    return directory
+
+
 P13N = str(Path(sys.executable).with_name("p13n"))
 FLAG = "eng-lc-realtime-personalization-m2-1"
 
@@ -69,7 +76,7 @@ def up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Up]:
         assert process.stdout is not None
         process.stdout.close()
     # A clean stop removes the suite's record.
-    assert list(records_dir().glob("*.json")) == []
+    assert list(_records().glob("*.json")) == []
 
 
 def _p13n(up: Up, cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -112,7 +119,7 @@ def _me(admin_port: int, key: str) -> Response:
 
 
 def test_the_suite_is_recorded_without_secrets(up: Up) -> None:
-    [record] = records_dir().glob("*.json")
+    [record] = _records().glob("*.json")
     recorded = json.loads(record.read_text())
     assert recorded["data_dir"] == str(up.data_dir)
     assert recorded["admin_port"] == up.admin_port

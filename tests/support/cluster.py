@@ -325,6 +325,23 @@ class Cluster:
             with (self.state / "made-dirs").open("a") as made:
                 made.write(f"{directory}\n")
 
+    def _image_files(self, image: cluster_image.Image) -> list[Mount]:
+        """The files the image copies in, each directory of them a read-only mount of a
+        copy (a directory, so the mount point is one this harness may create and remove)."""
+        by_directory: dict[str, list[tuple[Path, str]]] = {}
+        for source, target in image.files:
+            by_directory.setdefault(str(Path(target).parent), []).append((source, target))
+        mounts = []
+        for directory, files in by_directory.items():
+            staged = self.state / "image-files" / directory.strip("/").replace("/", "_")
+            staged.mkdir(parents=True, exist_ok=True)
+            for source, target in files:
+                shutil.copyfile(source, staged / Path(target).name)
+                (staged / Path(target).name).chmod(0o644)
+            self._mount_point(directory)
+            mounts.append(Mount(staged, directory, True))
+        return mounts
+
     def _launch(self, pod: RunningPod, container: Container, volumes: Mapping[str, Path]) -> None:
         mounts = []
         for mount in container.spec.get("volumeMounts") or ():
@@ -333,6 +350,7 @@ class Cluster:
                 source = source / mount["subPath"]
             self._mount_point(mount["mountPath"])
             mounts.append(Mount(source, mount["mountPath"], bool(mount.get("readOnly"))))
+        mounts += self._image_files(container.image)
         self._mount_point(container.image.workdir)
         read_only_root = bool(
             (container.spec.get("securityContext") or {}).get("readOnlyRootFilesystem")

@@ -4,7 +4,8 @@ No engine builds the images here, so a pod runs on this machine's files: the rep
 under test and its venv stand for what the image installed. From the Dockerfile the image
 is built from, the simulated pod takes the final stage's ``ENV``, ``WORKDIR``, ``USER``,
 ``ENTRYPOINT`` and ``CMD``, as the container runtime would (not the base image's: its
-``PATH`` is Debian's default). Two things are added, and only they differ from a real
+``PATH`` is Debian's default), and the files its ``COPY`` lines take from the build context
+(the repository), mounted read-only where the image has them. Two things are added, and only they differ from a real
 container: ``PATH`` starts with the Envoy binary's directory and the venv's ``bin``
 (``python``, ``p13n``), and ``PYTHONPATH`` names the repository, standing for the package
 the image installs (the venv's own install is editable from another checkout).
@@ -34,6 +35,9 @@ class Image:
     user: str | None = None
     entrypoint: list[str] = field(default_factory=list)
     cmd: list[str] = field(default_factory=list)
+    # (file in the repository, its path in the image): the final stage's COPY lines from
+    # the build context (a COPY --from another stage is what the venv and PATH stand for).
+    files: tuple[tuple[Path, str], ...] = ()
 
     def runtime_env(self, bin_dir: Path) -> dict[str, str]:
         """The image's environment as this harness runs it (see the module's docstring)."""
@@ -109,9 +113,12 @@ def load(image: str) -> Image:
     workdir, user = "/", None
     entrypoint: list[str] = []
     cmd: list[str] = []
+    copies: list[tuple[str, str]] = []  # (arguments, WORKDIR then) of this stage's COPYs
     for word, arguments in _instructions(dockerfile.read_text()):
         if word == "FROM":  # a new stage: only the last one is the image
-            env, workdir, user, entrypoint, cmd = {}, "/", None, [], []
+            env, workdir, user, entrypoint, cmd, copies = {}, "/", None, [], [], []
+        elif word == "COPY" and not arguments.startswith("--from="):
+            copies.append((arguments, workdir))
         elif word == "ENV":
             env.update(_env_pairs(arguments, env))
         elif word == "WORKDIR":
@@ -122,4 +129,16 @@ def load(image: str) -> Image:
             entrypoint, cmd = _exec_form(arguments), []
         elif word == "CMD":
             cmd = _exec_form(arguments)
-    return Image(dockerfile, env, workdir, user, entrypoint, cmd)
+    files = tuple(_copied_file(arguments, at) for arguments, at in copies)
+    return Image(dockerfile, env, workdir, user, entrypoint, cmd, files)
+
+
+def _copied_file(arguments: str, workdir: str) -> tuple[Path, str]:
+    """``COPY <file> <path>`` from the build context (the repository root)."""
+    words = shlex.split(arguments)
+    if len(words) != 2 or words[0].startswith("--") or not (ROOT / words[0]).is_file():
+        raise ValueError(f"COPY {arguments!r}: the harness copies one file of the repository")
+    source, target = words
+    if target.endswith("/"):
+        target += Path(source).name
+    return ROOT / source, str(Path(workdir, target))
