@@ -3,7 +3,7 @@
 By default the kubelet gives every container ``<SERVICE>_PORT=tcp://<cluster ip>:<port>``
 and friends for each Service of its namespace that has a cluster IP. A Service named
 ``p13n-auth`` makes ``P13N_AUTH_PORT``, which p13n reads as a port number: the manifests
-as issue 18 found them (commit ISSUE_COMMIT) crashed every service at start, and
+as issue 18 found them (tests/deploy/issue18_found_single.yaml) crashed every service at start, and
 ``p13n bootstrap`` with them. Here each pod's environment is generated from the
 manifests with the kubelet's rules (support.kubelet_env) and given to the very command
 the container runs; the fix is ``enableServiceLinks: false`` in every pod, and parsing
@@ -13,9 +13,7 @@ that names the variable it refuses.
 from __future__ import annotations
 
 import subprocess
-import tarfile
 from collections.abc import Iterator
-from io import BytesIO
 from pathlib import Path
 from typing import Any
 
@@ -27,31 +25,13 @@ from support.kubelet_env import Objects, Pod, container_argv, container_environm
 
 from services.common.config import ConfigError, Settings
 
-# deploy/ as issue 18 found it (the base moved unchanged from deploy/*.yaml).
-ISSUE_COMMIT = "dfc96296d04052a1fe488676b3aa72a20e18d76c"
+# deploy/overlays/single as issue 18 found it (commit dfc96296), rendered and kept beside
+# this file: no git history needed.
+FOUND = Path(__file__).with_name("issue18_found_single.yaml")
 
 
-def render_at(commit: str, overlay: str, into: Path) -> list[dict[str, Any]]:
-    """An overlay rendered from deploy/ as it was at ``commit`` (git history)."""
-    archive = subprocess.run(
-        ["git", "-C", str(kube.ROOT), "archive", commit, "deploy"],
-        capture_output=True,
-        check=False,
-    )
-    assert archive.returncode == 0, (
-        f"git archive {commit}: {archive.stderr.decode().strip()} (the test needs the "
-        "repository's history: clone without --depth)"
-    )
-    with tarfile.open(fileobj=BytesIO(archive.stdout)) as tar:
-        tar.extractall(into, filter="data")
-    text = subprocess.run(
-        [kube.kubectl(), "kustomize", str(into / "deploy" / "overlays" / overlay)],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    ).stdout
-    return [d for d in yaml.safe_load_all(text) if d]
+def found_by_the_issue() -> list[dict[str, Any]]:
+    return [d for d in yaml.safe_load_all(FOUND.read_text()) if d]
 
 
 def containers(
@@ -94,7 +74,7 @@ def _python_services(resources: list[dict[str, Any]], links: bool | None) -> lis
 
 
 def test_todays_service_links_crash_every_service_and_bootstrap(tmp_path: Path) -> None:
-    issue = render_at(ISSUE_COMMIT, "single", tmp_path)
+    issue = found_by_the_issue()
     services = _python_services(issue, links=None)
     assert {name for name, _, _ in services} == {"p13n-auth", "p13n-profile", "p13n-offers"}
     for name, argv, env in services:
