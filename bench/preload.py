@@ -19,6 +19,8 @@ from bench import workload
 from bench.configure import Configured
 from bench.http import call
 
+# Twice the design's bound for a change to reach every auth replica.
+KEY_PROPAGATION_SECONDS = 2.0
 BATCH = 500
 
 
@@ -71,7 +73,15 @@ def ingest_profiles(
         for n in range(*batch):
             records += [workload.product_event(n, rng, list_len) for _ in range(events_per_visitor)]
         for first in range(0, len(records), BATCH):
-            reply = call("POST", port, path, {"records": records[first : first + BATCH]}, headers)
+            body = {"records": records[first : first + BATCH]}
+            # The key was made through one auth replica; the others learn of it within the
+            # design's 1 s (a notification, else their periodic check), and until then
+            # answer 401, storing nothing: an unknown key is tried again for a while.
+            deadline = time.monotonic() + KEY_PROPAGATION_SECONDS
+            reply = call("POST", port, path, body, headers)
+            while reply.status == 401 and time.monotonic() < deadline:
+                time.sleep(0.05)
+                reply = call("POST", port, path, body, headers)
             if reply.status != 200:
                 raise PreloadError(f"ingest -> {reply.status}: {reply.body[:300]!r}")
 
