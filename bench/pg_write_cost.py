@@ -34,16 +34,14 @@ import random
 import secrets
 import tempfile
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 from google.protobuf import json_format
 from p13n.profile.v1 import realtime_config_pb2 as pb
 
 from bench import workload
-from bench.pg_writes import ADMIN_URL
+from bench.pg_writes import scratch_database
 from services.common import events
 from services.profile import backends
 from services.profile.config_store import ATTRIBUTES, EVENTS, ConfigStore
@@ -67,18 +65,6 @@ async def _configure(configs: ConfigStore) -> str:
                 ATTRIBUTES, segment, json_format.ParseDict(attribute, pb.Attribute())
             )
     return ps.id
-
-
-@contextlib.asynccontextmanager
-async def _database() -> AsyncIterator[str]:
-    name = f"p13n_bench_{secrets.token_hex(4)}"
-    admin = await asyncpg.connect(ADMIN_URL)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-        await admin.close()
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -182,7 +168,7 @@ async def main() -> None:
     async with contextlib.AsyncExitStack() as stack:
         url = None
         if "postgresql" in chosen:
-            url = await stack.enter_async_context(_database())
+            url = await stack.enter_async_context(scratch_database())
         for backend in chosen:
             result = await _measure(backend, args, url if backend == "postgresql" else None)
             print(json.dumps(result), flush=True)

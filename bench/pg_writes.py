@@ -222,7 +222,7 @@ async def _configure(configs: ConfigStore) -> str:
 
 
 @contextlib.asynccontextmanager
-async def _database() -> AsyncIterator[str]:
+async def scratch_database() -> AsyncIterator[str]:
     name = f"p13n_bench_{secrets.token_hex(4)}"
     admin = await asyncpg.connect(ADMIN_URL)
     await admin.execute(f'CREATE DATABASE "{name}"')
@@ -333,7 +333,7 @@ async def main() -> None:
     async with contextlib.AsyncExitStack() as stack:
         url = None
         if any(mode != "sqlite" for mode in modes):
-            url = await stack.enter_async_context(_database())
+            url = await stack.enter_async_context(scratch_database())
         for mode in modes:
             print(json.dumps(await _measure(mode, args, url)), flush=True)
 
