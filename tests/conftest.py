@@ -51,14 +51,17 @@ def postgres_env(postgres_url: str) -> dict[str, str]:
 def _state_dir_of_the_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """Every `p13n up` a test runs records its suite (services/common/running.py) in this
     run's own state directory, not the user's: the user's suites stay out of the tests'
-    choice of data directory, and the tests' suites out of the user's."""
-    previous = os.environ.get("XDG_STATE_HOME")
+    choice of data directory, and the tests' suites out of the user's. The CLI's login
+    profiles (services/cli/profiles.py) likewise go to this run's configuration directory."""
+    previous = {name: os.environ.get(name) for name in ("XDG_STATE_HOME", "XDG_CONFIG_HOME")}
     os.environ["XDG_STATE_HOME"] = str(tmp_path_factory.mktemp("state"))
+    os.environ["XDG_CONFIG_HOME"] = str(tmp_path_factory.mktemp("config"))
     yield
-    if previous is None:
-        del os.environ["XDG_STATE_HOME"]
-    else:
-        os.environ["XDG_STATE_HOME"] = previous
+    for name, value in previous.items():
+        if value is None:
+            del os.environ[name]
+        else:
+            os.environ[name] = value
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -26,7 +26,7 @@ from services.auth.store_protocols import Conflict
 from services.common.config import Settings
 from services.common.errors import FailedPrecondition, NotFound, P13nError
 from services.demo import definition as demo
-from services.demo.admin import AdminClient, AdminError
+from services.admin_client import AdminClient, AdminError
 from services.demo.shop import PageConfig
 from services.demo.state import (
     DemoState,
@@ -79,7 +79,7 @@ def load_demo(settings: Settings, origin: str) -> LoadedDemo:
     host = browser_host(settings.bind_host)
     try:
         state = _account(settings)
-        admin = AdminClient(host, settings.admin_port, state.api_key)
+        admin = AdminClient.on(host, settings.admin_port, state.api_key)
         _wait_until_known(admin)
         parent_segment_id = _configure(admin)
         state = _tokens(settings, admin, parent_segment_id, state, origin)

@@ -1,0 +1,63 @@
+"""How admin commands print what the API answered: a table for people, JSON or YAML for
+programs (``-o json|yaml`` prints the API's own objects, unchanged)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+import click
+import yaml
+from rich.console import Console
+from rich.table import Table
+
+F = TypeVar("F", bound=Callable[..., Any])
+FORMATS = ("table", "json", "yaml")
+
+
+def output_option(function: F) -> F:
+    """``-o/--output table|json|yaml``."""
+    return click.option(
+        "-o",
+        "--output",
+        "output",
+        type=click.Choice(FORMATS),
+        default="table",
+        show_default=True,
+        help="table for people; json or yaml print the API's objects as they are",
+    )(function)
+
+
+def console() -> Console:
+    """Rich on stdout; plain text (no colours, no width games) when stdout is not a terminal."""
+    return Console(soft_wrap=True, highlight=False)
+
+
+def cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, dict | list):
+        return json.dumps(value, separators=(",", ":"))
+    return str(value)
+
+
+def emit(data: Any, output: str, columns: Sequence[str] = (), title: str | None = None) -> None:
+    """Prints ``data`` (an object or a list of them) as ``output`` asks; a table shows
+    ``columns`` (fields of each object; every field when none are given)."""
+    if output == "json":
+        click.echo(json.dumps(data, indent=2, sort_keys=False))
+        return
+    if output == "yaml":
+        click.echo(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), nl=False)
+        return
+    rows = data if isinstance(data, list) else [data]
+    names = list(columns) or list(dict.fromkeys(k for row in rows for k in row))
+    table = Table(title=title, show_edge=False, box=None, header_style="bold")
+    for name in names:
+        table.add_column(name.upper())
+    for row in rows:
+        table.add_row(*(cell(row.get(name)) for name in names))
+    console().print(table)
