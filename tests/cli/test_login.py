@@ -25,7 +25,8 @@ def test_login_saves_a_checked_key_owner_only_and_logout_forgets_it(p13n: CliRun
     assert p13n("--profile", "shop", "logout", env={}).code == 0
     assert profiles.load("shop") is None
     ran = p13n("--profile", "shop", "logout", env={})
-    assert ran.code == 1 and "no profile 'shop'" in ran.err
+    assert ran.code == 1
+    assert "no profile 'shop'" in ran.err
 
 
 def test_a_key_the_suite_refuses_is_not_saved(p13n: CliRunner) -> None:
