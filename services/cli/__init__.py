@@ -16,7 +16,7 @@ import sys
 import click
 
 from services.admin_client import AdminError
-from services.cli import operator_commands, session
+from services.cli import operator_commands, preview, resources, session, tokens
 from services.cli.context import CliContext
 from services.common.errors import P13nError
 
@@ -44,7 +44,10 @@ def p13n(ctx: click.Context, profile_name: str) -> None:
 
 
 operator_commands.register(p13n)
+preview.register(p13n)
+resources.register(p13n)
 session.register(p13n)
+tokens.register(p13n)
 
 
 def main(argv: list[str] | None = None) -> int:
