@@ -133,7 +133,7 @@ def delete(
     # A kind the API cannot list (API keys) can only be named by its id.
     item = {"id": given} if kind.unlisted else lookup.find(admin, place, given)
     called = f"{kind.singular} {lookup.title(kind, item)}"
-    if not yes and not click.confirm(f"Delete {called}?", default=False):
+    if not yes and not click.confirm(f"Delete {called}?", default=False, err=True):
         click.echo(f"kept {called}", err=True)
         return 1
     admin.ok("DELETE", place.item_path(str(item["id"])))

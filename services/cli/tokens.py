@@ -93,8 +93,10 @@ def reveal(
     admin = obj.admin()
     place = lookup.place_of(obj, _TOKENS, parent_segment, service)
     token = lookup.find(admin, place, given)
-    email = email or click.prompt("Email")
-    password = os.environ.get("P13N_PASSWORD") or click.prompt("Password", hide_input=True)
+    email = email or click.prompt("Email", err=True)
+    password = os.environ.get("P13N_PASSWORD") or click.prompt(
+        "Password", hide_input=True, err=True
+    )
     revealed = _with_session(admin, email, password, f"{place.item_path(str(token['id']))}:reveal")
     _print(revealed, output, f"token {token.get('name')!r} of {place}")
     return 0

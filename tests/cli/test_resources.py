@@ -220,7 +220,7 @@ def test_delete_asks_and_an_answer_of_no_keeps_the_resource(
     monkeypatch.setattr("sys.stdin", io.StringIO("n\n"))
     kept = p13n("delete", "event", "doomed")
     assert kept.code == 1
-    assert "Delete event 'doomed'? [y/N]" in kept.out
+    assert "Delete event 'doomed'? [y/N]" in kept.err
     assert "doomed" in _names(p13n.account.ok("GET", f"{world.base}/events")["events"])
 
     monkeypatch.setattr("sys.stdin", io.StringIO("y\n"))
@@ -234,7 +234,7 @@ def test_delete_yes_does_not_ask(p13n: CliRunner, world: World) -> None:
     p13n.account.ok("POST", f"{world.base}/segments", {"name": "gone", "sensitivity": "SENSITIVE"})
     ran = p13n("delete", "segments", "gone", "--yes")
     assert ran.code == 0, ran.err
-    assert "Delete" not in ran.out
+    assert "Delete" not in ran.out + ran.err
     assert "gone" not in _names(p13n.account.ok("GET", f"{world.base}/segments")["segments"])
 
 
