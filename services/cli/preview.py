@@ -4,7 +4,7 @@ The API's `:preview` evaluates a hypothetical event (stored nowhere, changing no
 and says per section whether it matched and whether browsers get it redacted, naming the
 sensitive attributes, aggregations and segments that are why. The event's table is the
 personalization's trigger event's (the first, unless --trigger names another), and
-``--profile KEY=VALUE`` puts a stitching key's value in the event, so the stored profile
+``--visitor KEY=VALUE`` puts a stitching key's value in the event, so the stored profile
 that owns it is the one evaluated.
 """
 
@@ -34,11 +34,12 @@ _EVENTS = next(kind for kind in KINDS if kind.name == "events")
     help="the hypothetical event, a JSON object (or @FILE holding one); default {}",
 )
 @click.option(
-    "--profile",
+    "--visitor",
     "key_values",
     multiple=True,
     metavar="KEY=VALUE",
-    help="a stitching key's value to put in the event, naming the profile (repeatable)",
+    help="a stitching key's value to put in the event, naming the visitor's stored "
+    "profile (repeatable)",
 )
 @click.option("--trigger", metavar="EVENT", help="which trigger event's table (default: first)")
 @parent_segment_option
@@ -62,7 +63,7 @@ def preview(
     for key_value in key_values:
         key, _, value = key_value.partition("=")
         if not key or not value:
-            raise click.BadParameter(f"{key_value!r}: give KEY=VALUE", param_hint="--profile")
+            raise click.BadParameter(f"{key_value!r}: give KEY=VALUE", param_hint="--visitor")
         event[key] = value
     triggers = [str(name) for name in personalization.get("trigger_events", [])]
     trigger = trigger or (triggers[0] if triggers else None)

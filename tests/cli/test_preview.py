@@ -47,7 +47,7 @@ def shop(account: Account) -> str:
 
 @pytest.mark.usefixtures("shop")
 def test_a_section_with_a_sensitive_attribute_is_shown_redacted_naming_it(p13n: CliRunner) -> None:
-    ran = p13n("preview", "greet", "--event", json.dumps(EVENT), "--profile", "td_client_id=c-1")
+    ran = p13n("preview", "greet", "--event", json.dumps(EVENT), "--visitor", "td_client_id=c-1")
     assert ran.code == 0, ran.err
     rows = {line.split()[0]: line.split()[1:] for line in ran.out.splitlines() if line.strip()}
     assert rows["mail_us"] == ["yes", "yes", "contact"]  # shown, redacted for browsers, why
