@@ -192,3 +192,47 @@ def judge_cors_refusal(origin: str, reply: Reply) -> Check:
         f"{origin}, allowed nowhere, got CORS headers: {', '.join(sorted(leaked))}",
         "a wildcard in a service's allowed_origins may cover it: list the origins exactly",
     )
+
+
+def judge_front(url: str, reply: Reply) -> Check:
+    """The admin listener's API reference, which Envoy serves without any service."""
+    if reply.status == 200 and reply.headers.get("server") == "p13n":
+        return Check("gateway", "ok", f"the admin listener answers at {url}")
+    return Check(
+        "gateway",
+        "fail",
+        f"{url} answered GET /v1/openapi.json with {reply.summary()}: not a p13n gateway's "
+        "admin listener",
+        "give the admin listener's URL (`p13n login --url`, P13N_ADMIN_URL)",
+    )
+
+
+def judge_auth(me: Reply) -> Check:
+    """With auth down, ext_authz cannot run: every admin call, /v1/me too, answers 503.
+    Any other answer, a refusal of the key included, is the auth service's own."""
+    if me.status in (502, 503, 504):
+        return Check(
+            "auth",
+            "fail",
+            f"the gateway cannot reach the auth service, so every call is refused ({me.summary()})",
+            service_hint("auth"),
+        )
+    if me.status >= 500:
+        return judge_service("auth", "GET /v1/me", me)
+    return Check("auth", "ok", f"answered GET /v1/me (HTTP {me.status})")
+
+
+def judge_key(me: Reply) -> Check:
+    """Whether GET /v1/me accepted the key (it cannot tell while auth is down)."""
+    if me.status == 200:
+        data = me.json()
+        role = str(data.get("role", "")).removeprefix("ROLE_").lower()
+        return Check("api key", "ok", f"account {data.get('account_id')}, role {role}")
+    if me.status >= 500:
+        return Check("api key", "skip", "not checked: the auth service does not answer")
+    return Check(
+        "api key",
+        "fail",
+        f"refused ({me.summary()})",
+        "log in again with a valid key: `p13n login` (or set P13N_API_KEY)",
+    )

@@ -33,12 +33,14 @@ from services.cli import probe
 from services.cli.context import CliContext, parent_segment_option
 from services.cli.diagnosis import (
     Check,
+    judge_auth,
     judge_clock,
     judge_cors,
     judge_cors_refusal,
     judge_event,
+    judge_front,
+    judge_key,
     judge_service,
-    service_hint,
 )
 from services.cli.output import emit, output_option
 from services.common.config import ConfigError, Settings
@@ -97,17 +99,26 @@ def choose_parent_segment(listed: dict[str, Any], given: str | None, token: str 
         if given in (segment["id"], segment["name"]):
             return str(segment["id"])
     if given:
-        raise LookupError(f"no parent segment has the id or name {given!r}")
+        raise LookupError(f"no parent segment has the id or name {given!r}", _NAME_ONE)
     reactor = token.split("/")[1] if token and token.count("/") == 2 else None
     for segment in segments:
         if reactor is not None and str(segment.get("reactor_id")) == reactor:
             return str(segment["id"])
     if len(segments) == 1:
         return str(segments[0]["id"])
-    names = ", ".join(repr(s["name"]) for s in segments) or "none yet"
+    if not segments:
+        raise LookupError(
+            "this account has no parent segment for the test event",
+            "create one and its configuration: POST /v1/parent_segments",
+        )
+    names = ", ".join(repr(s["name"]) for s in segments)
     raise LookupError(
-        f"which parent segment should the test event go to? (this account has {names})"
+        f"which parent segment should the test event go to? (this account has {names})",
+        _NAME_ONE,
     )
+
+
+_NAME_ONE = "name one with -s/--parent-segment ID|NAME (or P13N_PARENT_SEGMENT)"
 
 
 def default_data_url(admin_url: str) -> str:
@@ -148,7 +159,7 @@ class Doctor:
                 ),
                 *_skipped(("auth", "api key", "profile", "offers", *DATA_CHECKS, "clock")),
             ]
-        checks = [_judge_front(self.admin.url, front)]
+        checks = [judge_front(self.admin.url, front)]
         checks += self._services()
         clock = judge_clock(front.headers.get("date"), front.sent, front.received)
         return [*checks, clock]
@@ -165,18 +176,18 @@ class Doctor:
                 Check("auth", "fail", error.message, "the gateway stopped answering: retry"),
                 *_skipped(("api key", "profile", "offers", *DATA_CHECKS)),
             ]
-        auth = _judge_auth(me)
-        key = _judge_key(me)
+        auth = judge_auth(me)
+        key = judge_key(me)
         if not auth.ok or not key.ok:
             return [auth, key, *_skipped(("profile", "offers", *DATA_CHECKS))]
         listed = self._call("GET", "/v1/parent_segments?page_size=100")
         profile = judge_service("profile", "GET /v1/parent_segments", listed)
-        segment_id, why = "0", "not checked: the profile service does not answer"
+        segment_id, unchosen = "0", None
         if profile.ok:
             try:
-                segment_id, why = choose_parent_segment(listed.json(), self.segment, self.token), ""
+                segment_id = choose_parent_segment(listed.json(), self.segment, self.token)
             except LookupError as error:
-                why = str(error)
+                unchosen = Check("test event", "fail", *error.args)
         # Offers answers for a parent segment that does not exist too ("0"): a 404 of its own.
         personalizations = f"/v1/parent_segments/{segment_id}/personalizations?page_size=1"
         offers = judge_service(
@@ -185,9 +196,8 @@ class Doctor:
         checks = [auth, key, profile, offers]
         if not profile.ok or not offers.ok:
             return [*checks, *_skipped(DATA_CHECKS)]
-        if why:
-            failed = Check("test event", "fail", why, "name one with -s/--parent-segment")
-            return [*checks, failed, *_skipped(DATA_CHECKS[1:])]
+        if unchosen is not None:
+            return [*checks, unchosen, *_skipped(DATA_CHECKS[1:])]
         return [*checks, *self._data_plane(segment_id)]
 
     def _data_plane(self, segment_id: str) -> list[Check]:
@@ -331,48 +341,6 @@ def _example_origin(allowed: list[str]) -> str | None:
     """The first allowed origin, a wildcard's ``*`` made a label (``https://*.shop.example``
     allows ``https://p13n-doctor.shop.example``)."""
     return allowed[0].replace("*", "p13n-doctor", 1) if allowed else None
-
-
-def _judge_front(url: str, reply: probe.Reply) -> Check:
-    if reply.status == 200 and reply.headers.get("server") == "p13n":
-        return Check("gateway", "ok", f"the admin listener answers at {url}")
-    return Check(
-        "gateway",
-        "fail",
-        f"{url} answered GET /v1/openapi.json with {reply.summary()}: not a p13n gateway's "
-        "admin listener",
-        "give the admin listener's URL (`p13n login --url`, P13N_ADMIN_URL)",
-    )
-
-
-def _judge_auth(me: probe.Reply) -> Check:
-    """With auth down, ext_authz cannot run: every admin call, /v1/me too, answers 503.
-    Any other answer, a refusal of the key included, is the auth service's own."""
-    if me.status in (502, 503, 504):
-        return Check(
-            "auth",
-            "fail",
-            f"the gateway cannot reach the auth service, so every call is refused ({me.summary()})",
-            service_hint("auth"),
-        )
-    if me.status >= 500:
-        return judge_service("auth", "GET /v1/me", me)
-    return Check("auth", "ok", f"answered GET /v1/me (HTTP {me.status})")
-
-
-def _judge_key(me: probe.Reply) -> Check:
-    if me.status == 200:
-        data = me.json()
-        role = str(data.get("role", "")).removeprefix("ROLE_").lower()
-        return Check("api key", "ok", f"account {data.get('account_id')}, role {role}")
-    if me.status >= 500:
-        return Check("api key", "skip", "not checked: the auth service does not answer")
-    return Check(
-        "api key",
-        "fail",
-        f"refused ({me.summary()})",
-        "log in again with a valid key: `p13n login` (or set P13N_API_KEY)",
-    )
 
 
 def _print(checks: list[Check]) -> None:

@@ -5,19 +5,24 @@ from __future__ import annotations
 
 import email.utils
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from services.cli.diagnosis import (
+    judge_auth,
     judge_clock,
     judge_cors,
     judge_cors_refusal,
     judge_event,
+    judge_key,
     judge_service,
 )
-from services.cli.doctor import choose_parent_segment
+from services.cli.doctor import choose_parent_segment, default_data_url
 from services.cli.probe import Reply
+from services.common import running
+from services.common.config import Settings
 
 SERVER_TIME = 1_800_000_000.0  # a whole second, as a Date header carries
 DATE = email.utils.formatdate(SERVER_TIME, usegmt=True)
@@ -148,3 +153,31 @@ def test_the_parent_segment_is_named_or_the_tokens_or_the_only_one() -> None:
         choose_parent_segment(SEGMENTS, None, None)
     with pytest.raises(LookupError, match="no parent segment has the id or name 'Other'"):
         choose_parent_segment(SEGMENTS, "Other", None)
+
+
+def test_the_data_listener_is_the_running_suites_else_the_admin_hosts(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
+    monkeypatch.delenv("P13N_DATA_PORT", raising=False)
+    env = {"P13N_ADMIN_PORT": "18081", "P13N_DATA_PORT": "18080", "P13N_DATA_DIR": str(tmp_path)}
+    with running.recorded(Settings.from_env(env)):
+        assert default_data_url("http://127.0.0.1:18081") == "http://127.0.0.1:18080"
+        # Another suite's admin port, or another machine: the default data port there.
+        assert default_data_url("http://127.0.0.1:28081") == "http://127.0.0.1:8080"
+        assert default_data_url("https://p13n.example:8081") == "https://p13n.example:8080"
+
+
+@pytest.mark.parametrize(
+    ("me", "auth", "key"),
+    [
+        pytest.param(_reply(200, {"account_id": "3", "role": "ADMIN"}), "ok", "ok", id="valid"),
+        # A refused key is the auth service's own answer: auth is up, the key is wrong.
+        pytest.param(_error(401, "Unknown or expired credentials"), "ok", "fail", id="bad-key"),
+        pytest.param(
+            _error(503, "The authorization service is unavailable"), "fail", "skip", id="auth-down"
+        ),
+    ],
+)
+def test_get_me_tells_auth_from_the_key(me: Reply, auth: str, key: str) -> None:
+    assert (judge_auth(me).status, judge_key(me).status) == (auth, key)
