@@ -360,7 +360,11 @@ def _print(checks: list[Check]) -> None:
     help="a public token for the test event (P13N_PUBLIC_TOKEN; default: one made for the "
     "check and deleted after)",
 )
-@click.option("--data-url", help="the data listener, http://HOST:PORT (default: found)")
+@click.option(
+    "--data-url",
+    help="the data listener, http://HOST:PORT (default: that of the suite `p13n up` runs "
+    "here, else the admin URL's host with P13N_DATA_PORT, 8080 by default)",
+)
 @parent_segment_option
 @output_option
 @click.pass_obj
