@@ -109,7 +109,7 @@ def _document(node: yaml.Node, data: Any, source: str) -> Document:
         key = key_node.value
         if key not in TOP_LEVEL_KEYS:
             raise DocumentError(
-                f"{source}:{_line(key_node)}: unknown key {key!r}; a document has "
+                f"{source}:{_line(key_node)}: unknown key {key!r}; a document's keys are "
                 + ", ".join(TOP_LEVEL_KEYS)
             )
         values[key] = value_node
@@ -136,15 +136,15 @@ def _items(kind: Kind, node: yaml.Node, data: Any, source: str) -> list[dict[str
     if not isinstance(node, yaml.SequenceNode) or not isinstance(data, list):
         raise DocumentError(f"{source}:{_line(node)}: {kind.key} is a list of {kind.label}s")
     seen: set[str] = set()
-    for item_node, item in zip(node.value, data, strict=True):
+    for index, (item_node, item) in enumerate(zip(node.value, data, strict=True)):
         where = f"{source}:{_line(item_node)}"
         if not isinstance(item_node, yaml.MappingNode) or not isinstance(item, dict):
             raise DocumentError(f"{where}: each of {kind.key} is a mapping of its fields")
         for key_node, _ in item_node.value:
             if key_node.value not in kind.fields:
                 raise DocumentError(
-                    f"{source}:{_line(key_node)}: unknown key {key_node.value!r} in a "
-                    f"{kind.label}; it has " + ", ".join(kind.fields)
+                    f"{source}:{_line(key_node)}: unknown key {key_node.value!r} in "
+                    f"{kind.key}[{index}]; its keys are " + ", ".join(kind.fields)
                 )
         name = item.get("name")
         if not isinstance(name, str) or not name:
