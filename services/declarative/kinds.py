@@ -78,7 +78,8 @@ KINDS: tuple[Kind, ...] = (
 BY_KEY = {kind.key: kind for kind in KINDS}
 
 # Values a person writes as JSON and the server keeps as JSON: a static payload value may
-# be "", 0, [] or null on purpose, so these are never stripped of "defaults".
+# be "", 0, [] or null on purpose, so these are never stripped of "defaults"; their keys
+# are sorted instead (the server does not keep their order).
 _OPAQUE = frozenset({"static", "criteria"})
 
 
@@ -105,7 +106,7 @@ def _stripped(value: Any) -> Any:
             if key in _OPAQUE:
                 if key == "criteria" and inner in ({}, None):
                     continue  # an empty criteria tree always matches; the server omits it
-                kept[key] = inner
+                kept[key] = _keys_sorted(inner)
                 continue
             inner = _stripped(inner)
             if not _is_default(inner):
@@ -113,6 +114,16 @@ def _stripped(value: Any) -> Any:
         return kept
     if isinstance(value, list):
         return [_stripped(inner) for inner in value]
+    return value
+
+
+def _keys_sorted(value: Any) -> Any:
+    """JSON objects the server keeps as google.protobuf.Struct come back in no fixed key
+    order; sorted, an export prints the same text every time."""
+    if isinstance(value, dict):
+        return {key: _keys_sorted(value[key]) for key in sorted(value)}
+    if isinstance(value, list):
+        return [_keys_sorted(inner) for inner in value]
     return value
 
 

@@ -7,7 +7,7 @@ import copy
 from typing import Any
 
 from services.declarative.document import Document
-from services.declarative.kinds import BY_KEY
+from services.declarative.kinds import BY_KEY, canonical
 from services.declarative.plan import Action, Current, make_plan
 
 DOCUMENT = Document(
@@ -198,3 +198,13 @@ def test_the_counter_sensitivity_the_server_fills_in_is_no_difference() -> None:
     plan = make_plan(Document("Shop", "td_client_id", "Visitors", explicit), _suite())
     assert plan.changes == ()
     assert BY_KEY["attributes"].immutable == frozenset({"type"})
+
+
+def test_json_the_server_answers_in_another_key_order_exports_the_same() -> None:
+    criteria = {"op": "gte", "attribute": "views", "value": 3}
+    reordered = {"value": 3, "attribute": "views", "op": "gte"}
+    kind = BY_KEY["personalizations"]
+    first = canonical(kind, {"name": "p", "sections": [{"name": "s", "criteria": criteria}]})
+    second = canonical(kind, {"name": "p", "sections": [{"name": "s", "criteria": reordered}]})
+    assert list(first["sections"][0]["criteria"]) == ["attribute", "op", "value"]
+    assert list(second["sections"][0]["criteria"]) == ["attribute", "op", "value"]
