@@ -16,7 +16,7 @@ import sys
 import click
 
 from services.admin_client import AdminError
-from services.cli import doctor, operator_commands, preview, resources, session, tokens
+from services.cli import apply, doctor, operator_commands, preview, resources, session, tokens
 from services.cli.context import CliContext
 from services.common.errors import P13nError
 
@@ -43,6 +43,7 @@ def p13n(ctx: click.Context, profile_name: str) -> None:
     ctx.obj = CliContext(profile_name=profile_name)
 
 
+apply.register(p13n)
 doctor.register(p13n)
 operator_commands.register(p13n)
 preview.register(p13n)
