@@ -16,7 +16,7 @@ import sys
 import click
 
 from services.admin_client import AdminError
-from services.cli import operator_commands, session
+from services.cli import imports, operator_commands, session
 from services.cli.context import CliContext
 from services.common.errors import P13nError
 
@@ -43,6 +43,7 @@ def p13n(ctx: click.Context, profile_name: str) -> None:
     ctx.obj = CliContext(profile_name=profile_name)
 
 
+imports.register(p13n)
 operator_commands.register(p13n)
 session.register(p13n)
 
