@@ -56,10 +56,12 @@ from services.cli.import_files import (
 F = TypeVar("F", bound=Callable[..., Any])
 # Rejects shown on stderr before the rest are only in the rejects file.
 SHOWN_REJECTS = 20
-RESUMING = (
-    "Imports set values, so a batch sent twice changes nothing: after Ctrl-C or a crash, run "
-    "the same command again and it resumes at the first row not acknowledged (--restart "
-    "starts over)."
+EPILOG = (
+    "Rows that cannot be read, or that the server refuses, are listed as 'line N: reason' "
+    "on stderr and in FILE.rejects, and the rest is imported; the exit code is 1 if any row "
+    "was rejected. Imports set values, so a batch sent twice changes nothing: after Ctrl-C "
+    "or a crash, run the same command again and it resumes at the first row not "
+    "acknowledged (--restart starts over)."
 )
 
 
@@ -95,6 +97,7 @@ def _file_options(function: F) -> F:
             "--rejects",
             "rejects_path",
             type=click.Path(dir_okay=False, path_type=Path),
+            metavar="PATH",
             help="where to list rejected rows (default: FILE.rejects)",
         ),
         click.option("--restart", is_flag=True, help="ignore a checkpoint and start at line 1"),
@@ -111,7 +114,7 @@ def _file_options(function: F) -> F:
     return function
 
 
-@import_group.command("attributes", epilog=RESUMING)
+@import_group.command("attributes", epilog=EPILOG)
 @_file_options
 @click.option(
     "--strings",
@@ -132,7 +135,7 @@ def attributes(
     batch_size: int,
     strings: bool,
 ) -> int:
-    """Set IMPORTED attribute values of the profiles FILE's rows name.
+    """Set IMPORTED attribute values on the profiles that FILE's rows name.
 
     CSV: a header row; the column named like the key (or --value-column) holds the key's
     values, every other column is an IMPORTED attribute; an empty cell leaves that value
@@ -145,7 +148,7 @@ def attributes(
     return _import(obj.admin(), target, file, layout, rejects_path, restart, batch_size)
 
 
-@import_group.command("members", epilog=RESUMING)
+@import_group.command("members", epilog=EPILOG)
 @_file_options
 @click.option(
     "--segment",
@@ -167,7 +170,7 @@ def members(
     batch_size: int,
     segment_name: str,
 ) -> int:
-    """Add the profiles FILE's rows name to a batch segment.
+    """Add the profiles that FILE's rows name to a batch segment.
 
     CSV: a header row and a single column of the key's values, or name the column with
     --value-column (default: the key's name). JSONL: one "value" or {"value": "..."} per line.
