@@ -136,7 +136,8 @@ def test_an_interrupted_import_resumes_where_it_stopped(
     command = [sys.executable, "-m", "services.cli", "import", "attributes", str(path)]
     command += ["--key", KEY, "-s", ps, "--batch-size", "500"]
     env = {**os.environ, "P13N_ADMIN_URL": p13n.admin_url, "P13N_API_KEY": account.api_key}
-    env["PYTHONPATH"] = os.pathsep.join([str(Path.cwd()), env.get("PYTHONPATH", "")])
+    root = Path(__file__).resolve().parents[2]  # this tree's services/, not an installed one
+    env["PYTHONPATH"] = os.pathsep.join([str(root), env.get("PYTHONPATH", "")])
     child = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
     try:
