@@ -147,7 +147,13 @@ def test_a_user_operates_the_suite_with_the_cli_alone(
     exported = user.home / "exported.yaml"
     user("export", "-s", PARENT_SEGMENT, "-o", str(exported))
     other = Account.create(second_suite)
-    user("apply", "-f", str(exported), P13N_ADMIN_URL=f"http://127.0.0.1:{second_suite.admin_port}", P13N_API_KEY=other.api_key)
+    user(
+        "apply",
+        "-f",
+        str(exported),
+        P13N_ADMIN_URL=f"http://127.0.0.1:{second_suite.admin_port}",
+        P13N_API_KEY=other.api_key,
+    )
     again = user.home / "again.yaml"
     user(
         "export",
