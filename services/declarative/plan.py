@@ -110,6 +110,10 @@ def make_plan(document: Document, current: Current | None, *, prune: bool = Fals
     kept: list[str] = []
     for kind in KINDS:
         wanted = {item["name"]: item for item in document.of(kind)}
+        if kind.key == "stitching_keys":
+            # The primary key's stitching key lives as long as its parent segment: a file
+            # that leaves it out wants it as the server makes it, whatever was set on it.
+            wanted.setdefault(document.primary_key, {"name": document.primary_key})
         existing = {str(item["name"]): item for item in current.of(kind)}
         for name, item in wanted.items():
             if name in existing:
@@ -117,8 +121,8 @@ def make_plan(document: Document, current: Current | None, *, prune: bool = Fals
             else:
                 changes.append(Change(Action.CREATE, kind, name, body=item))
         for name, item in existing.items():
-            if name in wanted or (kind.key == "stitching_keys" and name == document.primary_key):
-                continue  # the primary key's stitching key lives as long as its parent segment
+            if name in wanted:
+                continue
             if prune:
                 deletes.append(Change(Action.DELETE, kind, name, id=str(item.get("id", ""))))
             else:
