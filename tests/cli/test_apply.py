@@ -89,9 +89,7 @@ def test_a_changed_field_is_exactly_one_update(p13n: CliRunner, tmp_path: Path) 
     before = len(_audit(p13n.account))
     ran = p13n("apply", "-f", _file(tmp_path, "Shop B", ("window: 30d", "window: 7d")))
     assert ran.code == 0, ran.err
-    assert ran.out == (
-        '~ attribute "product_views"\n    counter: {"window": "30d"} → {"window": "7d"}\n'
-    )
+    assert ran.out == '~ attribute "product_views"\n    counter.window: "30d" → "7d"\n'
     [entry] = _audit(p13n.account)[before:]
     assert (entry["action"], entry["resource_type"]) == ("update", "attribute")
     assert entry["after"]["counter"]["window"] == "7d"

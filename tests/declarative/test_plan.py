@@ -233,3 +233,25 @@ def test_the_primary_keys_stitching_key_left_out_of_the_file_is_reset() -> None:
         [change] = plan.changes
         assert (change.action, change.name, change.id) == (Action.UPDATE, "td_client_id", "1")
         assert (change.fields, change.body) == (("regex",), {})
+
+
+def test_an_update_shows_only_the_values_that_differ_by_their_path() -> None:
+    sections = [
+        {"name": "Hi", "criteria": {"attribute": "views", "op": "gte", "value": 3}},
+        {"name": "Bye", "payload": [{"name": "x", "static": "a"}]},
+    ]
+    kind = BY_KEY["personalizations"]
+    wanted = {"name": "p", "sections": copy.deepcopy(sections)}
+    wanted["sections"][0]["criteria"]["value"] = 5
+    wanted["sections"][1]["payload"][0]["static"] = ["b"]
+    wanted["sections"][1]["payload"].append({"name": "y", "segment": "vip"})
+    document = Document("Shop", "td_client_id", "Visitors", {"personalizations": [wanted]})
+    current = _suite(personalizations=[{"id": "9", "name": "p", "sections": sections}])
+    [change] = make_plan(document, current).changes
+    assert canonical(kind, wanted)["sections"] == change.body["sections"]  # the whole field
+    assert change.lines() == [
+        '~ personalization "p"',
+        "    sections[0].criteria.value: 3 → 5",
+        '    sections[1].payload: [{"name": "x", "static": "a"}] → '
+        '[{"name": "x", "static": ["b"]}, {"name": "y", "segment": "vip"}]',
+    ]
