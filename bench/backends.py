@@ -21,7 +21,7 @@ from typing import Any
 
 import asyncpg
 
-from bench import pg
+from bench import pg, tail
 from bench.suite import Suite, venv_bin
 
 ONE, TWO = "P-pg", "P-pg2"
@@ -154,6 +154,8 @@ def markdown(results: dict[str, Any]) -> list[str]:
             f"(target ≤ {HALF_RATE_P95_TARGET_MS:.0f}: {verdict}), p99 {lat['p99']:.2f} ms; "
             f"statuses {half['statuses']}."
         )
+        out.append("")
+        out += tail.explain(half)
     grown = results.get("postgres_profiles")
     if grown and "skipped" not in grown:
         have, want = (k for k in grown if k.isdigit())

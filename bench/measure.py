@@ -9,7 +9,7 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
-from bench.procs import CpuMeter, Pids
+from bench.procs import CpuMeter, CpuTimeline, Pids
 from bench.wrk import Load, run_wrk
 
 
@@ -51,10 +51,14 @@ def closed_loop(target: Target, load: Load, traffic: Traffic) -> dict[str, Any]:
 
 
 def open_loop(target: Target, rate: float, duration: float, traffic: Traffic) -> dict[str, Any]:
-    """The open-loop generator at a fixed rate: latency as a visitor sees it at that load."""
+    """The open-loop generator at a fixed rate: latency as a visitor sees it at that load,
+    with each process's CPU second by second (``cpu_timeline``) beside the generator's own
+    per-second latencies, so a run whose tail misses shows what was busy when."""
     meter = CpuMeter(target.pids)
+    cpu_timeline = CpuTimeline(target.pids)
     meter.start()
-    done = subprocess.run(
+    cpu_timeline.start()
+    generator = subprocess.Popen(
         [
             sys.executable,
             "-m",
@@ -66,15 +70,19 @@ def open_loop(target: Target, rate: float, duration: float, traffic: Traffic) ->
             f"--pool={traffic.pool}",
             f"--list-len={traffic.list_len}",
         ],
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        check=False,
     )
+    cpu_timeline.add("loadgen", generator.pid)
+    out, err = generator.communicate()
+    seconds = cpu_timeline.stop()
     cpu = meter.stop()
-    if done.returncode != 0:
-        raise RuntimeError(f"open-loop generator failed: {done.stderr[-2000:]}")
-    row: dict[str, Any] = json.loads(done.stdout)
+    if generator.returncode != 0:
+        raise RuntimeError(f"open-loop generator failed: {err[-2000:]}")
+    row: dict[str, Any] = json.loads(out)
     row["duration"] = duration
+    row["cpu_timeline"] = seconds
     return _with_cpu(row, cpu, row["requests"])
 
 

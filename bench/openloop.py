@@ -6,6 +6,12 @@ less and the stall is under-counted (coordinated omission). Here request ``i`` i
 while fewer than ``--max-connections`` exist), and its latency runs from when it was due,
 so time spent waiting for a connection counts. Bodies are built before the clock starts.
 
+So that a run whose tail misses explains itself, it also reports the latencies second by
+second (``timeline``: by when each request was due) and its own lag: how late a request
+left because this generator's event loop was late (``schedule_lag_ms``) or because every
+connection was busy (``connection_wait_ms``). A tail that the generator made shows there,
+not as the server's.
+
 ``python -m bench.openloop --port P --rate R --duration S --token T --pool N`` prints one
 JSON object: requests, achieved rate, status counts, latency percentiles in ms.
 """
@@ -74,10 +80,15 @@ async def run(
     opened = 0
     freed = asyncio.Condition()
     latencies: list[float] = []
+    answered: list[tuple[float, float]] = []  # (due, latency) of every answered request
+    schedule_lag: list[float] = []
+    connection_wait: list[float] = []
     statuses: Counter[str] = Counter()
 
     async def one(request: bytes, due: float) -> None:
         nonlocal opened
+        started = time.perf_counter()
+        schedule_lag.append(started - due)
         async with freed:
             while not idle and opened >= max_connections:
                 await freed.wait()
@@ -86,12 +97,15 @@ async def run(
             else:
                 opened += 1
                 connection = None
+        connection_wait.append(time.perf_counter() - started)
         try:
             if connection is None:
                 connection = await asyncio.open_connection("127.0.0.1", port)
             status = await _exchange(connection, request)
             statuses[str(status)] += 1
-            latencies.append(time.perf_counter() - due)
+            latency = time.perf_counter() - due
+            latencies.append(latency)
+            answered.append((due - start, latency))
             async with freed:
                 idle.append(connection)
                 freed.notify()
@@ -103,6 +117,7 @@ async def run(
 
     tasks = []
     start = time.perf_counter() + 0.05
+    started_at = time.time() + 0.05  # the same instant on the wall clock (bench.procs)
     for i, request in enumerate(requests):
         due = start + i / rate
         delay = due - time.perf_counter()
@@ -115,8 +130,57 @@ async def run(
         writer.close()
     latencies.sort()
     return {
+        **_summary(rate, len(requests), elapsed, opened, statuses, latencies),
+        "started_at": round(started_at, 3),
+        "timeline": timeline(answered),
+        "schedule_lag_ms": _spread(schedule_lag),
+        "connection_wait_ms": _spread(connection_wait),
+    }
+
+
+def _ms(seconds: float) -> float:
+    return round(seconds * 1000, 3)
+
+
+def _spread(values: list[float]) -> dict[str, float]:
+    ordered = sorted(values)
+    return {
+        "p50": _ms(percentile(ordered, 50)),
+        "p99": _ms(percentile(ordered, 99)),
+        "max": _ms(ordered[-1]) if ordered else 0.0,
+    }
+
+
+def timeline(answered: list[tuple[float, float]]) -> list[dict[str, float]]:
+    """Per second of the run (by due time): requests answered, p50, p95, p99 and max ms."""
+    seconds: dict[int, list[float]] = {}
+    for due, latency in answered:
+        seconds.setdefault(int(due), []).append(latency)
+    rows = []
+    for second in sorted(seconds):
+        ordered = sorted(seconds[second])
+        rows.append(
+            {
+                "second": second,
+                "requests": len(ordered),
+                **{f"p{p}": _ms(percentile(ordered, p)) for p in (50, 95, 99)},
+                "max": _ms(ordered[-1]),
+            }
+        )
+    return rows
+
+
+def _summary(
+    rate: float,
+    count: int,
+    elapsed: float,
+    opened: int,
+    statuses: Counter[str],
+    latencies: list[float],
+) -> dict[str, Any]:
+    return {
         "target_rate": rate,
-        "requests": len(requests),
+        "requests": count,
         "achieved_rate": round(len(latencies) / elapsed, 1),
         "connections": opened,
         "statuses": dict(statuses),

@@ -6,8 +6,11 @@ count every thread of the process (gRPC's poller threads, Envoy's workers) and n
 
 from __future__ import annotations
 
+import contextlib
 import os
 import resource
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -77,3 +80,49 @@ class CpuMeter:
         used["loadgen"] = children_cpu_seconds() - self._children_before
         used["other"] = max(0.0, machine - sum(used.values()))
         return used
+
+
+class CpuTimeline:
+    """Each role's CPU second by second while a run lasts (a sampling thread), in cores
+    busy: 1.0 is one core all second. ``machine`` is every core's busy time, so a second in
+    which something outside the roles took the CPU shows as ``machine`` above their sum.
+    ``until`` is the wall-clock time a row's second ended (to line it up with latencies)."""
+
+    def __init__(self, pids: Pids, interval: float = 1.0) -> None:
+        self._pids = {name: list(found) for name, found in pids.items()}
+        self._interval = interval
+        self._rows: list[dict[str, float]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, name="cpu-timeline", daemon=True)
+
+    def add(self, role: str, pid: int) -> None:
+        """Also sample ``pid`` (a process started after ``start``, such as the generator)."""
+        self._pids.setdefault(role, []).append(pid)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> list[dict[str, float]]:
+        self._stop.set()
+        self._thread.join()
+        return self._rows
+
+    def _read(self) -> dict[str, float]:
+        now = {"machine": machine_busy_seconds()}
+        for name, pids in list(self._pids.items()):
+            total = 0.0
+            for pid in pids:
+                with contextlib.suppress(OSError):  # a process that has exited
+                    total += cpu_seconds(pid)
+            now[name] = total
+        return now
+
+    def _sample(self) -> None:
+        before, second = self._read(), 0
+        while not self._stop.wait(self._interval):
+            now = self._read()
+            row = {"second": float(second), "until": round(time.time(), 3)}
+            for name, value in now.items():
+                row[name] = round(max(0.0, value - before.get(name, value)) / self._interval, 2)
+            self._rows.append(row)
+            before, second = now, second + 1

@@ -8,7 +8,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from bench import backends
+from bench import backends, tail
 from bench.suite import venv_bin
 
 ROW_NAMES = {
@@ -127,6 +127,8 @@ def markdown(results: dict[str, Any]) -> str:
             f"(target ≤ 10), p99 {lat['p99']:.2f} ms (target ≤ 25), max {lat['max']:.2f} ms; "
             f"achieved {half['achieved_rate']:.0f} req/s, statuses {half['statuses']}."
         )
+        out.append("")
+        out += tail.explain(half)
         if "profile_sqlite_round_trips_per_request" in half:
             out.append("")
             out.append(

@@ -16,7 +16,7 @@ import sys
 import click
 
 from services.admin_client import AdminError
-from services.cli import operator_commands, session
+from services.cli import apply, doctor, operator_commands, preview, resources, session, tokens
 from services.cli.context import CliContext
 from services.common.errors import P13nError
 
@@ -43,8 +43,13 @@ def p13n(ctx: click.Context, profile_name: str) -> None:
     ctx.obj = CliContext(profile_name=profile_name)
 
 
+apply.register(p13n)
+doctor.register(p13n)
 operator_commands.register(p13n)
+preview.register(p13n)
+resources.register(p13n)
 session.register(p13n)
+tokens.register(p13n)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -4,6 +4,7 @@ programs (``-o json|yaml`` prints the API's own objects, unchanged)."""
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -14,6 +15,7 @@ from rich.table import Table
 
 F = TypeVar("F", bound=Callable[..., Any])
 FORMATS = ("table", "json", "yaml")
+_PIPED_WIDTH = 100_000  # wide enough that no table is ever squeezed
 
 
 def output_option(function: F) -> F:
@@ -30,8 +32,11 @@ def output_option(function: F) -> F:
 
 
 def console() -> Console:
-    """Rich on stdout; plain text (no colours, no width games) when stdout is not a terminal."""
-    return Console(soft_wrap=True, highlight=False)
+    """Rich on stdout; plain text (no colours, no width games) when stdout is not a terminal:
+    rich would otherwise assume 80 columns and cut table cells short with "…", which a
+    script reading the output (or a person piping it to less) cannot undo."""
+    piped = not sys.stdout.isatty()
+    return Console(soft_wrap=True, highlight=False, width=_PIPED_WIDTH if piped else None)
 
 
 def cell(value: Any) -> str:

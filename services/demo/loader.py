@@ -1,10 +1,13 @@
-"""Loads the demo configuration into a running suite through the real admin API.
+"""Loads the demo into a running suite through the real admin API.
 
-Loading converges rather than replays: every resource is looked up by name and created only
-when missing, so running it again (a second `p13n up --demo` on the same data directory)
-reuses the account, configuration and tokens of the first, completes whatever an earlier
-run did not finish, and leaves alone anything a user changed since. Imports and segment
-members are sent every time; they set values, so sending them twice changes nothing.
+The configuration is ``demo.yaml``, applied by the same converge as `p13n apply -f`
+(``services.declarative``): running it again (a second `p13n up --demo` on the same data
+directory) reuses the account, configuration and tokens of the first, completes whatever
+an earlier run did not finish, puts back what the file says where a user changed it, and
+keeps what a user added (no pruning). What is not configuration is done here: the
+account, tokens and identity secret (looked up, created only when missing), and the
+imports and segment members, sent every time; they set values, so sending them twice
+changes nothing.
 
 Only the account itself is made outside the admin API, because creating the first account
 is an operator's act (`p13n bootstrap`, `p13n flags set`): the same code runs here against
@@ -20,13 +23,17 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from services.admin_client import AdminClient, AdminError
 from services.auth import operator
 from services.auth.store import WRONG_SECRET_KEY
 from services.auth.store_protocols import Conflict
 from services.common.config import Settings
 from services.common.errors import FailedPrecondition, NotFound, P13nError
+from services.declarative import converge
+from services.declarative.document import Document
+from services.declarative.kinds import BY_KEY
+from services.declarative.plan import Current, make_plan
 from services.demo import definition as demo
-from services.admin_client import AdminClient, AdminError
 from services.demo.shop import PageConfig
 from services.demo.state import (
     DemoState,
@@ -81,10 +88,10 @@ def load_demo(settings: Settings, origin: str) -> LoadedDemo:
         state = _account(settings)
         admin = AdminClient.on(host, settings.admin_port, state.api_key)
         _wait_until_known(admin)
-        parent_segment_id = _configure(admin)
-        state = _tokens(settings, admin, parent_segment_id, state, origin)
+        parent_segment_id = _configure(admin, origin)
+        state = _tokens(settings, admin, parent_segment_id, state)
         save_shop_secret(settings.data_dir, state.identity_secret)
-    except AdminError as error:
+    except (AdminError, converge.ConvergeError) as error:
         raise DemoError(f"loading the demo configuration failed: {error}") from None
     page = PageConfig(
         endpoint=f"http://{host}:{settings.data_port}",
@@ -168,61 +175,43 @@ def _wait_until_known(admin: AdminClient) -> None:
     )
 
 
-def _ensure(admin: AdminClient, path: str, field: str, body: dict[str, Any]) -> dict[str, Any]:
-    """The resource named ``body["name"]`` under ``path``, created from ``body`` if missing."""
-    for item in admin.list_all(path, field):
-        if item.get("name") == body["name"]:
-            return item
-    created: dict[str, Any] = admin.ok("POST", path, body)
-    return created
-
-
-def _configure(admin: AdminClient) -> str:
-    """Everything but the services and tokens; returns the parent segment's id."""
-    ps = _ensure(admin, "/v1/parent_segments", "parent_segments", demo.PARENT_SEGMENT)["id"]
+def _configure(admin: AdminClient, origin: str) -> str:
+    """The demo file applied by the converge of `p13n apply` (without pruning: what a user
+    added stays), then its data imported; returns the parent segment's id."""
+    current = converge.read_current(admin, demo.DOCUMENT.name)
+    ps = converge.apply(admin, make_plan(_allowing(origin, current), current))
     base = f"/v1/parent_segments/{ps}"
-    for key in demo.STITCHING_KEYS:
-        found = _ensure(admin, f"{base}/stitching_keys", "stitching_keys", key)
-        if bool(found.get("verified")) != key["verified"]:  # a demo loaded before issue 13
-            admin.ok(
-                "PATCH",
-                f"{base}/stitching_keys/{found['id']}?update_mask=verified",
-                {"verified": key["verified"]},
-            )
-    for event in demo.EVENTS:
-        _ensure(admin, f"{base}/events", "events", event)
-    for attribute in demo.ATTRIBUTES:
-        _ensure(admin, f"{base}/attributes", "attributes", attribute)
-    for segment in demo.SEGMENTS:
-        created = _ensure(admin, f"{base}/segments", "segments", segment)
-        members = demo.SEGMENT_MEMBERS[segment["name"]]
-        admin.ok("POST", f"{base}/segments/{created['id']}:import_members", members)
+    segments = {s["name"]: s["id"] for s in admin.list_all(f"{base}/segments", "segments")}
+    for name, members in demo.SEGMENT_MEMBERS.items():
+        admin.ok("POST", f"{base}/segments/{segments[name]}:import_members", members)
     admin.ok("POST", f"{base}/imports", demo.DEMO_MEMBER_IMPORT)
-    for personalization in demo.PERSONALIZATIONS:
-        _ensure(admin, f"{base}/personalizations", "personalizations", personalization)
-    return str(ps)
+    return ps
 
 
-def _tokens(
-    settings: Settings, admin: AdminClient, ps: str, state: DemoState, origin: str
-) -> DemoState:
-    """The public service (allowing ``origin``) and the private one, each with its token."""
-    base = f"/v1/parent_segments/{ps}/services"
-    public = _ensure(admin, base, "services", {**demo.PUBLIC_SERVICE, "allowed_origins": [origin]})
-    origins = list(public.get("allowed_origins", []))
+def _allowing(origin: str, current: Current | None) -> Document:
+    """The demo file with ``origin`` allowed by its public service, after the origins the
+    suite allows already (another P13N_DEMO_PORT than last time: both stay allowed)."""
+    public = demo.PUBLIC_SERVICE["name"]
+    found = [s for s in current.of(BY_KEY["services"]) if s["name"] == public] if current else []
+    origins = list(found[0].get("allowed_origins", [])) if found else []
     if origin not in origins:
-        # Another P13N_DEMO_PORT than last time: allow it too, keeping what is there.
-        admin.ok(
-            "PATCH",
-            f"{base}/{public['id']}?update_mask=allowed_origins",
-            {"allowed_origins": [*origins, origin]},
-        )
-    private = _ensure(admin, base, "services", demo.PRIVATE_SERVICE)
-    tokens = f"{base}/{public['id']}/tokens"
-    state = _token(settings, admin, tokens, demo.PUBLIC_TOKEN, state, "public")
-    state = _identity_secret(settings, admin, f"{base}/{public['id']}/identity_secrets", state)
-    tokens = f"{base}/{private['id']}/tokens"
-    return _token(settings, admin, tokens, demo.PRIVATE_TOKEN, state, "private")
+        origins.append(origin)
+    services = [
+        {**service, "allowed_origins": origins} if service["name"] == public else service
+        for service in demo.SERVICES
+    ]
+    return dataclasses.replace(demo.DOCUMENT, items={**demo.DOCUMENT.items, "services": services})
+
+
+def _tokens(settings: Settings, admin: AdminClient, ps: str, state: DemoState) -> DemoState:
+    """The public service's token and identity secret, and the private service's token."""
+    base = f"/v1/parent_segments/{ps}/services"
+    services = {s["name"]: s["id"] for s in admin.list_all(base, "services")}
+    public = f"{base}/{services[demo.PUBLIC_SERVICE['name']]}"
+    private = f"{base}/{services[demo.PRIVATE_SERVICE['name']]}"
+    state = _token(settings, admin, f"{public}/tokens", demo.PUBLIC_TOKEN, state, "public")
+    state = _identity_secret(settings, admin, f"{public}/identity_secrets", state)
+    return _token(settings, admin, f"{private}/tokens", demo.PRIVATE_TOKEN, state, "private")
 
 
 def _token(

@@ -63,6 +63,12 @@ def test_smoke_run_measures_every_path_and_writes_its_reports(smoke: dict[str, A
     half = results["half_rate"]
     assert half["path"] == "P"
     assert set(half["statuses"]) == {"200"}, half["statuses"]
+    # The half-rate run explains its tail: latencies and every role's CPU second by second.
+    assert sum(second["requests"] for second in half["timeline"]) == half["statuses"]["200"]
+    assert {"envoy", "auth", "profile", "offers", "loadgen", "machine"} <= set(
+        half["cpu_timeline"][0]
+    )
+    assert "Generator lag: schedule p99" in results["markdown"]
     assert "| F1 Envoy direct_response |" in results["markdown"]
 
 
