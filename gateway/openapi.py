@@ -30,6 +30,7 @@ from google.rpc import code_pb2
 
 from services.common.errors import PERMISSION_DENIED_MESSAGE
 from services.common.status_codes import HTTP_STATUS
+from services.profile import config_rules
 
 ROOT = Path(__file__).resolve().parent.parent
 DESCRIPTOR = ROOT / "services" / "_gen" / "p13n.binpb"
@@ -156,6 +157,28 @@ def _security(path: str, verb: str) -> list[dict[str, list[str]]]:
         return [{"apiKey": []}]
     return [{"personalizationToken": []}]
 
+
+# And to an event for personalization (POST /public/... and /{database}/{table}), which the
+# gateway reads as JSON only when it says so.
+_EVENT_ERRORS: tuple[tuple[int, str, str, str, str], ...] = (
+    (
+        415,
+        "INVALID_ARGUMENT",
+        "",
+        "the Content-Type is not application/json or application/vnd.treasuredata.v1+json",
+        "Content-Type must be application/json or application/vnd.treasuredata.v1+json",
+    ),
+)
+
+# The data plane's table names, as the gateway routes them (services/auth/authz.py) and event
+# definitions take them (services/profile/config_rules.py): any other is a 404.
+_TABLE_NAME_RULES: dict[str, dict[str, Any]] = {
+    "database": {
+        "pattern": config_rules.NAME.pattern,
+        "not": {"enum": sorted(config_rules.RESERVED_NAMES)},
+    },
+    "table": {"pattern": config_rules.NAME.pattern},
+}
 
 _PATH_PARAM = re.compile(r"\{([^}=]+)(?:=[^}]*)?\}")
 
@@ -325,7 +348,8 @@ class _Builder:
                 "name": name,
                 "in": "path",
                 "required": True,
-                "schema": self.field_schema(method.input_type, fields[name]),
+                "schema": self.field_schema(method.input_type, fields[name])
+                | _TABLE_NAME_RULES.get(name, {}),
             }
             for name in path_fields
         ]
@@ -365,7 +389,10 @@ class _Builder:
                 "description": "OK",
                 "content": {"application/json": {"schema": self.ref(method.output_type)}},
             }
-        operation["responses"] = {"200": ok, **_error_responses(comment, body_schema is not None)}
+        # An event for personalization: every data-plane path but the Ingest API's.
+        takes_event = not path.startswith(("/v1/", "/records/"))
+        errors = _error_responses(comment, body_schema is not None, takes_event)
+        operation["responses"] = {"200": ok, **errors}
         return operation
 
 
@@ -408,7 +435,7 @@ class _ErrorCase:
         return body
 
 
-def _error_responses(comment: str, has_body: bool) -> dict[str, Any]:
+def _error_responses(comment: str, has_body: bool, takes_event: bool) -> dict[str, Any]:
     """The method's documented errors by status, with the gateway's own for its request.
 
     The three any request may get refer to shared responses unless the method documents
@@ -421,7 +448,8 @@ def _error_responses(comment: str, has_body: bool) -> dict[str, Any]:
             when = documented[code_name] or "See the description."
             status = str(HTTP_STATUS[code_pb2.Code.Value(code_name)])
             by_status.setdefault(status, []).append(_ErrorCase.documented(code_name, when))
-    for status_number, code_name, reason, when, message in _BODY_ERRORS if has_body else ():
+    gateway_cases = (_BODY_ERRORS if has_body else ()) + (_EVENT_ERRORS if takes_event else ())
+    for status_number, code_name, reason, when, message in gateway_cases:
         case = _ErrorCase(code_name, when, reason, message)
         by_status.setdefault(str(status_number), []).append(case)
     responses: dict[str, Any] = {}

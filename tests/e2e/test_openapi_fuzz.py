@@ -1,11 +1,13 @@
-"""The running suite against its own OpenAPI document: schemathesis drives the admin API.
+"""The running suite against its own OpenAPI document: schemathesis drives the HTTP API.
 
-Every operation of docs/openapi.json under ``/v1/`` is called with requests generated from
-the document, valid ones and invalid ones, through the real Envoy with a master key. Every
-answer must be documented: no 5xx, a status the operation lists, a JSON body matching that
-status's schema. Path parameters are real ids most of the time (a parent segment and one of
-each of its resources, made first), so the calls reach the handlers rather than only 404s.
-"""
+Every operation of docs/openapi.json is called with requests generated from the document,
+valid ones and invalid ones, through the real Envoy: the admin API with a master key, the
+Ingest API with it too, the personalize paths with a public token and its allowed Origin.
+Every answer must be documented: no 5xx, a status the operation lists, a JSON body matching
+that status's schema. Path parameters are real ids (a parent segment and one of each of its
+resources, made first) so the calls reach the handlers rather than only 404s; each DELETE
+of a resource removes one made for it. Bounded for CI: a few examples per operation, drawn
+the same way every run (``derandomize``), no example database."""
 
 from __future__ import annotations
 
@@ -36,6 +38,8 @@ SHOW_VIEWS = {
     "sections": [{"name": "views", "payload": [{"name": "n", "attribute": "views"}]}],
 }
 
+ORIGIN = "https://shop.example"
+
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
@@ -54,12 +58,8 @@ def ids(account: Account) -> dict[str, str]:
     attributes = account.ok("GET", f"{base}/attributes")["attributes"]
     key = account.ok("POST", f"{base}/stitching_keys", {"name": "member_id"})
     segment = account.ok("POST", f"{base}/segments", {"name": "vip", "sensitivity": "SENSITIVE"})
-    personalization = account.ok(
-        "POST",
-        f"{base}/personalizations",
-        SHOW_VIEWS,
-    )
-    service = account.service(ps, "web", origins=["https://shop.example"])
+    personalization = account.ok("POST", f"{base}/personalizations", SHOW_VIEWS)
+    service = account.service(ps, "web", origins=[ORIGIN])
     token = account.ok("POST", f"{base}/services/{service}/tokens", {"name": "web"})
     secret = account.ok("POST", f"{base}/services/{service}/identity_secrets", {"name": "shop"})
     return {
@@ -72,7 +72,16 @@ def ids(account: Account) -> dict[str, str]:
         "service_id": service,
         "token_id": str(token["id"]),
         "identity_secret_id": str(secret["id"]),
+        # The data plane's: the table of the seeded page_view event.
+        "database": "shop_db",
+        "table": "page_views",
     }
+
+
+@pytest.fixture(scope="module")
+def public_token(account: Account, ids: dict[str, str]) -> str:
+    """A token of the seeded public service, whose allowed Origin is ORIGIN."""
+    return account.token(ids["parent_segment_id"], ids["service_id"], name="fuzz")
 
 
 # The real ids the ``ids`` fixture made, read by the hook below while examples are drawn.
@@ -120,6 +129,27 @@ def test_every_answer_is_documented(
         base_url=f"http://127.0.0.1:{suite.admin_port}",
         headers={"Authorization": f"TD1 {account.api_key}"},
         checks=CHECKS,
+    )
+
+
+@document.include(path_regex="^/(public|records|[{]database[}])/").parametrize()
+@settings(
+    max_examples=8,
+    derandomize=True,
+    database=None,
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+)
+def test_every_answer_of_the_data_plane_is_documented(
+    case: Any, suite: Suite, account: Account, ids: dict[str, str], public_token: str
+) -> None:
+    SEEDED.update(ids)
+    if case.path.startswith("/records/"):
+        headers = {"Authorization": f"TD1 {account.api_key}"}
+    else:
+        headers = {"WP13n-Token": public_token, "Origin": ORIGIN}
+    case.call_and_validate(
+        base_url=f"http://127.0.0.1:{suite.data_port}", headers=headers, checks=CHECKS
     )
 
 

@@ -145,3 +145,16 @@ def test_a_body_may_be_refused_by_the_gateway_before_the_method_runs(
         create["content"]["application/json"]["examples"]
     )
     assert "400" not in operations["IdentityService.DeleteSession"]["responses"]
+
+
+def test_the_data_planes_own_refusals_are_documented(document: dict[str, Any]) -> None:
+    """Found by tests/e2e/test_openapi_fuzz.py: the gateway's 415 for an event that is not
+    JSON, its 404 for a table name outside the rule, and the server path's NOT_FOUND."""
+    paths = document["paths"]
+    server_path = paths["/{database}/{table}"]["post"]
+    assert {"404", "415"} <= set(server_path["responses"])
+    assert "415" in paths["/public/{database}/{table}"]["post"]["responses"]
+    assert "415" not in paths["/records/{database}/{table}"]["post"]["responses"]
+    database = server_path["parameters"][0]["schema"]
+    assert database["pattern"] == "^[a-z0-9_]{3,128}$"
+    assert database["not"] == {"enum": ["public", "records", "v1"]}
