@@ -16,7 +16,16 @@ import sys
 import click
 
 from services.admin_client import AdminError
-from services.cli import apply, doctor, operator_commands, preview, resources, session, tokens
+from services.cli import (
+    apply,
+    doctor,
+    imports,
+    operator_commands,
+    preview,
+    resources,
+    session,
+    tokens,
+)
 from services.cli.context import CliContext
 from services.common.errors import P13nError
 
@@ -45,6 +54,7 @@ def p13n(ctx: click.Context, profile_name: str) -> None:
 
 apply.register(p13n)
 doctor.register(p13n)
+imports.register(p13n)
 operator_commands.register(p13n)
 preview.register(p13n)
 resources.register(p13n)

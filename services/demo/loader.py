@@ -190,12 +190,13 @@ def _configure(admin: AdminClient, origin: str) -> str:
 
 def _allowing(origin: str, current: Current | None) -> Document:
     """The demo file with ``origin`` allowed by its public service, after the origins the
-    suite allows already (another P13N_DEMO_PORT than last time: both stay allowed)."""
+    suite allows already (another P13N_DEMO_PORT than last time: both stay allowed) and
+    the file's own (the default port's, so `p13n apply -f` of the file changes nothing)."""
     public = demo.PUBLIC_SERVICE["name"]
     found = [s for s in current.of(BY_KEY["services"]) if s["name"] == public] if current else []
-    origins = list(found[0].get("allowed_origins", [])) if found else []
-    if origin not in origins:
-        origins.append(origin)
+    allowed = found[0].get("allowed_origins", []) if found else []
+    in_file = demo.PUBLIC_SERVICE.get("allowed_origins", [])
+    origins = list(dict.fromkeys([*allowed, *in_file, origin]))
     services = [
         {**service, "allowed_origins": origins} if service["name"] == public else service
         for service in demo.SERVICES

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+from typing import Any
 
 import pytest
 from support.admin import Account
@@ -23,11 +24,11 @@ def shop(account: Account) -> str:
     return ps
 
 
-def _create(p13n: CliRunner, *args: str) -> dict[str, str]:
+def _create(p13n: CliRunner, *args: str) -> dict[str, Any]:
     ran = p13n("tokens", "create", *args, "-o", "json")
     assert ran.code == 0, ran.err
     assert "shown only this once" in ran.err
-    created: dict[str, str] = json.loads(ran.out)
+    created: dict[str, Any] = json.loads(ran.out)
     return created
 
 

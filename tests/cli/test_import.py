@@ -1,0 +1,184 @@
+"""`p13n import` against a running suite: files in, values readable through the admin API."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from support.admin import Account
+
+from services.cli import import_state
+
+from .conftest import CliRunner
+
+KEY = "member_id"
+
+
+@pytest.fixture(scope="module")
+def ps(account: Account) -> str:
+    """A parent segment with the key ``member_id``, IMPORTED ``tier`` and ``points``, and
+    a batch segment ``vip``."""
+    ps = account.parent_segment("Importers")
+    account.ok("POST", f"/v1/parent_segments/{ps}/stitching_keys", {"name": KEY})
+    for name in ("tier", "points"):
+        body = {"name": name, "type": "IMPORTED", "sensitivity": "NON_SENSITIVE"}
+        account.ok("POST", f"/v1/parent_segments/{ps}/attributes", body)
+    account.ok(
+        "POST", f"/v1/parent_segments/{ps}/segments", {"name": "vip", "sensitivity": "SENSITIVE"}
+    )
+    return ps
+
+
+def profile(account: Account, ps: str, value: str) -> dict[str, Any]:
+    found: dict[str, Any] = account.ok("GET", f"/v1/parent_segments/{ps}/profiles/{KEY}/{value}")
+    return found
+
+
+def values(account: Account, ps: str, value: str) -> dict[str, Any]:
+    return {a["name"]: a["value"] for a in profile(account, ps, value)["attributes"]}
+
+
+def write_csv(path: Path, count: int, prefix: str) -> Path:
+    with path.open("w") as out:
+        out.write(f"{KEY},tier,points\n")
+        for n in range(count):
+            out.write(f"{prefix}{n},t{n % 3},{n}\n")
+    return path
+
+
+def checkpoints() -> list[Path]:
+    return sorted(import_state.directory().glob("*.json"))
+
+
+def test_10000_csv_rows_are_imported_with_a_progress_line(
+    p13n: CliRunner, account: Account, ps: str, tmp_path: Path
+) -> None:
+    path = write_csv(tmp_path / "members.csv", 10_000, "a")
+    ran = p13n("import", "attributes", str(path), "--key", KEY, "-s", ps)
+    assert ran.code == 0, ran
+    assert "10000/10000 rows, 0 rejected" in ran.err  # the bar's last state, not a terminal
+    assert f"{path}: 10000 rows, 10000 imported, 0 rejected" in ran.out
+    for n in (0, 4321, 9999):
+        # Numbers in the CSV arrive as numbers (criteria compare them as such).
+        assert values(account, ps, f"a{n}") == {"tier": f"t{n % 3}", "points": n}
+    assert checkpoints() == []  # a finished import leaves no checkpoint
+    assert not path.with_name("members.csv.rejects").exists()
+
+
+def test_jsonl_lines_are_imported_as_written(
+    p13n: CliRunner, account: Account, ps: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "people.ndjson"
+    lines = [
+        {"value": "j1", "attributes": {"tier": "007", "points": 1.5}},
+        {"value": "j2", "attributes": {"tier": True}},
+    ]
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    ran = p13n("import", "attributes", str(path), "--key", KEY, "-s", ps)
+    assert ran.code == 0, ran
+    assert values(account, ps, "j1") == {"tier": "007", "points": 1.5}
+    assert values(account, ps, "j2") == {"tier": True}
+
+
+def test_rejected_rows_are_listed_by_line_and_the_rest_is_imported(
+    p13n: CliRunner, account: Account, ps: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "mixed.csv"
+    path.write_text(
+        f"{KEY},tier,points\n"  # 1
+        'r1,"gold\nstar",1\n'  # 2-3: a quoted cell over two lines
+        "r2,silver\n"  # 4: a cell short, refused here
+        f"{'x' * 600},gold,2\n"  # 5: a key value over 500 characters, refused by the server
+        "r3,bronze,3\n"  # 6: in the same batch as line 5
+        "r4,gold,4\n"  # 7
+    )
+    rejects = tmp_path / "out" / "mixed.rejected"
+    rejects.parent.mkdir()
+    ran = p13n(
+        "import", "attributes", str(path), "--key", KEY, "-s", ps,
+        "--batch-size", "3", "--rejects", str(rejects),
+    )  # fmt: skip
+    assert ran.code == 1, ran
+    listed = rejects.read_text().splitlines()
+    assert [line.split(":")[0] for line in listed] == ["line 4", "line 5"]
+    assert listed[0] == "line 4: 2 cells where the header has 3"
+    assert listed[1].startswith("line 5: refused by the server: value is too long")
+    assert listed[0] in ran.err
+    assert listed[1] in ran.err
+    assert f"{path}: 5 rows, 3 imported, 2 rejected (listed in {rejects})" in ran.out
+    assert values(account, ps, "r1") == {"tier": "gold\nstar", "points": 1}
+    assert values(account, ps, "r3") == {"tier": "bronze", "points": 3}
+    assert values(account, ps, "r4") == {"tier": "gold", "points": 4}
+
+
+def test_a_batch_refused_as_a_whole_stops_the_import_with_the_servers_message(
+    p13n: CliRunner, ps: str, tmp_path: Path
+) -> None:
+    path = write_csv(tmp_path / "wrong.csv", 3, "w")
+    ran = p13n("import", "attributes", str(path), "--key", "nope", "--value-column", KEY, "-s", ps)
+    assert ran.code == 1
+    assert "'nope' is not a stitching key of this parent segment" in ran.err
+    assert "before any batch was acknowledged" in ran.err
+
+
+def test_an_interrupted_import_resumes_where_it_stopped(
+    p13n: CliRunner, account: Account, ps: str, tmp_path: Path
+) -> None:
+    rows = 20_000
+    path = write_csv(tmp_path / "big.csv", rows, "i")
+    command = [sys.executable, "-m", "services.cli", "import", "attributes", str(path)]
+    command += ["--key", KEY, "-s", ps, "--batch-size", "500"]
+    env = {**os.environ, "P13N_ADMIN_URL": p13n.admin_url, "P13N_API_KEY": account.api_key}
+    root = Path(__file__).resolve().parents[2]  # this tree's services/, not an installed one
+    env["PYTHONPATH"] = os.pathsep.join([str(root), env.get("PYTHONPATH", "")])
+    child = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    try:
+        # Ctrl-C once a few batches are acknowledged (a checkpoint says so).
+        while not checkpoints() or import_state.load(checkpoints()[0]) is None:
+            assert child.poll() is None, child.communicate()
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        child.send_signal(signal.SIGINT)
+        _, err = child.communicate(timeout=30)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    assert child.returncode == 130, err
+    assert b"run the same command again to resume" in err
+    saved = import_state.load(checkpoints()[0])
+    assert saved is not None
+    assert 0 < saved.rows < rows
+
+    ran = p13n("import", "attributes", str(path), "--key", KEY, "-s", ps, "--batch-size", "500")
+    assert ran.code == 0, ran
+    assert f"resuming at line {saved.next.line} ({saved.rows} rows done before" in ran.err
+    # Counted from the checkpoint: a run that started over would count more rows.
+    assert f"{path}: {rows} rows, {rows} imported, 0 rejected" in ran.out
+    for n in (0, saved.rows - 1, saved.rows, rows - 1):
+        assert values(account, ps, f"i{n}") == {"tier": f"t{n % 3}", "points": n}
+    assert checkpoints() == []
+
+
+def test_members_join_a_batch_segment_named_by_its_name(
+    p13n: CliRunner, account: Account, ps: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "vip.csv"
+    path.write_text("member\n" + "".join(f"v{n}\n" for n in range(50)))
+    ran = p13n("import", "members", str(path), "--segment", "vip", "--key", KEY, "-s", ps)
+    assert ran.code == 0, ran
+    assert "50/50 rows" in ran.err
+    for n in (0, 49):
+        found = profile(account, ps, f"v{n}")
+        assert found["segments"] == [{"name": "vip", "sensitivity": "SENSITIVE"}]
+    account.ok(
+        "POST", f"/v1/parent_segments/{ps}/imports", {"key": KEY, "records": [{"value": "v50"}]}
+    )
+    assert profile(account, ps, "v50")["segments"] == []  # known, not in the file
