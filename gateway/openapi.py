@@ -20,6 +20,7 @@ import json
 import re
 import sys
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ from google.rpc import code_pb2
 
 from services.common.errors import PERMISSION_DENIED_MESSAGE
 from services.common.status_codes import HTTP_STATUS
+from services.profile import config_rules
 
 ROOT = Path(__file__).resolve().parent.parent
 DESCRIPTOR = ROOT / "services" / "_gen" / "p13n.binpb"
@@ -99,6 +101,27 @@ _GATEWAY_ERRORS = {
     "UNAVAILABLE": "A p13n service cannot answer now (the auth service included); retry.",
 }
 
+# What the gateway answers before the method runs to a request with a body (docs/design.md
+# sections 2.8 and 2.9): (status, code, ErrorInfo reason or "" for none, when, message).
+_BODY_ERRORS: tuple[tuple[int, str, str, str, str], ...] = (
+    (
+        400,
+        "INVALID_ARGUMENT",
+        "INVALID_JSON",
+        "the body is not strict JSON (RFC 8259, UTF-8, no key twice), names a field the "
+        "request does not have (reason UNKNOWN_FIELD) or gives a field a value of another type",
+        "The body is not valid JSON (RFC 8259): Expecting value (line 1, column 1)",
+    ),
+    (
+        413,
+        "INVALID_ARGUMENT",
+        "",
+        "the body is larger than the gateway takes",
+        "Request body too large: at most 64 KiB per event, 16 KiB to sign in, "
+        "5 MiB for any other request",
+    ),
+)
+
 # The credentials each listener's paths take (docs/design.md sections 2 and 3).
 _SECURITY_SCHEMES: dict[str, dict[str, Any]] = {
     "apiKey": {
@@ -134,6 +157,28 @@ def _security(path: str, verb: str) -> list[dict[str, list[str]]]:
         return [{"apiKey": []}]
     return [{"personalizationToken": []}]
 
+
+# And to an event for personalization (POST /public/... and /{database}/{table}), which the
+# gateway reads as JSON only when it says so.
+_EVENT_ERRORS: tuple[tuple[int, str, str, str, str], ...] = (
+    (
+        415,
+        "INVALID_ARGUMENT",
+        "",
+        "the Content-Type is not application/json or application/vnd.treasuredata.v1+json",
+        "Content-Type must be application/json or application/vnd.treasuredata.v1+json",
+    ),
+)
+
+# The data plane's table names, as the gateway routes them (services/auth/authz.py) and event
+# definitions take them (services/profile/config_rules.py): any other is a 404.
+_TABLE_NAME_RULES: dict[str, dict[str, Any]] = {
+    "database": {
+        "pattern": config_rules.NAME.pattern,
+        "not": {"enum": sorted(config_rules.RESERVED_NAMES)},
+    },
+    "table": {"pattern": config_rules.NAME.pattern},
+}
 
 _PATH_PARAM = re.compile(r"\{([^}=]+)(?:=[^}]*)?\}")
 
@@ -303,7 +348,8 @@ class _Builder:
                 "name": name,
                 "in": "path",
                 "required": True,
-                "schema": self.field_schema(method.input_type, fields[name]),
+                "schema": self.field_schema(method.input_type, fields[name])
+                | _TABLE_NAME_RULES.get(name, {}),
             }
             for name in path_fields
         ]
@@ -343,7 +389,10 @@ class _Builder:
                 "description": "OK",
                 "content": {"application/json": {"schema": self.ref(method.output_type)}},
             }
-        operation["responses"] = {"200": ok, **_error_responses(comment)}
+        # An event for personalization: every data-plane path but the Ingest API's.
+        takes_event = not path.startswith(("/v1/", "/records/"))
+        errors = _error_responses(comment, body_schema is not None, takes_event)
+        operation["responses"] = {"200": ok, **errors}
         return operation
 
 
@@ -359,15 +408,50 @@ def _documented_errors(comment: str) -> dict[str, str]:
     return found
 
 
-def _error_responses(comment: str) -> dict[str, Any]:
-    """The method's documented errors by status; the gateway's own refer to shared responses."""
+@dataclass(frozen=True)
+class _ErrorCase:
+    """One way an operation fails: its code, when, and the reason and message it carries."""
+
+    code: str
+    when: str
+    reason: str = ""
+    message: str = ""
+
+    @classmethod
+    def documented(cls, code_name: str, when: str) -> _ErrorCase:
+        # A refusal for a role says only that (services/common/errors.py); other messages
+        # vary with the case, so the example's message says the case the comment documents.
+        if code_name == "PERMISSION_DENIED":
+            message = PERMISSION_DENIED_MESSAGE
+        else:
+            message = (when[0].upper() + when[1:]) if when else code_name
+        return cls(code_name, when, code_name, message)
+
+    def example(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"code": code_pb2.Code.Value(self.code), "message": self.message}
+        if self.reason:
+            info = {"reason": self.reason, "domain": "p13n.dev", "metadata": {}}
+            body["details"] = [{"@type": "type.googleapis.com/google.rpc.ErrorInfo", **info}]
+        return body
+
+
+def _error_responses(comment: str, has_body: bool, takes_event: bool) -> dict[str, Any]:
+    """The method's documented errors by status, with the gateway's own for its request.
+
+    The three any request may get refer to shared responses unless the method documents
+    the same status, where they join its cases.
+    """
     documented = _documented_errors(comment)
-    by_status: dict[str, list[tuple[str, str]]] = {}
+    by_status: dict[str, list[_ErrorCase]] = {}
     for code_name in _ERROR_CODES:
         if code_name in documented:
             when = documented[code_name] or "See the description."
             status = str(HTTP_STATUS[code_pb2.Code.Value(code_name)])
-            by_status.setdefault(status, []).append((code_name, when))
+            by_status.setdefault(status, []).append(_ErrorCase.documented(code_name, when))
+    gateway_cases = (_BODY_ERRORS if has_body else ()) + (_EVENT_ERRORS if takes_event else ())
+    for status_number, code_name, reason, when, message in gateway_cases:
+        case = _ErrorCase(code_name, when, reason, message)
+        by_status.setdefault(str(status_number), []).append(case)
     responses: dict[str, Any] = {}
     for code_name in _GATEWAY_ERRORS:
         status = str(HTTP_STATUS[code_pb2.Code.Value(code_name)])
@@ -378,36 +462,17 @@ def _error_responses(comment: str) -> dict[str, Any]:
     return dict(sorted(responses.items()))
 
 
-def _response(cases: list[tuple[str, str]]) -> dict[str, Any]:
+def _response(cases: list[_ErrorCase]) -> dict[str, Any]:
     return {
-        "description": "; ".join(f"{code} {when}" for code, when in cases),
+        "description": "; ".join(f"{case.code} {case.when}" for case in cases),
         "content": {
             "application/json": {
                 "schema": {"$ref": "#/components/schemas/google.rpc.Status"},
-                "examples": {code: {"value": _example(code, when)} for code, when in cases},
+                "examples": {
+                    (case.reason or case.code): {"value": case.example()} for case in cases
+                },
             }
         },
-    }
-
-
-def _example(code_name: str, when: str) -> dict[str, Any]:
-    # A refusal for a role says only that (services/common/errors.py); other messages vary
-    # with the case, so the example's message says the case the comment documents.
-    if code_name == "PERMISSION_DENIED":
-        message = PERMISSION_DENIED_MESSAGE
-    else:
-        message = (when[0].upper() + when[1:]) if when else code_name
-    return {
-        "code": code_pb2.Code.Value(code_name),
-        "message": message,
-        "details": [
-            {
-                "@type": "type.googleapis.com/google.rpc.ErrorInfo",
-                "reason": code_name,
-                "domain": "p13n.dev",
-                "metadata": {},
-            }
-        ],
     }
 
 
@@ -481,7 +546,8 @@ def build(descriptor: Path = DESCRIPTOR) -> dict[str, Any]:
             "schemas": dict(sorted(builder.schemas.items())),
             "securitySchemes": _SECURITY_SCHEMES,
             "responses": {
-                code: _response([(code, when)]) for code, when in _GATEWAY_ERRORS.items()
+                code: _response([_ErrorCase.documented(code, when)])
+                for code, when in _GATEWAY_ERRORS.items()
             },
         },
     }

@@ -29,7 +29,15 @@ _CANONICAL = re.compile(r"[1-9][0-9]{0,18}")
 _SHOWN = 40
 _NOUNS = {"api_key_id": "API key"}
 # Fields named like ids that only filter a list: a value naming nothing lists nothing.
-_FILTERS = frozenset({"p13n.auth.v1.ListAuditEntriesRequest.resource_id"})
+# The audit log's filter passes from the auth service to the profile and offers services'
+# internal listings, whose interceptors check it too.
+_FILTERS = frozenset(
+    {
+        "p13n.auth.v1.ListAuditEntriesRequest.resource_id",
+        "p13n.profile.v1.ListAuditEntriesRequest.resource_id",
+        "p13n.offers.v1.ListAuditEntriesRequest.resource_id",
+    }
+)
 
 
 def parse_id(value: str, field: str) -> int:

@@ -127,3 +127,34 @@ def test_the_document_fits_the_gateways_direct_response() -> None:
     """Envoy refuses a configuration whose direct response exceeds its bound: say so first."""
     size = openapi.DOCUMENT.stat().st_size
     assert size < OPENAPI_MAX_BYTES, f"{size} bytes: raise OPENAPI_MAX_BYTES in gateway/render.py"
+
+
+def test_a_body_may_be_refused_by_the_gateway_before_the_method_runs(
+    document: dict[str, Any],
+) -> None:
+    """The strict JSON check and the transcoder answer 400, the body limit 413, to any
+    method taking a body, whether or not its comment names INVALID_ARGUMENT."""
+    operations = _operations(document)
+    sign_in = operations["IdentityService.CreateSession"]["responses"]
+    refused = sign_in["400"]["content"]["application/json"]["examples"]["INVALID_JSON"]["value"]
+    assert refused["details"][0]["reason"] == "INVALID_JSON"
+    assert "413" in sign_in
+    # Joined to the method's own 400 cases rather than replacing them.
+    create = operations["ConfigService.CreateEventDefinition"]["responses"]["400"]
+    assert {"INVALID_ARGUMENT", "INVALID_JSON"} <= set(
+        create["content"]["application/json"]["examples"]
+    )
+    assert "400" not in operations["IdentityService.DeleteSession"]["responses"]
+
+
+def test_the_data_planes_own_refusals_are_documented(document: dict[str, Any]) -> None:
+    """Found by tests/e2e/test_openapi_fuzz.py: the gateway's 415 for an event that is not
+    JSON, its 404 for a table name outside the rule, and the server path's NOT_FOUND."""
+    paths = document["paths"]
+    server_path = paths["/{database}/{table}"]["post"]
+    assert {"404", "415"} <= set(server_path["responses"])
+    assert "415" in paths["/public/{database}/{table}"]["post"]["responses"]
+    assert "415" not in paths["/records/{database}/{table}"]["post"]["responses"]
+    database = server_path["parameters"][0]["schema"]
+    assert database["pattern"] == "^[a-z0-9_]{3,128}$"
+    assert database["not"] == {"enum": ["public", "records", "v1"]}

@@ -96,7 +96,10 @@ class PersonalizeServiceServicer:
     def PrivatePersonalizeHttp(self, request, context):
         """The server path through the gateway: the answer of PrivatePersonalize, as the JSON
         `{"offers": {...}}` (`application/json`). Only the gateway may call it. Returns
-        PERMISSION_DENIED without a personalization token, and the errors of PublicPersonalize.
+        PERMISSION_DENIED without a personalization token, NOT_FOUND when `database.table` is not
+        an event table of the token's parent segment, INVALID_ARGUMENT for an event that is not a
+        usable JSON object, UNAVAILABLE when the profile service cannot answer in time (the
+        errors of PublicPersonalize).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
