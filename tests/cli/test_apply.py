@@ -271,7 +271,7 @@ def test_files_that_cannot_be_read_or_written_are_refused_without_a_traceback(
     line = DEMO.splitlines().index("name: Demo shop visitors") + 1
     assert (ran.code, ran.err) == (
         1,
-        f"Error: {latin1}:{line}: not UTF-8 text (byte 0xe9); save the file as UTF-8\n",
+        f"p13n: {latin1}:{line}: not UTF-8 text (byte 0xe9); save the file as UTF-8\n",
     )
     dated = _file(tmp_path, "Shop L", ("static: LOYAL-15", "static: 2024-01-01"))
     ran = p13n("apply", "-f", dated, "--dry-run")
@@ -283,5 +283,5 @@ def test_files_that_cannot_be_read_or_written_are_refused_without_a_traceback(
     ran = p13n("export", "-s", "Shop L", "-o", str(missing))
     assert (ran.code, ran.err) == (
         1,
-        f"Error: cannot write {missing}: No such file or directory\n",
+        f"p13n: cannot write {missing}: No such file or directory\n",
     )
