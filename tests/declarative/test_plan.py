@@ -236,15 +236,16 @@ def test_the_primary_keys_stitching_key_left_out_of_the_file_is_reset() -> None:
 
 
 def test_an_update_shows_only_the_values_that_differ_by_their_path() -> None:
-    sections = [
+    sections: list[dict[str, Any]] = [
         {"name": "Hi", "criteria": {"attribute": "views", "op": "gte", "value": 3}},
         {"name": "Bye", "payload": [{"name": "x", "static": "a"}]},
     ]
     kind = BY_KEY["personalizations"]
-    wanted = {"name": "p", "sections": copy.deepcopy(sections)}
-    wanted["sections"][0]["criteria"]["value"] = 5
-    wanted["sections"][1]["payload"][0]["static"] = ["b"]
-    wanted["sections"][1]["payload"].append({"name": "y", "segment": "vip"})
+    changed: list[dict[str, Any]] = copy.deepcopy(sections)
+    changed[0]["criteria"]["value"] = 5
+    changed[1]["payload"][0]["static"] = ["b"]
+    changed[1]["payload"].append({"name": "y", "segment": "vip"})
+    wanted = {"name": "p", "sections": changed}
     document = Document("Shop", "td_client_id", "Visitors", {"personalizations": [wanted]})
     current = _suite(personalizations=[{"id": "9", "name": "p", "sections": sections}])
     [change] = make_plan(document, current).changes
