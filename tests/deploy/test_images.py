@@ -248,7 +248,7 @@ def test_installed_the_way_the_image_does_the_entry_points_work(
         timeout=60,
     )
     assert shown.returncode == 0, shown.stderr
-    assert "usage: p13n" in shown.stdout
+    assert "Usage: p13n" in shown.stdout
     found = subprocess.run(
         [
             str(python),
