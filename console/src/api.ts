@@ -67,6 +67,19 @@ export async function call<T>(method: string, path: string, body?: unknown): Pro
   throw new ApiError(response.status, message, fieldErrors(message, problem.details ?? []));
 }
 
+/**
+ * The server's messages about the fields of a resource sent as the body: it names them as
+ * request fields (`parent_segment.name`); a form knows them by the resource's own names.
+ */
+export function fieldsOf(error: ApiError, resource: string, names: readonly string[]): Record<string, string> {
+  const found: Record<string, string> = {};
+  for (const [field, message] of Object.entries(error.fields)) {
+    const name = field.startsWith(`${resource}.`) ? field.slice(resource.length + 1) : field;
+    if (names.includes(name)) found[name] = message;
+  }
+  return found;
+}
+
 /** Path parts are ids and names chosen by users: always escaped. */
 export function part(value: string): string {
   return encodeURIComponent(value);

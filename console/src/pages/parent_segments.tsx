@@ -2,7 +2,7 @@
 
 import type { JSX } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
-import { ApiError, call, listParentSegments, type ParentSegment } from "../api";
+import { ApiError, call, fieldsOf, listParentSegments, type ParentSegment } from "../api";
 import { Field } from "../components/field";
 import { Link } from "../components/link";
 import { BASE, navigate } from "../router";
@@ -99,9 +99,7 @@ function CreateParentSegment(props: {
       props.onCreated(await call<ParentSegment>("POST", "/v1/parent_segments", values));
     } catch (failure) {
       if (failure instanceof ApiError) {
-        const known = Object.fromEntries(
-          Object.entries(failure.fields).filter(([field]) => (FIELDS as readonly string[]).includes(field)),
-        );
+        const known = fieldsOf(failure, "parent_segment", FIELDS);
         setFields(known);
         // A message about no field of this form goes at the top.
         if (Object.keys(known).length === 0) setError(failure.message);
