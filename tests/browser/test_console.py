@@ -61,7 +61,7 @@ class Watched:
 
 
 @pytest.fixture
-def watched(console: Console, browser: Browser) -> Iterator[Watched]:
+def watched(console: Console, browser: Browser) -> Iterator[Watched]:  # noqa: ARG001
     # `console` first: the account is made with asyncio.run, impossible once Playwright's
     # sync API runs its event loop in this thread.
     context = browser.new_context(viewport={"width": 1100, "height": 800})
@@ -180,6 +180,7 @@ def test_a_created_parent_segment_is_listed_and_opens(watched: Watched, console:
         expect(sections.get_by_role("link", name=title)).to_be_visible()
     sections.get_by_role("link", name="Events").click()
     expect(page.get_by_role("heading", name=f"{name}: Events")).to_be_visible()
+    expect(sections.get_by_role("link", name="Events")).to_have_attribute("aria-current", "page")
     # A deep link, loaded afresh, is the same page (the gateway answers index.html).
     page.reload()
     expect(page.get_by_role("heading", name=f"{name}: Events")).to_be_visible()

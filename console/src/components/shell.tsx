@@ -2,6 +2,7 @@
 
 import type { ComponentChildren, JSX } from "preact";
 import { call } from "../api";
+import { Link } from "./link";
 import { BASE, navigate } from "../router";
 import { forgetSession } from "../session";
 
@@ -19,9 +20,9 @@ export function Shell({ children }: { children: ComponentChildren }): JSX.Elemen
   return (
     <div class="shell">
       <header class="topbar">
-        <a class="brand" href={`${BASE}/parent-segments`}>
+        <Link class="brand" href={`${BASE}/parent-segments`}>
           p13n console
-        </a>
+        </Link>
         <button type="button" class="secondary" onClick={() => void signOut()}>
           Sign out
         </button>

@@ -36,13 +36,13 @@ export function ParentSegment({ id, section }: { id: string; section: string | n
         <Link href={`${BASE}/parent-segments`}>All parent segments</Link>
         <ul>
           <li>
-            <Link href={base} class={section === null ? "active" : ""}>
+            <Link href={base} current={section === null}>
               Overview
             </Link>
           </li>
           {SECTIONS.map(({ slug, title }) => (
             <li key={slug}>
-              <Link href={`${base}/${slug}`} class={slug === section ? "active" : ""}>
+              <Link href={`${base}/${slug}`} current={slug === section}>
                 {title}
               </Link>
             </li>
