@@ -32,13 +32,18 @@ class AdminClient:
     """Calls `/v1/...` on ``url`` (``http://host:port``) with ``Authorization: TD1 <key>``."""
 
     def __init__(self, url: str, api_key: str, timeout: float = 10.0) -> None:
-        parts = urlsplit(url)
+        usage = f"{url!r}: give the admin API as http://HOST:PORT or https://..."
+        try:  # urlsplit refuses "http://[::1", .port refuses "http://h:abc"
+            parts = urlsplit(url)
+            port = parts.port
+        except ValueError:
+            raise ValueError(usage) from None
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"{url!r}: give the admin API as http://HOST:PORT or https://...")
+            raise ValueError(usage)
         self.url = url.rstrip("/")
         self._https = parts.scheme == "https"
         self._host = parts.hostname
-        self._port = parts.port or (443 if self._https else 80)
+        self._port = port or (443 if self._https else 80)
         self._api_key = api_key
         self._timeout = timeout
 
@@ -65,6 +70,10 @@ class AdminClient:
             raw = reply.read()
         except OSError as error:
             raise AdminError(method, path, 0, f"admin API unreachable: {error}") from None
+        except http.client.HTTPException as error:  # not HTTP, or a reply cut short
+            raise AdminError(
+                method, path, 0, f"no HTTP answer from {self.url}: {type(error).__name__}"
+            ) from None
         finally:
             connection.close()
         try:
@@ -76,11 +85,19 @@ class AdminClient:
     def ok(
         self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None
     ) -> Any:
-        """Like ``call``, but raises ``AdminError`` with the server's message unless 200."""
+        """Like ``call``, but raises ``AdminError`` with the server's message unless 200
+        with a JSON object (every admin API answer is one; anything else is not the API)."""
         status, data = self.call(method, path, body, headers)
         if status != 200:
             message = data.get("message", "") if isinstance(data, dict) else ""
             raise AdminError(method, path, status, message or "no message")
+        if not isinstance(data, dict):
+            raise AdminError(
+                method,
+                path,
+                status,
+                f"the answer is not a JSON object: is {self.url} p13n's admin API?",
+            )
         return data
 
     def list_all(self, path: str, field: str) -> list[dict[str, Any]]:

@@ -68,8 +68,11 @@ def main(argv: list[str] | None = None) -> int:
         result = p13n.main(args=argv, prog_name="p13n", standalone_mode=False)
     except click.exceptions.Exit as done:
         return done.exit_code
-    except click.ClickException as error:  # usage errors (2) and refusals (1)
+    except click.UsageError as error:  # 2, with the usage line click shows
         error.show()
+        return error.exit_code
+    except click.ClickException as error:  # refusals (1): worded as every other refusal
+        click.echo(f"p13n: {error.format_message()}", err=True)
         return error.exit_code
     except click.Abort:  # Ctrl-C or EOF at a prompt
         click.echo("p13n: aborted", err=True)
@@ -84,6 +87,10 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except P13nError as error:
         click.echo(f"p13n: {error.message}", err=True)
+        return 1
+    except OSError as error:  # a file a command needed; the last resort, not a traceback
+        where = f"{error.filename}: " if error.filename else ""
+        click.echo(f"p13n: {where}{error.strerror or error}", err=True)
         return 1
     return result if isinstance(result, int) else 0
 

@@ -33,29 +33,30 @@ def apply_command(ctx: CliContext, path: str, prune: bool, dry_run: bool) -> Non
     delete; items are matched by name. Applying the same file twice changes nothing."""
     documents = _load(path)
     admin = ctx.admin()
-    for wanted in documents:
-        plan = converge.plan(admin, wanted, prune=prune)
-        if dry_run or not plan.changes or plan.refused:
-            for line in plan.lines():
-                click.echo(line)
-            if plan.refused:
-                raise click.ClickException(
-                    "the file asks for changes the API refuses; nothing was changed"
-                )
-            continue
+    # Every document is planned before anything is written, so a refusal in the second
+    # stops the apply before the first one's writes, and "nothing was changed" is true.
+    plans = [converge.plan(admin, wanted, prune=prune) for wanted in documents]
+    refused = [plan for plan in plans if plan.refused]
+    for plan in refused or (plans if dry_run else []):
+        for line in plan.lines():
+            click.echo(line)
+    if refused:
+        raise click.ClickException("the file asks for changes the API refuses; nothing was changed")
+    if dry_run:
+        click.echo("(dry run: nothing was changed)")
+        return
 
-        def done(change: Change) -> None:
-            for line in change.lines():
-                click.echo(line)
+    def done(change: Change) -> None:
+        for line in change.lines():
+            click.echo(line)
 
+    for plan in plans:
         try:
             converge.apply(admin, plan, done)
         except converge.ConvergeError as error:
             raise click.ClickException(f"{error}; run apply again to continue") from None
         for note in plan.notes():
             click.echo(note)
-    if dry_run:
-        click.echo("(dry run: nothing was changed)")
 
 
 @click.command("export")
@@ -76,19 +77,31 @@ def export_command(ctx: CliContext, parent_segment: str | None, path: str) -> No
     if path == "-":
         click.echo(text, nl=False)
         return
-    with open(path, "w", encoding="utf-8") as out:
-        out.write(text)
+    try:
+        with open(path, "w", encoding="utf-8") as out:
+            out.write(text)
+    except OSError as error:
+        raise click.ClickException(f"cannot write {path}: {error.strerror}") from None
     click.echo(f"wrote parent segment {found.name!r} to {path}", err=True)
 
 
 def _load(path: str) -> list[document.Document]:
+    source = "<stdin>" if path == "-" else path
     try:
         if path == "-":
-            return document.load(sys.stdin.read(), "<stdin>")
-        with open(path, encoding="utf-8") as given:
-            return document.load(given.read(), path)
+            raw = sys.stdin.buffer.read()
+        else:
+            with open(path, "rb") as given:
+                raw = given.read()
+        return document.load(raw.decode("utf-8"), source)
     except OSError as error:
         raise click.ClickException(f"cannot read {path}: {error.strerror}") from None
+    except UnicodeDecodeError as error:
+        line = raw.count(b"\n", 0, error.start) + 1
+        raise click.ClickException(
+            f"{source}:{line}: not UTF-8 text (byte {raw[error.start]:#04x}); "
+            "save the file as UTF-8"
+        ) from None
     except document.DocumentError as error:
         raise click.ClickException(str(error)) from None
 

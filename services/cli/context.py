@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 import click
 
 from services.admin_client import AdminClient
-from services.cli import profiles
+from services.cli import lookup, profiles
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -26,29 +26,48 @@ class CliContext:
         """The admin API as ``P13N_ADMIN_URL`` + ``P13N_API_KEY`` name it, else as the login
         profile saved it; a ``click.ClickException`` saying what to run when neither does."""
         if self._admin is None:
-            url, key = os.environ.get("P13N_ADMIN_URL"), os.environ.get("P13N_API_KEY")
-            if not (url and key):
-                saved = profiles.load(self.profile_name)
-                if saved is None:
-                    raise click.ClickException(
-                        f"not logged in (no profile {self.profile_name!r} in "
-                        f"{profiles.profiles_file()}): run `p13n login`, or set "
-                        "P13N_ADMIN_URL and P13N_API_KEY"
-                    )
-                url, key = url or saved.url, key or saved.api_key
-            self._admin = AdminClient(url, key)
+            url, key, source = self._address()
+            try:
+                self._admin = AdminClient(url, key)
+            except ValueError as error:
+                raise click.UsageError(f"{source}: {error}") from None
         return self._admin
 
+    def _address(self) -> tuple[str, str, str]:
+        """The URL, the key and where the URL came from. A key goes only to the URL it was
+        given or saved with: the environment's pair, or the profile's pair, never one of
+        each (a saved key must not follow P13N_ADMIN_URL to another host, nor may an
+        exported key go to the profile's host unless it is the key saved for it)."""
+        url, key = os.environ.get("P13N_ADMIN_URL"), os.environ.get("P13N_API_KEY")
+        if url and key:
+            return url, key, "P13N_ADMIN_URL"
+        saved = profiles.load(self.profile_name)
+        if url:
+            if saved is None or saved.url.rstrip("/") != url.rstrip("/"):
+                raise click.UsageError("P13N_ADMIN_URL is set without P13N_API_KEY")
+        elif key:
+            if saved is None or saved.api_key != key:
+                raise click.UsageError("P13N_API_KEY is set without P13N_ADMIN_URL")
+        elif saved is None:
+            raise click.ClickException(
+                f"not logged in (no profile {self.profile_name!r} in "
+                f"{profiles.profiles_file()}): run `p13n login`, or set "
+                "P13N_ADMIN_URL and P13N_API_KEY"
+            )
+        return (
+            saved.url,
+            saved.api_key,
+            f"profile {self.profile_name!r} in {profiles.profiles_file()}",
+        )
+
     def parent_segment_id(self, given: str | None) -> str:
-        """The parent segment ``given`` names (its id or its name), else
-        ``P13N_PARENT_SEGMENT``, else the account's only one."""
+        """The parent segment ``given`` names (its id or its name, by ``lookup``'s rule),
+        else ``P13N_PARENT_SEGMENT``, else the account's only one."""
         given = given or os.environ.get("P13N_PARENT_SEGMENT")
-        segments = self.admin().list_all("/v1/parent_segments", "parent_segments")
+        place = lookup.Place(lookup.PARENT_SEGMENTS)
+        segments = lookup.list_all(self.admin(), place)
         if given:
-            for candidate in segments:
-                if given in (candidate["id"], candidate["name"]):
-                    return str(candidate["id"])
-            raise click.ClickException(f"no parent segment has the id or name {given!r}")
+            return str(lookup.match_one(segments, place, given)["id"])
         if len(segments) == 1:
             return str(segments[0]["id"])
         names = ", ".join(repr(s["name"]) for s in segments) or "none yet"

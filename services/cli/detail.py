@@ -42,7 +42,7 @@ def _fields(item: dict[str, Any]) -> Table:
     grid.add_column(style="bold", no_wrap=True)
     grid.add_column()
     for name, value in item.items():
-        grid.add_row(name, _layout(value))
+        grid.add_row(Text(name), _layout(value))
     return grid
 
 
@@ -62,9 +62,9 @@ def _rows(items: list[dict[str, Any]]) -> Table:
     names = list(dict.fromkeys(name for item in items for name in item))
     table = Table(box=None, show_edge=False, pad_edge=False, header_style="bold")
     for name in names:
-        table.add_column(name.upper())
+        table.add_column(Text(name.upper()))
     for item in items:
-        table.add_row(*(_plain(item.get(name)) for name in names))
+        table.add_row(*(Text(_plain(item.get(name))) for name in names))
     return table
 
 

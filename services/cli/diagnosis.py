@@ -156,6 +156,8 @@ def judge_event(origin: str, path: str, reply: Reply, how_to_allow: str) -> Chec
         )
     other = _unavailable_dependency(reply)
     hint = {
+        400: "the event was refused: if the primary key's regex refuses the test visitor id, "
+        "give one it accepts with --visitor VALUE",
         401: "the token is unknown: give a public token of this parent segment with --token",
         403: "give a public token (not a private one) of this parent segment with --token",
         404: "the event table is not one of the token's parent segment: check --token and -s",

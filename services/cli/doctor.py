@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import secrets
 import time
 from collections.abc import Iterator
@@ -29,7 +30,7 @@ from urllib.parse import urlsplit
 import click
 
 from services.admin_client import AdminClient, AdminError
-from services.cli import probe
+from services.cli import lookup, probe
 from services.cli.context import CliContext, parent_segment_option
 from services.cli.diagnosis import (
     Check,
@@ -47,8 +48,10 @@ from services.common.config import ConfigError, Settings
 from services.common.running import running_suites
 
 # The visitor id of the test event: the event is stored as any other (there is no dry run),
-# under an id that says where it came from.
-TEST_VISITOR = "p13n-doctor"
+# under an id that says where it came from; the first of these the primary key's regex
+# accepts (and its exclusions do not list), unless --visitor names one.
+TEST_VISITORS = ("p13n-doctor", "p13ndoctor", "doctor", "P13NDOCTOR", "1300013")
+TEST_VISITOR = TEST_VISITORS[0]
 # An origin no service can have allowed (.invalid is reserved, RFC 2606).
 NOWHERE = "https://p13n-doctor.invalid"
 # A token made for the check (or just before it) and a new event table are known to the
@@ -66,6 +69,7 @@ class Target:
     primary_key: str
     service: dict[str, Any]
     origin: str
+    visitor: str = TEST_VISITOR
 
     @property
     def path(self) -> str:
@@ -95,11 +99,13 @@ def choose_parent_segment(listed: dict[str, Any], given: str | None, token: str 
     belongs to (its middle part is the parent segment's reactor id), else the only one;
     ``LookupError`` saying why when none is chosen."""
     segments = listed.get("parent_segments", [])
-    for segment in segments:
-        if given in (segment["id"], segment["name"]):
-            return str(segment["id"])
     if given:
-        raise LookupError(f"no parent segment has the id or name {given!r}", _NAME_ONE)
+        try:
+            return str(
+                lookup.match_one(segments, lookup.Place(lookup.PARENT_SEGMENTS), given)["id"]
+            )
+        except click.ClickException as refused:
+            raise LookupError(refused.message, _NAME_ONE) from None
     reactor = token.split("/")[1] if token and token.count("/") == 2 else None
     for segment in segments:
         if reactor is not None and str(segment.get("reactor_id")) == reactor:
@@ -119,6 +125,21 @@ def choose_parent_segment(listed: dict[str, Any], given: str | None, token: str 
 
 
 _NAME_ONE = "name one with -s/--parent-segment ID|NAME (or P13N_PARENT_SEGMENT)"
+
+
+def visitor_for(regex: str, exclusions: list[str]) -> str | None:
+    """The first of ``TEST_VISITORS`` the primary key would use as a visitor id: one its
+    regex full-matches (empty: any) and its exclusions do not list; None when none is."""
+    try:
+        pattern = re.compile(regex) if regex else None
+    except re.error:  # a dialect Python's re does not read: try the first, the server judges
+        return TEST_VISITOR
+    for candidate in TEST_VISITORS:
+        if candidate in exclusions:
+            continue
+        if pattern is None or pattern.fullmatch(candidate):
+            return candidate
+    return None
 
 
 def default_data_url(admin_url: str) -> str:
@@ -144,6 +165,7 @@ class Doctor:
     segment: str | None  # the parent segment named (id or name), or None
     origin: str | None = None
     token: str | None = None
+    visitor: str | None = None
 
     def run(self) -> list[Check]:
         try:
@@ -159,8 +181,13 @@ class Doctor:
                 ),
                 *_skipped(("auth", "api key", "profile", "offers", *DATA_CHECKS, "clock")),
             ]
-        checks = [judge_front(self.admin.url, front)]
-        checks += self._services()
+        gateway = judge_front(self.admin.url, front)
+        if not gateway.ok:  # not p13n there: whatever else answers would be blamed wrongly
+            return [
+                gateway,
+                *_skipped(("auth", "api key", "profile", "offers", *DATA_CHECKS, "clock")),
+            ]
+        checks = [gateway, *self._services()]
         clock = judge_clock(front.headers.get("date"), front.sent, front.received)
         return [*checks, clock]
 
@@ -180,7 +207,10 @@ class Doctor:
         key = judge_key(me)
         if not auth.ok or not key.ok:
             return [auth, key, *_skipped(("profile", "offers", *DATA_CHECKS))]
-        listed = self._call("GET", "/v1/parent_segments?page_size=100")
+        try:
+            listed = self._call("GET", "/v1/parent_segments?page_size=100")
+        except AdminError as error:
+            return [auth, key, _lost("profile", error), *_skipped(("offers", *DATA_CHECKS))]
         profile = judge_service("profile", "GET /v1/parent_segments", listed)
         segment_id, unchosen = "0", None
         if profile.ok:
@@ -190,9 +220,12 @@ class Doctor:
                 unchosen = Check("test event", "fail", *error.args)
         # Offers answers for a parent segment that does not exist too ("0"): a 404 of its own.
         personalizations = f"/v1/parent_segments/{segment_id}/personalizations?page_size=1"
-        offers = judge_service(
-            "offers", "GET personalizations", self._call("GET", personalizations)
-        )
+        try:
+            offers = judge_service(
+                "offers", "GET personalizations", self._call("GET", personalizations)
+            )
+        except AdminError as error:
+            return [auth, key, profile, _lost("offers", error), *_skipped(DATA_CHECKS)]
         checks = [auth, key, profile, offers]
         if not profile.ok or not offers.ok:
             return [*checks, *_skipped(DATA_CHECKS)]
@@ -229,6 +262,7 @@ class Doctor:
             segment = self.admin.ok("GET", prefix)
             events = self.admin.list_all(f"{prefix}/events", "events")
             services = self.admin.list_all(f"{prefix}/services", "services")
+            keys = self.admin.list_all(f"{prefix}/stitching_keys", "stitching_keys")
         except AdminError as error:
             raise Refused(
                 Check("test event", "fail", f"cannot read the configuration: {error.message}")
@@ -263,13 +297,27 @@ class Doctor:
                     "give one with --origin, and allow it in the service's allowed_origins",
                 )
             )
+        primary_key = segment["primary_key"]
+        key = next((k for k in keys if k.get("name") == primary_key), {})
+        visitor = self.visitor or visitor_for(key.get("regex", ""), key.get("exclusions", []))
+        if visitor is None:
+            raise Refused(
+                Check(
+                    "test event",
+                    "fail",
+                    f"the primary key {primary_key!r} accepts no test visitor id of the "
+                    f"doctor's (its regex: {key.get('regex')!r})",
+                    "give one its regex accepts with --visitor VALUE",
+                )
+            )
         return Target(
             segment_id,
             events[0]["database"],
             events[0]["table"],
-            segment["primary_key"],
+            primary_key,
             service,
             origin,
+            visitor,
         )
 
     @contextlib.contextmanager
@@ -311,7 +359,7 @@ class Doctor:
 
     def _event(self, target: Target, token: str) -> Check:
         headers = {"wp13n-token": token, "origin": target.origin}
-        body = {target.primary_key: TEST_VISITOR}
+        body = {target.primary_key: target.visitor}
         deadline = time.monotonic() + NEW_TOKEN_PATIENCE_SECONDS
         reply = probe.send(self.data_url, "POST", target.path, headers=headers, body=body)
         # A new token, or a new event table, is learned by the auth service within seconds.
@@ -322,6 +370,17 @@ class Doctor:
 
 
 DATA_CHECKS = ("test event", "cors preflight", "cors refusal")
+
+
+def _lost(name: str, error: AdminError) -> Check:
+    """A check whose call got no answer: the gateway answered the earlier ones."""
+    return Check(
+        name,
+        "fail",
+        f"the admin API stopped answering: {error.message}",
+        "retry; if it persists, the gateway is down or restarting (`p13n up`'s output, or "
+        "its pods)",
+    )
 
 
 def _skipped(names: tuple[str, ...]) -> list[Check]:
@@ -365,6 +424,12 @@ def _print(checks: list[Check]) -> None:
     help="the data listener, http://HOST:PORT (default: that of the suite `p13n up` runs "
     "here, else the admin URL's host with P13N_DATA_PORT, 8080 by default)",
 )
+@click.option(
+    "--visitor",
+    metavar="VALUE",
+    help="the test event's visitor id, a value of the primary key (default: p13n-doctor, "
+    "or another its regex accepts)",
+)
 @parent_segment_option
 @output_option
 @click.pass_obj
@@ -373,6 +438,7 @@ def doctor(
     origin: str | None,
     token: str | None,
     data_url: str | None,
+    visitor: str | None,
     parent_segment: str | None,
     output: str,
 ) -> int:
@@ -381,12 +447,12 @@ def doctor(
     The gateway, each service (auth, profile, offers), a test event from a browser's Origin
     with its CORS preflight, and the clock; one line per check, with what to do when it
     failed. Exits 1 when any check failed. The test event is stored, for visitor id
-    p13n-doctor.
+    p13n-doctor (or --visitor).
     """
     admin = obj.admin()
     segment = parent_segment or os.environ.get("P13N_PARENT_SEGMENT")
     data_url = data_url or default_data_url(admin.url)
-    checks = Doctor(admin, data_url, segment, origin, token).run()
+    checks = Doctor(admin, data_url, segment, origin, token, visitor).run()
     if output == "table":
         _print(checks)
     else:

@@ -13,6 +13,7 @@ stderr and in a rejects file; the rest is imported. Exit code 1 when any row was
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -31,7 +32,7 @@ from rich.progress import (
 )
 
 from services.admin_client import AdminClient, AdminError, segment
-from services.cli import import_state
+from services.cli import import_state, lookup
 from services.cli.context import CliContext, parent_segment_option
 from services.cli.import_batches import (
     DEFAULT_BATCH_ROWS,
@@ -191,14 +192,7 @@ def _format(file: Path, given: str | None) -> str:
 
 
 def _segment_id(admin: AdminClient, parent: str, given: str) -> str:
-    found = admin.list_all(f"/v1/parent_segments/{segment(parent)}/segments", "segments")
-    for candidate in found:
-        if given in (str(candidate["id"]), candidate["name"]):
-            return str(candidate["id"])
-    names = ", ".join(repr(s["name"]) for s in found) or "none yet"
-    raise click.ClickException(
-        f"no batch segment has the id or name {given!r} in parent segment {parent} ({names})"
-    )
+    return str(lookup.find(admin, lookup.Place(lookup.SEGMENTS, parent), given)["id"])
 
 
 @dataclass
@@ -211,15 +205,35 @@ class _Rejects:
     _out: IO[str] | None = field(default=None, repr=False)
 
     def start(self, resumed_at: int | None) -> None:
+        self._check_writable()
         if resumed_at is None:
             self.path.unlink(missing_ok=True)  # a finished run's list is not this one's
         elif self.path.exists():
             with self.path.open("r+b") as handle:
                 handle.truncate(resumed_at)
 
+    def _check_writable(self) -> None:
+        """Before any batch is sent: a reject found later must have somewhere to go."""
+        folder = self.path.parent
+        if not folder.is_dir():
+            reason = "no such directory"
+        elif not os.access(folder, os.W_OK | os.X_OK):
+            reason = "the directory is not writable"
+        elif self.path.exists() and not os.access(self.path, os.W_OK):
+            reason = "the file is not writable"
+        else:
+            return
+        raise click.BadParameter(
+            f"cannot write the rejects file {self.path}: {reason} (name another with --rejects)",
+            param_hint="--rejects",
+        )
+
     def add(self, row: Row, console: Console) -> None:
-        if self._out is None:
-            self._out = self.path.open("a", encoding="utf-8", errors="backslashreplace")
+        if self._out is None:  # owner-only: rejected rows quote identifiers
+            descriptor = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            self._out = open(  # noqa: SIM115 (kept open across batches; close() closes it)
+                descriptor, "a", encoding="utf-8", errors="backslashreplace"
+            )
         line = f"line {row.line}: {row.reason}"
         self._out.write(line + "\n")
         if self.shown < SHOWN_REJECTS:
@@ -244,12 +258,12 @@ def _bar(file: Path, total: int, done: import_state.Progress) -> Iterator[tuple[
     """Rows done of the estimated total on stderr; where stderr is not a terminal, the bar is
     printed once, as it ends (rich prints a live display's last state there)."""
     progress = Progress(
-        TextColumn("{task.description}"),
+        TextColumn("{task.description}", markup=False),  # a file name, not markup
         BarColumn(),
         MofNCompleteColumn(),
         TextColumn("rows, {task.fields[rejected]} rejected"),
         TimeElapsedColumn(),
-        console=Console(stderr=True, highlight=False),
+        console=Console(stderr=True, highlight=False, markup=False, emoji=False),
     )
     with progress:
         task = progress.add_task(

@@ -8,15 +8,19 @@ sentence naming what does exist, so the next command can be typed without a `get
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from services.admin_client import AdminClient, segment
-from services.cli.context import CliContext
 from services.cli.kinds import KINDS, Kind, Scope
 
+if TYPE_CHECKING:  # the context resolves parent segments with ``find``: no import cycle
+    from services.cli.context import CliContext
+
 _SERVICES = next(kind for kind in KINDS if kind.name == "services")
+PARENT_SEGMENTS = next(kind for kind in KINDS if kind.name == "parent-segments")
+SEGMENTS = next(kind for kind in KINDS if kind.name == "segments")
 _SHOWN_AT_MOST = 20  # a refusal names this many candidates, then says how many more
 
 
@@ -70,21 +74,27 @@ def list_all(admin: AdminClient, place: Place) -> list[dict[str, Any]]:
 
 def find(admin: AdminClient, place: Place, given: str) -> dict[str, Any]:
     """The one resource of ``place`` whose id or label (name) is ``given``."""
+    return match_one(list_all(admin, place), place, given)
+
+
+def match_one(items: list[dict[str, Any]], place: Place, given: str) -> dict[str, Any]:
+    """The one item of ``items`` (``place``'s resources) whose id or label is ``given``;
+    ``click.ClickException`` naming what exists when none is, or more than one: the only
+    rule by which the CLI turns a name into an id."""
     kind = place.kind
-    items = list_all(admin, place)
     matches = [item for item in items if given in (str(item.get("id")), item.get(kind.label))]
     if len(matches) == 1:
         return matches[0]
     by = "id" if kind.label == "id" else f"id or {kind.label}"
+    singular, plural = kind.singular.replace("-", " "), kind.name.replace("-", " ")
     if not matches:
         existing = _named(items, kind)
         raise click.ClickException(
-            f"no {kind.singular} has the {by} {given!r} in {place}; "
-            + (f"there are: {existing}" if existing else f"it has no {kind.name}")
+            f"no {singular} has the {by} {given!r} in {place}; "
+            + (f"there are: {existing}" if existing else f"it has no {plural}")
         )
     raise click.ClickException(
-        f"{given!r} names {len(matches)} {kind.name} in {place}: {_named(matches, kind)}; "
-        "give the id"
+        f"{given!r} names {len(matches)} {plural} in {place}: {_named(matches, kind)}; give the id"
     )
 
 

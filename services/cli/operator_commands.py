@@ -74,7 +74,15 @@ def up(demo: bool, replicas: int) -> int:
 
 @click.command()
 @click.option("--email", required=True)
-@click.option("--password", required=True)
+@click.option(
+    "--password",
+    envvar="P13N_PASSWORD",
+    prompt=True,
+    hide_input=True,
+    confirmation_prompt=True,
+    help="the owner's password (P13N_PASSWORD; else asked for, not echoed: on the command "
+    "line it is seen by other users' ps and kept in shell history)",
+)
 @click.option("--account", required=True, help="the account's name")
 @click.option("--json", "as_json", is_flag=True, help="print the result as JSON")
 @click.option(

@@ -12,6 +12,7 @@ import click
 import yaml
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 F = TypeVar("F", bound=Callable[..., Any])
 FORMATS = ("table", "json", "yaml")
@@ -34,9 +35,18 @@ def output_option(function: F) -> F:
 def console() -> Console:
     """Rich on stdout; plain text (no colours, no width games) when stdout is not a terminal:
     rich would otherwise assume 80 columns and cut table cells short with "…", which a
-    script reading the output (or a person piping it to less) cannot undo."""
+    script reading the output (or a person piping it to less) cannot undo.
+
+    No markup and no emoji codes: what the CLI prints is the server's data (names, values,
+    messages), and "[red]x" or "[/oops]" in a name is text, not a style (or an error)."""
     piped = not sys.stdout.isatty()
-    return Console(soft_wrap=True, highlight=False, width=_PIPED_WIDTH if piped else None)
+    return Console(
+        soft_wrap=True,
+        highlight=False,
+        markup=False,
+        emoji=False,
+        width=_PIPED_WIDTH if piped else None,
+    )
 
 
 def cell(value: Any) -> str:
@@ -60,9 +70,14 @@ def emit(data: Any, output: str, columns: Sequence[str] = (), title: str | None 
         return
     rows = data if isinstance(data, list) else [data]
     names = list(columns) or list(dict.fromkeys(k for row in rows for k in row))
-    table = Table(title=title, show_edge=False, box=None, header_style="bold")
+    table = Table(
+        title=None if title is None else Text(title),
+        show_edge=False,
+        box=None,
+        header_style="bold",
+    )
     for name in names:
-        table.add_column(name.upper())
+        table.add_column(Text(name.upper()))
     for row in rows:
-        table.add_row(*(cell(row.get(name)) for name in names))
+        table.add_row(*(Text(cell(row.get(name))) for name in names))
     console().print(table)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from rich.text import Text
 
 from services.cli import lookup
 from services.cli.context import CliContext, parent_segment_option
@@ -31,7 +32,7 @@ _EVENTS = next(kind for kind in KINDS if kind.name == "events")
     "--event",
     "event_text",
     metavar="JSON|@FILE",
-    help="the hypothetical event, a JSON object (or @FILE holding one); default {}",
+    help="the hypothetical event, a JSON object (or @FILE holding one)",
 )
 @click.option(
     "--visitor",
@@ -55,16 +56,22 @@ def preview(
     output: str,
 ) -> int:
     """Preview a personalization (id or name) for an event: each section shown or not,
-    redacted for browsers or not and why, then both answers."""
-    admin = obj.admin()
-    place = lookup.place_of(obj, _PERSONALIZATIONS, parent_segment, None)
-    personalization = lookup.find(admin, place, given)
-    event = _event(event_text)
+    redacted for browsers or not and why, then both answers. Give the visitor
+    (--visitor), the event (--event), or both."""
+    if not event_text and not key_values:  # an event without an identifier is refused (400)
+        raise click.UsageError(
+            "say whose profile to evaluate: give --visitor KEY=VALUE (a stitching key's "
+            "value), or the event with --event JSON|@FILE"
+        )
+    event = _event(event_text)  # the user's own input first: refused before any call
     for key_value in key_values:
         key, _, value = key_value.partition("=")
         if not key or not value:
             raise click.BadParameter(f"{key_value!r}: give KEY=VALUE", param_hint="--visitor")
         event[key] = value
+    admin = obj.admin()
+    place = lookup.place_of(obj, _PERSONALIZATIONS, parent_segment, None)
+    personalization = lookup.find(admin, place, given)
     triggers = [str(name) for name in personalization.get("trigger_events", [])]
     trigger = trigger or (triggers[0] if triggers else None)
     if trigger is None:
@@ -87,7 +94,11 @@ def _event(text: str | None) -> dict[str, Any]:
     if text.startswith("@"):
         source = text[1:]
         try:
-            text = Path(source).read_text()
+            text = Path(source).read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise click.BadParameter(
+                f"{source}: not UTF-8 text (JSON is UTF-8)", param_hint="--event"
+            ) from None
         except OSError as error:
             raise click.BadParameter(
                 f"cannot read {source}: {error.strerror}", param_hint="--event"
@@ -117,9 +128,10 @@ def _show(answer: dict[str, Any], title: str) -> None:
         ("public answer", "public_response"),
         ("private answer", "private_response"),
     ):
-        out.print(f"{label}: {json.dumps(answer.get(field, {}), separators=(', ', ': '))}")
+        shown = json.dumps(answer.get(field, {}), separators=(", ", ": "))
+        out.print(Text(f"{label}: {shown}"))
     for warning in answer.get("warnings", []):
-        out.print(f"warning: {warning}")
+        out.print(Text(f"warning: {warning}"))
 
 
 def register(group: click.Group) -> None:

@@ -70,14 +70,16 @@ def send(
 ) -> Reply:
     """One request to ``base_url`` (``http(s)://host:port``) on a fresh connection;
     raises ``Unreachable`` when no HTTP answer comes back."""
-    parts = urlsplit(base_url)
+    try:
+        parts = urlsplit(base_url)
+        port = parts.port
+    except ValueError:  # "http://[::1", "http://h:abc"
+        port, parts = None, urlsplit("")
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise Unreachable(f"{base_url!r} is not an http:// or https:// URL")
     https = parts.scheme == "https"
     connection_class = http.client.HTTPSConnection if https else http.client.HTTPConnection
-    connection = connection_class(
-        parts.hostname, parts.port or (443 if https else 80), timeout=timeout
-    )
+    connection = connection_class(parts.hostname, port or (443 if https else 80), timeout=timeout)
     sent_headers = dict(headers or {})
     payload = None
     if body is not None:

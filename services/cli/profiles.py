@@ -14,7 +14,12 @@ import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import click
 import platformdirs
+
+
+class ProfilesError(click.ClickException):
+    """The profiles file cannot be read as profiles: a refusal that names it."""
 
 
 @dataclass(frozen=True)
@@ -28,11 +33,19 @@ def profiles_file() -> Path:
 
 
 def _read() -> dict[str, dict[str, str]]:
+    path = profiles_file()
     try:
-        data = json.loads(profiles_file().read_text())
+        data = json.loads(path.read_text())
     except FileNotFoundError:
         return {}
-    return data if isinstance(data, dict) else {}
+    except ValueError:  # JSON, or UTF-8, broken
+        data = None
+    if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
+        raise ProfilesError(
+            f"{path} is not a profiles file (corrupt?): remove it, or run `p13n login` "
+            "to replace it"
+        )
+    return data
 
 
 def load(name: str) -> Profile | None:
@@ -46,7 +59,11 @@ def save(name: str, profile: Profile) -> Path:
     """Adds or replaces profile ``name``; returns the file."""
     path = profiles_file()
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    data = _read()
+    try:
+        data = _read()
+    except ProfilesError:  # logging in is how to get past a corrupt file: start afresh
+        click.echo(f"p13n: {path} was not a profiles file: replacing it", err=True)
+        data = {}
     data[name] = asdict(profile)
     _write_private(path, json.dumps(data, indent=2) + "\n")
     return path

@@ -43,6 +43,10 @@ def login(obj: CliContext, url: str | None) -> int:
         raise click.BadParameter(str(error), param_hint="--url") from None
     except AdminError as error:
         raise click.ClickException(f"login to {url} failed: {error.message}") from None
+    if not me.get("account_id"):  # a web page answering 200 is not the admin API
+        raise click.ClickException(
+            f"login to {url} failed: GET /v1/me answered no account_id: is it p13n's admin API?"
+        )
     path = profiles.save(obj.profile_name, profiles.Profile(url=url, api_key=key))
     role = str(me.get("role", "")).removeprefix("ROLE_").lower()
     click.echo(

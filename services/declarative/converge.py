@@ -2,8 +2,9 @@
 
 Every write goes through ``AdminClient`` as any user's would. A write the server refuses
 stops the apply with the server's message and the item it was for; whatever was done
-before stays done, and running again computes a new plan from the suite as it now is, so
-it continues where it stopped.
+before stays done. Running again computes a new plan from the suite as it now is, so it
+does not redo what was done; it gets past the failed write only once its cause is gone
+(the server is back, the file is fixed): the same refused write fails again the same way.
 """
 
 from __future__ import annotations

@@ -16,11 +16,15 @@ personalizations: [...]
 
 Everything refers to everything else by name, never by id, so one file configures any
 suite. Unknown keys are refused with their line: a typo must not be dropped silently
-(the converge would then "remove" what the person meant to set).
+(the converge would then "remove" what the person meant to set). So is whatever the
+server would change or drop on its own (a name with spaces around it, a LIST attribute's
+own sensitivity) and any value JSON has no form for (a date, a number as a key): the
+suite would never match the file, and every apply would write again.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -58,20 +62,31 @@ class Document:
 
 def load(text: str, source: str = "<string>") -> list[Document]:
     """Every document of ``text``, validated; ``source`` names the file in messages."""
-    loader = yaml.SafeLoader(text)
     documents = []
     try:
-        while loader.check_node():
-            node = loader.get_node()
-            if node is None:
-                continue
-            documents.append(_document(node, loader.construct_document(node), source))
+        loader = yaml.SafeLoader(text)  # refuses control characters here already
+        try:
+            while loader.check_node():
+                node = loader.get_node()
+                if node is None:
+                    continue
+                data = loader.construct_document(node)
+                _refuse_non_json(loader, node, source)
+                documents.append(_document(node, data, source))
+        finally:
+            loader.dispose()
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         where = f"{source}:{mark.line + 1}" if mark else source
         raise DocumentError(f"{where}: not valid YAML: {error.problem}") from None
-    finally:
-        loader.dispose()
+    except yaml.reader.ReaderError as error:
+        line = text.count("\n", 0, error.position) + 1
+        raise DocumentError(
+            f"{source}:{line}: not valid YAML: character U+{error.character:04X} "
+            "cannot be in a YAML file"
+        ) from None
+    except yaml.YAMLError as error:
+        raise DocumentError(f"{source}: not valid YAML: {error}") from None
     if not documents:
         raise DocumentError(f"{source}: no configuration in it (an empty file)")
     names = [d.name for d in documents]
@@ -101,6 +116,78 @@ def _line(node: yaml.Node) -> int:
     return int(node.start_mark.line) + 1
 
 
+# What the file's values may be: what JSON has, since they go to the API as JSON and come
+# back from it as JSON. YAML has more (dates, sets, binary, keys that are numbers); the
+# server would refuse those, or keep them as something else and never match the file.
+_JSON_SCALARS = frozenset(
+    f"tag:yaml.org,2002:{name}" for name in ("str", "int", "float", "bool", "null")
+)
+_NOT_JSON = {
+    "tag:yaml.org,2002:timestamp": "a date",
+    "tag:yaml.org,2002:binary": "binary data",
+    "tag:yaml.org,2002:set": "a set",
+    "tag:yaml.org,2002:omap": "an ordered map",
+    "tag:yaml.org,2002:pairs": "a list of pairs",
+}
+_STR = "tag:yaml.org,2002:str"
+_JSON_VALUES = "text, numbers, true/false, null, lists and mappings with text keys"
+
+
+def _refuse_non_json(loader: yaml.SafeLoader, node: yaml.Node, source: str) -> None:
+    """Refuses, with its line, the first value of ``node`` that JSON cannot hold as is.
+    Runs after construction, which has already merged any ``<<`` keys into the mappings.
+    Each node is checked once, however many aliases repeat it; one inside itself (an alias
+    of its own anchor) is refused, as JSON cannot hold it."""
+    open_nodes: set[int] = set()  # on the path from the top: seeing one again is a cycle
+    done: set[int] = set()
+    pending: list[tuple[yaml.Node, bool]] = [(node, False)]
+    while pending:
+        current, leaving = pending.pop()
+        if leaving:
+            open_nodes.discard(id(current))
+            done.add(id(current))
+            continue
+        where = f"{source}:{_line(current)}"
+        if id(current) in open_nodes:
+            raise DocumentError(f"{where}: a value that contains itself is not JSON")
+        if id(current) in done:
+            continue
+        if isinstance(current, yaml.ScalarNode):
+            _refuse_non_json_scalar(loader, current, where)
+            done.add(id(current))
+            continue
+        if current.tag in _NOT_JSON:
+            raise DocumentError(f"{where}: {_NOT_JSON[current.tag]} is not JSON ({_JSON_VALUES})")
+        open_nodes.add(id(current))
+        pending.append((current, True))
+        if isinstance(current, yaml.MappingNode):
+            for key, value in current.value:
+                _refuse_non_text_key(key, source)
+                pending.append((value, False))
+        elif isinstance(current, yaml.SequenceNode):
+            pending.extend((inner, False) for inner in current.value)
+
+
+def _refuse_non_json_scalar(loader: yaml.SafeLoader, node: yaml.ScalarNode, where: str) -> None:
+    if node.tag not in _JSON_SCALARS:
+        what = _NOT_JSON.get(node.tag, f"of type {node.tag}")
+        raise DocumentError(
+            f"{where}: {node.value!r} is {what}, which JSON has no form for: "
+            f"quote it if it is text (values are {_JSON_VALUES})"
+        )
+    if node.tag.endswith(":float") and not math.isfinite(loader.construct_yaml_float(node)):
+        raise DocumentError(f"{where}: {node.value!r} is not a number JSON can hold")
+
+
+def _refuse_non_text_key(key: yaml.Node, source: str) -> None:
+    if isinstance(key, yaml.ScalarNode) and key.tag == _STR:
+        return
+    shown = key.value if isinstance(key, yaml.ScalarNode) else "this key"
+    raise DocumentError(
+        f'{source}:{_line(key)}: key {shown!r} is not text: JSON keys are text, so quote it ("{shown}")'
+    )
+
+
 def _document(node: yaml.Node, data: Any, source: str) -> Document:
     if not isinstance(node, yaml.MappingNode) or not isinstance(data, dict):
         raise DocumentError(f"{source}:{_line(node)}: a document must be a mapping of keys")
@@ -121,6 +208,7 @@ def _document(node: yaml.Node, data: Any, source: str) -> Document:
     for required in ("name", "primary_key"):
         if not isinstance(data.get(required), str) or not data[required]:
             raise DocumentError(f"{where}: {required} is required (a non-empty string)")
+    _refuse_untrimmed("parent segment", data["name"], f"{source}:{_line(values['name'])}")
     description = data.get("description") or ""
     if not isinstance(description, str):
         raise DocumentError(f"{source}:{_line(values['description'])}: description is text")
@@ -146,10 +234,29 @@ def _items(kind: Kind, node: yaml.Node, data: Any, source: str) -> list[dict[str
                     f"{source}:{_line(key_node)}: unknown key {key_node.value!r} in "
                     f"{kind.key}[{index}]; its keys are " + ", ".join(kind.fields)
                 )
+        fields = {key_node.value: value_node for key_node, value_node in item_node.value}
         name = item.get("name")
         if not isinstance(name, str) or not name:
             raise DocumentError(f"{where}: each {kind.label} needs a name")
+        _refuse_untrimmed(kind.label, name, f"{source}:{_line(fields['name'])}")
+        if kind.key == "attributes" and item.get("type") == "LIST" and "sensitivity" in item:
+            # The server keeps a LIST's sensitivity per aggregation and drops its own.
+            raise DocumentError(
+                f"{source}:{_line(fields['sensitivity'])}: attribute {name!r} is a LIST, "
+                "which has no sensitivity of its own: set it on each aggregation "
+                "(list.aggregations[].sensitivity)"
+            )
         if name in seen:
             raise DocumentError(f"{where}: {kind.label} {name!r} appears twice")
         seen.add(name)
     return data
+
+
+def _refuse_untrimmed(label: str, name: str, where: str) -> None:
+    # The server trims names; the plan matches by the file's, which would then never be
+    # found, and each apply would try to create it again.
+    if name != name.strip():
+        raise DocumentError(
+            f"{where}: {label} name {name!r} has spaces around it, which the server "
+            f"trims: write {name.strip()!r}"
+        )

@@ -12,15 +12,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from services.auth.origins import validate_allowed_origins
+from services.common.errors import InvalidArgument
+
 
 @dataclass(frozen=True)
 class Kind:
-    """One kind of item: where the admin API keeps it and which of its fields can change."""
+    """One kind of item: where the admin API keeps it and which of its fields cannot change."""
 
     key: str  # the document's key, the URL's collection and the list response's field
     label: str  # how messages name one item
     fields: tuple[str, ...]  # what the file may say, in the order an export writes them
-    mutable: frozenset[str]  # what PATCH ... ?update_mask= accepts (besides the name)
     immutable: frozenset[str] = frozenset()  # what the API refuses to change
 
 
@@ -28,7 +30,6 @@ PARENT_SEGMENT = Kind(
     key="parent_segments",
     label="parent segment",
     fields=("name", "description", "primary_key"),
-    mutable=frozenset({"description"}),
     immutable=frozenset({"primary_key"}),
 )
 
@@ -40,39 +41,33 @@ KINDS: tuple[Kind, ...] = (
         key="events",
         label="event",
         fields=("name", "database", "table", "filters"),
-        mutable=frozenset({"database", "table", "filters"}),
     ),
     Kind(
         key="stitching_keys",
         label="stitching key",
         fields=("name", "regex", "exclusions", "workflow_only", "verified"),
-        mutable=frozenset({"regex", "exclusions", "workflow_only", "verified"}),
     ),
     Kind(
         key="attributes",
         label="attribute",
         fields=("name", "type", "event", "field", "sensitivity", "list", "counter"),
-        mutable=frozenset({"event", "field", "sensitivity", "list", "counter"}),
         immutable=frozenset({"type"}),
     ),
     Kind(
         key="segments",
         label="segment",
         fields=("name", "sensitivity"),
-        mutable=frozenset({"sensitivity"}),
     ),
     Kind(
         key="services",
         label="service",
         fields=("name", "description", "type", "allowed_origins", "rate_limit"),
-        mutable=frozenset({"description", "allowed_origins", "rate_limit"}),
         immutable=frozenset({"type"}),
     ),
     Kind(
         key="personalizations",
         label="personalization",
         fields=("name", "description", "trigger_events", "sections"),
-        mutable=frozenset({"description", "trigger_events", "sections"}),
     ),
 )
 BY_KEY = {kind.key: kind for kind in KINDS}
@@ -96,7 +91,21 @@ def canonical(kind: Kind, item: dict[str, Any]) -> dict[str, Any]:
     counter = kind.key == "attributes" and result.get("type") == "COUNTER"
     if counter and result.get("sensitivity") == "NON_SENSITIVE":
         del result["sensitivity"]
+    if kind.key == "services" and "allowed_origins" in result:
+        result["allowed_origins"] = _origins_as_saved(result["allowed_origins"])
     return result
+
+
+def _origins_as_saved(origins: Any) -> Any:
+    """The origins as the server saves them (lower-cased, trimmed, no default port, no
+    duplicates), by the server's own function; a list it refuses is left as written, so
+    the apply sends it and the server's 400 names the entry."""
+    if not isinstance(origins, list) or not all(isinstance(o, str) for o in origins):
+        return origins
+    try:
+        return validate_allowed_origins(origins)
+    except InvalidArgument:
+        return origins
 
 
 def _stripped(value: Any) -> Any:

@@ -46,13 +46,15 @@ class Change:
         return f"{self.kind.label} {json.dumps(self.name, ensure_ascii=False)}"
 
     def lines(self) -> list[str]:
-        """The change as a diff: ``+``/``-`` and the item, ``~`` with each field old → new."""
+        """The change as a diff: ``+``/``-`` and the item, ``~`` with each value that
+        differs old → new, named by its path inside the field (``sections[0].criteria.op``)."""
         head = f"{self.action.value} {self.title()}"
         if self.action is not Action.UPDATE:
             return [head]
         return [head] + [
-            f"    {name}: {_shown(self.old.get(name))} → {_shown(self.body.get(name))}"
+            f"    {path}: {_shown(old)} → {_shown(new)}"
             for name in self.fields
+            for path, old, new in _differences(name, self.old.get(name), self.body.get(name))
         ]
 
 
@@ -110,6 +112,10 @@ def make_plan(document: Document, current: Current | None, *, prune: bool = Fals
     kept: list[str] = []
     for kind in KINDS:
         wanted = {item["name"]: item for item in document.of(kind)}
+        if kind.key == "stitching_keys":
+            # The primary key's stitching key lives as long as its parent segment: a file
+            # that leaves it out wants it as the server makes it, whatever was set on it.
+            wanted.setdefault(document.primary_key, {"name": document.primary_key})
         existing = {str(item["name"]): item for item in current.of(kind)}
         for name, item in wanted.items():
             if name in existing:
@@ -117,8 +123,8 @@ def make_plan(document: Document, current: Current | None, *, prune: bool = Fals
             else:
                 changes.append(Change(Action.CREATE, kind, name, body=item))
         for name, item in existing.items():
-            if name in wanted or (kind.key == "stitching_keys" and name == document.primary_key):
-                continue  # the primary key's stitching key lives as long as its parent segment
+            if name in wanted:
+                continue
             if prune:
                 deletes.append(Change(Action.DELETE, kind, name, id=str(item.get("id", ""))))
             else:
@@ -158,3 +164,25 @@ def _shown(value: Any) -> str:
     if value is None:
         return "(none)"
     return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
+
+
+def _differences(path: str, old: Any, new: Any) -> list[tuple[str, Any, Any]]:
+    """Where ``old`` and ``new`` differ, down to the values: a change to one criterion of
+    one section is one line, not every section twice. A list of plain values (origins,
+    trigger events) reads best whole, and so does one whose length changed (its items'
+    indexes no longer pair up)."""
+    if old == new:
+        return []
+    if isinstance(old, dict) and isinstance(new, dict):
+        keys = [*new, *(key for key in old if key not in new)]
+        return [
+            d for key in keys for d in _differences(f"{path}.{key}", old.get(key), new.get(key))
+        ]
+    if _of_objects(old) and _of_objects(new) and len(old) == len(new):
+        pairs = zip(old, new, strict=True)
+        return [d for i, (o, n) in enumerate(pairs) for d in _differences(f"{path}[{i}]", o, n)]
+    return [(path, old, new)]
+
+
+def _of_objects(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(item, dict) for item in value)

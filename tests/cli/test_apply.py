@@ -89,9 +89,7 @@ def test_a_changed_field_is_exactly_one_update(p13n: CliRunner, tmp_path: Path) 
     before = len(_audit(p13n.account))
     ran = p13n("apply", "-f", _file(tmp_path, "Shop B", ("window: 30d", "window: 7d")))
     assert ran.code == 0, ran.err
-    assert ran.out == (
-        '~ attribute "product_views"\n    counter: {"window": "30d"} → {"window": "7d"}\n'
-    )
+    assert ran.out == '~ attribute "product_views"\n    counter.window: "30d" → "7d"\n'
     [entry] = _audit(p13n.account)[before:]
     assert (entry["action"], entry["resource_type"]) == ("update", "attribute")
     assert entry["after"]["counter"]["window"] == "7d"
@@ -215,3 +213,75 @@ def test_export_then_apply_on_a_fresh_suite_exports_the_same_file(
     finally:
         other.close()
     assert again.out == exported.read_text()
+
+
+def test_origins_written_otherwise_than_the_server_saves_them_settle_in_one_apply(
+    p13n: CliRunner, tmp_path: Path
+) -> None:
+    origins = "      - HTTP://Shop.Example:80\n      - http://shop.example\n"
+    path = _file(tmp_path, "Shop H", ("      - http://127.0.0.1:8000\n", origins))
+    assert p13n("apply", "-f", path).code == 0
+    written = len(_audit(p13n.account))
+    again = p13n("apply", "-f", path)
+    assert (again.code, again.out) == (0, 'no changes to parent segment "Shop H"\n'), again.err
+    assert len(_audit(p13n.account)) == written
+
+
+def test_the_primary_keys_stitching_key_set_up_outside_the_file_is_reset(
+    p13n: CliRunner, tmp_path: Path
+) -> None:
+    path = _file(tmp_path, "Shop I")
+    assert p13n("apply", "-f", path).code == 0
+    keys = f"/v1/parent_segments/{_parent_segment(p13n.account, 'Shop I')}/stitching_keys"
+    primary = p13n.account.ok("GET", keys)["stitching_keys"][0]
+    assert primary["name"] == "td_client_id"
+    p13n.account.ok("PATCH", f"{keys}/{primary['id']}?update_mask=regex", {"regex": "[0-9]+"})
+    ran = p13n("apply", "-f", path)
+    assert (ran.code, ran.out) == (
+        0,
+        '~ stitching key "td_client_id"\n    regex: "[0-9]+" → (none)\n',
+    ), ran.err
+    assert p13n.account.ok("GET", keys)["stitching_keys"][0].get("regex", "") == ""
+    assert p13n("apply", "-f", path).out == 'no changes to parent segment "Shop I"\n'
+
+
+def test_a_refusal_in_a_later_document_stops_the_apply_before_any_write(
+    p13n: CliRunner, tmp_path: Path
+) -> None:
+    assert p13n("apply", "-f", _file(tmp_path, "Shop J")).code == 0
+    before = len(_audit(p13n.account))
+    fresh = Path(_file(tmp_path, "Shop K")).read_text(encoding="utf-8")
+    refused = Path(_file(tmp_path, "Shop J", ("type: PUBLIC", "type: PRIVATE")))
+    both = tmp_path / "both.yaml"
+    both.write_text(fresh + "---\n" + refused.read_text(encoding="utf-8"), encoding="utf-8")
+    ran = p13n("apply", "-f", str(both))
+    assert ran.code == 1
+    assert 'cannot change type of service "Demo shop (browser)"' in ran.out
+    assert "nothing was changed" in ran.err
+    assert _parent_segment(p13n.account, "Shop K") is None
+    assert len(_audit(p13n.account)) == before
+
+
+def test_files_that_cannot_be_read_or_written_are_refused_without_a_traceback(
+    p13n: CliRunner, tmp_path: Path
+) -> None:
+    latin1 = tmp_path / "latin1.yaml"
+    latin1.write_bytes(DEMO.replace("name: Demo shop visitors", "name: Caf\xe9").encode("latin-1"))
+    ran = p13n("apply", "-f", str(latin1))
+    line = DEMO.splitlines().index("name: Demo shop visitors") + 1
+    assert (ran.code, ran.err) == (
+        1,
+        f"p13n: {latin1}:{line}: not UTF-8 text (byte 0xe9); save the file as UTF-8\n",
+    )
+    dated = _file(tmp_path, "Shop L", ("static: LOYAL-15", "static: 2024-01-01"))
+    ran = p13n("apply", "-f", dated, "--dry-run")
+    assert ran.code == 1
+    assert "'2024-01-01' is a date, which JSON has no form for: quote it" in ran.err
+    assert _parent_segment(p13n.account, "Shop L") is None
+    assert p13n("apply", "-f", _file(tmp_path, "Shop L")).code == 0
+    missing = tmp_path / "no such dir" / "x.yaml"
+    ran = p13n("export", "-s", "Shop L", "-o", str(missing))
+    assert (ran.code, ran.err) == (
+        1,
+        f"p13n: cannot write {missing}: No such file or directory\n",
+    )

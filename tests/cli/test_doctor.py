@@ -132,3 +132,28 @@ def test_an_origin_nobody_allowed_fails_the_event_and_cors_naming_it(
         "GET", f"/v1/parent_segments/{shop.parent_segment}/services/{shop.service}/tokens"
     )
     assert [t["name"] for t in tokens["tokens"]] == ["given"]
+
+
+def test_a_primary_key_with_a_regex_gets_a_visitor_id_it_accepts(
+    p13n: CliRunner, shop: Shop
+) -> None:
+    keys = f"/v1/parent_segments/{shop.parent_segment}/stitching_keys"
+    primary = next(
+        key
+        for key in p13n.account.ok("GET", keys)["stitching_keys"]
+        if key["name"] == "td_client_id"
+    )
+    regex = f"{keys}/{primary['id']}?update_mask=regex"
+    p13n.account.ok("PATCH", regex, {"regex": "[a-z]+"})
+    try:
+        table, checks = _doctor(p13n)
+        assert table.code == 0, table.out
+        assert checks["test event"]["status"] == "ok"
+        # A visitor id the regex refuses, given: the event's 400 says what to do.
+        table, checks = _doctor(p13n, "--visitor", "p13n-doctor")
+        assert table.code == 1
+        assert checks["test event"]["status"] == "fail", checks["test event"]
+        assert "HTTP 400" in checks["test event"]["detail"]
+        assert "--visitor VALUE" in checks["test event"]["hint"]
+    finally:
+        p13n.account.ok("PATCH", regex, {"regex": ""})

@@ -208,3 +208,51 @@ def test_json_the_server_answers_in_another_key_order_exports_the_same() -> None
     second = canonical(kind, {"name": "p", "sections": [{"name": "s", "criteria": reordered}]})
     assert list(first["sections"][0]["criteria"]) == ["attribute", "op", "value"]
     assert list(second["sections"][0]["criteria"]) == ["attribute", "op", "value"]
+
+
+def test_origins_written_another_way_than_the_server_saves_them_are_no_difference() -> None:
+    written = copy.deepcopy(DOCUMENT.items)
+    written["services"][0]["allowed_origins"] = [" HTTPS://A.example:443", "https://a.example"]
+    plan = make_plan(Document("Shop", "td_client_id", "Visitors", written), _suite())
+    assert plan.changes == ()
+
+
+def test_origins_the_server_refuses_are_sent_as_written_for_it_to_name() -> None:
+    written = copy.deepcopy(DOCUMENT.items)
+    written["services"][0]["allowed_origins"] = ["HTTPS://A.example/"]
+    plan = make_plan(Document("Shop", "td_client_id", "Visitors", written), _suite())
+    [change] = plan.changes
+    assert change.body == {"allowed_origins": ["HTTPS://A.example/"]}
+
+
+def test_the_primary_keys_stitching_key_left_out_of_the_file_is_reset() -> None:
+    suite = _suite()
+    suite.items["stitching_keys"][0]["regex"] = "[0-9a-f-]{36}"
+    for prune in (False, True):
+        plan = make_plan(DOCUMENT, suite, prune=prune)
+        [change] = plan.changes
+        assert (change.action, change.name, change.id) == (Action.UPDATE, "td_client_id", "1")
+        assert (change.fields, change.body) == (("regex",), {})
+
+
+def test_an_update_shows_only_the_values_that_differ_by_their_path() -> None:
+    sections: list[dict[str, Any]] = [
+        {"name": "Hi", "criteria": {"attribute": "views", "op": "gte", "value": 3}},
+        {"name": "Bye", "payload": [{"name": "x", "static": "a"}]},
+    ]
+    kind = BY_KEY["personalizations"]
+    changed: list[dict[str, Any]] = copy.deepcopy(sections)
+    changed[0]["criteria"]["value"] = 5
+    changed[1]["payload"][0]["static"] = ["b"]
+    changed[1]["payload"].append({"name": "y", "segment": "vip"})
+    wanted = {"name": "p", "sections": changed}
+    document = Document("Shop", "td_client_id", "Visitors", {"personalizations": [wanted]})
+    current = _suite(personalizations=[{"id": "9", "name": "p", "sections": sections}])
+    [change] = make_plan(document, current).changes
+    assert canonical(kind, wanted)["sections"] == change.body["sections"]  # the whole field
+    assert change.lines() == [
+        '~ personalization "p"',
+        "    sections[0].criteria.value: 3 → 5",
+        '    sections[1].payload: [{"name": "x", "static": "a"}] → '
+        '[{"name": "x", "static": ["b"]}, {"name": "y", "segment": "vip"}]',
+    ]
