@@ -15,7 +15,7 @@ GEN := services/_gen
 GOOGLEAPIS := third_party/googleapis
 PROTOS := $(shell find protos -name '*.proto' | sort)
 
-.PHONY: up test preflight venv tools protos check-protos check-breaking contract-baseline fmt lint bench clean
+.PHONY: up test preflight venv tools protos check-protos check-breaking contract-baseline console check-console fmt lint bench clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -72,6 +72,21 @@ contract-baseline: venv $(BUF)
 	  | $(BIN)/python -m json.tool --indent 1 > $(BASELINE).tmp
 	mv $(BASELINE).tmp $(BASELINE)
 
+## console: type-check the console (tsc --noEmit) and build it into console/dist, which is
+# committed: the gateway serves it, so `make up` and the gateway image need no node. The
+# Kubernetes gateway configuration names the built files, so it is rendered again too.
+console: venv
+	npm ci --silent --no-audit --no-fund --prefix console
+	cd console && npx --no-install tsc --noEmit && npx --no-install vite build --logLevel warn
+	P13N_DATA_DIR=$$(mktemp -d) PYTHONPATH=$(CURDIR) $(BIN)/python -m services.cli gateway-config --kubernetes --files-dir deploy/base/gateway > deploy/base/gateway/envoy.json.tmp
+	mv deploy/base/gateway/envoy.json.tmp deploy/base/gateway/envoy.json
+
+## check-console: fail if rebuilding the console would change the committed console/dist
+# (the build is deterministic: same sources and lock, same bytes).
+check-console: console
+	git diff --exit-code --stat -- console/dist deploy/base/gateway/envoy.json || (echo 'console/dist is stale: run `make console` and commit it' >&2; exit 1)
+	test -z "$$(git status --porcelain -- console/dist)" || (git status --porcelain -- console/dist; echo 'console/dist has untracked changes: run `make console` and commit' >&2; exit 1)
+
 ## fmt: format and auto-fix the code.
 fmt: venv
 	$(BIN)/ruff format services gateway tests bench
@@ -88,15 +103,15 @@ lint: venv
 preflight:
 	@scripts/preflight
 
-## test: lints, contract freshness and compatibility, and every test (unit, service, Envoy end-to-end, browser).
+## test: lints, contract and console freshness, contract compatibility, and every test (unit, service, Envoy end-to-end, browser).
 # The system check first and on its own, so a missing package stops the run before a venv is
 # made or anything runs (even under make -j).
 test: preflight
-	$(MAKE) --no-print-directory check-protos check-breaking tools lint
+	$(MAKE) --no-print-directory check-protos check-breaking check-console tools lint
 	$(BIN)/pytest
 
 bench: venv
 	$(BIN)/python -m bench.run
 
 clean:
-	rm -rf $(VENV) .tools/node_modules var
+	rm -rf $(VENV) .tools/node_modules console/node_modules var

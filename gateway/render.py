@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from gateway import balancing, probes
+from gateway import balancing, console, probes
 from gateway.capacity import Capacity
 from services.auth.ext_authz import CLIENT_ADDRESS_HEADER
 from services.auth.grpc_door import GRPC_CONTENT_TYPE
@@ -117,6 +117,8 @@ class GatewayConfig:
     offers: tuple[Upstream, ...]
     descriptor: Path = DESCRIPTOR
     openapi: Path = OPENAPI
+    # Where Envoy reads the console's built files (gateway/console.py).
+    console: Path = console.DIST
     # None only for the benchmark's loopback comparison without internal TLS.
     tls: GatewayTls | None = None
     capacity: Capacity = field(default_factory=Capacity)
@@ -179,6 +181,7 @@ class GatewayConfig:
             offers=(Upstream("p13n-offers", 50053),),
             descriptor=KUBERNETES_DESCRIPTOR,
             openapi=KUBERNETES_OPENAPI,
+            console=console.KUBERNETES_DIST,
             tls=GatewayTls(KUBERNETES_CERT_DIR, KUBERNETES_CONFIG_DIR),
             trusted_hops=trusted_hops,
             probe_port=probes.PROBE_PORT,
@@ -416,6 +419,7 @@ def build(config: GatewayConfig) -> dict[str, Any]:
         _cluster("profile", config.profile, config),
         _cluster("offers", config.offers, config),
     ]
+    _admin_routes(bootstrap)[-1:-1] = console.routes(config.console, OPENAPI_MAX_BYTES)
     if _several(config):
         _retry_where_unreceived(bootstrap)
     if config.probe_port is not None:
@@ -424,6 +428,19 @@ def build(config: GatewayConfig) -> dict[str, Any]:
         )
         static["clusters"].append(probes.admin_cluster(config.envoy_admin_port))
     return bootstrap
+
+
+def _admin_routes(bootstrap: dict[str, Any]) -> list[dict[str, Any]]:
+    """The admin listener's routes; the last is the catch-all 404."""
+    [listener] = [
+        listener
+        for listener in bootstrap["static_resources"]["listeners"]
+        if listener["name"] == "admin_api"
+    ]
+    manager = listener["filter_chains"][0]["filters"][-1]["typed_config"]
+    [host] = manager["route_config"]["virtual_hosts"]
+    routes: list[dict[str, Any]] = host["routes"]
+    return routes
 
 
 def _retry_where_unreceived(bootstrap: dict[str, Any]) -> None:

