@@ -13,6 +13,8 @@ export class ApiError extends Error {
     message: string,
     /** Request field → the server's message about it (google.rpc.BadRequest, ErrorInfo). */
     readonly fields: Record<string, string>,
+    /** The ErrorInfo reason (`REAUTHENTICATION_REQUIRED`, `NAME_TAKEN`...), or "". */
+    readonly reason = "",
   ) {
     super(message);
   }
@@ -26,8 +28,13 @@ export function whenSessionLost(listener: () => void): void {
 
 interface Detail {
   "@type"?: string;
+  reason?: string;
   metadata?: Record<string, string>;
   field_violations?: { field?: string; description?: string }[];
+}
+
+function reasonOf(details: Detail[]): string {
+  return details.find((detail) => detail.reason)?.reason ?? "";
 }
 
 function fieldErrors(message: string, details: Detail[]): Record<string, string> {
@@ -41,6 +48,12 @@ function fieldErrors(message: string, details: Detail[]): Record<string, string>
   }
   return fields;
 }
+
+/**
+ * 401 answers that are about a password, not the session: a reveal asking for the password
+ * again, or a wrong password at that prompt. The session stays; the page asks again.
+ */
+const PASSWORD_REASONS = new Set(["REAUTHENTICATION_REQUIRED", "BAD_CREDENTIALS"]);
 
 export async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
   const headers: Record<string, string> = { accept: "application/json" };
@@ -60,11 +73,13 @@ export async function call<T>(method: string, path: string, body?: unknown): Pro
   if (response.ok) return data as T;
   const problem = (data ?? {}) as { message?: string; details?: Detail[] };
   const message = problem.message || `${response.status} ${response.statusText}`;
-  if (response.status === 401 && token) {
+  const details = problem.details ?? [];
+  const aboutPassword = details.some((detail) => PASSWORD_REASONS.has(detail.reason ?? ""));
+  if (response.status === 401 && token && !aboutPassword) {
     forgetSession();
     onSessionLost();
   }
-  throw new ApiError(response.status, message, fieldErrors(message, problem.details ?? []));
+  throw new ApiError(response.status, message, fieldErrors(message, details), reasonOf(details));
 }
 
 /**

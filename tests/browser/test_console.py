@@ -10,100 +10,45 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, Response, expect
-from support.admin import PASSWORD, Account
+from browser.console_support import (
+    Console,
+    Watched,
+    running_console,
+    sign_in,
+    signed_in_page,
+    watched_page,
+)
+from playwright.sync_api import Browser, Page, expect
 from support.http import request
-from support.suite import Suite
 
 from gateway.console import CONTENT_SECURITY_POLICY
 
 _names = itertools.count(1)
-# Recorded in the page before any of its scripts run (Playwright's init script is not
-# subject to the page's CSP): every violation the browser reports as an event.
-RECORD_VIOLATIONS = """
-window.__violations = [];
-document.addEventListener("securitypolicyviolation", (event) => {
-  window.__violations.push(`${event.violatedDirective} ${event.blockedURI}`);
-});
-"""
-
-
-@dataclass
-class Console:
-    suite: Suite
-    account: Account
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.suite.admin_port}/console/"
 
 
 @pytest.fixture(scope="module")
 def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
-    suite = Suite(Path(tmp_path_factory.mktemp("console-suite")))
-    suite.start()
-    try:
-        yield Console(suite, Account.create(suite))
-    finally:
-        suite.close()
-
-
-@dataclass
-class Watched:
-    page: Page
-    problems: list[str] = field(default_factory=list)
-    console_responses: list[Response] = field(default_factory=list)
+    with running_console(Path(tmp_path_factory.mktemp("console-suite"))) as running:
+        yield running
 
 
 @pytest.fixture
 def watched(console: Console, browser: Browser) -> Iterator[Watched]:  # noqa: ARG001
     # `console` first: the account is made with asyncio.run, impossible once Playwright's
     # sync API runs its event loop in this thread.
-    context = browser.new_context(viewport={"width": 1100, "height": 800})
-    context.add_init_script(RECORD_VIOLATIONS)
-    page = context.new_page()
-    seen = Watched(page)
-    page.on("pageerror", lambda error: seen.problems.append(str(error)))
-
-    def on_console(message: ConsoleMessage) -> None:
-        if "Content Security Policy" in message.text or "Trusted Type" in message.text:
-            seen.problems.append(message.text)
-
-    def on_response(response: Response) -> None:
-        if "/console" in response.url:
-            seen.console_responses.append(response)
-
-    page.on("console", on_console)
-    page.on("response", on_response)
-    yield seen
-    if not page.is_closed():
-        seen.problems += page.evaluate("window.__violations || []")
-    for response in seen.console_responses:
-        policy = response.headers.get("content-security-policy")
-        if policy != CONTENT_SECURITY_POLICY:
-            seen.problems.append(f"{response.url}: content-security-policy {policy!r}")
-    context.close()
-    assert seen.problems == []
+    with watched_page(browser) as seen:
+        yield seen
 
 
-def _sign_in(page: Page, email: str, password: str = PASSWORD) -> None:
-    expect(page.get_by_role("heading", name="Sign in to p13n")).to_be_visible()
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
+_sign_in = sign_in
 
 
 def _signed_in(watched: Watched, console: Console) -> Page:
-    page = watched.page
-    page.goto(console.url)
-    _sign_in(page, console.account.email)
-    expect(page.get_by_role("heading", name="Parent segments")).to_be_visible()
-    return page
+    return signed_in_page(watched, console)
 
 
 def _token(page: Page) -> str:

@@ -5,6 +5,13 @@ import { useEffect, useState } from "preact/hooks";
 import { ApiError, call, part, type ParentSegment as Segment } from "../api";
 import { Link } from "../components/link";
 import { BASE } from "../router";
+import { Services } from "./services";
+
+/** The sections that have their page; the others say they are still to come. */
+function sectionPage(slug: string, segmentId: string): JSX.Element | null {
+  if (slug === "services") return <Services segmentId={segmentId} />;
+  return null;
+}
 
 // The client-side guide's configuration steps, in its order; each becomes a page.
 export const SECTIONS = [
@@ -60,7 +67,7 @@ export function ParentSegment({ id, section }: { id: string; section: string | n
           <>
             <h1>{current ? `${segment.name}: ${current.title}` : segment.name}</h1>
             {current ? (
-              <p>This section is not in the console yet; the admin API and the p13n CLI configure it today.</p>
+              (sectionPage(current.slug, segment.id) ?? <p>This section is not in the console yet; the admin API and the p13n CLI configure it today.</p>)
             ) : (
               <dl class="details">
                 <dt>Description</dt>
