@@ -21,6 +21,8 @@ from services.common.sql import Sql
 
 _names = itertools.count(1)
 LONG_NAME = "x" * 101
+# The issue asks for a screenshot of each page, taken by the tests.
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "console"
 
 
 @pytest.fixture(scope="module")
@@ -163,6 +165,8 @@ def test_a_public_token_is_added_revealed_after_the_password_and_copied(
     page.reload()
     page.get_by_role("button", name="Tokens of Web").click()
     expect(panel.get_by_label("Token string of browser")).to_have_count(0)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SCREENSHOTS / "services.png")
     _age_sessions(console, 11 * 60)
     panel.get_by_role("button", name="Reveal browser").click()
     prompt = page.get_by_role("dialog", name="Confirm your password")
