@@ -9,101 +9,15 @@ event) or a console response without the CSP.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, Response, expect
-from support.admin import PASSWORD, Account
+from browser.console_support import Console, Watched, sign_in, signed_in_page
+from playwright.sync_api import Page, expect
 from support.http import request
-from support.suite import Suite
 
 from gateway.console import CONTENT_SECURITY_POLICY
 
 _names = itertools.count(1)
-# Recorded in the page before any of its scripts run (Playwright's init script is not
-# subject to the page's CSP): every violation the browser reports as an event.
-RECORD_VIOLATIONS = """
-window.__violations = [];
-document.addEventListener("securitypolicyviolation", (event) => {
-  window.__violations.push(`${event.violatedDirective} ${event.blockedURI}`);
-});
-"""
-
-
-@dataclass
-class Console:
-    suite: Suite
-    account: Account
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.suite.admin_port}/console/"
-
-
-@pytest.fixture(scope="module")
-def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
-    suite = Suite(Path(tmp_path_factory.mktemp("console-suite")))
-    suite.start()
-    try:
-        yield Console(suite, Account.create(suite))
-    finally:
-        suite.close()
-
-
-@dataclass
-class Watched:
-    page: Page
-    problems: list[str] = field(default_factory=list)
-    console_responses: list[Response] = field(default_factory=list)
-
-
-@pytest.fixture
-def watched(console: Console, browser: Browser) -> Iterator[Watched]:  # noqa: ARG001
-    # `console` first: the account is made with asyncio.run, impossible once Playwright's
-    # sync API runs its event loop in this thread.
-    context = browser.new_context(viewport={"width": 1100, "height": 800})
-    context.add_init_script(RECORD_VIOLATIONS)
-    page = context.new_page()
-    seen = Watched(page)
-    page.on("pageerror", lambda error: seen.problems.append(str(error)))
-
-    def on_console(message: ConsoleMessage) -> None:
-        if "Content Security Policy" in message.text or "Trusted Type" in message.text:
-            seen.problems.append(message.text)
-
-    def on_response(response: Response) -> None:
-        if "/console" in response.url:
-            seen.console_responses.append(response)
-
-    page.on("console", on_console)
-    page.on("response", on_response)
-    yield seen
-    if not page.is_closed():
-        seen.problems += page.evaluate("window.__violations || []")
-    for response in seen.console_responses:
-        policy = response.headers.get("content-security-policy")
-        if policy != CONTENT_SECURITY_POLICY:
-            seen.problems.append(f"{response.url}: content-security-policy {policy!r}")
-    context.close()
-    assert seen.problems == []
-
-
-def _sign_in(page: Page, email: str, password: str = PASSWORD) -> None:
-    expect(page.get_by_role("heading", name="Sign in to p13n")).to_be_visible()
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
-
-
-def _signed_in(watched: Watched, console: Console) -> Page:
-    page = watched.page
-    page.goto(console.url)
-    _sign_in(page, console.account.email)
-    expect(page.get_by_role("heading", name="Parent segments")).to_be_visible()
-    return page
 
 
 def _token(page: Page) -> str:
@@ -125,7 +39,7 @@ def test_signing_in_opens_the_parent_segments_page(watched: Watched, console: Co
     page.goto(console.url)
     # Signed out, any console path is the sign-in page.
     expect(page).to_have_url(f"{console.url}sign-in?next=%2Fconsole%2F")
-    _sign_in(page, console.account.email)
+    sign_in(page, console.account.email)
     expect(page).to_have_url(f"{console.url}parent-segments")
     expect(page.get_by_role("heading", name="Parent segments")).to_be_visible()
     assert _me(console, _token(page)) == 200
@@ -141,14 +55,14 @@ def test_a_wrong_password_shows_the_servers_message(watched: Watched, console: C
     assert refused.status == 401
     page = watched.page
     page.goto(console.url)
-    _sign_in(page, console.account.email, "not the password")
+    sign_in(page, console.account.email, "not the password")
     expect(page.get_by_role("alert")).to_have_text(refused.json()["message"])
     expect(page).to_have_url(f"{console.url}sign-in?next=%2Fconsole%2F")
     assert page.evaluate("sessionStorage.getItem('p13n.session')") is None
 
 
 def test_a_created_parent_segment_is_listed_and_opens(watched: Watched, console: Console) -> None:
-    page = _signed_in(watched, console)
+    page = signed_in_page(watched, console)
     name = f"Console shoppers {next(_names)}"
     page.get_by_role("button", name="New parent segment").click()
     dialog = page.get_by_role("dialog", name="New parent segment")
@@ -195,7 +109,7 @@ def test_the_servers_validation_message_is_shown_by_its_field(
         "POST", "/v1/parent_segments", {"name": taken, "primary_key": "td_client_id"}
     )
     assert refused.status == 400
-    page = _signed_in(watched, console)
+    page = signed_in_page(watched, console)
     page.get_by_role("button", name="New parent segment").click()
     dialog = page.get_by_role("dialog", name="New parent segment")
     dialog.get_by_label("Name").fill(taken)
@@ -207,7 +121,7 @@ def test_the_servers_validation_message_is_shown_by_its_field(
 
 
 def test_signing_out_ends_the_session(watched: Watched, console: Console) -> None:
-    page = _signed_in(watched, console)
+    page = signed_in_page(watched, console)
     token = _token(page)
     page.get_by_role("button", name="Sign out").click()
     expect(page.get_by_role("heading", name="Sign in to p13n")).to_be_visible()
@@ -218,7 +132,7 @@ def test_signing_out_ends_the_session(watched: Watched, console: Console) -> Non
 def test_an_expired_session_signs_in_again_and_returns(watched: Watched, console: Console) -> None:
     name = f"Expiring {next(_names)}"
     segment = console.account.parent_segment(name)
-    page = _signed_in(watched, console)
+    page = signed_in_page(watched, console)
     token = _token(page)
     revoked = request(
         "DELETE",
@@ -230,7 +144,7 @@ def test_an_expired_session_signs_in_again_and_returns(watched: Watched, console
     page.get_by_role("link", name=name).click()
     # The page's call met a 401: sign in again, then the page that was being opened.
     expect(page.get_by_role("heading", name="Sign in to p13n")).to_be_visible()
-    _sign_in(page, console.account.email)
+    sign_in(page, console.account.email)
     expect(page).to_have_url(f"{console.url}parent-segments/{segment}")
     expect(page.get_by_role("heading", name=name)).to_be_visible()
     assert _token(page) != token
@@ -260,7 +174,7 @@ def _inline(html: str) -> list[str]:
 def test_the_console_runs_under_its_csp_with_nothing_inline(
     watched: Watched, console: Console
 ) -> None:
-    page = _signed_in(watched, console)
+    page = signed_in_page(watched, console)
     page.get_by_role("button", name="New parent segment").click()
     expect(page.get_by_role("dialog")).to_be_visible()
     # The served page and the page as rendered: no inline script or style anywhere.

@@ -1,0 +1,82 @@
+"""What every console test module shares: the running suite with an account, a watched page
+(failing the test on a page error, a CSP violation or a console answer without the CSP), and
+signing in. The fixtures `console` and `watched` are in this folder's conftest.py.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from playwright.sync_api import ConsoleMessage, Page, Response, expect
+from support.admin import PASSWORD, Account
+from support.suite import Suite
+
+from gateway.console import CONTENT_SECURITY_POLICY
+
+# Recorded in the page before any of its scripts run (Playwright's init script is not
+# subject to the page's CSP): every violation the browser reports as an event.
+RECORD_VIOLATIONS = """
+window.__violations = [];
+document.addEventListener("securitypolicyviolation", (event) => {
+  window.__violations.push(`${event.violatedDirective} ${event.blockedURI}`);
+});
+"""
+
+
+@dataclass
+class Console:
+    suite: Suite
+    account: Account
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.suite.admin_port}/console/"
+
+
+@dataclass
+class Watched:
+    page: Page
+    problems: list[str] = field(default_factory=list)
+    console_responses: list[Response] = field(default_factory=list)
+
+    def start(self) -> None:
+        """Listen to the page: its errors, CSP reports and the console's answers."""
+
+        def on_console(message: ConsoleMessage) -> None:
+            if "Content Security Policy" in message.text or "Trusted Type" in message.text:
+                self.problems.append(message.text)
+
+        def on_response(response: Response) -> None:
+            if "/console" in response.url:
+                self.console_responses.append(response)
+
+        self.page.on("pageerror", lambda error: self.problems.append(str(error)))
+        self.page.on("console", on_console)
+        self.page.on("response", on_response)
+
+    def finish(self) -> list[str]:
+        """Every problem seen, the page's recorded CSP violations and unguarded answers too."""
+        if not self.page.is_closed():
+            self.problems += self.page.evaluate("window.__violations || []")
+        for response in self.console_responses:
+            policy = response.headers.get("content-security-policy")
+            if policy != CONTENT_SECURITY_POLICY:
+                self.problems.append(f"{response.url}: content-security-policy {policy!r}")
+        return self.problems
+
+
+def sign_in(page: Page, email: str, password: str = PASSWORD) -> None:
+    expect(page.get_by_role("heading", name="Sign in to p13n")).to_be_visible()
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+
+
+def signed_in_page(watched: Watched, console: Console, path: str = "") -> Page:
+    """The watched page, signed in as the account's owner, at the console's `path`."""
+    page = watched.page
+    page.goto(console.url + path)
+    sign_in(page, console.account.email)
+    if not path:
+        expect(page.get_by_role("heading", name="Parent segments")).to_be_visible()
+    return page
