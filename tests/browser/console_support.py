@@ -5,6 +5,7 @@ signing in. The fixtures `console` and `watched` are in this folder's conftest.p
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 
 from playwright.sync_api import ConsoleMessage, Page, Response, expect
@@ -80,3 +81,13 @@ def signed_in_page(watched: Watched, console: Console, path: str = "") -> Page:
     if not path:
         expect(page.get_by_role("heading", name="Parent segments")).to_be_visible()
     return page
+
+
+_users = itertools.count(1)
+
+
+def add_user(console: Console, role: str) -> str:
+    """A new user of the account with `role` (password PASSWORD); returns the email."""
+    email = f"{role.lower()}{next(_users)}@{console.account.email.split('@')[1]}"
+    console.account.ok("POST", "/v1/users", {"email": email, "password": PASSWORD, "role": role})
+    return email

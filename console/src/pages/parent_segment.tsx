@@ -1,10 +1,12 @@
-/** One parent segment: its details and the navigation to its sections (pages still to come). */
+/** One parent segment: its details and the navigation to its sections, and the section shown. */
 
 import type { JSX } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import { ApiError, call, part, type ParentSegment as Segment } from "../api";
 import { Link } from "../components/link";
 import { BASE } from "../router";
+import { Events } from "./events";
+import { IdStitching } from "./id_stitching";
 
 // The client-side guide's configuration steps, in its order; each becomes a page.
 export const SECTIONS = [
@@ -15,6 +17,12 @@ export const SECTIONS = [
   { slug: "personalizations", title: "Personalizations" },
   { slug: "profiles", title: "Profiles" },
 ] as const;
+
+// The sections built so far, by slug; the others show a placeholder.
+const PAGES: Partial<Record<string, (props: { segment: Segment }) => JSX.Element>> = {
+  events: Events,
+  "id-stitching": IdStitching,
+};
 
 export function ParentSegment({ id, section }: { id: string; section: string | null }): JSX.Element {
   const [segment, setSegment] = useState<Segment | null>(null);
@@ -30,6 +38,7 @@ export function ParentSegment({ id, section }: { id: string; section: string | n
 
   const base = `${BASE}/parent-segments/${encodeURIComponent(id)}`;
   const current = SECTIONS.find((candidate) => candidate.slug === section);
+  const Page = current ? PAGES[current.slug] : undefined;
   return (
     <div class="segment">
       <nav aria-label="Parent segment sections" class="sidenav">
@@ -59,7 +68,9 @@ export function ParentSegment({ id, section }: { id: string; section: string | n
         {segment && (
           <>
             <h1>{current ? `${segment.name}: ${current.title}` : segment.name}</h1>
-            {current ? (
+            {Page ? (
+              <Page segment={segment} />
+            ) : current ? (
               <p>This section is not in the console yet; the admin API and the p13n CLI configure it today.</p>
             ) : (
               <dl class="details">
