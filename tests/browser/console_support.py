@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from playwright.sync_api import ConsoleMessage, Page, Response, expect
 from support.admin import PASSWORD, Account
@@ -91,3 +92,14 @@ def add_user(console: Console, role: str) -> str:
     email = f"{role.lower()}{next(_users)}@{console.account.email.split('@')[1]}"
     console.account.ok("POST", "/v1/users", {"email": email, "password": PASSWORD, "role": role})
     return email
+
+
+SCREENSHOTS = Path(__file__).parents[2] / "docs" / "console"
+
+
+def screenshot(page: Page, name: str) -> None:
+    """The page as the docs show it: docs/console/<name>.png (committed)."""
+    SCREENSHOTS.mkdir(exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=path, full_page=True)
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

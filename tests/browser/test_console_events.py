@@ -8,7 +8,14 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-from browser.console_support import Console, Watched, add_user, sign_in, signed_in_page
+from browser.console_support import (
+    Console,
+    Watched,
+    add_user,
+    screenshot,
+    sign_in,
+    signed_in_page,
+)
 from playwright.sync_api import Locator, Page, expect
 
 _names = itertools.count(1)
@@ -93,6 +100,7 @@ def test_an_event_with_a_filter_is_created_after_a_refused_regex(
     row = page.get_by_role("row").filter(has_text="product_page_view")
     expect(row).to_contain_text("web_db.page_views")
     expect(row).to_contain_text(f"td_path matches {PRODUCT_PAGES}")
+    screenshot(page, "events")
     [made] = _events(console, segment)
     assert {k: made[k] for k in ("name", "database", "table", "filters")} == {
         **body,

@@ -9,7 +9,14 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-from browser.console_support import Console, Watched, add_user, sign_in, signed_in_page
+from browser.console_support import (
+    Console,
+    Watched,
+    add_user,
+    screenshot,
+    sign_in,
+    signed_in_page,
+)
 from playwright.sync_api import Page, expect
 
 _names = itertools.count(1)
@@ -66,6 +73,7 @@ def test_a_key_is_added_edited_and_deleted(watched: Watched, console: Console) -
     expect(dialog).to_be_hidden()
     row = page.get_by_role("row").filter(has_text="member_id")
     expect(row).to_contain_text("m-0, m-test")
+    screenshot(page, "id-stitching")
     added = _keys(console, segment)["member_id"]
     assert (added["regex"], added["exclusions"], added.get("workflow_only")) == (
         "m-[0-9]+",
