@@ -16,7 +16,7 @@ from services.declarative.export import export as export_document
 from services.declarative.plan import Change
 
 
-@click.command("apply")
+@click.command("apply", short_help="Converge a parent segment to a YAML file.")
 @click.option(
     "-f",
     "--file",
@@ -59,7 +59,7 @@ def apply_command(ctx: CliContext, path: str, prune: bool, dry_run: bool) -> Non
             click.echo(note)
 
 
-@click.command("export")
+@click.command("export", short_help="Write a parent segment's configuration as YAML.")
 @parent_segment_option
 @click.option(
     "-o",

@@ -66,7 +66,7 @@ EPILOG = (
 )
 
 
-@click.group("import")
+@click.group("import", short_help="Import attribute values or segment members (CSV/JSONL).")
 def import_group() -> None:
     """Load imported attribute values or batch segment members from a CSV or JSONL file."""
 

@@ -119,7 +119,7 @@ def flags_set(account: str, assignment: str) -> int:
     return _run("flags set", action)
 
 
-@click.command()
+@click.command(short_help="List the components' certificates.")
 def certs() -> int:
     """List the components' certificates (component, SAN, not-after, fingerprint)."""
 

@@ -26,7 +26,7 @@ _PERSONALIZATIONS = next(kind for kind in KINDS if kind.name == "personalization
 _EVENTS = next(kind for kind in KINDS if kind.name == "events")
 
 
-@click.command()
+@click.command(short_help="Which sections show, which are redacted, and why.")
 @click.argument("given", metavar="PERSONALIZATION")
 @click.option(
     "--event",

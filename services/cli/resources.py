@@ -26,7 +26,7 @@ def _service_option(function: Any) -> Any:
     )(function)
 
 
-@click.command(epilog=_KINDS_HELP)
+@click.command(epilog=_KINDS_HELP, short_help="List a kind, or show one: a table, JSON or YAML.")
 @click.argument("kind_name", metavar="KIND")
 @click.argument("given", metavar="[ID|NAME]", required=False)
 @parent_segment_option
@@ -66,7 +66,7 @@ def get(
     return 0
 
 
-@click.command(epilog=_KINDS_HELP)
+@click.command(epilog=_KINDS_HELP, short_help="Show one resource in full, field by field.")
 @click.argument("kind_name", metavar="KIND")
 @click.argument("given", metavar="ID|NAME")
 @click.argument("value", metavar="[VALUE]", required=False)
@@ -109,7 +109,7 @@ def describe(
     return 0
 
 
-@click.command(epilog=_KINDS_HELP)
+@click.command(epilog=_KINDS_HELP, short_help="Delete one resource, by id or name (asks first).")
 @click.argument("kind_name", metavar="KIND")
 @click.argument("given", metavar="ID|NAME")
 @parent_segment_option

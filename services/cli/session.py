@@ -26,7 +26,7 @@ def default_url() -> str:
     return f"http://127.0.0.1:{port}"
 
 
-@click.command()
+@click.command(short_help="Save the admin API's URL and an API key (checked).")
 @click.option("--url", help="the admin API, http://HOST:PORT (default: the suite on this machine)")
 @click.pass_obj
 def login(obj: CliContext, url: str | None) -> int:
@@ -56,7 +56,7 @@ def login(obj: CliContext, url: str | None) -> int:
     return 0
 
 
-@click.command()
+@click.command(short_help="Forget the login profile.")
 @click.pass_obj
 def logout(obj: CliContext) -> int:
     """Forget the login profile (the API key stays valid: revoke it with the admin API)."""
