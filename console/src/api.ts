@@ -109,17 +109,24 @@ export interface ParentSegment {
   create_time?: string;
 }
 
-export async function listParentSegments(): Promise<ParentSegment[]> {
-  const all: ParentSegment[] = [];
+/** Every item of a listing (`field` of each page), following next_page_token. */
+export async function listAll<T>(path: string, field: string): Promise<T[]> {
+  const all: T[] = [];
   let pageToken = "";
   do {
     const query = pageToken ? `&page_token=${encodeURIComponent(pageToken)}` : "";
-    const page = await call<{ parent_segments?: ParentSegment[]; next_page_token?: string }>(
-      "GET",
-      `/v1/parent_segments?page_size=1000${query}`,
-    );
-    all.push(...(page.parent_segments ?? []));
-    pageToken = page.next_page_token ?? "";
+    const page = await call<Record<string, unknown>>("GET", `${path}?page_size=1000${query}`);
+    all.push(...((page[field] as T[] | undefined) ?? []));
+    pageToken = (page["next_page_token"] as string | undefined) ?? "";
   } while (pageToken);
   return all;
+}
+
+/** A collection of one parent segment (`services`, `events`, `stitching_keys`...). */
+export function segmentPath(segmentId: string, collection: string): string {
+  return `/v1/parent_segments/${part(segmentId)}/${collection}`;
+}
+
+export function listParentSegments(): Promise<ParentSegment[]> {
+  return listAll<ParentSegment>("/v1/parent_segments", "parent_segments");
 }

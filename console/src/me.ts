@@ -1,6 +1,8 @@
 /**
- * Who the signed-in user is (GET /v1/me): the role and the account's feature flags decide
- * what a page offers. Read once per session and shared by every page.
+ * Who the signed-in user is (GET /v1/me), read once per session and shared by every page:
+ * the role decides what a page offers (a VIEWER gets no create, edit or delete controls),
+ * the account's flags which choices exist. The server still decides: a hidden control is a
+ * courtesy, not the guard.
  */
 
 import { useEffect, useState } from "preact/hooks";
@@ -10,7 +12,7 @@ import { sessionToken } from "./session";
 export interface Me {
   account_id: string;
   email?: string;
-  role: string;
+  role: "ROLE_UNSPECIFIED" | "VIEWER" | "EDITOR" | "ADMIN" | "OWNER";
   flags?: string[];
 }
 
@@ -33,10 +35,6 @@ export function loadMe(): Promise<Me> {
   return cached.me;
 }
 
-export function hasFlag(me: Me, flag: string): boolean {
-  return (me.flags ?? []).includes(flag);
-}
-
 /** The caller, or null while it loads (or if it could not be read). */
 export function useMe(): Me | null {
   const [me, setMe] = useState<Me | null>(null);
@@ -44,4 +42,26 @@ export function useMe(): Me | null {
     loadMe().then(setMe, () => setMe(null));
   }, []);
   return me;
+}
+
+export function hasFlag(me: Me, flag: string): boolean {
+  return (me.flags ?? []).includes(flag);
+}
+
+// The roles in the order of what they may do (docs/design.md: roles).
+const RANKS: readonly Me["role"][] = ["ROLE_UNSPECIFIED", "VIEWER", "EDITOR", "ADMIN", "OWNER"];
+
+/** Whether `who` has `role` or a higher one. */
+export function hasRole(who: Me | null, role: Me["role"]): boolean {
+  return who !== null && RANKS.indexOf(who.role) >= RANKS.indexOf(role);
+}
+
+/** Whether `who` may change a parent segment's configuration (EDITOR and above). */
+export function canEdit(who: Me | null): boolean {
+  return hasRole(who, "EDITOR");
+}
+
+/** Whether `who` may manage services and their tokens (ADMIN and OWNER); others read them. */
+export function canManage(who: Me | null): boolean {
+  return hasRole(who, "ADMIN");
 }

@@ -1,6 +1,6 @@
 /** The admin API's personalization services and their tokens (docs/api.md, RegistryService). */
 
-import { call, part } from "./api";
+import { listAll, part, segmentPath } from "./api";
 
 export type ServiceType = "PUBLIC" | "PRIVATE";
 
@@ -29,23 +29,11 @@ export const TOKENS_PER_SERVICE = 50;
 export const TOKENS_PER_PARENT_SEGMENT = 200;
 
 export function servicesPath(segmentId: string): string {
-  return `/v1/parent_segments/${part(segmentId)}/services`;
+  return segmentPath(segmentId, "services");
 }
 
 export function tokensPath(segmentId: string, serviceId: string): string {
   return `${servicesPath(segmentId)}/${part(serviceId)}/tokens`;
-}
-
-async function listAll<T>(path: string, field: string): Promise<T[]> {
-  const all: T[] = [];
-  let pageToken = "";
-  do {
-    const query = pageToken ? `&page_token=${encodeURIComponent(pageToken)}` : "";
-    const page = await call<Record<string, unknown>>("GET", `${path}?page_size=1000${query}`);
-    all.push(...((page[field] as T[] | undefined) ?? []));
-    pageToken = (page["next_page_token"] as string | undefined) ?? "";
-  } while (pageToken);
-  return all;
 }
 
 export function listServices(segmentId: string): Promise<Service[]> {

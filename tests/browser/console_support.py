@@ -1,11 +1,14 @@
-"""What every console browser test needs: a running suite with an account, a watched page
-(failing the test on a page error, a CSP violation or a console response without the CSP)
-and signing in. Each test module makes its own fixtures from these, so a suite is started
-per module.
+"""What every console test module shares: the running suite with an account, a watched page
+(failing the test on a page error, a CSP violation or a console answer without the CSP),
+signing in, more users of the account, and the docs' screenshots. The fixtures `console`
+and `watched` (this folder's conftest.py) are made from `running_console` and
+`watched_page`; a module needing other context options (clipboard permissions) makes its
+own `watched` from `watched_page`.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -54,35 +57,43 @@ class Watched:
     problems: list[str] = field(default_factory=list)
     console_responses: list[Response] = field(default_factory=list)
 
+    def start(self) -> None:
+        """Listen to the page: its errors, CSP reports and the console's answers."""
+
+        def on_console(message: ConsoleMessage) -> None:
+            if "Content Security Policy" in message.text or "Trusted Type" in message.text:
+                self.problems.append(message.text)
+
+        def on_response(response: Response) -> None:
+            if "/console" in response.url:
+                self.console_responses.append(response)
+
+        self.page.on("pageerror", lambda error: self.problems.append(str(error)))
+        self.page.on("console", on_console)
+        self.page.on("response", on_response)
+
+    def finish(self) -> list[str]:
+        """Every problem seen, the page's recorded CSP violations and unguarded answers too."""
+        if not self.page.is_closed():
+            self.problems += self.page.evaluate("window.__violations || []")
+        for response in self.console_responses:
+            policy = response.headers.get("content-security-policy")
+            if policy != CONTENT_SECURITY_POLICY:
+                self.problems.append(f"{response.url}: content-security-policy {policy!r}")
+        return self.problems
+
 
 @contextmanager
 def watched_page(browser: Browser, **context_options: Any) -> Iterator[Watched]:
     """A fresh context (an empty sessionStorage) whose page must meet no problem."""
     context = browser.new_context(viewport={"width": 1100, "height": 800}, **context_options)
     context.add_init_script(RECORD_VIOLATIONS)
-    page = context.new_page()
-    seen = Watched(page)
-    page.on("pageerror", lambda error: seen.problems.append(str(error)))
-
-    def on_console(message: ConsoleMessage) -> None:
-        if "Content Security Policy" in message.text or "Trusted Type" in message.text:
-            seen.problems.append(message.text)
-
-    def on_response(response: Response) -> None:
-        if "/console" in response.url:
-            seen.console_responses.append(response)
-
-    page.on("console", on_console)
-    page.on("response", on_response)
+    seen = Watched(context.new_page())
+    seen.start()
     yield seen
-    if not page.is_closed():
-        seen.problems += page.evaluate("window.__violations || []")
-    for response in seen.console_responses:
-        policy = response.headers.get("content-security-policy")
-        if policy != CONTENT_SECURITY_POLICY:
-            seen.problems.append(f"{response.url}: content-security-policy {policy!r}")
+    problems = seen.finish()
     context.close()
-    assert seen.problems == []
+    assert problems == []
 
 
 def sign_in(page: Page, email: str, password: str = PASSWORD) -> None:
@@ -92,9 +103,35 @@ def sign_in(page: Page, email: str, password: str = PASSWORD) -> None:
     page.get_by_role("button", name="Sign in").click()
 
 
-def signed_in_page(watched: Watched, console: Console, email: str | None = None) -> Page:
+def signed_in_page(
+    watched: Watched, console: Console, path: str = "", email: str | None = None
+) -> Page:
+    """The watched page, signed in (as the account's owner unless `email`), at the console's
+    `path`."""
     page = watched.page
-    page.goto(console.url)
+    page.goto(console.url + path)
     sign_in(page, email or console.account.email)
-    expect(page.get_by_role("heading", name="Parent segments")).to_be_visible()
+    if not path:
+        expect(page.get_by_role("heading", name="Parent segments")).to_be_visible()
     return page
+
+
+_users = itertools.count(1)
+
+
+def add_user(console: Console, role: str) -> str:
+    """A new user of the account with `role` (password PASSWORD); returns the email."""
+    email = f"{role.lower()}{next(_users)}@{console.account.email.split('@')[1]}"
+    console.account.ok("POST", "/v1/users", {"email": email, "password": PASSWORD, "role": role})
+    return email
+
+
+SCREENSHOTS = Path(__file__).parents[2] / "docs" / "console"
+
+
+def screenshot(page: Page, name: str) -> None:
+    """The page as the docs show it: docs/console/<name>.png (committed)."""
+    SCREENSHOTS.mkdir(exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=path, full_page=True)
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

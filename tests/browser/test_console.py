@@ -9,46 +9,15 @@ event) or a console response without the CSP.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import pytest
-from browser.console_support import (
-    Console,
-    Watched,
-    running_console,
-    sign_in,
-    signed_in_page,
-    watched_page,
-)
-from playwright.sync_api import Browser, Page, expect
+from browser.console_support import Console, Watched, sign_in, signed_in_page
+from playwright.sync_api import Page, expect
 from support.http import request
 
 from gateway.console import CONTENT_SECURITY_POLICY
 
 _names = itertools.count(1)
-
-
-@pytest.fixture(scope="module")
-def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
-    with running_console(Path(tmp_path_factory.mktemp("console-suite"))) as running:
-        yield running
-
-
-@pytest.fixture
-def watched(console: Console, browser: Browser) -> Iterator[Watched]:  # noqa: ARG001
-    # `console` first: the account is made with asyncio.run, impossible once Playwright's
-    # sync API runs its event loop in this thread.
-    with watched_page(browser) as seen:
-        yield seen
-
-
-_sign_in = sign_in
-
-
-def _signed_in(watched: Watched, console: Console) -> Page:
-    return signed_in_page(watched, console)
 
 
 def _token(page: Page) -> str:
@@ -70,7 +39,7 @@ def test_signing_in_opens_the_parent_segments_page(watched: Watched, console: Co
     page.goto(console.url)
     # Signed out, any console path is the sign-in page.
     expect(page).to_have_url(f"{console.url}sign-in?next=%2Fconsole%2F")
-    _sign_in(page, console.account.email)
+    sign_in(page, console.account.email)
     expect(page).to_have_url(f"{console.url}parent-segments")
     expect(page.get_by_role("heading", name="Parent segments")).to_be_visible()
     assert _me(console, _token(page)) == 200
@@ -86,14 +55,14 @@ def test_a_wrong_password_shows_the_servers_message(watched: Watched, console: C
     assert refused.status == 401
     page = watched.page
     page.goto(console.url)
-    _sign_in(page, console.account.email, "not the password")
+    sign_in(page, console.account.email, "not the password")
     expect(page.get_by_role("alert")).to_have_text(refused.json()["message"])
     expect(page).to_have_url(f"{console.url}sign-in?next=%2Fconsole%2F")
     assert page.evaluate("sessionStorage.getItem('p13n.session')") is None
 
 
 def test_a_created_parent_segment_is_listed_and_opens(watched: Watched, console: Console) -> None:
-    page = _signed_in(watched, console)
+    page = signed_in_page(watched, console)
     name = f"Console shoppers {next(_names)}"
     page.get_by_role("button", name="New parent segment").click()
     dialog = page.get_by_role("dialog", name="New parent segment")
@@ -140,7 +109,7 @@ def test_the_servers_validation_message_is_shown_by_its_field(
         "POST", "/v1/parent_segments", {"name": taken, "primary_key": "td_client_id"}
     )
     assert refused.status == 400
-    page = _signed_in(watched, console)
+    page = signed_in_page(watched, console)
     page.get_by_role("button", name="New parent segment").click()
     dialog = page.get_by_role("dialog", name="New parent segment")
     dialog.get_by_label("Name").fill(taken)
@@ -152,7 +121,7 @@ def test_the_servers_validation_message_is_shown_by_its_field(
 
 
 def test_signing_out_ends_the_session(watched: Watched, console: Console) -> None:
-    page = _signed_in(watched, console)
+    page = signed_in_page(watched, console)
     token = _token(page)
     page.get_by_role("button", name="Sign out").click()
     expect(page.get_by_role("heading", name="Sign in to p13n")).to_be_visible()
@@ -163,7 +132,7 @@ def test_signing_out_ends_the_session(watched: Watched, console: Console) -> Non
 def test_an_expired_session_signs_in_again_and_returns(watched: Watched, console: Console) -> None:
     name = f"Expiring {next(_names)}"
     segment = console.account.parent_segment(name)
-    page = _signed_in(watched, console)
+    page = signed_in_page(watched, console)
     token = _token(page)
     revoked = request(
         "DELETE",
@@ -175,7 +144,7 @@ def test_an_expired_session_signs_in_again_and_returns(watched: Watched, console
     page.get_by_role("link", name=name).click()
     # The page's call met a 401: sign in again, then the page that was being opened.
     expect(page.get_by_role("heading", name="Sign in to p13n")).to_be_visible()
-    _sign_in(page, console.account.email)
+    sign_in(page, console.account.email)
     expect(page).to_have_url(f"{console.url}parent-segments/{segment}")
     expect(page.get_by_role("heading", name=name)).to_be_visible()
     assert _token(page) != token
@@ -205,7 +174,7 @@ def _inline(html: str) -> list[str]:
 def test_the_console_runs_under_its_csp_with_nothing_inline(
     watched: Watched, console: Console
 ) -> None:
-    page = _signed_in(watched, console)
+    page = signed_in_page(watched, console)
     page.get_by_role("button", name="New parent segment").click()
     expect(page.get_by_role("dialog")).to_be_visible()
     # The served page and the page as rendered: no inline script or style anywhere.

@@ -1,17 +1,13 @@
-/** One parent segment: its details and the navigation to its sections (pages still to come). */
+/** One parent segment: its details and the navigation to its sections, and the section shown. */
 
 import type { JSX } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import { ApiError, call, part, type ParentSegment as Segment } from "../api";
 import { Link } from "../components/link";
 import { BASE } from "../router";
+import { Events } from "./events";
+import { IdStitching } from "./id_stitching";
 import { Services } from "./services";
-
-/** The sections that have their page; the others say they are still to come. */
-function sectionPage(slug: string, segmentId: string): JSX.Element | null {
-  if (slug === "services") return <Services segmentId={segmentId} />;
-  return null;
-}
 
 // The client-side guide's configuration steps, in its order; each becomes a page.
 export const SECTIONS = [
@@ -22,6 +18,13 @@ export const SECTIONS = [
   { slug: "personalizations", title: "Personalizations" },
   { slug: "profiles", title: "Profiles" },
 ] as const;
+
+// The sections built so far, by slug; the others show a placeholder.
+const PAGES: Partial<Record<string, (props: { segment: Segment }) => JSX.Element>> = {
+  services: Services,
+  events: Events,
+  "id-stitching": IdStitching,
+};
 
 export function ParentSegment({ id, section }: { id: string; section: string | null }): JSX.Element {
   const [segment, setSegment] = useState<Segment | null>(null);
@@ -37,6 +40,7 @@ export function ParentSegment({ id, section }: { id: string; section: string | n
 
   const base = `${BASE}/parent-segments/${encodeURIComponent(id)}`;
   const current = SECTIONS.find((candidate) => candidate.slug === section);
+  const Page = current ? PAGES[current.slug] : undefined;
   return (
     <div class="segment">
       <nav aria-label="Parent segment sections" class="sidenav">
@@ -66,8 +70,10 @@ export function ParentSegment({ id, section }: { id: string; section: string | n
         {segment && (
           <>
             <h1>{current ? `${segment.name}: ${current.title}` : segment.name}</h1>
-            {current ? (
-              (sectionPage(current.slug, segment.id) ?? <p>This section is not in the console yet; the admin API and the p13n CLI configure it today.</p>)
+            {Page ? (
+              <Page segment={segment} />
+            ) : current ? (
+              <p>This section is not in the console yet; the admin API and the p13n CLI configure it today.</p>
             ) : (
               <dl class="details">
                 <dt>Description</dt>

@@ -6,9 +6,9 @@
 
 import type { JSX } from "preact";
 import { useCallback, useEffect, useRef, useState } from "preact/hooks";
-import { ApiError, call, part } from "../api";
+import { ApiError, call, type ParentSegment, part } from "../api";
 import { Field } from "../components/field";
-import { FLAG_PUBLIC_SERVICES, hasFlag, type Me, useMe } from "../me";
+import { canManage, FLAG_PUBLIC_SERVICES, hasFlag, useMe } from "../me";
 import { nameProblem } from "../names";
 import {
   listServices,
@@ -21,17 +21,13 @@ import {
 } from "../services_api";
 import { TokensPanel } from "./service_tokens";
 
-/** Services and tokens are managed by admins and owners; others see them read-only. */
-export function canManage(me: Me | null): boolean {
-  return me !== null && (me.role === "ADMIN" || me.role === "OWNER");
-}
-
 const TYPE_LABELS: Record<ServiceType, string> = {
   PUBLIC: "Public (browsers)",
   PRIVATE: "Private (servers)",
 };
 
-export function Services({ segmentId }: { segmentId: string }): JSX.Element {
+export function Services({ segment }: { segment: ParentSegment }): JSX.Element {
+  const segmentId = segment.id;
   const me = useMe();
   const [services, setServices] = useState<Service[] | null>(null);
   const [tokenCounts, setTokenCounts] = useState<Record<string, number>>({});
