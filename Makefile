@@ -74,17 +74,20 @@ contract-baseline: venv $(BUF)
 
 ## console: type-check the console (tsc --noEmit) and build it into console/dist, which is
 # committed: the gateway serves it, so `make up` and the gateway image need no node. The
-# Kubernetes gateway configuration names the built files, so it is rendered again too.
+# Kubernetes gateway configurations (the base's and the gateway-api component's) name the
+# built files, so they are rendered again too.
 console: venv
 	npm ci --silent --no-audit --no-fund --prefix console
 	cd console && npx --no-install tsc --noEmit && npx --no-install vite build --logLevel warn
 	P13N_DATA_DIR=$$(mktemp -d) PYTHONPATH=$(CURDIR) $(BIN)/python -m services.cli gateway-config --kubernetes --files-dir deploy/base/gateway > deploy/base/gateway/envoy.json.tmp
 	mv deploy/base/gateway/envoy.json.tmp deploy/base/gateway/envoy.json
+	P13N_DATA_DIR=$$(mktemp -d) PYTHONPATH=$(CURDIR) $(BIN)/python -m services.cli gateway-config --kubernetes --trusted-hops 1 > deploy/components/gateway-api/envoy.json.tmp
+	mv deploy/components/gateway-api/envoy.json.tmp deploy/components/gateway-api/envoy.json
 
 ## check-console: fail if rebuilding the console would change the committed console/dist
 # (the build is deterministic: same sources and lock, same bytes).
 check-console: console
-	git diff --exit-code --stat -- console/dist deploy/base/gateway/envoy.json || (echo 'console/dist is stale: run `make console` and commit it' >&2; exit 1)
+	git diff --exit-code --stat -- console/dist deploy/base/gateway/envoy.json deploy/components/gateway-api/envoy.json || (echo 'console/dist is stale: run `make console` and commit it' >&2; exit 1)
 	test -z "$$(git status --porcelain -- console/dist)" || (git status --porcelain -- console/dist; echo 'console/dist has untracked changes: run `make console` and commit' >&2; exit 1)
 
 ## fmt: format and auto-fix the code.

@@ -22,7 +22,7 @@ import pytest
 import yaml
 from support import kube
 
-from gateway import probes
+from gateway import console, probes
 from gateway.capacity import Capacity
 from gateway.render import DESCRIPTOR_FILE, KUBERNETES_OPENAPI, OPENAPI, GatewayConfig, render
 from services.common import pki
@@ -402,10 +402,14 @@ def test_envoy_validates_the_config_exactly_as_the_pod_loads_it(
         assert component is not None
         resources = _with_component(tmp_path, component)
     mounts = _the_pods_files(resources, tmp_path)
-    # What the image carries besides Envoy (deploy/images/gateway.Dockerfile): the API reference.
+    # What the image carries besides Envoy (deploy/images/gateway.Dockerfile): the API
+    # reference, and the built console beside it.
     image_files = tmp_path / "image"
     image_files.mkdir()
     shutil.copy(OPENAPI, image_files / KUBERNETES_OPENAPI.name)
+    shutil.copytree(
+        console.DIST, image_files / console.KUBERNETES_DIST.relative_to(KUBERNETES_OPENAPI.parent)
+    )
     mounts[str(KUBERNETES_OPENAPI.parent)] = image_files
     assert sorted(mounts) == sorted(str(p) for p in mount_points)
     container = _container(resources)

@@ -326,20 +326,36 @@ class Cluster:
                 made.write(f"{directory}\n")
 
     def _image_files(self, image: cluster_image.Image) -> list[Mount]:
-        """The files the image copies in, each directory of them a read-only mount of a
-        copy (a directory, so the mount point is one this harness may create and remove)."""
-        by_directory: dict[str, list[tuple[Path, str]]] = {}
-        for source, target in image.files:
-            by_directory.setdefault(str(Path(target).parent), []).append((source, target))
+        """What the image copies in, as read-only mounts of staged copies: one mount per
+        outermost directory the copies land in (a file's directory, or a copied
+        directory's target), so a copy landing inside another's directory (the console
+        under the API reference's) is part of that mount, not a mount on top of it."""
+        landings = {
+            target if source.is_dir() else str(Path(target).parent)
+            for source, target in image.files
+        }
+        roots = [
+            root
+            for root in sorted(landings)
+            if not any(root.startswith(other + "/") for other in landings)
+        ]
         mounts = []
-        for directory, files in by_directory.items():
-            staged = self.state / "image-files" / directory.strip("/").replace("/", "_")
+        for root in roots:
+            staged = self.state / "image-files" / root.strip("/").replace("/", "_")
             staged.mkdir(parents=True, exist_ok=True)
-            for source, target in files:
-                shutil.copyfile(source, staged / Path(target).name)
-                (staged / Path(target).name).chmod(0o644)
-            self._mount_point(directory)
-            mounts.append(Mount(staged, directory, True))
+            for source, target in image.files:
+                if target != root and not target.startswith(root + "/"):
+                    continue
+                place = staged / Path(target).relative_to(root)
+                if source.is_dir():
+                    shutil.copytree(source, place, dirs_exist_ok=True)
+                else:
+                    place.parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copyfile(source, place)
+            for path in (staged, *staged.rglob("*")):
+                path.chmod(0o755 if path.is_dir() else 0o644)
+            self._mount_point(root)
+            mounts.append(Mount(staged, root, True))
         return mounts
 
     def _launch(self, pod: RunningPod, container: Container, volumes: Mapping[str, Path]) -> None:

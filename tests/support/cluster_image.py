@@ -134,11 +134,14 @@ def load(image: str) -> Image:
 
 
 def _copied_file(arguments: str, workdir: str) -> tuple[Path, str]:
-    """``COPY <file> <path>`` from the build context (the repository root)."""
+    """``COPY <file> <path>`` or ``COPY <directory> <path>`` (its contents land in
+    ``<path>``, as Docker copies a directory) from the build context (the repository root)."""
     words = shlex.split(arguments)
-    if len(words) != 2 or words[0].startswith("--") or not (ROOT / words[0]).is_file():
-        raise ValueError(f"COPY {arguments!r}: the harness copies one file of the repository")
+    if len(words) != 2 or words[0].startswith("--") or not (ROOT / words[0]).exists():
+        raise ValueError(
+            f"COPY {arguments!r}: the harness copies one file or directory of the repository"
+        )
     source, target = words
-    if target.endswith("/"):
+    if target.endswith("/") and (ROOT / source).is_file():
         target += Path(source).name
     return ROOT / source, str(Path(workdir, target))
