@@ -562,11 +562,28 @@ def to_markdown(document: dict[str, Any]) -> str:
     lines = [
         "# p13n HTTP API reference",
         "",
-        "Generated from protos/ by `python -m gateway.openapi` (run by `make protos`); do not "
-        "edit. The machine-readable form is [openapi.json](openapi.json), also served by the "
+        document["info"]["description"].replace(
+            "`python -m gateway.openapi`;",
+            "`python -m gateway.openapi` (run by `make protos`);",
+        )
+        + " The machine-readable form is [openapi.json](openapi.json), also served by the "
         "gateway at `GET /v1/openapi.json`.",
         "",
-        document["info"]["description"],
+        "## Credentials",
+        "",
+    ]
+    for name, scheme in document["components"]["securitySchemes"].items():
+        header = scheme.get("name", "Authorization")
+        lines.append(f"- **{name}**: the `{header}` header, {scheme['description']}")
+    lines += [
+        "",
+        "Each path names the gRPC method behind it (`gRPC: Service.Method`, in `protos/`). "
+        "A backend may also call two of them as native gRPC on the data listener, with the "
+        "credential as metadata and the same checks: "
+        "`p13n.offers.v1.PersonalizeService/PrivatePersonalize` with `wp13n-token: <token>`, "
+        "and `p13n.profile.v1.IngestService/IngestRecords` with `authorization: TD1 <API "
+        "key>`; on the admin listener, `p13n.profile.v1.ProfileService/"
+        "StreamImportAttributes` with an API key (docs/design.md section 2.5).",
         "",
     ]
     for path, item in document["paths"].items():

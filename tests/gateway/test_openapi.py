@@ -123,6 +123,15 @@ def test_each_path_names_the_credential_it_takes(document: dict[str, Any]) -> No
     assert paths["/{database}/{table}"]["post"]["security"] == token
 
 
+def test_the_page_says_which_header_and_metadata_carry_each_credential(
+    document: dict[str, Any],
+) -> None:
+    page = openapi.to_markdown(document)
+    assert "- **personalizationToken**: the `WP13n-Token` header" in page
+    assert "- **apiKey**: the `Authorization` header, `TD1 <API key>`" in page
+    assert "`PersonalizeService/PrivatePersonalize` with `wp13n-token: <token>`" in page
+
+
 def test_the_document_fits_the_gateways_direct_response() -> None:
     """Envoy refuses a configuration whose direct response exceeds its bound: say so first."""
     size = openapi.DOCUMENT.stat().st_size
