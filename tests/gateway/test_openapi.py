@@ -129,7 +129,7 @@ def test_the_page_says_which_header_and_metadata_carry_each_credential(
     page = openapi.to_markdown(document)
     assert "- **personalizationToken**: the `WP13n-Token` header" in page
     assert "- **apiKey**: the `Authorization` header, `TD1 <API key>`" in page
-    assert "`PersonalizeService/PrivatePersonalize` with `wp13n-token: <token>`" in page
+    assert "PersonalizeService/PrivatePersonalize` with `wp13n-token: <token>`" in page
 
 
 def test_the_document_fits_the_gateways_direct_response() -> None:
