@@ -20,6 +20,11 @@ export class ApiError extends Error {
   }
 }
 
+/** What to tell the user about a failed call: the server's message, or why it was not reached. */
+export function messageOf(failure: unknown): string {
+  return failure instanceof ApiError ? failure.message : String(failure);
+}
+
 let onSessionLost: () => void = () => {};
 
 export function whenSessionLost(listener: () => void): void {

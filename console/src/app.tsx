@@ -26,6 +26,8 @@ function page(path: string): JSX.Element | null {
   if (segment) return <ParentSegment id={segment["id"] ?? ""} section={null} />;
   const section = match(`${BASE}/parent-segments/:id/:section`, path);
   if (section) return <ParentSegment id={section["id"] ?? ""} section={section["section"] ?? ""} />;
+  const item = match(`${BASE}/parent-segments/:id/:section/:item`, path);
+  if (item) return <ParentSegment id={item["id"] ?? ""} section={item["section"] ?? ""} item={item["item"] ?? ""} />;
   return null;
 }
 

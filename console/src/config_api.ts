@@ -36,3 +36,34 @@ export function save<T>(segmentId: string, collection: string, body: T, id: stri
   if (id === undefined) return call<T>("POST", path, body);
   return call<T>("PATCH", `${path}/${part(id)}?update_mask=${encodeURIComponent(mask.join(","))}`, body);
 }
+
+export type Sensitivity = "SENSITIVITY_UNSPECIFIED" | "SENSITIVE" | "NON_SENSITIVE";
+export type AttributeType = "SINGLE" | "LIST" | "COUNTER" | "IMPORTED";
+
+export interface ListAggregation {
+  name: string;
+  field: string;
+  sensitivity?: Sensitivity;
+}
+
+export interface Attribute {
+  id?: string;
+  name: string;
+  type: AttributeType;
+  event?: string;
+  field?: string;
+  sensitivity?: Sensitivity;
+  list?: { max_items: number; expire_days: number; aggregations: ListAggregation[] };
+  counter?: { window: string; sum_field?: string };
+  /** As people read it: "Sensitive", "Non-Sensitive", or "x/y Sensitive" for a list. */
+  sensitivity_summary?: string;
+}
+
+/** A batch segment: its membership is imported; payloads and criteria name it. */
+export interface Segment {
+  id?: string;
+  name: string;
+  sensitivity?: Sensitivity;
+}
+
+export const MAX_ATTRIBUTES = 200;

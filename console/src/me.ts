@@ -18,6 +18,8 @@ export interface Me {
 
 /** The flag that gates public (browser) services and their tokens. */
 export const FLAG_PUBLIC_SERVICES = "eng-lc-realtime-personalization-m2-1";
+/** The flag that gates sensitivity: without it no sensitivity is given (all count as sensitive). */
+export const FLAG_SENSITIVITY = "eng-lc-realtime-personalization-m2-2";
 
 // Kept per session token: signing in again (maybe as another user) reads it afresh.
 let cached: { token: string | null; me: Promise<Me> } | null = null;

@@ -126,6 +126,30 @@ def add_user(console: Console, role: str) -> str:
     return email
 
 
+# axe-core from the npm registry (a dev dependency of console/, installed by `make console`).
+# Loaded as an init script, which the page's CSP does not govern: pages are checked as served.
+AXE = Path(__file__).parents[2] / "console" / "node_modules" / "axe-core" / "axe.min.js"
+# axe's own scale: minor, moderate, serious, critical. The bar is "no serious ones".
+SERIOUS = ("serious", "critical")
+RUN_AXE = """async () => {
+  const found = await axe.run(document, {resultTypes: ["violations"]});
+  return found.violations.map((v) => ({
+    id: v.id, impact: v.impact, help: v.help, where: v.nodes.map((n) => n.target.join(" ")),
+  }));
+}"""
+
+
+def load_axe(page: Page) -> None:
+    """Make axe-core available in every document `page` opens from now on (call before goto)."""
+    page.context.add_init_script(path=str(AXE))
+
+
+def serious_violations(page: Page) -> list[dict[str, Any]]:
+    """axe's serious and critical violations on the page as it is now (dialogs open included)."""
+    found: list[dict[str, Any]] = page.evaluate(RUN_AXE)
+    return [v for v in found if v["impact"] in SERIOUS]
+
+
 SCREENSHOTS = Path(__file__).parents[2] / "docs" / "console"
 
 

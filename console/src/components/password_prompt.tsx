@@ -7,7 +7,7 @@
 
 import type { JSX } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
-import { ApiError, call } from "../api";
+import { ApiError, messageOf, call } from "../api";
 import { Field } from "./field";
 
 export const REAUTHENTICATION_REQUIRED = "REAUTHENTICATION_REQUIRED";
@@ -35,7 +35,7 @@ export function PasswordPrompt(props: { onConfirmed: () => void; onClose: () => 
       setPassword("");
       props.onConfirmed();
     } catch (failure) {
-      setError(failure instanceof ApiError ? failure.message : String(failure));
+      setError(messageOf(failure));
     } finally {
       setBusy(false);
     }

@@ -8,7 +8,7 @@
 
 import type { JSX } from "preact";
 import { useEffect, useState } from "preact/hooks";
-import { ApiError, fieldsOf, listAll, type ParentSegment, segmentPath } from "../api";
+import { ApiError, messageOf, fieldsOf, listAll, type ParentSegment, segmentPath } from "../api";
 import { Field } from "../components/field";
 import { FormDialog, FormError } from "../components/dialog";
 import { type EventDefinition, type EventFilter, MAX_EVENT_DEFINITIONS, save } from "../config_api";
@@ -24,7 +24,7 @@ export function Events({ segment }: { segment: ParentSegment }): JSX.Element {
 
   const load = (): void => {
     listAll<EventDefinition>(segmentPath(segment.id, "events"), "events").then(setEvents, (failure: unknown) =>
-      setError(failure instanceof ApiError ? failure.message : String(failure)),
+      setError(messageOf(failure)),
     );
   };
   useEffect(load, [segment.id]);

@@ -8,7 +8,7 @@
 
 import type { JSX } from "preact";
 import { useEffect, useState } from "preact/hooks";
-import { ApiError, call, fieldsOf, listAll, part, type ParentSegment, segmentPath } from "../api";
+import { ApiError, messageOf, call, fieldsOf, listAll, part, type ParentSegment, segmentPath } from "../api";
 import { Field } from "../components/field";
 import { FormDialog, FormError } from "../components/dialog";
 import { MAX_STITCHING_KEYS, save, type StitchingKey } from "../config_api";
@@ -45,7 +45,7 @@ export function IdStitching({ segment }: { segment: ParentSegment }): JSX.Elemen
   const load = (): void => {
     listAll<StitchingKey>(segmentPath(segment.id, "stitching_keys"), "stitching_keys").then(
       setKeys,
-      (failure: unknown) => setError(failure instanceof ApiError ? failure.message : String(failure)),
+      (failure: unknown) => setError(messageOf(failure)),
     );
   };
   useEffect(load, [segment.id]);
@@ -294,7 +294,7 @@ function DeleteKey(props: {
       await call("DELETE", `${segmentPath(props.segmentId, "stitching_keys")}/${part(props.stitchingKey.id ?? "")}`);
       props.onDeleted();
     } catch (failure) {
-      setError(failure instanceof ApiError ? failure.message : String(failure));
+      setError(messageOf(failure));
     } finally {
       setBusy(false);
     }

@@ -2,11 +2,14 @@
 
 import type { JSX } from "preact";
 import { useEffect, useState } from "preact/hooks";
-import { ApiError, call, part, type ParentSegment as Segment } from "../api";
+import { messageOf, call, part, type ParentSegment as Segment } from "../api";
 import { Link } from "../components/link";
 import { BASE } from "../router";
+import { Attributes } from "./attributes";
 import { Events } from "./events";
 import { IdStitching } from "./id_stitching";
+import { Personalizations } from "./personalizations";
+import { Profiles } from "./profiles";
 import { Services } from "./services";
 
 // The client-side guide's configuration steps, in its order; each becomes a page.
@@ -19,14 +22,20 @@ export const SECTIONS = [
   { slug: "profiles", title: "Profiles" },
 ] as const;
 
-// The sections built so far, by slug; the others show a placeholder.
-const PAGES: Partial<Record<string, (props: { segment: Segment }) => JSX.Element>> = {
+/** A section's page; `item` is the path part after the section's (one item of it), if any. */
+type SectionPage = (props: { segment: Segment; item: string | null }) => JSX.Element;
+
+const PAGES: Record<(typeof SECTIONS)[number]["slug"], SectionPage> = {
   services: Services,
   events: Events,
+  attributes: Attributes,
   "id-stitching": IdStitching,
+  personalizations: Personalizations,
+  profiles: Profiles,
 };
 
-export function ParentSegment({ id, section }: { id: string; section: string | null }): JSX.Element {
+export function ParentSegment(props: { id: string; section: string | null; item?: string | null }): JSX.Element {
+  const { id, section } = props;
   const [segment, setSegment] = useState<Segment | null>(null);
   const [error, setError] = useState<string | null>(null);
 
@@ -34,7 +43,7 @@ export function ParentSegment({ id, section }: { id: string; section: string | n
     setSegment(null);
     setError(null);
     call<Segment>("GET", `/v1/parent_segments/${part(id)}`).then(setSegment, (failure: unknown) =>
-      setError(failure instanceof ApiError ? failure.message : String(failure)),
+      setError(messageOf(failure)),
     );
   }, [id]);
 
@@ -71,9 +80,7 @@ export function ParentSegment({ id, section }: { id: string; section: string | n
           <>
             <h1>{current ? `${segment.name}: ${current.title}` : segment.name}</h1>
             {Page ? (
-              <Page segment={segment} />
-            ) : current ? (
-              <p>This section is not in the console yet; the admin API and the p13n CLI configure it today.</p>
+              <Page segment={segment} item={props.item ?? null} />
             ) : (
               <dl class="details">
                 <dt>Description</dt>

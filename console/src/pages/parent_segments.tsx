@@ -2,7 +2,7 @@
 
 import type { JSX } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
-import { ApiError, call, fieldsOf, listParentSegments, type ParentSegment } from "../api";
+import { ApiError, messageOf, call, fieldsOf, listParentSegments, type ParentSegment } from "../api";
 import { Field } from "../components/field";
 import { Link } from "../components/link";
 import { BASE, navigate } from "../router";
@@ -18,7 +18,7 @@ export function ParentSegments(): JSX.Element {
 
   useEffect(() => {
     listParentSegments().then(setSegments, (failure: unknown) =>
-      setError(failure instanceof ApiError ? failure.message : String(failure)),
+      setError(messageOf(failure)),
     );
   }, []);
 

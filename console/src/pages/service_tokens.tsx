@@ -7,7 +7,7 @@
 
 import type { JSX } from "preact";
 import { useCallback, useEffect, useRef, useState } from "preact/hooks";
-import { ApiError, call, part } from "../api";
+import { ApiError, messageOf, call, part } from "../api";
 import { Field } from "../components/field";
 import { needsPassword, PasswordPrompt } from "../components/password_prompt";
 import { nameProblem } from "../names";
@@ -50,7 +50,7 @@ export function TokensPanel(props: {
     try {
       setTokens(await listTokens(props.segmentId, service.id));
     } catch (failure) {
-      setError(failure instanceof ApiError ? failure.message : String(failure));
+      setError(messageOf(failure));
     }
   }, [base]);
 
@@ -66,7 +66,7 @@ export function TokensPanel(props: {
       setShown((current) => ({ ...current, [token.id]: revealed.token ?? "" }));
     } catch (failure) {
       if (needsPassword(failure)) setAskingPassword(token);
-      else setError(failure instanceof ApiError ? failure.message : String(failure));
+      else setError(messageOf(failure));
     }
   };
 
@@ -285,7 +285,7 @@ function ConfirmDelete(props: {
       await call("DELETE", props.path);
       props.onDeleted();
     } catch (failure) {
-      setError(failure instanceof ApiError ? failure.message : String(failure));
+      setError(messageOf(failure));
     }
   };
 

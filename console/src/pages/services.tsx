@@ -6,7 +6,7 @@
 
 import type { JSX } from "preact";
 import { useCallback, useEffect, useRef, useState } from "preact/hooks";
-import { ApiError, call, type ParentSegment, part } from "../api";
+import { ApiError, messageOf, call, type ParentSegment, part } from "../api";
 import { Field } from "../components/field";
 import { canManage, FLAG_PUBLIC_SERVICES, hasFlag, useMe } from "../me";
 import { nameProblem } from "../names";
@@ -43,7 +43,7 @@ export function Services({ segment }: { segment: ParentSegment }): JSX.Element {
       setServices(found);
       setOpen((current) => found.find((service) => service.id === current?.id) ?? null);
     } catch (failure) {
-      setError(failure instanceof ApiError ? failure.message : String(failure));
+      setError(messageOf(failure));
     }
   }, [segmentId]);
 

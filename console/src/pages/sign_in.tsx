@@ -2,7 +2,7 @@
 
 import type { JSX } from "preact";
 import { useState } from "preact/hooks";
-import { ApiError, call } from "../api";
+import { messageOf, call } from "../api";
 import { Field } from "../components/field";
 import { BASE, navigate, safeReturnPath } from "../router";
 import { keepSession } from "../session";
@@ -25,7 +25,7 @@ export function SignIn({ next }: { next: string | null }): JSX.Element {
       keepSession(session.session_token);
       navigate(safeReturnPath(next) ?? `${BASE}/parent-segments`, true);
     } catch (failure) {
-      setError(failure instanceof ApiError ? failure.message : String(failure));
+      setError(messageOf(failure));
     } finally {
       setBusy(false);
     }
