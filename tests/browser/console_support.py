@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from playwright.sync_api import Browser, ConsoleMessage, Page, Response, expect
+from playwright.sync_api import Browser, ConsoleMessage, Locator, Page, Response, expect
 from support.admin import PASSWORD, Account
 from support.suite import Suite
 
@@ -148,6 +148,39 @@ def serious_violations(page: Page) -> list[dict[str, Any]]:
     """axe's serious and critical violations on the page as it is now (dialogs open included)."""
     found: list[dict[str, Any]] = page.evaluate(RUN_AXE)
     return [v for v in found if v["impact"] in SERIOUS]
+
+
+# Marks every enabled form control inside `root` with its index and returns each one's label
+# (its accessible name as far as the page gives it); radios of one group share a mark, as
+# Tab stops once per group (arrow keys move inside it).
+MARK_CONTROLS = """(root) => {
+  const controls = [...root.querySelectorAll("input, select, textarea, button")]
+    .filter((c) => !c.disabled && c.type !== "hidden" && c.getClientRects().length > 0);
+  const names = [];
+  const groups = {};
+  for (const c of controls) {
+    const group = c.type === "radio" ? `radio:${c.name}` : null;
+    if (group && group in groups) { c.dataset.tabMark = groups[group]; continue; }
+    const label = c.labels?.[0]?.textContent || c.getAttribute("aria-label") || c.textContent;
+    c.dataset.tabMark = String(names.length);
+    if (group) groups[group] = c.dataset.tabMark;
+    names.push((group ? "radio group " : "") + label.trim());
+  }
+  return names;
+}"""
+
+
+def unreachable_by_tab(page: Page, root: Locator) -> list[str]:
+    """The labels of the enabled controls inside `root` that pressing Tab never focuses (each
+    control's turn comes within as many presses as there are controls, plus a few)."""
+    names: list[str] = root.evaluate(MARK_CONTROLS)
+    reached: set[str] = set()
+    for _ in range(len(names) + 3):
+        page.keyboard.press("Tab")
+        mark = page.evaluate("document.activeElement?.dataset?.tabMark ?? null")
+        if mark is not None:
+            reached.add(mark)
+    return [name for i, name in enumerate(names) if str(i) not in reached]
 
 
 SCREENSHOTS = Path(__file__).parents[2] / "docs" / "console"

@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-from browser.console_support import Console, Watched, sign_in, signed_in_page
+from browser.console_support import Console, Watched, screenshot, sign_in, signed_in_page
 from playwright.sync_api import Page, expect
 from support.http import request
 
@@ -39,6 +39,7 @@ def test_signing_in_opens_the_parent_segments_page(watched: Watched, console: Co
     page.goto(console.url)
     # Signed out, any console path is the sign-in page.
     expect(page).to_have_url(f"{console.url}sign-in?next=%2Fconsole%2F")
+    screenshot(page, "sign-in")
     sign_in(page, console.account.email)
     expect(page).to_have_url(f"{console.url}parent-segments")
     expect(page.get_by_role("heading", name="Parent segments")).to_be_visible()
@@ -81,7 +82,10 @@ def test_a_created_parent_segment_is_listed_and_opens(watched: Watched, console:
     row = page.get_by_role("row").filter(has=page.get_by_role("link", name=name))
     expect(row).to_contain_text("Made in the console")
     expect(row).to_contain_text("td_client_id")
+    screenshot(page, "parent-segments")
     row.get_by_role("link", name=name).click()
+    expect(page.get_by_role("heading", name=name)).to_be_visible()
+    screenshot(page, "parent-segment")
     sections = page.get_by_role("navigation", name="Parent segment sections")
     for title in (
         "Services",

@@ -9,7 +9,15 @@ module also checks its dialogs with `serious_violations`.
 from __future__ import annotations
 
 import pytest
-from browser.console_support import AXE, Console, Watched, load_axe, serious_violations, sign_in
+from browser.console_support import (
+    AXE,
+    Console,
+    Watched,
+    load_axe,
+    serious_violations,
+    sign_in,
+    unreachable_by_tab,
+)
 from playwright.sync_api import expect
 
 
@@ -52,6 +60,40 @@ def test_each_page_has_no_serious_violation(
         expect(page.get_by_role("main")).to_be_visible()
         page.wait_for_load_state("networkidle")
     assert serious_violations(page) == [], path
+
+
+@pytest.mark.parametrize(
+    ("path", "opener", "dialog"),
+    [
+        ("", "New parent segment", "New parent segment"),
+        ("parent-segments/{segment}/services", "New service", "New personalization service"),
+        ("parent-segments/{segment}/events", "Create new event", "Create new event"),
+        ("parent-segments/{segment}/id-stitching", "Add stitching key", "Add stitching key"),
+    ],
+)
+def test_each_dialog_has_no_serious_violation_and_every_control_is_reached_by_tab(
+    watched: Watched, console: Console, segment: str, path: str, opener: str, dialog: str
+) -> None:
+    page = watched.page
+    load_axe(page)
+    page.goto(console.url + path.format(segment=segment))
+    sign_in(page, console.account.email)
+    page.get_by_role("button", name=opener, exact=True).click()
+    form = page.get_by_role("dialog", name=dialog)
+    expect(form).to_be_visible()
+    assert serious_violations(page) == [], dialog
+    assert unreachable_by_tab(page, form) == [], dialog
+
+
+def test_the_tab_check_finds_a_control_taken_out_of_the_tab_order(
+    watched: Watched, console: Console
+) -> None:
+    """The keyboard bar above can fail: a control with tabindex=-1 is never reached."""
+    page = watched.page
+    page.goto(console.url)
+    expect(page.get_by_role("heading", name="Sign in to p13n")).to_be_visible()
+    page.get_by_label("Password").evaluate("(input) => input.setAttribute('tabindex', '-1')")
+    assert unreachable_by_tab(page, page.locator("form")) == ["Password"]
 
 
 def test_the_check_finds_a_control_without_a_label(watched: Watched, console: Console) -> None:
