@@ -100,6 +100,21 @@ export function fieldsOf(error: ApiError, resource: string, names: readonly stri
   return found;
 }
 
+/**
+ * A failed save as a form shows it: the server's messages about the form's own fields (by
+ * the names the form knows them by), and a message for the top of the form when the server
+ * named none of them (or was not reached).
+ */
+export function formFailure(
+  failure: unknown,
+  resource: string,
+  names: readonly string[],
+): { fields: Record<string, string>; message: string | null } {
+  if (!(failure instanceof ApiError)) return { fields: {}, message: String(failure) };
+  const fields = fieldsOf(failure, resource, names);
+  return { fields, message: Object.keys(fields).length === 0 ? failure.message : null };
+}
+
 /** Path parts are ids and names chosen by users: always escaped. */
 export function part(value: string): string {
   return encodeURIComponent(value);

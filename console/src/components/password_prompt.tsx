@@ -7,7 +7,7 @@
 
 import type { JSX } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
-import { ApiError, messageOf, call } from "../api";
+import { ApiError, call, messageOf } from "../api";
 import { Field } from "./field";
 
 export const REAUTHENTICATION_REQUIRED = "REAUTHENTICATION_REQUIRED";

@@ -8,7 +8,7 @@
 
 import type { JSX } from "preact";
 import { useEffect, useState } from "preact/hooks";
-import { ApiError, messageOf, fieldsOf, listAll, type ParentSegment, segmentPath } from "../api";
+import { formFailure, listAll, messageOf, type ParentSegment, segmentPath } from "../api";
 import { Field } from "../components/field";
 import { FormDialog, FormError } from "../components/dialog";
 import { type EventDefinition, type EventFilter, MAX_EVENT_DEFINITIONS, save } from "../config_api";
@@ -178,12 +178,10 @@ function EventForm(props: {
       await save(props.segmentId, "events", body, props.given.id, ["name", "database", "table", "filters"]);
       props.onSaved();
     } catch (failure) {
-      if (failure instanceof ApiError) {
-        const names = [...FIELDS, ...filters.flatMap((_, i) => [`filters[${i}].field`, `filters[${i}].regex`])];
-        const known = fieldsOf(failure, "event", names);
-        setServer(known);
-        if (Object.keys(known).length === 0) setError(failure.message);
-      } else setError(String(failure));
+      const names = [...FIELDS, ...filters.flatMap((_, i) => [`filters[${i}].field`, `filters[${i}].regex`])];
+      const { fields, message } = formFailure(failure, "event", names);
+      setServer(fields);
+      setError(message);
     } finally {
       setBusy(false);
     }

@@ -8,7 +8,7 @@
 
 import type { JSX } from "preact";
 import { useEffect, useState } from "preact/hooks";
-import { ApiError, messageOf, call, fieldsOf, listAll, part, type ParentSegment, segmentPath } from "../api";
+import { call, formFailure, listAll, messageOf, part, type ParentSegment, segmentPath } from "../api";
 import { Field } from "../components/field";
 import { FormDialog, FormError } from "../components/dialog";
 import { MAX_STITCHING_KEYS, save, type StitchingKey } from "../config_api";
@@ -176,11 +176,9 @@ function KeyForm(props: {
       await save(props.segmentId, "stitching_keys", body, props.given.id, ["regex", "exclusions", "workflow_only", "verified"]);
       props.onSaved();
     } catch (failure) {
-      if (failure instanceof ApiError) {
-        const known = fieldsOf(failure, "stitching_key", FIELDS);
-        setServer(known);
-        if (Object.keys(known).length === 0) setError(failure.message);
-      } else setError(String(failure));
+      const { fields, message } = formFailure(failure, "stitching_key", FIELDS);
+      setServer(fields);
+      setError(message);
     } finally {
       setBusy(false);
     }

@@ -2,7 +2,7 @@
 
 import type { JSX } from "preact";
 import { useEffect, useState } from "preact/hooks";
-import { messageOf, call, part, type ParentSegment as Segment } from "../api";
+import { call, messageOf, part, type ParentSegment as Segment } from "../api";
 import { Link } from "../components/link";
 import { BASE } from "../router";
 import { Attributes } from "./attributes";

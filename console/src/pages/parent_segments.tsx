@@ -2,7 +2,7 @@
 
 import type { JSX } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
-import { ApiError, messageOf, call, fieldsOf, listParentSegments, type ParentSegment } from "../api";
+import { call, formFailure, listParentSegments, messageOf, type ParentSegment } from "../api";
 import { Field } from "../components/field";
 import { Link } from "../components/link";
 import { BASE, navigate } from "../router";
@@ -98,12 +98,9 @@ function CreateParentSegment(props: {
     try {
       props.onCreated(await call<ParentSegment>("POST", "/v1/parent_segments", values));
     } catch (failure) {
-      if (failure instanceof ApiError) {
-        const known = fieldsOf(failure, "parent_segment", FIELDS);
-        setFields(known);
-        // A message about no field of this form goes at the top.
-        if (Object.keys(known).length === 0) setError(failure.message);
-      } else setError(String(failure));
+      const { fields, message } = formFailure(failure, "parent_segment", FIELDS);
+      setFields(fields);
+      setError(message);
     } finally {
       setBusy(false);
     }

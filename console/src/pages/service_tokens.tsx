@@ -7,7 +7,7 @@
 
 import type { JSX } from "preact";
 import { useCallback, useEffect, useRef, useState } from "preact/hooks";
-import { ApiError, messageOf, call, part } from "../api";
+import { ApiError, call, messageOf, part } from "../api";
 import { Field } from "../components/field";
 import { needsPassword, PasswordPrompt } from "../components/password_prompt";
 import { nameProblem } from "../names";

@@ -6,7 +6,7 @@
 
 import type { JSX } from "preact";
 import { useCallback, useEffect, useRef, useState } from "preact/hooks";
-import { ApiError, messageOf, call, type ParentSegment, part } from "../api";
+import { ApiError, call, messageOf, type ParentSegment, part } from "../api";
 import { Field } from "../components/field";
 import { canManage, FLAG_PUBLIC_SERVICES, hasFlag, useMe } from "../me";
 import { nameProblem } from "../names";

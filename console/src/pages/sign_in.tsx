@@ -2,7 +2,7 @@
 
 import type { JSX } from "preact";
 import { useState } from "preact/hooks";
-import { messageOf, call } from "../api";
+import { call, messageOf } from "../api";
 import { Field } from "../components/field";
 import { BASE, navigate, safeReturnPath } from "../router";
 import { keepSession } from "../session";
