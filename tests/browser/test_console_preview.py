@@ -99,6 +99,7 @@ def shop(console: Console) -> Shop:
     base = f"/v1/parent_segments/{segment}"
     account.event(segment, "page_view", DATABASE, "page_views")
     account.event(segment, "purchase", DATABASE, "purchases")
+    account.ok("POST", f"{base}/stitching_keys", {"name": "user_id"})
     attributes: list[dict[str, Any]] = [
         {
             "name": "last_path",
@@ -242,6 +243,12 @@ def test_a_real_profile_by_key_and_value_shows_its_stored_values(
     visitor = "buyer-1"
     panel.get_by_label("A real profile, by key and value").check()
     expect(panel.get_by_label("Stitching key")).to_have_value("td_client_id")
+    # No value: said by the field, nothing sent.
+    _run(panel, {"td_path": "/cart"})
+    expect(panel.locator("#preview-value-error")).to_have_text(
+        "Enter the value of the key whose profile to preview"
+    )
+    expect(panel.get_by_role("region", name="Public answer")).to_have_count(0)
     panel.get_by_label("Key value").fill(visitor)
     # No profile has the value yet: previewed as a new visitor, who spent nothing.
     _run(panel, {"td_path": "/cart"})
@@ -253,11 +260,17 @@ def test_a_real_profile_by_key_and_value_shows_its_stored_values(
         assert sent.status == 200, sent.body
     stored = shop.profile(visitor)
     assert stored[0] == 200
-    panel.get_by_role("button", name="Preview", exact=True).click()
+    # The sample event's other identifier (the member's, who has a sensitive tier) is left
+    # out: the preview reads the chosen profile alone, not the member's merged into it.
+    linked = shop.public("page_views", {"td_client_id": MEMBER, "user_id": "u-member"})
+    assert linked.status == 200, linked.body
+    _run(panel, {"user_id": "u-member", "td_path": "/cart"})
     expect(_row(panel, "Big spender")).to_contain_text("Shown")
-    public = _answer(panel, "Public answer")
+    assert _answer(panel, "Event sent") == {"td_path": "/cart", "td_client_id": visitor}
+    public, private = _answer(panel, "Public answer"), _answer(panel, "Private answer")
     assert public["offers"]["Big spender"] == {"attributes": {"spent": 110}}
     assert public["offers"]["Welcome Banner"]["attributes"]["path"] == "/cart"
+    assert TIER not in json.dumps(private)
     # Previewing stored nothing: the profile is as the two purchases left it.
     assert shop.profile(visitor) == stored
 

@@ -17,10 +17,11 @@ function lineAndColumn(text: string, position: number): { line: number; column: 
  * mistake. */
 function mistakeIn(text: string): { position: number; message: string } | null {
   let i = 0;
-  const fail = (expected: string): never => {
-    const found = i < text.length ? `unexpected ${JSON.stringify(text[i])}` : "the text ends";
-    throw { position: i, message: `${found} where ${expected} was expected` };
+  const stop = (message: string): never => {
+    throw { position: i, message };
   };
+  const fail = (expected: string): never =>
+    stop(`${i < text.length ? `unexpected ${JSON.stringify(text[i])}` : "the text ends"} where ${expected} was expected`);
   const blank = (): void => {
     while (i < text.length && " \t\n\r".includes(text[i] ?? "")) i++;
   };
@@ -38,7 +39,10 @@ function mistakeIn(text: string): { position: number; message: string } | null {
         if ("\"\\/bfnrt".includes(next) && next !== "") i += 2;
         else if (next === "u" && /^[0-9a-fA-F]{4}$/.test(text.slice(i + 2, i + 6))) i += 6;
         else fail("an escape (\\\", \\\\, \\/, \\b, \\f, \\n, \\r, \\t or \\uXXXX)");
-      } else if (c < " ") fail("a character (a control character must be escaped)");
+      } else if (c < " ") {
+        const code = `U+${c.charCodeAt(0).toString(16).toUpperCase().padStart(4, "0")}`;
+        stop(`a control character (${code}) inside a string: write it as an escape, such as \\n for a line break`);
+      }
       else i++;
     }
     fail('a closing \'"\'');

@@ -50,7 +50,9 @@ export function PreviewPanel(props: { segment: ParentSegment; personalization: P
   const [text, setText] = useState(() => pretty({ [segment.primary_key]: "visitor-1" }));
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
-  const [preview, setPreview] = useState<Preview | null>(null);
+  const [tried, setTried] = useState(false);
+  // `sent`: the event as the panel changed it (a real profile's), shown with the answers.
+  const [result, setResult] = useState<{ preview: Preview; sent: Record<string, unknown> | null } | null>(null);
 
   useEffect(() => {
     Promise.all([
@@ -73,21 +75,24 @@ export function PreviewPanel(props: { segment: ParentSegment; personalization: P
 
   const submit = async (event: Event): Promise<void> => {
     event.preventDefault();
+    setTried(true);
     // What the browser knows is wrong is not sent: its message stands by the field.
-    if (parsed.event === null || valueMissing) return;
+    if (parsed.event === null || valueMissing) {
+      document.getElementById(parsed.event === null ? "preview-event" : "preview-value")?.focus();
+      return;
+    }
     const chosen = tables?.find((candidate) => `${candidate.database}.${candidate.table}` === table);
     if (!chosen) return;
-    // A real profile: the key's value goes in the event, and the server stitches the event
-    // to the stored profile owning that value, as it would a real one.
-    const sent = mode === "profile" ? { ...parsed.event, [key]: value } : parsed.event;
+    const sent = mode === "profile" ? withProfileKey(parsed.event, keys, key, value) : parsed.event;
     setText(pretty(parsed.event));
     setBusy(true);
     setError(null);
     try {
       const path = `${segmentPath(segment.id, "personalizations")}/${part(personalization.id ?? "")}:preview`;
-      setPreview(await call<Preview>("POST", path, { database: chosen.database, table: chosen.table, event: sent }));
+      const preview = await call<Preview>("POST", path, { database: chosen.database, table: chosen.table, event: sent });
+      setResult({ preview, sent: mode === "profile" ? sent : null });
     } catch (failure) {
-      setPreview(null);
+      setResult(null);
       setError(messageOf(failure));
     } finally {
       setBusy(false);
@@ -131,7 +136,7 @@ export function PreviewPanel(props: { segment: ParentSegment; personalization: P
             </label>
           </fieldset>
           {mode === "profile" && (
-            <ProfileChoice keys={keys} stitchingKey={key} value={value} onKey={setKey} onValue={setValue} missing={valueMissing} />
+            <ProfileChoice keys={keys} stitchingKey={key} value={value} onKey={setKey} onValue={setValue} missing={tried && valueMissing} />
           )}
           <EventEditor text={text} problem={parsed.problem} onInput={setText} onPrettify={() => parsed.event && setText(pretty(parsed.event))} />
           <div class="actions preview-actions">
@@ -142,9 +147,23 @@ export function PreviewPanel(props: { segment: ParentSegment; personalization: P
         </form>
       )}
       <FormError message={error} />
-      {preview && <Results preview={preview} />}
+      <p role="status" class="visually-hidden">
+        {busy ? "Previewing…" : result ? `Previewed: ${(result.preview.sections ?? []).length} sections` : ""}
+      </p>
+      {result && <Results preview={result.preview} sent={result.sent} />}
     </section>
   );
+}
+
+/**
+ * The event a real profile is previewed with: the key's value as that field, and no other
+ * stitching key's field, so that the server stitches it to the stored profile owning the
+ * value alone (as it would a real event carrying only that identifier).
+ */
+function withProfileKey(event: Record<string, unknown>, keys: StitchingKey[], key: string, value: string): Record<string, unknown> {
+  const names = new Set(keys.map((candidate) => candidate.name));
+  const kept = Object.entries(event).filter(([field]) => !names.has(field));
+  return { ...Object.fromEntries(kept), [key]: value };
 }
 
 function ProfileChoice(props: {
@@ -175,15 +194,20 @@ function ProfileChoice(props: {
             type="text"
             value={props.value}
             aria-invalid={props.missing ? true : undefined}
-            aria-describedby="preview-value-hint"
+            aria-describedby={props.missing ? "preview-value-error preview-value-hint" : "preview-value-hint"}
             onInput={(event) => props.onValue((event.currentTarget as HTMLInputElement).value)}
           />
+          {props.missing && (
+            <p class="field-error" id="preview-value-error" role="alert">
+              Enter the value of the key whose profile to preview
+            </p>
+          )}
         </div>
       </div>
       <p class="hint" id="preview-value-hint">
-        The value is put in the sample event as the key's field (replacing any there). The server stitches the event to the stored
-        profile that owns the value, applies the event to it in memory, and evaluates the sections against the result; a value
-        no profile has is previewed as a new visitor.
+        The value is put in the sample event as the key's field, and other stitching keys' fields are left out. The server
+        stitches that event to the stored profile owning the value, applies the event to it in memory only, and evaluates the
+        sections against the result; a value no profile has is previewed as a new visitor.
       </p>
     </div>
   );
@@ -240,11 +264,19 @@ function reasonOf(section: SectionPreview): string {
   return "Its criteria matched and it references nothing sensitive: both paths answer it in full";
 }
 
-function Results({ preview }: { preview: Preview }): JSX.Element {
+function Results({ preview, sent }: { preview: Preview; sent: Record<string, unknown> | null }): JSX.Element {
   const sections = preview.sections ?? [];
   const warnings = preview.warnings ?? [];
   return (
-    <div class="preview-results" aria-live="polite">
+    <div class="preview-results">
+      {sent && (
+        <section class="preview-sent" aria-labelledby="preview-sent-title">
+          <h3 id="preview-sent-title">Event sent</h3>
+          <pre tabIndex={0} aria-labelledby="preview-sent-title">
+            {pretty(sent)}
+          </pre>
+        </section>
+      )}
       <h3 id="preview-sections-title">Sections</h3>
       <table class="listing" aria-labelledby="preview-sections-title">
         <thead>
