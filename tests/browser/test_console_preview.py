@@ -190,7 +190,11 @@ def test_an_event_that_triggers_none_of_it_shows_the_warning(watched: Watched, s
     _, panel = _panel(watched, shop)
     panel.get_by_label("Event table").select_option(f"{DATABASE}.purchases")
     event = {"td_client_id": "visitor-warned", "amount": 5}
-    _run(panel, event)
+    editor = panel.get_by_label("Sample event (JSON)")
+    editor.fill(json.dumps(event, separators=(",", ":")))
+    panel.get_by_role("button", name="Prettify JSON").click()
+    expect(editor).to_have_value(json.dumps(event, indent=2))
+    panel.get_by_role("button", name="Preview", exact=True).click()
     asked = shop.preview({"database": DATABASE, "table": "purchases", "event": event})
     [warning] = asked.json()["warnings"]
     assert "matches none of the trigger events (page_view)" in warning
@@ -239,7 +243,8 @@ def test_bad_json_is_stopped_in_the_browser_and_the_servers_refusal_shown_as_wri
 def test_a_real_profile_by_key_and_value_shows_its_stored_values(
     watched: Watched, shop: Shop
 ) -> None:
-    _, panel = _panel(watched, shop)
+    load_axe(watched.page)
+    page, panel = _panel(watched, shop)
     visitor = "buyer-1"
     panel.get_by_label("A real profile, by key and value").check()
     expect(panel.get_by_label("Stitching key")).to_have_value("td_client_id")
@@ -271,14 +276,22 @@ def test_a_real_profile_by_key_and_value_shows_its_stored_values(
     assert public["offers"]["Big spender"] == {"attributes": {"spent": 110}}
     assert public["offers"]["Welcome Banner"]["attributes"]["path"] == "/cart"
     assert TIER not in json.dumps(private)
+    assert serious_violations(page) == []
     # Previewing stored nothing: the profile is as the two purchases left it.
     assert shop.profile(visitor) == stored
 
 
 def test_a_viewer_may_preview(watched: Watched, shop: Shop) -> None:
     email = add_user(shop.console, "VIEWER")
-    _, panel = _panel(watched, shop, email=email)
-    _run(panel, {"td_client_id": MEMBER, "td_path": "/viewer"})
+    page, panel = _panel(watched, shop, email=email)
+    # By keyboard alone: from the editor, past Prettify, to Preview.
+    editor = panel.get_by_label("Sample event (JSON)")
+    editor.fill(json.dumps({"td_client_id": MEMBER, "td_path": "/viewer"}))
+    editor.focus()
+    page.keyboard.press("Tab")
+    page.keyboard.press("Tab")
+    expect(panel.get_by_role("button", name="Preview", exact=True)).to_be_focused()
+    page.keyboard.press("Enter")
     expect(_row(panel, "Loyalty Discount")).to_contain_text("Redacted for browsers")
     private = _answer(panel, "Private answer")
     assert private["offers"]["Loyalty Discount"]["attributes"]["membership_tier"] == TIER
