@@ -68,7 +68,7 @@ export function PreviewPanel(props: { segment: ParentSegment; personalization: P
       },
       (failure: unknown) => setLoadError(messageOf(failure)),
     );
-  }, [segment.id, personalization.id]);
+  }, [segment.id, personalization.id, personalization.trigger_events.join(",")]);
 
   const parsed = parseEvent(text);
   const valueMissing = mode === "profile" && value.trim() === "";
@@ -103,8 +103,8 @@ export function PreviewPanel(props: { segment: ParentSegment; personalization: P
     <section class="preview" aria-labelledby="preview-title">
       <h2 id="preview-title">Preview</h2>
       <p class="hint">
-        What the public (browser) and the private (server) path would answer for one event, and why. Nothing is stored and no
-        profile changes.
+        What the public (browser) and the private (server) path would answer for one event with this personalization as saved,
+        and why. Nothing is stored and no profile changes.
       </p>
       <FormError message={loadError} />
       {tables === null && !loadError && <p aria-live="polite">Loading…</p>}
