@@ -1,12 +1,333 @@
 /**
  * The preview of one saved personalization: a sample event or a real profile in, which
- * sections show, which are redacted and why, and the public and private answers side by side.
+ * sections show, which are redacted and why, and the public and private answers side by side
+ * (POST .../personalizations/{id}:preview, docs/design.md §4.11). Nothing is stored: the
+ * server applies the event to the profile in memory only, so previewing is open to a VIEWER.
  */
 
 import type { JSX } from "preact";
-import type { ParentSegment } from "../api";
-import type { Personalization } from "../personalization_api";
+import { useEffect, useState } from "preact/hooks";
+import { call, listAll, messageOf, part, type ParentSegment, segmentPath } from "../api";
+import { FormError } from "../components/dialog";
+import type { EventDefinition, StitchingKey } from "../config_api";
+import type { Personalization, Preview, PreviewOffers, SectionPreview } from "../personalization_api";
+import { parseEvent, pretty } from "./preview_json";
+import "./preview_panel.css";
+
+type Mode = "event" | "profile";
+
+interface Table {
+  database: string;
+  table: string;
+  /** The event definitions reading it, as people know them. */
+  events: string[];
+}
+
+/** `database.table` of every event definition, once each, the trigger events' first. */
+function tablesOf(events: EventDefinition[], triggers: string[]): Table[] {
+  const tables = new Map<string, Table>();
+  const ordered = [...events].sort(
+    (a, b) => Number(!triggers.includes(a.name)) - Number(!triggers.includes(b.name)),
+  );
+  for (const event of ordered) {
+    const id = `${event.database}.${event.table}`;
+    const known = tables.get(id);
+    if (known) known.events.push(event.name);
+    else tables.set(id, { database: event.database, table: event.table, events: [event.name] });
+  }
+  return [...tables.values()];
+}
 
 export function PreviewPanel(props: { segment: ParentSegment; personalization: Personalization }): JSX.Element {
-  return <p>Preview of {props.personalization.name}: not in the console yet.</p>;
+  const { segment, personalization } = props;
+  const [tables, setTables] = useState<Table[] | null>(null);
+  const [keys, setKeys] = useState<StitchingKey[]>([]);
+  const [loadError, setLoadError] = useState<string | null>(null);
+  const [table, setTable] = useState("");
+  const [mode, setMode] = useState<Mode>("event");
+  const [key, setKey] = useState(segment.primary_key);
+  const [value, setValue] = useState("");
+  const [text, setText] = useState(() => pretty({ [segment.primary_key]: "visitor-1" }));
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const [tried, setTried] = useState(false);
+  // `sent`: the event as the panel changed it (a real profile's), shown with the answers.
+  const [result, setResult] = useState<{ preview: Preview; sent: Record<string, unknown> | null } | null>(null);
+
+  useEffect(() => {
+    Promise.all([
+      listAll<EventDefinition>(segmentPath(segment.id, "events"), "events"),
+      listAll<StitchingKey>(segmentPath(segment.id, "stitching_keys"), "stitching_keys"),
+    ]).then(
+      ([events, stitching]) => {
+        const found = tablesOf(events, personalization.trigger_events);
+        setTables(found);
+        setTable((was) => was || (found[0] ? `${found[0].database}.${found[0].table}` : ""));
+        // Workflow-only keys never identify a real-time event: the preview ignores them too.
+        setKeys(stitching.filter((candidate) => !candidate.workflow_only));
+      },
+      (failure: unknown) => setLoadError(messageOf(failure)),
+    );
+  }, [segment.id, personalization.id, personalization.trigger_events.join(",")]);
+
+  const parsed = parseEvent(text);
+  const valueMissing = mode === "profile" && value.trim() === "";
+
+  const submit = async (event: Event): Promise<void> => {
+    event.preventDefault();
+    setTried(true);
+    // What the browser knows is wrong is not sent: its message stands by the field.
+    if (parsed.event === null || valueMissing) {
+      document.getElementById(parsed.event === null ? "preview-event" : "preview-value")?.focus();
+      return;
+    }
+    const chosen = tables?.find((candidate) => `${candidate.database}.${candidate.table}` === table);
+    if (!chosen) return;
+    const sent = mode === "profile" ? withProfileKey(parsed.event, keys, key, value) : parsed.event;
+    setText(pretty(parsed.event));
+    setBusy(true);
+    setError(null);
+    try {
+      const path = `${segmentPath(segment.id, "personalizations")}/${part(personalization.id ?? "")}:preview`;
+      const preview = await call<Preview>("POST", path, { database: chosen.database, table: chosen.table, event: sent });
+      setResult({ preview, sent: mode === "profile" ? sent : null });
+    } catch (failure) {
+      setResult(null);
+      setError(messageOf(failure));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <section class="preview" aria-labelledby="preview-title">
+      <h2 id="preview-title">Preview</h2>
+      <p class="hint">
+        What the public (browser) and the private (server) path would answer for one event with this personalization as saved,
+        and why. Nothing is stored and no profile changes.
+      </p>
+      <FormError message={loadError} />
+      {tables === null && !loadError && <p aria-live="polite">Loading…</p>}
+      {tables && (
+        <form class="preview-form" onSubmit={(event) => void submit(event)} noValidate>
+          <div class="field">
+            <label for="preview-table">Event table</label>
+            <select id="preview-table" value={table} onChange={(event) => setTable((event.currentTarget as HTMLSelectElement).value)}>
+              {tables.map((candidate) => {
+                const id = `${candidate.database}.${candidate.table}`;
+                return (
+                  <option key={id} value={id}>
+                    {id} ({candidate.events.join(", ")})
+                  </option>
+                );
+              })}
+            </select>
+          </div>
+          {tables.length === 0 && <p class="form-error">This parent segment has no event definitions: create one first.</p>}
+          <fieldset class="choice">
+            <legend>Profile</legend>
+            <label>
+              <input type="radio" name="preview-mode" checked={mode === "event"} onChange={() => setMode("event")} /> The sample
+              event's own identifiers
+            </label>
+            <label>
+              <input type="radio" name="preview-mode" checked={mode === "profile"} onChange={() => setMode("profile")} /> A real
+              profile, by key and value
+            </label>
+          </fieldset>
+          {mode === "profile" && (
+            <ProfileChoice keys={keys} stitchingKey={key} value={value} onKey={setKey} onValue={setValue} missing={tried && valueMissing} />
+          )}
+          <EventEditor text={text} problem={parsed.problem} onInput={setText} onPrettify={() => parsed.event && setText(pretty(parsed.event))} />
+          <div class="actions preview-actions">
+            <button type="submit" disabled={busy || tables.length === 0}>
+              {busy ? "Previewing…" : "Preview"}
+            </button>
+          </div>
+        </form>
+      )}
+      <FormError message={error} />
+      <p role="status" class="visually-hidden">
+        {busy ? "Previewing…" : result ? `Previewed: ${(result.preview.sections ?? []).length} sections` : ""}
+      </p>
+      {result && <Results preview={result.preview} sent={result.sent} />}
+    </section>
+  );
+}
+
+/**
+ * The event a real profile is previewed with: the key's value as that field, and no other
+ * stitching key's field, so that the server stitches it to the stored profile owning the
+ * value alone (as it would a real event carrying only that identifier).
+ */
+function withProfileKey(event: Record<string, unknown>, keys: StitchingKey[], key: string, value: string): Record<string, unknown> {
+  const names = new Set(keys.map((candidate) => candidate.name));
+  const kept = Object.entries(event).filter(([field]) => !names.has(field));
+  return { ...Object.fromEntries(kept), [key]: value };
+}
+
+function ProfileChoice(props: {
+  keys: StitchingKey[];
+  stitchingKey: string;
+  value: string;
+  onKey: (key: string) => void;
+  onValue: (value: string) => void;
+  missing: boolean;
+}): JSX.Element {
+  return (
+    <div class="preview-profile">
+      <div class="field-row">
+        <div class="field">
+          <label for="preview-key">Stitching key</label>
+          <select id="preview-key" value={props.stitchingKey} onChange={(event) => props.onKey((event.currentTarget as HTMLSelectElement).value)}>
+            {props.keys.map((candidate) => (
+              <option key={candidate.name} value={candidate.name}>
+                {candidate.name}
+              </option>
+            ))}
+          </select>
+        </div>
+        <div class="field">
+          <label for="preview-value">Key value</label>
+          <input
+            id="preview-value"
+            type="text"
+            value={props.value}
+            aria-invalid={props.missing ? true : undefined}
+            aria-describedby={props.missing ? "preview-value-error preview-value-hint" : "preview-value-hint"}
+            onInput={(event) => props.onValue((event.currentTarget as HTMLInputElement).value)}
+          />
+          {props.missing && (
+            <p class="field-error" id="preview-value-error" role="alert">
+              Enter the value of the key whose profile to preview
+            </p>
+          )}
+        </div>
+      </div>
+      <p class="hint" id="preview-value-hint">
+        The value is put in the sample event as the key's field, and other stitching keys' fields are left out. The server
+        stitches that event to the stored profile owning the value, applies the event to it in memory only, and evaluates the
+        sections against the result; a value no profile has is previewed as a new visitor.
+      </p>
+    </div>
+  );
+}
+
+function EventEditor(props: { text: string; problem: string | null; onInput: (text: string) => void; onPrettify: () => void }): JSX.Element {
+  return (
+    <div class="field">
+      <label for="preview-event">Sample event (JSON)</label>
+      <textarea
+        id="preview-event"
+        class="preview-event"
+        rows={8}
+        spellcheck={false}
+        value={props.text}
+        aria-invalid={props.problem ? true : undefined}
+        aria-describedby={props.problem ? "preview-event-error" : undefined}
+        onInput={(event) => props.onInput((event.currentTarget as HTMLTextAreaElement).value)}
+      />
+      {props.problem && (
+        <p class="field-error" id="preview-event-error" role="alert">
+          {props.problem}
+        </p>
+      )}
+      <div class="preview-tools">
+        <button type="button" class="secondary" disabled={props.problem !== null} onClick={props.onPrettify}>
+          Prettify JSON
+        </button>
+      </div>
+    </div>
+  );
+}
+
+const OUTCOMES = {
+  shown: "Shown",
+  redacted: "Redacted for browsers",
+  unmatched: "Not matched",
+} as const;
+
+function outcomeOf(section: SectionPreview): keyof typeof OUTCOMES {
+  if (!section.matched) return "unmatched";
+  return section.redacted_for_public ? "redacted" : "shown";
+}
+
+function reasonOf(section: SectionPreview): string {
+  const sensitive = section.sensitive_references ?? [];
+  const named = sensitive.join(", ");
+  if (!section.matched) {
+    return sensitive.length ? `Its criteria did not match (it references sensitive ${named})` : "Its criteria did not match";
+  }
+  if (section.redacted_for_public) {
+    return `It references sensitive ${named}: the public path answers it as {}, the private path in full`;
+  }
+  return "Its criteria matched and it references nothing sensitive: both paths answer it in full";
+}
+
+function Results({ preview, sent }: { preview: Preview; sent: Record<string, unknown> | null }): JSX.Element {
+  const sections = preview.sections ?? [];
+  const warnings = preview.warnings ?? [];
+  return (
+    <div class="preview-results">
+      {sent && (
+        <section class="preview-sent" aria-labelledby="preview-sent-title">
+          <h3 id="preview-sent-title">Event sent</h3>
+          <pre tabIndex={0} aria-labelledby="preview-sent-title">
+            {pretty(sent)}
+          </pre>
+        </section>
+      )}
+      <h3 id="preview-sections-title">Sections</h3>
+      <table class="listing" aria-labelledby="preview-sections-title">
+        <thead>
+          <tr>
+            <th scope="col">Section</th>
+            <th scope="col">Outcome</th>
+            <th scope="col">Why</th>
+          </tr>
+        </thead>
+        <tbody>
+          {sections.map((section) => {
+            const outcome = outcomeOf(section);
+            return (
+              <tr key={section.name}>
+                <th scope="row">{section.name}</th>
+                <td>
+                  <span class={`badge outcome-${outcome}`}>{OUTCOMES[outcome]}</span>
+                </td>
+                <td>{reasonOf(section)}</td>
+              </tr>
+            );
+          })}
+        </tbody>
+      </table>
+      {warnings.length > 0 && (
+        <div class="warning" role="region" aria-labelledby="preview-warnings-title">
+          <h3 id="preview-warnings-title">Warnings</h3>
+          <ul>
+            {warnings.map((warning) => (
+              <li key={warning}>{warning}</li>
+            ))}
+          </ul>
+        </div>
+      )}
+      <div class="preview-answers">
+        <Answer id="preview-public" title="Public answer" hint="What a browser gets (public token)" offers={preview.public_response} />
+        <Answer id="preview-private" title="Private answer" hint="What a server gets (private token)" offers={preview.private_response} />
+      </div>
+    </div>
+  );
+}
+
+function Answer(props: { id: string; title: string; hint: string; offers: PreviewOffers | undefined }): JSX.Element {
+  return (
+    <section class="preview-answer" aria-labelledby={`${props.id}-title`}>
+      <h3 id={`${props.id}-title`}>{props.title}</h3>
+      <p class="hint">{props.hint}</p>
+      {/* Exactly the JSON the path sends, {"offers": ...}, in the server's order. */}
+      <pre tabIndex={0} aria-labelledby={`${props.id}-title`}>
+        {pretty(props.offers ?? {})}
+      </pre>
+    </section>
+  );
 }
