@@ -23,6 +23,9 @@ export function Profiles({ segment }: { segment: ParentSegment }): JSX.Element {
   const [profile, setProfile] = useState<Profile | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  // Counts the lookups asked for: asking again for the shown profile (same URL) reads it and
+  // the merge log afresh, as events may have changed both since.
+  const [lookups, setLookups] = useState(0);
 
   // The URL is the lookup: whenever it names a key and a value, that profile is shown.
   useEffect(() => {
@@ -40,9 +43,11 @@ export function Profiles({ segment }: { segment: ParentSegment }): JSX.Element {
     return () => {
       current = false;
     };
-  }, [segment.id, wantedKey, wantedValue]);
+  }, [segment.id, wantedKey, wantedValue, lookups]);
 
   const lookUp = (key: string, value: string): void => {
+    setLookups((count) => count + 1);
+    if (key === wantedKey && value === wantedValue) return;
     const query = new URLSearchParams({ key, value });
     navigate(`${location.pathname}?${query.toString()}`);
   };
@@ -53,7 +58,6 @@ export function Profiles({ segment }: { segment: ParentSegment }): JSX.Element {
       <p class="hint">Look up a visitor's stitched profile by any of its stitching key values.</p>
       <LookupForm
         segment={segment}
-        key={`${wantedKey}\u0000${wantedValue}`}
         initialKey={wantedKey}
         initialValue={wantedValue}
         busy={busy}
@@ -62,7 +66,7 @@ export function Profiles({ segment }: { segment: ParentSegment }): JSX.Element {
       <FormError message={error} />
       {busy && !profile && !error && <p aria-live="polite">Looking up…</p>}
       {profile && <ProfileView profile={profile} />}
-      <MergeLog segment={segment} profile={profile} />
+      <MergeLog segment={segment} profile={profile} lookups={lookups} />
     </section>
   );
 }
@@ -79,6 +83,13 @@ function LookupForm(props: {
   const [key, setKey] = useState(props.initialKey || props.segment.primary_key);
   const [value, setValue] = useState(props.initialValue);
   const [blank, setBlank] = useState(false);
+
+  // Back and forward change the URL's lookup: the form shows it.
+  useEffect(() => {
+    setKey(props.initialKey || props.segment.primary_key);
+    setValue(props.initialValue);
+    setBlank(false);
+  }, [props.initialKey, props.initialValue, props.segment.primary_key]);
 
   useEffect(() => {
     listAll<StitchingKey>(segmentPath(props.segment.id, "stitching_keys"), "stitching_keys").then(setKeys, (failure: unknown) =>
@@ -269,7 +280,7 @@ function involves(entry: MergeLogEntry, ids: Set<string>): boolean {
 }
 
 /** The merge log, newest first, a page at a time ("Load more"); filtered to the shown profile if asked. */
-function MergeLog({ segment, profile }: { segment: ParentSegment; profile: Profile | null }): JSX.Element {
+function MergeLog({ segment, profile, lookups }: { segment: ParentSegment; profile: Profile | null; lookups: number }): JSX.Element {
   const [entries, setEntries] = useState<MergeLogEntry[] | null>(null);
   const [nextPage, setNextPage] = useState("");
   const [error, setError] = useState<string | null>(null);
@@ -289,7 +300,7 @@ function MergeLog({ segment, profile }: { segment: ParentSegment; profile: Profi
       )
       .finally(() => setBusy(false));
   };
-  useEffect(() => load(""), [segment.id]);
+  useEffect(() => load(""), [segment.id, lookups]);
 
   const filtering = profile !== null && onlyThisProfile;
   const ids = profile ? idsOf(profile, segment.primary_key) : new Set<string>();
