@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 from typing import Any
 
 import pytest
@@ -82,6 +83,24 @@ def _buttons(page: Page) -> set[str]:
     return set(names)
 
 
+# A control to change something may also be a link (a builder's route, `.../new`).
+CHANGE_WORDS = re.compile(r"^(new|create|add|edit|delete|remove)\b", re.IGNORECASE)
+
+
+def _change_links(page: Page) -> list[str]:
+    """Links on the page that lead to a change: named like one, or to a `new` route."""
+    links: list[list[str]] = page.get_by_role("link").evaluate_all(
+        "links => links.map((a) => [a.textContent.trim(), a.getAttribute('href') || ''])"
+    )
+    return [name for name, href in links if CHANGE_WORDS.match(name) or href.endswith("/new")]
+
+
+def _assert_read_only(page: Page, where: str) -> None:
+    """Only READ_ONLY_BUTTONS and no link to a change on the page (`where`, for the message)."""
+    assert _buttons(page) <= READ_ONLY_BUTTONS, where
+    assert _change_links(page) == [], where
+
+
 def _refusal(page: Page) -> None:
     expect(page.get_by_role("alert")).to_have_text(PERMISSION_DENIED_MESSAGE)
 
@@ -101,7 +120,7 @@ def test_a_viewer_reads_every_section_and_is_offered_no_change(
 
     page = signed_in_page(watched, console, email=email)
     expect(page.get_by_role("link", name=name)).to_be_visible()
-    assert _buttons(page) <= READ_ONLY_BUTTONS
+    _assert_read_only(page, "Parent segments")
     expect(page.get_by_role("button", name="New parent segment")).to_have_count(0)
 
     page.get_by_role("link", name=name).click()
@@ -123,14 +142,14 @@ def test_a_viewer_reads_every_section_and_is_offered_no_change(
             expect(page.get_by_role("button", name="New service")).to_have_count(0)
         if data:
             expect(page.get_by_role("cell", name=data, exact=True)).to_be_visible()
-        assert _buttons(page) <= READ_ONLY_BUTTONS, title
+        _assert_read_only(page, title)
 
     # Profiles: a VIEWER looks up (allowed) and still meets only read-only buttons.
     page.get_by_label("Stitching key").select_option("user_id")
     page.get_by_label("Value", exact=True).fill("u1")
     page.get_by_role("button", name="Look up").click()
     expect(page.get_by_role("heading", name="Profile c1")).to_be_visible()
-    assert _buttons(page) <= READ_ONLY_BUTTONS
+    _assert_read_only(page, "Profiles with a profile shown")
 
 
 def test_an_editor_is_refused_the_services_and_offered_no_way_to_create_one(
