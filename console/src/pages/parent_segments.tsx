@@ -5,6 +5,7 @@ import { useEffect, useRef, useState } from "preact/hooks";
 import { call, formFailure, listParentSegments, messageOf, type ParentSegment } from "../api";
 import { Field } from "../components/field";
 import { Link } from "../components/link";
+import { canEdit, useMe } from "../me";
 import { BASE, navigate } from "../router";
 
 export function parentSegmentPath(segment: ParentSegment): string {
@@ -12,6 +13,7 @@ export function parentSegmentPath(segment: ParentSegment): string {
 }
 
 export function ParentSegments(): JSX.Element {
+  const me = useMe();
   const [segments, setSegments] = useState<ParentSegment[] | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [creating, setCreating] = useState(false);
@@ -26,9 +28,12 @@ export function ParentSegments(): JSX.Element {
     <section>
       <div class="page-heading">
         <h1>Parent segments</h1>
-        <button type="button" onClick={() => setCreating(true)}>
-          New parent segment
-        </button>
+        {/* Creating one needs the EDITOR role or higher: a VIEWER is not offered it. */}
+        {canEdit(me) && (
+          <button type="button" onClick={() => setCreating(true)}>
+            New parent segment
+          </button>
+        )}
       </div>
       {error && (
         <p class="form-error" role="alert">
