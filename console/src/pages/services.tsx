@@ -63,9 +63,12 @@ export function Services({ segment }: { segment: ParentSegment }): JSX.Element {
           </button>
         )}
       </div>
-      <p class="limits" id="segment-token-limit">
-        Tokens in this parent segment: {used}/{TOKENS_PER_PARENT_SEGMENT}
-      </p>
+      {services !== null && (
+        // Only once the services (and so their tokens) were read: a refusal counts nothing.
+        <p class="limits" id="segment-token-limit">
+          Tokens in this parent segment: {used}/{TOKENS_PER_PARENT_SEGMENT}
+        </p>
+      )}
       {error && (
         <p class="form-error" role="alert">
           {error}
