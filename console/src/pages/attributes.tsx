@@ -60,7 +60,7 @@ export function Attributes({ segment }: { segment: ParentSegment }): JSX.Element
       {attributes === null && !error && <p aria-live="polite">Loading…</p>}
       {attributes?.length === 0 && <p>No attributes yet.</p>}
       {attributes && attributes.length > 0 && (
-        <table class="listing">
+        <table class="listing attributes-listing">
           <thead>
             <tr>
               <th scope="col">Name</th>
