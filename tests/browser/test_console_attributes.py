@@ -22,6 +22,7 @@ from browser.console_support import (
     screenshot,
     serious_violations,
     signed_in_page,
+    watched_page,
 )
 from playwright.sync_api import Browser, Locator, Page, expect
 from support.admin import Account
@@ -48,8 +49,6 @@ def flagless(console: Console) -> Console:
 
 @pytest.fixture
 def flagless_watched(flagless: Console, browser: Browser) -> Iterator[Watched]:  # noqa: ARG001
-    from browser.console_support import watched_page
-
     with watched_page(browser) as seen:
         yield seen
 
@@ -173,7 +172,6 @@ def test_one_attribute_of_each_type_is_created_and_read_back(
     dialog.get_by_label("Sensitivity").select_option(label="Non-Sensitive")
     _create(dialog)
 
-    expect(_row(page, "last_page")).to_contain_text("Sensitive")
     expect(_row(page, "last_page").locator(".badge")).to_have_text("Sensitive")
     expect(_row(page, "recent").locator(".badge")).to_have_text("1/2 Sensitive")
     expect(_row(page, "spend_7d").locator(".badge")).to_have_text("Non-Sensitive")
@@ -212,3 +210,225 @@ def test_one_attribute_of_each_type_is_created_and_read_back(
         },
         "tier": {"name": "tier", "type": "IMPORTED", "sensitivity": "NON_SENSITIVE"},
     }
+
+
+def _refusal(console: Console, segment: str, body: dict[str, Any]) -> str:
+    refused = console.account.call("POST", f"/v1/parent_segments/{segment}/attributes", body)
+    assert refused.status == 400, refused.body
+    message = refused.json()["message"]
+    assert isinstance(message, str)
+    return message
+
+
+def test_values_are_checked_as_typed_and_refusals_shown_by_field(
+    watched: Watched, console: Console
+) -> None:
+    segment = _segment(console)
+    console.account.ok(
+        "POST",
+        f"/v1/parent_segments/{segment}/attributes",
+        {"name": "views", "type": "COUNTER", "event": "page_view", "counter": {"window": "total"}},
+    )
+    page = _attributes_page(watched, console, segment)
+    dialog = _open_form(page)
+    name = _name(dialog)
+    name.fill("x")
+    name.fill("")
+    expect(_error(dialog, "attribute-name")).to_have_text("Name can't be blank")
+    name.fill("n" * 101)
+    expect(_error(dialog, "attribute-name")).to_have_text(
+        "Name is too long (maximum is 100 characters)"
+    )
+    dialog.get_by_label("Type").select_option(label="List")
+    dialog.get_by_label("Max items").fill("101")
+    expect(_error(dialog, "attribute-max-items")).to_have_text("Max items must be from 1 to 100")
+    dialog.get_by_label("Expire days").fill("0")
+    expect(_error(dialog, "attribute-expire-days")).to_have_text("Expire days must be from 1 to 60")
+    # What the browser knows is wrong is not sent; what was never touched is named now.
+    dialog.get_by_role("button", name="Create").click()
+    expect(_error(dialog, "attribute-event")).to_have_text("Event can't be blank")
+    expect(_error(dialog, "aggregation-0-sensitivity")).to_have_text("Sensitivity can't be blank")
+    assert [a["name"] for a in _attributes(console, segment)] == ["views"]
+
+    # Only the server knows two aggregations share a name: its words, by the field.
+    name.fill("recent")
+    dialog.get_by_label("Event").select_option("page_view")
+    dialog.get_by_label("Max items").fill("10")
+    dialog.get_by_label("Expire days").fill("30")
+    _aggregation(dialog, 1, "urls", "td_url", "Sensitive")
+    dialog.get_by_role("button", name="Add aggregation").click()
+    _aggregation(dialog, 2, "urls", "url", "Sensitive")
+    aggregation = {"name": "urls", "field": "td_url", "sensitivity": "SENSITIVE"}
+    body = {"name": "recent", "type": "LIST", "event": "page_view"}
+    settings = {"max_items": 10, "expire_days": 30}
+    refused = _refusal(
+        console,
+        segment,
+        {
+            **body,
+            "list": {**settings, "aggregations": [aggregation, {**aggregation, "field": "url"}]},
+        },
+    )
+    assert refused == "Name has already been taken"
+    dialog.get_by_role("button", name="Create").click()
+    expect(_error(dialog, "aggregation-1-name")).to_have_text(refused)
+    expect(
+        dialog.get_by_role("group", name="Aggregation 2").get_by_label("Name")
+    ).to_have_attribute("aria-invalid", "true")
+    expect(_error(dialog, "attribute-name")).to_have_count(0)
+
+    # A counter's window: checked as typed, in the server's words.
+    dialog.get_by_label("Type").select_option(label="Counter")
+    dialog.get_by_label("Window").fill("90d")
+    refused = _refusal(console, segment, {**body, "type": "COUNTER", "counter": {"window": "90d"}})
+    assert refused == WINDOW_REFUSED
+    expect(_error(dialog, "attribute-window")).to_have_text(refused)
+
+    # A taken name (case does not count): the server's message under the name.
+    name.fill("Views")
+    dialog.get_by_label("Window").fill("12h")
+    refused = _refusal(
+        console, segment, {**body, "name": "Views", "type": "COUNTER", "counter": {"window": "12h"}}
+    )
+    assert refused == "Name has already been taken"
+    dialog.get_by_role("button", name="Create").click()
+    expect(_error(dialog, "attribute-name")).to_have_text(refused)
+    assert [a["name"] for a in _attributes(console, segment)] == ["views"]
+
+
+def test_editing_keeps_the_type_and_an_editor_cannot_lower_a_sensitivity(
+    watched: Watched, console: Console
+) -> None:
+    segment = _segment(console)
+    path = f"/v1/parent_segments/{segment}/attributes"
+    single = {"name": "email", "type": "SINGLE", "event": "page_view", "field": "email"}
+    console.account.ok("POST", path, {**single, "sensitivity": "SENSITIVE"})
+    email = add_user(console, "EDITOR")
+    page = signed_in_page(watched, console, f"parent-segments/{segment}/attributes", email=email)
+    page.get_by_role("button", name="Edit email").click()
+    dialog = page.get_by_role("dialog", name="Edit attribute email")
+    # UpdateAttribute's mask has no `type`: the type is shown, fixed.
+    expect(dialog.get_by_label("Type")).to_be_disabled()
+    expect(dialog.get_by_label("Type")).to_have_value("SINGLE")
+    expect(dialog.get_by_label("Field")).to_have_value("email")
+
+    dialog.get_by_label("Sensitivity").select_option(label="Non-Sensitive")
+    dialog.get_by_role("button", name="Save").click()
+    expect(dialog.get_by_role("alert")).to_have_text(LOWERING_NEEDS_ADMIN)
+    [stored] = _attributes(console, segment)
+    assert stored["sensitivity"] == "SENSITIVE"
+
+    # What an EDITOR may change is saved.
+    dialog.get_by_label("Sensitivity").select_option(label="Sensitive")
+    dialog.get_by_label("Event").select_option("purchase")
+    dialog.get_by_label("Field").fill("buyer_email")
+    dialog.get_by_role("button", name="Save").click()
+    expect(dialog).to_be_hidden()
+    expect(_row(page, "email")).to_contain_text("Latest buyer_email")
+    [stored] = _attributes(console, segment)
+    assert (stored["type"], stored["event"], stored["field"], stored["sensitivity"]) == (
+        "SINGLE",
+        "purchase",
+        "buyer_email",
+        "SENSITIVE",
+    )
+
+
+def test_deleting_asks_first_and_shows_why_a_used_one_stays(
+    watched: Watched, console: Console
+) -> None:
+    segment = _segment(console)
+    path = f"/v1/parent_segments/{segment}/attributes"
+    for name in ("views", "clicks"):
+        counter = {"name": name, "type": "COUNTER", "event": "page_view"}
+        console.account.ok("POST", path, {**counter, "counter": {"window": "total"}})
+    section = {"name": "Views", "criteria": {}, "payload": [{"name": "n", "attribute": "views"}]}
+    console.account.ok(
+        "POST",
+        f"/v1/parent_segments/{segment}/personalizations",
+        {"name": "Counted", "trigger_events": ["page_view"], "sections": [section]},
+    )
+    views = next(a for a in _attributes(console, segment) if a["name"] == "views")
+    refused = console.account.call("DELETE", f"{path}/{views['id']}")
+    assert refused.status == 400, refused.body
+    load_axe(watched.page)
+    page = _attributes_page(watched, console, segment)
+
+    page.get_by_role("button", name="Delete views").click()
+    dialog = page.get_by_role("dialog", name="Delete attribute views?")
+    assert serious_violations(page) == []
+    dialog.get_by_role("button", name="Delete").click()
+    expect(dialog.get_by_role("alert")).to_have_text(refused.json()["message"])
+    dialog.get_by_role("button", name="Cancel").click()
+    expect(dialog).to_be_hidden()
+
+    page.get_by_role("button", name="Delete clicks").click()
+    dialog = page.get_by_role("dialog", name="Delete attribute clicks?")
+    dialog.get_by_role("button", name="Delete").click()
+    expect(dialog).to_be_hidden()
+    expect(_row(page, "clicks")).to_have_count(0)
+    assert [a["name"] for a in _attributes(console, segment)] == ["views"]
+
+
+def test_without_the_sensitivity_flag_no_sensitivity_is_asked(
+    flagless_watched: Watched, flagless: Console
+) -> None:
+    segment = _segment(flagless)
+    load_axe(flagless_watched.page)
+    page = _attributes_page(flagless_watched, flagless, segment)
+    dialog = _open_form(page)
+    _name(dialog).fill("last_page")
+    dialog.get_by_label("Event").select_option("page_view")
+    dialog.get_by_label("Field").fill("td_url")
+    expect(dialog.get_by_label("Sensitivity")).to_have_count(0)
+    _create(dialog)
+
+    dialog = _open_form(page)
+    _name(dialog).fill("recent")
+    dialog.get_by_label("Type").select_option(label="List")
+    dialog.get_by_label("Event").select_option("page_view")
+    group = dialog.get_by_role("group", name="Aggregation 1")
+    group.get_by_label("Name").fill("urls")
+    group.get_by_label("Field").fill("td_url")
+    expect(dialog.get_by_label("Sensitivity")).to_have_count(0)
+    assert serious_violations(page) == []
+    _create(dialog)
+
+    # Stored UNSPECIFIED, which the public path treats as sensitive.
+    expect(_row(page, "last_page").locator(".badge")).to_have_text("Unspecified")
+    expect(_row(page, "recent").locator(".badge")).to_have_text("1/1 Sensitive")
+    assert _by_name(flagless, segment) == {
+        "last_page": {
+            "name": "last_page",
+            "type": "SINGLE",
+            "event": "page_view",
+            "field": "td_url",
+        },
+        "recent": {
+            "name": "recent",
+            "type": "LIST",
+            "event": "page_view",
+            "list": {
+                "max_items": 10,
+                "expire_days": 30,
+                "aggregations": [
+                    {"name": "urls", "field": "td_url", "sensitivity": "SENSITIVITY_UNSPECIFIED"}
+                ],
+            },
+        },
+    }
+
+
+def test_a_viewer_sees_the_attributes_and_no_way_to_change_them(
+    watched: Watched, console: Console
+) -> None:
+    segment = _segment(console)
+    console.account.ok(
+        "POST",
+        f"/v1/parent_segments/{segment}/attributes",
+        {"name": "tier", "type": "IMPORTED", "sensitivity": "SENSITIVE"},
+    )
+    email = add_user(console, "VIEWER")
+    page = signed_in_page(watched, console, f"parent-segments/{segment}/attributes", email=email)
+    expect(_row(page, "tier").locator(".badge")).to_have_text("Sensitive")
+    expect(page.get_by_role("button")).to_have_text(["Sign out"])
