@@ -432,3 +432,37 @@ def test_a_viewer_sees_the_attributes_and_no_way_to_change_them(
     page = signed_in_page(watched, console, f"parent-segments/{segment}/attributes", email=email)
     expect(_row(page, "tier").locator(".badge")).to_have_text("Sensitive")
     expect(page.get_by_role("button")).to_have_text(["Sign out"])
+
+
+def test_editing_a_list_replaces_its_settings(watched: Watched, console: Console) -> None:
+    segment = _segment(console)
+    urls = {"name": "urls", "field": "td_url", "sensitivity": "SENSITIVE"}
+    settings = {"max_items": 10, "expire_days": 30, "aggregations": [urls]}
+    console.account.ok(
+        "POST",
+        f"/v1/parent_segments/{segment}/attributes",
+        {"name": "recent", "type": "LIST", "event": "page_view", "list": settings},
+    )
+    page = _attributes_page(watched, console, segment)
+    expect(_row(page, "recent").locator(".badge")).to_have_text("1/1 Sensitive")
+    page.get_by_role("button", name="Edit recent").click()
+    dialog = page.get_by_role("dialog", name="Edit attribute recent")
+    expect(dialog.get_by_label("Max items")).to_have_value("10")
+    expect(dialog.get_by_role("group", name="Aggregation 1").get_by_label("Field")).to_have_value(
+        "td_url"
+    )
+    dialog.get_by_label("Expire days").fill("14")
+    dialog.get_by_role("button", name="Add aggregation").click()
+    _aggregation(dialog, 2, "referrers", "td_referrer", "Non-Sensitive")
+    dialog.get_by_role("button", name="Save").click()
+    expect(dialog).to_be_hidden()
+    expect(_row(page, "recent").locator(".badge")).to_have_text("1/2 Sensitive")
+    [stored] = _attributes(console, segment)
+    assert stored["list"] == {
+        "max_items": 10,
+        "expire_days": 14,
+        "aggregations": [
+            urls,
+            {"name": "referrers", "field": "td_referrer", "sensitivity": "NON_SENSITIVE"},
+        ],
+    }
