@@ -86,7 +86,12 @@ export function Attributes({ segment }: { segment: ParentSegment }): JSX.Element
                 {editable && (
                   <td>
                     <div class="row-actions">
-                      <button type="button" class="secondary" aria-label={`Edit ${attribute.name}`} onClick={() => setEditing(attribute)}>
+                      <button
+                        type="button"
+                        class="secondary"
+                        aria-label={`Edit ${attribute.name}`}
+                        onClick={() => setEditing(attribute)}
+                      >
                         Edit
                       </button>
                       <button
