@@ -1,0 +1,306 @@
+/**
+ * Step 5 of the client-side guide: one personalization built or changed. Its name,
+ * description and trigger events, then its sections, each a criteria tree and payload
+ * fields. A lock marks every section browsers will get as `{}` (redaction.ts), recomputed
+ * as the section changes. Saving creates it or changes the fields that changed; the
+ * server's refusal names the place in the tree and is shown as written.
+ */
+
+import type { JSX } from "preact";
+import { useEffect, useState } from "preact/hooks";
+import { ApiError, call, listAll, messageOf, part, type ParentSegment, segmentPath } from "../api";
+import { FormError } from "../components/dialog";
+import { Field } from "../components/field";
+import { Link } from "../components/link";
+import type { Attribute, EventDefinition, Segment } from "../config_api";
+import { canEdit, useMe } from "../me";
+import type { Personalization, Section } from "../personalization_api";
+import { type Catalog, redactionReason, sensitiveReferences } from "../redaction";
+import { BASE, navigate } from "../router";
+import { CriteriaNode, fromCriteria, type NodeDraft, newTest, toCriteria } from "./criteria_editor";
+import { fromPayloadField, type PayloadDraft, PayloadFieldEditor, toPayloadField } from "./payload_editor";
+import { PreviewPanel } from "./preview_panel";
+import "./personalizations.css";
+
+interface SectionDraft {
+  name: string;
+  criteria: NodeDraft | null;
+  payload: PayloadDraft[];
+}
+
+interface Draft {
+  name: string;
+  description: string;
+  trigger_events: string[];
+  sections: SectionDraft[];
+}
+
+function toSection(draft: SectionDraft): Section {
+  const section: Section = { name: draft.name, payload: draft.payload.map(toPayloadField) };
+  if (draft.criteria) section.criteria = toCriteria(draft.criteria);
+  return section;
+}
+
+function toBody(draft: Draft): Personalization {
+  return {
+    name: draft.name,
+    description: draft.description,
+    trigger_events: draft.trigger_events,
+    sections: draft.sections.map(toSection),
+  };
+}
+
+function fromPersonalization(given: Personalization): Draft {
+  return {
+    name: given.name,
+    description: given.description ?? "",
+    trigger_events: given.trigger_events,
+    sections: (given.sections ?? []).map((section) => ({
+      name: section.name,
+      criteria: section.criteria && Object.keys(section.criteria).length ? fromCriteria(section.criteria) : null,
+      payload: (section.payload ?? []).map(fromPayloadField),
+    })),
+  };
+}
+
+const EMPTY: Draft = { name: "", description: "", trigger_events: [], sections: [] };
+const MASKABLE = ["name", "description", "trigger_events", "sections"] as const;
+
+/** The fields of `body` that differ from `saved` (the update mask). */
+function changedFields(body: Personalization, saved: Personalization): string[] {
+  const before = toBody(fromPersonalization(saved));
+  return MASKABLE.filter((field) => JSON.stringify(body[field]) !== JSON.stringify(before[field]));
+}
+
+export function PersonalizationBuilder({ segment, item }: { segment: ParentSegment; item: string }): JSX.Element {
+  const me = useMe();
+  const creating = item === "new";
+  const base = `${BASE}/parent-segments/${encodeURIComponent(segment.id)}/personalizations`;
+  const [saved, setSaved] = useState<Personalization | null>(null);
+  const [draft, setDraft] = useState<Draft | null>(creating ? EMPTY : null);
+  const [events, setEvents] = useState<EventDefinition[]>([]);
+  const [catalog, setCatalog] = useState<Catalog>({ attributes: [], segments: [] });
+  const [error, setError] = useState<string | null>(null);
+  const [status, setStatus] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+
+  useEffect(() => {
+    setError(null);
+    Promise.all([
+      listAll<EventDefinition>(segmentPath(segment.id, "events"), "events"),
+      listAll<Attribute>(segmentPath(segment.id, "attributes"), "attributes"),
+      listAll<Segment>(segmentPath(segment.id, "segments"), "segments"),
+    ]).then(([loadedEvents, attributes, segments]) => {
+      setEvents(loadedEvents);
+      setCatalog({ attributes, segments });
+    }, (failure: unknown) => setError(messageOf(failure)));
+    if (creating) {
+      setSaved(null);
+      setDraft(EMPTY);
+      return;
+    }
+    call<Personalization>("GET", `${segmentPath(segment.id, "personalizations")}/${part(item)}`).then((found) => {
+      setSaved(found);
+      setDraft(fromPersonalization(found));
+    }, (failure: unknown) => setError(messageOf(failure)));
+  }, [segment.id, item]);
+
+  const editable = canEdit(me);
+  if (draft === null) {
+    return (
+      <section aria-labelledby="builder-title">
+        <h2 id="builder-title">Personalization</h2>
+        <FormError message={error} />
+        {!error && <p aria-live="polite">Loading…</p>}
+      </section>
+    );
+  }
+
+  const change = (next: Partial<Draft>): void => {
+    setDraft({ ...draft, ...next });
+    setStatus(null);
+  };
+  const setSection = (index: number, next: Partial<SectionDraft>): void =>
+    change({ sections: draft.sections.map((section, i) => (i === index ? { ...section, ...next } : section)) });
+
+  const submit = async (event: Event): Promise<void> => {
+    event.preventDefault();
+    setBusy(true);
+    setError(null);
+    setStatus(null);
+    const body = toBody(draft);
+    const path = segmentPath(segment.id, "personalizations");
+    try {
+      if (saved?.id === undefined) {
+        const created = await call<Personalization>("POST", path, body);
+        navigate(`${base}/${encodeURIComponent(created.id ?? "")}`);
+        return;
+      }
+      const mask = changedFields(body, saved);
+      if (mask.length === 0) {
+        setStatus("Nothing to save: nothing changed.");
+        return;
+      }
+      const updated = await call<Personalization>("PATCH", `${path}/${part(saved.id)}?update_mask=${mask.join(",")}`, body);
+      setSaved(updated);
+      setDraft(fromPersonalization(updated));
+      setStatus("Saved.");
+    } catch (failure) {
+      // The server names the place in the tree ("sections[0].criteria.all[1].op: ...").
+      setError(failure instanceof ApiError ? failure.message : messageOf(failure));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const title = creating ? "New personalization" : `Personalization ${saved?.name ?? ""}`;
+  return (
+    <section aria-labelledby="builder-title">
+      <p>
+        <Link href={base}>All personalizations</Link>
+      </p>
+      <h2 id="builder-title">{title}</h2>
+      <form onSubmit={(event) => void submit(event)} noValidate>
+        <fieldset class="builder" disabled={!editable}>
+          <legend class="visually-hidden">{title}</legend>
+          {!editable && <p class="hint">You can read this personalization; changing it needs the EDITOR role.</p>}
+          <FormError message={error} />
+          <Field id="p13n-name" label="Name" value={draft.name} onInput={(name) => change({ name })} required />
+          <Field
+            id="p13n-description"
+            label="Description"
+            value={draft.description}
+            onInput={(description) => change({ description })}
+            multiline
+          />
+          <fieldset class="trigger-events">
+            <legend>Trigger events</legend>
+            {events.length === 0 && <p class="hint">No events yet: define one on the Events page first.</p>}
+            {events.map((definition) => (
+              <label key={definition.name} class="checkbox-inline">
+                <input
+                  type="checkbox"
+                  checked={draft.trigger_events.includes(definition.name)}
+                  onChange={(event) =>
+                    change({
+                      trigger_events: (event.currentTarget as HTMLInputElement).checked
+                        ? [...draft.trigger_events, definition.name]
+                        : draft.trigger_events.filter((name) => name !== definition.name),
+                    })
+                  }
+                />{" "}
+                {definition.name}
+              </label>
+            ))}
+          </fieldset>
+          <h3>Sections</h3>
+          <p class="hint" id="value-hint">
+            Values are read as JSON: 42, true, ["gold", "silver"] or "42" (a string). Text that is not JSON is a string
+            as typed: gold.
+          </p>
+          {draft.sections.map((section, index) => (
+            <SectionEditor
+              key={index}
+              section={section}
+              index={index}
+              catalog={catalog}
+              onChange={(next) => setSection(index, next)}
+              onRemove={() => change({ sections: draft.sections.filter((_, i) => i !== index) })}
+            />
+          ))}
+          <p>
+            <button
+              type="button"
+              class="secondary"
+              onClick={() => change({ sections: [...draft.sections, { name: "", criteria: null, payload: [] }] })}
+            >
+              Add section
+            </button>
+          </p>
+          {editable && (
+            <div class="actions">
+              <button type="submit" disabled={busy}>
+                {creating ? "Create" : "Save"}
+              </button>
+            </div>
+          )}
+          {status && (
+            <p role="status" class="hint">
+              {status}
+            </p>
+          )}
+        </fieldset>
+      </form>
+      {saved && <PreviewPanel segment={segment} personalization={saved} />}
+    </section>
+  );
+}
+
+function SectionEditor(props: {
+  section: SectionDraft;
+  index: number;
+  catalog: Catalog;
+  onChange: (next: Partial<SectionDraft>) => void;
+  onRemove: () => void;
+}): JSX.Element {
+  const { section, index, catalog, onChange } = props;
+  const label = `Section ${index + 1}`;
+  const idPrefix = `s${index}`;
+  const reason = redactionReason(sensitiveReferences(toSection(section), catalog));
+  return (
+    <fieldset class="section-editor">
+      <legend>
+        {label}
+        {reason && (
+          <span role="img" aria-label="Redacted for browsers" title={reason} class="lock">
+            🔒<span class="visually-hidden">{reason}</span>
+          </span>
+        )}
+      </legend>
+      <Field id={`${idPrefix}-name`} label={`${label} name`} value={section.name} onInput={(name) => onChange({ name })} />
+      <h4>Criteria</h4>
+      {section.criteria === null ? (
+        <p>
+          No criteria: the section always shows.{" "}
+          <button type="button" class="secondary" onClick={() => onChange({ criteria: { type: "all", children: [newTest()] } })}>
+            Add criteria to {label}
+          </button>
+        </p>
+      ) : (
+        <CriteriaNode
+          node={section.criteria}
+          path="1"
+          idPrefix={idPrefix}
+          catalog={catalog}
+          onChange={(criteria) => onChange({ criteria })}
+          onRemove={() => onChange({ criteria: null })}
+        />
+      )}
+      <h4>Payload</h4>
+      {section.payload.map((field, i) => (
+        <PayloadFieldEditor
+          key={i}
+          field={field}
+          index={i}
+          idPrefix={idPrefix}
+          attributes={catalog.attributes}
+          segments={catalog.segments}
+          onChange={(next) => onChange({ payload: section.payload.map((each, j) => (j === i ? next : each)) })}
+          onRemove={() => onChange({ payload: section.payload.filter((_, j) => j !== i) })}
+        />
+      ))}
+      <p>
+        <button
+          type="button"
+          class="secondary"
+          onClick={() => onChange({ payload: [...section.payload, { name: "", source: "static", value: "" }] })}
+        >
+          Add field to {label}
+        </button>{" "}
+        <button type="button" class="secondary" onClick={props.onRemove}>
+          Remove {label}
+        </button>
+      </p>
+    </fieldset>
+  );
+}
