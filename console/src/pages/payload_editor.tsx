@@ -34,11 +34,12 @@ export function toPayloadField(draft: PayloadDraft): PayloadField {
 }
 
 export function fromPayloadField(field: PayloadField): PayloadDraft {
-  if (field.segment !== undefined) return { name: field.name, source: "segment", value: field.segment };
-  if (field.aggregation !== undefined) {
+  // The API writes the unset ones as "".
+  if (field.segment) return { name: field.name, source: "segment", value: field.segment };
+  if (field.aggregation) {
     return { name: field.name, source: "aggregation", value: `${field.attribute ?? ""}/${field.aggregation}` };
   }
-  if (field.attribute !== undefined) return { name: field.name, source: "attribute", value: field.attribute };
+  if (field.attribute) return { name: field.name, source: "attribute", value: field.attribute };
   return { name: field.name, source: "static", value: valueText(field.static ?? null) };
 }
 
