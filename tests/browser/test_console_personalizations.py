@@ -8,6 +8,7 @@ Every test also fails on a CSP violation or a page error (conftest)."""
 from __future__ import annotations
 
 import itertools
+import json
 from typing import Any
 
 from browser.console_support import (
@@ -121,17 +122,17 @@ def _add_section(page: Page, name: str) -> Locator:
 
 def _test(section: Locator, path: str, subject: str, op: str, value: str | None) -> None:
     """Fill the test at `path` (a leaf of the criteria tree)."""
-    section.get_by_label(f"Condition {path} subject", exact=True).select_option(label=subject)
-    section.get_by_label(f"Condition {path} operator", exact=True).select_option(op)
+    section.get_by_label(f"Condition {path} Subject", exact=True).select_option(label=subject)
+    section.get_by_label(f"Condition {path} Operator", exact=True).select_option(op)
     if value is not None:
-        section.get_by_label(f"Condition {path} value", exact=True).fill(value)
+        section.get_by_label(f"Condition {path} Value", exact=True).fill(value)
 
 
 def _field(section: Locator, number: int, alias: str, source: str, value: str) -> None:
     section.get_by_role("button", name="Add field to", exact=False).click()
-    section.get_by_label(f"Field {number} alias", exact=True).fill(alias)
-    section.get_by_label(f"Field {number} source", exact=True).select_option(label=source)
-    chosen = section.get_by_label(f"Field {number} {source.lower()}", exact=True)
+    section.get_by_label(f"Field {number} Alias", exact=True).fill(alias)
+    section.get_by_label(f"Field {number} Source", exact=True).select_option(label=source)
+    chosen = section.get_by_label(f"Field {number} {source}", exact=True)
     if source == "Static value":
         chosen.fill(value)
     else:
@@ -153,7 +154,7 @@ def _as_built(sections: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _ops(section: Locator, path: str) -> list[str]:
-    operator = section.get_by_label(f"Condition {path} operator", exact=True)
+    operator = section.get_by_label(f"Condition {path} Operator", exact=True)
     options: list[str] = operator.locator("option").all_inner_texts()
     return options
 
@@ -187,6 +188,7 @@ SALE_CRITERIA = {"event": "td_path", "op": "regex", "value": "/sale/.*"}
 SALE_PAYLOAD = [
     {"name": "seen", "attribute": "views"},
     {"name": "badge", "static": {"colors": ["red", "gold"], "size": 2}},
+    {"name": "tier", "attribute": "tier"},
 ]
 
 
@@ -205,12 +207,12 @@ def test_a_personalization_built_in_the_console_reads_back_as_built(
     welcome.get_by_role("button", name="Add criteria to Section 1").click()
     _test(welcome, "1.1", "last_path (SINGLE)", "starts_with", "/shop")
     welcome.get_by_role("button", name="Add condition to Condition 1", exact=True).click()
-    welcome.get_by_label("Condition 1.2 type", exact=True).select_option(label="Any of")
+    welcome.get_by_label("Condition 1.2 Type", exact=True).select_option(label="Any of")
     _test(welcome, "1.2.1", "views (COUNTER)", "gte", "3")
     welcome.get_by_role("button", name="Add condition to Condition 1.2", exact=True).click()
     _test(welcome, "1.2.2", "vip (segment)", "eq", "true")
     welcome.get_by_role("button", name="Add condition to Condition 1", exact=True).click()
-    welcome.get_by_label("Condition 1.3 type", exact=True).select_option(label="Not")
+    welcome.get_by_label("Condition 1.3 Type", exact=True).select_option(label="Not")
     _test(welcome, "1.3.1", "recent/product (LIST aggregation)", "contains", "shoe")
     _field(welcome, 1, "greeting", "Static value", "Hello")
     _field(welcome, 2, "path", "Attribute", "last_path")
@@ -219,17 +221,19 @@ def test_a_personalization_built_in_the_console_reads_back_as_built(
 
     sale = _add_section(page, "Sale")
     sale.get_by_role("button", name="Add criteria to Section 2").click()
-    sale.get_by_label("Condition 1 type", exact=True).select_option(label="Test")
-    sale.get_by_label("Condition 1 subject", exact=True).select_option(
+    sale.get_by_label("Condition 1 Type", exact=True).select_option(label="Test")
+    sale.get_by_label("Condition 1 Subject", exact=True).select_option(
         label="Event field (type its name)"
     )
-    sale.get_by_label("Condition 1 event field", exact=True).fill("td_path")
-    sale.get_by_label("Condition 1 operator", exact=True).select_option("regex")
-    sale.get_by_label("Condition 1 value", exact=True).fill("/sale/.*")
+    sale.get_by_label("Condition 1 Event field", exact=True).fill("td_path")
+    sale.get_by_label("Condition 1 Operator", exact=True).select_option("regex")
+    sale.get_by_label("Condition 1 Value", exact=True).fill("/sale/.*")
     _field(sale, 1, "seen", "Attribute", "views")
     _field(sale, 2, "badge", "Static value", '{"colors": ["red", "gold"], "size": 2}')
-    # Nothing here is sensitive: no section is locked.
-    expect(page.get_by_role("img", name=LOCK)).to_have_count(0)
+    _field(sale, 3, "tier", "Attribute", "tier")
+    # Only the section naming the sensitive `tier` is locked.
+    expect(_section(page, 1).get_by_role("img", name=LOCK)).to_have_count(0)
+    expect(_section(page, 2).get_by_role("img", name=LOCK)).to_have_count(1)
     assert serious_violations(page) == []
 
     page.get_by_role("button", name="Create").click()
@@ -248,10 +252,10 @@ def test_a_personalization_built_in_the_console_reads_back_as_built(
         ],
     }
     # Read back into the builder as saved.
-    expect(_section(page, 1).get_by_label("Condition 1.2.1 value", exact=True)).to_have_value("3")
-    expect(_section(page, 2).get_by_label("Field 2 static value", exact=True)).to_have_value(
-        '{"colors":["red","gold"],"size":2}'
-    )
+    expect(_section(page, 1).get_by_label("Condition 1.2.1 Value", exact=True)).to_have_value("3")
+    badge = _section(page, 2).get_by_label("Field 2 Static value", exact=True)
+    expect(badge).not_to_have_value("")
+    assert json.loads(badge.input_value()) == SALE_PAYLOAD[1]["static"]
     screenshot(page, "personalizations")
 
     # A change is saved with the mask of what changed, and the list shows the result.
@@ -288,11 +292,11 @@ def test_the_lock_follows_sensitive_references_as_they_are_edited(
         "title",
         "Browsers get {} for this section: it references tier, which is sensitive, unspecified or unknown.",
     )
-    expect(lock).to_contain_text("it references tier")
-    section.get_by_label("Field 1 attribute", exact=True).select_option(label="last_path")
+    expect(section).to_contain_text("it references tier, which is sensitive")
+    section.get_by_label("Field 1 Attribute", exact=True).select_option(label="last_path")
     expect(lock).to_have_count(0)
     # A LIST without an aggregation refers to all of them, `email` included.
-    section.get_by_label("Field 1 attribute", exact=True).select_option(label="recent")
+    section.get_by_label("Field 1 Attribute", exact=True).select_option(label="recent")
     expect(lock).to_have_attribute(
         "title",
         "Browsers get {} for this section: it references recent/email, which is sensitive, unspecified or unknown.",
@@ -302,11 +306,11 @@ def test_the_lock_follows_sensitive_references_as_they_are_edited(
 
     # Criteria: the same, with a sensitive attribute and a sensitive segment.
     section.get_by_role("button", name="Add criteria to Section 1").click()
-    section.get_by_label("Condition 1.1 subject", exact=True).select_option(label="tier (SINGLE)")
+    section.get_by_label("Condition 1.1 Subject", exact=True).select_option(label="tier (SINGLE)")
     expect(lock).to_have_count(1)
-    section.get_by_label("Condition 1.1 subject", exact=True).select_option(label="views (COUNTER)")
+    section.get_by_label("Condition 1.1 Subject", exact=True).select_option(label="views (COUNTER)")
     expect(lock).to_have_count(0)
-    section.get_by_label("Condition 1.1 subject", exact=True).select_option(label="risky (segment)")
+    section.get_by_label("Condition 1.1 Subject", exact=True).select_option(label="risky (segment)")
     expect(lock).to_have_attribute(
         "title",
         "Browsers get {} for this section: it references segment:risky, which is sensitive, unspecified or unknown.",
@@ -375,8 +379,8 @@ def test_each_subject_is_offered_only_its_operators(watched: Watched, console: C
     page = _builder(watched, console, segment)
     section = _add_section(page, "Ops")
     section.get_by_role("button", name="Add criteria to Section 1").click()
-    subject = section.get_by_label("Condition 1.1 subject", exact=True)
-    expect(section.get_by_label("Condition 1.1 operator", exact=True)).to_have_text(
+    subject = section.get_by_label("Condition 1.1 Subject", exact=True)
+    expect(section.get_by_label("Condition 1.1 Operator", exact=True)).to_have_text(
         "Choose a subject first"
     )
     expected = {
@@ -389,15 +393,15 @@ def test_each_subject_is_offered_only_its_operators(watched: Watched, console: C
     for label, ops in expected.items():
         subject.select_option(label=label)
         expect(
-            section.get_by_label("Condition 1.1 operator", exact=True).locator("option")
+            section.get_by_label("Condition 1.1 Operator", exact=True).locator("option")
         ).to_have_count(len(ops))
         assert _ops(section, "1.1") == ops, label
     # A LIST is tested one aggregation at a time: the whole list is not a subject.
     assert "recent (LIST)" not in subject.locator("option").all_inner_texts()
     # exists and not_exists take no value.
     subject.select_option(label="recent/email (LIST aggregation)")
-    section.get_by_label("Condition 1.1 operator", exact=True).select_option("exists")
-    expect(section.get_by_label("Condition 1.1 value", exact=True)).to_have_count(0)
+    section.get_by_label("Condition 1.1 Operator", exact=True).select_option("exists")
+    expect(section.get_by_label("Condition 1.1 Value", exact=True)).to_have_count(0)
 
 
 def test_a_refusal_of_the_server_is_shown_as_written(watched: Watched, console: Console) -> None:
@@ -452,7 +456,7 @@ def test_a_viewer_reads_the_builder_and_cannot_change_it(
     page.get_by_role("link", name="Read only").click()
     expect(page.get_by_label("Name", exact=True)).to_have_value("Read only")
     expect(page.get_by_label("Name", exact=True)).to_be_disabled()
-    expect(_section(page, 1).get_by_label("Field 1 attribute", exact=True)).to_be_disabled()
+    expect(_section(page, 1).get_by_label("Field 1 Attribute", exact=True)).to_be_disabled()
     expect(page.get_by_role("button", name="Add section")).to_be_disabled()
     expect(page.get_by_role("button", name="Save")).to_have_count(0)
     assert created["id"] in page.url

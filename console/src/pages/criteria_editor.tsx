@@ -171,6 +171,11 @@ function SubjectOptions({ catalog, current }: { catalog: Catalog; current: strin
   );
 }
 
+/** The node's position, said by assistive technology with each control's name, not shown. */
+export function Hidden({ text }: { text: string }): JSX.Element {
+  return <span class="visually-hidden">{text} </span>;
+}
+
 const TYPE_LABELS = { all: "All of", any: "Any of", not: "Not", test: "Test" } as const;
 
 /** A node changed to another type, keeping what it can of its content. */
@@ -198,7 +203,7 @@ export function CriteriaNode(props: {
       <legend>{label}</legend>
       <div class="field-row">
         <div class="field">
-          <label for={`${id}-type`}>{label} type</label>
+          <label for={`${id}-type`}><Hidden text={label} />Type</label>
           <select
             id={`${id}-type`}
             value={node.type}
@@ -265,19 +270,19 @@ function TestFields(props: {
   return (
     <>
       <div class="field">
-        <label for={`${id}-subject`}>{label} subject</label>
+        <label for={`${id}-subject`}><Hidden text={label} />Subject</label>
         <select id={`${id}-subject`} value={node.subject} onChange={(event) => setSubject(input(event))}>
           <SubjectOptions catalog={catalog} current={node.subject} />
         </select>
       </div>
       {node.subject === "event:" && (
         <div class="field">
-          <label for={`${id}-field`}>{label} event field</label>
+          <label for={`${id}-field`}><Hidden text={label} />Event field</label>
           <input id={`${id}-field`} type="text" value={node.field} onInput={(event) => onChange({ ...node, field: input(event) })} />
         </div>
       )}
       <div class="field">
-        <label for={`${id}-op`}>{label} operator</label>
+        <label for={`${id}-op`}><Hidden text={label} />Operator</label>
         <select id={`${id}-op`} value={node.op} onChange={(event) => onChange({ ...node, op: input(event) })}>
           {ops.length === 0 && <option value="">Choose a subject first</option>}
           {ops.map((op) => (
@@ -289,7 +294,7 @@ function TestFields(props: {
       </div>
       {!NO_VALUE.has(node.op) && (
         <div class="field">
-          <label for={`${id}-value`}>{label} value</label>
+          <label for={`${id}-value`}><Hidden text={label} />Value</label>
           <input
             id={`${id}-value`}
             type="text"

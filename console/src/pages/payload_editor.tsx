@@ -7,7 +7,7 @@
 import type { JSX } from "preact";
 import type { Attribute, Segment } from "../config_api";
 import type { PayloadField } from "../personalization_api";
-import { parseValue, valueText } from "./criteria_editor";
+import { Hidden, parseValue, valueText } from "./criteria_editor";
 
 export type Source = "static" | "attribute" | "aggregation" | "segment";
 
@@ -75,11 +75,11 @@ export function PayloadFieldEditor(props: {
       <legend>{label}</legend>
       <div class="field-row">
         <div class="field">
-          <label for={`${id}-alias`}>{label} alias</label>
+          <label for={`${id}-alias`}><Hidden text={label} />Alias</label>
           <input id={`${id}-alias`} type="text" value={field.name} onInput={(event) => props.onChange({ ...field, name: input(event) })} />
         </div>
         <div class="field">
-          <label for={`${id}-source`}>{label} source</label>
+          <label for={`${id}-source`}><Hidden text={label} />Source</label>
           <select
             id={`${id}-source`}
             value={field.source}
@@ -94,7 +94,8 @@ export function PayloadFieldEditor(props: {
         </div>
         <div class="field">
           <label for={`${id}-value`}>
-            {label} {SOURCES[field.source].toLowerCase()}
+            <Hidden text={label} />
+            {SOURCES[field.source]}
           </label>
           {field.source === "static" ? (
             <input

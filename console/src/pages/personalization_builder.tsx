@@ -251,12 +251,9 @@ function SectionEditor(props: {
     <fieldset class="section-editor">
       <legend>
         {label}
-        {reason && (
-          <span role="img" aria-label="Redacted for browsers" title={reason} class="lock">
-            🔒<span class="visually-hidden">{reason}</span>
-          </span>
-        )}
+        {reason && <Lock reason={reason} />}
       </legend>
+      {reason && <p class="visually-hidden">{reason}</p>}
       <Field id={`${idPrefix}-name`} label={`${label} name`} value={section.name} onInput={(name) => onChange({ name })} />
       <h4>Criteria</h4>
       {section.criteria === null ? (
@@ -302,5 +299,19 @@ function SectionEditor(props: {
         </button>
       </p>
     </fieldset>
+  );
+}
+
+/** The lock on a section browsers get as `{}`: the reason on hover, and said in words beside it. */
+function Lock({ reason }: { reason: string }): JSX.Element {
+  return (
+    <span role="img" aria-label="Redacted for browsers" title={reason} class="lock">
+      <svg viewBox="0 0 16 16" width="16" height="16" aria-hidden="true" focusable="false">
+        <path d="M4 7V5a4 4 0 0 1 8 0v2h1v8H3V7h1zm2 0h4V5a2 2 0 0 0-4 0v2z" fill="currentColor" />
+      </svg>
+      <span class="lock-text" aria-hidden="true">
+        {"{}"} for browsers
+      </span>
+    </span>
   );
 }
