@@ -159,7 +159,7 @@ def _ops(section: Locator, path: str) -> list[str]:
     return options
 
 
-WELCOME_CRITERIA = {
+WELCOME_CRITERIA: dict[str, Any] = {
     "all": [
         {"attribute": "last_path", "op": "starts_with", "value": "/shop"},
         {
@@ -178,14 +178,14 @@ WELCOME_CRITERIA = {
         },
     ]
 }
-WELCOME_PAYLOAD = [
+WELCOME_PAYLOAD: list[dict[str, Any]] = [
     {"name": "greeting", "static": "Hello"},
     {"name": "path", "attribute": "last_path"},
     {"name": "products", "attribute": "recent", "aggregation": "product"},
     {"name": "is_vip", "segment": "vip"},
 ]
-SALE_CRITERIA = {"event": "td_path", "op": "regex", "value": "/sale/.*"}
-SALE_PAYLOAD = [
+SALE_CRITERIA: dict[str, Any] = {"event": "td_path", "op": "regex", "value": "/sale/.*"}
+SALE_PAYLOAD: list[dict[str, Any]] = [
     {"name": "seen", "attribute": "views"},
     {"name": "badge", "static": {"colors": ["red", "gold"], "size": 2}},
     {"name": "tier", "attribute": "tier"},
