@@ -431,7 +431,19 @@ def test_a_refusal_of_the_server_is_shown_as_written(watched: Watched, console: 
     _test(section, "1.1", "views (COUNTER)", "gt", "many")
     page.get_by_role("button", name="Create").click()
     expect(page.get_by_role("alert")).to_have_text(message)
+    # ...and beside the place in the tree it names: the first test of the first section.
+    refused_test = _section(page, 1).get_by_role("group", name="Condition 1.1", exact=True)
+    expect(refused_test.locator(".field-error")).to_have_text(message)
+    # An edit takes the pointer away; the correction is saved.
+    _test(section, "1.1", "views (COUNTER)", "gt", "5")
+    expect(refused_test.locator(".field-error")).to_have_count(0)
     assert _personalizations(console, segment) == []
+    page.get_by_role("button", name="Create").click()
+    expect(page.get_by_role("heading", name="Personalization Counted")).to_be_visible()
+    [made] = _personalizations(console, segment)
+    assert made["sections"][0]["criteria"] == {
+        "all": [{"attribute": "views", "op": "gt", "value": 5}]
+    }
 
 
 def test_a_viewer_reads_the_builder_and_cannot_change_it(

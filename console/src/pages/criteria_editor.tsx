@@ -192,15 +192,19 @@ export function CriteriaNode(props: {
   path: string;
   idPrefix: string;
   catalog: Catalog;
+  /** The server's refusal of the node at a position, if it is this one's. */
+  problemAt: (place: string) => string | null;
   onChange: (node: NodeDraft) => void;
   onRemove: () => void;
 }): JSX.Element {
   const { node, path, catalog, onChange } = props;
+  const problem = props.problemAt(`Condition ${path}`);
   const id = `${props.idPrefix}-c${path.replaceAll(".", "-")}`;
   const label = `Condition ${path}`;
   return (
     <fieldset class="criteria-node">
       <legend>{label}</legend>
+      {problem && <p class="field-error">{problem}</p>}
       <div class="field-row">
         <div class="field">
           <label for={`${id}-type`}><Hidden text={label} />Type</label>
@@ -227,6 +231,7 @@ export function CriteriaNode(props: {
               path={`${path}.${i + 1}`}
               idPrefix={props.idPrefix}
               catalog={catalog}
+              problemAt={props.problemAt}
               onChange={(changed) => onChange({ ...node, children: node.children.map((each, j) => (j === i ? changed : each)) })}
               onRemove={() => onChange({ ...node, children: node.children.filter((_, j) => j !== i) })}
             />
@@ -242,6 +247,7 @@ export function CriteriaNode(props: {
           path={`${path}.1`}
           idPrefix={props.idPrefix}
           catalog={catalog}
+          problemAt={props.problemAt}
           onChange={(changed) => onChange({ ...node, child: changed })}
           onRemove={() => onChange({ ...node, child: newTest() })}
         />

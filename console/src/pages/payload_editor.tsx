@@ -62,6 +62,8 @@ export function PayloadFieldEditor(props: {
   idPrefix: string;
   attributes: readonly Attribute[];
   segments: readonly Segment[];
+  /** The server's refusal of this field, if any. */
+  problem: string | null;
   onChange: (field: PayloadDraft) => void;
   onRemove: () => void;
 }): JSX.Element {
@@ -73,6 +75,7 @@ export function PayloadFieldEditor(props: {
   return (
     <fieldset class="payload-field">
       <legend>{label}</legend>
+      {props.problem && <p class="field-error">{props.problem}</p>}
       <div class="field-row">
         <div class="field">
           <label for={`${id}-alias`}><Hidden text={label} />Alias</label>

@@ -63,6 +63,26 @@ function fromPersonalization(given: Personalization): Draft {
   };
 }
 
+/**
+ * Where in the builder a server's field path points: "sections[0].criteria.all[2].not.op" is
+ * section 0's Condition 1.3.1, "sections[1].payload[0].attribute" its Field 1. The position
+ * is written as the builder labels it, so the message can sit beside the control.
+ */
+export function placeOf(field: string): { section: number; place: string } | null {
+  const found = /sections\[(\d+)\](.*)$/.exec(field);
+  if (!found) return null;
+  const section = Number(found[1]);
+  const rest = found[2] ?? "";
+  const payload = /^\.payload\[(\d+)\]/.exec(rest);
+  if (payload) return { section, place: `Field ${Number(payload[1]) + 1}` };
+  if (!rest.startsWith(".criteria")) return { section, place: "" };
+  let path = "1";
+  for (const step of rest.slice(".criteria".length).matchAll(/\.(?:all|any)\[(\d+)\]|\.not/g)) {
+    path += step[1] === undefined ? ".1" : `.${Number(step[1]) + 1}`;
+  }
+  return { section, place: `Condition ${path}` };
+}
+
 const EMPTY: Draft = { name: "", description: "", trigger_events: [], sections: [] };
 const MASKABLE = ["name", "description", "trigger_events", "sections"] as const;
 
@@ -83,6 +103,8 @@ export function PersonalizationBuilder({ segment, item }: { segment: ParentSegme
   const [error, setError] = useState<string | null>(null);
   const [status, setStatus] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  // The server's refusal by section and place ("Condition 1.2", "Field 1", "" for the section).
+  const [refusal, setRefusal] = useState<{ section: number; place: string; message: string } | null>(null);
 
   useEffect(() => {
     setError(null);
@@ -119,6 +141,7 @@ export function PersonalizationBuilder({ segment, item }: { segment: ParentSegme
   const change = (next: Partial<Draft>): void => {
     setDraft({ ...draft, ...next });
     setStatus(null);
+    setRefusal(null);
   };
   const setSection = (index: number, next: Partial<SectionDraft>): void =>
     change({ sections: draft.sections.map((section, i) => (i === index ? { ...section, ...next } : section)) });
@@ -128,6 +151,7 @@ export function PersonalizationBuilder({ segment, item }: { segment: ParentSegme
     setBusy(true);
     setError(null);
     setStatus(null);
+    setRefusal(null);
     const body = toBody(draft);
     const path = segmentPath(segment.id, "personalizations");
     try {
@@ -147,7 +171,11 @@ export function PersonalizationBuilder({ segment, item }: { segment: ParentSegme
       setStatus("Saved.");
     } catch (failure) {
       // The server names the place in the tree ("sections[0].criteria.all[1].op: ...").
-      setError(failure instanceof ApiError ? failure.message : messageOf(failure));
+      setError(messageOf(failure));
+      if (failure instanceof ApiError) {
+        const located = Object.keys(failure.fields).map(placeOf).find((place) => place !== null);
+        if (located) setRefusal({ ...located, message: failure.message });
+      }
     } finally {
       setBusy(false);
     }
@@ -204,6 +232,7 @@ export function PersonalizationBuilder({ segment, item }: { segment: ParentSegme
               section={section}
               index={index}
               catalog={catalog}
+              refusal={refusal?.section === index ? refusal : null}
               onChange={(next) => setSection(index, next)}
               onRemove={() => change({ sections: draft.sections.filter((_, i) => i !== index) })}
             />
@@ -231,6 +260,16 @@ export function PersonalizationBuilder({ segment, item }: { segment: ParentSegme
           )}
         </fieldset>
       </form>
+      {(saved?.warnings ?? []).length > 0 && (
+        <div class="warning">
+          <h3>Warnings</h3>
+          <ul>
+            {(saved?.warnings ?? []).map((warning) => (
+              <li key={warning}>{warning}</li>
+            ))}
+          </ul>
+        </div>
+      )}
       {saved && <PreviewPanel segment={segment} personalization={saved} />}
     </section>
   );
@@ -240,10 +279,12 @@ function SectionEditor(props: {
   section: SectionDraft;
   index: number;
   catalog: Catalog;
+  refusal: { place: string; message: string } | null;
   onChange: (next: Partial<SectionDraft>) => void;
   onRemove: () => void;
 }): JSX.Element {
-  const { section, index, catalog, onChange } = props;
+  const { section, index, catalog, onChange, refusal } = props;
+  const problemAt = (place: string): string | null => (refusal?.place === place ? refusal.message : null);
   const label = `Section ${index + 1}`;
   const idPrefix = `s${index}`;
   const reason = redactionReason(sensitiveReferences(toSection(section), catalog));
@@ -254,6 +295,7 @@ function SectionEditor(props: {
         {reason && <Lock reason={reason} />}
       </legend>
       {reason && <p class="visually-hidden">{reason}</p>}
+      {refusal && refusal.place === "" && <p class="field-error">{refusal.message}</p>}
       <Field id={`${idPrefix}-name`} label={`${label} name`} value={section.name} onInput={(name) => onChange({ name })} />
       <h4>Criteria</h4>
       {section.criteria === null ? (
@@ -269,6 +311,7 @@ function SectionEditor(props: {
           path="1"
           idPrefix={idPrefix}
           catalog={catalog}
+          problemAt={problemAt}
           onChange={(criteria) => onChange({ criteria })}
           onRemove={() => onChange({ criteria: null })}
         />
@@ -282,6 +325,7 @@ function SectionEditor(props: {
           idPrefix={idPrefix}
           attributes={catalog.attributes}
           segments={catalog.segments}
+          problem={problemAt(`Field ${i + 1}`)}
           onChange={(next) => onChange({ payload: section.payload.map((each, j) => (j === i ? next : each)) })}
           onRemove={() => onChange({ payload: section.payload.filter((_, j) => j !== i) })}
         />
