@@ -270,7 +270,9 @@ function TestFields(props: {
   const ops = opsFor(node.subject, catalog.attributes);
   const setSubject = (subject: string): void => {
     const allowed = opsFor(subject, catalog.attributes);
-    onChange({ ...node, subject, op: allowed.includes(node.op) ? node.op : (allowed[0] ?? "") });
+    // A segment test is nearly always "is a member": start it as eq true.
+    const value = node.value === "" && subjectKind(subject, catalog.attributes) === "segment" ? "true" : node.value;
+    onChange({ ...node, subject, value, op: allowed.includes(node.op) ? node.op : (allowed[0] ?? "") });
   };
   const input = (event: Event): string => (event.currentTarget as HTMLInputElement).value;
   return (

@@ -99,7 +99,8 @@ export function PersonalizationBuilder({ segment, item }: { segment: ParentSegme
   const [saved, setSaved] = useState<Personalization | null>(null);
   const [draft, setDraft] = useState<Draft | null>(creating ? EMPTY : null);
   const [events, setEvents] = useState<EventDefinition[]>([]);
-  const [catalog, setCatalog] = useState<Catalog>({ attributes: [], segments: [] });
+  // Until the names are known every reference would look unknown, so locked: nothing is shown.
+  const [catalog, setCatalog] = useState<Catalog | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [status, setStatus] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
@@ -121,6 +122,7 @@ export function PersonalizationBuilder({ segment, item }: { segment: ParentSegme
       setDraft(EMPTY);
       return;
     }
+    setDraft(null);
     call<Personalization>("GET", `${segmentPath(segment.id, "personalizations")}/${part(item)}`).then((found) => {
       setSaved(found);
       setDraft(fromPersonalization(found));
@@ -128,7 +130,7 @@ export function PersonalizationBuilder({ segment, item }: { segment: ParentSegme
   }, [segment.id, item]);
 
   const editable = canEdit(me);
-  if (draft === null) {
+  if (draft === null || catalog === null) {
     return (
       <section aria-labelledby="builder-title">
         <h2 id="builder-title">Personalization</h2>
