@@ -445,6 +445,23 @@ def test_a_refusal_of_the_server_is_shown_as_written(watched: Watched, console: 
         "all": [{"attribute": "views", "op": "gt", "value": 5}]
     }
 
+    # A refusal about the personalization's own field is shown at that field.
+    console.account.ok(
+        "POST", _personalizations_path(segment), {"name": "Taken", "trigger_events": ["page_view"]}
+    )
+    taken = console.account.call(
+        "PATCH",
+        f"{_personalizations_path(segment)}/{made['id']}?update_mask=name",
+        {"name": "Taken"},
+    )
+    assert taken.status == 400, taken.body
+    page.get_by_label("Name", exact=True).fill("Taken")
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator("#p13n-name-error")).to_have_text(taken.json()["message"])
+    expect(page.get_by_label("Name", exact=True)).to_have_attribute("aria-invalid", "true")
+    names = sorted(each["name"] for each in _personalizations(console, segment))
+    assert names == ["Counted", "Taken"]
+
 
 def test_a_viewer_reads_the_builder_and_cannot_change_it(
     watched: Watched, console: Console

@@ -8,7 +8,7 @@
 
 import type { JSX } from "preact";
 import { useEffect, useState } from "preact/hooks";
-import { ApiError, call, listAll, messageOf, part, type ParentSegment, segmentPath } from "../api";
+import { ApiError, call, fieldsOf, listAll, messageOf, part, type ParentSegment, segmentPath } from "../api";
 import { FormError } from "../components/dialog";
 import { Field } from "../components/field";
 import { Link } from "../components/link";
@@ -85,6 +85,7 @@ export function placeOf(field: string): { section: number; place: string } | nul
 
 const EMPTY: Draft = { name: "", description: "", trigger_events: [], sections: [] };
 const MASKABLE = ["name", "description", "trigger_events", "sections"] as const;
+const OWN_FIELDS = ["name", "description", "trigger_events"];
 
 /** The fields of `body` that differ from `saved` (the update mask). */
 function changedFields(body: Personalization, saved: Personalization): string[] {
@@ -105,6 +106,8 @@ export function PersonalizationBuilder({ segment, item }: { segment: ParentSegme
   const [status, setStatus] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   // The server's refusal by section and place ("Condition 1.2", "Field 1", "" for the section).
+  // The server's messages about the personalization's own fields (a taken name...).
+  const [fieldErrors, setFieldErrors] = useState<Record<string, string>>({});
   const [refusal, setRefusal] = useState<{ section: number; place: string; message: string } | null>(null);
 
   useEffect(() => {
@@ -144,6 +147,7 @@ export function PersonalizationBuilder({ segment, item }: { segment: ParentSegme
     setDraft({ ...draft, ...next });
     setStatus(null);
     setRefusal(null);
+    setFieldErrors({});
   };
   const setSection = (index: number, next: Partial<SectionDraft>): void =>
     change({ sections: draft.sections.map((section, i) => (i === index ? { ...section, ...next } : section)) });
@@ -154,6 +158,7 @@ export function PersonalizationBuilder({ segment, item }: { segment: ParentSegme
     setError(null);
     setStatus(null);
     setRefusal(null);
+    setFieldErrors({});
     const body = toBody(draft);
     const path = segmentPath(segment.id, "personalizations");
     try {
@@ -167,13 +172,17 @@ export function PersonalizationBuilder({ segment, item }: { segment: ParentSegme
         setStatus("Nothing to save: nothing changed.");
         return;
       }
-      const updated = await call<Personalization>("PATCH", `${path}/${part(saved.id)}?update_mask=${mask.join(",")}`, body);
+      const updated = await call<Personalization>("PATCH", `${path}/${part(saved.id)}?update_mask=${encodeURIComponent(mask.join(","))}`, body);
       setSaved(updated);
       setDraft(fromPersonalization(updated));
       setStatus("Saved.");
     } catch (failure) {
       // The server names the place in the tree ("sections[0].criteria.all[1].op: ...").
-      setError(messageOf(failure));
+      const known = failure instanceof ApiError ? fieldsOf(failure, "personalization", OWN_FIELDS) : {};
+      setFieldErrors(known);
+      // A message about a field of its own is shown there; any other above the form, and
+      // beside the section, condition or field it names too.
+      if (Object.keys(known).length === 0) setError(messageOf(failure));
       if (failure instanceof ApiError) {
         const located = Object.keys(failure.fields).map(placeOf).find((place) => place !== null);
         if (located) setRefusal({ ...located, message: failure.message });
@@ -195,7 +204,14 @@ export function PersonalizationBuilder({ segment, item }: { segment: ParentSegme
           <legend class="visually-hidden">{title}</legend>
           {!editable && <p class="hint">You can read this personalization; changing it needs the EDITOR role.</p>}
           <FormError message={error} />
-          <Field id="p13n-name" label="Name" value={draft.name} onInput={(name) => change({ name })} required />
+          <Field
+            id="p13n-name"
+            label="Name"
+            value={draft.name}
+            onInput={(name) => change({ name })}
+            error={fieldErrors["name"]}
+            required
+          />
           <Field
             id="p13n-description"
             label="Description"
@@ -205,6 +221,7 @@ export function PersonalizationBuilder({ segment, item }: { segment: ParentSegme
           />
           <fieldset class="trigger-events">
             <legend>Trigger events</legend>
+            {fieldErrors["trigger_events"] && <p class="field-error">{fieldErrors["trigger_events"]}</p>}
             {events.length === 0 && <p class="hint">No events yet: define one on the Events page first.</p>}
             {events.map((definition) => (
               <label key={definition.name} class="checkbox-inline">
