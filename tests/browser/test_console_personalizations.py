@@ -261,6 +261,9 @@ def test_a_personalization_built_in_the_console_reads_back_as_built(
     # A change is saved with the mask of what changed, and the list shows the result.
     page.get_by_label("Description", exact=True).fill("Greets shoppers and sales")
     page.get_by_label("purchase", exact=True).check()
+    # Sections answer in order: Sale first now.
+    page.get_by_role("button", name="Move Section 2 up").click()
+    expect(_section(page, 1).get_by_label("Section 1 name", exact=True)).to_have_value("Sale")
     page.get_by_role("button", name="Save").click()
     expect(page.get_by_role("status")).to_have_text("Saved.")
     read = console.account.ok("GET", f"{_personalizations_path(segment)}/{made['id']}")
@@ -268,7 +271,11 @@ def test_a_personalization_built_in_the_console_reads_back_as_built(
         "Greets shoppers and sales",
         ["page_view", "purchase"],
     )
-    assert read["sections"][0]["criteria"] == WELCOME_CRITERIA
+    assert [section["name"] for section in read["sections"]] == ["Sale", "Welcome"]
+    assert read["sections"][1]["criteria"] == WELCOME_CRITERIA
+    # The lock moved with its section.
+    expect(_section(page, 1).get_by_role("img", name=LOCK)).to_have_count(1)
+    expect(_section(page, 2).get_by_role("img", name=LOCK)).to_have_count(0)
     page.get_by_role("link", name="All personalizations").click()
     row = page.get_by_role("row").filter(has_text="Welcome shop")
     expect(row).to_contain_text("page_view, purchase")

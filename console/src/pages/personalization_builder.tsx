@@ -83,6 +83,13 @@ export function placeOf(field: string): { section: number; place: string } | nul
   return { section, place: `Condition ${path}` };
 }
 
+/** `items` with the one at `from` moved to `to`. */
+function moved<T>(items: readonly T[], from: number, to: number): T[] {
+  const rest = items.filter((_, i) => i !== from);
+  const item = items[from];
+  return item === undefined ? [...items] : [...rest.slice(0, to), item, ...rest.slice(to)];
+}
+
 const EMPTY: Draft = { name: "", description: "", trigger_events: [], sections: [] };
 const MASKABLE = ["name", "description", "trigger_events", "sections"] as const;
 const OWN_FIELDS = ["name", "description", "trigger_events"];
@@ -252,6 +259,8 @@ export function PersonalizationBuilder({ segment, item }: { segment: ParentSegme
               index={index}
               catalog={catalog}
               refusal={refusal?.section === index ? refusal : null}
+              last={index === draft.sections.length - 1}
+              onMove={(by) => change({ sections: moved(draft.sections, index, index + by) })}
               onChange={(next) => setSection(index, next)}
               onRemove={() => change({ sections: draft.sections.filter((_, i) => i !== index) })}
             />
@@ -299,6 +308,9 @@ function SectionEditor(props: {
   index: number;
   catalog: Catalog;
   refusal: { place: string; message: string } | null;
+  last: boolean;
+  /** Moves the section by one place: -1 up (answered earlier), 1 down. */
+  onMove: (by: -1 | 1) => void;
   onChange: (next: Partial<SectionDraft>) => void;
   onRemove: () => void;
 }): JSX.Element {
@@ -359,7 +371,17 @@ function SectionEditor(props: {
         </button>{" "}
         <button type="button" class="secondary" onClick={props.onRemove}>
           Remove {label}
-        </button>
+        </button>{" "}
+        {index > 0 && (
+          <button type="button" class="secondary" onClick={() => props.onMove(-1)}>
+            Move {label} up
+          </button>
+        )}{" "}
+        {!props.last && (
+          <button type="button" class="secondary" onClick={() => props.onMove(1)}>
+            Move {label} down
+          </button>
+        )}
       </p>
     </fieldset>
   );
