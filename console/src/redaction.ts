@@ -39,15 +39,16 @@ export function references(node: unknown): Reference[] {
     }
     if (value === null || typeof value !== "object") return;
     const object = value as Record<string, unknown>;
-    if ("attribute" in object) {
+    // The API prints a payload field's unset references as "": they name nothing.
+    if ("attribute" in object && object["attribute"] !== "") {
       const aggregation = object["aggregation"];
       found.push({
         kind: "attribute",
         name: String(object["attribute"]),
-        aggregation: aggregation === undefined || aggregation === null ? null : String(aggregation),
+        aggregation: aggregation === undefined || aggregation === null || aggregation === "" ? null : String(aggregation),
       });
     }
-    if ("segment" in object) found.push({ kind: "segment", name: String(object["segment"]), aggregation: null });
+    if ("segment" in object && object["segment"] !== "") found.push({ kind: "segment", name: String(object["segment"]), aggregation: null });
     for (const [key, child] of Object.entries(object)) if (key !== "static") walk(child);
   };
   walk(node);
@@ -90,5 +91,6 @@ export function sensitiveReferences(section: Section, catalog: Catalog): string[
 /** Why browsers get `{}` for a section with these sensitive references (null: they do not). */
 export function redactionReason(sensitive: readonly string[]): string | null {
   if (sensitive.length === 0) return null;
-  return `Browsers get {} for this section: it references ${sensitive.join(", ")}, which is sensitive, unspecified or unknown.`;
+  const verb = sensitive.length === 1 ? "is" : "are";
+  return `Browsers get {} for this section: it references ${sensitive.join(", ")}, which ${verb} sensitive, unspecified or unknown.`;
 }

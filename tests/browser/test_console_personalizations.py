@@ -348,6 +348,11 @@ def test_the_lock_agrees_with_the_servers_preview(watched: Watched, console: Con
             "criteria": {"not": {"segment": "risky"}},
             "payload": [{"name": "hi", "static": "hi"}],
         },
+        {
+            "name": "Both",
+            "criteria": {"any": [{"segment": "risky"}, {"segment": "vip"}]},
+            "payload": [{"name": "t", "attribute": "tier"}],
+        },
     ]
     created = console.account.ok(
         "POST",
@@ -369,15 +374,27 @@ def test_the_lock_agrees_with_the_servers_preview(watched: Watched, console: Con
         "Products": False,
         "Counted": False,
         "Risky": True,
+        "Both": True,
     }
+    # The server's names of what is sensitive, which the lock's reason gives too.
+    named = {each["name"]: each.get("sensitive_references", []) for each in preview["sections"]}
+    assert named["Both"] == ["segment:risky", "tier"]
     page = _builder(watched, console, segment, created["id"])
     for number, section in enumerate(sections, start=1):
         group = _section(page, number)
         expect(group.get_by_label(f"Section {number} name", exact=True)).to_have_value(
             section["name"]
         )
-        expect(group.get_by_role("img", name=LOCK)).to_have_count(
-            1 if redacted[section["name"]] else 0
+        lock = group.get_by_role("img", name=LOCK)
+        if not redacted[section["name"]]:
+            expect(lock).to_have_count(0)
+            continue
+        references = named[section["name"]]
+        verb = "is" if len(references) == 1 else "are"
+        expect(lock).to_have_attribute(
+            "title",
+            f"Browsers get {{}} for this section: it references {', '.join(references)}, "
+            f"which {verb} sensitive, unspecified or unknown.",
         )
 
 
