@@ -1,40 +1,75 @@
 /**
- * A parent segment's personalizations: the list, and (with `item`, a personalization's id or
- * "new") the builder.
- *
- * Placeholder (preview branch): with `item`, only the personalization's name and its preview
- * panel, so the panel can be tested on its route; the builder's page replaces this file.
+ * Step 5 of the client-side guide: a parent segment's personalizations. Without `item`, the
+ * list; with it (a personalization's id, or "new"), the builder.
  */
 
 import type { JSX } from "preact";
 import { useEffect, useState } from "preact/hooks";
-import { call, messageOf, part, type ParentSegment, segmentPath } from "../api";
+import { listAll, messageOf, type ParentSegment, segmentPath } from "../api";
+import { FormError } from "../components/dialog";
+import { Link } from "../components/link";
+import { canEdit, useMe } from "../me";
 import type { Personalization } from "../personalization_api";
-import { PreviewPanel } from "./preview_panel";
+import { BASE, navigate } from "../router";
+import { PersonalizationBuilder } from "./personalization_builder";
+import "./personalizations.css";
 
 export function Personalizations({ segment, item }: { segment: ParentSegment; item: string | null }): JSX.Element {
-  const [found, setFound] = useState<Personalization | null>(null);
+  return item ? <PersonalizationBuilder segment={segment} item={item} /> : <PersonalizationList segment={segment} />;
+}
+
+function PersonalizationList({ segment }: { segment: ParentSegment }): JSX.Element {
+  const me = useMe();
+  const [found, setFound] = useState<Personalization[] | null>(null);
   const [error, setError] = useState<string | null>(null);
+  const base = `${BASE}/parent-segments/${encodeURIComponent(segment.id)}/personalizations`;
+
   useEffect(() => {
-    setFound(null);
-    setError(null);
-    if (!item || item === "new") return;
-    call<Personalization>("GET", `${segmentPath(segment.id, "personalizations")}/${part(item)}`).then(setFound, (failure: unknown) =>
-      setError(messageOf(failure)),
+    listAll<Personalization>(segmentPath(segment.id, "personalizations"), "personalizations").then(
+      setFound,
+      (failure: unknown) => setError(messageOf(failure)),
     );
-  }, [segment.id, item]);
-  if (!item || item === "new") {
-    return <p>Personalizations of {segment.name}: not in the console yet.</p>;
-  }
+  }, [segment.id]);
+
   return (
-    <>
-      {error && (
-        <p class="form-error" role="alert">
-          {error}
-        </p>
+    <section aria-labelledby="personalizations-title">
+      <div class="page-heading">
+        <h2 id="personalizations-title">Personalizations</h2>
+        {canEdit(me) && (
+          <button type="button" onClick={() => navigate(`${base}/new`)}>
+            Create personalization
+          </button>
+        )}
+      </div>
+      <p class="hint">
+        What a service answers when a trigger event arrives: sections, each shown when its criteria match, rendering its
+        payload.
+      </p>
+      <FormError message={error} />
+      {found === null && !error && <p aria-live="polite">Loading…</p>}
+      {found?.length === 0 && <p>No personalizations yet.</p>}
+      {found && found.length > 0 && (
+        <table class="listing">
+          <thead>
+            <tr>
+              <th scope="col">Name</th>
+              <th scope="col">Trigger events</th>
+              <th scope="col">Sections</th>
+            </tr>
+          </thead>
+          <tbody>
+            {found.map((personalization) => (
+              <tr key={personalization.id}>
+                <td>
+                  <Link href={`${base}/${encodeURIComponent(personalization.id ?? "")}`}>{personalization.name}</Link>
+                </td>
+                <td>{personalization.trigger_events.join(", ")}</td>
+                <td>{(personalization.sections ?? []).length}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
       )}
-      {found && <h2>{found.name}</h2>}
-      {found && <PreviewPanel segment={segment} personalization={found} />}
-    </>
+    </section>
   );
 }
