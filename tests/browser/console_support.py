@@ -16,10 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from playwright.sync_api import Browser, ConsoleMessage, Locator, Page, Response, expect
+from support import stored
 from support.admin import PASSWORD, Account
 from support.suite import Suite
 
 from gateway.console import CONTENT_SECURITY_POLICY
+from services.common.sql import Sql
 
 # Recorded in the page before any of its scripts run (Playwright's init script is not
 # subject to the page's CSP): every violation the browser reports as an event.
@@ -114,6 +116,21 @@ def signed_in_page(
     if not path:
         expect(page.get_by_role("heading", name="Parent segments")).to_be_visible()
     return page
+
+
+def age_password_entry(console: Console, seconds: float) -> None:
+    """Moves the owner's last password entry `seconds` into the past, so that revealing a
+    token asks for the password again (as it does ten minutes after signing in)."""
+
+    async def age(sql: Sql) -> None:
+        await sql.execute(
+            "UPDATE sessions SET authenticated_time = authenticated_time - ? "
+            "WHERE user_id = (SELECT id FROM users WHERE email = ?)",
+            seconds,
+            console.account.email.lower(),
+        )
+
+    stored.transaction(console.suite.settings, "auth", age)
 
 
 _users = itertools.count(1)

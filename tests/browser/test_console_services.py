@@ -11,12 +11,16 @@ import itertools
 from collections.abc import Iterator
 
 import pytest
-from browser.console_support import Console, Watched, screenshot, signed_in_page, watched_page
+from browser.console_support import (
+    Console,
+    Watched,
+    age_password_entry,
+    screenshot,
+    signed_in_page,
+    watched_page,
+)
 from playwright.sync_api import Browser, Page, expect
-from support import stored
 from support.admin import PASSWORD, Account
-
-from services.common.sql import Sql
 
 _names = itertools.count(1)
 LONG_NAME = "x" * 101
@@ -44,20 +48,6 @@ def _services_page(page: Page, console: Console, segment: str) -> None:
 def _services(console: Console, segment: str) -> list[dict[str, object]]:
     found = console.account.ok("GET", f"/v1/parent_segments/{segment}/services")
     return list(found.get("services", []))
-
-
-def _age_sessions(console: Console, seconds: float) -> None:
-    """Moves the user's last password entry into the past (as tests/e2e/test_auth_secrets)."""
-
-    async def age(sql: Sql) -> None:
-        await sql.execute(
-            "UPDATE sessions SET authenticated_time = authenticated_time - ? "
-            "WHERE user_id = (SELECT id FROM users WHERE email = ?)",
-            seconds,
-            console.account.email.lower(),
-        )
-
-    stored.transaction(console.suite.settings, "auth", age)
 
 
 def test_a_public_service_is_created_and_its_type_is_fixed_on_edit(
@@ -157,7 +147,7 @@ def test_a_public_token_is_added_revealed_after_the_password_and_copied(
     page.get_by_role("button", name="Tokens of Web").click()
     expect(panel.get_by_label("Token string of browser")).to_have_count(0)
     screenshot(page, "services")  # the issue asks for one of each page
-    _age_sessions(console, 11 * 60)
+    age_password_entry(console, 11 * 60)
     panel.get_by_role("button", name="Reveal browser").click()
     prompt = page.get_by_role("dialog", name="Confirm your password")
     prompt.get_by_label("Password").fill("not the password")

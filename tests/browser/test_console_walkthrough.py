@@ -18,17 +18,15 @@ import pytest
 from browser.console_support import (
     Console,
     Watched,
+    age_password_entry,
     load_axe,
     serious_violations,
     signed_in_page,
     watched_page,
 )
 from playwright.sync_api import Browser, Locator, Page, expect
-from support import stored
 from support.admin import PASSWORD
 from support.http import request
-
-from services.common.sql import Sql
 
 SEGMENT = "Walkthrough shoppers"
 ORIGIN = "http://shop.example"
@@ -71,21 +69,6 @@ class Journey:
         sections = self.page.get_by_role("navigation", name="Parent segment sections")
         sections.get_by_role("link", name=link).click()
         expect(self.page.get_by_role("heading", name=heading, exact=True)).to_be_visible()
-
-
-def _age_session(console: Console, seconds: float) -> None:
-    """Moves the owner's last password entry into the past, so that revealing a token asks
-    for it again (as it does for anyone who signed in over ten minutes earlier)."""
-
-    async def age(sql: Sql) -> None:
-        await sql.execute(
-            "UPDATE sessions SET authenticated_time = authenticated_time - ? "
-            "WHERE user_id = (SELECT id FROM users WHERE email = ?)",
-            seconds,
-            console.account.email.lower(),
-        )
-
-    stored.transaction(console.suite.settings, "auth", age)
 
 
 # -- the console, step by step ------------------------------------------------------------
@@ -133,7 +116,7 @@ def add_reveal_and_copy_token(journey: Journey) -> str:
     page.reload()
     panel = _tokens_panel(page)
     expect(panel.get_by_label(f"Token string of {TOKEN}")).to_have_count(0)
-    _age_session(journey.console, 11 * 60)
+    age_password_entry(journey.console, 11 * 60)
     panel.get_by_role("button", name=f"Reveal {TOKEN}").click()
     prompt = page.get_by_role("dialog", name="Confirm your password")
     prompt.get_by_label("Password").fill(PASSWORD)
