@@ -8,6 +8,7 @@ back through the API.
 from __future__ import annotations
 
 import itertools
+import json
 from collections.abc import Iterator
 
 import pytest
@@ -19,7 +20,7 @@ from browser.console_support import (
     signed_in_page,
     watched_page,
 )
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Page, Route, expect
 from support.admin import PASSWORD, Account
 
 _names = itertools.count(1)
@@ -213,3 +214,34 @@ def test_without_flag_m2_1_public_is_not_offered(
     expect(dialog).to_be_hidden()
     [made] = plain.ok("GET", f"/v1/parent_segments/{segment}/services")["services"]
     assert made["type"] == "PRIVATE"
+
+
+def test_the_apis_refusal_of_allowed_ips_on_a_public_token_is_shown(
+    watched: Watched, console: Console
+) -> None:
+    """The form never offers allowed IPs for a public service; if a request ever carries
+    them (a form older than the service's type, a proxy), the API's message is shown at the
+    top of the form and no token is made. The request is changed in flight; the answer is
+    the real server's."""
+    segment = console.account.parent_segment(f"Public IPs {next(_names)}")
+    service = console.account.service(segment, "Web", "PUBLIC", ["https://shop.example"])
+    path = f"/v1/parent_segments/{segment}/services/{service}/tokens"
+    page = signed_in_page(watched, console)
+    _services_page(page, console, segment)
+
+    def with_allowed_ips(route: Route) -> None:
+        if route.request.method != "POST":
+            route.continue_()
+            return
+        body = json.loads(route.request.post_data or "{}")
+        route.continue_(post_data=json.dumps({**body, "allowed_ips": ["198.18.0.0/15"]}))
+
+    page.route(f"**{path}", with_allowed_ips)
+    page.get_by_role("button", name="Tokens of Web").click()
+    panel = page.get_by_role("complementary", name="Tokens of Web")
+    panel.get_by_label("Token name").fill("browser")
+    panel.get_by_role("button", name="Add token").click()
+    expect(panel.get_by_role("alert")).to_have_text(
+        "Allowed ips must not be set when the parent service is public"
+    )
+    assert console.account.ok("GET", path).get("tokens", []) == []
