@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, Request, Response, Route
+from playwright.sync_api import Browser, ConsoleMessage, Page, Request, Response, Route, expect
 from support.http import Response as HttpResponse
 from support.http import request
 from support.ports import free_port
@@ -376,3 +376,20 @@ def test_with_offers_stopped_the_page_falls_back_within_the_sdk_timeout(
         _assert_fallback_shown(page, result)
     finally:
         demo.suite.start_service("offers")
+
+
+def test_the_demos_owner_signs_in_to_the_console_and_finds_the_demo(demo: Demo, page: Page) -> None:
+    """`make up` out of the box: the README's credentials (var/demo.json) open the console on
+    the demo's configuration, and the guide's redaction example shows its lock."""
+    owner = demo.loaded.state
+    page.goto(f"http://127.0.0.1:{demo.suite.admin_port}/console/")
+    page.get_by_label("Email").fill(owner.email)
+    page.get_by_label("Password").fill(owner.password)
+    page.get_by_role("button", name="Sign in").click()
+    segment = demo_config.PARENT_SEGMENT["name"]
+    page.get_by_role("link", name=segment).click()
+    sections = page.get_by_role("navigation", name="Parent segment sections")
+    sections.get_by_role("link", name="Personalizations").click()
+    page.get_by_role("link", name="Loyalty discount").click()
+    expect(page.get_by_role("heading", name="Personalization Loyalty discount")).to_be_visible()
+    expect(page.get_by_role("img", name="Redacted for browsers")).to_have_count(1)
