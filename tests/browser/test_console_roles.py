@@ -144,9 +144,9 @@ def test_a_viewer_reads_every_section_and_is_offered_no_change(
             _refusal(page)
             expect(page.get_by_role("button", name="New service")).to_have_count(0)
         if title == "Profiles":
-            # The lookup form's stitching keys are a list of their own.
+            # The lookup form's stitching keys (the primary key first) are a list of their own.
             keys = page.get_by_label("Stitching key").locator("option")
-            expect(keys).to_have_text(["user_id"])
+            expect(keys).to_have_text(["td_client_id", "user_id"])
         expect(page.get_by_text("Loading…")).to_have_count(0)
         _assert_read_only(page, title)
 
