@@ -511,36 +511,40 @@ def test_aggregations_keep_their_own_messages_when_one_is_removed(
 ) -> None:
     segment = _segment(console)
     path = f"/v1/parent_segments/{segment}/attributes"
-    console.account.ok(
-        "POST", path, {"name": "tier", "type": "IMPORTED", "sensitivity": "SENSITIVE"}
-    )
+    tier = {"name": "tier", "type": "IMPORTED", "sensitivity": "SENSITIVE"}
+    console.account.ok("POST", path, tier)
     page = _attributes_page(watched, console, segment)
     dialog = _open_form(page)
-    _name(dialog).fill("tier")
     dialog.get_by_label("Type").select_option(label="List")
-    dialog.get_by_label("Event").select_option("page_view")
-    _aggregation(dialog, 1, "urls", "td_url", "Sensitive")
-    dialog.get_by_role("button", name="Create").click()
-    taken = _error(dialog, "attribute-name")
-    expect(taken).to_have_text("Name has already been taken")
-
-    # A second aggregation, its name touched and left blank: its message is shown.
     dialog.get_by_role("button", name="Add aggregation").click()
-    # Adding one leaves the server's word about the attribute's name.
-    expect(taken).to_have_text("Name has already been taken")
+    # The second aggregation's name touched and left blank: its message, the first's none.
     second = dialog.get_by_role("group", name="Aggregation 2").get_by_label("Name")
     second.fill("x")
     second.fill("")
     expect(_error(dialog, "aggregation-1-name")).to_have_text("Name can't be blank")
     expect(_error(dialog, "aggregation-0-name")).to_have_count(0)
 
-    # Removing the first: the second (now first) keeps its message; so does the name.
+    # Removing the first: the second (now first) keeps its message...
     dialog.get_by_role("button", name="Remove aggregation 1").click()
     expect(dialog.get_by_role("group", name="Aggregation 2")).to_have_count(0)
-    expect(dialog.get_by_role("group", name="Aggregation 1").get_by_label("Field")).to_have_value(
-        ""
-    )
+    first = dialog.get_by_role("group", name="Aggregation 1")
+    expect(first.get_by_label("Field")).to_have_value("")
     expect(_error(dialog, "aggregation-0-name")).to_have_text("Name can't be blank")
+    # ...and one added now is untouched: nothing said about it yet.
+    dialog.get_by_role("button", name="Add aggregation").click()
+    expect(dialog.get_by_role("group", name="Aggregation 2")).to_be_visible()
+    expect(_error(dialog, "aggregation-1-name")).to_have_count(0)
+    dialog.get_by_role("button", name="Remove aggregation 2").click()
+
+    # The server's word about the name stays when the aggregations change.
+    _name(dialog).fill("tier")
+    dialog.get_by_label("Event").select_option("page_view")
+    _aggregation(dialog, 1, "urls", "td_url", "Sensitive")
+    dialog.get_by_role("button", name="Create").click()
+    taken = _error(dialog, "attribute-name")
+    expect(taken).to_have_text("Name has already been taken")
+    dialog.get_by_role("button", name="Add aggregation").click()
+    expect(dialog.get_by_role("group", name="Aggregation 2")).to_be_visible()
     expect(taken).to_have_text("Name has already been taken")
     assert [a["name"] for a in _attributes(console, segment)] == ["tier"]
 
