@@ -35,7 +35,8 @@ function page(path: string): JSX.Element | null {
   const section = match(`${BASE}/parent-segments/:id/:section`, path);
   if (section) return <ParentSegment id={section["id"] ?? ""} section={section["section"] ?? ""} />;
   const item = match(`${BASE}/parent-segments/:id/:section/:item`, path);
-  if (item && hasItems(item["section"] ?? "")) return <ParentSegment id={item["id"] ?? ""} section={item["section"] ?? ""} item={item["item"] ?? ""} />;
+  if (item && hasItems(item["section"] ?? ""))
+    return <ParentSegment id={item["id"] ?? ""} section={item["section"] ?? ""} item={item["item"] ?? ""} />;
   return null;
 }
 

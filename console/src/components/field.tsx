@@ -13,7 +13,7 @@ interface FieldProps {
   autoComplete?: string;
   multiline?: boolean;
   /** The id of an element elsewhere that describes the control (a hint shared by several). */
-  describedBy?: string;
+  describedBy?: string | undefined;
 }
 
 export function Field(props: FieldProps): JSX.Element {

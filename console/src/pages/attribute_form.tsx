@@ -132,13 +132,13 @@ export function AttributeForm(props: {
     describedBy?: string,
   ): JSX.Element => (
     <Field
-      {...(describedBy ? { describedBy } : {})}
       id={id}
       label={label}
       value={values[key]}
       onInput={set(key, serverName)}
       error={message(serverName)}
       required={required}
+      describedBy={describedBy}
     />
   );
   const type = values.type;
