@@ -9,6 +9,7 @@ violation or a page error (conftest)."""
 from __future__ import annotations
 
 import itertools
+import json
 import re
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -615,3 +616,41 @@ def test_a_failed_list_is_said_once_and_gone_when_the_list_loads_again(
     expect(_row(page, "plan")).to_be_visible()
     expect(page.get_by_role("alert")).to_have_count(0)
     assert sorted(a["name"] for a in _attributes(console, segment)) == ["plan", "tier"]
+
+
+def test_a_list_answered_late_does_not_replace_a_newer_one(
+    watched: Watched, console: Console
+) -> None:
+    segment = _segment(console)
+    path = f"/v1/parent_segments/{segment}/attributes"
+    tier = {"name": "tier", "type": "IMPORTED", "sensitivity": "SENSITIVE"}
+    console.account.ok("POST", path, tier)
+    stale = json.dumps({"attributes": _attributes(console, segment)})
+    held: list[Route] = []
+
+    def hold_the_first(route: Route) -> None:
+        if route.request.method == "GET" and not held:
+            held.append(route)  # answered below, after a newer list
+        else:
+            route.continue_()
+
+    page = watched.page
+    page.route(re.compile(re.escape(f"{path}?")), hold_the_first)
+    page = _attributes_page(watched, console, segment)
+    expect(page.get_by_text("Loading…")).to_be_visible()
+
+    dialog = _open_form(page)
+    _name(dialog).fill("plan")
+    dialog.get_by_label("Type").select_option(label="Imported")
+    dialog.get_by_label("Sensitivity").select_option(label="Non-Sensitive")
+    _create(dialog)
+    expect(_row(page, "plan")).to_be_visible()
+
+    # The first list (without "plan") now arrives: it is older than what is shown.
+    [first] = held
+    with page.expect_response(lambda response: response.request == first.request):
+        first.fulfill(status=200, content_type="application/json", body=stale)
+    # Nothing to wait for when nothing should change: give the page time to (not) render it.
+    page.wait_for_timeout(500)
+    expect(_row(page, "plan")).to_be_visible()
+    expect(page.get_by_text("2 of ")).to_be_visible()
