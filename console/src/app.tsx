@@ -7,7 +7,7 @@ import type { JSX } from "preact";
 import { useEffect } from "preact/hooks";
 import { whenSessionLost } from "./api";
 import { Shell } from "./components/shell";
-import { ParentSegment } from "./pages/parent_segment";
+import { hasItems, ParentSegment } from "./pages/parent_segment";
 import { ParentSegments } from "./pages/parent_segments";
 import { SignIn } from "./pages/sign_in";
 import { BASE, currentPath, match, navigate, useLocation } from "./router";
@@ -20,6 +20,14 @@ function signInPath(returnTo: string): string {
 // An expired or revoked session, met by any call: sign in again, then come back here.
 whenSessionLost(() => navigate(signInPath(currentPath()), true));
 
+/** The section's own path when `path` names an item of a section that has none (a stale or
+ * mistyped link): the section is shown instead, not its page with an ignored item. */
+function itemlessSection(path: string): string | null {
+  const item = match(`${BASE}/parent-segments/:id/:section/:item`, path);
+  if (!item || hasItems(item["section"] ?? "")) return null;
+  return `${BASE}/parent-segments/${encodeURIComponent(item["id"] ?? "")}/${encodeURIComponent(item["section"] ?? "")}`;
+}
+
 function page(path: string): JSX.Element | null {
   if (match(`${BASE}/parent-segments`, path)) return <ParentSegments />;
   const segment = match(`${BASE}/parent-segments/:id`, path);
@@ -27,7 +35,8 @@ function page(path: string): JSX.Element | null {
   const section = match(`${BASE}/parent-segments/:id/:section`, path);
   if (section) return <ParentSegment id={section["id"] ?? ""} section={section["section"] ?? ""} />;
   const item = match(`${BASE}/parent-segments/:id/:section/:item`, path);
-  if (item) return <ParentSegment id={item["id"] ?? ""} section={item["section"] ?? ""} item={item["item"] ?? ""} />;
+  if (item && hasItems(item["section"] ?? ""))
+    return <ParentSegment id={item["id"] ?? ""} section={item["section"] ?? ""} item={item["item"] ?? ""} />;
   return null;
 }
 
@@ -36,11 +45,13 @@ export function App(): JSX.Element | null {
   const path = location.pathname;
   const signedIn = sessionToken() !== null;
   const onSignIn = match(`${BASE}/sign-in`, path) !== null;
-  const found = signedIn && !onSignIn ? page(path) : null;
+  const sectionInstead = signedIn && !onSignIn ? itemlessSection(path) : null;
+  const found = signedIn && !onSignIn && sectionInstead === null ? page(path) : null;
 
   // Redirects happen after rendering, never during it.
   useEffect(() => {
     if (!signedIn && !onSignIn) navigate(signInPath(currentPath()), true);
+    else if (sectionInstead !== null) navigate(sectionInstead, true);
     else if (signedIn && !onSignIn && found === null) navigate(`${BASE}/parent-segments`, true);
   });
 

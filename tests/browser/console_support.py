@@ -187,11 +187,18 @@ MARK_CONTROLS = """(root) => {
 }"""
 
 
-def unreachable_by_tab(page: Page, root: Locator) -> list[str]:
+def unreachable_by_tab(page: Page, root: Locator, from_first: bool = False) -> list[str]:
     """The labels of the enabled controls inside `root` that pressing Tab never focuses (each
-    control's turn comes within as many presses as there are controls, plus a few)."""
+    control's turn comes within as many presses as there are controls, plus a few). With
+    `from_first` the presses start at `root`'s first control (a form on a page, not a dialog
+    that takes the focus), which counts as reached if it is in the tab order."""
     names: list[str] = root.evaluate(MARK_CONTROLS)
     reached: set[str] = set()
+    if from_first and names:
+        first = root.locator('[data-tab-mark="0"]').first
+        first.focus()
+        if first.evaluate("(c) => document.activeElement === c && c.tabIndex >= 0"):
+            reached.add("0")
     for _ in range(len(names) + 3):
         page.keyboard.press("Tab")
         mark = page.evaluate("document.activeElement?.dataset?.tabMark ?? null")

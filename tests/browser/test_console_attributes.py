@@ -9,6 +9,8 @@ violation or a page error (conftest)."""
 from __future__ import annotations
 
 import itertools
+import json
+import re
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -24,7 +26,7 @@ from browser.console_support import (
     signed_in_page,
     watched_page,
 )
-from playwright.sync_api import Browser, Locator, Page, expect
+from playwright.sync_api import Browser, Locator, Page, Request, Route, expect
 from support.admin import Account
 
 from services.auth.validation import FLAG_PUBLIC_SERVICES
@@ -230,6 +232,14 @@ def test_values_are_checked_as_typed_and_refusals_shown_by_field(
         {"name": "views", "type": "COUNTER", "event": "page_view", "counter": {"window": "total"}},
     )
     page = _attributes_page(watched, console, segment)
+    # Every attribute the page sends, to show what the browser stops is never sent.
+    sent: list[str] = []
+
+    def on_request(request: Request) -> None:
+        if request.method == "POST" and request.url.endswith(f"/{segment}/attributes"):
+            sent.append(request.url)
+
+    page.on("request", on_request)
     dialog = _open_form(page)
     name = _name(dialog)
     name.fill("x")
@@ -246,9 +256,19 @@ def test_values_are_checked_as_typed_and_refusals_shown_by_field(
     expect(_error(dialog, "attribute-expire-days")).to_have_text("Expire days must be from 1 to 60")
     # What the browser knows is wrong is not sent; what was never touched is named now.
     dialog.get_by_role("button", name="Create").click()
-    expect(_error(dialog, "attribute-event")).to_have_text("Event can't be blank")
+    no_event = _refusal(
+        console,
+        segment,
+        {
+            "name": "recent",
+            "type": "LIST",
+            "event": "",
+            "list": {"max_items": 10, "expire_days": 30},
+        },
+    )
+    expect(_error(dialog, "attribute-event")).to_have_text(no_event)
     expect(_error(dialog, "aggregation-0-sensitivity")).to_have_text("Sensitivity can't be blank")
-    assert [a["name"] for a in _attributes(console, segment)] == ["views"]
+    assert sent == []
 
     # Only the server knows two aggregations share a name: its words, by the field.
     name.fill("recent")
@@ -272,6 +292,7 @@ def test_values_are_checked_as_typed_and_refusals_shown_by_field(
     assert refused == "Name has already been taken"
     dialog.get_by_role("button", name="Create").click()
     expect(_error(dialog, "aggregation-1-name")).to_have_text(refused)
+    assert len(sent) == 1  # what the browser cannot know is sent
     expect(
         dialog.get_by_role("group", name="Aggregation 2").get_by_label("Name")
     ).to_have_attribute("aria-invalid", "true")
@@ -466,3 +487,170 @@ def test_editing_a_list_replaces_its_settings(watched: Watched, console: Console
             {"name": "referrers", "field": "td_referrer", "sensitivity": "NON_SENSITIVE"},
         ],
     }
+
+
+def test_a_field_of_blanks_is_sent_as_the_server_takes_it(
+    watched: Watched, console: Console
+) -> None:
+    segment = _segment(console)
+    page = _attributes_page(watched, console, segment)
+    dialog = _open_form(page)
+    _name(dialog).fill("spaced")
+    dialog.get_by_label("Event").select_option("page_view")
+    field = dialog.get_by_label("Field")
+    field.fill("x")
+    field.fill("  ")
+    # The server refuses only an empty field: the form says nothing and sends it.
+    expect(_error(dialog, "attribute-field")).to_have_count(0)
+    dialog.get_by_label("Sensitivity").select_option(label="Non-Sensitive")
+    _create(dialog)
+    assert _by_name(console, segment)["spaced"]["field"] == "  "
+
+
+def test_aggregations_keep_their_own_messages_when_one_is_removed(
+    watched: Watched, console: Console
+) -> None:
+    segment = _segment(console)
+    path = f"/v1/parent_segments/{segment}/attributes"
+    tier = {"name": "tier", "type": "IMPORTED", "sensitivity": "SENSITIVE"}
+    console.account.ok("POST", path, tier)
+    page = _attributes_page(watched, console, segment)
+    dialog = _open_form(page)
+    dialog.get_by_label("Type").select_option(label="List")
+    dialog.get_by_role("button", name="Add aggregation").click()
+    # The second aggregation's name touched and left blank: its message, the first's none.
+    second = dialog.get_by_role("group", name="Aggregation 2").get_by_label("Name")
+    second.fill("x")
+    second.fill("")
+    expect(_error(dialog, "aggregation-1-name")).to_have_text("Name can't be blank")
+    expect(_error(dialog, "aggregation-0-name")).to_have_count(0)
+
+    # Removing the first: the second (now first) keeps its message...
+    dialog.get_by_role("button", name="Remove aggregation 1").click()
+    expect(dialog.get_by_role("group", name="Aggregation 2")).to_have_count(0)
+    first = dialog.get_by_role("group", name="Aggregation 1")
+    expect(first.get_by_label("Field")).to_have_value("")
+    expect(_error(dialog, "aggregation-0-name")).to_have_text("Name can't be blank")
+    # ...and one added now is untouched: nothing said about it yet.
+    dialog.get_by_role("button", name="Add aggregation").click()
+    expect(dialog.get_by_role("group", name="Aggregation 2")).to_be_visible()
+    expect(_error(dialog, "aggregation-1-name")).to_have_count(0)
+    dialog.get_by_role("button", name="Remove aggregation 2").click()
+
+    # The server's word about the name stays when the aggregations change.
+    _name(dialog).fill("tier")
+    dialog.get_by_label("Event").select_option("page_view")
+    _aggregation(dialog, 1, "urls", "td_url", "Sensitive")
+    dialog.get_by_role("button", name="Create").click()
+    taken = _error(dialog, "attribute-name")
+    expect(taken).to_have_text("Name has already been taken")
+    dialog.get_by_role("button", name="Add aggregation").click()
+    expect(dialog.get_by_role("group", name="Aggregation 2")).to_be_visible()
+    expect(taken).to_have_text("Name has already been taken")
+    assert [a["name"] for a in _attributes(console, segment)] == ["tier"]
+
+
+def test_the_counter_hint_describes_its_fields_and_required_selects_say_so(
+    watched: Watched, console: Console
+) -> None:
+    segment = _segment(console)
+    page = _attributes_page(watched, console, segment)
+    dialog = _open_form(page)
+    for label in ("Type", "Event", "Sensitivity"):
+        expect(dialog.get_by_label(label)).to_have_attribute("aria-required", "true")
+    dialog.get_by_label("Type").select_option(label="Counter")
+    hint = dialog.get_by_text("Whole hours or days from 1h to 60d")
+    expect(hint).to_be_visible()
+    described = hint.inner_text()
+    expect(dialog.get_by_label("Window")).to_have_accessible_description(described)
+    expect(dialog.get_by_label("Sum field (optional)")).to_have_accessible_description(described)
+
+
+def test_an_item_path_under_the_attributes_shows_the_attributes_at_their_own_path(
+    watched: Watched, console: Console
+) -> None:
+    segment = _segment(console)
+    console.account.ok(
+        "POST",
+        f"/v1/parent_segments/{segment}/attributes",
+        {"name": "tier", "type": "IMPORTED", "sensitivity": "SENSITIVE"},
+    )
+    page = signed_in_page(watched, console, f"parent-segments/{segment}/attributes/anything")
+    expect(page).to_have_url(f"{console.url}parent-segments/{segment}/attributes")
+    expect(page.get_by_role("heading", name="Attributes", exact=True)).to_be_visible()
+    expect(_row(page, "tier")).to_be_visible()
+
+
+def test_a_failed_list_is_said_once_and_gone_when_the_list_loads_again(
+    watched: Watched, console: Console
+) -> None:
+    segment = _segment(console)
+    path = f"/v1/parent_segments/{segment}/attributes"
+    console.account.ok(
+        "POST", path, {"name": "tier", "type": "IMPORTED", "sensitivity": "SENSITIVE"}
+    )
+    page = watched.page
+    failures = {"left": 1}
+
+    def fail_once(route: Route) -> None:
+        if route.request.method == "GET" and failures["left"] > 0:
+            failures["left"] -= 1
+            route.fulfill(
+                status=503,
+                content_type="application/json",
+                body='{"code": 14, "message": "The attributes are unavailable"}',
+            )
+        else:
+            route.continue_()
+
+    page.route(re.compile(re.escape(f"{path}?")), fail_once)
+    page = _attributes_page(watched, console, segment)
+    expect(page.get_by_role("alert")).to_have_text("The attributes are unavailable")
+
+    # A save loads the list again: the old failure goes with it.
+    dialog = _open_form(page)
+    _name(dialog).fill("plan")
+    dialog.get_by_label("Type").select_option(label="Imported")
+    dialog.get_by_label("Sensitivity").select_option(label="Non-Sensitive")
+    _create(dialog)
+    expect(_row(page, "plan")).to_be_visible()
+    expect(page.get_by_role("alert")).to_have_count(0)
+    assert sorted(a["name"] for a in _attributes(console, segment)) == ["plan", "tier"]
+
+
+def test_a_list_answered_late_does_not_replace_a_newer_one(
+    watched: Watched, console: Console
+) -> None:
+    segment = _segment(console)
+    path = f"/v1/parent_segments/{segment}/attributes"
+    tier = {"name": "tier", "type": "IMPORTED", "sensitivity": "SENSITIVE"}
+    console.account.ok("POST", path, tier)
+    stale = json.dumps({"attributes": _attributes(console, segment)})
+    held: list[Route] = []
+
+    def hold_the_first(route: Route) -> None:
+        if route.request.method == "GET" and not held:
+            held.append(route)  # answered below, after a newer list
+        else:
+            route.continue_()
+
+    page = watched.page
+    page.route(re.compile(re.escape(f"{path}?")), hold_the_first)
+    page = _attributes_page(watched, console, segment)
+    expect(page.get_by_text("Loading…")).to_be_visible()
+
+    dialog = _open_form(page)
+    _name(dialog).fill("plan")
+    dialog.get_by_label("Type").select_option(label="Imported")
+    dialog.get_by_label("Sensitivity").select_option(label="Non-Sensitive")
+    _create(dialog)
+    expect(_row(page, "plan")).to_be_visible()
+
+    # The first list (without "plan") now arrives: it is older than what is shown.
+    [first] = held
+    with page.expect_response(lambda response: response.request == first.request):
+        first.fulfill(status=200, content_type="application/json", body=stale)
+    # Nothing to wait for when nothing should change: give the page time to (not) render it.
+    page.wait_for_timeout(500)
+    expect(_row(page, "plan")).to_be_visible()
+    expect(page.get_by_text("2 of ")).to_be_visible()

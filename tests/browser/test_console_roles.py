@@ -13,11 +13,12 @@ from __future__ import annotations
 import itertools
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from browser.console_support import Console, Watched, add_user, signed_in_page
-from playwright.sync_api import Page, Route, expect
+from playwright.sync_api import Locator, Page, Route, expect
 from support.admin import PASSWORD
 from support.http import request
 
@@ -75,8 +76,8 @@ def _session(console: Console, email: str) -> str:
 
 
 def _buttons(page: Page) -> set[str]:
-    """The accessible names of every button on the page once it has loaded everything."""
-    page.wait_for_load_state("networkidle")
+    """The accessible names of every button on the page as it is now: callers first wait for
+    what the page loads (a client-side navigation leaves no network state to wait for)."""
     names: list[str] = page.get_by_role("button").evaluate_all(
         "buttons => buttons.map((b) => (b.getAttribute('aria-label') || b.textContent).trim())"
     )
@@ -125,23 +126,28 @@ def test_a_viewer_reads_every_section_and_is_offered_no_change(
 
     page.get_by_role("link", name=name).click()
     nav = page.get_by_role("navigation", name="Parent segment sections")
-    # Each section with what shows its data ("" where only the heading is certain).
-    sections = {
-        "Services": "",
-        "Events": "page_view",
-        "Attributes": "",
-        "ID stitching": "user_id",
-        "Personalizations": "",
-        "Profiles": "",
+    # Each section with what shows it has loaded: the fixture's data, or what an empty list
+    # says once its answer came (the server's refusal, for the services).
+    loaded: dict[str, Callable[[], Locator]] = {
+        "Services": lambda: page.get_by_role("alert"),
+        "Events": lambda: page.get_by_role("cell", name="page_view", exact=True),
+        "Attributes": lambda: page.get_by_role("cell", name="views", exact=True),
+        "ID stitching": lambda: page.get_by_role("cell", name="user_id", exact=True),
+        "Personalizations": lambda: page.get_by_text("No personalizations yet."),
+        "Profiles": lambda: page.get_by_text("No merges yet."),
     }
-    for title, data in sections.items():
+    for title, content in loaded.items():
         nav.get_by_role("link", name=title, exact=True).click()
         expect(page.get_by_role("heading", name=f"{name}: {title}")).to_be_visible()
+        expect(content()).to_be_visible()
         if title == "Services":
             _refusal(page)
             expect(page.get_by_role("button", name="New service")).to_have_count(0)
-        if data:
-            expect(page.get_by_role("cell", name=data, exact=True)).to_be_visible()
+        if title == "Profiles":
+            # The lookup form's stitching keys (the primary key first) are a list of their own.
+            keys = page.get_by_label("Stitching key").locator("option")
+            expect(keys).to_have_text(["td_client_id", "user_id"])
+        expect(page.get_by_text("Loading…")).to_have_count(0)
         _assert_read_only(page, title)
 
     # Profiles: a VIEWER looks up (allowed) and still meets only read-only buttons.
@@ -235,6 +241,40 @@ def test_a_refused_edit_and_delete_show_the_servers_words_and_change_nothing(
 
     page.get_by_role("button", name="Delete user_id").click()
     dialog = page.get_by_role("dialog", name="Delete stitching key user_id?")
+    dialog.get_by_role("button", name="Delete").click()
+    expect(dialog.get_by_role("alert")).to_have_text(PERMISSION_DENIED_MESSAGE)
+    assert console.account.ok("GET", path) == before
+
+
+def test_a_refused_attribute_create_edit_and_delete_show_the_servers_words_and_change_nothing(
+    viewer_as_editor: tuple[Page, str, str], console: Console
+) -> None:
+    page, segment, name = viewer_as_editor
+    path = f"/v1/parent_segments/{segment}/attributes?page_size=1000"
+    before = console.account.ok("GET", path)
+    page.get_by_role("link", name=name).click()
+    page.get_by_role("link", name="Attributes", exact=True).click()
+
+    page.get_by_role("button", name="Create new attribute").click()
+    dialog = page.get_by_role("dialog", name="Create new attribute")
+    dialog.get_by_label("Name").fill("tier")
+    dialog.get_by_label("Type").select_option(label="Imported")
+    dialog.get_by_label("Sensitivity").select_option(label="Non-Sensitive")
+    dialog.get_by_role("button", name="Create").click()
+    expect(dialog.get_by_role("alert")).to_have_text(PERMISSION_DENIED_MESSAGE)
+    dialog.get_by_role("button", name="Cancel").click()
+    expect(dialog).to_be_hidden()
+
+    page.get_by_role("button", name="Edit views").click()
+    dialog = page.get_by_role("dialog", name="Edit attribute views")
+    dialog.get_by_label("Window").fill("7d")
+    dialog.get_by_role("button", name="Save").click()
+    expect(dialog.get_by_role("alert")).to_have_text(PERMISSION_DENIED_MESSAGE)
+    dialog.get_by_role("button", name="Cancel").click()
+    expect(dialog).to_be_hidden()
+
+    page.get_by_role("button", name="Delete views").click()
+    dialog = page.get_by_role("dialog", name="Delete attribute views?")
     dialog.get_by_role("button", name="Delete").click()
     expect(dialog.get_by_role("alert")).to_have_text(PERMISSION_DENIED_MESSAGE)
     assert console.account.ok("GET", path) == before

@@ -12,6 +12,8 @@ interface FieldProps {
   required?: boolean;
   autoComplete?: string;
   multiline?: boolean;
+  /** The id of an element elsewhere that describes the control (a hint shared by several). */
+  describedBy?: string | undefined;
 }
 
 export function Field(props: FieldProps): JSX.Element {
@@ -22,7 +24,7 @@ export function Field(props: FieldProps): JSX.Element {
     value: props.value,
     required: props.required ?? false,
     "aria-invalid": props.error ? true : undefined,
-    "aria-describedby": props.error ? errorId : undefined,
+    "aria-describedby": [props.error && errorId, props.describedBy].filter(Boolean).join(" ") || undefined,
     onInput: (event: Event) => props.onInput((event.currentTarget as HTMLInputElement).value),
   };
   return (

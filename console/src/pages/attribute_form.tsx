@@ -9,9 +9,10 @@
 
 import type { JSX } from "preact";
 import { useState } from "preact/hooks";
-import { ApiError, fieldsOf } from "../api";
+import { formFailure } from "../api";
 import { Field } from "../components/field";
 import { FormDialog, FormError } from "../components/dialog";
+import { Select } from "../components/select";
 import { type Attribute, type AttributeType, type ListAggregation, type Sensitivity, save } from "../config_api";
 import {
   bodyOf,
@@ -22,6 +23,19 @@ import {
   type Values,
   valuesOf,
 } from "./attribute_rules";
+
+// The server names an aggregation's field by its position: `list.aggregations[1].name`.
+const AGGREGATION_FIELD = /^list\.aggregations\[([0-9]+)\]\.(.+)$/;
+
+let lastKey = 0;
+function newKey(): number {
+  lastKey += 1;
+  return lastKey;
+}
+
+function aggregationKey(key: number, field: string): string {
+  return `aggregation:${key}.${field}`;
+}
 
 export const TYPES: readonly { value: AttributeType; label: string }[] = [
   { value: "SINGLE", label: "Single value" },
@@ -43,6 +57,9 @@ export function AttributeForm(props: {
   const creating = props.given.id === undefined;
   const shown = props.sensitivityShown;
   const [values, setValues] = useState<Values>(() => valuesOf(props.given));
+  // Each aggregation's own key, which stays when one before it is removed (its position does
+  // not): what was touched and what the server said about an aggregation follow it.
+  const [keys, setKeys] = useState<number[]>(() => valuesOf(props.given).aggregations.map(() => newKey()));
   const [touched, setTouched] = useState<Record<string, boolean>>({});
   // The server's messages by field; a field's own is dropped as soon as it is edited again.
   const [server, setServer] = useState<Record<string, string>>({});
@@ -50,7 +67,16 @@ export function AttributeForm(props: {
   const [busy, setBusy] = useState(false);
 
   const problems = problemsOf(values, shown);
-  const message = (key: string): string | undefined => server[key] ?? (touched[key] ? problems[key] : undefined);
+  /** The form's name for a field the server names: an aggregation's by its key, not its position. */
+  const own = (field: string): string => {
+    const at = AGGREGATION_FIELD.exec(field);
+    return at ? aggregationKey(keys[Number(at[1])] ?? -1, at[2] ?? "") : field;
+  };
+  /** What to say under a field: the server's message, else the form's once it was touched. */
+  const message = (field: string): string | undefined => {
+    const key = own(field);
+    return server[key] ?? (touched[key] ? problems[field] : undefined);
+  };
   const edited = (key: string): void => {
     setTouched((was) => ({ ...was, [key]: true }));
     setServer((was) => {
@@ -65,18 +91,19 @@ export function AttributeForm(props: {
       setValues((was) => ({ ...was, [key]: value }));
       edited(serverName);
     };
-  const setAggregation = (index: number, change: Partial<ListAggregation>, key: string): void => {
+  const setAggregation = (index: number, change: Partial<ListAggregation>, field: string): void => {
     setValues((was) => ({ ...was, aggregations: was.aggregations.map((a, i) => (i === index ? { ...a, ...change } : a)) }));
-    edited(`list.aggregations[${index}].${key}`);
+    edited(aggregationKey(keys[index] ?? -1, field));
   };
-  const aggregationsChanged = (aggregations: ListAggregation[]): void => {
+  const aggregationsChanged = (aggregations: ListAggregation[], changedKeys: number[]): void => {
     setValues((was) => ({ ...was, aggregations }));
-    setServer({}); // the server named aggregations by position, which just changed
+    setKeys(changedKeys);
+    edited("list.aggregations"); // the server's word about the list as a whole no longer holds
   };
 
   const submit = async (event: Event): Promise<void> => {
     event.preventDefault();
-    setTouched(Object.fromEntries(Object.keys(problems).map((key) => [key, true])));
+    setTouched(Object.fromEntries(Object.keys(problems).map((field) => [own(field), true])));
     if (Object.values(problems).some((problem) => problem !== undefined)) return;
     setBusy(true);
     setError(null);
@@ -85,20 +112,25 @@ export function AttributeForm(props: {
       await save(props.segmentId, "attributes", body, props.given.id, mask);
       props.onSaved();
     } catch (failure) {
-      if (failure instanceof ApiError) {
-        // Only fields the form shows: a message about any other one is the form's.
-        const shownFields = [...Object.keys(problems), "type", "counter.sum_field", "list.aggregations"];
-        const known = fieldsOf(failure, "attribute", shownFields);
-        setServer(known);
-        if (Object.keys(known).length === 0) setError(failure.message);
-      } else setError(String(failure));
+      // Only fields the form shows: a message about any other one is the form's.
+      const shownFields = [...Object.keys(problems), "type", "counter.sum_field", "list.aggregations"];
+      const { fields, message: general } = formFailure(failure, "attribute", shownFields);
+      setServer(Object.fromEntries(Object.entries(fields).map(([field, said]) => [own(field), said])));
+      setError(general);
     } finally {
       setBusy(false);
     }
   };
 
   /** A text field of the form: `key` in its values, `serverName` the field the server names. */
-  const text = (id: string, label: string, key: "name" | TextKey, serverName: string, required = true): JSX.Element => (
+  const text = (
+    id: string,
+    label: string,
+    key: "name" | TextKey,
+    serverName: string,
+    required = true,
+    describedBy?: string,
+  ): JSX.Element => (
     <Field
       id={id}
       label={label}
@@ -106,6 +138,7 @@ export function AttributeForm(props: {
       onInput={set(key, serverName)}
       error={message(serverName)}
       required={required}
+      describedBy={describedBy}
     />
   );
   const type = values.type;
@@ -130,6 +163,7 @@ export function AttributeForm(props: {
           options={TYPES}
           // UpdateAttribute's mask has no `type`: it is fixed once created.
           disabled={!creating}
+          required
           hint={creating ? undefined : "The type of an attribute cannot change: create a new one instead."}
           onChange={(value) => set("type", "type")(value as AttributeType)}
           error={message("type")}
@@ -140,6 +174,7 @@ export function AttributeForm(props: {
             label="Event"
             value={values.event}
             options={eventOptions}
+            required
             hint={props.events.length === 0 ? "No events yet: create one on the Events page." : undefined}
             onChange={set("event", "event")}
             error={message("event")}
@@ -159,10 +194,10 @@ export function AttributeForm(props: {
       {type === "COUNTER" && (
         <>
           <div class="field-row">
-            {text("attribute-window", "Window", "window", "counter.window")}
-            {text("attribute-sum-field", "Sum field (optional)", "sumField", "counter.sum_field", false)}
+            {text("attribute-window", "Window", "window", "counter.window", true, COUNTER_HINT)}
+            {text("attribute-sum-field", "Sum field (optional)", "sumField", "counter.sum_field", false, COUNTER_HINT)}
           </div>
-          <p class="hint">
+          <p class="hint" id={COUNTER_HINT}>
             Whole hours or days from 1h to 60d (12h, 7d), or total. Without a sum field the events are counted.
           </p>
           <p class="fixed-sensitivity">
@@ -182,7 +217,7 @@ export function AttributeForm(props: {
           {values.aggregations.map((aggregation, i) => {
             const where = `list.aggregations[${i}]`;
             return (
-              <fieldset key={i} class="filter">
+              <fieldset key={keys[i]} class="filter">
                 <legend>Aggregation {i + 1}</legend>
                 <div class="field-row">
                   <Field
@@ -214,7 +249,12 @@ export function AttributeForm(props: {
                   <button
                     type="button"
                     class="secondary"
-                    onClick={() => aggregationsChanged(values.aggregations.filter((_, j) => j !== i))}
+                    onClick={() =>
+                      aggregationsChanged(
+                        values.aggregations.filter((_, j) => j !== i),
+                        keys.filter((_, j) => j !== i),
+                      )
+                    }
                   >
                     Remove aggregation {i + 1}
                   </button>
@@ -226,7 +266,7 @@ export function AttributeForm(props: {
             <button
               type="button"
               class="secondary"
-              onClick={() => aggregationsChanged([...values.aggregations, { ...NEW_AGGREGATION }])}
+              onClick={() => aggregationsChanged([...values.aggregations, { ...NEW_AGGREGATION }], [...keys, newKey()])}
             >
               Add aggregation
             </button>
@@ -236,6 +276,8 @@ export function AttributeForm(props: {
     </FormDialog>
   );
 }
+
+const COUNTER_HINT = "attribute-counter-hint";
 
 const SENSITIVITIES = [
   { value: UNSPECIFIED, label: "Choose" },
@@ -255,52 +297,9 @@ function SensitivitySelect(props: {
       label="Sensitivity"
       value={props.value}
       options={SENSITIVITIES}
+      required
       onChange={(value) => props.onChange(value as Sensitivity)}
       error={props.error}
     />
-  );
-}
-
-/** A labelled select with the (server's or the form's) message about it beneath. */
-function Select(props: {
-  id: string;
-  label: string;
-  value: string;
-  options: readonly { value: string; label: string }[];
-  onChange: (value: string) => void;
-  error: string | undefined;
-  disabled?: boolean;
-  hint?: string | undefined;
-}): JSX.Element {
-  const described = [props.error && `${props.id}-error`, props.hint && `${props.id}-hint`].filter(Boolean).join(" ");
-  return (
-    <div class="field">
-      <label for={props.id}>{props.label}</label>
-      <select
-        id={props.id}
-        name={props.id}
-        value={props.value}
-        disabled={props.disabled ?? false}
-        aria-invalid={props.error ? true : undefined}
-        aria-describedby={described || undefined}
-        onChange={(event) => props.onChange((event.currentTarget as HTMLSelectElement).value)}
-      >
-        {props.options.map((option) => (
-          <option key={option.value} value={option.value}>
-            {option.label}
-          </option>
-        ))}
-      </select>
-      {props.hint && (
-        <p class="hint select-hint" id={`${props.id}-hint`}>
-          {props.hint}
-        </p>
-      )}
-      {props.error && (
-        <p class="field-error" id={`${props.id}-error`} role="alert">
-          {props.error}
-        </p>
-      )}
-    </div>
   );
 }

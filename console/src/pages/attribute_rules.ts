@@ -11,6 +11,7 @@ import { nameProblem } from "../names";
 const MAX_ITEMS = 100;
 const MAX_EXPIRE_DAYS = 60;
 const SENSITIVITY_BLANK = "Sensitivity can't be blank";
+const FIELD_BLANK = "Field can't be blank";
 const WINDOW = /^([1-9][0-9]{0,3})([hd])$/;
 export const UNSPECIFIED: Sensitivity = "SENSITIVITY_UNSPECIFIED";
 export const NEW_AGGREGATION: ListAggregation = { name: "", field: "", sensitivity: UNSPECIFIED };
@@ -28,6 +29,11 @@ function quoted(value: string): string {
   const escaped = value.replace(/\\/g, "\\\\");
   if (value.includes("'") && !value.includes('"')) return `"${escaped}"`;
   return `'${escaped.replace(/'/g, "\\'")}'`;
+}
+
+/** The event is chosen from the parent segment's own; only an unchosen one is certainly refused. */
+function eventProblem(event: string): string {
+  return `Event ${quoted(event)} is not an event definition of this parent segment`;
 }
 
 function sensitivityProblem(sensitivity: Sensitivity | undefined): string | undefined {
@@ -105,8 +111,9 @@ export function bodyOf(values: Values, sensitivityShown: boolean): { body: Attri
 export function problemsOf(values: Values, sensitivityShown: boolean): Record<string, string | undefined> {
   const found: Record<string, string | undefined> = { name: nameProblem(values.name) };
   const needsSensitivity = sensitivityShown && (values.type === "SINGLE" || values.type === "IMPORTED");
-  if (values.type !== "IMPORTED") found["event"] = values.event ? undefined : "Event can't be blank";
-  if (values.type === "SINGLE") found["field"] = values.field.trim() ? undefined : "Field can't be blank";
+  if (values.type !== "IMPORTED") found["event"] = values.event ? undefined : eventProblem(values.event);
+  // The server refuses only an empty field: blanks alone are a field it accepts.
+  if (values.type === "SINGLE") found["field"] = values.field ? undefined : FIELD_BLANK;
   if (needsSensitivity) found["sensitivity"] = sensitivityProblem(values.sensitivity);
   if (values.type === "COUNTER") found["counter.window"] = windowProblem(values.window);
   if (values.type === "LIST") {
@@ -115,7 +122,7 @@ export function problemsOf(values: Values, sensitivityShown: boolean): Record<st
     values.aggregations.forEach((a, i) => {
       const where = `list.aggregations[${i}]`;
       found[`${where}.name`] = a.name ? undefined : "Name can't be blank";
-      found[`${where}.field`] = a.field ? undefined : "Field can't be blank";
+      found[`${where}.field`] = a.field ? undefined : FIELD_BLANK;
       if (sensitivityShown) found[`${where}.sensitivity`] = sensitivityProblem(a.sensitivity);
     });
   }

@@ -7,7 +7,7 @@
 
 import "./attributes.css";
 import type { JSX } from "preact";
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import { call, listAll, messageOf, part, type ParentSegment, segmentPath } from "../api";
 import { FormDialog, FormError } from "../components/dialog";
 import { SensitivityBadge } from "../components/sensitivity";
@@ -21,20 +21,33 @@ export function Attributes({ segment }: { segment: ParentSegment }): JSX.Element
   const me = useMe();
   const [attributes, setAttributes] = useState<Attribute[] | null>(null);
   const [events, setEvents] = useState<string[]>([]);
+  // Each list's own failure: one list failing does not hide, or get hidden by, the other.
   const [error, setError] = useState<string | null>(null);
+  const [eventsError, setEventsError] = useState<string | null>(null);
   const [editing, setEditing] = useState<Attribute | null>(null);
   const [deleting, setDeleting] = useState<Attribute | null>(null);
+  // Only the latest load's replies count: an older one (another segment's, or the list as it
+  // was before a save) may arrive after it.
+  const latest = useRef(0);
 
   const load = (): void => {
-    listAll<Attribute>(segmentPath(segment.id, "attributes"), "attributes").then(setAttributes, (failure: unknown) =>
-      setError(messageOf(failure)),
+    const mine = ++latest.current;
+    const current = (): boolean => mine === latest.current;
+    setError(null);
+    setEventsError(null);
+    listAll<Attribute>(segmentPath(segment.id, "attributes"), "attributes").then(
+      (found) => current() && setAttributes(found),
+      (failure: unknown) => current() && setError(messageOf(failure)),
     );
     listAll<EventDefinition>(segmentPath(segment.id, "events"), "events").then(
-      (found) => setEvents(found.map((event) => event.name)),
-      (failure: unknown) => setError(messageOf(failure)),
+      (found) => current() && setEvents(found.map((event) => event.name)),
+      (failure: unknown) => current() && setEventsError(messageOf(failure)),
     );
   };
-  useEffect(load, [segment.id]);
+  useEffect(() => {
+    setAttributes(null);
+    load();
+  }, [segment.id]);
   const done = (): void => {
     setEditing(null);
     setDeleting(null);
@@ -57,6 +70,7 @@ export function Attributes({ segment }: { segment: ParentSegment }): JSX.Element
         {attributes && `${attributes.length} of ${MAX_ATTRIBUTES} attributes.`}
       </p>
       <FormError message={error} />
+      {eventsError && editable && <FormError message={`The events could not be listed: ${eventsError}`} />}
       {attributes === null && !error && <p aria-live="polite">Loading…</p>}
       {attributes?.length === 0 && <p>No attributes yet.</p>}
       {attributes && attributes.length > 0 && (

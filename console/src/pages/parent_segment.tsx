@@ -22,6 +22,14 @@ export const SECTIONS = [
   { slug: "profiles", title: "Profiles" },
 ] as const;
 
+// The sections whose pages show one item of theirs at `<section>/<item>` (a personalization's
+// builder, `new` for a new one); any other section has no item routes.
+const WITH_ITEMS: ReadonlySet<string> = new Set(["personalizations"]);
+
+export function hasItems(section: string): boolean {
+  return WITH_ITEMS.has(section);
+}
+
 /** A section's page; `item` is the path part after the section's (one item of it), if any. */
 type SectionPage = (props: { segment: Segment; item: string | null }) => JSX.Element;
 
@@ -80,7 +88,7 @@ export function ParentSegment(props: { id: string; section: string | null; item?
           <>
             <h1>{current ? `${segment.name}: ${current.title}` : segment.name}</h1>
             {Page ? (
-              <Page segment={segment} item={props.item ?? null} />
+              <Page segment={segment} item={hasItems(current?.slug ?? "") ? (props.item ?? null) : null} />
             ) : (
               <dl class="details">
                 <dt>Description</dt>
