@@ -22,6 +22,7 @@ from browser.console_support import (
     load_axe,
     screenshot,
     serious_violations,
+    sign_in,
     signed_in_page,
 )
 from playwright.sync_api import Locator, Page, Request, Route, expect
@@ -409,3 +410,42 @@ def test_a_save_or_a_slow_reply_leaves_no_old_result(watched: Watched, shop: Sho
     page.wait_for_timeout(500)
     expect(results).to_have_count(0)
     expect(preview).to_be_enabled()
+
+
+def test_one_status_region_says_loading_then_previewing(watched: Watched, shop: Shop) -> None:
+    page = watched.page
+    events_path = f"/v1/parent_segments/{shop.segment}/events"
+    passed: list[str] = []
+    held: list[Route] = []
+
+    def is_events(url: str) -> bool:
+        return events_path in url
+
+    def hold_the_panels(route: Route) -> None:
+        # The builder reads the event definitions first; the panel, mounted below it, next.
+        if passed:
+            held.append(route)
+        else:
+            passed.append(route.request.url)
+            route.continue_()
+
+    page.route(is_events, hold_the_panels)
+    page.goto(f"{shop.console.url}{shop.route}")
+    sign_in(page, shop.console.account.email)
+    panel = page.get_by_role("region", name="Preview")
+    status = panel.get_by_role("status")
+    expect(status).to_have_text("Loading…")
+    # Marked now: the region that reads out the preview later must be this same element.
+    status.evaluate("element => { element.dataset.seen = 'loading'; }")
+    for _ in range(100):
+        if held:
+            break
+        page.wait_for_timeout(50)
+    assert len(held) == 1
+    held[0].continue_()
+    page.unroute(is_events)
+    expect(panel.get_by_label("Event table")).to_have_value(f"{DATABASE}.page_views")
+    expect(status).to_have_text("")
+    _run(panel, {"td_client_id": "visitor-status"})
+    expect(status).to_have_text(f"Previewed: {len(SECTIONS)} sections")
+    expect(status).to_have_attribute("data-seen", "loading")
