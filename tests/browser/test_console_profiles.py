@@ -424,7 +424,9 @@ def test_a_key_or_value_that_would_change_the_path_is_refused_before_sending(
     assert lookups == []
 
 
-def test_one_status_region_says_looking_up(watched: Watched, console: Console) -> None:
+def test_one_status_region_says_looking_up_and_busy_ends_with_the_lookup(
+    watched: Watched, console: Console
+) -> None:
     shop = Shop(console)
     shop.ingest([{"td_client_id": "c1"}])
     page = _profiles_page(watched, console, shop)
@@ -448,7 +450,17 @@ def test_one_status_region_says_looking_up(watched: Watched, console: Console) -
         if held:
             break
         page.wait_for_timeout(50)
-    held[0].continue_()
+    assert len(held) == 1
+    # Back to no lookup while it is under way: not busy any more, and its late answer dropped.
+    page.go_back()
+    expect(page).to_have_url(f"{console.url}parent-segments/{shop.id}/profiles")
+    expect(page.get_by_role("button", name="Look up")).to_be_enabled()
+    expect(lookup_status).to_have_text("")
+    with page.expect_response(lambda response: is_lookup(response.url)):
+        held[0].continue_()
     page.unroute(is_lookup)
+    page.wait_for_timeout(500)
+    expect(page.get_by_role("heading", name=re.compile(r"^Profile "))).to_have_count(0)
+    _look_up(page, "td_client_id", "c1")
     _shows_profile(page, "c1")
     expect(lookup_status).to_have_text("")
