@@ -279,10 +279,12 @@ function answered(offers: PreviewOffers | undefined, name: string): { attributes
   return Object.prototype.hasOwnProperty.call(all, name) ? all[name] : undefined;
 }
 
-function publicOutcomeOf(preview: Preview, name: string): PublicOutcome {
-  const section = answered(preview.public_response, name);
-  if (section === undefined) return "left-out";
-  return section.attributes === undefined ? "redacted" : "shown";
+function publicOutcomeOf(preview: Preview, section: SectionPreview): PublicOutcome {
+  const answer = answered(preview.public_response, section.name);
+  if (answer === undefined) return "left-out";
+  // `{}` is a redacted section; a section with no payload values would look the same on the
+  // wire (an empty map is left out), but only a section referencing something sensitive is redacted.
+  return answer.attributes === undefined && section.redacted_for_public ? "redacted" : "shown";
 }
 
 function privateOutcomeOf(preview: Preview, name: string): PrivateOutcome {
@@ -302,11 +304,11 @@ function reasonOf(section: SectionPreview, publicOutcome: PublicOutcome, private
       : "The public path answers it in full, the private path leaves it out";
   }
   if (privateOutcome === "shown") return "The public path leaves it out; the private path answers it in full";
-  // Neither path answers it: the criteria did not match, or nothing was evaluated (see the warnings).
-  const why = section.matched === false ? "its criteria did not match" : "it was not evaluated";
+  // Not matched: by its criteria, or because the event triggers none of the personalization
+  // (the server reports both alike, and says the latter in the warnings).
   return section.redacted_for_public
-    ? `Neither path answers it: ${why} (it references sensitive ${named}, so when answered, the public path gives {})`
-    : `Neither path answers it: ${why}`;
+    ? `Neither path answers it: it did not match (it references sensitive ${named}, so when answered, the public path gives {})`
+    : "Neither path answers it: it did not match";
 }
 
 function Results({ preview, sent }: { preview: Preview; sent: Record<string, unknown> | null }): JSX.Element {
@@ -334,7 +336,7 @@ function Results({ preview, sent }: { preview: Preview; sent: Record<string, unk
         </thead>
         <tbody>
           {sections.map((section) => {
-            const publicOutcome = publicOutcomeOf(preview, section.name);
+            const publicOutcome = publicOutcomeOf(preview, section);
             const privateOutcome = privateOutcomeOf(preview, section.name);
             return (
               <tr key={section.name}>
