@@ -28,6 +28,8 @@ export interface Personalization {
   trigger_events: string[];
   sections?: Section[];
   warnings?: string[];
+  /** Output only: when it was last changed (with the id, names the version saved). */
+  update_time?: string;
 }
 
 export interface SectionPreview {

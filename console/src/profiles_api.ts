@@ -49,6 +49,18 @@ export interface MergeLogPage {
   next_page_token?: string;
 }
 
+/**
+ * Why a stitching key or value cannot be part of the lookup's path, or null: `.` and `..`
+ * are kept as they are by encodeURIComponent, so the browser would normalise
+ * `profiles/../x` into another admin endpoint whose reply would be read as a profile; the
+ * gateway refuses an encoded `/` in any path (docs/design.md §3.2).
+ */
+export function unusableInPath(what: string, text: string): string | null {
+  if (text === "." || text === "..") return `${what} can't be "${text}"`;
+  if (text.includes("/")) return `${what} can't contain "/"`;
+  return null;
+}
+
 export function getProfile(segmentId: string, key: string, value: string): Promise<Profile> {
   return call<Profile>("GET", `${segmentPath(segmentId, "profiles")}/${part(key)}/${part(value)}`);
 }

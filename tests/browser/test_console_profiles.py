@@ -22,7 +22,7 @@ from browser.console_support import (
     serious_violations,
     signed_in_page,
 )
-from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import Locator, Page, Request, Route, expect
 from support.http import request
 
 _names = itertools.count(1)
@@ -233,12 +233,16 @@ def test_two_identifiers_stitched_and_two_profiles_merged_are_one_profile_found_
     page.go_back()
     expect(page.get_by_label("Stitching key")).to_have_value("user_id")
     expect(page.get_by_label("Value", exact=True)).to_have_value("u1")
+    # Going back read the profile as stored before the event below: seen before it is sent,
+    # so the count after it can only come from looking up again.
+    views_value = views.get_by_role("cell").nth(1)
+    expect(views_value).to_have_text(str(views_of(profile)))
 
     # Looking the shown profile up again reads it afresh: a new event counts.
     shop.ingest([{"td_client_id": "c2", "td_path": "/checkout"}])
     assert views_of(shop.profile("user_id", "u1")) == views_of(profile) + 1
     page.get_by_role("button", name="Look up").click()
-    expect(views).to_contain_text(str(views_of(profile) + 1))
+    expect(views_value).to_have_text(str(views_of(profile) + 1))
     expect(last_page).to_contain_text("/checkout")
 
 
@@ -304,6 +308,41 @@ def test_a_merge_refused_by_merge_protection_is_in_the_log_with_its_reason(
     expect(rows).to_have_count(1)
     expect(rows.first.get_by_role("cell").nth(1)).to_have_text("Refused")
 
+    # A "Load more" whose reply comes after a new lookup read the log's first page afresh:
+    # dropped, not appended to that first page.
+    only.uncheck()
+    held: list[Route] = []
+
+    def is_second_page(url: str) -> bool:
+        return "/merge_log?" in url and "page_token=" in url
+
+    def hold(route: Route) -> None:
+        held.append(route)
+
+    page.route(is_second_page, hold)
+    page.get_by_role("button", name="Load more").click()
+    for _ in range(100):
+        if held:
+            break
+        page.wait_for_timeout(50)
+    assert len(held) == 1
+    _look_up(page, "user_id", "u1")
+    _shows_profile(page, "d00")
+    expect(rows).to_have_count(50)
+    more = page.get_by_role("button", name="Load more")
+    expect(more).to_be_enabled()
+    with page.expect_response(lambda response: is_second_page(response.url)):
+        held[0].continue_()
+    page.unroute(is_second_page)
+    # Time for the late reply to be read had it been kept.
+    page.wait_for_timeout(500)
+    expect(rows).to_have_count(50)
+    expect(more).to_be_enabled()
+    # Asked for now, the second page is added once.
+    more.click()
+    expect(more).to_have_count(0)
+    expect(rows).to_have_count(51)
+
 
 def test_an_unknown_value_or_key_shows_the_servers_message(
     watched: Watched, console: Console
@@ -346,3 +385,82 @@ def test_a_viewer_looks_up_a_profile_and_reads_the_log(watched: Watched, console
     _shows_profile(page, "c1")
     # Nothing to change here: the only buttons are the lookup and signing out.
     expect(page.get_by_role("button")).to_have_text(["Sign out", "Look up"])
+
+
+def test_a_key_or_value_that_would_change_the_path_is_refused_before_sending(
+    watched: Watched, console: Console
+) -> None:
+    shop = Shop(console)
+    load_axe(watched.page)
+    page = _profiles_page(watched, console, shop)
+    lookups: list[str] = []
+
+    def on_request(sent: Request) -> None:
+        # A lookup, or where `profiles/..` would have led: the merge log without its page size.
+        if "/v1/" in sent.url and ("/profiles/" in sent.url or sent.url.endswith("/merge_log")):
+            lookups.append(sent.url)
+
+    page.on("request", on_request)
+    error = page.locator("#profile-value-error")
+    for value, message in [
+        ("..", 'The value can\'t be ".."'),
+        (".", 'The value can\'t be "."'),
+        ("a/b", 'The value can\'t contain "/"'),
+    ]:
+        _look_up(page, "td_client_id", value)
+        expect(error).to_have_text(message)
+        expect(page.get_by_label("Value", exact=True)).to_be_focused()
+        expect(page).to_have_url(f"{console.url}parent-segments/{shop.id}/profiles")
+    assert serious_violations(page) == []
+    # A crafted link: `profiles/../merge_log` would be read as the merge log's reply.
+    page.goto(f"{console.url}parent-segments/{shop.id}/profiles?key=..&value=merge_log")
+    expect(page.get_by_role("alert")).to_have_text('The stitching key can\'t be ".."')
+    expect(page.get_by_role("heading", name=re.compile(r"^Profile "))).to_have_count(0)
+    page.goto(f"{console.url}parent-segments/{shop.id}/profiles?key=td_client_id&value=..")
+    expect(page.get_by_role("alert")).to_have_text('The value can\'t be ".."')
+    # The form's key from such a link is refused by its field too.
+    page.get_by_role("button", name="Look up").click()
+    expect(page.locator("#profile-value-error")).to_have_text('The value can\'t be ".."')
+    assert lookups == []
+
+
+def test_one_status_region_says_looking_up_and_busy_ends_with_the_lookup(
+    watched: Watched, console: Console
+) -> None:
+    shop = Shop(console)
+    shop.ingest([{"td_client_id": "c1"}])
+    page = _profiles_page(watched, console, shop)
+    lookup_status = page.get_by_role("status").first
+    expect(lookup_status).to_have_text("")
+    # Marked before the lookup: the region that says "Looking up…" must be this element.
+    lookup_status.evaluate("element => { element.dataset.seen = 'before'; }")
+    held: list[Route] = []
+
+    def is_lookup(url: str) -> bool:
+        return "/profiles/td_client_id/" in url
+
+    def hold(route: Route) -> None:
+        held.append(route)
+
+    page.route(is_lookup, hold)
+    _look_up(page, "td_client_id", "c1")
+    expect(lookup_status).to_have_text("Looking up…")
+    expect(lookup_status).to_have_attribute("data-seen", "before")
+    for _ in range(100):
+        if held:
+            break
+        page.wait_for_timeout(50)
+    assert len(held) == 1
+    # Back to no lookup while it is under way: not busy any more, and its late answer dropped.
+    page.go_back()
+    expect(page).to_have_url(f"{console.url}parent-segments/{shop.id}/profiles")
+    expect(page.get_by_role("button", name="Look up")).to_be_enabled()
+    expect(lookup_status).to_have_text("")
+    with page.expect_response(lambda response: is_lookup(response.url)):
+        held[0].continue_()
+    page.unroute(is_lookup)
+    page.wait_for_timeout(500)
+    expect(page.get_by_role("heading", name=re.compile(r"^Profile "))).to_have_count(0)
+    _look_up(page, "td_client_id", "c1")
+    _shows_profile(page, "c1")
+    expect(lookup_status).to_have_text("")

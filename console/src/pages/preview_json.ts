@@ -12,9 +12,11 @@ function lineAndColumn(text: string, position: number): { line: number; column: 
   return { line: before.length, column: (before[before.length - 1] ?? "").length + 1 };
 }
 
-/** Where and why `text` is not JSON: V8's messages do not always say where, so the text is
- * read again by this small reader of the same grammar (RFC 8259), which stops at the first
- * mistake. */
+/** Where and why `text` is not JSON as the server reads it: V8's messages do not always say
+ * where, so the text is read again by this small reader of the same grammar (RFC 8259),
+ * which stops at the first mistake. It also stops at a key named twice in one object, which
+ * JSON.parse takes silently (keeping the last) but the real event path refuses as
+ * INVALID_JSON (docs/design.md §2.9). */
 function mistakeIn(text: string): { position: number; message: string } | null {
   let i = 0;
   const stop = (message: string): never => {
@@ -68,10 +70,19 @@ function mistakeIn(text: string): { position: number; message: string } | null {
     blank();
     const c = text[i];
     if (c === "{") {
+      const keys = new Set<string>();
       items("}", () => {
         blank();
         if (text[i] !== '"') fail("a property name in double quotes");
+        const start = i;
         string();
+        // The key as JSON reads it: "\u0061" and "a" are the same key.
+        const key = JSON.parse(text.slice(start, i)) as string;
+        if (keys.has(key)) {
+          i = start;
+          stop(`Key ${JSON.stringify(key)} appears twice`);
+        }
+        keys.add(key);
         blank();
         if (text[i] !== ":") fail("':'");
         i++;
@@ -107,6 +118,12 @@ export function parseEvent(text: string): Parsed {
   if (value === null || typeof value !== "object" || Array.isArray(value)) {
     const kind = value === null ? "null" : Array.isArray(value) ? "an array" : `a ${typeof value}`;
     return { event: null, problem: `The event must be a JSON object, not ${kind}` };
+  }
+  // Valid for JSON.parse, yet perhaps a key twice in one object: the server refuses that.
+  const twice = mistakeIn(text);
+  if (twice) {
+    const { line, column } = lineAndColumn(text, twice.position);
+    return { event: null, problem: `Line ${line}, column ${column}: ${twice.message}` };
   }
   return { event: value as Record<string, unknown>, problem: null };
 }

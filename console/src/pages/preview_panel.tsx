@@ -6,7 +6,7 @@
  */
 
 import type { JSX } from "preact";
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import { call, listAll, messageOf, part, type ParentSegment, segmentPath } from "../api";
 import { FormError } from "../components/dialog";
 import type { EventDefinition, StitchingKey } from "../config_api";
@@ -51,8 +51,22 @@ export function PreviewPanel(props: { segment: ParentSegment; personalization: P
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const [tried, setTried] = useState(false);
-  // `sent`: the event as the panel changed it (a real profile's), shown with the answers.
-  const [result, setResult] = useState<{ preview: Preview; sent: Record<string, unknown> | null } | null>(null);
+  // `sent`: the event as the panel changed it (a real profile's), shown with the answers;
+  // `version`: the personalization as saved when it was asked for.
+  const [result, setResult] = useState<{ preview: Preview; sent: Record<string, unknown> | null; version: string } | null>(null);
+  // Counts the previews asked for: only the latest one's reply is shown, so a slow reply to
+  // an older request (or to the personalization as it was before a save) never replaces it.
+  const requests = useRef(0);
+  // The builder passes the personalization as saved into this same panel after each save: a
+  // result about an earlier version would be shown as if it were about this one.
+  const version = `${personalization.id ?? ""}@${personalization.update_time ?? ""}`;
+
+  useEffect(() => {
+    requests.current += 1;
+    setResult(null);
+    setError(null);
+    setBusy(false);
+  }, [version]);
 
   useEffect(() => {
     Promise.all([
@@ -85,19 +99,25 @@ export function PreviewPanel(props: { segment: ParentSegment; personalization: P
     if (!chosen) return;
     const sent = mode === "profile" ? withProfileKey(parsed.event, keys, key, value) : parsed.event;
     setText(pretty(parsed.event));
+    requests.current += 1;
+    const request = requests.current;
     setBusy(true);
     setError(null);
     try {
       const path = `${segmentPath(segment.id, "personalizations")}/${part(personalization.id ?? "")}:preview`;
       const preview = await call<Preview>("POST", path, { database: chosen.database, table: chosen.table, event: sent });
-      setResult({ preview, sent: mode === "profile" ? sent : null });
+      if (request !== requests.current) return;
+      setResult({ preview, sent: mode === "profile" ? sent : null, version });
     } catch (failure) {
+      if (request !== requests.current) return;
       setResult(null);
       setError(messageOf(failure));
     } finally {
-      setBusy(false);
+      if (request === requests.current) setBusy(false);
     }
   };
+  const shown = result !== null && result.version === version ? result : null;
+  const loading = tables === null && !loadError;
 
   return (
     <section class="preview" aria-labelledby="preview-title">
@@ -107,7 +127,6 @@ export function PreviewPanel(props: { segment: ParentSegment; personalization: P
         and why. Nothing is stored and no profile changes.
       </p>
       <FormError message={loadError} />
-      {tables === null && !loadError && <p aria-live="polite">Loading…</p>}
       {tables && (
         <form class="preview-form" onSubmit={(event) => void submit(event)} noValidate>
           <div class="field">
@@ -147,10 +166,12 @@ export function PreviewPanel(props: { segment: ParentSegment; personalization: P
         </form>
       )}
       <FormError message={error} />
-      <p role="status" class="visually-hidden">
-        {busy ? "Previewing…" : result ? `Previewed: ${(result.preview.sections ?? []).length} sections` : ""}
+      {/* One status region, mounted from the start, whose text changes: a live region inserted
+          already filled is often not read out. Seen while loading, for screen readers after. */}
+      <p role="status" class={loading ? "preview-status" : "visually-hidden"}>
+        {loading ? "Loading…" : busy ? "Previewing…" : shown ? `Previewed: ${(shown.preview.sections ?? []).length} sections` : ""}
       </p>
-      {result && <Results preview={result.preview} sent={result.sent} />}
+      {shown && <Results preview={shown.preview} sent={shown.sent} />}
     </section>
   );
 }
@@ -241,27 +262,53 @@ function EventEditor(props: { text: string; problem: string | null; onInput: (te
   );
 }
 
-const OUTCOMES = {
-  shown: "Shown",
-  redacted: "Redacted for browsers",
-  unmatched: "Not matched",
-} as const;
+type PublicOutcome = "shown" | "redacted" | "left-out";
+type PrivateOutcome = "shown" | "left-out";
 
-function outcomeOf(section: SectionPreview): keyof typeof OUTCOMES {
-  if (!section.matched) return "unmatched";
-  return section.redacted_for_public ? "redacted" : "shown";
+const PUBLIC_OUTCOMES: Record<PublicOutcome, string> = {
+  shown: "Shown",
+  redacted: "Redacted ({})",
+  "left-out": "Left out",
+};
+const PRIVATE_OUTCOMES: Record<PrivateOutcome, string> = { shown: "Shown", "left-out": "Left out" };
+
+/** What a path answered for a section, read from the answer itself: the `sections` flags say
+ * why, not what (redacted_for_public is set whether or not the criteria matched, §4.10). */
+function answered(offers: PreviewOffers | undefined, name: string): { attributes?: Record<string, unknown> } | undefined {
+  const all = offers?.offers ?? {};
+  return Object.prototype.hasOwnProperty.call(all, name) ? all[name] : undefined;
 }
 
-function reasonOf(section: SectionPreview): string {
-  const sensitive = section.sensitive_references ?? [];
-  const named = sensitive.join(", ");
-  if (!section.matched) {
-    return sensitive.length ? `Its criteria did not match (it references sensitive ${named})` : "Its criteria did not match";
+function publicOutcomeOf(preview: Preview, section: SectionPreview): PublicOutcome {
+  const answer = answered(preview.public_response, section.name);
+  if (answer === undefined) return "left-out";
+  // `{}` is a redacted section; a section with no payload values would look the same on the
+  // wire (an empty map is left out), but only a section referencing something sensitive is redacted.
+  return answer.attributes === undefined && section.redacted_for_public ? "redacted" : "shown";
+}
+
+function privateOutcomeOf(preview: Preview, name: string): PrivateOutcome {
+  return answered(preview.private_response, name) === undefined ? "left-out" : "shown";
+}
+
+function reasonOf(section: SectionPreview, publicOutcome: PublicOutcome, privateOutcome: PrivateOutcome): string {
+  const named = (section.sensitive_references ?? []).join(", ");
+  const privately =
+    privateOutcome === "shown" ? "its criteria matched, so the private path answers it in full" : "the private path leaves it out, as its criteria did not match";
+  if (publicOutcome === "redacted") {
+    return `It references sensitive ${named}: the public path answers it as {} whether or not its criteria match; ${privately}`;
   }
-  if (section.redacted_for_public) {
-    return `It references sensitive ${named}: the public path answers it as {}, the private path in full`;
+  if (publicOutcome === "shown") {
+    return privateOutcome === "shown"
+      ? "Its criteria matched and it references nothing sensitive: both paths answer it in full"
+      : "The public path answers it in full, the private path leaves it out";
   }
-  return "Its criteria matched and it references nothing sensitive: both paths answer it in full";
+  if (privateOutcome === "shown") return "The public path leaves it out; the private path answers it in full";
+  // Not matched: by its criteria, or because the event triggers none of the personalization
+  // (the server reports both alike, and says the latter in the warnings).
+  return section.redacted_for_public
+    ? `Neither path answers it: it did not match (it references sensitive ${named}, so when answered, the public path gives {})`
+    : "Neither path answers it: it did not match";
 }
 
 function Results({ preview, sent }: { preview: Preview; sent: Record<string, unknown> | null }): JSX.Element {
@@ -282,20 +329,25 @@ function Results({ preview, sent }: { preview: Preview; sent: Record<string, unk
         <thead>
           <tr>
             <th scope="col">Section</th>
-            <th scope="col">Outcome</th>
+            <th scope="col">Browser (public)</th>
+            <th scope="col">Server (private)</th>
             <th scope="col">Why</th>
           </tr>
         </thead>
         <tbody>
           {sections.map((section) => {
-            const outcome = outcomeOf(section);
+            const publicOutcome = publicOutcomeOf(preview, section);
+            const privateOutcome = privateOutcomeOf(preview, section.name);
             return (
               <tr key={section.name}>
                 <th scope="row">{section.name}</th>
                 <td>
-                  <span class={`badge outcome-${outcome}`}>{OUTCOMES[outcome]}</span>
+                  <span class={`badge outcome-${publicOutcome}`}>{PUBLIC_OUTCOMES[publicOutcome]}</span>
                 </td>
-                <td>{reasonOf(section)}</td>
+                <td>
+                  <span class={`badge outcome-${privateOutcome}`}>{PRIVATE_OUTCOMES[privateOutcome]}</span>
+                </td>
+                <td>{reasonOf(section, publicOutcome, privateOutcome)}</td>
               </tr>
             );
           })}

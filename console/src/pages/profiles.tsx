@@ -6,13 +6,13 @@
  */
 
 import type { JSX } from "preact";
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import { listAll, messageOf, type ParentSegment, segmentPath } from "../api";
 import { FormError } from "../components/dialog";
 import { Field } from "../components/field";
 import { SensitivityBadge } from "../components/sensitivity";
 import type { Sensitivity, StitchingKey } from "../config_api";
-import { getProfile, listMergeLog, type MergeLogEntry, type MergeOutcome, type Profile } from "../profiles_api";
+import { getProfile, listMergeLog, unusableInPath, type MergeLogEntry, type MergeOutcome, type Profile } from "../profiles_api";
 import { navigate, useLocation } from "../router";
 import "./profiles.css";
 
@@ -31,7 +31,15 @@ export function Profiles({ segment }: { segment: ParentSegment }): JSX.Element {
   useEffect(() => {
     setProfile(null);
     setError(null);
+    // Busy for this lookup only: a URL naming none ends an older one's busy too.
+    setBusy(false);
     if (!wantedKey || !wantedValue) return;
+    // A crafted link is not sent either (the form refuses the same by its fields).
+    const unusable = unusableInPath("The stitching key", wantedKey) ?? unusableInPath("The value", wantedValue);
+    if (unusable) {
+      setError(unusable);
+      return;
+    }
     let current = true; // an answer to an older lookup is dropped
     setBusy(true);
     getProfile(segment.id, wantedKey, wantedValue)
@@ -64,7 +72,11 @@ export function Profiles({ segment }: { segment: ParentSegment }): JSX.Element {
         onLookUp={lookUp}
       />
       <FormError message={error} />
-      {busy && !profile && !error && <p aria-live="polite">Looking up…</p>}
+      {/* Mounted from the start, its text changing: a live region inserted already filled is
+          often not read out. */}
+      <p role="status" class="profiles-status">
+        {busy && !profile && !error ? "Looking up…" : ""}
+      </p>
       {profile && <ProfileView profile={profile} />}
       <MergeLog segment={segment} profile={profile} lookups={lookups} />
     </section>
@@ -82,13 +94,16 @@ function LookupForm(props: {
   const [keysError, setKeysError] = useState<string | null>(null);
   const [key, setKey] = useState(props.initialKey || props.segment.primary_key);
   const [value, setValue] = useState(props.initialValue);
-  const [blank, setBlank] = useState(false);
+  // The value's own problem (blank, or unusable in the lookup's path), said by the field.
+  const [valueError, setValueError] = useState<string | null>(null);
+  const [keyError, setKeyError] = useState<string | null>(null);
 
   // Back and forward change the URL's lookup: the form shows it.
   useEffect(() => {
     setKey(props.initialKey || props.segment.primary_key);
     setValue(props.initialValue);
-    setBlank(false);
+    setValueError(null);
+    setKeyError(null);
   }, [props.initialKey, props.initialValue, props.segment.primary_key]);
 
   useEffect(() => {
@@ -103,8 +118,12 @@ function LookupForm(props: {
 
   const submit = (event: Event): void => {
     event.preventDefault();
-    if (!value.trim()) {
-      setBlank(true);
+    const keyProblem = unusableInPath("The stitching key", key);
+    const valueProblem = !value.trim() ? "Value can't be blank" : unusableInPath("The value", value);
+    setKeyError(keyProblem);
+    setValueError(valueProblem);
+    if (keyProblem || valueProblem) {
+      document.getElementById(keyProblem ? "profile-key" : "profile-value")?.focus();
       return;
     }
     props.onLookUp(key, value);
@@ -115,13 +134,28 @@ function LookupForm(props: {
       <FormError message={keysError} />
       <div class="field">
         <label for="profile-key">Stitching key</label>
-        <select id="profile-key" name="profile-key" value={key} onChange={(event) => setKey(event.currentTarget.value)}>
+        <select
+          id="profile-key"
+          name="profile-key"
+          value={key}
+          aria-invalid={keyError ? true : undefined}
+          aria-describedby={keyError ? "profile-key-error" : undefined}
+          onChange={(event) => {
+            setKey(event.currentTarget.value);
+            setKeyError(null);
+          }}
+        >
           {names.map((name) => (
             <option key={name} value={name}>
               {name}
             </option>
           ))}
         </select>
+        {keyError && (
+          <p class="field-error" id="profile-key-error" role="alert">
+            {keyError}
+          </p>
+        )}
       </div>
       <Field
         id="profile-value"
@@ -129,9 +163,9 @@ function LookupForm(props: {
         value={value}
         onInput={(typed) => {
           setValue(typed);
-          setBlank(false);
+          setValueError(null);
         }}
-        error={blank ? "Value can't be blank" : undefined}
+        error={valueError ?? undefined}
         required
       />
       <div class="profile-lookup-submit">
@@ -286,19 +320,25 @@ function MergeLog({ segment, profile, lookups }: { segment: ParentSegment; profi
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const [onlyThisProfile, setOnlyThisProfile] = useState(true);
+  // Counts the reads asked for: only the latest one's reply is used and ends `busy`, so a
+  // late "Load more" reply is never appended to a first page read afresh since.
+  const generation = useRef(0);
 
   const load = (pageToken: string): void => {
+    generation.current += 1;
+    const mine = generation.current;
     setBusy(true);
     setError(null);
     listMergeLog(segment.id, pageToken)
       .then(
         (page) => {
+          if (mine !== generation.current) return;
           setEntries((shown) => [...(pageToken ? (shown ?? []) : []), ...(page.entries ?? [])]);
           setNextPage(page.next_page_token ?? "");
         },
-        (failure: unknown) => setError(messageOf(failure)),
+        (failure: unknown) => mine === generation.current && setError(messageOf(failure)),
       )
-      .finally(() => setBusy(false));
+      .finally(() => mine === generation.current && setBusy(false));
   };
   useEffect(() => load(""), [segment.id, lookups]);
 
@@ -321,7 +361,9 @@ function MergeLog({ segment, profile, lookups }: { segment: ParentSegment; profi
         </div>
       )}
       <FormError message={error} />
-      {entries === null && !error && <p aria-live="polite">Loading…</p>}
+      <p role="status" class="profiles-status">
+        {entries === null && !error ? "Loading…" : ""}
+      </p>
       {entries !== null && shown.length === 0 && (
         <p>{filtering ? "No entry about this profile in the entries loaded." : "No merges yet."}</p>
       )}
