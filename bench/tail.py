@@ -111,6 +111,8 @@ def over_the_run(run: dict[str, Any]) -> list[str]:
     for label, found in run.get("processes", {}).items():
         gens = ", ".join(
             f"{name} {g['count']} (total {g['total_ms']:.1f}, max {g['max_ms']:.1f} ms)"
+            if g["count"]
+            else f"{name} 0"
             for name, g in found["gc"].items()
         )
         lag = found["loop_lag_ms"]

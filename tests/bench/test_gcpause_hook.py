@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench import gcpause, stalls
+from bench import gcpause, sqlcount, stalls
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -104,3 +104,14 @@ def test_a_hooked_process_that_execs_another_program_is_not_signalled(tmp_path: 
     finally:
         process.kill()
         process.wait()
+
+
+def test_the_sqlite_counter_behind_it_on_the_path_still_runs(tmp_path: Path) -> None:
+    """Python imports one ``sitecustomize``: this one runs ``bench/sqlcount``'s after it."""
+    counts = sqlcount.env(tmp_path / "counts")
+    env = {**os.environ, **counts, **gcpause.env(tmp_path / "gc", counts["PYTHONPATH"])}
+    code = "import signal; print(signal.getsignal(signal.SIGUSR1) is not signal.SIG_DFL)"
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip() == "True"
