@@ -113,8 +113,10 @@ test: preflight
 	$(MAKE) --no-print-directory check-protos check-breaking check-console tools lint
 	$(BIN)/pytest
 
+## bench: python -m bench.run; ARGS passes options, e.g. make bench ARGS=--half-rate-runs=5
+## (issue 17's half-rate target: five consecutive open-loop runs at the same rate).
 bench: venv
-	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.run $(ARGS)
 
 clean:
 	rm -rf $(VENV) .tools/node_modules console/node_modules var

@@ -75,10 +75,16 @@ async def _missing_schemas(url: str, prefix: str) -> list[str]:
 
 def sides(work: Path, url: str, notes: list[str]) -> list[Side]:
     """The PostgreSQL suites to measure (not started); two replicas only where supported."""
-    one = Suite(work / "suite-pg", extra_env=pg.suite_env(url, "b1_"))
+    records = work / "records"
+    one = Suite(work / "suite-pg", extra_env=pg.suite_env(url, "b1_"), records=records / "pg")
     found = [Side(ONE, one, url, "b1_")]
     if replicas_supported():
-        two = Suite(work / "suite-pg2", extra_env=pg.suite_env(url, "b2_"), replicas=2)
+        two = Suite(
+            work / "suite-pg2",
+            extra_env=pg.suite_env(url, "b2_"),
+            replicas=2,
+            records=records / "pg2",
+        )
         found.append(Side(TWO, two, url, "b2_"))
     else:
         notes.append(f"{TWO} not measured: this `p13n up` has no --replicas")

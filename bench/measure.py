@@ -7,19 +7,23 @@ import statistics
 import subprocess
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from bench.procs import CpuMeter, CpuTimeline, Pids
+from bench.stalls import Recorder
 from bench.wrk import Load, run_wrk
 
 
 @dataclass(frozen=True)
 class Target:
-    """A path to drive and the processes that serve it, by role."""
+    """A path to drive and the processes that serve it, by role; ``records`` is where the
+    suite's processes record their stalls (``Suite.records``), if they do."""
 
     name: str
     port: int
     pids: Pids
+    records: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -53,7 +57,12 @@ def closed_loop(target: Target, load: Load, traffic: Traffic) -> dict[str, Any]:
 def open_loop(target: Target, rate: float, duration: float, traffic: Traffic) -> dict[str, Any]:
     """The open-loop generator at a fixed rate: latency as a visitor sees it at that load,
     with each process's CPU second by second (``cpu_timeline``) beside the generator's own
-    per-second latencies, so a run whose tail misses shows what was busy when."""
+    per-second latencies, so a run whose tail misses shows what was busy when; and, where
+    the suite records them, each service process's collector pauses, event-loop lag and
+    writer batches, over the run and second by second (``processes``, bench/stalls.py)."""
+    recorder = Recorder(target.pids, target.records) if target.records else None
+    if recorder:
+        recorder.start()
     meter = CpuMeter(target.pids)
     cpu_timeline = CpuTimeline(target.pids)
     meter.start()
@@ -83,6 +92,8 @@ def open_loop(target: Target, rate: float, duration: float, traffic: Traffic) ->
     row: dict[str, Any] = json.loads(out)
     row["duration"] = duration
     row["cpu_timeline"] = seconds
+    if recorder:
+        row["processes"] = recorder.stop(row["started_at"], duration)
     return _with_cpu(row, cpu, row["requests"])
 
 

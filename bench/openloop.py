@@ -24,6 +24,7 @@ import json
 import random
 import time
 from collections import Counter
+from collections.abc import Sequence
 from typing import Any
 
 import uvloop
@@ -83,6 +84,7 @@ async def run(
     answered: list[tuple[float, float]] = []  # (due, latency) of every answered request
     schedule_lag: list[float] = []
     connection_wait: list[float] = []
+    sent_late: list[tuple[float, float]] = []  # (due, how late it got a connection) of all
     statuses: Counter[str] = Counter()
 
     async def one(request: bytes, due: float) -> None:
@@ -98,6 +100,7 @@ async def run(
                 opened += 1
                 connection = None
         connection_wait.append(time.perf_counter() - started)
+        sent_late.append((due - start, time.perf_counter() - due))
         try:
             if connection is None:
                 connection = await asyncio.open_connection("127.0.0.1", port)
@@ -132,7 +135,7 @@ async def run(
     return {
         **_summary(rate, len(requests), elapsed, opened, statuses, latencies),
         "started_at": round(started_at, 3),
-        "timeline": timeline(answered),
+        "timeline": timeline(answered, sent_late),
         "schedule_lag_ms": _spread(schedule_lag),
         "connection_wait_ms": _spread(connection_wait),
     }
@@ -151,11 +154,18 @@ def _spread(values: list[float]) -> dict[str, float]:
     }
 
 
-def timeline(answered: list[tuple[float, float]]) -> list[dict[str, float]]:
-    """Per second of the run (by due time): requests answered, p50, p95, p99 and max ms."""
+def timeline(
+    answered: list[tuple[float, float]], sent_late: Sequence[tuple[float, float]] = ()
+) -> list[dict[str, float]]:
+    """Per second of the run (by due time): requests answered, p50, p95, p99 and max ms,
+    and the generator's own lag (``generator_lag_max``: the most any request of the second
+    left after it was due, its event loop's lateness and its wait for a connection)."""
     seconds: dict[int, list[float]] = {}
     for due, latency in answered:
         seconds.setdefault(int(due), []).append(latency)
+    late: dict[int, float] = {}
+    for due, lag in sent_late:
+        late[int(due)] = max(late.get(int(due), 0.0), lag)
     rows = []
     for second in sorted(seconds):
         ordered = sorted(seconds[second])
@@ -165,6 +175,7 @@ def timeline(answered: list[tuple[float, float]]) -> list[dict[str, float]]:
                 "requests": len(ordered),
                 **{f"p{p}": _ms(percentile(ordered, p)) for p in (50, 95, 99)},
                 "max": _ms(ordered[-1]),
+                "generator_lag_max": _ms(late.get(second, 0.0)),
             }
         )
     return rows

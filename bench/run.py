@@ -7,6 +7,7 @@
     python -m bench.run --profile 20 # also: py-spy profiles of the services under P's load
     python -m bench.run --no-plain   # skip P without internal TLS (the mTLS comparison)
     python -m bench.run --no-postgres  # skip P on PostgreSQL (bench/backends.py)
+    python -m bench.run --half-rate-runs 5  # P's half-rate open loop five times in a row
 
 P is measured twice in one run, interleaved: on the suite as it runs (mutual TLS on every
 internal hop) and on a second suite with ``P13N_INTERNAL_TLS=off`` ("P-plain"), which the
@@ -21,6 +22,12 @@ names another) and drops at the end; then P-pg at half of its maximum rate, and 
 The suite is ``p13n up`` on a temporary data directory; the floors are trivial servers
 behind an Envoy configured from the gateway's own template (bench/floor_envoy.py). Results go
 to ``bench/results/<name>.json`` and ``.md``; the markdown is printed too.
+
+Every half-rate (open-loop) run explains its own tail: beside its latencies second by
+second, the generator's lag and each process's CPU, every service process of the suite
+records its collector pauses, event-loop lag and (profile) writer batches through
+``bench/gcpause`` on the suite's ``PYTHONPATH``; ``bench/tail.py`` prints them for the
+worst seconds with what explains each (``bench/stalls.py`` reads them).
 """
 
 from __future__ import annotations
@@ -38,7 +45,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench import backends, capacity, pg, report, scale, sqlcount, workload
+from bench import backends, capacity, pg, report, scale, sqlcount, tail, workload
 from bench.configure import ConfigurationError, Configured, configure
 from bench.floors import Floors, RealServices
 from bench.http import call
@@ -62,6 +69,13 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--threads", type=int, default=1, help="wrk threads")
     parser.add_argument("--repeat", type=int, default=3, help="interleaved runs per path")
     parser.add_argument("--half-duration", type=float, default=20.0, help="open-loop seconds")
+    parser.add_argument(
+        "--half-rate-runs",
+        type=int,
+        default=1,
+        metavar="N",
+        help="P's half-rate open loop N times in a row at the same rate (issue 17: 5)",
+    )
     parser.add_argument("--scale", action="store_true", help="also the scale runs")
     parser.add_argument("--scale-profiles", type=int, default=1_000_000)
     parser.add_argument("--list-pool", type=int, default=1_000, help="visitors in the list run")
@@ -172,7 +186,7 @@ def _side_p(
         results["notes"].append(f"{name} not measured: {why_not}")
         return None
     s = suite.pids()
-    target = Target(name, suite.data_port, {k: s[k] for k in PROCESS_NAMES})
+    target = Target(name, suite.data_port, {k: s[k] for k in PROCESS_NAMES}, suite.records)
     return SideP(target, Traffic(setup.public_token, max(1, args.profiles)), setup)
 
 
@@ -199,12 +213,12 @@ def _targets(floors: Floors, suite: Suite, p_ready: bool) -> list[Target]:
             "T",
             floors.ports["T"],
             {"envoy": f["envoy"], "relay": f["relay"], "auth": s["auth"], "profile": s["profile"]},
+            suite.records,
         ),
     ]
     if p_ready:
-        targets.append(
-            Target("P", suite.data_port, {k: s[k] for k in ("envoy", "auth", "profile", "offers")})
-        )
+        roles = ("envoy", "auth", "profile", "offers")
+        targets.append(Target("P", suite.data_port, {k: s[k] for k in roles}, suite.records))
     return targets
 
 
@@ -249,8 +263,12 @@ def run(args: argparse.Namespace, work: Path, pg_url: str | None) -> dict[str, A
     }
     counts = work / "sqlcount"
     hook = sqlcount.env(counts) if args.count_sqlite else {}
-    suite, floors = Suite(work / "suite", extra_env=hook), Floors(work / "floors")
-    plain = Suite(work / "suite-plain", extra_env={"P13N_INTERNAL_TLS": "off"})
+    records = work / "records"
+    suite = Suite(work / "suite", extra_env=hook, records=records / "suite")
+    floors = Floors(work / "floors")
+    plain = Suite(
+        work / "suite-plain", extra_env={"P13N_INTERNAL_TLS": "off"}, records=records / "plain"
+    )
     on_pg = backends.sides(work, pg_url, results["notes"]) if pg_url else []
     try:
         suite.start()
@@ -303,14 +321,16 @@ def run(args: argparse.Namespace, work: Path, pg_url: str | None) -> dict[str, A
         half = rows[hot.name]["median_req_per_s"] / 2
         profile_pids = suite.pids()["profile"]
         before = [sqlcount.read(counts, pid) for pid in profile_pids] if hook else []
-        results["half_rate"] = {
-            "path": hot.name,
-            **open_loop(hot, half, args.half_duration, traffic),
-        }
+        # Back to back at the same rate: the target holds in each run, not the best one.
+        halves = []
+        for _ in range(args.half_rate_runs):
+            found = open_loop(hot, half, args.half_duration, traffic)
+            halves.append({"path": hot.name, **found, **tail.verdict(found)})
+        results["half_rate"], results["half_rate_runs"] = halves[0], halves
         if hook:
             after = [sqlcount.read(counts, pid) for pid in profile_pids]
             results["half_rate"]["profile_sqlite_round_trips_per_request"] = round(
-                (sum(after) - sum(before)) / results["half_rate"]["requests"], 2
+                (sum(after) - sum(before)) / sum(h["requests"] for h in halves), 2
             )
         if args.scale:
             results["scale"] = _scale(args, work, suite, setup, hot, load, traffic, half)
@@ -451,6 +471,8 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.smoke:
         _smoke(args)
+    if args.half_rate_runs < 1:
+        _parser().error("--half-rate-runs must be at least 1")
     work = Path(tempfile.mkdtemp(prefix="p13n-bench-"))
     try:
         with contextlib.ExitStack() as database:

@@ -40,9 +40,18 @@ def fixed_point(runs: list[dict[str, Any]]) -> dict[str, Any]:
         "p99_ms": median("p99"),
         "p95_ms_each": [r["latency_ms"]["p95"] for r in runs],
         "other_cpu_s_each": [r["cpu_s"].get("other", 0.0) for r in runs],
+        # Each run's longest collector pause and event-loop lag in any service process.
+        "gc_max_ms_each": [_worst(r, "gc_max_ms") for r in runs],
+        "loop_lag_max_ms_each": [_worst(r, "lag_max_ms") for r in runs],
         "statuses": _merged(r["statuses"] for r in runs),
         "cpu_us_per_request": _us(runs[len(runs) // 2]["cpu_per_request_s"]),
     }
+
+
+def _worst(run: dict[str, Any], key: str) -> float | None:
+    """The highest ``key`` of any second of any process (None: the run recorded none)."""
+    values = [row[key] for p in run.get("processes", {}).values() for row in p["seconds"]]
+    return max(values) if values else None
 
 
 def _merged(statuses: Any) -> dict[str, int]:
@@ -159,7 +168,7 @@ def lists(
     """
     found: dict[str, Any] = {"pool": pool}
     for items in (10, 100):
-        suite = Suite(directory / f"items{items}")
+        suite = Suite(directory / f"items{items}", records=directory / f"items{items}-records")
         suite.start()
         try:
             found[str(items)] = _list_point(
@@ -185,9 +194,8 @@ def _list_point(
     setup.set_personalizations(personalizations)
     preload = ingest_profiles(suite.data_port, setup, 0, pool, events_per_visitor=100)
     pids = suite.pids()
-    target = Target(
-        "P", suite.data_port, {k: pids[k] for k in ("envoy", "auth", "profile", "offers")}
-    )
+    roles = ("envoy", "auth", "profile", "offers")
+    target = Target("P", suite.data_port, {k: pids[k] for k in roles}, suite.records)
     traffic = Traffic(setup.public_token, pool)
     runs = [open_loop(target, rate, seconds, traffic) for _ in range(repeat)]
     return (

@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench import gcpause
 from services.common.ports import free_port
 
 PROCESS_NAMES = ("envoy", "auth", "profile", "offers")
@@ -69,11 +70,15 @@ class Suite:
 
     ``replicas`` above 1 runs ``p13n up --replicas N`` (it needs ``P13N_DATABASE_URL`` in
     ``extra_env``): N processes of each service behind the one Envoy.
+
+    ``records``, when set, is where every Python process of the suite records its collector
+    pauses, event-loop lag and writer batches (``bench/gcpause``); the bench's suites set it.
     """
 
     data_dir: Path
     extra_env: dict[str, str] = field(default_factory=dict)
     replicas: int = 1
+    records: Path | None = None
     ports: dict[str, int] = field(default_factory=dict)
     output: list[str] = field(default_factory=list)
     _process: subprocess.Popen[str] | None = None
@@ -102,7 +107,14 @@ class Suite:
             **UNLIMITED_ADDRESS,
             **{k: str(v) for k, v in self.ports.items()},
             **self.extra_env,
+            **self._hook_env(),
         }
+
+    def _hook_env(self) -> dict[str, str]:
+        if self.records is None:
+            return {}
+        # First on the path; another hook in extra_env (bench/sqlcount) is chained behind.
+        return gcpause.env(self.records, self.extra_env.get("PYTHONPATH"))
 
     def start(self, timeout: float = 90.0) -> None:
         for name in (

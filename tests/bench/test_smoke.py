@@ -9,6 +9,7 @@ the P rows on that backend (the run makes its database beside this test run's).
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -27,7 +28,10 @@ def smoke(postgres_url: str, tmp_path_factory: pytest.TempPathFactory) -> dict[s
     """One smoke run for the module: its results and the markdown report."""
     out = tmp_path_factory.mktemp("bench")
     done = subprocess.run(
-        [sys.executable, "-m", "bench.run", "--smoke", "--out", str(out), "--name", "smoke"],
+        [
+            *(sys.executable, "-m", "bench.run", "--smoke", "--half-rate-runs", "2"),
+            *("--out", str(out), "--name", "smoke"),
+        ],
         cwd=ROOT,
         env={**os.environ, "P13N_BENCH_POSTGRES_URL": postgres_url},
         capture_output=True,
@@ -70,6 +74,36 @@ def test_smoke_run_measures_every_path_and_writes_its_reports(smoke: dict[str, A
     )
     assert "Generator lag: schedule p99" in results["markdown"]
     assert "| F1 Envoy direct_response |" in results["markdown"]
+    _assert_stalls_recorded(half)
+    # Consecutive half-rate runs at one rate, each judged on its own.
+    runs = results["half_rate_runs"]
+    assert len(runs) == 2
+    assert runs[0]["target_rate"] == runs[1]["target_rate"]
+    assert all(isinstance(run["met"], bool) for run in runs)
+    assert "Targets met in every run: " in results["markdown"]
+    assert results["markdown"].count("  - explained by: ") >= 2
+    assert "loop lag p99" in results["markdown"]
+
+
+def _assert_stalls_recorded(half: dict[str, Any], writer: bool = True) -> None:
+    """Every service process of the run recorded its collections and loop lag (bench/gcpause),
+    the profile its writer's batches (on SQLite), over the run and per second."""
+    processes = half["processes"]
+    assert set(processes) == {"auth", "profile", "offers"}, set(processes)
+    for label, found in processes.items():
+        collections = sum(generation["count"] for generation in found["gc"].values())
+        assert collections >= 1, (label, found["gc"])
+        lag = found["loop_lag_ms"]
+        assert lag["samples"] >= 10, (label, lag)  # a probe every 50 ms, over 2 s
+        assert 0 <= lag["p50"] <= lag["max"], (label, lag)
+        assert len(found["seconds"]) == math.ceil(half["duration"]), label
+        assert all(row["lag_max_ms"] >= 0 and row["gc_ms"] >= 0 for row in found["seconds"])
+    if writer:
+        batches = processes["profile"]["writer"]
+        assert 1 <= batches["batches"] <= batches["units"], batches
+        assert batches["queue_wait_ms"]["max"] >= 0
+    else:
+        assert "writer" not in processes["profile"] or processes["profile"]["writer"]["units"] == 0
 
 
 def _assert_measured(row: dict[str, Any]) -> None:
@@ -90,6 +124,7 @@ def test_smoke_run_measures_p_on_postgresql_beside_sqlite(smoke: dict[str, Any])
     half = smoke["half_rate_postgres"]
     assert half["path"] == backends.ONE
     assert set(half["statuses"]) == {"200"}, half["statuses"]
+    _assert_stalls_recorded(half, writer=False)  # PostgreSQL: a transaction per write
     # P-pg again after the store grew in SQL (bench/pg.py) from 200 profiles to 2,000.
     grown = smoke["postgres_profiles"]
     assert "skipped" not in grown, grown

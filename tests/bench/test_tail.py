@@ -1,22 +1,44 @@
-"""A half-rate run's worst seconds are lined up with the CPU sampled over the same seconds."""
+"""A half-rate run's worst seconds are lined up with the CPU sampled over the same seconds,
+with each service process's collector pauses, loop lag and writer batches in them, and a
+verdict on what explains each."""
 
 from __future__ import annotations
 
-from bench import openloop, tail
+from typing import Any
+
+from bench import openloop, report, stalls, tail
 
 
 def test_the_timeline_groups_latencies_by_the_second_they_were_due() -> None:
-    rows = openloop.timeline([(0.1, 0.002), (0.9, 0.004), (1.2, 0.050)])
+    rows = openloop.timeline([(0.1, 0.002), (0.9, 0.004), (1.2, 0.050)], [(1.3, 0.007)])
     assert [(r["second"], r["requests"], r["max"]) for r in rows] == [(0, 2, 4.0), (1, 1, 50.0)]
+    assert [r["generator_lag_max"] for r in rows] == [0.0, 7.0]
+
+
+def _second(number: int, p99: float, **extra: Any) -> dict[str, Any]:
+    return {"second": number, "requests": 100, "p50": 3.0, "p95": p99 - 1, "p99": p99} | {
+        "max": p99 + 1,
+        "generator_lag_max": 0.1,
+        **extra,
+    }
+
+
+def _process_row(number: int, gc_max_ms: float = 0.2, lag_max_ms: float = 1.0) -> dict[str, Any]:
+    return {
+        "second": number,
+        "gc_count": 3,
+        "gc_ms": gc_max_ms + 0.3,
+        "gc_max_ms": gc_max_ms,
+        "lag_samples": 20,
+        "lag_p99_ms": lag_max_ms,
+        "lag_max_ms": lag_max_ms,
+    }
 
 
 def test_the_worst_second_is_shown_with_the_cpu_of_that_second() -> None:
     run = {
         "started_at": 1000.0,
-        "timeline": [
-            {"second": 0, "requests": 100, "p50": 3.0, "p95": 5.0, "p99": 6.0, "max": 7.0},
-            {"second": 1, "requests": 100, "p50": 9.0, "p95": 30.0, "p99": 41.0, "max": 60.0},
-        ],
+        "timeline": [_second(0, 6.0), _second(1, 41.0)],
         "cpu_timeline": [
             {"second": 0.0, "until": 1000.9, "machine": 0.9, "profile": 0.3},
             {"second": 1.0, "until": 1001.9, "machine": 1.95, "profile": 1.1},
@@ -26,9 +48,127 @@ def test_the_worst_second_is_shown_with_the_cpu_of_that_second() -> None:
     }
     lines = tail.explain(run)
     assert "(the generator was late" in lines[0]
-    assert lines[1] == (
-        "- second 1: 100 requests, p95 30.00, p99 41.00, max 60.00 ms; "
-        "cores busy: machine 1.95 (saturated) (profile 1.10)"
+    assert lines[1:] == [
+        "- second 1: 100 requests, p95 40.00, p99 41.00, max 42.00 ms; "
+        "cores busy: machine 1.95 (saturated) (profile 1.10)",
+        "  - explained by: saturated cores (1.95 of 2 busy)",
+        "- second 0: 100 requests, p95 5.00, p99 6.00, max 7.00 ms; "
+        "cores busy: machine 0.90 (profile 0.30)",
+        "  - explained by: none of these",
+    ]
+
+
+def _process(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    gc = {"count": 9, "total_ms": 1.5, "max_ms": max(r["gc_max_ms"] for r in rows)}
+    lag = {"samples": 60, "p50": 1.0, "p99": 1.0, "max": max(r["lag_max_ms"] for r in rows)}
+    return {"gc": {"gen0": gc}, "loop_lag_ms": lag, "seconds": rows}
+
+
+def _run_with_processes(profile_rows: list[dict[str, Any]]) -> dict[str, Any]:
+    quiet = [_process_row(n) for n in range(3)]
+    return {
+        "started_at": 1000.0,
+        "timeline": [_second(0, 5.0), _second(1, 30.0), _second(2, 20.0)],
+        "cpu_timeline": [],
+        "processes": {
+            "auth": _process(quiet),
+            "profile": _process(profile_rows),
+            "offers": _process(quiet),
+        },
+    }
+
+
+def test_a_second_with_a_long_collection_is_explained_by_it() -> None:
+    rows = [_process_row(0), _process_row(1, gc_max_ms=17.3, lag_max_ms=18.0), _process_row(2)]
+    worst = tail.worst_seconds(_run_with_processes(rows))
+    assert [w["second"] for w in worst] == [1, 2, 0]
+    assert tail.explained_by(worst[0]) == (
+        "a GC pause over 5 ms (profile 17.3 ms); loop lag over 5 ms (profile 18.0 ms)"
     )
-    assert lines[2].startswith("- second 0:")
-    assert lines[2].endswith("machine 0.90 (profile 0.30)")
+    assert tail.explained_by(worst[1]) == "none of these"
+
+
+def test_a_late_loop_without_a_collection_is_explained_as_loop_lag() -> None:
+    rows = [_process_row(0), _process_row(1, lag_max_ms=22.0), _process_row(2)]
+    worst = tail.worst_seconds(_run_with_processes(rows))
+    assert tail.explained_by(worst[0]) == "loop lag over 5 ms (profile 22.0 ms)"
+    lines = tail.explain(_run_with_processes(rows))
+    assert lines[1] == (
+        "- profile: GC gen0 9 (total 1.5, max 0.2 ms); loop lag p99 1.00 / max 22.00 ms (60 probes)"
+    )
+    at = lines.index("- second 1: 100 requests, p95 29.00, p99 30.00, max 31.00 ms")
+    assert lines[at + 1] == (
+        "  - GC pause ms: auth 0.5 (3 collections, longest 0.2), profile 0.5 (3 collections, "
+        "longest 0.2), offers 0.5 (3 collections, longest 0.2)"
+    )
+    assert lines[at + 2].startswith("  - loop lag max ms: auth 1.0 (p99 1.0), profile 22.0")
+    assert lines[at + 3] == "  - explained by: loop lag over 5 ms (profile 22.0 ms)"
+
+
+def test_a_second_whose_requests_left_late_is_the_generators() -> None:
+    second = _second(4, 30.0, generator_lag_max=12.5) | {"cpu": {"machine": 1.0}}
+    assert tail.explained_by(second) == "generator late (12.5 ms)"
+
+
+def _bucket(at: float, gc2_s: float = 0.0, lags: list[float] | None = None) -> dict[str, Any]:
+    return {
+        "at": at,
+        "gc": [[2, 0.0004, 0.0003], [0, 0.0, 0.0], [1 if gc2_s else 0, gc2_s, gc2_s]],
+        "lags": lags or [0.001],
+        "batches": [3, 1],
+        "commits": [0.002, 0.001],
+        "waits": [0.001, 0.002, 0.004, 0.0005],
+    }
+
+
+def test_buckets_fall_into_the_second_of_the_run_that_holds_their_middle() -> None:
+    report_ = {
+        "bucket_s": 0.1,
+        "writer_wrapped": True,
+        "buckets": [
+            _bucket(999.8, gc2_s=0.5),  # before the run: left out
+            _bucket(1000.0),
+            _bucket(1001.3, gc2_s=0.017, lags=[0.001, 0.019]),
+            _bucket(1001.95),  # its middle, 1002.0, is second 2's
+        ],
+    }
+    found = stalls.summary(report_, started_at=1000.0, duration=3)
+    assert found["gc"]["gen2"] == {"count": 1, "total_ms": 17.0, "max_ms": 17.0}
+    assert found["gc"]["gen0"]["count"] == 6
+    assert found["loop_lag_ms"]["max"] == 19.0
+    assert found["writer"]["batches"] == 6
+    assert found["writer"]["units"] == 12
+    assert found["writer"]["max_batch"] == 3
+    assert found["writer"]["queue_wait_ms"]["max"] == 4.0
+    seconds = found["seconds"]
+    assert [s["gc_count"] for s in seconds] == [2, 3, 2]
+    assert seconds[1]["gc_max_ms"] == 17.0
+    assert seconds[1]["gc_ms"] == 17.4
+    assert (seconds[1]["lag_samples"], seconds[1]["lag_max_ms"]) == (2, 19.0)
+    assert (seconds[2]["batches"], seconds[2]["units"], seconds[2]["wait_max_ms"]) == (2, 4, 4.0)
+
+
+def test_each_run_is_judged_on_p95_and_p99_alone() -> None:
+    assert tail.verdict({"latency_ms": {"p95": 10.0, "p99": 25.0}})["met"] is True
+    missed = tail.verdict({"latency_ms": {"p95": 9.0, "p99": 25.1}})
+    assert missed == {"p95_met": True, "p99_met": False, "met": False}
+
+
+def test_five_runs_are_reported_each_with_its_verdict() -> None:
+    def run(p95: float, p99: float) -> dict[str, Any]:
+        found = {
+            "path": "P",
+            "target_rate": 300.0,
+            "duration": 20.0,
+            "achieved_rate": 300.0,
+            "statuses": {"200": 6000},
+            "latency_ms": {"p50": 4.0, "p95": p95, "p99": p99, "max": p99 + 5},
+        }
+        return found | tail.verdict(found)
+
+    runs = [run(6.0, 9.0), run(6.5, 9.5), run(12.0, 30.0), run(6.1, 9.1), run(6.2, 9.2)]
+    lines = report.half_rate_section({"half_rate": runs[0], "half_rate_runs": runs})
+    assert "| 3 | 12.00 | 30.00 | **missed** | **missed** |" in lines
+    assert "| 1 | 6.00 | 9.00 | met | met |" in lines
+    assert "Targets met in every run: no." in lines
+    assert sum(line.startswith("Run ") for line in lines) == 5

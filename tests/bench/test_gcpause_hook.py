@@ -1,0 +1,117 @@
+"""The bench's hook in a real process: collections, event-loop lag and the profile writer's
+batches are recorded, in buckets of the wall clock, and read back on SIGUSR2.
+
+It wraps private names of the product (``GroupCommit._queue`` and ``._commit``): this test
+fails if they change under it.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from bench import gcpause, sqlcount, stalls
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# A service in miniature: the real GroupCommit (on a stand-in database), a loop blocked
+# for 120 ms (longer than the probe's 50 ms, so one probe is late by at least 70 ms) and a
+# full collection, then idle until stopped.
+PROCESS = """
+import asyncio, gc, sys, time
+import uvloop
+from services.profile.group_commit import GroupCommit
+
+class Database:
+    before_write = None
+    async def run_sync(self, fn, works, before):
+        await asyncio.sleep(0.01)
+        return [(True, None) for _ in works]
+
+async def main():
+    writer = GroupCommit(Database())
+    writer.start()
+    first = asyncio.ensure_future(writer.run_sync(lambda conn: None))
+    await asyncio.sleep(0.002)  # the first unit's 10-ms commit has begun: the rest queue
+    await asyncio.gather(first, *(writer.run_sync(lambda conn: None) for _ in range(5)))
+    await asyncio.sleep(0.2)
+    time.sleep(0.12)
+    gc.collect()
+    await asyncio.sleep(0.2)
+    print("ready", flush=True)
+    await asyncio.sleep(60)
+
+uvloop.run(main())
+"""
+
+
+def test_the_hook_records_collections_loop_lag_and_the_writers_batches(tmp_path: Path) -> None:
+    env = {**os.environ, **gcpause.env(tmp_path)}
+    started = time.time()
+    process = subprocess.Popen(
+        [sys.executable, "-c", PROCESS], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert process.stdout is not None
+        assert process.stdout.readline().strip() == "ready"
+        assert gcpause.records_into(process.pid, tmp_path)
+        report = gcpause.read(tmp_path, process.pid)
+    finally:
+        process.kill()
+        process.wait()
+        if process.stdout is not None:
+            process.stdout.close()
+    assert report["writer_wrapped"] is True
+    found = stalls.summary(report, started, time.time() - started + 1)
+    assert found["gc"]["gen2"]["count"] >= 1
+    assert found["gc"]["gen2"]["max_ms"] > 0
+    lag = found["loop_lag_ms"]
+    assert lag["samples"] >= 5
+    assert lag["max"] >= 60.0  # the 120-ms block
+    assert lag["p50"] < 20.0  # and otherwise on time
+    writer = found["writer"]
+    # The first unit commits alone; the five queued behind it go in the next batch.
+    assert (writer["batches"], writer["units"], writer["max_batch"]) == (2, 6, 5)
+    assert writer["queue_wait_ms"]["max"] >= 5.0  # queued behind a 10-ms commit
+    assert sum(row["units"] for row in found["seconds"]) == 6
+
+
+def test_a_process_without_the_hook_is_not_signalled(tmp_path: Path) -> None:
+    process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        assert not gcpause.records_into(process.pid, tmp_path)
+        assert stalls.labelled({"relay": [process.pid]}, tmp_path) == {}
+    finally:
+        process.kill()
+        process.wait()
+
+
+def test_a_hooked_process_that_execs_another_program_is_not_signalled(tmp_path: Path) -> None:
+    """As ``envoy``'s Python wrapper does: same pid, another executable, no handler."""
+    env = {**os.environ, **gcpause.env(tmp_path)}
+    code = "import os; os.execv('/bin/sleep', ['sleep', '30'])"
+    process = subprocess.Popen([sys.executable, "-c", code], env=env)
+    try:
+        deadline = time.monotonic() + 10
+        while os.readlink(f"/proc/{process.pid}/exe") != "/usr/bin/sleep":
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        assert (tmp_path / f"{process.pid}.hooked").exists()
+        assert not gcpause.records_into(process.pid, tmp_path)
+    finally:
+        process.kill()
+        process.wait()
+
+
+def test_the_sqlite_counter_behind_it_on_the_path_still_runs(tmp_path: Path) -> None:
+    """Python imports one ``sitecustomize``: this one runs ``bench/sqlcount``'s after it."""
+    counts = sqlcount.env(tmp_path / "counts")
+    env = {**os.environ, **counts, **gcpause.env(tmp_path / "gc", counts["PYTHONPATH"])}
+    code = "import signal; print(signal.getsignal(signal.SIGUSR1) is not signal.SIG_DFL)"
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip() == "True"
