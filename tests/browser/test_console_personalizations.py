@@ -22,7 +22,7 @@ from browser.console_support import (
     serious_violations,
     signed_in_page,
 )
-from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import Locator, Page, Route, expect
 
 _names = itertools.count(1)
 LOCK = "Redacted for browsers"
@@ -303,6 +303,15 @@ def test_the_lock_follows_sensitive_references_as_they_are_edited(
         "Browsers get {} for this section: it references tier, which is sensitive, unspecified or unknown.",
     )
     expect(section).to_contain_text("it references tier, which is sensitive")
+    # The reason is written out on the page (not only a hover title), and it is the lock's
+    # description for assistive technology.
+    reason = "Browsers get {} for this section: it references tier, which is sensitive, unspecified or unknown."
+    written = section.get_by_text(reason, exact=True)
+    expect(written).to_be_visible()
+    box = written.bounding_box()
+    assert box is not None
+    assert box["width"] > 100, box
+    expect(lock).to_have_accessible_description(reason)
     section.get_by_label("Field 1 Attribute", exact=True).select_option(label="last_path")
     expect(lock).to_have_count(0)
     # A LIST without an aggregation refers to all of them, `email` included.
@@ -563,6 +572,7 @@ def test_a_refused_description_is_shown_at_its_field(watched: Watched, console: 
 
 def test_changing_a_conditions_type_loses_no_condition(watched: Watched, console: Console) -> None:
     segment = _segment(console)
+    load_axe(watched.page)
     page = _builder(watched, console, segment)
     page.get_by_label("Name", exact=True).fill("Retyped")
     page.get_by_label("page_view", exact=True).check()
@@ -590,6 +600,7 @@ def test_changing_a_conditions_type_loses_no_condition(watched: Watched, console
     expect(section.get_by_role("alert")).to_have_text(refusal)
     expect(inner).to_have_accessible_description(refusal)
     expect(section.get_by_label("Condition 1.1.2 Subject", exact=True)).to_have_value("segment:vip")
+    assert serious_violations(page) == []
     page.get_by_role("button", name="Create").click()
     expect(page.get_by_role("heading", name="Personalization Retyped")).to_be_visible()
     [made] = _personalizations(console, segment)
@@ -749,11 +760,22 @@ def test_an_edit_sends_only_what_changed_and_keeps_the_rest(
     assert after["sections"][0]["criteria"] == FOREIGN_SECTIONS[0]["criteria"]
     assert [field.get("static") for field in after["sections"][0]["payload"]] == [None, "", "42"]
 
-    # A section's edit sends the sections, and only them.
+    # A section's edit sends the sections, and only them. While the save is on its way the
+    # form cannot be changed (the answer replaces the draft).
     page.get_by_label("Section 1 name", exact=True).fill("Foreign too")
+    held: list[Route] = []
+
+    def hold(route: Route) -> None:
+        held.append(route)
+
+    page.route(lambda url: "update_mask=" in url, hold)
     with page.expect_request(lambda request: request.method == "PATCH") as patch:
         page.get_by_role("button", name="Save").click()
     assert _update_mask(patch.value.url) == "sections"
+    expect(page.get_by_label("Name", exact=True)).to_be_disabled()
+    expect(page.get_by_role("button", name="Save")).to_be_disabled()
+    assert len(held) == 1
+    held[0].continue_()
     expect(page.get_by_role("status").filter(has_text="Saved.")).to_have_text("Saved.")
     after = console.account.ok("GET", path)
     assert after["sections"][0]["name"] == "Foreign too"
@@ -856,3 +878,18 @@ def test_a_trigger_event_no_longer_defined_can_be_taken_out(
     expect(page.get_by_role("status").filter(has_text="Saved.")).to_have_text("Saved.")
     read = console.account.ok("GET", f"{_personalizations_path(segment)}/{created['id']}")
     assert read["trigger_events"] == ["purchase"]
+
+
+def test_a_moved_section_keeps_the_focus(watched: Watched, console: Console) -> None:
+    segment = _segment(console)
+    page = _builder(watched, console, segment)
+    for name in ("First", "Second", "Third"):
+        _add_section(page, name)
+    page.get_by_role("button", name="Move Section 1 down").focus()
+    page.keyboard.press("Enter")
+    expect(_section(page, 2).get_by_label("Section 2 name", exact=True)).to_have_value("First")
+    # The button pressed moved with its section: pressing again moves the same section on.
+    expect(page.get_by_role("button", name="Move Section 2 down")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(_section(page, 3).get_by_label("Section 3 name", exact=True)).to_have_value("First")
+    expect(_section(page, 1).get_by_label("Section 1 name", exact=True)).to_have_value("Second")
