@@ -868,16 +868,26 @@ def test_a_trigger_event_no_longer_defined_can_be_taken_out(
         f"/v1/parent_segments/{segment}/events/{event}?update_mask=name",
         {"name": "page_visit"},
     )
+    path = f"{_personalizations_path(segment)}/{created['id']}"
+    refused = console.account.call("PATCH", f"{path}?update_mask=name", {"name": "Renamed"})
+    assert refused.status == 400, refused.body
     page = _builder(watched, console, segment, created["id"])
     stale = page.get_by_role("checkbox", name="page_view (not an event definition)", exact=True)
     expect(stale).to_be_checked()
+    # The server names it as trigger_events[0]: its message is shown at the trigger events.
+    page.get_by_label("Name", exact=True).fill("Renamed")
+    page.get_by_role("button", name="Save").click()
+    triggers = page.get_by_role("group", name="Trigger events")
+    expect(triggers.get_by_role("alert")).to_have_text(refused.json()["message"])
+    expect(triggers).to_have_accessible_description(refused.json()["message"])
+    expect(page.get_by_role("alert")).to_have_count(1)
     # Taken out, it is gone: nothing names it any more.
     stale.click()
     expect(stale).to_have_count(0)
     page.get_by_role("button", name="Save").click()
     expect(page.get_by_role("status").filter(has_text="Saved.")).to_have_text("Saved.")
-    read = console.account.ok("GET", f"{_personalizations_path(segment)}/{created['id']}")
-    assert read["trigger_events"] == ["purchase"]
+    read = console.account.ok("GET", path)
+    assert (read["name"], read["trigger_events"]) == ("Renamed", ["purchase"])
 
 
 def test_a_moved_section_keeps_the_focus(watched: Watched, console: Console) -> None:

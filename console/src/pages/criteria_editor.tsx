@@ -249,10 +249,11 @@ export function retyped(node: NodeDraft, type: NodeDraft["type"], label: string)
     return { type, children: [node] };
   }
   if (node.type === "test") return node;
-  if (node.type === "not") return retyped(node.child, "test", label);
+  // The one condition inside is at `${label}.1`: a refusal names the node that holds many.
+  if (node.type === "not") return retyped(node.child, "test", `${label}.1`);
   if (node.children.length === 0) return newTest();
   const [only] = node.children;
-  if (node.children.length === 1 && only) return retyped(only, "test", label);
+  if (node.children.length === 1 && only) return retyped(only, "test", `${label}.1`);
   return `${label} holds ${node.children.length} conditions: remove all but one before making it a Test.`;
 }
 
