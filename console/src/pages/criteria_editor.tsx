@@ -3,7 +3,8 @@
  * ("leaves"). A test's subject is an attribute, a LIST aggregation, a segment or an event
  * field, and only the operators the server accepts for that subject are offered
  * (docs/api.md, Section). Values are typed as JSON text where a number, boolean or list is
- * meant; anything that is not JSON is a string.
+ * meant; anything that is not JSON is a string, and so is every starts_with or regex value
+ * (sent as typed). What a value will be sent as is shown beside it.
  */
 
 import type { JSX } from "preact";

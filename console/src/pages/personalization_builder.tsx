@@ -287,7 +287,7 @@ export function PersonalizationBuilder({ segment, item }: { segment: ParentSegme
           <h3>Sections</h3>
           <p class="hint" id="value-hint">
             Values are read as JSON: 42, true, ["gold", "silver"] or "42" (a string). Text that is not JSON is a string
-            as typed: gold.
+            as typed: gold. A starts_with prefix or a regex pattern is always the text as typed.
           </p>
           {draft.sections.map((section, index) => (
             <SectionEditor
