@@ -8,7 +8,8 @@
  * - a LIST aggregation that is not NON_SENSITIVE itself, or whose LIST is SENSITIVE as a
  *   whole; a LIST named without an aggregation refers to each of its aggregations;
  * - never a COUNTER;
- * - any name the parent segment does not have.
+ * - any name the parent segment does not have, and an attribute of a type this console
+ *   does not know (the server's catalog treats it as sensitive too).
  */
 
 import type { Attribute, Segment } from "./config_api";
@@ -55,6 +56,8 @@ export function references(node: unknown): Reference[] {
   return found;
 }
 
+const KNOWN_TYPES: ReadonlySet<string> = new Set(["SINGLE", "IMPORTED", "LIST", "COUNTER"]);
+
 const safe = (sensitivity: string | undefined): boolean => sensitivity === "NON_SENSITIVE";
 
 /** The sensitive names one reference stands for, written as the server writes them. */
@@ -64,7 +67,7 @@ function sensitiveNames(reference: Reference, catalog: Catalog): string[] {
     return segment && safe(segment.sensitivity) ? [] : [`segment:${reference.name}`];
   }
   const attribute = catalog.attributes.find((each) => each.name === reference.name);
-  if (attribute === undefined) {
+  if (attribute === undefined || !KNOWN_TYPES.has(attribute.type)) {
     return [reference.aggregation === null ? reference.name : `${reference.name}/${reference.aggregation}`];
   }
   if (attribute.type === "LIST") {

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 from typing import Any
+from urllib.parse import parse_qs, urlparse
 
 from browser.console_support import (
     Console,
@@ -20,7 +22,7 @@ from browser.console_support import (
     serious_violations,
     signed_in_page,
 )
-from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import Locator, Page, Route, expect
 
 _names = itertools.count(1)
 LOCK = "Redacted for browsers"
@@ -301,6 +303,15 @@ def test_the_lock_follows_sensitive_references_as_they_are_edited(
         "Browsers get {} for this section: it references tier, which is sensitive, unspecified or unknown.",
     )
     expect(section).to_contain_text("it references tier, which is sensitive")
+    # The reason is written out on the page (not only a hover title), and it is the lock's
+    # description for assistive technology.
+    reason = "Browsers get {} for this section: it references tier, which is sensitive, unspecified or unknown."
+    written = section.get_by_text(reason, exact=True)
+    expect(written).to_be_visible()
+    box = written.bounding_box()
+    assert box is not None
+    assert box["width"] > 100, box
+    expect(lock).to_have_accessible_description(reason)
     section.get_by_label("Field 1 Attribute", exact=True).select_option(label="last_path")
     expect(lock).to_have_count(0)
     # A LIST without an aggregation refers to all of them, `email` included.
@@ -455,10 +466,15 @@ def test_a_refusal_of_the_server_is_shown_as_written(watched: Watched, console: 
     section.get_by_role("button", name="Add criteria to Section 1").click()
     _test(section, "1.1", "views (COUNTER)", "gt", "many")
     page.get_by_role("button", name="Create").click()
-    expect(page.get_by_role("alert")).to_have_text(message)
-    # ...and beside the place in the tree it names: the first test of the first section.
+    # Above the form, and beside the place in the tree it names: the first test of the first
+    # section, tied to that test's value.
+    expect(page.get_by_role("alert")).to_have_text([message, message])
     refused_test = _section(page, 1).get_by_role("group", name="Condition 1.1", exact=True)
-    expect(refused_test.locator(".field-error")).to_have_text(message)
+    expect(refused_test.get_by_role("alert")).to_have_text(message)
+    expect(refused_test).to_have_accessible_description(message)
+    value = refused_test.get_by_label("Condition 1.1 Value", exact=True)
+    expect(value).to_have_attribute("aria-invalid", "true")
+    expect(value).to_have_accessible_description(re.compile(re.escape(message)))
     # An edit takes the pointer away; the correction is saved.
     _test(section, "1.1", "views (COUNTER)", "gt", "5")
     expect(refused_test.locator(".field-error")).to_have_count(0)
@@ -514,3 +530,376 @@ def test_a_viewer_reads_the_builder_and_cannot_change_it(
     expect(page.get_by_role("button", name="Add section")).to_be_disabled()
     expect(page.get_by_role("button", name="Save")).to_have_count(0)
     assert created["id"] in page.url
+
+
+def _id_of(console: Console, segment: str, collection: str, name: str) -> str:
+    listed: list[dict[str, Any]] = console.account.ok(
+        "GET", f"/v1/parent_segments/{segment}/{collection}?page_size=1000"
+    )[collection]
+    [found] = [each["id"] for each in listed if each["name"] == name]
+    return str(found)
+
+
+def _criteria(console: Console, segment: str, item: str) -> Any:
+    read = console.account.ok("GET", f"{_personalizations_path(segment)}/{item}")
+    return read["sections"][0].get("criteria")
+
+
+def test_a_refused_description_is_shown_at_its_field(watched: Watched, console: Console) -> None:
+    segment = _segment(console)
+    long = "x" * 1001
+    refused = console.account.call(
+        "POST",
+        _personalizations_path(segment),
+        {"name": "Long", "description": long, "trigger_events": ["page_view"]},
+    )
+    assert refused.status == 400, refused.body
+    message = refused.json()["message"]
+    page = watched.page
+    load_axe(page)
+    page = _builder(watched, console, segment)
+    page.get_by_label("Name", exact=True).fill("Long")
+    page.get_by_label("Description", exact=True).fill(long)
+    page.get_by_label("page_view", exact=True).check()
+    page.get_by_role("button", name="Create").click()
+    description = page.get_by_label("Description", exact=True)
+    expect(page.locator("#p13n-description-error")).to_have_text(message)
+    expect(description).to_have_attribute("aria-invalid", "true")
+    expect(description).to_have_accessible_description(message)
+    assert serious_violations(page) == []
+    assert _personalizations(console, segment) == []
+
+
+def test_changing_a_conditions_type_loses_no_condition(watched: Watched, console: Console) -> None:
+    segment = _segment(console)
+    load_axe(watched.page)
+    page = _builder(watched, console, segment)
+    page.get_by_label("Name", exact=True).fill("Retyped")
+    page.get_by_label("page_view", exact=True).check()
+    section = _add_section(page, "Grouped")
+    section.get_by_role("button", name="Add criteria to Section 1").click()
+    _test(section, "1.1", "last_path (SINGLE)", "eq", "/home")
+    section.get_by_role("button", name="Add condition to Condition 1", exact=True).click()
+    _test(section, "1.2", "vip (segment)", "eq", None)
+    kind = section.get_by_label("Condition 1 Type", exact=True)
+    # All of → Any of keeps both children, by keyboard too (an arrow key on a closed select
+    # changes it in Chromium).
+    kind.focus()
+    page.keyboard.press("ArrowDown")
+    expect(kind).to_have_value("any")
+    expect(section.get_by_label("Condition 1.2 Subject", exact=True)).to_have_value("segment:vip")
+    # → Not wraps the whole group.
+    kind.select_option(label="Not")
+    expect(section.get_by_label("Condition 1.1 Type", exact=True)).to_have_value("any")
+    expect(section.get_by_label("Condition 1.1.1 Value", exact=True)).to_have_value("/home")
+    # A group of two cannot become one test: refused in words, nothing dropped.
+    inner = section.get_by_label("Condition 1.1 Type", exact=True)
+    inner.select_option(label="Test")
+    expect(inner).to_have_value("any")
+    refusal = "Condition 1.1 holds 2 conditions: remove all but one before making it a Test."
+    expect(section.get_by_role("alert")).to_have_text(refusal)
+    expect(inner).to_have_accessible_description(refusal)
+    expect(section.get_by_label("Condition 1.1.2 Subject", exact=True)).to_have_value("segment:vip")
+    assert serious_violations(page) == []
+    page.get_by_role("button", name="Create").click()
+    expect(page.get_by_role("heading", name="Personalization Retyped")).to_be_visible()
+    [made] = _personalizations(console, segment)
+    assert _criteria(console, segment, made["id"]) == {
+        "not": {
+            "any": [
+                {"attribute": "last_path", "op": "eq", "value": "/home"},
+                {"segment": "vip", "op": "eq", "value": True},
+            ]
+        }
+    }
+    # Removing a group's last condition removes the group (never an empty {"any": []}),
+    # and so up the tree.
+    section = _section(page, 1)
+    section.get_by_role("button", name="Remove Condition 1.1.2", exact=True).click()
+    section.get_by_role("button", name="Remove Condition 1.1.1", exact=True).click()
+    expect(section).to_contain_text("No criteria: the section always shows.")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("status").filter(has_text="Saved.")).to_have_text("Saved.")
+    assert not _criteria(console, segment, made["id"])
+
+
+def test_a_list_named_with_a_slash_is_referenced_whole(watched: Watched, console: Console) -> None:
+    segment = _segment(console)
+    _attribute(
+        console,
+        segment,
+        {
+            "name": "a/b",
+            "type": "LIST",
+            "event": "page_view",
+            "list": {
+                "max_items": 5,
+                "expire_days": 7,
+                "aggregations": [
+                    {"name": "c", "field": "c", "sensitivity": "NON_SENSITIVE"},
+                    {"name": "d/e", "field": "d", "sensitivity": "NON_SENSITIVE"},
+                ],
+            },
+        },
+    )
+    page = _builder(watched, console, segment)
+    page.get_by_label("Name", exact=True).fill("Slashes")
+    page.get_by_label("page_view", exact=True).check()
+    section = _add_section(page, "Slashed")
+    section.get_by_role("button", name="Add criteria to Section 1").click()
+    _test(section, "1.1", "a/b/d/e (LIST aggregation)", "contains", "z")
+    _field(section, 1, "c", "List aggregation", "a/b/c")
+    expect(section.get_by_role("img", name=LOCK)).to_have_count(0)
+    page.get_by_role("button", name="Create").click()
+    expect(page.get_by_role("heading", name="Personalization Slashes")).to_be_visible()
+    [made] = _personalizations(console, segment)
+    read = console.account.ok("GET", f"{_personalizations_path(segment)}/{made['id']}")
+    assert _as_built(read["sections"]) == [
+        {
+            "name": "Slashed",
+            "criteria": {
+                "all": [{"attribute": "a/b", "aggregation": "d/e", "op": "contains", "value": "z"}]
+            },
+            "payload": [{"name": "c", "attribute": "a/b", "aggregation": "c"}],
+        }
+    ]
+    # Read back into the builder as chosen.
+    expect(_section(page, 1).get_by_label("Field 1 List aggregation", exact=True)).to_have_value(
+        json.dumps(["a/b", "c"], separators=(",", ":"))
+    )
+
+
+def test_values_are_sent_as_the_type_shown(watched: Watched, console: Console) -> None:
+    segment = _segment(console)
+    page = _builder(watched, console, segment)
+    page.get_by_label("Name", exact=True).fill("Typed")
+    page.get_by_label("page_view", exact=True).check()
+    section = _add_section(page, "Typed")
+    section.get_by_role("button", name="Add criteria to Section 1").click()
+    _test(section, "1.1", "last_path (SINGLE)", "eq", "12345")
+    value = section.get_by_label("Condition 1.1 Value", exact=True)
+    expect(value).to_have_accessible_description(re.compile("sent as number"))
+    # A prefix or a pattern is a string whatever it looks like.
+    section.get_by_label("Condition 1.1 Operator", exact=True).select_option("starts_with")
+    expect(value).to_have_accessible_description(re.compile("sent as string"))
+    section.get_by_role("button", name="Add condition to Condition 1", exact=True).click()
+    _test(section, "1.2", "last_path (SINGLE)", "regex", '"quoted"')
+    section.get_by_role("button", name="Add condition to Condition 1", exact=True).click()
+    _test(section, "1.3", "last_path (SINGLE)", "in", '["a", "b"]')
+    expect(section.get_by_label("Condition 1.3 Value", exact=True)).to_have_accessible_description(
+        re.compile("sent as list")
+    )
+    _field(section, 1, "flag", "Static value", "true")
+    expect(section.get_by_label("Field 1 Static value", exact=True)).to_have_accessible_description(
+        re.compile("sent as true/false")
+    )
+    page.get_by_role("button", name="Create").click()
+    expect(page.get_by_role("heading", name="Personalization Typed")).to_be_visible()
+    [made] = _personalizations(console, segment)
+    assert _criteria(console, segment, made["id"]) == {
+        "all": [
+            {"attribute": "last_path", "op": "starts_with", "value": "12345"},
+            {"attribute": "last_path", "op": "regex", "value": '"quoted"'},
+            {"attribute": "last_path", "op": "in", "value": ["a", "b"]},
+        ]
+    }
+    # Read back as typed, quotes and all.
+    expect(_section(page, 1).get_by_label("Condition 1.2 Value", exact=True)).to_have_value(
+        '"quoted"'
+    )
+
+
+# Shapes the builder does not make itself, all valid: a load-edit-save must keep them.
+FOREIGN_SECTIONS: list[dict[str, Any]] = [
+    {
+        "name": "Foreign",
+        "criteria": {
+            "any": [
+                {"segment": "vip"},
+                {"attribute": "tier", "op": "in", "value": ["gold", "silver"]},
+                {"event": "td_path", "op": "exists"},
+                {"not": {"not": {"attribute": "views", "op": "gt", "value": 2}}},
+            ]
+        },
+        "payload": [
+            {"name": "nothing", "static": None},
+            {"name": "empty", "static": ""},
+            {"name": "quoted", "static": "42"},
+        ],
+    }
+]
+
+
+def _update_mask(url: str) -> str:
+    query = parse_qs(urlparse(url).query)
+    return query["update_mask"][0]
+
+
+def test_an_edit_sends_only_what_changed_and_keeps_the_rest(
+    watched: Watched, console: Console
+) -> None:
+    segment = _segment(console)
+    created = console.account.ok(
+        "POST",
+        _personalizations_path(segment),
+        {"name": "Foreign", "trigger_events": ["page_view"], "sections": FOREIGN_SECTIONS},
+    )
+    path = f"{_personalizations_path(segment)}/{created['id']}"
+    before = console.account.ok("GET", path)
+    page = _builder(watched, console, segment, created["id"])
+    expect(page.get_by_label("Name", exact=True)).to_have_value("Foreign")
+
+    page.get_by_label("Name", exact=True).fill("Foreign renamed")
+    with page.expect_request(lambda request: request.method == "PATCH") as patch:
+        page.get_by_role("button", name="Save").click()
+    assert _update_mask(patch.value.url) == "name"
+    expect(page.get_by_role("status").filter(has_text="Saved.")).to_have_text("Saved.")
+    after = console.account.ok("GET", path)
+    assert after["name"] == "Foreign renamed"
+    assert after["sections"] == before["sections"]
+    assert after["sections"][0]["criteria"] == FOREIGN_SECTIONS[0]["criteria"]
+    assert [field.get("static") for field in after["sections"][0]["payload"]] == [None, "", "42"]
+
+    # A section's edit sends the sections, and only them. While the save is on its way the
+    # form cannot be changed (the answer replaces the draft).
+    page.get_by_label("Section 1 name", exact=True).fill("Foreign too")
+    held: list[Route] = []
+
+    def hold(route: Route) -> None:
+        held.append(route)
+
+    page.route(lambda url: "update_mask=" in url, hold)
+    with page.expect_request(lambda request: request.method == "PATCH") as patch:
+        page.get_by_role("button", name="Save").click()
+    assert _update_mask(patch.value.url) == "sections"
+    expect(page.get_by_label("Name", exact=True)).to_be_disabled()
+    expect(page.get_by_role("button", name="Save")).to_be_disabled()
+    assert len(held) == 1
+    held[0].continue_()
+    expect(page.get_by_role("status").filter(has_text="Saved.")).to_have_text("Saved.")
+    after = console.account.ok("GET", path)
+    assert after["sections"][0]["name"] == "Foreign too"
+    assert after["sections"][0]["payload"] == before["sections"][0]["payload"]
+    # {"segment": S} is sent as what it is short for.
+    [vip, *rest] = after["sections"][0]["criteria"]["any"]
+    assert vip == {"segment": "vip", "op": "eq", "value": True}
+    assert rest == FOREIGN_SECTIONS[0]["criteria"]["any"][1:]
+
+
+def test_the_lock_reads_the_catalog_again(watched: Watched, console: Console) -> None:
+    segment = _segment(console)
+    # A LIST SENSITIVE as a whole: each aggregation is sensitive, whatever its own setting.
+    _attribute(
+        console,
+        segment,
+        {
+            "name": "history",
+            "type": "LIST",
+            "event": "page_view",
+            "sensitivity": "SENSITIVE",
+            "list": {
+                "max_items": 5,
+                "expire_days": 7,
+                "aggregations": [{"name": "url", "field": "url", "sensitivity": "NON_SENSITIVE"}],
+            },
+        },
+    )
+    created = console.account.ok(
+        "POST",
+        _personalizations_path(segment),
+        {
+            "name": "Lock",
+            "trigger_events": ["page_view"],
+            "sections": [
+                {"name": "Path", "payload": [{"name": "p", "attribute": "last_path"}]},
+                {
+                    "name": "History",
+                    "payload": [{"name": "h", "attribute": "history", "aggregation": "url"}],
+                },
+            ],
+        },
+    )
+    preview = console.account.ok(
+        "POST",
+        f"{_personalizations_path(segment)}/{created['id']}:preview",
+        {"database": "web_db", "table": "page_views", "event": {"td_client_id": "v1"}},
+    )
+    verdicts = [each.get("redacted_for_public", False) for each in preview["sections"]]
+    history = _id_of(console, segment, "attributes", "history")
+    # The admin API keeps no sensitivity of a LIST's own (it reads back UNSPECIFIED), so the
+    # aggregation's own decides: the lock must say what the server says either way.
+    whole = console.account.ok("GET", f"/v1/parent_segments/{segment}/attributes/{history}")
+    assert whole["sensitivity"] in ("SENSITIVE", "SENSITIVITY_UNSPECIFIED")
+    page = _builder(watched, console, segment, created["id"])
+    path_lock = _section(page, 1).get_by_role("img", name=LOCK)
+    expect(_section(page, 2).get_by_role("img", name=LOCK)).to_have_count(int(verdicts[1]))
+    expect(path_lock).to_have_count(0)
+
+    # The attribute turns sensitive elsewhere (another tab): back on this page, the lock shows.
+    attribute = _id_of(console, segment, "attributes", "last_path")
+    attributes = f"/v1/parent_segments/{segment}/attributes/{attribute}"
+    console.account.ok(
+        "PATCH", f"{attributes}?update_mask=sensitivity", {"sensitivity": "SENSITIVE"}
+    )
+    page.evaluate("document.dispatchEvent(new Event('visibilitychange'))")
+    expect(path_lock).to_have_count(1)
+    # ...and a save reads it again too.
+    console.account.ok(
+        "PATCH", f"{attributes}?update_mask=sensitivity", {"sensitivity": "NON_SENSITIVE"}
+    )
+    page.get_by_label("Name", exact=True).fill("Lock again")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("status").filter(has_text="Saved.")).to_have_text("Saved.")
+    expect(path_lock).to_have_count(0)
+
+
+def test_a_trigger_event_no_longer_defined_can_be_taken_out(
+    watched: Watched, console: Console
+) -> None:
+    segment = _segment(console)
+    created = console.account.ok(
+        "POST",
+        _personalizations_path(segment),
+        {"name": "Renamed event", "trigger_events": ["page_view", "purchase"]},
+    )
+    event = _id_of(console, segment, "events", "page_view")
+    console.account.ok(
+        "PATCH",
+        f"/v1/parent_segments/{segment}/events/{event}?update_mask=name",
+        {"name": "page_visit"},
+    )
+    path = f"{_personalizations_path(segment)}/{created['id']}"
+    refused = console.account.call("PATCH", f"{path}?update_mask=name", {"name": "Renamed"})
+    assert refused.status == 400, refused.body
+    page = _builder(watched, console, segment, created["id"])
+    stale = page.get_by_role("checkbox", name="page_view (not an event definition)", exact=True)
+    expect(stale).to_be_checked()
+    # The server names it as trigger_events[0]: its message is shown at the trigger events.
+    page.get_by_label("Name", exact=True).fill("Renamed")
+    page.get_by_role("button", name="Save").click()
+    triggers = page.get_by_role("group", name="Trigger events")
+    expect(triggers.get_by_role("alert")).to_have_text(refused.json()["message"])
+    expect(triggers).to_have_accessible_description(refused.json()["message"])
+    expect(page.get_by_role("alert")).to_have_count(1)
+    # Taken out, it is gone: nothing names it any more.
+    stale.click()
+    expect(stale).to_have_count(0)
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("status").filter(has_text="Saved.")).to_have_text("Saved.")
+    read = console.account.ok("GET", path)
+    assert (read["name"], read["trigger_events"]) == ("Renamed", ["purchase"])
+
+
+def test_a_moved_section_keeps_the_focus(watched: Watched, console: Console) -> None:
+    segment = _segment(console)
+    page = _builder(watched, console, segment)
+    for name in ("First", "Second", "Third"):
+        _add_section(page, name)
+    page.get_by_role("button", name="Move Section 1 down").focus()
+    page.keyboard.press("Enter")
+    expect(_section(page, 2).get_by_label("Section 2 name", exact=True)).to_have_value("First")
+    # The button pressed moved with its section: pressing again moves the same section on.
+    expect(page.get_by_role("button", name="Move Section 2 down")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(_section(page, 3).get_by_label("Section 3 name", exact=True)).to_have_value("First")
+    expect(_section(page, 1).get_by_label("Section 1 name", exact=True)).to_have_value("Second")

@@ -7,14 +7,14 @@
 import type { JSX } from "preact";
 import type { Attribute, Segment } from "../config_api";
 import type { PayloadField } from "../personalization_api";
-import { Hidden, parseValue, valueText } from "./criteria_editor";
+import { aggregationLabel, aggregationOf, aggregationValue, Hidden, listAggregations, parseValue, valueKind, valueText } from "./criteria_editor";
 
 export type Source = "static" | "attribute" | "aggregation" | "segment";
 
 export interface PayloadDraft {
   name: string;
   source: Source;
-  /** The static value's text, the attribute's or segment's name, or "LIST/AGGREGATION". */
+  /** The static value's text, the attribute's or segment's name, or an aggregationValue. */
   value: string;
 }
 
@@ -29,15 +29,15 @@ export function toPayloadField(draft: PayloadDraft): PayloadField {
   if (draft.source === "static") return { name: draft.name, static: parseValue(draft.value) };
   if (draft.source === "segment") return { name: draft.name, segment: draft.value };
   if (draft.source === "attribute") return { name: draft.name, attribute: draft.value };
-  const slash = draft.value.indexOf("/");
-  return { name: draft.name, attribute: draft.value.slice(0, slash), aggregation: draft.value.slice(slash + 1) };
+  const [attribute, aggregation] = aggregationOf(draft.value);
+  return { name: draft.name, attribute, aggregation };
 }
 
 export function fromPayloadField(field: PayloadField): PayloadDraft {
   // The API writes the unset ones as "".
   if (field.segment) return { name: field.name, source: "segment", value: field.segment };
   if (field.aggregation) {
-    return { name: field.name, source: "aggregation", value: `${field.attribute ?? ""}/${field.aggregation}` };
+    return { name: field.name, source: "aggregation", value: aggregationValue(field.attribute ?? "", field.aggregation) };
   }
   if (field.attribute) return { name: field.name, source: "attribute", value: field.attribute };
   return { name: field.name, source: "static", value: valueText(field.static ?? null) };
@@ -49,9 +49,7 @@ function choices(source: Source, attributes: readonly Attribute[], segments: rea
     source === "attribute"
       ? attributes.map((attribute) => attribute.name)
       : source === "aggregation"
-        ? attributes
-            .filter((attribute) => attribute.type === "LIST")
-            .flatMap((attribute) => (attribute.list?.aggregations ?? []).map((each) => `${attribute.name}/${each.name}`))
+        ? listAggregations(attributes)
         : segments.map((segment) => segment.name);
   return current && !names.includes(current) ? [...names, current] : names;
 }
@@ -71,11 +69,17 @@ export function PayloadFieldEditor(props: {
   const id = `${props.idPrefix}-p${index}`;
   const label = `Field ${index + 1}`;
   const input = (event: Event): string => (event.currentTarget as HTMLInputElement).value;
+  const errorId = `${id}-error`;
+  const described = props.problem ? errorId : undefined;
   const options = field.source === "static" ? [] : choices(field.source, props.attributes, props.segments, field.value);
   return (
-    <fieldset class="payload-field">
+    <fieldset class="payload-field" aria-describedby={described}>
       <legend>{label}</legend>
-      {props.problem && <p class="field-error">{props.problem}</p>}
+      {props.problem && (
+        <p class="field-error" id={errorId} role="alert">
+          {props.problem}
+        </p>
+      )}
       <div class="field-row">
         <div class="field">
           <label for={`${id}-alias`}><Hidden text={label} />Alias</label>
@@ -105,18 +109,29 @@ export function PayloadFieldEditor(props: {
               id={`${id}-value`}
               type="text"
               value={field.value}
-              aria-describedby="value-hint"
+              aria-invalid={props.problem ? true : undefined}
+              aria-describedby={`value-hint ${id}-kind${described ? ` ${errorId}` : ""}`}
               onInput={(event) => props.onChange({ ...field, value: input(event) })}
             />
           ) : (
-            <select id={`${id}-value`} value={field.value} onChange={(event) => props.onChange({ ...field, value: input(event) })}>
+            <select
+              id={`${id}-value`}
+              value={field.value}
+              aria-invalid={props.problem ? true : undefined}
+              aria-describedby={described}
+              onChange={(event) => props.onChange({ ...field, value: input(event) })}>
               <option value="">Choose</option>
               {options.map((name) => (
                 <option key={name} value={name}>
-                  {name}
+                  {field.source === "aggregation" ? aggregationLabel(name) : name}
                 </option>
               ))}
             </select>
+          )}
+          {field.source === "static" && (
+            <span class="value-kind" id={`${id}-kind`}>
+              sent as {valueKind(parseValue(field.value))}
+            </span>
           )}
         </div>
       </div>

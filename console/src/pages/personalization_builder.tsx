@@ -8,11 +8,11 @@
 
 import type { JSX } from "preact";
 import { useEffect, useState } from "preact/hooks";
-import { ApiError, call, fieldsOf, listAll, messageOf, part, type ParentSegment, segmentPath } from "../api";
+import { ApiError, call, formFailure, listAll, messageOf, part, type ParentSegment, segmentPath } from "../api";
 import { FormError } from "../components/dialog";
 import { Field } from "../components/field";
 import { Link } from "../components/link";
-import type { Attribute, EventDefinition, Segment } from "../config_api";
+import { type Attribute, type EventDefinition, save, type Segment } from "../config_api";
 import { canEdit, useMe } from "../me";
 import type { Personalization, Section } from "../personalization_api";
 import { type Catalog, redactionReason, sensitiveReferences } from "../redaction";
@@ -23,6 +23,8 @@ import { PreviewPanel } from "./preview_panel";
 import "./personalizations.css";
 
 interface SectionDraft {
+  /** Not sent: a stable key, so a moved section keeps its elements (and the focus). */
+  key: number;
   name: string;
   criteria: NodeDraft | null;
   payload: PayloadDraft[];
@@ -50,12 +52,16 @@ function toBody(draft: Draft): Personalization {
   };
 }
 
+let lastKey = 0;
+const nextKey = (): number => ++lastKey;
+
 function fromPersonalization(given: Personalization): Draft {
   return {
     name: given.name,
     description: given.description ?? "",
     trigger_events: given.trigger_events,
     sections: (given.sections ?? []).map((section) => ({
+      key: nextKey(),
       name: section.name,
       criteria: section.criteria && Object.keys(section.criteria).length ? fromCriteria(section.criteria) : null,
       payload: (section.payload ?? []).map(fromPayloadField),
@@ -94,6 +100,26 @@ const EMPTY: Draft = { name: "", description: "", trigger_events: [], sections: 
 const MASKABLE = ["name", "description", "trigger_events", "sections"] as const;
 const OWN_FIELDS = ["name", "description", "trigger_events"];
 
+/**
+ * The server's messages about the personalization's own fields, by those fields' names: an
+ * unknown trigger event is named as "trigger_events[1]", shown at the trigger events.
+ */
+function ownFieldErrors(failure: ApiError, formFields: Record<string, string>): Record<string, string> {
+  const found = { ...formFields };
+  for (const [field, message] of Object.entries(failure.fields)) {
+    if (/^(personalization\.)?trigger_events\[\d+\]$/.test(field)) found["trigger_events"] ??= message;
+  }
+  return found;
+}
+
+/** Whether the form has a place beside a control for every field the server named. */
+function allPlaced(failure: ApiError, shown: Record<string, string>): boolean {
+  return Object.keys(failure.fields).every((field) => {
+    const own = field.replace(/^personalization\./, "").replace(/\[\d+\]$/, "");
+    return own in shown || placeOf(field) !== null;
+  });
+}
+
 /** The fields of `body` that differ from `saved` (the update mask). */
 function changedFields(body: Personalization, saved: Personalization): string[] {
   const before = toBody(fromPersonalization(saved));
@@ -117,16 +143,39 @@ export function PersonalizationBuilder({ segment, item }: { segment: ParentSegme
   const [fieldErrors, setFieldErrors] = useState<Record<string, string>>({});
   const [refusal, setRefusal] = useState<{ section: number; place: string; message: string } | null>(null);
 
+  // Bumped to read the catalog again: a sensitivity changed elsewhere must move the lock.
+  const [catalogReads, setCatalogReads] = useState(0);
+  const rereadCatalog = (): void => setCatalogReads((reads) => reads + 1);
   useEffect(() => {
-    setError(null);
+    // Another parent segment's names must never decide this one's lock, not even for a moment.
+    setCatalog(null);
+  }, [segment.id]);
+  useEffect(() => {
+    let current = true;
     Promise.all([
       listAll<EventDefinition>(segmentPath(segment.id, "events"), "events"),
       listAll<Attribute>(segmentPath(segment.id, "attributes"), "attributes"),
       listAll<Segment>(segmentPath(segment.id, "segments"), "segments"),
     ]).then(([loadedEvents, attributes, segments]) => {
+      if (!current) return;
       setEvents(loadedEvents);
       setCatalog({ attributes, segments });
-    }, (failure: unknown) => setError(messageOf(failure)));
+    }, (failure: unknown) => current && setError(messageOf(failure)));
+    return () => {
+      current = false;
+    };
+  }, [segment.id, catalogReads]);
+  useEffect(() => {
+    // Back from another tab (the Attributes page, say): the catalog may have changed there.
+    const onVisible = (): void => {
+      if (document.visibilityState === "visible") rereadCatalog();
+    };
+    document.addEventListener("visibilitychange", onVisible);
+    return () => document.removeEventListener("visibilitychange", onVisible);
+  }, []);
+
+  useEffect(() => {
+    setError(null);
     if (creating) {
       setSaved(null);
       setDraft(EMPTY);
@@ -167,10 +216,10 @@ export function PersonalizationBuilder({ segment, item }: { segment: ParentSegme
     setRefusal(null);
     setFieldErrors({});
     const body = toBody(draft);
-    const path = segmentPath(segment.id, "personalizations");
     try {
       if (saved?.id === undefined) {
-        const created = await call<Personalization>("POST", path, body);
+        const created = await save(segment.id, "personalizations", body, undefined, []);
+        rereadCatalog();
         navigate(`${base}/${encodeURIComponent(created.id ?? "")}`);
         return;
       }
@@ -179,17 +228,19 @@ export function PersonalizationBuilder({ segment, item }: { segment: ParentSegme
         setStatus("Nothing to save: nothing changed.");
         return;
       }
-      const updated = await call<Personalization>("PATCH", `${path}/${part(saved.id)}?update_mask=${encodeURIComponent(mask.join(","))}`, body);
+      const updated = await save(segment.id, "personalizations", body, saved.id, mask);
       setSaved(updated);
       setDraft(fromPersonalization(updated));
       setStatus("Saved.");
+      rereadCatalog();
     } catch (failure) {
-      // The server names the place in the tree ("sections[0].criteria.all[1].op: ...").
-      const known = failure instanceof ApiError ? fieldsOf(failure, "personalization", OWN_FIELDS) : {};
-      setFieldErrors(known);
       // A message about a field of its own is shown there; any other above the form, and
-      // beside the section, condition or field it names too.
-      if (Object.keys(known).length === 0) setError(messageOf(failure));
+      // beside the section, condition or field it names too ("sections[0].criteria.all[1].op").
+      const { fields, message } = formFailure(failure, "personalization", OWN_FIELDS);
+      const shown = failure instanceof ApiError ? ownFieldErrors(failure, fields) : fields;
+      setFieldErrors(shown);
+      // Above the form too when some field the server named has no place in it.
+      setError(failure instanceof ApiError && allPlaced(failure, shown) && Object.keys(shown).length > 0 ? null : (message ?? messageOf(failure)));
       if (failure instanceof ApiError) {
         const located = Object.keys(failure.fields).map(placeOf).find((place) => place !== null);
         if (located) setRefusal({ ...located, message: failure.message });
@@ -207,7 +258,7 @@ export function PersonalizationBuilder({ segment, item }: { segment: ParentSegme
       </p>
       <h2 id="builder-title">{title}</h2>
       <form onSubmit={(event) => void submit(event)} noValidate>
-        <fieldset class="builder" disabled={!editable}>
+        <fieldset class="builder" disabled={!editable || busy}>
           <legend class="visually-hidden">{title}</legend>
           {!editable && <p class="hint">You can read this personalization; changing it needs the EDITOR role.</p>}
           <FormError message={error} />
@@ -224,37 +275,23 @@ export function PersonalizationBuilder({ segment, item }: { segment: ParentSegme
             label="Description"
             value={draft.description}
             onInput={(description) => change({ description })}
+            error={fieldErrors["description"]}
             multiline
           />
-          <fieldset class="trigger-events">
-            <legend>Trigger events</legend>
-            {fieldErrors["trigger_events"] && <p class="field-error">{fieldErrors["trigger_events"]}</p>}
-            {events.length === 0 && <p class="hint">No events yet: define one on the Events page first.</p>}
-            {events.map((definition) => (
-              <label key={definition.name} class="checkbox-inline">
-                <input
-                  type="checkbox"
-                  checked={draft.trigger_events.includes(definition.name)}
-                  onChange={(event) =>
-                    change({
-                      trigger_events: (event.currentTarget as HTMLInputElement).checked
-                        ? [...draft.trigger_events, definition.name]
-                        : draft.trigger_events.filter((name) => name !== definition.name),
-                    })
-                  }
-                />{" "}
-                {definition.name}
-              </label>
-            ))}
-          </fieldset>
+          <TriggerEvents
+            events={events}
+            chosen={draft.trigger_events}
+            error={fieldErrors["trigger_events"]}
+            onChange={(trigger_events) => change({ trigger_events })}
+          />
           <h3>Sections</h3>
           <p class="hint" id="value-hint">
             Values are read as JSON: 42, true, ["gold", "silver"] or "42" (a string). Text that is not JSON is a string
-            as typed: gold.
+            as typed: gold. A starts_with prefix or a regex pattern is always the text as typed.
           </p>
           {draft.sections.map((section, index) => (
             <SectionEditor
-              key={index}
+              key={section.key}
               section={section}
               index={index}
               catalog={catalog}
@@ -269,7 +306,7 @@ export function PersonalizationBuilder({ segment, item }: { segment: ParentSegme
             <button
               type="button"
               class="secondary"
-              onClick={() => change({ sections: [...draft.sections, { name: "", criteria: null, payload: [] }] })}
+              onClick={() => change({ sections: [...draft.sections, { key: nextKey(), name: "", criteria: null, payload: [] }] })}
             >
               Add section
             </button>
@@ -319,14 +356,23 @@ function SectionEditor(props: {
   const label = `Section ${index + 1}`;
   const idPrefix = `s${index}`;
   const reason = redactionReason(sensitiveReferences(toSection(section), catalog));
+  const reasonId = `${idPrefix}-lock-reason`;
   return (
     <fieldset class="section-editor">
       <legend>
         {label}
-        {reason && <Lock reason={reason} />}
+        {reason && <Lock reason={reason} reasonId={reasonId} />}
       </legend>
-      {reason && <p class="visually-hidden">{reason}</p>}
-      {refusal && refusal.place === "" && <p class="field-error">{refusal.message}</p>}
+      {reason && (
+        <p class="lock-reason" id={reasonId}>
+          {reason}
+        </p>
+      )}
+      {refusal && refusal.place === "" && (
+        <p class="field-error" role="alert">
+          {refusal.message}
+        </p>
+      )}
       <Field id={`${idPrefix}-name`} label={`${label} name`} value={section.name} onInput={(name) => onChange({ name })} />
       <h4>Criteria</h4>
       {section.criteria === null ? (
@@ -387,10 +433,10 @@ function SectionEditor(props: {
   );
 }
 
-/** The lock on a section browsers get as `{}`: the reason on hover, and said in words beside it. */
-function Lock({ reason }: { reason: string }): JSX.Element {
+/** The lock on a section browsers get as `{}`: the reason on hover, and written out below it. */
+function Lock({ reason, reasonId }: { reason: string; reasonId: string }): JSX.Element {
   return (
-    <span role="img" aria-label="Redacted for browsers" title={reason} class="lock">
+    <span role="img" aria-label="Redacted for browsers" aria-describedby={reasonId} title={reason} class="lock">
       <svg viewBox="0 0 16 16" width="16" height="16" aria-hidden="true" focusable="false">
         <path d="M4 7V5a4 4 0 0 1 8 0v2h1v8H3V7h1zm2 0h4V5a2 2 0 0 0-4 0v2z" fill="currentColor" />
       </svg>
@@ -398,5 +444,45 @@ function Lock({ reason }: { reason: string }): JSX.Element {
         {"{}"} for browsers
       </span>
     </span>
+  );
+}
+
+/**
+ * The events that trigger it. A saved name that is no longer an event definition still gets
+ * its checkbox, marked, so it can be seen and taken out.
+ */
+function TriggerEvents(props: {
+  events: readonly EventDefinition[];
+  chosen: readonly string[];
+  error: string | undefined;
+  onChange: (chosen: string[]) => void;
+}): JSX.Element {
+  const { events, chosen, error } = props;
+  const defined = events.map((definition) => definition.name);
+  const unknown = chosen.filter((name) => !defined.includes(name));
+  const errorId = "trigger-events-error";
+  const toggle = (name: string, checked: boolean): void =>
+    props.onChange(checked ? [...chosen, name] : chosen.filter((each) => each !== name));
+  return (
+    <fieldset class="trigger-events" aria-describedby={error ? errorId : undefined}>
+      <legend>Trigger events</legend>
+      {error && (
+        <p class="field-error" id={errorId} role="alert">
+          {error}
+        </p>
+      )}
+      {events.length === 0 && <p class="hint">No events yet: define one on the Events page first.</p>}
+      {[...defined, ...unknown].map((name) => (
+        <label key={name} class="checkbox-inline">
+          <input
+            type="checkbox"
+            checked={chosen.includes(name)}
+            onChange={(event) => toggle(name, (event.currentTarget as HTMLInputElement).checked)}
+          />{" "}
+          {name}
+          {!defined.includes(name) && <span class="unknown-event"> (not an event definition)</span>}
+        </label>
+      ))}
+    </fieldset>
   );
 }
