@@ -165,8 +165,18 @@ def _validate_counter(attribute: pb.Attribute, result: pb.Attribute) -> None:
     result.sensitivity = pb.NON_SENSITIVE
 
 
+LIST_HAS_NO_SENSITIVITY = (
+    "A list attribute has no sensitivity of its own: set it on each aggregation "
+    "(list.aggregations[].sensitivity)"
+)
+
+
 def _validate_list(attribute: pb.Attribute, result: pb.Attribute, flags: Collection[str]) -> None:
     settings = attribute.list
+    if attribute.sensitivity != pb.SENSITIVITY_UNSPECIFIED:
+        # Refused, not dropped: a SENSITIVE given here and silently forgotten would publish
+        # the aggregations the user meant to withhold.
+        raise InvalidArgument(LIST_HAS_NO_SENSITIVITY, field="attribute.sensitivity")
     if not 1 <= settings.max_items <= MAX_LIST_ITEMS:
         raise InvalidArgument(
             f"Max items must be from 1 to {MAX_LIST_ITEMS}", field="attribute.list.max_items"

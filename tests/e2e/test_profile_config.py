@@ -101,6 +101,20 @@ def _attribute(**fields: Any) -> dict[str, Any]:
             id="aggregation-without-sensitivity",
         ),
         pytest.param(
+            _attribute(
+                type="LIST",
+                sensitivity="SENSITIVE",
+                list={
+                    "max_items": 10,
+                    "expire_days": 7,
+                    "aggregations": [{"name": "p", "field": "p", "sensitivity": "NON_SENSITIVE"}],
+                },
+            ),
+            "A list attribute has no sensitivity of its own: set it on each aggregation "
+            "(list.aggregations[].sensitivity)",
+            id="list-with-its-own-sensitivity",
+        ),
+        pytest.param(
             _attribute(event="nope"), "Event 'nope' is not an event definition", id="unknown-event"
         ),
         pytest.param(_attribute(name=""), "Name can't be blank", id="blank-name"),
