@@ -13,6 +13,8 @@ export function FormDialog(props: {
   submit: string;
   busy: boolean;
   wide?: boolean;
+  /** The submit button destroys something (drawn as such). */
+  danger?: boolean;
 }): JSX.Element {
   const dialog = useRef<HTMLDialogElement>(null);
   useEffect(() => {
@@ -27,7 +29,7 @@ export function FormDialog(props: {
           <button type="button" class="secondary" onClick={() => dialog.current?.close()}>
             Cancel
           </button>
-          <button type="submit" disabled={props.busy}>
+          <button type="submit" disabled={props.busy} class={props.danger ? "danger" : undefined}>
             {props.submit}
           </button>
         </div>

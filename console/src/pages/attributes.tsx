@@ -8,8 +8,9 @@
 import "./attributes.css";
 import type { JSX } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
-import { call, listAll, messageOf, part, type ParentSegment, segmentPath } from "../api";
-import { FormDialog, FormError } from "../components/dialog";
+import { listAll, messageOf, part, type ParentSegment, segmentPath } from "../api";
+import { ConfirmDelete } from "../components/confirm_delete";
+import { FormError } from "../components/dialog";
 import { SensitivityBadge } from "../components/sensitivity";
 import { type Attribute, type EventDefinition, MAX_ATTRIBUTES } from "../config_api";
 import { canEdit, FLAG_SENSITIVITY, hasFlag, useMe } from "../me";
@@ -135,7 +136,14 @@ export function Attributes({ segment }: { segment: ParentSegment }): JSX.Element
         />
       )}
       {deleting && (
-        <DeleteAttribute segmentId={segment.id} attribute={deleting} onClose={() => setDeleting(null)} onDeleted={done} />
+        <ConfirmDelete
+          id="delete-attribute"
+          title={`Delete attribute ${deleting.name}?`}
+          consequence="Its values stop being kept; criteria and payloads can no longer use it."
+          path={`${segmentPath(segment.id, "attributes")}/${part(deleting.id ?? "")}`}
+          onClose={() => setDeleting(null)}
+          onDeleted={done}
+        />
       )}
     </section>
   );
@@ -179,40 +187,4 @@ function Settings({ attribute }: { attribute: Attribute }): JSX.Element {
     default:
       return <>Loaded by import</>;
   }
-}
-
-function DeleteAttribute(props: {
-  segmentId: string;
-  attribute: Attribute;
-  onClose: () => void;
-  onDeleted: () => void;
-}): JSX.Element {
-  const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
-  const submit = async (event: Event): Promise<void> => {
-    event.preventDefault();
-    setBusy(true);
-    try {
-      await call("DELETE", `${segmentPath(props.segmentId, "attributes")}/${part(props.attribute.id ?? "")}`);
-      props.onDeleted();
-    } catch (failure) {
-      // A personalization using it: the server names them.
-      setError(messageOf(failure));
-    } finally {
-      setBusy(false);
-    }
-  };
-  return (
-    <FormDialog
-      id="delete-attribute"
-      title={`Delete attribute ${props.attribute.name}?`}
-      submit="Delete"
-      busy={busy}
-      onClose={props.onClose}
-      onSubmit={(event) => void submit(event)}
-    >
-      <FormError message={error} />
-      <p>Its values stop being kept; criteria and payloads can no longer use it.</p>
-    </FormDialog>
-  );
 }

@@ -8,7 +8,8 @@
 
 import type { JSX } from "preact";
 import { useEffect, useState } from "preact/hooks";
-import { call, formFailure, listAll, messageOf, part, type ParentSegment, segmentPath } from "../api";
+import { formFailure, listAll, messageOf, part, type ParentSegment, segmentPath } from "../api";
+import { ConfirmDelete } from "../components/confirm_delete";
 import { Field } from "../components/field";
 import { FormDialog, FormError } from "../components/dialog";
 import { MAX_STITCHING_KEYS, save, type StitchingKey } from "../config_api";
@@ -122,7 +123,14 @@ export function IdStitching({ segment }: { segment: ParentSegment }): JSX.Elemen
       )}
       {editing && <KeyForm segmentId={segment.id} given={editing} onClose={() => setEditing(null)} onSaved={done} />}
       {deleting && (
-        <DeleteKey segmentId={segment.id} stitchingKey={deleting} onClose={() => setDeleting(null)} onDeleted={done} />
+        <ConfirmDelete
+          id="delete-key"
+          title={`Delete stitching key ${deleting.name}?`}
+          consequence="Values of this event field will no longer be used to identify visitors."
+          path={`${segmentPath(segment.id, "stitching_keys")}/${part(deleting.id ?? "")}`}
+          onClose={() => setDeleting(null)}
+          onDeleted={done}
+        />
       )}
     </section>
   );
@@ -274,40 +282,5 @@ function Checkbox(props: {
         {props.hint}
       </p>
     </div>
-  );
-}
-
-function DeleteKey(props: {
-  segmentId: string;
-  stitchingKey: StitchingKey;
-  onClose: () => void;
-  onDeleted: () => void;
-}): JSX.Element {
-  const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
-  const submit = async (event: Event): Promise<void> => {
-    event.preventDefault();
-    setBusy(true);
-    try {
-      await call("DELETE", `${segmentPath(props.segmentId, "stitching_keys")}/${part(props.stitchingKey.id ?? "")}`);
-      props.onDeleted();
-    } catch (failure) {
-      setError(messageOf(failure));
-    } finally {
-      setBusy(false);
-    }
-  };
-  return (
-    <FormDialog
-      id="delete-key"
-      title={`Delete stitching key ${props.stitchingKey.name}?`}
-      submit="Delete"
-      busy={busy}
-      onClose={props.onClose}
-      onSubmit={(event) => void submit(event)}
-    >
-      <FormError message={error} />
-      <p>Values of this event field will no longer be used to identify visitors.</p>
-    </FormDialog>
   );
 }

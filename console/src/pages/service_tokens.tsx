@@ -6,8 +6,9 @@
  */
 
 import type { JSX } from "preact";
-import { useCallback, useEffect, useRef, useState } from "preact/hooks";
+import { useCallback, useEffect, useState } from "preact/hooks";
 import { ApiError, call, messageOf, part } from "../api";
+import { ConfirmDelete } from "../components/confirm_delete";
 import { Field } from "../components/field";
 import { needsPassword, PasswordPrompt } from "../components/password_prompt";
 import { nameProblem } from "../names";
@@ -157,8 +158,10 @@ export function TokensPanel(props: {
       )}
       {deleting && (
         <ConfirmDelete
+          id="delete-token"
+          title={`Delete token ${deleting.name}?`}
+          consequence="Requests with this token are refused within 5 seconds. This cannot be undone."
           path={`${base}/${part(deleting.id)}`}
-          token={deleting}
           onClose={() => setDeleting(null)}
           onDeleted={() => {
             setDeleting(null);
@@ -264,48 +267,5 @@ function AddToken(props: { service: Service; path: string; onCreated: (token: To
         </button>
       </div>
     </form>
-  );
-}
-
-function ConfirmDelete(props: {
-  path: string;
-  token: Token;
-  onClose: () => void;
-  onDeleted: () => void;
-}): JSX.Element {
-  const dialog = useRef<HTMLDialogElement>(null);
-  const [error, setError] = useState<string | null>(null);
-
-  useEffect(() => {
-    dialog.current?.showModal();
-  }, []);
-
-  const remove = async (): Promise<void> => {
-    try {
-      await call("DELETE", props.path);
-      props.onDeleted();
-    } catch (failure) {
-      setError(messageOf(failure));
-    }
-  };
-
-  return (
-    <dialog ref={dialog} aria-labelledby="delete-token-title" onClose={props.onClose}>
-      <h2 id="delete-token-title">Delete token {props.token.name}?</h2>
-      <p>Requests with this token are refused within 5 seconds. This cannot be undone.</p>
-      {error && (
-        <p class="form-error" role="alert">
-          {error}
-        </p>
-      )}
-      <div class="actions">
-        <button type="button" class="secondary" onClick={() => dialog.current?.close()}>
-          Cancel
-        </button>
-        <button type="button" class="danger" onClick={() => void remove()}>
-          Delete
-        </button>
-      </div>
-    </dialog>
   );
 }
