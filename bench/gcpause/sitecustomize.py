@@ -166,6 +166,18 @@ def _wrap_run_forever(cls: Any) -> None:
 
 
 def _write(*_: object) -> None:
+    # No collection while the buckets are read: one would run _timed, which adds a bucket to
+    # the dict being copied ("dictionary keys changed during iteration", seen in auth).
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        _report()
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _report() -> None:
     found = [bucket.as_dict(key) for key, bucket in list(_buckets.items())]
     _buckets.clear()
     report = {
