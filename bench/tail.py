@@ -21,6 +21,9 @@ LATE_GENERATOR_MS = 5.0
 GC_PAUSE_MS = 5.0
 # An event loop that fired a 50-ms timer this late held its requests as long.
 LOOP_LAG_MS = 5.0
+# An event waiting this long for the profile writer waited behind a slow commit (SQLite's
+# fsync): its answer is that much later.
+WRITER_WAIT_MS = 5.0
 # Issue 17's half-rate targets, each run on its own.
 P95_TARGET_MS = 10.0
 P99_TARGET_MS = 25.0
@@ -75,6 +78,11 @@ def explained_by(second: dict[str, Any]) -> str:
     late = [f"{k} {p['lag_max_ms']:.1f} ms" for k, p in processes.items() if _lag_over(p)]
     if late:
         causes.append(f"loop lag over {LOOP_LAG_MS:.0f} ms ({', '.join(late)})")
+    queued = [f"{k} {p['wait_max_ms']:.1f} ms" for k, p in processes.items() if _queued(p)]
+    if queued:
+        causes.append(
+            f"writes queued over {WRITER_WAIT_MS:.0f} ms behind slow commits ({', '.join(queued)})"
+        )
     return "; ".join(causes) if causes else "none of these"
 
 
@@ -84,6 +92,10 @@ def _gc_over(row: dict[str, Any]) -> bool:
 
 def _lag_over(row: dict[str, Any]) -> bool:
     return bool(row["lag_max_ms"] > LOOP_LAG_MS)
+
+
+def _queued(row: dict[str, Any]) -> bool:
+    return bool(row.get("wait_max_ms", 0.0) > WRITER_WAIT_MS)
 
 
 def _process_cells(processes: dict[str, dict[str, Any]]) -> list[str]:

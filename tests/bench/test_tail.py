@@ -105,6 +105,19 @@ def test_a_late_loop_without_a_collection_is_explained_as_loop_lag() -> None:
     assert lines[at + 3] == "  - explained by: loop lag over 5 ms (profile 22.0 ms)"
 
 
+def test_a_second_whose_writes_queued_behind_a_slow_commit_is_explained_by_it() -> None:
+    """The quiet run of 2026-12-06: the worst seconds had no long pause and no loop lag, but
+    events waiting up to 21 ms for the profile writer (commits up to 28 ms)."""
+    slow = _process_row(1) | {"batches": 153, "units": 167, "max_batch": 4}
+    slow |= {"wait_p99_ms": 3.9, "wait_max_ms": 21.6}
+    rows = [_process_row(0), slow, _process_row(2)]
+    worst = tail.worst_seconds(_run_with_processes(rows))
+    assert tail.explained_by(worst[0]) == (
+        "writes queued over 5 ms behind slow commits (profile 21.6 ms)"
+    )
+    assert tail.explained_by(worst[1]) == "none of these"
+
+
 def test_a_second_whose_requests_left_late_is_the_generators() -> None:
     second = _second(4, 30.0, generator_lag_max=12.5) | {"cpu": {"machine": 1.0}}
     assert tail.explained_by(second) == "generator late (12.5 ms)"
