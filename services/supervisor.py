@@ -18,6 +18,10 @@ default drain would only add 15 s to every Ctrl-C; and a replica that stops alon
 that died, which no drain helps (the balancers route around it: Envoy within its health
 checks, gRPC clients as its connection breaks).
 
+With ``--single-process`` (or ``P13N_SINGLE_PROCESS=1``) profile and offers run as one
+process (``services.single``), calling each other without gRPC; auth and Envoy stay their
+own. It cannot be combined with ``--replicas``.
+
 On first start ``p13n up`` makes the suite's CA and one certificate per component under
 ``<data dir>/pki`` (``services.common.pki``); every internal hop is mutual TLS with them,
 and the supervisor's own health checks call as ``cli``.
@@ -70,7 +74,13 @@ CHILD_KEYS: dict[str, tuple[str, ...]] = {
     "auth": (INTERNAL_KEY, SECRET_KEY),
     "profile": (INTERNAL_KEY,),
     "offers": (INTERNAL_KEY,),
+    "single": (INTERNAL_KEY,),
 }
+SINGLE = "single"
+SINGLE_WITH_REPLICAS = (
+    "--single-process runs profile and offers as one process; it cannot be combined with "
+    "--replicas (run replicas of each service instead)"
+)
 
 
 class Readiness(Protocol):
@@ -119,6 +129,20 @@ class GrpcHealthy:
         if self._channel is not None:
             self._channel.close()
             self._channel = None
+
+
+@dataclass
+class AllReady:
+    """Ready when every one of ``parts`` is (the servers of one process)."""
+
+    parts: list[Readiness]
+
+    def check(self) -> bool:
+        return all(part.check() for part in self.parts)
+
+    def close(self) -> None:
+        for part in self.parts:
+            part.close()
 
 
 @dataclass
@@ -205,10 +229,13 @@ def envoy_binary() -> Path:
 
 
 def build_children(
-    settings: Settings, env: dict[str, str] | None = None, replicas: int = 1
+    settings: Settings,
+    env: dict[str, str] | None = None,
+    replicas: int = 1,
+    single_process: bool = False,
 ) -> list[Child]:
     """The suite's processes, in start order: every replica of auth, then of profile, of
-    offers, then Envoy.
+    offers (or, with ``single_process``, the one process of both), then Envoy.
 
     Raises ConfigError when ``replicas`` cannot run (``Layout.of``), CapacityError when the
     gateway's connection limits do not fit the descriptor limit Envoy will have: this
@@ -234,8 +261,27 @@ def build_children(
             env=targets | layout.replica_env(name, index),
         )
 
+    def together() -> Child:
+        names = [name for name in SERVICES if name != "auth"]
+        return Child(
+            SINGLE,
+            [python, "-m", "services.single"],
+            AllReady(
+                [
+                    GrpcHealthy(f"127.0.0.1:{layout.ports[name][0]}", name, credentials)
+                    for name in names
+                ]
+            ),
+            env=targets | {k: v for name in names for k, v in layout.replica_env(name, 0).items()},
+        )
+
+    services = (
+        [service("auth", 0), together()]
+        if single_process
+        else [service(name, index) for name in SERVICES for index in range(layout.replicas)]
+    )
     return [
-        *(service(name, index) for name in SERVICES for index in range(layout.replicas)),
+        *services,
         Child(
             "envoy",
             [
@@ -348,10 +394,12 @@ def _renew(settings: Settings) -> None:
         log.info("issued certificates for %s in %s", ", ".join(renewed), settings.pki_dir)
 
 
-def up(settings: Settings, demo: bool, replicas: int = 1) -> int:
+def up(settings: Settings, demo: bool, replicas: int = 1, single_process: bool = False) -> int:
     """Runs the suite until SIGTERM or Ctrl-C; returns the process exit code."""
     logging.basicConfig(level=logging.INFO, format="p13n up: %(message)s")
     try:
+        if single_process and replicas > 1:
+            raise ConfigError(SINGLE_WITH_REPLICAS)
         Layout.of(settings, replicas)
         envoy_binary()
         if settings.database_url is not None:
@@ -363,7 +411,7 @@ def up(settings: Settings, demo: bool, replicas: int = 1) -> int:
     files.tighten_data_dir(settings.data_dir)
     _renew(settings)
     try:
-        children = build_children(settings, replicas=replicas)
+        children = build_children(settings, replicas=replicas, single_process=single_process)
     except CapacityError as error:
         log.error("refusing to start: %s", error)
         return 1
@@ -379,6 +427,8 @@ def up(settings: Settings, demo: bool, replicas: int = 1) -> int:
         demo_lines = _start_demo(settings, supervisor) if demo else ""
         if replicas > 1:
             demo_lines += f"  replicas    {replicas} of each service (ports 10 apart)\n"
+        if single_process:
+            demo_lines += "  processes   profile and offers in one (--single-process)\n"
         host = settings.bind_host
         print(
             f"p13n is up.\n"

@@ -35,6 +35,7 @@ from services.common.access import Access, every_method
 from services.common.callers import AUTH, OFFERS, PROFILE, only, through_gateway
 from services.common.clients import Channels
 from services.common.config import Settings
+from services.common.in_process import InProcess
 from services.common.lifecycle import background
 from services.common.main import run_service
 from services.common.readiness import ServiceHealth
@@ -98,13 +99,15 @@ async def lifespan(
     port: int | None = None,
     extra_interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
     reported: ServiceHealth | None = None,
+    in_process: InProcess | None = None,
 ) -> AsyncIterator[RunningServer]:
     """The auth service, serving for the block: store, channels, refresher, server.
 
     Each step is pushed on the stack as it is opened, so a failure at any step releases
     what came before it, in reverse; ``reported`` is the health ``run_service`` reports
     from before the first step; ``port`` (0 for any) and ``extra_interceptors`` are for
-    tests.
+    tests; ``in_process`` names the services this process hosts (the single-process mode,
+    ``services.single``), which are called there, not over the network.
     """
     async with contextlib.AsyncExitStack() as stack:
         db = await open_store(settings)
@@ -124,7 +127,7 @@ async def lifespan(
             admin_failures=failures.FailureBudgets(buckets=buckets),
         )
         await directory.reload()
-        channels = await stack.enter_async_context(Channels.of(settings, AUTH))
+        channels = await stack.enter_async_context(Channels.of(settings, AUTH, in_process=in_process))
         profile_channel = channels.get(settings.profile_target, PROFILE)
         profile = ProfileClient(
             profile_internal_pb2_grpc.InternalProfileServiceStub(profile_channel),
@@ -169,6 +172,7 @@ async def lifespan(
                 callers=CALLERS,
                 extra_interceptors=extra_interceptors,
                 reported=reported,
+                in_process=in_process,
             )
         )
 

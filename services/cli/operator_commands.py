@@ -61,13 +61,20 @@ def _choose() -> tuple[Settings, data_dir.Chosen]:
     metavar="N",
     help="run N processes of each service, balanced by the gateway (needs P13N_DATABASE_URL)",
 )
-def up(demo: bool, replicas: int) -> int:
+@click.option(
+    "--single-process",
+    is_flag=True,
+    envvar="P13N_SINGLE_PROCESS",
+    help="run profile and offers as one process that calls itself without gRPC"
+    " (less CPU per event; also P13N_SINGLE_PROCESS=1)",
+)
+def up(demo: bool, replicas: int, single_process: bool) -> int:
     """Start the whole suite on this machine."""
 
     def action() -> int:
         from services.supervisor import up as start
 
-        return start(_settings(), demo=demo, replicas=replicas)
+        return start(_settings(), demo=demo, replicas=replicas, single_process=single_process)
 
     return _run("up", action)
 

@@ -18,6 +18,7 @@ from p13n.auth.v1 import identity_pb2
 
 from services.common import identity, tls
 from services.common.config import Settings
+from services.common.in_process import InProcess
 from services.common.reloading import ReloadingChannel
 from services.common.replicas import balanced_service_config, is_balanced
 from services.common.server import MAX_MESSAGE_BYTES
@@ -80,20 +81,32 @@ class Channels:
         self,
         tls_dir: Path | None = None,
         options: tuple[tuple[str, int], ...] = (),
+        local: tuple[InProcess, str] | None = None,
     ) -> None:
         self._channels: dict[str, Any] = {}
         self._tls_dir = tls_dir
         self._options = options
+        self._local = local
 
     @classmethod
     def of(
-        cls, settings: Settings, component: str, options: tuple[tuple[str, int], ...] = ()
+        cls,
+        settings: Settings,
+        component: str,
+        options: tuple[tuple[str, int], ...] = (),
+        in_process: InProcess | None = None,
     ) -> Channels:
-        """Channels that call as ``component``, as ``settings`` say (its certificate)."""
-        return cls(settings.tls_dir(component) if settings.internal_tls else None, options)
+        """Channels that call as ``component``, as ``settings`` say (its certificate);
+        a component ``in_process`` hosts is called there, not over the network."""
+        tls_dir = settings.tls_dir(component) if settings.internal_tls else None
+        return cls(tls_dir, options, None if in_process is None else (in_process, component))
 
     def get(self, target: str, server: str) -> Any:
-        """The channel to component ``server`` (verified by its certificate) at ``target``."""
+        """The channel to component ``server`` (verified by its certificate) at ``target``,
+        or to its servicers in this process when it is hosted here."""
+        if self._local is not None and server in self._local[0].components:
+            in_process, caller = self._local
+            return in_process.channel(server, caller)
         channel = self._channels.get(target)
         if channel is None:
             if self._tls_dir is None:

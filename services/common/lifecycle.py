@@ -27,11 +27,17 @@ from typing import Any, Protocol
 
 from services.common.config import Settings
 from services.common.readiness import ServiceHealth
-from services.common.server import RunningServer
 
 log = logging.getLogger(__name__)
 
 SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+class Serving(Protocol):
+    """What a lifespan yields: a server (``RunningServer``), or the servers of one process
+    (``services.single``), whose readiness the drain turns off."""
+
+    async def set_serving(self, serving: bool) -> None: ...
 
 
 class Lifespan(Protocol):
@@ -41,7 +47,7 @@ class Lifespan(Protocol):
 
     def __call__(
         self, settings: Settings, *, reported: ServiceHealth | None = None
-    ) -> AbstractAsyncContextManager[RunningServer]: ...
+    ) -> AbstractAsyncContextManager[Serving]: ...
 
 
 @contextlib.asynccontextmanager
@@ -62,7 +68,7 @@ async def background(
             await task
 
 
-async def drain(running: RunningServer, seconds: float, cut_short: asyncio.Event) -> None:
+async def drain(running: Serving, seconds: float, cut_short: asyncio.Event) -> None:
     """Reports not ready, then keeps serving for ``seconds`` or until ``cut_short`` is set."""
     await running.set_serving(False)
     with contextlib.suppress(TimeoutError):
@@ -106,7 +112,7 @@ class ShutdownSignals:
 
 
 async def serve_until_signalled(
-    running: RunningServer,
+    running: Serving,
     drain_seconds: float,
     settled: Callable[[], None] | None = None,
     signals: ShutdownSignals | None = None,

@@ -37,7 +37,7 @@ def run_service(name: str, lifespan: Lifespan) -> None:
 
     try:
         uvloop.run(serve(name, lifespan, settings, _freeze_startup_objects))
-    except TlsFilesMissing as error:  # before anything listened: a setting, not a crash
+    except (TlsFilesMissing, ConfigError) as error:  # before serving: a setting, not a crash
         print(f"p13n-{name}: configuration error: {error}", file=sys.stderr)
         raise SystemExit(2) from None
 

@@ -23,6 +23,7 @@ from grpc_reflection.v1alpha import reflection
 from services.common import access, tls
 from services.common.callers import Callers
 from services.common.config import Settings
+from services.common.in_process import InProcess
 from services.common.interceptor import ServiceInterceptor
 from services.common.readiness import ServiceHealth, reporting
 
@@ -60,6 +61,8 @@ class RunningServer:
     server: grpc.aio.Server
     port: int
     reported: ServiceHealth
+    # As the server applies them, first outermost; calls in this process use them too.
+    interceptors: tuple[grpc.aio.ServerInterceptor, ...] = ()
 
     @property
     def health(self) -> health.aio.HealthServicer:
@@ -114,11 +117,12 @@ async def serving(
     stopping a started server (an unstarted one keeps listening until the process exits),
     so nothing that can fail may come between the two.
     """
+    interceptors = (
+        *extra_interceptors,
+        ServiceInterceptor(rules, key, callers if credentials else None),
+    )
     server = grpc.aio.server(
-        interceptors=[
-            *extra_interceptors,
-            ServiceInterceptor(rules, key, callers if credentials else None),
-        ],
+        interceptors=interceptors,
         options=[
             ("grpc.so_reuseport", 0),
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
@@ -157,7 +161,7 @@ async def serving(
         # The port is bound already; a server that never started keeps it open.
         await server.stop(0)
         raise
-    running = RunningServer(server, bound, reported)
+    running = RunningServer(server, bound, reported, interceptors)
     try:
         await running.set_serving(True)
         log.info("serving on port %s", bound)
@@ -177,17 +181,20 @@ async def serving_from(
     callers: Callers,
     extra_interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
     reported: ServiceHealth | None = None,
+    in_process: InProcess | None = None,
 ) -> AsyncIterator[RunningServer]:
     """``serving`` as a service runs it: bind host, internal key, grace and the
     component's certificate from ``settings``, and the plaintext health port if set.
 
     ``reported``: the health ``services.common.main.run_service`` started before the
     lifespan (its health port already listening); without it (tests) it starts here.
+    With ``in_process`` (the single-process mode) the servicers also answer the calls
+    of the other services of this process, while the server serves.
     """
     async with contextlib.AsyncExitStack() as stack:
         if reported is None:
             reported = await stack.enter_async_context(reporting(settings, component))
-        yield await stack.enter_async_context(
+        running = await stack.enter_async_context(
             serving(
                 registrations,
                 host=settings.bind_host,
@@ -205,3 +212,8 @@ async def serving_from(
                 reported=reported,
             )
         )
+        if in_process is not None and component in in_process.components:
+            stack.enter_context(
+                in_process.hosting(component, registrations, running.interceptors)
+            )
+        yield running

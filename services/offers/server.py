@@ -19,6 +19,7 @@ from services.common.access import Access, every_method
 from services.common.callers import AUTH, OFFERS, PROFILE, only, through_gateway
 from services.common.clients import FAST_RECONNECT, Channels
 from services.common.config import Settings
+from services.common.in_process import InProcess
 from services.common.main import run_service
 from services.common.readiness import ServiceHealth
 from services.common.server import Registration, RunningServer, serving_from
@@ -65,13 +66,15 @@ async def lifespan(
     port: int | None = None,
     extra_interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
     reported: ServiceHealth | None = None,
+    in_process: InProcess | None = None,
 ) -> AsyncIterator[RunningServer]:
     """The offers service, serving for the block: store, channels, server.
 
     Each step is pushed on the stack as it is opened, so a failure at any step releases
     what came before it, in reverse; ``reported`` is the health ``run_service`` reports
     from before the first step; ``port`` (0 for any) and ``extra_interceptors`` are for
-    tests.
+    tests; ``in_process`` names the services this process hosts (the single-process mode,
+    ``services.single``), which are called there, not over the network.
     """
     async with contextlib.AsyncExitStack() as stack:
         store = await PersonalizationStore.open(settings)
@@ -84,7 +87,7 @@ async def lifespan(
         # The data path fails fast when profile is down (no wait_for_ready), so it must
         # also notice quickly when it is back.
         channels = await stack.enter_async_context(
-            Channels.of(settings, OFFERS, options=FAST_RECONNECT)
+            Channels.of(settings, OFFERS, options=FAST_RECONNECT, in_process=in_process)
         )
         profile = ProfileClient(
             profile_internal_pb2_grpc.InternalProfileServiceStub(
@@ -102,6 +105,7 @@ async def lifespan(
                 callers=CALLERS,
                 extra_interceptors=extra_interceptors,
                 reported=reported,
+                in_process=in_process,
             )
         )
 

@@ -24,6 +24,7 @@ from services.common.callers import AUTH, GATEWAY, OFFERS, only, through_gateway
 from services.common.callers import PROFILE as PROFILE_COMPONENT
 from services.common.clients import Channels
 from services.common.config import Settings
+from services.common.in_process import InProcess
 from services.common.main import run_service
 from services.common.readiness import ServiceHealth
 from services.common.server import Registration, RunningServer, serving_from
@@ -86,13 +87,15 @@ async def lifespan(
     port: int | None = None,
     extra_interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
     reported: ServiceHealth | None = None,
+    in_process: InProcess | None = None,
 ) -> AsyncIterator[RunningServer]:
     """The profile service, serving for the block: store and writer, channels, server.
 
     Each step is pushed on the stack as it is opened, so a failure at any step releases
     what came before it, in reverse; ``reported`` is the health ``run_service`` reports
     from before the first step; ``port`` (0 for any) and ``extra_interceptors`` are for
-    tests.
+    tests; ``in_process`` names the services this process hosts (the single-process mode,
+    ``services.single``), which are called there, not over the network.
     """
     async with contextlib.AsyncExitStack() as stack:
         store = await stack.enter_async_context(
@@ -100,7 +103,7 @@ async def lifespan(
                 settings.data_dir, settings.database_url, settings.database_schema("profile")
             )
         )
-        channels = await stack.enter_async_context(Channels.of(settings, PROFILE_COMPONENT))
+        channels = await stack.enter_async_context(Channels.of(settings, PROFILE_COMPONENT, in_process=in_process))
         auth = AuthClient(
             internal_service_pb2_grpc.InternalAuthServiceStub(
                 channels.get(settings.auth_target, AUTH)
@@ -130,6 +133,7 @@ async def lifespan(
                 callers=CALLERS,
                 extra_interceptors=extra_interceptors,
                 reported=reported,
+                in_process=in_process,
             )
         )
 

@@ -2,6 +2,11 @@
 
 The services run in this process so a test can see what reached them (every call's method
 and metadata is recorded) and can stop and restart one; Envoy is the real binary.
+
+``P13N_TEST_MODE=single`` runs every suite in the single-process mode (``services.single``):
+profile and offers call each other in process, and stopping either stops both, as the
+death of their one process would. `make test-single` runs the suites that start services
+that way.
 """
 
 from __future__ import annotations
@@ -25,15 +30,23 @@ from services.auth.server import lifespan as auth_lifespan
 from services.common import pki, tls
 from services.common.clients import open_channel
 from services.common.config import Settings
+from services.common.in_process import InProcess
 from services.common.server import RunningServer
 from services.offers.server import lifespan as offers_lifespan
 from services.profile.server import lifespan as profile_lifespan
+from services.single.server import COMPONENTS
 from support.ports import free_port, wait_open
 from support.tls import component_channel
 
 T = TypeVar("T")
 
 LIFESPANS = {"auth": auth_lifespan, "profile": profile_lifespan, "offers": offers_lifespan}
+SINGLE = "single"
+
+
+def single_process() -> bool:
+    """Whether this run's suites run profile and offers in one process."""
+    return os.environ.get("P13N_TEST_MODE", "services") == SINGLE
 
 
 @dataclass(frozen=True)
@@ -85,6 +98,8 @@ class Suite:
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._envoy: subprocess.Popen[bytes] | None = None
+        # The services that call each other in process (the single-process mode), if any.
+        self.in_process = InProcess(COMPONENTS) if single_process() else None
 
     @property
     def data_port(self) -> int:
@@ -151,16 +166,37 @@ class Suite:
         return []
 
     def start_service(self, name: str) -> None:
+        """Starts a service; in the single-process mode, profile and offers start together
+        (their process), each once."""
+        for each in self._process_of(name):
+            if each not in self._servers:
+                self._start_one(each)
+
+    def _start_one(self, name: str) -> None:
         async def start() -> tuple[RunningServer, contextlib.AsyncExitStack]:
             # Held open across calls of ``run``; ``stop_service`` leaves it.
             stack = contextlib.AsyncExitStack()
-            lifespan = LIFESPANS[name](self.settings, extra_interceptors=[self.recorders[name]])
+            lifespan = LIFESPANS[name](
+                self.settings, extra_interceptors=[self.recorders[name]], in_process=self.in_process
+            )
             return await stack.enter_async_context(lifespan), stack
 
         self._servers[name] = self.run(start())
 
+    def _process_of(self, name: str) -> list[str]:
+        """The services that live and die with ``name``, in start order."""
+        if self.in_process is not None and name in COMPONENTS:
+            return [each for each in LIFESPANS if each in COMPONENTS]
+        return [name]
+
     def stop_service(self, name: str) -> None:
-        """Stops a service at once (an outage: calls in flight are cut), then releases it."""
+        """Stops a service at once (an outage: calls in flight are cut), then releases it;
+        in the single-process mode, profile and offers stop together (offers first)."""
+        for each in reversed(self._process_of(name)):
+            if each in self._servers:
+                self._stop_one(each)
+
+    def _stop_one(self, name: str) -> None:
         running, stack = self._servers.pop(name)
 
         async def stop() -> None:
@@ -173,7 +209,7 @@ class Suite:
         if self._envoy is not None:
             self._envoy.terminate()
             self._envoy.wait(10)
-        for name in list(self._servers):
+        for name in reversed(list(self._servers)):
             self.stop_service(name)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
