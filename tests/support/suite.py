@@ -3,10 +3,9 @@
 The services run in this process so a test can see what reached them (every call's method
 and metadata is recorded) and can stop and restart one; Envoy is the real binary.
 
-``P13N_TEST_MODE=single`` runs every suite in the single-process mode (``services.single``):
-profile and offers call each other in process, and stopping either stops both, as the
-death of their one process would. `make test-single` runs the suites that start services
-that way.
+``P13N_SINGLE_PROCESS=1`` (the setting `p13n up --single-process` reads too) runs every
+suite in the single-process mode (``services.single``): profile and offers call each other
+in process, and stopping either stops both, as the death of their one process would.
 """
 
 from __future__ import annotations
@@ -41,12 +40,12 @@ from support.tls import component_channel
 T = TypeVar("T")
 
 LIFESPANS = {"auth": auth_lifespan, "profile": profile_lifespan, "offers": offers_lifespan}
-SINGLE = "single"
 
 
 def single_process() -> bool:
-    """Whether this run's suites run profile and offers in one process."""
-    return os.environ.get("P13N_TEST_MODE", "services") == SINGLE
+    """Whether this run's suites run profile and offers in one process (as click reads
+    the flag's environment variable)."""
+    return os.environ.get("P13N_SINGLE_PROCESS", "").lower() in ("1", "true", "yes", "on")
 
 
 @dataclass(frozen=True)
