@@ -1,8 +1,8 @@
 """What stalled each service process during an open-loop run, second by second.
 
 ``bench/gcpause/sitecustomize.py`` records, in every process of a bench suite, collector
-pauses, the event loop's lag and the profile writer's batches in 100-ms buckets of the wall
-clock. ``Recorder`` empties those records when a run starts and reads them when it ends;
+pauses, the event loop's lag, the profile writer's batches and the SQLite checkpoints in
+100-ms buckets of the wall clock. ``Recorder`` empties those records when a run starts and reads them when it ends;
 ``summary`` sums them over the run and over each second of it, the seconds lined up with
 the open-loop generator's (``started_at`` + n, by when requests were due).
 """
@@ -65,8 +65,11 @@ def summary(report: dict[str, Any], started_at: float, duration: float) -> dict[
         if 0 <= second < count:
             by_second[second].append(bucket)
     writer = report.get("writer_wrapped", False)
-    found = _totals([b for buckets in by_second for b in buckets], writer)
-    found["seconds"] = [_row(second, buckets, writer) for second, buckets in enumerate(by_second)]
+    checkpoints = report.get("checkpoints_wrapped", False)
+    found = _totals([b for buckets in by_second for b in buckets], writer, checkpoints)
+    found["seconds"] = [
+        _row(second, buckets, writer, checkpoints) for second, buckets in enumerate(by_second)
+    ]
     return found
 
 
@@ -96,7 +99,7 @@ def _collect(buckets: list[dict[str, Any]], key: str) -> list[Any]:
     return [value for b in buckets for value in b[key]]
 
 
-def _totals(buckets: list[dict[str, Any]], writer: bool) -> dict[str, Any]:
+def _totals(buckets: list[dict[str, Any]], writer: bool, checkpoints: bool) -> dict[str, Any]:
     found: dict[str, Any] = {
         "gc": _gc_by_generation(buckets),
         "loop_lag_ms": _spread(_collect(buckets, "lags")),
@@ -111,11 +114,22 @@ def _totals(buckets: list[dict[str, Any]], writer: bool) -> dict[str, Any]:
             "queue_wait_ms": _spread(_collect(buckets, "waits")),
             "commit_ms": _spread(_collect(buckets, "commits")),
         }
+    if checkpoints:
+        passes, catch_ups = _collect(buckets, "passes"), _collect(buckets, "catch_ups")
+        found["checkpoints"] = {
+            "passes": len(passes),
+            "pass_ms": _spread(passes),
+            "catch_ups": len(catch_ups),
+            "catch_up_ms": _spread(catch_ups),
+        }
     return found
 
 
-def _row(second: int, buckets: list[dict[str, Any]], writer: bool) -> dict[str, Any]:
-    """One second: collections and their pause time, the loop's lag, the writer's batches."""
+def _row(
+    second: int, buckets: list[dict[str, Any]], writer: bool, checkpoints: bool
+) -> dict[str, Any]:
+    """One second: collections and their pause time, the loop's lag, the writer's batches,
+    the checkpoints."""
     pauses = [b["gc"][g] for b in buckets for g in range(3)]
     lags = sorted(_collect(buckets, "lags"))
     row: dict[str, Any] = {
@@ -136,5 +150,13 @@ def _row(second: int, buckets: list[dict[str, Any]], writer: bool) -> dict[str, 
             "max_batch": max(sizes, default=0),
             "wait_p99_ms": _ms(percentile(waits, 99)),
             "wait_max_ms": _ms(waits[-1]) if waits else 0.0,
+        }
+    if checkpoints:
+        passes, catch_ups = _collect(buckets, "passes"), _collect(buckets, "catch_ups")
+        row |= {
+            "checkpoint_passes": len(passes),
+            "checkpoint_max_ms": _ms(max(passes, default=0.0)),
+            "catch_ups": len(catch_ups),
+            "catch_up_max_ms": _ms(max(catch_ups, default=0.0)),
         }
     return row

@@ -3,9 +3,10 @@
 ``bench.openloop`` reports latencies second by second and its own lag; ``bench.measure``
 samples every process's CPU second by second in the same run, and reads what each service
 process recorded (``bench/stalls.py``: collector pauses, event-loop lag, the profile
-writer's batches). The report prints the worst seconds with all of it and one verdict per
-second: saturated cores, the generator late, a collector pause, a late event loop, or none
-of these (then look further: checkpoints, the disk, the machine's other work).
+writer's batches, the SQLite checkpoints). The report prints the worst seconds with all of
+it and one verdict per second: saturated cores, the generator late, a collector pause, a
+late event loop, writes queued behind slow commits, a long checkpoint, or none of these
+(then look further: the disk, the machine's other work).
 """
 
 from __future__ import annotations
@@ -24,6 +25,9 @@ LOOP_LAG_MS = 5.0
 # An event waiting this long for the profile writer waited behind a slow commit (SQLite's
 # fsync): its answer is that much later.
 WRITER_WAIT_MS = 5.0
+# A checkpoint pass this long kept the disk busy while the writer synced its commits; a
+# catch-up this long held the writes behind it (services/common/checkpoints.py).
+CHECKPOINT_MS = 5.0
 # Issue 17's half-rate targets, each run on its own.
 P95_TARGET_MS = 10.0
 P99_TARGET_MS = 25.0
@@ -83,6 +87,16 @@ def explained_by(second: dict[str, Any]) -> str:
         causes.append(
             f"writes queued over {WRITER_WAIT_MS:.0f} ms behind slow commits ({', '.join(queued)})"
         )
+    passes = [f"{k} {p['checkpoint_max_ms']:.1f} ms" for k, p in processes.items() if _long_pass(p)]
+    if passes:
+        causes.append(f"a checkpoint pass over {CHECKPOINT_MS:.0f} ms ({', '.join(passes)})")
+    catch_ups = [
+        f"{k} {p['catch_up_max_ms']:.1f} ms" for k, p in processes.items() if _caught_up(p)
+    ]
+    if catch_ups:
+        causes.append(
+            f"the writer caught up a checkpoint over {CHECKPOINT_MS:.0f} ms ({', '.join(catch_ups)})"
+        )
     return "; ".join(causes) if causes else "none of these"
 
 
@@ -96,6 +110,14 @@ def _lag_over(row: dict[str, Any]) -> bool:
 
 def _queued(row: dict[str, Any]) -> bool:
     return bool(row.get("wait_max_ms", 0.0) > WRITER_WAIT_MS)
+
+
+def _long_pass(row: dict[str, Any]) -> bool:
+    return bool(row.get("checkpoint_max_ms", 0.0) > CHECKPOINT_MS)
+
+
+def _caught_up(row: dict[str, Any]) -> bool:
+    return bool(row.get("catch_up_max_ms", 0.0) > CHECKPOINT_MS)
 
 
 def _process_cells(processes: dict[str, dict[str, Any]]) -> list[str]:
@@ -113,6 +135,12 @@ def _process_cells(processes: dict[str, dict[str, Any]]) -> list[str]:
                 f"  - {k}'s writer: {p['batches']} batches, {p['units']} writes (largest "
                 f"{p['max_batch']}), queue wait p99 {p['wait_p99_ms']:.1f} / max "
                 f"{p['wait_max_ms']:.1f} ms"
+            )
+        if p.get("checkpoint_passes") or p.get("catch_ups"):
+            cells.append(
+                f"  - {k}'s checkpoints: {p['checkpoint_passes']} passes (longest "
+                f"{p['checkpoint_max_ms']:.1f} ms), {p['catch_ups']} catch-ups by the writer "
+                f"(longest {p['catch_up_max_ms']:.1f} ms)"
             )
     return cells
 
@@ -140,6 +168,14 @@ def over_the_run(run: dict[str, Any]) -> list[str]:
                 f"(max {writer['max_batch']}), queue wait p99 {wait['p99']:.2f} / max "
                 f"{wait['max']:.2f} ms, commit p99 {commit['p99']:.2f} / max "
                 f"{commit['max']:.2f} ms"
+            )
+        checkpoints = found.get("checkpoints")
+        if checkpoints and (checkpoints["passes"] or checkpoints["catch_ups"]):
+            passes, catch_ups = checkpoints["pass_ms"], checkpoints["catch_up_ms"]
+            line += (
+                f"; checkpoints {checkpoints['passes']} passes (p99 {passes['p99']:.2f} / max "
+                f"{passes['max']:.2f} ms), {checkpoints['catch_ups']} catch-ups (max "
+                f"{catch_ups['max']:.2f} ms)"
             )
         lines.append(line)
     return lines

@@ -1,5 +1,6 @@
 """Records, in a p13n process the bench started, what can stall it: collector pauses, the
-event loop's lag and the profile writer's batches, in 100-ms buckets of the wall clock.
+event loop's lag, the profile writer's batches and the SQLite checkpoints, in 100-ms buckets
+of the wall clock.
 
 Python imports ``sitecustomize`` at start-up from ``PYTHONPATH``; the bench puts this
 directory there for the suites it starts (``bench.gcpause.env``), and nowhere else, so the
@@ -14,7 +15,11 @@ product code carries none of this. With ``$P13N_GCPAUSE_DIR`` set:
   service imports it at start-up), its ``GroupCommit`` is wrapped: each batch's size and
   commit time, and each unit's wait in the queue (a timed ``asyncio.Queue``). These are
   private names of the product (``_queue``, ``_commit``); ``tests/bench/test_gcpause_hook.py``
-  fails if they change.
+  fails if they change;
+- and, if ``services.common.checkpoints`` is imported (every SQLite store of the suite),
+  its ``Checkpointer``: how long each background pass took (the copy and the database
+  file's sync, on the checkpoint thread: the disk is busy meanwhile) and each catch-up the
+  writer ran before a write transaction (which the writes behind it wait for).
 
 At start-up it leaves ``$P13N_GCPAUSE_DIR/<pid>.hooked`` naming its executable (the bench
 signals only a process still running it); on SIGUSR2 it writes what it recorded since the last report to
@@ -33,6 +38,7 @@ import json
 import os
 import signal
 import sys
+import threading
 import time
 import weakref
 from pathlib import Path
@@ -47,7 +53,7 @@ class _Bucket:
     """One 100-ms bucket. Arrays, not lists: the collector does not track them, so the
     records add one tracked object per bucket to what a full collection walks."""
 
-    __slots__ = ("batches", "commits", "gc", "lags", "waits")
+    __slots__ = ("batches", "catch_ups", "commits", "gc", "lags", "passes", "waits")
 
     def __init__(self) -> None:
         self.gc = array.array("d", [0.0] * 9)  # per generation: count, total s, max s
@@ -55,6 +61,8 @@ class _Bucket:
         self.batches = array.array("q")  # units per group commit
         self.commits = array.array("d")  # seconds each group commit took
         self.waits = array.array("d")  # seconds each unit waited in the writer's queue
+        self.passes = array.array("d")  # seconds each background checkpoint pass took
+        self.catch_ups = array.array("d")  # seconds each checkpoint the writer ran took
 
     def as_dict(self, key: int) -> dict[str, Any]:
         return {
@@ -64,19 +72,26 @@ class _Bucket:
             "batches": self.batches.tolist(),
             "commits": self.commits.tolist(),
             "waits": self.waits.tolist(),
+            "passes": self.passes.tolist(),
+            "catch_ups": self.catch_ups.tolist(),
         }
 
 
 _buckets: dict[int, _Bucket] = {}
+# Checkpoint threads record too: a bucket is made (and the oldest dropped) under the lock.
+_making = threading.Lock()
 
 
 def _bucket(wall: float) -> _Bucket:
     key = int(wall / BUCKET_S)
     found = _buckets.get(key)
     if found is None:
-        found = _buckets[key] = _Bucket()
-        if len(_buckets) > KEEP_BUCKETS:
-            del _buckets[next(iter(_buckets))]
+        with _making:
+            found = _buckets.get(key)
+            if found is None:
+                found = _buckets[key] = _Bucket()
+                if len(_buckets) > KEEP_BUCKETS:
+                    del _buckets[next(iter(_buckets))]
     return found
 
 
@@ -151,6 +166,37 @@ def _wrap_writer() -> None:
     cls.__init__, cls._commit = __init__, _commit
 
 
+_checkpoints_wrapped = [False]
+
+
+def _wrap_checkpoints() -> None:
+    module = sys.modules.get("services.common.checkpoints")
+    if module is None or _checkpoints_wrapped[0]:
+        return
+    _checkpoints_wrapped[0] = True
+    cls = module.Checkpointer
+    run_once, before_write = cls.run_once, cls.before_write
+
+    def timed_run_once(self: Any, conn: Any) -> Any:
+        started, wall = time.perf_counter(), time.time()
+        try:
+            return run_once(self, conn)
+        finally:
+            _bucket(wall).passes.append(time.perf_counter() - started)
+
+    def timed_before_write(self: Any, conn: Any) -> None:
+        if not self.help_wanted:  # the usual case: nothing to run, nothing to record
+            before_write(self, conn)
+            return
+        started, wall = time.perf_counter(), time.time()
+        try:
+            before_write(self, conn)
+        finally:
+            _bucket(wall).catch_ups.append(time.perf_counter() - started)
+
+    cls.run_once, cls.before_write = timed_run_once, timed_before_write
+
+
 _probed: weakref.WeakSet[Any] = weakref.WeakSet()
 
 
@@ -161,6 +207,7 @@ def _wrap_run_forever(cls: Any) -> None:
         if self not in _probed:
             _probed.add(self)
             _wrap_writer()
+            _wrap_checkpoints()
             _probe(self)
         return original(self)
 
@@ -186,6 +233,7 @@ def _report() -> None:
         "bucket_s": BUCKET_S,
         "buckets": found,
         "writer_wrapped": _writer_wrapped[0],
+        "checkpoints_wrapped": _checkpoints_wrapped[0],
         "tracked": [len(gc.get_objects(generation)) for generation in range(3)],
         "frozen": gc.get_freeze_count(),
         "threshold": gc.get_threshold(),

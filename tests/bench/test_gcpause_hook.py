@@ -1,8 +1,9 @@
-"""The bench's hook in a real process: collections, event-loop lag and the profile writer's
-batches are recorded, in buckets of the wall clock, and read back on SIGUSR2.
+"""The bench's hook in a real process: collections, event-loop lag, the profile writer's
+batches and the SQLite checkpoints are recorded, in buckets of the wall clock, and read back
+on SIGUSR2.
 
-It wraps private names of the product (``GroupCommit._queue`` and ``._commit``): this test
-fails if they change under it.
+It wraps private names of the product (``GroupCommit._queue`` and ``._commit``) and the
+``Checkpointer``'s ``run_once`` and ``before_write``: this test fails if they change under it.
 """
 
 from __future__ import annotations
@@ -77,6 +78,65 @@ def test_the_hook_records_collections_loop_lag_and_the_writers_batches(tmp_path:
     assert (writer["batches"], writer["units"], writer["max_batch"]) == (2, 6, 5)
     assert writer["queue_wait_ms"]["max"] >= 5.0  # queued behind a 10-ms commit
     assert sum(row["units"] for row in found["seconds"]) == 6
+
+
+# A store in miniature: a WAL database with checkpoints off its writer (the product's own
+# open), some writes for the background passes to copy, and one catch-up asked of the writer.
+CHECKPOINTS = """
+import asyncio, sqlite3, sys
+from pathlib import Path
+import uvloop
+from services.common.checkpoints import CheckpointPolicy, Checkpointer
+
+async def main():
+    path = Path(sys.argv[1])
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA wal_autocheckpoint = 0")
+    conn.execute("CREATE TABLE t (v BLOB)")
+    checkpointer = Checkpointer(path, CheckpointPolicy(interval=0.02))
+    checkpointer.start()
+    for _ in range(20):
+        conn.execute("INSERT INTO t VALUES (randomblob(8192))")
+        await asyncio.sleep(0.01)
+    checkpointer._help_wanted = True
+    checkpointer.before_write(conn)
+    checkpointer.before_write(conn)  # nothing wanted now: runs nothing, records nothing
+    await asyncio.sleep(0.1)
+    checkpointer.stop()
+    print("ready", flush=True)
+    await asyncio.sleep(60)
+
+uvloop.run(main())
+"""
+
+
+def test_the_hook_records_checkpoint_passes_and_the_writers_catch_ups(tmp_path: Path) -> None:
+    env = {**os.environ, **gcpause.env(tmp_path / "out")}
+    started = time.time()
+    process = subprocess.Popen(
+        [sys.executable, "-c", CHECKPOINTS, str(tmp_path / "store.db")],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        assert process.stdout.readline().strip() == "ready"
+        report = gcpause.read(tmp_path / "out", process.pid)
+    finally:
+        process.kill()
+        process.wait()
+        if process.stdout is not None:
+            process.stdout.close()
+    assert report["checkpoints_wrapped"] is True
+    found = stalls.summary(report, started, time.time() - started + 1)
+    checkpoints = found["checkpoints"]
+    assert checkpoints["passes"] >= 5  # every 20 ms for about 0.3 s
+    assert checkpoints["pass_ms"]["max"] > 0
+    assert checkpoints["catch_ups"] == 1
+    assert sum(row["checkpoint_passes"] for row in found["seconds"]) == checkpoints["passes"]
 
 
 def test_a_process_without_the_hook_is_not_signalled(tmp_path: Path) -> None:

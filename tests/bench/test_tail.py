@@ -118,6 +118,29 @@ def test_a_second_whose_writes_queued_behind_a_slow_commit_is_explained_by_it() 
     assert tail.explained_by(worst[1]) == "none of these"
 
 
+def test_a_second_with_a_long_checkpoint_is_explained_by_it() -> None:
+    """A pass copies and syncs the database file on its own thread (the disk is busy while
+    the writer syncs its commits); a catch-up runs before a write transaction (the writes
+    behind it wait)."""
+    checkpoints = {"checkpoint_passes": 19, "catch_ups": 0, "catch_up_max_ms": 0.0}
+    long_pass = _process_row(1) | checkpoints | {"checkpoint_max_ms": 12.4}
+    caught_up = _process_row(2) | checkpoints | {"checkpoint_max_ms": 1.0}
+    caught_up |= {"catch_ups": 1, "catch_up_max_ms": 9.5}
+    quiet = _process_row(0) | checkpoints | {"checkpoint_max_ms": 4.9}
+    worst = tail.worst_seconds(_run_with_processes([quiet, long_pass, caught_up]))
+    assert [w["second"] for w in worst] == [1, 2, 0]
+    assert tail.explained_by(worst[0]) == "a checkpoint pass over 5 ms (profile 12.4 ms)"
+    assert tail.explained_by(worst[1]) == (
+        "the writer caught up a checkpoint over 5 ms (profile 9.5 ms)"
+    )
+    assert tail.explained_by(worst[2]) == "none of these"
+    lines = tail.explain(_run_with_processes([quiet, long_pass, caught_up]))
+    assert (
+        "  - profile's checkpoints: 19 passes (longest 12.4 ms), 0 catch-ups by the writer "
+        "(longest 0.0 ms)"
+    ) in lines
+
+
 def test_a_second_whose_requests_left_late_is_the_generators() -> None:
     second = _second(4, 30.0, generator_lag_max=12.5) | {"cpu": {"machine": 1.0}}
     assert tail.explained_by(second) == "generator late (12.5 ms)"
