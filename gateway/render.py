@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from gateway import balancing, console, probes
+from gateway import balancing, console, probes, public_path
 from gateway.capacity import Capacity
 from services.auth.ext_authz import CLIENT_ADDRESS_HEADER
 from services.auth.grpc_door import GRPC_CONTENT_TYPE
@@ -41,6 +41,8 @@ KUBERNETES_DESCRIPTOR = KUBERNETES_CONFIG_DIR / DESCRIPTOR_FILE
 OPENAPI = Path(__file__).resolve().parent.parent / "docs" / "openapi.json"
 KUBERNETES_OPENAPI = Path("/usr/share/p13n/openapi.json")
 OPENAPI_MAX_BYTES = 1024 * 1024
+# Beside envoy.json in the single-process mode (gateway/public_path.py).
+PUBLIC_PATH_DESCRIPTOR = "public-path.binpb"
 
 # HTTP status of a local reply → message override or None; the google.rpc.Code its JSON
 # body carries comes from the suite's one table (services.common.status_codes).
@@ -133,13 +135,21 @@ class GatewayConfig:
     # Each upstream name may stand for several pods (a headless Service): health checks,
     # outlier detection and retries as for several replicas (gateway/balancing.py).
     replicated: bool = False
+    # The single-process mode: the auth service decides the browser path as it serves it
+    # (gateway/public_path.py), with the descriptor set written here. None: ext_authz does.
+    public_path: Path | None = None
 
     @classmethod
     def on_one_machine(
-        cls, settings: Settings, capacity: Capacity | None = None, layout: Layout | None = None
+        cls,
+        settings: Settings,
+        capacity: Capacity | None = None,
+        layout: Layout | None = None,
+        single_process: bool = False,
     ) -> GatewayConfig:
         """`p13n up` and the tests: every service on loopback at its configured port, or
-        every replica at its port in ``layout``."""
+        every replica at its port in ``layout``; with ``single_process`` (the three services
+        in one process) the browser path is decided where it is served."""
         ports = (
             layout.ports
             if layout is not None
@@ -163,6 +173,7 @@ class GatewayConfig:
                 if settings.internal_tls
                 else None
             ),
+            public_path=settings.data_dir / PUBLIC_PATH_DESCRIPTOR if single_process else None,
         )
 
     @classmethod
@@ -308,6 +319,8 @@ def write(config: GatewayConfig, path: Path) -> None:
         config.tls.sds_dir.mkdir(parents=True, exist_ok=True)
         for name, text in sds_files(config.tls).items():
             (config.tls.sds_dir / name).write_text(text)
+    if config.public_path is not None:
+        config.public_path.write_bytes(public_path.descriptor(config.descriptor))
     path.write_text(render(config))
 
 
@@ -420,6 +433,8 @@ def build(config: GatewayConfig) -> dict[str, Any]:
         _cluster("offers", config.offers, config),
     ]
     _admin_routes(bootstrap)[-1:-1] = console.routes(config.console, OPENAPI_MAX_BYTES)
+    if config.public_path is not None:
+        public_path.apply(_manager(bootstrap, "data_plane"), config.public_path)
     if _several(config):
         _retry_where_unreceived(bootstrap)
     if config.probe_port is not None:
@@ -430,15 +445,20 @@ def build(config: GatewayConfig) -> dict[str, Any]:
     return bootstrap
 
 
-def _admin_routes(bootstrap: dict[str, Any]) -> list[dict[str, Any]]:
-    """The admin listener's routes; the last is the catch-all 404."""
+def _manager(bootstrap: dict[str, Any], name: str) -> dict[str, Any]:
+    """The HTTP connection manager of listener ``name``."""
     [listener] = [
         listener
         for listener in bootstrap["static_resources"]["listeners"]
-        if listener["name"] == "admin_api"
+        if listener["name"] == name
     ]
-    manager = listener["filter_chains"][0]["filters"][-1]["typed_config"]
-    [host] = manager["route_config"]["virtual_hosts"]
+    manager: dict[str, Any] = listener["filter_chains"][0]["filters"][-1]["typed_config"]
+    return manager
+
+
+def _admin_routes(bootstrap: dict[str, Any]) -> list[dict[str, Any]]:
+    """The admin listener's routes; the last is the catch-all 404."""
+    [host] = _manager(bootstrap, "admin_api")["route_config"]["virtual_hosts"]
     routes: list[dict[str, Any]] = host["routes"]
     return routes
 

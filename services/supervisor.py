@@ -18,9 +18,10 @@ default drain would only add 15 s to every Ctrl-C; and a replica that stops alon
 that died, which no drain helps (the balancers route around it: Envoy within its health
 checks, gRPC clients as its connection breaks).
 
-With ``--single-process`` (or ``P13N_SINGLE_PROCESS=1``) profile and offers run as one
-process (``services.single``), calling each other without gRPC; auth and Envoy stay their
-own. It cannot be combined with ``--replicas``.
+With ``--single-process`` (or ``P13N_SINGLE_PROCESS=1``) auth, profile and offers run as
+one process (``services.single``), calling each other without gRPC, and the gateway lets
+auth decide a browser's event as it serves it (``gateway/public_path.py``). It cannot be
+combined with ``--replicas``.
 
 On first start ``p13n up`` makes the suite's CA and one certificate per component under
 ``<data dir>/pki`` (``services.common.pki``); every internal hop is mutual TLS with them,
@@ -74,11 +75,11 @@ CHILD_KEYS: dict[str, tuple[str, ...]] = {
     "auth": (INTERNAL_KEY, SECRET_KEY),
     "profile": (INTERNAL_KEY,),
     "offers": (INTERNAL_KEY,),
-    "single": (INTERNAL_KEY,),
+    "single": (INTERNAL_KEY, SECRET_KEY),
 }
 SINGLE = "single"
 SINGLE_WITH_REPLICAS = (
-    "--single-process runs profile and offers as one process; it cannot be combined with "
+    "--single-process runs the services as one process; it cannot be combined with "
     "--replicas (run replicas of each service instead)"
 )
 
@@ -235,7 +236,7 @@ def build_children(
     single_process: bool = False,
 ) -> list[Child]:
     """The suite's processes, in start order: every replica of auth, then of profile, of
-    offers (or, with ``single_process``, the one process of both), then Envoy.
+    offers (or, with ``single_process``, the one process of the three), then Envoy.
 
     Raises ConfigError when ``replicas`` cannot run (``Layout.of``), CapacityError when the
     gateway's connection limits do not fit the descriptor limit Envoy will have: this
@@ -245,7 +246,7 @@ def build_children(
     capacity = Capacity.from_env(os.environ if env is None else env)
     capacity.check_fits(raise_nofile())
     envoy_config = settings.data_dir / "envoy.json"
-    write(GatewayConfig.on_one_machine(settings, capacity, layout), envoy_config)
+    write(GatewayConfig.on_one_machine(settings, capacity, layout, single_process), envoy_config)
     python = sys.executable
     envoy = str(envoy_binary())
     credentials = tls.channel_credentials(settings.tls_dir(CLI)) if settings.internal_tls else None
@@ -262,7 +263,7 @@ def build_children(
         )
 
     def together() -> Child:
-        names = [name for name in SERVICES if name != "auth"]
+        names = list(SERVICES)
         return Child(
             SINGLE,
             [python, "-m", "services.single"],
@@ -276,7 +277,7 @@ def build_children(
         )
 
     services = (
-        [service("auth", 0), together()]
+        [together()]
         if single_process
         else [service(name, index) for name in SERVICES for index in range(layout.replicas)]
     )
@@ -428,7 +429,7 @@ def up(settings: Settings, demo: bool, replicas: int = 1, single_process: bool =
         if replicas > 1:
             demo_lines += f"  replicas    {replicas} of each service (ports 10 apart)\n"
         if single_process:
-            demo_lines += "  processes   profile and offers in one (--single-process)\n"
+            demo_lines += "  processes   auth, profile and offers in one (--single-process)\n"
         host = settings.bind_host
         print(
             f"p13n is up.\n"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Sequence
+from typing import Any
 
 import grpc
 from envoy.service.auth.v3 import external_auth_pb2_grpc
@@ -12,10 +13,12 @@ from p13n.auth.v1 import (
     identity_service_pb2_grpc,
     internal_service_pb2,
     internal_service_pb2_grpc,
+    public_path_service_pb2_grpc,
     registry_service_pb2_grpc,
 )
 from p13n.offers.v1 import internal_service_pb2 as offers_internal_pb2
 from p13n.offers.v1 import internal_service_pb2_grpc as offers_internal_pb2_grpc
+from p13n.offers.v1 import personalize_service_pb2_grpc
 from p13n.profile.v1 import config_service_pb2_grpc
 from p13n.profile.v1 import internal_service_pb2 as profile_internal_pb2
 from p13n.profile.v1 import internal_service_pb2_grpc as profile_internal_pb2_grpc
@@ -28,6 +31,7 @@ from services.auth.ext_authz import AuthorizationServicer
 from services.auth.identity_service import IdentityServicer
 from services.auth.internal_service import InternalAuthServicer
 from services.auth.profile_client import ProfileClient
+from services.auth.public_path import PublicPathServicer
 from services.auth.registry_service import RegistryServicer
 from services.auth.store import open_store
 from services.auth.store_protocols import AuthStore
@@ -47,10 +51,13 @@ AUDIT = "p13n.auth.v1.AuditService"
 _INTERNAL = internal_service_pb2.DESCRIPTOR.services_by_name["InternalAuthService"]
 INTERNAL = _INTERNAL.full_name
 ENVOY_AUTHZ = "envoy.service.auth.v3.Authorization"
+PUBLIC_PATH = "p13n.auth.v1.PublicPathService"
 
 RULES: dict[str, Access] = {
     # Envoy carries no identity: it is asking for one.
     f"/{ENVOY_AUTHZ}/Check": Access.OPEN,
+    # The browser path decided here (the single-process mode): it makes the decision itself.
+    f"/{PUBLIC_PATH}/Personalize": Access.OPEN,
     f"/{IDENTITY}/CreateSession": Access.OPEN,
     f"/{IDENTITY}/ReauthenticateSession": Access.VIEWER,
     f"/{IDENTITY}/DeleteSession": Access.VIEWER,
@@ -127,8 +134,11 @@ async def lifespan(
             admin_failures=failures.FailureBudgets(buckets=buckets),
         )
         await directory.reload()
-        channels = await stack.enter_async_context(Channels.of(settings, AUTH, in_process=in_process))
+        channels = await stack.enter_async_context(
+            Channels.of(settings, AUTH, in_process=in_process)
+        )
         profile_channel = channels.get(settings.profile_target, PROFILE)
+        offers_channel = channels.get(settings.offers_target, OFFERS)
         profile = ProfileClient(
             profile_internal_pb2_grpc.InternalProfileServiceStub(profile_channel),
             config_service_pb2_grpc.ConfigServiceStub(profile_channel),
@@ -143,9 +153,7 @@ async def lifespan(
                 settings.internal_key,
             ),
             "offers": remote(
-                offers_internal_pb2_grpc.InternalOffersServiceStub(
-                    channels.get(settings.offers_target, OFFERS)
-                ),
+                offers_internal_pb2_grpc.InternalOffersServiceStub(offers_channel),
                 offers_internal_pb2.ListAuditEntriesRequest,
                 OFFERS,
                 settings.internal_key,
@@ -164,7 +172,14 @@ async def lifespan(
             serving_from(
                 settings,
                 registrations(
-                    db, directory, keys, profile, settings.internal_key, audit_sources, checks
+                    db,
+                    directory,
+                    keys,
+                    profile,
+                    settings.internal_key,
+                    audit_sources,
+                    checks,
+                    offers=personalize_service_pb2_grpc.PersonalizeServiceStub(offers_channel),
                 ),
                 component=AUTH,
                 port=settings.auth_port if port is None else port,
@@ -185,9 +200,12 @@ def registrations(
     internal_key: bytes,
     audit_sources: dict[str, Source],
     checks: BodyChecks | None = None,
+    offers: Any = None,
 ) -> list[Registration]:
-    """The five servicers over one store and one in-memory directory."""
-    return [
+    """The servicers over one store and one in-memory directory; with ``offers`` (a
+    ``PersonalizeServiceStub``) also the browser path decided here
+    (``services.auth.public_path``), which the gateway routes in the single-process mode."""
+    found = [
         Registration(
             external_auth_pb2_grpc.add_AuthorizationServicer_to_server,
             AuthorizationServicer(directory, internal_key, checks),
@@ -212,6 +230,15 @@ def registrations(
             INTERNAL,
         ),
     ]
+    if offers is not None:
+        found.append(
+            Registration(
+                public_path_service_pb2_grpc.add_PublicPathServiceServicer_to_server,
+                PublicPathServicer(directory, internal_key, offers),
+                PUBLIC_PATH,
+            )
+        )
+    return found
 
 
 def main() -> None:

@@ -65,7 +65,7 @@ def _choose() -> tuple[Settings, data_dir.Chosen]:
     "--single-process",
     is_flag=True,
     envvar="P13N_SINGLE_PROCESS",
-    help="run profile and offers as one process that calls itself without gRPC"
+    help="run auth, profile and offers as one process that calls itself without gRPC"
     " (less CPU per event; also P13N_SINGLE_PROCESS=1)",
 )
 def up(demo: bool, replicas: int, single_process: bool) -> int:

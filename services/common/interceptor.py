@@ -235,12 +235,17 @@ def _tolerant(
     return tolerant
 
 
+def undecodable() -> InvalidArgument:
+    """The refusal of a request the protobuf runtime cannot decode (nested too deep)."""
+    return InvalidArgument(
+        "The request could not be decoded: events may be nested at most 32 levels deep",
+        reason="UNDECODABLE_REQUEST",
+    )
+
+
 def _refuse(request: Any, method: str) -> Any:
     if request is _UNDECODABLE:
-        raise InvalidArgument(
-            "The request could not be decoded: events may be nested at most 32 levels deep",
-            reason="UNDECODABLE_REQUEST",
-        )
+        raise undecodable()
     # Ids and limits are checked here, once for every route of every service, not in
     # each handler. They come before the NUL rule, whose message is the general one: a
     # name field with a NUL keeps its own ("… must not contain control characters …").

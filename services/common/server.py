@@ -213,7 +213,5 @@ async def serving_from(
             )
         )
         if in_process is not None and component in in_process.components:
-            stack.enter_context(
-                in_process.hosting(component, registrations, running.interceptors)
-            )
+            stack.enter_context(in_process.hosting(component, registrations, running.interceptors))
         yield running

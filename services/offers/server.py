@@ -16,7 +16,7 @@ from p13n.profile.v1 import internal_service_pb2_grpc as profile_internal_pb2_gr
 
 from services.common import handlers
 from services.common.access import Access, every_method
-from services.common.callers import AUTH, OFFERS, PROFILE, only, through_gateway
+from services.common.callers import AUTH, GATEWAY, OFFERS, PROFILE, only, through_gateway
 from services.common.clients import FAST_RECONNECT, Channels
 from services.common.config import Settings
 from services.common.in_process import InProcess
@@ -54,6 +54,9 @@ RULES: dict[str, Access] = {
 # An internal method not listed here is refused to every component.
 CALLERS: dict[str, frozenset[str]] = {
     **through_gateway(RULES),
+    # The browser path decided in the auth service (the single-process mode,
+    # services/auth/public_path.py) hands the event on as the gateway would.
+    f"/{PERSONALIZE}/PublicPersonalize": only(GATEWAY, AUTH),
     f"/{INTERNAL}/ListReferences": only(PROFILE),
     f"/{INTERNAL}/ListAuditEntries": only(AUTH),
 }

@@ -103,7 +103,9 @@ async def lifespan(
                 settings.data_dir, settings.database_url, settings.database_schema("profile")
             )
         )
-        channels = await stack.enter_async_context(Channels.of(settings, PROFILE_COMPONENT, in_process=in_process))
+        channels = await stack.enter_async_context(
+            Channels.of(settings, PROFILE_COMPONENT, in_process=in_process)
+        )
         auth = AuthClient(
             internal_service_pb2_grpc.InternalAuthServiceStub(
                 channels.get(settings.auth_target, AUTH)

@@ -4,8 +4,9 @@ The services run in this process so a test can see what reached them (every call
 and metadata is recorded) and can stop and restart one; Envoy is the real binary.
 
 ``P13N_SINGLE_PROCESS=1`` (the setting `p13n up --single-process` reads too) runs every
-suite in the single-process mode (``services.single``): profile and offers call each other
-in process, and stopping either stops both, as the death of their one process would.
+suite in the single-process mode (``services.single``): the services call each other in
+process, the gateway lets auth decide a browser's event as it serves it, and stopping any
+of them stops all three, as the death of their one process would.
 """
 
 from __future__ import annotations
@@ -158,7 +159,7 @@ class Suite:
         wait_open(self.admin_port)
 
     def gateway_config(self) -> GatewayConfig:
-        return GatewayConfig.on_one_machine(self.settings)
+        return GatewayConfig.on_one_machine(self.settings, single_process=single_process())
 
     def envoy_args(self) -> list[str]:
         """Options added to Envoy's command line (``--drain-time-s``...)."""
