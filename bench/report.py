@@ -8,7 +8,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from bench import backends, tail
+from bench import backends, single, tail
 from bench.suite import venv_bin
 
 ROW_NAMES = {
@@ -20,6 +20,7 @@ ROW_NAMES = {
     "P-plain": "P without internal TLS (a second suite, loopback only)",
     "P-pg": "P on PostgreSQL (a suite of its own, one process per service)",
     "P-pg2": "P on PostgreSQL, two replicas of each service (`p13n up --replicas 2`)",
+    single.NAME: "P in the single-process mode (a second suite, `p13n up --single-process`)",
     "P": "P public personalize (full path)",
 }
 
@@ -119,6 +120,8 @@ def markdown(results: dict[str, Any]) -> str:
         )
         out.append("")
     out += half_rate_section(results)
+    out += single.markdown(results)
+    out += half_rate_runs_section(results.get("half_rate_single_runs") or [])
     out += backends.markdown(results)
     if results.get("profile"):
         out += _profile_section(results["profile"])
@@ -142,8 +145,20 @@ def half_rate_section(results: dict[str, Any]) -> list[str]:
     half = results.get("half_rate")
     if not half:
         return []
+    out = half_rate_runs_section(results.get("half_rate_runs") or [half])
+    if "profile_sqlite_round_trips_per_request" in half:
+        out.append(
+            "aiosqlite round trips per request in the profile service: "
+            f"{half['profile_sqlite_round_trips_per_request']}"
+        )
+        out.append("")
+    return out
+
+
+def half_rate_runs_section(runs: list[dict[str, Any]]) -> list[str]:
+    """Consecutive half-rate runs of one path: each run's latencies and what explains its
+    tail (none: nothing)."""
     out: list[str] = []
-    runs = results.get("half_rate_runs") or [half]
     if len(runs) > 1:
         out += _half_rate_runs_table(runs)
     for number, run in enumerate(runs, 1):
@@ -158,12 +173,6 @@ def half_rate_section(results: dict[str, Any]) -> list[str]:
         )
         out.append("")
         out += tail.explain(run)
-        out.append("")
-    if "profile_sqlite_round_trips_per_request" in half:
-        out.append(
-            "aiosqlite round trips per request in the profile service: "
-            f"{half['profile_sqlite_round_trips_per_request']}"
-        )
         out.append("")
     return out
 

@@ -7,11 +7,18 @@
     python -m bench.run --profile 20 # also: py-spy profiles of the services under P's load
     python -m bench.run --no-plain   # skip P without internal TLS (the mTLS comparison)
     python -m bench.run --no-postgres  # skip P on PostgreSQL (bench/backends.py)
+    python -m bench.run --no-single  # skip P in the single-process mode (bench/single.py)
     python -m bench.run --half-rate-runs 5  # P's half-rate open loop five times in a row
 
 P is measured twice in one run, interleaved: on the suite as it runs (mutual TLS on every
 internal hop) and on a second suite with ``P13N_INTERNAL_TLS=off`` ("P-plain"), which the
 settings allow only on loopback; ``mtls`` in the results is the drop from one to the other.
+
+P is also measured in the single-process mode (``bench/single.py``): ``P-single`` on a
+suite of its own started with ``p13n up --single-process`` (SQLite; profile and offers in
+one process), in the same interleaved rounds, then at half of its own maximum rate as
+often as P (``--half-rate-runs``); the report gives issue 17's two targets from this run:
+CPU per request, all processes summed, P-single / P ≤ 0.5, and P-single / F2 ≥ 0.25.
 
 P is also measured on PostgreSQL (``bench/backends.py``), in the same interleaved rounds:
 ``P-pg`` (one process per service) and ``P-pg2`` (``p13n up --replicas 2``), each a suite
@@ -45,14 +52,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench import backends, capacity, pg, report, scale, sqlcount, tail, workload
+from bench import backends, capacity, pg, report, scale, single, sqlcount, tail, workload
 from bench.configure import ConfigurationError, Configured, configure
 from bench.floors import Floors, RealServices
 from bench.http import call
 from bench.measure import Target, Traffic, closed_loop, median_run, open_loop
 from bench.preload import import_attributes, ingest_profiles
 from bench.profiling import record
-from bench.suite import PROCESS_NAMES, Suite
+from bench.suite import Suite
 from bench.wrk import Load
 
 RESULTS = Path(__file__).with_name("results")
@@ -94,6 +101,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--no-plain", action="store_true", help="skip P without internal TLS (P-plain)"
+    )
+    parser.add_argument(
+        "--no-single",
+        action="store_true",
+        help="skip P in the single-process mode (P-single, bench/single.py)",
     )
     parser.add_argument(
         "--no-capacity", action="store_true", help="skip the abuse runs (bench/capacity.py)"
@@ -162,6 +174,7 @@ class SideP:
     target: Target
     traffic: Traffic
     setup: Configured
+    sample_answer: dict[str, Any]
 
 
 def _side_p(
@@ -181,13 +194,15 @@ def _side_p(
         return None
     setup = configure(suite)
     _preload(suite, setup, args, {"notes": results["notes"]})
-    why_not = check() or _prepare_p(suite, setup, args, {})
+    answered: dict[str, Any] = {}
+    why_not = check() or _prepare_p(suite, setup, args, answered)
     if why_not:
         results["notes"].append(f"{name} not measured: {why_not}")
         return None
     s = suite.pids()
-    target = Target(name, suite.data_port, {k: s[k] for k in PROCESS_NAMES}, suite.records)
-    return SideP(target, Traffic(setup.public_token, max(1, args.profiles)), setup)
+    target = Target(name, suite.data_port, {k: s[k] for k in suite.roles}, suite.records)
+    traffic = Traffic(setup.public_token, max(1, args.profiles))
+    return SideP(target, traffic, setup, answered["sample_answer"])
 
 
 def _mtls_drop(rows: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -217,8 +232,7 @@ def _targets(floors: Floors, suite: Suite, p_ready: bool) -> list[Target]:
         ),
     ]
     if p_ready:
-        roles = ("envoy", "auth", "profile", "offers")
-        targets.append(Target("P", suite.data_port, {k: s[k] for k in roles}, suite.records))
+        targets.append(Target("P", suite.data_port, {k: s[k] for k in suite.roles}, suite.records))
     return targets
 
 
@@ -269,6 +283,7 @@ def run(args: argparse.Namespace, work: Path, pg_url: str | None) -> dict[str, A
     plain = Suite(
         work / "suite-plain", extra_env={"P13N_INTERNAL_TLS": "off"}, records=records / "plain"
     )
+    together = Suite(work / "suite-single", records=records / "single", single_process=True)
     on_pg = backends.sides(work, pg_url, results["notes"]) if pg_url else []
     try:
         suite.start()
@@ -290,11 +305,12 @@ def run(args: argparse.Namespace, work: Path, pg_url: str | None) -> dict[str, A
         traffic = Traffic(setup.public_token, max(1, args.profiles))
         targets = _targets(floors, suite, not why_not)
         own: dict[str, Traffic] = {}
-        beside = {} if why_not else _beside(args, plain, on_pg, results, targets, own)
+        beside = {} if why_not else _beside(args, (plain, together), on_pg, results, targets, own)
         results["rows"] = _measure(targets, load, traffic, args.repeat, own)
         if "P-plain" in results["rows"]:
             results["mtls"] = _mtls_drop(results["rows"])
         plain.stop()
+        results["single_process"] = _single_mode(results, beside.get(single.NAME))
         results["postgres"] = backends.compare(results["rows"])
         backends.stop_all_but_one(on_pg)  # only P-pg is measured further
         if args.profile:
@@ -322,16 +338,16 @@ def run(args: argparse.Namespace, work: Path, pg_url: str | None) -> dict[str, A
         profile_pids = suite.pids()["profile"]
         before = [sqlcount.read(counts, pid) for pid in profile_pids] if hook else []
         # Back to back at the same rate: the target holds in each run, not the best one.
-        halves = []
-        for _ in range(args.half_rate_runs):
-            found = open_loop(hot, half, args.half_duration, traffic)
-            halves.append({"path": hot.name, **found, **tail.verdict(found)})
+        halves = _half_rate_runs(hot, half, args, traffic)
         results["half_rate"], results["half_rate_runs"] = halves[0], halves
         if hook:
             after = [sqlcount.read(counts, pid) for pid in profile_pids]
             results["half_rate"]["profile_sqlite_round_trips_per_request"] = round(
                 (sum(after) - sum(before)) / sum(h["requests"] for h in halves), 2
             )
+        if single.NAME in beside:
+            _single_half_rate(args, results, beside[single.NAME])
+        together.stop()
         if args.scale:
             results["scale"] = _scale(args, work, suite, setup, hot, load, traffic, half)
         if pg_url and backends.ONE in beside:
@@ -343,22 +359,58 @@ def run(args: argparse.Namespace, work: Path, pg_url: str | None) -> dict[str, A
     finally:
         floors.stop()
         plain.stop()
+        together.stop()
         suite.stop()
         backends.stop_all(on_pg)
 
 
+def _half_rate_runs(
+    target: Target, rate: float, args: argparse.Namespace, traffic: Traffic
+) -> list[dict[str, Any]]:
+    """``--half-rate-runs`` open-loop runs back to back at the same rate: the target must
+    hold in each run, not in the best one; each is judged on its own."""
+    runs = []
+    for _ in range(args.half_rate_runs):
+        found = open_loop(target, rate, args.half_duration, traffic)
+        runs.append({"path": target.name, **found, **tail.verdict(found)})
+    return runs
+
+
+def _single_mode(results: dict[str, Any], measured: SideP | None) -> dict[str, Any]:
+    """Issue 17's targets for the single-process mode, and whether its answer has P's shape
+    (the same sections, rendered and redacted alike); empty when it was not measured."""
+    found = single.compare(results["rows"])
+    if found and measured is not None:
+        own = single.shape(measured.sample_answer)
+        found["sample_answer_shape"] = own
+        found["same_shape_as_P"] = own == single.shape(results["sample_answer"])
+    return found
+
+
+def _single_half_rate(args: argparse.Namespace, results: dict[str, Any], measured: SideP) -> None:
+    """P-single at half of its own maximum rate, as often as P's run (``--half-rate-runs``)."""
+    half = results["rows"][single.NAME]["median_req_per_s"] / 2
+    runs = _half_rate_runs(measured.target, half, args, measured.traffic)
+    results["half_rate_single_runs"] = runs
+    if results["single_process"]:
+        results["single_process"]["half_rate_met_every_run"] = all(run["met"] for run in runs)
+
+
 def _beside(
     args: argparse.Namespace,
-    plain: Suite,
+    sqlite_sides: tuple[Suite, Suite],
     on_pg: list[backends.Side],
     results: dict[str, Any],
     targets: list[Target],
     own: dict[str, Traffic],
 ) -> dict[str, SideP]:
-    """Starts the suites measured beside the main one; their P goes among the targets,
-    before P (the last target is the hot path the later steps drive)."""
+    """Starts the suites measured beside the main one (without internal TLS, in the
+    single-process mode, on PostgreSQL); their P goes among the targets, before P (the
+    last target is the hot path the later steps drive)."""
+    plain, together = sqlite_sides
     others: list[tuple[Suite, str, Callable[[], str]]] = []
     others += [] if args.no_plain else [(plain, "P-plain", str)]
+    others += [] if args.no_single else [(together, single.NAME, str)]
     others += [(side.suite, side.name, side.not_on_postgres) for side in on_pg]
     found = {}
     for suite, name, check in others:

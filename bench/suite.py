@@ -3,6 +3,11 @@
 The supervisor's children are found through /proc by the data directory in their
 environment, then told apart by their command line, so the bench can read each one's CPU
 and memory. ``stop()`` sends SIGTERM to ``p13n up``, which stops its children in order.
+
+A suite runs one process per service (``PROCESS_NAMES``) or, with ``single_process``,
+``p13n up --single-process``: profile and offers in one process (``services.single``), so
+its roles are ``SINGLE_PROCESS_NAMES``; everything that reads roles takes them from
+``Suite.roles``.
 """
 
 from __future__ import annotations
@@ -20,6 +25,10 @@ from bench import gcpause
 from services.common.ports import free_port
 
 PROCESS_NAMES = ("envoy", "auth", "profile", "offers")
+SINGLE_PROCESS_NAMES = ("envoy", "auth", "single")
+# The setting `p13n up` reads for --single-process: the suite's mode is chosen here, never
+# inherited from the environment the bench runs in.
+SINGLE_PROCESS_VARIABLE = "P13N_SINGLE_PROCESS"
 
 
 def venv_bin(name: str) -> str:
@@ -27,9 +36,10 @@ def venv_bin(name: str) -> str:
     return str(Path(sys.executable).with_name(name))
 
 
-def _classify(cmdline: bytes) -> str | None:
+def role_of(cmdline: bytes) -> str | None:
+    """The suite role of a process by its command line (NUL-separated), if it has one."""
     argv = cmdline.split(b"\0")
-    for role in ("auth", "profile", "offers"):
+    for role in ("auth", "profile", "offers", "single"):
         if f"services.{role}".encode() in argv:
             return role
     if argv and argv[0].endswith(b"envoy"):
@@ -50,7 +60,7 @@ def processes_of(data_dir: Path) -> dict[str, list[int]]:
         try:
             if marker not in (entry / "environ").read_bytes().split(b"\0"):
                 continue
-            role = _classify((entry / "cmdline").read_bytes())
+            role = role_of((entry / "cmdline").read_bytes())
         except OSError:
             continue
         if role:
@@ -71,6 +81,9 @@ class Suite:
     ``replicas`` above 1 runs ``p13n up --replicas N`` (it needs ``P13N_DATABASE_URL`` in
     ``extra_env``): N processes of each service behind the one Envoy.
 
+    ``single_process`` runs ``p13n up --single-process``: profile and offers as one process
+    (role ``single``).
+
     ``records``, when set, is where every Python process of the suite records its collector
     pauses, event-loop lag and writer batches (``bench/gcpause``); the bench's suites set it.
     """
@@ -79,10 +92,16 @@ class Suite:
     extra_env: dict[str, str] = field(default_factory=dict)
     replicas: int = 1
     records: Path | None = None
+    single_process: bool = False
     ports: dict[str, int] = field(default_factory=dict)
     output: list[str] = field(default_factory=list)
     _process: subprocess.Popen[str] | None = None
     _reader: threading.Thread | None = None
+
+    @property
+    def roles(self) -> tuple[str, ...]:
+        """The suite's processes by role, as ``pids()`` finds them."""
+        return SINGLE_PROCESS_NAMES if self.single_process else PROCESS_NAMES
 
     @property
     def data_port(self) -> int:
@@ -97,8 +116,9 @@ class Suite:
         return self.ports["P13N_AUTH_PORT"]
 
     def env(self) -> dict[str, str]:
+        inherited = {k: v for k, v in os.environ.items() if k != SINGLE_PROCESS_VARIABLE}
         return {
-            **os.environ,
+            **inherited,
             "P13N_DATA_DIR": str(self.data_dir),
             "P13N_LOG_LEVEL": "WARNING",
             # The bench's load comes from one address standing for many clients: the
@@ -129,8 +149,9 @@ class Suite:
             self.ports[name] = free_port()
         self.data_dir.mkdir(parents=True, exist_ok=True)
         replicas = ["--replicas", str(self.replicas)] if self.replicas > 1 else []
+        mode = ["--single-process"] if self.single_process else []
         self._process = subprocess.Popen(
-            [venv_bin("p13n"), "up", *replicas],
+            [venv_bin("p13n"), "up", *replicas, *mode],
             env=self.env(),
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -156,7 +177,7 @@ class Suite:
 
     def pids(self) -> dict[str, list[int]]:
         found = processes_of(self.data_dir)
-        missing = [name for name in PROCESS_NAMES if name not in found]
+        missing = [name for name in self.roles if name not in found]
         if missing:
             raise RuntimeError(f"suite processes not found: {missing}")
         return found

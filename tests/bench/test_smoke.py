@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from bench import backends
+from bench import backends, single
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -85,11 +85,15 @@ def test_smoke_run_measures_every_path_and_writes_its_reports(smoke: dict[str, A
     assert "loop lag p99" in results["markdown"]
 
 
-def _assert_stalls_recorded(half: dict[str, Any], writer: bool = True) -> None:
+def _assert_stalls_recorded(
+    half: dict[str, Any], writer: bool = True, profile_in: str = "profile"
+) -> None:
     """Every service process of the run recorded its collections and loop lag (bench/gcpause),
-    the profile its writer's batches (on SQLite), over the run and per second."""
+    the process that runs profile (``profile_in``) its writer's batches (on SQLite), over
+    the run and per second."""
     processes = half["processes"]
-    assert set(processes) == {"auth", "profile", "offers"}, set(processes)
+    services = {"auth", "single"} if profile_in == "single" else {"auth", "profile", "offers"}
+    assert set(processes) == services, set(processes)
     for label, found in processes.items():
         collections = sum(generation["count"] for generation in found["gc"].values())
         assert collections >= 1, (label, found["gc"])
@@ -99,11 +103,13 @@ def _assert_stalls_recorded(half: dict[str, Any], writer: bool = True) -> None:
         assert len(found["seconds"]) == math.ceil(half["duration"]), label
         assert all(row["lag_max_ms"] >= 0 and row["gc_ms"] >= 0 for row in found["seconds"])
     if writer:
-        batches = processes["profile"]["writer"]
+        batches = processes[profile_in]["writer"]
         assert 1 <= batches["batches"] <= batches["units"], batches
         assert batches["queue_wait_ms"]["max"] >= 0
     else:
-        assert "writer" not in processes["profile"] or processes["profile"]["writer"]["units"] == 0
+        assert (
+            "writer" not in processes[profile_in] or processes[profile_in]["writer"]["units"] == 0
+        )
 
 
 def _assert_measured(row: dict[str, Any]) -> None:
@@ -132,3 +138,42 @@ def test_smoke_run_measures_p_on_postgresql_beside_sqlite(smoke: dict[str, Any])
     for point in ("200", "2000"):
         assert set(grown[point]["statuses"]) == {"200"}, grown[point]
     assert "## Storage backends (issue 14)" in smoke["markdown"]
+
+
+def test_smoke_run_measures_p_in_the_single_process_mode_beside_p(smoke: dict[str, Any]) -> None:
+    row = smoke["rows"][single.NAME]
+    assert "skipped" not in row, row
+    assert row["requests"] > 0
+    assert sum(row["errors"].values()) == 0, row["errors"]
+    # Its own roles: profile and offers are one process.
+    assert set(row["cpu_per_request_s"]) == {"envoy", "auth", "single", "loadgen", "other"}
+    # The same answer as P's, but for the values: sections rendered and redacted alike.
+    found = smoke["single_process"]
+    assert found["same_shape_as_P"] is True
+    assert found["sample_answer_shape"] == single.shape(smoke["sample_answer"])
+    assert None in found["sample_answer_shape"].values()  # a redacted section
+    # Issue 17's two targets, from this run's figures: met or not, never how fast.
+    cpu = found["cpu_per_request_us"]
+    assert cpu["P"] > 0
+    assert cpu[single.NAME] > 0
+    assert found["cpu_ratio"] == pytest.approx(cpu[single.NAME] / cpu["P"], abs=0.01)
+    assert isinstance(found["cpu_ratio_met"], bool)
+    assert isinstance(found["over_f2_met"], bool)
+    assert set(found["cpu_per_request_us_by_process"][single.NAME]) == {"envoy", "auth", "single"}
+    # At half of its own maximum rate, as often as P, each run explained like P's.
+    runs = smoke["half_rate_single_runs"]
+    assert len(runs) == len(smoke["half_rate_runs"]) == 2
+    assert runs[0]["target_rate"] == runs[1]["target_rate"]
+    assert runs[0]["target_rate"] == pytest.approx(row["median_req_per_s"] / 2, abs=0.1)
+    for run in runs:
+        assert run["path"] == single.NAME
+        assert set(run["statuses"]) == {"200"}, run["statuses"]
+        assert isinstance(run["met"], bool)
+        assert {"envoy", "auth", "single", "loadgen", "machine"} <= set(run["cpu_timeline"][0])
+        _assert_stalls_recorded(run, profile_in="single")
+    assert found["half_rate_met_every_run"] == all(run["met"] for run in runs)
+    markdown = smoke["markdown"]
+    assert "## Single-process mode (issue 17)" in markdown
+    assert f"{single.NAME} / P = " in markdown
+    assert f"{single.NAME} / F2 = " in markdown
+    assert f"Run 2 of 2: {single.NAME} at half of its max rate" in markdown
