@@ -5,8 +5,8 @@ environment, then told apart by their command line, so the bench can read each o
 and memory. ``stop()`` sends SIGTERM to ``p13n up``, which stops its children in order.
 
 A suite runs one process per service (``PROCESS_NAMES``) or, with ``single_process``,
-``p13n up --single-process``: profile and offers in one process (``services.single``), so
-its roles are ``SINGLE_PROCESS_NAMES``; everything that reads roles takes them from
+``p13n up --single-process``: auth, profile and offers in one process (``services.single``),
+so its roles are ``SINGLE_PROCESS_NAMES``; everything that reads roles takes them from
 ``Suite.roles``.
 """
 
@@ -25,7 +25,7 @@ from bench import gcpause
 from services.common.ports import free_port
 
 PROCESS_NAMES = ("envoy", "auth", "profile", "offers")
-SINGLE_PROCESS_NAMES = ("envoy", "auth", "single")
+SINGLE_PROCESS_NAMES = ("envoy", "single")
 # The setting `p13n up` reads for --single-process: the suite's mode is chosen here, never
 # inherited from the environment the bench runs in.
 SINGLE_PROCESS_VARIABLE = "P13N_SINGLE_PROCESS"
@@ -81,8 +81,8 @@ class Suite:
     ``replicas`` above 1 runs ``p13n up --replicas N`` (it needs ``P13N_DATABASE_URL`` in
     ``extra_env``): N processes of each service behind the one Envoy.
 
-    ``single_process`` runs ``p13n up --single-process``: profile and offers as one process
-    (role ``single``).
+    ``single_process`` runs ``p13n up --single-process``: auth, profile and offers as one
+    process (role ``single``).
 
     ``records``, when set, is where every Python process of the suite records its collector
     pauses, event-loop lag and writer batches (``bench/gcpause``); the bench's suites set it.

@@ -104,7 +104,7 @@ def test_the_single_process_suite_has_its_own_roles() -> None:
     per_service = suite.Suite(data_dir=Path("/nonexistent"))
     together = suite.Suite(data_dir=Path("/nonexistent"), single_process=True)
     assert per_service.roles == ("envoy", "auth", "profile", "offers")
-    assert together.roles == ("envoy", "auth", "single")
+    assert together.roles == ("envoy", "single")
     assert suite.role_of(b"/venv/bin/python\0-m\0services.single\0") == "single"
     assert suite.role_of(b"/venv/bin/python\0-m\0services.profile\0") == "profile"
 

@@ -92,7 +92,7 @@ def _assert_stalls_recorded(
     the process that runs profile (``profile_in``) its writer's batches (on SQLite), over
     the run and per second."""
     processes = half["processes"]
-    services = {"auth", "single"} if profile_in == "single" else {"auth", "profile", "offers"}
+    services = {"single"} if profile_in == "single" else {"auth", "profile", "offers"}
     assert set(processes) == services, set(processes)
     for label, found in processes.items():
         collections = sum(generation["count"] for generation in found["gc"].values())
@@ -146,7 +146,7 @@ def test_smoke_run_measures_p_in_the_single_process_mode_beside_p(smoke: dict[st
     assert row["requests"] > 0
     assert sum(row["errors"].values()) == 0, row["errors"]
     # Its own roles: profile and offers are one process.
-    assert set(row["cpu_per_request_s"]) == {"envoy", "auth", "single", "loadgen", "other"}
+    assert set(row["cpu_per_request_s"]) == {"envoy", "single", "loadgen", "other"}
     # The same answer as P's, but for the values: sections rendered and redacted alike.
     found = smoke["single_process"]
     assert found["same_shape_as_P"] is True
@@ -159,7 +159,7 @@ def test_smoke_run_measures_p_in_the_single_process_mode_beside_p(smoke: dict[st
     assert found["cpu_ratio"] == pytest.approx(cpu[single.NAME] / cpu["P"], abs=0.01)
     assert isinstance(found["cpu_ratio_met"], bool)
     assert isinstance(found["over_f2_met"], bool)
-    assert set(found["cpu_per_request_us_by_process"][single.NAME]) == {"envoy", "auth", "single"}
+    assert set(found["cpu_per_request_us_by_process"][single.NAME]) == {"envoy", "single"}
     # At half of its own maximum rate, as often as P, each run explained like P's.
     runs = smoke["half_rate_single_runs"]
     assert len(runs) == len(smoke["half_rate_runs"]) == 2
@@ -169,7 +169,7 @@ def test_smoke_run_measures_p_in_the_single_process_mode_beside_p(smoke: dict[st
         assert run["path"] == single.NAME
         assert set(run["statuses"]) == {"200"}, run["statuses"]
         assert isinstance(run["met"], bool)
-        assert {"envoy", "auth", "single", "loadgen", "machine"} <= set(run["cpu_timeline"][0])
+        assert {"envoy", "single", "loadgen", "machine"} <= set(run["cpu_timeline"][0])
         _assert_stalls_recorded(run, profile_in="single")
     assert found["half_rate_met_every_run"] == all(run["met"] for run in runs)
     markdown = smoke["markdown"]
