@@ -211,7 +211,8 @@ def _mtls_drop(rows: dict[str, dict[str, Any]]) -> dict[str, Any]:
     return {
         "P_req_per_s": round(tls, 1),
         "P_plain_req_per_s": round(plain, 1),
-        "drop": round(1 - tls / plain, 4),
+        # No answer at all without TLS is a failed comparison, not a division by zero.
+        "drop": round(1 - tls / plain, 4) if plain else None,
         "within_target": tls >= 0.9 * plain,
     }
 

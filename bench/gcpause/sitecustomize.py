@@ -38,7 +38,6 @@ import json
 import os
 import signal
 import sys
-import threading
 import time
 import weakref
 from pathlib import Path
@@ -78,21 +77,28 @@ class _Bucket:
 
 
 _buckets: dict[int, _Bucket] = {}
-# Checkpoint threads record too: a bucket is made (and the oldest dropped) under the lock.
-_making = threading.Lock()
 
 
 def _bucket(wall: float) -> _Bucket:
     key = int(wall / BUCKET_S)
     found = _buckets.get(key)
     if found is None:
-        with _making:
-            found = _buckets.get(key)
-            if found is None:
-                found = _buckets[key] = _Bucket()
-                if len(_buckets) > KEEP_BUCKETS:
-                    del _buckets[next(iter(_buckets))]
+        found = _buckets[key] = _Bucket()
+        if len(_buckets) > KEEP_BUCKETS:
+            del _buckets[next(iter(_buckets))]
     return found
+
+
+# What the checkpoint and database threads timed: (wall clock, "passes" or "catch_ups",
+# seconds), put into buckets by the report. A deque's append is atomic; no lock, which a
+# collection running inside the locked section (its callback records too) would deadlock on.
+_from_threads: collections.deque[tuple[float, str, float]] = collections.deque(maxlen=100_000)
+
+
+def _settle_threads() -> None:
+    while _from_threads:
+        wall, kind, seconds = _from_threads.popleft()
+        getattr(_bucket(wall), kind).append(seconds)
 
 
 _started = [0.0, 0.0]  # perf_counter and wall clock when the current collection began
@@ -182,7 +188,7 @@ def _wrap_checkpoints() -> None:
         try:
             return run_once(self, conn)
         finally:
-            _bucket(wall).passes.append(time.perf_counter() - started)
+            _from_threads.append((wall, "passes", time.perf_counter() - started))
 
     def timed_before_write(self: Any, conn: Any) -> None:
         if not self.help_wanted:  # the usual case: nothing to run, nothing to record
@@ -192,7 +198,7 @@ def _wrap_checkpoints() -> None:
         try:
             before_write(self, conn)
         finally:
-            _bucket(wall).catch_ups.append(time.perf_counter() - started)
+            _from_threads.append((wall, "catch_ups", time.perf_counter() - started))
 
     cls.run_once, cls.before_write = timed_run_once, timed_before_write
 
@@ -227,6 +233,7 @@ def _write(*_: object) -> None:
 
 
 def _report() -> None:
+    _settle_threads()
     found = [bucket.as_dict(key) for key, bucket in list(_buckets.items())]
     _buckets.clear()
     report = {

@@ -242,7 +242,13 @@ def _check_body(request: Request, allowed: Decision) -> Decision:
         strict_json.check(strict_json.parse(request.body), binding.message, binding.where)
     except strict_json.BodyError as error:
         refused = InvalidArgument(str(error), field=error.field, reason=error.reason)
-        status = json_format.MessageToDict(status_of(refused), preserving_proto_field_name=True)
+        # As the transcoder prints a service's status (empty maps and lists included), so a
+        # refusal reads the same from ext_authz and from a service (services/auth/public_path.py).
+        status = json_format.MessageToDict(
+            status_of(refused),
+            preserving_proto_field_name=True,
+            always_print_fields_with_no_presence=True,
+        )
         status.setdefault("details", [])
         return Decision(
             status=400,

@@ -24,6 +24,7 @@ from typing import Any
 
 import grpc
 from google.protobuf import json_format, struct_pb2
+from google.protobuf.message import DecodeError
 from google.rpc import status_pb2
 from p13n.auth.v1 import public_path_service_pb2 as api
 from p13n.auth.v1 import public_path_service_pb2_grpc
@@ -34,6 +35,7 @@ from services.auth import authz
 from services.auth.directory import MemoryDirectory
 from services.common import access
 from services.common import identity as identities
+from services.common.events import MAX_DEPTH
 from services.common.interceptor import undecodable
 from services.common.rpc_status import DETAILS_KEY, status_details
 from services.common.status_codes import HTTP_STATUS, code_for_http_status
@@ -66,7 +68,7 @@ class PublicPathServicer(public_path_service_pb2_grpc.PublicPathServiceServicer)
         assert decision.identity is not None  # an allowed public decision names its token
         try:
             event = event_of(request.body.data)
-        except json_format.ParseError:
+        except (json_format.ParseError, DecodeError):
             # Nested deeper than protobuf decodes (100 messages): what offers answers when
             # the transcoder's event is too deep for it to decode.
             error = undecodable()
@@ -115,10 +117,18 @@ def decision_request(request: api.PersonalizeRequest, metadata: dict[str, str]) 
 
 def event_of(body: bytes) -> struct_pb2.Struct:
     """The event as the transcoder would have read it into ``PublicPersonalizeRequest``:
-    the decision has checked the body is a JSON object (an empty body is an empty event)."""
+    the decision has checked the body is a JSON object (an empty body is an empty event).
+
+    Raises ``DecodeError`` for an event offers could not have decoded from the wire (over
+    100 nested messages: about 49 JSON levels), as it answers such an event from the
+    transcoder; a body with at most 32 brackets in all cannot nest that deep, so only
+    longer ones are encoded and decoded once more to find out.
+    """
     event = struct_pb2.Struct()
     if body:
         json_format.Parse(body, event)
+        if body.count(b"{") + body.count(b"[") > MAX_DEPTH:
+            struct_pb2.Struct.FromString(event.SerializeToString())
     return event
 
 

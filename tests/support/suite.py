@@ -88,7 +88,9 @@ def suite_env(data_dir: Path) -> dict[str, str]:
 class Suite:
     """Start with ``start()``; ``close()`` stops everything."""
 
-    def __init__(self, data_dir: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, data_dir: Path, env: dict[str, str] | None = None, single: bool | None = None
+    ) -> None:
         self.env = suite_env(data_dir) | (env or {})
         self.settings = Settings.from_env(self.env)
         # As `p13n up` does on first start: the CA and one certificate per component.
@@ -99,7 +101,9 @@ class Suite:
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._envoy: subprocess.Popen[bytes] | None = None
         # The services that call each other in process (the single-process mode), if any.
-        self.in_process = InProcess(COMPONENTS) if single_process() else None
+        # ``single`` chooses the mode for this suite alone (default: the run's).
+        self.single = single_process() if single is None else single
+        self.in_process = InProcess(COMPONENTS) if self.single else None
 
     @property
     def data_port(self) -> int:
@@ -159,7 +163,7 @@ class Suite:
         wait_open(self.admin_port)
 
     def gateway_config(self) -> GatewayConfig:
-        return GatewayConfig.on_one_machine(self.settings, single_process=single_process())
+        return GatewayConfig.on_one_machine(self.settings, single_process=self.single)
 
     def envoy_args(self) -> list[str]:
         """Options added to Envoy's command line (``--drain-time-s``...)."""
