@@ -15,8 +15,8 @@ internal hop) and on a second suite with ``P13N_INTERNAL_TLS=off`` ("P-plain"), 
 settings allow only on loopback; ``mtls`` in the results is the drop from one to the other.
 
 P is also measured in the single-process mode (``bench/single.py``): ``P-single`` on a
-suite of its own started with ``p13n up --single-process`` (SQLite; profile and offers in
-one process), in the same interleaved rounds, then at half of its own maximum rate as
+suite of its own started with ``p13n up --single-process`` (SQLite; auth, profile and
+offers in one process), in the same interleaved rounds, then at half of its own maximum rate as
 often as P (``--half-rate-runs``); the report gives issue 17's two targets from this run:
 CPU per request, all processes summed, P-single / P ≤ 0.5, and P-single / F2 ≥ 0.25.
 

@@ -1,8 +1,9 @@
 """P in the single-process mode beside P in the per-service mode, in one run (issue 17).
 
 Beside the suite the rest of the bench measures (one process per service) runs a second
-``p13n up --single-process`` on SQLite, configured and preloaded alike: profile and offers
-in one process (role ``single``) that calls itself without gRPC. Its P row, ``P-single``,
+``p13n up --single-process`` on SQLite, configured and preloaded alike: auth, profile and
+offers in one process (role ``single``) that calls itself without gRPC and decides the
+browser path as it serves it. Its P row, ``P-single``,
 is measured in the same interleaved rounds as P's, so a slow minute of the machine touches
 both alike; then it runs at half of its own maximum rate as P does.
 
