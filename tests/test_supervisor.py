@@ -1,5 +1,5 @@
 """`p13n up` gives each child only the master keys it uses, runs replicas, and runs
-profile and offers as one process with --single-process (services/supervisor.py)."""
+auth, profile and offers as one process with --single-process (services/supervisor.py)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import pytest
 from services import cli
 from services.common import pki
 from services.common.config import Settings
-from services.common.replicas import REFUSED_WITHOUT_DATABASE
+from services.common.replicas import REFUSED_WITHOUT_DATABASE, SERVICES
 from services.supervisor import (
     SINGLE_WITH_REPLICAS,
     AllReady,
@@ -41,7 +41,9 @@ def _child(name: str) -> Child:
         pytest.param("auth", {"P13N_INTERNAL_KEY": INTERNAL, "P13N_SECRET_KEY": SECRET}, id="auth"),
         pytest.param("profile", {"P13N_INTERNAL_KEY": INTERNAL}, id="profile"),
         pytest.param("offers", {"P13N_INTERNAL_KEY": INTERNAL}, id="offers"),
-        pytest.param("single", {"P13N_INTERNAL_KEY": INTERNAL}, id="single"),
+        pytest.param(
+            "single", {"P13N_INTERNAL_KEY": INTERNAL, "P13N_SECRET_KEY": SECRET}, id="single"
+        ),
         pytest.param("envoy", {}, id="envoy"),
         pytest.param("demo-shop", {}, id="demo-shop"),
     ],
@@ -196,61 +198,63 @@ def test_up_without_envoy_names_the_extra_that_installs_it(
     assert not (tmp_path / "data").exists()  # refused before anything was made
 
 
-# `p13n up --single-process`: auth, one process of profile and offers, Envoy.
+# `p13n up --single-process`: one process of auth, profile and offers, then Envoy.
 
 
-def test_single_process_children_are_auth_single_and_envoy(tmp_path: Path) -> None:
+def test_single_process_children_are_single_and_envoy(tmp_path: Path) -> None:
     settings = Settings.from_env(
-        {"P13N_DATA_DIR": str(tmp_path), "P13N_PROFILE_PORT": "51052", "P13N_OFFERS_PORT": "51053"}
-    )
+        {"P13N_DATA_DIR": str(tmp_path), "P13N_AUTH_PORT": "51051",
+         "P13N_PROFILE_PORT": "51052", "P13N_OFFERS_PORT": "51053"}
+    )  # fmt: skip
     pki.ensure(settings.pki_dir)
     children = build_children(settings, {}, single_process=True)
-    assert [child.name for child in children] == ["auth", "single", "envoy"]
-    single = children[1]
+    assert [child.name for child in children] == ["single", "envoy"]
+    single = children[0]
     assert single.argv == [sys.executable, "-m", "services.single"]
     assert single.component == "single"
-    # Both servers' ports, each where the other services and Envoy call it.
-    assert single.env["P13N_PROFILE_PORT"] == "51052"
-    assert single.env["P13N_OFFERS_PORT"] == "51053"
-    assert "P13N_AUTH_PORT" not in single.env
-    # Ready when both of its servers are.
+    # Each server's port, where Envoy, the CLI and the supervisor reach it.
+    ports = {name: single.env[f"P13N_{name.upper()}_PORT"] for name in SERVICES}
+    assert ports == {"auth": "51051", "profile": "51052", "offers": "51053"}
+    # Ready when every one of its servers is.
     assert isinstance(single.ready, AllReady)
-    parts = single.ready.parts
-    assert all(isinstance(part, GrpcHealthy) for part in parts)
-    assert sorted(part.target for part in parts if isinstance(part, GrpcHealthy)) == [
-        "127.0.0.1:51052",
-        "127.0.0.1:51053",
+    checked = [
+        (part.target, part.server) for part in single.ready.parts if isinstance(part, GrpcHealthy)
     ]
+    assert sorted(checked) == [
+        ("127.0.0.1:51051", "auth"),
+        ("127.0.0.1:51052", "profile"),
+        ("127.0.0.1:51053", "offers"),
+    ]
+    assert len(single.ready.parts) == len(checked)
     # Envoy routes to the same ports as in the per-service mode.
     envoy = json.loads((tmp_path / "envoy.json").read_text())
     clusters = {c["name"]: c for c in envoy["static_resources"]["clusters"]}
-    ports = {
+    routed = {
         name: [
             e["endpoint"]["address"]["socket_address"]["port_value"]
             for e in clusters[name]["load_assignment"]["endpoints"][0]["lb_endpoints"]
         ]
         for name in ("profile", "offers")
     }
-    assert ports == {"profile": [51052], "offers": [51053]}
+    assert routed == {"profile": [51052], "offers": [51053]}
 
 
-def test_the_single_process_gets_the_internal_key_only_from_the_supervisor(
+def test_the_single_process_gets_the_keys_only_from_the_supervisor(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """No key in the child's own settings: CHILD_KEYS adds the internal key, and only it."""
+    """No key in the child's own settings: CHILD_KEYS adds auth's two (it hosts auth)."""
     monkeypatch.setenv("P13N_INTERNAL_KEY", INTERNAL)
     monkeypatch.setenv("P13N_SECRET_KEY", SECRET)
     settings = Settings.from_env(
         {"P13N_DATA_DIR": str(tmp_path), "P13N_INTERNAL_KEY": INTERNAL, "P13N_SECRET_KEY": SECRET}
     )
     pki.ensure(settings.pki_dir)
-    single = build_children(settings, {}, single_process=True)[1]
+    single, envoy = build_children(settings, {}, single_process=True)
     assert not [name for name in single.env if name.endswith("_KEY")]
-    child_env = Supervisor(settings, []).env_of(single)
-    assert {k: v for k, v in child_env.items() if k.endswith("_KEY")} == {
-        "P13N_INTERNAL_KEY": INTERNAL
-    }
-    assert not [k for k, v in child_env.items() if SECRET in v]
+    supervisor = Supervisor(settings, [])
+    keys = {k: v for k, v in supervisor.env_of(single).items() if k.endswith("_KEY")}
+    assert keys == {"P13N_INTERNAL_KEY": INTERNAL, "P13N_SECRET_KEY": SECRET}
+    assert not [k for k, v in supervisor.env_of(envoy).items() if v in (INTERNAL, SECRET)]
 
 
 def test_single_process_with_replicas_is_refused_before_anything_starts(

@@ -1,8 +1,8 @@
 """The profile service stopped: the personalize paths answer 503 at once, then recover.
 
-In the single-process mode (P13N_SINGLE_PROCESS=1) profile's process is offers' too: its
-death leaves nothing behind the gateway, and the 503 is the gateway's own, not offers'
-account of profile's silence.
+In the single-process mode (P13N_SINGLE_PROCESS=1) profile's process is auth's and offers'
+too: its death leaves nothing behind the gateway, the 503 is the gateway's own, not offers'
+account of profile's silence, and no decision was made to let the page read it (no CORS).
 """
 
 from __future__ import annotations
@@ -37,11 +37,12 @@ def test_profile_stopped_is_503_within_about_a_second_then_recovers(
     assert reply.status == 503, reply.body
     if single_process():
         assert reply.json() == {"code": 14, "message": LOCAL_REPLY_MESSAGES[503]}
+        assert "access-control-allow-origin" not in reply.headers
     else:
         assert reply.json()["code"] == 14
         assert "profile service did not answer" in reply.json()["message"]
-    # The gateway's decision had succeeded, so the page may read the error.
-    assert reply.headers["access-control-allow-origin"] == ORIGIN
+        # The gateway's decision had succeeded, so the page may read the error.
+        assert reply.headers["access-control-allow-origin"] == ORIGIN
     assert private.status == 503
     # Generous: a refused connection is reported in milliseconds; a hang would take the
     # whole 5 s route timeout.

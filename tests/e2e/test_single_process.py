@@ -1,12 +1,13 @@
-"""`p13n up --single-process` as a user runs it: profile and offers in one process.
+"""`p13n up --single-process` as a user runs it: auth, profile and offers in one process.
 
 The demo (`--demo`) gives a public token the shop's origin may use, so events go through
 Envoy as a browser's would. What the mode promises, checked on the running processes:
-there are three (auth, single, Envoy: no profile or offers of their own); offers calls
-profile in process, never over TCP to the profile port, while the per-service mode's
-offers does hold such a connection (so the check can fail); and the process dies as one
-(`kill -9`): the gateway answers 503 while it is gone, the supervisor restarts it, and
-every event answered 200, before or after, is stored.
+there are two (single and Envoy, beside the demo's shop: no auth, profile or offers of
+their own); the services call each other in process, never over TCP to one another's
+ports, while the per-service mode's offers does hold a connection to profile's (so the
+check can fail); and the process dies as one (`kill -9`): the gateway answers 503 while
+it is gone, the supervisor restarts it, and every event answered 200, before or after,
+is stored.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from support.ports import free_port
 from support.suite import suite_env
 
 from services.common.config import Settings
+from services.common.replicas import SERVICES
 from services.demo import definition as demo_config
 
 START_TIMEOUT = 90.0
@@ -39,8 +41,11 @@ RECOVERY_TIMEOUT = 60.0
 # address send (gateway/capacity.py) before its 429s, even while every answer is an
 # immediate 503.
 PACE = 0.04
-# The gateway's answer while the process is gone (gateway/render.py's local replies).
+# The gateway's answer while the process is gone (gateway/render.py's local replies), and
+# the process's own while it starts again: auth serves (and takes the browser's events,
+# gateway/public_path.py) before offers does.
 UNAVAILABLE = b'{"code":14,"message":"A p13n service is unavailable; retry shortly"}\n'
+OFFERS_STARTING = b'{"code":14,"message":"offers is not serving","details":[]}'
 
 
 @dataclass
@@ -57,9 +62,8 @@ class Up:
     def data_port(self) -> int:
         return int(self.env["P13N_DATA_PORT"])
 
-    @property
-    def profile_port(self) -> int:
-        return int(self.env["P13N_PROFILE_PORT"])
+    def port_of(self, service: str) -> int:
+        return int(self.env[f"P13N_{service.upper()}_PORT"])
 
     def children(self) -> dict[int, str]:
         """The suite's processes (pid: command line), `p13n up` itself left out."""
@@ -190,7 +194,7 @@ def _personalized(up: Up, visitor: str) -> dict[str, Any]:
     return answer
 
 
-def test_single_process_runs_three_processes_and_offers_calls_profile_in_process(
+def test_single_process_is_one_process_whose_services_call_each_other_in_process(
     tmp_path: Path,
 ) -> None:
     with _up(tmp_path, "--single-process") as up:
@@ -200,7 +204,7 @@ def test_single_process_runs_three_processes_and_offers_calls_profile_in_process
             for cmdline in children
             if "-m services." in cmdline and "services.demo" not in cmdline
         )
-        assert services == ["services.auth", "services.single"], children
+        assert services == ["services.single"], children
         assert len([c for c in children if "envoy" in c.split()[0]]) == 1, children
         (single,) = up.pids_running("services.single")
 
@@ -209,7 +213,9 @@ def test_single_process_runs_three_processes_and_offers_calls_profile_in_process
         assert welcome["welcome_message"] == demo_config.WELCOME_MESSAGE
         for seq in range(5):  # offers records each with profile (Track) before answering
             assert up.send("visitor-tcp", seq)[0] == 200
-        assert _connections_to(single, up.profile_port) == []
+        assert _product_views(up, "visitor-tcp") == 5  # through the admin API: auth, profile
+        held = {name: _connections_to(single, up.port_of(name)) for name in SERVICES}
+        assert held == {name: [] for name in SERVICES}
 
 
 def test_per_service_offers_does_call_profile_over_tcp(tmp_path: Path) -> None:
@@ -219,7 +225,7 @@ def test_per_service_offers_does_call_profile_over_tcp(tmp_path: Path) -> None:
         (offers,) = up.pids_running("services.offers")
         for seq in range(5):
             assert up.send("visitor-tcp", seq)[0] == 200
-        assert _connections_to(offers, up.profile_port) != []
+        assert _connections_to(offers, up.port_of("profile")) != []
 
 
 @dataclass
@@ -294,7 +300,8 @@ def test_kill_9_of_the_single_process_is_a_503_then_a_restart_losing_nothing(
         statuses = sender.statuses()
         # Only what the gateway answers with the upstream gone: no 500, no dropped request.
         assert set(statuses) == {200, 503}, (statuses, sender.bodies)
-        assert sender.bodies == {503: {UNAVAILABLE}}
+        assert UNAVAILABLE in sender.bodies[503]
+        assert sender.bodies[503] <= {UNAVAILABLE, OFFERS_STARTING}
         answered = {seq for seq, status, _ in sender.answers if status == 200}
         before_kill = {seq for seq, status, after in sender.answers if status == 200 and not after}
         assert len(before_kill) >= 20
