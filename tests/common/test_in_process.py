@@ -402,3 +402,15 @@ async def test_channels_without_in_process_are_all_remote(tmp_path: Path) -> Non
     settings = _settings(tmp_path)
     async with Channels.of(settings, PROFILE) as channels:
         assert not isinstance(channels.get(settings.offers_target, OFFERS), LocalChannel)
+
+
+async def test_a_nul_in_a_string_is_refused_the_same(both: Both) -> None:
+    """Over the network the NUL rule reads the encoding (``interceptor._tolerant``); in
+    process there is none, and the message itself is searched."""
+    remote, local = await _failures(
+        both,
+        lambda stub: stub.CreateSession(identity_service_pb2.CreateSessionRequest(email="a\0b")),
+    )
+    assert remote.code == grpc.StatusCode.INVALID_ARGUMENT
+    assert remote.status is not None
+    assert local == remote
