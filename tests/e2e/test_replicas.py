@@ -238,6 +238,9 @@ def test_a_killed_replica_costs_at_most_a_second_of_errors_and_comes_back(
         # The clients share one address: the per-address limit is not what is tested.
         "P13N_GATEWAY_REQUESTS_PER_SECOND": "100000",
         "P13N_GATEWAY_BURST": "100000",
+        # Replicas are of each service: `p13n up` refuses them in the single-process mode
+        # (tests/test_supervisor.py), which the run may have asked for.
+        "P13N_SINGLE_PROCESS": "0",
     }
     with _up(env):
         demo = json.loads((tmp_path / "demo.json").read_text())

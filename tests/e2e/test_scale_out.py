@@ -40,7 +40,9 @@ FRESH_WITHIN = 1.0
 
 @pytest.fixture(scope="module")
 def scaled(postgres_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScaledSuite]:
-    env = postgres.suite_env(postgres_url)
+    # Replicas are of each service: `p13n up` refuses them in the single-process mode
+    # (tests/test_supervisor.py), which the run may have asked for.
+    env = {**postgres.suite_env(postgres_url), "P13N_SINGLE_PROCESS": "0"}
     suite = ScaledSuite(Path(tmp_path_factory.mktemp("scaled")), env, REPLICAS)
     try:
         suite.start()
