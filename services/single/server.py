@@ -35,7 +35,10 @@ from services.common.server import RunningServer
 from services.offers.server import lifespan as offers_lifespan
 from services.profile.server import lifespan as profile_lifespan
 
-COMPONENTS = frozenset({AUTH, PROFILE, OFFERS})
+# In start order: auth, the gateway's door, opens last (``lifespan``).
+START_ORDER = (PROFILE, OFFERS, AUTH)
+COMPONENTS = frozenset(START_ORDER)
+LIFESPANS = {PROFILE: profile_lifespan, OFFERS: offers_lifespan, AUTH: auth_lifespan}
 
 
 @dataclass(frozen=True)
@@ -56,8 +59,10 @@ async def lifespan(
     reported: ServiceHealth | None = None,  # noqa: ARG001 (each server reports its own)
     extra_interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
 ) -> AsyncIterator[RunningTogether]:
-    """Auth, profile, then offers, serving for the block; left in reverse (offers stops
-    first, so no call of its reaches a service that has stopped).
+    """Profile, offers, then auth, serving for the block; left in reverse. Auth answers
+    the gateway's door (ext_authz, and the browser path it decides itself), so it opens
+    last and closes first: no request through the gateway reaches a service of this
+    process that is not serving yet, or any more.
 
     Each server reports its own health on its port, where `p13n up` and Envoy ask; the
     plaintext health port is for one service per process (Kubernetes) and is refused here.
@@ -73,7 +78,7 @@ async def lifespan(
             await stack.enter_async_context(
                 each(settings, extra_interceptors=extra_interceptors, in_process=in_process)
             )
-            for each in (auth_lifespan, profile_lifespan, offers_lifespan)
+            for each in (LIFESPANS[name] for name in START_ORDER)
         ]
         yield RunningTogether(tuple(servers))
 

@@ -34,7 +34,7 @@ from services.common.in_process import InProcess
 from services.common.server import RunningServer
 from services.offers.server import lifespan as offers_lifespan
 from services.profile.server import lifespan as profile_lifespan
-from services.single.server import COMPONENTS
+from services.single.server import COMPONENTS, START_ORDER
 from support.ports import free_port, wait_open
 from support.tls import component_channel
 
@@ -190,7 +190,7 @@ class Suite:
     def _process_of(self, name: str) -> list[str]:
         """The services that live and die with ``name``, in start order."""
         if self.in_process is not None and name in COMPONENTS:
-            return [each for each in LIFESPANS if each in COMPONENTS]
+            return list(START_ORDER)
         return [name]
 
     def stop_service(self, name: str) -> None:
