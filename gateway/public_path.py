@@ -74,8 +74,14 @@ def browser_route() -> dict[str, Any]:
     }
     return {
         "match": {
-            "safe_regex": {"regex": "^/public/[^/]+/[^/]+$"},
+            "prefix": "/public/",
             "headers": [
+                # Two names and no query string (a route's own path match would not see
+                # it): the transcoder would refuse a query before any decision was made.
+                {
+                    "name": ":path",
+                    "string_match": {"safe_regex": {"regex": "^/public/[^/?]+/[^/?]+$"}},
+                },
                 {"name": ":method", "string_match": {"exact": "POST"}},
                 {
                     "name": "content-type",

@@ -105,6 +105,9 @@ def decision_request(request: api.PersonalizeRequest, metadata: dict[str, str]) 
     here), never from a header a client could have sent."""
     body = request.body
     headers = metadata | {"content-type": body.content_type, "content-length": str(len(body.data))}
+    # The whole body is here (the route admits at most 64 KiB): a client's claim that it
+    # was cut, which ext_authz would overwrite with its own, must not skip the body check.
+    headers.pop(authz.PARTIAL_BODY, None)
     return authz.Request(
         listener="data",
         method="POST",

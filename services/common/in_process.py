@@ -1,6 +1,6 @@
 """Calls between services hosted in one process: the same stubs, without gRPC.
 
-In the single-process mode (``services.single``) profile and offers run in one process.
+In the single-process mode (``services.single``) auth, profile and offers run in one process.
 Each still serves its own port, where Envoy and the other services call it; it also
 registers its servicers here (``InProcess.hosting``), and a channel that ``Channels``
 opens to a component hosted here is a ``LocalChannel``. The generated stub calls it as it

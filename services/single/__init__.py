@@ -1,1 +1,1 @@
-"""The single-process mode: profile and offers in one process (``services.single.server``)."""
+"""The single-process mode: auth, profile and offers in one process (``services.single.server``)."""

@@ -1,4 +1,4 @@
-"""Runs profile and offers in one process: `python -m services.single`."""
+"""Runs auth, profile and offers in one process: `python -m services.single`."""
 
 from services.single.server import main
 

@@ -84,7 +84,7 @@ NOT_UTF8 = "bytes that are not UTF-8"
 
 
 def _assert_not_utf8(single: Response, per_service: Response) -> None:
-    """The one known difference: per service, Envoy sends ext_authz the event as UTF-8 text
+    """A known difference: per service, Envoy sends ext_authz the event as UTF-8 text
     with the stray byte replaced (a per-route ``pack_as_bytes`` is ignored: envoyproxy/envoy
     issue 35623), so the strict check passes it and the transcoder refuses it in its own
     words; decided in the auth service, the body arrives as sent and the strict check
@@ -93,6 +93,22 @@ def _assert_not_utf8(single: Response, per_service: Response) -> None:
         "The body is not valid UTF-8 (byte 18); send JSON encoded as UTF-8"
     )
     assert per_service.json()["message"].startswith("Encountered non UTF-8 code points")
+
+
+QUERY = "a query string"
+
+
+def _assert_query_refused(single: Response, per_service: Response) -> None:
+    """The other known difference: the transcoder refuses an unknown query parameter in
+    its own words, which name the request type the path is bound to in each mode."""
+    for answer, bound_to in (
+        (per_service, "p13n.offers.v1.PublicPersonalizeRequest"),
+        (single, "p13n.auth.v1.PersonalizeRequest"),
+    ):
+        assert answer.json()["message"] == (
+            f'Could not find field "debug" in the type "{bound_to}".'
+        ), answer.body
+        assert answer.json()["code"] == 3
 
 
 def _content(answer: Response) -> Any:
@@ -130,6 +146,13 @@ CASES: dict[str, tuple[dict[str, Any], bool]] = {
         True,
     ),
     "a key twice": ({"body": '{"td_client_id": "a", "td_client_id": "b"}'}, True),
+    "a key twice, claimed cut short": (
+        {
+            "body": '{"td_client_id": "a", "td_client_id": "b"}',
+            "extra": {"x-envoy-auth-partial-body": "true"},
+        },
+        True,
+    ),
     "not JSON": ({"body": '{"td_client_id": '}, True),
     "not an object": ({"body": "[1, 2]"}, True),
     NOT_UTF8: ({"body": b'{"td_client_id": "\xff"}'}, True),
@@ -150,6 +173,18 @@ CASES: dict[str, tuple[dict[str, Any], bool]] = {
         True,
     ),
     # Kept on ext_authz by the gateway (gateway/public_path.py).
+    "a query string and an unknown token": (
+        {
+            "path": f"/public/{DATABASE}/page_views?debug=1",
+            "token": "1/2/not-a-token",
+            "body": {"td_client_id": "x"},
+        },
+        False,
+    ),
+    QUERY: (
+        {"path": f"/public/{DATABASE}/page_views?debug=1", "body": {"td_client_id": "x"}},
+        False,
+    ),
     "text/plain": ({"body": '{"td_client_id": "x"}', "content_type": "text/plain"}, False),
     "a body over 64 KiB": ({"body": {"td_client_id": "x", "pad": "p" * 70_000}}, False),
     "a preflight": (
@@ -177,6 +212,8 @@ def test_the_answer_is_the_same_in_both_modes(sides: dict[str, Side], case: str)
     assert single.status == per_service.status, (case, single.body, per_service.body)
     if case == NOT_UTF8:
         _assert_not_utf8(single, per_service)
+    elif case == QUERY:
+        _assert_query_refused(single, per_service)
     else:
         assert _content(single) == _content(per_service), case
     assert single.cors_headers() == per_service.cors_headers(), case
@@ -200,6 +237,8 @@ def test_the_cases_cover_the_refusals_a_page_can_read(sides: dict[str, Side]) ->
         seen[case] = (answer.status, bool(answer.cors_headers()))
     statuses = {status for status, _ in seen.values()}
     assert {200, 204, 400, 401, 403, 404, 413, 415} <= statuses, seen
+    # A client's claim that its body was cut short does not skip the strict check.
+    assert seen["a key twice, claimed cut short"] == (400, True), seen
     assert (401, False) in seen.values(), seen
     assert (400, True) in seen.values(), seen
 

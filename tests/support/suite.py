@@ -44,7 +44,7 @@ LIFESPANS = {"auth": auth_lifespan, "profile": profile_lifespan, "offers": offer
 
 
 def single_process() -> bool:
-    """Whether this run's suites run profile and offers in one process (as click reads
+    """Whether this run's suites run the three services in one process (as click reads
     the flag's environment variable)."""
     return os.environ.get("P13N_SINGLE_PROCESS", "").lower() in ("1", "true", "yes", "on")
 
@@ -170,8 +170,8 @@ class Suite:
         return []
 
     def start_service(self, name: str) -> None:
-        """Starts a service; in the single-process mode, profile and offers start together
-        (their process), each once."""
+        """Starts a service; in the single-process mode the three start together (their
+        process), each once, in the process's order (auth last)."""
         for each in self._process_of(name):
             if each not in self._servers:
                 self._start_one(each)
@@ -195,7 +195,7 @@ class Suite:
 
     def stop_service(self, name: str) -> None:
         """Stops a service at once (an outage: calls in flight are cut), then releases it;
-        in the single-process mode, profile and offers stop together (offers first)."""
+        in the single-process mode the three stop together (auth first)."""
         for each in reversed(self._process_of(name)):
             if each in self._servers:
                 self._stop_one(each)
