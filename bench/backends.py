@@ -5,6 +5,9 @@ more ``p13n up``, configured and preloaded alike, on the run's PostgreSQL databa
 (``bench/pg.py``), each under its own schema prefix: ``P-pg`` with one process per
 service and ``P-pg2`` with ``--replicas 2``. Their P rows are measured in the same
 interleaved rounds as P's, so a slow minute of the machine touches all three alike.
+``P-pg-single`` (``p13n up --single-process`` on the same server) is measured beside them,
+and at half of its own maximum rate after P-pg's: what the half-rate target on PostgreSQL
+looks like with the gRPC hops between the services taken out (issue 17's mode).
 
 Targets (issue 14): P(PostgreSQL) ≥ 0.8 x P(SQLite); p95 ≤ 10 ms at half of P-pg's
 maximum rate; p95 with 1,000,000 profiles ≤ 1.25 x p95 with 10,000, on PostgreSQL.
@@ -24,7 +27,9 @@ import asyncpg
 from bench import pg, tail
 from bench.suite import Suite, venv_bin
 
-ONE, TWO = "P-pg", "P-pg2"
+ONE, TWO, SINGLE = "P-pg", "P-pg2", "P-pg-single"
+# Measured further after the interleaved rounds: at half rate (and P-pg at scale).
+KEPT = frozenset({ONE, SINGLE})
 SERVICES = ("auth", "profile", "offers")
 PG_OVER_SQLITE_TARGET = 0.8
 HALF_RATE_P95_TARGET_MS = 10.0
@@ -88,12 +93,25 @@ def sides(work: Path, url: str, notes: list[str]) -> list[Side]:
         found.append(Side(TWO, two, url, "b2_"))
     else:
         notes.append(f"{TWO} not measured: this `p13n up` has no --replicas")
+    single = Suite(
+        work / "suite-pg-single",
+        extra_env=pg.suite_env(url, "b3_"),
+        single_process=True,
+        records=records / "pg-single",
+    )
+    found.append(Side(SINGLE, single, url, "b3_"))
     return found
 
 
-def stop_all_but_one(found: list[Side]) -> None:
+def stop_all_but_kept(found: list[Side]) -> None:
     for side in found:
-        if side.name != ONE:
+        if side.name not in KEPT:
+            side.suite.stop()
+
+
+def stop(found: list[Side], name: str) -> None:
+    for side in found:
+        if side.name == name:
             side.suite.stop()
 
 
@@ -107,7 +125,7 @@ def compare(rows: dict[str, dict[str, Any]]) -> dict[str, Any]:
     PostgreSQL was not measured."""
     rates = {
         name: rows[name]["median_req_per_s"]
-        for name in ("P", ONE, TWO)
+        for name in ("P", ONE, TWO, SINGLE)
         if name in rows and "skipped" not in rows[name]
     }
     if ONE not in rates and TWO not in rates:
@@ -128,6 +146,20 @@ def half_rate_verdict(half: dict[str, Any]) -> dict[str, Any]:
     return {"p95_target_ms": HALF_RATE_P95_TARGET_MS, "p95_met": p95 <= HALF_RATE_P95_TARGET_MS}
 
 
+def _half_rate_lines(half: dict[str, Any]) -> list[str]:
+    lat = half["latency_ms"]
+    verdict = "met" if half["p95_met"] else "missed"
+    return [
+        f"{half['path']} at half of its max rate ({half['target_rate']:.0f} req/s for "
+        f"{half['duration']:.0f} s): p50 {lat['p50']:.2f} ms, p95 {lat['p95']:.2f} ms "
+        f"(target ≤ {HALF_RATE_P95_TARGET_MS:.0f}: {verdict}), p99 {lat['p99']:.2f} ms; "
+        f"statuses {half['statuses']}.",
+        "",
+        *tail.explain(half),
+        "",
+    ]
+
+
 def markdown(results: dict[str, Any]) -> list[str]:
     """The backends section of the report (empty when PostgreSQL was not measured)."""
     found = results.get("postgres")
@@ -139,6 +171,7 @@ def markdown(results: dict[str, Any]) -> list[str]:
     out.append("|---|---:|")
     labels = {"P": "SQLite, one process each", ONE: "PostgreSQL, one process each"}
     labels[TWO] = "PostgreSQL, two replicas each"
+    labels[SINGLE] = "PostgreSQL, the single-process mode"
     for name, rate in rates.items():
         out.append(f"| {labels[name]} | {rate:.0f} |")
     out.append("")
@@ -150,18 +183,10 @@ def markdown(results: dict[str, Any]) -> list[str]:
         )
     if "two_replicas_over_one" in found:
         out.append(f"Two replicas over one, on PostgreSQL: {found['two_replicas_over_one']:.2f}.")
-    half = results.get("half_rate_postgres")
-    if half:
-        lat = half["latency_ms"]
-        verdict = "met" if half["p95_met"] else "missed"
-        out.append(
-            f"{ONE} at half of its max rate ({half['target_rate']:.0f} req/s for "
-            f"{half['duration']:.0f} s): p50 {lat['p50']:.2f} ms, p95 {lat['p95']:.2f} ms "
-            f"(target ≤ {HALF_RATE_P95_TARGET_MS:.0f}: {verdict}), p99 {lat['p99']:.2f} ms; "
-            f"statuses {half['statuses']}."
-        )
-        out.append("")
-        out += tail.explain(half)
+    for key in ("half_rate_postgres", "half_rate_postgres_single"):
+        half = results.get(key)
+        if half:
+            out += _half_rate_lines(half)
     grown = results.get("postgres_profiles")
     if grown and "skipped" not in grown:
         have, want = (k for k in grown if k.isdigit())

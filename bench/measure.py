@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.procs import CpuMeter, CpuTimeline, Pids
+from bench.procs import CpuMeter, CpuTimeline, Pids, ThreadMeter
 from bench.stalls import Recorder
 from bench.wrk import Load, run_wrk
 
@@ -45,13 +45,16 @@ def _with_cpu(row: dict[str, Any], cpu: dict[str, float], requests: int) -> dict
 
 def closed_loop(target: Target, load: Load, traffic: Traffic) -> dict[str, Any]:
     """wrk at full speed: the maximum rate, with closed-loop latencies."""
-    meter = CpuMeter(target.pids)
+    meter, threads = CpuMeter(target.pids), ThreadMeter(target.pids)
     meter.start()
+    threads.start()
     result = run_wrk(
         target.port, load, token=traffic.token, pool=traffic.pool, list_len=traffic.list_len
     )
     cpu = meter.stop()
-    return _with_cpu(result.as_dict(), cpu, result.requests)
+    row = _with_cpu(result.as_dict(), cpu, result.requests)
+    row["threads"] = threads.stop(result.requests)
+    return row
 
 
 def open_loop(target: Target, rate: float, duration: float, traffic: Traffic) -> dict[str, Any]:
@@ -59,13 +62,15 @@ def open_loop(target: Target, rate: float, duration: float, traffic: Traffic) ->
     with each process's CPU second by second (``cpu_timeline``) beside the generator's own
     per-second latencies, so a run whose tail misses shows what was busy when; and, where
     the suite records them, each service process's collector pauses, event-loop lag and
-    writer batches, over the run and second by second (``processes``, bench/stalls.py)."""
+    writer batches, over the run and second by second (``processes``, bench/stalls.py); and
+    each process's CPU and wake-ups per request by thread (``threads``, ``ThreadMeter``)."""
     recorder = Recorder(target.pids, target.records) if target.records else None
     if recorder:
         recorder.start()
-    meter = CpuMeter(target.pids)
+    meter, threads = CpuMeter(target.pids), ThreadMeter(target.pids)
     cpu_timeline = CpuTimeline(target.pids)
     meter.start()
+    threads.start()
     cpu_timeline.start()
     generator = subprocess.Popen(
         [
@@ -90,6 +95,7 @@ def open_loop(target: Target, rate: float, duration: float, traffic: Traffic) ->
     if generator.returncode != 0:
         raise RuntimeError(f"open-loop generator failed: {err[-2000:]}")
     row: dict[str, Any] = json.loads(out)
+    row["threads"] = threads.stop(row["requests"])
     row["duration"] = duration
     row["cpu_timeline"] = seconds
     if recorder:

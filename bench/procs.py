@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import resource
 import threading
 import time
@@ -45,6 +46,12 @@ def machine_busy_seconds() -> float:
     idle = fields[3] + fields[4]  # idle + iowait
     # guest time is already counted in user and nice.
     return (sum(fields[:8]) - idle) / _TICKS
+
+
+def machine_steal_seconds() -> float:
+    """CPU seconds the hypervisor gave to others while this machine's cores wanted them
+    (``steal`` in /proc/stat; 0 on bare metal): a virtual machine made slower from outside."""
+    return int(Path("/proc/stat").read_text().split("\n", 1)[0].split()[8]) / _TICKS
 
 
 def children_cpu_seconds() -> float:
@@ -85,7 +92,8 @@ class CpuMeter:
 class CpuTimeline:
     """Each role's CPU second by second while a run lasts (a sampling thread), in cores
     busy: 1.0 is one core all second. ``machine`` is every core's busy time, so a second in
-    which something outside the roles took the CPU shows as ``machine`` above their sum.
+    which something outside the roles took the CPU shows as ``machine`` above their sum;
+    ``steal`` is the part of it the hypervisor gave to other machines.
     ``until`` is the wall-clock time a row's second ended (to line it up with latencies)."""
 
     def __init__(self, pids: Pids, interval: float = 1.0) -> None:
@@ -108,7 +116,7 @@ class CpuTimeline:
         return self._rows
 
     def _read(self) -> dict[str, float]:
-        now = {"machine": machine_busy_seconds()}
+        now = {"machine": machine_busy_seconds(), "steal": machine_steal_seconds()}
         for name, pids in list(self._pids.items()):
             total = 0.0
             for pid in pids:
@@ -126,3 +134,69 @@ class CpuTimeline:
                 row[name] = round(max(0.0, value - before.get(name, value)) / self._interval, 2)
             self._rows.append(row)
             before, second = now, second + 1
+
+
+def _thread_group(pid: int, tid: int, name: str) -> str:
+    """A thread's group: ``main`` for the process's first thread (a service's event loop),
+    else its name without a trailing number (Envoy's ``wrk:worker_0`` and ``_1`` are one
+    group; the bench hook names Python's threads after their target, bench/gcpause)."""
+    return "main" if tid == pid else re.sub(r"([_-]?\d+)+$", "", name) or name
+
+
+def thread_totals(pid: int) -> dict[int, tuple[str, int, int]]:
+    """Each thread of ``pid``: its group, CPU ticks and context switches so far."""
+    found = {}
+    with contextlib.suppress(OSError):  # a process that has exited has no threads to count
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            try:
+                name = (task / "comm").read_text().strip()
+                stat = (task / "stat").read_text()
+                status = (task / "status").read_text()
+            except OSError:  # the thread ended between listing and reading
+                continue
+            fields = stat[stat.rindex(")") + 2 :].split()
+            switches = sum(
+                int(line.split()[1])
+                for line in status.splitlines()
+                if line.startswith(("voluntary_ctxt_switches", "nonvoluntary_ctxt_switches"))
+            )
+            tid = int(task.name)
+            group = _thread_group(pid, tid, name)
+            found[tid] = (group, int(fields[11]) + int(fields[12]), switches)
+    return found
+
+
+@dataclass
+class ThreadMeter:
+    """Each role's CPU and context switches between ``start()`` and ``stop()``, by thread
+    group: where a request's CPU goes inside a process (its event loop, gRPC's poller and
+    event-engine threads, the database thread...) and how often each thread was woken.
+    A context switch is a thread going to sleep or being preempted; each wake-up of a
+    sleeping thread is one, so at a low rate they count the hops a request makes."""
+
+    pids: Pids
+
+    def start(self) -> None:
+        self._before = {pid: thread_totals(pid) for pids in self.pids.values() for pid in pids}
+
+    def stop(self, requests: int) -> dict[str, dict[str, dict[str, float]]]:
+        """Per role, per thread group: ``cpu_us`` and ``switches`` per request."""
+        found: dict[str, dict[str, dict[str, float]]] = {}
+        for role, pids in self.pids.items():
+            groups: dict[str, list[float]] = {}
+            for pid in pids:
+                before = self._before.get(pid, {})
+                for tid, (group, ticks, switches) in thread_totals(pid).items():
+                    _, ticks_then, switches_then = before.get(tid, (group, 0, 0))
+                    total = groups.setdefault(group, [0.0, 0.0])
+                    total[0] += ticks - ticks_then
+                    total[1] += switches - switches_then
+            found[role] = {
+                group: {
+                    "cpu_us": round(ticks / _TICKS / max(1, requests) * 1e6, 1),
+                    "switches": round(switches / max(1, requests), 2),
+                }
+                for group, (ticks, switches) in sorted(groups.items())
+                if ticks or switches
+            }
+        return found

@@ -8,7 +8,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from bench import backends, single, tail
+from bench import backends, by_thread, single, tail
 from bench.suite import venv_bin
 
 ROW_NAMES = {
@@ -122,6 +122,7 @@ def markdown(results: dict[str, Any]) -> str:
     out += half_rate_section(results)
     out += single.markdown(results)
     out += half_rate_runs_section(results.get("half_rate_single_runs") or [])
+    out += by_thread.section(results)
     out += backends.markdown(results)
     if results.get("profile"):
         out += _profile_section(results["profile"])

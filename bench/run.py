@@ -21,10 +21,11 @@ often as P (``--half-rate-runs``); the report gives issue 17's two targets from 
 CPU per request, all processes summed, P-single / P ≤ 0.5, and P-single / F2 ≥ 0.25.
 
 P is also measured on PostgreSQL (``bench/backends.py``), in the same interleaved rounds:
-``P-pg`` (one process per service) and ``P-pg2`` (``p13n up --replicas 2``), each a suite
-of its own on a database this run creates on the local server (``P13N_BENCH_POSTGRES_URL``
-names another) and drops at the end; then P-pg at half of its maximum rate, and P-pg with
-10,000 and with 1,000,000 profiles (the store grown in SQL, ``bench/pg.py``).
+``P-pg`` (one process per service), ``P-pg2`` (``p13n up --replicas 2``) and
+``P-pg-single`` (``p13n up --single-process``), each a suite of its own on a database this
+run creates on the local server (``P13N_BENCH_POSTGRES_URL`` names another) and drops at
+the end; then P-pg-single and P-pg at half of their maximum rates, and P-pg with 10,000 and
+with 1,000,000 profiles (the store grown in SQL, ``bench/pg.py``).
 
 The suite is ``p13n up`` on a temporary data directory; the floors are trivial servers
 behind an Envoy configured from the gateway's own template (bench/floor_envoy.py). Results go
@@ -313,7 +314,7 @@ def run(args: argparse.Namespace, work: Path, pg_url: str | None) -> dict[str, A
         plain.stop()
         results["single_process"] = _single_mode(results, beside.get(single.NAME))
         results["postgres"] = backends.compare(results["rows"])
-        backends.stop_all_but_one(on_pg)  # only P-pg is measured further
+        backends.stop_all_but_kept(on_pg)  # P-pg and P-pg-single are measured further
         if args.profile:
             # The full path when it works, else the longest part of it that does (T).
             hot = targets[-1]
@@ -351,8 +352,8 @@ def run(args: argparse.Namespace, work: Path, pg_url: str | None) -> dict[str, A
         together.stop()
         if args.scale:
             results["scale"] = _scale(args, work, suite, setup, hot, load, traffic, half)
-        if pg_url and backends.ONE in beside:
-            _postgres_steps(args, results, on_pg[0], beside[backends.ONE], load, pg_url)
+        if pg_url:
+            _postgres_after_rounds(args, results, on_pg, beside, load, pg_url)
         return results
     except Exception:
         print("p13n up said (last lines):\n" + "".join(suite.output[-30:]), file=sys.stderr)
@@ -423,6 +424,32 @@ def _beside(
     return found
 
 
+def _postgres_after_rounds(
+    args: argparse.Namespace,
+    results: dict[str, Any],
+    on_pg: list[backends.Side],
+    beside: dict[str, SideP],
+    load: Load,
+    url: str,
+) -> None:
+    """P-pg-single at half rate (then stopped), then P-pg's own steps."""
+    if backends.SINGLE in beside:
+        results["half_rate_postgres_single"] = _pg_half_rate(args, results, beside, backends.SINGLE)
+    backends.stop(on_pg, backends.SINGLE)
+    if backends.ONE in beside:
+        _postgres_steps(args, results, on_pg[0], beside[backends.ONE], load, url)
+
+
+def _pg_half_rate(
+    args: argparse.Namespace, results: dict[str, Any], beside: dict[str, SideP], name: str
+) -> dict[str, Any]:
+    """A suite on PostgreSQL at half of its own maximum rate, with the target's verdict."""
+    measured = beside[name]
+    half = results["rows"][name]["median_req_per_s"] / 2
+    at_half = open_loop(measured.target, half, args.half_duration, measured.traffic)
+    return {"path": name, **at_half, **backends.half_rate_verdict(at_half)}
+
+
 def _postgres_steps(
     args: argparse.Namespace,
     results: dict[str, Any],
@@ -433,12 +460,7 @@ def _postgres_steps(
 ) -> None:
     """P-pg at half of its maximum rate, then with the store grown (last: for good)."""
     half = results["rows"][side.name]["median_req_per_s"] / 2
-    at_half = open_loop(measured.target, half, args.half_duration, measured.traffic)
-    results["half_rate_postgres"] = {
-        "path": side.name,
-        **at_half,
-        **backends.half_rate_verdict(at_half),
-    }
+    results["half_rate_postgres"] = _pg_half_rate(args, results, {side.name: measured}, side.name)
     if args.pg_scale_profiles <= args.profiles:
         return
     setup = measured.setup

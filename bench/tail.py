@@ -28,6 +28,9 @@ WRITER_WAIT_MS = 5.0
 # A checkpoint pass this long kept the disk busy while the writer synced its commits; a
 # catch-up this long held the writes behind it (services/common/checkpoints.py).
 CHECKPOINT_MS = 5.0
+# The hypervisor gave this much of a core to other machines in a second: every process of
+# the run was that much slower, whatever it did.
+STEAL_CORES = 0.05
 # Issue 17's half-rate targets, each run on its own.
 P95_TARGET_MS = 10.0
 P99_TARGET_MS = 25.0
@@ -72,6 +75,9 @@ def explained_by(second: dict[str, Any]) -> str:
     machine = (second.get("cpu") or {}).get("machine", 0.0)
     if machine >= SATURATED_CORES:
         causes.append(f"saturated cores ({machine:.2f} of 2 busy)")
+    stolen = (second.get("cpu") or {}).get("steal", 0.0)
+    if stolen >= STEAL_CORES:
+        causes.append(f"the hypervisor took {stolen:.2f} cores (steal)")
     lag = second.get("generator_lag_max", 0.0)
     if lag > LATE_GENERATOR_MS:
         causes.append(f"generator late ({lag:.1f} ms)")
@@ -181,6 +187,23 @@ def over_the_run(run: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _cost_of_the_run(run: dict[str, Any]) -> list[str]:
+    """The suite's CPU per request over the run, and what the hypervisor took: the same
+    requests cost more CPU, and wait longer, on a machine made slower from outside."""
+    per_request = run.get("cpu_per_request_s")
+    if not per_request:
+        return []
+    suite = sum(v for k, v in per_request.items() if k not in ("loadgen", "other")) * 1e6
+    line = f"- the suite's CPU per request over the run: {suite:,.0f} µs"
+    stolen = [row.get("steal", 0.0) for row in run.get("cpu_timeline", [])]
+    if stolen:
+        line += (
+            f"; the hypervisor took {sum(stolen) / len(stolen):.2f} cores on average "
+            f"(max {max(stolen):.2f} in a second)"
+        )
+    return [line]
+
+
 def explain(run: dict[str, Any]) -> list[str]:
     """Markdown lines on the run's generator lag, its processes over the run, and its worst
     seconds, each with what explains it."""
@@ -193,15 +216,19 @@ def explain(run: dict[str, Any]) -> list[str]:
             f"for a connection p99 {wait['p99']:.2f} / max {wait['max']:.2f} ms"
             + (" (the generator was late: part of the tail is its own)." if late else ".")
         )
+    lines += _cost_of_the_run(run)
     lines += over_the_run(run)
     for row in worst_seconds(run):
         cpu = row["cpu"]
         busy = ""
         if cpu:
-            roles = ", ".join(f"{k} {v:.2f}" for k, v in cpu.items() if k != "machine")
+            roles = ", ".join(
+                f"{k} {v:.2f}" for k, v in cpu.items() if k not in ("machine", "steal")
+            )
             machine = cpu.get("machine", 0.0)
             saturated = " (saturated)" if machine >= SATURATED_CORES else ""
-            busy = f"; cores busy: machine {machine:.2f}{saturated} ({roles})"
+            stolen = f", stolen {cpu['steal']:.2f}" if cpu.get("steal") else ""
+            busy = f"; cores busy: machine {machine:.2f}{saturated}{stolen} ({roles})"
         lines.append(
             f"- second {row['second']}: {row['requests']} requests, p95 {row['p95']:.2f}, "
             f"p99 {row['p99']:.2f}, max {row['max']:.2f} ms{busy}"

@@ -21,6 +21,11 @@ product code carries none of this. With ``$P13N_GCPAUSE_DIR`` set:
   file's sync, on the checkpoint thread: the disk is busy meanwhile) and each catch-up the
   writer ran before a write transaction (which the writes behind it wait for).
 
+Every Python thread the process starts is named for the operating system after what it runs
+(``grpc.aio poller``, ``aiosqlite``, ``checkpoint prof``...: 15 bytes at most), so the
+bench's ``ThreadMeter`` can tell the threads of a process apart in /proc; Python 3.11 leaves
+them all with the process's name.
+
 At start-up it leaves ``$P13N_GCPAUSE_DIR/<pid>.hooked`` naming its executable (the bench
 signals only a process still running it); on SIGUSR2 it writes what it recorded since the last report to
 ``$P13N_GCPAUSE_DIR/<pid>.json`` and starts afresh. Only the last three minutes are kept.
@@ -38,6 +43,7 @@ import json
 import os
 import signal
 import sys
+import threading
 import time
 import weakref
 from pathlib import Path
@@ -220,6 +226,34 @@ def _wrap_run_forever(cls: Any) -> None:
     cls.run_forever = run_forever
 
 
+# Targets whose threads get a name that says what they are, not the function's name.
+_THREAD_NAMES = {"_poll_wrapper": "grpc.aio poller", "_connection_worker_thread": "aiosqlite"}
+
+
+def _os_name(thread_name: str) -> str:
+    """``Thread-3 (_poll_wrapper)`` -> ``grpc.aio poller``; a name of its own stays."""
+    target = thread_name.partition(" (")[2].rstrip(")")
+    if target:
+        return _THREAD_NAMES.get(target, target.lstrip("_"))
+    return thread_name
+
+
+def _name_threads() -> None:
+    # Thread.run runs on the new thread; a subclass with a run of its own (the process
+    # pool's manager thread) keeps the process's name, and only the report loses by it.
+    original = threading.Thread.run
+
+    def run(self: threading.Thread) -> None:
+        try:
+            path = Path(f"/proc/self/task/{threading.get_native_id()}/comm")
+            path.write_text(_os_name(self.name).encode()[:15].decode(errors="ignore"))
+        except OSError:  # only the bench's reading of /proc loses by it
+            pass
+        original(self)
+
+    threading.Thread.run = run  # type: ignore[method-assign]
+
+
 def _write(*_: object) -> None:
     # No collection while the buckets are read: one would run _timed, which adds a bucket to
     # the dict being copied ("dictionary keys changed during iteration", seen in auth).
@@ -272,6 +306,7 @@ if os.environ.get("P13N_GCPAUSE_DIR"):
     # it runs this executable: a wrapper that execs another program (Envoy's) keeps the pid.
     hooked = Path(os.environ["P13N_GCPAUSE_DIR"]) / f"{os.getpid()}.hooked"
     hooked.write_text(os.readlink("/proc/self/exe"))
+    _name_threads()
     _wrap_run_forever(asyncio.BaseEventLoop)
     try:
         import uvloop

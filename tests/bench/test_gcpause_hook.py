@@ -175,3 +175,33 @@ def test_the_sqlite_counter_behind_it_on_the_path_still_runs(tmp_path: Path) -> 
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
     )
     assert done.stdout.strip() == "True"
+
+
+def test_the_hook_names_each_thread_after_what_it_runs(tmp_path: Path) -> None:
+    """Python 3.11 leaves every thread with the process's name; ``ThreadMeter`` groups the
+    threads of a process by the names the hook gives them."""
+    code = (
+        "import threading, time\n"
+        "def _connection_worker_thread(): time.sleep(30)\n"
+        "def _poll_wrapper(): time.sleep(30)\n"
+        "def busy(): time.sleep(30)\n"
+        "threading.Thread(target=_connection_worker_thread, daemon=True).start()\n"
+        "threading.Thread(target=_poll_wrapper, daemon=True).start()\n"
+        "threading.Thread(target=busy, name='checkpoint profile.db', daemon=True).start()\n"
+        "threading.Thread(target=busy, daemon=True).start()\n"
+        "print('ready', flush=True); time.sleep(30)\n"
+    )
+    env = {**os.environ, **gcpause.env(tmp_path)}
+    process = subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE)
+    try:
+        assert process.stdout is not None
+        assert process.stdout.readline().strip() == b"ready"
+        names = {
+            (task / "comm").read_text().strip()
+            for task in Path(f"/proc/{process.pid}/task").iterdir()
+            if int(task.name) != process.pid
+        }
+        assert names == {"aiosqlite", "grpc.aio poller", "checkpoint prof", "busy"}
+    finally:
+        process.kill()
+        process.communicate()

@@ -74,6 +74,14 @@ def test_smoke_run_measures_every_path_and_writes_its_reports(smoke: dict[str, A
     )
     assert "Generator lag: schedule p99" in results["markdown"]
     assert "| F1 Envoy direct_response |" in results["markdown"]
+    # Where a request's CPU went inside each process, by thread, at both rates: the
+    # services' Python threads named by the bench hook (bench/gcpause).
+    for run in (results["rows"]["P"], half):
+        assert set(run["threads"]) >= {"envoy", "auth", "profile", "offers"}, run["threads"]
+        assert {"main", "grpc.aio poller"} <= set(run["threads"]["offers"]), run["threads"]
+    assert "aiosqlite" in half["threads"]["profile"], half["threads"]["profile"]
+    assert "### P: CPU and context switches per request, by thread" in results["markdown"]
+    assert "the suite's CPU per request over the run: " in results["markdown"]
     _assert_stalls_recorded(half)
     # Consecutive half-rate runs at one rate, each judged on its own.
     runs = results["half_rate_runs"]
@@ -125,12 +133,20 @@ def test_smoke_run_measures_p_on_postgresql_beside_sqlite(smoke: dict[str, Any])
     names = [backends.ONE, backends.TWO]
     for name in names:
         _assert_measured(rows[name])
-    assert set(smoke["postgres"]["req_per_s"]) == {"P", *names}
+    single_on_pg = rows[backends.SINGLE]
+    assert "skipped" not in single_on_pg, single_on_pg
+    assert sum(single_on_pg["errors"].values()) == 0, single_on_pg["errors"]
+    assert set(single_on_pg["cpu_per_request_s"]) == {"envoy", "single", "loadgen", "other"}
+    assert set(smoke["postgres"]["req_per_s"]) == {"P", *names, backends.SINGLE}
     assert isinstance(smoke["postgres"]["pg_over_sqlite_met"], bool)
     half = smoke["half_rate_postgres"]
     assert half["path"] == backends.ONE
     assert set(half["statuses"]) == {"200"}, half["statuses"]
     _assert_stalls_recorded(half, writer=False)  # PostgreSQL: a transaction per write
+    single_half = smoke["half_rate_postgres_single"]
+    assert single_half["path"] == backends.SINGLE
+    assert set(single_half["statuses"]) == {"200"}, single_half["statuses"]
+    assert isinstance(single_half["p95_met"], bool)
     # P-pg again after the store grew in SQL (bench/pg.py) from 200 profiles to 2,000.
     grown = smoke["postgres_profiles"]
     assert "skipped" not in grown, grown
@@ -138,6 +154,8 @@ def test_smoke_run_measures_p_on_postgresql_beside_sqlite(smoke: dict[str, Any])
     for point in ("200", "2000"):
         assert set(grown[point]["statuses"]) == {"200"}, grown[point]
     assert "## Storage backends (issue 14)" in smoke["markdown"]
+    assert "| PostgreSQL, the single-process mode |" in smoke["markdown"]
+    assert f"{backends.SINGLE} at half of its max rate" in smoke["markdown"]
 
 
 def test_smoke_run_measures_p_in_the_single_process_mode_beside_p(smoke: dict[str, Any]) -> None:

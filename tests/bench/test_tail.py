@@ -208,3 +208,25 @@ def test_five_runs_are_reported_each_with_its_verdict() -> None:
     assert "| 1 | 6.00 | 9.00 | met | met |" in lines
     assert "Targets met in every run: no." in lines
     assert sum(line.startswith("Run ") for line in lines) == 5
+
+
+def test_a_second_the_hypervisor_took_cores_from_is_explained_by_it() -> None:
+    """On a virtual machine, ``steal`` is CPU the host gave to others: every process of the
+    run was slower that second, whatever it did."""
+    second = _second(4, 30.0) | {"cpu": {"machine": 1.2, "steal": 0.31, "profile": 0.5}}
+    assert tail.explained_by(second) == "the hypervisor took 0.31 cores (steal)"
+    quiet = _second(5, 30.0) | {"cpu": {"machine": 1.2, "steal": 0.01, "profile": 0.5}}
+    assert tail.explained_by(quiet) == "none of these"
+
+
+def test_a_run_states_the_suites_cpu_per_request_and_what_the_hypervisor_took() -> None:
+    run = _run_with_processes([_process_row(0), _process_row(1), _process_row(2)])
+    run["cpu_per_request_s"] = {"envoy": 0.0008, "profile": 0.002, "loadgen": 0.0003, "other": 1}
+    run["cpu_timeline"] = [
+        {"second": 0.0, "until": 1001.0, "machine": 1.0, "steal": 0.0},
+        {"second": 1.0, "until": 1002.0, "machine": 1.1, "steal": 0.2},
+    ]
+    assert (
+        "- the suite's CPU per request over the run: 2,800 µs; the hypervisor took 0.10 cores "
+        "on average (max 0.20 in a second)"
+    ) in tail.explain(run)
