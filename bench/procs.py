@@ -172,7 +172,8 @@ class ThreadMeter:
     group: where a request's CPU goes inside a process (its event loop, gRPC's poller and
     event-engine threads, the database thread...) and how often each thread was woken.
     A context switch is a thread going to sleep or being preempted; each wake-up of a
-    sleeping thread is one, so at a low rate they count the hops a request makes."""
+    sleeping thread is one, so at a low rate they count the hops a request makes. A thread
+    that ended before ``stop()`` is not in it (``CpuMeter``'s process totals keep its CPU)."""
 
     pids: Pids
 

@@ -179,24 +179,39 @@ def half_rate_runs_section(runs: list[dict[str, Any]]) -> list[str]:
 
 
 def _half_rate_runs_table(runs: list[dict[str, Any]]) -> list[str]:
-    """Each consecutive half-rate run against issue 17's targets, and whether all met them."""
+    """Each consecutive half-rate run against issue 17's targets, and whether all met them;
+    beside each, what a request cost the suite and the load generator. The generator does
+    the same work for every request at one rate, so when its cost rises with the suite's,
+    the machine itself was slower in that run (its speed moves within minutes, and not
+    always as ``steal``)."""
     out = [
         f"{runs[0]['path']} at half of its max rate, {len(runs)} consecutive open-loop runs "
         f"at {runs[0]['target_rate']:.0f} req/s:",
         "",
-        "| run | p95 ms | p99 ms | p95 ≤ 10 | p99 ≤ 25 |",
-        "|---:|---:|---:|---|---|",
+        "| run | p95 ms | p99 ms | p95 ≤ 10 | p99 ≤ 25 | suite CPU µs/request | "
+        "generator CPU µs/request |",
+        "|---:|---:|---:|---|---|---:|---:|",
     ]
     for number, run in enumerate(runs, 1):
         lat = run["latency_ms"]
+        suite, generator = _run_cost(run)
         out.append(
             f"| {number} | {lat['p95']:.2f} | {lat['p99']:.2f} | "
             f"{'met' if run['p95_met'] else '**missed**'} | "
-            f"{'met' if run['p99_met'] else '**missed**'} |"
+            f"{'met' if run['p99_met'] else '**missed**'} | {suite} | {generator} |"
         )
     every = all(run["met"] for run in runs)
     out += ["", f"Targets met in every run: {'yes' if every else 'no'}.", ""]
     return out
+
+
+def _run_cost(run: dict[str, Any]) -> tuple[str, str]:
+    """The suite's and the generator's CPU µs per request, as cells ('—' unmeasured)."""
+    per_request = run.get("cpu_per_request_s")
+    if not per_request:
+        return "—", "—"
+    suite = single.suite_cpu_per_request(run)
+    return f"{suite * 1e6:,.0f}", f"{per_request.get('loadgen', 0.0) * 1e6:,.0f}"
 
 
 def _capacity_section(capacity: dict[str, Any] | None) -> list[str]:

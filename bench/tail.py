@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from bench import single
+
 # Above this many busy cores (of 2) in a second, requests queue for the CPU.
 SATURATED_CORES = 1.8
 # The generator counts as late when a request left this much after it was due.
@@ -193,8 +195,10 @@ def _cost_of_the_run(run: dict[str, Any]) -> list[str]:
     per_request = run.get("cpu_per_request_s")
     if not per_request:
         return []
-    suite = sum(v for k, v in per_request.items() if k not in ("loadgen", "other")) * 1e6
+    suite = single.suite_cpu_per_request(run) * 1e6
     line = f"- the suite's CPU per request over the run: {suite:,.0f} µs"
+    if "loadgen" in per_request:
+        line += f" (the load generator's: {per_request['loadgen'] * 1e6:,.0f} µs)"
     stolen = [row.get("steal", 0.0) for row in run.get("cpu_timeline", [])]
     if stolen:
         line += (

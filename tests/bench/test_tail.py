@@ -190,22 +190,25 @@ def test_each_run_is_judged_on_p95_and_p99_alone() -> None:
     assert missed == {"p95_met": True, "p99_met": False, "met": False}
 
 
-def test_five_runs_are_reported_each_with_its_verdict() -> None:
-    def run(p95: float, p99: float) -> dict[str, Any]:
-        found = {
-            "path": "P",
-            "target_rate": 300.0,
-            "duration": 20.0,
-            "achieved_rate": 300.0,
-            "statuses": {"200": 6000},
-            "latency_ms": {"p50": 4.0, "p95": p95, "p99": p99, "max": p99 + 5},
-        }
-        return found | tail.verdict(found)
+def _half_rate_run(p95: float, p99: float, **extra: Any) -> dict[str, Any]:
+    found = {
+        "path": "P",
+        "target_rate": 300.0,
+        "duration": 20.0,
+        "achieved_rate": 300.0,
+        "statuses": {"200": 6000},
+        "latency_ms": {"p50": 4.0, "p95": p95, "p99": p99, "max": p99 + 5},
+        **extra,
+    }
+    return found | tail.verdict(found)
 
+
+def test_five_runs_are_reported_each_with_its_verdict() -> None:
+    run = _half_rate_run
     runs = [run(6.0, 9.0), run(6.5, 9.5), run(12.0, 30.0), run(6.1, 9.1), run(6.2, 9.2)]
     lines = report.half_rate_section({"half_rate": runs[0], "half_rate_runs": runs})
-    assert "| 3 | 12.00 | 30.00 | **missed** | **missed** |" in lines
-    assert "| 1 | 6.00 | 9.00 | met | met |" in lines
+    assert "| 3 | 12.00 | 30.00 | **missed** | **missed** | — | — |" in lines
+    assert "| 1 | 6.00 | 9.00 | met | met | — | — |" in lines
     assert "Targets met in every run: no." in lines
     assert sum(line.startswith("Run ") for line in lines) == 5
 
@@ -227,6 +230,16 @@ def test_a_run_states_the_suites_cpu_per_request_and_what_the_hypervisor_took() 
         {"second": 1.0, "until": 1002.0, "machine": 1.1, "steal": 0.2},
     ]
     assert (
-        "- the suite's CPU per request over the run: 2,800 µs; the hypervisor took 0.10 cores "
-        "on average (max 0.20 in a second)"
+        "- the suite's CPU per request over the run: 2,800 µs (the load generator's: 300 µs); "
+        "the hypervisor took 0.10 cores on average (max 0.20 in a second)"
     ) in tail.explain(run)
+
+
+def test_each_run_in_the_table_shows_what_a_request_cost_the_suite_and_the_generator() -> None:
+    """The generator's work per request is fixed at one rate: when it costs more together
+    with the suite, the machine was slower (2026-12-06: both rose 20 % over five runs)."""
+    cost = {"envoy": 0.001, "profile": 0.0053, "loadgen": 0.00026, "other": 1}
+    lines = report.half_rate_runs_section(
+        [_half_rate_run(19.35, 27.41, cpu_per_request_s=cost)] * 2
+    )
+    assert "| 2 | 19.35 | 27.41 | **missed** | **missed** | 6,300 | 260 |" in lines

@@ -1,0 +1,90 @@
+"""Suites that differ in their environment only, driven in turn at one open-loop rate.
+
+``python -m bench.ab --rate 190 --runs 3 [--single-process] '{}' '{"NAME": "value"}' ...``
+
+Each argument is a JSON object of environment variables for one ``p13n up`` (``{}``: as it
+ships). Every suite is started, configured and preloaded as ``make bench`` does its own
+(``--profiles``, 20 personalizations), then the suites take turns: run 1 of suite A, run 1
+of suite B, ..., run 2 of suite A, ..., so a slow minute of the machine touches them alike.
+Each run prints its latencies and each process's CPU per request.
+
+It is how a lever is measured before it is built: a change reachable through an
+environment variable (or a temporary patch that reads one) against the code as it is, on
+the same machine in the same minutes. ``docs/performance.md`` ("Levers measured and not
+taken") lists what it measured.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import tempfile
+from pathlib import Path
+
+from bench import workload
+from bench.configure import configure
+from bench.http import call
+from bench.measure import Target, Traffic, open_loop
+from bench.preload import import_attributes, ingest_profiles
+from bench.suite import Suite
+
+
+def _prepared(suite: Suite, profiles: int) -> tuple[Target, Traffic]:
+    """Started, configured and preloaded as ``make bench`` does; the path answers 200."""
+    suite.start()
+    setup = configure(suite)
+    ingest_profiles(suite.data_port, setup, 0, profiles)
+    import_attributes(setup, 0, profiles)
+    setup.set_personalizations(20)
+    reply = call(
+        "POST",
+        suite.data_port,
+        f"/public/{workload.DATABASE}/{workload.PAGE_TABLE}",
+        workload.page_event(0, random.Random(1)),
+        {"wp13n-token": setup.public_token, "origin": workload.ORIGIN},
+    )
+    if reply.status != 200:
+        raise RuntimeError(f"the public path answers {reply.status}: {reply.body[:200]!r}")
+    pids = suite.pids()
+    target = Target("ab", suite.data_port, {role: pids[role] for role in suite.roles})
+    return target, Traffic(setup.public_token, profiles)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("variants", nargs="+", help="a JSON object of environment variables")
+    parser.add_argument("--rate", type=float, required=True, help="requests a second")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--duration", type=float, default=20.0)
+    parser.add_argument("--profiles", type=int, default=10_000)
+    parser.add_argument("--single-process", action="store_true")
+    args = parser.parse_args(argv)
+    variants = [json.loads(text) for text in args.variants]
+    work = Path(tempfile.mkdtemp(prefix="p13n-ab-"))
+    suites = [
+        Suite(work / f"suite-{n}", extra_env=env, single_process=args.single_process)
+        for n, env in enumerate(variants)
+    ]
+    try:
+        prepared = [_prepared(suite, args.profiles) for suite in suites]
+        for run in range(1, args.runs + 1):
+            for env, (target, traffic) in zip(variants, prepared, strict=True):
+                found = open_loop(target, args.rate, args.duration, traffic)
+                latency = found["latency_ms"]
+                cpu = {k: round(v * 1e6) for k, v in found["cpu_per_request_s"].items()}
+                print(
+                    f"run {run} {json.dumps(env)}: p50 {latency['p50']:.2f} p95 "
+                    f"{latency['p95']:.2f} p99 {latency['p99']:.2f} ms; CPU µs per request "
+                    f"{cpu}",
+                    flush=True,
+                )
+    finally:
+        for suite in suites:
+            suite.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
