@@ -6,7 +6,7 @@ more ``p13n up``, configured and preloaded alike, on the run's PostgreSQL databa
 service and ``P-pg2`` with ``--replicas 2``. Their P rows are measured in the same
 interleaved rounds as P's, so a slow minute of the machine touches all three alike.
 ``P-pg-single`` (``p13n up --single-process`` on the same server) is measured beside them,
-and at half of its own maximum rate after P-pg's: what the half-rate target on PostgreSQL
+and at half of its own maximum rate before P-pg's: what the half-rate target on PostgreSQL
 looks like with the gRPC hops between the services taken out (issue 17's mode).
 
 Targets (issue 14): P(PostgreSQL) ≥ 0.8 x P(SQLite); p95 ≤ 10 ms at half of P-pg's

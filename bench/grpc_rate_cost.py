@@ -33,7 +33,7 @@ import uvloop
 from p13n.offers.v1 import personalize_service_pb2, personalize_service_pb2_grpc
 
 from bench.openloop import percentile
-from bench.procs import ThreadMeter
+from bench.procs import ThreadMeter, group_name
 from bench.suite import wait_for
 from services.common.ports import free_port
 
@@ -44,7 +44,7 @@ ROLES = {"main": "event loop", "event_engine": "grpc event engine"}
 
 
 def _role(group: str, pid: int) -> str:
-    if group == Path(f"/proc/{pid}/comm").read_text().strip():
+    if group == group_name(Path(f"/proc/{pid}/comm").read_text().strip()):
         return "grpc.aio poller"
     return ROLES.get(group, group)
 
@@ -87,7 +87,9 @@ async def _measure(
     return {
         "server_cpu_us": sum(found["cpu_us"] for found in threads.values()),
         "server_switches": {
-            _role(group, pid): found["switches"] for group, found in threads.items()
+            _role(group, pid): found["switches"]
+            for group, found in threads.items()
+            if found["switches"] >= 0.05  # gRPC's timer and lifeguard threads: nearly asleep
         },
         "client_cpu_us": client_cpu / count * 1e6,
         "client_switches": client_switches / count,

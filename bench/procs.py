@@ -136,11 +136,17 @@ class CpuTimeline:
             before, second = now, second + 1
 
 
+def group_name(name: str) -> str:
+    """A thread's name without a trailing number: Envoy's ``wrk:worker_0`` and ``_1`` are
+    one group (and a thread left with the process's name ``python3``, ``python``)."""
+    return re.sub(r"([_-]?\d+)+$", "", name) or name
+
+
 def _thread_group(pid: int, tid: int, name: str) -> str:
     """A thread's group: ``main`` for the process's first thread (a service's event loop),
-    else its name without a trailing number (Envoy's ``wrk:worker_0`` and ``_1`` are one
-    group; the bench hook names Python's threads after their target, bench/gcpause)."""
-    return "main" if tid == pid else re.sub(r"([_-]?\d+)+$", "", name) or name
+    else ``group_name`` of its name (the bench hook names Python's threads after their
+    target, bench/gcpause)."""
+    return "main" if tid == pid else group_name(name)
 
 
 def thread_totals(pid: int) -> dict[int, tuple[str, int, int]]:

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from bench import by_thread
-from bench.procs import ThreadMeter, _thread_group
+from bench.procs import ThreadMeter, _thread_group, group_name
 
 # A process whose first thread sleeps while a second one, named as the bench hook names
 # threads, burns CPU and wakes 200 times.
@@ -58,6 +58,9 @@ def test_threads_are_grouped_by_name_without_their_number() -> None:
     assert _thread_group(100, 102, "ThreadPoolExecutor-0_1") == "ThreadPoolExecutor"
     assert _thread_group(100, 103, "event_engine") == "event_engine"
     assert _thread_group(100, 104, "42") == "42"
+    # A thread left with the process's name groups as that name does, however the
+    # interpreter was started (`python`, or `python3` as CI's pytest starts it).
+    assert group_name("python3") == group_name("python") == "python"
 
 
 def test_a_process_gone_before_the_end_counts_nothing_more() -> None:
