@@ -4,25 +4,17 @@ each driven in turn. Like the smoke run, it checks that the measure works, never
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from support.bench_module import run_module
 
 
 def test_each_variant_is_driven_in_turn_with_its_own_environment() -> None:
     variants = ["{}", '{"P13N_LOG_LEVEL": "ERROR"}']
-    done = subprocess.run(
-        [
-            *(sys.executable, "-m", "bench.ab", *variants),
-            *("--rate", "20", "--runs", "2", "--duration", "1", "--profiles", "50"),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
+    done = run_module(
+        "bench.ab",
+        *variants,
+        *("--rate", "20", "--runs", "2", "--duration", "1", "--profiles", "50"),
         timeout=300,
-        check=False,
     )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     runs = re.findall(

@@ -6,22 +6,12 @@ Like the smoke run, it checks that the measure works, never how fast anything is
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from support.bench_module import run_module
 
 
 def test_both_regimes_are_measured_with_the_servers_threads_by_role() -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "bench.grpc_rate_cost", "--calls", "100", "--repeat", "1"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = run_module("bench.grpc_rate_cost", "--calls", "100", "--repeat", "1", timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
     lines = re.findall(
         r"^  (paced at 200/s, one at a time|flat out, 8 in flight): server (\d+) µs CPU and "

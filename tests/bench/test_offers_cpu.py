@@ -6,22 +6,15 @@ Like the smoke run, it checks that the measure works, never how fast anything is
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from pathlib import Path
+
+from support.bench_module import run_module
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_every_path_is_measured_on_answers_that_render_the_benchs_sections() -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "bench.offers_cpu", "--count", "20"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = run_module("bench.offers_cpu", "--count", "20", timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
     found = re.findall(
         r"^ *([a-z-]+): +([\d.]+) µs .* answers of ([\d,]+) bytes", done.stdout, re.M
