@@ -6,11 +6,8 @@ Like the smoke run, it checks that the measure works, never how fast anything is
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 from support.bench_module import run_module
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_every_path_is_measured_on_answers_that_render_the_benchs_sections() -> None:
