@@ -18,14 +18,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import random
 import sys
 import tempfile
 from pathlib import Path
 
-from bench import workload
 from bench.configure import configure
-from bench.http import call
 from bench.measure import Target, Traffic, open_loop
 from bench.preload import import_attributes, ingest_profiles
 from bench.suite import Suite
@@ -38,15 +35,7 @@ def _prepared(suite: Suite, profiles: int) -> tuple[Target, Traffic]:
     ingest_profiles(suite.data_port, setup, 0, profiles)
     import_attributes(setup, 0, profiles)
     setup.set_personalizations(20)
-    reply = call(
-        "POST",
-        suite.data_port,
-        f"/public/{workload.DATABASE}/{workload.PAGE_TABLE}",
-        workload.page_event(0, random.Random(1)),
-        {"wp13n-token": setup.public_token, "origin": workload.ORIGIN},
-    )
-    if reply.status != 200:
-        raise RuntimeError(f"the public path answers {reply.status}: {reply.body[:200]!r}")
+    setup.first_answer(suite)
     pids = suite.pids()
     target = Target("ab", suite.data_port, {role: pids[role] for role in suite.roles})
     return target, Traffic(setup.public_token, profiles)

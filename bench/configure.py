@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import random
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -63,6 +64,23 @@ class Configured:
             self.admin.ok("DELETE", f"{base}/{self.personalization_ids.pop()}")
         for personalization in workload.personalizations(count):
             self.personalization_ids.append(str(self.admin.ok("POST", base, personalization)["id"]))
+
+    def first_answer(self, suite: Suite) -> dict[str, Any]:
+        """The public path's answer to one page view, checked before any load is timed;
+        ``ConfigurationError`` when it is not a 200 with offers."""
+        reply = call(
+            "POST",
+            suite.data_port,
+            f"/public/{workload.DATABASE}/{workload.PAGE_TABLE}",
+            workload.page_event(0, random.Random(1)),
+            {"wp13n-token": self.public_token, "origin": workload.ORIGIN},
+        )
+        if reply.status != 200 or "offers" not in reply.json():
+            raise ConfigurationError(
+                f"the public path answers {reply.status}: {reply.body[:200]!r}"
+            )
+        answer: dict[str, Any] = reply.json()
+        return answer
 
 
 def _account(suite: Suite) -> tuple[str, str]:

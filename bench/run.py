@@ -43,7 +43,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime
-import random
 import shlex
 import shutil
 import sys
@@ -53,10 +52,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench import backends, capacity, pg, report, scale, single, sqlcount, tail, workload
+from bench import backends, capacity, pg, report, scale, single, sqlcount, tail
 from bench.configure import ConfigurationError, Configured, configure
 from bench.floors import Floors, RealServices
-from bench.http import call
 from bench.measure import Target, Traffic, closed_loop, median_run, open_loop
 from bench.preload import import_attributes, ingest_profiles
 from bench.profiling import record
@@ -154,17 +152,10 @@ def _prepare_p(suite: Suite, setup: Configured, args: argparse.Namespace, result
         setup.set_personalizations(args.personalizations)
     except ConfigurationError as error:
         return f"personalizations cannot be created yet: {error}"
-    body = workload.page_event(0, random.Random(1))
-    reply = call(
-        "POST",
-        suite.data_port,
-        f"/public/{workload.DATABASE}/{workload.PAGE_TABLE}",
-        body,
-        {"wp13n-token": setup.public_token, "origin": workload.ORIGIN},
-    )
-    if reply.status != 200 or "offers" not in reply.json():
-        return f"the public path answers {reply.status}: {reply.body[:200]!r}"
-    results["sample_answer"] = reply.json()
+    try:
+        results["sample_answer"] = setup.first_answer(suite)
+    except ConfigurationError as error:
+        return str(error)
     return ""
 
 

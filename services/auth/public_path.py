@@ -33,7 +33,7 @@ from typing_extensions import override
 
 from services.auth import authz
 from services.auth.directory import MemoryDirectory
-from services.common import access
+from services.common import access, logs
 from services.common import identity as identities
 from services.common.events import MAX_DEPTH
 from services.common.interceptor import undecodable
@@ -44,7 +44,7 @@ from services.common.status_codes import HTTP_STATUS, code_for_http_status
 # only (gateway/public_path.py); a client's own x-p13n- headers are dropped before.
 CLIENT_ADDRESS_HEADER = "x-p13n-browser-address"
 # What the callee reads of the request besides the identity: its deadline, its id.
-_FORWARDED = ("x-envoy-expected-rq-timeout-ms", "x-request-id")
+_FORWARDED = ("x-envoy-expected-rq-timeout-ms", logs.REQUEST_ID_HEADER)
 
 
 class PublicPathServicer(public_path_service_pb2_grpc.PublicPathServiceServicer):

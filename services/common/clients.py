@@ -16,7 +16,7 @@ from typing import Any
 import grpc
 from p13n.auth.v1 import identity_pb2
 
-from services.common import identity, tls
+from services.common import identity, logs, tls
 from services.common.config import Settings
 from services.common.in_process import InProcess
 from services.common.reloading import ReloadingChannel
@@ -139,15 +139,24 @@ class Channels:
         await self.close()
 
 
+def with_request_id(metadata: Metadata) -> Metadata:
+    """``metadata`` and the id of the request being served, so that the callee's log lines
+    carry the id the gateway gave the request (its access log's ``x-request-id``), not one
+    of their own: one visitor's event is one id across auth, offers and profile."""
+    served = logs.request_id.get()
+    return (*metadata, (logs.REQUEST_ID_HEADER, served)) if served else metadata
+
+
 def on_behalf_of_caller() -> Metadata:
     """Metadata that forwards the current caller's signed identity."""
     header = identity.current_header.get()
-    return ((identity.IDENTITY_HEADER, header),) if header else ()
+    return with_request_id(((identity.IDENTITY_HEADER, header),) if header else ())
 
 
 def as_service(name: str, key: bytes) -> Metadata:
     """Metadata for a call a service makes on its own behalf."""
-    return ((identity.IDENTITY_HEADER, identity.sign(identity.service_identity(name), key)),)
+    signed = identity.sign(identity.service_identity(name), key)
+    return with_request_id(((identity.IDENTITY_HEADER, signed),))
 
 
 def on_behalf_of_caller_as(name: str, key: bytes) -> Metadata:
@@ -163,4 +172,4 @@ def on_behalf_of_caller_as(name: str, key: bytes) -> Metadata:
     forwarded = identity_pb2.Identity()
     forwarded.CopyFrom(caller)
     forwarded.caller_service = name
-    return ((identity.IDENTITY_HEADER, identity.sign(forwarded, key)),)
+    return with_request_id(((identity.IDENTITY_HEADER, identity.sign(forwarded, key)),))

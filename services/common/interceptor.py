@@ -66,7 +66,7 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
 
         async def prepare(context: grpc.aio.ServicerContext) -> None:
             metadata = access.metadata_dict(context)
-            logs.request_id.set(metadata.get("x-request-id") or uuid.uuid4().hex)
+            logs.request_id.set(metadata.get(logs.REQUEST_ID_HEADER) or uuid.uuid4().hex)
             # The component first: a caller outside the list learns nothing of the rest.
             if allowed is not None:
                 callers.check(method, allowed, tls.caller_name(context))

@@ -14,6 +14,9 @@ import re
 import sys
 import time
 
+# The id of the request being served: the gateway's, received in this header (and passed
+# on in it to the services a request calls), or one the interceptor made up.
+REQUEST_ID_HEADER = "x-request-id"
 request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
 
 _CREDENTIAL = re.compile(r"p13n[a-z_]*_[A-Za-z0-9_\-]{8,}")

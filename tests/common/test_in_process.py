@@ -30,7 +30,7 @@ from p13n.profile.v1 import profile_service_pb2, profile_service_pb2_grpc
 from support.tls import aio_channel
 from typing_extensions import override
 
-from services.common import handlers, identity, logs, pki, tls
+from services.common import clients, handlers, identity, logs, pki, tls
 from services.common.access import Access
 from services.common.callers import AUTH, GATEWAY, OFFERS, PROFILE, only
 from services.common.clients import Channels
@@ -277,6 +277,28 @@ async def test_the_callees_context_does_not_leak_into_the_callers(both: Both) ->
         assert logs.request_id.get() == CALLER_REQUEST_ID
         assert identity.current.get() is mine
         assert identity.current_header.get() == "caller's header"
+
+
+async def test_the_callee_serves_under_the_callers_request_id(both: Both) -> None:
+    """An internal call carries the id of the request it serves (``clients.with_request_id``):
+    the callee's log lines name the gateway's request, over the network as in process."""
+    with _caller_context():
+        metadata = clients.with_request_id(_as(identity_pb2.VIEWER))
+        async with both.remote() as stub:
+            remote = await stub.GetMe(identity_service_pb2.GetMeRequest(), metadata=metadata)
+        local = await both.local().GetMe(identity_service_pb2.GetMeRequest(), metadata=metadata)
+    assert remote.account_id == local.account_id == f"7/{CALLER_REQUEST_ID}"
+
+
+async def test_without_a_request_id_the_callee_makes_its_own(both: Both) -> None:
+    metadata = clients.with_request_id(_as(identity_pb2.VIEWER))
+    assert metadata == _as(identity_pb2.VIEWER)  # nothing is being served here
+    async with both.remote() as stub:
+        first = await stub.GetMe(identity_service_pb2.GetMeRequest(), metadata=metadata)
+    second = await both.local().GetMe(identity_service_pb2.GetMeRequest(), metadata=metadata)
+    made_up = {first.account_id.removeprefix("7/"), second.account_id.removeprefix("7/")}
+    assert len(made_up) == 2  # one each, of the interceptor's making (a uuid4's hex)
+    assert all(len(rid) == 32 for rid in made_up)
 
 
 async def test_a_refused_call_does_not_leak_either(both: Both) -> None:

@@ -252,6 +252,35 @@ def test_a_header_name_grpc_refuses_is_dropped_not_a_500(sides: dict[str, Side],
         assert answer.status == 200, answer.body
 
 
+@pytest.mark.parametrize(
+    "request_id",
+    ["a page's own id", "r" * 4_000, "caf\xe9 (a Latin-1 byte)", "tab\tinside"],
+    ids=["own", "long", "not-ascii", "tab"],
+)
+def test_a_request_id_of_the_clients_making_is_not_a_500(
+    sides: dict[str, Side], request_id: str
+) -> None:
+    """The services pass the request id they were called with on to the services they call
+    (``clients.with_request_id``), so one event has one id in auth's, offers' and profile's
+    lines. A browser's own id does not become it: the gateway gives every request from
+    outside an id of its making, so a client can neither break the calls behind it with a
+    value gRPC refuses nor choose what the logs call its request."""
+    for side in sides.values():
+        answer = _send(side, body={"td_client_id": MEMBER}, extra={"x-request-id": request_id})
+        assert answer.status == 200, answer.body
+        assert answer.json()["offers"], answer.body  # profile answered offers' Track call
+        asked = _last_call(side, "offers", "/p13n.offers.v1.PersonalizeService/PublicPersonalize")
+        tracked = _last_call(side, "profile", "/p13n.profile.v1.InternalProfileService/Track")
+        assert asked["x-request-id"] != request_id
+        assert tracked["x-request-id"] == asked["x-request-id"]
+
+
+def _last_call(side: Side, service: str, method: str) -> dict[str, str]:
+    calls = [c for c in side.suite.recorders[service].calls if c.method == method]
+    assert calls, (service, method)
+    return calls[-1].metadata
+
+
 def test_a_rate_limited_token_is_refused_alike(sides: dict[str, Side]) -> None:
     """Past the address's failure budget both modes answer 429 with Retry-After."""
     answers: dict[str, Response] = {}
