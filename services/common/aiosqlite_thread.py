@@ -1,4 +1,4 @@
-"""The one place that uses aiosqlite's private API: running a function on its thread.
+"""The one place that uses aiosqlite's private API: running a function of the connection.
 
 aiosqlite gives each connection one worker thread and hands every call to it in order; its
 own public methods (``execute``, ``commit``, ...) are built on ``Connection._execute(fn,
@@ -11,7 +11,7 @@ to the thread for all of them costs far less than one hop per statement (see
 Both names are private to aiosqlite, so this adapter is pinned with it: pyproject.toml pins
 ``aiosqlite==0.22.1`` and ``tests/common/test_aiosqlite_thread.py`` fails if either name is
 gone or ``fn`` no longer runs on the connection's thread. Upgrading aiosqlite means rerunning
-that test and, if it fails, changing this function and nothing else. (``bench/sqlcount``
+that test and, if it fails, changing these functions and nothing else. (``bench/sqlcount``
 wraps the same ``Connection._execute`` to count round trips; the same test covers it.)
 """
 
@@ -38,3 +38,17 @@ async def call_on_thread(
     conn: sqlite3.Connection = db._conn
     result: T = await db._execute(fn, conn, *args, **kwargs)
     return result
+
+
+def call_here(
+    db: aiosqlite.Connection,
+    fn: Callable[Concatenate[sqlite3.Connection, P], T],
+    *args: P.args,
+    **kwargs: P.kwargs,
+) -> T:
+    """Runs ``fn(sqlite3_connection, *args, **kwargs)`` on the calling thread, not on
+    ``db``'s. The connection must have been opened with ``check_same_thread=False``, and
+    nothing may run on its thread meanwhile: the caller holds the ``storage.Database``
+    lock, whose holders leave that thread idle when they let go of it."""
+    conn: sqlite3.Connection = db._conn
+    return fn(conn, *args, **kwargs)

@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 
 import aiosqlite
 
-from services.common.aiosqlite_thread import call_on_thread
+from services.common.aiosqlite_thread import call_here, call_on_thread
 from services.common.checkpoints import Checkpointer, CheckpointPolicy, checkpoint
 from services.common.files import create_private_file
 from services.common.sql import AsyncSqlite, Sql
@@ -47,6 +47,10 @@ class Tuning:
 
     cache_kib: int = DEFAULT_CACHE_KIB
     checkpoints: CheckpointPolicy | None = None
+    # Whether ``Database.run_here`` may use the connection from the event loop's thread
+    # (the profile writer in the single-process mode); else sqlite3 refuses any thread but
+    # aiosqlite's, as it does by default.
+    loop_writes: bool = False
 
 
 async def open_database(
@@ -58,7 +62,9 @@ async def open_database(
     create_private_file(path)
     # isolation_level=None: we issue BEGIN/COMMIT ourselves, so a transaction is exactly
     # what the code says it is.
-    db = await aiosqlite.connect(path, isolation_level=None)
+    db = await aiosqlite.connect(
+        path, isolation_level=None, check_same_thread=not tuning.loop_writes
+    )
     db.row_factory = aiosqlite.Row
     try:
         await run_sync(db, configure, tuning)
@@ -185,7 +191,7 @@ class Database:
             try:
                 yield self.connection
             except BaseException:
-                await self.connection.execute("ROLLBACK")
+                await self._to_the_end(_rollback)
                 raise
             await self.connection.execute("COMMIT")
 
@@ -193,7 +199,11 @@ class Database:
     async def reading(self) -> AsyncIterator[aiosqlite.Connection]:
         """Reads that must not see another coroutine's uncommitted writes."""
         async with self._lock:
-            yield self.connection
+            try:
+                yield self.connection
+            except BaseException:
+                await self._to_the_end(_nothing)
+                raise
 
     @contextlib.asynccontextmanager
     async def sql_transaction(self) -> AsyncIterator[Sql]:
@@ -210,7 +220,37 @@ class Database:
     async def run_sync(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """``run_sync`` under this database's lock (for reads and whole transactions)."""
         async with self._lock:
-            return await run_sync(self.connection, fn, *args, **kwargs)
+            try:
+                return await run_sync(self.connection, fn, *args, **kwargs)
+            except asyncio.CancelledError:
+                await self._to_the_end(_nothing)
+                raise
+
+    async def run_here(self, fn: Callable[..., T], *args: Any) -> T:
+        """As ``run_sync``, on the event loop's own thread (opened with ``loop_writes``).
+
+        For the profile writer in the single-process mode, where every service shares one
+        interpreter lock: on the database thread each statement hands that lock between two
+        threads, which there costs more than the statement, and each batch costs two thread
+        hops. The loop waits meanwhile, so ``fn`` must be short and touch nothing but
+        SQLite; a checkpoint the writer is asked to catch up on (which can take long) still
+        runs on the database thread first."""
+        async with self._lock:
+            if self.checkpointer is not None and self.checkpointer.help_wanted:
+                await run_sync(self.connection, self.checkpointer.before_write)
+            return call_here(self.connection, fn, *args)
+
+    async def _to_the_end(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Runs ``fn`` on the database thread after what is queued there, and waits for it
+        however often the caller is cancelled meanwhile. A holder of the lock cancelled
+        while awaiting a statement leaves it running on that thread; before the lock is let
+        go it must have finished, since ``run_here`` uses the connection from another
+        thread."""
+        queued = asyncio.ensure_future(run_sync(self.connection, fn))
+        while not queued.done():
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.shield(queued)
+        return queued.result()
 
     async def close(self) -> None:
         """Closes the store; with a checkpointer, the WAL is first copied and emptied."""
@@ -233,3 +273,11 @@ class Database:
                 return
         if done.busy:
             log.warning("the final checkpoint was busy; the WAL is left for the next open")
+
+
+def _nothing(_conn: sqlite3.Connection) -> None:
+    """Queued on the database thread to learn when what came before it has run."""
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    conn.execute("ROLLBACK")

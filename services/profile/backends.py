@@ -42,15 +42,22 @@ class Storage:
 
 @contextlib.asynccontextmanager
 async def opened(
-    data_dir: Path, database_url: str | None = None, schema: str = "p13n_profile"
+    data_dir: Path,
+    database_url: str | None = None,
+    schema: str = "p13n_profile",
+    *,
+    writes_on_loop: bool = False,
 ) -> AsyncIterator[Storage]:
     """The store for the block; on SQLite the writer stops (finishing its batch) before the
-    file closes. By then the server has stopped taking calls, so nothing new is queued."""
+    file closes. By then the server has stopped taking calls, so nothing new is queued.
+
+    ``writes_on_loop`` (the single-process mode, SQLite): the writer runs its batches on the
+    event loop's thread (``Database.run_here`` says why)."""
     async with contextlib.AsyncExitStack() as stack:
         if database_url is None:
-            db = await open_store(data_dir)
+            db = await open_store(data_dir, loop_writes=writes_on_loop)
             stack.push_async_callback(db.close)
-            writer = GroupCommit(db)
+            writer = GroupCommit(db, on_loop=writes_on_loop)
             writer.start()
             stack.push_async_callback(writer.close)
             yield Storage(

@@ -18,9 +18,11 @@ units before it wrote, and a read-modify-write of a profile cannot interleave wi
 A unit is either async (``run``: it awaits aiosqlite, one trip to the database thread and back
 per statement) or synchronous (``run_sync``: a plain function of a ``sqlite3`` connection).
 A batch of synchronous units runs whole on the database thread — BEGIN, each unit in its
-SAVEPOINT, COMMIT — as one call, so a Track costs one hop however many statements it makes.
-A batch that mixes the two kinds keeps the async path, running each synchronous unit in one
-hop of its own; the semantics above are the same either way.
+SAVEPOINT, COMMIT — as one call, so a Track costs one hop however many statements it makes;
+or, with ``on_loop`` (the single-process mode), on the event loop's own thread, with no hop
+at all (``Database.run_here`` says why). A batch that mixes the two kinds keeps the async
+path, running each synchronous unit in one hop of its own; the semantics above are the same
+every way.
 """
 
 from __future__ import annotations
@@ -57,11 +59,15 @@ class _Unit(Generic[T]):
 
 
 class GroupCommit:
-    """One writer task per database; ``run`` submits a unit and waits until it is durable."""
+    """One writer task per database; ``run`` submits a unit and waits until it is durable.
 
-    def __init__(self, db: Database, max_batch: int = MAX_BATCH) -> None:
+    ``on_loop``: batches of synchronous units run on the event loop's thread (the database
+    must be opened with ``Tuning.loop_writes``)."""
+
+    def __init__(self, db: Database, max_batch: int = MAX_BATCH, *, on_loop: bool = False) -> None:
         self._db = db
         self._max_batch = max_batch
+        self._on_loop = on_loop
         self._queue: asyncio.Queue[_Unit[Any]] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self.batches = 0  # committed transactions, for tests and logs
@@ -128,9 +134,11 @@ class GroupCommit:
         outcomes: list[tuple[bool, Any]] = []
         try:
             if all(unit.sync for unit in live):
-                outcomes = await self._db.run_sync(
-                    run_sync_batch, [unit.work for unit in live], self._db.before_write
-                )
+                works = [unit.work for unit in live]
+                if self._on_loop:
+                    outcomes = await self._db.run_here(run_sync_batch, works)
+                else:
+                    outcomes = await self._db.run_sync(run_sync_batch, works, self._db.before_write)
             else:
                 async with self._db.transaction() as conn:
                     for unit in live:

@@ -100,7 +100,11 @@ async def lifespan(
     async with contextlib.AsyncExitStack() as stack:
         store = await stack.enter_async_context(
             backends.opened(
-                settings.data_dir, settings.database_url, settings.database_schema("profile")
+                settings.data_dir,
+                settings.database_url,
+                settings.database_schema("profile"),
+                # One interpreter lock for all three services: see Database.run_here.
+                writes_on_loop=in_process is not None,
             )
         )
         channels = await stack.enter_async_context(

@@ -15,6 +15,7 @@ TEXT JSON), so one statement text serves both.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import asyncpg
@@ -449,8 +450,11 @@ def database_path(data_dir: Path) -> Path:
 TUNING = Tuning(cache_kib=64 * 1024, checkpoints=CheckpointPolicy())
 
 
-async def open_store(data_dir: Path) -> Database:
-    return await Database.open(database_path(data_dir), MIGRATIONS, TUNING)
+async def open_store(data_dir: Path, *, loop_writes: bool = False) -> Database:
+    """The store; ``loop_writes`` for a writer that runs its batches on the event loop's
+    thread (``GroupCommit(on_loop=True)``)."""
+    tuning = dataclasses.replace(TUNING, loop_writes=loop_writes)
+    return await Database.open(database_path(data_dir), MIGRATIONS, tuning)
 
 
 async def open_pool(url: str, schema: str) -> asyncpg.Pool:

@@ -16,7 +16,7 @@ from pathlib import Path
 import aiosqlite
 import pytest
 
-from services.common.aiosqlite_thread import call_on_thread
+from services.common.aiosqlite_thread import call_here, call_on_thread
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -74,3 +74,29 @@ async def test_a_statement_before_it_is_seen_and_its_exception_reaches_the_calle
         assert await call_on_thread(db, read) == 7
         with pytest.raises(sqlite3.OperationalError, match="no such table"):
             await call_on_thread(db, fail)
+
+
+async def test_a_function_run_here_runs_on_the_calling_thread_with_the_same_connection(
+    tmp_path: Path,
+) -> None:
+    async with aiosqlite.connect(
+        tmp_path / "x.db", isolation_level=None, check_same_thread=False
+    ) as db:
+        await db.execute("CREATE TABLE t (n INTEGER)")
+
+        def write(conn: sqlite3.Connection) -> int:
+            conn.execute("INSERT INTO t VALUES (7)")
+            return threading.get_ident()
+
+        assert call_here(db, write) == threading.get_ident()
+        # What it wrote is the connection's own: the thread's next statement sees it.
+        async with db.execute("SELECT n FROM t") as cursor:
+            assert [tuple(row) for row in await cursor.fetchall()] == [(7,)]
+
+
+async def test_without_check_same_thread_off_sqlite3_refuses_the_other_thread(
+    tmp_path: Path,
+) -> None:
+    async with aiosqlite.connect(tmp_path / "x.db") as db:
+        with pytest.raises(sqlite3.ProgrammingError, match="same thread"):
+            call_here(db, lambda conn: conn.execute("SELECT 1"))

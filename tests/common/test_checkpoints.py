@@ -46,10 +46,18 @@ def wal_restarts(path: Path) -> int:
     return int.from_bytes(header[12:16], "big") if len(header) == 16 else 0
 
 
+# Opened for a writer on the database thread, and for one on the event loop's thread (the
+# single-process mode, ``Database.run_here``): checkpoints behave the same with either.
+@pytest.fixture(params=[False, True], ids=["writes-on-thread", "writes-on-loop"])
+def loop_writes(request: pytest.FixtureRequest) -> bool:
+    return bool(request.param)
+
+
 @pytest.fixture
-async def tuned(tmp_path: Path) -> AsyncIterator[Database]:
+async def tuned(tmp_path: Path, loop_writes: bool) -> AsyncIterator[Database]:
     policy = CheckpointPolicy(interval=NEVER, max_frames=MAX_FRAMES)
-    db = await Database.open(tmp_path / "x.db", MIGRATIONS, Tuning(checkpoints=policy))
+    tuning = Tuning(checkpoints=policy, loop_writes=loop_writes)
+    db = await Database.open(tmp_path / "x.db", MIGRATIONS, tuning)
     yield db
     await db.close()
 
@@ -103,7 +111,11 @@ def _transaction(conn: sqlite3.Connection, works: list[object]) -> None:
     ],
 )
 async def test_the_wal_stays_bounded_under_sustained_writes(
-    tuned: Database, tmp_path: Path, writer_helps: bool, bounded: bool
+    tuned: Database,
+    tmp_path: Path,
+    writer_helps: bool,
+    bounded: bool,
+    loop_writes: bool,
 ) -> None:
     checkpointer = tuned.checkpointer
     assert checkpointer is not None
@@ -112,7 +124,7 @@ async def test_the_wal_stays_bounded_under_sustained_writes(
         checkpointer.before_write = lambda conn: None  # type: ignore[method-assign]  # noqa: ARG005
     path = tmp_path / "x.db"
     other = checkpoints.connect(path)  # the checkpoint thread's kind of connection
-    writer = GroupCommit(tuned)
+    writer = GroupCommit(tuned, on_loop=loop_writes)
     writer.start()
 
     def background_pass(_conn: sqlite3.Connection) -> None:

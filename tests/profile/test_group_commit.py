@@ -9,13 +9,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
+import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiosqlite
 import pytest
 
-from services.common.storage import Database
+from services.common.storage import Database, Tuning
 from services.profile.group_commit import GroupCommit
 
 MIGRATIONS = [
@@ -24,16 +25,23 @@ MIGRATIONS = [
 ]
 
 
+# Every test runs with batches of synchronous units on the database thread (one process per
+# service) and on the event loop's thread (the single-process mode): the same semantics.
+@pytest.fixture(params=[False, True], ids=["on-thread", "on-loop"])
+def on_loop(request: pytest.FixtureRequest) -> bool:
+    return bool(request.param)
+
+
 @pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    database = await Database.open(tmp_path / "x.db", MIGRATIONS)
+async def db(tmp_path: Path, on_loop: bool) -> AsyncIterator[Database]:
+    database = await Database.open(tmp_path / "x.db", MIGRATIONS, Tuning(loop_writes=on_loop))
     yield database
     await database.close()
 
 
 @pytest.fixture
-async def writer(db: Database) -> AsyncIterator[GroupCommit]:
-    commit = GroupCommit(db)
+async def writer(db: Database, on_loop: bool) -> AsyncIterator[GroupCommit]:
+    commit = GroupCommit(db, on_loop=on_loop)
     commit.start()
     yield commit
     await commit.close()
@@ -226,3 +234,14 @@ async def test_a_failed_commit_of_synchronous_units_fails_them_all(
     assert committed(tmp_path / "x.db") == []
     assert await writer.run_sync(insert_sync("after")) == "after"
     assert committed(tmp_path / "x.db") == ["after"]
+
+
+async def test_a_batch_of_synchronous_units_runs_where_the_mode_says(
+    writer: GroupCommit, on_loop: bool
+) -> None:
+    def where(conn: sqlite3.Connection) -> int:
+        conn.execute("INSERT INTO rows (name) VALUES ('where')")
+        return threading.get_ident()
+
+    ran_on_loop = await writer.run_sync(where) == threading.get_ident()
+    assert ran_on_loop == on_loop
