@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import http.client
+import http.server
 import json
 import os
 import signal
 import subprocess
 import sys
-import time
+import threading
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from support.admin import Account
@@ -128,36 +131,95 @@ def test_a_batch_refused_as_a_whole_stops_the_import_with_the_servers_message(
     assert "before any batch was acknowledged" in ran.err
 
 
+class HeldAfter:
+    """The admin API behind a proxy that passes the first ``batches`` POSTs and holds the
+    next one unanswered until ``open``, so an import is caught mid-way however fast the
+    machine imports: no race between the interruption and the file's last batch. (The
+    resumed import goes through it too: a checkpoint belongs to the admin URL it was made
+    against.)"""
+
+    def __init__(self, admin_url: str, batches: int) -> None:
+        self.holding = threading.Event()
+        self._release = threading.Event()
+        self._passed = 0
+        upstream = urlsplit(admin_url)
+        host, port = upstream.hostname or "127.0.0.1", upstream.port
+        gate = self
+
+        class Forwarder(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                self._forward()
+
+            def do_POST(self) -> None:
+                if gate._passed >= batches and not gate._release.is_set():
+                    gate.holding.set()
+                    gate._release.wait(60)
+                    self.close_connection = True
+                    return  # no answer: the client is interrupted while it waits
+                gate._passed += 1
+                self._forward()
+
+            def _forward(self) -> None:
+                body = self.rfile.read(int(self.headers.get("content-length", 0)))
+                connection = http.client.HTTPConnection(host, port)
+                try:
+                    connection.request(self.command, self.path, body, dict(self.headers))
+                    reply = connection.getresponse()
+                    answer = reply.read()
+                finally:
+                    connection.close()
+                self.send_response(reply.status)
+                self.send_header("content-type", reply.getheader("content-type", ""))
+                self.send_header("content-length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
+            def log_message(self, *_: Any) -> None:
+                pass
+
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Forwarder)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def open(self) -> None:
+        """Answers nothing held and holds nothing more: every request passes."""
+        self._release.set()
+
+    def close(self) -> None:
+        self.open()
+        self._server.shutdown()
+        self._server.server_close()
+
+
 def test_an_interrupted_import_resumes_where_it_stopped(
     p13n: CliRunner, account: Account, ps: str, tmp_path: Path
 ) -> None:
     rows = 20_000
     path = write_csv(tmp_path / "big.csv", rows, "i")
-    command = [sys.executable, "-m", "services.cli", "import", "attributes", str(path)]
-    command += ["--key", KEY, "-s", ps, "--batch-size", "500"]
-    env = {**os.environ, "P13N_ADMIN_URL": p13n.admin_url, "P13N_API_KEY": account.api_key}
+    args = ["import", "attributes", str(path), "--key", KEY, "-s", ps, "--batch-size", "500"]
+    command = [sys.executable, "-m", "services.cli", *args]
+    held = HeldAfter(p13n.admin_url, batches=3)
+    env = {**os.environ, "P13N_ADMIN_URL": held.url, "P13N_API_KEY": account.api_key}
     root = Path(__file__).resolve().parents[2]  # this tree's services/, not an installed one
     env["PYTHONPATH"] = os.pathsep.join([str(root), env.get("PYTHONPATH", "")])
     child = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 60
     try:
-        # Ctrl-C once a few batches are acknowledged (a checkpoint says so).
-        while not checkpoints() or import_state.load(checkpoints()[0]) is None:
-            assert child.poll() is None, child.communicate()
-            assert time.monotonic() < deadline
-            time.sleep(0.01)
+        # Ctrl-C while the fourth batch waits for its answer: three are acknowledged.
+        assert held.holding.wait(60), child.communicate(timeout=30)
         child.send_signal(signal.SIGINT)
         _, err = child.communicate(timeout=30)
+        assert child.returncode == 130, err
+        assert b"run the same command again to resume" in err
+        saved = import_state.load(checkpoints()[0])
+        assert saved is not None
+        assert saved.rows == 3 * 500
+
+        held.open()
+        ran = p13n(*args, env={"P13N_ADMIN_URL": held.url, "P13N_API_KEY": account.api_key})
     finally:
         if child.poll() is None:
             child.kill()
-    assert child.returncode == 130, err
-    assert b"run the same command again to resume" in err
-    saved = import_state.load(checkpoints()[0])
-    assert saved is not None
-    assert 0 < saved.rows < rows
-
-    ran = p13n("import", "attributes", str(path), "--key", KEY, "-s", ps, "--batch-size", "500")
+        held.close()
     assert ran.code == 0, ran
     assert f"resuming at line {saved.next.line} ({saved.rows} rows done before" in ran.err
     # Counted from the checkpoint: a run that started over would count more rows.
