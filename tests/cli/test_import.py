@@ -202,7 +202,16 @@ def test_an_interrupted_import_resumes_where_it_stopped(
     env = {**os.environ, "P13N_ADMIN_URL": held.url, "P13N_API_KEY": account.api_key}
     root = Path(__file__).resolve().parents[2]  # this tree's services/, not an installed one
     env["PYTHONPATH"] = os.pathsep.join([str(root), env.get("PYTHONPATH", "")])
-    child = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    child = subprocess.Popen(
+        command,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        # As from a terminal: a test run started in the background (`cmd &` in a script)
+        # ignores SIGINT, the child would inherit that, and Python would never raise
+        # KeyboardInterrupt in it.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     try:
         # Ctrl-C while the fourth batch waits for its answer: three are acknowledged.
         assert held.holding.wait(60), child.communicate(timeout=30)
@@ -219,6 +228,7 @@ def test_an_interrupted_import_resumes_where_it_stopped(
     finally:
         if child.poll() is None:
             child.kill()
+            child.communicate()  # reaped, its pipes closed
         held.close()
     assert ran.code == 0, ran
     assert f"resuming at line {saved.next.line} ({saved.rows} rows done before" in ran.err
