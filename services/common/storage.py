@@ -182,11 +182,28 @@ class Database:
             self.checkpointer.before_write(conn)
 
     @contextlib.asynccontextmanager
+    async def _holding(self) -> AsyncIterator[None]:
+        """The lock, let go only once the database thread is idle. A holder that leaves by
+        an exception (a cancellation above all) may have left a statement running on that
+        thread; ``run_here`` uses the connection from another thread, so it must not take
+        the lock before that statement has finished."""
+        async with self._lock:
+            try:
+                yield
+            except BaseException:
+                await self._to_the_end(_nothing)
+                raise
+
+    async def _catch_up(self) -> None:
+        """Before a write transaction, on the database thread: see ``before_write``."""
+        if self.checkpointer is not None and self.checkpointer.help_wanted:
+            await run_sync(self.connection, self.checkpointer.before_write)
+
+    @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
         """A write transaction: committed when the block ends, rolled back if it raises."""
-        async with self._lock:
-            if self.checkpointer is not None and self.checkpointer.help_wanted:
-                await run_sync(self.connection, self.checkpointer.before_write)
+        async with self._holding():
+            await self._catch_up()
             await self.connection.execute("BEGIN IMMEDIATE")
             try:
                 yield self.connection
@@ -198,12 +215,8 @@ class Database:
     @contextlib.asynccontextmanager
     async def reading(self) -> AsyncIterator[aiosqlite.Connection]:
         """Reads that must not see another coroutine's uncommitted writes."""
-        async with self._lock:
-            try:
-                yield self.connection
-            except BaseException:
-                await self._to_the_end(_nothing)
-                raise
+        async with self._holding():
+            yield self.connection
 
     @contextlib.asynccontextmanager
     async def sql_transaction(self) -> AsyncIterator[Sql]:
@@ -219,12 +232,8 @@ class Database:
 
     async def run_sync(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """``run_sync`` under this database's lock (for reads and whole transactions)."""
-        async with self._lock:
-            try:
-                return await run_sync(self.connection, fn, *args, **kwargs)
-            except asyncio.CancelledError:
-                await self._to_the_end(_nothing)
-                raise
+        async with self._holding():
+            return await run_sync(self.connection, fn, *args, **kwargs)
 
     async def run_here(self, fn: Callable[..., T], *args: Any) -> T:
         """As ``run_sync``, on the event loop's own thread (opened with ``loop_writes``).
@@ -235,17 +244,13 @@ class Database:
         hops. The loop waits meanwhile, so ``fn`` must be short and touch nothing but
         SQLite; a checkpoint the writer is asked to catch up on (which can take long) still
         runs on the database thread first."""
-        async with self._lock:
-            if self.checkpointer is not None and self.checkpointer.help_wanted:
-                await run_sync(self.connection, self.checkpointer.before_write)
+        async with self._holding():
+            await self._catch_up()
             return call_here(self.connection, fn, *args)
 
     async def _to_the_end(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Runs ``fn`` on the database thread after what is queued there, and waits for it
-        however often the caller is cancelled meanwhile. A holder of the lock cancelled
-        while awaiting a statement leaves it running on that thread; before the lock is let
-        go it must have finished, since ``run_here`` uses the connection from another
-        thread."""
+        however often the caller is cancelled meanwhile (``_holding``)."""
         queued = asyncio.ensure_future(run_sync(self.connection, fn))
         while not queued.done():
             with contextlib.suppress(asyncio.CancelledError):
@@ -265,7 +270,7 @@ class Database:
         # reads. SQLite refuses it (SQLITE_LOCKED, "database table is locked") while a read
         # on this connection is unfinished, as a request cancelled mid-read by the shutdown
         # leaves one.
-        async with self._lock:
+        async with self._holding():
             try:
                 done = await run_sync(self.connection, checkpoint, "TRUNCATE")
             except sqlite3.OperationalError as exc:
