@@ -89,8 +89,11 @@ class ScaledSuite:
     def kill(self, service: str, index: int = 0) -> Kill:
         """``kill -9`` of one replica of ``service`` (the ``index``-th by pid)."""
         pid = self.pids(service)[index]
+        # The time before the signal: a request the kill fails can end before a clock read
+        # after os.kill returns (the killer thread may wait for the interpreter lock).
+        at = time.monotonic()
         os.kill(pid, signal.SIGKILL)
-        return Kill(service, pid, time.monotonic())
+        return Kill(service, pid, at)
 
     def wait_replaced(self, kill: Kill, timeout: float = 20.0) -> None:
         """Until the supervisor's new process for the killed replica listens and Envoy
