@@ -196,12 +196,21 @@ def test_the_hook_names_each_thread_after_what_it_runs(tmp_path: Path) -> None:
     try:
         assert process.stdout is not None
         assert process.stdout.readline().strip() == b"ready"
-        names = {
-            (task / "comm").read_text().strip()
-            for task in Path(f"/proc/{process.pid}/task").iterdir()
-            if int(task.name) != process.pid
-        }
-        assert names == {"aiosqlite", "grpc.aio poller", "checkpoint prof", "busy"}
+        expected = {"aiosqlite", "grpc.aio poller", "checkpoint prof", "busy"}
+        # A thread names itself once it runs, which can be just after start() returned.
+        deadline = time.monotonic() + 5
+        while (names := _thread_names(process.pid)) != expected and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert names == expected
     finally:
         process.kill()
         process.communicate()
+
+
+def _thread_names(pid: int) -> set[str]:
+    """The names of a process's threads but its first, as /proc gives them."""
+    return {
+        (task / "comm").read_text().strip()
+        for task in Path(f"/proc/{pid}/task").iterdir()
+        if int(task.name) != pid
+    }
