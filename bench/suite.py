@@ -137,10 +137,10 @@ class Suite:
         return gcpause.env(self.records, self.extra_env.get("PYTHONPATH"))
 
     def start(self, timeout: float = 90.0) -> None:
+        # A service's port, and those of its other replicas (each 10 above the previous).
+        for name in ("P13N_AUTH_PORT", "P13N_PROFILE_PORT", "P13N_OFFERS_PORT"):
+            self.ports[name] = free_port(self.replicas)
         for name in (
-            "P13N_AUTH_PORT",
-            "P13N_PROFILE_PORT",
-            "P13N_OFFERS_PORT",
             "P13N_DATA_PORT",
             "P13N_ADMIN_PORT",
             "P13N_ENVOY_ADMIN_PORT",

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from services.common.config import ConfigError
+from services.common.replicas import replica_ports
 
 RANGE_VARIABLE = "P13N_TEST_PORTS"
 _EPHEMERAL = Path("/proc/sys/net/ipv4/ip_local_port_range")
@@ -57,22 +58,33 @@ def _ephemeral_start() -> int:
     return int(_EPHEMERAL.read_text().split()[0])
 
 
-def free_port() -> int:
-    """A loopback port nothing listens on and this process has not handed out before."""
+def free_port(replicas: int = 1) -> int:
+    """A loopback port nothing listens on and this process has not handed out before.
+
+    With ``replicas`` above 1, the ports replicas 2..N of a service would take under
+    ``p13n up --replicas N`` (``services.common.replicas``: each ``REPLICA_PORT_STEP`` above
+    the previous) are free and handed out too. A suite given only its first ports found
+    its second replica's port held by another suite's gateway now and then: the replica
+    could not listen and its peers' TLS handshakes reached a plain HTTP listener.
+    """
     ports = port_range()
     # Distinct candidates: a small range is tried port by port, a large one by a sample.
-    for port in random.sample(ports, min(len(ports), _ATTEMPTS)):
-        if port in _HANDED_OUT:
-            continue
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            _HANDED_OUT.add(port)
-            return port
+    for base in random.sample(ports, min(len(ports), _ATTEMPTS)):
+        wanted = replica_ports(base, replicas)
+        if all(port in ports and port not in _HANDED_OUT and _bindable(port) for port in wanted):
+            _HANDED_OUT.update(wanted)
+            return base
     if os.environ.get(RANGE_VARIABLE):
         where = f"{RANGE_VARIABLE}={os.environ[RANGE_VARIABLE]}"
     else:
         where = f"{ports.start}-{ports.stop - 1}, below the ephemeral range"
     raise OSError(f"no free port in {where}: widen the range or stop what holds its ports")
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True

@@ -12,6 +12,7 @@ import pytest
 from services.common import ports
 from services.common.config import ConfigError
 from services.common.ports import free_port, port_range
+from services.common.replicas import REPLICA_PORT_STEP
 
 
 def test_ports_handed_out_are_distinct() -> None:
@@ -107,3 +108,35 @@ def test_a_bad_range_stops_the_test_run_at_once(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv("P13N_TEST_PORTS", "lots")
     with pytest.raises(pytest.UsageError, match="P13N_TEST_PORTS='lots' is not a port range"):
         pytest_configure()
+
+
+def test_with_replicas_every_replicas_port_is_free_and_handed_out() -> None:
+    base = free_port(replicas=3)
+    wanted = (base, base + REPLICA_PORT_STEP, base + 2 * REPLICA_PORT_STEP)
+    assert set(wanted) <= ports._HANDED_OUT  # noqa: SLF001
+    assert not {free_port() for _ in range(2000)} & set(wanted)
+
+
+def test_a_base_whose_second_replicas_port_is_taken_is_passed_over(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The range holds two bases: the first one's replica port is held by a listener (as
+    # another suite's gateway held it in CI), the second one's is free.
+    low = _free_run(2 * REPLICA_PORT_STEP + 2)
+    monkeypatch.setattr(ports, "_HANDED_OUT", set())  # the range is this test's alone
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", low + REPLICA_PORT_STEP))
+        listener.listen()
+        monkeypatch.setenv("P13N_TEST_PORTS", f"{low}-{low + 1 + REPLICA_PORT_STEP}")
+        assert free_port(replicas=2) == low + 1
+        with pytest.raises(OSError, match="no free port in P13N_TEST_PORTS"):
+            free_port(replicas=2)
+
+
+def _free_run(length: int) -> int:
+    """The first of ``length`` consecutive ports nothing listens on."""
+    for _ in range(100):
+        low = free_port()
+        if all(ports._bindable(port) for port in range(low + 1, low + length)):  # noqa: SLF001
+            return low
+    raise AssertionError(f"no {length} free consecutive ports in 100 tries")
