@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench.pace import Pace
 from bench.procs import CpuMeter, CpuTimeline, Pids, ThreadMeter
 from bench.stalls import Recorder
 from bench.wrk import Load, run_wrk
@@ -63,12 +64,15 @@ def open_loop(target: Target, rate: float, duration: float, traffic: Traffic) ->
     per-second latencies, so a run whose tail misses shows what was busy when; and, where
     the suite records them, each service process's collector pauses, event-loop lag and
     writer batches, over the run and second by second (``processes``, bench/stalls.py); and
-    each process's CPU and wake-ups per request by thread (``threads``, ``ThreadMeter``)."""
+    each process's CPU and wake-ups per request by thread (``threads``, ``ThreadMeter``);
+    and the machine's pace over the run (``pace``, bench/pace.py)."""
     recorder = Recorder(target.pids, target.records) if target.records else None
     if recorder:
         recorder.start()
     meter, threads = CpuMeter(target.pids), ThreadMeter(target.pids)
     cpu_timeline = CpuTimeline(target.pids)
+    pace = Pace()
+    pace.start()
     meter.start()
     threads.start()
     cpu_timeline.start()
@@ -92,12 +96,14 @@ def open_loop(target: Target, rate: float, duration: float, traffic: Traffic) ->
     out, err = generator.communicate()
     seconds = cpu_timeline.stop()
     cpu = meter.stop()
+    paced = pace.stop()
     if generator.returncode != 0:
         raise RuntimeError(f"open-loop generator failed: {err[-2000:]}")
     row: dict[str, Any] = json.loads(out)
     row["threads"] = threads.stop(row["requests"])
     row["duration"] = duration
     row["cpu_timeline"] = seconds
+    row["pace"] = paced
     if recorder:
         row["processes"] = recorder.stop(row["started_at"], duration)
     return _with_cpu(row, cpu, row["requests"])

@@ -8,7 +8,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from bench import backends, by_thread, single, tail
+from bench import backends, by_thread, pace, single, tail
 from bench.suite import venv_bin
 
 ROW_NAMES = {
@@ -183,14 +183,15 @@ def _half_rate_runs_table(runs: list[dict[str, Any]]) -> list[str]:
     beside each, what a request cost the suite and the load generator. The generator does
     the same work for every request at one rate, so when its cost rises with the suite's,
     the machine itself was slower in that run (its speed moves within minutes, and not
-    always as ``steal``)."""
+    always as ``steal``); the machine's pace (``bench/pace.py``) says so without the
+    generator's help: the same fixed work, whatever the suite."""
     out = [
         f"{runs[0]['path']} at half of its max rate, {len(runs)} consecutive open-loop runs "
         f"at {runs[0]['target_rate']:.0f} req/s:",
         "",
         "| run | p95 ms | p99 ms | p95 ≤ 10 | p99 ≤ 25 | suite CPU µs/request | "
-        "generator CPU µs/request |",
-        "|---:|---:|---:|---|---|---:|---:|",
+        "generator CPU µs/request | fixed work µs (median) |",
+        "|---:|---:|---:|---|---|---:|---:|---:|",
     ]
     for number, run in enumerate(runs, 1):
         lat = run["latency_ms"]
@@ -198,7 +199,8 @@ def _half_rate_runs_table(runs: list[dict[str, Any]]) -> list[str]:
         out.append(
             f"| {number} | {lat['p95']:.2f} | {lat['p99']:.2f} | "
             f"{'met' if run['p95_met'] else '**missed**'} | "
-            f"{'met' if run['p99_met'] else '**missed**'} | {suite} | {generator} |"
+            f"{'met' if run['p99_met'] else '**missed**'} | {suite} | {generator} | "
+            f"{_pace_cell(run)} |"
         )
     every = all(run["met"] for run in runs)
     out += ["", f"Targets met in every run: {'yes' if every else 'no'}.", ""]
@@ -212,6 +214,11 @@ def _run_cost(run: dict[str, Any]) -> tuple[str, str]:
         return "—", "—"
     suite = single.suite_cpu_per_request(run)
     return f"{suite * 1e6:,.0f}", f"{per_request.get('loadgen', 0.0) * 1e6:,.0f}"
+
+
+def _pace_cell(run: dict[str, Any]) -> str:
+    paced = pace.summary(run.get("pace", []))
+    return "—" if paced is None else f"{paced['median_us']:,.0f}"
 
 
 def _capacity_section(capacity: dict[str, Any] | None) -> list[str]:

@@ -3,17 +3,18 @@
 ``bench.openloop`` reports latencies second by second and its own lag; ``bench.measure``
 samples every process's CPU second by second in the same run, and reads what each service
 process recorded (``bench/stalls.py``: collector pauses, event-loop lag, the profile
-writer's batches, the SQLite checkpoints). The report prints the worst seconds with all of
-it and one verdict per second: saturated cores, the generator late, a collector pause, a
-late event loop, writes queued behind slow commits, a long checkpoint, or none of these
-(then look further: the disk, the machine's other work).
+writer's batches, the SQLite checkpoints), and the machine's pace beside the run
+(``bench/pace.py``: the CPU one fixed piece of Python took). The report prints the worst
+seconds with all of it and one verdict per second: saturated cores, a slow machine, the
+generator late, a collector pause, a late event loop, writes queued behind slow commits, a
+long checkpoint, or none of these (then look further: the disk, the machine's other work).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from bench import single
+from bench import pace, single
 
 # Above this many busy cores (of 2) in a second, requests queue for the CPU.
 SATURATED_CORES = 1.8
@@ -33,6 +34,9 @@ CHECKPOINT_MS = 5.0
 # The hypervisor gave this much of a core to other machines in a second: every process of
 # the run was that much slower, whatever it did.
 STEAL_CORES = 0.05
+# The fixed piece of work took this many times its fastest CPU of the run in a second: the
+# machine ran slower then, for every process alike (bench/pace.py).
+SLOW_PACE_X = 1.5
 # Issue 17's half-rate targets, each run on its own.
 P95_TARGET_MS = 10.0
 P99_TARGET_MS = 25.0
@@ -59,7 +63,8 @@ def worst_seconds(run: dict[str, Any], count: int = 3) -> list[dict[str, Any]]:
             for label, found in run.get("processes", {}).items()
             if row["second"] < len(found["seconds"])
         }
-        worst.append({**row, "cpu": cpu, "processes": processes})
+        paced = pace.in_second(run.get("pace", []), started + row["second"]) if started else None
+        worst.append({**row, "cpu": cpu, "processes": processes, "pace": paced})
     return worst
 
 
@@ -80,6 +85,12 @@ def explained_by(second: dict[str, Any]) -> str:
     stolen = (second.get("cpu") or {}).get("steal", 0.0)
     if stolen >= STEAL_CORES:
         causes.append(f"the hypervisor took {stolen:.2f} cores (steal)")
+    paced = second.get("pace")
+    if paced and paced["x"] >= SLOW_PACE_X:
+        causes.append(
+            f"a slow machine (a fixed piece of work took {paced['x']:.1f} times its "
+            "fastest CPU of the run)"
+        )
     lag = second.get("generator_lag_max", 0.0)
     if lag > LATE_GENERATOR_MS:
         causes.append(f"generator late ({lag:.1f} ms)")
@@ -205,7 +216,15 @@ def _cost_of_the_run(run: dict[str, Any]) -> list[str]:
             f"; the hypervisor took {sum(stolen) / len(stolen):.2f} cores on average "
             f"(max {max(stolen):.2f} in a second)"
         )
-    return [line]
+    lines = [line]
+    paced = pace.summary(run.get("pace", []))
+    if paced:
+        lines.append(
+            f"- the machine's pace: a fixed piece of Python work took {paced['median_us']:,.0f} µs"
+            f" of CPU (median of {paced['units']}; fastest {paced['fastest_us']:,.0f}, slowest "
+            f"{paced['slowest_us']:,.0f}: {paced['slowest_x']:.1f} times the fastest)"
+        )
+    return lines
 
 
 def explain(run: dict[str, Any]) -> list[str]:
@@ -233,6 +252,11 @@ def explain(run: dict[str, Any]) -> list[str]:
             saturated = " (saturated)" if machine >= SATURATED_CORES else ""
             stolen = f", stolen {cpu['steal']:.2f}" if cpu.get("steal") else ""
             busy = f"; cores busy: machine {machine:.2f}{saturated}{stolen} ({roles})"
+        paced = row.get("pace")
+        if paced:
+            busy += (
+                f"; fixed work {paced['median_us']:,.0f} µs ({paced['x']:.1f} times the fastest)"
+            )
         lines.append(
             f"- second {row['second']}: {row['requests']} requests, p95 {row['p95']:.2f}, "
             f"p99 {row['p99']:.2f}, max {row['max']:.2f} ms{busy}"

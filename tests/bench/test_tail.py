@@ -207,8 +207,8 @@ def test_five_runs_are_reported_each_with_its_verdict() -> None:
     run = _half_rate_run
     runs = [run(6.0, 9.0), run(6.5, 9.5), run(12.0, 30.0), run(6.1, 9.1), run(6.2, 9.2)]
     lines = report.half_rate_section({"half_rate": runs[0], "half_rate_runs": runs})
-    assert "| 3 | 12.00 | 30.00 | **missed** | **missed** | — | — |" in lines
-    assert "| 1 | 6.00 | 9.00 | met | met | — | — |" in lines
+    assert "| 3 | 12.00 | 30.00 | **missed** | **missed** | — | — | — |" in lines
+    assert "| 1 | 6.00 | 9.00 | met | met | — | — | — |" in lines
     assert "Targets met in every run: no." in lines
     assert sum(line.startswith("Run ") for line in lines) == 5
 
@@ -242,4 +242,4 @@ def test_each_run_in_the_table_shows_what_a_request_cost_the_suite_and_the_gener
     lines = report.half_rate_runs_section(
         [_half_rate_run(19.35, 27.41, cpu_per_request_s=cost)] * 2
     )
-    assert "| 2 | 19.35 | 27.41 | **missed** | **missed** | 6,300 | 260 |" in lines
+    assert "| 2 | 19.35 | 27.41 | **missed** | **missed** | 6,300 | 260 | — |" in lines
