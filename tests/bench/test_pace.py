@@ -1,12 +1,11 @@
-"""The machine's pace beside a run (bench/pace.py): a real sampling process, the run's summary,
-and a worst second in which the fixed work ran slow, explained as a slow machine."""
+"""The machine's pace beside a run (bench/pace.py): a real sampling process, a run's summary
+and a second's median (the report's use of them: tests/bench/test_tail.py)."""
 
 from __future__ import annotations
 
 import time
-from typing import Any
 
-from bench import pace, report, tail
+from bench import pace
 
 
 def test_the_sampler_is_a_process_that_times_the_fixed_work() -> None:
@@ -42,46 +41,3 @@ def test_a_second_gets_the_median_of_the_units_that_ended_in_it() -> None:
     assert pace.in_second(_SAMPLES, 101.0) == {"median_us": 1250.0, "x": 2.08}
     assert pace.in_second(_SAMPLES, 100.0) == {"median_us": 610.0, "x": 1.02}
     assert pace.in_second(_SAMPLES, 102.0) is None
-
-
-def _run(**extra: Any) -> dict[str, Any]:
-    second = {"requests": 100, "p50": 3.0, "generator_lag_max": 0.1}
-    found = {
-        "path": "P",
-        "target_rate": 300.0,
-        "duration": 2.0,
-        "achieved_rate": 300.0,
-        "statuses": {"200": 600},
-        "latency_ms": {"p50": 4.0, "p95": 12.0, "p99": 20.0, "max": 30.0},
-        "started_at": 100.0,
-        "timeline": [
-            second | {"second": 0, "p95": 5.0, "p99": 6.0, "max": 7.0},
-            second | {"second": 1, "p95": 25.0, "p99": 30.0, "max": 31.0},
-        ],
-        "pace": _SAMPLES,
-        **extra,
-    }
-    return found | tail.verdict(found)
-
-
-def test_a_second_in_which_the_fixed_work_ran_slow_is_explained_by_a_slow_machine() -> None:
-    worst = tail.worst_seconds(_run())
-    assert [(row["second"], row["pace"]) for row in worst] == [
-        (1, {"median_us": 1250.0, "x": 2.08}),
-        (0, {"median_us": 610.0, "x": 1.02}),
-    ]
-    assert tail.explained_by(worst[0]) == (
-        "a slow machine (a fixed piece of work took 2.1 times its fastest CPU of the run)"
-    )
-    assert tail.explained_by(worst[1]) == "none of these"
-
-
-def test_the_report_gives_each_runs_pace_and_its_median_in_the_table() -> None:
-    run = _run(cpu_per_request_s={"envoy": 0.001, "profile": 0.002, "loadgen": 0.0002})
-    lines = report.half_rate_runs_section([run, run])
-    assert "| 1 | 12.00 | 20.00 | **missed** | met | 3,000 | 200 | 1,200 |" in lines
-    assert (
-        "- the machine's pace: a fixed piece of Python work took 1,200 µs of CPU (median of 5; "
-        "fastest 600, slowest 1,300: 2.2 times the fastest)"
-    ) in lines
-    assert any("fixed work 1,250 µs (2.1 times the fastest)" in line for line in lines)

@@ -243,3 +243,41 @@ def test_each_run_in_the_table_shows_what_a_request_cost_the_suite_and_the_gener
         [_half_rate_run(19.35, 27.41, cpu_per_request_s=cost)] * 2
     )
     assert "| 2 | 19.35 | 27.41 | **missed** | **missed** | 6,300 | 260 | — |" in lines
+
+
+# The machine's pace over a run (bench/pace.py): when each unit ended, and its µs of CPU.
+_PACE = [(100.2, 600.0), (100.5, 620.0), (101.1, 1300.0), (101.4, 1200.0), (101.8, 1250.0)]
+
+
+def _paced_run(**extra: Any) -> dict[str, Any]:
+    """A half-rate run whose second 1 is its worst, its fixed work twice as dear as in
+    second 0."""
+    second = {"requests": 100, "p50": 3.0, "generator_lag_max": 0.1}
+    timeline = [
+        second | {"second": 0, "p95": 5.0, "p99": 6.0, "max": 7.0},
+        second | {"second": 1, "p95": 25.0, "p99": 30.0, "max": 31.0},
+    ]
+    return _half_rate_run(12.0, 20.0, started_at=100.0, timeline=timeline, pace=_PACE, **extra)
+
+
+def test_a_second_in_which_the_fixed_work_ran_slow_is_explained_by_a_slow_machine() -> None:
+    worst = tail.worst_seconds(_paced_run())
+    assert [(row["second"], row["pace"]) for row in worst] == [
+        (1, {"median_us": 1250.0, "x": 2.08}),
+        (0, {"median_us": 610.0, "x": 1.02}),
+    ]
+    assert tail.explained_by(worst[0]) == (
+        "a slow machine (a fixed piece of work took 2.1 times its fastest CPU of the run)"
+    )
+    assert tail.explained_by(worst[1]) == "none of these"
+
+
+def test_each_run_reports_the_machines_pace_and_the_table_its_median() -> None:
+    run = _paced_run(cpu_per_request_s={"envoy": 0.001, "profile": 0.002, "loadgen": 0.0002})
+    lines = report.half_rate_runs_section([run, run])
+    assert "| 1 | 12.00 | 20.00 | **missed** | met | 3,000 | 200 | 1,200 |" in lines
+    assert (
+        "- the machine's pace: a fixed piece of Python work took 1,200 µs of CPU (median of 5; "
+        "fastest 600, slowest 1,300: 2.2 times the fastest)"
+    ) in lines
+    assert any("fixed work 1,250 µs (2.1 times the fastest)" in line for line in lines)
