@@ -178,7 +178,8 @@ def markdown(results: dict[str, Any]) -> list[str]:
     if "pg_over_sqlite" in found:
         verdict = "met" if found["pg_over_sqlite_met"] else "missed"
         out.append(
-            f"P(PostgreSQL) / P(SQLite) = {found['pg_over_sqlite']:.2f} "
+            # Three decimals: 0.795 printed as 0.80 would read as met.
+            f"P(PostgreSQL) / P(SQLite) = {found['pg_over_sqlite']:.3f} "
             f"(target ≥ {PG_OVER_SQLITE_TARGET}: {verdict})."
         )
     if "two_replicas_over_one" in found:
