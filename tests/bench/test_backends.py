@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from bench import backends
 
 
-def _results(pg_rate: float, sqlite_rate: float) -> dict[str, object]:
+def _results(pg_rate: float, sqlite_rate: float) -> dict[str, Any]:
     rows = {"P": {"median_req_per_s": sqlite_rate}, backends.ONE: {"median_req_per_s": pg_rate}}
     return {"postgres": backends.compare(rows)}
 
