@@ -8,7 +8,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from bench import backends, by_thread, pace, single, tail
+from bench import backends, by_thread, mtls, pace, single, tail
 from bench.suite import venv_bin
 
 ROW_NAMES = {
@@ -111,14 +111,7 @@ def markdown(results: dict[str, Any]) -> str:
             target = "≥ 0.5" if name == "P/F2" else ""
             out.append(f"| {name} req/s | {value:.2f} | {target} |")
         out.append("")
-    mtls = results.get("mtls")
-    if mtls:
-        out.append(
-            f"Mutual TLS on every internal hop: P {mtls['P_req_per_s']:.0f} req/s, without "
-            f"{mtls['P_plain_req_per_s']:.0f} req/s: a drop of {mtls['drop'] * 100:.1f} % "
-            f"(target ≤ 10 %: {'met' if mtls['within_target'] else 'missed'})."
-        )
-        out.append("")
+    out += mtls.markdown(results.get("mtls") or {})
     out += half_rate_section(results)
     out += single.markdown(results)
     out += half_rate_runs_section(results.get("half_rate_single_runs") or [])

@@ -12,7 +12,8 @@
 
 P is measured twice in one run, interleaved: on the suite as it runs (mutual TLS on every
 internal hop) and on a second suite with ``P13N_INTERNAL_TLS=off`` ("P-plain"), which the
-settings allow only on loopback; ``mtls`` in the results is the drop from one to the other.
+settings allow only on loopback; ``mtls`` in the results is the drop from one to the other,
+with each one's CPU per request and the cipher suites Envoy negotiated (``bench/mtls.py``).
 
 P is also measured in the single-process mode (``bench/single.py``): ``P-single`` on a
 suite of its own started with ``p13n up --single-process`` (SQLite; auth, profile and
@@ -52,7 +53,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench import backends, capacity, pg, report, scale, single, sqlcount, tail
+from bench import backends, capacity, mtls, pg, report, scale, single, sqlcount, tail
 from bench.configure import ConfigurationError, Configured, configure
 from bench.floors import Floors, RealServices
 from bench.measure import Target, Traffic, closed_loop, median_run, open_loop
@@ -197,18 +198,6 @@ def _side_p(
     return SideP(target, traffic, setup, answered["sample_answer"])
 
 
-def _mtls_drop(rows: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """What mutual TLS costs P: the drop in req/s from P-plain to P (target ≤ 10 %)."""
-    tls, plain = rows["P"]["median_req_per_s"], rows["P-plain"]["median_req_per_s"]
-    return {
-        "P_req_per_s": round(tls, 1),
-        "P_plain_req_per_s": round(plain, 1),
-        # No answer at all without TLS is a failed comparison, not a division by zero.
-        "drop": round(1 - tls / plain, 4) if plain else None,
-        "within_target": tls >= 0.9 * plain,
-    }
-
-
 def _targets(floors: Floors, suite: Suite, p_ready: bool) -> list[Target]:
     f, s = floors.pids(), suite.pids()
     handler = {"envoy": f["envoy"], "handler": f["offers"]}
@@ -301,7 +290,9 @@ def run(args: argparse.Namespace, work: Path, pg_url: str | None) -> dict[str, A
         beside = {} if why_not else _beside(args, (plain, together), on_pg, results, targets, own)
         results["rows"] = _measure(targets, load, traffic, args.repeat, own)
         if "P-plain" in results["rows"]:
-            results["mtls"] = _mtls_drop(results["rows"])
+            results["mtls"] = mtls.drop(results["rows"])
+            results["mtls"]["ciphers"] = mtls.envoy_ciphers(suite.ports["P13N_ENVOY_ADMIN_PORT"])
+            results["mtls"]["cpu_aes"] = mtls.cpu_has_aes()
         plain.stop()
         results["single_process"] = _single_mode(results, beside.get(single.NAME))
         results["postgres"] = backends.compare(results["rows"])

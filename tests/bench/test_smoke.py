@@ -59,7 +59,9 @@ def test_smoke_run_measures_every_path_and_writes_its_reports(smoke: dict[str, A
     assert "skipped" not in plain
     assert plain["requests"] > 0
     assert sum(plain["errors"].values()) == 0, plain["errors"]
-    assert set(results["mtls"]) >= {"P_req_per_s", "P_plain_req_per_s", "drop"}
+    assert set(results["mtls"]) >= {"P_req_per_s", "P_plain_req_per_s", "drop", "cpu_added"}
+    # Envoy's upstream handshakes to the services, read from its admin stats.
+    assert sum(results["mtls"]["ciphers"].values()) > 0, results["mtls"]
     # The configured path really personalizes: rendered sections, and sensitive ones as {}.
     offers = results["sample_answer"]["offers"]
     assert {} in offers.values()
