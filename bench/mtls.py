@@ -4,11 +4,10 @@ P is measured on the suite as it runs (mutual TLS on every internal hop) and on 
 suite with ``P13N_INTERNAL_TLS=off`` ("P-plain"), interleaved. The target is on the rate
 (P at most 10 % below P-plain); beside it the report gives what explains a miss: the CPU a
 request costs with and without TLS, summed over the suite's processes, the TLS cipher
-suites Envoy's upstream connections negotiated (BoringSSL, as in grpcio, prefers AES-GCM
-only where the CPU has AES instructions, else ChaCha20-Poly1305), and whether the CPU
-reports those instructions. The target held on every 2 x Intel Xeon run and missed on
-three of four 2 x AMD EPYC runs (`docs/performance.md`); these figures are what the next
-run on either should be read with.
+suites Envoy's upstream connections negotiated (BoringSSL, as in grpcio, orders
+ChaCha20-Poly1305 before AES-GCM on a CPU without AES instructions), and whether the CPU
+reports those instructions. Which runs met the target, on which machines, is in
+``docs/performance.md``.
 """
 
 from __future__ import annotations
