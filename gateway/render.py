@@ -269,6 +269,13 @@ def upstream_tls(service: str, tls: GatewayTls) -> dict[str, Any]:
             "sni": server_name(service),
             "common_tls_context": {
                 "alpn_protocols": ["h2"],
+                # TLS 1.3 only: Envoy's upstream default is at most 1.2, and every peer on
+                # this plane is p13n's own (grpcio's servers speak 1.3), so nothing older is
+                # needed and no handshake can be steered down to it.
+                "tls_params": {
+                    "tls_minimum_protocol_version": "TLSv1_3",
+                    "tls_maximum_protocol_version": "TLSv1_3",
+                },
                 "tls_certificate_sds_secret_configs": [
                     _sds("gateway_certificate", tls.sds_dir / SDS_CERT_FILE)
                 ],

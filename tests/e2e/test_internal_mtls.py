@@ -255,8 +255,8 @@ def _serial(path: Path) -> int:
     return x509.load_pem_x509_certificate(path.read_bytes()).serial_number
 
 
-def _peer_serial(suite: Suite, port: int) -> int:
-    """The serial of the certificate a fresh TLS handshake on ``port`` is shown."""
+def _handshake(suite: Suite, port: int, server: str = "auth") -> tuple[bytes, str | None]:
+    """A fresh TLS handshake on ``port`` as the cli: the certificate shown, and the version."""
     directory = suite.settings.tls_dir("cli")
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     context.load_verify_locations(directory / pki.CA_FILE)
@@ -264,11 +264,17 @@ def _peer_serial(suite: Suite, port: int) -> int:
     context.set_alpn_protocols(["h2"])
     with (
         socket.create_connection(("127.0.0.1", port), timeout=5) as raw,
-        context.wrap_socket(raw, server_hostname=pki.server_name("auth")) as wrapped,
+        context.wrap_socket(raw, server_hostname=pki.server_name(server)) as wrapped,
     ):
         der = wrapped.getpeercert(binary_form=True)
+        version = wrapped.version()
     assert der is not None
-    return x509.load_der_x509_certificate(der).serial_number
+    return der, version
+
+
+def _peer_serial(suite: Suite, port: int) -> int:
+    """The serial of the certificate a fresh TLS handshake on ``port`` is shown."""
+    return x509.load_der_x509_certificate(_handshake(suite, port)[0]).serial_number
 
 
 def _envoy_serials(suite: Suite) -> set[str]:
@@ -295,3 +301,32 @@ def test_envoy_picks_up_a_renewed_gateway_certificate_without_a_restart(suite: S
     assert new in _envoy_serials(suite)
     # And the gateway still reaches the services with it.
     assert Account.create(suite).account_id
+
+
+def _handshakes_by_version(suite: Suite) -> dict[str, dict[str, int]]:
+    """Envoy's upstream TLS handshakes, by cluster and protocol version (its admin stats)."""
+    text = request("GET", suite.settings.envoy_admin_port, "/stats?filter=%5C.ssl%5C.versions%5C.")
+    found: dict[str, dict[str, int]] = {}
+    for line in text.body.decode().splitlines():
+        name, _, count = line.partition(": ")
+        cluster, _, version = name.removeprefix("cluster.").partition(".ssl.versions.")
+        if version and int(count):
+            found.setdefault(cluster, {})[version] = int(count)
+    return found
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_a_service_negotiates_tls_1_3(suite: Suite, service: str) -> None:
+    """What the services' own clients get (grpcio offers 1.3, as Python's ssl does here)."""
+    assert _handshake(suite, suite.port_of(service), service)[1] == "TLSv1.3"
+
+
+def test_envoy_reaches_every_service_over_tls_1_3_only(suite: Suite, account: Account) -> None:
+    """The gateway's hops to the services negotiate TLS 1.3, never an older version."""
+    ps = account.parent_segment("Versions")
+    account.event(ps, "page_view", "shop_db", "page_views")
+    token = account.token(ps, account.service(ps, "Backend", "PRIVATE"), "server")
+    assert personalize(suite, PRIVATE_PATH, token=token).status == 200
+    found = _handshakes_by_version(suite)
+    assert set(found) >= set(SERVICES), found  # each service reached through Envoy
+    assert all(versions.keys() == {"TLSv1.3"} for versions in found.values()), found

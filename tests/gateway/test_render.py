@@ -117,6 +117,10 @@ def test_every_upstream_is_mutual_tls_verifying_its_service() -> None:
         assert context["sni"] == f"p13n-{cluster['name']}"
         common = context["common_tls_context"]
         assert common["alpn_protocols"] == ["h2"]
+        assert common["tls_params"] == {
+            "tls_minimum_protocol_version": "TLSv1_3",
+            "tls_maximum_protocol_version": "TLSv1_3",
+        }
         [certificate] = common["tls_certificate_sds_secret_configs"]
         source = certificate["sds_config"]["path_config_source"]["path"]
         assert source == f"/etc/p13n/{SDS_CERT_FILE}"
