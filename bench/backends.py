@@ -30,6 +30,8 @@ from bench.suite import Suite, venv_bin
 ONE, TWO, SINGLE = "P-pg", "P-pg2", "P-pg-single"
 # Measured further after the interleaved rounds: at half rate (and P-pg at scale).
 KEPT = frozenset({ONE, SINGLE})
+# The profile-count comparison's two suites (``store_sides``).
+SMALL, BIG = "P-pg-small-store", "P-pg-big-store"
 SERVICES = ("auth", "profile", "offers")
 PG_OVER_SQLITE_TARGET = 0.8
 HALF_RATE_P95_TARGET_MS = 10.0
@@ -101,6 +103,22 @@ def sides(work: Path, url: str, notes: list[str]) -> list[Side]:
     )
     found.append(Side(SINGLE, single, url, "b3_"))
     return found
+
+
+def store_sides(like: Side) -> tuple[Side, Side]:
+    """Two fresh suites like ``like`` (one process per service, on its database), not
+    started: the small and the big store of the profile-count comparison."""
+    work = like.suite.data_dir.parent
+    records = like.suite.records.parent if like.suite.records else None
+    made = []
+    for name, tag, prefix in ((SMALL, "small", "b4_"), (BIG, "big", "b5_")):
+        suite = Suite(
+            work / f"suite-pg-{tag}",
+            extra_env=pg.suite_env(like.url, prefix),
+            records=records / f"pg-{tag}" if records else None,
+        )
+        made.append(Side(name, suite, like.url, prefix))
+    return made[0], made[1]
 
 
 def stop_all_but_kept(found: list[Side]) -> None:
@@ -196,8 +214,13 @@ def markdown(results: dict[str, Any]) -> list[str]:
         out.append(
             f"{ONE} p95 at {int(have):,} profiles {grown[have]['p95_ms']:.2f} ms, at "
             f"{int(want):,} {grown[want]['p95_ms']:.2f} ms: ratio {ratio} (target ≤ "
-            f"{PROFILES_P95_RATIO_TARGET}: {'met' if met else 'missed'}); the store grown in "
-            f"SQL in {grown['preload']['seconds']:.0f} s."
+            f"{PROFILES_P95_RATIO_TARGET}: {'met' if met else 'missed'}); "
+            + (
+                "two suites alike but for their stores, run in turn; "
+                if grown.get("interleaved")
+                else ""
+            )
+            + f"the store grown in SQL in {grown['preload']['seconds']:.0f} s."
         )
     elif grown:
         out.append(f"{ONE} with more profiles: {grown['skipped']}")

@@ -25,8 +25,9 @@ P is also measured on PostgreSQL (``bench/backends.py``), in the same interleave
 ``P-pg`` (one process per service), ``P-pg2`` (``p13n up --replicas 2``) and
 ``P-pg-single`` (``p13n up --single-process``), each a suite of its own on a database this
 run creates on the local server (``P13N_BENCH_POSTGRES_URL`` names another) and drops at
-the end; then P-pg-single and P-pg at half of their maximum rates, and P-pg with 10,000 and
-with 1,000,000 profiles (the store grown in SQL, ``bench/pg.py``).
+the end; then P-pg-single and P-pg at half of their maximum rates, and, at P-pg's half
+rate, 10,000 against 1,000,000 profiles: two fresh suites like P-pg, the second's store
+grown in SQL (``bench/pg.py``), driven in turn.
 
 The suite is ``p13n up`` on a temporary data directory; the floors are trivial servers
 behind an Envoy configured from the gateway's own template (bench/floor_envoy.py). Results go
@@ -49,7 +50,7 @@ import shutil
 import sys
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -335,7 +336,7 @@ def run(args: argparse.Namespace, work: Path, pg_url: str | None) -> dict[str, A
         if args.scale:
             results["scale"] = _scale(args, work, suite, setup, hot, load, traffic, half)
         if pg_url:
-            _postgres_after_rounds(args, results, on_pg, beside, load, pg_url)
+            _postgres_after_rounds(args, results, on_pg, beside, load)
         return results
     except Exception:
         print("p13n up said (last lines):\n" + "".join(suite.output[-30:]), file=sys.stderr)
@@ -412,14 +413,13 @@ def _postgres_after_rounds(
     on_pg: list[backends.Side],
     beside: dict[str, SideP],
     load: Load,
-    url: str,
 ) -> None:
     """P-pg-single at half rate (then stopped), then P-pg's own steps."""
     if backends.SINGLE in beside:
         results["half_rate_postgres_single"] = _pg_half_rate(args, results, beside, backends.SINGLE)
     backends.stop(on_pg, backends.SINGLE)
     if backends.ONE in beside:
-        _postgres_steps(args, results, on_pg[0], beside[backends.ONE], load, url)
+        _postgres_steps(args, results, on_pg[0], beside[backends.ONE], load)
 
 
 def _pg_half_rate(
@@ -438,36 +438,62 @@ def _postgres_steps(
     side: backends.Side,
     measured: SideP,
     load: Load,
-    url: str,
 ) -> None:
-    """P-pg at half of its maximum rate, then with the store grown (last: for good)."""
+    """P-pg at half of its maximum rate; then, at that rate, its p95 with the small and the
+    big store (``_postgres_profiles``)."""
     half = results["rows"][side.name]["median_req_per_s"] / 2
     results["half_rate_postgres"] = _pg_half_rate(args, results, {side.name: measured}, side.name)
     if args.pg_scale_profiles <= args.profiles:
         return
-    setup = measured.setup
-
-    def grow(have: int, want: int) -> Any:
-        return pg.grow_profiles(
-            url, side.prefix, setup.account_id, setup.parent_segment_id, have, want
-        )
-
+    side.suite.stop()  # the two suites below are measured with nothing else running
     try:
-        results["postgres_profiles"] = scale.profiles(
-            side.suite,
-            setup,
-            measured.target,
-            load,
-            measured.traffic,
-            half,
-            args.half_duration,
-            args.scale_repeat,
-            args.profiles,
-            args.pg_scale_profiles,
-            grow=grow,
-        )
+        results["postgres_profiles"] = _postgres_profiles(args, results, side, load, half)
     except Exception as error:  # reported, not fatal: the other figures still count
         results["postgres_profiles"] = {"skipped": f"failed: {type(error).__name__}: {error}"[:300]}
+
+
+def _postgres_profiles(
+    args: argparse.Namespace,
+    results: dict[str, Any],
+    like: backends.Side,
+    load: Load,
+    rate: float,
+) -> dict[str, Any]:
+    """``--profiles`` against ``--pg-scale-profiles`` profiles on PostgreSQL, on two fresh
+    suites like P-pg, configured and preloaded alike, the big one's store then grown in SQL,
+    driven in turn (``scale.profiles_side_by_side``)."""
+    sides = backends.store_sides(like)
+    try:
+        prepared = []
+        for side in sides:
+            measured = _side_p(side.suite, side.name, args, results, side.not_on_postgres)
+            if measured is None:
+                return {"skipped": f"{side.name} could not be prepared (see the notes)"}
+            prepared.append(measured)
+        small, big = prepared
+        grown = pg.grow_profiles(
+            like.url,
+            sides[1].prefix,
+            big.setup.account_id,
+            big.setup.parent_segment_id,
+            args.profiles,
+            args.pg_scale_profiles,
+        )
+        return scale.profiles_side_by_side(
+            scale.Store(sides[0].suite, small.target, small.traffic),
+            # Visitors drawn from the whole grown store, as from the small one.
+            scale.Store(
+                sides[1].suite, big.target, replace(big.traffic, pool=args.pg_scale_profiles)
+            ),
+            load,
+            rate,
+            args.half_duration,
+            args.scale_repeat,
+            grown,
+        )
+    finally:
+        for side in sides:
+            side.suite.stop()
 
 
 def _scale(

@@ -2,7 +2,8 @@
 
 Each comparison measures both sides close together in time and at the same offered load
 (open loop), ``repeat`` times each, interleaved where the dimension can be switched back
-and forth (personalizations), and reports the median p95; wrk's maximum rate and the CPU
+and forth (personalizations) or stands on two suites (profiles on PostgreSQL,
+``profiles_side_by_side``), and reports the median p95; wrk's maximum rate and the CPU
 per request of every process are kept beside it. The machine's other work during each
 point (``other`` CPU) is reported too, because a noisy neighbour shows up as tail latency.
 """
@@ -10,7 +11,7 @@ point (``other`` CPU) is reported too, because a noisy neighbour shows up as tai
 from __future__ import annotations
 
 import statistics
-from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -118,13 +119,10 @@ def profiles(
     repeat: int,
     have: int,
     want: int,
-    grow: Callable[[int, int], Preloaded] | None = None,
 ) -> dict[str, Any]:
-    """P at ``have`` profiles, then the store grown to ``want``; P and profile RSS there.
-
-    The store grows through the Ingest API unless ``grow(have, want)`` does it otherwise
-    (on PostgreSQL, in SQL: ``bench/pg.py``).
-    """
+    """P at ``have`` profiles, then the store grown to ``want`` through the Ingest API; P and
+    profile RSS there. (On PostgreSQL the bench compares two suites instead,
+    ``profiles_side_by_side``.)"""
     pids = suite.pids()["profile"]
 
     def measure(pool: int) -> dict[str, Any]:
@@ -133,8 +131,58 @@ def profiles(
         return max_point(closed_loop(target, load, visitors)) | fixed_point(runs)
 
     before = measure(have)
-    preload = grow(have, want) if grow else ingest_profiles(suite.data_port, setup, have, want)
+    preload = ingest_profiles(suite.data_port, setup, have, want)
     after = measure(want)
+    return _profiles_found(have, before, want, after, preload, suite, pids)
+
+
+@dataclass(frozen=True)
+class Store:
+    """A suite measured at one size of its store: its path, and visitors drawn from all of
+    its profiles (``traffic.pool``)."""
+
+    suite: Suite
+    target: Target
+    traffic: Traffic
+
+
+def profiles_side_by_side(
+    small: Store,
+    big: Store,
+    load: Load,
+    rate: float,
+    seconds: float,
+    repeat: int,
+    preload: Preloaded,
+) -> dict[str, Any]:
+    """``profiles``' comparison on two suites alike but for the size of their stores (the big
+    one grown beforehand, ``preload``), run in turn at one rate: ``repeat`` open-loop runs
+    each, interleaved, so a slow minute of the machine touches both sizes alike, where
+    ``profiles`` measures one size minutes after the other."""
+    stores = (small, big)
+    maxima = [max_point(closed_loop(s.target, load, s.traffic)) for s in stores]
+    runs: list[list[dict[str, Any]]] = [[], []]
+    for _ in range(repeat):
+        for store, its_runs in zip(stores, runs, strict=True):
+            its_runs.append(open_loop(store.target, rate, seconds, store.traffic))
+    before, after = (m | fixed_point(r) for m, r in zip(maxima, runs, strict=True))
+    pids = big.suite.pids()["profile"]
+    found = _profiles_found(
+        small.traffic.pool, before, big.traffic.pool, after, preload, big.suite, pids
+    )
+    return found | {"interleaved": True}
+
+
+def _profiles_found(
+    have: int,
+    before: dict[str, Any],
+    want: int,
+    after: dict[str, Any],
+    preload: Preloaded,
+    suite: Suite,
+    pids: list[int],
+) -> dict[str, Any]:
+    """The comparison of two store sizes, with the bigger store's profile process RSS."""
     return {
         str(have): before,
         str(want): after,

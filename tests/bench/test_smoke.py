@@ -149,9 +149,11 @@ def test_smoke_run_measures_p_on_postgresql_beside_sqlite(smoke: dict[str, Any])
     assert single_half["path"] == backends.SINGLE
     assert set(single_half["statuses"]) == {"200"}, single_half["statuses"]
     assert isinstance(single_half["p95_met"], bool)
-    # P-pg again after the store grew in SQL (bench/pg.py) from 200 profiles to 2,000.
+    # 200 against 2,000 profiles: two fresh suites like P-pg, the second's store grown in SQL
+    # (bench/pg.py), driven in turn.
     grown = smoke["postgres_profiles"]
     assert "skipped" not in grown, grown
+    assert grown["interleaved"] is True
     assert grown["preload"]["records"] == 1_800
     for point in ("200", "2000"):
         assert set(grown[point]["statuses"]) == {"200"}, grown[point]
