@@ -305,9 +305,9 @@ def test_envoy_picks_up_a_renewed_gateway_certificate_without_a_restart(suite: S
 
 def _handshakes_by_version(suite: Suite) -> dict[str, dict[str, int]]:
     """Envoy's upstream TLS handshakes, by cluster and protocol version (its admin stats)."""
-    text = request("GET", suite.settings.envoy_admin_port, "/stats?filter=%5C.ssl%5C.versions%5C.")
+    reply = request("GET", suite.settings.envoy_admin_port, "/stats?filter=%5C.ssl%5C.versions%5C.")
     found: dict[str, dict[str, int]] = {}
-    for line in text.body.decode().splitlines():
+    for line in reply.body.decode().splitlines():
         name, _, count = line.partition(": ")
         cluster, _, version = name.removeprefix("cluster.").partition(".ssl.versions.")
         if version and int(count):
@@ -317,7 +317,7 @@ def _handshakes_by_version(suite: Suite) -> dict[str, dict[str, int]]:
 
 @pytest.mark.parametrize("service", SERVICES)
 def test_a_service_negotiates_tls_1_3(suite: Suite, service: str) -> None:
-    """What the services' own clients get (grpcio offers 1.3, as Python's ssl does here)."""
+    """Each service port speaks TLS 1.3 to a client that offers it (Python's ssl here)."""
     assert _handshake(suite, suite.port_of(service), service)[1] == "TLSv1.3"
 
 
