@@ -110,15 +110,16 @@ def store_sides(like: Side) -> tuple[Side, Side]:
     started: the small and the big store of the profile-count comparison."""
     work = like.suite.data_dir.parent
     records = like.suite.records.parent if like.suite.records else None
-    made = []
-    for name, tag, prefix in ((SMALL, "small", "b4_"), (BIG, "big", "b5_")):
+
+    def side(name: str, tag: str, prefix: str) -> Side:
         suite = Suite(
             work / f"suite-pg-{tag}",
             extra_env=pg.suite_env(like.url, prefix),
             records=records / f"pg-{tag}" if records else None,
         )
-        made.append(Side(name, suite, like.url, prefix))
-    return made[0], made[1]
+        return Side(name, suite, like.url, prefix)
+
+    return side(SMALL, "small", "b4_"), side(BIG, "big", "b5_")
 
 
 def stop_all_but_kept(found: list[Side]) -> None:
