@@ -17,6 +17,15 @@ also reads what the write decides on) and writes in one statement
 (``profiles.write_tracked``): four statements in all with BEGIN and COMMIT, each a round
 trip that costs CPU in this process and in the server (``bench/pg_write_cost.py``).
 
+The usual Track takes none of those locks and no transaction (``write_unlocked``,
+``tracking.track_unlocked``): it reads without locks (``profiles.read_for_write``) and
+writes with one statement that commits only if the target profile's revision and the
+segment's configuration are still what it read, two statements in all. What the locks
+would have serialized, the statement's condition and the identities' primary key catch
+instead: a profile written meanwhile, merged away or deleted fails the condition, a new
+identifier inserted meanwhile the key; the write then runs locked, as above. Merges,
+refused merges and events that leave a value out always run locked.
+
 An answer of the server makes the whole transaction run again from the start, with
 jittered back-off (``postgres.MAX_ATTEMPTS`` tries in all, then UNAVAILABLE, as a busy
 SQLite store answers): 40P01, a deadlock (only when a
@@ -75,6 +84,7 @@ class PostgresTransactions(Transactions):
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
         self.retries = 0  # transactions run again (tests and the bench read it)
+        self.locked_after_unlocked = 0  # unlocked writes handed to ``write`` (likewise)
 
     async def write(self, work: Work[T], remaining: float | None = None) -> T:  # noqa: ARG002
         # ``remaining`` is not needed: there is no queue of ours to drop a write from, and a
@@ -99,6 +109,19 @@ class PostgresTransactions(Transactions):
     async def read(self, work: Work[T]) -> T:
         async with _unavailable_when_lost(), postgres.snapshot(self._pool) as sql:
             return await work(sql)
+
+    async def write_unlocked(self, work: Work[T | None]) -> T | None:
+        # Each statement commits on its own (no BEGIN, no COMMIT); a conflict of the server
+        # failed the writing statement whole, so the write goes the locked way instead.
+        try:
+            async with _unavailable_when_lost(), self._pool.acquire() as conn:
+                found = await work(Postgres(conn))
+        except RETRYABLE as exc:
+            log.debug("an unlocked write met a conflict: %s", exc)
+            found = None
+        if found is None:
+            self.locked_after_unlocked += 1
+        return found
 
 
 # Answers of a server that is down, starting, shutting down or full, by SQLSTATE: class 08

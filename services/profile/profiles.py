@@ -215,12 +215,14 @@ async def lock_owners(sql: Sql, parent_segment_id: int, pairs: Sequence[Pair]) -
 
 @dataclass(frozen=True)
 class Locked:
-    """What ``lock_for_write`` read under its locks, in one round trip."""
+    """What ``lock_for_write`` read under its locks (or ``read_for_write`` without them), in
+    one round trip."""
 
     version: tuple[int, float] | None  # the segment's (config_version, create_time); None: gone
     owners: list[StoredProfile]  # as ``locked_owners`` returns them
     imported: dict[Pair, dict[str, object]]  # as ``imported_records``, when asked for
     members: dict[Pair, set[int]]  # batch segments by pair, when asked for
+    revisions: dict[int, int]  # each owner's revision, by profile id (``write_tracked``)
 
     def segment_ids(self, pairs: Iterable[Pair]) -> set[int]:
         """As ``segment_ids`` answers for ``pairs`` (each asked for, or an owner's)."""
@@ -256,17 +258,41 @@ async def lock_for_write(
         imported,
         members,
     )
+    if rows[0]["stripes_locked"] != len(stripes):
+        _refuse_missing_stripes(rows[0]["stripes_locked"], len(stripes))
+    return _write_inputs(rows)
+
+
+async def read_for_write(
+    sql: Sql, parent_segment_id: int, pairs: Sequence[Pair], *, imported: bool, members: bool
+) -> Locked:
+    """What ``lock_for_write`` reads for ``pairs``, without taking any lock, as of one
+    moment (PostgreSQL only): for a write that commits only if none of it has changed
+    since (``write_tracked`` with the owner's revision)."""
+    rows = await sql.fetch(
+        "SELECT * FROM read_for_write(?, ?::text[], ?::text[], ?, ?)",
+        parent_segment_id,
+        [key for key, _ in pairs],
+        [value for _, value in pairs],
+        imported,
+        members,
+    )
+    return _write_inputs(rows)
+
+
+def _write_inputs(rows: Sequence[Row]) -> Locked:
+    """``lock_for_write``'s or ``read_for_write``'s rows: the configuration's first."""
     config, *rest = rows
-    if config["stripes_locked"] != len(stripes):
-        _refuse_missing_stripes(config["stripes_locked"], len(stripes))
     version = config["config_version"]
     found: dict[Pair, dict[str, object]] = {}
     memberships: dict[Pair, set[int]] = {}
+    revisions: dict[int, int] = {}
     profile_rows: list[ProfileRow] = []
     for row in rest:
         pair = (row["key"], row["value"])
         if row["kind"] == "profile":
             profile_rows.append(tuple(row[column] for column in _PROFILE_COLUMNS))
+            revisions[int(row["profile_id"])] = int(row["revision"])
         if row["attributes"] is not None:
             found[pair] = json.loads(row["attributes"])
         if row["segment_ids"] is not None:
@@ -276,6 +302,7 @@ async def lock_for_write(
         _profiles(profile_rows),
         found,
         memberships,
+        revisions,
     )
 
 
@@ -428,8 +455,8 @@ async def save(
     now: float,
 ) -> None:
     await sql.execute(
-        "UPDATE profiles SET canonical_id = ?, cluster_size = ?, state = ?, update_time = ? "
-        "WHERE id = ?",
+        "UPDATE profiles SET canonical_id = ?, cluster_size = ?, state = ?, update_time = ?, "
+        "revision = revision + 1 WHERE id = ?",
         canonical_id,
         cluster_size,
         _state_json(state),
@@ -457,13 +484,23 @@ _ATTACH = (
 )
 
 
+def _in_key_order(identities: Iterable[Identity]) -> list[Identity]:
+    """New identities in the order of the identities' primary key: two writes inserting the
+    same two new identifiers wait for each other on the first instead of deadlocking on
+    the second (which PostgreSQL would only break after ``deadlock_timeout``, a second)."""
+    return sorted(identities, key=lambda i: (i.key, i.value))
+
+
 async def attach(
     sql: Sql,
     parent_segment_id: int,
     profile_id: int,
     identities: Iterable[Identity],
 ) -> None:
-    rows = [(parent_segment_id, i.key, i.value, profile_id, i.first_seen) for i in identities]
+    rows = [
+        (parent_segment_id, i.key, i.value, profile_id, i.first_seen)
+        for i in _in_key_order(identities)
+    ]
     if len(rows) == 1:  # the usual case: one statement, not a batch of one
         await sql.execute(_ATTACH, *rows[0])
     elif rows:
@@ -552,67 +589,81 @@ async def store_events(
         await sql.executemany(_STORE_EVENT, rows)
 
 
-_STORE_EVENT = (
-    "INSERT INTO events (account_id, database, table_name, time, client_time, body) "
-    "VALUES (?, ?, ?, ?, ?, ?)"
+_EVENT_COLUMNS = "events (account_id, database, table_name, time, client_time, body)"
+_STORE_EVENT = f"INSERT INTO {_EVENT_COLUMNS} VALUES (?, ?, ?, ?, ?, ?)"
+
+
+# A Track's writes on PostgreSQL in one statement (``write_tracked``): the profile, saved
+# only while its revision is the one the write read (or created), and only while the
+# segment's configuration is the one the write decided with, read under every lock the
+# write holds (``realtime.still_current``); then the event and the profile's new
+# identities, which select from ``target``, so they go in only with the profile. The
+# statement writes all of it or nothing, and answers how many profiles it wrote.
+_CONFIG_UNCHANGED = (
+    "EXISTS (SELECT 1 FROM parent_segments WHERE id = ? AND config_version = ? AND create_time = ?)"
 )
-
-
-# A Track's writes on PostgreSQL in one statement (``write_tracked``): the event, the
-# profile (saved or created), its new identities, and the segment's configuration version
-# read last, under every lock the write holds (``realtime.still_current``).
 _TRACKED = (
-    "WITH stored AS (" + _STORE_EVENT + "), "
-    "target AS ({profile} RETURNING id), "
+    "WITH target AS ({profile} RETURNING id), "
+    f"stored AS (INSERT INTO {_EVENT_COLUMNS} "
+    "SELECT ?, ?, ?, ?::float8, ?::text, ? FROM target), "
     "attached AS (INSERT INTO identities "
     "(parent_segment_id, key, value, profile_id, first_seen) "
     "SELECT ?::bigint, n.key, n.value, target.id, n.first_seen "
     "FROM target, unnest(?::text[], ?::text[], ?::float8[]) AS n(key, value, first_seen)) "
-    "SELECT config_version, create_time FROM parent_segments WHERE id = ?"
+    "SELECT count(*) FROM target"
 )
 _TRACKED_SAVE = _TRACKED.format(
-    profile="UPDATE profiles SET canonical_id = ?, cluster_size = ?, state = ?, update_time = ? "
-    "WHERE id = ?"
+    profile="UPDATE profiles SET canonical_id = ?, cluster_size = ?, state = ?, update_time = ?, "
+    "revision = revision + 1 WHERE id = ? AND revision = ? AND " + _CONFIG_UNCHANGED
 )
 _TRACKED_CREATE = _TRACKED.format(
     profile="INSERT INTO profiles "
     "(parent_segment_id, canonical_id, cluster_size, state, update_time) "
-    "VALUES (?::bigint, ?, 1, ?, ?)"
+    "SELECT ?::bigint, ?, 1, ?, ?::float8 WHERE " + _CONFIG_UNCHANGED
 )
 
 
 async def write_tracked(
     sql: Sql,
     parent_segment_id: int,
+    version: tuple[int, float],
     account_id: str,
     database: str,
     table: str,
     event: tuple[events.Event, str],
-    target: int | None,
-    canonical_id: str | None,
-    cluster_size: int,
-    state: ProfileState,
+    target: tuple[int, int] | None,
+    profile: tuple[str | None, int, ProfileState],
     attach: Sequence[Identity],
     now: float,
-) -> tuple[int, float] | None:
-    """``store_events`` of one event, ``save`` of ``target`` (``create`` when None) and
-    ``attach`` of its new identities in one statement (PostgreSQL); returns the segment's
-    (config_version, create_time) as that statement read it, None when it is gone."""
-    stored = (account_id, database, table, now, events.client_time(event[0]), event[1])
+) -> bool:
+    """``store_events`` of one event, ``save`` of ``target`` ((profile id, the revision
+    the write read); ``create`` when None) with ``profile`` (canonical id, cluster size,
+    state) and ``attach`` of its new identities, in one statement (PostgreSQL), if the
+    segment's configuration is still ``version`` (config_version, create_time) and the
+    target's revision unchanged; whether it wrote (else it wrote nothing)."""
+    canonical_id, cluster_size, state = profile
+    unchanged = (parent_segment_id, *version)
+    attach = _in_key_order(attach)
+    written: tuple[object, ...]
     if target is None:
-        profile: tuple[object, ...] = (parent_segment_id, canonical_id, _state_json(state), now)
+        written = (parent_segment_id, canonical_id, _state_json(state), now)
         query = _TRACKED_CREATE
     else:
-        profile = (canonical_id, cluster_size, _state_json(state), now, target)
+        written = (canonical_id, cluster_size, _state_json(state), now, *target)
         query = _TRACKED_SAVE
-    row = await sql.fetchrow(
+    count = await sql.fetchval(
         query,
-        *stored,
-        *profile,
+        *written,
+        *unchanged,
+        account_id,
+        database,
+        table,
+        now,
+        events.client_time(event[0]),
+        event[1],
         parent_segment_id,
         [i.key for i in attach],
         [i.value for i in attach],
         [i.first_seen for i in attach],
-        parent_segment_id,
     )
-    return None if row is None else (int(row[0]), float(row[1]))
+    return bool(count)

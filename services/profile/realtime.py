@@ -167,8 +167,8 @@ def _spec(attribute: pb.Attribute) -> attributes.AttributeSpec:
 class ConfigChanged(Exception):
     """A write's configuration changed before it committed: it runs again with the new one.
 
-    Raised on PostgreSQL only (``still_current``), and retried there like a
-    conflict with another replica's write (``postgres_profile``)."""
+    Raised on PostgreSQL only (``still_current``, or a Track's write that found it
+    changed), and retried there like a conflict with another replica's write (``postgres_profile``)."""
 
 
 class ConfigCache:
@@ -219,24 +219,13 @@ class ConfigCache:
         return generation, self._tables[1].get((account_id, database, table), ())
 
 
-# ``still_current``'s default: the version is not read yet.
-UNREAD = (-1, -1.0)
-
-
-async def still_current(
-    sql: Sql, config: Config, committed: tuple[int, float] | None = UNREAD
-) -> None:
+async def still_current(sql: Sql, config: Config) -> None:
     """Raises ``ConfigChanged`` if ``config`` is no longer the segment's committed one
-    (PostgreSQL, as a write's last statement: see ``tracking``). ``committed``: the
-    (version, create_time) the write's last statement already read (None: no segment),
-    else it is read here. SQLite's writer is alone and takes turns with configuration
-    writers: nothing to check."""
+    (PostgreSQL, as a write's last statement: see ``tracking``; a Track checks it in the
+    statement that writes, ``profiles.write_tracked``). SQLite's writer is alone and takes
+    turns with configuration writers: nothing to check."""
     if sql.dialect != "postgresql":
         return
-    now = (
-        await realtime_store.config_version(sql, config.parent_segment_id)
-        if committed == UNREAD
-        else committed
-    )
+    now = await realtime_store.config_version(sql, config.parent_segment_id)
     if now != (config.version, config.create_time):
         raise ConfigChanged(f"parent segment {config.parent_segment_id}")

@@ -56,6 +56,13 @@ class Transactions(Protocol):
         """``work`` on one consistent view of committed data."""
         ...
 
+    async def write_unlocked(self, work: Work[T | None]) -> T | None:
+        """``work`` outside any transaction, for a write that takes no lock and whose one
+        writing statement commits all of it or nothing (``tracking.track_unlocked``). None
+        when the backend has no such path, or the write did not go through (nothing is
+        written then): the caller runs it with ``write``."""
+        ...
+
 
 class SqlProfileStore(ProfileStore):
     """``ProfileStore`` over any backend's ``Transactions``."""
@@ -75,20 +82,15 @@ class SqlProfileStore(ProfileStore):
         remaining: float | None,
         proven: proofs.Proofs | None = None,
     ) -> internal.TrackResponse:
+        # The same Track, unlocked where the backend can (``Transactions.write_unlocked``).
+        args = (self._configs, parent_segment_id, database, table, event, now, account_id, proven)
+        answer = await self._transactions.write_unlocked(
+            lambda sql: tracking.track_unlocked(sql, *args)
+        )
+        if answer is not None:
+            return answer
         return await self._write_then_log(
-            lambda sql, after: tracking.track(
-                sql,
-                self._configs,
-                parent_segment_id,
-                database,
-                table,
-                event,
-                now,
-                account_id,
-                proven,
-                after,
-            ),
-            remaining,
+            lambda sql, after: tracking.track(sql, *args, after), remaining
         )
 
     async def _write_then_log(

@@ -188,6 +188,12 @@ MIGRATIONS = [
       WHERE json_extract(a.spec, '$.type') = 'LIST'
         AND json_extract(g.value, '$.sensitivity') IS NOT 'NON_SENSITIVE'
     """,
+    # A profile's revision, moved by every write of its row (PostgreSQL's optimistic
+    # Tracks compare it, ``tracking.track_unlocked``; kept here so both backends share
+    # ``profiles.save``'s text and schema).
+    """
+    ALTER TABLE profiles ADD COLUMN revision INTEGER NOT NULL DEFAULT 0
+    """,
 ]
 
 
@@ -292,6 +298,149 @@ BEGIN
 END
 $$
 """
+
+# The columns ``lock_for_write`` and ``read_for_write`` return since ``READ_FOR_WRITE``.
+_WRITE_INPUT_COLUMNS = """
+  kind TEXT, config_version INTEGER, create_time DOUBLE PRECISION, stripes_locked INTEGER,
+  profile_id BIGINT, canonical_id TEXT, cluster_size INTEGER, state TEXT,
+  key TEXT, value TEXT, first_seen DOUBLE PRECISION, attributes TEXT, segment_ids BIGINT[],
+  revision BIGINT
+"""
+
+# Optimistic Tracks (``tracking.track_unlocked``): a Track that reads without locks and
+# writes in one statement that commits only if nothing it decided on has changed. It needs:
+#
+# - ``profiles.revision``, moved by every write of a profile's row (``profiles.save``,
+#   ``profiles.write_tracked``), which is what that statement compares; a merge saves its
+#   survivor and deletes the absorbed, so moving identities moves a revision too;
+# - ``read_for_write``: what ``lock_for_write`` reads, without its locks, in one snapshot
+#   (STABLE: every query of the function sees the calling statement's snapshot, so a
+#   profile's state, revision and identities are of one moment);
+# - ``lock_for_write`` answering the revisions too, so the locked Track writes with the
+#   same statement. Its locks are unchanged; the reads both share are ``write_inputs``.
+READ_FOR_WRITE = f"""
+ALTER TABLE profiles ADD COLUMN revision BIGINT NOT NULL DEFAULT 0;
+DROP FUNCTION lock_for_write(BIGINT, INTEGER[], TEXT[], TEXT[], BOOLEAN, BOOLEAN);
+CREATE FUNCTION write_inputs(
+  segment BIGINT, keys TEXT[], vals TEXT[], owning BIGINT[], matched INTEGER,
+  with_imported BOOLEAN, with_members BOOLEAN
+) RETURNS TABLE ({_WRITE_INPUT_COLUMNS})
+LANGUAGE plpgsql STABLE SET plan_cache_mode = force_generic_plan AS $$
+#variable_conflict use_column
+BEGIN
+  IF owning IS NOT NULL THEN
+    RETURN QUERY SELECT 'profile'::TEXT, NULL::INTEGER, NULL::DOUBLE PRECISION,
+        NULL::INTEGER, p.id, p.canonical_id, p.cluster_size, p.state, i.key, i.value,
+        i.first_seen, t.attributes, m.segment_ids, p.revision
+      FROM profiles AS p CROSS JOIN LATERAL (SELECT * FROM identities AS i
+        WHERE i.profile_id = p.id OFFSET 0) AS i
+      LEFT JOIN LATERAL (SELECT t.attributes FROM imported_values AS t
+        WHERE with_imported AND t.parent_segment_id = segment AND t.key = i.key
+        AND t.value = i.value OFFSET 0) AS t ON TRUE
+      LEFT JOIN LATERAL (SELECT array_agg(m.segment_id) AS segment_ids
+        FROM segment_members AS m WHERE with_members AND m.parent_segment_id = segment
+        AND m.key = i.key AND m.value = i.value) AS m ON TRUE
+      WHERE p.id = ANY(owning) ORDER BY p.id;
+  END IF;
+  IF (with_imported OR with_members) AND matched < cardinality(keys) THEN
+    RETURN QUERY SELECT 'pair'::TEXT, NULL::INTEGER, NULL::DOUBLE PRECISION,
+        NULL::INTEGER, NULL::BIGINT, NULL::TEXT, NULL::INTEGER, NULL::TEXT, j.k, j.v,
+        NULL::DOUBLE PRECISION, t.attributes, m.segment_ids, NULL::BIGINT
+      FROM unnest(keys, vals) AS j(k, v)
+      LEFT JOIN LATERAL (SELECT t.attributes FROM imported_values AS t
+        WHERE with_imported AND t.parent_segment_id = segment AND t.key = j.k
+        AND t.value = j.v OFFSET 0) AS t ON TRUE
+      LEFT JOIN LATERAL (SELECT array_agg(m.segment_id) AS segment_ids
+        FROM segment_members AS m WHERE with_members AND m.parent_segment_id = segment
+        AND m.key = j.k AND m.value = j.v) AS m ON TRUE;
+  END IF;
+END
+$$;
+CREATE FUNCTION lock_for_write(
+  segment BIGINT, stripes INTEGER[], keys TEXT[], vals TEXT[],
+  with_imported BOOLEAN, with_members BOOLEAN
+) RETURNS TABLE ({_WRITE_INPUT_COLUMNS})
+LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $$
+#variable_conflict use_column
+DECLARE
+  locked BIGINT[];
+  owning BIGINT[];
+  matched INTEGER := 0;
+  missing BIGINT[];
+BEGIN
+  RETURN QUERY SELECT 'config'::TEXT, p.config_version, p.create_time,
+      (SELECT count(*)::INTEGER FROM (SELECT 1 FROM identity_locks
+        WHERE stripe = ANY(stripes) ORDER BY stripe FOR UPDATE) AS l),
+      NULL::BIGINT, NULL::TEXT, NULL::INTEGER, NULL::TEXT, NULL::TEXT, NULL::TEXT,
+      NULL::DOUBLE PRECISION, NULL::TEXT, NULL::BIGINT[], NULL::BIGINT
+    FROM (SELECT 1) AS one LEFT JOIN parent_segments AS p ON p.id = segment;
+  -- The owners, locked by the pairs; then read again under their locks (a concurrent
+  -- merge may have moved a pair meanwhile: its new owner is locked too).
+  IF cardinality(keys) = 1 THEN  -- the usual event: probes of primary keys alone
+    SELECT ARRAY[p.id] INTO locked FROM profiles AS p
+      WHERE p.id = (SELECT i.profile_id FROM identities AS i
+        WHERE i.parent_segment_id = segment AND i.key = keys[1] AND i.value = vals[1])
+      FOR UPDATE;
+  ELSE
+    SELECT array_agg(l.id) INTO locked FROM (
+      SELECT p.id FROM profiles AS p WHERE p.id IN (
+        SELECT i.profile_id FROM unnest(keys, vals) AS j(k, v) CROSS JOIN LATERAL (
+          SELECT i.profile_id FROM identities AS i
+          WHERE i.parent_segment_id = segment AND i.key = j.k AND i.value = j.v OFFSET 0) AS i)
+      ORDER BY p.id FOR UPDATE) AS l;
+  END IF;
+  IF locked IS NOT NULL THEN
+    LOOP
+      IF cardinality(keys) = 1 THEN
+        owning := ARRAY(SELECT i.profile_id FROM identities AS i
+          WHERE i.parent_segment_id = segment AND i.key = keys[1] AND i.value = vals[1]);
+        matched := cardinality(owning);
+      ELSE
+        SELECT coalesce(array_agg(DISTINCT i.profile_id), '{{}}'), count(*) INTO owning, matched
+          FROM unnest(keys, vals) AS j(k, v) CROSS JOIN LATERAL (
+            SELECT i.profile_id FROM identities AS i
+            WHERE i.parent_segment_id = segment AND i.key = j.k AND i.value = j.v OFFSET 0) AS i;
+      END IF;
+      EXIT WHEN owning <@ locked;
+      SELECT array_agg(o ORDER BY o) INTO missing FROM unnest(owning) AS o
+        WHERE o <> ALL(locked);
+      PERFORM 1 FROM profiles WHERE id = ANY(missing) ORDER BY id FOR UPDATE;
+      locked := locked || missing;
+    END LOOP;
+  END IF;
+  RETURN QUERY SELECT * FROM write_inputs(
+    segment, keys, vals, owning, matched, with_imported, with_members);
+END
+$$;
+CREATE FUNCTION read_for_write(
+  segment BIGINT, keys TEXT[], vals TEXT[], with_imported BOOLEAN, with_members BOOLEAN
+) RETURNS TABLE ({_WRITE_INPUT_COLUMNS})
+LANGUAGE plpgsql STABLE SET plan_cache_mode = force_generic_plan AS $$
+#variable_conflict use_column
+DECLARE
+  owning BIGINT[];
+  matched INTEGER;
+BEGIN
+  RETURN QUERY SELECT 'config'::TEXT, p.config_version, p.create_time, 0,
+      NULL::BIGINT, NULL::TEXT, NULL::INTEGER, NULL::TEXT, NULL::TEXT, NULL::TEXT,
+      NULL::DOUBLE PRECISION, NULL::TEXT, NULL::BIGINT[], NULL::BIGINT
+    FROM (SELECT 1) AS one LEFT JOIN parent_segments AS p ON p.id = segment;
+  IF cardinality(keys) = 1 THEN
+    owning := ARRAY(SELECT i.profile_id FROM identities AS i
+      WHERE i.parent_segment_id = segment AND i.key = keys[1] AND i.value = vals[1]);
+    matched := cardinality(owning);
+  ELSE
+    SELECT array_agg(DISTINCT i.profile_id), count(*) INTO owning, matched
+      FROM unnest(keys, vals) AS j(k, v) CROSS JOIN LATERAL (
+        SELECT i.profile_id FROM identities AS i
+        WHERE i.parent_segment_id = segment AND i.key = j.k AND i.value = j.v OFFSET 0) AS i;
+  END IF;
+  RETURN QUERY SELECT * FROM write_inputs(
+    segment, keys, vals, owning, matched, with_imported, with_members);
+END
+$$
+"""
+
 
 PG_MIGRATIONS = [
     """
@@ -432,6 +581,7 @@ PG_MIGRATIONS = [
     INSERT INTO identity_locks (stripe) SELECT generate_series(0, {LOCK_STRIPES - 1})
     """,
     LOCK_FOR_WRITE,
+    READ_FOR_WRITE,
 ]
 
 # Connections per process: a Track holds one for its transaction, so this bounds how many

@@ -9,7 +9,8 @@ before them, so a plan always starts from every committed (or earlier-in-batch) 
 concurrent events for one visitor cannot lose an update. On PostgreSQL, where the events of
 several replicas run at once, a plan that will be carried out locks the profiles it read
 first (``profiles.locked_owners``; a Track, ``profiles.lock_for_write``), with the same
-effect.
+effect; or, for the usual Track (``track_unlocked``), writes in one statement that commits
+only if the profile it read is unchanged, and runs locked when it is not.
 
 Everything here is a coroutine over ``Sql``, written once for both backends. On SQLite it never
 suspends and runs on the database thread: a whole Track (configuration, reads, stitching,
@@ -383,8 +384,8 @@ async def _track_postgres(
     The configuration is the one cached for the segment, and the lock call reads the
     segment's version: when the two differ (or nothing is cached yet) the configuration is
     loaded and the locks taken again for its identifiers, before anything is decided or
-    refused. The write's statement reads the version once more, under every lock
-    (``still_current``).
+    refused. The write's statement reads the version once more, under every lock, and
+    writes nothing if it moved (``ConfigChanged``: the transaction runs again).
     """
     config = configs.cached(parent_segment_id) or await configs.get(sql, parent_segment_id)
     while True:
@@ -402,36 +403,123 @@ async def _track_postgres(
         if locked.version == (config.version, config.create_time):
             break
         config = await configs.get(sql, parent_segment_id)  # NotFound when it is gone
-    if account_id and config.account_id != account_id:
-        raise parent_segment_not_found(parent_segment_id)
-    check_table(config, database, table)
-    require_identities(config, applied)
-    decided = await decide(
-        sql, config, database, table, applied, now, found, locked.owners, unproven, locked
-    )
+    where = (parent_segment_id, account_id, database, table)
+    decided = await _decided(sql, config, where, applied, now, found, unproven, locked)
     if decided.unproven:  # stored as applied: an unproven claim is not kept for later use
         event = (decided.event, events.encode(decided.event))
-    decision, segment = decided.decision, config.parent_segment_id
+    decision = decided.decision
     if decision.outcome is Outcome.MERGE:
         assert decision.survivor is not None
         await profiles.absorb(sql, int(decision.survivor), [int(a) for a in decision.absorbed])
     await _log_and_count(sql, decided, after_commit)
-    committed = await profiles.write_tracked(
+    # Every profile written is locked, so its revision is the one read: only the
+    # configuration can have moved.
+    if not await _write_tracked(sql, decided, where, event, now, locked.revisions):
+        raise ConfigChanged(f"parent segment {config.parent_segment_id}")
+    return decided.response
+
+
+async def track_unlocked(
+    sql: Sql,
+    configs: ConfigCache,
+    parent_segment_id: str,
+    database: str,
+    table: str,
+    event: tuple[events.Event, str],
+    now: float,
+    account_id: str = "",
+    proven: proofs.Proofs | None = None,
+) -> api.TrackResponse | None:
+    """A Track on PostgreSQL in two statements and no transaction, or None when it has to
+    run as ``track`` (locked) instead.
+
+    It reads what the write decides on without a lock (``profiles.read_for_write``),
+    decides, and writes in one statement that commits only if neither the configuration nor
+    the target profile's revision has moved since (``profiles.write_tracked``); a new
+    identifier that another write inserted meanwhile fails it on the identities' primary
+    key. So it never commits a decision made on what has changed, and it spares the usual
+    event (a returning or new visitor, one profile) the transaction's BEGIN and COMMIT and
+    the row locks, each a round trip or a write of the server's.
+
+    None, having written nothing: no configuration cached yet, or another than the
+    store's; an event that merges or is refused a merge (the merge log, ``absorb``), or
+    leaves a value out (their counts); a write that found what it read changed. A
+    conflict of the server (a unique or foreign key violation, a serialization failure)
+    is raised, and the caller runs the Track locked as well.
+    """
+    config = configs.cached(parent_segment_id)
+    if config is None:
+        return None
+    applied, unproven = screened(config, event[0], proven)
+    if unproven:
+        return None
+    found = usable_identities(applied, config.keys)
+    read = await profiles.read_for_write(
         sql,
-        segment,
+        config.parent_segment_id,
+        found,
+        imported=bool(config.imported),
+        members=bool(config.segments),
+    )
+    if read.version != (config.version, config.create_time):
+        return None
+    where = (parent_segment_id, account_id, database, table)
+    decided = await _decided(sql, config, where, applied, now, found, unproven, read)
+    if decided.decision.outcome is not Outcome.NO_MERGE or decided.skipped:
+        return None
+    if not await _write_tracked(sql, decided, where, event, now, read.revisions):
+        return None
+    return decided.response
+
+
+async def _decided(
+    sql: Sql,
+    config: Config,
+    where: tuple[str, str, str, str],
+    event: events.Event,
+    now: float,
+    found: list[tuple[str, str]],
+    unproven: tuple[tuple[str, proofs.Failure], ...],
+    read: profiles.Locked,
+) -> Plan:
+    """A Track's checks and ``decide`` on PostgreSQL, once ``config`` is the one ``read``
+    was read under; ``where``: the parent segment as the caller named it, the caller's
+    account, the event's database and table."""
+    parent_segment_id, account_id, database, table = where
+    if account_id and config.account_id != account_id:
+        raise parent_segment_not_found(parent_segment_id)
+    check_table(config, database, table)
+    require_identities(config, event)
+    return await decide(
+        sql, config, database, table, event, now, found, read.owners, unproven, read
+    )
+
+
+async def _write_tracked(
+    sql: Sql,
+    decided: Plan,
+    where: tuple[str, str, str, str],
+    event: tuple[events.Event, str],
+    now: float,
+    revisions: dict[int, int],
+) -> bool:
+    """``profiles.write_tracked`` of what ``decided`` says; whether it wrote."""
+    decision, config = decided.decision, decided.config
+    _, _, database, table = where
+    target = None if decision.target is None else int(decision.target)
+    return await profiles.write_tracked(
+        sql,
+        config.parent_segment_id,
+        (config.version, config.create_time),
         config.account_id,
         database,
         table,
         event,
-        None if decision.target is None else int(decision.target),
-        decision.canonical_id,
-        decision.cluster_size,
-        decided.state,
+        None if target is None else (target, revisions[target]),
+        (decision.canonical_id, decision.cluster_size, decided.state),
         decision.attach,
         now,
     )
-    await still_current(sql, config, committed)
-    return decided.response
 
 
 async def ingest(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -26,35 +27,49 @@ from support.profile_replicas import ACCOUNT
 from services.common import audit, events, postgres
 from services.common.errors import InvalidArgument, NotFound, Unavailable
 from services.common.sql import Postgres, Sql
-from services.profile import backends, batch_store, profiles, proofs, realtime, tracking
+from services.profile import backends, batch_store, profiles, proofs, tracking
 from services.profile.config_store import ATTRIBUTES, EVENTS, STITCHING_KEYS
-from services.profile.realtime import ConfigChanged
+from services.profile.postgres_profile import PostgresTransactions
 
 
 @contextlib.asynccontextmanager
-async def _paused_before_locking(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[asyncio.Event]:
-    """Holds the next write that takes identifier locks just before it takes them, until the
-    block ends; yields the event set once it is held there. (A Track takes them with
-    ``lock_for_write``, an Ingest request with ``lock_identities``.)"""
+async def _paused_at(monkeypatch: pytest.MonkeyPatch, name: str) -> AsyncIterator[asyncio.Event]:
+    """Holds the next call of ``profiles.<name>`` until the block ends; yields the event set
+    once a write is held there."""
     gate, reached = asyncio.Event(), asyncio.Event()
-    originals = {name: getattr(profiles, name) for name in ("lock_identities", "lock_for_write")}
+    original = getattr(profiles, name)
 
-    def pausing(name: str) -> Any:
-        async def paused(*args: Any, **kwargs: Any) -> Any:
-            for each, original in originals.items():  # only the first write
-                monkeypatch.setattr(profiles, each, original)
-            reached.set()
-            await gate.wait()
-            return await originals[name](*args, **kwargs)
+    async def paused(*args: Any, **kwargs: Any) -> Any:
+        monkeypatch.setattr(profiles, name, original)  # only the first call
+        reached.set()
+        await gate.wait()
+        return await original(*args, **kwargs)
 
-        return paused
-
-    for name in originals:
-        monkeypatch.setattr(profiles, name, pausing(name))
+    monkeypatch.setattr(profiles, name, paused)
     try:
         yield reached
     finally:
         gate.set()
+
+
+def _locked_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every Track runs locked (``tracking._track_postgres``), none unlocked first."""
+
+    async def declined(*_args: Any, **_kwargs: Any) -> None:
+        return None
+
+    monkeypatch.setattr(tracking, "track_unlocked", declined)
+
+
+# Where a Track is held while another replica changes something: before it takes its locks
+# (a locked Track), before it reads unlocked, and between that read and its write.
+TRACK_PAUSES = ["lock_for_write", "read_for_write", "write_tracked"]
+
+
+def _track_paused_at(monkeypatch: pytest.MonkeyPatch, name: str) -> Any:
+    if name == "lock_for_write":
+        _locked_only(monkeypatch)
+    return _paused_at(monkeypatch, name)
 
 
 async def _make_verified(storage: backends.Storage, ps: str, name: str) -> None:
@@ -70,14 +85,15 @@ async def _identities(storage: backends.Storage) -> list[tuple[str, str]]:
     return [(r[0], r[1]) for r in found]
 
 
-async def test_a_key_made_verified_while_a_track_waits_for_its_locks_applies_to_it(
-    tmp_path: Path, postgres_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("pause", TRACK_PAUSES)
+async def test_a_key_made_verified_while_a_track_waits_applies_to_it(
+    tmp_path: Path, postgres_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, pause: str
 ) -> None:
     async with fleet.replicas(tmp_path, postgres_env) as ((_, a), (b, _)):
         ps = await fleet.shop(a, keys=("member_id",))
         await fleet.track(b, ps, {"td_client_id": "warm"}, time.time())  # b caches the config
         claim: events.Event = {"td_client_id": "attacker", "member_id": "M-1001"}
-        async with _paused_before_locking(monkeypatch) as reached:
+        async with _track_paused_at(monkeypatch, pause) as reached:
             write = asyncio.create_task(fleet.track(b, ps, claim, time.time(), proofs.UNPROVABLE))
             await reached.wait()
             await _make_verified(a, ps, "member_id")  # acknowledged before b's write locks
@@ -94,7 +110,7 @@ async def test_a_key_made_verified_while_an_ingest_waits_for_its_locks_applies_t
         ps = await fleet.shop(a, keys=("member_id",))
         await fleet.track(b, ps, {"td_client_id": "warm"}, time.time())
         claim: events.Event = {"td_client_id": "attacker", "member_id": "M-1001"}
-        async with _paused_before_locking(monkeypatch) as reached:
+        async with _paused_at(monkeypatch, "lock_identities") as reached:
             write = asyncio.create_task(
                 b.ingest(
                     ACCOUNT,
@@ -132,7 +148,7 @@ async def test_an_event_table_added_to_another_segment_while_an_ingest_waits_app
                 EVENTS, int(first), pb.EventDefinition(name="buy", database="shop", table="carts")
             )
         record: events.Event = {"td_client_id": "c1"}
-        async with _paused_before_locking(monkeypatch) as reached:
+        async with _paused_at(monkeypatch, "lock_identities") as reached:
             write = asyncio.create_task(
                 b.ingest(
                     ACCOUNT, "shop", "orders", [(record, events.encode(record))], time.time(), None
@@ -151,14 +167,19 @@ async def test_an_event_table_added_to_another_segment_while_an_ingest_waits_app
     assert [r[0] for r in segments] == sorted([int(other), int(first)])
 
 
+@pytest.mark.parametrize("pause", TRACK_PAUSES)
 @pytest.mark.parametrize("visitor", ["new", "known"])
 async def test_a_track_whose_parent_segment_is_deleted_meanwhile_is_not_found(
-    tmp_path: Path, postgres_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, visitor: str
+    tmp_path: Path,
+    postgres_env: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    visitor: str,
+    pause: str,
 ) -> None:
     async with fleet.replicas(tmp_path, postgres_env) as ((_, a), (b, _)):
         ps = await fleet.shop(a)
         await fleet.track(b, ps, {"td_client_id": "known"}, time.time())
-        async with _paused_before_locking(monkeypatch) as reached:
+        async with _track_paused_at(monkeypatch, pause) as reached:
             write = asyncio.create_task(fleet.track(b, ps, {"td_client_id": visitor}, time.time()))
             await reached.wait()
             async with a.configs.writing() as writer:
@@ -228,33 +249,34 @@ async def test_a_write_run_again_logs_its_warnings_once(
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    original = realtime.still_current
-    checks: list[int] = []
+    original = profiles.write_tracked
+    writes: list[int] = []
 
-    async def changed_once(sql: Sql, config: Any, *committed: Any) -> None:
-        checks.append(1)
-        if len(checks) == 1:
-            raise ConfigChanged("as if another replica changed it")
-        await original(sql, config, *committed)
+    async def changed_once(*args: Any) -> bool:
+        writes.append(1)
+        if len(writes) == 1:
+            return False  # as if another replica changed the configuration meanwhile
+        return bool(await original(*args))
 
     async with fleet.replicas(tmp_path, postgres_env, count=1) as ((store, storage),):
         ps = await fleet.shop(storage, keys=("member_id",))
         await _make_verified(storage, ps, "member_id")
-        monkeypatch.setattr(tracking, "still_current", changed_once)
+        monkeypatch.setattr(profiles, "write_tracked", changed_once)
         claim: events.Event = {"td_client_id": "c", "member_id": "M-1"}
         with caplog.at_level(logging.WARNING, logger="services.profile.tracking"):
             await fleet.track(store, ps, claim, time.time(), proofs.UNPROVABLE)
 
-    assert len(checks) == 2  # the write ran twice
+    assert len(writes) == 2  # the write ran twice
     warnings = [r.getMessage() for r in caplog.records if "member_id" in r.getMessage()]
     assert len(warnings) == 1
     assert warnings[0].endswith("(1 so far)")
 
 
 async def test_a_write_whose_identifier_has_no_lock_row_is_refused(
-    tmp_path: Path, postgres_env: dict[str, str]
+    tmp_path: Path, postgres_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A missing row of identity_locks would lock nothing: the write must not go on."""
+    _locked_only(monkeypatch)
     async with fleet.replicas(tmp_path, postgres_env, count=1) as ((store, storage),):
         ps = await fleet.shop(storage)
 
@@ -305,29 +327,60 @@ async def test_an_attribute_deleted_while_an_import_runs_is_not_imported(
     assert stored == [(0,)]
 
 
-async def test_a_track_costs_four_statements_new_visitor_or_returning(
+@contextlib.asynccontextmanager
+async def _statements_sent(storage: backends.Storage) -> AsyncIterator[list[str]]:
+    """The first word of each statement the pool's next connection sends (the pool is LIFO:
+    the next write takes the connection released last)."""
+    sent: list[str] = []
+    assert storage.pool is not None
+    async with storage.pool.acquire() as conn:
+        conn.add_query_logger(lambda record: sent.append(record.query.split()[0]))
+    yield sent
+
+
+async def _sent_by(sent: list[str], write: Any) -> list[str]:
+    await asyncio.sleep(0)  # the logger's calls are scheduled
+    sent.clear()
+    await write
+    await asyncio.sleep(0)
+    return list(sent)
+
+
+async def test_a_track_costs_two_statements_new_visitor_or_returning(
     tmp_path: Path, postgres_env: dict[str, str]
 ) -> None:
     """Each statement is a round trip, paid in CPU by the service and by the server alike:
-    BEGIN, the locks and reads (``profiles.lock_for_write``), the writes
-    (``profiles.write_tracked``), COMMIT, and nothing when the connection goes back to the
-    pool (asyncpg's default reset would be a fifth)."""
-    sent: list[str] = []
+    the read (``profiles.read_for_write``) and the write (``profiles.write_tracked``), no
+    BEGIN, no COMMIT, no lock, and nothing when the connection goes back to the pool
+    (asyncpg's default reset would be a third)."""
     async with fleet.replicas(tmp_path, postgres_env, count=1) as ((store, storage),):
         ps = await fleet.shop(storage)
         await fleet.track(store, ps, {"td_client_id": "warm"}, time.time())  # config cached
-        assert storage.pool is not None
-        async with storage.pool.acquire() as conn:  # the next write's (the pool is LIFO)
-            conn.add_query_logger(lambda record: sent.append(record.query.split()[0]))
-        per_track = []
-        for visitor in ("new", "new", "warm"):
-            await asyncio.sleep(0)  # the logger's calls are scheduled
-            sent.clear()
-            await fleet.track(store, ps, {"td_client_id": visitor}, time.time())
-            await asyncio.sleep(0)
-            per_track.append(list(sent))
+        async with _statements_sent(storage) as sent:
+            per_track = [
+                await _sent_by(sent, fleet.track(store, ps, {"td_client_id": v}, time.time()))
+                for v in ("new", "new", "warm")
+            ]
 
-    assert per_track == [["BEGIN;", "SELECT", "WITH", "COMMIT;"]] * 3
+    assert per_track == [["SELECT", "WITH"]] * 3
+    assert _locked_after_unlocked(storage) == 1  # warm's, before the configuration was cached
+
+
+async def test_a_track_that_merges_runs_locked_in_one_transaction(
+    tmp_path: Path, postgres_env: dict[str, str]
+) -> None:
+    async with fleet.replicas(tmp_path, postgres_env, count=1) as ((store, storage),):
+        ps = await fleet.shop(storage)
+        await fleet.track(store, ps, {"td_client_id": "a"}, time.time())
+        await fleet.track(store, ps, {"td_client_id": "b", "user_id": "u"}, time.time())
+        linking: events.Event = {"td_client_id": "a", "user_id": "u"}
+        async with _statements_sent(storage) as sent:
+            statements = await _sent_by(sent, fleet.track(store, ps, linking, time.time()))
+        owners = await fleet.rows(storage, "SELECT DISTINCT profile_id FROM identities")
+
+    assert statements[:3] == ["SELECT", "BEGIN;", "SELECT"]  # read, then lock_for_write
+    assert statements[-2:] == ["WITH", "COMMIT;"]
+    assert len(owners) == 1
 
 
 async def _until_waiting_for_a_lock(storage: backends.Storage, pid: int) -> None:
@@ -392,3 +445,91 @@ async def test_lock_for_write_locks_the_profile_a_merge_gave_a_pair_while_it_wai
     assert [(p.id, [i.value for i in p.identities]) for p in locked.owners] == sorted(
         [(ids["a"], ["a"]), (ids["w"], ["c", "w"])]
     )
+
+
+# A Track that read unlocked and meets another replica's write before its own: it must
+# write nothing, then run locked and count every event (no lost update, no split visitor).
+
+
+def _views(answer: Any) -> object:
+    return json.loads(answer.attributes_json)["views"]
+
+
+async def _track_meanwhile(
+    monkeypatch: pytest.MonkeyPatch, held: tuple[fleet.Replica, str, events.Event], meanwhile: Any
+) -> tuple[Any, int]:
+    """``held``'s Track (replica, segment, event), held between its unlocked read and its
+    write while ``meanwhile`` is awaited: its answer, and whether it then ran locked (1)."""
+    (store, storage), ps, event = held
+    before = _locked_after_unlocked(storage)
+    async with _paused_at(monkeypatch, "write_tracked") as reached:
+        write = asyncio.create_task(fleet.track(store, ps, event, time.time()))
+        await reached.wait()
+        await meanwhile
+    answer = await write
+    return answer, _locked_after_unlocked(storage) - before
+
+
+def _locked_after_unlocked(storage: backends.Storage) -> int:
+    assert isinstance(storage.transactions, PostgresTransactions)
+    return storage.transactions.locked_after_unlocked
+
+
+async def test_a_profile_written_between_an_unlocked_read_and_its_write_loses_no_update(
+    tmp_path: Path, postgres_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with fleet.replicas(tmp_path, postgres_env) as ((a, _), held):
+        b, b_storage = held
+        ps = await fleet.shop(b_storage)
+        await fleet.track(b, ps, {"td_client_id": "v"}, time.time())
+        other = fleet.track(a, ps, {"td_client_id": "v"}, time.time())
+        answer, locked = await _track_meanwhile(
+            monkeypatch, (held, ps, {"td_client_id": "v"}), other
+        )
+        stored = await fleet.rows(b_storage, "SELECT count(*) FROM events")
+
+    assert _views(answer) == 3
+    assert stored == [(3,)]
+    assert locked == 1
+
+
+async def test_a_new_visitor_created_by_another_replica_meanwhile_is_one_profile(
+    tmp_path: Path, postgres_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with fleet.replicas(tmp_path, postgres_env) as ((a, _), held):
+        b, b_storage = held
+        ps = await fleet.shop(b_storage)
+        await fleet.track(a, ps, {"td_client_id": "warm"}, time.time())  # configs cached
+        await fleet.track(b, ps, {"td_client_id": "warm"}, time.time())
+        other = fleet.track(a, ps, {"td_client_id": "new"}, time.time())
+        answer, locked = await _track_meanwhile(
+            monkeypatch, (held, ps, {"td_client_id": "new"}), other
+        )
+        owners = await fleet.rows(
+            b_storage, "SELECT profile_id FROM identities WHERE value = 'new'"
+        )
+        profiles_stored = await fleet.rows(b_storage, "SELECT count(*) FROM profiles")
+
+    assert _views(answer) == 2
+    assert len(owners) == 1
+    assert profiles_stored == [(2,)]  # warm and new
+    assert locked == 1
+
+
+async def test_a_profile_merged_away_meanwhile_is_written_to_its_survivor(
+    tmp_path: Path, postgres_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with fleet.replicas(tmp_path, postgres_env) as ((a, _), held):
+        b, b_storage = held
+        ps = await fleet.shop(b_storage)
+        await fleet.track(b, ps, {"td_client_id": "x"}, time.time())
+        await fleet.track(a, ps, {"td_client_id": "y", "user_id": "u"}, time.time())
+        merge = fleet.track(a, ps, {"td_client_id": "x", "user_id": "u"}, time.time())
+        answer, locked = await _track_meanwhile(
+            monkeypatch, (held, ps, {"td_client_id": "x"}), merge
+        )
+        owners = await fleet.rows(b_storage, "SELECT DISTINCT profile_id FROM identities")
+
+    assert _views(answer) == 4  # x, y, the merging event and this one, on one profile
+    assert len(owners) == 1
+    assert locked == 1
