@@ -21,6 +21,7 @@ from bench.http import call
 
 # Twice the design's bound for a change to reach every auth replica.
 KEY_PROPAGATION_SECONDS = 2.0
+UNAVAILABLE_TRIES = 3  # an Ingest batch answered 503, at most (see ``ingest_profiles``)
 BATCH = 500
 
 
@@ -81,6 +82,14 @@ def ingest_profiles(
             reply = call("POST", port, path, body, headers)
             while reply.status == 401 and time.monotonic() < deadline:
                 time.sleep(0.05)
+                reply = call("POST", port, path, body, headers)
+            # A 503 is "retry shortly", and a client does: on PostgreSQL an Ingest request
+            # whose identifier locks another batch held past the statement timeout (a slow
+            # minute of a shared machine, 4 batches of 500 in flight) stored nothing.
+            for _ in range(UNAVAILABLE_TRIES - 1):
+                if reply.status != 503:
+                    break
+                time.sleep(1.0)
                 reply = call("POST", port, path, body, headers)
             if reply.status != 200:
                 raise PreloadError(f"ingest -> {reply.status}: {reply.body[:300]!r}")
