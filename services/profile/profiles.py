@@ -595,10 +595,11 @@ _STORE_EVENT = f"INSERT INTO {_EVENT_COLUMNS} VALUES (?, ?, ?, ?, ?, ?)"
 
 # A Track's writes on PostgreSQL in one statement (``write_tracked``): the profile, saved
 # only while its revision is the one the write read (or created), and only while the
-# segment's configuration is the one the write decided with, read under every lock the
-# write holds (``realtime.still_current``); then the event and the profile's new
-# identities, which select from ``target``, so they go in only with the profile. The
-# statement writes all of it or nothing, and answers how many profiles it wrote.
+# segment's configuration is the one the write decided with (for a locked Track, read
+# under every lock it holds, as ``realtime.still_current`` reads it for other writes);
+# then the event and the profile's new identities, which select from ``target``, so they
+# go in only with the profile. The statement writes all of it or nothing, and answers how
+# many profiles it wrote.
 _CONFIG_UNCHANGED = (
     "EXISTS (SELECT 1 FROM parent_segments WHERE id = ? AND config_version = ? AND create_time = ?)"
 )

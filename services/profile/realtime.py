@@ -168,7 +168,8 @@ class ConfigChanged(Exception):
     """A write's configuration changed before it committed: it runs again with the new one.
 
     Raised on PostgreSQL only (``still_current``, or a Track's write that found it
-    changed), and retried there like a conflict with another replica's write (``postgres_profile``)."""
+    changed), and retried there like a conflict with another replica's write
+    (``postgres_profile``)."""
 
 
 class ConfigCache:

@@ -441,11 +441,11 @@ async def track_unlocked(
     event (a returning or new visitor, one profile) the transaction's BEGIN and COMMIT and
     the row locks, each a round trip or a write of the server's.
 
-    None, having written nothing: no configuration cached yet, or another than the
-    store's; an event that merges or is refused a merge (the merge log, ``absorb``), or
-    leaves a value out (their counts); a write that found what it read changed. A
-    conflict of the server (a unique or foreign key violation, a serialization failure)
-    is raised, and the caller runs the Track locked as well.
+    None, having written nothing: no configuration cached yet, or the cached one is no
+    longer the store's; an event that merges or is refused a merge (the merge log,
+    ``absorb``), or leaves a value out (their counts); a write that found what it read
+    changed. A conflict of the server (a unique or foreign key violation, a serialization
+    failure) is raised, and the caller runs the Track locked then too.
     """
     config = configs.cached(parent_segment_id)
     if config is None:
