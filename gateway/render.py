@@ -17,6 +17,7 @@ import yaml
 
 from gateway import balancing, console, probes, public_path
 from gateway.capacity import Capacity
+from services.auth.authz import BODY_TOO_LARGE
 from services.auth.ext_authz import CLIENT_ADDRESS_HEADER
 from services.auth.grpc_door import GRPC_CONTENT_TYPE
 from services.common.pki import CA_FILE, CERT_FILE, KEY_FILE, server_name, spiffe_id
@@ -54,7 +55,7 @@ LOCAL_REPLY_MESSAGES: dict[int, str | None] = {
     404: "Unknown path or method; see the API reference: GET /v1/openapi.json on the admin listener, or docs/api.md",
     405: None,
     408: "The request took too long to arrive",
-    413: "Request body too large: at most 64 KiB per event, 16 KiB to sign in, 5 MiB for any other request",
+    413: BODY_TOO_LARGE,
     415: None,
     429: "Too many requests; slow down and retry later",
     431: "Request headers too large",

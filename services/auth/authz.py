@@ -32,6 +32,12 @@ EVENT_CONTENT_TYPES = frozenset({"application/json", "application/vnd.treasureda
 ALLOWED_REQUEST_HEADERS = "content-type, wp13n-token, authorization"
 # Set by ext_authz (over any client's) when the body it sent was cut at the route's limit.
 PARTIAL_BODY = "x-envoy-auth-partial-body"
+# What a body longer than its route allows is answered (413), by this service or by Envoy
+# (gateway/render.py's local replies): the limits are the gateway's (gateway/envoy.yaml.tmpl).
+BODY_TOO_LARGE = (
+    "Request body too large: at most 64 KiB per event, 16 KiB to sign in, 5 MiB for any other "
+    "request"
+)
 
 
 class Route(enum.Enum):
@@ -230,8 +236,14 @@ def decide_body(request: Request) -> Decision:
 
 
 def _check_body(request: Request, allowed: Decision) -> Decision:
-    if request.headers.get(PARTIAL_BODY) == "true":
-        return allowed  # longer than the route's limit: its buffer filter answers 413
+    cut = request.headers.get(PARTIAL_BODY) == "true"
+    if cut or _announced_bytes(request) > len(request.body):
+        # Longer than the route's limit (Envoy's header says "false" when the cut falls at
+        # the end of a read; the announced length still tells). Refused here, not left to
+        # the route's buffer filter: that filter lowers the stream's buffer limit under what
+        # Envoy may already hold (up to its 1 MiB connection buffer, read while this check
+        # ran), and Envoy then neither answers 413 nor reads on (docs/decisions.md).
+        return _deny(413, BODY_TOO_LARGE, allowed.response_headers)
     binding = bindings.body_of(request.listener, request.method, request.path)
     if binding is None:
         # A body no contract binds is refused, whatever the method: the transcoder would

@@ -9,9 +9,11 @@ with no answer. Through the real Envoy and auth service.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import socket
 import subprocess
+import threading
 import time
 
 import pytest
@@ -135,6 +137,92 @@ def test_the_body_phase_refusal_keeps_cors_on_the_public_path(
     )
     assert good.status == 200, good.body
     assert good.headers["access-control-allow-origin"] == ORIGIN
+
+
+# Envoy's connection buffer (per_connection_buffer_limit_bytes, default 1 MiB): what it may
+# read of a body while the headers phase runs. Beyond it, a route whose body phase or
+# buffer then lowered the limit was once never answered (the stream idle timeout, 30 s,
+# ended it): a 2 MiB re-authentication or event, and a 1 MiB one on a loaded machine.
+CONNECTION_BUFFER = 1024 * 1024
+PAST_THE_BUFFER = 2 * CONNECTION_BUFFER
+
+
+def _answer_to_a_big_body(
+    port: int, path: str, headers: dict[str, str], *, chunked: bool
+) -> tuple[bytes, float]:
+    """Sends a ``PAST_THE_BUFFER`` body (announced, or in chunks of unannounced length)
+    while reading the answer, as browsers and curl do; returns the head of the answer and
+    the seconds it took (5 s at most)."""
+    body = b'{"password": "' + b"x" * PAST_THE_BUFFER + b'"}'
+    head = f"POST {path} HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\n"
+    head += "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+    if chunked:
+        head += "transfer-encoding: chunked\r\n\r\n"
+        chunk = 64 * 1024
+        sent = (
+            b"".join(
+                b"%x\r\n%s\r\n" % (len(body[i : i + chunk]), body[i : i + chunk])
+                for i in range(0, len(body), chunk)
+            )
+            + b"0\r\n\r\n"
+        )
+    else:
+        head += f"content-length: {len(body)}\r\n\r\n"
+        sent = body
+    started = time.perf_counter()
+    with socket.create_connection(("127.0.0.1", port), timeout=5.0) as connection:
+
+        def send() -> None:
+            # Answered and closed before the whole body was taken: as for a browser, fine.
+            with contextlib.suppress(OSError):
+                connection.sendall(head.encode() + sent)
+
+        sender = threading.Thread(target=send, daemon=True)
+        sender.start()
+        answer = b""
+        try:
+            while b"\r\n\r\n" not in answer:
+                more = connection.recv(65536)
+                if not more:
+                    break
+                answer += more
+        except TimeoutError:
+            pass
+        seconds = time.perf_counter() - started
+    sender.join(timeout=5.0)
+    return answer, seconds
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["announced", "chunked"])
+@pytest.mark.parametrize("route", ["public", "private", "reauthenticate", "sign-in"])
+def test_a_body_past_envoys_connection_buffer_is_answered_413_at_once(
+    suite: Suite, account: Account, route: str, chunked: bool
+) -> None:
+    """Sign-in (16 KiB) and events (64 KiB) are refused by the auth service at the cut, never
+    left to a buffer filter that would lower the limit under what Envoy already read."""
+    if route in ("public", "private"):
+        ps = account.parent_segment(f"Big {route} {chunked}")
+        database = f"big_{route}_{int(chunked)}"
+        account.event(ps, "page_view", database, "page_views")
+        kind = "PUBLIC" if route == "public" else "PRIVATE"
+        origins = [ORIGIN] if route == "public" else None
+        token = account.token(ps, account.service(ps, "web", kind, origins))
+        headers = {"wp13n-token": token} | ({"origin": ORIGIN} if route == "public" else {})
+        port, path = (
+            suite.data_port,
+            f"/{'public/' if route == 'public' else ''}{database}/page_views",
+        )
+    elif route == "reauthenticate":
+        headers = {"authorization": f"TD1 {account.api_key}"}
+        port, path = suite.admin_port, "/v1/sessions:reauthenticate"
+    else:
+        headers = {}
+        port, path = suite.admin_port, "/v1/sessions"
+    answer, seconds = _answer_to_a_big_body(port, path, headers, chunked=chunked)
+    assert answer.startswith(b"HTTP/1.1 413 "), (answer[:300], seconds)
+    assert seconds < 5.0
+    if route == "public":  # the page can read why
+        assert f"access-control-allow-origin: {ORIGIN}".encode() in answer.lower(), answer
 
 
 @pytest.mark.skipif(shutil.which("curl") is None, reason="needs curl (Debian package curl)")

@@ -167,8 +167,8 @@ def test_malformed_json_is_400_and_nothing_is_stored(
 
 @pytest.mark.parametrize("path_name", list(PATHS))
 def test_a_client_cannot_claim_its_body_was_cut(world: World, path_name: str) -> None:
-    """ext_authz leaves a body cut at the route's limit to the buffer's 413; Envoy sets the
-    header that says so over any the client sent."""
+    """The auth service answers a body cut at the route's limit 413 without reading it;
+    Envoy sets the header that says it was cut over any the client sent."""
     path = PATHS[path_name]
     client_id = f"partial{next(_ids)}"
     reply = request(

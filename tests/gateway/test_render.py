@@ -286,7 +286,7 @@ def test_ext_authz_reads_each_json_body_up_to_the_limit_its_route_buffers() -> N
         "pack_as_bytes": True,
     }
     assert _body_phase_off(data)
-    # Events only: a longer one reaches the decision cut, then the buffer's 413 (CORS kept).
+    # Events only: a longer one reaches the decision cut, and the auth service's 413 (CORS kept).
     for route in data["routes"]:
         prefix = route["match"]["prefix"]
         if prefix == "/records/":
@@ -308,6 +308,27 @@ def test_ext_authz_reads_each_json_body_up_to_the_limit_its_route_buffers() -> N
     for route in admin["routes"]:
         if route["match"].get("prefix", route["match"].get("path", "")).startswith("/p13n."):
             assert _body_phase_off(route), route["match"]
+
+
+def test_no_body_read_lowers_the_buffer_limit_under_what_envoy_may_hold() -> None:
+    """A body read whole (allow_partial_message false) sets the stream's buffer limit to its
+    size at once. Under Envoy's 1 MiB connection buffer, which a body may already fill while
+    the headers phase runs, Envoy then neither answered 413 nor read on: every such read
+    is partial, and the auth service refuses the cut (tests/e2e/test_authz_phases.py)."""
+    reads: list[dict[str, Any] | None] = []
+    for listener in build(LOCAL)["static_resources"]["listeners"]:
+        manager = _http_manager(listener)
+        for name in ("envoy.filters.http.ext_authz", BODY_PHASE):
+            reads.append(_filter(manager, name).get("with_request_body"))
+        for host in manager["route_config"]["virtual_hosts"]:
+            for place in (host, *host["routes"]):
+                for name in ("envoy.filters.http.ext_authz", BODY_PHASE):
+                    per_route = place.get("typed_per_filter_config", {}).get(name, {})
+                    reads.append(per_route.get("check_settings", {}).get("with_request_body"))
+    present = [read for read in reads if read]
+    assert any(read["max_request_bytes"] == 16384 for read in present)  # sign-in's is there
+    for read in present:
+        assert read["allow_partial_message"] or read["max_request_bytes"] >= 1024 * 1024, read
 
 
 def test_one_header_limit_the_services_can_always_take() -> None:
