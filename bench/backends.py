@@ -175,7 +175,22 @@ def _half_rate_lines(half: dict[str, Any]) -> list[str]:
         f"statuses {half['statuses']}.",
         "",
         *tail.explain(half),
+        *_server_lines(half.get("postgres_activity")),
         "",
+    ]
+
+
+def _server_lines(done: dict[str, float] | None) -> list[str]:
+    """What PostgreSQL did over the run besides answering (bench/pg.py ``activity``)."""
+    if not done:
+        return []
+    return [
+        f"- PostgreSQL over the run: {done['checkpoints']:.0f} checkpoints "
+        f"({done['checkpoint_ms']:,.0f} ms writing and syncing), {done['autovacuums']:.0f} "
+        f"autovacuum or autoanalyze runs; {done['commits']:,.0f} commits, "
+        f"{done['rollbacks']:,.0f} rollbacks, {done['deadlocks']:.0f} deadlocks; "
+        f"{done['blocks_read']:,.0f} blocks read from outside its buffers, "
+        f"{done['temp_files']:.0f} temporary files"
     ]
 
 

@@ -17,17 +17,19 @@ reads (an identity probe, a profile row) has the same shape and size as the serv
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import secrets
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
-from bench import workload
+from bench import procs, workload
 from bench.preload import Preloaded
 
 ADMIN_URL = os.environ.get(
@@ -67,6 +69,76 @@ def bench_database(admin_url: str = ADMIN_URL) -> Iterator[str]:
         yield _with_database(admin_url, name)
     finally:
         asyncio.run(_admin(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def server_pid(url: str) -> int | None:
+    """The PostgreSQL server's main process (the postmaster, parent of every backend) if it
+    runs on this machine, so a run can count the database's CPU; else None."""
+    return asyncio.run(_server_pid(url))
+
+
+async def _server_pid(url: str) -> int | None:
+    conn = await asyncpg.connect(url, timeout=10)
+    try:  # the backend is asked while its connection is open: it ends with it
+        return postgres_parent(await conn.fetchval("SELECT pg_backend_pid()"))
+    finally:
+        await conn.close()
+
+
+def postgres_parent(backend: int) -> int | None:
+    """The parent of ``backend`` if it is a postgres process of this machine."""
+    with contextlib.suppress(OSError, ValueError):
+        server = procs.parent_pid(backend)
+        if Path(f"/proc/{server}/comm").read_text().strip() == "postgres":
+            return server
+    return None
+
+
+# What the server did beside the suite's statements, counted since it started: the run's
+# share is the difference of two readings (``activity_since``). PostgreSQL 17 moved the
+# checkpoint counts from pg_stat_bgwriter to pg_stat_checkpointer.
+_CHECKPOINTS = {
+    "pg_stat_bgwriter": (
+        "checkpoints_timed + checkpoints_req",
+        "checkpoint_write_time + checkpoint_sync_time",
+    ),
+    "pg_stat_checkpointer": ("num_timed + num_requested", "write_time + sync_time"),
+}
+_ACTIVITY = """
+SELECT ({count}) AS checkpoints, ({ms})::float8 AS checkpoint_ms,
+       (SELECT coalesce(sum(autovacuum_count + autoanalyze_count), 0)
+          FROM pg_stat_user_tables) AS autovacuums,
+       d.xact_commit AS commits, d.xact_rollback AS rollbacks, d.deadlocks,
+       d.blks_read AS blocks_read, d.temp_files
+  FROM {view}, pg_stat_database d
+ WHERE d.datname = current_database()
+"""
+
+
+def activity(url: str) -> dict[str, float]:
+    """The server's counters now: checkpoints (and their ms writing and syncing), autovacuum
+    and autoanalyze runs, this database's commits, rollbacks, deadlocks, blocks read from
+    outside its buffers, temporary files."""
+    return asyncio.run(_activity(url))
+
+
+def activity_since(before: dict[str, float], url: str) -> dict[str, float]:
+    """What the server did since ``before`` (``activity``). Backends report their counts
+    within a second or so of their transactions: a run's last second may be missing."""
+    now = activity(url)
+    return {name: round(now[name] - before[name], 1) for name in now}
+
+
+async def _activity(url: str) -> dict[str, float]:
+    conn = await asyncpg.connect(url, timeout=10)
+    try:
+        version = await conn.fetchval("SELECT current_setting('server_version_num')::int")
+        view = "pg_stat_checkpointer" if version >= 170000 else "pg_stat_bgwriter"
+        count, ms = _CHECKPOINTS[view]
+        row = await conn.fetchrow(_ACTIVITY.format(count=count, ms=ms, view=view))
+        return {name: float(value) for name, value in row.items()}
+    finally:
+        await conn.close()
 
 
 def suite_env(url: str, prefix: str) -> dict[str, str]:

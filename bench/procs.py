@@ -12,6 +12,7 @@ import re
 import resource
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,9 +22,7 @@ _PAGE = os.sysconf("SC_PAGE_SIZE")
 
 def cpu_seconds(pid: int) -> float:
     """User plus system CPU seconds the process has used so far."""
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    # The command name may hold spaces; fields resume after its closing parenthesis.
-    fields = stat[stat.rindex(")") + 2 :].split()
+    fields = _stat_fields(pid)
     return (int(fields[11]) + int(fields[12])) / _TICKS
 
 
@@ -54,6 +53,38 @@ def machine_steal_seconds() -> float:
     return int(Path("/proc/stat").read_text().split("\n", 1)[0].split()[8]) / _TICKS
 
 
+def server_cpu_seconds(server: int) -> float:
+    """CPU seconds of a server that works in processes it forks (PostgreSQL's postmaster):
+    its own, its children's that are alive, and those of the children it has reaped (an
+    autovacuum worker that came and went)."""
+    fields = _stat_fields(server)
+    total = sum(int(x) for x in fields[11:15]) / _TICKS  # utime, stime, cutime, cstime
+    for child in _children(server):
+        with contextlib.suppress(OSError):  # one that ended meanwhile: counted once reaped
+            total += cpu_seconds(child)
+    return total
+
+
+def parent_pid(pid: int) -> int:
+    return int(_stat_fields(pid)[1])
+
+
+def _stat_fields(pid: int) -> list[str]:
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    # The command name may hold spaces; fields resume after its closing parenthesis.
+    return stat[stat.rindex(")") + 2 :].split()
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError, IndexError):
+                if parent_pid(int(entry.name)) == pid:
+                    found.append(int(entry.name))
+    return found
+
+
 def children_cpu_seconds() -> float:
     """CPU of this process's waited-for children (the load generator, once it exits)."""
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -62,10 +93,17 @@ def children_cpu_seconds() -> float:
 
 Pids = dict[str, list[int]]
 """Processes by role: a role may run as several processes."""
+# Roles that are a server forking its workers (``server_cpu_seconds``): PostgreSQL, where a
+# suite keeps its data there (its CPU is the suite's, as SQLite's is the profile process's).
+SERVER_ROLES = frozenset({"postgres"})
 
 
-def _total(pids: list[int]) -> float:
-    return sum(cpu_seconds(pid) for pid in pids)
+def _reader(role: str) -> Callable[[int], float]:
+    return server_cpu_seconds if role in SERVER_ROLES else cpu_seconds
+
+
+def _total(pids: list[int], role: str) -> float:
+    return sum(_reader(role)(pid) for pid in pids)
 
 
 @dataclass
@@ -75,7 +113,7 @@ class CpuMeter:
     pids: Pids
 
     def start(self) -> None:
-        self._before = {name: _total(pids) for name, pids in self.pids.items()}
+        self._before = {name: _total(pids, name) for name, pids in self.pids.items()}
         self._children_before = children_cpu_seconds()
         self._machine_before = machine_busy_seconds()
 
@@ -83,7 +121,7 @@ class CpuMeter:
         """Each role's CPU, the load generator's, and ``other``: everything else on the
         machine in the meantime (other work competing for the cores: noise)."""
         machine = machine_busy_seconds() - self._machine_before
-        used = {name: _total(pids) - self._before[name] for name, pids in self.pids.items()}
+        used = {name: _total(pids, name) - self._before[name] for name, pids in self.pids.items()}
         used["loadgen"] = children_cpu_seconds() - self._children_before
         used["other"] = max(0.0, machine - sum(used.values()))
         return used
@@ -121,7 +159,7 @@ class CpuTimeline:
             total = 0.0
             for pid in pids:
                 with contextlib.suppress(OSError):  # a process that has exited
-                    total += cpu_seconds(pid)
+                    total += _reader(name)(pid)
             now[name] = total
         return now
 
@@ -184,12 +222,18 @@ class ThreadMeter:
     pids: Pids
 
     def start(self) -> None:
-        self._before = {pid: thread_totals(pid) for pids in self.pids.values() for pid in pids}
+        self._before = {pid: thread_totals(pid) for pids in self._threaded() for pid in pids}
+
+    def _threaded(self) -> list[list[int]]:
+        """The roles whose work is in threads (a server's is in processes: SERVER_ROLES)."""
+        return [pids for role, pids in self.pids.items() if role not in SERVER_ROLES]
 
     def stop(self, requests: int) -> dict[str, dict[str, dict[str, float]]]:
         """Per role, per thread group: ``cpu_us`` and ``switches`` per request."""
         found: dict[str, dict[str, dict[str, float]]] = {}
         for role, pids in self.pids.items():
+            if role in SERVER_ROLES:
+                continue
             groups: dict[str, list[float]] = {}
             for pid in pids:
                 before = self._before.get(pid, {})

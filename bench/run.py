@@ -169,6 +169,7 @@ class SideP:
     traffic: Traffic
     setup: Configured
     sample_answer: dict[str, Any]
+    database: str | None = None  # its PostgreSQL URL, if it keeps its data there
 
 
 def _side_p(
@@ -194,9 +195,14 @@ def _side_p(
         results["notes"].append(f"{name} not measured: {why_not}")
         return None
     s = suite.pids()
-    target = Target(name, suite.data_port, {k: s[k] for k in suite.roles}, suite.records)
+    pids = {k: s[k] for k in suite.roles}
+    database = suite.extra_env.get("P13N_DATABASE_URL")
+    server = pg.server_pid(database) if database else None
+    if server:  # its CPU is the suite's store's (SQLite's is inside the profile process)
+        pids["postgres"] = [server]
+    target = Target(name, suite.data_port, pids, suite.records)
     traffic = Traffic(setup.public_token, max(1, args.profiles))
-    return SideP(target, traffic, setup, answered["sample_answer"])
+    return SideP(target, traffic, setup, answered["sample_answer"], database)
 
 
 def _targets(floors: Floors, suite: Suite, p_ready: bool) -> list[Target]:
@@ -428,7 +434,10 @@ def _pg_half_rate(
     """A suite on PostgreSQL at half of its own maximum rate, with the target's verdict."""
     measured = beside[name]
     half = results["rows"][name]["median_req_per_s"] / 2
+    assert measured.database is not None
+    before = pg.activity(measured.database)
     at_half = open_loop(measured.target, half, args.half_duration, measured.traffic)
+    at_half["postgres_activity"] = pg.activity_since(before, measured.database)
     return {"path": name, **at_half, **backends.half_rate_verdict(at_half)}
 
 

@@ -138,13 +138,23 @@ def test_smoke_run_measures_p_on_postgresql_beside_sqlite(smoke: dict[str, Any])
     single_on_pg = rows[backends.SINGLE]
     assert "skipped" not in single_on_pg, single_on_pg
     assert sum(single_on_pg["errors"].values()) == 0, single_on_pg["errors"]
-    assert set(single_on_pg["cpu_per_request_s"]) == {"envoy", "single", "loadgen", "other"}
+    # The database's own CPU is the suite's too (bench/pg.py server_pid).
+    assert set(single_on_pg["cpu_per_request_s"]) == {
+        "envoy",
+        "single",
+        "postgres",
+        "loadgen",
+        "other",
+    }
+    for name in names:
+        assert rows[name]["cpu_per_request_s"]["postgres"] > 0, rows[name]["cpu_per_request_s"]
     assert set(smoke["postgres"]["req_per_s"]) == {"P", *names, backends.SINGLE}
     assert isinstance(smoke["postgres"]["pg_over_sqlite_met"], bool)
     half = smoke["half_rate_postgres"]
     assert half["path"] == backends.ONE
     assert set(half["statuses"]) == {"200"}, half["statuses"]
     _assert_stalls_recorded(half, writer=False)  # PostgreSQL: a transaction per write
+    assert half["postgres_activity"]["commits"] > 0, half["postgres_activity"]
     single_half = smoke["half_rate_postgres_single"]
     assert single_half["path"] == backends.SINGLE
     assert set(single_half["statuses"]) == {"200"}, single_half["statuses"]
