@@ -191,27 +191,30 @@ class HeldAfter:
         self._server.server_close()
 
 
+# Runs a module as `python -m` does, with Ctrl-C raising KeyboardInterrupt as from a
+# terminal: a test run started in the background (`cmd &` in a script) ignores SIGINT, and
+# its children inherit that. Set in the child itself, not in a preexec_fn: that makes
+# subprocess fork this process, whose gRPC threads (the suite runs in it) leave the forked
+# child broken (a CI run's child died of "epoll_wait error: Bad file descriptor" before it
+# ran; services/die_with_parent.py says the same of the supervisor's children).
+AS_FROM_A_TERMINAL = (
+    "import runpy, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+    "sys.argv = sys.argv[1:]; runpy.run_module(sys.argv[0], run_name='__main__', alter_sys=True)"
+)
+
+
 def test_an_interrupted_import_resumes_where_it_stopped(
     p13n: CliRunner, account: Account, ps: str, tmp_path: Path
 ) -> None:
     rows = 20_000
     path = write_csv(tmp_path / "big.csv", rows, "i")
     args = ["import", "attributes", str(path), "--key", KEY, "-s", ps, "--batch-size", "500"]
-    command = [sys.executable, "-m", "services.cli", *args]
+    command = [sys.executable, "-c", AS_FROM_A_TERMINAL, "services.cli", *args]
     held = HeldAfter(p13n.admin_url, batches=3)
     env = {**os.environ, "P13N_ADMIN_URL": held.url, "P13N_API_KEY": account.api_key}
     root = Path(__file__).resolve().parents[2]  # this tree's services/, not an installed one
     env["PYTHONPATH"] = os.pathsep.join([str(root), env.get("PYTHONPATH", "")])
-    child = subprocess.Popen(
-        command,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        # As from a terminal: a test run started in the background (`cmd &` in a script)
-        # ignores SIGINT, the child would inherit that, and Python would never raise
-        # KeyboardInterrupt in it.
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
-    )
+    child = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         # Ctrl-C while the fourth batch waits for its answer: three are acknowledged.
         assert held.holding.wait(60), child.communicate(timeout=30)
