@@ -6,6 +6,8 @@ filter, limit and local-reply mapper with the real path:
 
 - F1: the listener's hardening, buffer and router only, ``direct_response`` 200 with JSON;
 - F2: the production filter chain without ext_authz, upstream the trivial handler;
+- F2h: F2 without the transcoder, the browser's request carried as HTTP/1.1 to a trivial
+  HTTP handler (``bench/http_floor.py``): what the gRPC hop itself costs is F2 less F2h;
 - F3: the production filter chain as it is, ext_authz to the trivial authz server;
 - F3r: F3 with the suite's real auth service deciding the bench's real public token
   (reached over mutual TLS with the gateway's certificate, as the gateway reaches it);
@@ -62,12 +64,33 @@ def _real_auth(listener: dict[str, Any]) -> dict[str, Any]:
     return listener
 
 
+def _plain_http(
+    resources: dict[str, Any], f2: dict[str, Any], port: int, http_port: int
+) -> dict[str, Any]:
+    """F2's listener with the browser's path routed as it came, over HTTP/1.1."""
+    cluster = copy.deepcopy(next(c for c in resources["clusters"] if c["name"] == "offers"))
+    cluster.pop("typed_extension_protocol_options")  # HTTP/1.1, Envoy's default upstream
+    cluster["name"] = cluster["load_assignment"]["cluster_name"] = "http_floor"
+    endpoint = cluster["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]
+    endpoint["address"]["socket_address"]["port_value"] = http_port
+    resources["clusters"].append(cluster)
+    listener = _listener(f2, "f2h", port)
+    manager = _manager(listener)
+    manager["http_filters"] = [f for f in manager["http_filters"] if "transcoder" not in f["name"]]
+    routes = manager["route_config"]["virtual_hosts"][0]["routes"]
+    offers = next(r for r in routes if r.get("route", {}).get("cluster") == "offers")
+    route = {"match": {"prefix": "/public/"}, "route": {**offers["route"], "cluster": "http_floor"}}
+    routes.insert(0, route)
+    return listener
+
+
 def envoy_config(
     *,
     ports: dict[str, int],
     offers_port: int,
     authz_port: int,
     envoy_admin_port: int,
+    http_port: int | None = None,
     real_auth_port: int | None = None,
     relay_port: int | None = None,
     real_tls: GatewayTls | None = None,
@@ -113,6 +136,9 @@ def envoy_config(
     manager["http_filters"] = [f for f in manager["http_filters"] if "ext_authz" not in f["name"]]
     manager["route_config"]["virtual_hosts"][0].pop("typed_per_filter_config", None)
     listeners.append(f2)
+
+    if http_port is not None:
+        listeners.append(_plain_http(resources, f2, ports["F2h"], http_port))
 
     listeners.append(_listener(data_plane, "f3", ports["F3"]))
 

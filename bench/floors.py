@@ -38,11 +38,12 @@ class Floors:
 
     def start(self, real: RealServices | None = None) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
-        names = ["F1", "F2", "F3"] + (["F3r", "T"] if real else [])
-        servers = ["offers", "authz"] + (["relay"] if real else [])
+        names = ["F1", "F2", "F2h", "F3"] + (["F3r", "T"] if real else [])
+        servers = ["offers", "http", "authz"] + (["relay"] if real else [])
         self.ports = {name: free_port() for name in [*names, *servers, "admin"]}
         for kind in servers:
-            argv = [sys.executable, "-m", "bench.floor", kind, f"--port={self.ports[kind]}"]
+            module = "bench.http_floor" if kind == "http" else f"bench.floor {kind}"
+            argv = [sys.executable, "-m", *module.split(), f"--port={self.ports[kind]}"]
             env = None
             if kind == "relay" and real:
                 argv += [
@@ -58,6 +59,7 @@ class Floors:
             ports={name: self.ports[name] for name in names},
             offers_port=self.ports["offers"],
             authz_port=self.ports["authz"],
+            http_port=self.ports["http"],
             envoy_admin_port=self.ports["admin"],
             real_auth_port=real.auth_port if real else None,
             relay_port=self.ports["relay"] if real else None,

@@ -14,6 +14,7 @@ from bench.suite import venv_bin
 ROW_NAMES = {
     "F1": "F1 Envoy direct_response",
     "F2": "F2 Envoy → transcoder → trivial grpc.aio",
+    "F2h": "F2h F2 over HTTP/1.1: Envoy → trivial Python HTTP handler (httptools)",
     "F3": "F3 F2 + ext_authz (trivial allow-all)",
     "F3r": "F3r F2 + ext_authz (real auth service, real token)",
     "T": "T F3r + relay → real profile Track (P without offers' logic)",
@@ -23,6 +24,29 @@ ROW_NAMES = {
     single.NAME: "P in the single-process mode (a second suite, `p13n up --single-process`)",
     "P": "P public personalize (full path)",
 }
+
+
+def grpc_hop(rows: dict[str, dict[str, Any]]) -> list[str]:
+    """What carrying a request as gRPC costs: F2 (transcoded, grpc.aio) against F2h (the same
+    request and answer over HTTP/1.1), Envoy's CPU and the handler's, in the same rounds."""
+    f2, f2h = rows.get("F2", {}), rows.get("F2h", {})
+    if not f2.get("median_req_per_s") or not f2h.get("median_req_per_s"):
+        return []
+
+    def described(name: str, row: dict[str, Any]) -> tuple[str, float]:
+        envoy, handler = (row["cpu_per_request_s"].get(k, 0.0) * 1e6 for k in ("envoy", "handler"))
+        text = (
+            f"{name} {row['median_req_per_s']:.0f} req/s at {envoy + handler:,.0f} µs of CPU a "
+            f"request (envoy {envoy:,.0f}, handler {handler:,.0f})"
+        )
+        return text, envoy + handler
+
+    (grpc_text, grpc_cost), (http_text, http_cost) = described("F2", f2), described("F2h", f2h)
+    return [
+        f"The gRPC hop: {grpc_text}; over HTTP/1.1, {http_text}: carrying a request as gRPC "
+        f"costs {grpc_cost - http_cost:,.0f} µs of CPU more, flat out.",
+        "",
+    ]
 
 
 def machine() -> dict[str, Any]:
@@ -111,6 +135,7 @@ def markdown(results: dict[str, Any]) -> str:
             target = "≥ 0.5" if name == "P/F2" else ""
             out.append(f"| {name} req/s | {value:.2f} | {target} |")
         out.append("")
+    out += grpc_hop(results["rows"])
     out += mtls.markdown(results.get("mtls") or {})
     out += half_rate_section(results)
     out += single.markdown(results)

@@ -1,6 +1,6 @@
 """`make bench`: the personalize path against the floor of its own stack, in one run.
 
-    python -m bench.run              # F1, F2, F3, F3r, T and P at full speed, then P at half
+    python -m bench.run              # F1, F2, F2h, F3, F3r, T and P at full speed, then P at half
     python -m bench.run --smoke      # seconds long, for CI: every step once, tiny loads
     python -m bench.run --scale      # also: 1 vs 100 personalizations, lists at 100 items,
                                      # 10,000 vs 1,000,000 profiles (the last takes long)
@@ -211,6 +211,7 @@ def _targets(floors: Floors, suite: Suite, p_ready: bool) -> list[Target]:
     targets = [
         Target("F1", floors.ports["F1"], {"envoy": f["envoy"]}),
         Target("F2", floors.ports["F2"], handler),
+        Target("F2h", floors.ports["F2h"], {"envoy": f["envoy"], "handler": f["http"]}),
         Target("F3", floors.ports["F3"], handler | {"authz": f["authz"]}),
         Target("F3r", floors.ports["F3r"], handler | {"auth": s["auth"]}),
         Target(

@@ -47,7 +47,7 @@ def smoke(postgres_url: str, tmp_path_factory: pytest.TempPathFactory) -> dict[s
 
 def test_smoke_run_measures_every_path_and_writes_its_reports(smoke: dict[str, Any]) -> None:
     results = smoke
-    for path in ("F1", "F2", "F3", "F3r", "T", "P-plain", "P"):
+    for path in ("F1", "F2", "F2h", "F3", "F3r", "T", "P-plain", "P"):
         row = results["rows"][path]
         assert "skipped" not in row, (path, row)
         assert row["requests"] > 0, path
@@ -76,6 +76,7 @@ def test_smoke_run_measures_every_path_and_writes_its_reports(smoke: dict[str, A
     )
     assert "Generator lag: schedule p99" in results["markdown"]
     assert "| F1 Envoy direct_response |" in results["markdown"]
+    assert "The gRPC hop: F2 " in results["markdown"]
     # Where a request's CPU went inside each process, by thread, at both rates: the
     # services' Python threads named by the bench hook (bench/gcpause).
     for run in (results["rows"]["P"], half):
