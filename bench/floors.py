@@ -42,8 +42,8 @@ class Floors:
         servers = ["offers", "http", "authz"] + (["relay"] if real else [])
         self.ports = {name: free_port() for name in [*names, *servers, "admin"]}
         for kind in servers:
-            module = "bench.http_floor" if kind == "http" else f"bench.floor {kind}"
-            argv = [sys.executable, "-m", *module.split(), f"--port={self.ports[kind]}"]
+            server = ["bench.http_floor"] if kind == "http" else ["bench.floor", kind]
+            argv = [sys.executable, "-m", *server, f"--port={self.ports[kind]}"]
             env = None
             if kind == "relay" and real:
                 argv += [
