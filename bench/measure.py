@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench import envoy_timing
+from bench.envoy_timing import EnvoyTiming
 from bench.pace import Pace
 from bench.procs import CpuMeter, CpuTimeline, Pids, ThreadMeter
 from bench.stalls import Recorder
@@ -63,12 +65,16 @@ def open_loop(target: Target, rate: float, duration: float, traffic: Traffic) ->
     with each process's CPU second by second (``cpu_timeline``) beside the generator's own
     per-second latencies, so a run whose tail misses shows what was busy when; and, where
     the suite records them, each service process's collector pauses, event-loop lag and
-    writer batches, over the run and second by second (``processes``, bench/stalls.py); and
+    writer batches, over the run and second by second (``processes``, bench/stalls.py), and
+    Envoy's timing of each request second by second (``envoy``, bench/envoy_timing.py); and
     each process's CPU and wake-ups per request by thread (``threads``, ``ThreadMeter``);
     and the machine's pace over the run (``pace``, bench/pace.py)."""
     recorder = Recorder(target.pids, target.records) if target.records else None
+    timing = EnvoyTiming(envoy_timing.log_path(target.records)) if target.records else None
     if recorder:
         recorder.start()
+    if timing:
+        timing.start()
     meter, threads = CpuMeter(target.pids), ThreadMeter(target.pids)
     cpu_timeline = CpuTimeline(target.pids)
     pace = Pace()
@@ -106,6 +112,8 @@ def open_loop(target: Target, rate: float, duration: float, traffic: Traffic) ->
     row["pace"] = paced
     if recorder:
         row["processes"] = recorder.stop(row["started_at"], duration)
+    if timing:
+        row["envoy"] = timing.stop(row["started_at"], duration)
     return _with_cpu(row, cpu, row["requests"])
 
 

@@ -222,18 +222,18 @@ class ThreadMeter:
     pids: Pids
 
     def start(self) -> None:
-        self._before = {pid: thread_totals(pid) for pids in self._threaded() for pid in pids}
+        self._before = {
+            pid: thread_totals(pid) for pids in self._threaded().values() for pid in pids
+        }
 
-    def _threaded(self) -> list[list[int]]:
+    def _threaded(self) -> Pids:
         """The roles whose work is in threads (a server's is in processes: SERVER_ROLES)."""
-        return [pids for role, pids in self.pids.items() if role not in SERVER_ROLES]
+        return {role: pids for role, pids in self.pids.items() if role not in SERVER_ROLES}
 
     def stop(self, requests: int) -> dict[str, dict[str, dict[str, float]]]:
         """Per role, per thread group: ``cpu_us`` and ``switches`` per request."""
         found: dict[str, dict[str, dict[str, float]]] = {}
-        for role, pids in self.pids.items():
-            if role in SERVER_ROLES:
-                continue
+        for role, pids in self._threaded().items():
             groups: dict[str, list[float]] = {}
             for pid in pids:
                 before = self._before.get(pid, {})

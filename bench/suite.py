@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench import gcpause
+from bench import envoy_timing, gcpause
 from services.common.ports import free_port
 
 PROCESS_NAMES = ("envoy", "auth", "profile", "offers")
@@ -85,7 +85,8 @@ class Suite:
     process (role ``single``).
 
     ``records``, when set, is where every Python process of the suite records its collector
-    pauses, event-loop lag and writer batches (``bench/gcpause``); the bench's suites set it.
+    pauses, event-loop lag and writer batches (``bench/gcpause``), and Envoy each request's
+    timings (``bench/envoy_timing.py``); the bench's suites set it.
     """
 
     data_dir: Path
@@ -134,7 +135,9 @@ class Suite:
         if self.records is None:
             return {}
         # First on the path; another hook in extra_env (bench/sqlcount) is chained behind.
-        return gcpause.env(self.records, self.extra_env.get("PYTHONPATH"))
+        hook = gcpause.env(self.records, self.extra_env.get("PYTHONPATH"))
+        # And Envoy's own timing of every request, beside the processes' records.
+        return {**hook, "P13N_GATEWAY_TIMING_LOG": str(envoy_timing.log_path(self.records))}
 
     def start(self, timeout: float = 90.0) -> None:
         # A service's port, and those of its other replicas (each 10 above the previous).

@@ -7,7 +7,9 @@ writer's batches, the SQLite checkpoints), and the machine's pace beside the run
 (``bench/pace.py``: the CPU one fixed piece of Python took). The report prints the worst
 seconds with all of it and one verdict per second: saturated cores, a slow machine, the
 generator late, a collector pause, a late event loop, writes queued behind slow commits, a
-long checkpoint, or none of these (then look further: the disk, the machine's other work).
+long checkpoint, and where Envoy's timing log says the time went (``bench/envoy_timing.py``:
+before the upstream, in the service, or outside Envoy), or none of these (then look
+further: the disk, the machine's other work).
 """
 
 from __future__ import annotations
@@ -37,6 +39,12 @@ STEAL_CORES = 0.05
 # The fixed piece of work took this many times its fastest CPU of the run in a second: the
 # machine ran slower then, for every process alike (bench/pace.py).
 SLOW_PACE_X = 1.5
+# A request held this long by one part of Envoy's path (before its upstream, or in it)
+# was late there: the p95 target's whole budget.
+ENVOY_PART_MS = 10.0
+# The generator saw a p99 this much above the longest request Envoy held: the time was
+# spent outside Envoy (in the generator, the kernel or the connection).
+OUTSIDE_ENVOY_MS = 5.0
 # Issue 17's half-rate targets, each run on its own.
 P95_TARGET_MS = 10.0
 P99_TARGET_MS = 25.0
@@ -64,8 +72,16 @@ def worst_seconds(run: dict[str, Any], count: int = 3) -> list[dict[str, Any]]:
             if row["second"] < len(found["seconds"])
         }
         paced = pace.in_second(run.get("pace", []), started + row["second"]) if started else None
-        worst.append({**row, "cpu": cpu, "processes": processes, "pace": paced})
+        envoy = _envoy_second(run, row["second"])
+        worst.append({**row, "cpu": cpu, "processes": processes, "pace": paced, "envoy": envoy})
     return worst
+
+
+def _envoy_second(run: dict[str, Any], second: int) -> dict[str, Any] | None:
+    """Envoy's timing of the second's requests, if its log has any (bench/envoy_timing.py)."""
+    seconds = (run.get("envoy") or {}).get("seconds", [])
+    found = seconds[second] if second < len(seconds) else None
+    return found if found and found["requests"] else None
 
 
 def _cpu_over(cpu_rows: list[dict[str, float]], instant: float) -> dict[str, float] | None:
@@ -116,7 +132,29 @@ def explained_by(second: dict[str, Any]) -> str:
         causes.append(
             f"the writer caught up a checkpoint over {CHECKPOINT_MS:.0f} ms ({', '.join(catch_ups)})"
         )
+    causes += _in_envoys_view(second)
     return "; ".join(causes) if causes else "none of these"
+
+
+def _in_envoys_view(second: dict[str, Any]) -> list[str]:
+    """Where Envoy says the second's time went: before the upstream, in it, or outside."""
+    envoy = second.get("envoy")
+    if not envoy:
+        return []
+    causes = []
+    if envoy["before_max_ms"] > ENVOY_PART_MS:
+        causes.append(
+            f"Envoy held a request {envoy['before_max_ms']:.1f} ms before sending it on "
+            "(ext_authz, the buffer)"
+        )
+    if envoy["upstream_max_ms"] > ENVOY_PART_MS:
+        causes.append(f"the service took up to {envoy['upstream_max_ms']:.1f} ms (Envoy's view)")
+    if second["p99"] - envoy["total_max_ms"] > OUTSIDE_ENVOY_MS:
+        causes.append(
+            f"outside Envoy (it held no request over {envoy['total_max_ms']:.1f} ms: the "
+            "generator, the kernel or the connection)"
+        )
+    return causes
 
 
 def _gc_over(row: dict[str, Any]) -> bool:
@@ -263,5 +301,13 @@ def explain(run: dict[str, Any]) -> list[str]:
         )
         if row["processes"]:
             lines += _process_cells(row["processes"])
+        envoy = row.get("envoy")
+        if envoy:
+            lines.append(
+                f"  - Envoy's view: {envoy['requests']} requests, p99 {envoy['total_p99_ms']:.1f} "
+                f"/ max {envoy['total_max_ms']:.1f} ms in all; before the upstream max "
+                f"{envoy['before_max_ms']:.1f}, in it p99 {envoy['upstream_p99_ms']:.1f} / max "
+                f"{envoy['upstream_max_ms']:.1f}, after it max {envoy['after_max_ms']:.1f} ms"
+            )
         lines.append(f"  - explained by: {explained_by(row)}")
     return lines

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from gateway import balancing, console, probes, public_path
+from gateway import balancing, console, probes, public_path, timing_log
 from gateway.capacity import Capacity
 from services.auth.authz import BODY_TOO_LARGE
 from services.auth.ext_authz import CLIENT_ADDRESS_HEADER
@@ -139,6 +139,8 @@ class GatewayConfig:
     # The single-process mode: the auth service decides the browser path as it serves it
     # (gateway/public_path.py), with the descriptor set written here. None: ext_authz does.
     public_path: Path | None = None
+    # Where Envoy writes each data-plane request's timings (gateway/timing_log.py); None: off.
+    timing_log: Path | None = None
 
     @classmethod
     def on_one_machine(
@@ -175,6 +177,7 @@ class GatewayConfig:
                 else None
             ),
             public_path=settings.data_dir / PUBLIC_PATH_DESCRIPTOR if single_process else None,
+            timing_log=settings.gateway_timing_log,
         )
 
     @classmethod
@@ -443,6 +446,8 @@ def build(config: GatewayConfig) -> dict[str, Any]:
     _admin_routes(bootstrap)[-1:-1] = console.routes(config.console, OPENAPI_MAX_BYTES)
     if config.public_path is not None:
         public_path.apply(_manager(bootstrap, "data_plane"), config.public_path)
+    if config.timing_log is not None:
+        _manager(bootstrap, "data_plane")["access_log"] = timing_log.access_log(config.timing_log)
     if _several(config):
         _retry_where_unreceived(bootstrap)
     if config.probe_port is not None:

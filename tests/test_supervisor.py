@@ -309,3 +309,19 @@ def test_the_cli_passes_single_process_to_the_supervisor(
     assert cli.main(["up", "--single-process"]) == 0
     assert cli.main(["up"]) == 0
     assert [options["single_process"] for options in seen] == [True, True, False]
+
+
+def test_with_the_timing_log_on_envoy_writes_it_to_its_path_twice_a_second(tmp_path: Path) -> None:
+    plain = Settings.from_env({"P13N_DATA_DIR": str(tmp_path)})
+    pki.ensure(plain.pki_dir)
+    *_, envoy = build_children(plain, {})
+    assert "--file-flush-interval-msec" not in envoy.argv
+    log = tmp_path / "timing.jsonl"
+    timed = Settings.from_env({"P13N_DATA_DIR": str(tmp_path), "P13N_GATEWAY_TIMING_LOG": str(log)})
+    *_, envoy = build_children(timed, {})
+    flush = envoy.argv.index("--file-flush-interval-msec")
+    assert envoy.argv[flush + 1] == "500"
+    listeners = json.loads((tmp_path / "envoy.json").read_text())["static_resources"]["listeners"]
+    [data_plane] = [x for x in listeners if x["name"] == "data_plane"]
+    manager = data_plane["filter_chains"][0]["filters"][-1]["typed_config"]
+    assert manager["access_log"][0]["typed_config"]["path"] == str(log)

@@ -221,6 +221,11 @@ def _database_url(env: Mapping[str, str]) -> str | None:
     return url
 
 
+def _path(env: Mapping[str, str], name: str) -> Path | None:
+    raw = env.get(name, "").strip()
+    return Path(raw).absolute() if raw else None
+
+
 def _schema_prefix(env: Mapping[str, str]) -> str:
     prefix = env.get("P13N_DATABASE_SCHEMA_PREFIX", "p13n_")
     if not re.fullmatch(r"[a-z_][a-z0-9_]{0,40}", prefix):
@@ -268,6 +273,8 @@ class Settings:
     # database's URL, and the prefix of the services' schema names in it.
     database_url: str | None = field(default=None, repr=False)
     database_schema_prefix: str = "p13n_"
+    # Where the gateway writes each data-plane request's timings (gateway/timing_log.py).
+    gateway_timing_log: Path | None = None
 
     def database_schema(self, service: str) -> str:
         """The PostgreSQL schema that holds ``service``'s tables."""
@@ -304,7 +311,6 @@ class Settings:
                 ("offers", offers_port),
             )
         }
-        tls_dir = env.get("P13N_TLS_DIR")
         if log_level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
             raise ConfigError(f"P13N_LOG_LEVEL={log_level!r}: use DEBUG, INFO, WARNING or ERROR")
         return cls(
@@ -328,9 +334,10 @@ class Settings:
             address_burst=_count(env, "P13N_ADDRESS_BURST", 10000),
             auth_replicas=_count(env, "P13N_AUTH_REPLICAS", 1),
             pki_dir=data_dir / "pki",
-            tls_dir_override=Path(tls_dir).absolute() if tls_dir else None,
+            tls_dir_override=_path(env, "P13N_TLS_DIR"),
             internal_tls=_internal_tls(env, bind_host, targets.values()),
             health_port=_port(env, "P13N_HEALTH_PORT", 0) if "P13N_HEALTH_PORT" in env else None,
             database_url=_database_url(env),
             database_schema_prefix=_schema_prefix(env),
+            gateway_timing_log=_path(env, "P13N_GATEWAY_TIMING_LOG"),
         )

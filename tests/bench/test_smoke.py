@@ -86,6 +86,11 @@ def test_smoke_run_measures_every_path_and_writes_its_reports(smoke: dict[str, A
     assert "### P: CPU and context switches per request, by thread" in results["markdown"]
     assert "the suite's CPU per request over the run: " in results["markdown"]
     _assert_stalls_recorded(half)
+    # The real Envoy timed every request of the run in its timing log (gateway/timing_log.py).
+    envoy = half["envoy"]
+    assert envoy["requests"] == half["requests"], envoy
+    assert all(s["upstream_max_ms"] > 0 for s in envoy["seconds"] if s["requests"]), envoy
+    assert "  - Envoy's view: " in results["markdown"]
     # Consecutive half-rate runs at one rate, each judged on its own.
     runs = results["half_rate_runs"]
     assert len(runs) == 2

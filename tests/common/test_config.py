@@ -88,6 +88,12 @@ def test_each_component_finds_its_certificates_under_the_data_dir(tmp_path: Path
     assert mounted.tls_dir("profile") == Path("/var/run/tls")
 
 
+def test_the_gateway_timing_log_is_off_unless_a_path_is_named(tmp_path: Path) -> None:
+    assert Settings.from_env({"P13N_DATA_DIR": str(tmp_path)}).gateway_timing_log is None
+    env = {"P13N_DATA_DIR": str(tmp_path), "P13N_GATEWAY_TIMING_LOG": "timing.jsonl"}
+    assert Settings.from_env(env).gateway_timing_log == Path("timing.jsonl").absolute()
+
+
 def test_internal_tls_may_be_off_only_on_loopback(tmp_path: Path) -> None:
     base = {"P13N_DATA_DIR": str(tmp_path), "P13N_INTERNAL_TLS": "off"}
     assert not Settings.from_env(base).internal_tls

@@ -13,7 +13,7 @@ import pytest
 import yaml
 from google.protobuf import descriptor_pb2
 
-from gateway import console, probes
+from gateway import console, probes, timing_log
 from gateway.descriptor import without_source_info
 from gateway.render import (
     DESCRIPTOR,
@@ -58,6 +58,9 @@ KUBERNETES = dataclasses.replace(
         pytest.param(KUBERNETES, id="kubernetes"),
         # The benchmark's comparison run: no internal TLS (loopback only).
         pytest.param(dataclasses.replace(LOCAL, tls=None), id="plain"),
+        pytest.param(
+            dataclasses.replace(LOCAL, timing_log=Path("/tmp/p13n-timing.jsonl")), id="timing-log"
+        ),
     ],
 )
 def test_envoy_validates_rendered_config(tmp_path: Path, config: GatewayConfig) -> None:
@@ -423,3 +426,36 @@ def test_gateway_config_writes_every_file_the_kubernetes_config_reads(
     assert json.loads(capsys.readouterr().out)["node"]["id"] == "p13n-gateway"
     assert {p.name for p in files.iterdir()} == {SDS_CERT_FILE, SDS_CA_FILE, DESCRIPTOR_FILE}
     assert (files / DESCRIPTOR_FILE).read_bytes() == without_source_info(DESCRIPTOR)
+
+
+def test_the_timing_log_is_off_unless_asked_for_and_then_on_the_data_plane_only() -> None:
+    def logged(config: GatewayConfig) -> dict[str, Any]:
+        return {
+            listener["name"]: listener["filter_chains"][0]["filters"][-1]["typed_config"].get(
+                "access_log"
+            )
+            for listener in build(config)["static_resources"]["listeners"]
+        }
+
+    assert set(logged(LOCAL).values()) == {None}
+    found = logged(dataclasses.replace(LOCAL, timing_log=Path("/var/log/p13n/timing.jsonl")))
+    assert {name for name, log in found.items() if log} == {"data_plane"}
+    [log] = found["data_plane"]
+    assert log["typed_config"]["path"] == "/var/log/p13n/timing.jsonl"
+
+
+def test_the_timing_log_holds_timings_only_never_a_header_path_or_address() -> None:
+    [log] = timing_log.access_log(Path("/tmp/t.jsonl"))
+    fields = log["typed_config"]["log_format"]["json_format"]
+    assert set(fields) == {
+        "start",
+        "status",
+        "cluster",
+        "total_us",
+        "before_upstream_us",
+        "upstream_us",
+        "after_upstream_us",
+    }
+    operators = " ".join(fields.values())
+    for revealing in ("REQ(", "RESP(", "PATH", "ADDRESS", "AUTHORITY", "USER_AGENT", "TRAILER"):
+        assert revealing not in operators

@@ -1,0 +1,94 @@
+"""Envoy's view of an open-loop run, second by second (the gateway's timing log).
+
+The bench's suites start with ``P13N_GATEWAY_TIMING_LOG`` in their records directory
+(``bench/suite.py``), so Envoy writes one line per data-plane request: when it arrived and
+how long it spent before its upstream was sent it (ext_authz, the buffer), in the upstream
+(the service) and after it (``gateway/timing_log.py``). A worst second whose latency the
+generator saw but Envoy did not hold was spent outside Envoy: in the generator, the kernel
+or the connection; one whose upstream time is long was the service's (``bench/tail.py``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+LOG_NAME = "envoy-timing.jsonl"
+# Envoy writes the log out every 0.5 s (services/supervisor.py): after the run's last
+# answer, this long is enough for its line to be on disk.
+_FLUSH_WAIT_S = 1.0
+
+
+def log_path(records: Path) -> Path:
+    return records / LOG_NAME
+
+
+def _ms(values: list[float], quantile: float) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return round(ordered[max(0, math.ceil(quantile * len(ordered)) - 1)] / 1000, 2)
+
+
+def second_of(lines: list[dict[str, Any]]) -> dict[str, Any]:
+    """One second's requests as Envoy timed them, in ms (a part with no value: 0)."""
+
+    def part(name: str) -> list[float]:
+        return [float(line[name]) for line in lines if line.get(name) is not None]
+
+    total, before, upstream, after = (
+        part(name)
+        for name in ("total_us", "before_upstream_us", "upstream_us", "after_upstream_us")
+    )
+    return {
+        "requests": len(lines),
+        "total_p99_ms": _ms(total, 0.99),
+        "total_max_ms": _ms(total, 1.0),
+        "before_max_ms": _ms(before, 1.0),
+        "upstream_p99_ms": _ms(upstream, 0.99),
+        "upstream_max_ms": _ms(upstream, 1.0),
+        "after_max_ms": _ms(after, 1.0),
+    }
+
+
+def by_second(
+    lines: list[dict[str, Any]], started_at: float, duration: float
+) -> list[dict[str, Any]]:
+    """The run's seconds, each with the requests Envoy received in it."""
+    count = max(1, math.ceil(duration))
+    seconds: list[list[dict[str, Any]]] = [[] for _ in range(count)]
+    for line in lines:
+        second = math.floor(float(line["start"]) - started_at)
+        if 0 <= second < count:
+            seconds[second].append(line)
+    return [second_of(found) for found in seconds]
+
+
+class EnvoyTiming:
+    """The requests of a run in the lines Envoy appends to its timing log after ``start()``
+    (lines of requests before the run, written out late, are left out by their time)."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._offset = 0
+
+    def start(self) -> None:
+        self._offset = self._path.stat().st_size if self._path.exists() else 0
+
+    def stop(self, started_at: float, duration: float) -> dict[str, Any]:
+        """Envoy's view of the run, or a note of why there is none."""
+        if not self._path.exists():
+            return {"skipped": f"no timing log at {self._path}"}
+        time.sleep(_FLUSH_WAIT_S)  # called once every request of the run was answered
+        seconds = by_second(self._lines(), started_at, duration)
+        return {"requests": sum(s["requests"] for s in seconds), "seconds": seconds}
+
+    def _lines(self) -> list[dict[str, Any]]:
+        with self._path.open("rb") as log:
+            log.seek(self._offset)
+            text = log.read().decode()
+        # A line Envoy is still writing has no newline yet: it is read next time.
+        return [json.loads(line) for line in text.splitlines(keepends=True) if line.endswith("\n")]
