@@ -5,11 +5,11 @@ samples every process's CPU second by second in the same run, and reads what eac
 process recorded (``bench/stalls.py``: collector pauses, event-loop lag, the profile
 writer's batches, the SQLite checkpoints), and the machine's pace beside the run
 (``bench/pace.py``: the CPU one fixed piece of Python took). The report prints the worst
-seconds with all of it and one verdict per second: saturated cores, a slow machine, the
-generator late, a collector pause, a late event loop, writes queued behind slow commits, a
-long checkpoint, and where Envoy's timing log says the time went (``bench/envoy_timing.py``:
-before the upstream, in the service, or outside Envoy), or none of these (then look
-further: the disk, the machine's other work).
+seconds with all of it and one verdict per second: saturated cores, a Python process at
+its one core, a slow machine, the generator late, a collector pause, a late event loop,
+writes queued behind slow commits, a long checkpoint, and where Envoy's timing log says
+the time went (``bench/envoy_timing.py``: before the upstream, in the service, or outside
+Envoy), or none of these (then look further: the disk, the machine's other work).
 """
 
 from __future__ import annotations
@@ -20,6 +20,13 @@ from bench import pace, single
 
 # Above this many busy cores (of 2) in a second, requests queue for the CPU.
 SATURATED_CORES = 1.8
+# A Python process this busy in a second was at its one core: the interpreter lock lets
+# one thread run Python at a time (threads in C, SQLite's or gRPC's, may add a little more),
+# so its requests queued, however idle the machine's other core.
+ONE_CORE = 0.95
+# Roles that are not one interpreter: Envoy's workers, the server's processes, the
+# machine's totals and the load generator.
+_NOT_ONE_INTERPRETER = frozenset({"machine", "steal", "envoy", "postgres", "loadgen"})
 # The generator counts as late when a request left this much after it was due.
 LATE_GENERATOR_MS = 5.0
 # A collector pause this long holds every request of the process behind it: with p95's
@@ -94,13 +101,7 @@ def _cpu_over(cpu_rows: list[dict[str, float]], instant: float) -> dict[str, flo
 
 def explained_by(second: dict[str, Any]) -> str:
     """What explains one of ``worst_seconds``: every cause over its bar, or none."""
-    causes = []
-    machine = (second.get("cpu") or {}).get("machine", 0.0)
-    if machine >= SATURATED_CORES:
-        causes.append(f"saturated cores ({machine:.2f} of 2 busy)")
-    stolen = (second.get("cpu") or {}).get("steal", 0.0)
-    if stolen >= STEAL_CORES:
-        causes.append(f"the hypervisor took {stolen:.2f} cores (steal)")
+    causes = _cpu_causes(second.get("cpu") or {})
     paced = second.get("pace")
     if paced and paced["x"] >= SLOW_PACE_X:
         causes.append(
@@ -134,6 +135,26 @@ def explained_by(second: dict[str, Any]) -> str:
         )
     causes += _in_envoys_view(second)
     return "; ".join(causes) if causes else "none of these"
+
+
+def _cpu_causes(cpu: dict[str, float]) -> list[str]:
+    """What the second's CPU says: both cores busy, a Python process near its one core, or
+    the hypervisor taking cores."""
+    causes = []
+    machine = cpu.get("machine", 0.0)
+    if machine >= SATURATED_CORES:
+        causes.append(f"saturated cores ({machine:.2f} of 2 busy)")
+    pinned = [
+        f"{role} {cores:.2f}"
+        for role, cores in cpu.items()
+        if role not in _NOT_ONE_INTERPRETER and cores >= ONE_CORE
+    ]
+    if pinned:
+        causes.append(f"a process at its one core ({', '.join(pinned)} cores busy)")
+    stolen = cpu.get("steal", 0.0)
+    if stolen >= STEAL_CORES:
+        causes.append(f"the hypervisor took {stolen:.2f} cores (steal)")
+    return causes
 
 
 def _in_envoys_view(second: dict[str, Any]) -> list[str]:

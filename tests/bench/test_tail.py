@@ -51,7 +51,8 @@ def test_the_worst_second_is_shown_with_the_cpu_of_that_second() -> None:
     assert lines[1:] == [
         "- second 1: 100 requests, p95 40.00, p99 41.00, max 42.00 ms; "
         "cores busy: machine 1.95 (saturated) (profile 1.10)",
-        "  - explained by: saturated cores (1.95 of 2 busy)",
+        "  - explained by: saturated cores (1.95 of 2 busy); a process at its one core "
+        "(profile 1.10 cores busy)",
         "- second 0: 100 requests, p95 5.00, p99 6.00, max 7.00 ms; "
         "cores busy: machine 0.90 (profile 0.30)",
         "  - explained by: none of these",
@@ -220,6 +221,16 @@ def test_a_second_the_hypervisor_took_cores_from_is_explained_by_it() -> None:
     assert tail.explained_by(second) == "the hypervisor took 0.31 cores (steal)"
     quiet = _second(5, 30.0) | {"cpu": {"machine": 1.2, "steal": 0.01, "profile": 0.5}}
     assert tail.explained_by(quiet) == "none of these"
+
+
+def test_a_python_process_at_its_one_core_is_a_cause_however_idle_the_machine() -> None:
+    """The single process at 1.02 cores (session-2026-12-07-sixth): requests queued behind
+    its interpreter lock with the machine's other core half idle."""
+    cpu = {"machine": 1.51, "steal": 0.0, "envoy": 1.1, "single": 1.02, "loadgen": 0.08}
+    second = _second(5, 441.0) | {"cpu": cpu}
+    assert tail.explained_by(second) == "a process at its one core (single 1.02 cores busy)"
+    below = _second(6, 30.0) | {"cpu": cpu | {"single": 0.92}}
+    assert tail.explained_by(below) == "none of these"  # Envoy has workers: never "one core"
 
 
 def test_a_run_states_the_suites_cpu_per_request_and_what_the_hypervisor_took() -> None:
