@@ -90,5 +90,5 @@ class EnvoyTiming:
         with self._path.open("rb") as log:
             log.seek(self._offset)
             text = log.read().decode()
-        # A line Envoy is still writing has no newline yet: it is read next time.
+        # A line Envoy is still writing has no newline yet: it is left out.
         return [json.loads(line) for line in text.splitlines(keepends=True) if line.endswith("\n")]
