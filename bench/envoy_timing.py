@@ -16,6 +16,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench.openloop import percentile
+
 LOG_NAME = "envoy-timing.jsonl"
 # Envoy writes the log out every 0.5 s (services/supervisor.py): after the run's last
 # answer, this long is enough for its line to be on disk.
@@ -26,11 +28,8 @@ def log_path(records: Path) -> Path:
     return records / LOG_NAME
 
 
-def _ms(values: list[float], quantile: float) -> float:
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    return round(ordered[max(0, math.ceil(quantile * len(ordered)) - 1)] / 1000, 2)
+def _ms(values: list[float], p: float) -> float:
+    return round(percentile(sorted(values), p) / 1000, 2)
 
 
 def second_of(lines: list[dict[str, Any]]) -> dict[str, Any]:
@@ -45,12 +44,12 @@ def second_of(lines: list[dict[str, Any]]) -> dict[str, Any]:
     )
     return {
         "requests": len(lines),
-        "total_p99_ms": _ms(total, 0.99),
-        "total_max_ms": _ms(total, 1.0),
-        "before_max_ms": _ms(before, 1.0),
-        "upstream_p99_ms": _ms(upstream, 0.99),
-        "upstream_max_ms": _ms(upstream, 1.0),
-        "after_max_ms": _ms(after, 1.0),
+        "total_p99_ms": _ms(total, 99),
+        "total_max_ms": _ms(total, 100),
+        "before_max_ms": _ms(before, 100),
+        "upstream_p99_ms": _ms(upstream, 99),
+        "upstream_max_ms": _ms(upstream, 100),
+        "after_max_ms": _ms(after, 100),
     }
 
 

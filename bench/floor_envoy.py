@@ -45,9 +45,16 @@ def _manager(listener: dict[str, Any]) -> dict[str, Any]:
 
 
 def _cluster_like(
-    resources: dict[str, Any], name: str, port: int, tls: GatewayTls | None = None
-) -> None:
-    cluster = copy.deepcopy(next(c for c in resources["clusters"] if c["name"] == "auth"))
+    resources: dict[str, Any],
+    name: str,
+    port: int,
+    tls: GatewayTls | None = None,
+    like: str = "auth",
+) -> dict[str, Any]:
+    """A copy of the gateway's ``like`` cluster, named ``name``, sending to ``port``."""
+    cluster: dict[str, Any] = copy.deepcopy(
+        next(c for c in resources["clusters"] if c["name"] == like)
+    )
     if tls is not None:  # the real auth service: mutual TLS as the gateway
         cluster["transport_socket"] = upstream_tls("auth", tls)
     cluster["name"] = name
@@ -55,6 +62,7 @@ def _cluster_like(
     endpoint = cluster["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]
     endpoint["address"]["socket_address"]["port_value"] = port
     resources["clusters"].append(cluster)
+    return cluster
 
 
 def _real_auth(listener: dict[str, Any]) -> dict[str, Any]:
@@ -68,12 +76,8 @@ def _plain_http(
     resources: dict[str, Any], f2: dict[str, Any], port: int, http_port: int
 ) -> dict[str, Any]:
     """F2's listener with the browser's path routed as it came, over HTTP/1.1."""
-    cluster = copy.deepcopy(next(c for c in resources["clusters"] if c["name"] == "offers"))
+    cluster = _cluster_like(resources, "http_floor", http_port, like="offers")
     cluster.pop("typed_extension_protocol_options")  # HTTP/1.1, Envoy's default upstream
-    cluster["name"] = cluster["load_assignment"]["cluster_name"] = "http_floor"
-    endpoint = cluster["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]
-    endpoint["address"]["socket_address"]["port_value"] = http_port
-    resources["clusters"].append(cluster)
     listener = _listener(f2, "f2h", port)
     manager = _manager(listener)
     manager["http_filters"] = [f for f in manager["http_filters"] if "transcoder" not in f["name"]]
