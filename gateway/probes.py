@@ -36,6 +36,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from gateway.static_cluster import one_endpoint
+
 PROBE_PORT = 9902
 # The kubelet's preStop call returns after this: the inbound listeners stop accepting at
 # DRAIN_TIME_SECONDS, the requests in flight have the rest (a data-plane route's timeout
@@ -163,27 +165,5 @@ def listener(bind_host: str, port: int, drain_hold_seconds: int) -> dict[str, An
 
 def admin_cluster(admin_port: int) -> dict[str, Any]:
     """Envoy's own admin on loopback, for ``/ready`` and the drain's calls."""
-    return {
-        "name": ADMIN_CLUSTER,
-        "type": "STATIC",
-        "connect_timeout": "0.25s",
-        "load_assignment": {
-            "cluster_name": ADMIN_CLUSTER,
-            "endpoints": [
-                {
-                    "lb_endpoints": [
-                        {
-                            "endpoint": {
-                                "address": {
-                                    "socket_address": {
-                                        "address": "127.0.0.1",
-                                        "port_value": admin_port,
-                                    }
-                                }
-                            }
-                        }
-                    ]
-                }
-            ],
-        },
-    }
+    address = {"socket_address": {"address": "127.0.0.1", "port_value": admin_port}}
+    return one_endpoint(ADMIN_CLUSTER, address, "0.25s")

@@ -42,8 +42,6 @@ KUBERNETES_DESCRIPTOR = KUBERNETES_CONFIG_DIR / DESCRIPTOR_FILE
 OPENAPI = Path(__file__).resolve().parent.parent / "docs" / "openapi.json"
 KUBERNETES_OPENAPI = Path("/usr/share/p13n/openapi.json")
 OPENAPI_MAX_BYTES = 1024 * 1024
-# Beside envoy.json in the single-process mode (gateway/public_path.py).
-PUBLIC_PATH_DESCRIPTOR = "public-path.binpb"
 
 # HTTP status of a local reply → message override or None; the google.rpc.Code its JSON
 # body carries comes from the suite's one table (services.common.status_codes).
@@ -136,9 +134,9 @@ class GatewayConfig:
     # Each upstream name may stand for several pods (a headless Service): health checks,
     # outlier detection and retries as for several replicas (gateway/balancing.py).
     replicated: bool = False
-    # The single-process mode: the auth service decides the browser path as it serves it
-    # (gateway/public_path.py), with the descriptor set written here. None: ext_authz does.
-    public_path: Path | None = None
+    # The single-process mode: the browser path goes to the process on this Unix socket,
+    # which decides it as it serves it (gateway/public_path.py). None: ext_authz does.
+    browser_socket: Path | None = None
     # Where Envoy writes each data-plane request's timings (gateway/timing_log.py); None: off.
     timing_log: Path | None = None
 
@@ -176,7 +174,7 @@ class GatewayConfig:
                 if settings.internal_tls
                 else None
             ),
-            public_path=settings.data_dir / PUBLIC_PATH_DESCRIPTOR if single_process else None,
+            browser_socket=settings.browser_socket if single_process else None,
             timing_log=settings.gateway_timing_log,
         )
 
@@ -330,8 +328,6 @@ def write(config: GatewayConfig, path: Path) -> None:
         config.tls.sds_dir.mkdir(parents=True, exist_ok=True)
         for name, text in sds_files(config.tls).items():
             (config.tls.sds_dir / name).write_text(text)
-    if config.public_path is not None:
-        config.public_path.write_bytes(public_path.descriptor(config.descriptor))
     path.write_text(render(config))
 
 
@@ -444,8 +440,8 @@ def build(config: GatewayConfig) -> dict[str, Any]:
         _cluster("offers", config.offers, config),
     ]
     _admin_routes(bootstrap)[-1:-1] = console.routes(config.console, OPENAPI_MAX_BYTES)
-    if config.public_path is not None:
-        public_path.apply(_manager(bootstrap, "data_plane"), config.public_path)
+    if config.browser_socket is not None:
+        public_path.apply(bootstrap, _manager(bootstrap, "data_plane"), config.browser_socket)
     if config.timing_log is not None:
         _manager(bootstrap, "data_plane")["access_log"] = timing_log.access_log(config.timing_log)
     if _several(config):

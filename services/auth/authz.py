@@ -16,12 +16,11 @@ import re
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from google.protobuf import json_format
 from p13n.auth.v1 import identity_pb2
 
 from services.auth import bindings, grpc_door, strict_json
 from services.common.errors import InvalidArgument
-from services.common.rpc_status import status_of
+from services.common.rpc_status import as_transcoder_prints, status_of
 from services.common.status_codes import code_for_http_status
 
 NAME = re.compile(r"^[a-z0-9_]{3,128}$")
@@ -256,15 +255,9 @@ def _check_body(request: Request, allowed: Decision) -> Decision:
         refused = InvalidArgument(str(error), field=error.field, reason=error.reason)
         # As the transcoder prints a service's status (empty maps and lists included), so a
         # refusal reads the same from ext_authz and from a service (services/auth/public_path.py).
-        status = json_format.MessageToDict(
-            status_of(refused),
-            preserving_proto_field_name=True,
-            always_print_fields_with_no_presence=True,
-        )
-        status.setdefault("details", [])
         return Decision(
             status=400,
-            body=json.dumps(status),
+            body=json.dumps(as_transcoder_prints(status_of(refused))),
             response_headers=dict(allowed.response_headers),
             message=str(error),
         )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Sequence
-from typing import Any
 
 import grpc
 from envoy.service.auth.v3 import external_auth_pb2_grpc
@@ -13,7 +12,6 @@ from p13n.auth.v1 import (
     identity_service_pb2_grpc,
     internal_service_pb2,
     internal_service_pb2_grpc,
-    public_path_service_pb2_grpc,
     registry_service_pb2_grpc,
 )
 from p13n.offers.v1 import internal_service_pb2 as offers_internal_pb2
@@ -23,7 +21,7 @@ from p13n.profile.v1 import config_service_pb2_grpc
 from p13n.profile.v1 import internal_service_pb2 as profile_internal_pb2
 from p13n.profile.v1 import internal_service_pb2_grpc as profile_internal_pb2_grpc
 
-from services.auth import failures, passwords, ratelimit, secrets
+from services.auth import browser_socket, failures, passwords, ratelimit, secrets
 from services.auth.audit_service import AuditServicer, Source, local, remote
 from services.auth.body_checks import BodyChecks, body_checks
 from services.auth.directory import MemoryDirectory
@@ -31,7 +29,7 @@ from services.auth.ext_authz import AuthorizationServicer
 from services.auth.identity_service import IdentityServicer
 from services.auth.internal_service import InternalAuthServicer
 from services.auth.profile_client import ProfileClient
-from services.auth.public_path import PublicPathServicer
+from services.auth.public_path import BrowserPath
 from services.auth.registry_service import RegistryServicer
 from services.auth.store import open_store
 from services.auth.store_protocols import AuthStore
@@ -51,13 +49,10 @@ AUDIT = "p13n.auth.v1.AuditService"
 _INTERNAL = internal_service_pb2.DESCRIPTOR.services_by_name["InternalAuthService"]
 INTERNAL = _INTERNAL.full_name
 ENVOY_AUTHZ = "envoy.service.auth.v3.Authorization"
-PUBLIC_PATH = "p13n.auth.v1.PublicPathService"
 
 RULES: dict[str, Access] = {
     # Envoy carries no identity: it is asking for one.
     f"/{ENVOY_AUTHZ}/Check": Access.OPEN,
-    # The browser path decided here (the single-process mode): it makes the decision itself.
-    f"/{PUBLIC_PATH}/Personalize": Access.OPEN,
     f"/{IDENTITY}/CreateSession": Access.OPEN,
     f"/{IDENTITY}/ReauthenticateSession": Access.VIEWER,
     f"/{IDENTITY}/DeleteSession": Access.VIEWER,
@@ -168,7 +163,7 @@ async def lifespan(
             )
         )
         checks = await stack.enter_async_context(body_checks())
-        yield await stack.enter_async_context(
+        running = await stack.enter_async_context(
             serving_from(
                 settings,
                 registrations(
@@ -179,7 +174,6 @@ async def lifespan(
                     settings.internal_key,
                     audit_sources,
                     checks,
-                    offers=personalize_service_pb2_grpc.PersonalizeServiceStub(offers_channel),
                 ),
                 component=AUTH,
                 port=settings.auth_port if port is None else port,
@@ -190,6 +184,16 @@ async def lifespan(
                 in_process=in_process,
             )
         )
+        if in_process is not None:
+            # The single-process mode: the gateway hands browser events here, decided and
+            # answered in this process (services/auth/public_path.py). Opened once the
+            # server serves; closed first on the way out.
+            offers = personalize_service_pb2_grpc.PersonalizeServiceStub(offers_channel)
+            browser = BrowserPath(directory, settings.internal_key, offers)
+            await stack.enter_async_context(
+                browser_socket.serving(settings.browser_socket, browser)
+            )
+        yield running
 
 
 def registrations(
@@ -200,12 +204,9 @@ def registrations(
     internal_key: bytes,
     audit_sources: dict[str, Source],
     checks: BodyChecks | None = None,
-    offers: Any = None,
 ) -> list[Registration]:
-    """The servicers over one store and one in-memory directory; with ``offers`` (a
-    ``PersonalizeServiceStub``) also the browser path decided here
-    (``services.auth.public_path``), which the gateway routes in the single-process mode."""
-    found = [
+    """The servicers over one store and one in-memory directory."""
+    return [
         Registration(
             external_auth_pb2_grpc.add_AuthorizationServicer_to_server,
             AuthorizationServicer(directory, internal_key, checks),
@@ -230,15 +231,6 @@ def registrations(
             INTERNAL,
         ),
     ]
-    if offers is not None:
-        found.append(
-            Registration(
-                public_path_service_pb2_grpc.add_PublicPathServiceServicer_to_server,
-                PublicPathServicer(directory, internal_key, offers),
-                PUBLIC_PATH,
-            )
-        )
-    return found
 
 
 def main() -> None:

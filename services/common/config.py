@@ -290,6 +290,12 @@ class Settings:
         """Derives the keys of stored credentials: the auth service and the CLI use it."""
         return self.keys.get(SECRET_KEY)
 
+    @property
+    def browser_socket(self) -> Path:
+        """Where the single-process mode takes the browser's events from the gateway (a Unix
+        socket in the owner-only data directory: services/auth/browser_socket.py)."""
+        return self.data_dir / "browser.sock"
+
     def tls_dir(self, component: str) -> Path:
         """The directory holding ``component``'s tls.crt, tls.key and ca.crt."""
         return self.tls_dir_override or self.pki_dir / component

@@ -22,7 +22,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import grpc
-from google.protobuf import any_pb2
+from google.protobuf import any_pb2, json_format
 from google.protobuf.message import DecodeError
 from google.rpc import error_details_pb2, status_pb2
 
@@ -65,6 +65,16 @@ def status_of(error: P13nError) -> status_pb2.Status:
     return status_pb2.Status(
         code=error.code, message=error.message, details=[_packed(d) for d in details]
     )
+
+
+def as_transcoder_prints(status: status_pb2.Status) -> dict[str, Any]:
+    """``status`` as Envoy's transcoder prints a service's status in a JSON body: names as
+    in the proto, empty maps and lists included."""
+    printed = json_format.MessageToDict(
+        status, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
+    )
+    printed.setdefault("details", [])
+    return printed
 
 
 def status_details(error: P13nError) -> bytes:

@@ -7,10 +7,11 @@ process and on one event loop. What changes:
 - the calls between them (offers' ``Track`` and ``GetRealtimeConfig`` to profile on every
   event, profile's and auth's calls to each other and to offers) go through
   ``services.common.in_process`` instead of the network;
-- the gateway sends a browser's event to auth's ``PublicPathService`` without asking
-  ext_authz first (``gateway/public_path.py``): auth makes the same decision as it serves
-  the event and hands it to offers in process (``services/auth/public_path.py``). Envoy
-  makes one call per event instead of two.
+- the gateway hands a browser's event to auth without asking ext_authz first, as HTTP/1.1
+  on a Unix socket (``gateway/public_path.py``, ``services/auth/browser_socket.py``): auth
+  makes the same decision as it serves the event and hands it to offers in process
+  (``services/auth/public_path.py``). Envoy makes one call per event instead of two, and
+  no gRPC call at all.
 
 Envoy, the CLI and the tests still reach each service on its port. `p13n up
 --single-process` runs it beside Envoy; a service per process stays the Kubernetes default

@@ -3,31 +3,32 @@ ext_authz and offers answer per service.
 
 Two suites side by side, one per mode, configured alike through the admin API; the same
 requests go to both through the real Envoy, and the answers — status, body and the headers a
-page reads (CORS, Retry-After, content type) — must be the same bytes. The single-process
-suite's auth service records which requests it decided itself (``PublicPathService``) and
-which ext_authz decided (``Check``): the JSON events go the first way, everything the
-gateway keeps on ext_authz (preflights, other content types, long or unannounced bodies)
-the second.
+page reads (CORS, Retry-After, content type) — must be the same bytes. In the single-process
+suite, Envoy counts the requests it handed to the process's socket and the auth service
+records the ones ext_authz decided (``Check``): the JSON events go the first way,
+everything the gateway keeps on ext_authz (preflights, other content types, long or
+unannounced bodies, a query string) the second.
 """
 
 from __future__ import annotations
 
 import json
+import stat
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import grpc
 import pytest
-from google.api import httpbody_pb2
-from p13n.auth.v1 import public_path_service_pb2 as api
 from support.admin import Account
+from support.envoy_stats import handed_to_the_process
 from support.http import Response, request
 from support.offers_shop import DATABASE, MEMBER, ORIGIN, GuideShop
 from support.suite import Suite
 
-DECIDED_HERE = "/p13n.auth.v1.PublicPathService/Personalize"
+from services.auth.directory import FAILURE_LIMIT
+
 EXT_AUTHZ = "/envoy.service.auth.v3.Authorization/Check"
 # What a page can read of an answer, besides its status and body.
 READ_BY_PAGES = ("content-type", "retry-after", "vary")
@@ -96,19 +97,6 @@ def _assert_not_utf8(single: Response, per_service: Response) -> None:
 
 
 QUERY = "a query string"
-
-
-def _assert_query_refused(single: Response, per_service: Response) -> None:
-    """The other known difference: the transcoder refuses an unknown query parameter in
-    its own words, which name the request type the path is bound to in each mode."""
-    for answer, bound_to in (
-        (per_service, "p13n.offers.v1.PublicPersonalizeRequest"),
-        (single, "p13n.auth.v1.PersonalizeRequest"),
-    ):
-        assert answer.json()["message"] == (
-            f'Could not find field "debug" in the type "{bound_to}".'
-        ), answer.body
-        assert answer.json()["code"] == 3
 
 
 def _content(answer: Response) -> Any:
@@ -206,26 +194,25 @@ CASES: dict[str, tuple[dict[str, Any], bool]] = {
 def test_the_answer_is_the_same_in_both_modes(sides: dict[str, Side], case: str) -> None:
     how, decided_here = CASES[case]
     recorded = sides["single"].suite.recorders["auth"].calls
-    before = len(recorded)
+    before, handed_over = len(recorded), handed_to_the_process(sides["single"].suite)
     answers = {name: _send(side, **how) for name, side in sides.items()}
     per_service, single = answers["services"], answers["single"]
     assert single.status == per_service.status, (case, single.body, per_service.body)
     if case == NOT_UTF8:
         _assert_not_utf8(single, per_service)
-    elif case == QUERY:
-        _assert_query_refused(single, per_service)
     else:
         assert _content(single) == _content(per_service), case
     assert single.cors_headers() == per_service.cors_headers(), case
     for header in READ_BY_PAGES:
         assert single.headers.get(header) == per_service.headers.get(header), (case, header)
     methods = [call.method for call in recorded[before:]]
+    handed = handed_to_the_process(sides["single"].suite) - handed_over
     if decided_here:
-        assert DECIDED_HERE in methods, (case, methods)
+        assert handed == 1, case
         assert EXT_AUTHZ not in methods, (case, methods)
     else:
         assert EXT_AUTHZ in methods, (case, methods)
-        assert DECIDED_HERE not in methods, (case, methods)
+        assert handed == 0, case
 
 
 def test_the_cases_cover_the_refusals_a_page_can_read(sides: dict[str, Side]) -> None:
@@ -297,35 +284,17 @@ def test_a_rate_limited_token_is_refused_alike(sides: dict[str, Side]) -> None:
     assert per_service.headers["retry-after"].isdigit()
 
 
-def test_a_native_grpc_client_cannot_call_the_method(sides: dict[str, Side]) -> None:
-    """The method has no binding but the gateway's own: a gRPC client calling it by name
-    through the data plane is refused as any method the door does not admit."""
-    side = sides["single"]
-    decided = _decided_here(side)
-    with grpc.insecure_channel(f"127.0.0.1:{side.suite.data_port}") as channel:
-        call = channel.unary_unary(
-            DECIDED_HERE,
-            request_serializer=api.PersonalizeRequest.SerializeToString,
-            response_deserializer=httpbody_pb2.HttpBody.FromString,
-        )
-        with pytest.raises(grpc.RpcError) as refused:
-            call(
-                api.PersonalizeRequest(
-                    database=DATABASE,
-                    table="page_views",
-                    body=httpbody_pb2.HttpBody(
-                        content_type="application/json", data=b'{"td_client_id": "x"}'
-                    ),
-                ),
-                metadata=(("wp13n-token", side.shop.public_token), ("origin", ORIGIN)),
-                timeout=5,
-            )
-    assert refused.value.code() == grpc.StatusCode.NOT_FOUND, refused.value.details()
-    assert _decided_here(side) == decided  # refused by ext_authz, never served
-
-
-def _decided_here(side: Side) -> int:
-    return sum(1 for c in side.suite.recorders["auth"].calls if c.method == DECIDED_HERE)
+def test_the_process_takes_browser_events_on_a_socket_of_the_owner_alone(
+    sides: dict[str, Side],
+) -> None:
+    """The single process listens for the gateway on a Unix socket in its data directory,
+    which only the owner may open: no port, nothing on the network reaches it."""
+    socket = sides["single"].suite.settings.browser_socket
+    mode = socket.stat().st_mode
+    assert stat.S_ISSOCK(mode)
+    assert stat.S_IMODE(mode) == 0o600
+    assert socket.parent == sides["single"].suite.settings.data_dir
+    assert not sides["services"].suite.settings.browser_socket.exists()
 
 
 def test_the_answer_of_the_single_process_mode_is_personalized(sides: dict[str, Side]) -> None:
@@ -339,10 +308,19 @@ def test_the_answer_of_the_single_process_mode_is_personalized(sides: dict[str, 
 
 def test_the_client_address_a_browser_sends_is_not_believed(sides: dict[str, Side]) -> None:
     """The address header the decision reads is the gateway's; one a client sends is
-    dropped with every other x-p13n- header."""
+    dropped with every other x-p13n- header. Were it believed, each wrong token below
+    would come from an address of its own, whose failure budget is whole, and only the
+    gateway's per-address limit (a larger burst) would refuse them: they are all charged
+    to the connection's address instead, and refused within its failure budget."""
     side = sides["single"]
-    forged = {"x-p13n-browser-address": "198.18.0.9", "x-p13n-client-address": "198.18.0.9"}
-    answer = _send(side, body={"td_client_id": "forger"}, extra=forged)
-    assert answer.status == 200, answer.body
-    calls = [c for c in side.suite.recorders["auth"].calls if c.method == DECIDED_HERE]
-    assert calls[-1].metadata.get("x-p13n-browser-address") == "127.0.0.1"
+    started = time.monotonic()
+    for n in range(300):
+        forged = f"198.18.{n // 250}.{n % 250 + 1}"
+        extra = {"x-p13n-browser-address": forged, "x-p13n-client-address": forged}
+        answer = _send(side, token="1/2/wrong", body={"td_client_id": "x"}, extra=extra)
+        if answer.status == 429:
+            break
+    assert answer.status == 429, (n, answer.status, answer.body)
+    budget = FAILURE_LIMIT.burst + FAILURE_LIMIT.rate * (time.monotonic() - started) + 1
+    gateway_burst = side.suite.gateway_config().capacity.burst
+    assert n <= budget < gateway_burst, (n, budget, gateway_burst)

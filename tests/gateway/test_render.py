@@ -13,7 +13,7 @@ import pytest
 import yaml
 from google.protobuf import descriptor_pb2
 
-from gateway import console, probes, timing_log
+from gateway import console, probes, public_path, timing_log
 from gateway.descriptor import without_source_info
 from gateway.render import (
     DESCRIPTOR,
@@ -60,6 +60,10 @@ KUBERNETES = dataclasses.replace(
         pytest.param(dataclasses.replace(LOCAL, tls=None), id="plain"),
         pytest.param(
             dataclasses.replace(LOCAL, timing_log=Path("/tmp/p13n-timing.jsonl")), id="timing-log"
+        ),
+        pytest.param(
+            dataclasses.replace(LOCAL, browser_socket=Path("/var/lib/p13n/browser.sock")),
+            id="single-process",
         ),
     ],
 )
@@ -245,6 +249,14 @@ def _http_manager(listener: dict[str, Any]) -> dict[str, Any]:
     # The last network filter: the admin listener's connection limit comes before it.
     manager: dict[str, Any] = listener["filter_chains"][0]["filters"][-1]["typed_config"]
     return manager
+
+
+def _listener(bootstrap: dict[str, Any], name: str) -> dict[str, Any]:
+    found: list[dict[str, Any]] = [
+        x for x in bootstrap["static_resources"]["listeners"] if x["name"] == name
+    ]
+    [listener] = found
+    return listener
 
 
 def _filter(manager: dict[str, Any], name: str) -> dict[str, Any]:
@@ -459,3 +471,32 @@ def test_the_timing_log_holds_timings_only_never_a_header_path_or_address() -> N
     operators = " ".join(fields.values())
     for revealing in ("REQ(", "RESP(", "PATH", "ADDRESS", "AUTHORITY", "USER_AGENT", "TRAILER"):
         assert revealing not in operators
+
+
+def test_the_single_process_mode_hands_json_events_to_its_socket_as_sent() -> None:
+    """Only the browser path's JSON events go to the process's Unix socket, with ext_authz
+    and the transcoder off on that route and the gateway's own client address; the other
+    routes and clusters are the per-service ones (gateway/public_path.py)."""
+    socket = Path("/var/lib/p13n/browser.sock")
+    single = build(dataclasses.replace(LOCAL, browser_socket=socket))
+    clusters = {c["name"]: c for c in single["static_resources"]["clusters"]}
+    endpoint = clusters[public_path.CLUSTER]["load_assignment"]["endpoints"][0]
+    assert endpoint["lb_endpoints"][0]["endpoint"]["address"] == {"pipe": {"path": str(socket)}}
+    manager = _http_manager(_listener(single, "data_plane"))
+    [first, *rest] = manager["route_config"]["virtual_hosts"][0]["routes"]
+    assert first["route"]["cluster"] == public_path.CLUSTER
+    matched = {h["name"] for h in first["match"]["headers"]}
+    assert matched == {":path", ":method", "content-type", "content-length"}
+    assert set(first["typed_per_filter_config"]) == {
+        "envoy.filters.http.ext_authz",
+        "p13n.ext_authz_body",
+        "envoy.filters.http.grpc_json_transcoder",
+    }
+    assert all(c["disabled"] for c in first["typed_per_filter_config"].values())
+    [address] = first["request_headers_to_add"]
+    assert address["header"]["value"] == "%DOWNSTREAM_REMOTE_ADDRESS_WITHOUT_PORT%"
+    per_service = _http_manager(_listener(build(LOCAL), "data_plane"))
+    assert rest == per_service["route_config"]["virtual_hosts"][0]["routes"]
+    assert public_path.CLUSTER not in {
+        c["name"] for c in build(LOCAL)["static_resources"]["clusters"]
+    }
