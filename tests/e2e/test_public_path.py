@@ -65,6 +65,7 @@ def _send(
     extra: dict[str, str] | None = None,
     path: str | None = None,
     method: str = "POST",
+    source: str | None = None,
 ) -> Response:
     tokens = {"public": side.shop.public_token, "private": side.shop.private_token}
     headers = {"content-type": content_type, **(extra or {})}
@@ -78,6 +79,7 @@ def _send(
         path or f"/public/{DATABASE}/{table}",
         headers=headers,
         body=body,
+        source=source,
     )
 
 
@@ -306,21 +308,30 @@ def test_the_answer_of_the_single_process_mode_is_personalized(sides: dict[str, 
     assert offers["Silver rewards just for you!"]["attributes"]["first_name"] == "John"
 
 
-def test_the_client_address_a_browser_sends_is_not_believed(sides: dict[str, Side]) -> None:
-    """The address header the decision reads is the gateway's; one a client sends is
-    dropped with every other x-p13n- header. Were it believed, each wrong token below
-    would come from an address of its own, whose failure budget is whole, and only the
-    gateway's per-address limit (a larger burst) would refuse them: they are all charged
-    to the connection's address instead, and refused within its failure budget."""
+def test_the_decision_counts_failures_by_the_address_the_gateway_saw(
+    sides: dict[str, Side],
+) -> None:
+    """The address the decision reads is the gateway's, and only the gateway's: an address
+    header a client sends is dropped with every other x-p13n- header. Were the client's
+    believed, each wrong token below would come from an address of its own, whose failure
+    budget is whole, and only the gateway's per-address limit (a larger burst) would
+    refuse them; were none read, every address would share one budget. The tries are
+    charged to the connection's address and refused within its failure budget, while
+    another address's next try is judged on its own."""
     side = sides["single"]
+    attacker, neighbour = "127.0.3.1", "127.0.3.2"
     started = time.monotonic()
     for n in range(300):
         forged = f"198.18.{n // 250}.{n % 250 + 1}"
         extra = {"x-p13n-browser-address": forged, "x-p13n-client-address": forged}
-        answer = _send(side, token="1/2/wrong", body={"td_client_id": "x"}, extra=extra)
+        answer = _send(
+            side, token="1/2/wrong", body={"td_client_id": "x"}, extra=extra, source=attacker
+        )
         if answer.status == 429:
             break
     assert answer.status == 429, (n, answer.status, answer.body)
     budget = FAILURE_LIMIT.burst + FAILURE_LIMIT.rate * (time.monotonic() - started) + 1
     gateway_burst = side.suite.gateway_config().capacity.burst
     assert n <= budget < gateway_burst, (n, budget, gateway_burst)
+    other = _send(side, token="1/2/wrong", body={"td_client_id": "x"}, source=neighbour)
+    assert other.status == 401, other.body
