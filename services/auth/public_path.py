@@ -19,6 +19,7 @@ preflights included, still goes through ext_authz and the transcoder, as per ser
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import urllib.parse
@@ -27,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import grpc
+import orjson
 from google.protobuf import json_format, struct_pb2
 from google.protobuf.message import DecodeError
 from google.rpc import code_pb2, status_pb2
@@ -151,12 +153,21 @@ def event_of(body: bytes) -> struct_pb2.Struct:
     100 nested messages: about 49 JSON levels), as it answers such an event from the
     transcoder; a body with at most 32 brackets in all cannot nest that deep, so only
     longer ones are encoded and decoded once more to find out.
+
+    A shallow body is read by orjson into the ``Struct`` (a fifth of ``json_format``'s cost,
+    the same message: ``tests/auth/test_public_path.py``); what orjson refuses, such as a
+    number beyond a double, is left to ``json_format``.
     """
     event = struct_pb2.Struct()
-    if body:
-        json_format.Parse(body, event)
-        if body.count(b"{") + body.count(b"[") > MAX_DEPTH:
-            struct_pb2.Struct.FromString(event.SerializeToString())
+    if not body:
+        return event
+    if body.count(b"{") + body.count(b"[") <= MAX_DEPTH:
+        with contextlib.suppress(orjson.JSONDecodeError):
+            event.update(orjson.loads(body))
+            return event
+    json_format.Parse(body, event)
+    if body.count(b"{") + body.count(b"[") > MAX_DEPTH:
+        struct_pb2.Struct.FromString(event.SerializeToString())
     return event
 
 

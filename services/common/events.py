@@ -16,13 +16,13 @@ receive time is).
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping
 from typing import Any
 
 from google.protobuf import struct_pb2
 
+from services.common import json_text
 from services.common.errors import InvalidArgument
 
 MAX_DEPTH = 32
@@ -44,7 +44,7 @@ def decode(struct: struct_pb2.Struct) -> Event:
 
 def encode(event: Mapping[str, object]) -> str:
     """The stored form of an event: compact JSON, UTF-8 as is."""
-    return json.dumps(event, ensure_ascii=False, separators=(",", ":"))
+    return json_text.dumps(event)
 
 
 def client_time(event: Mapping[str, object]) -> str | None:
@@ -53,7 +53,7 @@ def client_time(event: Mapping[str, object]) -> str | None:
 
 
 def encode_value(value: object) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return json_text.dumps(value)
 
 
 def to_struct(values: Mapping[str, Any]) -> struct_pb2.Struct:

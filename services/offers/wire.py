@@ -8,9 +8,9 @@ which keeps every order natively and which the gateway's transcoder sends as the
 (``json_body``). It is the JSON the transcoder printed when these answers were protobuf
 messages, byte for byte in every string: besides what JSON requires, it escapes ``<``, ``>``
 and the invisible and line-separating characters that protobuf's JSON printer escapes, so
-a page that embeds an answer in HTML or a script is no worse off. Numbers print as Python
-prints them (shortest round-trip; ``1000000000000000`` where the printer wrote ``1e+15``):
-the same values.
+a page that embeds an answer in HTML or a script is no worse off. Numbers print as orjson
+prints them (``services/common/json_text.py``; shortest round-trip: ``1000000000000000``
+where the printer wrote ``1e+15``, ``1e-7`` for ``1e-07``): the same values.
 
 gRPC clients of PrivatePersonalize (through the gateway) get the typed ``PersonalizeResponse``, whose
 ``offers`` is a repeated ``SectionOffer`` in section order: the contract itself says the
@@ -27,18 +27,19 @@ as doubles, as ``google.protobuf.Value`` carries them.
 
 from __future__ import annotations
 
-import json
 import re
 import struct
 from collections.abc import Iterable, Mapping
 
 from p13n.offers.v1 import personalization_config_service_pb2 as config_api
 
+from services.common import json_text
+
 Offers = Mapping[str, Mapping[str, object]]
 """The engine's answer: section name -> ``{}`` (redacted) or ``{"attributes": {...}}``."""
 
 # protobuf's JSON printer (json/internal/writer.cc, MustEscape) escapes these beyond what
-# JSON requires; json.dumps already escapes the rest (quote, backslash, controls < 0x20)
+# JSON requires; json_text already escapes the rest (quote, backslash, controls < 0x20)
 # alike. They occur only inside strings, so the finished text can be escaped as a whole.
 _PRINTER_ESCAPES = re.compile(
     "[<>\x7f-\x9f\xad\u0600-\u0603\u06dd\u070f\u17b4\u17b5\u200b-\u200f"
@@ -47,24 +48,22 @@ _PRINTER_ESCAPES = re.compile(
 )
 # HttpBody: content_type = 1, data = 2.
 _JSON_BODY = b"\x0a\x10application/json\x12"
-_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
 
 def json_body(offers: Offers) -> bytes:
     """A ``google.api.HttpBody`` holding ``{"offers": {...}}`` as JSON, in order."""
-    text = _JSON.encode({"offers": offers})
-    if _needs_printer_escapes(text):
-        text = _PRINTER_ESCAPES.sub(_u_escape, text)
-    data = text.encode()
+    data = json_text.dumps_bytes({"offers": offers})
+    if _needs_printer_escapes(data):
+        data = _PRINTER_ESCAPES.sub(_u_escape, data.decode()).encode()
     return _JSON_BODY + _varint(len(data)) + data
 
 
-def _needs_printer_escapes(text: str) -> bool:
+def _needs_printer_escapes(data: bytes) -> bool:
     # Scanning with the regex costs ~5 ns a character; most answers are ASCII, where only
-    # three of the characters can occur, and str's own searches are far faster.
-    if text.isascii():
-        return "<" in text or ">" in text or "\x7f" in text
-    return _PRINTER_ESCAPES.search(text) is not None
+    # three of the characters can occur, and bytes' own searches are far faster.
+    if data.isascii():
+        return b"<" in data or b">" in data or b"\x7f" in data
+    return _PRINTER_ESCAPES.search(data.decode()) is not None
 
 
 def _u_escape(match: re.Match[str]) -> str:

@@ -27,7 +27,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from services.common import events
+from services.common import events, json_text
 from services.common.sql import Row, Sql
 from services.profile.attributes import ProfileState
 from services.profile.stitching import Identity, ProfileIdentities
@@ -369,7 +369,7 @@ def _profiles(rows: Iterable[ProfileRow]) -> list[StoredProfile]:
             id=int(row[0]),
             canonical_id=row[1],
             cluster_size=int(row[2]),
-            state=ProfileState.from_json(json.loads(row[3])),
+            state=ProfileState.from_json(json_text.loads(row[3])),
             identities=tuple(sorted(identities)),
         )
         for row, identities in grouped.values()
@@ -424,8 +424,8 @@ async def batch_first_seen(sql: Sql, parent_segment_id: int, key: str, value: st
 
 def _state_json(state: ProfileState) -> str:
     # Compact: 9 % fewer bytes a row than json.dumps' default (measured on the bench's store),
-    # so fewer pages to write, log and checkpoint; json.loads reads either form.
-    return json.dumps(state.to_json(), separators=(",", ":"))
+    # so fewer pages to write, log and checkpoint; json_text.loads reads every form written.
+    return json_text.dumps(state.to_json())
 
 
 async def create(

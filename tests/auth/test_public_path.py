@@ -3,13 +3,20 @@ request. Its answers against the per-service path's: tests/e2e/test_public_path.
 
 from __future__ import annotations
 
+import json
+
 import pytest
+from google.protobuf import json_format, struct_pb2
+from google.protobuf.message import DecodeError
+from hypothesis import given
+from hypothesis import strategies as st
 
 from services.auth import authz
 from services.auth.public_path import (
     CLIENT_ADDRESS_HEADER,
     BrowserRequest,
     decision_request,
+    event_of,
     names_of,
 )
 
@@ -49,3 +56,46 @@ def test_the_decision_reads_the_gateways_address_and_the_whole_body() -> None:
     assert asked.body == body
     assert authz.PARTIAL_BODY not in asked.headers
     assert asked.headers["content-length"] == str(len(body))
+
+
+_JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+def _as_transcoder_reads(body: bytes) -> struct_pb2.Struct:
+    event = struct_pb2.Struct()
+    json_format.Parse(body, event)
+    return event
+
+
+@given(st.dictionaries(st.text(), _JSON_VALUES, max_size=6))
+def test_an_event_is_read_as_the_transcoder_reads_it(values: dict[str, object]) -> None:
+    body = json.dumps(values, ensure_ascii=False).encode()
+    read = event_of(body)
+    assert read == _as_transcoder_reads(body)
+    # The same keys in the same order: the stored event keeps it.
+    assert list(read.fields) == list(_as_transcoder_reads(body).fields)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"n": 1e400}',  # beyond a double: orjson refuses, json_format reads it as infinity
+        b'{"n": 18446744073709551616, "m": -0.0, "e": 1e-7, "u": "\\u00e9\\ud83d\\ude00"}',
+        b'{"deep": ' + b"[" * 20 + b"]" * 20 + b"}",
+    ],
+)
+def test_numbers_and_escapes_are_read_as_the_transcoder_reads_them(body: bytes) -> None:
+    assert event_of(body) == _as_transcoder_reads(body)
+
+
+def test_an_event_too_deep_for_offers_is_refused_as_offers_refuses_it() -> None:
+    with pytest.raises((json_format.ParseError, DecodeError)):
+        event_of(b'{"deep": ' + b"[" * 60 + b"]" * 60 + b"}")
