@@ -156,6 +156,10 @@ class Suite:
         self._process = subprocess.Popen(
             [venv_bin("p13n"), "up", *replicas, *mode],
             env=self.env(),
+            # Not the caller's directory: a service started with ``python -m`` puts its working
+            # directory first on the path, and a checkout there would shadow ``PYTHONPATH``
+            # (bench/ab.py runs one suite on an older checkout that way).
+            cwd=self.data_dir,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
