@@ -25,11 +25,11 @@ import logging
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import cast
+from typing import Protocol, cast
 
 import httptools
 
-from services.auth.public_path import Answer, BrowserPath, BrowserRequest
+from services.auth.public_path import Answer, BrowserRequest
 from services.common.config import ConfigError
 
 log = logging.getLogger(__name__)
@@ -43,6 +43,16 @@ MAX_PATH_BYTES = 107
 _BAD_REQUEST = Answer(400, b'{"code":3,"message":"Malformed HTTP/1.1 request","details":[]}')
 _NOT_POST = Answer(405, b'{"code":12,"message":"Only POST is served here","details":[]}')
 _INTERNAL = Answer(500, b'{"code":13,"message":"Internal error; it has been logged","details":[]}')
+
+
+class Answering(Protocol):
+    """What answers each request (``public_path.BrowserPath``; a stand-in in the tests)."""
+
+    async def answer(self, request: BrowserRequest) -> Answer: ...
+
+
+_KNOWN = frozenset(status.value for status in http.HTTPStatus)
+_SPLITTING = frozenset("\r\n\0")
 
 
 def encode(answer: Answer, *, close: bool = False) -> bytes:
@@ -61,18 +71,15 @@ def encode(answer: Answer, *, close: bool = False) -> bytes:
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + answer.body
 
 
-_KNOWN = frozenset(status.value for status in http.HTTPStatus)
-_SPLITTING = frozenset("\r\n\0")
-
-
 def _writable(text: str) -> bool:
-    return _SPLITTING.isdisjoint(text) and all(ord(c) < 256 for c in text)
+    # Latin-1 is what HTTP/1.1 carries; an ASCII header (nearly every one) is checked at once.
+    return _SPLITTING.isdisjoint(text) and (text.isascii() or all(ord(c) < 256 for c in text))
 
 
 class _Connection(asyncio.Protocol):
     """One connection from the gateway: its requests answered one at a time, in order."""
 
-    def __init__(self, browser: BrowserPath, open_connections: set[_Connection]) -> None:
+    def __init__(self, browser: Answering, open_connections: set[_Connection]) -> None:
         self._browser = browser
         self._open = open_connections
         self._parser = httptools.HttpRequestParser(self)
@@ -167,7 +174,7 @@ class _Connection(asyncio.Protocol):
 
 
 @contextlib.asynccontextmanager
-async def serving(path: Path, browser: BrowserPath) -> AsyncIterator[None]:
+async def serving(path: Path, browser: Answering) -> AsyncIterator[None]:
     """Takes browser events on the Unix socket at ``path`` for the block; on leaving, the
     socket is removed and every connection cut, as a stopping gRPC server cuts its calls."""
     _claim(path)

@@ -128,10 +128,8 @@ def names_of(path: str) -> tuple[str, str] | None:
 def decision_request(database: str, table: str, request: BrowserRequest) -> authz.Request:
     """The request ext_authz would have been asked about. The path is rebuilt from the
     decoded names, as ext_authz sees the transcoded call's."""
-    headers = dict(request.headers) | {
-        "content-type": request.headers.get("content-type", ""),
-        "content-length": str(len(request.body)),
-    }
+    headers = dict(request.headers)
+    headers["content-length"] = str(len(request.body))
     # The whole body is here (the route admits at most 64 KiB): a client's claim that it
     # was cut, which ext_authz would overwrite with its own, must not skip the body check.
     headers.pop(authz.PARTIAL_BODY, None)

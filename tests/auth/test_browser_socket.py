@@ -40,7 +40,7 @@ class Echo:
 async def socket(tmp_path: Path) -> AsyncIterator[tuple[Path, Echo]]:
     echo = Echo()
     path = tmp_path / "browser.sock"
-    async with browser_socket.serving(path, echo):  # type: ignore[arg-type]
+    async with browser_socket.serving(path, echo):
         yield path, echo
 
 
@@ -145,7 +145,7 @@ async def test_the_socket_is_the_owners_alone_and_gone_when_the_service_stops(
 ) -> None:
     path = tmp_path / "browser.sock"
     path.write_text("left by a process that was killed")
-    async with browser_socket.serving(path, Echo()):  # type: ignore[arg-type]
+    async with browser_socket.serving(path, Echo()):
         mode = path.stat().st_mode
         assert stat.S_ISSOCK(mode)
         assert stat.S_IMODE(mode) == 0o600
@@ -154,7 +154,7 @@ async def test_the_socket_is_the_owners_alone_and_gone_when_the_service_stops(
 
 async def test_stopping_cuts_a_request_in_flight(tmp_path: Path) -> None:
     path = tmp_path / "browser.sock"
-    async with browser_socket.serving(path, Echo(delay=30)):  # type: ignore[arg-type]
+    async with browser_socket.serving(path, Echo(delay=30)):
         reader, writer = await asyncio.open_unix_connection(str(path))
         writer.write(_post("/public/db/t", b"{}"))
         await writer.drain()
@@ -166,7 +166,7 @@ async def test_stopping_cuts_a_request_in_flight(tmp_path: Path) -> None:
 async def test_a_data_directory_too_long_for_a_socket_is_a_clear_error(tmp_path: Path) -> None:
     path = tmp_path / ("d" * 120) / "browser.sock"
     with pytest.raises(ConfigError, match="P13N_DATA_DIR"):
-        async with browser_socket.serving(path, Echo()):  # type: ignore[arg-type]
+        async with browser_socket.serving(path, Echo()):
             pass
 
 
