@@ -159,12 +159,13 @@ def event_of(body: bytes) -> struct_pb2.Struct:
     event = struct_pb2.Struct()
     if not body:
         return event
-    if body.count(b"{") + body.count(b"[") <= MAX_DEPTH:
+    shallow = body.count(b"{") + body.count(b"[") <= MAX_DEPTH
+    if shallow:
         with contextlib.suppress(orjson.JSONDecodeError):
             event.update(orjson.loads(body))
             return event
     json_format.Parse(body, event)
-    if body.count(b"{") + body.count(b"[") > MAX_DEPTH:
+    if not shallow:
         struct_pb2.Struct.FromString(event.SerializeToString())
     return event
 

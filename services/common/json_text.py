@@ -1,7 +1,7 @@
 """JSON text on the hot path: orjson, with the standard library's answer where orjson refuses.
 
 Every Track writes a profile's state as JSON and reads the states it touches; every
-answer is printed as JSON. orjson (a compiled extension, the most used fast JSON library
+answer is printed as JSON. orjson (a compiled extension, a widely used fast JSON library
 for Python) encodes these about ten times and decodes them about three times faster than
 the standard library's C code (`docs/performance.md`, "JSON on the hot path").
 
@@ -9,9 +9,9 @@ Its text is the standard library's compact text with UTF-8 as is, except how som
 spelled (``1e-05`` is ``0.00001``, ``1.5e-07`` is ``1.5e-7``): every JSON reader reads the
 same number. What orjson refuses to encode (integers beyond 64 bits, keys that are not
 strings, strings with lone surrogates) is encoded by ``json`` as before, so those values
-behave as they always did. Non-finite floats, which orjson would write as null where
-``json`` writes ``NaN``, never reach these functions: events refuse them
-(``events._number``) and answers print them as null already (``rendering.to_json``).
+behave as they always did. orjson writes a non-finite float as null (``json`` wrote
+``NaN``, which is not JSON); none is stored or answered either way: events refuse them
+(``events._number``) and rendering makes them null (``rendering.to_json``).
 """
 
 from __future__ import annotations
