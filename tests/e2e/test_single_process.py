@@ -344,3 +344,28 @@ def _product_views(up: Up, visitor: str) -> int:
     assert found.status == 200, found.body
     attributes = {a["name"]: a["value"] for a in found.json()["attributes"]}
     return int(attributes["product_views"])
+
+
+def test_a_data_directory_too_long_for_the_browser_socket_stops_up_with_what_to_change(
+    tmp_path: Path,
+) -> None:
+    # The socket lies in the data directory; past 107 bytes Linux cannot bind it.
+    data_dir = tmp_path / ("d" * max(1, 120 - len(str(tmp_path))))
+    data_dir.mkdir()
+    env = {**os.environ, **suite_env(data_dir), "P13N_DEMO_PORT": str(free_port())}
+    env.pop("P13N_SINGLE_PROCESS", None)
+    env.pop("P13N_DATABASE_URL", None)
+    p13n = str(Path(sys.executable).with_name("p13n"))
+    done = subprocess.run(
+        [p13n, "up", "--single-process"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=START_TIMEOUT,
+        check=False,
+    )
+    printed = done.stdout + done.stderr
+    assert done.returncode != 0, printed
+    assert "too long for the browser path's socket" in printed, printed
+    assert "set P13N_DATA_DIR to a shorter path" in printed, printed
+    assert not (data_dir / "browser.sock").exists()
