@@ -96,16 +96,24 @@ class Up:
         return reply.status, reply.body
 
 
+P13N = str(Path(sys.executable).with_name("p13n"))
+
+
+def _up_env(data_dir: Path) -> dict[str, str]:
+    """`p13n up`'s environment: free ports, its own data directory, the mode and the store
+    chosen by the command's flags alone."""
+    env = {**os.environ, **suite_env(data_dir), "P13N_DEMO_PORT": str(free_port())}
+    env.pop("P13N_SINGLE_PROCESS", None)  # the run's mode (tests/support/suite.py) is not ours
+    env.pop("P13N_DATABASE_URL", None)
+    return env
+
+
 @contextmanager
 def _up(tmp_path: Path, *flags: str) -> Iterator[Up]:
     """`p13n up --demo *flags` until the block ends; the mode is chosen by ``flags`` alone."""
-    shop_port = free_port()
-    env = {**os.environ, **suite_env(tmp_path), "P13N_DEMO_PORT": str(shop_port)}
-    env.pop("P13N_SINGLE_PROCESS", None)  # the run's mode (tests/support/suite.py) is not ours
-    env.pop("P13N_DATABASE_URL", None)
-    p13n = str(Path(sys.executable).with_name("p13n"))
+    env = _up_env(tmp_path)
     up = subprocess.Popen(
-        [p13n, "up", "--demo", *flags],
+        [P13N, "up", "--demo", *flags],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -130,7 +138,7 @@ def _up(tmp_path: Path, *flags: str) -> Iterator[Up]:
             tmp_path,
             demo["public_token"],
             demo["api_key"],
-            f"http://127.0.0.1:{shop_port}",
+            f"http://127.0.0.1:{env['P13N_DEMO_PORT']}",
         )
     finally:
         up.send_signal(signal.SIGTERM)
@@ -352,13 +360,9 @@ def test_a_data_directory_too_long_for_the_browser_socket_stops_up_with_what_to_
     # The socket lies in the data directory; past 107 bytes Linux cannot bind it.
     data_dir = tmp_path / ("d" * max(1, 120 - len(str(tmp_path))))
     data_dir.mkdir()
-    env = {**os.environ, **suite_env(data_dir), "P13N_DEMO_PORT": str(free_port())}
-    env.pop("P13N_SINGLE_PROCESS", None)
-    env.pop("P13N_DATABASE_URL", None)
-    p13n = str(Path(sys.executable).with_name("p13n"))
     done = subprocess.run(
-        [p13n, "up", "--single-process"],
-        env=env,
+        [P13N, "up", "--single-process"],
+        env=_up_env(data_dir),
         capture_output=True,
         text=True,
         timeout=START_TIMEOUT,
