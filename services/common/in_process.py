@@ -55,10 +55,26 @@ class _Collector:
         pass  # the generic handlers above serve the same methods
 
 
-@dataclass
-class _Hosted:
-    handlers: list[grpc.GenericRpcHandler]
-    interceptors: Sequence[grpc.aio.ServerInterceptor]
+_Resolve = Callable[[_CallDetails], Awaitable[grpc.RpcMethodHandler | None]]
+
+
+def _resolver(
+    handlers: Sequence[grpc.GenericRpcHandler], interceptors: Sequence[grpc.aio.ServerInterceptor]
+) -> _Resolve:
+    """A method's handler as the component's server would run it: its interceptors
+    applied in order, the first outermost. Built once per component, not per call."""
+
+    async def lookup(call: _CallDetails) -> grpc.RpcMethodHandler | None:
+        for generic in handlers:
+            found = generic.service(call)
+            if found is not None:
+                return found
+        return None
+
+    resolve: _Resolve = lookup
+    for interceptor in reversed(interceptors):
+        resolve = _chained(interceptor, resolve)
+    return resolve
 
 
 class InProcess:
@@ -71,7 +87,7 @@ class InProcess:
 
     def __init__(self, components: frozenset[str]) -> None:
         self.components = components
-        self._hosted: dict[str, _Hosted] = {}
+        self._hosted: dict[str, _Resolve] = {}  # each hosted component's ``_resolver``
 
     @contextlib.contextmanager
     def hosting(
@@ -85,7 +101,7 @@ class InProcess:
         collector = _Collector()
         for registration in registrations:
             registration.add(registration.servicer, collector)
-        self._hosted[component] = _Hosted(collector.handlers, tuple(interceptors))
+        self._hosted[component] = _resolver(collector.handlers, tuple(interceptors))
         try:
             yield
         finally:
@@ -96,30 +112,14 @@ class InProcess:
         return LocalChannel(self, component, caller)
 
     def handler(self, component: str, method: str, metadata: Metadata) -> Awaitable[Any]:
-        """The handler of ``method`` as ``component``'s server would run it: its
-        interceptors applied in order, the first outermost."""
-        hosted = self._hosted.get(component)
-        if hosted is None:
+        """The handler of ``method`` as ``component``'s server would run it (``_resolver``)."""
+        resolve = self._hosted.get(component)
+        if resolve is None:
             raise _status(grpc.StatusCode.UNAVAILABLE, f"{component} is not serving")
-        details = _CallDetails(method, tuple(metadata))
-
-        async def lookup(call: _CallDetails) -> grpc.RpcMethodHandler | None:
-            for generic in hosted.handlers:
-                found = generic.service(call)
-                if found is not None:
-                    return found
-            return None
-
-        continuation: Callable[[_CallDetails], Awaitable[grpc.RpcMethodHandler | None]] = lookup
-        for interceptor in reversed(hosted.interceptors):
-            continuation = _chained(interceptor, continuation)
-        return continuation(details)
+        return resolve(_CallDetails(method, tuple(metadata)))
 
 
-def _chained(
-    interceptor: grpc.aio.ServerInterceptor,
-    continuation: Callable[[_CallDetails], Awaitable[grpc.RpcMethodHandler | None]],
-) -> Callable[[_CallDetails], Awaitable[grpc.RpcMethodHandler | None]]:
+def _chained(interceptor: grpc.aio.ServerInterceptor, continuation: _Resolve) -> _Resolve:
     async def intercepted(call: _CallDetails) -> grpc.RpcMethodHandler | None:
         handler: grpc.RpcMethodHandler | None = await interceptor.intercept_service(
             continuation, call

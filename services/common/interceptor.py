@@ -50,6 +50,10 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         self._key = key
         # None: no certificates (the benchmark's loopback comparison), nothing to check.
         self._callers = callers
+        # The wrapped handler of each method, built on its first call: what it wraps
+        # depends on the method alone, and building it anew cost every call its closures.
+        # A method with no handler is never kept, so the map holds the services' own.
+        self._wrapped: dict[str, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]] = {}
 
     async def intercept_service(
         self,
@@ -60,6 +64,14 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         if handler is None:
             return None
         method: str = details.method
+        kept = self._wrapped.get(method)
+        if kept is not None and kept[0] is handler:
+            return kept[1]
+        wrapped = self._wrap(handler, method)
+        self._wrapped[method] = (handler, wrapped)
+        return wrapped
+
+    def _wrap(self, handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandler:
         rule = access.rule_for(method, self._rules)
 
         allowed = self._callers

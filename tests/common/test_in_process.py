@@ -248,6 +248,37 @@ async def test_a_caller_on_the_list_is_let_through_in_process(both: Both) -> Non
     assert me.account_id == f"7/{CALLEE_REQUEST_ID}"
 
 
+async def test_each_call_of_a_method_is_judged_on_its_own(both: Both) -> None:
+    """The interceptor keeps a method's wrapped handler after its first call; the access
+    rule, the caller check and the identity are still each call's own, both ways."""
+
+    async def calls(stub: Any) -> list[str]:
+        seen = []
+        for account, metadata in (("1", _as(identity_pb2.VIEWER, "1")), ("none", ())):
+            try:
+                me = await stub.GetMe(identity_service_pb2.GetMeRequest(), metadata=metadata)
+                seen.append(me.account_id.split("/")[0])
+            except grpc.aio.AioRpcError as error:
+                seen.append(f"{account}: {error.code().name}")
+        me = await stub.GetMe(
+            identity_service_pb2.GetMeRequest(), metadata=_as(identity_pb2.OWNER, "2")
+        )
+        return [*seen, me.account_id.split("/")[0]]
+
+    expected = ["1", "none: UNAUTHENTICATED", "2"]
+    async with both.remote() as stub:
+        assert await calls(stub) == expected
+        assert await calls(stub) == expected
+    assert await calls(both.local()) == expected
+    refused = await _failure(
+        both.local(OFFERS).GetMe(
+            identity_service_pb2.GetMeRequest(), metadata=_as(identity_pb2.OWNER)
+        )
+    )
+    assert refused.code == grpc.StatusCode.PERMISSION_DENIED
+    assert await calls(both.local()) == expected
+
+
 @contextlib.contextmanager
 def _caller_context() -> Iterator[identity_pb2.Identity]:
     """The caller's own request id and identity, as a handler calling another has them."""
