@@ -1,8 +1,9 @@
 """What stalled each service process during an open-loop run, second by second.
 
 ``bench/gcpause/sitecustomize.py`` records, in every process of a bench suite, collector
-pauses, the event loop's lag, the profile writer's batches and the SQLite checkpoints in
-100-ms buckets of the wall clock. ``Recorder`` empties those records when a run starts and reads them when it ends;
+pauses, the event loop's lag, the profile writer's batches, the SQLite checkpoints and the
+profile's writes on PostgreSQL in 100-ms buckets of the wall clock. ``Recorder`` empties
+those records when a run starts and reads them when it ends;
 ``summary`` sums them over the run and over each second of it, the seconds lined up with
 the open-loop generator's (``started_at`` + n, by when requests were due).
 """
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from bench import gcpause
 from bench.openloop import percentile
@@ -64,13 +65,22 @@ def summary(report: dict[str, Any], started_at: float, duration: float) -> dict[
         second = _second_of(bucket, bucket_s, started_at)
         if 0 <= second < count:
             by_second[second].append(bucket)
-    writer = report.get("writer_wrapped", False)
-    checkpoints = report.get("checkpoints_wrapped", False)
-    found = _totals([b for buckets in by_second for b in buckets], writer, checkpoints)
-    found["seconds"] = [
-        _row(second, buckets, writer, checkpoints) for second, buckets in enumerate(by_second)
-    ]
+    wrapped = _Wrapped(
+        report.get("writer_wrapped", False),
+        report.get("checkpoints_wrapped", False),
+        report.get("pg_writes_wrapped", False),
+    )
+    found = _totals([b for buckets in by_second for b in buckets], wrapped)
+    found["seconds"] = [_row(second, buckets, wrapped) for second, buckets in enumerate(by_second)]
     return found
+
+
+class _Wrapped(NamedTuple):
+    """What the process's hook could record besides collections and loop lag."""
+
+    writer: bool
+    checkpoints: bool
+    pg_writes: bool
 
 
 def _gc_by_generation(buckets: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
@@ -99,12 +109,12 @@ def _collect(buckets: list[dict[str, Any]], key: str) -> list[Any]:
     return [value for b in buckets for value in b[key]]
 
 
-def _totals(buckets: list[dict[str, Any]], writer: bool, checkpoints: bool) -> dict[str, Any]:
+def _totals(buckets: list[dict[str, Any]], wrapped: _Wrapped) -> dict[str, Any]:
     found: dict[str, Any] = {
         "gc": _gc_by_generation(buckets),
         "loop_lag_ms": _spread(_collect(buckets, "lags")),
     }
-    if writer:
+    if wrapped.writer:
         sizes = _collect(buckets, "batches")
         found["writer"] = {
             "batches": len(sizes),
@@ -114,7 +124,7 @@ def _totals(buckets: list[dict[str, Any]], writer: bool, checkpoints: bool) -> d
             "queue_wait_ms": _spread(_collect(buckets, "waits")),
             "commit_ms": _spread(_collect(buckets, "commits")),
         }
-    if checkpoints:
+    if wrapped.checkpoints:
         passes, catch_ups = _collect(buckets, "passes"), _collect(buckets, "catch_ups")
         found["checkpoints"] = {
             "passes": len(passes),
@@ -122,14 +132,14 @@ def _totals(buckets: list[dict[str, Any]], writer: bool, checkpoints: bool) -> d
             "catch_ups": len(catch_ups),
             "catch_up_ms": _spread(catch_ups),
         }
+    if wrapped.pg_writes:
+        found["pg_write_ms"] = _spread(_collect(buckets, "pg_writes"))
     return found
 
 
-def _row(
-    second: int, buckets: list[dict[str, Any]], writer: bool, checkpoints: bool
-) -> dict[str, Any]:
+def _row(second: int, buckets: list[dict[str, Any]], wrapped: _Wrapped) -> dict[str, Any]:
     """One second: collections and their pause time, the loop's lag, the writer's batches,
-    the checkpoints."""
+    the checkpoints, the writes on PostgreSQL."""
     pauses = [b["gc"][g] for b in buckets for g in range(3)]
     lags = sorted(_collect(buckets, "lags"))
     row: dict[str, Any] = {
@@ -141,7 +151,7 @@ def _row(
         "lag_p99_ms": _ms(percentile(lags, 99)),
         "lag_max_ms": _ms(lags[-1]) if lags else 0.0,
     }
-    if writer:
+    if wrapped.writer:
         sizes = _collect(buckets, "batches")
         waits = sorted(_collect(buckets, "waits"))
         row |= {
@@ -151,12 +161,19 @@ def _row(
             "wait_p99_ms": _ms(percentile(waits, 99)),
             "wait_max_ms": _ms(waits[-1]) if waits else 0.0,
         }
-    if checkpoints:
+    if wrapped.checkpoints:
         passes, catch_ups = _collect(buckets, "passes"), _collect(buckets, "catch_ups")
         row |= {
             "checkpoint_passes": len(passes),
             "checkpoint_max_ms": _ms(max(passes, default=0.0)),
             "catch_ups": len(catch_ups),
             "catch_up_max_ms": _ms(max(catch_ups, default=0.0)),
+        }
+    if wrapped.pg_writes:
+        pg_writes = sorted(_collect(buckets, "pg_writes"))
+        row |= {
+            "pg_writes": len(pg_writes),
+            "pg_write_p99_ms": _ms(percentile(pg_writes, 99)),
+            "pg_write_max_ms": _ms(pg_writes[-1]) if pg_writes else 0.0,
         }
     return row

@@ -3,13 +3,14 @@
 ``bench.openloop`` reports latencies second by second and its own lag; ``bench.measure``
 samples every process's CPU second by second in the same run, and reads what each service
 process recorded (``bench/stalls.py``: collector pauses, event-loop lag, the profile
-writer's batches, the SQLite checkpoints), and the machine's pace beside the run
-(``bench/pace.py``: the CPU one fixed piece of Python took). The report prints the worst
-seconds with all of it and one verdict per second: saturated cores, a Python process at
-its one core, a slow machine, the generator late, a collector pause, a late event loop,
-writes queued behind slow commits, a long checkpoint, and where Envoy's timing log says
-the time went (``bench/envoy_timing.py``: before the upstream, in the service, or outside
-Envoy), or none of these (then look further: the disk, the machine's other work).
+writer's batches, the SQLite checkpoints, the profile's writes on PostgreSQL), and the
+machine's pace beside the run (``bench/pace.py``: the CPU one fixed piece of Python took).
+The report prints the worst seconds with all of it and one verdict per second: saturated
+cores, a Python process at its one core, a slow machine, the generator late, a collector
+pause, a late event loop, writes queued behind slow commits, a long checkpoint, a slow
+write on PostgreSQL, and where Envoy's timing log says the time went
+(``bench/envoy_timing.py``: before the upstream, in the service, or outside Envoy), or none
+of these (then look further: the disk, the machine's other work).
 """
 
 from __future__ import annotations
@@ -40,6 +41,9 @@ WRITER_WAIT_MS = 5.0
 # A checkpoint pass this long kept the disk busy while the writer synced its commits; a
 # catch-up this long held the writes behind it (services/common/checkpoints.py).
 CHECKPOINT_MS = 5.0
+# A profile write on PostgreSQL this long (a connection from the pool, its statements, its
+# commit's sync on the server) held its request as long.
+PG_WRITE_MS = 5.0
 # The hypervisor gave this much of a core to other machines in a second: every process of
 # the run was that much slower, whatever it did.
 STEAL_CORES = 0.05
@@ -133,6 +137,11 @@ def explained_by(second: dict[str, Any]) -> str:
         causes.append(
             f"the writer caught up a checkpoint over {CHECKPOINT_MS:.0f} ms ({', '.join(catch_ups)})"
         )
+    slow_writes = [
+        f"{k} {p['pg_write_max_ms']:.1f} ms" for k, p in processes.items() if _slow_pg_write(p)
+    ]
+    if slow_writes:
+        causes.append(f"a write on PostgreSQL over {PG_WRITE_MS:.0f} ms ({', '.join(slow_writes)})")
     causes += _in_envoys_view(second)
     return "; ".join(causes) if causes else "none of these"
 
@@ -198,6 +207,10 @@ def _caught_up(row: dict[str, Any]) -> bool:
     return bool(row.get("catch_up_max_ms", 0.0) > CHECKPOINT_MS)
 
 
+def _slow_pg_write(row: dict[str, Any]) -> bool:
+    return bool(row.get("pg_write_max_ms", 0.0) > PG_WRITE_MS)
+
+
 def _process_cells(processes: dict[str, dict[str, Any]]) -> list[str]:
     gc = ", ".join(
         f"{k} {p['gc_ms']:.1f} ({p['gc_count']} collections, longest {p['gc_max_ms']:.1f})"
@@ -208,7 +221,8 @@ def _process_cells(processes: dict[str, dict[str, Any]]) -> list[str]:
     )
     cells = [f"  - GC pause ms: {gc}", f"  - loop lag max ms: {lag}"]
     for k, p in processes.items():
-        if "batches" in p:
+        # A profile on PostgreSQL has no group-commit writer: its writes are its own line.
+        if "batches" in p and not p.get("pg_writes"):
             cells.append(
                 f"  - {k}'s writer: {p['batches']} batches, {p['units']} writes (largest "
                 f"{p['max_batch']}), queue wait p99 {p['wait_p99_ms']:.1f} / max "
@@ -219,6 +233,11 @@ def _process_cells(processes: dict[str, dict[str, Any]]) -> list[str]:
                 f"  - {k}'s checkpoints: {p['checkpoint_passes']} passes (longest "
                 f"{p['checkpoint_max_ms']:.1f} ms), {p['catch_ups']} catch-ups by the writer "
                 f"(longest {p['catch_up_max_ms']:.1f} ms)"
+            )
+        if p.get("pg_writes"):
+            cells.append(
+                f"  - {k}'s writes on PostgreSQL: {p['pg_writes']} (p99 "
+                f"{p['pg_write_p99_ms']:.1f} / longest {p['pg_write_max_ms']:.1f} ms)"
             )
     return cells
 
@@ -238,8 +257,9 @@ def over_the_run(run: dict[str, Any]) -> list[str]:
             f"- {label}: GC {gens}; loop lag p99 {lag['p99']:.2f} / max {lag['max']:.2f} ms "
             f"({lag['samples']} probes)"
         )
+        pg_writes = found.get("pg_write_ms", {"samples": 0})
         writer = found.get("writer")
-        if writer:
+        if writer and not pg_writes["samples"]:
             wait, commit = writer["queue_wait_ms"], writer["commit_ms"]
             line += (
                 f"; writer {writer['batches']} batches of {writer['mean_batch']:.1f} writes "
@@ -254,6 +274,11 @@ def over_the_run(run: dict[str, Any]) -> list[str]:
                 f"; checkpoints {checkpoints['passes']} passes (p99 {passes['p99']:.2f} / max "
                 f"{passes['max']:.2f} ms), {checkpoints['catch_ups']} catch-ups (max "
                 f"{catch_ups['max']:.2f} ms)"
+            )
+        if pg_writes["samples"]:
+            line += (
+                f"; writes on PostgreSQL {pg_writes['samples']} (p50 {pg_writes['p50']:.2f}, "
+                f"p99 {pg_writes['p99']:.2f} / max {pg_writes['max']:.2f} ms)"
             )
         lines.append(line)
     return lines

@@ -1,6 +1,6 @@
 """Records, in a p13n process the bench started, what can stall it: collector pauses, the
-event loop's lag, the profile writer's batches and the SQLite checkpoints, in 100-ms buckets
-of the wall clock.
+event loop's lag, the profile writer's batches, the SQLite checkpoints and the profile's
+writes on PostgreSQL, in 100-ms buckets of the wall clock.
 
 Python imports ``sitecustomize`` at start-up from ``PYTHONPATH``; the bench puts this
 directory there for the suites it starts (``bench.gcpause.env``), and nowhere else, so the
@@ -19,7 +19,12 @@ product code carries none of this. With ``$P13N_GCPAUSE_DIR`` set:
 - and, if ``services.common.checkpoints`` is imported (every SQLite store of the suite),
   its ``Checkpointer``: how long each background pass took (the copy and the database
   file's sync, on the checkpoint thread: the disk is busy meanwhile) and each catch-up the
-  writer ran before a write transaction (which the writes behind it wait for).
+  writer ran before a write transaction (which the writes behind it wait for);
+- and, if ``services.profile.postgres_profile`` is imported (a profile store on
+  PostgreSQL, which has no group-commit writer), its ``PostgresTransactions``: how long each
+  write took, from asking the pool for a connection to the end of its commit (or of its
+  last statement, for a write without a transaction). A slow one is the server's sync, a
+  lock or a pool with no connection free: the request waited that long.
 
 Every Python thread the process starts is named for the operating system after what it runs
 (``grpc.aio poller``, ``aiosqlite``, ``checkpoint prof``...: 15 bytes at most), so the
@@ -58,7 +63,7 @@ class _Bucket:
     """One 100-ms bucket. Arrays, not lists: the collector does not track them, so the
     records add one tracked object per bucket to what a full collection walks."""
 
-    __slots__ = ("batches", "catch_ups", "commits", "gc", "lags", "passes", "waits")
+    __slots__ = ("batches", "catch_ups", "commits", "gc", "lags", "passes", "pg_writes", "waits")
 
     def __init__(self) -> None:
         self.gc = array.array("d", [0.0] * 9)  # per generation: count, total s, max s
@@ -68,6 +73,7 @@ class _Bucket:
         self.waits = array.array("d")  # seconds each unit waited in the writer's queue
         self.passes = array.array("d")  # seconds each background checkpoint pass took
         self.catch_ups = array.array("d")  # seconds each checkpoint the writer ran took
+        self.pg_writes = array.array("d")  # seconds each profile write on PostgreSQL took
 
     def as_dict(self, key: int) -> dict[str, Any]:
         return {
@@ -79,6 +85,7 @@ class _Bucket:
             "waits": self.waits.tolist(),
             "passes": self.passes.tolist(),
             "catch_ups": self.catch_ups.tolist(),
+            "pg_writes": self.pg_writes.tolist(),
         }
 
 
@@ -209,6 +216,29 @@ def _wrap_checkpoints() -> None:
     cls.run_once, cls.before_write = timed_run_once, timed_before_write
 
 
+_pg_writes_wrapped = [False]
+
+
+def _wrap_pg_writes() -> None:
+    module = sys.modules.get("services.profile.postgres_profile")
+    if module is None or _pg_writes_wrapped[0]:
+        return
+    _pg_writes_wrapped[0] = True
+    cls = module.PostgresTransactions
+    cls.write, cls.write_unlocked = _timed_write(cls.write), _timed_write(cls.write_unlocked)
+
+
+def _timed_write(write: Any) -> Any:
+    async def timed(self: Any, *args: Any, **kwargs: Any) -> Any:
+        started, wall = time.perf_counter(), time.time()
+        try:
+            return await write(self, *args, **kwargs)
+        finally:
+            _bucket(wall).pg_writes.append(time.perf_counter() - started)
+
+    return timed
+
+
 _probed: weakref.WeakSet[Any] = weakref.WeakSet()
 
 
@@ -220,6 +250,7 @@ def _wrap_run_forever(cls: Any) -> None:
             _probed.add(self)
             _wrap_writer()
             _wrap_checkpoints()
+            _wrap_pg_writes()
             _probe(self)
         return original(self)
 
@@ -275,6 +306,7 @@ def _report() -> None:
         "buckets": found,
         "writer_wrapped": _writer_wrapped[0],
         "checkpoints_wrapped": _checkpoints_wrapped[0],
+        "pg_writes_wrapped": _pg_writes_wrapped[0],
         "tracked": [len(gc.get_objects(generation)) for generation in range(3)],
         "frozen": gc.get_freeze_count(),
         "threshold": gc.get_threshold(),

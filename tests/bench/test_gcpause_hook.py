@@ -1,9 +1,10 @@
 """The bench's hook in a real process: collections, event-loop lag, the profile writer's
-batches and the SQLite checkpoints are recorded, in buckets of the wall clock, and read back
-on SIGUSR2.
+batches, the SQLite checkpoints and the profile's writes on PostgreSQL are recorded, in
+buckets of the wall clock, and read back on SIGUSR2.
 
-It wraps private names of the product (``GroupCommit._queue`` and ``._commit``) and the
-``Checkpointer``'s ``run_once`` and ``before_write``: this test fails if they change under it.
+It wraps private names of the product (``GroupCommit._queue`` and ``._commit``), the
+``Checkpointer``'s ``run_once`` and ``before_write`` and ``PostgresTransactions``' ``write``
+and ``write_unlocked``: this test fails if they change under it.
 """
 
 from __future__ import annotations
@@ -137,6 +138,59 @@ def test_the_hook_records_checkpoint_passes_and_the_writers_catch_ups(tmp_path: 
     assert checkpoints["pass_ms"]["max"] > 0
     assert checkpoints["catch_ups"] == 1
     assert sum(row["checkpoint_passes"] for row in found["seconds"]) == checkpoints["passes"]
+
+
+# A profile store on PostgreSQL in miniature: the real PostgresTransactions on a stand-in
+# pool whose connections answer after 10 ms: a locked write and an unlocked one.
+PG_WRITES = """
+import asyncio, contextlib
+import uvloop
+from services.profile.postgres_profile import PostgresTransactions
+
+class Connection:
+    def transaction(self):
+        return contextlib.nullcontext()
+
+class Pool:
+    @contextlib.asynccontextmanager
+    async def acquire(self):
+        await asyncio.sleep(0.01)
+        yield Connection()
+
+async def main():
+    store = PostgresTransactions(Pool())
+    async def work(sql):
+        return "written"
+    assert await store.write(work) == "written"
+    assert await store.write_unlocked(work) == "written"
+    print("ready", flush=True)
+    await asyncio.sleep(60)
+
+uvloop.run(main())
+"""
+
+
+def test_the_hook_records_each_profile_write_on_postgresql(tmp_path: Path) -> None:
+    env = {**os.environ, **gcpause.env(tmp_path)}
+    started = time.time()
+    process = subprocess.Popen(
+        [sys.executable, "-c", PG_WRITES], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert process.stdout is not None
+        assert process.stdout.readline().strip() == "ready"
+        report = gcpause.read(tmp_path, process.pid)
+    finally:
+        process.kill()
+        process.wait()
+        if process.stdout is not None:
+            process.stdout.close()
+    assert report["pg_writes_wrapped"] is True
+    found = stalls.summary(report, started, time.time() - started + 1)
+    writes = found["pg_write_ms"]
+    assert writes["samples"] == 2
+    assert writes["max"] >= 10.0  # each waited 10 ms for a connection
+    assert sum(row["pg_writes"] for row in found["seconds"]) == 2
 
 
 def test_a_process_without_the_hook_is_not_signalled(tmp_path: Path) -> None:

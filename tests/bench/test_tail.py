@@ -142,6 +142,38 @@ def test_a_second_with_a_long_checkpoint_is_explained_by_it() -> None:
     ) in lines
 
 
+def test_a_second_with_a_slow_write_on_postgresql_is_explained_by_it() -> None:
+    """A profile on PostgreSQL has no group-commit writer: its writes (a pooled connection,
+    the statements, the server's commit) are timed instead, and its idle writer not shown."""
+    idle_writer = {"batches": 0, "units": 0, "max_batch": 0, "wait_p99_ms": 0.0}
+    idle_writer |= {"wait_max_ms": 0.0}
+    slow = _process_row(1) | idle_writer | {"pg_writes": 371}
+    slow |= {"pg_write_p99_ms": 9.8, "pg_write_max_ms": 31.2}
+    quick = _process_row(0) | idle_writer | {"pg_writes": 370}
+    quick |= {"pg_write_p99_ms": 2.0, "pg_write_max_ms": 4.9}
+    run = _run_with_processes([quick, slow])
+    worst = tail.worst_seconds(run)
+    assert tail.explained_by(worst[0]) == "a write on PostgreSQL over 5 ms (profile 31.2 ms)"
+    assert tail.explained_by(worst[1]) == "none of these"
+    lines = tail.explain(run)
+    assert "  - profile's writes on PostgreSQL: 371 (p99 9.8 / longest 31.2 ms)" in lines
+    assert not any("profile's writer" in line for line in lines)
+
+
+def test_over_the_run_a_profile_on_postgresql_shows_its_writes_not_its_idle_writer() -> None:
+    idle = {"samples": 0, "p50": 0.0, "p99": 0.0, "max": 0.0}
+    found = {
+        "gc": {f"gen{g}": {"count": 0, "total_ms": 0.0, "max_ms": 0.0} for g in range(3)},
+        "loop_lag_ms": {"samples": 400, "p50": 0.5, "p99": 1.8, "max": 5.8},
+        "writer": {"batches": 0, "units": 0, "mean_batch": 0.0, "max_batch": 0}
+        | {"queue_wait_ms": idle, "commit_ms": idle},
+        "pg_write_ms": {"samples": 7414, "p50": 1.52, "p99": 8.1, "max": 40.2},
+    }
+    (line,) = tail.over_the_run({"processes": {"single": found}})
+    assert line.endswith("; writes on PostgreSQL 7414 (p50 1.52, p99 8.10 / max 40.20 ms)")
+    assert "writer" not in line
+
+
 def test_a_second_whose_requests_left_late_is_the_generators() -> None:
     second = _second(4, 30.0, generator_lag_max=12.5) | {"cpu": {"machine": 1.0}}
     assert tail.explained_by(second) == "generator late (12.5 ms)"
