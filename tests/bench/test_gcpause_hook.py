@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from bench import gcpause, sqlcount, stalls
 
@@ -50,22 +51,28 @@ uvloop.run(main())
 """
 
 
-def test_the_hook_records_collections_loop_lag_and_the_writers_batches(tmp_path: Path) -> None:
-    env = {**os.environ, **gcpause.env(tmp_path)}
+def _report_of(out: Path, script: str, *args: str) -> tuple[dict[str, Any], float]:
+    """What the hook recorded in ``script`` (run hooked, into ``out``) once it prints
+    "ready", and when it started."""
+    env = {**os.environ, **gcpause.env(out)}
     started = time.time()
     process = subprocess.Popen(
-        [sys.executable, "-c", PROCESS], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", script, *args], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True
     )
     try:
         assert process.stdout is not None
         assert process.stdout.readline().strip() == "ready"
-        assert gcpause.records_into(process.pid, tmp_path)
-        report = gcpause.read(tmp_path, process.pid)
+        assert gcpause.records_into(process.pid, out)
+        return gcpause.read(out, process.pid), started
     finally:
         process.kill()
         process.wait()
         if process.stdout is not None:
             process.stdout.close()
+
+
+def test_the_hook_records_collections_loop_lag_and_the_writers_batches(tmp_path: Path) -> None:
+    report, started = _report_of(tmp_path, PROCESS)
     assert report["writer_wrapped"] is True
     found = stalls.summary(report, started, time.time() - started + 1)
     assert found["gc"]["gen2"]["count"] >= 1
@@ -113,24 +120,7 @@ uvloop.run(main())
 
 
 def test_the_hook_records_checkpoint_passes_and_the_writers_catch_ups(tmp_path: Path) -> None:
-    env = {**os.environ, **gcpause.env(tmp_path / "out")}
-    started = time.time()
-    process = subprocess.Popen(
-        [sys.executable, "-c", CHECKPOINTS, str(tmp_path / "store.db")],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        assert process.stdout.readline().strip() == "ready"
-        report = gcpause.read(tmp_path / "out", process.pid)
-    finally:
-        process.kill()
-        process.wait()
-        if process.stdout is not None:
-            process.stdout.close()
+    report, started = _report_of(tmp_path / "out", CHECKPOINTS, str(tmp_path / "store.db"))
     assert report["checkpoints_wrapped"] is True
     found = stalls.summary(report, started, time.time() - started + 1)
     checkpoints = found["checkpoints"]
@@ -171,20 +161,7 @@ uvloop.run(main())
 
 
 def test_the_hook_records_each_profile_write_on_postgresql(tmp_path: Path) -> None:
-    env = {**os.environ, **gcpause.env(tmp_path)}
-    started = time.time()
-    process = subprocess.Popen(
-        [sys.executable, "-c", PG_WRITES], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True
-    )
-    try:
-        assert process.stdout is not None
-        assert process.stdout.readline().strip() == "ready"
-        report = gcpause.read(tmp_path, process.pid)
-    finally:
-        process.kill()
-        process.wait()
-        if process.stdout is not None:
-            process.stdout.close()
+    report, started = _report_of(tmp_path, PG_WRITES)
     assert report["pg_writes_wrapped"] is True
     found = stalls.summary(report, started, time.time() - started + 1)
     writes = found["pg_write_ms"]
