@@ -93,7 +93,14 @@ class GatewayTls:
     """
 
     cert_dir: Path  # tls.crt, tls.key, ca.crt: the gateway's Secret
-    sds_dir: Path  # where the two SDS files are (beside envoy.json)
+    # Where the two SDS files are: a directory nothing else writes to. Envoy watches the
+    # directory of each SDS file (inotify), and every write to any file in it wakes
+    # Envoy's main thread; in the data directory that was each SQLite write.
+    sds_dir: Path
+
+
+# The SDS files' directory under the data directory of `p13n up` (``on_one_machine``).
+SDS_DIR_NAME = "gateway-sds"
 
 
 SDS_CERT_FILE = "sds-certificate.json"
@@ -170,7 +177,7 @@ class GatewayConfig:
             profile=replicas("127.0.0.1", ports["profile"]),
             offers=replicas("127.0.0.1", ports["offers"]),
             tls=(
-                GatewayTls(settings.tls_dir("gateway"), settings.data_dir)
+                GatewayTls(settings.tls_dir("gateway"), settings.data_dir / SDS_DIR_NAME)
                 if settings.internal_tls
                 else None
             ),

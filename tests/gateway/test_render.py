@@ -21,6 +21,7 @@ from gateway.render import (
     OPENAPI,
     SDS_CA_FILE,
     SDS_CERT_FILE,
+    SDS_DIR_NAME,
     GatewayConfig,
     GatewayTls,
     Upstream,
@@ -31,6 +32,7 @@ from gateway.render import (
 from services import cli
 from services.auth import bindings
 from services.common import pki
+from services.common.config import Settings
 from services.common.server import MAX_METADATA_BYTES
 from services.supervisor import CHILD_KEYS
 
@@ -42,7 +44,7 @@ LOCAL = GatewayConfig(
     auth=(Upstream("127.0.0.1", 50051),),
     profile=(Upstream("127.0.0.1", 50052),),
     offers=(Upstream("127.0.0.1", 50053),),
-    tls=GatewayTls(Path("/var/lib/p13n/pki/gateway"), Path("/var/lib/p13n")),
+    tls=GatewayTls(Path("/var/lib/p13n/pki/gateway"), Path("/var/lib/p13n") / SDS_DIR_NAME),
 )
 # The descriptor set, the API reference and the console at their paths on this machine: the image's paths
 # exist only in the image.
@@ -149,6 +151,17 @@ def test_the_sds_files_watch_the_mounted_secret() -> None:
     assert certificate["tls_certificate"]["watched_directory"] == {"path": "/var/run/p13n/tls"}
     [authority] = files[SDS_CA_FILE]["resources"]
     assert authority["validation_context"]["trusted_ca"] == {"filename": "/var/run/p13n/tls/ca.crt"}
+
+
+def test_the_sds_files_have_a_directory_of_their_own(tmp_path: Path) -> None:
+    """Envoy watches the directory of each SDS file, and is woken by every write to any file
+    in it: on one machine they sit apart from the databases and envoy.json
+    (tests/e2e/test_internal_mtls.py shows the wake-ups)."""
+    config = GatewayConfig.on_one_machine(Settings.from_env({"P13N_DATA_DIR": str(tmp_path)}))
+    assert config.tls is not None
+    write(config, tmp_path / "envoy.json")
+    assert config.tls.sds_dir == tmp_path / SDS_DIR_NAME
+    assert {p.name for p in config.tls.sds_dir.iterdir()} == {SDS_CERT_FILE, SDS_CA_FILE}
 
 
 def test_committed_kubernetes_config_is_fresh(tmp_path: Path) -> None:
