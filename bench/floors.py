@@ -12,7 +12,7 @@ from pathlib import Path
 
 from bench.floor_envoy import write_envoy_config
 from bench.suite import venv_bin, wait_for
-from gateway.render import GatewayTls
+from gateway.render import SDS_DIR_NAME, GatewayTls
 from services.common.ports import free_port
 
 
@@ -64,7 +64,8 @@ class Floors:
             real_auth_port=real.auth_port if real else None,
             relay_port=self.ports["relay"] if real else None,
             real_tls=(
-                GatewayTls(real.data_dir / "pki" / "gateway", real.data_dir)
+                # The suite's own SDS files, where `p13n up` wrote them.
+                GatewayTls(real.data_dir / "pki" / "gateway", real.data_dir / SDS_DIR_NAME)
                 if real and real.data_dir
                 else None
             ),

@@ -58,7 +58,7 @@ from bench import backends, capacity, mtls, pg, report, scale, single, sqlcount,
 from bench.configure import ConfigurationError, Configured, configure
 from bench.floors import Floors, RealServices
 from bench.measure import Target, Traffic, closed_loop, median_run, open_loop
-from bench.preload import import_attributes, ingest_profiles
+from bench.preload import Preloaded, import_attributes, ingest_profiles
 from bench.profiling import record
 from bench.suite import Suite
 from bench.wrk import Load
@@ -341,7 +341,7 @@ def run(args: argparse.Namespace, work: Path, pg_url: str | None) -> dict[str, A
             _single_half_rate(args, results, beside[single.NAME])
         together.stop()
         if args.scale:
-            results["scale"] = _scale(args, work, suite, setup, hot, load, traffic, half)
+            results["scale"] = _scale(args, results, work, suite, setup, hot, load, traffic, half)
         if pg_url:
             _postgres_after_rounds(args, results, on_pg, beside, load)
         return results
@@ -462,6 +462,19 @@ def _postgres_steps(
         results["postgres_profiles"] = {"skipped": f"failed: {type(error).__name__}: {error}"[:300]}
 
 
+@dataclass(frozen=True)
+class StoreSide:
+    """One side of the profile-count comparison: a suite not yet started, and what may
+    say, once it is up, why it cannot be measured ('' when it can)."""
+
+    name: str
+    suite: Suite
+    check: Callable[[], str] = str
+
+
+SMALL_STORE, BIG_STORE = "P-small-store", "P-big-store"
+
+
 def _postgres_profiles(
     args: argparse.Namespace,
     results: dict[str, Any],
@@ -469,32 +482,73 @@ def _postgres_profiles(
     load: Load,
     rate: float,
 ) -> dict[str, Any]:
-    """``--profiles`` against ``--pg-scale-profiles`` profiles on PostgreSQL, on two fresh
-    suites like P-pg, configured and preloaded alike, the big one's store then grown in SQL,
-    driven in turn (``scale.profiles_side_by_side``)."""
-    sides = backends.store_sides(like)
+    """``--profiles`` against ``--pg-scale-profiles`` profiles on PostgreSQL: two fresh
+    suites like P-pg, the big one's store grown in SQL (``_store_sizes``)."""
+    small, big = backends.store_sides(like)
+
+    def grow(measured: SideP) -> Preloaded:
+        setup = measured.setup
+        return pg.grow_profiles(
+            like.url,
+            big.prefix,
+            setup.account_id,
+            setup.parent_segment_id,
+            args.profiles,
+            args.pg_scale_profiles,
+        )
+
+    sides = (
+        StoreSide(small.name, small.suite, small.not_on_postgres),
+        StoreSide(big.name, big.suite, big.not_on_postgres),
+    )
+    return _store_sizes(args, results, sides, grow, args.pg_scale_profiles, load, rate)
+
+
+def _sqlite_profiles(
+    args: argparse.Namespace, results: dict[str, Any], work: Path, load: Load, rate: float
+) -> dict[str, Any]:
+    """``--profiles`` against ``--scale-profiles`` profiles on SQLite: two fresh suites like
+    P, the big one's store grown through the Ingest API (``_store_sizes``)."""
+    records = work / "records"
+    sides = tuple(
+        StoreSide(name, Suite(work / f"suite-{tag}", records=records / tag))
+        for name, tag in ((SMALL_STORE, "small-store"), (BIG_STORE, "big-store"))
+    )
+
+    def grow(measured: SideP) -> Preloaded:
+        port = sides[1].suite.data_port
+        return ingest_profiles(port, measured.setup, args.profiles, args.scale_profiles)
+
+    return _store_sizes(args, results, sides, grow, args.scale_profiles, load, rate)
+
+
+def _store_sizes(
+    args: argparse.Namespace,
+    results: dict[str, Any],
+    sides: tuple[StoreSide, ...],
+    grow: Callable[[SideP], Preloaded],
+    want: int,
+    load: Load,
+    rate: float,
+) -> dict[str, Any]:
+    """P's p95 at ``--profiles`` against ``want`` profiles, on two suites alike but for
+    the size of their stores, each started, configured and preloaded as P's, the second's
+    store then grown to ``want`` (``grow``); driven in turn at ``rate``
+    (``scale.profiles_side_by_side``), so a slow minute of the machine touches both
+    sizes alike."""
     try:
         prepared = []
         for side in sides:
-            measured = _side_p(side.suite, side.name, args, results, side.not_on_postgres)
+            measured = _side_p(side.suite, side.name, args, results, side.check)
             if measured is None:
                 return {"skipped": f"{side.name} could not be prepared (see the notes)"}
             prepared.append(measured)
         small, big = prepared
-        grown = pg.grow_profiles(
-            like.url,
-            sides[1].prefix,
-            big.setup.account_id,
-            big.setup.parent_segment_id,
-            args.profiles,
-            args.pg_scale_profiles,
-        )
+        grown = grow(big)
         return scale.profiles_side_by_side(
             scale.Store(sides[0].suite, small.target, small.traffic),
             # Visitors drawn from the whole grown store, as from the small one.
-            scale.Store(
-                sides[1].suite, big.target, replace(big.traffic, pool=args.pg_scale_profiles)
-            ),
+            scale.Store(sides[1].suite, big.target, replace(big.traffic, pool=want)),
             load,
             rate,
             args.half_duration,
@@ -508,6 +562,7 @@ def _postgres_profiles(
 
 def _scale(
     args: argparse.Namespace,
+    results: dict[str, Any],
     work: Path,
     suite: Suite,
     setup: Configured,
@@ -541,22 +596,11 @@ def _scale(
         )
     else:
         found["personalizations"] = found["lists_100"] = {"skipped": "needs P"}
-    # Last: it grows the store for good.
-    attempt(
-        "profiles",
-        lambda: scale.profiles(
-            suite,
-            setup,
-            hot,
-            load,
-            traffic,
-            half,
-            seconds,
-            repeat,
-            args.profiles,
-            args.scale_profiles,
-        ),
-    )
+    if hot.name == "P":
+        suite.stop()  # the two suites below are measured with nothing else running
+        attempt("profiles", lambda: _sqlite_profiles(args, results, work, load, half))
+    else:
+        found["profiles"] = {"skipped": "needs P"}
     return found
 
 

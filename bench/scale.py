@@ -1,8 +1,8 @@
 """Scale runs: P's latency at one fixed offered load while one dimension grows.
 
 Each comparison measures both sides close together in time and at the same offered load
-(open loop), ``repeat`` times each, interleaved where the dimension can be switched back
-and forth (personalizations) or stands on two suites (profiles on PostgreSQL,
+(open loop), ``repeat`` times each, interleaved: the dimension switched back and forth
+(personalizations) or standing on two suites alike but for it (profiles,
 ``profiles_side_by_side``), and reports the median p95; wrk's maximum rate and the CPU
 per request of every process are kept beside it. The machine's other work during each
 point (``other`` CPU) is reported too, because a noisy neighbour shows up as tail latency.
@@ -108,34 +108,6 @@ def personalizations(
     }
 
 
-def profiles(
-    suite: Suite,
-    setup: Configured,
-    target: Target,
-    load: Load,
-    traffic: Traffic,
-    rate: float,
-    seconds: float,
-    repeat: int,
-    have: int,
-    want: int,
-) -> dict[str, Any]:
-    """P at ``have`` profiles, then the store grown to ``want`` through the Ingest API; P and
-    profile RSS there. (On PostgreSQL the bench compares two suites instead,
-    ``profiles_side_by_side``.)"""
-    pids = suite.pids()["profile"]
-
-    def measure(pool: int) -> dict[str, Any]:
-        visitors = Traffic(traffic.token, pool, traffic.list_len)
-        runs = [open_loop(target, rate, seconds, visitors) for _ in range(repeat)]
-        return max_point(closed_loop(target, load, visitors)) | fixed_point(runs)
-
-    before = measure(have)
-    preload = ingest_profiles(suite.data_port, setup, have, want)
-    after = measure(want)
-    return _profiles_found(have, before, want, after, preload, suite, pids)
-
-
 @dataclass(frozen=True)
 class Store:
     """A suite measured at one size of its store: its path, and visitors drawn from all of
@@ -157,8 +129,8 @@ def profiles_side_by_side(
 ) -> dict[str, Any]:
     """``profiles``' comparison on two suites alike but for the size of their stores (the big
     one grown beforehand, ``preload``), run in turn at one rate: ``repeat`` open-loop runs
-    each, interleaved, so a slow minute of the machine touches both sizes alike, where
-    ``profiles`` measures one size minutes after the other."""
+    each, interleaved, so a slow minute of the machine touches both sizes alike (one suite
+    measured before and after its store grew would see two different minutes)."""
     stores = (small, big)
     maxima = [max_point(closed_loop(s.target, load, s.traffic)) for s in stores]
     runs: list[list[dict[str, Any]]] = [[], []]
