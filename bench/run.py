@@ -464,8 +464,8 @@ def _postgres_steps(
 
 @dataclass(frozen=True)
 class StoreSide:
-    """One side of the profile-count comparison: a suite not yet started, and what may
-    say, once it is up, why it cannot be measured ('' when it can)."""
+    """One side of the profile-count comparison: its name, its suite (not yet started) and
+    a check that says, once the suite is up, why it cannot be measured ('' when it can)."""
 
     name: str
     suite: Suite
