@@ -516,7 +516,7 @@ def _sqlite_profiles(
     )
 
     def grow(measured: SideP) -> Preloaded:
-        port = sides[1].suite.data_port
+        port = measured.target.port
         return ingest_profiles(port, measured.setup, args.profiles, args.scale_profiles)
 
     return _store_sizes(args, results, sides, grow, args.scale_profiles, load, rate)

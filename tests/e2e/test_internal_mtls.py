@@ -33,6 +33,7 @@ from support.http import request
 from support.suite import Suite
 from support.tls import component_channel
 
+from bench.procs import thread_totals
 from services.common import pki, tls
 
 PRIVATE_PATH = "/shop_db/page_views"
@@ -303,15 +304,11 @@ def test_envoy_picks_up_a_renewed_gateway_certificate_without_a_restart(suite: S
     assert Account.create(suite).account_id
 
 
-def _times_woken(pid: int) -> int:
-    """How often the main thread of process ``pid`` has left the CPU so far (each sleep it
-    is woken from is one)."""
-    status = Path(f"/proc/{pid}/task/{pid}/status").read_text()
-    return sum(
-        int(line.split()[1])
-        for line in status.splitlines()
-        if line.startswith(("voluntary_ctxt_switches", "nonvoluntary_ctxt_switches"))
-    )
+def _main_thread_switches(pid: int) -> int:
+    """How often the main thread of ``pid`` has left the CPU so far (each sleep it is woken
+    from is one), as the bench counts them."""
+    _, _, switches = thread_totals(pid)[pid]
+    return switches
 
 
 def test_writes_in_the_data_directory_do_not_wake_the_gateway(suite: Suite) -> None:
@@ -320,12 +317,12 @@ def test_writes_in_the_data_directory_do_not_wake_the_gateway(suite: Suite) -> N
     event, so with the SDS files beside them the gateway was woken about twice per event."""
     writes = 400
     scratch = suite.settings.data_dir / "scratch-writes"
-    before = _times_woken(suite.envoy_pid)
+    before = _main_thread_switches(suite.envoy_pid)
     with scratch.open("ab", buffering=0) as file:
         for _ in range(writes):
             file.write(b"x")
             time.sleep(0.002)  # each write its own event: inotify merges unread repeats
-    woken = _times_woken(suite.envoy_pid) - before
+    woken = _main_thread_switches(suite.envoy_pid) - before
     scratch.unlink()
     # Its own timers wake it a few times a second; a wake-up per write would be 400.
     assert woken < writes / 4, woken
