@@ -53,6 +53,15 @@ def second_of(lines: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+# How far outside the run's window a line is still the run's, counted into its first or
+# last second. Early: ``started_at`` is rounded to the millisecond and read a moment after
+# the generator's own clock, so its first request can reach Envoy just "before" it (the
+# line of a request before the run is far older: the generator takes longer than this to
+# start). Late: a request due at the end reaches Envoy after its due time.
+EARLY_S = 0.05
+LATE_S = 1.0
+
+
 def by_second(
     lines: list[dict[str, Any]], started_at: float, duration: float
 ) -> list[dict[str, Any]]:
@@ -60,9 +69,9 @@ def by_second(
     count = max(1, math.ceil(duration))
     seconds: list[list[dict[str, Any]]] = [[] for _ in range(count)]
     for line in lines:
-        second = math.floor(float(line["start"]) - started_at)
-        if 0 <= second < count:
-            seconds[second].append(line)
+        offset = float(line["start"]) - started_at
+        if -EARLY_S <= offset < duration + LATE_S:
+            seconds[min(max(0, math.floor(offset)), count - 1)].append(line)
     return [second_of(found) for found in seconds]
 
 

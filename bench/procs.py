@@ -187,8 +187,18 @@ def _thread_group(pid: int, tid: int, name: str) -> str:
     return "main" if tid == pid else group_name(name)
 
 
+def _thread_cpu_ns(task: Path, stat_fields: list[str]) -> int:
+    """A thread's CPU so far in nanoseconds: the scheduler's own count (``schedstat``'s
+    first field), where the kernel keeps one; else ``utime + stime``, whose 10 ms ticks
+    round a short run's share of a quiet thread to nothing."""
+    try:
+        return int((task / "schedstat").read_text().split()[0])
+    except (OSError, IndexError, ValueError):
+        return (int(stat_fields[11]) + int(stat_fields[12])) * 1_000_000_000 // _TICKS
+
+
 def thread_totals(pid: int) -> dict[int, tuple[str, int, int]]:
-    """Each thread of ``pid``: its group, CPU ticks and context switches so far."""
+    """Each thread of ``pid``: its group, CPU nanoseconds and context switches so far."""
     found = {}
     with contextlib.suppress(OSError):  # a process that has exited has no threads to count
         for task in Path(f"/proc/{pid}/task").iterdir():
@@ -206,7 +216,7 @@ def thread_totals(pid: int) -> dict[int, tuple[str, int, int]]:
             )
             tid = int(task.name)
             group = _thread_group(pid, tid, name)
-            found[tid] = (group, int(fields[11]) + int(fields[12]), switches)
+            found[tid] = (group, _thread_cpu_ns(task, fields), switches)
     return found
 
 
@@ -237,17 +247,17 @@ class ThreadMeter:
             groups: dict[str, list[float]] = {}
             for pid in pids:
                 before = self._before.get(pid, {})
-                for tid, (group, ticks, switches) in thread_totals(pid).items():
-                    _, ticks_then, switches_then = before.get(tid, (group, 0, 0))
+                for tid, (group, cpu_ns, switches) in thread_totals(pid).items():
+                    _, cpu_ns_then, switches_then = before.get(tid, (group, 0, 0))
                     total = groups.setdefault(group, [0.0, 0.0])
-                    total[0] += ticks - ticks_then
+                    total[0] += cpu_ns - cpu_ns_then
                     total[1] += switches - switches_then
             found[role] = {
                 group: {
-                    "cpu_us": round(ticks / _TICKS / max(1, requests) * 1e6, 1),
+                    "cpu_us": round(cpu_ns / 1000 / max(1, requests), 1),
                     "switches": round(switches / max(1, requests), 2),
                 }
-                for group, (ticks, switches) in sorted(groups.items())
-                if ticks or switches
+                for group, (cpu_ns, switches) in sorted(groups.items())
+                if cpu_ns or switches
             }
         return found

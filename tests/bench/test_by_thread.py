@@ -6,10 +6,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 import time
 
 from bench import by_thread
-from bench.procs import ThreadMeter, _thread_group, group_name
+from bench.procs import ThreadMeter, _thread_group, group_name, thread_totals
 
 # A process whose first thread sleeps while a second one, named as the bench hook names
 # threads, burns CPU and wakes 200 times.
@@ -116,3 +117,40 @@ def test_the_first_thread_of_a_process_is_its_main_group() -> None:
         pass
     found = meter.stop(requests=1)["bench"]
     assert found["main"]["cpu_us"] > 0
+
+
+def test_a_few_milliseconds_of_a_threads_cpu_are_counted_to_the_microsecond() -> None:
+    """A thread's CPU is the scheduler's nanosecond count, not 10 ms clock ticks: with ticks a
+    short run's share of a thread read as 0 or 10 ms, and a flat-out round of
+    ``bench.grpc_rate_cost`` once read the server's CPU as 0 and divided by it."""
+    go, done, release = threading.Event(), threading.Event(), threading.Event()
+    spun: list[float] = []
+
+    def spin() -> None:
+        go.wait()
+        began = time.thread_time()
+        deadline = time.perf_counter() + 0.005
+        while time.perf_counter() < deadline:
+            pass
+        spun.append(time.thread_time() - began)
+        done.set()
+        release.wait()  # a thread that has ended is no longer in /proc
+
+    worker = threading.Thread(target=spin)
+    worker.start()
+    tid = worker.native_id
+    assert tid is not None
+    try:
+        time.sleep(0.05)  # the worker is asleep on ``go``
+        _, before, _ = thread_totals(os.getpid())[tid]
+        go.set()
+        done.wait(5)
+        time.sleep(0.01)  # the worker has gone back to sleep: its count is settled
+        _, after, _ = thread_totals(os.getpid())[tid]
+    finally:
+        go.set()
+        release.set()
+        worker.join()
+    used_us, spun_us = (after - before) / 1000, spun[0] * 1e6
+    # The spin, and a little for the worker's waking and its own clock reads.
+    assert spun_us <= used_us <= spun_us + 500, (used_us, spun_us)

@@ -30,7 +30,7 @@ def test_requests_fall_into_the_second_they_reached_envoy() -> None:
         _line(1000.9, 9000, 600, 8300),
         _line(1001.5, 4000, 700, 3200),
         _line(999.9, 1000, 100, 800),  # before the run
-        _line(1002.0, 1000, 100, 800),  # after it
+        _line(1003.0, 1000, 100, 800),  # long after it
     ]
     seconds = by_second(lines, started_at=1000.0, duration=2.0)
     assert [s["requests"] for s in seconds] == [2, 1]
@@ -43,6 +43,19 @@ def test_requests_fall_into_the_second_they_reached_envoy() -> None:
         "upstream_max_ms": 8.3,
         "after_max_ms": 0.1,
     }
+
+
+def test_the_runs_first_and_last_requests_count_though_they_cross_its_edges() -> None:
+    """The run's start is rounded to the millisecond, so its first request can reach Envoy a
+    fraction of one before it; a request due at the end reaches Envoy after the end. Both
+    are the run's: dropping them made Envoy's count one short of the generator's."""
+    lines = [
+        _line(999.9996, 1000, 100, 800),
+        _line(1000.5, 1000, 100, 800),
+        _line(1002.004, 1000, 100, 800),
+    ]
+    seconds = by_second(lines, started_at=1000.0, duration=2.0)
+    assert [s["requests"] for s in seconds] == [2, 1]
 
 
 def test_a_request_answered_by_envoy_itself_has_no_upstream_part() -> None:
