@@ -396,14 +396,16 @@ def _beside(
     targets: list[Target],
     own: dict[str, Traffic],
 ) -> dict[str, SideP]:
-    """Starts the suites measured beside the main one (without internal TLS, in the
-    single-process mode, on PostgreSQL); their P goes among the targets, before P (the
-    last target is the hot path the later steps drive)."""
+    """Starts the suites measured beside the main one (in the single-process mode, on
+    PostgreSQL, without internal TLS); their P goes among the targets, before P (the last
+    target is the hot path the later steps drive). P-plain goes last, next to P: the TLS
+    bar is the tightest comparison of the run, so its two sides run seconds apart in each
+    round (``bench/mtls.py`` compares them round by round)."""
     plain, together = sqlite_sides
     others: list[tuple[Suite, str, Callable[[], str]]] = []
-    others += [] if args.no_plain else [(plain, "P-plain", str)]
     others += [] if args.no_single else [(together, single.NAME, str)]
     others += [(side.suite, side.name, side.not_on_postgres) for side in on_pg]
+    others += [] if args.no_plain else [(plain, "P-plain", str)]
     found = {}
     for suite, name, check in others:
         compared = _side_p(suite, name, args, results, check)

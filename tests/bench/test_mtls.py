@@ -28,6 +28,23 @@ def test_the_drop_and_the_cpu_tls_adds_count_the_suite_only() -> None:
     assert found["cpu_added"] == 0.1333
 
 
+def test_each_round_compares_p_with_the_p_plain_measured_beside_it() -> None:
+    """The machine's pace moves between rounds by more than the bar: each round's P is
+    compared with that round's P-plain, and the drop is the median of those."""
+    rows = {
+        "P": _row(450, envoy=1) | {"runs_req_per_s": [450.0, 300.0, 600.0]},
+        "P-plain": _row(480, envoy=1) | {"runs_req_per_s": [480.0, 340.0, 800.0]},
+    }
+    found = mtls.drop(rows)
+    assert found["round_drops"] == [0.0625, 0.1176, 0.25]
+    assert found["drop"] == 0.1176
+    assert found["within_target"] is False
+    assert mtls.markdown(found)[0] == (
+        "Mutual TLS on every internal hop: P 450 req/s, without 480 req/s: a drop of 11.8 %, "
+        "the median of each round's (6.2 % · 11.8 % · 25.0 %) (target ≤ 10 %: missed)."
+    )
+
+
 def test_a_drop_over_ten_percent_is_missed() -> None:
     rows = {"P": _row(440, envoy=1), "P-plain": _row(500, envoy=1)}
     found = mtls.drop(rows)
