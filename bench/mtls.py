@@ -3,11 +3,11 @@
 P is measured on the suite as it runs (mutual TLS on every internal hop) and on a second
 suite with ``P13N_INTERNAL_TLS=off`` ("P-plain"), interleaved, P-plain just before P in
 each round. The target is on the rate (P at most 10 % below P-plain, the median of the
-rounds' drops); beside it the report gives what explains a miss: the CPU a
-request costs with and without TLS, summed over the suite's processes, the TLS cipher
-suites Envoy's upstream connections negotiated (BoringSSL, as in grpcio, orders
-ChaCha20-Poly1305 before AES-GCM on a CPU without AES instructions), and whether the CPU
-reports those instructions. Which runs met the target, on which machines, is in
+rounds' drops); beside it the report gives what explains a miss: the CPU a request costs
+with and without TLS, summed over the suite's processes, the TLS cipher suites Envoy's
+upstream connections negotiated (BoringSSL, as in grpcio, orders ChaCha20-Poly1305 before
+AES-GCM on a CPU without AES instructions), and whether the CPU reports those
+instructions. Which runs met the target, on which machines, is in
 ``docs/performance.md``.
 """
 
@@ -47,6 +47,7 @@ def drop(rows: dict[str, dict[str, Any]]) -> dict[str, Any]:
         "P_plain_req_per_s": round(plain, 1),
         "drop": None if dropped is None else round(dropped, 4),
         "round_drops": [round(d, 4) for d in rounds],
+        # A drop of exactly the bar is within it, whatever the last bit of the division.
         "within_target": dropped is not None and dropped <= MAX_DROP + 1e-9,
         "cpu_per_request_us": {name: round(us, 1) for name, us in cpu.items()},
         "cpu_added": round(cpu["P"] / cpu["P-plain"] - 1, 4) if cpu["P-plain"] else None,
