@@ -33,14 +33,14 @@ def drop(rows: dict[str, dict[str, Any]]) -> dict[str, Any]:
     The drop is the median of the rounds' drops, each round's P against its P-plain
     measured seconds before it: the machine's pace moves by more than the 10 % bar between
     minutes (F2 by 1.5-2x between hours here), so only sides measured close together
-    compare like with like. Where the rounds are not known, the medians are compared."""
+    compare like with like."""
     tls, plain = rows["P"]["median_req_per_s"], rows["P-plain"]["median_req_per_s"]
     cpu = {name: suite_cpu_per_request(rows[name]) * 1e6 for name in ("P", "P-plain")}
     # Both are measured in the same rounds (bench/run.py ``_measure``).
-    runs = (rows[name].get("runs_req_per_s", []) for name in ("P", "P-plain"))
+    runs = (rows[name]["runs_req_per_s"] for name in ("P", "P-plain"))
     pairs = list(zip(*runs, strict=True))
-    rounds = [1 - p / q for p, q in pairs if q] or ([1 - tls / plain] if plain else [])
     # No answer at all without TLS is a failed comparison, not a division by zero.
+    rounds = [1 - p / q for p, q in pairs if q]
     dropped = statistics.median(rounds) if rounds else None
     return {
         "P_req_per_s": round(tls, 1),

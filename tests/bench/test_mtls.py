@@ -11,6 +11,7 @@ from bench import mtls
 def _row(rate: float, **cpu_us: float) -> dict[str, Any]:
     return {
         "median_req_per_s": rate,
+        "runs_req_per_s": [rate],
         "cpu_per_request_s": {role: us / 1e6 for role, us in cpu_us.items()},
     }
 
